@@ -1,0 +1,77 @@
+//! The protobuf contracts of cspr, generated at build time from the `.proto` files beside
+//! this crate (`proto/cspr/...`), which are what agency developers read.
+//!
+//! # Layout
+//! - [`registry::v1`]: the `ReviewRegistry` gRPC service and its messages.
+//! - [`events::v1`]: the event envelope on the bus and every event body.
+//! - [`google::r#type`]: the calendar `Date` shared by all APIs.
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
+//!
+//! Services use these modules; none compiles its own copy of a proto.
+
+#![forbid(unsafe_code)]
+#![allow(unreachable_pub, clippy::large_enum_variant, clippy::doc_lazy_continuation)]
+
+/// Encoded `FileDescriptorSet` of every cspr proto, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cspr_descriptor.bin"));
+
+pub mod google {
+    pub mod r#type {
+        include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
+    }
+}
+
+pub mod cspr {
+    pub mod registry {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.registry.v1.rs"));
+        }
+    }
+
+    pub mod events {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.events.v1.rs"));
+        }
+    }
+}
+
+pub use cspr::{events, registry};
+
+impl events::v1::event::Body {
+    /// The event type: the last token of its subject (e.g. `review_created`).
+    pub fn type_name(&self) -> &'static str {
+        use events::v1::event::Body;
+        match self {
+            Body::ReviewCreated(_) => "review_created",
+            Body::NotificationSent(_) => "notification_sent",
+            Body::DecisionRecorded(_) => "decision_recorded",
+            Body::PanelMemberAppointed(_) => "panel_member_appointed",
+            Body::ReviewerAppointed(_) => "reviewer_appointed",
+            Body::TermsOfReferenceSet(_) => "terms_of_reference_set",
+            Body::StageChanged(_) => "stage_changed",
+            Body::ParallelProcessStarted(_) => "parallel_process_started",
+            Body::ParallelProcessEnded(_) => "parallel_process_ended",
+            Body::OverviewReportSubmitted(_) => "overview_report_submitted",
+            Body::OverviewReportApproved(_) => "overview_report_approved",
+            Body::PublicationScheduled(_) => "publication_scheduled",
+            Body::PrePublicationNoticeRecorded(_) => "pre_publication_notice_recorded",
+            Body::ReviewPublished(_) => "review_published",
+            Body::ReviewClosed(_) => "review_closed",
+            Body::DeadlineAtRisk(_) => "deadline_at_risk",
+            Body::DeadlineMissed(_) => "deadline_missed",
+            Body::AgencyReportAccepted(_) => "agency_report_accepted",
+            Body::AgencyReportWaived(_) => "agency_report_waived",
+            Body::PractitionerRegistered(_) => "practitioner_registered",
+        }
+    }
+
+    /// The service that publishes this event (the second subject token).
+    pub fn producer(&self) -> &'static str {
+        use events::v1::event::Body;
+        match self {
+            Body::AgencyReportAccepted(_) | Body::AgencyReportWaived(_) => "submissions",
+            Body::PractitionerRegistered(_) => "practitioners",
+            _ => "registry",
+        }
+    }
+}

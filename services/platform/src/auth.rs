@@ -1,0 +1,330 @@
+//! Who is calling: bearer tokens (JWT) verified before any handler runs, turned into a
+//! [`Principal`] that handlers read with [`principal`].
+//!
+//! The [`Authenticator`] is a tonic interceptor wrapped around each service (health and
+//! reflection stay open, as load balancers and tooling need them). A missing, expired or
+//! forged token is `UNAUTHENTICATED`; what a valid caller may do is decided in handlers by
+//! one-line role checks (`principal.require_any(&[Role::PartnershipAdmin])?`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Status};
+
+use crate::config::{AuthConfig, AuthKeys};
+use crate::error::ServiceError;
+
+/// The roles of api.md. Unknown role names in a token are ignored (a newer issuer may know
+/// roles this version does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Runs the review lifecycle, manages panel, agencies and actions.
+    PartnershipAdmin,
+    /// Panel member who also makes decisions and approvals.
+    PanelChair,
+    /// Reads reviews, reports, chronologies and actions.
+    PanelMember,
+    /// Independent reviewer; sees the reviews they are appointed to.
+    Reviewer,
+    /// An agency's system or staff; needs the `org` claim.
+    Agency,
+    /// Family engagement.
+    FamilyLiaison,
+    /// Read-only, audit included, family data redacted.
+    Auditor,
+    /// Health and delivery status; no case content.
+    Operations,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::PartnershipAdmin,
+        Role::PanelChair,
+        Role::PanelMember,
+        Role::Reviewer,
+        Role::Agency,
+        Role::FamilyLiaison,
+        Role::Auditor,
+        Role::Operations,
+    ];
+
+    /// The claim value, e.g. `partnership_admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::PartnershipAdmin => "partnership_admin",
+            Role::PanelChair => "panel_chair",
+            Role::PanelMember => "panel_member",
+            Role::Reviewer => "reviewer",
+            Role::Agency => "agency",
+            Role::FamilyLiaison => "family_liaison",
+            Role::Auditor => "auditor",
+            Role::Operations => "operations",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == value)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// The verified caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Claim `sub`: who the caller is.
+    pub subject: String,
+    /// Claim `partnership`: the tenant everything is scoped to.
+    pub partnership: String,
+    /// Claim `roles`, the known ones.
+    pub roles: Vec<Role>,
+    /// Claim `org`: the agency of an agency caller.
+    pub org: Option<String>,
+    /// The caller's network address, for audit records.
+    pub peer: Option<String>,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// `PERMISSION_DENIED` unless the caller has one of `allowed`.
+    pub fn require_any(&self, allowed: &[Role]) -> Result<(), ServiceError> {
+        if allowed.iter().any(|role| self.has(*role)) {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied(format!(
+                "this needs one of the roles: {}",
+                allowed.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    }
+
+    /// The role names, for audit records.
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.iter().map(|role| role.as_str().to_string()).collect()
+    }
+}
+
+/// The claims cspr tokens carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub partnership: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    pub exp: u64,
+    #[serde(default)]
+    pub iat: u64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Verifies bearer tokens; cheap to clone (shared keys).
+#[derive(Clone)]
+pub struct Authenticator {
+    /// The key tokens must be signed with.
+    key: Arc<DecodingKey>,
+    /// Algorithm, issuer, audience and required claims.
+    validation: Arc<Validation>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Authenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .finish()
+    }
+}
+
+/// A key that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the token key: {0}")]
+pub struct KeyError(String);
+
+impl Authenticator {
+    pub fn new(config: &AuthConfig) -> Result<Self, KeyError> {
+        let (key, algorithm) = match &config.keys {
+            AuthKeys::Hs256Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
+            AuthKeys::PublicKeyPem { pem, path } => {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    (key, Algorithm::RS256)
+                } else if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+                    (key, Algorithm::EdDSA)
+                } else {
+                    return Err(KeyError(format!(
+                        "{} is neither an RSA nor an Ed25519 public key in PEM form",
+                        path.display()
+                    )));
+                }
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[config.issuer.as_str()]);
+        validation.set_audience(&[config.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Ok(Self {
+            key: Arc::new(key),
+            validation: Arc::new(validation),
+        })
+    }
+
+    /// Verifies a raw token into a principal.
+    pub fn verify(&self, token: &str) -> Result<Principal, ServiceError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| ServiceError::Unauthenticated(format!("invalid token: {error}")))?;
+        let claims = data.claims;
+        if claims.partnership.trim().is_empty() {
+            return Err(ServiceError::Unauthenticated("token has no partnership claim".into()));
+        }
+        let roles: Vec<Role> = claims.roles.iter().filter_map(|name| Role::parse(name)).collect();
+        if roles.contains(&Role::Agency) && claims.org.as_deref().is_none_or(str::is_empty) {
+            return Err(ServiceError::Unauthenticated("an agency token needs the org claim".into()));
+        }
+        Ok(Principal {
+            subject: claims.sub,
+            partnership: claims.partnership,
+            roles,
+            org: claims.org.filter(|org| !org.is_empty()),
+            peer: None,
+        })
+    }
+}
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer token)"))?;
+        let value = header
+            .to_str()
+            .map_err(|_| Status::unauthenticated("authorization metadata is not text"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization must be 'Bearer <token>'"))?;
+        let mut principal = self.verify(token.trim()).map_err(Status::from)?;
+        principal.peer = request.remote_addr().map(|addr| addr.to_string());
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// The verified caller of a request (set by the [`Authenticator`]).
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, ServiceError> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| ServiceError::Unauthenticated("no verified caller".into()))
+}
+
+/// What a development token should say.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub subject: String,
+    pub partnership: String,
+    pub roles: Vec<String>,
+    pub org: Option<String>,
+    pub ttl: Duration,
+}
+
+/// Signs a development token with the HS256 secret (the `cspr token` command and tests).
+pub fn issue_development_token(config: &AuthConfig, request: &TokenRequest) -> Result<String, KeyError> {
+    let AuthKeys::Hs256Secret(secret) = &config.keys else {
+        return Err(KeyError(
+            "development tokens need CSPR_AUTH_HS256_SECRET; production tokens come from your identity provider".into(),
+        ));
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default();
+    let claims = Claims {
+        sub: request.subject.clone(),
+        partnership: request.partnership.clone(),
+        roles: request.roles.clone(),
+        org: request.org.clone(),
+        exp: now + request.ttl.as_secs(),
+        iat: now,
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
+        .map_err(|error| KeyError(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            keys: AuthKeys::Hs256Secret(b"a-development-secret".to_vec()),
+            issuer: "cspr-dev".into(),
+            audience: "cspr".into(),
+        }
+    }
+
+    fn request(roles: &[&str]) -> TokenRequest {
+        TokenRequest {
+            subject: "alice".into(),
+            partnership: "southvale".into(),
+            roles: roles.iter().map(|role| role.to_string()).collect(),
+            org: None,
+            ttl: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn a_development_token_round_trips() {
+        let token = issue_development_token(&config(), &request(&["partnership_admin", "future_role"])).expect("signs");
+        let principal = Authenticator::new(&config()).expect("key").verify(&token).expect("valid");
+        assert_eq!(principal.subject, "alice");
+        assert_eq!(principal.partnership, "southvale");
+        assert_eq!(principal.roles, vec![Role::PartnershipAdmin]);
+        assert!(principal.require_any(&[Role::Auditor]).is_err());
+    }
+
+    #[test]
+    fn wrong_audience_issuer_or_secret_is_refused() {
+        let token = issue_development_token(&config(), &request(&["auditor"])).expect("signs");
+        let variants = [
+            AuthConfig { audience: "other".into(), ..config() },
+            AuthConfig { issuer: "other".into(), ..config() },
+            AuthConfig { keys: AuthKeys::Hs256Secret(b"another-secret-value".to_vec()), ..config() },
+        ];
+        for variant in variants {
+            let error = Authenticator::new(&variant).expect("key").verify(&token).expect_err("refused");
+            assert!(matches!(error, ServiceError::Unauthenticated(_)));
+        }
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() {
+        // {"alg":"none"} header with valid-looking claims and no signature.
+        let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        let claims = "eyJzdWIiOiJhIiwicGFydG5lcnNoaXAiOiJzIiwicm9sZXMiOlsiYXVkaXRvciJdLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6ImNzcHItZGV2IiwiYXVkIjoiY3NwciJ9";
+        let token = format!("{header}.{claims}.");
+        assert!(Authenticator::new(&config()).expect("key").verify(&token).is_err());
+    }
+
+    #[test]
+    fn agency_tokens_need_an_org() {
+        let token = issue_development_token(&config(), &request(&["agency"])).expect("signs");
+        assert!(Authenticator::new(&config()).expect("key").verify(&token).is_err());
+    }
+}

@@ -1,0 +1,318 @@
+//! Consuming another service's events: one durable pull consumer per consuming service and
+//! stream, shared by all its replicas, with explicit acks.
+//!
+//! Each message is handled in one database transaction that also records `(consumer,
+//! event_id)` in the inbox, so a redelivered event (after a crash, an ack lost, or an
+//! `ack_wait` expiry) changes nothing the second time. A handler that fails is retried with
+//! backoff (a NAK with delay); on its last allowed delivery, or when the message cannot be
+//! decoded at all, it is parked in `dead_letters`, counted, and terminated, so it never
+//! blocks the others and is never silently dropped.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::message::AckKind;
+use cspr_proto::events::v1::Event;
+use futures::StreamExt;
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{trace, Bus, BusError};
+
+/// A handler failed; the message will be retried (or parked after the last try).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        Self(Box::new(error))
+    }
+}
+
+impl HandlerError {
+    pub fn message(message: impl Into<String>) -> Self {
+        Self(message.into().into())
+    }
+}
+
+/// What a consuming service does with one event, inside the transaction that also records
+/// it in the inbox. Events it does not care about are simply ignored (`Ok`).
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Which events a consumer reads and how patiently.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The consuming service (names the durable consumer and the inbox rows).
+    pub consumer: &'static str,
+    /// The producing service whose stream is read.
+    pub source: &'static str,
+    /// How long JetStream waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Deliveries before a failing message is parked as a dead letter.
+    pub max_deliver: i64,
+    /// First retry delay; doubled per delivery, capped at 60 s.
+    pub retry_backoff: Duration,
+}
+
+impl ConsumerSpec {
+    pub fn new(consumer: &'static str, source: &'static str) -> Self {
+        Self {
+            consumer,
+            source,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            retry_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled now.
+    Handled,
+    /// Already handled before (inbox hit); acknowledged again.
+    Duplicate,
+    /// Failed; will be redelivered.
+    Retrying,
+    /// Parked in dead_letters.
+    DeadLettered,
+}
+
+/// Runs one consumer until shutdown.
+pub struct ConsumerRunner<H> {
+    pool: PgPool,
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+}
+
+impl<H: EventHandler> ConsumerRunner<H> {
+    pub fn new(pool: PgPool, bus: Bus, spec: ConsumerSpec, handler: Arc<H>) -> Self {
+        Self {
+            pool,
+            bus,
+            spec,
+            handler,
+        }
+    }
+
+    /// Creates the stream (if its owner has not yet) and the durable consumer.
+    pub async fn ensure_consumer(&self) -> Result<async_nats::jetstream::consumer::Consumer<pull::Config>, BusError> {
+        let stream = self.bus.ensure_stream(self.spec.source).await?;
+        let durable = self.bus.durable_name(self.spec.consumer);
+        stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.spec.ack_wait,
+                    max_deliver: self.spec.max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|error| BusError::Consumer {
+                consumer: durable,
+                message: error.to_string(),
+            })
+    }
+
+    /// Consumes until `shutdown`, re-binding after NATS outages.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown).await {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(error) => {
+                    tracing::warn!(consumer = self.spec.consumer, source = self.spec.source, %error, retry_in = ?backoff, "consumer interrupted");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(super::outbox::jitter(backoff)) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(15));
+                }
+            }
+        }
+        tracing::debug!(consumer = self.spec.consumer, source = self.spec.source, "consumer stopped");
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) -> Result<(), BusError> {
+        let consumer = self.ensure_consumer().await?;
+        let consumer_error = |error: &dyn std::fmt::Display| BusError::Consumer {
+            consumer: self.bus.durable_name(self.spec.consumer),
+            message: error.to_string(),
+        };
+        let mut messages = consumer.messages().await.map_err(|error| consumer_error(&error))?;
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                next = messages.next() => next,
+            };
+            match next {
+                None => return Err(consumer_error(&"message stream ended")),
+                Some(Err(error)) => return Err(consumer_error(&error)),
+                Some(Ok(message)) => {
+                    // A message being handled is finished even during shutdown: the handler
+                    // runs in one transaction and its ack follows.
+                    self.process(&message).await;
+                }
+            }
+        }
+    }
+
+    /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter.
+    pub async fn process(&self, message: &async_nats::jetstream::Message) -> Outcome {
+        let (stream, stream_seq, delivered) = match message.info() {
+            Ok(info) => (info.stream.to_string(), info.stream_sequence, info.delivered),
+            Err(_) => (String::new(), 0, 1),
+        };
+        let trace_headers: HashMap<String, String> = message
+            .headers
+            .as_ref()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .filter_map(|(name, values)| {
+                        values.first().map(|value| (name.to_string(), value.as_str().to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "consume",
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.destination.name = %message.subject,
+            messaging.consumer.group.name = self.spec.consumer,
+            delivered,
+        );
+        trace::continue_trace(&span, &trace_headers);
+
+        async {
+            let event = match Event::decode(message.payload.as_ref()) {
+                Ok(event) => event,
+                Err(error) => {
+                    let reason = format!("cannot decode event: {error}");
+                    return self.dead_letter(message, &stream, stream_seq, delivered, None, &reason).await;
+                }
+            };
+            let Ok(event_id) = event.id.parse::<Uuid>() else {
+                let reason = format!("event id {:?} is not a UUID", event.id);
+                return self.dead_letter(message, &stream, stream_seq, delivered, None, &reason).await;
+            };
+            match self.handle_once(event_id, &event).await {
+                Ok(outcome) => {
+                    if let Err(error) = message.ack().await {
+                        tracing::warn!(%error, "ack failed; the event will be redelivered and recognised");
+                    }
+                    outcome
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    if delivered >= self.spec.max_deliver {
+                        self.dead_letter(message, &stream, stream_seq, delivered, Some(event_id), &reason).await
+                    } else {
+                        let delay = self.retry_delay(delivered);
+                        tracing::warn!(event_id = %event_id, event_type = %event.r#type, delivered, error = %reason, retry_in = ?delay, "event handler failed");
+                        if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                            tracing::warn!(%error, "nak failed; ack_wait will redeliver");
+                        }
+                        Outcome::Retrying
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn handle_once(&self, event_id: Uuid, event: &Event) -> Result<Outcome, HandlerError> {
+        let mut transaction = self.pool.begin().await?;
+        let first_time = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(self.spec.consumer)
+            .bind(event_id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+            == 1;
+        if !first_time {
+            transaction.rollback().await?;
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(&mut transaction, event).await?;
+        transaction.commit().await?;
+        Ok(Outcome::Handled)
+    }
+
+    fn retry_delay(&self, delivered: i64) -> Duration {
+        let exponent = u32::try_from(delivered.saturating_sub(1)).unwrap_or(0).min(8);
+        super::outbox::jitter((self.spec.retry_backoff * 2u32.pow(exponent)).min(Duration::from_secs(60)))
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &async_nats::jetstream::Message,
+        stream: &str,
+        stream_seq: u64,
+        delivered: i64,
+        event_id: Option<Uuid>,
+        reason: &str,
+    ) -> Outcome {
+        let stored = sqlx::query(
+            "INSERT INTO dead_letters (consumer, stream, stream_seq, subject, event_id, payload, deliveries, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (consumer, stream, stream_seq) DO NOTHING",
+        )
+        .bind(self.spec.consumer)
+        .bind(stream)
+        .bind(i64::try_from(stream_seq).unwrap_or(i64::MAX))
+        .bind(message.subject.as_str())
+        .bind(event_id)
+        .bind(message.payload.as_ref())
+        .bind(delivered)
+        .bind(reason)
+        .execute(&self.pool)
+        .await;
+        match stored {
+            Ok(_) => {
+                tracing::error!(consumer = self.spec.consumer, subject = %message.subject, stream_seq, delivered, error = %reason, "event parked as dead letter");
+                crate::telemetry::metrics()
+                    .dead_letters
+                    .add(1, &[opentelemetry::KeyValue::new("consumer", self.spec.consumer)]);
+                if let Err(error) = message.ack_with(AckKind::Term).await {
+                    tracing::warn!(%error, "term failed");
+                }
+                Outcome::DeadLettered
+            }
+            Err(error) => {
+                // Could not park it: leave it to be redelivered rather than lose it.
+                tracing::error!(%error, "cannot store dead letter; leaving message for redelivery");
+                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                Outcome::Retrying
+            }
+        }
+    }
+}
+
+/// Dead letters parked by `consumer`, for metrics and operator tooling.
+pub async fn dead_letter_count(pool: &PgPool, consumer: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM dead_letters WHERE consumer = $1")
+        .bind(consumer)
+        .fetch_one(pool)
+        .await
+}

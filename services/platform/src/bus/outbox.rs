@@ -1,0 +1,290 @@
+//! The transactional outbox: events are written to the `outbox` table in the same
+//! transaction as the change they describe, and a relay publishes them to JetStream.
+//!
+//! Nothing is lost when NATS is down: rows wait, and the relay retries with backoff. Nothing
+//! is doubled: the relay sets `Nats-Msg-Id` to the event id, so a row published twice (a
+//! crash between the ack and marking it) is dropped by the stream's duplicate window. Several
+//! relays (replicas) share the table safely through `FOR UPDATE SKIP LOCKED`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use cspr_proto::events::v1::{event, Actor, Event};
+use futures::future::join_all;
+use prost::Message;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{trace, Bus};
+
+/// The NOTIFY channel a commit with new outbox rows wakes the relay on.
+pub const OUTBOX_CHANNEL: &str = "cspr_outbox";
+
+/// What an event is about and who caused it; the body says what happened.
+#[derive(Debug, Clone)]
+pub struct EventMeta {
+    pub partnership_id: String,
+    pub review_id: Option<Uuid>,
+    pub actor: Actor,
+}
+
+/// Writes events to the outbox of the caller's transaction.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// The subject prefix of this deployment.
+    prefix: String,
+}
+
+impl Outbox {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into() }
+    }
+
+    /// Adds an event to the outbox in `connection`'s transaction, returning the envelope.
+    /// The relay is woken when the transaction commits.
+    pub async fn enqueue(
+        &self,
+        connection: &mut PgConnection,
+        meta: &EventMeta,
+        body: event::Body,
+    ) -> Result<Event, sqlx::Error> {
+        let now = Utc::now();
+        let event = Event {
+            id: Uuid::now_v7().to_string(),
+            r#type: body.type_name().to_string(),
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: now.timestamp_subsec_nanos() as i32,
+            }),
+            partnership_id: meta.partnership_id.clone(),
+            review_id: meta.review_id.map(|id| id.to_string()).unwrap_or_default(),
+            actor: Some(meta.actor.clone()),
+            body: Some(body),
+        };
+        self.enqueue_event(connection, &event).await?;
+        Ok(event)
+    }
+
+    /// Adds an already built envelope (its `id` must be a UUID).
+    pub async fn enqueue_event(&self, connection: &mut PgConnection, event: &Event) -> Result<(), sqlx::Error> {
+        let Some(body) = &event.body else {
+            return Err(sqlx::Error::Protocol("an event needs a body".into()));
+        };
+        let event_id: Uuid = event
+            .id
+            .parse()
+            .map_err(|_| sqlx::Error::Protocol(format!("event id {} is not a UUID", event.id)))?;
+        let subject = super::subject(&self.prefix, body.producer(), body.type_name());
+        let headers = serde_json::to_value(trace::current_headers()).unwrap_or_default();
+        sqlx::query("INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)")
+            .bind(event_id)
+            .bind(&subject)
+            .bind(event.encode_to_vec())
+            .bind(headers)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(OUTBOX_CHANNEL)
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Why a relay pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox query failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("publishing to JetStream failed for {failed} of {attempted} events: {first_error}")]
+    Publish {
+        failed: usize,
+        attempted: usize,
+        first_error: String,
+    },
+}
+
+/// Publishes outbox rows to JetStream.
+#[derive(Debug, Clone)]
+pub struct OutboxRelay {
+    /// The service's database (its outbox table).
+    pool: PgPool,
+    /// Where events go.
+    bus: Bus,
+    /// Rows per pass; acks of one pass are awaited together (JetStream caps unacked
+    /// publishes in flight, so batches stay well below that).
+    batch_size: i64,
+    /// Backstop poll when no NOTIFY arrives (e.g. the listener reconnecting).
+    poll_interval: Duration,
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    seq: i64,
+    event_id: Uuid,
+    subject: String,
+    payload: Vec<u8>,
+    headers: serde_json::Value,
+}
+
+impl OutboxRelay {
+    pub fn new(pool: PgPool, bus: Bus, poll_interval: Duration) -> Self {
+        Self {
+            pool,
+            bus,
+            batch_size: 500,
+            poll_interval,
+        }
+    }
+
+    /// Publishes one batch of pending rows; returns how many were published. Tests call this
+    /// to drain the outbox without waiting for the background loop.
+    pub async fn publish_pending(&self) -> Result<usize, RelayError> {
+        let mut transaction = self.pool.begin().await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT seq, event_id, subject, payload, headers FROM outbox
+             WHERE published_at IS NULL
+             ORDER BY seq
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch_size)
+        .fetch_all(&mut *transaction)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+
+        let mut pending_acks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            pending_acks.push(self.publish_row(row));
+        }
+        let outcomes = join_all(pending_acks).await;
+
+        let mut published_seqs = Vec::with_capacity(rows.len());
+        let mut failed_seqs = Vec::new();
+        let mut first_error = None;
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => published_seqs.push(row.seq),
+                Err(error) => {
+                    failed_seqs.push(row.seq);
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)")
+            .bind(&published_seqs)
+            .execute(&mut *transaction)
+            .await?;
+        if let Some(error) = &first_error {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)")
+                .bind(&failed_seqs)
+                .bind(error)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        crate::telemetry::metrics().events_published.add(published_seqs.len() as u64, &[]);
+
+        match first_error {
+            None => Ok(published_seqs.len()),
+            Some(first_error) => Err(RelayError::Publish {
+                failed: failed_seqs.len(),
+                attempted: rows.len(),
+                first_error,
+            }),
+        }
+    }
+
+    async fn publish_row(&self, row: &OutboxRow) -> Result<(), String> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", row.event_id.to_string().as_str());
+        if let Ok(trace_headers) = serde_json::from_value::<HashMap<String, String>>(row.headers.clone()) {
+            for (name, value) in trace_headers {
+                headers.insert(name.as_str(), value.as_str());
+            }
+        }
+        let ack = self
+            .bus
+            .jetstream()
+            .publish_with_headers(row.subject.clone(), headers, row.payload.clone().into())
+            .await
+            .map_err(|error| error.to_string())?;
+        ack.await.map_err(|error| error.to_string())?;
+        Ok(())
+    }
+
+    /// Publishes until `shutdown`: woken by NOTIFY on commit, polling as a backstop, backing
+    /// off (up to 30 s) while NATS or PostgreSQL is unreachable.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen(OUTBOX_CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay cannot listen; polling only");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay cannot listen; polling only");
+                None
+            }
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match self.publish_pending().await {
+                Ok(count) if count as i64 >= self.batch_size => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    let woken = async {
+                        match listener.as_mut() {
+                            Some(listener) => {
+                                if listener.try_recv().await.is_err() {
+                                    tokio::time::sleep(self.poll_interval).await;
+                                }
+                            }
+                            None => tokio::time::sleep(self.poll_interval).await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = woken => {}
+                        _ = tokio::time::sleep(self.poll_interval) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, retry_in = ?backoff, "outbox relay pass failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(jitter(backoff)) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        tracing::debug!("outbox relay stopped");
+    }
+}
+
+/// Adds up to 20 % random jitter, so replicas do not retry in lockstep.
+pub fn jitter(delay: Duration) -> Duration {
+    let fraction = rand::random::<f64>() * 0.2;
+    delay + delay.mul_f64(fraction)
+}
+
+/// Rows not yet published, for metrics and health reports.
+pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(pool)
+        .await
+}

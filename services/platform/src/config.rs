@@ -1,0 +1,378 @@
+//! Typed settings read from environment variables, validated once at start-up.
+//!
+//! Every variable is documented in the README's configuration table. A bad value stops the
+//! process with a message naming the variable, so operators never chase a half-configured
+//! service. Settings are read through [`Env`] so tests can supply their own without touching
+//! the process environment.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A bad or missing configuration value, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// Values that override (or, with `isolated`, replace) the process environment.
+    overrides: HashMap<String, String>,
+    /// When true, the process environment is not read at all (tests).
+    isolated: bool,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn process() -> Self {
+        Self::default()
+    }
+
+    /// Reads only the given values (tests).
+    pub fn isolated<I, K, V>(values: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            overrides: values
+                .into_iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect(),
+            isolated: true,
+        }
+    }
+
+    /// Sets one value on top of what is already there.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides.insert(key.into(), value.into());
+        self
+    }
+
+    /// The value of a variable; empty values count as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let value = match self.overrides.get(key) {
+            Some(value) => Some(value.clone()),
+            None if self.isolated => None,
+            None => std::env::var(key).ok(),
+        };
+        value.filter(|value| !value.trim().is_empty())
+    }
+
+    /// Parses a variable with `parse`, or returns `default` when unset.
+    pub fn parse_or<T>(
+        &self,
+        key: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(key) {
+            Some(raw) => parse(raw.trim()).map_err(|message| ConfigError::new(key, message)),
+            None => Ok(default),
+        }
+    }
+
+    /// A duration written like `30s`, `5m`, `1h 30m`.
+    pub fn duration_or(&self, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+        self.parse_or(key, default, |raw| {
+            humantime::parse_duration(raw).map_err(|error| format!("not a duration ({error}), e.g. 30s or 5m"))
+        })
+    }
+
+    /// A whole number.
+    pub fn u32_or(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
+        self.parse_or(key, default, |raw| {
+            raw.parse::<u32>().map_err(|_| "not a whole number".to_string())
+        })
+    }
+}
+
+/// The names of the six services, in port order. The binary serves any subset.
+pub const SERVICE_NAMES: [&str; 6] = [
+    "registry",
+    "submissions",
+    "practitioners",
+    "family",
+    "actions",
+    "notifications",
+];
+
+/// The default gRPC port of a service (api.md): registry 50051 … notifications 50056.
+pub fn default_port(service: &str) -> Option<u16> {
+    SERVICE_NAMES
+        .iter()
+        .position(|name| *name == service)
+        .map(|index| 50051 + index as u16)
+}
+
+/// How tokens are verified.
+#[derive(Clone)]
+pub enum AuthKeys {
+    /// A shared HS256 secret: development and tests only.
+    Hs256Secret(Vec<u8>),
+    /// A PEM public key (RS256 or EdDSA), for production issuers.
+    PublicKeyPem { pem: Vec<u8>, path: PathBuf },
+}
+
+impl std::fmt::Debug for AuthKeys {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hs256Secret(_) => formatter.write_str("Hs256Secret(<redacted>)"),
+            Self::PublicKeyPem { path, .. } => write!(formatter, "PublicKeyPem({})", path.display()),
+        }
+    }
+}
+
+/// Token verification settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The verification key.
+    pub keys: AuthKeys,
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+}
+
+impl AuthConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let keys = match (env.get("CSPR_AUTH_HS256_SECRET"), env.get("CSPR_AUTH_PUBLIC_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "CSPR_AUTH_PUBLIC_KEY_FILE",
+                    "set either CSPR_AUTH_HS256_SECRET (development) or CSPR_AUTH_PUBLIC_KEY_FILE, not both",
+                ));
+            }
+            (Some(secret), None) => {
+                if secret.len() < 16 {
+                    return Err(ConfigError::new(
+                        "CSPR_AUTH_HS256_SECRET",
+                        "must be at least 16 characters",
+                    ));
+                }
+                AuthKeys::Hs256Secret(secret.into_bytes())
+            }
+            (None, Some(path)) => {
+                let path = PathBuf::from(path);
+                let pem = std::fs::read(&path).map_err(|error| {
+                    ConfigError::new(
+                        "CSPR_AUTH_PUBLIC_KEY_FILE",
+                        format!("cannot read {}: {error}", path.display()),
+                    )
+                })?;
+                AuthKeys::PublicKeyPem { pem, path }
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "CSPR_AUTH_HS256_SECRET",
+                    "no token key configured: set CSPR_AUTH_HS256_SECRET (development) or CSPR_AUTH_PUBLIC_KEY_FILE",
+                ));
+            }
+        };
+        Ok(Self {
+            keys,
+            issuer: env.get("CSPR_AUTH_ISSUER").unwrap_or_else(|| "cspr-dev".to_string()),
+            audience: env.get("CSPR_AUTH_AUDIENCE").unwrap_or_else(|| "cspr".to_string()),
+        })
+    }
+}
+
+/// Settings every service shares.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// The PostgreSQL server URL; each service uses its own database on it.
+    pub database_url: String,
+    /// The NATS server URL.
+    pub nats_url: String,
+    /// First token of every subject; also prefixes stream and consumer names.
+    pub subject_prefix: String,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Connections per service pool.
+    pub database_max_connections: u32,
+    /// How often the outbox relay looks for rows if no notification arrives.
+    pub outbox_poll_interval: Duration,
+    /// How long in-flight work may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl PlatformConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let database_url = env
+            .get("CSPR_DATABASE_URL")
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        check_postgres_url("CSPR_DATABASE_URL", &database_url)?;
+        let nats_url = env
+            .get("CSPR_NATS_URL")
+            .unwrap_or_else(|| "nats://127.0.0.1:4222".to_string());
+        if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
+            return Err(ConfigError::new("CSPR_NATS_URL", "must start with nats:// or tls://"));
+        }
+        let subject_prefix = env.get("CSPR_SUBJECT_PREFIX").unwrap_or_else(|| "cspr".to_string());
+        if subject_prefix.is_empty()
+            || !subject_prefix
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_' || character == '-')
+        {
+            return Err(ConfigError::new(
+                "CSPR_SUBJECT_PREFIX",
+                "must be letters, digits, '_' or '-' (it becomes a subject token and a stream name)",
+            ));
+        }
+        Ok(Self {
+            database_url,
+            nats_url,
+            subject_prefix,
+            auth: AuthConfig::from_env(env)?,
+            max_message_bytes: env.u32_or("CSPR_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)? as usize,
+            database_max_connections: env.u32_or("CSPR_DATABASE_MAX_CONNECTIONS", 10)?,
+            outbox_poll_interval: env.duration_or("CSPR_OUTBOX_POLL_INTERVAL", Duration::from_secs(1))?,
+            shutdown_grace: env.duration_or("CSPR_SHUTDOWN_GRACE", Duration::from_secs(20))?,
+        })
+    }
+}
+
+/// Settings of one service: where it listens and which database it owns.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The service name (e.g. "registry").
+    pub name: &'static str,
+    /// Where the gRPC server listens.
+    pub addr: SocketAddr,
+    /// The service's own database.
+    pub database_url: String,
+}
+
+impl ServiceConfig {
+    /// Reads `CSPR_<SERVICE>_ADDR` and `CSPR_<SERVICE>_DATABASE_URL`; the database defaults
+    /// to `cspr_<service>` on the server of `CSPR_DATABASE_URL`.
+    pub fn from_env(env: &Env, name: &'static str, platform: &PlatformConfig) -> Result<Self, ConfigError> {
+        let upper = name.to_ascii_uppercase();
+        let addr_variable = format!("CSPR_{upper}_ADDR");
+        let default_addr = SocketAddr::from(([0, 0, 0, 0], default_port(name).unwrap_or(0)));
+        let addr = env.parse_or(&addr_variable, default_addr, |raw| {
+            raw.parse::<SocketAddr>()
+                .map_err(|_| "not a socket address, e.g. 0.0.0.0:50051".to_string())
+        })?;
+        let database_variable = format!("CSPR_{upper}_DATABASE_URL");
+        let database_url = match env.get(&database_variable) {
+            Some(url) => {
+                check_postgres_url(&database_variable, &url)?;
+                url
+            }
+            None => with_database_name(&platform.database_url, &format!("cspr_{name}")),
+        };
+        Ok(Self {
+            name,
+            addr,
+            database_url,
+        })
+    }
+}
+
+fn check_postgres_url(variable: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(ConfigError::new(variable, "must be a postgres:// URL"))
+    }
+}
+
+/// Replaces (or adds) the database name in a PostgreSQL URL, keeping its query string.
+pub fn with_database_name(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let scheme_end = base.find("://").map(|index| index + 3).unwrap_or(0);
+    let host_part_end = base[scheme_end..]
+        .find('/')
+        .map(|index| scheme_end + index)
+        .unwrap_or(base.len());
+    let mut url = format!("{}/{}", &base[..host_part_end], database);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base_env() -> Env {
+        Env::isolated([("CSPR_AUTH_HS256_SECRET", "a-development-secret")])
+    }
+
+    #[test]
+    fn database_name_is_replaced_or_added() {
+        assert_eq!(
+            with_database_name("postgres://postgres@127.0.0.1:5432/postgres", "cspr_registry"),
+            "postgres://postgres@127.0.0.1:5432/cspr_registry"
+        );
+        assert_eq!(
+            with_database_name("postgres://u:p@db:5432", "x"),
+            "postgres://u:p@db:5432/x"
+        );
+        assert_eq!(
+            with_database_name("postgres://u@db/a?sslmode=require", "x"),
+            "postgres://u@db/x?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn defaults_follow_the_documented_ports() {
+        let env = base_env();
+        let platform = PlatformConfig::from_env(&env).expect("defaults are valid");
+        let registry = ServiceConfig::from_env(&env, "registry", &platform).expect("valid");
+        assert_eq!(registry.addr.port(), 50051);
+        assert!(registry.database_url.ends_with("/cspr_registry"));
+        assert_eq!(platform.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(platform.subject_prefix, "cspr");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            ("CSPR_REGISTRY_ADDR", "not-an-address"),
+            ("CSPR_NATS_URL", "http://x"),
+            ("CSPR_SUBJECT_PREFIX", "a.b"),
+            ("CSPR_OUTBOX_POLL_INTERVAL", "soon"),
+            ("CSPR_DATABASE_URL", "mysql://x"),
+        ];
+        for (variable, value) in cases {
+            let env = base_env().with(variable, value);
+            let error = PlatformConfig::from_env(&env)
+                .and_then(|platform| ServiceConfig::from_env(&env, "registry", &platform))
+                .expect_err("bad value must be refused");
+            assert_eq!(error.variable, variable);
+        }
+    }
+
+    #[test]
+    fn a_token_key_is_required() {
+        let error = PlatformConfig::from_env(&Env::isolated::<[(&str, &str); 0], &str, &str>([]))
+            .expect_err("no key");
+        assert_eq!(error.variable, "CSPR_AUTH_HS256_SECRET");
+    }
+}

@@ -1,0 +1,214 @@
+//! The small set of error codes every service maps its own errors into, turned into a
+//! `tonic::Status` in exactly one place.
+//!
+//! Services keep their own `thiserror` enums (what went wrong in their terms) and implement
+//! `From<TheirError> for ServiceError`; handlers then return `Result<_, ServiceError>` and
+//! `?` does the rest. Internal errors are logged with their cause chain and answered with a
+//! generic message, so nothing about the database or the bus leaks to callers.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One bad field of a request: its path (e.g. `terms_of_reference.scope_end`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field path, as in the proto.
+    pub field: String,
+    /// What is wrong, in words a developer integrating against the API understands.
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Collects field violations while a request is parsed, so a caller learns every problem at
+/// once rather than one per retry.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Keeps the value of a parse, or records its error against `field`.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was recorded, else the `INVALID_ARGUMENT` error.
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(self.0))
+        }
+    }
+}
+
+/// The shared error codes.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed; every bad field is listed.
+    #[error("invalid request: {}", summarize(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// No such resource in the caller's partnership (also used for other partnerships'
+    /// resources, so their existence is not revealed).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// An idempotency key was reused with different content, or a unique thing exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is valid but the resource's state does not allow it now.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller's roles do not allow this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A dependency (database, bus) is unreachable; retrying later may work.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+fn summarize(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ServiceError {
+    /// Shorthand for a single field violation.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// Wraps an unexpected error.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The gRPC code this error maps to.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::NotFound(_) => Code::NotFound,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+/// The full cause chain of an error, for logs.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                Self::Unavailable("database unreachable".to_string())
+            }
+            _ => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let message = format!("invalid request: {}", summarize(&violations));
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|violation| tonic_types::FieldViolation::new(violation.field, violation.description))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServiceError::Internal(source) => {
+                tracing::error!(error = %cause_chain(source.as_ref()), "internal error");
+                Status::internal("internal error; it has been logged")
+            }
+            ServiceError::Unavailable(reason) => {
+                tracing::warn!(%reason, "dependency unavailable");
+                Status::unavailable(format!("service unavailable: {reason}; retry later"))
+            }
+            other => Status::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let mut violations = Violations::new();
+        violations.add("child_alias", "required");
+        violations.add("incident_date", "must not be in the future");
+        let status = Status::from(violations.finish().expect_err("two violations"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        let fields: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["child_alias", "incident_date"]);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let status = Status::from(ServiceError::internal(std::io::Error::other("password=secret")));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn pool_timeouts_are_unavailable() {
+        assert_eq!(Status::from(ServiceError::from(sqlx::Error::PoolTimedOut)).code(), Code::Unavailable);
+    }
+}

@@ -1,0 +1,144 @@
+//! Logs, traces and metrics.
+//!
+//! JSON logs go to stdout always (filtered by `RUST_LOG`, default `info`). When
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, traces and metrics are also exported over OTLP/gRPC,
+//! with `service.name` from `OTEL_SERVICE_NAME` or the served services (`cspr-registry`,
+//! or `cspr` when several run in one process). The W3C trace-context propagator is always
+//! installed, so `traceparent` flows through the bus even without an exporter.
+
+use std::sync::OnceLock;
+
+use opentelemetry::metrics::Counter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid RUST_LOG filter: {0}")]
+    Filter(String),
+    #[error("cannot build the OTLP exporter (OTEL_EXPORTER_OTLP_ENDPOINT): {0}")]
+    Exporter(String),
+    #[error("a global logger is already installed")]
+    AlreadyInstalled,
+}
+
+/// Keeps the exporters alive; flushes them on [`TelemetryGuard::shutdown`].
+#[derive(Debug, Default)]
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+}
+
+impl TelemetryGuard {
+    /// Flushes and stops the exporters (call once, at the end of shutdown).
+    pub fn shutdown(self) {
+        if let Some(provider) = self.tracer_provider
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "trace exporter shutdown failed");
+        }
+        if let Some(provider) = self.meter_provider
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "metric exporter shutdown failed");
+        }
+    }
+}
+
+/// Installs logging and, when configured, OTLP export. `service_name` is used unless
+/// `OTEL_SERVICE_NAME` says otherwise.
+pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new("info"))
+        .map_err(|error| TelemetryError::Filter(error.to_string()))?;
+    let json_logs = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(true)
+        .with_filter(filter);
+
+    let endpoint_set = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|value| !value.trim().is_empty());
+    if !endpoint_set {
+        tracing_subscriber::registry()
+            .with(json_logs)
+            .try_init()
+            .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        return Ok(TelemetryGuard::default());
+    }
+
+    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_string());
+    let resource = Resource::builder().with_service_name(name.clone()).build();
+    let span_exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+        .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_batch_exporter(span_exporter)
+        .build();
+    let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .build()
+        .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
+    let meter_provider = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_periodic_exporter(metric_exporter)
+        .build();
+    opentelemetry::global::set_meter_provider(meter_provider.clone());
+    let tracer = tracer_provider.tracer(name);
+    tracing_subscriber::registry()
+        .with(json_logs)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(TelemetryGuard {
+        tracer_provider: Some(tracer_provider),
+        meter_provider: Some(meter_provider),
+    })
+}
+
+/// Installs a quiet logger for tests (only warnings, to the test harness's capture).
+pub fn init_for_tests() {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = EnvFilter::try_from_env("TEST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// The platform's own instruments (services add business metrics of their own).
+#[derive(Debug)]
+pub struct PlatformMetrics {
+    /// Events the outbox relays published and JetStream acknowledged.
+    pub events_published: Counter<u64>,
+    /// Messages parked as dead letters, by consumer.
+    pub dead_letters: Counter<u64>,
+}
+
+/// The platform's instruments, created on first use from the global meter provider.
+pub fn metrics() -> &'static PlatformMetrics {
+    static METRICS: OnceLock<PlatformMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let meter = opentelemetry::global::meter("cspr-platform");
+        PlatformMetrics {
+            events_published: meter
+                .u64_counter("cspr.outbox.events_published")
+                .with_description("events published by outbox relays and acknowledged by JetStream")
+                .build(),
+            dead_letters: meter
+                .u64_counter("cspr.consumer.dead_letters")
+                .with_description("events parked as dead letters after failing every delivery")
+                .build(),
+        }
+    })
+}
