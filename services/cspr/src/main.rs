@@ -1,1 +1,33 @@
-fn main() {}
+//! `cspr`: the one binary. `cspr serve <services…|all>` runs services in one process; the
+//! other subcommands are clients for people at a terminal and for container health checks.
+
+#![forbid(unsafe_code)]
+// A command-line program: printing to stdout is its job.
+#![allow(clippy::print_stdout)]
+
+mod cli;
+mod client;
+mod health;
+mod review;
+mod serve;
+mod token;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let outcome = match cli.command {
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Token(args) => token::run(args),
+        cli::Command::Health(args) => health::run(args).await,
+        cli::Command::Review(args) => review::run(args).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `cspr serve <services…|all>`: runs services in this process until SIGTERM or ctrl-c.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cspr_platform::clock::SystemClock;
+use cspr_platform::config::{Env, PlatformConfig, ServiceConfig};
+use cspr_platform::server::{termination_signal, RunningService, ServiceContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+
+/// The services this build contains, in port order.
+pub(crate) const AVAILABLE: [&str; 1] = [cspr_registry::SERVICE_NAME];
+
+/// Resolves `all` and checks names; keeps the order given, without repeats.
+pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let mut selected: Vec<&'static str> = Vec::new();
+    for name in requested {
+        if name == "all" {
+            for service in AVAILABLE {
+                if !selected.contains(&service) {
+                    selected.push(service);
+                }
+            }
+            continue;
+        }
+        let Some(service) = AVAILABLE.iter().copied().find(|service| service == name) else {
+            let planned = cspr_platform::config::SERVICE_NAMES.contains(&name.as_str());
+            anyhow::bail!(
+                "{name:?} {}; available: {}",
+                if planned { "is not in this build yet" } else { "is not a cspr service" },
+                AVAILABLE.join(", ")
+            );
+        };
+        if !selected.contains(&service) {
+            selected.push(service);
+        }
+    }
+    Ok(selected)
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let services = resolve(&args.services)?;
+    let env = Env::process();
+    // Configuration is read completely before anything starts: a bad value names its
+    // variable and exits non-zero.
+    let platform = match PlatformConfig::from_env(&env) {
+        Ok(platform) => platform,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut service_configs = Vec::new();
+    for name in &services {
+        match ServiceConfig::from_env(&env, name, &platform) {
+            Ok(config) => service_configs.push(config),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let registry_config = match cspr_registry::config::RegistryConfig::from_env(&env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+
+    let telemetry_name = match services.as_slice() {
+        [single] => format!("cspr-{single}"),
+        _ => "cspr".to_string(),
+    };
+    let telemetry = cspr_platform::telemetry::init(&telemetry_name).context("starting telemetry")?;
+    let shutdown = CancellationToken::new();
+    let clock = Arc::new(SystemClock);
+    let mut running: Vec<RunningService> = Vec::new();
+    for service_config in service_configs {
+        let context = ServiceContext::new(service_config.name, platform.clone(), service_config, clock.clone(), shutdown.clone())
+            .await
+            .with_context(|| format!("preparing {}", services.join(", ")))?;
+        let started = match context.name {
+            cspr_registry::SERVICE_NAME => cspr_registry::start(context, registry_config.clone()).await,
+            other => anyhow::bail!("no start function for {other}"),
+        };
+        match started {
+            Ok(service) => running.push(service),
+            Err(error) => {
+                shutdown.cancel();
+                for service in running {
+                    let _ = service.stopped().await;
+                }
+                telemetry.shutdown();
+                return Err(error).context("starting services");
+            }
+        }
+    }
+
+    tokio::select! {
+        _ = termination_signal() => tracing::info!("termination signal received"),
+        _ = shutdown.cancelled() => tracing::warn!("a service stopped; shutting down the others"),
+    }
+    shutdown.cancel();
+    let mut clean = true;
+    for service in running {
+        let name = service.name;
+        if let Err(error) = service.stopped().await {
+            tracing::error!(service = name, %error, "service stopped with an error");
+            clean = false;
+        }
+    }
+    tracing::info!("stopped");
+    telemetry.shutdown();
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_expands_and_unknown_names_are_refused() {
+        assert_eq!(resolve(&["all".into()]).expect("ok"), vec!["registry"]);
+        assert_eq!(resolve(&["registry".into(), "all".into()]).expect("ok"), vec!["registry"]);
+        assert!(resolve(&["nonsense".into()]).is_err());
+    }
+}

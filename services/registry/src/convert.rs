@@ -1,0 +1,196 @@
+//! Domain values to and from the registry's protobuf types (used by the gRPC API and the
+//! events alike).
+
+use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
+use cspr_proto::registry::v1 as pb;
+
+use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
+use crate::domain::review::{Decision, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation, Review};
+use crate::domain::stage::Stage;
+
+pub fn stage_to_proto(stage: Stage) -> pb::Stage {
+    match stage {
+        Stage::Notified => pb::Stage::Notified,
+        Stage::RapidReview => pb::Stage::RapidReview,
+        Stage::NotProceeding => pb::Stage::NotProceeding,
+        Stage::Scoping => pb::Stage::Scoping,
+        Stage::InformationGathering => pb::Stage::InformationGathering,
+        Stage::Engagement => pb::Stage::Engagement,
+        Stage::OverviewDrafting => pb::Stage::OverviewDrafting,
+        Stage::PanelApproval => pb::Stage::PanelApproval,
+        Stage::PrePublication => pb::Stage::PrePublication,
+        Stage::Published => pb::Stage::Published,
+        Stage::ActionMonitoring => pb::Stage::ActionMonitoring,
+        Stage::Closed => pb::Stage::Closed,
+    }
+}
+
+pub fn stage_from_proto(stage: pb::Stage) -> Option<Stage> {
+    Stage::ALL.into_iter().find(|candidate| stage_to_proto(*candidate) == stage)
+}
+
+pub fn decision_to_proto(decision: Decision) -> pb::Decision {
+    match decision {
+        Decision::LocalCspr => pb::Decision::LocalCspr,
+        Decision::NoLocalCspr => pb::Decision::NoLocalCspr,
+    }
+}
+
+pub fn panel_role_to_proto(role: PanelRole) -> pb::PanelRole {
+    match role {
+        PanelRole::Chair => pb::PanelRole::Chair,
+        PanelRole::Member => pb::PanelRole::Member,
+    }
+}
+
+pub fn process_kind_to_proto(kind: ParallelProcessKind) -> pb::ParallelProcessKind {
+    match kind {
+        ParallelProcessKind::CriminalInvestigation => pb::ParallelProcessKind::CriminalInvestigation,
+        ParallelProcessKind::CoronerInquest => pb::ParallelProcessKind::CoronerInquest,
+        ParallelProcessKind::FamilyProceedings => pb::ParallelProcessKind::FamilyProceedings,
+        ParallelProcessKind::Other => pb::ParallelProcessKind::Other,
+    }
+}
+
+pub fn process_kind_from_proto(kind: pb::ParallelProcessKind) -> Option<ParallelProcessKind> {
+    ParallelProcessKind::ALL
+        .into_iter()
+        .find(|candidate| process_kind_to_proto(*candidate) == kind)
+}
+
+pub fn deadline_kind_to_proto(kind: DeadlineKind) -> pb::DeadlineKind {
+    match kind {
+        DeadlineKind::Notification => pb::DeadlineKind::Notification,
+        DeadlineKind::RapidReview => pb::DeadlineKind::RapidReview,
+        DeadlineKind::Completion => pb::DeadlineKind::Completion,
+        DeadlineKind::PrePublicationNotice => pb::DeadlineKind::PrePublicationNotice,
+        DeadlineKind::KeepPublic => pb::DeadlineKind::KeepPublic,
+    }
+}
+
+fn deadline_status_to_proto(status: DeadlineStatus) -> pb::DeadlineStatus {
+    match status {
+        DeadlineStatus::Pending => pb::DeadlineStatus::Pending,
+        DeadlineStatus::AtRisk => pb::DeadlineStatus::AtRisk,
+        DeadlineStatus::Met => pb::DeadlineStatus::Met,
+        DeadlineStatus::Missed => pb::DeadlineStatus::Missed,
+    }
+}
+
+pub fn deadline_to_proto(deadline: &Deadline) -> pb::Deadline {
+    pb::Deadline {
+        kind: deadline_kind_to_proto(deadline.kind) as i32,
+        due_on: deadline.due_on.map(date_to_proto),
+        status: deadline_status_to_proto(deadline.status) as i32,
+        done_on: deadline.done_on.map(date_to_proto),
+        working_days_left: i32::try_from(deadline.working_days_left).unwrap_or(i32::MAX),
+    }
+}
+
+pub fn recommendation_to_proto(recommendation: &Recommendation) -> pb::Recommendation {
+    pb::Recommendation {
+        r#ref: recommendation.reference.clone(),
+        text: recommendation.text.clone(),
+    }
+}
+
+pub fn process_to_proto(process: &ParallelProcess, days_impact: i64) -> pb::ParallelProcess {
+    pb::ParallelProcess {
+        id: process.id.to_string(),
+        kind: process_kind_to_proto(process.kind) as i32,
+        description: process.description.clone(),
+        started_on: Some(date_to_proto(process.started_on)),
+        ended_on: process.ended_on.map(date_to_proto),
+        days_impact: i32::try_from(days_impact).unwrap_or(i32::MAX),
+    }
+}
+
+pub fn agency_to_proto(agency: &crate::domain::review::Agency) -> pb::Agency {
+    pb::Agency {
+        id: agency.id.clone(),
+        name: agency.name.clone(),
+        contact_email: agency.contact_email.clone(),
+    }
+}
+
+/// The whole review as the API shows it, with its timeline as of that day.
+pub fn review_to_proto(review: &Review, timeline: &Timeline, rules: &crate::domain::deadlines::DeadlineRules) -> pb::Review {
+    pb::Review {
+        id: review.id.to_string(),
+        reference: review.reference.clone(),
+        partnership_id: review.partnership_id.clone(),
+        child_alias: review.child_alias.clone(),
+        local_authority: review.local_authority.clone(),
+        incident_date: Some(date_to_proto(review.incident_date)),
+        became_aware_on: Some(date_to_proto(review.became_aware_on)),
+        stage: stage_to_proto(review.stage) as i32,
+        notification: review.notification.as_ref().map(|notification| pb::Notification {
+            sent_on: Some(date_to_proto(notification.sent_on)),
+            national_panel_reference: notification.national_panel_reference.clone(),
+        }),
+        decision: review.decision.as_ref().map(|decision| pb::RapidReviewDecision {
+            decision: decision_to_proto(decision.decision) as i32,
+            decided_on: Some(date_to_proto(decision.decided_on)),
+            rationale: decision.rationale.clone(),
+        }),
+        panel: review
+            .panel
+            .iter()
+            .map(|member| pb::PanelMember {
+                id: member.id.to_string(),
+                name: member.name.clone(),
+                email: member.email.as_str().to_string(),
+                organisation: member.organisation.clone(),
+                role: panel_role_to_proto(member.role) as i32,
+                independence_statement: member.independence_statement.clone(),
+                appoint_time: Some(timestamp_to_proto(member.appointed_at)),
+            })
+            .collect(),
+        reviewer: review.reviewer.as_ref().map(|reviewer| pb::Reviewer {
+            name: reviewer.name.clone(),
+            email: reviewer.email.as_str().to_string(),
+            subject: reviewer.subject.clone(),
+            appointed_on: Some(date_to_proto(reviewer.appointed_on)),
+        }),
+        terms_of_reference: review.terms_of_reference.as_ref().map(|terms| pb::TermsOfReference {
+            scope_start: Some(date_to_proto(terms.scope_start)),
+            scope_end: Some(date_to_proto(terms.scope_end)),
+            key_lines_of_enquiry: terms.key_lines_of_enquiry.clone(),
+            methodology: terms.methodology.clone(),
+            agencies_in_scope: terms.agencies_in_scope.iter().map(agency_to_proto).collect(),
+            report_due_date: Some(date_to_proto(terms.report_due_date)),
+            version: terms.version,
+            set_time: Some(timestamp_to_proto(terms.set_at)),
+        }),
+        parallel_processes: review
+            .parallel_processes
+            .iter()
+            .map(|process| {
+                let impact = crate::domain::deadlines::days_impact(review, process.started_on, process.ended_on, rules, timeline.as_of);
+                process_to_proto(process, impact)
+            })
+            .collect(),
+        overview_report: review.overview_report.as_ref().map(|report| pb::OverviewReport {
+            version: report.version,
+            findings: report.findings.clone(),
+            recommendations: report.recommendations.iter().map(recommendation_to_proto).collect(),
+            submit_time: Some(timestamp_to_proto(report.submitted_at)),
+            approve_time: report.approved_at.map(timestamp_to_proto),
+            approved_by: report.approved_by.clone().unwrap_or_default(),
+        }),
+        publication: Some(pb::Publication {
+            planned_on: review.publication.planned_on.map(date_to_proto),
+            notice_due_by: review.publication.notice_due_by.map(date_to_proto),
+            notice_sent_on: review.publication.notice_sent_on.map(date_to_proto),
+            published: review.publication.published,
+            published_on: review.publication.published_on.map(date_to_proto),
+            location: review.publication.location.clone(),
+            not_published_justification: review.publication.not_published_justification.clone(),
+            outcome_recorded: review.publication.outcome_recorded_on.is_some(),
+        }),
+        deadlines: timeline.deadlines.iter().map(deadline_to_proto).collect(),
+        outstanding_agency_reports: review.outstanding_agency_reports(),
+        create_time: Some(timestamp_to_proto(review.created_at)),
+        update_time: Some(timestamp_to_proto(review.updated_at)),
+    }
+}

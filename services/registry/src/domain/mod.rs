@@ -1,0 +1,7 @@
+//! The registry's rules, free of I/O: the stage machine, the review aggregate and its
+//! commands, statutory deadlines, and the parsers that admit input.
+
+pub mod deadlines;
+pub mod review;
+pub mod stage;
+pub mod values;

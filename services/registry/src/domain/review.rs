@@ -1,0 +1,658 @@
+//! The review aggregate and its commands. Each command checks the stage and its own rules,
+//! changes the review in memory, and returns the [`Change`]s it made; the store persists the
+//! review and turns the changes into events, in one transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::deadlines::{self, DeadlineRules};
+use super::stage::{self, Stage, StageError, StageFacts};
+use super::values::{AgencyId, ChildAlias, Email, ScopePeriod};
+use cspr_platform::calendar::{OutsideCalendar, WorkingDayCalendar};
+
+/// The rapid review's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    LocalCspr,
+    NoLocalCspr,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::LocalCspr => "LOCAL_CSPR",
+            Decision::NoLocalCspr => "NO_LOCAL_CSPR",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Decision::LocalCspr, Decision::NoLocalCspr]
+            .into_iter()
+            .find(|decision| decision.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelRole {
+    Chair,
+    Member,
+}
+
+impl PanelRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PanelRole::Chair => "CHAIR",
+            PanelRole::Member => "MEMBER",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [PanelRole::Chair, PanelRole::Member].into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParallelProcessKind {
+    CriminalInvestigation,
+    CoronerInquest,
+    FamilyProceedings,
+    Other,
+}
+
+impl ParallelProcessKind {
+    pub const ALL: [ParallelProcessKind; 4] = [
+        ParallelProcessKind::CriminalInvestigation,
+        ParallelProcessKind::CoronerInquest,
+        ParallelProcessKind::FamilyProceedings,
+        ParallelProcessKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParallelProcessKind::CriminalInvestigation => "CRIMINAL_INVESTIGATION",
+            ParallelProcessKind::CoronerInquest => "CORONER_INQUEST",
+            ParallelProcessKind::FamilyProceedings => "FAMILY_PROCEEDINGS",
+            ParallelProcessKind::Other => "OTHER",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub sent_on: NaiveDate,
+    pub national_panel_reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RapidReviewDecision {
+    pub decision: Decision,
+    pub decided_on: NaiveDate,
+    pub rationale: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelMember {
+    pub id: Uuid,
+    pub name: String,
+    pub email: Email,
+    pub organisation: String,
+    pub role: PanelRole,
+    pub independence_statement: String,
+    pub appointed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewer {
+    pub name: String,
+    pub email: Email,
+    pub subject: String,
+    pub appointed_on: NaiveDate,
+}
+
+/// An agency in scope of the terms of reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agency {
+    pub id: String,
+    pub name: String,
+    pub contact_email: String,
+}
+
+/// The terms of reference (stored as one document per version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsOfReference {
+    pub version: i32,
+    pub scope_start: NaiveDate,
+    pub scope_end: NaiveDate,
+    pub key_lines_of_enquiry: Vec<String>,
+    pub methodology: String,
+    pub agencies_in_scope: Vec<Agency>,
+    pub report_due_date: NaiveDate,
+    pub set_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParallelProcess {
+    pub id: Uuid,
+    pub kind: ParallelProcessKind,
+    pub description: String,
+    pub started_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub reference: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverviewReport {
+    pub version: i32,
+    pub findings: String,
+    pub recommendations: Vec<Recommendation>,
+    pub submitted_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Publication {
+    pub planned_on: Option<NaiveDate>,
+    pub notice_due_by: Option<NaiveDate>,
+    pub notice_sent_on: Option<NaiveDate>,
+    /// Set once the outcome (published or not) is recorded.
+    pub outcome_recorded_on: Option<NaiveDate>,
+    pub published: bool,
+    pub published_on: Option<NaiveDate>,
+    pub location: String,
+    pub not_published_justification: String,
+}
+
+/// The panel's decision on an agency's report, as learnt from the submissions service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgencyReportDecision {
+    Accepted,
+    Waived,
+}
+
+/// A review, whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    pub id: Uuid,
+    pub partnership_id: String,
+    pub reference: String,
+    pub child_alias: String,
+    pub local_authority: String,
+    pub incident_date: NaiveDate,
+    pub became_aware_on: NaiveDate,
+    pub stage: Stage,
+    pub notification: Option<Notification>,
+    pub decision: Option<RapidReviewDecision>,
+    pub panel: Vec<PanelMember>,
+    pub reviewer: Option<Reviewer>,
+    pub terms_of_reference: Option<TermsOfReference>,
+    pub parallel_processes: Vec<ParallelProcess>,
+    pub overview_report: Option<OverviewReport>,
+    pub publication: Publication,
+    /// Agency id → decision; agencies in scope without one are outstanding.
+    pub agency_report_decisions: BTreeMap<String, AgencyReportDecision>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a command changed; each becomes an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    NotificationSent,
+    DecisionRecorded,
+    PanelMemberAppointed(Uuid),
+    ReviewerAppointed,
+    TermsOfReferenceSet,
+    StageChanged { from: Stage, to: Stage },
+    ParallelProcessStarted(Uuid),
+    ParallelProcessEnded(Uuid),
+    OverviewReportSubmitted,
+    OverviewReportApproved,
+    PublicationScheduled,
+    PrePublicationNoticeRecorded,
+    Published,
+    Closed(Stage),
+}
+
+/// A command the review's state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error("{action} is not possible at stage {stage}")]
+    WrongStage { action: &'static str, stage: Stage },
+    #[error("{0}")]
+    Rule(String),
+    /// A field-level problem only visible with the review's data (e.g. a date before
+    /// another of the review's dates).
+    #[error("{field}: {message}")]
+    Field { field: &'static str, message: String },
+    #[error(transparent)]
+    Calendar(#[from] OutsideCalendar),
+}
+
+fn field(field: &'static str, message: impl Into<String>) -> ReviewError {
+    ReviewError::Field {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The validated input of CreateReview.
+#[derive(Debug, Clone)]
+pub struct NewReview {
+    pub child_alias: ChildAlias,
+    pub local_authority: String,
+    pub incident_date: NaiveDate,
+    pub became_aware_on: NaiveDate,
+}
+
+/// The validated input of AppointPanelMember.
+#[derive(Debug, Clone)]
+pub struct NewPanelMember {
+    pub name: String,
+    pub email: Email,
+    pub organisation: String,
+    pub role: PanelRole,
+    pub independence_statement: String,
+}
+
+/// The validated input of SetTermsOfReference.
+#[derive(Debug, Clone)]
+pub struct NewTermsOfReference {
+    pub scope: ScopePeriod,
+    pub key_lines_of_enquiry: Vec<String>,
+    pub methodology: String,
+    pub agencies_in_scope: Vec<(AgencyId, String, Email)>,
+    pub report_due_date: NaiveDate,
+}
+
+/// The validated input of RecordPublication.
+#[derive(Debug, Clone)]
+pub enum PublicationOutcome {
+    Published { on: NaiveDate, location: String },
+    NotPublished { justification: String },
+}
+
+impl Review {
+    /// Opens a review at NOTIFIED.
+    pub fn open(id: Uuid, partnership_id: String, reference: String, input: NewReview, now: DateTime<Utc>) -> Result<(Self, Vec<Change>), ReviewError> {
+        if input.became_aware_on < input.incident_date {
+            return Err(field("became_aware_on", "must be on or after the incident date"));
+        }
+        let review = Self {
+            id,
+            partnership_id,
+            reference,
+            child_alias: input.child_alias.as_str().to_string(),
+            local_authority: input.local_authority,
+            incident_date: input.incident_date,
+            became_aware_on: input.became_aware_on,
+            stage: Stage::Notified,
+            notification: None,
+            decision: None,
+            panel: Vec::new(),
+            reviewer: None,
+            terms_of_reference: None,
+            parallel_processes: Vec::new(),
+            overview_report: None,
+            publication: Publication::default(),
+            agency_report_decisions: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((review, vec![Change::Created]))
+    }
+
+    /// The facts the stage guards look at.
+    pub fn stage_facts(&self) -> StageFacts {
+        StageFacts {
+            notification_sent: self.notification.is_some(),
+            local_cspr_decided: self.decision.as_ref().map(|decision| decision.decision == Decision::LocalCspr),
+            terms_of_reference_set: self.terms_of_reference.is_some(),
+            reviewer_appointed: self.reviewer.is_some(),
+            panel_chair_appointed: self.panel.iter().any(|member| member.role == PanelRole::Chair),
+            outstanding_agency_reports: self.outstanding_agency_reports(),
+            overview_report_submitted: self.overview_report.is_some(),
+            overview_report_approved: self
+                .overview_report
+                .as_ref()
+                .is_some_and(|report| report.approved_at.is_some()),
+            publication_outcome_recorded: self.publication.outcome_recorded_on.is_some(),
+        }
+    }
+
+    /// Agencies in scope whose report is neither accepted nor waived.
+    pub fn outstanding_agency_reports(&self) -> Vec<String> {
+        self.terms_of_reference
+            .as_ref()
+            .map(|terms| {
+                terms
+                    .agencies_in_scope
+                    .iter()
+                    .filter(|agency| !self.agency_report_decisions.contains_key(&agency.id))
+                    .map(|agency| agency.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn move_to(&mut self, to: Stage, changes: &mut Vec<Change>) -> Result<(), ReviewError> {
+        let from = self.stage;
+        stage::transition(from, to, &self.stage_facts())?;
+        self.stage = to;
+        changes.push(Change::StageChanged { from, to });
+        if to.is_terminal() {
+            changes.push(Change::Closed(to));
+        }
+        Ok(())
+    }
+
+    fn require_stage(&self, action: &'static str, allowed: &[Stage]) -> Result<(), ReviewError> {
+        if allowed.contains(&self.stage) {
+            Ok(())
+        } else {
+            Err(ReviewError::WrongStage { action, stage: self.stage })
+        }
+    }
+
+    fn require_open(&self, action: &'static str) -> Result<(), ReviewError> {
+        if self.stage.is_terminal() {
+            Err(ReviewError::WrongStage { action, stage: self.stage })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn record_notification_sent(&mut self, sent_on: NaiveDate, national_panel_reference: String) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("recording the notification", &[Stage::Notified])?;
+        if sent_on < self.became_aware_on {
+            return Err(field("sent_on", "must not be before the local authority became aware"));
+        }
+        self.notification = Some(Notification {
+            sent_on,
+            national_panel_reference,
+        });
+        let mut changes = vec![Change::NotificationSent];
+        self.move_to(Stage::RapidReview, &mut changes)?;
+        Ok(changes)
+    }
+
+    pub fn record_decision(&mut self, decision: Decision, decided_on: NaiveDate, rationale: String) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("recording the rapid review decision", &[Stage::RapidReview])?;
+        if let Some(notification) = &self.notification
+            && decided_on < notification.sent_on
+        {
+            return Err(field("decided_on", "must not be before the notification was sent"));
+        }
+        if decision == Decision::NoLocalCspr && rationale.is_empty() {
+            return Err(field("rationale", "required when no local CSPR is held"));
+        }
+        self.decision = Some(RapidReviewDecision {
+            decision,
+            decided_on,
+            rationale,
+        });
+        let mut changes = vec![Change::DecisionRecorded];
+        let to = match decision {
+            Decision::LocalCspr => Stage::Scoping,
+            Decision::NoLocalCspr => Stage::NotProceeding,
+        };
+        self.move_to(to, &mut changes)?;
+        Ok(changes)
+    }
+
+    /// Adds a panel member. `involved_practitioner` says whether the person is recorded as a
+    /// practitioner involved in the case (the store looks it up).
+    pub fn appoint_panel_member(
+        &mut self,
+        id: Uuid,
+        member: NewPanelMember,
+        declares_no_involvement: bool,
+        involved_practitioner: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("appointing a panel member")?;
+        if !declares_no_involvement {
+            return Err(ReviewError::Rule(
+                "a panel member must declare they were not directly involved in the case".into(),
+            ));
+        }
+        if involved_practitioner {
+            return Err(ReviewError::Rule(format!(
+                "{} is recorded as a practitioner involved in this case and cannot sit on its panel",
+                member.email
+            )));
+        }
+        let email = member.email.as_str().to_ascii_lowercase();
+        if self.panel.iter().any(|existing| existing.email.as_str().to_ascii_lowercase() == email) {
+            return Err(ReviewError::Rule(format!("{} is already on the panel", member.email)));
+        }
+        if member.role == PanelRole::Chair && self.panel.iter().any(|existing| existing.role == PanelRole::Chair) {
+            return Err(ReviewError::Rule("the panel already has a chair".into()));
+        }
+        self.panel.push(PanelMember {
+            id,
+            name: member.name,
+            email: member.email,
+            organisation: member.organisation,
+            role: member.role,
+            independence_statement: member.independence_statement,
+            appointed_at: now,
+        });
+        Ok(vec![Change::PanelMemberAppointed(id)])
+    }
+
+    pub fn appoint_reviewer(&mut self, reviewer: Reviewer) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("appointing the reviewer")?;
+        if !self.stage.is_at_least(Stage::Scoping) {
+            return Err(ReviewError::WrongStage {
+                action: "appointing the reviewer",
+                stage: self.stage,
+            });
+        }
+        if let Some(decision) = &self.decision
+            && reviewer.appointed_on < decision.decided_on
+        {
+            return Err(field("appointed_on", "must not be before the decision to hold the review"));
+        }
+        self.reviewer = Some(reviewer);
+        Ok(vec![Change::ReviewerAppointed])
+    }
+
+    pub fn set_terms_of_reference(&mut self, terms: NewTermsOfReference, today: NaiveDate, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage(
+            "setting the terms of reference",
+            &[Stage::Scoping, Stage::InformationGathering, Stage::Engagement],
+        )?;
+        if terms.report_due_date <= today {
+            return Err(field("report_due_date", "must be in the future"));
+        }
+        if terms.scope.start > self.incident_date {
+            return Err(field("scope_start", "must be on or before the incident date"));
+        }
+        let version = self.terms_of_reference.as_ref().map_or(1, |current| current.version + 1);
+        self.terms_of_reference = Some(TermsOfReference {
+            version,
+            scope_start: terms.scope.start,
+            scope_end: terms.scope.end,
+            key_lines_of_enquiry: terms.key_lines_of_enquiry,
+            methodology: terms.methodology,
+            agencies_in_scope: terms
+                .agencies_in_scope
+                .into_iter()
+                .map(|(id, name, email)| Agency {
+                    id: id.as_str().to_string(),
+                    name,
+                    contact_email: email.as_str().to_string(),
+                })
+                .collect(),
+            report_due_date: terms.report_due_date,
+            set_at: now,
+        });
+        Ok(vec![Change::TermsOfReferenceSet])
+    }
+
+    /// AdvanceStage: only to the next stage, only when its guard holds. Asking for the
+    /// current stage changes nothing (a retry of a successful call).
+    pub fn advance(&mut self, to: Stage) -> Result<Vec<Change>, ReviewError> {
+        if to == self.stage {
+            return Ok(Vec::new());
+        }
+        let mut changes = Vec::new();
+        self.move_to(to, &mut changes)?;
+        Ok(changes)
+    }
+
+    pub fn record_parallel_process(&mut self, process: ParallelProcess, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("recording a parallel process")?;
+        if process.started_on > today {
+            return Err(field("started_on", "must not be in the future"));
+        }
+        let id = process.id;
+        self.parallel_processes.push(process);
+        Ok(vec![Change::ParallelProcessStarted(id)])
+    }
+
+    pub fn end_parallel_process(&mut self, id: Uuid, ended_on: NaiveDate, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("ending a parallel process")?;
+        let process = self
+            .parallel_processes
+            .iter_mut()
+            .find(|process| process.id == id)
+            .ok_or_else(|| field("parallel_process_id", "no such parallel process on this review"))?;
+        if process.ended_on.is_some() {
+            return Err(ReviewError::Rule("this parallel process has already ended".into()));
+        }
+        if ended_on < process.started_on {
+            return Err(field("ended_on", "must not be before it started"));
+        }
+        if ended_on > today {
+            return Err(field("ended_on", "must not be in the future"));
+        }
+        process.ended_on = Some(ended_on);
+        Ok(vec![Change::ParallelProcessEnded(id)])
+    }
+
+    pub fn submit_overview_report(&mut self, findings: String, recommendations: Vec<Recommendation>, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage(
+            "submitting the overview report",
+            &[Stage::OverviewDrafting, Stage::PanelApproval],
+        )?;
+        let version = self.overview_report.as_ref().map_or(1, |report| report.version + 1);
+        self.overview_report = Some(OverviewReport {
+            version,
+            findings,
+            recommendations,
+            submitted_at: now,
+            approved_at: None,
+            approved_by: None,
+        });
+        let mut changes = vec![Change::OverviewReportSubmitted];
+        if self.stage == Stage::OverviewDrafting {
+            self.move_to(Stage::PanelApproval, &mut changes)?;
+        }
+        Ok(changes)
+    }
+
+    pub fn approve_overview_report(&mut self, version: i32, approved_by: &str, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("approving the overview report", &[Stage::PanelApproval])?;
+        let report = self
+            .overview_report
+            .as_mut()
+            .ok_or_else(|| ReviewError::Rule("no overview report submitted".into()))?;
+        if version != report.version {
+            return Err(ReviewError::Rule(format!(
+                "version {version} is not the latest overview report (version {})",
+                report.version
+            )));
+        }
+        report.approved_at = Some(now);
+        report.approved_by = Some(approved_by.to_string());
+        let mut changes = vec![Change::OverviewReportApproved];
+        self.move_to(Stage::PrePublication, &mut changes)?;
+        Ok(changes)
+    }
+
+    pub fn schedule_publication(&mut self, planned_on: NaiveDate, rules: &DeadlineRules, calendar: &WorkingDayCalendar, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("scheduling publication", &[Stage::PrePublication])?;
+        let notice_due_by = deadlines::pre_publication_notice_due(planned_on, rules, calendar)?;
+        match self.publication.notice_sent_on {
+            Some(sent_on) if sent_on > notice_due_by => {
+                return Err(ReviewError::Rule(format!(
+                    "the pre-publication notice was sent on {sent_on}, fewer than {} working days before {planned_on}; plan publication on or after {}",
+                    rules.pre_publication_working_days,
+                    calendar.add_working_days(sent_on, rules.pre_publication_working_days)?
+                )));
+            }
+            None if notice_due_by < today => {
+                return Err(ReviewError::Rule(format!(
+                    "the pre-publication notice must be sent at least {} working days before publication, by {notice_due_by}, which has passed; the earliest possible publication date is {}",
+                    rules.pre_publication_working_days,
+                    calendar.add_working_days(today, rules.pre_publication_working_days)?
+                )));
+            }
+            _ => {}
+        }
+        self.publication.planned_on = Some(planned_on);
+        self.publication.notice_due_by = Some(notice_due_by);
+        Ok(vec![Change::PublicationScheduled])
+    }
+
+    pub fn record_pre_publication_notice(&mut self, sent_on: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("recording the pre-publication notice", &[Stage::PrePublication])?;
+        if let Some(report) = &self.overview_report
+            && let Some(approved_at) = report.approved_at
+            && sent_on < approved_at.date_naive()
+        {
+            return Err(field("sent_on", "must not be before the overview report was approved"));
+        }
+        self.publication.notice_sent_on = Some(sent_on);
+        Ok(vec![Change::PrePublicationNoticeRecorded])
+    }
+
+    pub fn record_publication(&mut self, outcome: PublicationOutcome, rules: &DeadlineRules, calendar: &WorkingDayCalendar, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("recording publication", &[Stage::PrePublication])?;
+        let Some(notice_sent_on) = self.publication.notice_sent_on else {
+            return Err(ReviewError::Rule(
+                "the pre-publication notice to the national Panel, Secretary of State and Ofsted is not recorded".into(),
+            ));
+        };
+        match outcome {
+            PublicationOutcome::Published { on, location } => {
+                let notice_days = calendar.working_days_between(notice_sent_on, on)?;
+                if notice_days < i64::from(rules.pre_publication_working_days) {
+                    return Err(ReviewError::Rule(format!(
+                        "publication on {on} is only {notice_days} working days after the pre-publication notice ({notice_sent_on}); at least {} are required",
+                        rules.pre_publication_working_days
+                    )));
+                }
+                self.publication.published = true;
+                self.publication.published_on = Some(on);
+                self.publication.location = location;
+                self.publication.outcome_recorded_on = Some(on);
+            }
+            PublicationOutcome::NotPublished { justification } => {
+                self.publication.published = false;
+                self.publication.not_published_justification = justification;
+                self.publication.outcome_recorded_on = Some(today);
+            }
+        }
+        let mut changes = vec![Change::Published];
+        self.move_to(Stage::Published, &mut changes)?;
+        Ok(changes)
+    }
+}

@@ -1,0 +1,188 @@
+//! Events the registry publishes (built from a command's changes) and consumes (agency
+//! report decisions from submissions, involved practitioners from practitioners).
+
+use chrono::{NaiveDate, Utc};
+use cspr_platform::bus::consumer::{EventHandler, HandlerError};
+use cspr_platform::convert::date_to_proto;
+use cspr_proto::events::v1::{self as ev, event::Body, Event};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::convert::{
+    agency_to_proto, deadline_kind_to_proto, decision_to_proto, panel_role_to_proto, process_kind_to_proto,
+    recommendation_to_proto, stage_to_proto,
+};
+use crate::domain::deadlines::{self, Deadline, DeadlineKind, DeadlineRules, Timeline};
+use crate::domain::review::{AgencyReportDecision, Change, Review};
+use crate::store;
+
+fn due(timeline: &Timeline, kind: DeadlineKind) -> Option<cspr_proto::google::r#type::Date> {
+    timeline
+        .deadlines
+        .iter()
+        .find(|deadline| deadline.kind == kind)
+        .and_then(|deadline| deadline.due_on)
+        .map(date_to_proto)
+}
+
+/// The event bodies for what a command changed, in order.
+pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &DeadlineRules, today: NaiveDate) -> Vec<Body> {
+    let mut bodies = Vec::with_capacity(changes.len());
+    for change in changes {
+        let body = match change {
+            Change::Created => Body::ReviewCreated(ev::ReviewCreated {
+                reference: review.reference.clone(),
+                local_authority: review.local_authority.clone(),
+                became_aware_on: Some(date_to_proto(review.became_aware_on)),
+                notification_due_on: due(timeline, DeadlineKind::Notification),
+            }),
+            Change::NotificationSent => Body::NotificationSent(ev::NotificationSent {
+                sent_on: review.notification.as_ref().map(|notification| date_to_proto(notification.sent_on)),
+                rapid_review_due_on: due(timeline, DeadlineKind::RapidReview),
+            }),
+            Change::DecisionRecorded => {
+                let Some(decision) = &review.decision else { continue };
+                Body::DecisionRecorded(ev::DecisionRecorded {
+                    decision: decision_to_proto(decision.decision) as i32,
+                    decided_on: Some(date_to_proto(decision.decided_on)),
+                    completion_due_on: due(timeline, DeadlineKind::Completion),
+                })
+            }
+            Change::PanelMemberAppointed(member_id) => {
+                let Some(member) = review.panel.iter().find(|member| member.id == *member_id) else { continue };
+                Body::PanelMemberAppointed(ev::PanelMemberAppointed {
+                    panel_member_id: member.id.to_string(),
+                    name: member.name.clone(),
+                    email: member.email.as_str().to_string(),
+                    organisation: member.organisation.clone(),
+                    role: panel_role_to_proto(member.role) as i32,
+                    review_reference: review.reference.clone(),
+                })
+            }
+            Change::ReviewerAppointed => {
+                let Some(reviewer) = &review.reviewer else { continue };
+                Body::ReviewerAppointed(ev::ReviewerAppointed {
+                    name: reviewer.name.clone(),
+                    email: reviewer.email.as_str().to_string(),
+                    subject: reviewer.subject.clone(),
+                    review_reference: review.reference.clone(),
+                })
+            }
+            Change::TermsOfReferenceSet => {
+                let Some(terms) = &review.terms_of_reference else { continue };
+                Body::TermsOfReferenceSet(ev::TermsOfReferenceSet {
+                    version: terms.version,
+                    scope_start: Some(date_to_proto(terms.scope_start)),
+                    scope_end: Some(date_to_proto(terms.scope_end)),
+                    key_lines_of_enquiry: terms.key_lines_of_enquiry.clone(),
+                    methodology: terms.methodology.clone(),
+                    agencies_in_scope: terms.agencies_in_scope.iter().map(agency_to_proto).collect(),
+                    report_due_date: Some(date_to_proto(terms.report_due_date)),
+                    review_reference: review.reference.clone(),
+                })
+            }
+            Change::StageChanged { from, to } => Body::StageChanged(ev::StageChanged {
+                from: stage_to_proto(*from) as i32,
+                to: stage_to_proto(*to) as i32,
+            }),
+            Change::ParallelProcessStarted(process_id) => {
+                let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) else { continue };
+                Body::ParallelProcessStarted(ev::ParallelProcessStarted {
+                    parallel_process_id: process.id.to_string(),
+                    kind: process_kind_to_proto(process.kind) as i32,
+                    started_on: Some(date_to_proto(process.started_on)),
+                })
+            }
+            Change::ParallelProcessEnded(process_id) => {
+                let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) else { continue };
+                Body::ParallelProcessEnded(ev::ParallelProcessEnded {
+                    parallel_process_id: process.id.to_string(),
+                    kind: process_kind_to_proto(process.kind) as i32,
+                    ended_on: process.ended_on.map(date_to_proto),
+                    days_impact: i32::try_from(deadlines::days_impact(review, process.started_on, process.ended_on, rules, today)).unwrap_or(i32::MAX),
+                })
+            }
+            Change::OverviewReportSubmitted => {
+                let Some(report) = &review.overview_report else { continue };
+                Body::OverviewReportSubmitted(ev::OverviewReportSubmitted {
+                    version: report.version,
+                    recommendation_count: i32::try_from(report.recommendations.len()).unwrap_or(i32::MAX),
+                })
+            }
+            Change::OverviewReportApproved => {
+                let Some(report) = &review.overview_report else { continue };
+                Body::OverviewReportApproved(ev::OverviewReportApproved {
+                    version: report.version,
+                    recommendations: report.recommendations.iter().map(recommendation_to_proto).collect(),
+                })
+            }
+            Change::PublicationScheduled => Body::PublicationScheduled(ev::PublicationScheduled {
+                planned_on: review.publication.planned_on.map(date_to_proto),
+                notice_due_by: review.publication.notice_due_by.map(date_to_proto),
+            }),
+            Change::PrePublicationNoticeRecorded => Body::PrePublicationNoticeRecorded(ev::PrePublicationNoticeRecorded {
+                sent_on: review.publication.notice_sent_on.map(date_to_proto),
+            }),
+            Change::Published => Body::ReviewPublished(ev::ReviewPublished {
+                published: review.publication.published,
+                published_on: review.publication.published_on.map(date_to_proto),
+                location: review.publication.location.clone(),
+            }),
+            Change::Closed(stage) => Body::ReviewClosed(ev::ReviewClosed {
+                final_stage: stage_to_proto(*stage) as i32,
+            }),
+        };
+        bodies.push(body);
+    }
+    bodies
+}
+
+/// The event for a deadline entering its at-risk window or being missed.
+pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Body {
+    if missed {
+        Body::DeadlineMissed(ev::DeadlineMissed {
+            kind: deadline_kind_to_proto(deadline.kind) as i32,
+            due_on: deadline.due_on.map(date_to_proto),
+            review_reference: review.reference.clone(),
+        })
+    } else {
+        Body::DeadlineAtRisk(ev::DeadlineAtRisk {
+            kind: deadline_kind_to_proto(deadline.kind) as i32,
+            due_on: deadline.due_on.map(date_to_proto),
+            working_days_left: i32::try_from(deadline.working_days_left).unwrap_or(i32::MAX),
+            review_reference: review.reference.clone(),
+        })
+    }
+}
+
+/// Keeps the registry's projections of other services' facts: agency report decisions
+/// (the OVERVIEW_DRAFTING guard) and involved practitioners (panel independence).
+#[derive(Debug, Default)]
+pub struct RegistryEventHandler;
+
+impl EventHandler for RegistryEventHandler {
+    async fn handle(&self, connection: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let Some(body) = &event.body else {
+            return Ok(());
+        };
+        let review_id = || {
+            event
+                .review_id
+                .parse::<Uuid>()
+                .map_err(|_| HandlerError::message(format!("event {} has no valid review_id", event.id)))
+        };
+        match body {
+            Body::AgencyReportAccepted(accepted) => {
+                store::record_agency_report_decision(connection, review_id()?, &accepted.agency_id, AgencyReportDecision::Accepted, Utc::now()).await?;
+            }
+            Body::AgencyReportWaived(waived) => {
+                store::record_agency_report_decision(connection, review_id()?, &waived.agency_id, AgencyReportDecision::Waived, Utc::now()).await?;
+            }
+            Body::PractitionerRegistered(practitioner) => {
+                store::record_involved_practitioner(connection, review_id()?, &practitioner.practitioner_id, &practitioner.agency_id, &practitioner.email).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

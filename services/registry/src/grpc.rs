@@ -1,0 +1,729 @@
+//! The `ReviewRegistry` gRPC service: decode → authorize → domain → store → map errors.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use cspr_platform::auth::{principal, Principal, Role};
+use cspr_platform::calendar::WorkingDayCalendar;
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::{date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto};
+use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::idempotency::fingerprint;
+use cspr_platform::pagination::{page_size, Cursor};
+use cspr_proto::google::r#type::Date;
+use cspr_proto::registry::v1 as pb;
+use cspr_proto::registry::v1::review_registry_server::ReviewRegistry;
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::convert::{deadline_to_proto, process_kind_from_proto, process_to_proto, review_to_proto, stage_from_proto};
+use crate::domain::deadlines::{self, DeadlineRules, Timeline};
+use crate::domain::review::{
+    Decision, NewPanelMember, NewReview, NewTermsOfReference, PanelRole, ParallelProcess, PublicationOutcome,
+    Recommendation, Review, ReviewError, Reviewer,
+};
+use crate::domain::values::{
+    optional_text, past_or_today, recommendation_ref, required_text, AgencyId, ChildAlias, Email, ScopePeriod,
+};
+use crate::error::RegistryError;
+use crate::store::{IdempotencyKey, ReviewFilter, Store};
+
+/// Roles that may read any review of their partnership (the reviewer reads the reviews they
+/// are appointed to).
+const READERS: &[Role] = &[
+    Role::PartnershipAdmin,
+    Role::PanelChair,
+    Role::PanelMember,
+    Role::Auditor,
+    Role::FamilyLiaison,
+];
+const ADMIN: &[Role] = &[Role::PartnershipAdmin];
+const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
+
+/// Longest free texts accepted, in characters.
+const SHORT_TEXT: usize = 200;
+const LONG_TEXT: usize = 5_000;
+const FINDINGS_TEXT: usize = 200_000;
+
+/// The registry's gRPC handlers.
+#[derive(Debug, Clone)]
+pub struct RegistryApi {
+    store: Store,
+    rules: Arc<DeadlineRules>,
+    calendar: Arc<WorkingDayCalendar>,
+    clock: Arc<dyn Clock>,
+}
+
+fn review_id(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    if raw.trim().is_empty() {
+        return Err(ServiceError::invalid(field, "required"));
+    }
+    raw.trim()
+        .parse::<Uuid>()
+        .map_err(|_| ServiceError::invalid(field, "not a review id (UUID)"))
+}
+
+fn date_field(violations: &mut Violations, field: &str, date: Option<&Date>) -> Option<NaiveDate> {
+    violations.check(field, date_from_proto(date))
+}
+
+fn past_date_field(violations: &mut Violations, field: &str, date: Option<&Date>, today: NaiveDate) -> Option<NaiveDate> {
+    let date = date_field(violations, field, date)?;
+    violations.check(field, past_or_today(date, today))
+}
+
+fn may_read(principal: &Principal, review: &Review) -> bool {
+    READERS.iter().any(|role| principal.has(*role)) || is_appointed_reviewer(principal, review)
+}
+
+fn is_appointed_reviewer(principal: &Principal, review: &Review) -> bool {
+    principal.has(Role::Reviewer)
+        && review
+            .reviewer
+            .as_ref()
+            .is_some_and(|reviewer| reviewer.subject == principal.subject)
+}
+
+fn denied(message: &str) -> RegistryError {
+    RegistryError::Service(ServiceError::PermissionDenied(message.to_string()))
+}
+
+impl RegistryApi {
+    pub fn new(store: Store, rules: Arc<DeadlineRules>, calendar: Arc<WorkingDayCalendar>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            rules,
+            calendar,
+            clock,
+        }
+    }
+
+    fn timeline(&self, review: &Review) -> Result<Timeline, RegistryError> {
+        Ok(deadlines::timeline(review, &self.rules, &self.calendar, self.clock.today()).map_err(ReviewError::from)?)
+    }
+
+    fn reply(&self, review: &Review) -> Result<Response<pb::Review>, Status> {
+        let timeline = self.timeline(review)?;
+        Ok(Response::new(review_to_proto(review, &timeline, &self.rules)))
+    }
+
+    /// Role check that leaves an audit record when it refuses.
+    async fn authorize(&self, principal: &Principal, allowed: &[Role], action: &str, review_id: Option<Uuid>) -> Result<(), Status> {
+        if let Err(error) = principal.require_any(allowed) {
+            self.audit_refusal(principal, action, review_id).await;
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
+        if let Err(error) = self.store.audit_access(principal, action, review_id, "PERMISSION_DENIED").await {
+            tracing::warn!(%error, action, "cannot audit a refusal");
+        }
+    }
+
+    /// Loads a review the caller may read, auditing the read.
+    async fn readable(&self, principal: &Principal, id: Uuid, action: &str) -> Result<Review, Status> {
+        let review = self
+            .store
+            .get(&principal.partnership, id)
+            .await
+            .map_err(RegistryError::from)?
+            .ok_or_else(|| RegistryError::ReviewNotFound(id.to_string()))?;
+        if !may_read(principal, &review) {
+            self.audit_refusal(principal, action, Some(id)).await;
+            return Err(Status::permission_denied(
+                "reading a review needs a partnership role or being its appointed reviewer",
+            ));
+        }
+        self.store
+            .audit_access(principal, action, Some(id), "ok")
+            .await
+            .map_err(RegistryError::from)?;
+        Ok(review)
+    }
+
+    /// Runs a command on a review after a role check.
+    async fn command(
+        &self,
+        principal: &Principal,
+        allowed: &[Role],
+        action: &'static str,
+        id: Uuid,
+        key: Option<IdempotencyKey>,
+        command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
+    ) -> Result<Response<pb::Review>, Status> {
+        self.authorize(principal, allowed, action, Some(id)).await?;
+        let review = self.store.update(principal, id, action, key, command).await?;
+        self.reply(&review)
+    }
+}
+
+#[tonic::async_trait]
+impl ReviewRegistry for RegistryApi {
+    async fn create_review(&self, request: Request<pb::CreateReviewRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        self.authorize(&principal, ADMIN, "CreateReview", None).await?;
+        let request = request.into_inner();
+        let today = self.clock.today();
+        let mut violations = Violations::new();
+        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let child_alias = violations.check("child_alias", ChildAlias::parse(&request.child_alias));
+        let local_authority = violations.check("local_authority", required_text(&request.local_authority, SHORT_TEXT));
+        let incident_date = past_date_field(&mut violations, "incident_date", request.incident_date.as_ref(), today);
+        let became_aware_on = past_date_field(&mut violations, "became_aware_on", request.became_aware_on.as_ref(), today);
+        violations.finish()?;
+        let (Some(request_id), Some(child_alias), Some(local_authority), Some(incident_date), Some(became_aware_on)) =
+            (request_id, child_alias, local_authority, incident_date, became_aware_on)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let key = IdempotencyKey {
+            operation: "CreateReview",
+            request_id,
+            fingerprint: fingerprint(&request.encode_to_vec()),
+            resource_id: Uuid::now_v7().to_string(),
+        };
+        let now = self.clock.now();
+        let partnership = principal.partnership.clone();
+        let review = self
+            .store
+            .create(&principal, key, move |id, reference| {
+                Review::open(
+                    id,
+                    partnership,
+                    reference,
+                    NewReview {
+                        child_alias,
+                        local_authority,
+                        incident_date,
+                        became_aware_on,
+                    },
+                    now,
+                )
+            })
+            .await?;
+        self.reply(&review)
+    }
+
+    async fn get_review(&self, request: Request<pb::GetReviewRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let review = self.readable(&principal, id, "GetReview").await?;
+        self.reply(&review)
+    }
+
+    async fn list_reviews(&self, request: Request<pb::ListReviewsRequest>) -> Result<Response<pb::ListReviewsResponse>, Status> {
+        let principal = principal(&request)?;
+        let mut allowed = READERS.to_vec();
+        allowed.push(Role::Reviewer);
+        self.authorize(&principal, &allowed, "ListReviews", None).await?;
+        let request = request.into_inner();
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let stage = match request.stage {
+            0 => None,
+            value => Some(
+                pb::Stage::try_from(value)
+                    .ok()
+                    .and_then(stage_from_proto)
+                    .ok_or_else(|| ServiceError::invalid("stage", "unknown stage"))?,
+            ),
+        };
+        let reviewer_only = !READERS.iter().any(|role| principal.has(*role));
+        let filter = ReviewFilter {
+            stage,
+            reviewer_subject: reviewer_only.then(|| principal.subject.clone()),
+            overdue_only: request.overdue_only,
+            at_risk_only: request.at_risk_only,
+        };
+        let mut reviews = self
+            .store
+            .list(&principal.partnership, &filter, after, limit + 1)
+            .await
+            .map_err(RegistryError::from)?;
+        let next_page_token = if reviews.len() as i64 > limit {
+            reviews.truncate(limit as usize);
+            reviews
+                .last()
+                .map(|review| Cursor { at: review.created_at, id: review.id }.encode())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.store
+            .audit_access(&principal, "ListReviews", None, "ok")
+            .await
+            .map_err(RegistryError::from)?;
+        let mut page = Vec::with_capacity(reviews.len());
+        for review in &reviews {
+            let timeline = self.timeline(review)?;
+            page.push(review_to_proto(review, &timeline, &self.rules));
+        }
+        Ok(Response::new(pb::ListReviewsResponse {
+            reviews: page,
+            next_page_token,
+        }))
+    }
+
+    async fn record_notification_sent(&self, request: Request<pb::RecordNotificationSentRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let sent_on = past_date_field(&mut violations, "sent_on", request.sent_on.as_ref(), self.clock.today());
+        let reference = violations.check("national_panel_reference", optional_text(&request.national_panel_reference, 100));
+        violations.finish()?;
+        let (Some(sent_on), Some(reference)) = (sent_on, reference) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.command(&principal, ADMIN, "RecordNotificationSent", id, None, move |review| {
+            Ok(review.record_notification_sent(sent_on, reference)?)
+        })
+        .await
+    }
+
+    async fn record_decision(&self, request: Request<pb::RecordDecisionRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let decision = match pb::Decision::try_from(request.decision) {
+            Ok(pb::Decision::LocalCspr) => Some(Decision::LocalCspr),
+            Ok(pb::Decision::NoLocalCspr) => Some(Decision::NoLocalCspr),
+            _ => {
+                violations.add("decision", "required: LOCAL_CSPR or NO_LOCAL_CSPR");
+                None
+            }
+        };
+        let decided_on = past_date_field(&mut violations, "decided_on", request.decided_on.as_ref(), self.clock.today());
+        let rationale = violations.check("rationale", optional_text(&request.rationale, LONG_TEXT));
+        violations.finish()?;
+        let (Some(decision), Some(decided_on), Some(rationale)) = (decision, decided_on, rationale) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.command(&principal, DECIDERS, "RecordDecision", id, None, move |review| {
+            Ok(review.record_decision(decision, decided_on, rationale)?)
+        })
+        .await
+    }
+
+    async fn appoint_panel_member(&self, request: Request<pb::AppointPanelMemberRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
+        let email = violations.check("email", Email::parse(&request.email));
+        let organisation = violations.check("organisation", required_text(&request.organisation, SHORT_TEXT));
+        let role = match pb::PanelRole::try_from(request.role) {
+            Ok(pb::PanelRole::Chair) => Some(PanelRole::Chair),
+            Ok(pb::PanelRole::Member) => Some(PanelRole::Member),
+            _ => {
+                violations.add("role", "required: CHAIR or MEMBER");
+                None
+            }
+        };
+        let statement = violations.check("independence_statement", optional_text(&request.independence_statement, LONG_TEXT));
+        violations.finish()?;
+        let (Some(request_id), Some(name), Some(email), Some(organisation), Some(role), Some(statement)) =
+            (request_id, name, email, organisation, role, statement)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id)).await?;
+        let involved = self
+            .store
+            .is_involved_practitioner(id, email.as_str())
+            .await
+            .map_err(RegistryError::from)?;
+        let member_id = Uuid::now_v7();
+        let key = IdempotencyKey {
+            operation: "AppointPanelMember",
+            request_id,
+            fingerprint: fingerprint(&request.encode_to_vec()),
+            resource_id: member_id.to_string(),
+        };
+        let now = self.clock.now();
+        let declares = request.declares_no_involvement;
+        self.command(&principal, ADMIN, "AppointPanelMember", id, Some(key), move |review| {
+            Ok(review.appoint_panel_member(
+                member_id,
+                NewPanelMember {
+                    name,
+                    email,
+                    organisation,
+                    role,
+                    independence_statement: statement,
+                },
+                declares,
+                involved,
+                now,
+            )?)
+        })
+        .await
+    }
+
+    async fn appoint_reviewer(&self, request: Request<pb::AppointReviewerRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
+        let email = violations.check("email", Email::parse(&request.email));
+        let subject = violations.check("subject", required_text(&request.subject, SHORT_TEXT));
+        let appointed_on = past_date_field(&mut violations, "appointed_on", request.appointed_on.as_ref(), self.clock.today());
+        violations.finish()?;
+        let (Some(name), Some(email), Some(subject), Some(appointed_on)) = (name, email, subject, appointed_on) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.command(&principal, ADMIN, "AppointReviewer", id, None, move |review| {
+            Ok(review.appoint_reviewer(Reviewer {
+                name,
+                email,
+                subject,
+                appointed_on,
+            })?)
+        })
+        .await
+    }
+
+    async fn set_terms_of_reference(&self, request: Request<pb::SetTermsOfReferenceRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let today = self.clock.today();
+        let mut violations = Violations::new();
+        let scope_start = date_field(&mut violations, "scope_start", request.scope_start.as_ref());
+        let scope_end = date_field(&mut violations, "scope_end", request.scope_end.as_ref());
+        let scope = match (scope_start, scope_end) {
+            (Some(start), Some(end)) => violations.check("scope_end", ScopePeriod::new(start, end, today)),
+            _ => None,
+        };
+        if request.key_lines_of_enquiry.is_empty() {
+            violations.add("key_lines_of_enquiry", "at least one line of enquiry is required");
+        }
+        if request.key_lines_of_enquiry.len() > 50 {
+            violations.add("key_lines_of_enquiry", "at most 50");
+        }
+        let mut lines = Vec::with_capacity(request.key_lines_of_enquiry.len());
+        for (index, line) in request.key_lines_of_enquiry.iter().enumerate() {
+            if let Some(line) = violations.check(&format!("key_lines_of_enquiry[{index}]"), required_text(line, 1_000)) {
+                lines.push(line);
+            }
+        }
+        let methodology = violations.check("methodology", required_text(&request.methodology, LONG_TEXT));
+        if request.agencies_in_scope.is_empty() {
+            violations.add("agencies_in_scope", "at least one agency is required");
+        }
+        if request.agencies_in_scope.len() > 100 {
+            violations.add("agencies_in_scope", "at most 100");
+        }
+        let mut agencies = Vec::with_capacity(request.agencies_in_scope.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, agency) in request.agencies_in_scope.iter().enumerate() {
+            let agency_id = violations.check(&format!("agencies_in_scope[{index}].id"), AgencyId::parse(&agency.id));
+            let name = violations.check(&format!("agencies_in_scope[{index}].name"), required_text(&agency.name, SHORT_TEXT));
+            let email = violations.check(&format!("agencies_in_scope[{index}].contact_email"), Email::parse(&agency.contact_email));
+            if let (Some(agency_id), Some(name), Some(email)) = (agency_id, name, email) {
+                if !seen.insert(agency_id.clone()) {
+                    violations.add(format!("agencies_in_scope[{index}].id"), "duplicate agency id");
+                }
+                agencies.push((agency_id, name, email));
+            }
+        }
+        let report_due_date = date_field(&mut violations, "report_due_date", request.report_due_date.as_ref());
+        violations.finish()?;
+        let (Some(scope), Some(methodology), Some(report_due_date)) = (scope, methodology, report_due_date) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let now = self.clock.now();
+        self.command(&principal, DECIDERS, "SetTermsOfReference", id, None, move |review| {
+            Ok(review.set_terms_of_reference(
+                NewTermsOfReference {
+                    scope,
+                    key_lines_of_enquiry: lines,
+                    methodology,
+                    agencies_in_scope: agencies,
+                    report_due_date,
+                },
+                today,
+                now,
+            )?)
+        })
+        .await
+    }
+
+    async fn advance_stage(&self, request: Request<pb::AdvanceStageRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let to = pb::Stage::try_from(request.to_stage)
+            .ok()
+            .and_then(stage_from_proto)
+            .ok_or_else(|| ServiceError::invalid("to_stage", "required: the stage to move to"))?;
+        self.command(&principal, ADMIN, "AdvanceStage", id, None, move |review| Ok(review.advance(to)?))
+            .await
+    }
+
+    async fn record_parallel_process(&self, request: Request<pb::RecordParallelProcessRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let kind = pb::ParallelProcessKind::try_from(request.kind).ok().and_then(process_kind_from_proto);
+        if kind.is_none() {
+            violations.add("kind", "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER");
+        }
+        let description = violations.check("description", optional_text(&request.description, LONG_TEXT));
+        let started_on = date_field(&mut violations, "started_on", request.started_on.as_ref());
+        violations.finish()?;
+        let (Some(request_id), Some(kind), Some(description), Some(started_on)) = (request_id, kind, description, started_on) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let process_id = Uuid::now_v7();
+        let key = IdempotencyKey {
+            operation: "RecordParallelProcess",
+            request_id,
+            fingerprint: fingerprint(&request.encode_to_vec()),
+            resource_id: process_id.to_string(),
+        };
+        let today = self.clock.today();
+        self.command(&principal, ADMIN, "RecordParallelProcess", id, Some(key), move |review| {
+            Ok(review.record_parallel_process(
+                ParallelProcess {
+                    id: process_id,
+                    kind,
+                    description,
+                    started_on,
+                    ended_on: None,
+                },
+                today,
+            )?)
+        })
+        .await
+    }
+
+    async fn end_parallel_process(&self, request: Request<pb::EndParallelProcessRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let process_id = violations.check(
+            "parallel_process_id",
+            request
+                .parallel_process_id
+                .trim()
+                .parse::<Uuid>()
+                .map_err(|_| "not a parallel process id (UUID)"),
+        );
+        let ended_on = date_field(&mut violations, "ended_on", request.ended_on.as_ref());
+        violations.finish()?;
+        let (Some(process_id), Some(ended_on)) = (process_id, ended_on) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let today = self.clock.today();
+        self.command(&principal, ADMIN, "EndParallelProcess", id, None, move |review| {
+            Ok(review.end_parallel_process(process_id, ended_on, today)?)
+        })
+        .await
+    }
+
+    async fn submit_overview_report(&self, request: Request<pb::SubmitOverviewReportRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let findings = violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
+        if request.recommendations.is_empty() {
+            violations.add("recommendations", "at least one recommendation is required");
+        }
+        let mut recommendations = Vec::with_capacity(request.recommendations.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, recommendation) in request.recommendations.iter().enumerate() {
+            let reference = violations.check(&format!("recommendations[{index}].ref"), recommendation_ref(&recommendation.r#ref));
+            let text = violations.check(&format!("recommendations[{index}].text"), required_text(&recommendation.text, LONG_TEXT));
+            if let (Some(reference), Some(text)) = (reference, text) {
+                if !seen.insert(reference.clone()) {
+                    violations.add(format!("recommendations[{index}].ref"), "duplicate reference");
+                }
+                recommendations.push(Recommendation { reference, text });
+            }
+        }
+        violations.finish()?;
+        let (Some(request_id), Some(findings)) = (request_id, findings) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let key = IdempotencyKey {
+            operation: "SubmitOverviewReport",
+            request_id,
+            fingerprint: fingerprint(&request.encode_to_vec()),
+            resource_id: id.to_string(),
+        };
+        let now = self.clock.now();
+        let caller = principal.clone();
+        self.command(&principal, &[Role::Reviewer], "SubmitOverviewReport", id, Some(key), move |review| {
+            if !is_appointed_reviewer(&caller, review) {
+                return Err(denied("only the reviewer appointed to this review can submit its overview report"));
+            }
+            Ok(review.submit_overview_report(findings, recommendations, now)?)
+        })
+        .await
+    }
+
+    async fn approve_overview_report(&self, request: Request<pb::ApproveOverviewReportRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        if request.version <= 0 {
+            return Err(ServiceError::invalid("version", "required: the version being approved").into());
+        }
+        let now = self.clock.now();
+        let approver = principal.subject.clone();
+        self.command(&principal, &[Role::PanelChair], "ApproveOverviewReport", id, None, move |review| {
+            Ok(review.approve_overview_report(request.version, &approver, now)?)
+        })
+        .await
+    }
+
+    async fn schedule_publication(&self, request: Request<pb::SchedulePublicationRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let planned_on = date_from_proto(request.planned_on.as_ref()).map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
+        let today = self.clock.today();
+        if planned_on <= today {
+            return Err(ServiceError::invalid("planned_on", "must be in the future").into());
+        }
+        let rules = Arc::clone(&self.rules);
+        let calendar = Arc::clone(&self.calendar);
+        self.command(&principal, ADMIN, "SchedulePublication", id, None, move |review| {
+            Ok(review.schedule_publication(planned_on, &rules, &calendar, today)?)
+        })
+        .await
+    }
+
+    async fn record_pre_publication_notice(&self, request: Request<pb::RecordPrePublicationNoticeRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let mut violations = Violations::new();
+        let sent_on = past_date_field(&mut violations, "sent_on", request.sent_on.as_ref(), self.clock.today());
+        violations.finish()?;
+        let Some(sent_on) = sent_on else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.command(&principal, ADMIN, "RecordPrePublicationNotice", id, None, move |review| {
+            Ok(review.record_pre_publication_notice(sent_on)?)
+        })
+        .await
+    }
+
+    async fn record_publication(&self, request: Request<pb::RecordPublicationRequest>) -> Result<Response<pb::Review>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        let today = self.clock.today();
+        let mut violations = Violations::new();
+        let outcome = if request.published {
+            let on = past_date_field(&mut violations, "published_on", request.published_on.as_ref(), today);
+            let location = violations.check("location", required_text(&request.location, 1_000));
+            if !request.not_published_justification.trim().is_empty() {
+                violations.add("not_published_justification", "only for a review that is not published");
+            }
+            on.zip(location).map(|(on, location)| PublicationOutcome::Published { on, location })
+        } else {
+            if violations.check("published_on", optional_date_from_proto(request.published_on.as_ref())).flatten().is_some() {
+                violations.add("published_on", "only for a published review");
+            }
+            violations
+                .check("not_published_justification", required_text(&request.not_published_justification, LONG_TEXT))
+                .map(|justification| PublicationOutcome::NotPublished { justification })
+        };
+        violations.finish()?;
+        let Some(outcome) = outcome else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let rules = Arc::clone(&self.rules);
+        let calendar = Arc::clone(&self.calendar);
+        self.command(&principal, ADMIN, "RecordPublication", id, None, move |review| {
+            Ok(review.record_publication(outcome, &rules, &calendar, today)?)
+        })
+        .await
+    }
+
+    async fn get_timeline(&self, request: Request<pb::GetTimelineRequest>) -> Result<Response<pb::Timeline>, Status> {
+        let principal = principal(&request)?;
+        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let review = self.readable(&principal, id, "GetTimeline").await?;
+        let timeline = self.timeline(&review)?;
+        Ok(Response::new(pb::Timeline {
+            review_id: review.id.to_string(),
+            deadlines: timeline.deadlines.iter().map(deadline_to_proto).collect(),
+            parallel_process_days: i32::try_from(timeline.parallel_process_days).unwrap_or(i32::MAX),
+            projected_completion: timeline.projected_completion.map(date_to_proto),
+            as_of: Some(date_to_proto(timeline.as_of)),
+            parallel_processes: review
+                .parallel_processes
+                .iter()
+                .map(|process| {
+                    process_to_proto(
+                        process,
+                        deadlines::days_impact(&review, process.started_on, process.ended_on, &self.rules, timeline.as_of),
+                    )
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_audit_records(&self, request: Request<pb::ListAuditRecordsRequest>) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let id = review_id("review_id", &request.review_id)?;
+        self.authorize(&principal, &[Role::Auditor, Role::PartnershipAdmin], "ListAuditRecords", Some(id))
+            .await?;
+        let limit = page_size(request.page_size, 100, 500, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        if self.store.get(&principal.partnership, id).await.map_err(RegistryError::from)?.is_none() {
+            return Err(RegistryError::ReviewNotFound(id.to_string()).into());
+        }
+        let mut records = self
+            .store
+            .audit_records(&principal.partnership, id, after, limit + 1)
+            .await
+            .map_err(RegistryError::from)?;
+        let next_page_token = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records
+                .last()
+                .map(|record| Cursor { at: record.at, id: record.id }.encode())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.store
+            .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
+            .await
+            .map_err(RegistryError::from)?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records: records
+                .into_iter()
+                .map(|record| pb::AuditRecord {
+                    id: record.id.to_string(),
+                    time: Some(timestamp_to_proto(record.at)),
+                    actor: record.actor,
+                    actor_roles: record.actor_roles,
+                    action: record.action,
+                    resource: record.resource,
+                    outcome: record.outcome,
+                    peer: record.peer.unwrap_or_default(),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+}

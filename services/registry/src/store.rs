@@ -1,0 +1,796 @@
+//! The registry's database access: the only place with SQL.
+//!
+//! A command runs in one transaction: lock the review row, apply the domain command, persist
+//! what changed, refresh the cached deadline statuses, write the events to the outbox and
+//! the audit record — all or nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::auth::Principal;
+use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::calendar::WorkingDayCalendar;
+use cspr_platform::clock::Clock;
+use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::pagination::Cursor;
+use cspr_proto::events::v1::Actor;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
+use crate::domain::review::{
+    AgencyReportDecision, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole, ParallelProcess,
+    ParallelProcessKind, Publication, RapidReviewDecision, Recommendation, Review, ReviewError, Reviewer,
+    TermsOfReference,
+};
+use crate::domain::stage::Stage;
+use crate::domain::values::Email;
+use crate::error::RegistryError;
+use crate::events;
+
+/// A client request id to honour for a command.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The RPC name.
+    pub operation: &'static str,
+    pub request_id: String,
+    /// Fingerprint of the request's content.
+    pub fingerprint: Vec<u8>,
+    /// What the key should point at (the resource the command creates).
+    pub resource_id: String,
+}
+
+/// Filters of ListReviews.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFilter {
+    pub stage: Option<Stage>,
+    /// Only reviews this reviewer is appointed to.
+    pub reviewer_subject: Option<String>,
+    pub overdue_only: bool,
+    pub at_risk_only: bool,
+}
+
+/// The registry's store and the rules it needs to keep derived data in step.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    /// The statutory rules and calendar, for the cached deadline statuses.
+    rules: Arc<DeadlineRules>,
+    calendar: Arc<WorkingDayCalendar>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    id: Uuid,
+    partnership_id: String,
+    reference: String,
+    child_alias: String,
+    local_authority: String,
+    incident_date: NaiveDate,
+    became_aware_on: NaiveDate,
+    stage: String,
+    notification_sent_on: Option<NaiveDate>,
+    national_panel_reference: String,
+    decision: Option<String>,
+    decided_on: Option<NaiveDate>,
+    decision_rationale: String,
+    reviewer_name: Option<String>,
+    reviewer_email: Option<String>,
+    reviewer_subject: Option<String>,
+    reviewer_appointed_on: Option<NaiveDate>,
+    publication_planned_on: Option<NaiveDate>,
+    notice_due_by: Option<NaiveDate>,
+    notice_sent_on: Option<NaiveDate>,
+    outcome_recorded_on: Option<NaiveDate>,
+    published: bool,
+    published_on: Option<NaiveDate>,
+    publication_location: String,
+    not_published_justification: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const REVIEW_COLUMNS: &str = "id, partnership_id, reference, child_alias, local_authority, incident_date, became_aware_on, stage,
+    notification_sent_on, national_panel_reference, decision, decided_on, decision_rationale,
+    reviewer_name, reviewer_email, reviewer_subject, reviewer_appointed_on,
+    publication_planned_on, notice_due_by, notice_sent_on, outcome_recorded_on, published, published_on,
+    publication_location, not_published_justification, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct PanelRow {
+    id: Uuid,
+    review_id: Uuid,
+    name: String,
+    email: String,
+    organisation: String,
+    role: String,
+    independence_statement: String,
+    appointed_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProcessRow {
+    id: Uuid,
+    review_id: Uuid,
+    kind: String,
+    description: String,
+    started_on: NaiveDate,
+    ended_on: Option<NaiveDate>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OverviewRow {
+    review_id: Uuid,
+    version: i32,
+    findings: String,
+    recommendations: sqlx::types::Json<Vec<Recommendation>>,
+    submitted_at: DateTime<Utc>,
+    approved_at: Option<DateTime<Utc>>,
+    approved_by: Option<String>,
+}
+
+fn corrupt(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {what} {value:?} in the registry database").into())
+}
+
+impl Store {
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        rules: Arc<DeadlineRules>,
+        calendar: Arc<WorkingDayCalendar>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            pool,
+            outbox,
+            rules,
+            calendar,
+            clock,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Reviews by id with everything they hold, in the order of `ids`.
+    async fn load_reviews(connection: &mut PgConnection, rows: Vec<ReviewRow>) -> Result<Vec<Review>, sqlx::Error> {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let panel: Vec<PanelRow> = sqlx::query_as(
+            "SELECT id, review_id, name, email, organisation, role, independence_statement, appointed_at
+             FROM panel_members WHERE review_id = ANY($1) ORDER BY appointed_at, id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        let terms: Vec<(Uuid, sqlx::types::Json<TermsOfReference>)> = sqlx::query_as(
+            "SELECT DISTINCT ON (review_id) review_id, document FROM terms_of_reference
+             WHERE review_id = ANY($1) ORDER BY review_id, version DESC",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        let processes: Vec<ProcessRow> = sqlx::query_as(
+            "SELECT id, review_id, kind, description, started_on, ended_on FROM parallel_processes
+             WHERE review_id = ANY($1) ORDER BY started_on, id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        let overviews: Vec<OverviewRow> = sqlx::query_as(
+            "SELECT DISTINCT ON (review_id) review_id, version, findings, recommendations, submitted_at, approved_at, approved_by
+             FROM overview_reports WHERE review_id = ANY($1) ORDER BY review_id, version DESC",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        let decisions: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT review_id, agency_id, decision FROM agency_report_decisions WHERE review_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await?;
+
+        let mut panel_by_review: HashMap<Uuid, Vec<PanelMember>> = HashMap::new();
+        for row in panel {
+            let role = PanelRole::parse(&row.role).ok_or_else(|| corrupt("panel role", &row.role))?;
+            let email = Email::parse(&row.email).map_err(|_| corrupt("email", &row.email))?;
+            panel_by_review.entry(row.review_id).or_default().push(PanelMember {
+                id: row.id,
+                name: row.name,
+                email,
+                organisation: row.organisation,
+                role,
+                independence_statement: row.independence_statement,
+                appointed_at: row.appointed_at,
+            });
+        }
+        let mut terms_by_review: HashMap<Uuid, TermsOfReference> =
+            terms.into_iter().map(|(id, document)| (id, document.0)).collect();
+        let mut processes_by_review: HashMap<Uuid, Vec<ParallelProcess>> = HashMap::new();
+        for row in processes {
+            let kind = ParallelProcessKind::parse(&row.kind).ok_or_else(|| corrupt("process kind", &row.kind))?;
+            processes_by_review.entry(row.review_id).or_default().push(ParallelProcess {
+                id: row.id,
+                kind,
+                description: row.description,
+                started_on: row.started_on,
+                ended_on: row.ended_on,
+            });
+        }
+        let mut overview_by_review: HashMap<Uuid, OverviewReport> = overviews
+            .into_iter()
+            .map(|row| {
+                (
+                    row.review_id,
+                    OverviewReport {
+                        version: row.version,
+                        findings: row.findings,
+                        recommendations: row.recommendations.0,
+                        submitted_at: row.submitted_at,
+                        approved_at: row.approved_at,
+                        approved_by: row.approved_by,
+                    },
+                )
+            })
+            .collect();
+        let mut decisions_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportDecision>> = HashMap::new();
+        for (review_id, agency_id, decision) in decisions {
+            let decision = match decision.as_str() {
+                "ACCEPTED" => AgencyReportDecision::Accepted,
+                "WAIVED" => AgencyReportDecision::Waived,
+                other => return Err(corrupt("agency report decision", other)),
+            };
+            decisions_by_review.entry(review_id).or_default().insert(agency_id, decision);
+        }
+
+        let mut reviews = Vec::with_capacity(rows.len());
+        for row in rows {
+            let stage = Stage::parse(&row.stage).ok_or_else(|| corrupt("stage", &row.stage))?;
+            let decision = match (row.decision.as_deref(), row.decided_on) {
+                (Some(name), Some(decided_on)) => Some(RapidReviewDecision {
+                    decision: Decision::parse(name).ok_or_else(|| corrupt("decision", name))?,
+                    decided_on,
+                    rationale: row.decision_rationale,
+                }),
+                _ => None,
+            };
+            let reviewer = match (row.reviewer_name, row.reviewer_email, row.reviewer_subject, row.reviewer_appointed_on) {
+                (Some(name), Some(email), Some(subject), Some(appointed_on)) => Some(Reviewer {
+                    name,
+                    email: Email::parse(&email).map_err(|_| corrupt("email", &email))?,
+                    subject,
+                    appointed_on,
+                }),
+                _ => None,
+            };
+            reviews.push(Review {
+                id: row.id,
+                partnership_id: row.partnership_id,
+                reference: row.reference,
+                child_alias: row.child_alias,
+                local_authority: row.local_authority,
+                incident_date: row.incident_date,
+                became_aware_on: row.became_aware_on,
+                stage,
+                notification: row.notification_sent_on.map(|sent_on| Notification {
+                    sent_on,
+                    national_panel_reference: row.national_panel_reference,
+                }),
+                decision,
+                panel: panel_by_review.remove(&row.id).unwrap_or_default(),
+                reviewer,
+                terms_of_reference: terms_by_review.remove(&row.id),
+                parallel_processes: processes_by_review.remove(&row.id).unwrap_or_default(),
+                overview_report: overview_by_review.remove(&row.id),
+                publication: Publication {
+                    planned_on: row.publication_planned_on,
+                    notice_due_by: row.notice_due_by,
+                    notice_sent_on: row.notice_sent_on,
+                    outcome_recorded_on: row.outcome_recorded_on,
+                    published: row.published,
+                    published_on: row.published_on,
+                    location: row.publication_location,
+                    not_published_justification: row.not_published_justification,
+                },
+                agency_report_decisions: decisions_by_review.remove(&row.id).unwrap_or_default(),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            });
+        }
+        Ok(reviews)
+    }
+
+    async fn fetch_one(connection: &mut PgConnection, partnership_id: &str, review_id: Uuid, lock: bool) -> Result<Option<Review>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = $1 AND partnership_id = $2{}",
+            if lock { " FOR UPDATE" } else { "" }
+        );
+        let row: Option<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(partnership_id)
+            .fetch_optional(&mut *connection)
+            .await?;
+        match row {
+            Some(row) => Ok(Self::load_reviews(connection, vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// One review of the partnership.
+    pub async fn get(&self, partnership_id: &str, review_id: Uuid) -> Result<Option<Review>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        Self::fetch_one(&mut connection, partnership_id, review_id, false).await
+    }
+
+    /// A page of reviews, newest first, after `after`.
+    pub async fn list(&self, partnership_id: &str, filter: &ReviewFilter, after: Option<Cursor>, limit: i64) -> Result<Vec<Review>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        let sql = format!(
+            "SELECT {REVIEW_COLUMNS} FROM reviews r
+             WHERE partnership_id = $1
+               AND ($2::text IS NULL OR stage = $2)
+               AND ($3::text IS NULL OR reviewer_subject = $3)
+               AND (NOT $4 OR EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'MISSED'))
+               AND (NOT $5 OR EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'AT_RISK'))
+               AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7))
+             ORDER BY created_at DESC, id DESC
+             LIMIT $8"
+        );
+        let rows: Vec<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(partnership_id)
+            .bind(filter.stage.map(Stage::as_str))
+            .bind(filter.reviewer_subject.as_deref())
+            .bind(filter.overdue_only)
+            .bind(filter.at_risk_only)
+            .bind(after.map(|cursor| cursor.at))
+            .bind(after.map(|cursor| cursor.id))
+            .bind(limit)
+            .fetch_all(&mut *connection)
+            .await?;
+        Self::load_reviews(&mut connection, rows).await
+    }
+
+    /// Whether `email` is recorded as a practitioner involved in the review.
+    pub async fn is_involved_practitioner(&self, review_id: Uuid, email: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM involved_practitioners WHERE review_id = $1 AND lower(email) = lower($2))",
+        )
+        .bind(review_id)
+        .bind(email)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// CreateReview: numbers the review, stores it, its deadlines, its event and audit.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        key: IdempotencyKey,
+        open: impl FnOnce(Uuid, String) -> Result<(Review, Vec<Change>), ReviewError>,
+    ) -> Result<Review, RegistryError> {
+        let review_id: Uuid = key
+            .resource_id
+            .parse()
+            .map_err(|_| RegistryError::Service(cspr_platform::error::ServiceError::internal("resource id is not a UUID")))?;
+        let mut transaction = self.pool.begin().await?;
+        match idempotency::claim(
+            &mut transaction,
+            &principal.partnership,
+            key.operation,
+            &key.request_id,
+            &key.fingerprint,
+            &key.resource_id,
+        )
+        .await?
+        {
+            Claim::New => {}
+            Claim::Replay(existing) => {
+                transaction.rollback().await?;
+                let existing_id: Uuid = existing.parse().map_err(|_| corrupt("review id", &existing))?;
+                return self
+                    .get(&principal.partnership, existing_id)
+                    .await?
+                    .ok_or(RegistryError::ReviewNotFound(existing));
+            }
+            Claim::Conflict => return Err(RegistryError::IdempotencyConflict(key.request_id)),
+        }
+        let year = self.clock.today().format("%Y").to_string();
+        let number: i32 = sqlx::query_scalar(
+            "INSERT INTO review_counters (partnership_id, year, last_number) VALUES ($1, $2, 1)
+             ON CONFLICT (partnership_id, year) DO UPDATE SET last_number = review_counters.last_number + 1
+             RETURNING last_number",
+        )
+        .bind(&principal.partnership)
+        .bind(year.parse::<i32>().unwrap_or_default())
+        .fetch_one(&mut *transaction)
+        .await?;
+        let reference = format!("{}-{year}-{number:03}", principal.partnership.to_ascii_uppercase());
+        let (review, changes) = open(review_id, reference)?;
+        sqlx::query(
+            "INSERT INTO reviews (id, partnership_id, reference, child_alias, local_authority, incident_date, became_aware_on, stage, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(review.id)
+        .bind(&review.partnership_id)
+        .bind(&review.reference)
+        .bind(&review.child_alias)
+        .bind(&review.local_authority)
+        .bind(review.incident_date)
+        .bind(review.became_aware_on)
+        .bind(review.stage.as_str())
+        .bind(review.created_at)
+        .execute(&mut *transaction)
+        .await?;
+        self.finish_command(&mut transaction, principal, "CreateReview", &review, &changes).await?;
+        transaction.commit().await?;
+        Ok(review)
+    }
+
+    /// Runs a command on one review: lock, apply, persist, deadlines, events, audit.
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        review_id: Uuid,
+        action: &'static str,
+        key: Option<IdempotencyKey>,
+        command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
+    ) -> Result<Review, RegistryError> {
+        let mut transaction = self.pool.begin().await?;
+        let mut review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
+            .await?
+            .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
+        if let Some(key) = &key {
+            match idempotency::claim(
+                &mut transaction,
+                &principal.partnership,
+                key.operation,
+                &key.request_id,
+                &key.fingerprint,
+                &key.resource_id,
+            )
+            .await?
+            {
+                Claim::New => {}
+                Claim::Replay(_) => {
+                    transaction.rollback().await?;
+                    return Ok(review);
+                }
+                Claim::Conflict => return Err(RegistryError::IdempotencyConflict(key.request_id.clone())),
+            }
+        }
+        let changes = command(&mut review)?;
+        if changes.is_empty() {
+            // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
+            self.audit(&mut transaction, principal, action, review.id, "ok").await?;
+            transaction.commit().await?;
+            return Ok(review);
+        }
+        review.updated_at = self.clock.now();
+        self.persist(&mut transaction, &review, &changes).await?;
+        self.finish_command(&mut transaction, principal, action, &review, &changes).await?;
+        transaction.commit().await?;
+        Ok(review)
+    }
+
+    /// Writes what a command changed.
+    async fn persist(&self, connection: &mut PgConnection, review: &Review, changes: &[Change]) -> Result<(), sqlx::Error> {
+        let reviewer = review.reviewer.as_ref();
+        let decision = review.decision.as_ref();
+        sqlx::query(
+            "UPDATE reviews SET
+                stage = $2, notification_sent_on = $3, national_panel_reference = $4,
+                decision = $5, decided_on = $6, decision_rationale = $7,
+                reviewer_name = $8, reviewer_email = $9, reviewer_subject = $10, reviewer_appointed_on = $11,
+                publication_planned_on = $12, notice_due_by = $13, notice_sent_on = $14, outcome_recorded_on = $15,
+                published = $16, published_on = $17, publication_location = $18, not_published_justification = $19,
+                updated_at = $20
+             WHERE id = $1",
+        )
+        .bind(review.id)
+        .bind(review.stage.as_str())
+        .bind(review.notification.as_ref().map(|notification| notification.sent_on))
+        .bind(
+            review
+                .notification
+                .as_ref()
+                .map(|notification| notification.national_panel_reference.as_str())
+                .unwrap_or_default(),
+        )
+        .bind(decision.map(|decision| decision.decision.as_str()))
+        .bind(decision.map(|decision| decision.decided_on))
+        .bind(decision.map(|decision| decision.rationale.as_str()).unwrap_or_default())
+        .bind(reviewer.map(|reviewer| reviewer.name.as_str()))
+        .bind(reviewer.map(|reviewer| reviewer.email.as_str()))
+        .bind(reviewer.map(|reviewer| reviewer.subject.as_str()))
+        .bind(reviewer.map(|reviewer| reviewer.appointed_on))
+        .bind(review.publication.planned_on)
+        .bind(review.publication.notice_due_by)
+        .bind(review.publication.notice_sent_on)
+        .bind(review.publication.outcome_recorded_on)
+        .bind(review.publication.published)
+        .bind(review.publication.published_on)
+        .bind(&review.publication.location)
+        .bind(&review.publication.not_published_justification)
+        .bind(review.updated_at)
+        .execute(&mut *connection)
+        .await?;
+
+        for change in changes {
+            match change {
+                Change::PanelMemberAppointed(member_id) => {
+                    if let Some(member) = review.panel.iter().find(|member| member.id == *member_id) {
+                        sqlx::query(
+                            "INSERT INTO panel_members (id, review_id, name, email, organisation, role, independence_statement, appointed_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(member.id)
+                        .bind(review.id)
+                        .bind(&member.name)
+                        .bind(member.email.as_str())
+                        .bind(&member.organisation)
+                        .bind(member.role.as_str())
+                        .bind(&member.independence_statement)
+                        .bind(member.appointed_at)
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                Change::TermsOfReferenceSet => {
+                    if let Some(terms) = &review.terms_of_reference {
+                        sqlx::query("INSERT INTO terms_of_reference (review_id, version, document, set_at) VALUES ($1, $2, $3, $4)")
+                            .bind(review.id)
+                            .bind(terms.version)
+                            .bind(sqlx::types::Json(terms))
+                            .bind(terms.set_at)
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                }
+                Change::ParallelProcessStarted(process_id) | Change::ParallelProcessEnded(process_id) => {
+                    if let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) {
+                        sqlx::query(
+                            "INSERT INTO parallel_processes (id, review_id, kind, description, started_on, ended_on)
+                             VALUES ($1, $2, $3, $4, $5, $6)
+                             ON CONFLICT (id) DO UPDATE SET ended_on = EXCLUDED.ended_on",
+                        )
+                        .bind(process.id)
+                        .bind(review.id)
+                        .bind(process.kind.as_str())
+                        .bind(&process.description)
+                        .bind(process.started_on)
+                        .bind(process.ended_on)
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                Change::OverviewReportSubmitted | Change::OverviewReportApproved => {
+                    if let Some(report) = &review.overview_report {
+                        sqlx::query(
+                            "INSERT INTO overview_reports (review_id, version, findings, recommendations, submitted_at, approved_at, approved_by)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                             ON CONFLICT (review_id, version) DO UPDATE SET approved_at = EXCLUDED.approved_at, approved_by = EXCLUDED.approved_by",
+                        )
+                        .bind(review.id)
+                        .bind(report.version)
+                        .bind(&report.findings)
+                        .bind(sqlx::types::Json(&report.recommendations))
+                        .bind(report.submitted_at)
+                        .bind(report.approved_at)
+                        .bind(&report.approved_by)
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Deadlines, events and audit: the common end of every command.
+    async fn finish_command(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &str,
+        review: &Review,
+        changes: &[Change],
+    ) -> Result<(), RegistryError> {
+        let today = self.clock.today();
+        let timeline = deadlines::timeline(review, &self.rules, &self.calendar, today).map_err(ReviewError::from)?;
+        Self::refresh_deadlines(connection, review.id, &timeline).await?;
+        let meta = EventMeta {
+            partnership_id: review.partnership_id.clone(),
+            review_id: Some(review.id),
+            actor: Actor {
+                subject: principal.subject.clone(),
+                roles: principal.role_names(),
+            },
+        };
+        for body in events::bodies(review, changes, &timeline, &self.rules, today) {
+            self.outbox.enqueue(connection, &meta, body).await?;
+        }
+        self.audit(connection, principal, action, review.id, "ok").await?;
+        Ok(())
+    }
+
+    async fn refresh_deadlines(connection: &mut PgConnection, review_id: Uuid, timeline: &Timeline) -> Result<(), sqlx::Error> {
+        let kinds: Vec<&str> = timeline.deadlines.iter().map(|deadline| deadline.kind.as_str()).collect();
+        let due: Vec<Option<NaiveDate>> = timeline.deadlines.iter().map(|deadline| deadline.due_on).collect();
+        let statuses: Vec<&str> = timeline.deadlines.iter().map(|deadline| deadline.status.as_str()).collect();
+        sqlx::query("DELETE FROM review_deadlines WHERE review_id = $1")
+            .bind(review_id)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query(
+            "INSERT INTO review_deadlines (review_id, kind, due_on, status)
+             SELECT $1, kind, due_on, status FROM UNNEST($2::text[], $3::date[], $4::text[]) AS t(kind, due_on, status)",
+        )
+        .bind(review_id)
+        .bind(&kinds)
+        .bind(&due)
+        .bind(&statuses)
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, connection: &mut PgConnection, principal: &Principal, action: &str, review_id: Uuid, outcome: &str) -> Result<(), sqlx::Error> {
+        audit::record(
+            connection,
+            &AuditEntry {
+                principal,
+                action,
+                review_id: Some(review_id),
+                resource: format!("reviews/{review_id}"),
+                outcome,
+            },
+        )
+        .await
+    }
+
+    /// Audits a read (or a refusal) outside any command.
+    pub async fn audit_access(&self, principal: &Principal, action: &str, review_id: Option<Uuid>, outcome: &str) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        audit::record(
+            &mut connection,
+            &AuditEntry {
+                principal,
+                action,
+                review_id,
+                resource: review_id.map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                outcome,
+            },
+        )
+        .await
+    }
+
+    /// A page of a review's audit trail.
+    pub async fn audit_records(&self, partnership_id: &str, review_id: Uuid, after: Option<Cursor>, limit: i64) -> Result<Vec<audit::AuditRecord>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        audit::list_for_review(&mut connection, partnership_id, review_id, after.map(|cursor| (cursor.at, cursor.id)), limit).await
+    }
+
+    /// One page of the deadline sweep: open reviews after `after_id` not locked by another
+    /// replica; refreshes their statuses and raises each at-risk / missed alert once.
+    /// Returns the last review id seen (None when done) and the alerts raised.
+    pub async fn sweep_page(&self, after_id: Option<Uuid>, page_size: i64) -> Result<(Option<Uuid>, usize), RegistryError> {
+        let mut transaction = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT {REVIEW_COLUMNS} FROM reviews
+             WHERE stage NOT IN ('NOT_PROCEEDING', 'CLOSED') AND ($1::uuid IS NULL OR id > $1)
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        );
+        let rows: Vec<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(page_size)
+            .fetch_all(&mut *transaction)
+            .await?;
+        let fetched = rows.len();
+        let reviews = Self::load_reviews(&mut transaction, rows).await?;
+        let today = self.clock.today();
+        let mut raised = 0;
+        for review in &reviews {
+            let timeline = match deadlines::timeline(review, &self.rules, &self.calendar, today) {
+                Ok(timeline) => timeline,
+                Err(error) => {
+                    tracing::warn!(review_id = %review.id, %error, "deadline sweep skipped a review");
+                    continue;
+                }
+            };
+            Self::refresh_deadlines(&mut transaction, review.id, &timeline).await?;
+            for deadline in &timeline.deadlines {
+                let (Some(due_on), alert) = (deadline.due_on, deadline.status) else {
+                    continue;
+                };
+                let alert = match alert {
+                    DeadlineStatus::AtRisk => "AT_RISK",
+                    DeadlineStatus::Missed if deadline.done_on.is_none() => "MISSED",
+                    _ => continue,
+                };
+                let inserted = sqlx::query(
+                    "INSERT INTO deadline_alerts (review_id, kind, alert, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(review.id)
+                .bind(deadline.kind.as_str())
+                .bind(alert)
+                .bind(due_on)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    let meta = EventMeta {
+                        partnership_id: review.partnership_id.clone(),
+                        review_id: Some(review.id),
+                        actor: Actor {
+                            subject: "system:deadline-sweep".into(),
+                            roles: vec![],
+                        },
+                    };
+                    self.outbox
+                        .enqueue(&mut transaction, &meta, events::deadline_alert(review, deadline, alert == "MISSED"))
+                        .await?;
+                    raised += 1;
+                }
+            }
+        }
+        transaction.commit().await?;
+        let last = reviews.last().map(|review| review.id);
+        Ok((if fetched as i64 == page_size { last } else { None }, raised))
+    }
+}
+
+/// Consumer side: the panel's decision on an agency report (idempotent upsert).
+pub async fn record_agency_report_decision(
+    connection: &mut PgConnection,
+    review_id: Uuid,
+    agency_id: &str,
+    decision: AgencyReportDecision,
+    decided_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let decision = match decision {
+        AgencyReportDecision::Accepted => "ACCEPTED",
+        AgencyReportDecision::Waived => "WAIVED",
+    };
+    sqlx::query(
+        "INSERT INTO agency_report_decisions (review_id, agency_id, decision, decided_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (review_id, agency_id) DO UPDATE SET decision = EXCLUDED.decision, decided_at = EXCLUDED.decided_at",
+    )
+    .bind(review_id)
+    .bind(agency_id)
+    .bind(decision)
+    .bind(decided_at)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Consumer side: a practitioner involved in the case (panel independence check).
+pub async fn record_involved_practitioner(
+    connection: &mut PgConnection,
+    review_id: Uuid,
+    practitioner_id: &str,
+    agency_id: &str,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO involved_practitioners (review_id, practitioner_id, agency_id, email) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (review_id, practitioner_id) DO UPDATE SET email = EXCLUDED.email, agency_id = EXCLUDED.agency_id",
+    )
+    .bind(review_id)
+    .bind(practitioner_id)
+    .bind(agency_id)
+    .bind(email)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
