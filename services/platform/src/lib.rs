@@ -12,6 +12,7 @@
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`convert`]: protobuf dates and timestamps to and from chrono.
+//! - `testing` (feature `test-support`): fresh databases, tokens, an own NATS server.
 
 #![forbid(unsafe_code)]
 
@@ -28,3 +29,5 @@ pub mod idempotency;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;

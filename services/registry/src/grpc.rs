@@ -155,8 +155,14 @@ impl RegistryApi {
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
         self.authorize(principal, allowed, action, Some(id)).await?;
-        let review = self.store.update(principal, id, action, key, command).await?;
-        self.reply(&review)
+        match self.store.update(principal, id, action, key, command).await {
+            Ok(review) => self.reply(&review),
+            Err(RegistryError::Service(ServiceError::PermissionDenied(reason))) => {
+                self.audit_refusal(principal, action, Some(id)).await;
+                Err(ServiceError::PermissionDenied(reason).into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

@@ -1,0 +1,246 @@
+//! Helpers for tests that start real services against the real PostgreSQL and NATS
+//! (feature `test-support`; never in production builds).
+//!
+//! Each test gets its own database (`t_<uuid>`) and its own subject prefix (so its own
+//! streams and consumers), so tests run in parallel and never see each other's state.
+//! `CSPR_TEST_DATABASE_URL` and `CSPR_TEST_NATS_URL` point them elsewhere than localhost.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::auth::{issue_development_token, TokenRequest};
+use crate::clock::{Clock, ManualClock};
+use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
+use crate::server::ServiceContext;
+
+/// The HS256 secret test tokens are signed with.
+pub const TEST_SECRET: &[u8] = b"test-secret-for-cspr-integration-tests";
+
+/// The PostgreSQL server tests use.
+pub fn server_url() -> String {
+    std::env::var("CSPR_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// The NATS server tests use.
+pub fn nats_url() -> String {
+    std::env::var("CSPR_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_string())
+}
+
+/// A fresh name, unique per call (letters and digits only).
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..16])
+}
+
+/// Platform settings for one test: unique subject prefix, test token key.
+pub fn platform_config(nats_url: &str) -> PlatformConfig {
+    PlatformConfig {
+        database_url: server_url(),
+        nats_url: nats_url.to_string(),
+        subject_prefix: unique("t"),
+        auth: AuthConfig {
+            keys: AuthKeys::Hs256Secret(TEST_SECRET.to_vec()),
+            issuer: "cspr-test".into(),
+            audience: "cspr".into(),
+        },
+        max_message_bytes: 4 * 1024 * 1024,
+        database_max_connections: 5,
+        outbox_poll_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+/// A service on a free local port with its own fresh database.
+pub fn service_config(name: &'static str) -> ServiceConfig {
+    ServiceConfig {
+        name,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: crate::config::with_database_name(&server_url(), &unique("t_")),
+    }
+}
+
+/// A context for one test service, with a manual clock on `today`.
+pub async fn context(
+    name: &'static str,
+    platform: &PlatformConfig,
+    clock: &ManualClock,
+    shutdown: &CancellationToken,
+) -> ServiceContext {
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    ServiceContext::new(name, platform.clone(), service_config(name), clock, shutdown.clone())
+        .await
+        .expect("test service context")
+}
+
+/// A token for the test key.
+pub fn token(platform: &PlatformConfig, partnership: &str, roles: &[&str], org: Option<&str>, subject: &str) -> String {
+    issue_development_token(
+        &platform.auth,
+        &TokenRequest {
+            subject: subject.to_string(),
+            partnership: partnership.to_string(),
+            roles: roles.iter().map(|role| role.to_string()).collect(),
+            org: org.map(str::to_string),
+            ttl: Duration::from_secs(3600),
+        },
+    )
+    .expect("test token")
+}
+
+/// Drops a test database (after its pools are closed).
+pub async fn drop_database(url: &str) {
+    let Ok(options) = url.parse::<PgConnectOptions>() else { return };
+    let Some(database) = options.get_database().map(str::to_string) else { return };
+    if let Ok(mut connection) = options.database("postgres").connect().await {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database.replace('"', "\"\""));
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await;
+        let _ = connection.close().await;
+    }
+}
+
+/// Deletes the streams a test created (every stream named with its prefix).
+pub async fn delete_streams(nats_url: &str, prefix: &str) {
+    let Ok(client) = async_nats::connect(nats_url).await else { return };
+    let jetstream = async_nats::jetstream::new(client);
+    for service in crate::config::SERVICE_NAMES {
+        let _ = jetstream.delete_stream(crate::bus::stream_name(prefix, service)).await;
+    }
+}
+
+/// A `nats-server` process of the test's own (so the test can stop and restart it), with
+/// JetStream storage in a temporary folder.
+pub struct OwnNatsServer {
+    /// The running process, if started.
+    child: Option<tokio::process::Child>,
+    /// Where it listens.
+    pub port: u16,
+    /// JetStream storage, kept across restarts.
+    store_dir: std::path::PathBuf,
+}
+
+impl OwnNatsServer {
+    /// Starts `nats-server -js` on a free port (`CSPR_TEST_NATS_SERVER` names the binary;
+    /// default `nats-server` on PATH or /usr/sbin/nats-server).
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free port");
+        let store_dir = std::env::temp_dir().join(unique("cspr-nats-"));
+        let mut server = Self {
+            child: None,
+            port,
+            store_dir,
+        };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn binary() -> String {
+        if let Ok(binary) = std::env::var("CSPR_TEST_NATS_SERVER") {
+            return binary;
+        }
+        if std::path::Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server".to_string()
+        } else {
+            "nats-server".to_string()
+        }
+    }
+
+    /// (Re)starts the process on the same port and storage; waits until it accepts.
+    pub async fn restart(&mut self) {
+        let child = tokio::process::Command::new(Self::binary())
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store_dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nats-server starts (install Debian's nats-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("nats-server did not start on port {}", self.port);
+    }
+
+    /// Kills the process (SIGKILL): clients see the connection drop.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+}
+
+impl Drop for OwnNatsServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.store_dir);
+    }
+}
+
+/// Every event in a stream, read by a plain ephemeral JetStream consumer from the start:
+/// waits until at least `at_least` arrived (or `timeout`), then a little longer to catch
+/// any duplicate. Returns (subject, event) pairs in stream order.
+pub async fn read_stream(nats_url: &str, stream: &str, at_least: usize, timeout: Duration) -> Vec<(String, cspr_proto::events::v1::Event)> {
+    use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+    use futures::StreamExt;
+    use prost::Message;
+
+    let client = async_nats::connect(nats_url).await.expect("connect to NATS");
+    let jetstream = async_nats::jetstream::new(client);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let stream = loop {
+        match jetstream.get_stream(stream).await {
+            Ok(stream) => break stream,
+            Err(error) if tokio::time::Instant::now() > deadline => panic!("stream {stream} not found: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let consumer = stream
+        .create_consumer(pull::Config {
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("ephemeral consumer");
+    let mut events = Vec::new();
+    let mut quiet_until: Option<tokio::time::Instant> = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now > deadline || quiet_until.is_some_and(|until| now > until) {
+            break;
+        }
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_millis(200))
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(Ok(message)) = batch.next().await {
+            let event = cspr_proto::events::v1::Event::decode(message.payload.as_ref()).expect("event decodes");
+            events.push((message.subject.to_string(), event));
+        }
+        if events.len() >= at_least && quiet_until.is_none() {
+            quiet_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+        }
+    }
+    events
+}

@@ -1,0 +1,476 @@
+//! The whole life of one review over gRPC, against real PostgreSQL and NATS JetStream:
+//! every RPC, every guard on the way, and every event on the stream exactly once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{authed, foreign_event, pdate, TestRegistry};
+use cspr_proto::events::v1::{event::Body, AgencyReportAccepted, AgencyReportWaived, PractitionerRegistered};
+use cspr_proto::registry::v1 as pb;
+use tonic::Code;
+
+fn stage(review: &pb::Review) -> pb::Stage {
+    pb::Stage::try_from(review.stage).expect("known stage")
+}
+
+fn deadline(deadlines: &[pb::Deadline], kind: pb::DeadlineKind) -> pb::Deadline {
+    deadlines
+        .iter()
+        .find(|deadline| deadline.kind == kind as i32)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind:?} deadline"))
+}
+
+#[tokio::test]
+async fn a_review_runs_from_notification_to_closure() {
+    // Arrange
+    let registry = TestRegistry::start("2026-03-11").await;
+    let admin = registry.admin();
+    let chair = registry.token(&["panel_chair"], "tess-chair");
+    let reviewer = registry.token(&["reviewer"], "isla-reviewer");
+    let other_reviewer = registry.token(&["reviewer"], "someone-else");
+    let auditor = registry.token(&["auditor"], "audrey");
+    let mut client = registry.client.clone();
+
+    // Act & Assert: notification
+    let review = client
+        .create_review(authed(
+            pb::CreateReviewRequest {
+                request_id: "sin-child-q".into(),
+                child_alias: "Child Q".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: pdate("2026-03-09"),
+                became_aware_on: pdate("2026-03-10"),
+            },
+            &admin,
+        ))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::Notified);
+    assert_eq!(review.reference, "SOUTHVALE-2026-001");
+    let notification = deadline(&review.deadlines, pb::DeadlineKind::Notification);
+    assert_eq!(notification.due_on, pdate("2026-03-17"), "5 working days from becoming aware");
+    assert_eq!(notification.status, pb::DeadlineStatus::Pending as i32);
+    let id = review.id.clone();
+
+    let review = client
+        .record_notification_sent(authed(
+            pb::RecordNotificationSentRequest {
+                review_id: id.clone(),
+                sent_on: pdate("2026-03-11"),
+                national_panel_reference: "NP-2026-0042".into(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("notification")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::RapidReview);
+    assert_eq!(
+        deadline(&review.deadlines, pb::DeadlineKind::RapidReview).due_on,
+        pdate("2026-04-01"),
+        "15 working days from the notification"
+    );
+
+    // Rapid review decision
+    registry.clock.set_date(common::date("2026-03-26"));
+    let review = client
+        .record_decision(authed(
+            pb::RecordDecisionRequest {
+                review_id: id.clone(),
+                decision: pb::Decision::LocalCspr as i32,
+                decided_on: pdate("2026-03-26"),
+                rationale: "Criteria met".into(),
+            },
+            &chair,
+        ))
+        .await
+        .expect("decision")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::Scoping);
+    assert_eq!(deadline(&review.deadlines, pb::DeadlineKind::Completion).due_on, pdate("2026-09-26"));
+
+    // Scoping: the guard names everything missing
+    let refused = client
+        .advance_stage(authed(
+            pb::AdvanceStageRequest {
+                review_id: id.clone(),
+                to_stage: pb::Stage::InformationGathering as i32,
+            },
+            &admin,
+        ))
+        .await
+        .expect_err("guarded");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("terms of reference not set"), "{}", refused.message());
+    assert!(refused.message().contains("no independent reviewer"), "{}", refused.message());
+
+    // Panel: a practitioner involved in the case cannot sit on it
+    registry
+        .publish_as(
+            "practitioners",
+            foreign_event(
+                &id,
+                Body::PractitionerRegistered(PractitionerRegistered {
+                    practitioner_id: "p-1".into(),
+                    agency_id: "health-visiting".into(),
+                    email: "ben.oakes@hv.southvale.example.org".into(),
+                }),
+            ),
+        )
+        .await;
+    let appoint = |request_id: &str, name: &str, email: &str, role: pb::PanelRole| pb::AppointPanelMemberRequest {
+        review_id: id.clone(),
+        request_id: request_id.into(),
+        name: name.into(),
+        email: email.into(),
+        organisation: "Southvale".into(),
+        role: role as i32,
+        declares_no_involvement: true,
+        independence_statement: "I had no involvement with the family.".into(),
+    };
+    let mut projected = 0i64;
+    for _ in 0..200 {
+        projected = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
+            .fetch_one(registry.store.pool())
+            .await
+            .expect("count");
+        if projected == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(projected, 1, "practitioner event consumed");
+    let refused = client
+        .appoint_panel_member(authed(
+            appoint("panel-ben", "Ben Oakes", "Ben.Oakes@hv.southvale.example.org", pb::PanelRole::Member),
+            &admin,
+        ))
+        .await
+        .expect_err("a practitioner involved in the case cannot sit on the panel");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("practitioner involved"), "{}", refused.message());
+    let review = client
+        .appoint_panel_member(authed(
+            appoint("panel-tess", "Tess Holroyd", "tess.holroyd@panel.southvale.example.org", pb::PanelRole::Chair),
+            &admin,
+        ))
+        .await
+        .expect("chair appointed")
+        .into_inner();
+    assert_eq!(review.panel.len(), 1);
+    let retried = client
+        .appoint_panel_member(authed(
+            appoint("panel-tess", "Tess Holroyd", "tess.holroyd@panel.southvale.example.org", pb::PanelRole::Chair),
+            &admin,
+        ))
+        .await
+        .expect("retry returns the first result")
+        .into_inner();
+    assert_eq!(retried.panel.len(), 1);
+
+    client
+        .appoint_reviewer(authed(
+            pb::AppointReviewerRequest {
+                review_id: id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla.oakes@reviewers.example.org".into(),
+                subject: "isla-reviewer".into(),
+                appointed_on: pdate("2026-03-26"),
+            },
+            &admin,
+        ))
+        .await
+        .expect("reviewer");
+
+    let review = client
+        .set_terms_of_reference(authed(
+            pb::SetTermsOfReferenceRequest {
+                review_id: id.clone(),
+                scope_start: pdate("2024-09-15"),
+                scope_end: pdate("2026-03-09"),
+                key_lines_of_enquiry: vec!["How well did agencies share information about neglect?".into()],
+                methodology: "Systems approach with a practitioner learning event".into(),
+                agencies_in_scope: vec![
+                    pb::Agency {
+                        id: "police".into(),
+                        name: "Southvale Police".into(),
+                        contact_email: "safeguarding.lead@police.southvale.example.org".into(),
+                    },
+                    pb::Agency {
+                        id: "gp".into(),
+                        name: "Southvale Primary Care".into(),
+                        contact_email: "safeguarding.lead@gp.southvale.example.org".into(),
+                    },
+                ],
+                report_due_date: pdate("2026-05-01"),
+            },
+            &chair,
+        ))
+        .await
+        .expect("terms of reference")
+        .into_inner();
+    assert_eq!(review.outstanding_agency_reports, vec!["police".to_string(), "gp".to_string()]);
+
+    let advance = |to: pb::Stage| {
+        authed(
+            pb::AdvanceStageRequest {
+                review_id: id.clone(),
+                to_stage: to as i32,
+            },
+            &admin,
+        )
+    };
+    client.advance_stage(advance(pb::Stage::InformationGathering)).await.expect("gathering");
+    client.advance_stage(advance(pb::Stage::Engagement)).await.expect("engagement");
+    // A retry of the same advance is harmless.
+    client.advance_stage(advance(pb::Stage::Engagement)).await.expect("idempotent advance");
+    let refused = client
+        .advance_stage(advance(pb::Stage::OverviewDrafting))
+        .await
+        .expect_err("reports outstanding");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("police, gp"), "{}", refused.message());
+
+    // The submissions service's decisions arrive as events.
+    registry
+        .publish_as(
+            "submissions",
+            foreign_event(&id, Body::AgencyReportAccepted(AgencyReportAccepted { agency_id: "police".into(), version: 1 })),
+        )
+        .await;
+    registry
+        .publish_as(
+            "submissions",
+            foreign_event(
+                &id,
+                Body::AgencyReportWaived(AgencyReportWaived {
+                    agency_id: "gp".into(),
+                    reason: "No involvement in the scope period".into(),
+                }),
+            ),
+        )
+        .await;
+    let mut outstanding = vec!["?".to_string()];
+    for _ in 0..100 {
+        outstanding = client
+            .get_review(authed(pb::GetReviewRequest { review_id: id.clone() }, &admin))
+            .await
+            .expect("get")
+            .into_inner()
+            .outstanding_agency_reports;
+        if outstanding.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(outstanding.is_empty(), "decisions not projected: {outstanding:?}");
+    client.advance_stage(advance(pb::Stage::OverviewDrafting)).await.expect("drafting");
+
+    // A parallel process during the six months.
+    let review = client
+        .record_parallel_process(authed(
+            pb::RecordParallelProcessRequest {
+                review_id: id.clone(),
+                request_id: "pp-1".into(),
+                kind: pb::ParallelProcessKind::CriminalInvestigation as i32,
+                description: "Police investigation".into(),
+                started_on: pdate("2026-03-20"),
+            },
+            &admin,
+        ))
+        .await
+        .expect("parallel process")
+        .into_inner();
+    let process_id = review.parallel_processes[0].id.clone();
+    client
+        .end_parallel_process(authed(
+            pb::EndParallelProcessRequest {
+                review_id: id.clone(),
+                parallel_process_id: process_id,
+                ended_on: pdate("2026-03-26"),
+            },
+            &admin,
+        ))
+        .await
+        .expect("ended");
+
+    // Overview report: only the appointed reviewer.
+    let report = |request_id: &str| pb::SubmitOverviewReportRequest {
+        review_id: id.clone(),
+        request_id: request_id.into(),
+        findings: "Information about neglect was not shared between health and children's social care.".into(),
+        recommendations: vec![
+            pb::Recommendation { r#ref: "R1".into(), text: "Agree a neglect information-sharing protocol.".into() },
+            pb::Recommendation { r#ref: "R2".into(), text: "Audit use of the neglect toolkit.".into() },
+        ],
+    };
+    let refused = client
+        .submit_overview_report(authed(report("ov-x"), &other_reviewer))
+        .await
+        .expect_err("not the appointed reviewer");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let review = client
+        .submit_overview_report(authed(report("ov-1"), &reviewer))
+        .await
+        .expect("overview")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::PanelApproval);
+    let review = client
+        .approve_overview_report(authed(pb::ApproveOverviewReportRequest { review_id: id.clone(), version: 1 }, &chair))
+        .await
+        .expect("approved")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::PrePublication);
+
+    // Publication: the notice must be possible ≥ 7 working days before.
+    registry.clock.set_date(common::date("2026-06-01"));
+    let refused = client
+        .schedule_publication(authed(
+            pb::SchedulePublicationRequest { review_id: id.clone(), planned_on: pdate("2026-06-05") },
+            &admin,
+        ))
+        .await
+        .expect_err("too soon");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let review = client
+        .schedule_publication(authed(
+            pb::SchedulePublicationRequest { review_id: id.clone(), planned_on: pdate("2026-06-15") },
+            &admin,
+        ))
+        .await
+        .expect("scheduled")
+        .into_inner();
+    assert_eq!(review.publication.as_ref().and_then(|publication| publication.notice_due_by.clone()), pdate("2026-06-04"));
+    client
+        .record_pre_publication_notice(authed(
+            pb::RecordPrePublicationNoticeRequest { review_id: id.clone(), sent_on: pdate("2026-06-01") },
+            &admin,
+        ))
+        .await
+        .expect("notice");
+    registry.clock.set_date(common::date("2026-06-15"));
+    let review = client
+        .record_publication(authed(
+            pb::RecordPublicationRequest {
+                review_id: id.clone(),
+                published: true,
+                published_on: pdate("2026-06-15"),
+                location: "https://southvale.example.org/cspr/child-q".into(),
+                not_published_justification: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("published")
+        .into_inner();
+    assert_eq!(stage(&review), pb::Stage::Published);
+    client.advance_stage(advance(pb::Stage::ActionMonitoring)).await.expect("monitoring");
+    let review = client.advance_stage(advance(pb::Stage::Closed)).await.expect("closed").into_inner();
+    assert_eq!(stage(&review), pb::Stage::Closed);
+
+    // The timeline: every deadline met.
+    let timeline = client
+        .get_timeline(authed(pb::GetTimelineRequest { review_id: id.clone() }, &auditor))
+        .await
+        .expect("timeline")
+        .into_inner();
+    for kind in [
+        pb::DeadlineKind::Notification,
+        pb::DeadlineKind::RapidReview,
+        pb::DeadlineKind::Completion,
+        pb::DeadlineKind::PrePublicationNotice,
+    ] {
+        assert_eq!(deadline(&timeline.deadlines, kind).status, pb::DeadlineStatus::Met as i32, "{kind:?}");
+    }
+    assert_eq!(deadline(&timeline.deadlines, pb::DeadlineKind::KeepPublic).due_on, pdate("2027-06-15"));
+    assert_eq!(timeline.parallel_process_days, 1, "only 26 March falls inside the six months");
+
+    // The audit trail has every command.
+    let audit = client
+        .list_audit_records(authed(pb::ListAuditRecordsRequest { review_id: id.clone(), page_size: 500, page_token: String::new() }, &auditor))
+        .await
+        .expect("audit")
+        .into_inner();
+    let actions: HashSet<String> = audit.records.iter().map(|record| record.action.clone()).collect();
+    for action in [
+        "CreateReview",
+        "RecordNotificationSent",
+        "RecordDecision",
+        "AppointPanelMember",
+        "AppointReviewer",
+        "SetTermsOfReference",
+        "AdvanceStage",
+        "RecordParallelProcess",
+        "EndParallelProcess",
+        "SubmitOverviewReport",
+        "ApproveOverviewReport",
+        "SchedulePublication",
+        "RecordPrePublicationNotice",
+        "RecordPublication",
+        "GetReview",
+        "GetTimeline",
+    ] {
+        assert!(actions.contains(action), "no audit record for {action}");
+    }
+    assert!(audit.records.iter().any(|record| record.outcome == "PERMISSION_DENIED"), "refusals are audited");
+
+    // Every event on the stream, exactly once, in order.
+    let expected = [
+        "review_created",
+        "notification_sent",
+        "stage_changed",
+        "decision_recorded",
+        "stage_changed",
+        "panel_member_appointed",
+        "reviewer_appointed",
+        "terms_of_reference_set",
+        "stage_changed",
+        "stage_changed",
+        "stage_changed",
+        "parallel_process_started",
+        "parallel_process_ended",
+        "overview_report_submitted",
+        "stage_changed",
+        "overview_report_approved",
+        "stage_changed",
+        "publication_scheduled",
+        "pre_publication_notice_recorded",
+        "review_published",
+        "stage_changed",
+        "stage_changed",
+        "stage_changed",
+        "review_closed",
+    ];
+    let events = cspr_platform::testing::read_stream(&registry.nats_url, &registry.stream(), expected.len(), Duration::from_secs(20)).await;
+    let types: Vec<&str> = events.iter().map(|(_, event)| event.r#type.as_str()).collect();
+    assert_eq!(types, expected);
+    let ids: HashSet<&str> = events.iter().map(|(_, event)| event.id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "no event twice");
+    for (subject, event) in &events {
+        assert_eq!(subject, &format!("{}.registry.{}", registry.platform.subject_prefix, event.r#type));
+        assert_eq!(event.review_id, id);
+        assert_eq!(event.partnership_id, common::PARTNERSHIP);
+    }
+    let Some(Body::TermsOfReferenceSet(terms)) = events
+        .iter()
+        .find(|(_, event)| event.r#type == "terms_of_reference_set")
+        .and_then(|(_, event)| event.body.clone())
+    else {
+        panic!("terms_of_reference_set has its body");
+    };
+    assert_eq!(terms.agencies_in_scope[0].contact_email, "safeguarding.lead@police.southvale.example.org");
+    let Some(Body::OverviewReportApproved(approved)) = events
+        .iter()
+        .find(|(_, event)| event.r#type == "overview_report_approved")
+        .and_then(|(_, event)| event.body.clone())
+    else {
+        panic!("overview_report_approved has its body");
+    };
+    assert_eq!(approved.recommendations.len(), 2);
+
+    registry.stop().await;
+}
