@@ -10,10 +10,15 @@
 //! Services use these modules; none compiles its own copy of a proto.
 
 #![forbid(unsafe_code)]
-#![allow(unreachable_pub, clippy::large_enum_variant, clippy::doc_lazy_continuation)]
+#![allow(
+    unreachable_pub,
+    clippy::large_enum_variant,
+    clippy::doc_lazy_continuation
+)]
 
 /// Encoded `FileDescriptorSet` of every cspr proto, for `tonic-reflection`.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cspr_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/cspr_descriptor.bin"));
 
 pub mod google {
     pub mod r#type {

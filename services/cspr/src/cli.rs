@@ -62,7 +62,12 @@ pub(crate) struct HealthArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ClientArgs {
     /// The service address.
-    #[arg(long, global = true, env = "CSPR_REGISTRY_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "CSPR_REGISTRY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub(crate) addr: String,
     /// A bearer token (see `cspr token`).
     #[arg(long, global = true, env = "CSPR_TOKEN", hide_env_values = true)]

@@ -16,7 +16,9 @@ pub(crate) struct BearerToken(MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -28,7 +30,9 @@ pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<AuthedChannel> 
         .token
         .as_deref()
         .context("no token: pass --token or set CSPR_TOKEN (see `cspr token --help`)")?;
-    let header: MetadataValue<_> = format!("Bearer {token}").parse().context("token is not valid header text")?;
+    let header: MetadataValue<_> = format!("Bearer {token}")
+        .parse()
+        .context("token is not valid header text")?;
     let channel = tonic::transport::Endpoint::from_shared(crate::health::endpoint_url(&args.addr))
         .context("invalid --addr")?
         .connect_timeout(Duration::from_secs(3))
@@ -45,7 +49,10 @@ pub(crate) fn explain(status: Status) -> anyhow::Error {
     let mut text = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad_request) = status.get_error_details().bad_request() {
         for violation in &bad_request.field_violations {
-            text.push_str(&format!("\n  - {}: {}", violation.field, violation.description));
+            text.push_str(&format!(
+                "\n  - {}: {}",
+                violation.field, violation.description
+            ));
         }
     }
     anyhow::anyhow!(text)

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::cli::{ReviewArgs, ReviewCommand};
 use crate::client::{connect, explain};
@@ -25,7 +25,11 @@ fn show_date(date: &Option<Date>) -> String {
         .unwrap_or_default()
 }
 
-fn enum_name<E: TryFrom<i32>>(value: i32, name: impl Fn(&E) -> &'static str, prefix: &str) -> String {
+fn enum_name<E: TryFrom<i32>>(
+    value: i32,
+    name: impl Fn(&E) -> &'static str,
+    prefix: &str,
+) -> String {
     E::try_from(value)
         .map(|known| name(&known).trim_start_matches(prefix).to_string())
         .unwrap_or_else(|_| value.to_string())
@@ -83,7 +87,10 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(headers.iter().map(|header| header.to_string()).collect()));
+    println!(
+        "{}",
+        line(headers.iter().map(|header| header.to_string()).collect())
+    );
     for row in rows {
         println!("{}", line(row.clone()));
     }
@@ -93,7 +100,11 @@ fn print_review(review: &pb::Review) {
     println!("Review     {} ({})", review.reference, review.id);
     println!("Child      {}", review.child_alias);
     println!("Authority  {}", review.local_authority);
-    println!("Incident   {}   aware {}", show_date(&review.incident_date), show_date(&review.became_aware_on));
+    println!(
+        "Incident   {}   aware {}",
+        show_date(&review.incident_date),
+        show_date(&review.became_aware_on)
+    );
     println!("Stage      {}", stage(review.stage));
     if let Some(reviewer) = &review.reviewer {
         println!("Reviewer   {} <{}>", reviewer.name, reviewer.email);
@@ -107,7 +118,10 @@ fn print_review(review: &pb::Review) {
         );
     }
     if !review.outstanding_agency_reports.is_empty() {
-        println!("Awaiting   agency reports from {}", review.outstanding_agency_reports.join(", "));
+        println!(
+            "Awaiting   agency reports from {}",
+            review.outstanding_agency_reports.join(", ")
+        );
     }
     println!();
     print_deadlines(&review.deadlines);
@@ -127,7 +141,10 @@ fn print_deadlines(deadlines: &[pb::Deadline]) {
                 .collect()
         })
         .collect();
-    table(&["DEADLINE", "DUE", "STATUS", "DONE", "WORKING DAYS LEFT"], &rows);
+    table(
+        &["DEADLINE", "DUE", "STATUS", "DONE", "WORKING DAYS LEFT"],
+        &rows,
+    );
 }
 
 pub(crate) async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
@@ -170,7 +187,8 @@ pub(crate) async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
                 Some(name) => {
                     let upper = name.to_ascii_uppercase();
                     pb::Stage::from_str_name(&format!("STAGE_{upper}"))
-                        .ok_or_else(|| anyhow::anyhow!("unknown stage {name:?}"))? as i32
+                        .ok_or_else(|| anyhow::anyhow!("unknown stage {name:?}"))?
+                        as i32
                 }
             };
             let page = client

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use cspr_platform::clock::SystemClock;
 use cspr_platform::config::{Env, PlatformConfig, ServiceConfig};
-use cspr_platform::server::{termination_signal, RunningService, ServiceContext};
+use cspr_platform::server::{RunningService, ServiceContext, termination_signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
@@ -30,7 +30,11 @@ pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>>
             let planned = cspr_platform::config::SERVICE_NAMES.contains(&name.as_str());
             anyhow::bail!(
                 "{name:?} {}; available: {}",
-                if planned { "is not in this build yet" } else { "is not a cspr service" },
+                if planned {
+                    "is not in this build yet"
+                } else {
+                    "is not a cspr service"
+                },
                 AVAILABLE.join(", ")
             );
         };
@@ -75,16 +79,25 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         [single] => format!("cspr-{single}"),
         _ => "cspr".to_string(),
     };
-    let telemetry = cspr_platform::telemetry::init(&telemetry_name).context("starting telemetry")?;
+    let telemetry =
+        cspr_platform::telemetry::init(&telemetry_name).context("starting telemetry")?;
     let shutdown = CancellationToken::new();
     let clock = Arc::new(SystemClock);
     let mut running: Vec<RunningService> = Vec::new();
     for service_config in service_configs {
-        let context = ServiceContext::new(service_config.name, platform.clone(), service_config, clock.clone(), shutdown.clone())
-            .await
-            .with_context(|| format!("preparing {}", services.join(", ")))?;
+        let context = ServiceContext::new(
+            service_config.name,
+            platform.clone(),
+            service_config,
+            clock.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .with_context(|| format!("preparing {}", services.join(", ")))?;
         let started = match context.name {
-            cspr_registry::SERVICE_NAME => cspr_registry::start(context, registry_config.clone()).await,
+            cspr_registry::SERVICE_NAME => {
+                cspr_registry::start(context, registry_config.clone()).await
+            }
             other => anyhow::bail!("no start function for {other}"),
         };
         match started {
@@ -115,7 +128,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     telemetry.shutdown();
-    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +142,10 @@ mod tests {
     #[test]
     fn all_expands_and_unknown_names_are_refused() {
         assert_eq!(resolve(&["all".into()]).expect("ok"), vec!["registry"]);
-        assert_eq!(resolve(&["registry".into(), "all".into()]).expect("ok"), vec!["registry"]);
+        assert_eq!(
+            resolve(&["registry".into(), "all".into()]).expect("ok"),
+            vec!["registry"]
+        );
         assert!(resolve(&["nonsense".into()]).is_err());
     }
 }

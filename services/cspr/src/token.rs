@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cspr_platform::auth::{issue_development_token, Role, TokenRequest};
+use cspr_platform::auth::{Role, TokenRequest, issue_development_token};
 use cspr_platform::config::{AuthConfig, Env};
 
 use crate::cli::TokenArgs;
@@ -13,7 +13,11 @@ pub(crate) fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
         if Role::parse(role).is_none() {
             anyhow::bail!(
                 "unknown role {role:?}; known roles: {}",
-                Role::ALL.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+                Role::ALL
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }

@@ -38,7 +38,10 @@ pub struct AuditRecord {
 }
 
 /// Writes an audit record on `connection` (pass the command's transaction).
-pub async fn record(connection: &mut PgConnection, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(
+    connection: &mut PgConnection,
+    entry: &AuditEntry<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_records (id, partnership_id, review_id, actor, actor_roles, action, resource, outcome, peer)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

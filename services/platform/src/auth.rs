@@ -103,14 +103,21 @@ impl Principal {
         } else {
             Err(ServiceError::PermissionDenied(format!(
                 "this needs one of the roles: {}",
-                allowed.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }
 
     /// The role names, for audit records.
     pub fn role_names(&self) -> Vec<String> {
-        self.roles.iter().map(|role| role.as_str().to_string()).collect()
+        self.roles
+            .iter()
+            .map(|role| role.as_str().to_string())
+            .collect()
     }
 }
 
@@ -187,11 +194,19 @@ impl Authenticator {
             .map_err(|error| ServiceError::Unauthenticated(format!("invalid token: {error}")))?;
         let claims = data.claims;
         if claims.partnership.trim().is_empty() {
-            return Err(ServiceError::Unauthenticated("token has no partnership claim".into()));
+            return Err(ServiceError::Unauthenticated(
+                "token has no partnership claim".into(),
+            ));
         }
-        let roles: Vec<Role> = claims.roles.iter().filter_map(|name| Role::parse(name)).collect();
+        let roles: Vec<Role> = claims
+            .roles
+            .iter()
+            .filter_map(|name| Role::parse(name))
+            .collect();
         if roles.contains(&Role::Agency) && claims.org.as_deref().is_none_or(str::is_empty) {
-            return Err(ServiceError::Unauthenticated("an agency token needs the org claim".into()));
+            return Err(ServiceError::Unauthenticated(
+                "an agency token needs the org claim".into(),
+            ));
         }
         Ok(Principal {
             subject: claims.sub,
@@ -205,10 +220,9 @@ impl Authenticator {
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer token)"))?;
+        let header = request.metadata().get("authorization").ok_or_else(|| {
+            Status::unauthenticated("missing authorization metadata (Bearer token)")
+        })?;
         let value = header
             .to_str()
             .map_err(|_| Status::unauthenticated("authorization metadata is not text"))?;
@@ -243,7 +257,10 @@ pub struct TokenRequest {
 }
 
 /// Signs a development token with the HS256 secret (the `cspr token` command and tests).
-pub fn issue_development_token(config: &AuthConfig, request: &TokenRequest) -> Result<String, KeyError> {
+pub fn issue_development_token(
+    config: &AuthConfig,
+    request: &TokenRequest,
+) -> Result<String, KeyError> {
     let AuthKeys::Hs256Secret(secret) = &config.keys else {
         return Err(KeyError(
             "development tokens need CSPR_AUTH_HS256_SECRET; production tokens come from your identity provider".into(),
@@ -263,8 +280,12 @@ pub fn issue_development_token(config: &AuthConfig, request: &TokenRequest) -> R
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
-        .map_err(|error| KeyError(error.to_string()))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|error| KeyError(error.to_string()))
 }
 
 #[cfg(test)]
@@ -291,8 +312,13 @@ mod tests {
 
     #[test]
     fn a_development_token_round_trips() {
-        let token = issue_development_token(&config(), &request(&["partnership_admin", "future_role"])).expect("signs");
-        let principal = Authenticator::new(&config()).expect("key").verify(&token).expect("valid");
+        let token =
+            issue_development_token(&config(), &request(&["partnership_admin", "future_role"]))
+                .expect("signs");
+        let principal = Authenticator::new(&config())
+            .expect("key")
+            .verify(&token)
+            .expect("valid");
         assert_eq!(principal.subject, "alice");
         assert_eq!(principal.partnership, "southvale");
         assert_eq!(principal.roles, vec![Role::PartnershipAdmin]);
@@ -303,12 +329,24 @@ mod tests {
     fn wrong_audience_issuer_or_secret_is_refused() {
         let token = issue_development_token(&config(), &request(&["auditor"])).expect("signs");
         let variants = [
-            AuthConfig { audience: "other".into(), ..config() },
-            AuthConfig { issuer: "other".into(), ..config() },
-            AuthConfig { keys: AuthKeys::Hs256Secret(b"another-secret-value".to_vec()), ..config() },
+            AuthConfig {
+                audience: "other".into(),
+                ..config()
+            },
+            AuthConfig {
+                issuer: "other".into(),
+                ..config()
+            },
+            AuthConfig {
+                keys: AuthKeys::Hs256Secret(b"another-secret-value".to_vec()),
+                ..config()
+            },
         ];
         for variant in variants {
-            let error = Authenticator::new(&variant).expect("key").verify(&token).expect_err("refused");
+            let error = Authenticator::new(&variant)
+                .expect("key")
+                .verify(&token)
+                .expect_err("refused");
             assert!(matches!(error, ServiceError::Unauthenticated(_)));
         }
     }
@@ -319,12 +357,22 @@ mod tests {
         let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
         let claims = "eyJzdWIiOiJhIiwicGFydG5lcnNoaXAiOiJzIiwicm9sZXMiOlsiYXVkaXRvciJdLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6ImNzcHItZGV2IiwiYXVkIjoiY3NwciJ9";
         let token = format!("{header}.{claims}.");
-        assert!(Authenticator::new(&config()).expect("key").verify(&token).is_err());
+        assert!(
+            Authenticator::new(&config())
+                .expect("key")
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]
     fn agency_tokens_need_an_org() {
         let token = issue_development_token(&config(), &request(&["agency"])).expect("signs");
-        assert!(Authenticator::new(&config()).expect("key").verify(&token).is_err());
+        assert!(
+            Authenticator::new(&config())
+                .expect("key")
+                .verify(&token)
+                .is_err()
+        );
     }
 }

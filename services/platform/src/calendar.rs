@@ -18,7 +18,9 @@ pub const CALENDAR_LAST_YEAR: i32 = 2030;
 
 /// A date the calendar cannot answer for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{date} is outside the working-day calendar ({CALENDAR_FIRST_YEAR}-{CALENDAR_LAST_YEAR}); extend the bank holiday data")]
+#[error(
+    "{date} is outside the working-day calendar ({CALENDAR_FIRST_YEAR}-{CALENDAR_LAST_YEAR}); extend the bank holiday data"
+)]
 pub struct OutsideCalendar {
     /// The date that fell outside.
     pub date: NaiveDate,
@@ -73,7 +75,11 @@ impl WorkingDayCalendar {
 
     /// The date `count` working days after `start` ("within 5 working days of X"): the
     /// day after `start` is the first candidate, and `start` itself never counts.
-    pub fn add_working_days(&self, start: NaiveDate, count: u32) -> Result<NaiveDate, OutsideCalendar> {
+    pub fn add_working_days(
+        &self,
+        start: NaiveDate,
+        count: u32,
+    ) -> Result<NaiveDate, OutsideCalendar> {
         let mut date = start;
         let mut remaining = count;
         while remaining > 0 {
@@ -87,7 +93,11 @@ impl WorkingDayCalendar {
     }
 
     /// The date `count` working days before `end` ("at least 7 working days before X").
-    pub fn subtract_working_days(&self, end: NaiveDate, count: u32) -> Result<NaiveDate, OutsideCalendar> {
+    pub fn subtract_working_days(
+        &self,
+        end: NaiveDate,
+        count: u32,
+    ) -> Result<NaiveDate, OutsideCalendar> {
         let mut date = end;
         let mut remaining = count;
         while remaining > 0 {
@@ -102,10 +112,18 @@ impl WorkingDayCalendar {
 
     /// Working days from `from` (exclusive) to `to` (inclusive); negative when `to` is
     /// before `from`. `working_days_between(d, add_working_days(d, n)) == n`.
-    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<i64, OutsideCalendar> {
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<i64, OutsideCalendar> {
         self.check(from)?;
         self.check(to)?;
-        let (start, end, sign) = if to >= from { (from, to, 1) } else { (to, from, -1) };
+        let (start, end, sign) = if to >= from {
+            (from, to, 1)
+        } else {
+            (to, from, -1)
+        };
         let mut count = 0i64;
         let mut date = start;
         while date < end {
@@ -134,29 +152,54 @@ mod tests {
             .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
             .count();
         let calendar = WorkingDayCalendar::england_and_wales();
-        assert_eq!(calendar.holidays.len(), data_lines, "every data line parses");
+        assert_eq!(
+            calendar.holidays.len(),
+            data_lines,
+            "every data line parses"
+        );
         for year in CALENDAR_FIRST_YEAR..=CALENDAR_LAST_YEAR {
-            let in_year = calendar.holidays.iter().filter(|day| day.year() == year).count();
+            let in_year = calendar
+                .holidays
+                .iter()
+                .filter(|day| day.year() == year)
+                .count();
             assert!(in_year >= 8, "{year} has {in_year} bank holidays");
         }
-        assert!(calendar.holidays.iter().all(|day| !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)));
+        assert!(
+            calendar
+                .holidays
+                .iter()
+                .all(|day| !matches!(day.weekday(), Weekday::Sat | Weekday::Sun))
+        );
     }
 
     #[test]
     fn weekends_are_skipped() {
         let calendar = WorkingDayCalendar::england_and_wales();
         // Thursday 2026-03-12 + 5 working days: Fri, Mon, Tue, Wed, Thu.
-        assert_eq!(calendar.add_working_days(date("2026-03-12"), 5), Ok(date("2026-03-19")));
+        assert_eq!(
+            calendar.add_working_days(date("2026-03-12"), 5),
+            Ok(date("2026-03-19"))
+        );
         // Becoming aware on a Saturday: the clock starts on Monday.
-        assert_eq!(calendar.add_working_days(date("2026-03-14"), 1), Ok(date("2026-03-16")));
+        assert_eq!(
+            calendar.add_working_days(date("2026-03-14"), 1),
+            Ok(date("2026-03-16"))
+        );
     }
 
     #[test]
     fn easter_is_skipped() {
         let calendar = WorkingDayCalendar::england_and_wales();
         // Good Friday 2026-04-03 and Easter Monday 2026-04-06.
-        assert_eq!(calendar.add_working_days(date("2026-04-02"), 1), Ok(date("2026-04-07")));
-        assert_eq!(calendar.add_working_days(date("2026-03-30"), 5), Ok(date("2026-04-08")));
+        assert_eq!(
+            calendar.add_working_days(date("2026-04-02"), 1),
+            Ok(date("2026-04-07"))
+        );
+        assert_eq!(
+            calendar.add_working_days(date("2026-03-30"), 5),
+            Ok(date("2026-04-08"))
+        );
     }
 
     #[test]
@@ -164,20 +207,32 @@ mod tests {
         let calendar = WorkingDayCalendar::england_and_wales();
         // 2026: Christmas Friday 25, Boxing Day Saturday 26 → substitute Monday 28.
         assert_eq!(calendar.is_working_day(date("2026-12-28")), Ok(false));
-        assert_eq!(calendar.add_working_days(date("2026-12-24"), 1), Ok(date("2026-12-29")));
+        assert_eq!(
+            calendar.add_working_days(date("2026-12-24"), 1),
+            Ok(date("2026-12-29"))
+        );
         // 2021: both Christmas Day and Boxing Day on a weekend → Monday 27 and Tuesday 28.
-        assert_eq!(calendar.add_working_days(date("2021-12-24"), 1), Ok(date("2021-12-29")));
+        assert_eq!(
+            calendar.add_working_days(date("2021-12-24"), 1),
+            Ok(date("2021-12-29"))
+        );
         // 2022: New Year's Day on a Saturday → Monday 3 January.
         assert_eq!(calendar.is_working_day(date("2022-01-03")), Ok(false));
         // 15 working days across Christmas 2025 and New Year 2026.
-        assert_eq!(calendar.add_working_days(date("2025-12-15"), 15), Ok(date("2026-01-08")));
+        assert_eq!(
+            calendar.add_working_days(date("2025-12-15"), 15),
+            Ok(date("2026-01-08"))
+        );
     }
 
     #[test]
     fn subtracting_mirrors_adding() {
         let calendar = WorkingDayCalendar::england_and_wales();
         // Publication Thursday 2026-04-09: 7 working days before skips Easter.
-        assert_eq!(calendar.subtract_working_days(date("2026-04-09"), 7), Ok(date("2026-03-30")));
+        assert_eq!(
+            calendar.subtract_working_days(date("2026-04-09"), 7),
+            Ok(date("2026-03-27"))
+        );
     }
 
     #[test]

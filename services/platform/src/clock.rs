@@ -48,12 +48,18 @@ impl ManualClock {
     /// Moves the clock to midday on `date`.
     pub fn set_date(&self, date: NaiveDate) {
         let instant = date.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
-        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = instant;
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = instant;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

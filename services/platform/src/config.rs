@@ -92,14 +92,16 @@ impl Env {
     /// A duration written like `30s`, `5m`, `1h 30m`.
     pub fn duration_or(&self, key: &str, default: Duration) -> Result<Duration, ConfigError> {
         self.parse_or(key, default, |raw| {
-            humantime::parse_duration(raw).map_err(|error| format!("not a duration ({error}), e.g. 30s or 5m"))
+            humantime::parse_duration(raw)
+                .map_err(|error| format!("not a duration ({error}), e.g. 30s or 5m"))
         })
     }
 
     /// A whole number.
     pub fn u32_or(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
         self.parse_or(key, default, |raw| {
-            raw.parse::<u32>().map_err(|_| "not a whole number".to_string())
+            raw.parse::<u32>()
+                .map_err(|_| "not a whole number".to_string())
         })
     }
 }
@@ -135,7 +137,9 @@ impl std::fmt::Debug for AuthKeys {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Hs256Secret(_) => formatter.write_str("Hs256Secret(<redacted>)"),
-            Self::PublicKeyPem { path, .. } => write!(formatter, "PublicKeyPem({})", path.display()),
+            Self::PublicKeyPem { path, .. } => {
+                write!(formatter, "PublicKeyPem({})", path.display())
+            }
         }
     }
 }
@@ -153,7 +157,10 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let keys = match (env.get("CSPR_AUTH_HS256_SECRET"), env.get("CSPR_AUTH_PUBLIC_KEY_FILE")) {
+        let keys = match (
+            env.get("CSPR_AUTH_HS256_SECRET"),
+            env.get("CSPR_AUTH_PUBLIC_KEY_FILE"),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     "CSPR_AUTH_PUBLIC_KEY_FILE",
@@ -188,8 +195,12 @@ impl AuthConfig {
         };
         Ok(Self {
             keys,
-            issuer: env.get("CSPR_AUTH_ISSUER").unwrap_or_else(|| "cspr-dev".to_string()),
-            audience: env.get("CSPR_AUTH_AUDIENCE").unwrap_or_else(|| "cspr".to_string()),
+            issuer: env
+                .get("CSPR_AUTH_ISSUER")
+                .unwrap_or_else(|| "cspr-dev".to_string()),
+            audience: env
+                .get("CSPR_AUTH_AUDIENCE")
+                .unwrap_or_else(|| "cspr".to_string()),
         })
     }
 }
@@ -225,13 +236,18 @@ impl PlatformConfig {
             .get("CSPR_NATS_URL")
             .unwrap_or_else(|| "nats://127.0.0.1:4222".to_string());
         if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
-            return Err(ConfigError::new("CSPR_NATS_URL", "must start with nats:// or tls://"));
+            return Err(ConfigError::new(
+                "CSPR_NATS_URL",
+                "must start with nats:// or tls://",
+            ));
         }
-        let subject_prefix = env.get("CSPR_SUBJECT_PREFIX").unwrap_or_else(|| "cspr".to_string());
+        let subject_prefix = env
+            .get("CSPR_SUBJECT_PREFIX")
+            .unwrap_or_else(|| "cspr".to_string());
         if subject_prefix.is_empty()
-            || !subject_prefix
-                .chars()
-                .all(|character| character.is_ascii_alphanumeric() || character == '_' || character == '-')
+            || !subject_prefix.chars().all(|character| {
+                character.is_ascii_alphanumeric() || character == '_' || character == '-'
+            })
         {
             return Err(ConfigError::new(
                 "CSPR_SUBJECT_PREFIX",
@@ -245,7 +261,8 @@ impl PlatformConfig {
             auth: AuthConfig::from_env(env)?,
             max_message_bytes: env.u32_or("CSPR_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)? as usize,
             database_max_connections: env.u32_or("CSPR_DATABASE_MAX_CONNECTIONS", 10)?,
-            outbox_poll_interval: env.duration_or("CSPR_OUTBOX_POLL_INTERVAL", Duration::from_secs(1))?,
+            outbox_poll_interval: env
+                .duration_or("CSPR_OUTBOX_POLL_INTERVAL", Duration::from_secs(1))?,
             shutdown_grace: env.duration_or("CSPR_SHUTDOWN_GRACE", Duration::from_secs(20))?,
         })
     }
@@ -265,7 +282,11 @@ pub struct ServiceConfig {
 impl ServiceConfig {
     /// Reads `CSPR_<SERVICE>_ADDR` and `CSPR_<SERVICE>_DATABASE_URL`; the database defaults
     /// to `cspr_<service>` on the server of `CSPR_DATABASE_URL`.
-    pub fn from_env(env: &Env, name: &'static str, platform: &PlatformConfig) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        name: &'static str,
+        platform: &PlatformConfig,
+    ) -> Result<Self, ConfigError> {
         let upper = name.to_ascii_uppercase();
         let addr_variable = format!("CSPR_{upper}_ADDR");
         let default_addr = SocketAddr::from(([0, 0, 0, 0], default_port(name).unwrap_or(0)));
@@ -327,7 +348,10 @@ mod tests {
     #[test]
     fn database_name_is_replaced_or_added() {
         assert_eq!(
-            with_database_name("postgres://postgres@127.0.0.1:5432/postgres", "cspr_registry"),
+            with_database_name(
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "cspr_registry"
+            ),
             "postgres://postgres@127.0.0.1:5432/cspr_registry"
         );
         assert_eq!(

@@ -18,12 +18,15 @@ pub fn date_from_proto(date: Option<&Date>) -> Result<NaiveDate, DateError> {
     if date.year == 0 && date.month == 0 && date.day == 0 {
         return Err(DateError::Missing);
     }
-    let month = u32::try_from(date.month).map_err(|_| DateError::Invalid(date.year, date.month, date.day))?;
-    let day = u32::try_from(date.day).map_err(|_| DateError::Invalid(date.year, date.month, date.day))?;
+    let month = u32::try_from(date.month)
+        .map_err(|_| DateError::Invalid(date.year, date.month, date.day))?;
+    let day =
+        u32::try_from(date.day).map_err(|_| DateError::Invalid(date.year, date.month, date.day))?;
     if !(1..=9999).contains(&date.year) {
         return Err(DateError::Invalid(date.year, date.month, date.day));
     }
-    NaiveDate::from_ymd_opt(date.year, month, day).ok_or(DateError::Invalid(date.year, date.month, date.day))
+    NaiveDate::from_ymd_opt(date.year, month, day)
+        .ok_or(DateError::Invalid(date.year, date.month, date.day))
 }
 
 /// Reads an optional date (unset or all-zero means none).
@@ -58,9 +61,30 @@ mod tests {
     #[test]
     fn whole_dates_only() {
         assert_eq!(date_from_proto(None), Err(DateError::Missing));
-        assert_eq!(date_from_proto(Some(&Date { year: 0, month: 0, day: 0 })), Err(DateError::Missing));
-        assert!(date_from_proto(Some(&Date { year: 2026, month: 2, day: 30 })).is_err());
-        assert!(date_from_proto(Some(&Date { year: 2026, month: -1, day: 1 })).is_err());
+        assert_eq!(
+            date_from_proto(Some(&Date {
+                year: 0,
+                month: 0,
+                day: 0
+            })),
+            Err(DateError::Missing)
+        );
+        assert!(
+            date_from_proto(Some(&Date {
+                year: 2026,
+                month: 2,
+                day: 30
+            }))
+            .is_err()
+        );
+        assert!(
+            date_from_proto(Some(&Date {
+                year: 2026,
+                month: -1,
+                day: 1
+            }))
+            .is_err()
+        );
     }
 
     proptest! {

@@ -44,16 +44,23 @@ pub async fn create_database_if_missing(url: &str) -> Result<(), DatabaseError> 
         .connect()
         .await
         .map_err(|source| DatabaseError::Connect { host, source })?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&database)
-        .fetch_one(&mut connection)
-        .await
-        .map_err(|source| DatabaseError::Create { database: database.clone(), source })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&database)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|source| DatabaseError::Create {
+                database: database.clone(),
+                source,
+            })?;
     if !exists {
         // The name comes from configuration, and is quoted as an identifier (CREATE DATABASE
         // takes no bind parameters).
         let statement = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
-        if let Err(source) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await {
+        if let Err(source) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await
+        {
             // 42P04 duplicate_database / 23505: another process created it first.
             let raced = source
                 .as_database_error()
@@ -83,7 +90,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Database
 }
 
 /// Creates, connects and migrates a service database: platform tables, then the service's.
-pub async fn prepare(url: &str, max_connections: u32, service_migrations: Migrator) -> Result<PgPool, DatabaseError> {
+pub async fn prepare(
+    url: &str,
+    max_connections: u32,
+    service_migrations: Migrator,
+) -> Result<PgPool, DatabaseError> {
     create_database_if_missing(url).await?;
     let pool = connect(url, max_connections).await?;
     migrate(&pool, service_migrations).await?;
@@ -93,10 +104,16 @@ pub async fn prepare(url: &str, max_connections: u32, service_migrations: Migrat
 /// Applies the platform's and then the service's migrations (`sqlx::migrate!()` of the
 /// service crate).
 pub async fn migrate(pool: &PgPool, mut service_migrations: Migrator) -> Result<(), DatabaseError> {
+    migrate_platform(pool).await?;
+    service_migrations.set_ignore_missing(true);
+    service_migrations.run(pool).await?;
+    Ok(())
+}
+
+/// Applies only the platform's own tables (outbox, inbox, dead letters, audit, idempotency).
+pub async fn migrate_platform(pool: &PgPool) -> Result<(), DatabaseError> {
     let mut platform_migrations = sqlx::migrate!("./migrations");
     platform_migrations.set_ignore_missing(true);
     platform_migrations.run(pool).await?;
-    service_migrations.set_ignore_missing(true);
-    service_migrations.run(pool).await?;
     Ok(())
 }

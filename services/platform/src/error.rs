@@ -42,7 +42,11 @@ impl Violations {
     }
 
     /// Keeps the value of a parse, or records its error against `field`.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
@@ -145,9 +149,10 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
 impl From<sqlx::Error> for ServiceError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                Self::Unavailable("database unreachable".to_string())
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => Self::Unavailable("database unreachable".to_string()),
             _ => Self::Internal(Box::new(error)),
         }
     }
@@ -161,7 +166,9 @@ impl From<ServiceError> for Status {
                 let details = ErrorDetails::with_bad_request(
                     violations
                         .into_iter()
-                        .map(|violation| tonic_types::FieldViolation::new(violation.field, violation.description))
+                        .map(|violation| {
+                            tonic_types::FieldViolation::new(violation.field, violation.description)
+                        })
                         .collect::<Vec<_>>(),
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
@@ -202,13 +209,18 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let status = Status::from(ServiceError::internal(std::io::Error::other("password=secret")));
+        let status = Status::from(ServiceError::internal(std::io::Error::other(
+            "password=secret",
+        )));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
     }
 
     #[test]
     fn pool_timeouts_are_unavailable() {
-        assert_eq!(Status::from(ServiceError::from(sqlx::Error::PoolTimedOut)).code(), Code::Unavailable);
+        assert_eq!(
+            Status::from(ServiceError::from(sqlx::Error::PoolTimedOut)).code(),
+            Code::Unavailable
+        );
     }
 }

@@ -33,8 +33,14 @@ impl Cursor {
         if parts.next() != Some("v1") {
             return Err(invalid());
         }
-        let micros: i64 = parts.next().and_then(|part| part.parse().ok()).ok_or_else(invalid)?;
-        let id: Uuid = parts.next().and_then(|part| part.parse().ok()).ok_or_else(invalid)?;
+        let micros: i64 = parts
+            .next()
+            .and_then(|part| part.parse().ok())
+            .ok_or_else(invalid)?;
+        let id: Uuid = parts
+            .next()
+            .and_then(|part| part.parse().ok())
+            .ok_or_else(invalid)?;
         let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
         Ok(Some(Cursor { at, id }))
     }

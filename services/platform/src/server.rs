@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -87,7 +87,10 @@ impl ServiceContext {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Result<Self, StartError> {
-        let connect_options: PgConnectOptions = service.database_url.parse().map_err(StartError::DatabaseUrl)?;
+        let connect_options: PgConnectOptions = service
+            .database_url
+            .parse()
+            .map_err(StartError::DatabaseUrl)?;
         let pool = PgPoolOptions::new()
             .max_connections(platform.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
@@ -156,20 +159,30 @@ impl RunningService {
     /// Waits for the server to drain and background work to stop (after the shutdown
     /// token was cancelled).
     pub async fn stopped(self) -> Result<(), StartError> {
-        let served = self
-            .server
-            .await
-            .unwrap_or_else(|error| Err(StartError::Reflection(format!("server task failed: {error}"))));
+        let served = self.server.await.unwrap_or_else(|error| {
+            Err(StartError::Reflection(format!(
+                "server task failed: {error}"
+            )))
+        });
         self.tasks.close();
-        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
-            tracing::warn!(service = self.name, "background work did not stop within the grace period");
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                service = self.name,
+                "background work did not stop within the grace period"
+            );
         }
         served
     }
 }
 
 /// Binds, serves, prepares, and turns SERVING; see the module docs.
-pub async fn launch<F, Fut>(context: ServiceContext, launch: Launch<F>) -> Result<RunningService, StartError>
+pub async fn launch<F, Fut>(
+    context: ServiceContext,
+    launch: Launch<F>,
+) -> Result<RunningService, StartError>
 where
     F: FnOnce(ServiceContext, TaskTracker) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -178,10 +191,14 @@ where
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("", ServingStatus::NotServing).await;
+    health_reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
     health_reporter
         .set_service_status(launch.grpc_name, ServingStatus::NotServing)
         .await;
@@ -205,8 +222,13 @@ where
         reporter_for_shutdown
             .set_service_status(grpc_name, ServingStatus::NotServing)
             .await;
-        reporter_for_shutdown.set_service_status("", ServingStatus::NotServing).await;
-        tracing::info!(service = service_name, "shutting down: health NOT_SERVING, draining in-flight calls");
+        reporter_for_shutdown
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        tracing::info!(
+            service = service_name,
+            "shutting down: health NOT_SERVING, draining in-flight calls"
+        );
     };
     let max_message_bytes = context.platform.max_message_bytes;
     let grace = context.platform.shutdown_grace;
@@ -219,7 +241,10 @@ where
         tonic::transport::Server::builder()
             .max_frame_size(Some(1 << 20))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop_accepting)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                stop_accepting,
+            )
             .await
             .map_err(StartError::Serve)
     });
@@ -245,7 +270,9 @@ where
         health_reporter
             .set_service_status(launch.grpc_name, ServingStatus::Serving)
             .await;
-        health_reporter.set_service_status("", ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
         let _ = ready_sender.send(true);
         tracing::info!(service = context.name, grpc = launch.grpc_name, "SERVING");
     });

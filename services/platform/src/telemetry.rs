@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use opentelemetry::metrics::Counter;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -66,7 +66,8 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
         .with_target(true)
         .with_filter(filter);
 
-    let endpoint_set = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|value| !value.trim().is_empty());
+    let endpoint_set =
+        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|value| !value.trim().is_empty());
     if !endpoint_set {
         tracing_subscriber::registry()
             .with(json_logs)

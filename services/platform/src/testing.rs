@@ -14,7 +14,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::auth::{issue_development_token, TokenRequest};
+use crate::auth::{TokenRequest, issue_development_token};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
 use crate::server::ServiceContext;
@@ -22,9 +22,15 @@ use crate::server::ServiceContext;
 /// The HS256 secret test tokens are signed with.
 pub const TEST_SECRET: &[u8] = b"test-secret-for-cspr-integration-tests";
 
+/// Quiet logging for tests (warnings only; `TEST_LOG=debug` for more).
+pub fn init() {
+    crate::telemetry::init_for_tests();
+}
+
 /// The PostgreSQL server tests use.
 pub fn server_url() -> String {
-    std::env::var("CSPR_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("CSPR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 /// The NATS server tests use.
@@ -72,13 +78,25 @@ pub async fn context(
     shutdown: &CancellationToken,
 ) -> ServiceContext {
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    ServiceContext::new(name, platform.clone(), service_config(name), clock, shutdown.clone())
-        .await
-        .expect("test service context")
+    ServiceContext::new(
+        name,
+        platform.clone(),
+        service_config(name),
+        clock,
+        shutdown.clone(),
+    )
+    .await
+    .expect("test service context")
 }
 
 /// A token for the test key.
-pub fn token(platform: &PlatformConfig, partnership: &str, roles: &[&str], org: Option<&str>, subject: &str) -> String {
+pub fn token(
+    platform: &PlatformConfig,
+    partnership: &str,
+    roles: &[&str],
+    org: Option<&str>,
+    subject: &str,
+) -> String {
     issue_development_token(
         &platform.auth,
         &TokenRequest {
@@ -94,21 +112,34 @@ pub fn token(platform: &PlatformConfig, partnership: &str, roles: &[&str], org: 
 
 /// Drops a test database (after its pools are closed).
 pub async fn drop_database(url: &str) {
-    let Ok(options) = url.parse::<PgConnectOptions>() else { return };
-    let Some(database) = options.get_database().map(str::to_string) else { return };
+    let Ok(options) = url.parse::<PgConnectOptions>() else {
+        return;
+    };
+    let Some(database) = options.get_database().map(str::to_string) else {
+        return;
+    };
     if let Ok(mut connection) = options.database("postgres").connect().await {
-        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database.replace('"', "\"\""));
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await;
+        let statement = format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            database.replace('"', "\"\"")
+        );
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await;
         let _ = connection.close().await;
     }
 }
 
 /// Deletes the streams a test created (every stream named with its prefix).
 pub async fn delete_streams(nats_url: &str, prefix: &str) {
-    let Ok(client) = async_nats::connect(nats_url).await else { return };
+    let Ok(client) = async_nats::connect(nats_url).await else {
+        return;
+    };
     let jetstream = async_nats::jetstream::new(client);
     for service in crate::config::SERVICE_NAMES {
-        let _ = jetstream.delete_stream(crate::bus::stream_name(prefix, service)).await;
+        let _ = jetstream
+            .delete_stream(crate::bus::stream_name(prefix, service))
+            .await;
     }
 }
 
@@ -159,7 +190,14 @@ impl OwnNatsServer {
     /// (Re)starts the process on the same port and storage; waits until it accepts.
     pub async fn restart(&mut self) {
         let child = tokio::process::Command::new(Self::binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store_dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -168,7 +206,10 @@ impl OwnNatsServer {
             .expect("nats-server starts (install Debian's nats-server)");
         self.child = Some(child);
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -197,18 +238,27 @@ impl Drop for OwnNatsServer {
 /// Every event in a stream, read by a plain ephemeral JetStream consumer from the start:
 /// waits until at least `at_least` arrived (or `timeout`), then a little longer to catch
 /// any duplicate. Returns (subject, event) pairs in stream order.
-pub async fn read_stream(nats_url: &str, stream: &str, at_least: usize, timeout: Duration) -> Vec<(String, cspr_proto::events::v1::Event)> {
-    use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+pub async fn read_stream(
+    nats_url: &str,
+    stream: &str,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<(String, cspr_proto::events::v1::Event)> {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
     use futures::StreamExt;
     use prost::Message;
 
-    let client = async_nats::connect(nats_url).await.expect("connect to NATS");
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connect to NATS");
     let jetstream = async_nats::jetstream::new(client);
     let deadline = tokio::time::Instant::now() + timeout;
     let stream = loop {
         match jetstream.get_stream(stream).await {
             Ok(stream) => break stream,
-            Err(error) if tokio::time::Instant::now() > deadline => panic!("stream {stream} not found: {error}"),
+            Err(error) if tokio::time::Instant::now() > deadline => {
+                panic!("stream {stream} not found: {error}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
@@ -235,7 +285,8 @@ pub async fn read_stream(nats_url: &str, stream: &str, at_least: usize, timeout:
             .await
             .expect("fetch");
         while let Some(Ok(message)) = batch.next().await {
-            let event = cspr_proto::events::v1::Event::decode(message.payload.as_ref()).expect("event decodes");
+            let event = cspr_proto::events::v1::Event::decode(message.payload.as_ref())
+                .expect("event decodes");
             events.push((message.subject.to_string(), event));
         }
         if events.len() >= at_least && quiet_until.is_none() {

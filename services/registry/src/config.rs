@@ -20,20 +20,41 @@ impl RegistryConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = DeadlineRules::default();
         let rules = DeadlineRules {
-            notification_working_days: env.u32_or("CSPR_RULE_NOTIFICATION_WORKING_DAYS", defaults.notification_working_days)?,
-            rapid_review_working_days: env.u32_or("CSPR_RULE_RAPID_REVIEW_WORKING_DAYS", defaults.rapid_review_working_days)?,
-            completion_months: env.u32_or("CSPR_RULE_COMPLETION_MONTHS", defaults.completion_months)?,
-            pre_publication_working_days: env.u32_or("CSPR_RULE_PRE_PUBLICATION_WORKING_DAYS", defaults.pre_publication_working_days)?,
-            keep_public_months: env.u32_or("CSPR_RULE_KEEP_PUBLIC_MONTHS", defaults.keep_public_months)?,
-            at_risk_working_days: env.u32_or("CSPR_RULE_AT_RISK_WORKING_DAYS", defaults.at_risk_working_days)?,
-            completion_at_risk_days: env.u32_or("CSPR_RULE_COMPLETION_AT_RISK_DAYS", defaults.completion_at_risk_days)?,
+            notification_working_days: env.u32_or(
+                "CSPR_RULE_NOTIFICATION_WORKING_DAYS",
+                defaults.notification_working_days,
+            )?,
+            rapid_review_working_days: env.u32_or(
+                "CSPR_RULE_RAPID_REVIEW_WORKING_DAYS",
+                defaults.rapid_review_working_days,
+            )?,
+            completion_months: env
+                .u32_or("CSPR_RULE_COMPLETION_MONTHS", defaults.completion_months)?,
+            pre_publication_working_days: env.u32_or(
+                "CSPR_RULE_PRE_PUBLICATION_WORKING_DAYS",
+                defaults.pre_publication_working_days,
+            )?,
+            keep_public_months: env
+                .u32_or("CSPR_RULE_KEEP_PUBLIC_MONTHS", defaults.keep_public_months)?,
+            at_risk_working_days: env.u32_or(
+                "CSPR_RULE_AT_RISK_WORKING_DAYS",
+                defaults.at_risk_working_days,
+            )?,
+            completion_at_risk_days: env.u32_or(
+                "CSPR_RULE_COMPLETION_AT_RISK_DAYS",
+                defaults.completion_at_risk_days,
+            )?,
         };
         if rules.completion_months == 0 {
-            return Err(ConfigError::new("CSPR_RULE_COMPLETION_MONTHS", "must be at least 1"));
+            return Err(ConfigError::new(
+                "CSPR_RULE_COMPLETION_MONTHS",
+                "must be at least 1",
+            ));
         }
         Ok(Self {
             rules,
-            sweep_interval: env.duration_or("CSPR_REGISTRY_SWEEP_INTERVAL", Duration::from_secs(300))?,
+            sweep_interval: env
+                .duration_or("CSPR_REGISTRY_SWEEP_INTERVAL", Duration::from_secs(300))?,
         })
     }
 }

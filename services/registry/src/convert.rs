@@ -5,7 +5,9 @@ use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
-use crate::domain::review::{Decision, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation, Review};
+use crate::domain::review::{
+    Decision, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation, Review,
+};
 use crate::domain::stage::Stage;
 
 pub fn stage_to_proto(stage: Stage) -> pb::Stage {
@@ -26,7 +28,9 @@ pub fn stage_to_proto(stage: Stage) -> pb::Stage {
 }
 
 pub fn stage_from_proto(stage: pb::Stage) -> Option<Stage> {
-    Stage::ALL.into_iter().find(|candidate| stage_to_proto(*candidate) == stage)
+    Stage::ALL
+        .into_iter()
+        .find(|candidate| stage_to_proto(*candidate) == stage)
 }
 
 pub fn decision_to_proto(decision: Decision) -> pb::Decision {
@@ -45,7 +49,9 @@ pub fn panel_role_to_proto(role: PanelRole) -> pb::PanelRole {
 
 pub fn process_kind_to_proto(kind: ParallelProcessKind) -> pb::ParallelProcessKind {
     match kind {
-        ParallelProcessKind::CriminalInvestigation => pb::ParallelProcessKind::CriminalInvestigation,
+        ParallelProcessKind::CriminalInvestigation => {
+            pb::ParallelProcessKind::CriminalInvestigation
+        }
         ParallelProcessKind::CoronerInquest => pb::ParallelProcessKind::CoronerInquest,
         ParallelProcessKind::FamilyProceedings => pb::ParallelProcessKind::FamilyProceedings,
         ParallelProcessKind::Other => pb::ParallelProcessKind::Other,
@@ -114,7 +120,11 @@ pub fn agency_to_proto(agency: &crate::domain::review::Agency) -> pb::Agency {
 }
 
 /// The whole review as the API shows it, with its timeline as of that day.
-pub fn review_to_proto(review: &Review, timeline: &Timeline, rules: &crate::domain::deadlines::DeadlineRules) -> pb::Review {
+pub fn review_to_proto(
+    review: &Review,
+    timeline: &Timeline,
+    rules: &crate::domain::deadlines::DeadlineRules,
+) -> pb::Review {
     pb::Review {
         id: review.id.to_string(),
         reference: review.reference.clone(),
@@ -124,15 +134,21 @@ pub fn review_to_proto(review: &Review, timeline: &Timeline, rules: &crate::doma
         incident_date: Some(date_to_proto(review.incident_date)),
         became_aware_on: Some(date_to_proto(review.became_aware_on)),
         stage: stage_to_proto(review.stage) as i32,
-        notification: review.notification.as_ref().map(|notification| pb::Notification {
-            sent_on: Some(date_to_proto(notification.sent_on)),
-            national_panel_reference: notification.national_panel_reference.clone(),
-        }),
-        decision: review.decision.as_ref().map(|decision| pb::RapidReviewDecision {
-            decision: decision_to_proto(decision.decision) as i32,
-            decided_on: Some(date_to_proto(decision.decided_on)),
-            rationale: decision.rationale.clone(),
-        }),
+        notification: review
+            .notification
+            .as_ref()
+            .map(|notification| pb::Notification {
+                sent_on: Some(date_to_proto(notification.sent_on)),
+                national_panel_reference: notification.national_panel_reference.clone(),
+            }),
+        decision: review
+            .decision
+            .as_ref()
+            .map(|decision| pb::RapidReviewDecision {
+                decision: decision_to_proto(decision.decision) as i32,
+                decided_on: Some(date_to_proto(decision.decided_on)),
+                rationale: decision.rationale.clone(),
+            }),
         panel: review
             .panel
             .iter()
@@ -152,32 +168,52 @@ pub fn review_to_proto(review: &Review, timeline: &Timeline, rules: &crate::doma
             subject: reviewer.subject.clone(),
             appointed_on: Some(date_to_proto(reviewer.appointed_on)),
         }),
-        terms_of_reference: review.terms_of_reference.as_ref().map(|terms| pb::TermsOfReference {
-            scope_start: Some(date_to_proto(terms.scope_start)),
-            scope_end: Some(date_to_proto(terms.scope_end)),
-            key_lines_of_enquiry: terms.key_lines_of_enquiry.clone(),
-            methodology: terms.methodology.clone(),
-            agencies_in_scope: terms.agencies_in_scope.iter().map(agency_to_proto).collect(),
-            report_due_date: Some(date_to_proto(terms.report_due_date)),
-            version: terms.version,
-            set_time: Some(timestamp_to_proto(terms.set_at)),
-        }),
+        terms_of_reference: review
+            .terms_of_reference
+            .as_ref()
+            .map(|terms| pb::TermsOfReference {
+                scope_start: Some(date_to_proto(terms.scope_start)),
+                scope_end: Some(date_to_proto(terms.scope_end)),
+                key_lines_of_enquiry: terms.key_lines_of_enquiry.clone(),
+                methodology: terms.methodology.clone(),
+                agencies_in_scope: terms
+                    .agencies_in_scope
+                    .iter()
+                    .map(agency_to_proto)
+                    .collect(),
+                report_due_date: Some(date_to_proto(terms.report_due_date)),
+                version: terms.version,
+                set_time: Some(timestamp_to_proto(terms.set_at)),
+            }),
         parallel_processes: review
             .parallel_processes
             .iter()
             .map(|process| {
-                let impact = crate::domain::deadlines::days_impact(review, process.started_on, process.ended_on, rules, timeline.as_of);
+                let impact = crate::domain::deadlines::days_impact(
+                    review,
+                    process.started_on,
+                    process.ended_on,
+                    rules,
+                    timeline.as_of,
+                );
                 process_to_proto(process, impact)
             })
             .collect(),
-        overview_report: review.overview_report.as_ref().map(|report| pb::OverviewReport {
-            version: report.version,
-            findings: report.findings.clone(),
-            recommendations: report.recommendations.iter().map(recommendation_to_proto).collect(),
-            submit_time: Some(timestamp_to_proto(report.submitted_at)),
-            approve_time: report.approved_at.map(timestamp_to_proto),
-            approved_by: report.approved_by.clone().unwrap_or_default(),
-        }),
+        overview_report: review
+            .overview_report
+            .as_ref()
+            .map(|report| pb::OverviewReport {
+                version: report.version,
+                findings: report.findings.clone(),
+                recommendations: report
+                    .recommendations
+                    .iter()
+                    .map(recommendation_to_proto)
+                    .collect(),
+                submit_time: Some(timestamp_to_proto(report.submitted_at)),
+                approve_time: report.approved_at.map(timestamp_to_proto),
+                approved_by: report.approved_by.clone().unwrap_or_default(),
+            }),
         publication: Some(pb::Publication {
             planned_on: review.publication.planned_on.map(date_to_proto),
             notice_due_by: review.publication.notice_due_by.map(date_to_proto),

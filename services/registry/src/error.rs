@@ -28,7 +28,9 @@ impl From<RegistryError> for ServiceError {
             RegistryError::Review(ReviewError::Field { field, message }) => {
                 ServiceError::InvalidArgument(vec![FieldViolation::new(field, message)])
             }
-            RegistryError::Review(ReviewError::Calendar(outside)) => ServiceError::invalid("date", outside.to_string()),
+            RegistryError::Review(ReviewError::Calendar(outside)) => {
+                ServiceError::invalid("date", outside.to_string())
+            }
             RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
             RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
             RegistryError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),

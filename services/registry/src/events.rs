@@ -4,13 +4,13 @@
 use chrono::{NaiveDate, Utc};
 use cspr_platform::bus::consumer::{EventHandler, HandlerError};
 use cspr_platform::convert::date_to_proto;
-use cspr_proto::events::v1::{self as ev, event::Body, Event};
+use cspr_proto::events::v1::{self as ev, Event, event::Body};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::convert::{
-    agency_to_proto, deadline_kind_to_proto, decision_to_proto, panel_role_to_proto, process_kind_to_proto,
-    recommendation_to_proto, stage_to_proto,
+    agency_to_proto, deadline_kind_to_proto, decision_to_proto, panel_role_to_proto,
+    process_kind_to_proto, recommendation_to_proto, stage_to_proto,
 };
 use crate::domain::deadlines::{self, Deadline, DeadlineKind, DeadlineRules, Timeline};
 use crate::domain::review::{AgencyReportDecision, Change, Review};
@@ -26,7 +26,13 @@ fn due(timeline: &Timeline, kind: DeadlineKind) -> Option<cspr_proto::google::r#
 }
 
 /// The event bodies for what a command changed, in order.
-pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &DeadlineRules, today: NaiveDate) -> Vec<Body> {
+pub fn bodies(
+    review: &Review,
+    changes: &[Change],
+    timeline: &Timeline,
+    rules: &DeadlineRules,
+    today: NaiveDate,
+) -> Vec<Body> {
     let mut bodies = Vec::with_capacity(changes.len());
     for change in changes {
         let body = match change {
@@ -37,11 +43,16 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 notification_due_on: due(timeline, DeadlineKind::Notification),
             }),
             Change::NotificationSent => Body::NotificationSent(ev::NotificationSent {
-                sent_on: review.notification.as_ref().map(|notification| date_to_proto(notification.sent_on)),
+                sent_on: review
+                    .notification
+                    .as_ref()
+                    .map(|notification| date_to_proto(notification.sent_on)),
                 rapid_review_due_on: due(timeline, DeadlineKind::RapidReview),
             }),
             Change::DecisionRecorded => {
-                let Some(decision) = &review.decision else { continue };
+                let Some(decision) = &review.decision else {
+                    continue;
+                };
                 Body::DecisionRecorded(ev::DecisionRecorded {
                     decision: decision_to_proto(decision.decision) as i32,
                     decided_on: Some(date_to_proto(decision.decided_on)),
@@ -49,7 +60,10 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 })
             }
             Change::PanelMemberAppointed(member_id) => {
-                let Some(member) = review.panel.iter().find(|member| member.id == *member_id) else { continue };
+                let Some(member) = review.panel.iter().find(|member| member.id == *member_id)
+                else {
+                    continue;
+                };
                 Body::PanelMemberAppointed(ev::PanelMemberAppointed {
                     panel_member_id: member.id.to_string(),
                     name: member.name.clone(),
@@ -60,7 +74,9 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 })
             }
             Change::ReviewerAppointed => {
-                let Some(reviewer) = &review.reviewer else { continue };
+                let Some(reviewer) = &review.reviewer else {
+                    continue;
+                };
                 Body::ReviewerAppointed(ev::ReviewerAppointed {
                     name: reviewer.name.clone(),
                     email: reviewer.email.as_str().to_string(),
@@ -69,14 +85,20 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 })
             }
             Change::TermsOfReferenceSet => {
-                let Some(terms) = &review.terms_of_reference else { continue };
+                let Some(terms) = &review.terms_of_reference else {
+                    continue;
+                };
                 Body::TermsOfReferenceSet(ev::TermsOfReferenceSet {
                     version: terms.version,
                     scope_start: Some(date_to_proto(terms.scope_start)),
                     scope_end: Some(date_to_proto(terms.scope_end)),
                     key_lines_of_enquiry: terms.key_lines_of_enquiry.clone(),
                     methodology: terms.methodology.clone(),
-                    agencies_in_scope: terms.agencies_in_scope.iter().map(agency_to_proto).collect(),
+                    agencies_in_scope: terms
+                        .agencies_in_scope
+                        .iter()
+                        .map(agency_to_proto)
+                        .collect(),
                     report_due_date: Some(date_to_proto(terms.report_due_date)),
                     review_reference: review.reference.clone(),
                 })
@@ -86,7 +108,13 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 to: stage_to_proto(*to) as i32,
             }),
             Change::ParallelProcessStarted(process_id) => {
-                let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) else { continue };
+                let Some(process) = review
+                    .parallel_processes
+                    .iter()
+                    .find(|process| process.id == *process_id)
+                else {
+                    continue;
+                };
                 Body::ParallelProcessStarted(ev::ParallelProcessStarted {
                     parallel_process_id: process.id.to_string(),
                     kind: process_kind_to_proto(process.kind) as i32,
@@ -94,35 +122,59 @@ pub fn bodies(review: &Review, changes: &[Change], timeline: &Timeline, rules: &
                 })
             }
             Change::ParallelProcessEnded(process_id) => {
-                let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) else { continue };
+                let Some(process) = review
+                    .parallel_processes
+                    .iter()
+                    .find(|process| process.id == *process_id)
+                else {
+                    continue;
+                };
                 Body::ParallelProcessEnded(ev::ParallelProcessEnded {
                     parallel_process_id: process.id.to_string(),
                     kind: process_kind_to_proto(process.kind) as i32,
                     ended_on: process.ended_on.map(date_to_proto),
-                    days_impact: i32::try_from(deadlines::days_impact(review, process.started_on, process.ended_on, rules, today)).unwrap_or(i32::MAX),
+                    days_impact: i32::try_from(deadlines::days_impact(
+                        review,
+                        process.started_on,
+                        process.ended_on,
+                        rules,
+                        today,
+                    ))
+                    .unwrap_or(i32::MAX),
                 })
             }
             Change::OverviewReportSubmitted => {
-                let Some(report) = &review.overview_report else { continue };
+                let Some(report) = &review.overview_report else {
+                    continue;
+                };
                 Body::OverviewReportSubmitted(ev::OverviewReportSubmitted {
                     version: report.version,
-                    recommendation_count: i32::try_from(report.recommendations.len()).unwrap_or(i32::MAX),
+                    recommendation_count: i32::try_from(report.recommendations.len())
+                        .unwrap_or(i32::MAX),
                 })
             }
             Change::OverviewReportApproved => {
-                let Some(report) = &review.overview_report else { continue };
+                let Some(report) = &review.overview_report else {
+                    continue;
+                };
                 Body::OverviewReportApproved(ev::OverviewReportApproved {
                     version: report.version,
-                    recommendations: report.recommendations.iter().map(recommendation_to_proto).collect(),
+                    recommendations: report
+                        .recommendations
+                        .iter()
+                        .map(recommendation_to_proto)
+                        .collect(),
                 })
             }
             Change::PublicationScheduled => Body::PublicationScheduled(ev::PublicationScheduled {
                 planned_on: review.publication.planned_on.map(date_to_proto),
                 notice_due_by: review.publication.notice_due_by.map(date_to_proto),
             }),
-            Change::PrePublicationNoticeRecorded => Body::PrePublicationNoticeRecorded(ev::PrePublicationNoticeRecorded {
-                sent_on: review.publication.notice_sent_on.map(date_to_proto),
-            }),
+            Change::PrePublicationNoticeRecorded => {
+                Body::PrePublicationNoticeRecorded(ev::PrePublicationNoticeRecorded {
+                    sent_on: review.publication.notice_sent_on.map(date_to_proto),
+                })
+            }
             Change::Published => Body::ReviewPublished(ev::ReviewPublished {
                 published: review.publication.published,
                 published_on: review.publication.published_on.map(date_to_proto),
@@ -161,25 +213,49 @@ pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Bod
 pub struct RegistryEventHandler;
 
 impl EventHandler for RegistryEventHandler {
-    async fn handle(&self, connection: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+    ) -> Result<(), HandlerError> {
         let Some(body) = &event.body else {
             return Ok(());
         };
         let review_id = || {
-            event
-                .review_id
-                .parse::<Uuid>()
-                .map_err(|_| HandlerError::message(format!("event {} has no valid review_id", event.id)))
+            event.review_id.parse::<Uuid>().map_err(|_| {
+                HandlerError::message(format!("event {} has no valid review_id", event.id))
+            })
         };
         match body {
             Body::AgencyReportAccepted(accepted) => {
-                store::record_agency_report_decision(connection, review_id()?, &accepted.agency_id, AgencyReportDecision::Accepted, Utc::now()).await?;
+                store::record_agency_report_decision(
+                    connection,
+                    review_id()?,
+                    &accepted.agency_id,
+                    AgencyReportDecision::Accepted,
+                    Utc::now(),
+                )
+                .await?;
             }
             Body::AgencyReportWaived(waived) => {
-                store::record_agency_report_decision(connection, review_id()?, &waived.agency_id, AgencyReportDecision::Waived, Utc::now()).await?;
+                store::record_agency_report_decision(
+                    connection,
+                    review_id()?,
+                    &waived.agency_id,
+                    AgencyReportDecision::Waived,
+                    Utc::now(),
+                )
+                .await?;
             }
             Body::PractitionerRegistered(practitioner) => {
-                store::record_involved_practitioner(connection, review_id()?, &practitioner.practitioner_id, &practitioner.agency_id, &practitioner.email).await?;
+                store::record_involved_practitioner(
+                    connection,
+                    review_id()?,
+                    &practitioner.practitioner_id,
+                    &practitioner.agency_id,
+                    &practitioner.email,
+                )
+                .await?;
             }
             _ => {}
         }

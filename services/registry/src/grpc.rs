@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use cspr_platform::auth::{principal, Principal, Role};
+use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
-use cspr_platform::convert::{date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto};
+use cspr_platform::convert::{
+    date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto,
+};
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::fingerprint;
-use cspr_platform::pagination::{page_size, Cursor};
+use cspr_platform::pagination::{Cursor, page_size};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistry;
@@ -17,14 +19,17 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::convert::{deadline_to_proto, process_kind_from_proto, process_to_proto, review_to_proto, stage_from_proto};
+use crate::convert::{
+    deadline_to_proto, process_kind_from_proto, process_to_proto, review_to_proto, stage_from_proto,
+};
 use crate::domain::deadlines::{self, DeadlineRules, Timeline};
 use crate::domain::review::{
-    Decision, NewPanelMember, NewReview, NewTermsOfReference, PanelRole, ParallelProcess, PublicationOutcome,
-    Recommendation, Review, ReviewError, Reviewer,
+    Decision, NewPanelMember, NewReview, NewTermsOfReference, PanelRole, ParallelProcess,
+    PublicationOutcome, Recommendation, Review, ReviewError, Reviewer,
 };
 use crate::domain::values::{
-    optional_text, past_or_today, recommendation_ref, required_text, AgencyId, ChildAlias, Email, ScopePeriod,
+    AgencyId, ChildAlias, Email, ScopePeriod, optional_text, past_or_today, recommendation_ref,
+    required_text,
 };
 use crate::error::RegistryError;
 use crate::store::{IdempotencyKey, ReviewFilter, Store};
@@ -68,7 +73,12 @@ fn date_field(violations: &mut Violations, field: &str, date: Option<&Date>) -> 
     violations.check(field, date_from_proto(date))
 }
 
-fn past_date_field(violations: &mut Violations, field: &str, date: Option<&Date>, today: NaiveDate) -> Option<NaiveDate> {
+fn past_date_field(
+    violations: &mut Violations,
+    field: &str,
+    date: Option<&Date>,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
     let date = date_field(violations, field, date)?;
     violations.check(field, past_or_today(date, today))
 }
@@ -90,7 +100,12 @@ fn denied(message: &str) -> RegistryError {
 }
 
 impl RegistryApi {
-    pub fn new(store: Store, rules: Arc<DeadlineRules>, calendar: Arc<WorkingDayCalendar>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        rules: Arc<DeadlineRules>,
+        calendar: Arc<WorkingDayCalendar>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             rules,
@@ -100,16 +115,29 @@ impl RegistryApi {
     }
 
     fn timeline(&self, review: &Review) -> Result<Timeline, RegistryError> {
-        Ok(deadlines::timeline(review, &self.rules, &self.calendar, self.clock.today()).map_err(ReviewError::from)?)
+        Ok(
+            deadlines::timeline(review, &self.rules, &self.calendar, self.clock.today())
+                .map_err(ReviewError::from)?,
+        )
     }
 
     fn reply(&self, review: &Review) -> Result<Response<pb::Review>, Status> {
         let timeline = self.timeline(review)?;
-        Ok(Response::new(review_to_proto(review, &timeline, &self.rules)))
+        Ok(Response::new(review_to_proto(
+            review,
+            &timeline,
+            &self.rules,
+        )))
     }
 
     /// Role check that leaves an audit record when it refuses.
-    async fn authorize(&self, principal: &Principal, allowed: &[Role], action: &str, review_id: Option<Uuid>) -> Result<(), Status> {
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        allowed: &[Role],
+        action: &str,
+        review_id: Option<Uuid>,
+    ) -> Result<(), Status> {
         if let Err(error) = principal.require_any(allowed) {
             self.audit_refusal(principal, action, review_id).await;
             return Err(error.into());
@@ -118,13 +146,22 @@ impl RegistryApi {
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
-        if let Err(error) = self.store.audit_access(principal, action, review_id, "PERMISSION_DENIED").await {
+        if let Err(error) = self
+            .store
+            .audit_access(principal, action, review_id, "PERMISSION_DENIED")
+            .await
+        {
             tracing::warn!(%error, action, "cannot audit a refusal");
         }
     }
 
     /// Loads a review the caller may read, auditing the read.
-    async fn readable(&self, principal: &Principal, id: Uuid, action: &str) -> Result<Review, Status> {
+    async fn readable(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        action: &str,
+    ) -> Result<Review, Status> {
         let review = self
             .store
             .get(&principal.partnership, id)
@@ -168,20 +205,48 @@ impl RegistryApi {
 
 #[tonic::async_trait]
 impl ReviewRegistry for RegistryApi {
-    async fn create_review(&self, request: Request<pb::CreateReviewRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn create_review(
+        &self,
+        request: Request<pb::CreateReviewRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
-        self.authorize(&principal, ADMIN, "CreateReview", None).await?;
+        self.authorize(&principal, ADMIN, "CreateReview", None)
+            .await?;
         let request = request.into_inner();
         let today = self.clock.today();
         let mut violations = Violations::new();
         let request_id = violations.check("request_id", required_text(&request.request_id, 100));
         let child_alias = violations.check("child_alias", ChildAlias::parse(&request.child_alias));
-        let local_authority = violations.check("local_authority", required_text(&request.local_authority, SHORT_TEXT));
-        let incident_date = past_date_field(&mut violations, "incident_date", request.incident_date.as_ref(), today);
-        let became_aware_on = past_date_field(&mut violations, "became_aware_on", request.became_aware_on.as_ref(), today);
+        let local_authority = violations.check(
+            "local_authority",
+            required_text(&request.local_authority, SHORT_TEXT),
+        );
+        let incident_date = past_date_field(
+            &mut violations,
+            "incident_date",
+            request.incident_date.as_ref(),
+            today,
+        );
+        let became_aware_on = past_date_field(
+            &mut violations,
+            "became_aware_on",
+            request.became_aware_on.as_ref(),
+            today,
+        );
         violations.finish()?;
-        let (Some(request_id), Some(child_alias), Some(local_authority), Some(incident_date), Some(became_aware_on)) =
-            (request_id, child_alias, local_authority, incident_date, became_aware_on)
+        let (
+            Some(request_id),
+            Some(child_alias),
+            Some(local_authority),
+            Some(incident_date),
+            Some(became_aware_on),
+        ) = (
+            request_id,
+            child_alias,
+            local_authority,
+            incident_date,
+            became_aware_on,
+        )
         else {
             return Err(Status::internal("validated fields missing"));
         };
@@ -213,18 +278,25 @@ impl ReviewRegistry for RegistryApi {
         self.reply(&review)
     }
 
-    async fn get_review(&self, request: Request<pb::GetReviewRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn get_review(
+        &self,
+        request: Request<pb::GetReviewRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let id = review_id("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetReview").await?;
         self.reply(&review)
     }
 
-    async fn list_reviews(&self, request: Request<pb::ListReviewsRequest>) -> Result<Response<pb::ListReviewsResponse>, Status> {
+    async fn list_reviews(
+        &self,
+        request: Request<pb::ListReviewsRequest>,
+    ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let principal = principal(&request)?;
         let mut allowed = READERS.to_vec();
         allowed.push(Role::Reviewer);
-        self.authorize(&principal, &allowed, "ListReviews", None).await?;
+        self.authorize(&principal, &allowed, "ListReviews", None)
+            .await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
@@ -253,7 +325,13 @@ impl ReviewRegistry for RegistryApi {
             reviews.truncate(limit as usize);
             reviews
                 .last()
-                .map(|review| Cursor { at: review.created_at, id: review.id }.encode())
+                .map(|review| {
+                    Cursor {
+                        at: review.created_at,
+                        id: review.id,
+                    }
+                    .encode()
+                })
                 .unwrap_or_default()
         } else {
             String::new()
@@ -273,24 +351,43 @@ impl ReviewRegistry for RegistryApi {
         }))
     }
 
-    async fn record_notification_sent(&self, request: Request<pb::RecordNotificationSentRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn record_notification_sent(
+        &self,
+        request: Request<pb::RecordNotificationSentRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let sent_on = past_date_field(&mut violations, "sent_on", request.sent_on.as_ref(), self.clock.today());
-        let reference = violations.check("national_panel_reference", optional_text(&request.national_panel_reference, 100));
+        let sent_on = past_date_field(
+            &mut violations,
+            "sent_on",
+            request.sent_on.as_ref(),
+            self.clock.today(),
+        );
+        let reference = violations.check(
+            "national_panel_reference",
+            optional_text(&request.national_panel_reference, 100),
+        );
         violations.finish()?;
         let (Some(sent_on), Some(reference)) = (sent_on, reference) else {
             return Err(Status::internal("validated fields missing"));
         };
-        self.command(&principal, ADMIN, "RecordNotificationSent", id, None, move |review| {
-            Ok(review.record_notification_sent(sent_on, reference)?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "RecordNotificationSent",
+            id,
+            None,
+            move |review| Ok(review.record_notification_sent(sent_on, reference)?),
+        )
         .await
     }
 
-    async fn record_decision(&self, request: Request<pb::RecordDecisionRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn record_decision(
+        &self,
+        request: Request<pb::RecordDecisionRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -303,19 +400,33 @@ impl ReviewRegistry for RegistryApi {
                 None
             }
         };
-        let decided_on = past_date_field(&mut violations, "decided_on", request.decided_on.as_ref(), self.clock.today());
+        let decided_on = past_date_field(
+            &mut violations,
+            "decided_on",
+            request.decided_on.as_ref(),
+            self.clock.today(),
+        );
         let rationale = violations.check("rationale", optional_text(&request.rationale, LONG_TEXT));
         violations.finish()?;
-        let (Some(decision), Some(decided_on), Some(rationale)) = (decision, decided_on, rationale) else {
+        let (Some(decision), Some(decided_on), Some(rationale)) = (decision, decided_on, rationale)
+        else {
             return Err(Status::internal("validated fields missing"));
         };
-        self.command(&principal, DECIDERS, "RecordDecision", id, None, move |review| {
-            Ok(review.record_decision(decision, decided_on, rationale)?)
-        })
+        self.command(
+            &principal,
+            DECIDERS,
+            "RecordDecision",
+            id,
+            None,
+            move |review| Ok(review.record_decision(decision, decided_on, rationale)?),
+        )
         .await
     }
 
-    async fn appoint_panel_member(&self, request: Request<pb::AppointPanelMemberRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn appoint_panel_member(
+        &self,
+        request: Request<pb::AppointPanelMemberRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -323,7 +434,10 @@ impl ReviewRegistry for RegistryApi {
         let request_id = violations.check("request_id", required_text(&request.request_id, 100));
         let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
         let email = violations.check("email", Email::parse(&request.email));
-        let organisation = violations.check("organisation", required_text(&request.organisation, SHORT_TEXT));
+        let organisation = violations.check(
+            "organisation",
+            required_text(&request.organisation, SHORT_TEXT),
+        );
         let role = match pb::PanelRole::try_from(request.role) {
             Ok(pb::PanelRole::Chair) => Some(PanelRole::Chair),
             Ok(pb::PanelRole::Member) => Some(PanelRole::Member),
@@ -332,14 +446,24 @@ impl ReviewRegistry for RegistryApi {
                 None
             }
         };
-        let statement = violations.check("independence_statement", optional_text(&request.independence_statement, LONG_TEXT));
+        let statement = violations.check(
+            "independence_statement",
+            optional_text(&request.independence_statement, LONG_TEXT),
+        );
         violations.finish()?;
-        let (Some(request_id), Some(name), Some(email), Some(organisation), Some(role), Some(statement)) =
-            (request_id, name, email, organisation, role, statement)
+        let (
+            Some(request_id),
+            Some(name),
+            Some(email),
+            Some(organisation),
+            Some(role),
+            Some(statement),
+        ) = (request_id, name, email, organisation, role, statement)
         else {
             return Err(Status::internal("validated fields missing"));
         };
-        self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id)).await?;
+        self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id))
+            .await?;
         let involved = self
             .store
             .is_involved_practitioner(id, email.as_str())
@@ -354,25 +478,35 @@ impl ReviewRegistry for RegistryApi {
         };
         let now = self.clock.now();
         let declares = request.declares_no_involvement;
-        self.command(&principal, ADMIN, "AppointPanelMember", id, Some(key), move |review| {
-            Ok(review.appoint_panel_member(
-                member_id,
-                NewPanelMember {
-                    name,
-                    email,
-                    organisation,
-                    role,
-                    independence_statement: statement,
-                },
-                declares,
-                involved,
-                now,
-            )?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "AppointPanelMember",
+            id,
+            Some(key),
+            move |review| {
+                Ok(review.appoint_panel_member(
+                    member_id,
+                    NewPanelMember {
+                        name,
+                        email,
+                        organisation,
+                        role,
+                        independence_statement: statement,
+                    },
+                    declares,
+                    involved,
+                    now,
+                )?)
+            },
+        )
         .await
     }
 
-    async fn appoint_reviewer(&self, request: Request<pb::AppointReviewerRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn appoint_reviewer(
+        &self,
+        request: Request<pb::AppointReviewerRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -380,23 +514,40 @@ impl ReviewRegistry for RegistryApi {
         let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
         let email = violations.check("email", Email::parse(&request.email));
         let subject = violations.check("subject", required_text(&request.subject, SHORT_TEXT));
-        let appointed_on = past_date_field(&mut violations, "appointed_on", request.appointed_on.as_ref(), self.clock.today());
+        let appointed_on = past_date_field(
+            &mut violations,
+            "appointed_on",
+            request.appointed_on.as_ref(),
+            self.clock.today(),
+        );
         violations.finish()?;
-        let (Some(name), Some(email), Some(subject), Some(appointed_on)) = (name, email, subject, appointed_on) else {
+        let (Some(name), Some(email), Some(subject), Some(appointed_on)) =
+            (name, email, subject, appointed_on)
+        else {
             return Err(Status::internal("validated fields missing"));
         };
-        self.command(&principal, ADMIN, "AppointReviewer", id, None, move |review| {
-            Ok(review.appoint_reviewer(Reviewer {
-                name,
-                email,
-                subject,
-                appointed_on,
-            })?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "AppointReviewer",
+            id,
+            None,
+            move |review| {
+                Ok(review.appoint_reviewer(Reviewer {
+                    name,
+                    email,
+                    subject,
+                    appointed_on,
+                })?)
+            },
+        )
         .await
     }
 
-    async fn set_terms_of_reference(&self, request: Request<pb::SetTermsOfReferenceRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn set_terms_of_reference(
+        &self,
+        request: Request<pb::SetTermsOfReferenceRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -405,22 +556,33 @@ impl ReviewRegistry for RegistryApi {
         let scope_start = date_field(&mut violations, "scope_start", request.scope_start.as_ref());
         let scope_end = date_field(&mut violations, "scope_end", request.scope_end.as_ref());
         let scope = match (scope_start, scope_end) {
-            (Some(start), Some(end)) => violations.check("scope_end", ScopePeriod::new(start, end, today)),
+            (Some(start), Some(end)) => {
+                violations.check("scope_end", ScopePeriod::new(start, end, today))
+            }
             _ => None,
         };
         if request.key_lines_of_enquiry.is_empty() {
-            violations.add("key_lines_of_enquiry", "at least one line of enquiry is required");
+            violations.add(
+                "key_lines_of_enquiry",
+                "at least one line of enquiry is required",
+            );
         }
         if request.key_lines_of_enquiry.len() > 50 {
             violations.add("key_lines_of_enquiry", "at most 50");
         }
         let mut lines = Vec::with_capacity(request.key_lines_of_enquiry.len());
         for (index, line) in request.key_lines_of_enquiry.iter().enumerate() {
-            if let Some(line) = violations.check(&format!("key_lines_of_enquiry[{index}]"), required_text(line, 1_000)) {
+            if let Some(line) = violations.check(
+                &format!("key_lines_of_enquiry[{index}]"),
+                required_text(line, 1_000),
+            ) {
                 lines.push(line);
             }
         }
-        let methodology = violations.check("methodology", required_text(&request.methodology, LONG_TEXT));
+        let methodology = violations.check(
+            "methodology",
+            required_text(&request.methodology, LONG_TEXT),
+        );
         if request.agencies_in_scope.is_empty() {
             violations.add("agencies_in_scope", "at least one agency is required");
         }
@@ -430,39 +592,67 @@ impl ReviewRegistry for RegistryApi {
         let mut agencies = Vec::with_capacity(request.agencies_in_scope.len());
         let mut seen = std::collections::BTreeSet::new();
         for (index, agency) in request.agencies_in_scope.iter().enumerate() {
-            let agency_id = violations.check(&format!("agencies_in_scope[{index}].id"), AgencyId::parse(&agency.id));
-            let name = violations.check(&format!("agencies_in_scope[{index}].name"), required_text(&agency.name, SHORT_TEXT));
-            let email = violations.check(&format!("agencies_in_scope[{index}].contact_email"), Email::parse(&agency.contact_email));
+            let agency_id = violations.check(
+                &format!("agencies_in_scope[{index}].id"),
+                AgencyId::parse(&agency.id),
+            );
+            let name = violations.check(
+                &format!("agencies_in_scope[{index}].name"),
+                required_text(&agency.name, SHORT_TEXT),
+            );
+            let email = violations.check(
+                &format!("agencies_in_scope[{index}].contact_email"),
+                Email::parse(&agency.contact_email),
+            );
             if let (Some(agency_id), Some(name), Some(email)) = (agency_id, name, email) {
                 if !seen.insert(agency_id.clone()) {
-                    violations.add(format!("agencies_in_scope[{index}].id"), "duplicate agency id");
+                    violations.add(
+                        format!("agencies_in_scope[{index}].id"),
+                        "duplicate agency id",
+                    );
                 }
                 agencies.push((agency_id, name, email));
             }
         }
-        let report_due_date = date_field(&mut violations, "report_due_date", request.report_due_date.as_ref());
+        let report_due_date = date_field(
+            &mut violations,
+            "report_due_date",
+            request.report_due_date.as_ref(),
+        );
         violations.finish()?;
-        let (Some(scope), Some(methodology), Some(report_due_date)) = (scope, methodology, report_due_date) else {
+        let (Some(scope), Some(methodology), Some(report_due_date)) =
+            (scope, methodology, report_due_date)
+        else {
             return Err(Status::internal("validated fields missing"));
         };
         let now = self.clock.now();
-        self.command(&principal, DECIDERS, "SetTermsOfReference", id, None, move |review| {
-            Ok(review.set_terms_of_reference(
-                NewTermsOfReference {
-                    scope,
-                    key_lines_of_enquiry: lines,
-                    methodology,
-                    agencies_in_scope: agencies,
-                    report_due_date,
-                },
-                today,
-                now,
-            )?)
-        })
+        self.command(
+            &principal,
+            DECIDERS,
+            "SetTermsOfReference",
+            id,
+            None,
+            move |review| {
+                Ok(review.set_terms_of_reference(
+                    NewTermsOfReference {
+                        scope,
+                        key_lines_of_enquiry: lines,
+                        methodology,
+                        agencies_in_scope: agencies,
+                        report_due_date,
+                    },
+                    today,
+                    now,
+                )?)
+            },
+        )
         .await
     }
 
-    async fn advance_stage(&self, request: Request<pb::AdvanceStageRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn advance_stage(
+        &self,
+        request: Request<pb::AdvanceStageRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -470,24 +660,39 @@ impl ReviewRegistry for RegistryApi {
             .ok()
             .and_then(stage_from_proto)
             .ok_or_else(|| ServiceError::invalid("to_stage", "required: the stage to move to"))?;
-        self.command(&principal, ADMIN, "AdvanceStage", id, None, move |review| Ok(review.advance(to)?))
-            .await
+        self.command(&principal, ADMIN, "AdvanceStage", id, None, move |review| {
+            Ok(review.advance(to)?)
+        })
+        .await
     }
 
-    async fn record_parallel_process(&self, request: Request<pb::RecordParallelProcessRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn record_parallel_process(
+        &self,
+        request: Request<pb::RecordParallelProcessRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let kind = pb::ParallelProcessKind::try_from(request.kind).ok().and_then(process_kind_from_proto);
+        let kind = pb::ParallelProcessKind::try_from(request.kind)
+            .ok()
+            .and_then(process_kind_from_proto);
         if kind.is_none() {
-            violations.add("kind", "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER");
+            violations.add(
+                "kind",
+                "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER",
+            );
         }
-        let description = violations.check("description", optional_text(&request.description, LONG_TEXT));
+        let description = violations.check(
+            "description",
+            optional_text(&request.description, LONG_TEXT),
+        );
         let started_on = date_field(&mut violations, "started_on", request.started_on.as_ref());
         violations.finish()?;
-        let (Some(request_id), Some(kind), Some(description), Some(started_on)) = (request_id, kind, description, started_on) else {
+        let (Some(request_id), Some(kind), Some(description), Some(started_on)) =
+            (request_id, kind, description, started_on)
+        else {
             return Err(Status::internal("validated fields missing"));
         };
         let process_id = Uuid::now_v7();
@@ -498,22 +703,32 @@ impl ReviewRegistry for RegistryApi {
             resource_id: process_id.to_string(),
         };
         let today = self.clock.today();
-        self.command(&principal, ADMIN, "RecordParallelProcess", id, Some(key), move |review| {
-            Ok(review.record_parallel_process(
-                ParallelProcess {
-                    id: process_id,
-                    kind,
-                    description,
-                    started_on,
-                    ended_on: None,
-                },
-                today,
-            )?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "RecordParallelProcess",
+            id,
+            Some(key),
+            move |review| {
+                Ok(review.record_parallel_process(
+                    ParallelProcess {
+                        id: process_id,
+                        kind,
+                        description,
+                        started_on,
+                        ended_on: None,
+                    },
+                    today,
+                )?)
+            },
+        )
         .await
     }
 
-    async fn end_parallel_process(&self, request: Request<pb::EndParallelProcessRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn end_parallel_process(
+        &self,
+        request: Request<pb::EndParallelProcessRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
@@ -532,30 +747,48 @@ impl ReviewRegistry for RegistryApi {
             return Err(Status::internal("validated fields missing"));
         };
         let today = self.clock.today();
-        self.command(&principal, ADMIN, "EndParallelProcess", id, None, move |review| {
-            Ok(review.end_parallel_process(process_id, ended_on, today)?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "EndParallelProcess",
+            id,
+            None,
+            move |review| Ok(review.end_parallel_process(process_id, ended_on, today)?),
+        )
         .await
     }
 
-    async fn submit_overview_report(&self, request: Request<pb::SubmitOverviewReportRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn submit_overview_report(
+        &self,
+        request: Request<pb::SubmitOverviewReportRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let findings = violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
+        let findings =
+            violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
         if request.recommendations.is_empty() {
             violations.add("recommendations", "at least one recommendation is required");
         }
         let mut recommendations = Vec::with_capacity(request.recommendations.len());
         let mut seen = std::collections::BTreeSet::new();
         for (index, recommendation) in request.recommendations.iter().enumerate() {
-            let reference = violations.check(&format!("recommendations[{index}].ref"), recommendation_ref(&recommendation.r#ref));
-            let text = violations.check(&format!("recommendations[{index}].text"), required_text(&recommendation.text, LONG_TEXT));
+            let reference = violations.check(
+                &format!("recommendations[{index}].ref"),
+                recommendation_ref(&recommendation.r#ref),
+            );
+            let text = violations.check(
+                &format!("recommendations[{index}].text"),
+                required_text(&recommendation.text, LONG_TEXT),
+            );
             if let (Some(reference), Some(text)) = (reference, text) {
                 if !seen.insert(reference.clone()) {
-                    violations.add(format!("recommendations[{index}].ref"), "duplicate reference");
+                    violations.add(
+                        format!("recommendations[{index}].ref"),
+                        "duplicate reference",
+                    );
                 }
                 recommendations.push(Recommendation { reference, text });
             }
@@ -572,82 +805,145 @@ impl ReviewRegistry for RegistryApi {
         };
         let now = self.clock.now();
         let caller = principal.clone();
-        self.command(&principal, &[Role::Reviewer], "SubmitOverviewReport", id, Some(key), move |review| {
-            if !is_appointed_reviewer(&caller, review) {
-                return Err(denied("only the reviewer appointed to this review can submit its overview report"));
-            }
-            Ok(review.submit_overview_report(findings, recommendations, now)?)
-        })
+        self.command(
+            &principal,
+            &[Role::Reviewer],
+            "SubmitOverviewReport",
+            id,
+            Some(key),
+            move |review| {
+                if !is_appointed_reviewer(&caller, review) {
+                    return Err(denied(
+                        "only the reviewer appointed to this review can submit its overview report",
+                    ));
+                }
+                Ok(review.submit_overview_report(findings, recommendations, now)?)
+            },
+        )
         .await
     }
 
-    async fn approve_overview_report(&self, request: Request<pb::ApproveOverviewReportRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn approve_overview_report(
+        &self,
+        request: Request<pb::ApproveOverviewReportRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         if request.version <= 0 {
-            return Err(ServiceError::invalid("version", "required: the version being approved").into());
+            return Err(
+                ServiceError::invalid("version", "required: the version being approved").into(),
+            );
         }
         let now = self.clock.now();
         let approver = principal.subject.clone();
-        self.command(&principal, &[Role::PanelChair], "ApproveOverviewReport", id, None, move |review| {
-            Ok(review.approve_overview_report(request.version, &approver, now)?)
-        })
+        self.command(
+            &principal,
+            &[Role::PanelChair],
+            "ApproveOverviewReport",
+            id,
+            None,
+            move |review| Ok(review.approve_overview_report(request.version, &approver, now)?),
+        )
         .await
     }
 
-    async fn schedule_publication(&self, request: Request<pb::SchedulePublicationRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn schedule_publication(
+        &self,
+        request: Request<pb::SchedulePublicationRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
-        let planned_on = date_from_proto(request.planned_on.as_ref()).map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
+        let planned_on = date_from_proto(request.planned_on.as_ref())
+            .map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
         let today = self.clock.today();
         if planned_on <= today {
             return Err(ServiceError::invalid("planned_on", "must be in the future").into());
         }
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        self.command(&principal, ADMIN, "SchedulePublication", id, None, move |review| {
-            Ok(review.schedule_publication(planned_on, &rules, &calendar, today)?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "SchedulePublication",
+            id,
+            None,
+            move |review| Ok(review.schedule_publication(planned_on, &rules, &calendar, today)?),
+        )
         .await
     }
 
-    async fn record_pre_publication_notice(&self, request: Request<pb::RecordPrePublicationNoticeRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn record_pre_publication_notice(
+        &self,
+        request: Request<pb::RecordPrePublicationNoticeRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let sent_on = past_date_field(&mut violations, "sent_on", request.sent_on.as_ref(), self.clock.today());
+        let sent_on = past_date_field(
+            &mut violations,
+            "sent_on",
+            request.sent_on.as_ref(),
+            self.clock.today(),
+        );
         violations.finish()?;
         let Some(sent_on) = sent_on else {
             return Err(Status::internal("validated fields missing"));
         };
-        self.command(&principal, ADMIN, "RecordPrePublicationNotice", id, None, move |review| {
-            Ok(review.record_pre_publication_notice(sent_on)?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "RecordPrePublicationNotice",
+            id,
+            None,
+            move |review| Ok(review.record_pre_publication_notice(sent_on)?),
+        )
         .await
     }
 
-    async fn record_publication(&self, request: Request<pb::RecordPublicationRequest>) -> Result<Response<pb::Review>, Status> {
+    async fn record_publication(
+        &self,
+        request: Request<pb::RecordPublicationRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
         let outcome = if request.published {
-            let on = past_date_field(&mut violations, "published_on", request.published_on.as_ref(), today);
+            let on = past_date_field(
+                &mut violations,
+                "published_on",
+                request.published_on.as_ref(),
+                today,
+            );
             let location = violations.check("location", required_text(&request.location, 1_000));
             if !request.not_published_justification.trim().is_empty() {
-                violations.add("not_published_justification", "only for a review that is not published");
+                violations.add(
+                    "not_published_justification",
+                    "only for a review that is not published",
+                );
             }
-            on.zip(location).map(|(on, location)| PublicationOutcome::Published { on, location })
+            on.zip(location)
+                .map(|(on, location)| PublicationOutcome::Published { on, location })
         } else {
-            if violations.check("published_on", optional_date_from_proto(request.published_on.as_ref())).flatten().is_some() {
+            if violations
+                .check(
+                    "published_on",
+                    optional_date_from_proto(request.published_on.as_ref()),
+                )
+                .flatten()
+                .is_some()
+            {
                 violations.add("published_on", "only for a published review");
             }
             violations
-                .check("not_published_justification", required_text(&request.not_published_justification, LONG_TEXT))
+                .check(
+                    "not_published_justification",
+                    required_text(&request.not_published_justification, LONG_TEXT),
+                )
                 .map(|justification| PublicationOutcome::NotPublished { justification })
         };
         violations.finish()?;
@@ -656,13 +952,21 @@ impl ReviewRegistry for RegistryApi {
         };
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        self.command(&principal, ADMIN, "RecordPublication", id, None, move |review| {
-            Ok(review.record_publication(outcome, &rules, &calendar, today)?)
-        })
+        self.command(
+            &principal,
+            ADMIN,
+            "RecordPublication",
+            id,
+            None,
+            move |review| Ok(review.record_publication(outcome, &rules, &calendar, today)?),
+        )
         .await
     }
 
-    async fn get_timeline(&self, request: Request<pb::GetTimelineRequest>) -> Result<Response<pb::Timeline>, Status> {
+    async fn get_timeline(
+        &self,
+        request: Request<pb::GetTimelineRequest>,
+    ) -> Result<Response<pb::Timeline>, Status> {
         let principal = principal(&request)?;
         let id = review_id("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetTimeline").await?;
@@ -670,7 +974,8 @@ impl ReviewRegistry for RegistryApi {
         Ok(Response::new(pb::Timeline {
             review_id: review.id.to_string(),
             deadlines: timeline.deadlines.iter().map(deadline_to_proto).collect(),
-            parallel_process_days: i32::try_from(timeline.parallel_process_days).unwrap_or(i32::MAX),
+            parallel_process_days: i32::try_from(timeline.parallel_process_days)
+                .unwrap_or(i32::MAX),
             projected_completion: timeline.projected_completion.map(date_to_proto),
             as_of: Some(date_to_proto(timeline.as_of)),
             parallel_processes: review
@@ -679,22 +984,42 @@ impl ReviewRegistry for RegistryApi {
                 .map(|process| {
                     process_to_proto(
                         process,
-                        deadlines::days_impact(&review, process.started_on, process.ended_on, &self.rules, timeline.as_of),
+                        deadlines::days_impact(
+                            &review,
+                            process.started_on,
+                            process.ended_on,
+                            &self.rules,
+                            timeline.as_of,
+                        ),
                     )
                 })
                 .collect(),
         }))
     }
 
-    async fn list_audit_records(&self, request: Request<pb::ListAuditRecordsRequest>) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = review_id("review_id", &request.review_id)?;
-        self.authorize(&principal, &[Role::Auditor, Role::PartnershipAdmin], "ListAuditRecords", Some(id))
-            .await?;
+        self.authorize(
+            &principal,
+            &[Role::Auditor, Role::PartnershipAdmin],
+            "ListAuditRecords",
+            Some(id),
+        )
+        .await?;
         let limit = page_size(request.page_size, 100, 500, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
-        if self.store.get(&principal.partnership, id).await.map_err(RegistryError::from)?.is_none() {
+        if self
+            .store
+            .get(&principal.partnership, id)
+            .await
+            .map_err(RegistryError::from)?
+            .is_none()
+        {
             return Err(RegistryError::ReviewNotFound(id.to_string()).into());
         }
         let mut records = self
@@ -706,7 +1031,13 @@ impl ReviewRegistry for RegistryApi {
             records.truncate(limit as usize);
             records
                 .last()
-                .map(|record| Cursor { at: record.at, id: record.id }.encode())
+                .map(|record| {
+                    Cursor {
+                        at: record.at,
+                        id: record.id,
+                    }
+                    .encode()
+                })
                 .unwrap_or_default()
         } else {
             String::new()

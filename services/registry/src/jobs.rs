@@ -45,7 +45,9 @@ impl DeadlineSweep {
             match self.sweep_once().await {
                 Ok(0) => tracing::debug!("deadline sweep: nothing to raise"),
                 Ok(raised) => tracing::info!(raised, "deadline sweep raised alerts"),
-                Err(error) => tracing::warn!(%error, "deadline sweep failed; retrying next interval"),
+                Err(error) => {
+                    tracing::warn!(%error, "deadline sweep failed; retrying next interval")
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

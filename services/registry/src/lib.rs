@@ -32,10 +32,10 @@ use std::sync::Arc;
 
 use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
 use cspr_platform::calendar::WorkingDayCalendar;
-use cspr_platform::server::{launch, Launch, RunningService, ServiceContext, StartError};
+use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistryServer;
-use tonic::service::interceptor::InterceptedService;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::config::RegistryConfig;
 use crate::events::RegistryEventHandler;
@@ -63,7 +63,10 @@ pub fn store(context: &ServiceContext, config: &RegistryConfig) -> Store {
 
 /// Starts the registry: gRPC on its address, the outbox relay, its consumers and the
 /// deadline sweep.
-pub async fn start(context: ServiceContext, config: RegistryConfig) -> Result<RunningService, StartError> {
+pub async fn start(
+    context: ServiceContext,
+    config: RegistryConfig,
+) -> Result<RunningService, StartError> {
     let store = store(&context, &config);
     let api = RegistryApi::new(
         store.clone(),
@@ -74,7 +77,10 @@ pub async fn start(context: ServiceContext, config: RegistryConfig) -> Result<Ru
     let server = ReviewRegistryServer::new(api)
         .max_decoding_message_size(context.platform.max_message_bytes)
         .max_encoding_message_size(context.platform.max_message_bytes);
-    let routes = Routes::new(InterceptedService::new(server, context.authenticator.clone()));
+    let routes = Routes::new(InterceptedService::new(
+        server,
+        context.authenticator.clone(),
+    ));
     let sweep_interval = config.sweep_interval;
     launch(
         context,

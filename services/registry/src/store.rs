@@ -21,9 +21,9 @@ use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    AgencyReportDecision, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole, ParallelProcess,
-    ParallelProcessKind, Publication, RapidReviewDecision, Recommendation, Review, ReviewError, Reviewer,
-    TermsOfReference,
+    AgencyReportDecision, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole,
+    ParallelProcess, ParallelProcessKind, Publication, RapidReviewDecision, Recommendation, Review,
+    ReviewError, Reviewer, TermsOfReference,
 };
 use crate::domain::stage::Stage;
 use crate::domain::values::Email;
@@ -159,7 +159,10 @@ impl Store {
     }
 
     /// Reviews by id with everything they hold, in the order of `ids`.
-    async fn load_reviews(connection: &mut PgConnection, rows: Vec<ReviewRow>) -> Result<Vec<Review>, sqlx::Error> {
+    async fn load_reviews(
+        connection: &mut PgConnection,
+        rows: Vec<ReviewRow>,
+    ) -> Result<Vec<Review>, sqlx::Error> {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -201,30 +204,40 @@ impl Store {
 
         let mut panel_by_review: HashMap<Uuid, Vec<PanelMember>> = HashMap::new();
         for row in panel {
-            let role = PanelRole::parse(&row.role).ok_or_else(|| corrupt("panel role", &row.role))?;
+            let role =
+                PanelRole::parse(&row.role).ok_or_else(|| corrupt("panel role", &row.role))?;
             let email = Email::parse(&row.email).map_err(|_| corrupt("email", &row.email))?;
-            panel_by_review.entry(row.review_id).or_default().push(PanelMember {
-                id: row.id,
-                name: row.name,
-                email,
-                organisation: row.organisation,
-                role,
-                independence_statement: row.independence_statement,
-                appointed_at: row.appointed_at,
-            });
+            panel_by_review
+                .entry(row.review_id)
+                .or_default()
+                .push(PanelMember {
+                    id: row.id,
+                    name: row.name,
+                    email,
+                    organisation: row.organisation,
+                    role,
+                    independence_statement: row.independence_statement,
+                    appointed_at: row.appointed_at,
+                });
         }
-        let mut terms_by_review: HashMap<Uuid, TermsOfReference> =
-            terms.into_iter().map(|(id, document)| (id, document.0)).collect();
+        let mut terms_by_review: HashMap<Uuid, TermsOfReference> = terms
+            .into_iter()
+            .map(|(id, document)| (id, document.0))
+            .collect();
         let mut processes_by_review: HashMap<Uuid, Vec<ParallelProcess>> = HashMap::new();
         for row in processes {
-            let kind = ParallelProcessKind::parse(&row.kind).ok_or_else(|| corrupt("process kind", &row.kind))?;
-            processes_by_review.entry(row.review_id).or_default().push(ParallelProcess {
-                id: row.id,
-                kind,
-                description: row.description,
-                started_on: row.started_on,
-                ended_on: row.ended_on,
-            });
+            let kind = ParallelProcessKind::parse(&row.kind)
+                .ok_or_else(|| corrupt("process kind", &row.kind))?;
+            processes_by_review
+                .entry(row.review_id)
+                .or_default()
+                .push(ParallelProcess {
+                    id: row.id,
+                    kind,
+                    description: row.description,
+                    started_on: row.started_on,
+                    ended_on: row.ended_on,
+                });
         }
         let mut overview_by_review: HashMap<Uuid, OverviewReport> = overviews
             .into_iter()
@@ -242,14 +255,18 @@ impl Store {
                 )
             })
             .collect();
-        let mut decisions_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportDecision>> = HashMap::new();
+        let mut decisions_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportDecision>> =
+            HashMap::new();
         for (review_id, agency_id, decision) in decisions {
             let decision = match decision.as_str() {
                 "ACCEPTED" => AgencyReportDecision::Accepted,
                 "WAIVED" => AgencyReportDecision::Waived,
                 other => return Err(corrupt("agency report decision", other)),
             };
-            decisions_by_review.entry(review_id).or_default().insert(agency_id, decision);
+            decisions_by_review
+                .entry(review_id)
+                .or_default()
+                .insert(agency_id, decision);
         }
 
         let mut reviews = Vec::with_capacity(rows.len());
@@ -263,7 +280,12 @@ impl Store {
                 }),
                 _ => None,
             };
-            let reviewer = match (row.reviewer_name, row.reviewer_email, row.reviewer_subject, row.reviewer_appointed_on) {
+            let reviewer = match (
+                row.reviewer_name,
+                row.reviewer_email,
+                row.reviewer_subject,
+                row.reviewer_appointed_on,
+            ) {
                 (Some(name), Some(email), Some(subject), Some(appointed_on)) => Some(Reviewer {
                     name,
                     email: Email::parse(&email).map_err(|_| corrupt("email", &email))?,
@@ -309,7 +331,12 @@ impl Store {
         Ok(reviews)
     }
 
-    async fn fetch_one(connection: &mut PgConnection, partnership_id: &str, review_id: Uuid, lock: bool) -> Result<Option<Review>, sqlx::Error> {
+    async fn fetch_one(
+        connection: &mut PgConnection,
+        partnership_id: &str,
+        review_id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Review>, sqlx::Error> {
         let sql = format!(
             "SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = $1 AND partnership_id = $2{}",
             if lock { " FOR UPDATE" } else { "" }
@@ -326,13 +353,23 @@ impl Store {
     }
 
     /// One review of the partnership.
-    pub async fn get(&self, partnership_id: &str, review_id: Uuid) -> Result<Option<Review>, sqlx::Error> {
+    pub async fn get(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<Option<Review>, sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
         Self::fetch_one(&mut connection, partnership_id, review_id, false).await
     }
 
     /// A page of reviews, newest first, after `after`.
-    pub async fn list(&self, partnership_id: &str, filter: &ReviewFilter, after: Option<Cursor>, limit: i64) -> Result<Vec<Review>, sqlx::Error> {
+    pub async fn list(
+        &self,
+        partnership_id: &str,
+        filter: &ReviewFilter,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Review>, sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
         let sql = format!(
             "SELECT {REVIEW_COLUMNS} FROM reviews r
@@ -360,7 +397,11 @@ impl Store {
     }
 
     /// Whether `email` is recorded as a practitioner involved in the review.
-    pub async fn is_involved_practitioner(&self, review_id: Uuid, email: &str) -> Result<bool, sqlx::Error> {
+    pub async fn is_involved_practitioner(
+        &self,
+        review_id: Uuid,
+        email: &str,
+    ) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM involved_practitioners WHERE review_id = $1 AND lower(email) = lower($2))",
         )
@@ -377,10 +418,11 @@ impl Store {
         key: IdempotencyKey,
         open: impl FnOnce(Uuid, String) -> Result<(Review, Vec<Change>), ReviewError>,
     ) -> Result<Review, RegistryError> {
-        let review_id: Uuid = key
-            .resource_id
-            .parse()
-            .map_err(|_| RegistryError::Service(cspr_platform::error::ServiceError::internal("resource id is not a UUID")))?;
+        let review_id: Uuid = key.resource_id.parse().map_err(|_| {
+            RegistryError::Service(cspr_platform::error::ServiceError::internal(
+                "resource id is not a UUID",
+            ))
+        })?;
         let mut transaction = self.pool.begin().await?;
         match idempotency::claim(
             &mut transaction,
@@ -395,7 +437,9 @@ impl Store {
             Claim::New => {}
             Claim::Replay(existing) => {
                 transaction.rollback().await?;
-                let existing_id: Uuid = existing.parse().map_err(|_| corrupt("review id", &existing))?;
+                let existing_id: Uuid = existing
+                    .parse()
+                    .map_err(|_| corrupt("review id", &existing))?;
                 return self
                     .get(&principal.partnership, existing_id)
                     .await?
@@ -413,7 +457,10 @@ impl Store {
         .bind(year.parse::<i32>().unwrap_or_default())
         .fetch_one(&mut *transaction)
         .await?;
-        let reference = format!("{}-{year}-{number:03}", principal.partnership.to_ascii_uppercase());
+        let reference = format!(
+            "{}-{year}-{number:03}",
+            principal.partnership.to_ascii_uppercase()
+        );
         let (review, changes) = open(review_id, reference)?;
         sqlx::query(
             "INSERT INTO reviews (id, partnership_id, reference, child_alias, local_authority, incident_date, became_aware_on, stage, created_at, updated_at)
@@ -430,7 +477,14 @@ impl Store {
         .bind(review.created_at)
         .execute(&mut *transaction)
         .await?;
-        self.finish_command(&mut transaction, principal, "CreateReview", &review, &changes).await?;
+        self.finish_command(
+            &mut transaction,
+            principal,
+            "CreateReview",
+            &review,
+            &changes,
+        )
+        .await?;
         transaction.commit().await?;
         Ok(review)
     }
@@ -464,25 +518,34 @@ impl Store {
                     transaction.rollback().await?;
                     return Ok(review);
                 }
-                Claim::Conflict => return Err(RegistryError::IdempotencyConflict(key.request_id.clone())),
+                Claim::Conflict => {
+                    return Err(RegistryError::IdempotencyConflict(key.request_id.clone()));
+                }
             }
         }
         let changes = command(&mut review)?;
         if changes.is_empty() {
             // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
-            self.audit(&mut transaction, principal, action, review.id, "ok").await?;
+            self.audit(&mut transaction, principal, action, review.id, "ok")
+                .await?;
             transaction.commit().await?;
             return Ok(review);
         }
         review.updated_at = self.clock.now();
         self.persist(&mut transaction, &review, &changes).await?;
-        self.finish_command(&mut transaction, principal, action, &review, &changes).await?;
+        self.finish_command(&mut transaction, principal, action, &review, &changes)
+            .await?;
         transaction.commit().await?;
         Ok(review)
     }
 
     /// Writes what a command changed.
-    async fn persist(&self, connection: &mut PgConnection, review: &Review, changes: &[Change]) -> Result<(), sqlx::Error> {
+    async fn persist(
+        &self,
+        connection: &mut PgConnection,
+        review: &Review,
+        changes: &[Change],
+    ) -> Result<(), sqlx::Error> {
         let reviewer = review.reviewer.as_ref();
         let decision = review.decision.as_ref();
         sqlx::query(
@@ -527,7 +590,8 @@ impl Store {
         for change in changes {
             match change {
                 Change::PanelMemberAppointed(member_id) => {
-                    if let Some(member) = review.panel.iter().find(|member| member.id == *member_id) {
+                    if let Some(member) = review.panel.iter().find(|member| member.id == *member_id)
+                    {
                         sqlx::query(
                             "INSERT INTO panel_members (id, review_id, name, email, organisation, role, independence_statement, appointed_at)
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -555,8 +619,13 @@ impl Store {
                             .await?;
                     }
                 }
-                Change::ParallelProcessStarted(process_id) | Change::ParallelProcessEnded(process_id) => {
-                    if let Some(process) = review.parallel_processes.iter().find(|process| process.id == *process_id) {
+                Change::ParallelProcessStarted(process_id)
+                | Change::ParallelProcessEnded(process_id) => {
+                    if let Some(process) = review
+                        .parallel_processes
+                        .iter()
+                        .find(|process| process.id == *process_id)
+                    {
                         sqlx::query(
                             "INSERT INTO parallel_processes (id, review_id, kind, description, started_on, ended_on)
                              VALUES ($1, $2, $3, $4, $5, $6)
@@ -606,7 +675,8 @@ impl Store {
         changes: &[Change],
     ) -> Result<(), RegistryError> {
         let today = self.clock.today();
-        let timeline = deadlines::timeline(review, &self.rules, &self.calendar, today).map_err(ReviewError::from)?;
+        let timeline = deadlines::timeline(review, &self.rules, &self.calendar, today)
+            .map_err(ReviewError::from)?;
         Self::refresh_deadlines(connection, review.id, &timeline).await?;
         let meta = EventMeta {
             partnership_id: review.partnership_id.clone(),
@@ -619,14 +689,31 @@ impl Store {
         for body in events::bodies(review, changes, &timeline, &self.rules, today) {
             self.outbox.enqueue(connection, &meta, body).await?;
         }
-        self.audit(connection, principal, action, review.id, "ok").await?;
+        self.audit(connection, principal, action, review.id, "ok")
+            .await?;
         Ok(())
     }
 
-    async fn refresh_deadlines(connection: &mut PgConnection, review_id: Uuid, timeline: &Timeline) -> Result<(), sqlx::Error> {
-        let kinds: Vec<&str> = timeline.deadlines.iter().map(|deadline| deadline.kind.as_str()).collect();
-        let due: Vec<Option<NaiveDate>> = timeline.deadlines.iter().map(|deadline| deadline.due_on).collect();
-        let statuses: Vec<&str> = timeline.deadlines.iter().map(|deadline| deadline.status.as_str()).collect();
+    async fn refresh_deadlines(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        timeline: &Timeline,
+    ) -> Result<(), sqlx::Error> {
+        let kinds: Vec<&str> = timeline
+            .deadlines
+            .iter()
+            .map(|deadline| deadline.kind.as_str())
+            .collect();
+        let due: Vec<Option<NaiveDate>> = timeline
+            .deadlines
+            .iter()
+            .map(|deadline| deadline.due_on)
+            .collect();
+        let statuses: Vec<&str> = timeline
+            .deadlines
+            .iter()
+            .map(|deadline| deadline.status.as_str())
+            .collect();
         sqlx::query("DELETE FROM review_deadlines WHERE review_id = $1")
             .bind(review_id)
             .execute(&mut *connection)
@@ -644,7 +731,14 @@ impl Store {
         Ok(())
     }
 
-    async fn audit(&self, connection: &mut PgConnection, principal: &Principal, action: &str, review_id: Uuid, outcome: &str) -> Result<(), sqlx::Error> {
+    async fn audit(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
         audit::record(
             connection,
             &AuditEntry {
@@ -659,7 +753,13 @@ impl Store {
     }
 
     /// Audits a read (or a refusal) outside any command.
-    pub async fn audit_access(&self, principal: &Principal, action: &str, review_id: Option<Uuid>, outcome: &str) -> Result<(), sqlx::Error> {
+    pub async fn audit_access(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Option<Uuid>,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
         audit::record(
             &mut connection,
@@ -667,7 +767,8 @@ impl Store {
                 principal,
                 action,
                 review_id,
-                resource: review_id.map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                resource: review_id
+                    .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
                 outcome,
             },
         )
@@ -675,15 +776,32 @@ impl Store {
     }
 
     /// A page of a review's audit trail.
-    pub async fn audit_records(&self, partnership_id: &str, review_id: Uuid, after: Option<Cursor>, limit: i64) -> Result<Vec<audit::AuditRecord>, sqlx::Error> {
+    pub async fn audit_records(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<audit::AuditRecord>, sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
-        audit::list_for_review(&mut connection, partnership_id, review_id, after.map(|cursor| (cursor.at, cursor.id)), limit).await
+        audit::list_for_review(
+            &mut connection,
+            partnership_id,
+            review_id,
+            after.map(|cursor| (cursor.at, cursor.id)),
+            limit,
+        )
+        .await
     }
 
     /// One page of the deadline sweep: open reviews after `after_id` not locked by another
     /// replica; refreshes their statuses and raises each at-risk / missed alert once.
     /// Returns the last review id seen (None when done) and the alerts raised.
-    pub async fn sweep_page(&self, after_id: Option<Uuid>, page_size: i64) -> Result<(Option<Uuid>, usize), RegistryError> {
+    pub async fn sweep_page(
+        &self,
+        after_id: Option<Uuid>,
+        page_size: i64,
+    ) -> Result<(Option<Uuid>, usize), RegistryError> {
         let mut transaction = self.pool.begin().await?;
         let sql = format!(
             "SELECT {REVIEW_COLUMNS} FROM reviews
@@ -737,7 +855,11 @@ impl Store {
                         },
                     };
                     self.outbox
-                        .enqueue(&mut transaction, &meta, events::deadline_alert(review, deadline, alert == "MISSED"))
+                        .enqueue(
+                            &mut transaction,
+                            &meta,
+                            events::deadline_alert(review, deadline, alert == "MISSED"),
+                        )
                         .await?;
                     raised += 1;
                 }
@@ -745,7 +867,14 @@ impl Store {
         }
         transaction.commit().await?;
         let last = reviews.last().map(|review| review.id);
-        Ok((if fetched as i64 == page_size { last } else { None }, raised))
+        Ok((
+            if fetched as i64 == page_size {
+                last
+            } else {
+                None
+            },
+            raised,
+        ))
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{authed, pdate, TestRegistry};
+use common::{TestRegistry, authed, pdate};
 use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1 as pb;
 
@@ -30,8 +30,10 @@ async fn alerts_are_raised_once_across_replicas() {
         .expect("create")
         .into_inner();
     let second_replica = registry.store.clone();
-    let sweep = cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));
-    let replica_sweep = cspr_registry::jobs::DeadlineSweep::new(second_replica, Duration::from_secs(3600));
+    let sweep =
+        cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));
+    let replica_sweep =
+        cspr_registry::jobs::DeadlineSweep::new(second_replica, Duration::from_secs(3600));
 
     // Act: nothing is due yet.
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
@@ -39,10 +41,24 @@ async fn alerts_are_raised_once_across_replicas() {
     // Two working days before: at risk, raised once by two replicas sweeping together.
     registry.clock.set_date(common::date("2026-03-13"));
     let (first, second) = tokio::join!(sweep.sweep_once(), replica_sweep.sweep_once());
-    assert_eq!(first.expect("sweep") + second.expect("sweep"), 1, "one at-risk alert");
-    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0, "not raised again");
+    assert_eq!(
+        first.expect("sweep") + second.expect("sweep"),
+        1,
+        "one at-risk alert"
+    );
+    assert_eq!(
+        sweep.sweep_once().await.expect("sweep"),
+        0,
+        "not raised again"
+    );
     let at_risk = client
-        .list_reviews(authed(pb::ListReviewsRequest { at_risk_only: true, ..Default::default() }, &admin))
+        .list_reviews(authed(
+            pb::ListReviewsRequest {
+                at_risk_only: true,
+                ..Default::default()
+            },
+            &admin,
+        ))
         .await
         .expect("list")
         .into_inner();
@@ -51,32 +67,69 @@ async fn alerts_are_raised_once_across_replicas() {
     // Past due without a notification: missed, once.
     registry.clock.set_date(common::date("2026-03-18"));
     let (first, second) = tokio::join!(sweep.sweep_once(), replica_sweep.sweep_once());
-    assert_eq!(first.expect("sweep") + second.expect("sweep"), 1, "one missed alert");
+    assert_eq!(
+        first.expect("sweep") + second.expect("sweep"),
+        1,
+        "one missed alert"
+    );
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
     let overdue = client
-        .list_reviews(authed(pb::ListReviewsRequest { overdue_only: true, ..Default::default() }, &admin))
+        .list_reviews(authed(
+            pb::ListReviewsRequest {
+                overdue_only: true,
+                ..Default::default()
+            },
+            &admin,
+        ))
         .await
         .expect("list")
         .into_inner();
     assert_eq!(overdue.reviews.len(), 1);
     assert_eq!(overdue.reviews[0].id, review.id);
     let timeline = client
-        .get_timeline(authed(pb::GetTimelineRequest { review_id: review.id.clone() }, &admin))
+        .get_timeline(authed(
+            pb::GetTimelineRequest {
+                review_id: review.id.clone(),
+            },
+            &admin,
+        ))
         .await
         .expect("timeline")
         .into_inner();
-    assert_eq!(timeline.deadlines[0].status, pb::DeadlineStatus::Missed as i32);
+    assert_eq!(
+        timeline.deadlines[0].status,
+        pb::DeadlineStatus::Missed as i32
+    );
 
     // Assert: the bus saw each alert exactly once.
-    let events = cspr_platform::testing::read_stream(&registry.nats_url, &registry.stream(), 3, Duration::from_secs(10)).await;
-    let types: Vec<&str> = events.iter().map(|(_, event)| event.r#type.as_str()).collect();
-    assert_eq!(types, ["review_created", "deadline_at_risk", "deadline_missed"]);
+    let events = cspr_platform::testing::read_stream(
+        &registry.nats_url,
+        &registry.stream(),
+        3,
+        Duration::from_secs(10),
+    )
+    .await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["review_created", "deadline_at_risk", "deadline_missed"]
+    );
     let Some(Body::DeadlineMissed(missed)) = &events[2].1.body else {
         panic!("missed body");
     };
     assert_eq!(missed.kind, pb::DeadlineKind::Notification as i32);
     assert_eq!(missed.due_on, pdate("2026-03-17"));
     assert_eq!(missed.review_reference, review.reference);
-    assert_eq!(events[2].1.actor.as_ref().map(|actor| actor.subject.as_str()), Some("system:deadline-sweep"));
+    assert_eq!(
+        events[2]
+            .1
+            .actor
+            .as_ref()
+            .map(|actor| actor.subject.as_str()),
+        Some("system:deadline-sweep")
+    );
     registry.stop().await;
 }

@@ -6,8 +6,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{authed, foreign_event, pdate, TestRegistry};
-use cspr_proto::events::v1::{event::Body, AgencyReportAccepted, AgencyReportWaived, PractitionerRegistered};
+use common::{TestRegistry, authed, foreign_event, pdate};
+use cspr_proto::events::v1::{
+    AgencyReportAccepted, AgencyReportWaived, PractitionerRegistered, event::Body,
+};
 use cspr_proto::registry::v1 as pb;
 use tonic::Code;
 
@@ -52,7 +54,11 @@ async fn a_review_runs_from_notification_to_closure() {
     assert_eq!(stage(&review), pb::Stage::Notified);
     assert_eq!(review.reference, "SOUTHVALE-2026-001");
     let notification = deadline(&review.deadlines, pb::DeadlineKind::Notification);
-    assert_eq!(notification.due_on, pdate("2026-03-17"), "5 working days from becoming aware");
+    assert_eq!(
+        notification.due_on,
+        pdate("2026-03-17"),
+        "5 working days from becoming aware"
+    );
     assert_eq!(notification.status, pb::DeadlineStatus::Pending as i32);
     let id = review.id.clone();
 
@@ -91,7 +97,10 @@ async fn a_review_runs_from_notification_to_closure() {
         .expect("decision")
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::Scoping);
-    assert_eq!(deadline(&review.deadlines, pb::DeadlineKind::Completion).due_on, pdate("2026-09-26"));
+    assert_eq!(
+        deadline(&review.deadlines, pb::DeadlineKind::Completion).due_on,
+        pdate("2026-09-26")
+    );
 
     // Scoping: the guard names everything missing
     let refused = client
@@ -105,8 +114,16 @@ async fn a_review_runs_from_notification_to_closure() {
         .await
         .expect_err("guarded");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("terms of reference not set"), "{}", refused.message());
-    assert!(refused.message().contains("no independent reviewer"), "{}", refused.message());
+    assert!(
+        refused.message().contains("terms of reference not set"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains("no independent reviewer"),
+        "{}",
+        refused.message()
+    );
 
     // Panel: a practitioner involved in the case cannot sit on it
     registry
@@ -122,15 +139,17 @@ async fn a_review_runs_from_notification_to_closure() {
             ),
         )
         .await;
-    let appoint = |request_id: &str, name: &str, email: &str, role: pb::PanelRole| pb::AppointPanelMemberRequest {
-        review_id: id.clone(),
-        request_id: request_id.into(),
-        name: name.into(),
-        email: email.into(),
-        organisation: "Southvale".into(),
-        role: role as i32,
-        declares_no_involvement: true,
-        independence_statement: "I had no involvement with the family.".into(),
+    let appoint = |request_id: &str, name: &str, email: &str, role: pb::PanelRole| {
+        pb::AppointPanelMemberRequest {
+            review_id: id.clone(),
+            request_id: request_id.into(),
+            name: name.into(),
+            email: email.into(),
+            organisation: "Southvale".into(),
+            role: role as i32,
+            declares_no_involvement: true,
+            independence_statement: "I had no involvement with the family.".into(),
+        }
     };
     let mut projected = 0i64;
     for _ in 0..200 {
@@ -146,16 +165,30 @@ async fn a_review_runs_from_notification_to_closure() {
     assert_eq!(projected, 1, "practitioner event consumed");
     let refused = client
         .appoint_panel_member(authed(
-            appoint("panel-ben", "Ben Oakes", "Ben.Oakes@hv.southvale.example.org", pb::PanelRole::Member),
+            appoint(
+                "panel-ben",
+                "Ben Oakes",
+                "Ben.Oakes@hv.southvale.example.org",
+                pb::PanelRole::Member,
+            ),
             &admin,
         ))
         .await
         .expect_err("a practitioner involved in the case cannot sit on the panel");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("practitioner involved"), "{}", refused.message());
+    assert!(
+        refused.message().contains("practitioner involved"),
+        "{}",
+        refused.message()
+    );
     let review = client
         .appoint_panel_member(authed(
-            appoint("panel-tess", "Tess Holroyd", "tess.holroyd@panel.southvale.example.org", pb::PanelRole::Chair),
+            appoint(
+                "panel-tess",
+                "Tess Holroyd",
+                "tess.holroyd@panel.southvale.example.org",
+                pb::PanelRole::Chair,
+            ),
             &admin,
         ))
         .await
@@ -164,7 +197,12 @@ async fn a_review_runs_from_notification_to_closure() {
     assert_eq!(review.panel.len(), 1);
     let retried = client
         .appoint_panel_member(authed(
-            appoint("panel-tess", "Tess Holroyd", "tess.holroyd@panel.southvale.example.org", pb::PanelRole::Chair),
+            appoint(
+                "panel-tess",
+                "Tess Holroyd",
+                "tess.holroyd@panel.southvale.example.org",
+                pb::PanelRole::Chair,
+            ),
             &admin,
         ))
         .await
@@ -192,7 +230,9 @@ async fn a_review_runs_from_notification_to_closure() {
                 review_id: id.clone(),
                 scope_start: pdate("2024-09-15"),
                 scope_end: pdate("2026-03-09"),
-                key_lines_of_enquiry: vec!["How well did agencies share information about neglect?".into()],
+                key_lines_of_enquiry: vec![
+                    "How well did agencies share information about neglect?".into(),
+                ],
                 methodology: "Systems approach with a practitioner learning event".into(),
                 agencies_in_scope: vec![
                     pb::Agency {
@@ -213,7 +253,10 @@ async fn a_review_runs_from_notification_to_closure() {
         .await
         .expect("terms of reference")
         .into_inner();
-    assert_eq!(review.outstanding_agency_reports, vec!["police".to_string(), "gp".to_string()]);
+    assert_eq!(
+        review.outstanding_agency_reports,
+        vec!["police".to_string(), "gp".to_string()]
+    );
 
     let advance = |to: pb::Stage| {
         authed(
@@ -224,22 +267,41 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         )
     };
-    client.advance_stage(advance(pb::Stage::InformationGathering)).await.expect("gathering");
-    client.advance_stage(advance(pb::Stage::Engagement)).await.expect("engagement");
+    client
+        .advance_stage(advance(pb::Stage::InformationGathering))
+        .await
+        .expect("gathering");
+    client
+        .advance_stage(advance(pb::Stage::Engagement))
+        .await
+        .expect("engagement");
     // A retry of the same advance is harmless.
-    client.advance_stage(advance(pb::Stage::Engagement)).await.expect("idempotent advance");
+    client
+        .advance_stage(advance(pb::Stage::Engagement))
+        .await
+        .expect("idempotent advance");
     let refused = client
         .advance_stage(advance(pb::Stage::OverviewDrafting))
         .await
         .expect_err("reports outstanding");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("police, gp"), "{}", refused.message());
+    assert!(
+        refused.message().contains("police, gp"),
+        "{}",
+        refused.message()
+    );
 
     // The submissions service's decisions arrive as events.
     registry
         .publish_as(
             "submissions",
-            foreign_event(&id, Body::AgencyReportAccepted(AgencyReportAccepted { agency_id: "police".into(), version: 1 })),
+            foreign_event(
+                &id,
+                Body::AgencyReportAccepted(AgencyReportAccepted {
+                    agency_id: "police".into(),
+                    version: 1,
+                }),
+            ),
         )
         .await;
     registry
@@ -257,7 +319,12 @@ async fn a_review_runs_from_notification_to_closure() {
     let mut outstanding = vec!["?".to_string()];
     for _ in 0..100 {
         outstanding = client
-            .get_review(authed(pb::GetReviewRequest { review_id: id.clone() }, &admin))
+            .get_review(authed(
+                pb::GetReviewRequest {
+                    review_id: id.clone(),
+                },
+                &admin,
+            ))
             .await
             .expect("get")
             .into_inner()
@@ -267,8 +334,14 @@ async fn a_review_runs_from_notification_to_closure() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(outstanding.is_empty(), "decisions not projected: {outstanding:?}");
-    client.advance_stage(advance(pb::Stage::OverviewDrafting)).await.expect("drafting");
+    assert!(
+        outstanding.is_empty(),
+        "decisions not projected: {outstanding:?}"
+    );
+    client
+        .advance_stage(advance(pb::Stage::OverviewDrafting))
+        .await
+        .expect("drafting");
 
     // A parallel process during the six months.
     let review = client
@@ -302,10 +375,18 @@ async fn a_review_runs_from_notification_to_closure() {
     let report = |request_id: &str| pb::SubmitOverviewReportRequest {
         review_id: id.clone(),
         request_id: request_id.into(),
-        findings: "Information about neglect was not shared between health and children's social care.".into(),
+        findings:
+            "Information about neglect was not shared between health and children's social care."
+                .into(),
         recommendations: vec![
-            pb::Recommendation { r#ref: "R1".into(), text: "Agree a neglect information-sharing protocol.".into() },
-            pb::Recommendation { r#ref: "R2".into(), text: "Audit use of the neglect toolkit.".into() },
+            pb::Recommendation {
+                r#ref: "R1".into(),
+                text: "Agree a neglect information-sharing protocol.".into(),
+            },
+            pb::Recommendation {
+                r#ref: "R2".into(),
+                text: "Audit use of the neglect toolkit.".into(),
+            },
         ],
     };
     let refused = client
@@ -320,7 +401,13 @@ async fn a_review_runs_from_notification_to_closure() {
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::PanelApproval);
     let review = client
-        .approve_overview_report(authed(pb::ApproveOverviewReportRequest { review_id: id.clone(), version: 1 }, &chair))
+        .approve_overview_report(authed(
+            pb::ApproveOverviewReportRequest {
+                review_id: id.clone(),
+                version: 1,
+            },
+            &chair,
+        ))
         .await
         .expect("approved")
         .into_inner();
@@ -330,7 +417,10 @@ async fn a_review_runs_from_notification_to_closure() {
     registry.clock.set_date(common::date("2026-06-01"));
     let refused = client
         .schedule_publication(authed(
-            pb::SchedulePublicationRequest { review_id: id.clone(), planned_on: pdate("2026-06-05") },
+            pb::SchedulePublicationRequest {
+                review_id: id.clone(),
+                planned_on: pdate("2026-06-05"),
+            },
             &admin,
         ))
         .await
@@ -338,16 +428,28 @@ async fn a_review_runs_from_notification_to_closure() {
     assert_eq!(refused.code(), Code::FailedPrecondition);
     let review = client
         .schedule_publication(authed(
-            pb::SchedulePublicationRequest { review_id: id.clone(), planned_on: pdate("2026-06-15") },
+            pb::SchedulePublicationRequest {
+                review_id: id.clone(),
+                planned_on: pdate("2026-06-15"),
+            },
             &admin,
         ))
         .await
         .expect("scheduled")
         .into_inner();
-    assert_eq!(review.publication.as_ref().and_then(|publication| publication.notice_due_by.clone()), pdate("2026-06-04"));
+    assert_eq!(
+        review
+            .publication
+            .as_ref()
+            .and_then(|publication| publication.notice_due_by),
+        pdate("2026-06-04")
+    );
     client
         .record_pre_publication_notice(authed(
-            pb::RecordPrePublicationNoticeRequest { review_id: id.clone(), sent_on: pdate("2026-06-01") },
+            pb::RecordPrePublicationNoticeRequest {
+                review_id: id.clone(),
+                sent_on: pdate("2026-06-01"),
+            },
             &admin,
         ))
         .await
@@ -368,13 +470,25 @@ async fn a_review_runs_from_notification_to_closure() {
         .expect("published")
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::Published);
-    client.advance_stage(advance(pb::Stage::ActionMonitoring)).await.expect("monitoring");
-    let review = client.advance_stage(advance(pb::Stage::Closed)).await.expect("closed").into_inner();
+    client
+        .advance_stage(advance(pb::Stage::ActionMonitoring))
+        .await
+        .expect("monitoring");
+    let review = client
+        .advance_stage(advance(pb::Stage::Closed))
+        .await
+        .expect("closed")
+        .into_inner();
     assert_eq!(stage(&review), pb::Stage::Closed);
 
     // The timeline: every deadline met.
     let timeline = client
-        .get_timeline(authed(pb::GetTimelineRequest { review_id: id.clone() }, &auditor))
+        .get_timeline(authed(
+            pb::GetTimelineRequest {
+                review_id: id.clone(),
+            },
+            &auditor,
+        ))
         .await
         .expect("timeline")
         .into_inner();
@@ -384,18 +498,39 @@ async fn a_review_runs_from_notification_to_closure() {
         pb::DeadlineKind::Completion,
         pb::DeadlineKind::PrePublicationNotice,
     ] {
-        assert_eq!(deadline(&timeline.deadlines, kind).status, pb::DeadlineStatus::Met as i32, "{kind:?}");
+        assert_eq!(
+            deadline(&timeline.deadlines, kind).status,
+            pb::DeadlineStatus::Met as i32,
+            "{kind:?}"
+        );
     }
-    assert_eq!(deadline(&timeline.deadlines, pb::DeadlineKind::KeepPublic).due_on, pdate("2027-06-15"));
-    assert_eq!(timeline.parallel_process_days, 1, "only 26 March falls inside the six months");
+    assert_eq!(
+        deadline(&timeline.deadlines, pb::DeadlineKind::KeepPublic).due_on,
+        pdate("2027-06-15")
+    );
+    assert_eq!(
+        timeline.parallel_process_days, 1,
+        "only 26 March falls inside the six months"
+    );
 
     // The audit trail has every command.
     let audit = client
-        .list_audit_records(authed(pb::ListAuditRecordsRequest { review_id: id.clone(), page_size: 500, page_token: String::new() }, &auditor))
+        .list_audit_records(authed(
+            pb::ListAuditRecordsRequest {
+                review_id: id.clone(),
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &auditor,
+        ))
         .await
         .expect("audit")
         .into_inner();
-    let actions: HashSet<String> = audit.records.iter().map(|record| record.action.clone()).collect();
+    let actions: HashSet<String> = audit
+        .records
+        .iter()
+        .map(|record| record.action.clone())
+        .collect();
     for action in [
         "CreateReview",
         "RecordNotificationSent",
@@ -416,7 +551,13 @@ async fn a_review_runs_from_notification_to_closure() {
     ] {
         assert!(actions.contains(action), "no audit record for {action}");
     }
-    assert!(audit.records.iter().any(|record| record.outcome == "PERMISSION_DENIED"), "refusals are audited");
+    assert!(
+        audit
+            .records
+            .iter()
+            .any(|record| record.outcome == "PERMISSION_DENIED"),
+        "refusals are audited"
+    );
 
     // Every event on the stream, exactly once, in order.
     let expected = [
@@ -445,13 +586,28 @@ async fn a_review_runs_from_notification_to_closure() {
         "stage_changed",
         "review_closed",
     ];
-    let events = cspr_platform::testing::read_stream(&registry.nats_url, &registry.stream(), expected.len(), Duration::from_secs(20)).await;
-    let types: Vec<&str> = events.iter().map(|(_, event)| event.r#type.as_str()).collect();
+    let events = cspr_platform::testing::read_stream(
+        &registry.nats_url,
+        &registry.stream(),
+        expected.len(),
+        Duration::from_secs(20),
+    )
+    .await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .collect();
     assert_eq!(types, expected);
     let ids: HashSet<&str> = events.iter().map(|(_, event)| event.id.as_str()).collect();
     assert_eq!(ids.len(), events.len(), "no event twice");
     for (subject, event) in &events {
-        assert_eq!(subject, &format!("{}.registry.{}", registry.platform.subject_prefix, event.r#type));
+        assert_eq!(
+            subject,
+            &format!(
+                "{}.registry.{}",
+                registry.platform.subject_prefix, event.r#type
+            )
+        );
         assert_eq!(event.review_id, id);
         assert_eq!(event.partnership_id, common::PARTNERSHIP);
     }
@@ -462,7 +618,10 @@ async fn a_review_runs_from_notification_to_closure() {
     else {
         panic!("terms_of_reference_set has its body");
     };
-    assert_eq!(terms.agencies_in_scope[0].contact_email, "safeguarding.lead@police.southvale.example.org");
+    assert_eq!(
+        terms.agencies_in_scope[0].contact_email,
+        "safeguarding.lead@police.southvale.example.org"
+    );
     let Some(Body::OverviewReportApproved(approved)) = events
         .iter()
         .find(|(_, event)| event.r#type == "overview_report_approved")

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{authed, pdate, TestRegistry};
+use common::{TestRegistry, authed, pdate};
 use cspr_platform::testing::OwnNatsServer;
 use cspr_proto::registry::v1 as pb;
 
@@ -27,7 +27,10 @@ async fn commands_succeed_while_nats_is_down_and_events_follow() {
     let registry = TestRegistry::start_with_nats(&nats.url(), "2026-03-11").await;
     let mut client = registry.client.clone();
     let admin = registry.admin();
-    client.create_review(authed(create("before".into()), &admin)).await.expect("before the outage");
+    client
+        .create_review(authed(create("before".into()), &admin))
+        .await
+        .expect("before the outage");
 
     // Act: stop NATS and keep working.
     nats.stop().await;
@@ -38,16 +41,34 @@ async fn commands_succeed_while_nats_is_down_and_events_follow() {
             .expect("commands succeed while NATS is down");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let waiting = cspr_platform::bus::outbox::backlog(registry.store.pool()).await.expect("backlog");
-    assert!(waiting >= 10, "events wait in the outbox while NATS is down ({waiting})");
+    let waiting = cspr_platform::bus::outbox::backlog(registry.store.pool())
+        .await
+        .expect("backlog");
+    assert!(
+        waiting >= 10,
+        "events wait in the outbox while NATS is down ({waiting})"
+    );
     nats.restart().await;
-    client.create_review(authed(create("after".into()), &admin)).await.expect("after the outage");
+    client
+        .create_review(authed(create("after".into()), &admin))
+        .await
+        .expect("after the outage");
 
     // Assert: all twelve events, each once.
-    let events = cspr_platform::testing::read_stream(&nats.url(), &registry.stream(), 12, Duration::from_secs(60)).await;
+    let events = cspr_platform::testing::read_stream(
+        &nats.url(),
+        &registry.stream(),
+        12,
+        Duration::from_secs(60),
+    )
+    .await;
     let ids: HashSet<&str> = events.iter().map(|(_, event)| event.id.as_str()).collect();
     assert_eq!(events.len(), 12, "every event delivered: {}", events.len());
     assert_eq!(ids.len(), 12, "no event twice");
-    assert!(events.iter().all(|(_, event)| event.r#type == "review_created"));
+    assert!(
+        events
+            .iter()
+            .all(|(_, event)| event.r#type == "review_created")
+    );
     registry.stop().await;
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{authed, pdate, violated_fields, TestRegistry, PARTNERSHIP};
+use common::{PARTNERSHIP, TestRegistry, authed, pdate, violated_fields};
 use cspr_platform::auth::Claims;
 use cspr_proto::registry::v1 as pb;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -22,11 +22,19 @@ fn create_request(request_id: &str, alias: &str) -> pb::CreateReviewRequest {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
 }
 
 fn signed(claims: &Claims, secret: &[u8]) -> String {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).expect("sign")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("sign")
 }
 
 fn claims(exp: u64, audience: &str, issuer: &str) -> Claims {
@@ -57,10 +65,25 @@ async fn bad_tokens_are_unauthenticated() {
     // {"alg":"none"} with plausible claims and no signature.
     let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhIiwicGFydG5lcnNoaXAiOiJzb3V0aHZhbGUiLCJyb2xlcyI6WyJwYXJ0bmVyc2hpcF9hZG1pbiJdLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6ImNzcHItdGVzdCIsImF1ZCI6ImNzcHIifQ.";
     let forged = [
-        ("expired", signed(&claims(now() - 3600, "cspr", "cspr-test"), secret)),
-        ("wrong audience", signed(&claims(now() + 600, "someone-else", "cspr-test"), secret)),
-        ("wrong issuer", signed(&claims(now() + 600, "cspr", "evil"), secret)),
-        ("wrong signature", signed(&claims(now() + 600, "cspr", "cspr-test"), b"not-the-secret-at-all")),
+        (
+            "expired",
+            signed(&claims(now() - 3600, "cspr", "cspr-test"), secret),
+        ),
+        (
+            "wrong audience",
+            signed(&claims(now() + 600, "someone-else", "cspr-test"), secret),
+        ),
+        (
+            "wrong issuer",
+            signed(&claims(now() + 600, "cspr", "evil"), secret),
+        ),
+        (
+            "wrong signature",
+            signed(
+                &claims(now() + 600, "cspr", "cspr-test"),
+                b"not-the-secret-at-all",
+            ),
+        ),
         ("alg none", unsigned.to_string()),
         ("garbage", "not-a-token".to_string()),
     ];
@@ -76,7 +99,10 @@ async fn bad_tokens_are_unauthenticated() {
         .await
         .expect("list")
         .into_inner();
-    assert!(listed.reviews.is_empty(), "nothing was created by a forged token");
+    assert!(
+        listed.reviews.is_empty(),
+        "nothing was created by a forged token"
+    );
     registry.stop().await;
 }
 
@@ -90,29 +116,55 @@ async fn roles_and_partnerships_are_enforced() {
         .expect("create")
         .into_inner();
 
-    for role in ["panel_member", "reviewer", "auditor", "operations", "family_liaison", "panel_chair"] {
+    for role in [
+        "panel_member",
+        "reviewer",
+        "auditor",
+        "operations",
+        "family_liaison",
+        "panel_chair",
+    ] {
         let token = registry.token(&[role], "someone");
         let refused = client
             .create_review(authed(create_request(role, "Child R"), &token))
             .await
             .expect_err(role);
-        assert_eq!(refused.code(), Code::PermissionDenied, "{role} may not create reviews");
+        assert_eq!(
+            refused.code(),
+            Code::PermissionDenied,
+            "{role} may not create reviews"
+        );
     }
     let agency = registry.token_for(PARTNERSHIP, &["agency"], Some("police"), "police-system");
     let refused = client
-        .get_review(authed(pb::GetReviewRequest { review_id: review.id.clone() }, &agency))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: review.id.clone(),
+            },
+            &agency,
+        ))
         .await
         .expect_err("agency");
     assert_eq!(refused.code(), Code::PermissionDenied);
     let operations = registry.token(&["operations"], "ops");
     let refused = client
-        .get_review(authed(pb::GetReviewRequest { review_id: review.id.clone() }, &operations))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: review.id.clone(),
+            },
+            &operations,
+        ))
         .await
         .expect_err("operations see no case content");
     assert_eq!(refused.code(), Code::PermissionDenied);
     let unappointed = registry.token(&["reviewer"], "not-appointed");
     let refused = client
-        .get_review(authed(pb::GetReviewRequest { review_id: review.id.clone() }, &unappointed))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: review.id.clone(),
+            },
+            &unappointed,
+        ))
         .await
         .expect_err("reviewer not appointed");
     assert_eq!(refused.code(), Code::PermissionDenied);
@@ -125,7 +177,12 @@ async fn roles_and_partnerships_are_enforced() {
 
     let member = registry.token(&["panel_member"], "wren");
     let read = client
-        .get_review(authed(pb::GetReviewRequest { review_id: review.id.clone() }, &member))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: review.id.clone(),
+            },
+            &member,
+        ))
         .await
         .expect("panel members read reviews")
         .into_inner();
@@ -133,7 +190,12 @@ async fn roles_and_partnerships_are_enforced() {
 
     let elsewhere = registry.token_for("northmoor", &["partnership_admin"], None, "nora");
     let hidden = client
-        .get_review(authed(pb::GetReviewRequest { review_id: review.id.clone() }, &elsewhere))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: review.id.clone(),
+            },
+            &elsewhere,
+        ))
         .await
         .expect_err("another partnership's review");
     assert_eq!(hidden.code(), Code::NotFound);
@@ -154,20 +216,38 @@ async fn roles_and_partnerships_are_enforced() {
         .await
         .expect("list")
         .into_inner();
-    assert!(listed.reviews.is_empty(), "lists are scoped to the token's partnership");
+    assert!(
+        listed.reviews.is_empty(),
+        "lists are scoped to the token's partnership"
+    );
 
     let auditor = registry.token(&["auditor"], "audrey");
     let trail = client
         .list_audit_records(authed(
-            pb::ListAuditRecordsRequest { review_id: review.id.clone(), page_size: 0, page_token: String::new() },
+            pb::ListAuditRecordsRequest {
+                review_id: review.id.clone(),
+                page_size: 0,
+                page_token: String::new(),
+            },
             &auditor,
         ))
         .await
         .expect("audit")
         .into_inner();
-    let refusals = trail.records.iter().filter(|record| record.outcome == "PERMISSION_DENIED").count();
+    let refusals = trail
+        .records
+        .iter()
+        .filter(|record| record.outcome == "PERMISSION_DENIED")
+        .count();
     assert!(refusals >= 3, "refused reads are audited ({refusals})");
-    assert!(trail.records.iter().any(|record| record.action == "GetReview" && record.outcome == "ok" && record.actor == "wren"));
+    assert!(
+        trail
+            .records
+            .iter()
+            .any(|record| record.action == "GetReview"
+                && record.outcome == "ok"
+                && record.actor == "wren")
+    );
     registry.stop().await;
 }
 
@@ -184,32 +264,67 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(
         violated_fields(&refused),
-        ["request_id", "child_alias", "local_authority", "incident_date", "became_aware_on"]
+        [
+            "request_id",
+            "child_alias",
+            "local_authority",
+            "incident_date",
+            "became_aware_on"
+        ]
     );
 
     let mut future = create_request("future", "Child Q");
     future.incident_date = pdate("2026-04-01");
-    future.became_aware_on = Some(cspr_proto::google::r#type::Date { year: 2026, month: 2, day: 30 });
-    let refused = client.create_review(authed(future, &admin)).await.expect_err("bad dates");
-    assert_eq!(violated_fields(&refused), ["incident_date", "became_aware_on"]);
+    future.became_aware_on = Some(cspr_proto::google::r#type::Date {
+        year: 2026,
+        month: 2,
+        day: 30,
+    });
+    let refused = client
+        .create_review(authed(future, &admin))
+        .await
+        .expect_err("bad dates");
+    assert_eq!(
+        violated_fields(&refused),
+        ["incident_date", "became_aware_on"]
+    );
 
     let mut reversed = create_request("reversed", "Child Q");
     reversed.became_aware_on = pdate("2026-03-01");
-    let refused = client.create_review(authed(reversed, &admin)).await.expect_err("aware before incident");
+    let refused = client
+        .create_review(authed(reversed, &admin))
+        .await
+        .expect_err("aware before incident");
     assert_eq!(violated_fields(&refused), ["became_aware_on"]);
 
     let refused = client
-        .get_review(authed(pb::GetReviewRequest { review_id: "not-a-uuid".into() }, &admin))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: "not-a-uuid".into(),
+            },
+            &admin,
+        ))
         .await
         .expect_err("malformed id");
     assert_eq!(refused.code(), Code::InvalidArgument);
     let refused = client
-        .get_review(authed(pb::GetReviewRequest { review_id: uuid::Uuid::new_v4().to_string() }, &admin))
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: uuid::Uuid::new_v4().to_string(),
+            },
+            &admin,
+        ))
         .await
         .expect_err("unknown id");
     assert_eq!(refused.code(), Code::NotFound);
     let refused = client
-        .list_reviews(authed(pb::ListReviewsRequest { page_token: "zz".into(), ..Default::default() }, &admin))
+        .list_reviews(authed(
+            pb::ListReviewsRequest {
+                page_token: "zz".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
         .await
         .expect_err("bad page token");
     assert_eq!(violated_fields(&refused), ["page_token"]);
@@ -225,9 +340,11 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
                 review_id: review.id.clone(),
                 scope_start: pdate("2026-03-01"),
                 scope_end: pdate("2025-01-01"),
-                agencies_in_scope: vec![
-                    pb::Agency { id: "Police".into(), name: String::new(), contact_email: "nope".into() },
-                ],
+                agencies_in_scope: vec![pb::Agency {
+                    id: "Police".into(),
+                    name: String::new(),
+                    contact_email: "nope".into(),
+                }],
                 ..Default::default()
             },
             &admin,
@@ -267,8 +384,17 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
         .expect("list")
         .into_inner();
     assert_eq!(listed.reviews.len(), 1);
-    let events = cspr_platform::testing::read_stream(&registry.nats_url, &registry.stream(), 1, Duration::from_secs(10)).await;
-    let types: Vec<&str> = events.iter().map(|(_, event)| event.r#type.as_str()).collect();
+    let events = cspr_platform::testing::read_stream(
+        &registry.nats_url,
+        &registry.stream(),
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .collect();
     assert_eq!(types, ["review_created"]);
     registry.stop().await;
 }
@@ -318,7 +444,10 @@ async fn request_ids_make_creation_safe_to_retry() {
     // Pagination walks every review once.
     for index in 0..5 {
         client
-            .create_review(authed(create_request(&format!("page-{index}"), "Child P"), &admin))
+            .create_review(authed(
+                create_request(&format!("page-{index}"), "Child P"),
+                &admin,
+            ))
             .await
             .expect("create");
     }
@@ -326,7 +455,14 @@ async fn request_ids_make_creation_safe_to_retry() {
     let mut token = String::new();
     loop {
         let page = client
-            .list_reviews(authed(pb::ListReviewsRequest { page_size: 3, page_token: token.clone(), ..Default::default() }, &admin))
+            .list_reviews(authed(
+                pb::ListReviewsRequest {
+                    page_size: 3,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
             .await
             .expect("page")
             .into_inner();
@@ -341,7 +477,13 @@ async fn request_ids_make_creation_safe_to_retry() {
     assert_eq!(seen.len(), 7);
     assert_eq!(unique.len(), 7);
 
-    let events = cspr_platform::testing::read_stream(&registry.nats_url, &registry.stream(), 7, Duration::from_secs(10)).await;
+    let events = cspr_platform::testing::read_stream(
+        &registry.nats_url,
+        &registry.stream(),
+        7,
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!(events.len(), 7, "one review_created per review");
     registry.stop().await;
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::message::AckKind;
 use cspr_proto::events::v1::Event;
 use futures::StreamExt;
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{trace, Bus, BusError};
+use super::{Bus, BusError, trace};
 
 /// A handler failed; the message will be retried (or parked after the last try).
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
     }
 
     /// Creates the stream (if its owner has not yet) and the durable consumer.
-    pub async fn ensure_consumer(&self) -> Result<async_nats::jetstream::consumer::Consumer<pull::Config>, BusError> {
+    pub async fn ensure_consumer(
+        &self,
+    ) -> Result<async_nats::jetstream::consumer::Consumer<pull::Config>, BusError> {
         let stream = self.bus.ensure_stream(self.spec.source).await?;
         let durable = self.bus.durable_name(self.spec.consumer);
         stream
@@ -148,7 +150,11 @@ impl<H: EventHandler> ConsumerRunner<H> {
                 }
             }
         }
-        tracing::debug!(consumer = self.spec.consumer, source = self.spec.source, "consumer stopped");
+        tracing::debug!(
+            consumer = self.spec.consumer,
+            source = self.spec.source,
+            "consumer stopped"
+        );
     }
 
     async fn consume(&self, shutdown: &CancellationToken) -> Result<(), BusError> {
@@ -157,7 +163,10 @@ impl<H: EventHandler> ConsumerRunner<H> {
             consumer: self.bus.durable_name(self.spec.consumer),
             message: error.to_string(),
         };
-        let mut messages = consumer.messages().await.map_err(|error| consumer_error(&error))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|error| consumer_error(&error))?;
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -178,7 +187,11 @@ impl<H: EventHandler> ConsumerRunner<H> {
     /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter.
     pub async fn process(&self, message: &async_nats::jetstream::Message) -> Outcome {
         let (stream, stream_seq, delivered) = match message.info() {
-            Ok(info) => (info.stream.to_string(), info.stream_sequence, info.delivered),
+            Ok(info) => (
+                info.stream.to_string(),
+                info.stream_sequence,
+                info.delivered,
+            ),
             Err(_) => (String::new(), 0, 1),
         };
         let trace_headers: HashMap<String, String> = message
@@ -188,7 +201,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
                 headers
                     .iter()
                     .filter_map(|(name, values)| {
-                        values.first().map(|value| (name.to_string(), value.as_str().to_string()))
+                        values
+                            .first()
+                            .map(|value| (name.to_string(), value.as_str().to_string()))
                     })
                     .collect()
             })
@@ -243,12 +258,14 @@ impl<H: EventHandler> ConsumerRunner<H> {
 
     async fn handle_once(&self, event_id: Uuid, event: &Event) -> Result<Outcome, HandlerError> {
         let mut transaction = self.pool.begin().await?;
-        let first_time = sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(self.spec.consumer)
-            .bind(event_id)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
+        let first_time = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(self.spec.consumer)
+        .bind(event_id)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
             == 1;
         if !first_time {
             transaction.rollback().await?;
@@ -260,8 +277,12 @@ impl<H: EventHandler> ConsumerRunner<H> {
     }
 
     fn retry_delay(&self, delivered: i64) -> Duration {
-        let exponent = u32::try_from(delivered.saturating_sub(1)).unwrap_or(0).min(8);
-        super::outbox::jitter((self.spec.retry_backoff * 2u32.pow(exponent)).min(Duration::from_secs(60)))
+        let exponent = u32::try_from(delivered.saturating_sub(1))
+            .unwrap_or(0)
+            .min(8);
+        super::outbox::jitter(
+            (self.spec.retry_backoff * 2u32.pow(exponent)).min(Duration::from_secs(60)),
+        )
     }
 
     async fn dead_letter(
@@ -291,9 +312,10 @@ impl<H: EventHandler> ConsumerRunner<H> {
         match stored {
             Ok(_) => {
                 tracing::error!(consumer = self.spec.consumer, subject = %message.subject, stream_seq, delivered, error = %reason, "event parked as dead letter");
-                crate::telemetry::metrics()
-                    .dead_letters
-                    .add(1, &[opentelemetry::KeyValue::new("consumer", self.spec.consumer)]);
+                crate::telemetry::metrics().dead_letters.add(
+                    1,
+                    &[opentelemetry::KeyValue::new("consumer", self.spec.consumer)],
+                );
                 if let Err(error) = message.ack_with(AckKind::Term).await {
                     tracing::warn!(%error, "term failed");
                 }
@@ -302,7 +324,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
             Err(error) => {
                 // Could not park it: leave it to be redelivered rather than lose it.
                 tracing::error!(%error, "cannot store dead letter; leaving message for redelivery");
-                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                    .await;
                 Outcome::Retrying
             }
         }

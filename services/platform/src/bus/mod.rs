@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn names_follow_the_prefix() {
-        assert_eq!(subject("cspr", "registry", "review_created"), "cspr.registry.review_created");
+        assert_eq!(
+            subject("cspr", "registry", "review_created"),
+            "cspr.registry.review_created"
+        );
         assert_eq!(stream_name("cspr", "registry"), "CSPR_REGISTRY");
         assert_eq!(stream_name("t-1a2b", "registry"), "T_1A2B_REGISTRY");
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use cspr_proto::events::v1::{event, Actor, Event};
+use cspr_proto::events::v1::{Actor, Event, event};
 use futures::future::join_all;
 use prost::Message;
 use sqlx::postgres::PgListener;
@@ -18,7 +18,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{trace, Bus};
+use super::{Bus, trace};
 
 /// The NOTIFY channel a commit with new outbox rows wakes the relay on.
 pub const OUTBOX_CHANNEL: &str = "cspr_outbox";
@@ -40,7 +40,9 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     /// Adds an event to the outbox in `connection`'s transaction, returning the envelope.
@@ -69,7 +71,11 @@ impl Outbox {
     }
 
     /// Adds an already built envelope (its `id` must be a UUID).
-    pub async fn enqueue_event(&self, connection: &mut PgConnection, event: &Event) -> Result<(), sqlx::Error> {
+    pub async fn enqueue_event(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+    ) -> Result<(), sqlx::Error> {
         let Some(body) = &event.body else {
             return Err(sqlx::Error::Protocol("an event needs a body".into()));
         };
@@ -79,13 +85,15 @@ impl Outbox {
             .map_err(|_| sqlx::Error::Protocol(format!("event id {} is not a UUID", event.id)))?;
         let subject = super::subject(&self.prefix, body.producer(), body.type_name());
         let headers = serde_json::to_value(trace::current_headers()).unwrap_or_default();
-        sqlx::query("INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)")
-            .bind(event_id)
-            .bind(&subject)
-            .bind(event.encode_to_vec())
-            .bind(headers)
-            .execute(&mut *connection)
-            .await?;
+        sqlx::query(
+            "INSERT INTO outbox (event_id, subject, payload, headers) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(event_id)
+        .bind(&subject)
+        .bind(event.encode_to_vec())
+        .bind(headers)
+        .execute(&mut *connection)
+        .await?;
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(OUTBOX_CHANNEL)
             .execute(&mut *connection)
@@ -176,19 +184,25 @@ impl OutboxRelay {
                 }
             }
         }
-        sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)")
-            .bind(&published_seqs)
+        sqlx::query(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)",
+        )
+        .bind(&published_seqs)
+        .execute(&mut *transaction)
+        .await?;
+        if let Some(error) = &first_error {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)",
+            )
+            .bind(&failed_seqs)
+            .bind(error)
             .execute(&mut *transaction)
             .await?;
-        if let Some(error) = &first_error {
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)")
-                .bind(&failed_seqs)
-                .bind(error)
-                .execute(&mut *transaction)
-                .await?;
         }
         transaction.commit().await?;
-        crate::telemetry::metrics().events_published.add(published_seqs.len() as u64, &[]);
+        crate::telemetry::metrics()
+            .events_published
+            .add(published_seqs.len() as u64, &[]);
 
         match first_error {
             None => Ok(published_seqs.len()),
@@ -203,7 +217,9 @@ impl OutboxRelay {
     async fn publish_row(&self, row: &OutboxRow) -> Result<(), String> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", row.event_id.to_string().as_str());
-        if let Ok(trace_headers) = serde_json::from_value::<HashMap<String, String>>(row.headers.clone()) {
+        if let Ok(trace_headers) =
+            serde_json::from_value::<HashMap<String, String>>(row.headers.clone())
+        {
             for (name, value) in trace_headers {
                 headers.insert(name.as_str(), value.as_str());
             }

@@ -10,7 +10,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub fn current_headers() -> HashMap<String, String> {
     let context = tracing::Span::current().context();
     let mut headers = HashMap::new();
-    opentelemetry::global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut headers));
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut headers)
+    });
     headers
 }
 

@@ -115,12 +115,20 @@ pub struct Timeline {
 }
 
 /// The day the notification is due.
-pub fn notification_due(became_aware_on: NaiveDate, rules: &DeadlineRules, calendar: &WorkingDayCalendar) -> Result<NaiveDate, OutsideCalendar> {
+pub fn notification_due(
+    became_aware_on: NaiveDate,
+    rules: &DeadlineRules,
+    calendar: &WorkingDayCalendar,
+) -> Result<NaiveDate, OutsideCalendar> {
     calendar.add_working_days(became_aware_on, rules.notification_working_days)
 }
 
 /// The day the rapid review is due.
-pub fn rapid_review_due(notification_sent_on: NaiveDate, rules: &DeadlineRules, calendar: &WorkingDayCalendar) -> Result<NaiveDate, OutsideCalendar> {
+pub fn rapid_review_due(
+    notification_sent_on: NaiveDate,
+    rules: &DeadlineRules,
+    calendar: &WorkingDayCalendar,
+) -> Result<NaiveDate, OutsideCalendar> {
     calendar.add_working_days(notification_sent_on, rules.rapid_review_working_days)
 }
 
@@ -132,12 +140,20 @@ pub fn completion_due(decided_on: NaiveDate, rules: &DeadlineRules) -> NaiveDate
 }
 
 /// The latest day the pre-publication notice may be sent for a planned publication.
-pub fn pre_publication_notice_due(planned_on: NaiveDate, rules: &DeadlineRules, calendar: &WorkingDayCalendar) -> Result<NaiveDate, OutsideCalendar> {
+pub fn pre_publication_notice_due(
+    planned_on: NaiveDate,
+    rules: &DeadlineRules,
+    calendar: &WorkingDayCalendar,
+) -> Result<NaiveDate, OutsideCalendar> {
     calendar.subtract_working_days(planned_on, rules.pre_publication_working_days)
 }
 
 /// Calendar days of `[window_start, window_end]` covered by at least one interval.
-pub fn covered_days(intervals: &[(NaiveDate, NaiveDate)], window_start: NaiveDate, window_end: NaiveDate) -> i64 {
+pub fn covered_days(
+    intervals: &[(NaiveDate, NaiveDate)],
+    window_start: NaiveDate,
+    window_end: NaiveDate,
+) -> i64 {
     let mut clipped: Vec<(NaiveDate, NaiveDate)> = intervals
         .iter()
         .map(|(start, end)| ((*start).max(window_start), (*end).min(window_end)))
@@ -166,9 +182,19 @@ pub fn covered_days(intervals: &[(NaiveDate, NaiveDate)], window_start: NaiveDat
 
 /// Days of one process's interval inside the six-month window of `review` (0 before the
 /// decision, or for a review that is not a local CSPR).
-pub fn days_impact(review: &Review, started_on: NaiveDate, ended_on: Option<NaiveDate>, rules: &DeadlineRules, today: NaiveDate) -> i64 {
+pub fn days_impact(
+    review: &Review,
+    started_on: NaiveDate,
+    ended_on: Option<NaiveDate>,
+    rules: &DeadlineRules,
+    today: NaiveDate,
+) -> i64 {
     match completion_window(review, rules) {
-        Some((window_start, window_end)) => covered_days(&[(started_on, ended_on.unwrap_or(today))], window_start, window_end),
+        Some((window_start, window_end)) => covered_days(
+            &[(started_on, ended_on.unwrap_or(today))],
+            window_start,
+            window_end,
+        ),
         None => 0,
     }
 }
@@ -178,14 +204,27 @@ fn completion_window(review: &Review, rules: &DeadlineRules) -> Option<(NaiveDat
     if decision.decision != Decision::LocalCspr {
         return None;
     }
-    Some((decision.decided_on, completion_due(decision.decided_on, rules)))
+    Some((
+        decision.decided_on,
+        completion_due(decision.decided_on, rules),
+    ))
 }
 
-fn working_days_left(calendar: &WorkingDayCalendar, today: NaiveDate, due_on: NaiveDate) -> Option<i64> {
+fn working_days_left(
+    calendar: &WorkingDayCalendar,
+    today: NaiveDate,
+    due_on: NaiveDate,
+) -> Option<i64> {
     calendar.working_days_between(today, due_on).ok()
 }
 
-fn working_day_status(calendar: &WorkingDayCalendar, rules: &DeadlineRules, today: NaiveDate, due_on: NaiveDate, done_on: Option<NaiveDate>) -> (DeadlineStatus, i64) {
+fn working_day_status(
+    calendar: &WorkingDayCalendar,
+    rules: &DeadlineRules,
+    today: NaiveDate,
+    due_on: NaiveDate,
+    done_on: Option<NaiveDate>,
+) -> (DeadlineStatus, i64) {
     let left = working_days_left(calendar, today, due_on).unwrap_or(0);
     let status = match done_on {
         Some(done) if done <= due_on => DeadlineStatus::Met,
@@ -198,12 +237,26 @@ fn working_day_status(calendar: &WorkingDayCalendar, rules: &DeadlineRules, toda
 }
 
 /// Every deadline of `review` as of `today`.
-pub fn timeline(review: &Review, rules: &DeadlineRules, calendar: &WorkingDayCalendar, today: NaiveDate) -> Result<Timeline, OutsideCalendar> {
+pub fn timeline(
+    review: &Review,
+    rules: &DeadlineRules,
+    calendar: &WorkingDayCalendar,
+    today: NaiveDate,
+) -> Result<Timeline, OutsideCalendar> {
     let mut deadlines = Vec::with_capacity(5);
 
     let notification_due_on = notification_due(review.became_aware_on, rules, calendar)?;
-    let notification_done = review.notification.as_ref().map(|notification| notification.sent_on);
-    let (status, left) = working_day_status(calendar, rules, today, notification_due_on, notification_done);
+    let notification_done = review
+        .notification
+        .as_ref()
+        .map(|notification| notification.sent_on);
+    let (status, left) = working_day_status(
+        calendar,
+        rules,
+        today,
+        notification_due_on,
+        notification_done,
+    );
     deadlines.push(Deadline {
         kind: DeadlineKind::Notification,
         due_on: Some(notification_due_on),
@@ -251,7 +304,9 @@ pub fn timeline(review: &Review, rules: &DeadlineRules, calendar: &WorkingDayCal
             Some(done) if done <= due_on => DeadlineStatus::Met,
             Some(_) => DeadlineStatus::Missed,
             None if today > due_on => DeadlineStatus::Missed,
-            None if projected > due_on || days_left <= i64::from(rules.completion_at_risk_days) => DeadlineStatus::AtRisk,
+            None if projected > due_on || days_left <= i64::from(rules.completion_at_risk_days) => {
+                DeadlineStatus::AtRisk
+            }
             None => DeadlineStatus::Pending,
         };
         deadlines.push(Deadline {
@@ -265,7 +320,13 @@ pub fn timeline(review: &Review, rules: &DeadlineRules, calendar: &WorkingDayCal
 
     if let Some(planned_on) = review.publication.planned_on {
         let due_on = pre_publication_notice_due(planned_on, rules, calendar)?;
-        let (status, left) = working_day_status(calendar, rules, today, due_on, review.publication.notice_sent_on);
+        let (status, left) = working_day_status(
+            calendar,
+            rules,
+            today,
+            due_on,
+            review.publication.notice_sent_on,
+        );
         deadlines.push(Deadline {
             kind: DeadlineKind::PrePublicationNotice,
             due_on: Some(due_on),
@@ -275,14 +336,22 @@ pub fn timeline(review: &Review, rules: &DeadlineRules, calendar: &WorkingDayCal
         });
     }
 
-    if let Some(published_on) = review.publication.published_on.filter(|_| review.publication.published) {
+    if let Some(published_on) = review
+        .publication
+        .published_on
+        .filter(|_| review.publication.published)
+    {
         let due_on = published_on
             .checked_add_months(Months::new(rules.keep_public_months))
             .unwrap_or(NaiveDate::MAX);
         deadlines.push(Deadline {
             kind: DeadlineKind::KeepPublic,
             due_on: Some(due_on),
-            status: if today >= due_on { DeadlineStatus::Met } else { DeadlineStatus::Pending },
+            status: if today >= due_on {
+                DeadlineStatus::Met
+            } else {
+                DeadlineStatus::Pending
+            },
             done_on: (today >= due_on).then_some(due_on),
             working_days_left: working_days_left(calendar, today, due_on).unwrap_or(0),
         });
@@ -315,9 +384,15 @@ mod tests {
             incident_date: date("2026-03-09"),
             became_aware_on: date(became_aware_on),
         };
-        Review::open(Uuid::nil(), "southvale".into(), "SOUTHVALE-2026-001".into(), input, Utc::now())
-            .expect("opens")
-            .0
+        Review::open(
+            Uuid::nil(),
+            "southvale".into(),
+            "SOUTHVALE-2026-001".into(),
+            input,
+            Utc::now(),
+        )
+        .expect("opens")
+        .0
     }
 
     fn find(timeline: &Timeline, kind: DeadlineKind) -> Deadline {
@@ -335,17 +410,27 @@ mod tests {
         let rules = DeadlineRules::default();
         // Child Q: aware Tuesday 2026-03-10 → notification due Tuesday 2026-03-17.
         let mut review = review("2026-03-10");
-        let timeline = timeline(&review, &rules, &calendar, date("2026-03-11")).expect("in calendar");
+        let timeline =
+            timeline(&review, &rules, &calendar, date("2026-03-11")).expect("in calendar");
         let notification = find(&timeline, DeadlineKind::Notification);
         assert_eq!(notification.due_on, Some(date("2026-03-17")));
         assert_eq!(notification.status, DeadlineStatus::Pending);
         assert_eq!(find(&timeline, DeadlineKind::RapidReview).due_on, None);
 
-        review.record_notification_sent(date("2026-03-13"), "NP-1".into()).expect("recorded");
-        let timeline = super::timeline(&review, &rules, &calendar, date("2026-03-13")).expect("in calendar");
-        assert_eq!(find(&timeline, DeadlineKind::Notification).status, DeadlineStatus::Met);
+        review
+            .record_notification_sent(date("2026-03-13"), "NP-1".into())
+            .expect("recorded");
+        let timeline =
+            super::timeline(&review, &rules, &calendar, date("2026-03-13")).expect("in calendar");
+        assert_eq!(
+            find(&timeline, DeadlineKind::Notification).status,
+            DeadlineStatus::Met
+        );
         // 15 working days from Friday 2026-03-13 crosses Good Friday and Easter Monday.
-        assert_eq!(find(&timeline, DeadlineKind::RapidReview).due_on, Some(date("2026-04-07")));
+        assert_eq!(
+            find(&timeline, DeadlineKind::RapidReview).due_on,
+            Some(date("2026-04-07"))
+        );
     }
 
     #[test]
@@ -353,7 +438,13 @@ mod tests {
         let calendar = WorkingDayCalendar::england_and_wales();
         let rules = DeadlineRules::default();
         let review = review("2026-03-10");
-        let at = |day: &str| find(&timeline(&review, &rules, &calendar, date(day)).expect("ok"), DeadlineKind::Notification).status;
+        let at = |day: &str| {
+            find(
+                &timeline(&review, &rules, &calendar, date(day)).expect("ok"),
+                DeadlineKind::Notification,
+            )
+            .status
+        };
         assert_eq!(at("2026-03-12"), DeadlineStatus::Pending); // 3 working days left
         assert_eq!(at("2026-03-13"), DeadlineStatus::AtRisk); // 2 left
         assert_eq!(at("2026-03-17"), DeadlineStatus::AtRisk); // due today
@@ -364,9 +455,20 @@ mod tests {
     fn late_notification_is_missed() {
         let calendar = WorkingDayCalendar::england_and_wales();
         let mut review = review("2026-03-10");
-        review.record_notification_sent(date("2026-03-18"), String::new()).expect("recorded");
-        let timeline = timeline(&review, &DeadlineRules::default(), &calendar, date("2026-03-20")).expect("ok");
-        assert_eq!(find(&timeline, DeadlineKind::Notification).status, DeadlineStatus::Missed);
+        review
+            .record_notification_sent(date("2026-03-18"), String::new())
+            .expect("recorded");
+        let timeline = timeline(
+            &review,
+            &DeadlineRules::default(),
+            &calendar,
+            date("2026-03-20"),
+        )
+        .expect("ok");
+        assert_eq!(
+            find(&timeline, DeadlineKind::Notification).status,
+            DeadlineStatus::Missed
+        );
     }
 
     #[test]
@@ -374,7 +476,9 @@ mod tests {
         let calendar = WorkingDayCalendar::england_and_wales();
         let rules = DeadlineRules::default();
         let mut review = review("2026-03-10");
-        review.record_notification_sent(date("2026-03-12"), String::new()).expect("ok");
+        review
+            .record_notification_sent(date("2026-03-12"), String::new())
+            .expect("ok");
         review
             .record_decision(Decision::LocalCspr, date("2026-03-30"), String::new())
             .expect("ok");
@@ -400,16 +504,33 @@ mod tests {
     fn covered_days_merges_and_clips() {
         let window = (date("2026-01-10"), date("2026-01-31"));
         assert_eq!(covered_days(&[], window.0, window.1), 0);
-        assert_eq!(covered_days(&[(date("2026-01-01"), date("2026-01-12"))], window.0, window.1), 3);
         assert_eq!(
             covered_days(
-                &[(date("2026-01-15"), date("2026-01-16")), (date("2026-01-17"), date("2026-01-18"))],
+                &[(date("2026-01-01"), date("2026-01-12"))],
+                window.0,
+                window.1
+            ),
+            3
+        );
+        assert_eq!(
+            covered_days(
+                &[
+                    (date("2026-01-15"), date("2026-01-16")),
+                    (date("2026-01-17"), date("2026-01-18"))
+                ],
                 window.0,
                 window.1
             ),
             4
         );
-        assert_eq!(covered_days(&[(date("2026-02-01"), date("2026-02-05"))], window.0, window.1), 0);
+        assert_eq!(
+            covered_days(
+                &[(date("2026-02-01"), date("2026-02-05"))],
+                window.0,
+                window.1
+            ),
+            0
+        );
     }
 
     #[test]

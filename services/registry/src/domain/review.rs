@@ -50,7 +50,9 @@ impl PanelRole {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [PanelRole::Chair, PanelRole::Member].into_iter().find(|role| role.as_str() == name)
+        [PanelRole::Chair, PanelRole::Member]
+            .into_iter()
+            .find(|role| role.as_str() == name)
     }
 }
 
@@ -239,7 +241,10 @@ pub enum ReviewError {
     /// A field-level problem only visible with the review's data (e.g. a date before
     /// another of the review's dates).
     #[error("{field}: {message}")]
-    Field { field: &'static str, message: String },
+    Field {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Calendar(#[from] OutsideCalendar),
 }
@@ -289,9 +294,18 @@ pub enum PublicationOutcome {
 
 impl Review {
     /// Opens a review at NOTIFIED.
-    pub fn open(id: Uuid, partnership_id: String, reference: String, input: NewReview, now: DateTime<Utc>) -> Result<(Self, Vec<Change>), ReviewError> {
+    pub fn open(
+        id: Uuid,
+        partnership_id: String,
+        reference: String,
+        input: NewReview,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Vec<Change>), ReviewError> {
         if input.became_aware_on < input.incident_date {
-            return Err(field("became_aware_on", "must be on or after the incident date"));
+            return Err(field(
+                "became_aware_on",
+                "must be on or after the incident date",
+            ));
         }
         let review = Self {
             id,
@@ -321,10 +335,16 @@ impl Review {
     pub fn stage_facts(&self) -> StageFacts {
         StageFacts {
             notification_sent: self.notification.is_some(),
-            local_cspr_decided: self.decision.as_ref().map(|decision| decision.decision == Decision::LocalCspr),
+            local_cspr_decided: self
+                .decision
+                .as_ref()
+                .map(|decision| decision.decision == Decision::LocalCspr),
             terms_of_reference_set: self.terms_of_reference.is_some(),
             reviewer_appointed: self.reviewer.is_some(),
-            panel_chair_appointed: self.panel.iter().any(|member| member.role == PanelRole::Chair),
+            panel_chair_appointed: self
+                .panel
+                .iter()
+                .any(|member| member.role == PanelRole::Chair),
             outstanding_agency_reports: self.outstanding_agency_reports(),
             overview_report_submitted: self.overview_report.is_some(),
             overview_report_approved: self
@@ -365,22 +385,35 @@ impl Review {
         if allowed.contains(&self.stage) {
             Ok(())
         } else {
-            Err(ReviewError::WrongStage { action, stage: self.stage })
+            Err(ReviewError::WrongStage {
+                action,
+                stage: self.stage,
+            })
         }
     }
 
     fn require_open(&self, action: &'static str) -> Result<(), ReviewError> {
         if self.stage.is_terminal() {
-            Err(ReviewError::WrongStage { action, stage: self.stage })
+            Err(ReviewError::WrongStage {
+                action,
+                stage: self.stage,
+            })
         } else {
             Ok(())
         }
     }
 
-    pub fn record_notification_sent(&mut self, sent_on: NaiveDate, national_panel_reference: String) -> Result<Vec<Change>, ReviewError> {
+    pub fn record_notification_sent(
+        &mut self,
+        sent_on: NaiveDate,
+        national_panel_reference: String,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage("recording the notification", &[Stage::Notified])?;
         if sent_on < self.became_aware_on {
-            return Err(field("sent_on", "must not be before the local authority became aware"));
+            return Err(field(
+                "sent_on",
+                "must not be before the local authority became aware",
+            ));
         }
         self.notification = Some(Notification {
             sent_on,
@@ -391,12 +424,20 @@ impl Review {
         Ok(changes)
     }
 
-    pub fn record_decision(&mut self, decision: Decision, decided_on: NaiveDate, rationale: String) -> Result<Vec<Change>, ReviewError> {
+    pub fn record_decision(
+        &mut self,
+        decision: Decision,
+        decided_on: NaiveDate,
+        rationale: String,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage("recording the rapid review decision", &[Stage::RapidReview])?;
         if let Some(notification) = &self.notification
             && decided_on < notification.sent_on
         {
-            return Err(field("decided_on", "must not be before the notification was sent"));
+            return Err(field(
+                "decided_on",
+                "must not be before the notification was sent",
+            ));
         }
         if decision == Decision::NoLocalCspr && rationale.is_empty() {
             return Err(field("rationale", "required when no local CSPR is held"));
@@ -438,10 +479,22 @@ impl Review {
             )));
         }
         let email = member.email.as_str().to_ascii_lowercase();
-        if self.panel.iter().any(|existing| existing.email.as_str().to_ascii_lowercase() == email) {
-            return Err(ReviewError::Rule(format!("{} is already on the panel", member.email)));
+        if self
+            .panel
+            .iter()
+            .any(|existing| existing.email.as_str().to_ascii_lowercase() == email)
+        {
+            return Err(ReviewError::Rule(format!(
+                "{} is already on the panel",
+                member.email
+            )));
         }
-        if member.role == PanelRole::Chair && self.panel.iter().any(|existing| existing.role == PanelRole::Chair) {
+        if member.role == PanelRole::Chair
+            && self
+                .panel
+                .iter()
+                .any(|existing| existing.role == PanelRole::Chair)
+        {
             return Err(ReviewError::Rule("the panel already has a chair".into()));
         }
         self.panel.push(PanelMember {
@@ -467,24 +520,42 @@ impl Review {
         if let Some(decision) = &self.decision
             && reviewer.appointed_on < decision.decided_on
         {
-            return Err(field("appointed_on", "must not be before the decision to hold the review"));
+            return Err(field(
+                "appointed_on",
+                "must not be before the decision to hold the review",
+            ));
         }
         self.reviewer = Some(reviewer);
         Ok(vec![Change::ReviewerAppointed])
     }
 
-    pub fn set_terms_of_reference(&mut self, terms: NewTermsOfReference, today: NaiveDate, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+    pub fn set_terms_of_reference(
+        &mut self,
+        terms: NewTermsOfReference,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage(
             "setting the terms of reference",
-            &[Stage::Scoping, Stage::InformationGathering, Stage::Engagement],
+            &[
+                Stage::Scoping,
+                Stage::InformationGathering,
+                Stage::Engagement,
+            ],
         )?;
         if terms.report_due_date <= today {
             return Err(field("report_due_date", "must be in the future"));
         }
         if terms.scope.start > self.incident_date {
-            return Err(field("scope_start", "must be on or before the incident date"));
+            return Err(field(
+                "scope_start",
+                "must be on or before the incident date",
+            ));
         }
-        let version = self.terms_of_reference.as_ref().map_or(1, |current| current.version + 1);
+        let version = self
+            .terms_of_reference
+            .as_ref()
+            .map_or(1, |current| current.version + 1);
         self.terms_of_reference = Some(TermsOfReference {
             version,
             scope_start: terms.scope.start,
@@ -517,7 +588,11 @@ impl Review {
         Ok(changes)
     }
 
-    pub fn record_parallel_process(&mut self, process: ParallelProcess, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+    pub fn record_parallel_process(
+        &mut self,
+        process: ParallelProcess,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_open("recording a parallel process")?;
         if process.started_on > today {
             return Err(field("started_on", "must not be in the future"));
@@ -527,15 +602,27 @@ impl Review {
         Ok(vec![Change::ParallelProcessStarted(id)])
     }
 
-    pub fn end_parallel_process(&mut self, id: Uuid, ended_on: NaiveDate, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+    pub fn end_parallel_process(
+        &mut self,
+        id: Uuid,
+        ended_on: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_open("ending a parallel process")?;
         let process = self
             .parallel_processes
             .iter_mut()
             .find(|process| process.id == id)
-            .ok_or_else(|| field("parallel_process_id", "no such parallel process on this review"))?;
+            .ok_or_else(|| {
+                field(
+                    "parallel_process_id",
+                    "no such parallel process on this review",
+                )
+            })?;
         if process.ended_on.is_some() {
-            return Err(ReviewError::Rule("this parallel process has already ended".into()));
+            return Err(ReviewError::Rule(
+                "this parallel process has already ended".into(),
+            ));
         }
         if ended_on < process.started_on {
             return Err(field("ended_on", "must not be before it started"));
@@ -547,12 +634,20 @@ impl Review {
         Ok(vec![Change::ParallelProcessEnded(id)])
     }
 
-    pub fn submit_overview_report(&mut self, findings: String, recommendations: Vec<Recommendation>, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+    pub fn submit_overview_report(
+        &mut self,
+        findings: String,
+        recommendations: Vec<Recommendation>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage(
             "submitting the overview report",
             &[Stage::OverviewDrafting, Stage::PanelApproval],
         )?;
-        let version = self.overview_report.as_ref().map_or(1, |report| report.version + 1);
+        let version = self
+            .overview_report
+            .as_ref()
+            .map_or(1, |report| report.version + 1);
         self.overview_report = Some(OverviewReport {
             version,
             findings,
@@ -568,7 +663,12 @@ impl Review {
         Ok(changes)
     }
 
-    pub fn approve_overview_report(&mut self, version: i32, approved_by: &str, now: DateTime<Utc>) -> Result<Vec<Change>, ReviewError> {
+    pub fn approve_overview_report(
+        &mut self,
+        version: i32,
+        approved_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage("approving the overview report", &[Stage::PanelApproval])?;
         let report = self
             .overview_report
@@ -587,7 +687,13 @@ impl Review {
         Ok(changes)
     }
 
-    pub fn schedule_publication(&mut self, planned_on: NaiveDate, rules: &DeadlineRules, calendar: &WorkingDayCalendar, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+    pub fn schedule_publication(
+        &mut self,
+        planned_on: NaiveDate,
+        rules: &DeadlineRules,
+        calendar: &WorkingDayCalendar,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage("scheduling publication", &[Stage::PrePublication])?;
         let notice_due_by = deadlines::pre_publication_notice_due(planned_on, rules, calendar)?;
         match self.publication.notice_sent_on {
@@ -612,19 +718,34 @@ impl Review {
         Ok(vec![Change::PublicationScheduled])
     }
 
-    pub fn record_pre_publication_notice(&mut self, sent_on: NaiveDate) -> Result<Vec<Change>, ReviewError> {
-        self.require_stage("recording the pre-publication notice", &[Stage::PrePublication])?;
+    pub fn record_pre_publication_notice(
+        &mut self,
+        sent_on: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage(
+            "recording the pre-publication notice",
+            &[Stage::PrePublication],
+        )?;
         if let Some(report) = &self.overview_report
             && let Some(approved_at) = report.approved_at
             && sent_on < approved_at.date_naive()
         {
-            return Err(field("sent_on", "must not be before the overview report was approved"));
+            return Err(field(
+                "sent_on",
+                "must not be before the overview report was approved",
+            ));
         }
         self.publication.notice_sent_on = Some(sent_on);
         Ok(vec![Change::PrePublicationNoticeRecorded])
     }
 
-    pub fn record_publication(&mut self, outcome: PublicationOutcome, rules: &DeadlineRules, calendar: &WorkingDayCalendar, today: NaiveDate) -> Result<Vec<Change>, ReviewError> {
+    pub fn record_publication(
+        &mut self,
+        outcome: PublicationOutcome,
+        rules: &DeadlineRules,
+        calendar: &WorkingDayCalendar,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
         self.require_stage("recording publication", &[Stage::PrePublication])?;
         let Some(notice_sent_on) = self.publication.notice_sent_on else {
             return Err(ReviewError::Rule(

@@ -114,7 +114,11 @@ pub enum StageError {
     #[error("the review has ended ({0})")]
     Ended(Stage),
     #[error("{to} does not follow {from}; the next stage is {}", next_names(.allowed))]
-    NotNext { from: Stage, to: Stage, allowed: Vec<Stage> },
+    NotNext {
+        from: Stage,
+        to: Stage,
+        allowed: Vec<Stage>,
+    },
     #[error("cannot move to {to} yet: {}", .missing.join("; "))]
     Missing { to: Stage, missing: Vec<String> },
 }
@@ -123,7 +127,11 @@ fn next_names(stages: &[Stage]) -> String {
     if stages.is_empty() {
         return "none".to_string();
     }
-    stages.iter().map(|stage| stage.as_str()).collect::<Vec<_>>().join(" or ")
+    stages
+        .iter()
+        .map(|stage| stage.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The stages that may follow `from`.
@@ -188,7 +196,8 @@ pub fn transition(from: Stage, to: Stage, facts: &StageFacts) -> Result<Stage, S
             missing.push("the overview report is not approved".to_string());
         }
         Stage::Published if !facts.publication_outcome_recorded => {
-            missing.push("publication (or the decision not to publish) is not recorded".to_string());
+            missing
+                .push("publication (or the decision not to publish) is not recorded".to_string());
         }
         _ => {}
     }
@@ -269,7 +278,8 @@ mod tests {
     #[test]
     fn guards_name_everything_missing() {
         let facts = StageFacts::default();
-        let error = transition(Stage::Scoping, Stage::InformationGathering, &facts).expect_err("guarded");
+        let error =
+            transition(Stage::Scoping, Stage::InformationGathering, &facts).expect_err("guarded");
         let StageError::Missing { missing, .. } = &error else {
             panic!("expected missing, got {error:?}");
         };
@@ -280,7 +290,8 @@ mod tests {
             outstanding_agency_reports: vec!["police".into(), "gp".into()],
             ..all_facts()
         };
-        let error = transition(Stage::Engagement, Stage::OverviewDrafting, &facts).expect_err("guarded");
+        let error =
+            transition(Stage::Engagement, Stage::OverviewDrafting, &facts).expect_err("guarded");
         assert!(error.to_string().contains("police, gp"), "{error}");
     }
 

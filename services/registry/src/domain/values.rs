@@ -28,7 +28,10 @@ pub fn optional_text(raw: &str, max_chars: usize) -> Result<String, ValueError> 
     if text.chars().count() > max_chars {
         return Err(error(format!("at most {max_chars} characters")));
     }
-    if text.chars().any(|character| character.is_control() && character != '\n' && character != '\t') {
+    if text
+        .chars()
+        .any(|character| character.is_control() && character != '\n' && character != '\t')
+    {
         return Err(error("control characters are not allowed"));
     }
     Ok(text.to_string())
@@ -78,7 +81,9 @@ impl Email {
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !email.chars().any(|character| character.is_whitespace() || character.is_control());
+            && !email
+                .chars()
+                .any(|character| character.is_whitespace() || character.is_control());
         if !well_formed {
             return Err(error("not an email address"));
         }
@@ -108,9 +113,12 @@ impl AgencyId {
             return Err(error("required"));
         }
         if id.len() > 64
-            || !id
-                .chars()
-                .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-' || character == '_')
+            || !id.chars().all(|character| {
+                character.is_ascii_lowercase()
+                    || character.is_ascii_digit()
+                    || character == '-'
+                    || character == '_'
+            })
         {
             return Err(error("1-64 characters of a-z, 0-9, '-' or '_'"));
         }
@@ -129,9 +137,9 @@ pub fn recommendation_ref(raw: &str) -> Result<String, ValueError> {
         return Err(error("required"));
     }
     if reference.len() > 20
-        || !reference
-            .chars()
-            .all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | '_'))
+        || !reference.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | '_')
+        })
     {
         return Err(error("1-20 characters of letters, digits, '.', '-' or '_'"));
     }
@@ -173,7 +181,10 @@ mod tests {
 
     #[test]
     fn aliases_refuse_contact_details_and_numbers() {
-        assert_eq!(ChildAlias::parse("  Child Q ").expect("valid").as_str(), "Child Q");
+        assert_eq!(
+            ChildAlias::parse("  Child Q ").expect("valid").as_str(),
+            "Child Q"
+        );
         assert!(ChildAlias::parse("").is_err());
         assert!(ChildAlias::parse("q@example.org").is_err());
         assert!(ChildAlias::parse("Child 1234567").is_err());

@@ -16,11 +16,11 @@ use cspr_registry::config::RegistryConfig;
 use cspr_registry::domain::deadlines::DeadlineRules;
 use cspr_registry::store::Store;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tonic::Request;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 pub const PARTNERSHIP: &str = "southvale";
 
@@ -55,14 +55,17 @@ impl TestRegistry {
         let clock = ManualClock::on(date(today));
         let shutdown = CancellationToken::new();
         let platform = testing::platform_config(nats_url);
-        let context = testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
+        let context =
+            testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
         let config = RegistryConfig {
             rules: DeadlineRules::default(),
             sweep_interval: Duration::from_secs(3600),
         };
         let store = cspr_registry::store(&context, &config);
         let database_url = context.service.database_url.clone();
-        let running = cspr_registry::start(context, config).await.expect("registry starts");
+        let running = cspr_registry::start(context, config)
+            .await
+            .expect("registry starts");
         let addr = running.addr;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .expect("endpoint")
@@ -87,7 +90,13 @@ impl TestRegistry {
         testing::token(&self.platform, PARTNERSHIP, roles, None, subject)
     }
 
-    pub fn token_for(&self, partnership: &str, roles: &[&str], org: Option<&str>, subject: &str) -> String {
+    pub fn token_for(
+        &self,
+        partnership: &str,
+        roles: &[&str],
+        org: Option<&str>,
+        subject: &str,
+    ) -> String {
         testing::token(&self.platform, partnership, roles, org, subject)
     }
 
@@ -119,12 +128,20 @@ impl TestRegistry {
         let subject = format!(
             "{}.{producer}.{}",
             self.platform.subject_prefix,
-            event.body.as_ref().map(|body| body.type_name()).unwrap_or("unknown")
+            event
+                .body
+                .as_ref()
+                .map(|body| body.type_name())
+                .unwrap_or("unknown")
         );
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id.as_str());
         jetstream
-            .publish_with_headers(subject, headers, prost::Message::encode_to_vec(&event).into())
+            .publish_with_headers(
+                subject,
+                headers,
+                prost::Message::encode_to_vec(&event).into(),
+            )
             .await
             .expect("publish")
             .await
@@ -176,12 +193,21 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_error_details()
         .bad_request()
-        .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// An event envelope as another service would build it.
-pub fn foreign_event(review_id: &str, body: cspr_proto::events::v1::event::Body) -> cspr_proto::events::v1::Event {
+pub fn foreign_event(
+    review_id: &str,
+    body: cspr_proto::events::v1::event::Body,
+) -> cspr_proto::events::v1::Event {
     cspr_proto::events::v1::Event {
         id: uuid::Uuid::now_v7().to_string(),
         r#type: body.type_name().to_string(),

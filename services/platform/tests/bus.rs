@@ -1,0 +1,253 @@
+//! The outbox relay and the consumer runner against real PostgreSQL and NATS JetStream:
+//! republished rows are dropped as duplicates, redelivered events change nothing twice,
+//! poison messages are parked as dead letters while others flow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cspr_platform::bus::Bus;
+use cspr_platform::bus::consumer::{
+    ConsumerRunner, ConsumerSpec, EventHandler, HandlerError, Outcome,
+};
+use cspr_platform::bus::outbox::{EventMeta, Outbox, OutboxRelay};
+use cspr_platform::testing;
+use cspr_proto::events::v1::{Actor, AgencyReportWaived, Event, event::Body};
+use futures::StreamExt;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+/// A database with the platform's tables and one table the test handler writes to.
+async fn database() -> (PgPool, String) {
+    let url = testing::service_config("platformtest").database_url;
+    cspr_platform::db::create_database_if_missing(&url)
+        .await
+        .expect("create");
+    let pool = cspr_platform::db::connect(&url, 5).await.expect("connect");
+    cspr_platform::db::migrate_platform(&pool)
+        .await
+        .expect("migrate");
+    sqlx::query("CREATE TABLE effects (event_id TEXT NOT NULL, agency TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("effects table");
+    (pool, url)
+}
+
+fn waived(agency: &str) -> Body {
+    Body::AgencyReportWaived(AgencyReportWaived {
+        agency_id: agency.into(),
+        reason: "test".into(),
+    })
+}
+
+/// Records each event's side effect; fails for agency "poison".
+struct RecordingHandler;
+
+impl EventHandler for RecordingHandler {
+    async fn handle(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+    ) -> Result<(), HandlerError> {
+        let Some(Body::AgencyReportWaived(waived)) = &event.body else {
+            return Ok(());
+        };
+        if waived.agency_id == "poison" {
+            return Err(HandlerError::message("this event always fails"));
+        }
+        sqlx::query("INSERT INTO effects (event_id, agency) VALUES ($1, $2)")
+            .bind(&event.id)
+            .bind(&waived.agency_id)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn relayed_events_are_published_once_and_handled_once() {
+    testing::init();
+    let (pool, url) = database().await;
+    let platform = testing::platform_config(&testing::nats_url());
+    let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
+        .await
+        .expect("bus");
+    bus.ensure_stream("submissions").await.expect("stream");
+    let outbox = Outbox::new(platform.subject_prefix.clone());
+    let meta = EventMeta {
+        partnership_id: "southvale".into(),
+        review_id: Some(uuid::Uuid::now_v7()),
+        actor: Actor {
+            subject: "tester".into(),
+            roles: vec![],
+        },
+    };
+
+    // Three events written in one transaction.
+    let mut transaction = pool.begin().await.expect("begin");
+    for agency in ["police", "gp", "school"] {
+        outbox
+            .enqueue(&mut transaction, &meta, waived(agency))
+            .await
+            .expect("enqueue");
+    }
+    transaction.commit().await.expect("commit");
+
+    let relay = OutboxRelay::new(pool.clone(), bus.clone(), Duration::from_millis(100));
+    assert_eq!(relay.publish_pending().await.expect("relay"), 3);
+    assert_eq!(
+        relay.publish_pending().await.expect("relay"),
+        0,
+        "nothing left"
+    );
+
+    // A crash between the ack and marking the rows: they are published again, and
+    // JetStream drops them as duplicates (same Nats-Msg-Id).
+    sqlx::query("UPDATE outbox SET published_at = NULL")
+        .execute(&pool)
+        .await
+        .expect("reset");
+    assert_eq!(relay.publish_pending().await.expect("relay"), 3);
+    let stream = bus.stream_name("submissions");
+    let events =
+        testing::read_stream(&platform.nats_url, &stream, 3, Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 3, "duplicates dropped by the stream");
+    assert!(events.iter().all(|(subject, _)| subject
+        == &format!(
+            "{}.submissions.agency_report_waived",
+            platform.subject_prefix
+        )));
+
+    // The consumer applies each once, even when the same event is delivered twice.
+    let runner = ConsumerRunner::new(
+        pool.clone(),
+        bus.clone(),
+        ConsumerSpec::new("registry", "submissions"),
+        Arc::new(RecordingHandler),
+    );
+    let consumer = runner.ensure_consumer().await.expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("delivered")
+            .expect("message")
+            .expect("ok");
+        outcomes.push(runner.process(&message).await);
+        // The same message handled again (a redelivery after a lost ack) is recognised.
+        outcomes.push(runner.process(&message).await);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Handled,
+            Outcome::Duplicate,
+            Outcome::Handled,
+            Outcome::Duplicate,
+            Outcome::Handled,
+            Outcome::Duplicate
+        ]
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM effects").await, 3);
+    assert_eq!(count(&pool, "SELECT count(*) FROM inbox").await, 3);
+
+    pool.close().await;
+    testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
+    testing::drop_database(&url).await;
+}
+
+#[tokio::test]
+async fn poison_messages_are_parked_and_others_flow() {
+    testing::init();
+    let (pool, url) = database().await;
+    let platform = testing::platform_config(&testing::nats_url());
+    let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
+        .await
+        .expect("bus");
+    bus.ensure_stream("submissions").await.expect("stream");
+    let mut spec = ConsumerSpec::new("registry", "submissions");
+    spec.max_deliver = 3;
+    spec.retry_backoff = Duration::from_millis(50);
+    let runner = ConsumerRunner::new(pool.clone(), bus.clone(), spec, Arc::new(RecordingHandler));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+
+    // A message that is not an event at all, a handler that always fails, and good ones.
+    let jetstream = bus.jetstream();
+    let subject = bus.subject("submissions", "agency_report_waived");
+    jetstream
+        .publish(
+            subject.clone(),
+            bytes::Bytes::from_static(b"\xff\xffnot protobuf"),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let outbox = Outbox::new(platform.subject_prefix.clone());
+    let meta = EventMeta {
+        partnership_id: "southvale".into(),
+        review_id: None,
+        actor: Actor::default(),
+    };
+    let mut transaction = pool.begin().await.expect("begin");
+    for agency in ["police", "poison", "gp"] {
+        outbox
+            .enqueue(&mut transaction, &meta, waived(agency))
+            .await
+            .expect("enqueue");
+    }
+    transaction.commit().await.expect("commit");
+    OutboxRelay::new(pool.clone(), bus.clone(), Duration::from_millis(100))
+        .publish_pending()
+        .await
+        .expect("relay");
+
+    let mut parked = 0;
+    for _ in 0..200 {
+        parked = count(&pool, "SELECT count(*) FROM dead_letters").await;
+        if parked == 2 && count(&pool, "SELECT count(*) FROM effects").await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        parked, 2,
+        "the undecodable and the failing message are parked"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM effects").await,
+        2,
+        "the good events flowed"
+    );
+    let deliveries: Vec<i64> =
+        sqlx::query_scalar("SELECT deliveries FROM dead_letters ORDER BY deliveries")
+            .fetch_all(&pool)
+            .await
+            .expect("deliveries");
+    assert_eq!(
+        deliveries,
+        [1, 3],
+        "undecodable at once; failing after max_deliver"
+    );
+    assert_eq!(
+        cspr_platform::bus::consumer::dead_letter_count(&pool, "registry")
+            .await
+            .expect("count"),
+        2
+    );
+
+    shutdown.cancel();
+    running.await.expect("consumer stops");
+    pool.close().await;
+    testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
+    testing::drop_database(&url).await;
+}
