@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs create_review.py against a registry started here from the built binary, with its own
+# database and subject prefix; cleans both up. Usage: tests/python/run.sh [path/to/cspr]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cspr=${1:-$root/target/debug/cspr}
+venv=${CSPR_PY_VENV:-$root/target/py-venv}
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q "grpcio>=1.60,<2" "grpcio-tools>=1.60,<2"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+suffix=$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')
+database="t_py_$suffix"
+export CSPR_AUTH_HS256_SECRET="python-client-check-secret"
+export CSPR_REGISTRY_ADDR="127.0.0.1:$port"
+export CSPR_REGISTRY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
+export CSPR_SUBJECT_PREFIX="py$suffix"
+export RUST_LOG=warn
+
+"$cspr" serve registry &
+server=$!
+cleanup() {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  # Delete the streams this run created, over the plain NATS protocol (no client needed).
+  python3 - "$CSPR_SUBJECT_PREFIX" <<'PY' || true
+import socket, sys
+prefix = sys.argv[1].upper()
+with socket.create_connection(("127.0.0.1", 4222), timeout=2) as connection:
+    connection.recv(4096)
+    commands = "CONNECT {\"verbose\":false}\r\n"
+    for service in ("REGISTRY", "SUBMISSIONS", "PRACTITIONERS", "FAMILY", "ACTIONS", "NOTIFICATIONS"):
+        commands += f"PUB $JS.API.STREAM.DELETE.{prefix}_{service} 0\r\n\r\n"
+    connection.sendall((commands + "PING\r\n").encode())
+    connection.recv(4096)
+PY
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  "$cspr" health "127.0.0.1:$port" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$cspr" health "127.0.0.1:$port"
+
+CSPR_TOKEN=$("$cspr" token --partnership southvale --role partnership_admin --sub python-client) \
+  "$venv/bin/python" "$here/create_review.py" "127.0.0.1:$port"

@@ -1,0 +1,74 @@
+//! The registry from the outside: a gRPC client with a development token creates a review
+//! and reads the statutory due dates; a plain NATS subscriber on `<prefix>.registry.>` sees
+//! the event, with the event id as `Nats-Msg-Id`.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use cspr_proto::events::v1::{event::Body, Event};
+use cspr_proto::google::r#type::Date;
+use cspr_proto::registry::v1 as pb;
+use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use futures::StreamExt;
+use prost::Message;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+#[tokio::test]
+async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
+    // Arrange
+    let registry = cspr_tests::spawn_registry(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    let nats = async_nats::connect(cspr_platform::testing::nats_url()).await.expect("nats");
+    let mut subscriber = nats
+        .subscribe(format!("{}.registry.>", registry.platform.subject_prefix))
+        .await
+        .expect("subscribe");
+    let token = cspr_platform::testing::token(&registry.platform, "southvale", &["partnership_admin"], None, "alice");
+    let mut client = ReviewRegistryClient::connect(format!("http://{}", registry.running.addr))
+        .await
+        .expect("connect");
+
+    // Act
+    let mut request = tonic::Request::new(pb::CreateReviewRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        child_alias: "Child Q".into(),
+        local_authority: "Southvale Council".into(),
+        incident_date: date(2026, 3, 9),
+        became_aware_on: date(2026, 3, 10),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    let review = client.create_review(request).await.expect("created").into_inner();
+
+    // Assert: the SIN is due 5 working days after becoming aware.
+    let notification = review
+        .deadlines
+        .iter()
+        .find(|deadline| deadline.kind == pb::DeadlineKind::Notification as i32)
+        .expect("notification deadline");
+    assert_eq!(notification.due_on, date(2026, 3, 17));
+
+    let message = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+        .await
+        .expect("event within 10 s")
+        .expect("message");
+    assert_eq!(message.subject.as_str(), format!("{}.registry.review_created", registry.platform.subject_prefix));
+    let event = Event::decode(message.payload.as_ref()).expect("an Event envelope");
+    let msg_id = message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Nats-Msg-Id"))
+        .map(|value| value.as_str().to_string());
+    assert_eq!(msg_id.as_deref(), Some(event.id.as_str()));
+    assert_eq!(event.review_id, review.id);
+    let Some(Body::ReviewCreated(created)) = event.body else {
+        panic!("review_created body");
+    };
+    assert_eq!(created.reference, review.reference);
+    assert_eq!(created.notification_due_on, date(2026, 3, 17));
+
+    registry.stop().await;
+}
