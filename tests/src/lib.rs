@@ -45,7 +45,9 @@ pub async fn spawn_registry(today: chrono::NaiveDate) -> SpawnedRegistry {
         rules: Default::default(),
         sweep_interval: Duration::from_secs(3600),
     };
-    let running = cspr_registry::start(context, config).await.expect("registry starts");
+    let running = cspr_registry::start(context, config)
+        .await
+        .expect("registry starts");
     assert!(running.wait_ready().await, "registry ready");
     SpawnedRegistry {
         platform,

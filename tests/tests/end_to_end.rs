@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use cspr_proto::events::v1::{event::Body, Event};
+use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
@@ -19,13 +19,22 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 #[tokio::test]
 async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
     // Arrange
-    let registry = cspr_tests::spawn_registry(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
-    let nats = async_nats::connect(cspr_platform::testing::nats_url()).await.expect("nats");
+    let registry =
+        cspr_tests::spawn_registry(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    let nats = async_nats::connect(cspr_platform::testing::nats_url())
+        .await
+        .expect("nats");
     let mut subscriber = nats
         .subscribe(format!("{}.registry.>", registry.platform.subject_prefix))
         .await
         .expect("subscribe");
-    let token = cspr_platform::testing::token(&registry.platform, "southvale", &["partnership_admin"], None, "alice");
+    let token = cspr_platform::testing::token(
+        &registry.platform,
+        "southvale",
+        &["partnership_admin"],
+        None,
+        "alice",
+    );
     let mut client = ReviewRegistryClient::connect(format!("http://{}", registry.running.addr))
         .await
         .expect("connect");
@@ -38,10 +47,15 @@ async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
         incident_date: date(2026, 3, 9),
         became_aware_on: date(2026, 3, 10),
     });
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().expect("header"));
-    let review = client.create_review(request).await.expect("created").into_inner();
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let review = client
+        .create_review(request)
+        .await
+        .expect("created")
+        .into_inner();
 
     // Assert: the SIN is due 5 working days after becoming aware.
     let notification = review
@@ -55,7 +69,13 @@ async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
         .await
         .expect("event within 10 s")
         .expect("message");
-    assert_eq!(message.subject.as_str(), format!("{}.registry.review_created", registry.platform.subject_prefix));
+    assert_eq!(
+        message.subject.as_str(),
+        format!(
+            "{}.registry.review_created",
+            registry.platform.subject_prefix
+        )
+    );
     let event = Event::decode(message.payload.as_ref()).expect("an Event envelope");
     let msg_id = message
         .headers

@@ -11,7 +11,9 @@ const SECRET: &str = "binary-test-secret-0123456789";
 
 fn cspr() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cspr"));
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     command
 }
 
@@ -70,7 +72,10 @@ fn serve_token_review_and_a_clean_sigterm() {
     // Act: wait for SERVING as a container health check would.
     let started = Instant::now();
     loop {
-        let health = cspr().args(["health", &addr]).output().expect("health runs");
+        let health = cspr()
+            .args(["health", &addr])
+            .output()
+            .expect("health runs");
         if health.status.success() {
             assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
             break;
@@ -80,12 +85,23 @@ fn serve_token_review_and_a_clean_sigterm() {
     }
 
     let token = cspr()
-        .args(["token", "--partnership", "southvale", "--role", "partnership_admin", "--sub", "alice"])
+        .args([
+            "token",
+            "--partnership",
+            "southvale",
+            "--role",
+            "partnership_admin",
+            "--sub",
+            "alice",
+        ])
         .env("CSPR_AUTH_HS256_SECRET", SECRET)
         .output()
         .expect("token");
     assert!(token.status.success());
-    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_string();
+    let token = String::from_utf8(token.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string();
 
     let created = cspr()
         .args([
@@ -105,7 +121,11 @@ fn serve_token_review_and_a_clean_sigterm() {
         .env("CSPR_TOKEN", &token)
         .output()
         .expect("create");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let review: serde_json::Value = serde_json::from_slice(&created.stdout).expect("json");
     assert_eq!(review["stage"], "NOTIFIED");
     assert_eq!(review["deadlines"][0]["kind"], "NOTIFICATION");
@@ -128,7 +148,10 @@ fn serve_token_review_and_a_clean_sigterm() {
         .output()
         .expect("get");
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("review_id"), "field named for a person");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("review_id"),
+        "field named for a person"
+    );
 
     // SIGTERM: drains and exits 0.
     let killed = Command::new("kill")
@@ -141,7 +164,10 @@ fn serve_token_review_and_a_clean_sigterm() {
         if let Some(status) = server.try_wait().expect("wait") {
             break status;
         }
-        assert!(stopping.elapsed() < Duration::from_secs(30), "did not stop after SIGTERM");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(30),
+            "did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");

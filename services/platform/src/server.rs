@@ -240,6 +240,7 @@ where
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .max_frame_size(Some(1 << 20))
+            .trace_fn(rpc_span)
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
@@ -285,6 +286,34 @@ where
         tasks,
         grace,
     })
+}
+
+/// One server span per RPC, named by OpenTelemetry's `rpc.*` conventions and joined to the
+/// caller's trace when it sent `traceparent`; events written during the call carry it on.
+fn rpc_span(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path().trim_start_matches('/');
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "rpc",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let headers: std::collections::HashMap<String, String> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| matches!(name.as_str(), "traceparent" | "tracestate"))
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|value| (name.to_string(), value.to_string()))
+        })
+        .collect();
+    crate::bus::trace::continue_trace(&span, &headers);
+    span
 }
 
 /// Database and bus readiness, retried with backoff until it works or shutdown.
