@@ -214,6 +214,8 @@ pub struct PlatformConfig {
     pub nats_url: String,
     /// First token of every subject; also prefixes stream and consumer names.
     pub subject_prefix: String,
+    /// Replicas of each JetStream stream: 1 on one server, 3 on a NATS cluster.
+    pub nats_stream_replicas: usize,
     /// Token verification.
     pub auth: AuthConfig,
     /// Largest gRPC message accepted, in bytes.
@@ -254,10 +256,18 @@ impl PlatformConfig {
                 "must be letters, digits, '_' or '-' (it becomes a subject token and a stream name)",
             ));
         }
+        let nats_stream_replicas = env.u32_or("CSPR_NATS_STREAM_REPLICAS", 1)?;
+        if !(1..=5).contains(&nats_stream_replicas) {
+            return Err(ConfigError::new(
+                "CSPR_NATS_STREAM_REPLICAS",
+                "must be between 1 and 5",
+            ));
+        }
         Ok(Self {
             database_url,
             nats_url,
             subject_prefix,
+            nats_stream_replicas: nats_stream_replicas as usize,
             auth: AuthConfig::from_env(env)?,
             max_message_bytes: env.u32_or("CSPR_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)? as usize,
             database_max_connections: env.u32_or("CSPR_DATABASE_MAX_CONNECTIONS", 10)?,
@@ -383,6 +393,7 @@ mod tests {
             ("CSPR_SUBJECT_PREFIX", "a.b"),
             ("CSPR_OUTBOX_POLL_INTERVAL", "soon"),
             ("CSPR_DATABASE_URL", "mysql://x"),
+            ("CSPR_NATS_STREAM_REPLICAS", "7"),
         ];
         for (variable, value) in cases {
             let env = base_env().with(variable, value);

@@ -54,6 +54,8 @@ pub enum StartError {
     Reflection(String),
     #[error("gRPC server failed: {0}")]
     Serve(#[source] tonic::transport::Error),
+    #[error("server task ended abnormally: {0}")]
+    Task(String),
 }
 
 /// What every service builds its handlers and background work from.
@@ -95,11 +97,12 @@ impl ServiceContext {
             .max_connections(platform.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(connect_options);
-        let replicas = std::env::var("CSPR_NATS_STREAM_REPLICAS")
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(1);
-        let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, replicas).await?;
+        let bus = Bus::connect(
+            &platform.nats_url,
+            &platform.subject_prefix,
+            platform.nats_stream_replicas,
+        )
+        .await?;
         let authenticator = Authenticator::new(&platform.auth)?;
         Ok(Self {
             name,
@@ -159,11 +162,10 @@ impl RunningService {
     /// Waits for the server to drain and background work to stop (after the shutdown
     /// token was cancelled).
     pub async fn stopped(self) -> Result<(), StartError> {
-        let served = self.server.await.unwrap_or_else(|error| {
-            Err(StartError::Reflection(format!(
-                "server task failed: {error}"
-            )))
-        });
+        let served = self
+            .server
+            .await
+            .unwrap_or_else(|error| Err(StartError::Task(error.to_string())));
         self.tasks.close();
         if tokio::time::timeout(self.grace, self.tasks.wait())
             .await

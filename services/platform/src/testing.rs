@@ -49,6 +49,7 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
         database_url: server_url(),
         nats_url: nats_url.to_string(),
         subject_prefix: unique("t"),
+        nats_stream_replicas: 1,
         auth: AuthConfig {
             keys: AuthKeys::Hs256Secret(TEST_SECRET.to_vec()),
             issuer: "cspr-test".into(),

@@ -424,28 +424,15 @@ impl Store {
             ))
         })?;
         let mut transaction = self.pool.begin().await?;
-        match idempotency::claim(
-            &mut transaction,
-            &principal.partnership,
-            key.operation,
-            &key.request_id,
-            &key.fingerprint,
-            &key.resource_id,
-        )
-        .await?
-        {
-            Claim::New => {}
-            Claim::Replay(existing) => {
-                transaction.rollback().await?;
-                let existing_id: Uuid = existing
-                    .parse()
-                    .map_err(|_| corrupt("review id", &existing))?;
-                return self
-                    .get(&principal.partnership, existing_id)
-                    .await?
-                    .ok_or(RegistryError::ReviewNotFound(existing));
-            }
-            Claim::Conflict => return Err(RegistryError::IdempotencyConflict(key.request_id)),
+        if let Some(existing) = Self::claim(&mut transaction, principal, &key).await? {
+            transaction.rollback().await?;
+            let existing_id: Uuid = existing
+                .parse()
+                .map_err(|_| corrupt("review id", &existing))?;
+            return self
+                .get(&principal.partnership, existing_id)
+                .await?
+                .ok_or(RegistryError::ReviewNotFound(existing));
         }
         let year = self.clock.today().format("%Y").to_string();
         let number: i32 = sqlx::query_scalar(
@@ -489,6 +476,29 @@ impl Store {
         Ok(review)
     }
 
+    /// Claims a request id in the command's transaction: `None` for a first use, the
+    /// resource of the first use for a retry, an error for a reuse with other content.
+    async fn claim(
+        connection: &mut PgConnection,
+        principal: &Principal,
+        key: &IdempotencyKey,
+    ) -> Result<Option<String>, RegistryError> {
+        match idempotency::claim(
+            connection,
+            &principal.partnership,
+            key.operation,
+            &key.request_id,
+            &key.fingerprint,
+            &key.resource_id,
+        )
+        .await?
+        {
+            Claim::New => Ok(None),
+            Claim::Replay(resource) => Ok(Some(resource)),
+            Claim::Conflict => Err(RegistryError::IdempotencyConflict(key.request_id.clone())),
+        }
+    }
+
     /// Runs a command on one review: lock, apply, persist, deadlines, events, audit.
     pub async fn update(
         &self,
@@ -502,26 +512,13 @@ impl Store {
         let mut review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
             .await?
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
-        if let Some(key) = &key {
-            match idempotency::claim(
-                &mut transaction,
-                &principal.partnership,
-                key.operation,
-                &key.request_id,
-                &key.fingerprint,
-                &key.resource_id,
-            )
-            .await?
-            {
-                Claim::New => {}
-                Claim::Replay(_) => {
-                    transaction.rollback().await?;
-                    return Ok(review);
-                }
-                Claim::Conflict => {
-                    return Err(RegistryError::IdempotencyConflict(key.request_id.clone()));
-                }
-            }
+        if let Some(key) = &key
+            && Self::claim(&mut transaction, principal, key)
+                .await?
+                .is_some()
+        {
+            transaction.rollback().await?;
+            return Ok(review);
         }
         let changes = command(&mut review)?;
         if changes.is_empty() {
