@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`registry::v1`]: the `ReviewRegistry` gRPC service and its messages.
+//! - [`submissions::v1`]: the `AgencySubmissions` gRPC service (agency reports).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
@@ -33,6 +34,12 @@ pub mod cspr {
         }
     }
 
+    pub mod submissions {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.submissions.v1.rs"));
+        }
+    }
+
     pub mod events {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.events.v1.rs"));
@@ -40,7 +47,7 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{events, registry};
+pub use cspr::{events, registry, submissions};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).
@@ -66,6 +73,11 @@ impl events::v1::event::Body {
             Body::DeadlineMissed(_) => "deadline_missed",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
+            Body::AgencyReportRequested(_) => "agency_report_requested",
+            Body::AgencyReportSubmitted(_) => "agency_report_submitted",
+            Body::AgencyReportReturned(_) => "agency_report_returned",
+            Body::ReportDueSoon(_) => "report_due_soon",
+            Body::ReportOverdue(_) => "report_overdue",
             Body::PractitionerRegistered(_) => "practitioner_registered",
         }
     }
@@ -74,9 +86,31 @@ impl events::v1::event::Body {
     pub fn producer(&self) -> &'static str {
         use events::v1::event::Body;
         match self {
-            Body::AgencyReportAccepted(_) | Body::AgencyReportWaived(_) => "submissions",
+            Body::AgencyReportAccepted(_)
+            | Body::AgencyReportWaived(_)
+            | Body::AgencyReportRequested(_)
+            | Body::AgencyReportSubmitted(_)
+            | Body::AgencyReportReturned(_)
+            | Body::ReportDueSoon(_)
+            | Body::ReportOverdue(_) => "submissions",
             Body::PractitionerRegistered(_) => "practitioners",
-            _ => "registry",
+            Body::ReviewCreated(_)
+            | Body::NotificationSent(_)
+            | Body::DecisionRecorded(_)
+            | Body::PanelMemberAppointed(_)
+            | Body::ReviewerAppointed(_)
+            | Body::TermsOfReferenceSet(_)
+            | Body::StageChanged(_)
+            | Body::ParallelProcessStarted(_)
+            | Body::ParallelProcessEnded(_)
+            | Body::OverviewReportSubmitted(_)
+            | Body::OverviewReportApproved(_)
+            | Body::PublicationScheduled(_)
+            | Body::PrePublicationNoticeRecorded(_)
+            | Body::ReviewPublished(_)
+            | Body::ReviewClosed(_)
+            | Body::DeadlineAtRisk(_)
+            | Body::DeadlineMissed(_) => "registry",
         }
     }
 }

@@ -9,8 +9,10 @@
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
 //! - [`server`]: bootstrap (health, reflection, readiness, graceful shutdown).
+//! - [`jobs`]: periodic work in pages, safe with replicas.
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
+//! - [`values`]: generic input parsers (text limits, emails, agency ids).
 //! - [`convert`]: protobuf dates and timestamps to and from chrono.
 //! - `testing` (feature `test-support`): fresh databases, tokens, an own NATS server.
 
@@ -26,8 +28,10 @@ pub mod convert;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod jobs;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod values;

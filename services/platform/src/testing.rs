@@ -296,3 +296,103 @@ pub async fn read_stream(
     }
     events
 }
+
+/// A request with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header value"),
+    );
+    request
+}
+
+/// Polls `grpc.health.v1` until `service` reports SERVING (30 s at most).
+pub async fn wait_serving(channel: tonic::transport::Channel, service: &str) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let mut health = HealthClient::new(channel);
+    for _ in 0..600 {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await
+            .map(|response| response.into_inner().status);
+        if status.is_ok_and(|status| status == ServingStatus::Serving as i32) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{service} never became SERVING");
+}
+
+/// A channel to a service started on `addr`.
+pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connects")
+}
+
+/// The field paths of an INVALID_ARGUMENT's violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An event envelope as another service would build it.
+pub fn foreign_event(
+    partnership_id: &str,
+    review_id: &str,
+    body: cspr_proto::events::v1::event::Body,
+) -> cspr_proto::events::v1::Event {
+    cspr_proto::events::v1::Event {
+        id: Uuid::now_v7().to_string(),
+        r#type: body.type_name().to_string(),
+        occurred_at: None,
+        partnership_id: partnership_id.to_string(),
+        review_id: review_id.to_string(),
+        actor: None,
+        body: Some(body),
+    }
+}
+
+/// Publishes an event as its producing service would (on its stream, `Nats-Msg-Id` = the
+/// given message id, normally the event id).
+pub async fn publish_event(
+    platform: &PlatformConfig,
+    event: &cspr_proto::events::v1::Event,
+    message_id: &str,
+) {
+    let bus = crate::bus::Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
+        .await
+        .expect("nats");
+    let body = event.body.as_ref().expect("event body");
+    bus.ensure_stream(body.producer()).await.expect("stream");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", message_id);
+    bus.jetstream()
+        .publish_with_headers(
+            bus.subject(body.producer(), body.type_name()),
+            headers,
+            prost::Message::encode_to_vec(event).into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+}

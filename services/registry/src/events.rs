@@ -13,7 +13,7 @@ use crate::convert::{
     process_kind_to_proto, recommendation_to_proto, stage_to_proto,
 };
 use crate::domain::deadlines::{self, Deadline, DeadlineKind, DeadlineRules, Timeline};
-use crate::domain::review::{AgencyReportDecision, Change, Review};
+use crate::domain::review::{AgencyReportStatus, Change, Review};
 use crate::store;
 
 fn due(timeline: &Timeline, kind: DeadlineKind) -> Option<cspr_proto::google::r#type::Date> {
@@ -227,22 +227,57 @@ impl EventHandler for RegistryEventHandler {
             })
         };
         match body {
-            Body::AgencyReportAccepted(accepted) => {
-                store::record_agency_report_decision(
+            Body::AgencyReportRequested(report) => {
+                let status = AgencyReportStatus::Requested;
+                store::record_agency_report_status(
                     connection,
                     review_id()?,
-                    &accepted.agency_id,
-                    AgencyReportDecision::Accepted,
+                    &report.agency_id,
+                    status,
                     Utc::now(),
                 )
                 .await?;
             }
-            Body::AgencyReportWaived(waived) => {
-                store::record_agency_report_decision(
+            Body::AgencyReportSubmitted(report) => {
+                let status = AgencyReportStatus::Submitted;
+                store::record_agency_report_status(
                     connection,
                     review_id()?,
-                    &waived.agency_id,
-                    AgencyReportDecision::Waived,
+                    &report.agency_id,
+                    status,
+                    Utc::now(),
+                )
+                .await?;
+            }
+            Body::AgencyReportReturned(report) => {
+                let status = AgencyReportStatus::Returned;
+                store::record_agency_report_status(
+                    connection,
+                    review_id()?,
+                    &report.agency_id,
+                    status,
+                    Utc::now(),
+                )
+                .await?;
+            }
+            Body::AgencyReportAccepted(report) => {
+                let status = AgencyReportStatus::Accepted;
+                store::record_agency_report_status(
+                    connection,
+                    review_id()?,
+                    &report.agency_id,
+                    status,
+                    Utc::now(),
+                )
+                .await?;
+            }
+            Body::AgencyReportWaived(report) => {
+                let status = AgencyReportStatus::Waived;
+                store::record_agency_report_status(
+                    connection,
+                    review_id()?,
+                    &report.agency_id,
+                    status,
                     Utc::now(),
                 )
                 .await?;

@@ -27,32 +27,14 @@ impl DeadlineSweep {
 
     /// One pass over every open review; returns the number of alerts raised.
     pub async fn sweep_once(&self) -> Result<usize, RegistryError> {
-        let mut after = None;
-        let mut raised = 0;
-        loop {
-            let (last, page_raised) = self.store.sweep_page(after, PAGE_SIZE).await?;
-            raised += page_raised;
-            match last {
-                Some(last) => after = Some(last),
-                None => return Ok(raised),
-            }
-        }
+        cspr_platform::jobs::drain_pages(|after| self.store.sweep_page(after, PAGE_SIZE)).await
     }
 
     /// Sweeps at start and then every interval until shutdown.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            match self.sweep_once().await {
-                Ok(0) => tracing::debug!("deadline sweep: nothing to raise"),
-                Ok(raised) => tracing::info!(raised, "deadline sweep raised alerts"),
-                Err(error) => {
-                    tracing::warn!(%error, "deadline sweep failed; retrying next interval")
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(self.interval) => {}
-            }
-        }
+        cspr_platform::jobs::run_every("deadline sweep", self.interval, shutdown, || {
+            self.sweep_once()
+        })
+        .await;
     }
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    AgencyReportDecision, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole,
+    AgencyReportStatus, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole,
     ParallelProcess, ParallelProcessKind, Publication, RapidReviewDecision, Recommendation, Review,
     ReviewError, Reviewer, TermsOfReference,
 };
@@ -196,7 +196,7 @@ impl Store {
         .fetch_all(&mut *connection)
         .await?;
         let decisions: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT review_id, agency_id, decision FROM agency_report_decisions WHERE review_id = ANY($1)",
+            "SELECT review_id, agency_id, status FROM agency_report_statuses WHERE review_id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&mut *connection)
@@ -255,18 +255,15 @@ impl Store {
                 )
             })
             .collect();
-        let mut decisions_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportDecision>> =
+        let mut statuses_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportStatus>> =
             HashMap::new();
-        for (review_id, agency_id, decision) in decisions {
-            let decision = match decision.as_str() {
-                "ACCEPTED" => AgencyReportDecision::Accepted,
-                "WAIVED" => AgencyReportDecision::Waived,
-                other => return Err(corrupt("agency report decision", other)),
-            };
-            decisions_by_review
+        for (review_id, agency_id, status) in decisions {
+            let status = AgencyReportStatus::parse(&status)
+                .ok_or_else(|| corrupt("agency report status", &status))?;
+            statuses_by_review
                 .entry(review_id)
                 .or_default()
-                .insert(agency_id, decision);
+                .insert(agency_id, status);
         }
 
         let mut reviews = Vec::with_capacity(rows.len());
@@ -323,7 +320,7 @@ impl Store {
                     location: row.publication_location,
                     not_published_justification: row.not_published_justification,
                 },
-                agency_report_decisions: decisions_by_review.remove(&row.id).unwrap_or_default(),
+                agency_report_statuses: statuses_by_review.remove(&row.id).unwrap_or_default(),
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             });
@@ -875,26 +872,23 @@ impl Store {
     }
 }
 
-/// Consumer side: the panel's decision on an agency report (idempotent upsert).
-pub async fn record_agency_report_decision(
+/// Consumer side: where an agency's report stands (idempotent upsert; the latest event
+/// wins).
+pub async fn record_agency_report_status(
     connection: &mut PgConnection,
     review_id: Uuid,
     agency_id: &str,
-    decision: AgencyReportDecision,
-    decided_at: DateTime<Utc>,
+    status: AgencyReportStatus,
+    updated_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let decision = match decision {
-        AgencyReportDecision::Accepted => "ACCEPTED",
-        AgencyReportDecision::Waived => "WAIVED",
-    };
     sqlx::query(
-        "INSERT INTO agency_report_decisions (review_id, agency_id, decision, decided_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (review_id, agency_id) DO UPDATE SET decision = EXCLUDED.decision, decided_at = EXCLUDED.decided_at",
+        "INSERT INTO agency_report_statuses (review_id, agency_id, status, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (review_id, agency_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at",
     )
     .bind(review_id)
     .bind(agency_id)
-    .bind(decision)
-    .bind(decided_at)
+    .bind(status.as_str())
+    .bind(updated_at)
     .execute(connection)
     .await?;
     Ok(())

@@ -127,17 +127,14 @@ async fn a_review_runs_from_notification_to_closure() {
 
     // Panel: a practitioner involved in the case cannot sit on it
     registry
-        .publish_as(
-            "practitioners",
-            foreign_event(
-                &id,
-                Body::PractitionerRegistered(PractitionerRegistered {
-                    practitioner_id: "p-1".into(),
-                    agency_id: "health-visiting".into(),
-                    email: "ben.oakes@hv.southvale.example.org".into(),
-                }),
-            ),
-        )
+        .publish_as(foreign_event(
+            &id,
+            Body::PractitionerRegistered(PractitionerRegistered {
+                practitioner_id: "p-1".into(),
+                agency_id: "health-visiting".into(),
+                email: "ben.oakes@hv.southvale.example.org".into(),
+            }),
+        ))
         .await;
     let appoint = |request_id: &str, name: &str, email: &str, role: pb::PanelRole| {
         pb::AppointPanelMemberRequest {
@@ -293,28 +290,22 @@ async fn a_review_runs_from_notification_to_closure() {
 
     // The submissions service's decisions arrive as events.
     registry
-        .publish_as(
-            "submissions",
-            foreign_event(
-                &id,
-                Body::AgencyReportAccepted(AgencyReportAccepted {
-                    agency_id: "police".into(),
-                    version: 1,
-                }),
-            ),
-        )
+        .publish_as(foreign_event(
+            &id,
+            Body::AgencyReportAccepted(AgencyReportAccepted {
+                agency_id: "police".into(),
+                version: 1,
+            }),
+        ))
         .await;
     registry
-        .publish_as(
-            "submissions",
-            foreign_event(
-                &id,
-                Body::AgencyReportWaived(AgencyReportWaived {
-                    agency_id: "gp".into(),
-                    reason: "No involvement in the scope period".into(),
-                }),
-            ),
-        )
+        .publish_as(foreign_event(
+            &id,
+            Body::AgencyReportWaived(AgencyReportWaived {
+                agency_id: "gp".into(),
+                reason: "No involvement in the scope period".into(),
+            }),
+        ))
         .await;
     let mut outstanding = vec!["?".to_string()];
     for _ in 0..100 {

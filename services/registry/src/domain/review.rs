@@ -177,11 +177,46 @@ pub struct Publication {
     pub not_published_justification: String,
 }
 
-/// The panel's decision on an agency's report, as learnt from the submissions service.
+/// Where an agency's report stands, as learnt from the submissions service's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgencyReportDecision {
+pub enum AgencyReportStatus {
+    Requested,
+    Submitted,
+    Returned,
     Accepted,
     Waived,
+}
+
+impl AgencyReportStatus {
+    pub const ALL: [AgencyReportStatus; 5] = [
+        AgencyReportStatus::Requested,
+        AgencyReportStatus::Submitted,
+        AgencyReportStatus::Returned,
+        AgencyReportStatus::Accepted,
+        AgencyReportStatus::Waived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgencyReportStatus::Requested => "REQUESTED",
+            AgencyReportStatus::Submitted => "SUBMITTED",
+            AgencyReportStatus::Returned => "RETURNED",
+            AgencyReportStatus::Accepted => "ACCEPTED",
+            AgencyReportStatus::Waived => "WAIVED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// Accepted or waived: no longer holding the review back.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            AgencyReportStatus::Accepted | AgencyReportStatus::Waived
+        )
+    }
 }
 
 /// A review, whole.
@@ -203,8 +238,8 @@ pub struct Review {
     pub parallel_processes: Vec<ParallelProcess>,
     pub overview_report: Option<OverviewReport>,
     pub publication: Publication,
-    /// Agency id → decision; agencies in scope without one are outstanding.
-    pub agency_report_decisions: BTreeMap<String, AgencyReportDecision>,
+    /// Agency id → status of its report; agencies in scope without one are outstanding.
+    pub agency_report_statuses: BTreeMap<String, AgencyReportStatus>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -324,7 +359,7 @@ impl Review {
             parallel_processes: Vec::new(),
             overview_report: None,
             publication: Publication::default(),
-            agency_report_decisions: BTreeMap::new(),
+            agency_report_statuses: BTreeMap::new(),
             created_at: now,
             updated_at: now,
         };
@@ -355,19 +390,27 @@ impl Review {
         }
     }
 
-    /// Agencies in scope whose report is neither accepted nor waived.
+    /// Agencies whose report is neither accepted nor waived: those in scope of the terms of
+    /// reference first, then any requested by hand.
     pub fn outstanding_agency_reports(&self) -> Vec<String> {
-        self.terms_of_reference
-            .as_ref()
-            .map(|terms| {
-                terms
-                    .agencies_in_scope
-                    .iter()
-                    .filter(|agency| !self.agency_report_decisions.contains_key(&agency.id))
-                    .map(|agency| agency.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let settled = |agency_id: &str| {
+            self.agency_report_statuses
+                .get(agency_id)
+                .is_some_and(|status| status.is_settled())
+        };
+        let mut outstanding: Vec<String> = self
+            .terms_of_reference
+            .iter()
+            .flat_map(|terms| terms.agencies_in_scope.iter())
+            .filter(|agency| !settled(&agency.id))
+            .map(|agency| agency.id.clone())
+            .collect();
+        for (agency_id, status) in &self.agency_report_statuses {
+            if !status.is_settled() && !outstanding.contains(agency_id) {
+                outstanding.push(agency_id.clone());
+            }
+        }
+        outstanding
     }
 
     fn move_to(&mut self, to: Stage, changes: &mut Vec<Change>) -> Result<(), ReviewError> {

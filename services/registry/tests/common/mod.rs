@@ -1,7 +1,7 @@
 //! The registry started for real (own database, own subject prefix, manual clock) and a
 //! client with tokens, for the integration tests.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::time::Duration;
 
@@ -16,11 +16,7 @@ use cspr_registry::config::RegistryConfig;
 use cspr_registry::domain::deadlines::DeadlineRules;
 use cspr_registry::store::Store;
 use tokio_util::sync::CancellationToken;
-use tonic::Request;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 pub const PARTNERSHIP: &str = "southvale";
 
@@ -67,12 +63,8 @@ impl TestRegistry {
             .await
             .expect("registry starts");
         let addr = running.addr;
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connects");
-        wait_serving(channel.clone()).await;
+        let channel = testing::channel(addr).await;
+        testing::wait_serving(channel.clone(), cspr_registry::GRPC_NAME).await;
         Self {
             platform,
             clock,
@@ -110,42 +102,9 @@ impl TestRegistry {
     }
 
     /// Publishes an event as another service would (to its stream, with its msg id).
-    pub async fn publish_as(&self, producer: &str, event: cspr_proto::events::v1::Event) {
-        let client = async_nats::connect(&self.nats_url).await.expect("nats");
-        let jetstream = async_nats::jetstream::new(client);
-        let bus_stream = cspr_platform::bus::stream_name(&self.platform.subject_prefix, producer);
-        jetstream
-            .get_or_create_stream(async_nats::jetstream::stream::Config {
-                name: bus_stream,
-                subjects: vec![format!("{}.{producer}.>", self.platform.subject_prefix)],
-                storage: async_nats::jetstream::stream::StorageType::File,
-                max_age: cspr_platform::bus::STREAM_MAX_AGE,
-                duplicate_window: cspr_platform::bus::DUPLICATE_WINDOW,
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
-        let subject = format!(
-            "{}.{producer}.{}",
-            self.platform.subject_prefix,
-            event
-                .body
-                .as_ref()
-                .map(|body| body.type_name())
-                .unwrap_or("unknown")
-        );
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", event.id.as_str());
-        jetstream
-            .publish_with_headers(
-                subject,
-                headers,
-                prost::Message::encode_to_vec(&event).into(),
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("ack");
+    pub async fn publish_as(&self, event: cspr_proto::events::v1::Event) {
+        let message_id = event.id.clone();
+        testing::publish_event(&self.platform, &event, &message_id).await;
     }
 
     pub async fn stop(mut self) {
@@ -159,62 +118,12 @@ impl TestRegistry {
     }
 }
 
-/// Adds the bearer token.
-pub fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
-}
+pub use testing::{authed, violated_fields};
 
-/// Polls grpc.health.v1 until the registry reports SERVING.
-pub async fn wait_serving(channel: Channel) {
-    let mut health = HealthClient::new(channel);
-    for _ in 0..300 {
-        let status = health
-            .check(HealthCheckRequest {
-                service: cspr_registry::GRPC_NAME.to_string(),
-            })
-            .await
-            .map(|response| response.into_inner().status);
-        if status.is_ok_and(|status| status == ServingStatus::Serving as i32) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("registry never became SERVING");
-}
-
-/// The field paths of an INVALID_ARGUMENT's violations.
-pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// An event envelope as another service would build it.
+/// An event envelope as another service would build it, for this test's partnership.
 pub fn foreign_event(
     review_id: &str,
     body: cspr_proto::events::v1::event::Body,
 ) -> cspr_proto::events::v1::Event {
-    cspr_proto::events::v1::Event {
-        id: uuid::Uuid::now_v7().to_string(),
-        r#type: body.type_name().to_string(),
-        occurred_at: None,
-        partnership_id: PARTNERSHIP.to_string(),
-        review_id: review_id.to_string(),
-        actor: None,
-        body: Some(body),
-    }
+    testing::foreign_event(PARTNERSHIP, review_id, body)
 }

@@ -1,0 +1,447 @@
+//! The submissions rules, free of I/O: report statuses and the panel's decisions, what a
+//! submission's header and entries must satisfy, and the content hash of a submission.
+
+use chrono::NaiveDate;
+use cspr_platform::convert::DateError;
+use cspr_platform::error::FieldViolation;
+use cspr_platform::values::{optional_text, required_text};
+use sha2::{Digest, Sha256};
+
+/// Where an agency's report stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportStatus {
+    Requested,
+    Submitted,
+    Accepted,
+    Returned,
+    Waived,
+}
+
+impl ReportStatus {
+    pub const ALL: [ReportStatus; 5] = [
+        ReportStatus::Requested,
+        ReportStatus::Submitted,
+        ReportStatus::Accepted,
+        ReportStatus::Returned,
+        ReportStatus::Waived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Requested => "REQUESTED",
+            ReportStatus::Submitted => "SUBMITTED",
+            ReportStatus::Accepted => "ACCEPTED",
+            ReportStatus::Returned => "RETURNED",
+            ReportStatus::Waived => "WAIVED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// Whether the report still keeps the review from its overview (and gets reminders).
+    pub fn is_outstanding(self) -> bool {
+        matches!(
+            self,
+            ReportStatus::Requested | ReportStatus::Submitted | ReportStatus::Returned
+        )
+    }
+}
+
+/// A command the request's state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error("the report was waived; ask for it again to reopen it")]
+    Waived,
+    #[error("the report was already accepted")]
+    AlreadyAccepted,
+    #[error("nothing has been submitted yet")]
+    NothingSubmitted,
+    #[error("the report is {0}, not awaiting the panel")]
+    NotAwaitingDecision(&'static str),
+    #[error("version {asked} is not the latest submitted version ({latest})")]
+    NotLatest { asked: i32, latest: i32 },
+}
+
+/// Whether an agency may submit (a new version) now.
+pub fn may_submit(status: ReportStatus) -> Result<(), DecisionError> {
+    match status {
+        ReportStatus::Waived => Err(DecisionError::Waived),
+        ReportStatus::Accepted => Err(DecisionError::AlreadyAccepted),
+        ReportStatus::Requested | ReportStatus::Submitted | ReportStatus::Returned => Ok(()),
+    }
+}
+
+/// Accept or return: only the latest version, only while it awaits the panel.
+pub fn may_decide(
+    status: ReportStatus,
+    latest_version: i32,
+    version: i32,
+) -> Result<(), DecisionError> {
+    match status {
+        ReportStatus::Submitted => {}
+        ReportStatus::Requested => return Err(DecisionError::NothingSubmitted),
+        other => return Err(DecisionError::NotAwaitingDecision(other.as_str())),
+    }
+    if version != latest_version {
+        return Err(DecisionError::NotLatest {
+            asked: version,
+            latest: latest_version,
+        });
+    }
+    Ok(())
+}
+
+/// Waive: anything not yet accepted or waived.
+pub fn may_waive(status: ReportStatus) -> Result<(), DecisionError> {
+    match status {
+        ReportStatus::Accepted => Err(DecisionError::AlreadyAccepted),
+        ReportStatus::Waived => Err(DecisionError::NotAwaitingDecision("WAIVED")),
+        _ => Ok(()),
+    }
+}
+
+/// Configured limits on what a submission may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries per submission.
+    pub max_entries: u64,
+    /// Characters per entry field (description, outcome, …).
+    pub max_entry_text: usize,
+    /// Characters per narrative section.
+    pub max_narrative_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_entry_text: 10_000,
+            max_narrative_text: 100_000,
+        }
+    }
+}
+
+/// The period entries must fall in (from the terms of reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopePeriod {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// The narrative sections of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Narrative {
+    pub summary: String,
+    pub analysis_of_involvement: String,
+    pub what_went_well: String,
+    pub what_could_have_been_better: String,
+    pub learning: String,
+}
+
+/// The raw narrative as received.
+#[derive(Debug, Clone, Copy)]
+pub struct NarrativeInput<'a> {
+    pub summary: &'a str,
+    pub analysis_of_involvement: &'a str,
+    pub what_went_well: &'a str,
+    pub what_could_have_been_better: &'a str,
+    pub learning: &'a str,
+}
+
+/// Checks the narrative: summary, analysis and learning are required.
+pub fn parse_narrative(
+    input: NarrativeInput<'_>,
+    limits: &Limits,
+    violations: &mut Vec<FieldViolation>,
+) -> Narrative {
+    let limit = limits.max_narrative_text;
+    let mut take =
+        |field: &str, result: Result<String, cspr_platform::values::ValueError>| match result {
+            Ok(text) => text,
+            Err(error) => {
+                violations.push(FieldViolation::new(
+                    format!("header.narrative.{field}"),
+                    error.to_string(),
+                ));
+                String::new()
+            }
+        };
+    Narrative {
+        summary: take("summary", required_text(input.summary, limit)),
+        analysis_of_involvement: take(
+            "analysis_of_involvement",
+            required_text(input.analysis_of_involvement, limit),
+        ),
+        what_went_well: take("what_went_well", optional_text(input.what_went_well, limit)),
+        what_could_have_been_better: take(
+            "what_could_have_been_better",
+            optional_text(input.what_could_have_been_better, limit),
+        ),
+        learning: take("learning", required_text(input.learning, limit)),
+    }
+}
+
+/// One chronology entry, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub occurred_on: NaiveDate,
+    /// "HH:MM" or empty.
+    pub time_of_day: String,
+    pub service: String,
+    pub practitioner_name: String,
+    pub practitioner_role: String,
+    pub description: String,
+    pub outcome: String,
+}
+
+/// The raw entry as received (its date already read from the protobuf).
+#[derive(Debug, Clone)]
+pub struct EntryInput<'a> {
+    pub occurred_on: Result<NaiveDate, DateError>,
+    pub time_of_day: &'a str,
+    pub service: &'a str,
+    pub practitioner_name: &'a str,
+    pub practitioner_role: &'a str,
+    pub description: &'a str,
+    pub outcome: &'a str,
+}
+
+fn valid_time_of_day(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() != 5 || bytes[2] != b':' {
+        return false;
+    }
+    let digits = |pair: &[u8]| -> Option<u32> {
+        if pair.iter().all(u8::is_ascii_digit) {
+            Some(u32::from(pair[0] - b'0') * 10 + u32::from(pair[1] - b'0'))
+        } else {
+            None
+        }
+    };
+    matches!((digits(&bytes[..2]), digits(&bytes[3..])), (Some(hours), Some(minutes)) if hours < 24 && minutes < 60)
+}
+
+/// Checks one entry (number `index`, from 0) against the scope period and limits; every
+/// problem is named `entries[index].field`.
+pub fn parse_entry(
+    index: u64,
+    input: EntryInput<'_>,
+    scope: ScopePeriod,
+    limits: &Limits,
+) -> Result<Entry, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    let field = |name: &str| format!("entries[{index}].{name}");
+    let occurred_on = match input.occurred_on {
+        Ok(date) if date < scope.start || date > scope.end => {
+            violations.push(FieldViolation::new(
+                field("occurred_on"),
+                format!(
+                    "{date} is outside the scope period {} to {}",
+                    scope.start, scope.end
+                ),
+            ));
+            None
+        }
+        Ok(date) => Some(date),
+        Err(error) => {
+            violations.push(FieldViolation::new(field("occurred_on"), error.to_string()));
+            None
+        }
+    };
+    let time_of_day = input.time_of_day.trim();
+    if !time_of_day.is_empty() && !valid_time_of_day(time_of_day) {
+        violations.push(FieldViolation::new(
+            field("time_of_day"),
+            "HH:MM, 24-hour, or empty",
+        ));
+    }
+    let limit = limits.max_entry_text;
+    let mut text =
+        |name: &str, result: Result<String, cspr_platform::values::ValueError>| match result {
+            Ok(text) => text,
+            Err(error) => {
+                violations.push(FieldViolation::new(field(name), error.to_string()));
+                String::new()
+            }
+        };
+    let service = text("service", required_text(input.service, 500));
+    let practitioner_name = text(
+        "practitioner_name",
+        optional_text(input.practitioner_name, 200),
+    );
+    let practitioner_role = text(
+        "practitioner_role",
+        optional_text(input.practitioner_role, 200),
+    );
+    let description = text("description", required_text(input.description, limit));
+    let outcome = text("outcome", optional_text(input.outcome, limit));
+    match occurred_on {
+        Some(occurred_on) if violations.is_empty() => Ok(Entry {
+            occurred_on,
+            time_of_day: time_of_day.to_string(),
+            service,
+            practitioner_name,
+            practitioner_role,
+            description,
+            outcome,
+        }),
+        _ => Err(violations),
+    }
+}
+
+/// The SHA-256 of a submission as sent: the header's bytes, then each entry's, each
+/// length-prefixed so no two different streams hash alike.
+#[derive(Debug, Clone, Default)]
+pub struct ContentHasher(Sha256);
+
+impl ContentHasher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, encoded_message: &[u8]) {
+        self.0.update((encoded_message.len() as u64).to_be_bytes());
+        self.0.update(encoded_message);
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    fn scope() -> ScopePeriod {
+        ScopePeriod {
+            start: date("2024-09-15"),
+            end: date("2026-03-09"),
+        }
+    }
+
+    fn input(occurred_on: &str) -> EntryInput<'static> {
+        EntryInput {
+            occurred_on: Ok(date(occurred_on)),
+            time_of_day: "09:30",
+            service: "Home visit",
+            practitioner_name: "Alex Smith",
+            practitioner_role: "Health visitor",
+            description: "Visited the family.",
+            outcome: "",
+        }
+    }
+
+    #[test]
+    fn entries_inside_the_scope_are_accepted() {
+        let entry =
+            parse_entry(0, input("2025-01-10"), scope(), &Limits::default()).expect("valid");
+        assert_eq!(entry.occurred_on, date("2025-01-10"));
+        assert!(parse_entry(0, input("2024-09-15"), scope(), &Limits::default()).is_ok());
+        assert!(parse_entry(0, input("2026-03-09"), scope(), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn entries_outside_the_scope_name_their_index() {
+        let violations =
+            parse_entry(41, input("2026-03-10"), scope(), &Limits::default()).expect_err("outside");
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "entries[41].occurred_on");
+        assert!(
+            violations[0]
+                .description
+                .contains("outside the scope period")
+        );
+    }
+
+    #[test]
+    fn required_fields_and_time_format() {
+        let mut bad = input("2025-01-10");
+        bad.service = " ";
+        bad.description = "";
+        bad.time_of_day = "25:00";
+        let violations = parse_entry(3, bad, scope(), &Limits::default()).expect_err("invalid");
+        let fields: Vec<_> = violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "entries[3].time_of_day",
+                "entries[3].service",
+                "entries[3].description"
+            ]
+        );
+    }
+
+    #[test]
+    fn text_limits_apply() {
+        let long = "x".repeat(11);
+        let mut entry = input("2025-01-10");
+        entry.description = &long;
+        let limits = Limits {
+            max_entry_text: 10,
+            ..Limits::default()
+        };
+        assert!(parse_entry(0, entry, scope(), &limits).is_err());
+    }
+
+    #[test]
+    fn decisions_follow_the_status() {
+        assert!(may_submit(ReportStatus::Requested).is_ok());
+        assert!(may_submit(ReportStatus::Returned).is_ok());
+        assert_eq!(may_submit(ReportStatus::Waived), Err(DecisionError::Waived));
+        assert_eq!(may_decide(ReportStatus::Submitted, 2, 2), Ok(()));
+        assert_eq!(
+            may_decide(ReportStatus::Submitted, 2, 1),
+            Err(DecisionError::NotLatest {
+                asked: 1,
+                latest: 2
+            })
+        );
+        assert_eq!(
+            may_decide(ReportStatus::Requested, 0, 0),
+            Err(DecisionError::NothingSubmitted)
+        );
+        assert!(may_decide(ReportStatus::Accepted, 1, 1).is_err());
+        assert!(may_waive(ReportStatus::Returned).is_ok());
+        assert!(may_waive(ReportStatus::Accepted).is_err());
+        assert!(ReportStatus::Returned.is_outstanding());
+        assert!(!ReportStatus::Waived.is_outstanding());
+    }
+
+    #[test]
+    fn hashes_depend_on_message_boundaries() {
+        let mut one = ContentHasher::new();
+        one.add(b"ab");
+        one.add(b"c");
+        let mut two = ContentHasher::new();
+        two.add(b"a");
+        two.add(b"bc");
+        assert_ne!(one.finish(), two.finish());
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panic(text in "\\PC{0,200}", time in "\\PC{0,8}") {
+            let entry = EntryInput {
+                occurred_on: Ok(date("2025-01-10")),
+                time_of_day: &time,
+                service: &text,
+                practitioner_name: &text,
+                practitioner_role: &text,
+                description: &text,
+                outcome: &text,
+            };
+            let _ = parse_entry(0, entry, scope(), &Limits::default());
+        }
+    }
+}

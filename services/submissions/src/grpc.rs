@@ -1,0 +1,793 @@
+//! The `AgencySubmissions` gRPC service: decode → authorize → domain → store → map errors.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations};
+use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::values::{AgencyId, Email, required_text};
+use cspr_proto::submissions::v1 as pb;
+use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
+use cspr_proto::submissions::v1::submit_agency_report_request::Item;
+use futures::Stream;
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+use crate::domain::{self, ContentHasher, EntryInput, Limits, NarrativeInput, ReportStatus};
+use crate::error::SubmissionsError;
+use crate::store::{
+    AgencyAsk, ChronologyRow, PanelDecision, ReportRecord, RequestRecord, ReviewInfo, Store,
+    SubmissionStart,
+};
+
+/// Roles that read every agency's reports of their partnership's reviews.
+const READERS: &[Role] = &[
+    Role::PartnershipAdmin,
+    Role::PanelChair,
+    Role::PanelMember,
+    Role::Auditor,
+];
+const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
+/// How long a submission may wait for its header, and then between messages.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a caller may see of a review's reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Visibility {
+    /// Every agency's.
+    All,
+    /// Only this agency's (an agency caller).
+    Agency(String),
+}
+
+impl Visibility {
+    fn allows(&self, agency_id: &str) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Agency(own) => own == agency_id,
+        }
+    }
+}
+
+fn visibility(principal: &Principal, review: &ReviewInfo) -> Result<Visibility, ServiceError> {
+    if READERS.iter().any(|role| principal.has(*role)) {
+        return Ok(Visibility::All);
+    }
+    if principal.has(Role::Reviewer)
+        && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
+    {
+        return Ok(Visibility::All);
+    }
+    if principal.has(Role::Agency)
+        && let Some(org) = &principal.org
+    {
+        return Ok(Visibility::Agency(org.clone()));
+    }
+    Err(ServiceError::PermissionDenied(
+        "reading agency reports needs a panel or partnership role, being the appointed reviewer, or being the agency".into(),
+    ))
+}
+
+fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ServiceError::invalid(field, "required"));
+    }
+    raw.parse()
+        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
+}
+
+fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
+    AgencyId::parse(raw)
+        .map(|id| id.as_str().to_string())
+        .map_err(|error| ServiceError::invalid(field, error.to_string()))
+}
+
+fn status_to_proto(status: &str) -> i32 {
+    match ReportStatus::parse(status) {
+        Some(ReportStatus::Requested) => pb::ReportStatus::Requested as i32,
+        Some(ReportStatus::Submitted) => pb::ReportStatus::Submitted as i32,
+        Some(ReportStatus::Accepted) => pb::ReportStatus::Accepted as i32,
+        Some(ReportStatus::Returned) => pb::ReportStatus::Returned as i32,
+        Some(ReportStatus::Waived) => pb::ReportStatus::Waived as i32,
+        None => pb::ReportStatus::Unspecified as i32,
+    }
+}
+
+fn request_to_proto(request: &RequestRecord) -> pb::ReportRequest {
+    pb::ReportRequest {
+        review_id: request.review_id.to_string(),
+        agency_id: request.agency_id.clone(),
+        agency_name: request.agency_name.clone(),
+        contact_email: request.contact_email.clone(),
+        due_date: Some(date_to_proto(request.due_date)),
+        status: status_to_proto(&request.status),
+        latest_version: request.latest_version,
+        scope_start: request.scope_start.map(date_to_proto),
+        scope_end: request.scope_end.map(date_to_proto),
+        decision_note: request.decision_note.clone(),
+        review_reference: request.reference.clone(),
+        create_time: Some(timestamp_to_proto(request.created_at)),
+        update_time: Some(timestamp_to_proto(request.updated_at)),
+    }
+}
+
+fn report_to_proto(report: &ReportRecord) -> pb::AgencyReport {
+    pb::AgencyReport {
+        review_id: report.review_id.to_string(),
+        agency_id: report.agency_id.clone(),
+        agency_name: report.agency_name.clone(),
+        version: report.version,
+        author_name: report.author_name.clone(),
+        author_role: report.author_role.clone(),
+        narrative: Some(pb::Narrative {
+            summary: report.summary.clone(),
+            analysis_of_involvement: report.analysis_of_involvement.clone(),
+            what_went_well: report.what_went_well.clone(),
+            what_could_have_been_better: report.what_could_have_been_better.clone(),
+            learning: report.learning.clone(),
+        }),
+        entry_count: report.entry_count,
+        content_hash: report.content_hash.clone(),
+        status: status_to_proto(&report.status),
+        decision_note: report.decision_note.clone(),
+        submit_time: Some(timestamp_to_proto(report.submitted_at)),
+        submitted_by: report.submitted_by.clone(),
+    }
+}
+
+fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
+    pb::CombinedChronologyEntry {
+        agency_id: row.agency_id,
+        agency_name: row.agency_name,
+        version: row.version,
+        report_status: status_to_proto(&row.report_status),
+        entry: Some(pb::ChronologyEntry {
+            occurred_on: Some(date_to_proto(row.occurred_on)),
+            time_of_day: row.time_of_day,
+            service: row.service,
+            practitioner_name: row.practitioner_name,
+            practitioner_role: row.practitioner_role,
+            description: row.description,
+            outcome: row.outcome,
+        }),
+    }
+}
+
+/// The submissions gRPC handlers.
+#[derive(Debug, Clone)]
+pub struct SubmissionsApi {
+    store: Store,
+    limits: Arc<Limits>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SubmissionsApi {
+    pub fn new(store: Store, limits: Limits, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            limits: Arc::new(limits),
+            clock,
+        }
+    }
+
+    /// The review, in the caller's partnership, or NOT_FOUND.
+    async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
+        self.store
+            .review(&principal.partnership, review_id)
+            .await
+            .map_err(SubmissionsError::from)?
+            .ok_or_else(|| SubmissionsError::ReviewNotFound(review_id.to_string()).into())
+    }
+
+    /// The caller's visibility on a review, auditing a refusal.
+    async fn visibility(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+    ) -> Result<Visibility, Status> {
+        match visibility(principal, review) {
+            Ok(visibility) => Ok(visibility),
+            Err(error) => {
+                self.audit(
+                    principal,
+                    action,
+                    review.review_id,
+                    format!("reviews/{}/reports", review.review_id),
+                    "PERMISSION_DENIED",
+                )
+                .await;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn audit(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) {
+        if let Err(error) = self
+            .store
+            .audit_access(principal, action, review_id, resource, outcome)
+            .await
+        {
+            tracing::warn!(%error, action, "cannot write audit record");
+        }
+    }
+
+    async fn decide(
+        &self,
+        principal: &Principal,
+        review_id: &str,
+        agency_id: &str,
+        decision: PanelDecision,
+    ) -> Result<Response<pb::ReportRequest>, Status> {
+        let review_id = uuid_field("review_id", review_id)?;
+        let agency_id = agency_field("agency_id", agency_id)?;
+        let review = self.review(principal, review_id).await?;
+        if let Err(error) = principal.require_any(DECIDERS) {
+            self.audit(
+                principal,
+                "PanelDecision",
+                review.review_id,
+                format!("reviews/{review_id}/reports/{agency_id}"),
+                "PERMISSION_DENIED",
+            )
+            .await;
+            return Err(error.into());
+        }
+        let request = self
+            .store
+            .decide(principal, review_id, &agency_id, decision)
+            .await?;
+        Ok(Response::new(request_to_proto(&request)))
+    }
+
+    /// Reads the header: first, exactly one, valid, the caller's own agency.
+    async fn read_header(
+        &self,
+        principal: &Principal,
+        stream: &mut Streaming<pb::SubmitAgencyReportRequest>,
+    ) -> Result<(pb::SubmissionHeader, SubmissionStart), Status> {
+        let first = tokio::time::timeout(HEADER_TIMEOUT, stream.message())
+            .await
+            .map_err(|_| ServiceError::invalid("header", "no header within 30 seconds"))??;
+        let header = match first.and_then(|message| message.item) {
+            Some(Item::Header(header)) => header,
+            Some(Item::Entry(_)) => {
+                return Err(ServiceError::invalid(
+                    "header",
+                    "the first message must be the header",
+                )
+                .into());
+            }
+            None => {
+                return Err(
+                    ServiceError::invalid("header", "the stream ended before its header").into(),
+                );
+            }
+        };
+        let limits = &self.limits;
+        let mut violations = Violations::new();
+        let request_id =
+            violations.check("header.request_id", required_text(&header.request_id, 100));
+        let review_id = violations.check(
+            "header.review_id",
+            uuid_field("header.review_id", &header.review_id)
+                .map_err(|_| "required: the review id (UUID)"),
+        );
+        let agency_id = violations.check("header.agency_id", AgencyId::parse(&header.agency_id));
+        let author_name = violations.check(
+            "header.author_name",
+            required_text(&header.author_name, 200),
+        );
+        let author_role = violations.check(
+            "header.author_role",
+            required_text(&header.author_role, 200),
+        );
+        let narrative = header.narrative.clone().unwrap_or_default();
+        let mut narrative_violations: Vec<FieldViolation> = Vec::new();
+        let narrative = domain::parse_narrative(
+            NarrativeInput {
+                summary: &narrative.summary,
+                analysis_of_involvement: &narrative.analysis_of_involvement,
+                what_went_well: &narrative.what_went_well,
+                what_could_have_been_better: &narrative.what_could_have_been_better,
+                learning: &narrative.learning,
+            },
+            limits,
+            &mut narrative_violations,
+        );
+        for violation in narrative_violations {
+            violations.add(violation.field, violation.description);
+        }
+        violations.finish()?;
+        let (
+            Some(request_id),
+            Some(review_id),
+            Some(agency_id),
+            Some(author_name),
+            Some(author_role),
+        ) = (request_id, review_id, agency_id, author_name, author_role)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        if principal.org.as_deref() != Some(agency_id.as_str()) {
+            return Err(ServiceError::PermissionDenied(format!(
+                "this token is for agency {:?}; an agency submits only its own report",
+                principal.org.as_deref().unwrap_or_default()
+            ))
+            .into());
+        }
+        Ok((
+            header,
+            SubmissionStart {
+                request_id,
+                review_id,
+                agency_id: agency_id.as_str().to_string(),
+                author_name,
+                author_role,
+                narrative,
+            },
+        ))
+    }
+}
+
+type ChronologyStream =
+    Pin<Box<dyn Stream<Item = Result<pb::CombinedChronologyEntry, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgencySubmissions for SubmissionsApi {
+    async fn request_agency_report(
+        &self,
+        request: Request<pb::RequestAgencyReportRequest>,
+    ) -> Result<Response<pb::ReportRequest>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(&[Role::PartnershipAdmin])?;
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let review_id = violations.check(
+            "review_id",
+            uuid_field("review_id", &request.review_id)
+                .map_err(|_| "required: the review id (UUID)"),
+        );
+        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = violations.check("agency_name", required_text(&request.agency_name, 200));
+        let contact_email = violations.check("contact_email", Email::parse(&request.contact_email));
+        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
+        if let Some(due) = due_date
+            && due <= self.clock.today()
+        {
+            violations.add("due_date", "must be in the future");
+        }
+        violations.finish()?;
+        let (
+            Some(review_id),
+            Some(agency_id),
+            Some(agency_name),
+            Some(contact_email),
+            Some(due_date),
+        ) = (review_id, agency_id, agency_name, contact_email, due_date)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.review(&principal, review_id).await?;
+        let record = self
+            .store
+            .request_report(
+                &principal,
+                review_id,
+                AgencyAsk {
+                    agency_id: agency_id.as_str().to_string(),
+                    agency_name,
+                    contact_email: contact_email.as_str().to_string(),
+                    due_date,
+                },
+            )
+            .await?;
+        Ok(Response::new(request_to_proto(&record)))
+    }
+
+    async fn list_report_requests(
+        &self,
+        request: Request<pb::ListReportRequestsRequest>,
+    ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let review_id = match request.review_id.trim() {
+            "" => None,
+            raw => Some(uuid_field("review_id", raw)?),
+        };
+        let mut agency_id = match request.agency_id.trim() {
+            "" => None,
+            raw => Some(agency_field("agency_id", raw)?),
+        };
+        let is_partnership_reader = READERS.iter().any(|role| principal.has(*role));
+        if !is_partnership_reader {
+            if principal.has(Role::Agency) {
+                let own = principal.org.clone().unwrap_or_default();
+                if agency_id.as_ref().is_some_and(|asked| *asked != own) {
+                    return Err(ServiceError::PermissionDenied(
+                        "an agency sees only its own report requests".into(),
+                    )
+                    .into());
+                }
+                agency_id = Some(own);
+            } else if principal.has(Role::Reviewer) {
+                let Some(review_id) = review_id else {
+                    return Err(
+                        ServiceError::invalid("review_id", "required for a reviewer").into(),
+                    );
+                };
+                let review = self.review(&principal, review_id).await?;
+                self.visibility(&principal, &review, "ListReportRequests")
+                    .await?;
+            } else {
+                return Err(ServiceError::PermissionDenied(
+                    "reading report requests needs a partnership, panel, reviewer or agency role"
+                        .into(),
+                )
+                .into());
+            }
+        }
+        if review_id.is_none() && agency_id.is_none() {
+            return Err(ServiceError::invalid("review_id", "give review_id or agency_id").into());
+        }
+        let mut records = self
+            .store
+            .list_requests(
+                &principal.partnership,
+                review_id,
+                agency_id.as_deref(),
+                after,
+                limit + 1,
+            )
+            .await
+            .map_err(SubmissionsError::from)?;
+        let next_page_token = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records
+                .last()
+                .map(|record| {
+                    Cursor {
+                        at: record.created_at,
+                        id: record.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        if let Some(review_id) = review_id {
+            self.audit(
+                &principal,
+                "ListReportRequests",
+                review_id,
+                format!("reviews/{review_id}/requests"),
+                "ok",
+            )
+            .await;
+        }
+        Ok(Response::new(pb::ListReportRequestsResponse {
+            report_requests: records.iter().map(request_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn submit_agency_report(
+        &self,
+        request: Request<Streaming<pb::SubmitAgencyReportRequest>>,
+    ) -> Result<Response<pb::SubmissionReceipt>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(&[Role::Agency])?;
+        let mut stream = request.into_inner();
+        let (header, start) = self.read_header(&principal, &mut stream).await?;
+        let mut hasher = ContentHasher::new();
+        hasher.add(&header.encode_to_vec());
+        let review = self.review(&principal, start.review_id).await?;
+        let scope = review.scope().ok_or_else(|| {
+            ServiceError::FailedPrecondition(
+                "terms of reference not set for this review: there is no scope period yet".into(),
+            )
+        })?;
+        let mut writer = self.store.begin_submission(&principal, start).await?;
+        let mut index: u64 = 0;
+        loop {
+            let next = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
+                .await
+                .map_err(|_| {
+                    ServiceError::invalid(
+                        format!("entries[{index}]"),
+                        "no message for 120 seconds; nothing was stored",
+                    )
+                })?;
+            let message = match next {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                // The client cancelled or the connection broke: the writer is dropped and
+                // its transaction rolled back.
+                Err(status) => return Err(status),
+            };
+            let entry = match message.item {
+                Some(Item::Entry(entry)) => entry,
+                Some(Item::Header(_)) => {
+                    return Err(ServiceError::invalid(
+                        format!("entries[{index}]"),
+                        "a second header; the header comes once, first",
+                    )
+                    .into());
+                }
+                None => {
+                    return Err(ServiceError::invalid(
+                        format!("entries[{index}]"),
+                        "an empty message",
+                    )
+                    .into());
+                }
+            };
+            if index >= self.limits.max_entries {
+                return Err(ServiceError::invalid(
+                    "entries",
+                    format!("at most {} entries per submission", self.limits.max_entries),
+                )
+                .into());
+            }
+            hasher.add(&entry.encode_to_vec());
+            let parsed = domain::parse_entry(
+                index,
+                EntryInput {
+                    occurred_on: date_from_proto(entry.occurred_on.as_ref()),
+                    time_of_day: &entry.time_of_day,
+                    service: &entry.service,
+                    practitioner_name: &entry.practitioner_name,
+                    practitioner_role: &entry.practitioner_role,
+                    description: &entry.description,
+                    outcome: &entry.outcome,
+                },
+                scope,
+                &self.limits,
+            )
+            .map_err(ServiceError::InvalidArgument)?;
+            writer.push(parsed).await.map_err(SubmissionsError::from)?;
+            index += 1;
+        }
+        let receipt = writer.finish(&principal, hasher.finish()).await?;
+        tracing::info!(review_id = %receipt.review_id, agency_id = %receipt.agency_id, version = receipt.version, entries = receipt.entry_count, "agency report stored");
+        Ok(Response::new(pb::SubmissionReceipt {
+            review_id: receipt.review_id.to_string(),
+            agency_id: receipt.agency_id,
+            version: receipt.version,
+            entry_count: receipt.entry_count,
+            content_hash: receipt.content_hash,
+            submit_time: Some(timestamp_to_proto(receipt.submitted_at)),
+        }))
+    }
+
+    async fn get_agency_report(
+        &self,
+        request: Request<pb::GetAgencyReportRequest>,
+    ) -> Result<Response<pb::AgencyReport>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review_id = uuid_field("review_id", &request.review_id)?;
+        let agency_id = agency_field("agency_id", &request.agency_id)?;
+        if request.version < 0 {
+            return Err(
+                ServiceError::invalid("version", "0 for the latest, or a version number").into(),
+            );
+        }
+        let review = self.review(&principal, review_id).await?;
+        let visibility = self
+            .visibility(&principal, &review, "GetAgencyReport")
+            .await?;
+        let resource = format!("reviews/{review_id}/reports/{agency_id}");
+        if !visibility.allows(&agency_id) {
+            self.audit(
+                &principal,
+                "GetAgencyReport",
+                review_id,
+                resource,
+                "NOT_FOUND",
+            )
+            .await;
+            return Err(SubmissionsError::RequestNotFound(agency_id).into());
+        }
+        let version = (request.version > 0).then_some(request.version);
+        let report = self
+            .store
+            .report(review_id, &agency_id, version)
+            .await
+            .map_err(SubmissionsError::from)?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "report of agency {agency_id} (version {})",
+                    request.version
+                ))
+            })?;
+        self.audit(&principal, "GetAgencyReport", review_id, resource, "ok")
+            .await;
+        Ok(Response::new(report_to_proto(&report)))
+    }
+
+    async fn list_agency_reports(
+        &self,
+        request: Request<pb::ListAgencyReportsRequest>,
+    ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review_id = uuid_field("review_id", &request.review_id)?;
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let review = self.review(&principal, review_id).await?;
+        let visibility = self
+            .visibility(&principal, &review, "ListAgencyReports")
+            .await?;
+        let only_agency = match &visibility {
+            Visibility::All => None,
+            Visibility::Agency(own) => Some(own.as_str()),
+        };
+        let mut reports = self
+            .store
+            .latest_reports(review_id, only_agency, after, limit + 1)
+            .await
+            .map_err(SubmissionsError::from)?;
+        let next_page_token = if reports.len() as i64 > limit {
+            reports.truncate(limit as usize);
+            reports
+                .last()
+                .map(|report| {
+                    Cursor {
+                        at: report.submitted_at,
+                        id: report.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.audit(
+            &principal,
+            "ListAgencyReports",
+            review_id,
+            format!("reviews/{review_id}/reports"),
+            "ok",
+        )
+        .await;
+        Ok(Response::new(pb::ListAgencyReportsResponse {
+            reports: reports.iter().map(report_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn accept_agency_report(
+        &self,
+        request: Request<pb::AcceptAgencyReportRequest>,
+    ) -> Result<Response<pb::ReportRequest>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        if request.version <= 0 {
+            return Err(
+                ServiceError::invalid("version", "required: the version the panel read").into(),
+            );
+        }
+        self.decide(
+            &principal,
+            &request.review_id,
+            &request.agency_id,
+            PanelDecision::Accept {
+                version: request.version,
+            },
+        )
+        .await
+    }
+
+    async fn return_agency_report(
+        &self,
+        request: Request<pb::ReturnAgencyReportRequest>,
+    ) -> Result<Response<pb::ReportRequest>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        if request.version <= 0 {
+            violations.add("version", "required: the version the panel read");
+        }
+        let missing = violations.check("missing", required_text(&request.missing, 10_000));
+        violations.finish()?;
+        let Some(missing) = missing else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        self.decide(
+            &principal,
+            &request.review_id,
+            &request.agency_id,
+            PanelDecision::Return {
+                version: request.version,
+                missing,
+            },
+        )
+        .await
+    }
+
+    async fn waive_agency_report(
+        &self,
+        request: Request<pb::WaiveAgencyReportRequest>,
+    ) -> Result<Response<pb::ReportRequest>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let reason = required_text(&request.reason, 10_000)
+            .map_err(|error| ServiceError::invalid("reason", error.to_string()))?;
+        self.decide(
+            &principal,
+            &request.review_id,
+            &request.agency_id,
+            PanelDecision::Waive { reason },
+        )
+        .await
+    }
+
+    type StreamCombinedChronologyStream = ChronologyStream;
+
+    async fn stream_combined_chronology(
+        &self,
+        request: Request<pb::StreamCombinedChronologyRequest>,
+    ) -> Result<Response<Self::StreamCombinedChronologyStream>, Status> {
+        use futures::StreamExt;
+
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review_id = uuid_field("review_id", &request.review_id)?;
+        let agency_id = match request.agency_id.trim() {
+            "" => None,
+            raw => Some(agency_field("agency_id", raw)?),
+        };
+        let review = self.review(&principal, review_id).await?;
+        let visibility = self
+            .visibility(&principal, &review, "StreamCombinedChronology")
+            .await?;
+        if visibility != Visibility::All {
+            self.audit(
+                &principal,
+                "StreamCombinedChronology",
+                review_id,
+                format!("reviews/{review_id}/chronology"),
+                "PERMISSION_DENIED",
+            )
+            .await;
+            return Err(ServiceError::PermissionDenied(
+                "the combined chronology is for the panel, the partnership and the reviewer".into(),
+            )
+            .into());
+        }
+        self.audit(
+            &principal,
+            "StreamCombinedChronology",
+            review_id,
+            format!("reviews/{review_id}/chronology"),
+            "ok",
+        )
+        .await;
+        let rows = self
+            .store
+            .stream_chronology(review_id, request.include_pending, agency_id);
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rows).map(|row| match row {
+            Ok(row) => Ok(chronology_to_proto(row)),
+            Err(error) => Err(Status::from(ServiceError::from(error))),
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

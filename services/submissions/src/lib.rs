@@ -1,0 +1,96 @@
+//! Agency submissions: the independent report each organisation involved in a review
+//! produces — a narrative and a chronology of when and what services it gave the family —
+//! pushed by agencies' own case systems over gRPC, the panel's decision on each (accept,
+//! return, waive), and the combined chronology across agencies that the reviewer works from.
+//!
+//! Report requests come from the registry's `terms_of_reference_set` events (one per agency
+//! in scope) or by hand. Every change is published (`cspr.submissions.*`); the registry
+//! consumes the decisions to guard its move into overview drafting.
+//!
+//! # Layout
+//! - [`config`]: submission limits, reminder timing.
+//! - [`domain`]: report statuses and decisions, entry and narrative rules, content hash.
+//! - [`store`]: the only SQL; a submission is one transaction with batched entry inserts.
+//! - [`grpc`]: the `cspr.submissions.v1.AgencySubmissions` handlers (client- and
+//!   server-streaming).
+//! - [`events`]: the handler of the registry's events.
+//! - [`jobs`]: the due-soon / overdue reminder sweep.
+//! - `migrations/`: the submissions database (versions from 1000).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod jobs;
+pub mod store;
+
+use std::sync::Arc;
+
+use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
+use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissionsServer;
+use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::config::SubmissionsConfig;
+use crate::events::RegistryEventHandler;
+use crate::grpc::SubmissionsApi;
+use crate::jobs::ReminderSweep;
+use crate::store::Store;
+
+/// The service name (database `cspr_submissions`, stream `<PREFIX>_SUBMISSIONS`).
+pub const SERVICE_NAME: &str = "submissions";
+/// The gRPC service health reports on.
+pub const GRPC_NAME: &str = "cspr.submissions.v1.AgencySubmissions";
+
+/// The store, built from a context (tests use it to drive jobs directly).
+pub fn store(context: &ServiceContext) -> Store {
+    Store::new(
+        context.pool.clone(),
+        context.outbox.clone(),
+        Arc::clone(&context.clock),
+    )
+}
+
+/// Starts the service: gRPC, the outbox relay, the registry consumer and the reminders.
+pub async fn start(
+    context: ServiceContext,
+    config: SubmissionsConfig,
+) -> Result<RunningService, StartError> {
+    let store = store(&context);
+    let api = SubmissionsApi::new(
+        store.clone(),
+        config.limits.clone(),
+        Arc::clone(&context.clock),
+    );
+    let server = AgencySubmissionsServer::new(api)
+        .max_decoding_message_size(context.platform.max_message_bytes)
+        .max_encoding_message_size(context.platform.max_message_bytes);
+    let routes = Routes::new(InterceptedService::new(
+        server,
+        context.authenticator.clone(),
+    ));
+    launch(
+        context,
+        Launch {
+            routes,
+            grpc_name: GRPC_NAME,
+            migrations: || sqlx::migrate!("./migrations"),
+            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
+                let runner = ConsumerRunner::new(
+                    context.pool.clone(),
+                    context.bus.clone(),
+                    ConsumerSpec::new(SERVICE_NAME, "registry"),
+                    Arc::new(RegistryEventHandler::new(store.clone())),
+                );
+                tasks.spawn(runner.run(context.shutdown.clone()));
+                let sweep = ReminderSweep::new(store, config.sweep_interval, config.due_soon_days);
+                tasks.spawn(sweep.run(context.shutdown.clone()));
+            },
+        },
+    )
+    .await
+}

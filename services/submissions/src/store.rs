@@ -1,0 +1,1008 @@
+//! The submissions database: the only place with SQL.
+//!
+//! A submission runs in one transaction from its header to its last entry: the report row is
+//! written first (without a version), entries follow in batches (`INSERT … SELECT FROM
+//! UNNEST`), and only when the stream ends cleanly is the request locked, the request id
+//! claimed, the version assigned, the event and audit written and everything committed. A
+//! stream that breaks off drops the transaction, so nothing of it remains.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::auth::Principal;
+use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::date_to_proto;
+use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::pagination::Cursor;
+use cspr_proto::events::v1::{self as ev, Actor, event::Body};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::{self, Entry, Narrative, ReportStatus, ScopePeriod};
+use crate::error::SubmissionsError;
+
+/// Entries per INSERT: large enough to amortise round trips, small enough for one message.
+const BATCH: usize = 2_000;
+
+/// What the service knows of a review (from the registry's events).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReviewInfo {
+    pub review_id: Uuid,
+    pub partnership_id: String,
+    pub reference: String,
+    pub scope_start: Option<NaiveDate>,
+    pub scope_end: Option<NaiveDate>,
+    pub reviewer_subject: Option<String>,
+}
+
+impl ReviewInfo {
+    pub fn scope(&self) -> Option<ScopePeriod> {
+        Some(ScopePeriod {
+            start: self.scope_start?,
+            end: self.scope_end?,
+        })
+    }
+}
+
+/// A report request as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub agency_id: String,
+    pub partnership_id: String,
+    pub agency_name: String,
+    pub contact_email: String,
+    pub due_date: NaiveDate,
+    pub status: String,
+    pub latest_version: i32,
+    pub decision_note: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// From the review projection.
+    pub reference: String,
+    pub scope_start: Option<NaiveDate>,
+    pub scope_end: Option<NaiveDate>,
+}
+
+impl RequestRecord {
+    pub fn status(&self) -> ReportStatus {
+        ReportStatus::parse(&self.status).unwrap_or(ReportStatus::Requested)
+    }
+}
+
+const REQUEST_COLUMNS: &str = "q.id, q.review_id, q.agency_id, q.partnership_id, q.agency_name, q.contact_email, q.due_date,
+    q.status, q.latest_version, q.decision_note, q.created_at, q.updated_at, r.reference, r.scope_start, r.scope_end";
+
+/// One version of a report as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportRecord {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub agency_id: String,
+    pub agency_name: String,
+    pub version: i32,
+    pub status: String,
+    pub author_name: String,
+    pub author_role: String,
+    pub summary: String,
+    pub analysis_of_involvement: String,
+    pub what_went_well: String,
+    pub what_could_have_been_better: String,
+    pub learning: String,
+    pub entry_count: i64,
+    pub content_hash: String,
+    pub decision_note: String,
+    pub submitted_at: DateTime<Utc>,
+    pub submitted_by: String,
+}
+
+const REPORT_COLUMNS: &str = "a.id, a.review_id, a.agency_id, q.agency_name, a.version, a.status, a.author_name, a.author_role,
+    a.summary, a.analysis_of_involvement, a.what_went_well, a.what_could_have_been_better, a.learning,
+    a.entry_count, a.content_hash, a.decision_note, a.submitted_at, a.submitted_by";
+
+/// What a submission stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub review_id: Uuid,
+    pub agency_id: String,
+    pub version: i32,
+    pub entry_count: i64,
+    pub content_hash: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// One row of the combined chronology.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChronologyRow {
+    pub agency_id: String,
+    pub agency_name: String,
+    pub version: i32,
+    pub report_status: String,
+    pub occurred_on: NaiveDate,
+    pub time_of_day: String,
+    pub service: String,
+    pub practitioner_name: String,
+    pub practitioner_role: String,
+    pub description: String,
+    pub outcome: String,
+}
+
+/// An agency to ask for a report.
+#[derive(Debug, Clone)]
+pub struct AgencyAsk {
+    pub agency_id: String,
+    pub agency_name: String,
+    pub contact_email: String,
+    pub due_date: NaiveDate,
+}
+
+/// The panel's decision on a report.
+#[derive(Debug, Clone)]
+pub enum PanelDecision {
+    Accept { version: i32 },
+    Return { version: i32, missing: String },
+    Waive { reason: String },
+}
+
+impl PanelDecision {
+    fn action(&self) -> &'static str {
+        match self {
+            PanelDecision::Accept { .. } => "AcceptAgencyReport",
+            PanelDecision::Return { .. } => "ReturnAgencyReport",
+            PanelDecision::Waive { .. } => "WaiveAgencyReport",
+        }
+    }
+}
+
+/// The validated header of a submission.
+#[derive(Debug, Clone)]
+pub struct SubmissionStart {
+    pub request_id: String,
+    pub review_id: Uuid,
+    pub agency_id: String,
+    pub author_name: String,
+    pub author_role: String,
+    pub narrative: Narrative,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    clock: Arc<dyn Clock>,
+}
+
+fn actor(principal: &Principal) -> Actor {
+    Actor {
+        subject: principal.subject.clone(),
+        roles: principal.role_names(),
+    }
+}
+
+async fn audit_in(
+    connection: &mut PgConnection,
+    principal: &Principal,
+    action: &str,
+    review_id: Uuid,
+    resource: String,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        connection,
+        &AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        },
+    )
+    .await
+}
+
+fn requested_event(request: &RequestRecord) -> Body {
+    Body::AgencyReportRequested(ev::AgencyReportRequested {
+        agency_id: request.agency_id.clone(),
+        agency_name: request.agency_name.clone(),
+        contact_email: request.contact_email.clone(),
+        due_date: Some(date_to_proto(request.due_date)),
+        review_reference: request.reference.clone(),
+        scope_start: request.scope_start.map(date_to_proto),
+        scope_end: request.scope_end.map(date_to_proto),
+    })
+}
+
+impl Store {
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            pool,
+            outbox,
+            clock,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    // ---- projection of the registry (consumer side, in the handler's transaction)
+
+    /// A review opened in the registry.
+    pub async fn record_review(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        reference: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO reviews (review_id, partnership_id, reference) VALUES ($1, $2, $3)
+             ON CONFLICT (review_id) DO UPDATE SET reference = EXCLUDED.reference",
+        )
+        .bind(review_id)
+        .bind(partnership_id)
+        .bind(reference)
+        .execute(connection)
+        .await?;
+        Ok(())
+    }
+
+    /// The review's scope period (terms of reference).
+    pub async fn record_scope(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        reference: &str,
+        scope: ScopePeriod,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO reviews (review_id, partnership_id, reference, scope_start, scope_end) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (review_id) DO UPDATE SET scope_start = EXCLUDED.scope_start, scope_end = EXCLUDED.scope_end,
+                 reference = CASE WHEN EXCLUDED.reference = '' THEN reviews.reference ELSE EXCLUDED.reference END",
+        )
+        .bind(review_id)
+        .bind(partnership_id)
+        .bind(reference)
+        .bind(scope.start)
+        .bind(scope.end)
+        .execute(connection)
+        .await?;
+        Ok(())
+    }
+
+    /// The review's appointed reviewer (for access checks).
+    pub async fn record_reviewer(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        subject: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO reviews (review_id, partnership_id, reviewer_subject) VALUES ($1, $2, $3)
+             ON CONFLICT (review_id) DO UPDATE SET reviewer_subject = EXCLUDED.reviewer_subject",
+        )
+        .bind(review_id)
+        .bind(partnership_id)
+        .bind(subject)
+        .execute(connection)
+        .await?;
+        Ok(())
+    }
+
+    /// Creates (or updates the due date and contact of) one agency's request, writing the
+    /// `agency_report_requested` event when it is new or its due date moved.
+    pub async fn ask_agency(
+        &self,
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        ask: &AgencyAsk,
+        actor: Actor,
+    ) -> Result<RequestRecord, sqlx::Error> {
+        let now = self.clock.now();
+        let previous_due: Option<NaiveDate> = sqlx::query_scalar(
+            "SELECT due_date FROM report_requests WHERE review_id = $1 AND agency_id = $2 FOR UPDATE",
+        )
+        .bind(review_id)
+        .bind(&ask.agency_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        sqlx::query(
+            "INSERT INTO report_requests (id, review_id, agency_id, partnership_id, agency_name, contact_email, due_date, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'REQUESTED', $8, $8)
+             ON CONFLICT (review_id, agency_id) DO UPDATE SET
+                 agency_name = EXCLUDED.agency_name, contact_email = EXCLUDED.contact_email,
+                 due_date = EXCLUDED.due_date, updated_at = EXCLUDED.updated_at,
+                 status = CASE WHEN report_requests.status = 'WAIVED' THEN 'REQUESTED' ELSE report_requests.status END",
+        )
+        .bind(Uuid::now_v7())
+        .bind(review_id)
+        .bind(&ask.agency_id)
+        .bind(partnership_id)
+        .bind(&ask.agency_name)
+        .bind(&ask.contact_email)
+        .bind(ask.due_date)
+        .bind(now)
+        .execute(&mut *connection)
+        .await?;
+        let request = Self::fetch_request(connection, review_id, &ask.agency_id, false)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        if previous_due != Some(ask.due_date) {
+            let meta = EventMeta {
+                partnership_id: partnership_id.to_string(),
+                review_id: Some(review_id),
+                actor,
+            };
+            self.outbox
+                .enqueue(connection, &meta, requested_event(&request))
+                .await?;
+        }
+        Ok(request)
+    }
+
+    // ---- reads
+
+    pub async fn review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT review_id, partnership_id, reference, scope_start, scope_end, reviewer_subject
+             FROM reviews WHERE review_id = $1 AND partnership_id = $2",
+        )
+        .bind(review_id)
+        .bind(partnership_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn fetch_request(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        agency_id: &str,
+        lock: bool,
+    ) -> Result<Option<RequestRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
+             WHERE q.review_id = $1 AND q.agency_id = $2{}",
+            if lock { " FOR UPDATE OF q" } else { "" }
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(agency_id)
+            .fetch_optional(connection)
+            .await
+    }
+
+    pub async fn request(
+        &self,
+        review_id: Uuid,
+        agency_id: &str,
+    ) -> Result<Option<RequestRecord>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        Self::fetch_request(&mut connection, review_id, agency_id, false).await
+    }
+
+    /// Requests of the partnership, by review and/or agency, oldest first.
+    pub async fn list_requests(
+        &self,
+        partnership_id: &str,
+        review_id: Option<Uuid>,
+        agency_id: Option<&str>,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
+             WHERE q.partnership_id = $1
+               AND ($2::uuid IS NULL OR q.review_id = $2)
+               AND ($3::text IS NULL OR q.agency_id = $3)
+               AND ($4::timestamptz IS NULL OR (q.created_at, q.id) > ($4, $5))
+             ORDER BY q.created_at, q.id
+             LIMIT $6"
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(partnership_id)
+            .bind(review_id)
+            .bind(agency_id)
+            .bind(after.map(|cursor| cursor.at))
+            .bind(after.map(|cursor| cursor.id))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// One version of an agency's report (the latest when `version` is None).
+    pub async fn report(
+        &self,
+        review_id: Uuid,
+        agency_id: &str,
+        version: Option<i32>,
+    ) -> Result<Option<ReportRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM agency_reports a
+             JOIN report_requests q ON q.review_id = a.review_id AND q.agency_id = a.agency_id
+             WHERE a.review_id = $1 AND a.agency_id = $2 AND a.version IS NOT NULL
+               AND ($3::int IS NULL OR a.version = $3)
+             ORDER BY a.version DESC LIMIT 1"
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(agency_id)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// The latest version of each agency's report for a review, in submission order.
+    pub async fn latest_reports(
+        &self,
+        review_id: Uuid,
+        agency_id: Option<&str>,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<ReportRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM agency_reports a
+             JOIN report_requests q ON q.review_id = a.review_id AND q.agency_id = a.agency_id
+             WHERE a.review_id = $1 AND a.version = q.latest_version
+               AND ($2::text IS NULL OR a.agency_id = $2)
+               AND ($3::timestamptz IS NULL OR (a.submitted_at, a.id) > ($3, $4))
+             ORDER BY a.submitted_at, a.id
+             LIMIT $5"
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(agency_id)
+            .bind(after.map(|cursor| cursor.at))
+            .bind(after.map(|cursor| cursor.id))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Streams the combined chronology into a channel, row by row from the database cursor;
+    /// the channel's bound keeps memory flat whatever the size.
+    pub fn stream_chronology(
+        &self,
+        review_id: Uuid,
+        include_pending: bool,
+        agency_id: Option<String>,
+    ) -> tokio::sync::mpsc::Receiver<Result<ChronologyRow, sqlx::Error>> {
+        use futures::StreamExt;
+        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut rows = sqlx::query_as::<_, ChronologyRow>(
+                "SELECT q.agency_id, q.agency_name, a.version, q.status AS report_status,
+                        e.occurred_on, e.time_of_day, e.service, e.practitioner_name, e.practitioner_role,
+                        e.description, e.outcome
+                 FROM chronology_entries e
+                 JOIN agency_reports a ON a.id = e.report_id
+                 JOIN report_requests q ON q.review_id = a.review_id AND q.agency_id = a.agency_id
+                 WHERE e.review_id = $1
+                   AND a.version = q.latest_version
+                   AND (q.status = 'ACCEPTED' OR ($2 AND q.status IN ('SUBMITTED', 'RETURNED')))
+                   AND ($3::text IS NULL OR q.agency_id = $3)
+                 ORDER BY e.occurred_on, e.time_of_day, e.report_id, e.seq",
+            )
+            .bind(review_id)
+            .bind(include_pending)
+            .bind(agency_id)
+            .fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let failed = row.is_err();
+                if sender.send(row).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        receiver
+    }
+
+    // ---- commands
+
+    /// RequestAgencyReport.
+    pub async fn request_report(
+        &self,
+        principal: &Principal,
+        review_id: Uuid,
+        ask: AgencyAsk,
+    ) -> Result<RequestRecord, SubmissionsError> {
+        let mut transaction = self.pool.begin().await?;
+        let request = self
+            .ask_agency(
+                &mut transaction,
+                review_id,
+                &principal.partnership,
+                &ask,
+                actor(principal),
+            )
+            .await?;
+        audit_in(
+            &mut transaction,
+            principal,
+            "RequestAgencyReport",
+            review_id,
+            format!("reviews/{review_id}/reports/{}", ask.agency_id),
+            "ok",
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(request)
+    }
+
+    /// Accept / return / waive.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        review_id: Uuid,
+        agency_id: &str,
+        decision: PanelDecision,
+    ) -> Result<RequestRecord, SubmissionsError> {
+        let mut transaction = self.pool.begin().await?;
+        let request = Self::fetch_request(&mut transaction, review_id, agency_id, true)
+            .await?
+            .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.to_string()))?;
+        let status = request.status();
+        let (new_status, note, body) = match &decision {
+            PanelDecision::Accept { version } => {
+                domain::may_decide(status, request.latest_version, *version)?;
+                (
+                    ReportStatus::Accepted,
+                    String::new(),
+                    Body::AgencyReportAccepted(ev::AgencyReportAccepted {
+                        agency_id: agency_id.to_string(),
+                        version: *version,
+                    }),
+                )
+            }
+            PanelDecision::Return { version, missing } => {
+                domain::may_decide(status, request.latest_version, *version)?;
+                (
+                    ReportStatus::Returned,
+                    missing.clone(),
+                    Body::AgencyReportReturned(ev::AgencyReportReturned {
+                        agency_id: agency_id.to_string(),
+                        version: *version,
+                        missing: missing.clone(),
+                        contact_email: request.contact_email.clone(),
+                        due_date: Some(date_to_proto(request.due_date)),
+                        review_reference: request.reference.clone(),
+                    }),
+                )
+            }
+            PanelDecision::Waive { reason } => {
+                domain::may_waive(status)?;
+                (
+                    ReportStatus::Waived,
+                    reason.clone(),
+                    Body::AgencyReportWaived(ev::AgencyReportWaived {
+                        agency_id: agency_id.to_string(),
+                        reason: reason.clone(),
+                    }),
+                )
+            }
+        };
+        let now = self.clock.now();
+        sqlx::query("UPDATE report_requests SET status = $3, decision_note = $4, updated_at = $5 WHERE review_id = $1 AND agency_id = $2")
+            .bind(review_id)
+            .bind(agency_id)
+            .bind(new_status.as_str())
+            .bind(&note)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        if let PanelDecision::Accept { version } | PanelDecision::Return { version, .. } = &decision
+        {
+            sqlx::query("UPDATE agency_reports SET status = $4, decision_note = $5 WHERE review_id = $1 AND agency_id = $2 AND version = $3")
+                .bind(review_id)
+                .bind(agency_id)
+                .bind(version)
+                .bind(new_status.as_str())
+                .bind(&note)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let meta = EventMeta {
+            partnership_id: principal.partnership.clone(),
+            review_id: Some(review_id),
+            actor: actor(principal),
+        };
+        self.outbox.enqueue(&mut transaction, &meta, body).await?;
+        audit_in(
+            &mut transaction,
+            principal,
+            decision.action(),
+            review_id,
+            format!("reviews/{review_id}/reports/{agency_id}"),
+            "ok",
+        )
+        .await?;
+        let updated = Self::fetch_request(&mut transaction, review_id, agency_id, false)
+            .await?
+            .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.to_string()))?;
+        transaction.commit().await?;
+        Ok(updated)
+    }
+
+    /// Starts a submission: checks the request allows it and writes the report row.
+    pub async fn begin_submission(
+        &self,
+        principal: &Principal,
+        start: SubmissionStart,
+    ) -> Result<SubmissionWriter, SubmissionsError> {
+        let mut transaction = self.pool.begin().await?;
+        let request =
+            Self::fetch_request(&mut transaction, start.review_id, &start.agency_id, false)
+                .await?
+                .ok_or_else(|| SubmissionsError::RequestNotFound(start.agency_id.clone()))?;
+        domain::may_submit(request.status())?;
+        let report_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO agency_reports (id, review_id, agency_id, version, status, author_name, author_role, summary,
+                 analysis_of_involvement, what_went_well, what_could_have_been_better, learning, entry_count,
+                 content_hash, submitted_at, submitted_by)
+             VALUES ($1, $2, $3, NULL, 'SUBMITTED', $4, $5, $6, $7, $8, $9, $10, 0, '', $11, $12)",
+        )
+        .bind(report_id)
+        .bind(start.review_id)
+        .bind(&start.agency_id)
+        .bind(&start.author_name)
+        .bind(&start.author_role)
+        .bind(&start.narrative.summary)
+        .bind(&start.narrative.analysis_of_involvement)
+        .bind(&start.narrative.what_went_well)
+        .bind(&start.narrative.what_could_have_been_better)
+        .bind(&start.narrative.learning)
+        .bind(self.clock.now())
+        .bind(&principal.subject)
+        .execute(&mut *transaction)
+        .await?;
+        Ok(SubmissionWriter {
+            transaction,
+            outbox: self.outbox.clone(),
+            clock: Arc::clone(&self.clock),
+            pool: self.pool.clone(),
+            report_id,
+            start,
+            pending: Vec::with_capacity(BATCH),
+            written: 0,
+            practitioners: BTreeSet::new(),
+        })
+    }
+
+    /// The receipt of a stored submission.
+    async fn receipt(&self, report_id: Uuid) -> Result<Option<Receipt>, sqlx::Error> {
+        receipt_of(&self.pool, report_id).await
+    }
+
+    /// One page of the reminder sweep: open requests due within `due_soon_days` (or past),
+    /// not locked by another replica; raises each reminder once. Returns the last request id
+    /// seen (None when done) and how many reminders were raised.
+    pub async fn sweep_page(
+        &self,
+        after: Option<Uuid>,
+        page_size: i64,
+        due_soon_days: u32,
+    ) -> Result<(Option<Uuid>, usize), SubmissionsError> {
+        let today = self.clock.today();
+        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
+        let mut transaction = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
+             WHERE q.status IN ('REQUESTED', 'RETURNED') AND q.due_date <= $1 AND ($2::uuid IS NULL OR q.id > $2)
+             ORDER BY q.id LIMIT $3 FOR UPDATE OF q SKIP LOCKED"
+        );
+        let requests: Vec<RequestRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(horizon)
+            .bind(after)
+            .bind(page_size)
+            .fetch_all(&mut *transaction)
+            .await?;
+        let mut raised = 0;
+        for request in &requests {
+            let overdue = request.due_date < today;
+            let alert = if overdue { "OVERDUE" } else { "DUE_SOON" };
+            let inserted = sqlx::query(
+                "INSERT INTO report_alerts (review_id, agency_id, alert, due_date) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(request.review_id)
+            .bind(&request.agency_id)
+            .bind(alert)
+            .bind(request.due_date)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            let body = if overdue {
+                Body::ReportOverdue(ev::ReportOverdue {
+                    agency_id: request.agency_id.clone(),
+                    contact_email: request.contact_email.clone(),
+                    due_date: Some(date_to_proto(request.due_date)),
+                    review_reference: request.reference.clone(),
+                })
+            } else {
+                Body::ReportDueSoon(ev::ReportDueSoon {
+                    agency_id: request.agency_id.clone(),
+                    contact_email: request.contact_email.clone(),
+                    due_date: Some(date_to_proto(request.due_date)),
+                    review_reference: request.reference.clone(),
+                })
+            };
+            let meta = EventMeta {
+                partnership_id: request.partnership_id.clone(),
+                review_id: Some(request.review_id),
+                actor: Actor {
+                    subject: "system:report-reminders".into(),
+                    roles: vec![],
+                },
+            };
+            self.outbox.enqueue(&mut transaction, &meta, body).await?;
+            raised += 1;
+        }
+        transaction.commit().await?;
+        let last = requests.last().map(|request| request.id);
+        Ok((
+            if requests.len() as i64 == page_size {
+                last
+            } else {
+                None
+            },
+            raised,
+        ))
+    }
+
+    /// Audits a read (or refusal) outside any command.
+    pub async fn audit_access(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        audit_in(
+            &mut connection,
+            principal,
+            action,
+            review_id,
+            resource,
+            outcome,
+        )
+        .await
+    }
+
+    /// A retry of a submission that was already stored returns its receipt.
+    pub async fn stored_receipt(&self, report_id: Uuid) -> Result<Option<Receipt>, sqlx::Error> {
+        self.receipt(report_id).await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ReceiptRow {
+    review_id: Uuid,
+    agency_id: String,
+    version: Option<i32>,
+    entry_count: i64,
+    content_hash: String,
+    submitted_at: DateTime<Utc>,
+}
+
+async fn receipt_of(pool: &PgPool, report_id: Uuid) -> Result<Option<Receipt>, sqlx::Error> {
+    let row: Option<ReceiptRow> = sqlx::query_as(
+        "SELECT review_id, agency_id, version, entry_count, content_hash, submitted_at FROM agency_reports WHERE id = $1",
+    )
+    .bind(report_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|row| {
+        Some(Receipt {
+            review_id: row.review_id,
+            agency_id: row.agency_id,
+            version: row.version?,
+            entry_count: row.entry_count,
+            content_hash: row.content_hash,
+            submitted_at: row.submitted_at,
+        })
+    }))
+}
+
+/// A submission being written: entries go to the database in batches inside one
+/// transaction; dropping the writer without [`SubmissionWriter::finish`] discards it all.
+pub struct SubmissionWriter {
+    transaction: Transaction<'static, Postgres>,
+    outbox: Outbox,
+    clock: Arc<dyn Clock>,
+    pool: PgPool,
+    report_id: Uuid,
+    start: SubmissionStart,
+    /// Entries not yet written.
+    pending: Vec<Entry>,
+    /// Entries written so far.
+    written: i64,
+    /// Practitioners named (name, role), for the submitted event.
+    practitioners: BTreeSet<(String, String)>,
+}
+
+impl SubmissionWriter {
+    /// Entries received so far.
+    pub fn count(&self) -> i64 {
+        self.written + self.pending.len() as i64
+    }
+
+    pub async fn push(&mut self, entry: Entry) -> Result<(), sqlx::Error> {
+        if !entry.practitioner_name.is_empty() {
+            self.practitioners.insert((
+                entry.practitioner_name.clone(),
+                entry.practitioner_role.clone(),
+            ));
+        }
+        self.pending.push(entry);
+        if self.pending.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let entries = std::mem::take(&mut self.pending);
+        let count = entries.len();
+        let mut seqs = Vec::with_capacity(count);
+        let mut dates = Vec::with_capacity(count);
+        let mut times = Vec::with_capacity(count);
+        let mut services = Vec::with_capacity(count);
+        let mut names = Vec::with_capacity(count);
+        let mut roles = Vec::with_capacity(count);
+        let mut descriptions = Vec::with_capacity(count);
+        let mut outcomes = Vec::with_capacity(count);
+        for (offset, entry) in entries.into_iter().enumerate() {
+            seqs.push(i32::try_from(self.written + offset as i64 + 1).unwrap_or(i32::MAX));
+            dates.push(entry.occurred_on);
+            times.push(entry.time_of_day);
+            services.push(entry.service);
+            names.push(entry.practitioner_name);
+            roles.push(entry.practitioner_role);
+            descriptions.push(entry.description);
+            outcomes.push(entry.outcome);
+        }
+        sqlx::query(
+            "INSERT INTO chronology_entries (report_id, seq, review_id, occurred_on, time_of_day, service,
+                 practitioner_name, practitioner_role, description, outcome)
+             SELECT $1, seq, $2, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome
+             FROM UNNEST($3::int[], $4::date[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                  AS t(seq, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome)",
+        )
+        .bind(self.report_id)
+        .bind(self.start.review_id)
+        .bind(&seqs)
+        .bind(&dates)
+        .bind(&times)
+        .bind(&services)
+        .bind(&names)
+        .bind(&roles)
+        .bind(&descriptions)
+        .bind(&outcomes)
+        .execute(&mut *self.transaction)
+        .await?;
+        self.written += count as i64;
+        Ok(())
+    }
+
+    /// The stream ended cleanly: assign the version, honour the request id, write the event
+    /// and audit, commit. A retry of a stored submission returns the first receipt.
+    pub async fn finish(
+        mut self,
+        principal: &Principal,
+        content_hash: String,
+    ) -> Result<Receipt, SubmissionsError> {
+        self.flush().await?;
+        let review_id = self.start.review_id;
+        let agency_id = self.start.agency_id.clone();
+        let request = Store::fetch_request(&mut self.transaction, review_id, &agency_id, true)
+            .await?
+            .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.clone()))?;
+        let claim = idempotency::claim(
+            &mut self.transaction,
+            &principal.partnership,
+            "SubmitAgencyReport",
+            &self.start.request_id,
+            content_hash.as_bytes(),
+            &self.report_id.to_string(),
+        )
+        .await?;
+        match claim {
+            Claim::New => {}
+            Claim::Replay(existing) => {
+                self.transaction.rollback().await?;
+                let existing: Uuid = existing.parse().map_err(|_| {
+                    SubmissionsError::Database(sqlx::Error::Decode(
+                        "stored report id is not a UUID".into(),
+                    ))
+                })?;
+                return receipt_of(&self.pool, existing)
+                    .await?
+                    .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
+            }
+            Claim::Conflict => {
+                return Err(SubmissionsError::IdempotencyConflict(
+                    self.start.request_id.clone(),
+                ));
+            }
+        }
+        // Re-check under the lock: the panel may have decided while the stream ran.
+        domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
+        let version = request.latest_version + 1;
+        let now = self.clock.now();
+        sqlx::query("UPDATE agency_reports SET version = $2, entry_count = $3, content_hash = $4, submitted_at = $5 WHERE id = $1")
+            .bind(self.report_id)
+            .bind(version)
+            .bind(self.written)
+            .bind(&content_hash)
+            .bind(now)
+            .execute(&mut *self.transaction)
+            .await?;
+        sqlx::query(
+            "UPDATE report_requests SET status = 'SUBMITTED', latest_version = $3, decision_note = '', updated_at = $4
+             WHERE review_id = $1 AND agency_id = $2",
+        )
+        .bind(review_id)
+        .bind(&agency_id)
+        .bind(version)
+        .bind(now)
+        .execute(&mut *self.transaction)
+        .await?;
+        let meta = EventMeta {
+            partnership_id: principal.partnership.clone(),
+            review_id: Some(review_id),
+            actor: actor(principal),
+        };
+        let practitioners = std::mem::take(&mut self.practitioners)
+            .into_iter()
+            .map(|(name, role)| ev::NamedPractitioner {
+                name,
+                role,
+                agency_id: agency_id.clone(),
+            })
+            .collect();
+        let body = Body::AgencyReportSubmitted(ev::AgencyReportSubmitted {
+            agency_id: agency_id.clone(),
+            version,
+            entry_count: self.written,
+            content_hash: content_hash.clone(),
+            practitioners,
+        });
+        self.outbox
+            .enqueue(&mut self.transaction, &meta, body)
+            .await?;
+        audit_in(
+            &mut self.transaction,
+            principal,
+            "SubmitAgencyReport",
+            review_id,
+            format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
+            "ok",
+        )
+        .await?;
+        self.transaction.commit().await?;
+        Ok(Receipt {
+            review_id,
+            agency_id,
+            version,
+            entry_count: self.written,
+            content_hash,
+            submitted_at: now,
+        })
+    }
+}
