@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cspr_platform::clock::SystemClock;
-use cspr_platform::config::{Env, PlatformConfig, ServiceConfig};
+use cspr_platform::config::{ConfigError, Env, PlatformConfig, ServiceConfig};
 use cspr_platform::server::{RunningService, ServiceContext, termination_signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 
 /// The services this build contains, in port order.
-pub(crate) const AVAILABLE: [&str; 1] = [cspr_registry::SERVICE_NAME];
+pub(crate) const AVAILABLE: [&str; 2] =
+    [cspr_registry::SERVICE_NAME, cspr_submissions::SERVICE_NAME];
 
 /// Resolves `all` and checks names; keeps the order given, without repeats.
 pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>> {
@@ -45,35 +46,47 @@ pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>>
     Ok(selected)
 }
 
+/// Every setting of the selected services.
+struct Settings {
+    platform: PlatformConfig,
+    service_configs: Vec<ServiceConfig>,
+    registry_config: cspr_registry::config::RegistryConfig,
+    submissions_config: cspr_submissions::config::SubmissionsConfig,
+}
+
+impl Settings {
+    fn from_env(env: &Env, services: &[&'static str]) -> Result<Self, ConfigError> {
+        let platform = PlatformConfig::from_env(env)?;
+        let service_configs = services
+            .iter()
+            .map(|name| ServiceConfig::from_env(env, name, &platform))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            registry_config: cspr_registry::config::RegistryConfig::from_env(env)?,
+            submissions_config: cspr_submissions::config::SubmissionsConfig::from_env(env)?,
+            platform,
+            service_configs,
+        })
+    }
+}
+
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let services = resolve(&args.services)?;
-    let env = Env::process();
     // Configuration is read completely before anything starts: a bad value names its
-    // variable and exits non-zero.
-    let platform = match PlatformConfig::from_env(&env) {
-        Ok(platform) => platform,
+    // variable and exits with code 2.
+    let settings = match Settings::from_env(&Env::process(), &services) {
+        Ok(settings) => settings,
         Err(error) => {
             eprintln!("error: {error}");
             return Ok(ExitCode::from(2));
         }
     };
-    let mut service_configs = Vec::new();
-    for name in &services {
-        match ServiceConfig::from_env(&env, name, &platform) {
-            Ok(config) => service_configs.push(config),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    let registry_config = match cspr_registry::config::RegistryConfig::from_env(&env) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let Settings {
+        platform,
+        service_configs,
+        registry_config,
+        submissions_config,
+    } = settings;
 
     let telemetry_name = match services.as_slice() {
         [single] => format!("cspr-{single}"),
@@ -97,6 +110,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let started = match context.name {
             cspr_registry::SERVICE_NAME => {
                 cspr_registry::start(context, registry_config.clone()).await
+            }
+            cspr_submissions::SERVICE_NAME => {
+                cspr_submissions::start(context, submissions_config.clone()).await
             }
             other => anyhow::bail!("no start function for {other}"),
         };
@@ -141,7 +157,10 @@ mod tests {
 
     #[test]
     fn all_expands_and_unknown_names_are_refused() {
-        assert_eq!(resolve(&["all".into()]).expect("ok"), vec!["registry"]);
+        assert_eq!(
+            resolve(&["all".into()]).expect("ok"),
+            vec!["registry", "submissions"]
+        );
         assert_eq!(
             resolve(&["registry".into(), "all".into()]).expect("ok"),
             vec!["registry"]

@@ -54,13 +54,17 @@ fn serve_token_review_and_a_clean_sigterm() {
     // Arrange: one registry process with its own database, prefix and port.
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let submissions_addr = format!("127.0.0.1:{}", free_port());
     let database_url = testing::service_config("registry").database_url;
+    let submissions_database_url = testing::service_config("submissions").database_url;
     let prefix = testing::unique("bin");
     let mut server = cspr()
         .args(["serve", "all"])
         .env("CSPR_AUTH_HS256_SECRET", SECRET)
         .env("CSPR_REGISTRY_ADDR", &addr)
         .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
+        .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
+        .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database_url)
         .env("CSPR_NATS_URL", testing::nats_url())
         .env("CSPR_SUBJECT_PREFIX", &prefix)
         .env("RUST_LOG", "warn")
@@ -176,5 +180,6 @@ fn serve_token_review_and_a_clean_sigterm() {
     runtime.block_on(async {
         testing::delete_streams(&testing::nats_url(), &prefix).await;
         testing::drop_database(&database_url).await;
+        testing::drop_database(&submissions_database_url).await;
     });
 }

@@ -296,6 +296,15 @@ impl SubmissionsApi {
             "header.author_role",
             required_text(&header.author_role, 200),
         );
+        if header.entry_count < 0 || header.entry_count as u64 > limits.max_entries {
+            violations.add(
+                "header.entry_count",
+                format!(
+                    "the number of entries that follow, 0 to {}",
+                    limits.max_entries
+                ),
+            );
+        }
         let narrative = header.narrative.clone().unwrap_or_default();
         let mut narrative_violations: Vec<FieldViolation> = Vec::new();
         let narrative = domain::parse_narrative(
@@ -539,10 +548,13 @@ impl AgencySubmissions for SubmissionsApi {
                     .into());
                 }
             };
-            if index >= self.limits.max_entries {
+            if index >= header.entry_count as u64 {
                 return Err(ServiceError::invalid(
-                    "entries",
-                    format!("at most {} entries per submission", self.limits.max_entries),
+                    format!("entries[{index}]"),
+                    format!(
+                        "more entries than the {} the header announced; nothing was stored",
+                        header.entry_count
+                    ),
                 )
                 .into());
             }
@@ -564,6 +576,16 @@ impl AgencySubmissions for SubmissionsApi {
             .map_err(ServiceError::InvalidArgument)?;
             writer.push(parsed).await.map_err(SubmissionsError::from)?;
             index += 1;
+        }
+        if index as i64 != header.entry_count {
+            return Err(ServiceError::invalid(
+                "header.entry_count",
+                format!(
+                    "the stream ended after {index} entries but the header announced {}; nothing was stored",
+                    header.entry_count
+                ),
+            )
+            .into());
         }
         let receipt = writer.finish(&principal, hasher.finish()).await?;
         tracing::info!(review_id = %receipt.review_id, agency_id = %receipt.agency_id, version = receipt.version, entries = receipt.entry_count, "agency report stored");
