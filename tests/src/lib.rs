@@ -1,10 +1,13 @@
 //! End-to-end suites across cspr services, run by `cargo test --workspace` (see `tests/`).
 //!
 //! # Layout
-//! - `tests/end_to_end.rs`: the registry as an outside client and a plain NATS subscriber see
-//!   it (the integration contract: gRPC in, `cspr.registry.>` events out).
-//! - [`spawn_registry`]: starts a registry in-process on a free port with its own database,
-//!   subject prefix and manual clock; later suites start the other services beside it.
+//! - [`spawn_stack`]: starts every service of this build in-process on free ports, sharing
+//!   one subject prefix (so they hear each other's events) with a database each and one
+//!   manual clock; later suites get the other services from it too.
+//! - `tests/end_to_end.rs`: the registry as an outside client and a plain NATS subscriber
+//!   see it (gRPC in, `cspr.registry.>` events out), reflection on its port.
+//! - `tests/registry_and_submissions.rs`: terms of reference → report requests → agency
+//!   submissions → the panel's decisions → the registry's overview guard.
 //!
 //! The benchmark harness will live here too (a binary, not part of `cargo test`).
 
@@ -17,53 +20,95 @@ use cspr_platform::config::PlatformConfig;
 use cspr_platform::server::RunningService;
 use cspr_platform::testing;
 use cspr_registry::config::RegistryConfig;
+use cspr_submissions::config::SubmissionsConfig;
 use tokio_util::sync::CancellationToken;
 
-/// A registry started for a suite, and what is needed to clean it up.
-pub struct SpawnedRegistry {
+/// The services of one suite, and what is needed to clean them up.
+pub struct Stack {
     /// Shared settings (subject prefix, token key).
     pub platform: PlatformConfig,
-    /// The clock the registry reads.
+    /// The clock every service reads.
     pub clock: ManualClock,
-    /// Cancel to stop it.
+    /// Cancel to stop them all.
     pub shutdown: CancellationToken,
-    /// The running service.
-    pub running: RunningService,
-    /// Its database, dropped at the end.
-    pub database_url: String,
+    pub registry: RunningService,
+    pub submissions: RunningService,
+    /// Their databases, dropped at the end.
+    database_urls: Vec<String>,
 }
 
-/// Starts a registry on a free port; returns once it reports SERVING.
-pub async fn spawn_registry(today: chrono::NaiveDate) -> SpawnedRegistry {
+/// Starts every service on free ports; returns once all report SERVING.
+pub async fn spawn_stack(today: chrono::NaiveDate) -> Stack {
     testing::init();
     let clock = ManualClock::on(today);
     let shutdown = CancellationToken::new();
     let platform = testing::platform_config(&testing::nats_url());
-    let context = testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
-    let database_url = context.service.database_url.clone();
-    let config = RegistryConfig {
-        rules: Default::default(),
-        sweep_interval: Duration::from_secs(3600),
-    };
-    let running = cspr_registry::start(context, config)
-        .await
-        .expect("registry starts");
-    assert!(running.wait_ready().await, "registry ready");
-    SpawnedRegistry {
+    let quiet_jobs = Duration::from_secs(3600);
+
+    let registry_context =
+        testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
+    let submissions_context =
+        testing::context(cspr_submissions::SERVICE_NAME, &platform, &clock, &shutdown).await;
+    let database_urls = vec![
+        registry_context.service.database_url.clone(),
+        submissions_context.service.database_url.clone(),
+    ];
+    let registry = cspr_registry::start(
+        registry_context,
+        RegistryConfig {
+            rules: Default::default(),
+            sweep_interval: quiet_jobs,
+        },
+    )
+    .await
+    .expect("registry starts");
+    let submissions = cspr_submissions::start(
+        submissions_context,
+        SubmissionsConfig {
+            sweep_interval: quiet_jobs,
+            ..SubmissionsConfig::default()
+        },
+    )
+    .await
+    .expect("submissions starts");
+    assert!(registry.wait_ready().await, "registry ready");
+    assert!(submissions.wait_ready().await, "submissions ready");
+    Stack {
         platform,
         clock,
         shutdown,
-        running,
-        database_url,
+        registry,
+        submissions,
+        database_urls,
     }
 }
 
-impl SpawnedRegistry {
-    /// Stops the registry and removes its database and streams.
+impl Stack {
+    /// A token of the stack's test key for the given partnership.
+    pub fn token(
+        &self,
+        partnership: &str,
+        roles: &[&str],
+        org: Option<&str>,
+        subject: &str,
+    ) -> String {
+        testing::token(&self.platform, partnership, roles, org, subject)
+    }
+
+    /// Stops every service and removes their databases and streams.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.running.stopped().await.expect("clean stop");
+        self.registry
+            .stopped()
+            .await
+            .expect("registry stops cleanly");
+        self.submissions
+            .stopped()
+            .await
+            .expect("submissions stops cleanly");
         testing::delete_streams(&testing::nats_url(), &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+        for url in &self.database_urls {
+            testing::drop_database(url).await;
+        }
     }
 }

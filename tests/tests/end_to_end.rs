@@ -19,23 +19,22 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 #[tokio::test]
 async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
     // Arrange
-    let registry =
-        cspr_tests::spawn_registry(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    let stack = cspr_tests::spawn_stack(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
     let nats = async_nats::connect(cspr_platform::testing::nats_url())
         .await
         .expect("nats");
     let mut subscriber = nats
-        .subscribe(format!("{}.registry.>", registry.platform.subject_prefix))
+        .subscribe(format!("{}.registry.>", stack.platform.subject_prefix))
         .await
         .expect("subscribe");
     let token = cspr_platform::testing::token(
-        &registry.platform,
+        &stack.platform,
         "southvale",
         &["partnership_admin"],
         None,
         "alice",
     );
-    let mut client = ReviewRegistryClient::connect(format!("http://{}", registry.running.addr))
+    let mut client = ReviewRegistryClient::connect(format!("http://{}", stack.registry.addr))
         .await
         .expect("connect");
 
@@ -71,10 +70,7 @@ async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
         .expect("message");
     assert_eq!(
         message.subject.as_str(),
-        format!(
-            "{}.registry.review_created",
-            registry.platform.subject_prefix
-        )
+        format!("{}.registry.review_created", stack.platform.subject_prefix)
     );
     let event = Event::decode(message.payload.as_ref()).expect("an Event envelope");
     let msg_id = message
@@ -90,5 +86,53 @@ async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
     assert_eq!(created.reference, review.reference);
     assert_eq!(created.notification_due_on, date(2026, 3, 17));
 
-    registry.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn each_port_reflects_what_it_serves() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let stack = cspr_tests::spawn_stack(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    for (addr, service) in [
+        (stack.registry.addr, "cspr.registry.v1.ReviewRegistry"),
+        (
+            stack.submissions.addr,
+            "cspr.submissions.v1.AgencySubmissions",
+        ),
+    ] {
+        let mut client = ServerReflectionClient::new(cspr_platform::testing::channel(addr).await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
+            .expect("reflection")
+            .into_inner();
+        let response = responses.next().await.expect("a response").expect("ok");
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("a service list");
+        };
+        let mut names: Vec<String> = list
+            .service
+            .into_iter()
+            .map(|service| service.name)
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                service,
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection"
+            ]
+        );
+    }
+    stack.stop().await;
 }
