@@ -370,7 +370,7 @@ async fn agencies_see_and_submit_only_their_own() {
         .expect_err("members do not decide");
     assert_eq!(refused.code(), Code::PermissionDenied);
     let trail = cspr_platform::audit::list_for_review(
-        &mut *service.store.pool().acquire().await.expect("connection"),
+        &mut service.store.pool().acquire().await.expect("connection"),
         common::PARTNERSHIP,
         review_id.parse().expect("uuid"),
         None,
