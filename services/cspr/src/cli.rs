@@ -20,6 +20,51 @@ pub(crate) enum Command {
     Health(HealthArgs),
     /// Reviews: create, list, get, timeline.
     Review(ReviewArgs),
+    /// Submit an agency report from a JSON file (streams its chronology, with progress).
+    Submit(SubmitArgs),
+    /// Print a review's combined chronology (all agencies, in date order), or export it as CSV.
+    Chronology(ChronologyArgs),
+    /// List a review's agency report requests and where each stands.
+    Reports(ReportsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The report: {"review_id", "agency_id", "author_name", "author_role", "narrative": {…},
+    /// "entries": [{"occurred_on": "YYYY-MM-DD", "service", "description", …}]} (see README).
+    #[arg(long)]
+    pub(crate) file: std::path::PathBuf,
+    /// Idempotency key (default: the file's "request_id", else a hash of the file, so
+    /// resubmitting the same file is a harmless retry).
+    #[arg(long)]
+    pub(crate) request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChronologyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The review id.
+    pub(crate) review: String,
+    /// Write CSV (with a header row) instead of a table.
+    #[arg(long)]
+    pub(crate) csv: bool,
+    /// Also entries of submitted reports the panel has not accepted yet.
+    #[arg(long)]
+    pub(crate) include_pending: bool,
+    /// Only this agency.
+    #[arg(long)]
+    pub(crate) agency: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportsArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The review id.
+    pub(crate) review: String,
 }
 
 #[derive(Debug, Args)]
@@ -61,14 +106,10 @@ pub(crate) struct HealthArgs {
 /// How client commands reach a service.
 #[derive(Debug, Args)]
 pub(crate) struct ClientArgs {
-    /// The service address.
-    #[arg(
-        long,
-        global = true,
-        env = "CSPR_REGISTRY_URL",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub(crate) addr: String,
+    /// The service address (default: CSPR_REGISTRY_URL or CSPR_SUBMISSIONS_URL, else the
+    /// service's local port).
+    #[arg(long, global = true)]
+    pub(crate) addr: Option<String>,
     /// A bearer token (see `cspr token`).
     #[arg(long, global = true, env = "CSPR_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,

@@ -25,7 +25,32 @@ impl tonic::service::Interceptor for BearerToken {
 
 pub(crate) type AuthedChannel = InterceptedService<Channel, BearerToken>;
 
-pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
+/// The services client commands talk to, with their address variable and local default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    Registry,
+    Submissions,
+}
+
+impl Target {
+    fn address(self, args: &ClientArgs) -> String {
+        let (variable, default) = match self {
+            Target::Registry => ("CSPR_REGISTRY_URL", "http://127.0.0.1:50051"),
+            Target::Submissions => ("CSPR_SUBMISSIONS_URL", "http://127.0.0.1:50052"),
+        };
+        args.addr
+            .clone()
+            .or_else(|| {
+                std::env::var(variable)
+                    .ok()
+                    .filter(|value| !value.is_empty())
+            })
+            .unwrap_or_else(|| default.to_string())
+    }
+}
+
+pub(crate) async fn connect(args: &ClientArgs, target: Target) -> anyhow::Result<AuthedChannel> {
+    let addr = target.address(args);
     let token = args
         .token
         .as_deref()
@@ -33,13 +58,13 @@ pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<AuthedChannel> 
     let header: MetadataValue<_> = format!("Bearer {token}")
         .parse()
         .context("token is not valid header text")?;
-    let channel = tonic::transport::Endpoint::from_shared(crate::health::endpoint_url(&args.addr))
+    let channel = tonic::transport::Endpoint::from_shared(crate::health::endpoint_url(&addr))
         .context("invalid --addr")?
         .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(600))
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {}", args.addr))?;
+        .with_context(|| format!("cannot connect to {addr}"))?;
     Ok(InterceptedService::new(channel, BearerToken(header)))
 }
 

@@ -5,6 +5,7 @@
 // A command-line program: printing to stdout is its job.
 #![allow(clippy::print_stdout)]
 
+mod agency;
 mod cli;
 mod client;
 mod health;
@@ -22,6 +23,9 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Token(args) => token::run(args),
         cli::Command::Health(args) => health::run(args).await,
         cli::Command::Review(args) => review::run(args).await,
+        cli::Command::Submit(args) => agency::submit(args).await,
+        cli::Command::Chronology(args) => agency::chronology(args).await,
+        cli::Command::Reports(args) => agency::reports(args).await,
     };
     match outcome {
         Ok(code) => code,

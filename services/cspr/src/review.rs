@@ -9,7 +9,7 @@ use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use serde_json::{Value, json};
 
 use crate::cli::{ReviewArgs, ReviewCommand};
-use crate::client::{connect, explain};
+use crate::client::{Target, connect, explain};
 
 fn to_date(date: NaiveDate) -> Date {
     Date {
@@ -148,7 +148,7 @@ fn print_deadlines(deadlines: &[pb::Deadline]) {
 }
 
 pub(crate) async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
-    let mut client = ReviewRegistryClient::new(connect(&args.client).await?);
+    let mut client = ReviewRegistryClient::new(connect(&args.client, Target::Registry).await?);
     let json_output = args.client.json;
     match args.command {
         ReviewCommand::Create {

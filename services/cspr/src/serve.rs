@@ -162,7 +162,11 @@ mod tests {
             vec!["registry", "submissions"]
         );
         assert_eq!(
-            resolve(&["registry".into(), "all".into()]).expect("ok"),
+            resolve(&["submissions".into(), "all".into()]).expect("ok"),
+            vec!["submissions", "registry"]
+        );
+        assert_eq!(
+            resolve(&["registry".into(), "registry".into()]).expect("ok"),
             vec!["registry"]
         );
         assert!(resolve(&["nonsense".into()]).is_err());

@@ -183,3 +183,228 @@ fn serve_token_review_and_a_clean_sigterm() {
         testing::drop_database(&submissions_database_url).await;
     });
 }
+
+/// Runs the binary with the client settings of a test stack.
+fn client(token: &str, registry: &str, submissions: &str) -> Command {
+    let mut command = cspr();
+    command
+        .env("CSPR_TOKEN", token)
+        .env("CSPR_REGISTRY_URL", format!("http://{registry}"))
+        .env("CSPR_SUBMISSIONS_URL", format!("http://{submissions}"));
+    command
+}
+
+#[test]
+fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
+    use cspr_platform::testing::authed;
+    use cspr_proto::google::r#type::Date;
+    use cspr_proto::registry::v1 as registry;
+    use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+
+    let registry_addr = format!("127.0.0.1:{}", free_port());
+    let submissions_addr = format!("127.0.0.1:{}", free_port());
+    let registry_database = testing::service_config("registry").database_url;
+    let submissions_database = testing::service_config("submissions").database_url;
+    let prefix = testing::unique("bin");
+    let mut server = cspr()
+        .args(["serve", "all"])
+        .env("CSPR_AUTH_HS256_SECRET", SECRET)
+        .env("CSPR_REGISTRY_ADDR", &registry_addr)
+        .env("CSPR_REGISTRY_DATABASE_URL", &registry_database)
+        .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
+        .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database)
+        .env("CSPR_NATS_URL", testing::nats_url())
+        .env("CSPR_SUBJECT_PREFIX", &prefix)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let started = Instant::now();
+    for addr in [&registry_addr, &submissions_addr] {
+        while !cspr()
+            .args(["health", addr])
+            .output()
+            .expect("health")
+            .status
+            .success()
+        {
+            assert!(started.elapsed() < Duration::from_secs(30), "never SERVING");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let token_for = |roles: &[&str], org: Option<&str>| {
+        let mut command = cspr();
+        command
+            .args(["token", "--partnership", "southvale", "--sub", "someone"])
+            .env("CSPR_AUTH_HS256_SECRET", SECRET);
+        for role in roles {
+            command.args(["--role", role]);
+        }
+        if let Some(org) = org {
+            command.args(["--org", org]);
+        }
+        String::from_utf8(command.output().expect("token").stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    };
+    let admin = token_for(&["partnership_admin", "panel_chair"], None);
+    let police = token_for(&["agency"], Some("police"));
+
+    // A review with terms of reference, set up over gRPC as the registry's users would.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let review_id = runtime.block_on(async {
+        let mut client = ReviewRegistryClient::connect(format!("http://{registry_addr}"))
+            .await
+            .expect("connect");
+        let day = |year, month, day| Some(Date { year, month, day });
+        let review = client
+            .create_review(authed(
+                registry::CreateReviewRequest {
+                    request_id: "r".into(),
+                    child_alias: "Child Q".into(),
+                    local_authority: "Southvale Council".into(),
+                    incident_date: day(2026, 3, 9),
+                    became_aware_on: day(2026, 3, 10),
+                },
+                &admin,
+            ))
+            .await
+            .expect("review")
+            .into_inner();
+        let id = review.id;
+        client
+            .record_notification_sent(authed(
+                registry::RecordNotificationSentRequest {
+                    review_id: id.clone(),
+                    sent_on: day(2026, 3, 11),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .expect("notified");
+        client
+            .record_decision(authed(
+                registry::RecordDecisionRequest {
+                    review_id: id.clone(),
+                    decision: registry::Decision::LocalCspr as i32,
+                    decided_on: day(2026, 3, 26),
+                    rationale: String::new(),
+                },
+                &admin,
+            ))
+            .await
+            .expect("decided");
+        client
+            .set_terms_of_reference(authed(
+                registry::SetTermsOfReferenceRequest {
+                    review_id: id.clone(),
+                    scope_start: day(2024, 9, 15),
+                    scope_end: day(2026, 3, 9),
+                    key_lines_of_enquiry: vec!["Information sharing".into()],
+                    methodology: "Systems approach".into(),
+                    agencies_in_scope: vec![registry::Agency {
+                        id: "police".into(),
+                        name: "Southvale Police".into(),
+                        contact_email: "lead@police.example.org".into(),
+                    }],
+                    report_due_date: day(2099, 5, 1),
+                },
+                &admin,
+            ))
+            .await
+            .expect("terms");
+        id
+    });
+
+    // The agency's report as a file with 1,000 entries.
+    let entries: Vec<_> = (0..1_000)
+        .map(|index| {
+            serde_json::json!({
+                "occurred_on": format!("2025-{:02}-{:02}", 1 + index % 12, 1 + index % 28),
+                "service": "Home visit",
+                "practitioner_name": "Alex Smith",
+                "practitioner_role": "Officer",
+                "description": format!("Visit {index}, \"concerns\" noted, follow-up agreed"),
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "review_id": review_id,
+        "agency_id": "police",
+        "author_name": "Sam Lead",
+        "author_role": "Safeguarding lead",
+        "narrative": {"summary": "S", "analysis_of_involvement": "A", "learning": "L"},
+        "entries": entries,
+    });
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), serde_json::to_vec(&report).expect("json")).expect("write");
+
+    // The request arrives from the registry's event shortly after the terms of reference.
+    let mut submitted = None;
+    for _ in 0..100 {
+        let output = client(&police, &registry_addr, &submissions_addr)
+            .args(["submit", "--file"])
+            .arg(file.path())
+            .arg("--json")
+            .output()
+            .expect("submit");
+        if output.status.success() {
+            submitted = Some(output);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let submitted = submitted.expect("the report is stored once the request exists");
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&submitted.stdout).expect("receipt json");
+    assert_eq!(receipt["entry_count"], 1_000);
+    assert_eq!(receipt["version"], 1);
+
+    // The same file again is a retry, not a new version.
+    let again = client(&police, &registry_addr, &submissions_addr)
+        .args(["submit", "--json", "--file"])
+        .arg(file.path())
+        .output()
+        .expect("submit again");
+    let retry: serde_json::Value = serde_json::from_slice(&again.stdout).expect("receipt json");
+    assert_eq!(retry["version"], 1);
+
+    let reports = client(&admin, &registry_addr, &submissions_addr)
+        .args(["reports", &review_id])
+        .output()
+        .expect("reports");
+    assert!(reports.status.success());
+    assert!(String::from_utf8_lossy(&reports.stdout).contains("SUBMITTED"));
+
+    let csv = client(&admin, &registry_addr, &submissions_addr)
+        .args(["chronology", &review_id, "--csv", "--include-pending"])
+        .output()
+        .expect("chronology");
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let text = String::from_utf8(csv.stdout).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1_001, "a header and every entry");
+    assert!(lines[0].starts_with("date,time,agency,service"));
+    assert!(lines[1].contains("\"Visit"), "quoted fields: {}", lines[1]);
+    let dates: Vec<&str> = lines[1..].iter().map(|line| &line[..10]).collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "in date order");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    runtime.block_on(async {
+        testing::delete_streams(&testing::nats_url(), &prefix).await;
+        testing::drop_database(&registry_database).await;
+        testing::drop_database(&submissions_database).await;
+    });
+}
