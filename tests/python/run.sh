@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs create_review.py against a registry started here from the built binary, with its own
-# database and subject prefix; cleans both up. Usage: tests/python/run.sh [path/to/cspr]
+# Runs the Python clients (generated from proto/ alone) against `cspr serve all` started here
+# from the built binary, with its own databases and subject prefix; cleans them up.
+# Usage: tests/python/run.sh [path/to/cspr]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,21 +13,28 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install -q "grpcio>=1.60,<2" "grpcio-tools>=1.60,<2"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+submissions_port=$(free_port)
 suffix=$(python3 -c 'import uuid; print(uuid.uuid4().hex[:12])')
 database="t_py_$suffix"
+submissions_database="t_pys_$suffix"
 export CSPR_AUTH_HS256_SECRET="python-client-check-secret"
 export CSPR_REGISTRY_ADDR="127.0.0.1:$port"
 export CSPR_REGISTRY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
+export CSPR_SUBMISSIONS_ADDR="127.0.0.1:$submissions_port"
+export CSPR_SUBMISSIONS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$submissions_database"
 export CSPR_SUBJECT_PREFIX="py$suffix"
 export RUST_LOG=warn
 
-"$cspr" serve registry &
+"$cspr" serve all &
 server=$!
 cleanup() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  for db in "$database" "$submissions_database"; do
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   # Delete the streams this run created, over the plain NATS protocol (no client needed).
   python3 - "$CSPR_SUBJECT_PREFIX" <<'PY' || true
 import socket, sys
@@ -42,11 +50,17 @@ PY
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  "$cspr" health "127.0.0.1:$port" >/dev/null 2>&1 && break
-  sleep 0.1
+for addr in "127.0.0.1:$port" "127.0.0.1:$submissions_port"; do
+  for _ in $(seq 1 100); do
+    "$cspr" health "$addr" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$cspr" health "$addr"
 done
-"$cspr" health "127.0.0.1:$port"
 
 CSPR_TOKEN=$("$cspr" token --partnership southvale --role partnership_admin --sub python-client) \
   "$venv/bin/python" "$here/create_review.py" "127.0.0.1:$port"
+
+CSPR_ADMIN_TOKEN=$("$cspr" token --partnership southvale --role partnership_admin --role panel_chair --sub python-admin) \
+CSPR_AGENCY_TOKEN=$("$cspr" token --partnership southvale --role agency --org police --sub police-system) \
+  "$venv/bin/python" "$here/submit_report.py" "127.0.0.1:$port" "127.0.0.1:$submissions_port"
