@@ -2,11 +2,10 @@
 //! report decisions from submissions, involved practitioners from practitioners).
 
 use chrono::{NaiveDate, Utc};
-use cspr_platform::bus::consumer::{EventHandler, HandlerError};
+use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
 use cspr_platform::convert::date_to_proto;
 use cspr_proto::events::v1::{self as ev, Event, event::Body};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::convert::{
     agency_to_proto, deadline_kind_to_proto, decision_to_proto, panel_role_to_proto,
@@ -221,71 +220,40 @@ impl EventHandler for RegistryEventHandler {
         let Some(body) = &event.body else {
             return Ok(());
         };
-        let review_id = || {
-            event.review_id.parse::<Uuid>().map_err(|_| {
-                HandlerError::message(format!("event {} has no valid review_id", event.id))
-            })
-        };
-        match body {
+        let report_status = match body {
             Body::AgencyReportRequested(report) => {
-                let status = AgencyReportStatus::Requested;
-                store::record_agency_report_status(
-                    connection,
-                    review_id()?,
-                    &report.agency_id,
-                    status,
-                    Utc::now(),
-                )
-                .await?;
+                Some((&report.agency_id, AgencyReportStatus::Requested))
             }
             Body::AgencyReportSubmitted(report) => {
-                let status = AgencyReportStatus::Submitted;
-                store::record_agency_report_status(
-                    connection,
-                    review_id()?,
-                    &report.agency_id,
-                    status,
-                    Utc::now(),
-                )
-                .await?;
+                Some((&report.agency_id, AgencyReportStatus::Submitted))
             }
             Body::AgencyReportReturned(report) => {
-                let status = AgencyReportStatus::Returned;
-                store::record_agency_report_status(
-                    connection,
-                    review_id()?,
-                    &report.agency_id,
-                    status,
-                    Utc::now(),
-                )
-                .await?;
+                Some((&report.agency_id, AgencyReportStatus::Returned))
             }
             Body::AgencyReportAccepted(report) => {
-                let status = AgencyReportStatus::Accepted;
-                store::record_agency_report_status(
-                    connection,
-                    review_id()?,
-                    &report.agency_id,
-                    status,
-                    Utc::now(),
-                )
-                .await?;
+                Some((&report.agency_id, AgencyReportStatus::Accepted))
             }
             Body::AgencyReportWaived(report) => {
-                let status = AgencyReportStatus::Waived;
-                store::record_agency_report_status(
-                    connection,
-                    review_id()?,
-                    &report.agency_id,
-                    status,
-                    Utc::now(),
-                )
-                .await?;
+                Some((&report.agency_id, AgencyReportStatus::Waived))
             }
+            _ => None,
+        };
+        if let Some((agency_id, status)) = report_status {
+            store::record_agency_report_status(
+                connection,
+                review_id(event)?,
+                agency_id,
+                status,
+                Utc::now(),
+            )
+            .await?;
+            return Ok(());
+        }
+        match body {
             Body::PractitionerRegistered(practitioner) => {
                 store::record_involved_practitioner(
                     connection,
-                    review_id()?,
+                    review_id(event)?,
                     &practitioner.practitioner_id,
                     &practitioner.agency_id,
                     &practitioner.email,

@@ -2,11 +2,10 @@
 //! (which create one report request per agency in scope) and reviewer appointments. What it
 //! publishes is written by the store with each command.
 
-use cspr_platform::bus::consumer::{EventHandler, HandlerError};
+use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
 use cspr_platform::convert::date_from_proto;
 use cspr_proto::events::v1::{Actor, Event, event::Body};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::domain::ScopePeriod;
 use crate::store::{AgencyAsk, Store};
@@ -37,17 +36,11 @@ impl EventHandler for RegistryEventHandler {
         let Some(body) = &event.body else {
             return Ok(());
         };
-        let review_id = || {
-            event
-                .review_id
-                .parse::<Uuid>()
-                .map_err(|_| bad(event, "review_id is not a UUID"))
-        };
         match body {
             Body::ReviewCreated(created) => {
                 Store::record_review(
                     connection,
-                    review_id()?,
+                    review_id(event)?,
                     &event.partnership_id,
                     &created.reference,
                 )
@@ -56,14 +49,14 @@ impl EventHandler for RegistryEventHandler {
             Body::ReviewerAppointed(appointed) => {
                 Store::record_reviewer(
                     connection,
-                    review_id()?,
+                    review_id(event)?,
                     &event.partnership_id,
                     &appointed.subject,
                 )
                 .await?;
             }
             Body::TermsOfReferenceSet(terms) => {
-                let review_id = review_id()?;
+                let review_id = review_id(event)?;
                 let scope = ScopePeriod {
                     start: date_from_proto(terms.scope_start.as_ref())
                         .map_err(|_| bad(event, "scope_start"))?,

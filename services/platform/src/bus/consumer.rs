@@ -42,6 +42,16 @@ impl HandlerError {
     }
 }
 
+/// The review an event is about, or the handler error that parks a malformed event.
+pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
+    event.review_id.parse::<Uuid>().map_err(|_| {
+        HandlerError::message(format!(
+            "event {} ({}) has no valid review_id",
+            event.id, event.r#type
+        ))
+    })
+}
+
 /// What a consuming service does with one event, inside the transaction that also records
 /// it in the inbox. Events it does not care about are simply ignored (`Ok`).
 pub trait EventHandler: Send + Sync + 'static {
