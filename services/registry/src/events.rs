@@ -249,18 +249,15 @@ impl EventHandler for RegistryEventHandler {
             .await?;
             return Ok(());
         }
-        match body {
-            Body::PractitionerRegistered(practitioner) => {
-                store::record_involved_practitioner(
-                    connection,
-                    review_id(event)?,
-                    &practitioner.practitioner_id,
-                    &practitioner.agency_id,
-                    &practitioner.email,
-                )
-                .await?;
-            }
-            _ => {}
+        if let Body::PractitionerRegistered(practitioner) = body {
+            store::record_involved_practitioner(
+                connection,
+                review_id(event)?,
+                &practitioner.practitioner_id,
+                &practitioner.agency_id,
+                &practitioner.email,
+            )
+            .await?;
         }
         Ok(())
     }
