@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`registry::v1`]: the `ReviewRegistry` gRPC service and its messages.
 //! - [`submissions::v1`]: the `AgencySubmissions` gRPC service (agency reports).
+//! - [`notifications::v1`]: the `Notifications` gRPC service (email deliveries).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
@@ -40,6 +41,12 @@ pub mod cspr {
         }
     }
 
+    pub mod notifications {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.notifications.v1.rs"));
+        }
+    }
+
     pub mod events {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.events.v1.rs"));
@@ -47,7 +54,7 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{events, registry, submissions};
+pub use cspr::{events, notifications, registry, submissions};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).

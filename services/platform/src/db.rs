@@ -117,3 +117,50 @@ pub async fn migrate_platform(pool: &PgPool) -> Result<(), DatabaseError> {
     platform_migrations.run(pool).await?;
     Ok(())
 }
+
+/// Wakes a background loop when a transaction that did `pg_notify(channel, …)` commits, with
+/// a poll as the backstop (a listener reconnecting misses notifications).
+pub struct Wakeup {
+    /// None when listening failed: the loop then only polls.
+    listener: Option<sqlx::postgres::PgListener>,
+    /// The longest wait.
+    poll: Duration,
+}
+
+impl Wakeup {
+    pub async fn listen(pool: &PgPool, channel: &str, poll: Duration) -> Self {
+        let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut listener) => match listener.listen(channel).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, channel, "cannot listen; polling only");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, channel, "cannot listen; polling only");
+                None
+            }
+        };
+        Self { listener, poll }
+    }
+
+    /// Returns on a notification or after the poll interval, whichever comes first.
+    pub async fn wait(&mut self) {
+        let poll = self.poll;
+        let notified = async {
+            match self.listener.as_mut() {
+                Some(listener) => {
+                    if listener.try_recv().await.is_err() {
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+                None => tokio::time::sleep(poll).await,
+            }
+        };
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}

@@ -56,6 +56,8 @@ pub enum StartError {
     Serve(#[source] tonic::transport::Error),
     #[error("server task ended abnormally: {0}")]
     Task(String),
+    #[error("cannot set up the service: {0}")]
+    Setup(String),
 }
 
 /// What every service builds its handlers and background work from.

@@ -13,7 +13,6 @@ use chrono::Utc;
 use cspr_proto::events::v1::{Actor, Event, event};
 use futures::future::join_all;
 use prost::Message;
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -237,19 +236,8 @@ impl OutboxRelay {
     /// Publishes until `shutdown`: woken by NOTIFY on commit, polling as a backstop, backing
     /// off (up to 30 s) while NATS or PostgreSQL is unreachable.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut listener) => match listener.listen(OUTBOX_CHANNEL).await {
-                Ok(()) => Some(listener),
-                Err(error) => {
-                    tracing::warn!(%error, "outbox relay cannot listen; polling only");
-                    None
-                }
-            },
-            Err(error) => {
-                tracing::warn!(%error, "outbox relay cannot listen; polling only");
-                None
-            }
-        };
+        let mut wakeup =
+            crate::db::Wakeup::listen(&self.pool, OUTBOX_CHANNEL, self.poll_interval).await;
         let mut backoff = Duration::from_millis(100);
         loop {
             if shutdown.is_cancelled() {
@@ -258,24 +246,12 @@ impl OutboxRelay {
             match self.publish_pending().await {
                 Ok(count) if count as i64 >= self.batch_size => {
                     backoff = Duration::from_millis(100);
-                    continue;
                 }
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
-                    let woken = async {
-                        match listener.as_mut() {
-                            Some(listener) => {
-                                if listener.try_recv().await.is_err() {
-                                    tokio::time::sleep(self.poll_interval).await;
-                                }
-                            }
-                            None => tokio::time::sleep(self.poll_interval).await,
-                        }
-                    };
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = woken => {}
-                        _ = tokio::time::sleep(self.poll_interval) => {}
+                        _ = wakeup.wait() => {}
                     }
                 }
                 Err(error) => {

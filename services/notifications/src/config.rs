@@ -1,0 +1,111 @@
+//! The notifications service's own settings: where mail goes and how patiently.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cspr_platform::config::{ConfigError, Env};
+
+use crate::domain::RetryPolicy;
+
+/// Where emails go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTarget {
+    /// An SMTP server: `smtp://host:port` (STARTTLS when offered), `smtps://user:pass@host:465`.
+    Smtp { url: String },
+    /// `.eml` files in a folder (the embedded default, for a laptop).
+    Files { directory: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationsConfig {
+    pub target: MailTarget,
+    /// The From address.
+    pub from: String,
+    pub retry: RetryPolicy,
+    /// Deliveries sent at once (over the SMTP connection pool).
+    pub concurrency: u32,
+    /// Backstop poll of the sender when no notification wakes it.
+    pub poll_interval: Duration,
+}
+
+impl NotificationsConfig {
+    /// Reads `CSPR_SMTP_URL`, `CSPR_MAIL_FROM`, `CSPR_MAIL_DIR`, `CSPR_MAIL_MAX_ATTEMPTS`,
+    /// `CSPR_MAIL_RETRY_BASE`, `CSPR_MAIL_CONCURRENCY` (see the README).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let target = match env.get("CSPR_SMTP_URL") {
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err(ConfigError::new(
+                        "CSPR_SMTP_URL",
+                        "must start with smtp:// or smtps://",
+                    ));
+                }
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
+                    .map_err(|error| ConfigError::new("CSPR_SMTP_URL", error.to_string()))?;
+                MailTarget::Smtp { url }
+            }
+            None => MailTarget::Files {
+                directory: PathBuf::from(
+                    env.get("CSPR_MAIL_DIR")
+                        .unwrap_or_else(|| "./var/mail".to_string()),
+                ),
+            },
+        };
+        let from = env
+            .get("CSPR_MAIL_FROM")
+            .unwrap_or_else(|| "CSPR reviews <no-reply@cspr.localhost>".to_string());
+        from.parse::<lettre::message::Mailbox>().map_err(|error| {
+            ConfigError::new("CSPR_MAIL_FROM", format!("not an address: {error}"))
+        })?;
+        let defaults = RetryPolicy::default();
+        let max_attempts = env.u32_or("CSPR_MAIL_MAX_ATTEMPTS", defaults.max_attempts as u32)?;
+        if max_attempts == 0 {
+            return Err(ConfigError::new(
+                "CSPR_MAIL_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            target,
+            from,
+            retry: RetryPolicy {
+                max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
+                base: env.duration_or("CSPR_MAIL_RETRY_BASE", defaults.base)?,
+                cap: defaults.cap,
+            },
+            concurrency: env.u32_or("CSPR_MAIL_CONCURRENCY", 32)?.max(1),
+            poll_interval: env.duration_or("CSPR_MAIL_POLL_INTERVAL", Duration::from_secs(1))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_smtp_mail_goes_to_files() {
+        let config =
+            NotificationsConfig::from_env(&Env::isolated([("CSPR_MAIL_DIR", "/tmp/mail")]))
+                .expect("valid");
+        assert_eq!(
+            config.target,
+            MailTarget::Files {
+                directory: "/tmp/mail".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        for (variable, value) in [
+            ("CSPR_SMTP_URL", "http://mail"),
+            ("CSPR_MAIL_FROM", "not an address"),
+            ("CSPR_MAIL_MAX_ATTEMPTS", "0"),
+        ] {
+            let error = NotificationsConfig::from_env(&Env::isolated([(variable, value)]))
+                .expect_err(variable);
+            assert_eq!(error.variable, variable);
+        }
+    }
+}

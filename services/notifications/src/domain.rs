@@ -1,0 +1,505 @@
+//! What to send, to whom, and when to try again — free of I/O.
+//!
+//! [`plan`] turns one event into the emails it causes (template, recipient, the facts the
+//! template needs); [`Templates`] renders them (subject, plain text, HTML) from the files in
+//! `templates/`; [`RetryPolicy`] spaces out attempts.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use cspr_proto::events::v1::{Event, event::Body};
+use cspr_proto::google::r#type::Date;
+use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
+use serde_json::{Value, json};
+
+/// Every email the service sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Template {
+    ReportRequested,
+    ReportDueSoon,
+    ReportOverdue,
+    ReportReturned,
+    PanelMemberAppointed,
+    ReviewerAppointed,
+    DeadlineAtRisk,
+    DeadlineMissed,
+}
+
+impl Template {
+    pub const ALL: [Template; 8] = [
+        Template::ReportRequested,
+        Template::ReportDueSoon,
+        Template::ReportOverdue,
+        Template::ReportReturned,
+        Template::PanelMemberAppointed,
+        Template::ReviewerAppointed,
+        Template::DeadlineAtRisk,
+        Template::DeadlineMissed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::ReportRequested => "report_requested",
+            Template::ReportDueSoon => "report_due_soon",
+            Template::ReportOverdue => "report_overdue",
+            Template::ReportReturned => "report_returned",
+            Template::PanelMemberAppointed => "panel_member_appointed",
+            Template::ReviewerAppointed => "reviewer_appointed",
+            Template::DeadlineAtRisk => "deadline_at_risk",
+            Template::DeadlineMissed => "deadline_missed",
+        }
+    }
+
+    /// The plain-text file: first line the subject, a blank line, then the body.
+    fn text_source(self) -> &'static str {
+        match self {
+            Template::ReportRequested => include_str!("../templates/report_requested.txt"),
+            Template::ReportDueSoon => include_str!("../templates/report_due_soon.txt"),
+            Template::ReportOverdue => include_str!("../templates/report_overdue.txt"),
+            Template::ReportReturned => include_str!("../templates/report_returned.txt"),
+            Template::PanelMemberAppointed => {
+                include_str!("../templates/panel_member_appointed.txt")
+            }
+            Template::ReviewerAppointed => include_str!("../templates/reviewer_appointed.txt"),
+            Template::DeadlineAtRisk => include_str!("../templates/deadline_at_risk.txt"),
+            Template::DeadlineMissed => include_str!("../templates/deadline_missed.txt"),
+        }
+    }
+
+    fn html_source(self) -> &'static str {
+        match self {
+            Template::ReportRequested => include_str!("../templates/report_requested.html"),
+            Template::ReportDueSoon => include_str!("../templates/report_due_soon.html"),
+            Template::ReportOverdue => include_str!("../templates/report_overdue.html"),
+            Template::ReportReturned => include_str!("../templates/report_returned.html"),
+            Template::PanelMemberAppointed => {
+                include_str!("../templates/panel_member_appointed.html")
+            }
+            Template::ReviewerAppointed => include_str!("../templates/reviewer_appointed.html"),
+            Template::DeadlineAtRisk => include_str!("../templates/deadline_at_risk.html"),
+            Template::DeadlineMissed => include_str!("../templates/deadline_missed.html"),
+        }
+    }
+}
+
+/// One email an event causes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedEmail {
+    pub template: Template,
+    /// The recipient's work address, from the event (or the review's projection).
+    pub recipient: String,
+    /// The facts the template shows.
+    pub facts: Value,
+}
+
+/// The chair of a review's panel, as learnt from earlier events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chair {
+    pub name: String,
+    pub email: String,
+}
+
+/// "Friday 1 May 2026", as people read dates in letters.
+pub fn long_date(date: NaiveDate) -> String {
+    date.format("%A %-d %B %Y").to_string()
+}
+
+fn date_text(date: &Option<Date>) -> String {
+    date.as_ref()
+        .and_then(|date| {
+            NaiveDate::from_ymd_opt(
+                date.year,
+                u32::try_from(date.month).ok()?,
+                u32::try_from(date.day).ok()?,
+            )
+        })
+        .map(long_date)
+        .unwrap_or_else(|| "(not set)".to_string())
+}
+
+fn deadline_name(kind: i32) -> &'static str {
+    match DeadlineKind::try_from(kind) {
+        Ok(DeadlineKind::Notification) => "the serious incident notification",
+        Ok(DeadlineKind::RapidReview) => "the rapid review",
+        Ok(DeadlineKind::Completion) => "completing and publishing the review",
+        Ok(DeadlineKind::PrePublicationNotice) => "the pre-publication notice",
+        Ok(DeadlineKind::KeepPublic) => "keeping the report public",
+        _ => "a statutory step",
+    }
+}
+
+/// The emails `event` causes. `chair` is the review's panel chair, when known (deadline
+/// alerts go to them).
+pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<PlannedEmail> {
+    let Some(body) = &event.body else {
+        return Vec::new();
+    };
+    let base = |extra: Value| {
+        let mut facts = json!({
+            "partnership_id": event.partnership_id,
+            "review_id": event.review_id,
+            "review_reference": reference,
+        });
+        if let (Some(facts), Value::Object(extra)) = (facts.as_object_mut(), extra) {
+            facts.extend(extra);
+        }
+        facts
+    };
+    let email = |template, recipient: &str, facts| PlannedEmail {
+        template,
+        recipient: recipient.trim().to_string(),
+        facts,
+    };
+    let planned = match body {
+        Body::AgencyReportRequested(requested) => vec![email(
+            Template::ReportRequested,
+            &requested.contact_email,
+            base(json!({
+                "review_reference": if requested.review_reference.is_empty() { reference } else { &requested.review_reference },
+                "agency_id": requested.agency_id,
+                "agency_name": requested.agency_name,
+                "due_date": date_text(&requested.due_date),
+                "scope_start": date_text(&requested.scope_start),
+                "scope_end": date_text(&requested.scope_end),
+            })),
+        )],
+        Body::ReportDueSoon(due) => vec![email(
+            Template::ReportDueSoon,
+            &due.contact_email,
+            base(json!({"agency_id": due.agency_id, "due_date": date_text(&due.due_date)})),
+        )],
+        Body::ReportOverdue(overdue) => vec![email(
+            Template::ReportOverdue,
+            &overdue.contact_email,
+            base(json!({"agency_id": overdue.agency_id, "due_date": date_text(&overdue.due_date)})),
+        )],
+        Body::AgencyReportReturned(returned) => vec![email(
+            Template::ReportReturned,
+            &returned.contact_email,
+            base(json!({
+                "agency_id": returned.agency_id,
+                "version": returned.version,
+                "missing": returned.missing,
+                "due_date": date_text(&returned.due_date),
+            })),
+        )],
+        Body::PanelMemberAppointed(member) => vec![email(
+            Template::PanelMemberAppointed,
+            &member.email,
+            base(json!({
+                "name": member.name,
+                "role": if member.role == PanelRole::Chair as i32 { "chair" } else { "a member" },
+            })),
+        )],
+        Body::ReviewerAppointed(reviewer) => vec![email(
+            Template::ReviewerAppointed,
+            &reviewer.email,
+            base(json!({"name": reviewer.name, "subject": reviewer.subject})),
+        )],
+        Body::DeadlineAtRisk(alert) => chair
+            .map(|chair| {
+                vec![email(
+                    Template::DeadlineAtRisk,
+                    &chair.email,
+                    base(json!({
+                        "name": chair.name,
+                        "deadline": deadline_name(alert.kind),
+                        "due_date": date_text(&alert.due_on),
+                        "working_days_left": alert.working_days_left,
+                    })),
+                )]
+            })
+            .unwrap_or_default(),
+        Body::DeadlineMissed(alert) => chair
+            .map(|chair| {
+                vec![email(
+                    Template::DeadlineMissed,
+                    &chair.email,
+                    base(json!({
+                        "name": chair.name,
+                        "deadline": deadline_name(alert.kind),
+                        "due_date": date_text(&alert.due_on),
+                    })),
+                )]
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    planned
+        .into_iter()
+        .filter(|planned| !planned.recipient.is_empty())
+        .collect()
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A template that failed to render (a bug in a template file; caught by the tests).
+#[derive(Debug, thiserror::Error)]
+#[error("template {template}: {source}")]
+pub struct RenderError {
+    template: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// The template files, parsed once.
+#[derive(Debug)]
+pub struct Templates {
+    environment: minijinja::Environment<'static>,
+}
+
+impl Templates {
+    pub fn load() -> Result<Self, RenderError> {
+        let mut environment = minijinja::Environment::new();
+        environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        environment
+            .add_template("layout.html", include_str!("../templates/layout.html"))
+            .map_err(|source| RenderError {
+                template: "layout.html",
+                source,
+            })?;
+        for template in Template::ALL {
+            let name = template.name();
+            environment
+                .add_template_owned(format!("{name}.txt"), template.text_source())
+                .map_err(|source| RenderError {
+                    template: name,
+                    source,
+                })?;
+            environment
+                .add_template_owned(format!("{name}.html"), template.html_source())
+                .map_err(|source| RenderError {
+                    template: name,
+                    source,
+                })?;
+        }
+        Ok(Self { environment })
+    }
+
+    pub fn render(&self, template: Template, facts: &Value) -> Result<Rendered, RenderError> {
+        let name = template.name();
+        let failed = |source| RenderError {
+            template: name,
+            source,
+        };
+        let text = self
+            .environment
+            .get_template(&format!("{name}.txt"))
+            .and_then(|compiled| compiled.render(facts))
+            .map_err(failed)?;
+        let html = self
+            .environment
+            .get_template(&format!("{name}.html"))
+            .and_then(|compiled| compiled.render(facts))
+            .map_err(failed)?;
+        let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        Ok(Rendered {
+            subject: subject.trim().to_string(),
+            text: body.trim_start_matches('\n').to_string(),
+            html,
+        })
+    }
+}
+
+/// When to try a failed delivery again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all before FAILED.
+    pub max_attempts: i32,
+    /// Delay after the first failure; doubled after each.
+    pub base: Duration,
+    /// The longest delay.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before the next attempt after `attempts` failed ones (with up to 20 %
+    /// jitter so a burst does not retry in lockstep), or None when out of attempts.
+    pub fn next_delay(&self, attempts: i32, jitter_fraction: f64) -> Option<Duration> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let delay = self
+            .base
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.cap);
+        Some(delay + delay.mul_f64(jitter_fraction.clamp(0.0, 1.0) * 0.2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cspr_proto::events::v1::{AgencyReportRequested, DeadlineMissed};
+
+    fn event(body: Body) -> Event {
+        Event {
+            id: "e1".into(),
+            r#type: body.type_name().into(),
+            occurred_at: None,
+            partnership_id: "southvale".into(),
+            review_id: "r1".into(),
+            actor: None,
+            body: Some(body),
+        }
+    }
+
+    fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+        Some(Date { year, month, day })
+    }
+
+    #[test]
+    fn every_template_renders_with_its_facts() {
+        let templates = Templates::load().expect("templates parse");
+        let chair = Chair {
+            name: "Tess Holroyd".into(),
+            email: "tess@panel.example.org".into(),
+        };
+        let bodies = [
+            Body::AgencyReportRequested(AgencyReportRequested {
+                agency_id: "police".into(),
+                agency_name: "Southvale Police".into(),
+                contact_email: "lead@police.example.org".into(),
+                due_date: date(2026, 5, 1),
+                review_reference: "SOUTHVALE-2026-001".into(),
+                scope_start: date(2024, 9, 15),
+                scope_end: date(2026, 3, 9),
+            }),
+            Body::ReportDueSoon(Default::default()),
+            Body::ReportOverdue(Default::default()),
+            Body::AgencyReportReturned(Default::default()),
+            Body::PanelMemberAppointed(Default::default()),
+            Body::ReviewerAppointed(Default::default()),
+            Body::DeadlineAtRisk(Default::default()),
+            Body::DeadlineMissed(DeadlineMissed {
+                kind: DeadlineKind::Notification as i32,
+                due_on: date(2026, 3, 17),
+                review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for body in bodies {
+            let mut event = event(body);
+            // Give every email a recipient so the plan is not empty.
+            match event.body.as_mut() {
+                Some(Body::ReportDueSoon(due)) => due.contact_email = "lead@gp.example.org".into(),
+                Some(Body::ReportOverdue(overdue)) => {
+                    overdue.contact_email = "lead@gp.example.org".into()
+                }
+                Some(Body::AgencyReportReturned(returned)) => {
+                    returned.contact_email = "lead@gp.example.org".into()
+                }
+                Some(Body::PanelMemberAppointed(member)) => {
+                    member.email = "wren@panel.example.org".into()
+                }
+                Some(Body::ReviewerAppointed(reviewer)) => {
+                    reviewer.email = "isla@reviewers.example.org".into()
+                }
+                _ => {}
+            }
+            let planned = plan(&event, "SOUTHVALE-2026-001", Some(&chair));
+            assert_eq!(planned.len(), 1, "{}", event.r#type);
+            let rendered = templates
+                .render(planned[0].template, &planned[0].facts)
+                .expect("renders");
+            assert!(
+                rendered.subject.contains("SOUTHVALE-2026-001"),
+                "{}: {}",
+                event.r#type,
+                rendered.subject
+            );
+            assert!(!rendered.text.is_empty() && rendered.html.contains("SOUTHVALE-2026-001"));
+            seen.insert(planned[0].template);
+        }
+        assert_eq!(seen.len(), Template::ALL.len(), "every template is used");
+    }
+
+    #[test]
+    fn report_requests_say_what_when_and_how() {
+        let templates = Templates::load().expect("templates");
+        let event = event(Body::AgencyReportRequested(AgencyReportRequested {
+            agency_id: "police".into(),
+            agency_name: "Southvale Police".into(),
+            contact_email: " lead@police.example.org ".into(),
+            due_date: date(2026, 5, 1),
+            review_reference: "SOUTHVALE-2026-001".into(),
+            scope_start: date(2024, 9, 15),
+            scope_end: date(2026, 3, 9),
+        }));
+        let planned = plan(&event, "", None);
+        assert_eq!(planned[0].recipient, "lead@police.example.org");
+        let rendered = templates
+            .render(planned[0].template, &planned[0].facts)
+            .expect("renders");
+        assert_eq!(
+            rendered.subject,
+            "Report requested for review SOUTHVALE-2026-001: due Friday 1 May 2026"
+        );
+        assert!(
+            rendered
+                .text
+                .contains("Sunday 15 September 2024 to Monday 9 March 2026")
+        );
+        assert!(rendered.text.contains("SubmitAgencyReport"));
+        assert!(rendered.text.contains("not blame"));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let templates = Templates::load().expect("templates");
+        let facts = json!({
+            "partnership_id": "southvale", "review_id": "r", "review_reference": "REF",
+            "agency_id": "gp", "version": 1, "missing": "<script>alert(1)</script>", "due_date": "soon",
+        });
+        let rendered = templates
+            .render(Template::ReportReturned, &facts)
+            .expect("renders");
+        assert!(!rendered.html.contains("<script>"));
+        assert!(rendered.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn alerts_without_a_known_chair_send_nothing() {
+        let event = event(Body::DeadlineMissed(Default::default()));
+        assert!(plan(&event, "REF", None).is_empty());
+    }
+
+    #[test]
+    fn retries_back_off_and_stop() {
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_secs(10),
+            cap: Duration::from_secs(25),
+        };
+        assert_eq!(policy.next_delay(1, 0.0), Some(Duration::from_secs(10)));
+        assert_eq!(policy.next_delay(2, 0.0), Some(Duration::from_secs(20)));
+        assert_eq!(policy.next_delay(3, 0.0), Some(Duration::from_secs(25)));
+        assert_eq!(policy.next_delay(4, 0.0), None);
+        assert_eq!(policy.next_delay(1, 1.0), Some(Duration::from_secs(12)));
+    }
+
+    #[test]
+    fn dates_read_like_a_letter() {
+        let date = NaiveDate::from_ymd_opt(2026, 5, 1).expect("date");
+        assert_eq!(long_date(date), "Friday 1 May 2026");
+    }
+}

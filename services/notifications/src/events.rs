@@ -1,0 +1,110 @@
+//! Events in, deliveries out: every event of the services that produce emails is planned
+//! (which template to whom), rendered, and written as deliveries in the consumer's
+//! transaction — the unique (event, recipient, template) key makes redelivery harmless.
+
+use std::sync::Arc;
+
+use cspr_platform::bus::consumer::{EventHandler, HandlerError};
+use cspr_platform::bus::trace;
+use cspr_platform::clock::Clock;
+use cspr_proto::events::v1::{Event, event::Body};
+use cspr_proto::registry::v1::PanelRole;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{self, Chair, Templates};
+use crate::store::{self, NewDelivery};
+
+/// The producers whose events cause emails.
+pub const SOURCES: [&str; 2] = ["registry", "submissions"];
+
+pub struct DeliveryPlanner {
+    templates: Arc<Templates>,
+    clock: Arc<dyn Clock>,
+}
+
+impl DeliveryPlanner {
+    pub fn new(templates: Arc<Templates>, clock: Arc<dyn Clock>) -> Self {
+        Self { templates, clock }
+    }
+}
+
+impl EventHandler for DeliveryPlanner {
+    async fn handle(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+    ) -> Result<(), HandlerError> {
+        let Some(body) = &event.body else {
+            return Ok(());
+        };
+        let review_id = event.review_id.parse::<Uuid>().ok();
+        if let Some(review_id) = review_id {
+            match body {
+                Body::ReviewCreated(created) => {
+                    store::record_review(
+                        connection,
+                        review_id,
+                        &event.partnership_id,
+                        &created.reference,
+                    )
+                    .await?;
+                }
+                Body::PanelMemberAppointed(member) if member.role == PanelRole::Chair as i32 => {
+                    let chair = Chair {
+                        name: member.name.clone(),
+                        email: member.email.clone(),
+                    };
+                    store::record_chair(connection, review_id, &event.partnership_id, &chair)
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        let (reference, chair) = match review_id {
+            Some(review_id) => store::review_facts(connection, review_id).await?,
+            None => (String::new(), None),
+        };
+        let planned = domain::plan(event, &reference, chair.as_ref());
+        if planned.is_empty() {
+            return Ok(());
+        }
+        let event_id = event
+            .id
+            .parse::<Uuid>()
+            .map_err(|_| HandlerError::message(format!("event id {:?} is not a UUID", event.id)))?;
+        let trace_headers = trace::current_headers();
+        for email in planned {
+            let rendered = self
+                .templates
+                .render(email.template, &email.facts)
+                .map_err(|error| HandlerError(Box::new(error)))?;
+            let review_reference = email.facts["review_reference"]
+                .as_str()
+                .unwrap_or(&reference)
+                .to_string();
+            let inserted = store::insert_delivery(
+                connection,
+                &NewDelivery {
+                    event_id,
+                    event_type: event.r#type.clone(),
+                    template: email.template.name(),
+                    recipient: email.recipient,
+                    partnership_id: event.partnership_id.clone(),
+                    review_id,
+                    review_reference,
+                    subject: rendered.subject,
+                    body_text: rendered.text,
+                    body_html: rendered.html,
+                    trace_headers: trace_headers.clone(),
+                    now: self.clock.now(),
+                },
+            )
+            .await?;
+            if !inserted {
+                tracing::debug!(event_id = %event_id, template = email.template.name(), "delivery already planned");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! The `Notifications` gRPC service: where each email stands, and a retry for failed ones.
+
+use std::sync::Arc;
+
+use cspr_platform::auth::{Role, principal};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::timestamp_to_proto;
+use cspr_platform::error::ServiceError;
+use cspr_platform::pagination::{Cursor, page_size};
+use cspr_proto::notifications::v1 as pb;
+use cspr_proto::notifications::v1::notifications_server::Notifications;
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
+
+const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
+
+fn status_to_proto(status: &str) -> i32 {
+    match DeliveryStatus::parse(status) {
+        Some(DeliveryStatus::Pending) => pb::DeliveryStatus::Pending as i32,
+        Some(DeliveryStatus::Sent) => pb::DeliveryStatus::Sent as i32,
+        Some(DeliveryStatus::Retrying) => pb::DeliveryStatus::Retrying as i32,
+        Some(DeliveryStatus::Failed) => pb::DeliveryStatus::Failed as i32,
+        None => pb::DeliveryStatus::Unspecified as i32,
+    }
+}
+
+fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
+    pb::Delivery {
+        id: delivery.id.to_string(),
+        review_id: delivery
+            .review_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        review_reference: delivery.review_reference.clone(),
+        event_id: delivery.event_id.to_string(),
+        event_type: delivery.event_type.clone(),
+        template: delivery.template.clone(),
+        recipient: delivery.recipient.clone(),
+        subject: delivery.subject.clone(),
+        status: status_to_proto(&delivery.status),
+        attempts: delivery.attempts,
+        last_error: delivery.last_error.clone(),
+        next_attempt_time: Some(timestamp_to_proto(delivery.next_attempt_at)),
+        sent_time: delivery.sent_at.map(timestamp_to_proto),
+        create_time: Some(timestamp_to_proto(delivery.created_at)),
+    }
+}
+
+fn delivery_id(raw: &str) -> Result<Uuid, ServiceError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ServiceError::invalid("delivery_id", "required: a delivery id (UUID)"))
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationsApi {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl NotificationsApi {
+    pub fn new(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
+        Self { pool, clock }
+    }
+}
+
+#[tonic::async_trait]
+impl Notifications for NotificationsApi {
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(OPERATORS)?;
+        let request = request.into_inner();
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let review_id = match request.review_id.trim() {
+            "" => None,
+            raw => Some(
+                raw.parse::<Uuid>()
+                    .map_err(|_| ServiceError::invalid("review_id", "not a review id (UUID)"))?,
+            ),
+        };
+        let status = match pb::DeliveryStatus::try_from(request.status) {
+            Ok(pb::DeliveryStatus::Unspecified) => None,
+            Ok(pb::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
+            Ok(pb::DeliveryStatus::Sent) => Some(DeliveryStatus::Sent),
+            Ok(pb::DeliveryStatus::Retrying) => Some(DeliveryStatus::Retrying),
+            Ok(pb::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
+            Err(_) => return Err(ServiceError::invalid("status", "unknown status").into()),
+        };
+        let filter = DeliveryFilter {
+            review_id,
+            recipient: Some(request.recipient.trim().to_string())
+                .filter(|recipient| !recipient.is_empty()),
+            status,
+        };
+        let mut deliveries = store::list(
+            &self.pool,
+            &principal.partnership,
+            &filter,
+            after,
+            limit + 1,
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        let next_page_token = if deliveries.len() as i64 > limit {
+            deliveries.truncate(limit as usize);
+            deliveries
+                .last()
+                .map(|delivery| {
+                    Cursor {
+                        at: delivery.created_at,
+                        id: delivery.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: deliveries.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_delivery(
+        &self,
+        request: Request<pb::GetDeliveryRequest>,
+    ) -> Result<Response<pb::Delivery>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(OPERATORS)?;
+        let id = delivery_id(&request.get_ref().delivery_id)?;
+        let delivery = store::get(&self.pool, &principal.partnership, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| ServiceError::NotFound(format!("delivery {id}")))?;
+        Ok(Response::new(to_proto(&delivery)))
+    }
+
+    async fn retry_delivery(
+        &self,
+        request: Request<pb::RetryDeliveryRequest>,
+    ) -> Result<Response<pb::Delivery>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(OPERATORS)?;
+        let id = delivery_id(&request.get_ref().delivery_id)?;
+        if let Some(delivery) =
+            store::requeue_failed(&self.pool, &principal.partnership, id, self.clock.now())
+                .await
+                .map_err(ServiceError::from)?
+        {
+            tracing::info!(delivery_id = %id, by = %principal.subject, "failed delivery re-queued");
+            return Ok(Response::new(to_proto(&delivery)));
+        }
+        match store::get(&self.pool, &principal.partnership, id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            Some(delivery) => Err(ServiceError::FailedPrecondition(format!(
+                "delivery {id} is {}, not FAILED; only failed deliveries are retried",
+                delivery.status
+            ))
+            .into()),
+            None => Err(ServiceError::NotFound(format!("delivery {id}")).into()),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Notifications: participants learn what is asked of them by email — agency safeguarding
+//! leads (report requested, due soon, overdue, returned), panel members and the reviewer
+//! (appointed), the panel chair (deadlines at risk or missed) — each exactly once.
+//!
+//! Every other service's events are consumed (a durable consumer per stream) and turned into
+//! **deliveries**, one per (event, recipient, template), unique in the database. A sender
+//! loop sends due deliveries over SMTP (lettre, pooled, rustls) or, with no SMTP configured,
+//! writes `.eml` files; failures retry with backoff and jitter, then end FAILED. Recipients'
+//! addresses come from the events; the service keeps no other personal data.
+//!
+//! # Layout
+//! - [`config`]: SMTP or file target, From, retries.
+//! - [`domain`]: which event causes which email to whom; templates; retry policy.
+//! - `templates/`: the emails, plain text (first line: subject) and HTML.
+//! - [`store`]: the only SQL.
+//! - [`events`]: the consumer handler that plans deliveries.
+//! - [`sender`]: the sending loop.
+//! - [`mailer`]: SMTP or file transport.
+//! - [`grpc`]: `cspr.notifications.v1.Notifications` (deliveries for operators).
+//! - `migrations/`: the notifications database (versions from 1000).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod mailer;
+pub mod sender;
+pub mod store;
+
+use std::sync::Arc;
+
+use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
+use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_proto::notifications::v1::notifications_server::NotificationsServer;
+use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::config::NotificationsConfig;
+use crate::domain::Templates;
+use crate::events::{DeliveryPlanner, SOURCES};
+use crate::grpc::NotificationsApi;
+use crate::mailer::Mailer;
+use crate::sender::Sender;
+
+/// The service name (database `cspr_notifications`, stream `<PREFIX>_NOTIFICATIONS`).
+pub const SERVICE_NAME: &str = "notifications";
+/// The gRPC service health reports on.
+pub const GRPC_NAME: &str = "cspr.notifications.v1.Notifications";
+
+/// The sender, built from a context (tests drive it directly).
+pub fn sender(
+    context: &ServiceContext,
+    config: &NotificationsConfig,
+) -> Result<Sender, StartError> {
+    let mailer = Mailer::new(&config.target, config.concurrency).map_err(StartError::Setup)?;
+    let from = config
+        .from
+        .parse()
+        .map_err(|error| StartError::Setup(format!("CSPR_MAIL_FROM: {error}")))?;
+    Ok(Sender::new(
+        context.pool.clone(),
+        mailer,
+        from,
+        config.retry.clone(),
+        config.concurrency,
+        Arc::clone(&context.clock),
+        config.poll_interval,
+    ))
+}
+
+/// Starts the service: gRPC, its consumers of every producing service, the sender.
+pub async fn start(
+    context: ServiceContext,
+    config: NotificationsConfig,
+) -> Result<RunningService, StartError> {
+    let templates =
+        Arc::new(Templates::load().map_err(|error| StartError::Setup(error.to_string()))?);
+    let sender = sender(&context, &config)?;
+    let api = NotificationsApi::new(context.pool.clone(), Arc::clone(&context.clock));
+    let routes = Routes::new(InterceptedService::new(
+        NotificationsServer::new(api),
+        context.authenticator.clone(),
+    ));
+    launch(
+        context,
+        Launch {
+            routes,
+            grpc_name: GRPC_NAME,
+            migrations: || sqlx::migrate!("./migrations"),
+            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
+                let planner = Arc::new(DeliveryPlanner::new(templates, Arc::clone(&context.clock)));
+                for source in SOURCES {
+                    let runner = ConsumerRunner::new(
+                        context.pool.clone(),
+                        context.bus.clone(),
+                        ConsumerSpec::new(SERVICE_NAME, source),
+                        Arc::clone(&planner),
+                    );
+                    tasks.spawn(runner.run(context.shutdown.clone()));
+                }
+                tasks.spawn(sender.run(context.shutdown.clone()));
+            },
+        },
+    )
+    .await
+}
