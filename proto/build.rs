@@ -10,6 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     collect_protos(&root.join("cspr"), &mut files)?;
     collect_protos(&root.join("google"), &mut files)?;
     files.sort();
+    // The folders too, so a new .proto file is picked up.
+    println!("cargo:rerun-if-changed=cspr");
+    println!("cargo:rerun-if-changed=google");
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

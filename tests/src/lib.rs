@@ -6,8 +6,9 @@
 //!   manual clock; later suites get the other services from it too.
 //! - `tests/end_to_end.rs`: the registry as an outside client and a plain NATS subscriber
 //!   see it (gRPC in, `cspr.registry.>` events out), reflection on its port.
-//! - `tests/registry_and_submissions.rs`: terms of reference → report requests → agency
-//!   submissions → the panel's decisions → the registry's overview guard.
+//! - `tests/registry_and_submissions.rs`: terms of reference → report requests (and one
+//!   email per agency, over real SMTP) → agency submissions → the panel's decisions → the
+//!   registry's overview guard.
 //!
 //! The benchmark harness will live here too (a binary, not part of `cargo test`).
 
@@ -15,6 +16,7 @@
 
 use std::time::Duration;
 
+use cspr_notifications::config::{MailTarget, NotificationsConfig};
 use cspr_platform::clock::ManualClock;
 use cspr_platform::config::PlatformConfig;
 use cspr_platform::server::RunningService;
@@ -33,12 +35,14 @@ pub struct Stack {
     pub shutdown: CancellationToken,
     pub registry: RunningService,
     pub submissions: RunningService,
+    pub notifications: RunningService,
     /// Their databases, dropped at the end.
     database_urls: Vec<String>,
 }
 
-/// Starts every service on free ports; returns once all report SERVING.
-pub async fn spawn_stack(today: chrono::NaiveDate) -> Stack {
+/// Starts every service on free ports, emails going to `mail`; returns once all report
+/// SERVING.
+pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     testing::init();
     let clock = ManualClock::on(today);
     let shutdown = CancellationToken::new();
@@ -49,9 +53,17 @@ pub async fn spawn_stack(today: chrono::NaiveDate) -> Stack {
         testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
     let submissions_context =
         testing::context(cspr_submissions::SERVICE_NAME, &platform, &clock, &shutdown).await;
+    let notifications_context = testing::context(
+        cspr_notifications::SERVICE_NAME,
+        &platform,
+        &clock,
+        &shutdown,
+    )
+    .await;
     let database_urls = vec![
         registry_context.service.database_url.clone(),
         submissions_context.service.database_url.clone(),
+        notifications_context.service.database_url.clone(),
     ];
     let registry = cspr_registry::start(
         registry_context,
@@ -71,14 +83,28 @@ pub async fn spawn_stack(today: chrono::NaiveDate) -> Stack {
     )
     .await
     .expect("submissions starts");
+    let notifications = cspr_notifications::start(
+        notifications_context,
+        NotificationsConfig {
+            target: mail,
+            from: "CSPR reviews <no-reply@cspr.test>".into(),
+            retry: Default::default(),
+            concurrency: 16,
+            poll_interval: Duration::from_millis(100),
+        },
+    )
+    .await
+    .expect("notifications starts");
     assert!(registry.wait_ready().await, "registry ready");
     assert!(submissions.wait_ready().await, "submissions ready");
+    assert!(notifications.wait_ready().await, "notifications ready");
     Stack {
         platform,
         clock,
         shutdown,
         registry,
         submissions,
+        notifications,
         database_urls,
     }
 }

@@ -19,7 +19,11 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 #[tokio::test]
 async fn a_client_creates_a_review_and_a_subscriber_sees_the_event() {
     // Arrange
-    let stack = cspr_tests::spawn_stack(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    let stack = cspr_tests::spawn_stack(
+        NaiveDate::from_ymd_opt(2026, 3, 11).expect("date"),
+        mail_folder(),
+    )
+    .await;
     let nats = async_nats::connect(cspr_platform::testing::nats_url())
         .await
         .expect("nats");
@@ -96,7 +100,11 @@ async fn each_port_reflects_what_it_serves() {
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-    let stack = cspr_tests::spawn_stack(NaiveDate::from_ymd_opt(2026, 3, 11).expect("date")).await;
+    let stack = cspr_tests::spawn_stack(
+        NaiveDate::from_ymd_opt(2026, 3, 11).expect("date"),
+        mail_folder(),
+    )
+    .await;
     for (addr, service) in [
         (stack.registry.addr, "cspr.registry.v1.ReviewRegistry"),
         (
@@ -135,4 +143,11 @@ async fn each_port_reflects_what_it_serves() {
         );
     }
     stack.stop().await;
+}
+
+/// Emails of these suites go to a throwaway folder.
+fn mail_folder() -> cspr_notifications::config::MailTarget {
+    cspr_notifications::config::MailTarget::Files {
+        directory: std::env::temp_dir().join(cspr_platform::testing::unique("cspr-mail-")),
+    }
 }

@@ -95,7 +95,12 @@ async fn wait_outstanding(
 #[tokio::test]
 async fn overview_drafting_waits_for_every_requested_report() {
     // Arrange: a review in scoping with its panel and reviewer.
-    let stack = cspr_tests::spawn_stack(NaiveDate::from_ymd_opt(2026, 3, 26).expect("date")).await;
+    let mut smtp = cspr_platform::testing::SmtpSink::start().await;
+    let stack = cspr_tests::spawn_stack(
+        NaiveDate::from_ymd_opt(2026, 3, 26).expect("date"),
+        cspr_notifications::config::MailTarget::Smtp { url: smtp.url() },
+    )
+    .await;
     let admin = stack.token("southvale", &["partnership_admin"], None, "alice");
     let chair = stack.token("southvale", &["panel_chair"], None, "tess");
     let mut registry_client =
@@ -229,6 +234,27 @@ async fn overview_drafting_waits_for_every_requested_report() {
         ))
         .await
         .expect("asked by hand");
+    // Each agency's safeguarding lead gets exactly one "report requested" email.
+    let emails = smtp.wait_for(6, Duration::from_secs(30)).await;
+    let mut received: Vec<String> = emails
+        .iter()
+        .filter(|(_, raw)| raw.contains("Subject: Report requested"))
+        .map(|(recipient, _)| recipient.clone())
+        .collect();
+    received.sort();
+    let mut expected: Vec<String> = ["gp", "police", "school"]
+        .iter()
+        .map(|id| format!("safeguarding.lead@{id}.southvale.example.org"))
+        .chain(["safeguarding@hospital.southvale.example.org".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(received, expected, "one report request email per agency");
+    assert_eq!(
+        emails.len(),
+        6,
+        "and the chair's and the reviewer's appointment emails"
+    );
+
     for stage in [
         registry::Stage::InformationGathering,
         registry::Stage::Engagement,
@@ -335,4 +361,5 @@ async fn overview_drafting_waits_for_every_requested_report() {
         .into_inner();
     assert_eq!(review.stage, registry::Stage::OverviewDrafting as i32);
     stack.stop().await;
+    smtp.stop().await;
 }

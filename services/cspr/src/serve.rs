@@ -12,8 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 
 /// The services this build contains, in port order.
-pub(crate) const AVAILABLE: [&str; 2] =
-    [cspr_registry::SERVICE_NAME, cspr_submissions::SERVICE_NAME];
+pub(crate) const AVAILABLE: [&str; 3] = [
+    cspr_registry::SERVICE_NAME,
+    cspr_submissions::SERVICE_NAME,
+    cspr_notifications::SERVICE_NAME,
+];
 
 /// Resolves `all` and checks names; keeps the order given, without repeats.
 pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>> {
@@ -52,6 +55,7 @@ struct Settings {
     service_configs: Vec<ServiceConfig>,
     registry_config: cspr_registry::config::RegistryConfig,
     submissions_config: cspr_submissions::config::SubmissionsConfig,
+    notifications_config: cspr_notifications::config::NotificationsConfig,
 }
 
 impl Settings {
@@ -64,6 +68,7 @@ impl Settings {
         Ok(Self {
             registry_config: cspr_registry::config::RegistryConfig::from_env(env)?,
             submissions_config: cspr_submissions::config::SubmissionsConfig::from_env(env)?,
+            notifications_config: cspr_notifications::config::NotificationsConfig::from_env(env)?,
             platform,
             service_configs,
         })
@@ -86,6 +91,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         service_configs,
         registry_config,
         submissions_config,
+        notifications_config,
     } = settings;
 
     let telemetry_name = match services.as_slice() {
@@ -113,6 +119,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             cspr_submissions::SERVICE_NAME => {
                 cspr_submissions::start(context, submissions_config.clone()).await
+            }
+            cspr_notifications::SERVICE_NAME => {
+                cspr_notifications::start(context, notifications_config.clone()).await
             }
             other => anyhow::bail!("no start function for {other}"),
         };
@@ -159,11 +168,11 @@ mod tests {
     fn all_expands_and_unknown_names_are_refused() {
         assert_eq!(
             resolve(&["all".into()]).expect("ok"),
-            vec!["registry", "submissions"]
+            vec!["registry", "submissions", "notifications"]
         );
         assert_eq!(
             resolve(&["submissions".into(), "all".into()]).expect("ok"),
-            vec!["submissions", "registry"]
+            vec!["submissions", "registry", "notifications"]
         );
         assert_eq!(
             resolve(&["registry".into(), "registry".into()]).expect("ok"),

@@ -57,6 +57,8 @@ fn serve_token_review_and_a_clean_sigterm() {
     let submissions_addr = format!("127.0.0.1:{}", free_port());
     let database_url = testing::service_config("registry").database_url;
     let submissions_database_url = testing::service_config("submissions").database_url;
+    let notifications_database_url = testing::service_config("notifications").database_url;
+    let mail_dir = tempfile::tempdir().expect("mail folder");
     let prefix = testing::unique("bin");
     let mut server = cspr()
         .args(["serve", "all"])
@@ -65,6 +67,15 @@ fn serve_token_review_and_a_clean_sigterm() {
         .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
         .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
         .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database_url)
+        .env(
+            "CSPR_NOTIFICATIONS_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "CSPR_NOTIFICATIONS_DATABASE_URL",
+            &notifications_database_url,
+        )
+        .env("CSPR_MAIL_DIR", mail_dir.path())
         .env("CSPR_NATS_URL", testing::nats_url())
         .env("CSPR_SUBJECT_PREFIX", &prefix)
         .env("RUST_LOG", "warn")
@@ -181,6 +192,7 @@ fn serve_token_review_and_a_clean_sigterm() {
         testing::delete_streams(&testing::nats_url(), &prefix).await;
         testing::drop_database(&database_url).await;
         testing::drop_database(&submissions_database_url).await;
+        testing::drop_database(&notifications_database_url).await;
     });
 }
 
@@ -205,6 +217,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let submissions_addr = format!("127.0.0.1:{}", free_port());
     let registry_database = testing::service_config("registry").database_url;
     let submissions_database = testing::service_config("submissions").database_url;
+    let notifications_database = testing::service_config("notifications").database_url;
+    let mail_dir = tempfile::tempdir().expect("mail folder");
     let prefix = testing::unique("bin");
     let mut server = cspr()
         .args(["serve", "all"])
@@ -213,6 +227,12 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         .env("CSPR_REGISTRY_DATABASE_URL", &registry_database)
         .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
         .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database)
+        .env(
+            "CSPR_NOTIFICATIONS_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env("CSPR_NOTIFICATIONS_DATABASE_URL", &notifications_database)
+        .env("CSPR_MAIL_DIR", mail_dir.path())
         .env("CSPR_NATS_URL", testing::nats_url())
         .env("CSPR_SUBJECT_PREFIX", &prefix)
         .env("RUST_LOG", "warn")
@@ -358,6 +378,26 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let submitted = submitted.expect("the report is stored once the request exists");
+
+    // Without CSPR_SMTP_URL, the agency's "report requested" email is an .eml file.
+    let mut emails = Vec::new();
+    for _ in 0..100 {
+        emails = std::fs::read_dir(mail_dir.path())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !emails.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(emails.len(), 1, "one email for the one agency in scope");
+    let email = std::fs::read_to_string(&emails[0]).expect("eml");
+    assert!(email.contains("lead@police.example.org") && email.contains("Report requested"));
     let receipt: serde_json::Value =
         serde_json::from_slice(&submitted.stdout).expect("receipt json");
     assert_eq!(receipt["entry_count"], 1_000);
@@ -406,5 +446,6 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         testing::delete_streams(&testing::nats_url(), &prefix).await;
         testing::drop_database(&registry_database).await;
         testing::drop_database(&submissions_database).await;
+        testing::drop_database(&notifications_database).await;
     });
 }

@@ -396,3 +396,140 @@ pub async fn publish_event(
         .await
         .expect("ack");
 }
+
+/// A real SMTP server (Python's aiosmtpd, Debian package `python3-aiosmtpd`) run by a test:
+/// it stores what it accepts as `.eml` files, refuses recipients at `rejected.invalid`
+/// permanently, and can be stopped and restarted on the same port.
+pub struct SmtpSink {
+    /// The running server, if started.
+    child: Option<tokio::process::Child>,
+    /// Where it listens.
+    pub port: u16,
+    /// Where accepted messages land.
+    pub directory: std::path::PathBuf,
+    /// The script, written out once.
+    script: std::path::PathBuf,
+}
+
+const SMTP_SINK_SCRIPT: &str = include_str!("../test-support/smtp_sink.py");
+
+impl SmtpSink {
+    /// The Python that has aiosmtpd: `CSPR_TEST_PYTHON`, else Debian's, else `python3`.
+    fn python() -> String {
+        if let Ok(python) = std::env::var("CSPR_TEST_PYTHON") {
+            return python;
+        }
+        if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3".to_string()
+        } else {
+            "python3".to_string()
+        }
+    }
+
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free port");
+        let root = std::env::temp_dir().join(unique("cspr-smtp-"));
+        std::fs::create_dir_all(&root).expect("smtp sink folder");
+        let script = root.join("smtp_sink.py");
+        std::fs::write(&script, SMTP_SINK_SCRIPT).expect("smtp sink script");
+        let mut sink = Self {
+            child: None,
+            port,
+            directory: root.join("mail"),
+            script,
+        };
+        sink.restart().await;
+        sink
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn restart(&mut self) {
+        use tokio::io::AsyncBufReadExt;
+
+        let mut child = tokio::process::Command::new(Self::python())
+            .arg(&self.script)
+            .arg(self.port.to_string())
+            .arg(&self.directory)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 starts the SMTP sink (install python3-aiosmtpd)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+        match ready {
+            Ok(Ok(Some(line))) if line.trim() == "ready" => {}
+            other => {
+                panic!("the SMTP sink did not start ({other:?}); is python3-aiosmtpd installed?")
+            }
+        }
+        self.child = Some(child);
+    }
+
+    /// Kills the server: connections are refused until [`SmtpSink::restart`].
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Every accepted message: (envelope recipient, raw message).
+    pub fn messages(&self) -> Vec<(String, String)> {
+        let Ok(entries) = std::fs::read_dir(&self.directory) else {
+            return Vec::new();
+        };
+        let mut messages: Vec<(String, String)> = entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .path()
+                    .extension()
+                    .is_some_and(|extension| extension == "eml")
+            })
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .map(|raw| {
+                let recipient = raw
+                    .lines()
+                    .next()
+                    .and_then(|line| line.strip_prefix("X-Envelope-To: "))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                (recipient, raw)
+            })
+            .collect();
+        messages.sort();
+        messages
+    }
+
+    /// Waits until at least `count` messages arrived (or `timeout`), then a moment longer to
+    /// catch any duplicate; returns them all.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.messages().len() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.messages()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        if let Some(root) = self.directory.parent() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+}

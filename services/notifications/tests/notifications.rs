@@ -1,0 +1,443 @@
+//! Emails against a real SMTP server (aiosmtpd, run by the test): one per recipient for each
+//! kind of event with the right facts, none twice on redelivery, every one after an SMTP
+//! outage (with a second sender racing as a replica would), a refused address failing
+//! alone, and `.eml` files when no SMTP server is configured.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{SmtpSink, TestNotifications, authed, date, header, plain_text};
+use cspr_notifications::config::MailTarget;
+use cspr_proto::events::v1::{
+    AgencyReportRequested, AgencyReportReturned, DeadlineAtRisk, DeadlineMissed,
+    PanelMemberAppointed, ReportDueSoon, ReportOverdue, ReviewCreated, ReviewerAppointed,
+    event::Body,
+};
+use cspr_proto::notifications::v1 as pb;
+use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
+use tonic::Code;
+
+fn requested(agency_id: &str, email: &str) -> Body {
+    Body::AgencyReportRequested(AgencyReportRequested {
+        agency_id: agency_id.into(),
+        agency_name: format!("Southvale {agency_id}"),
+        contact_email: email.into(),
+        due_date: date(2026, 5, 1),
+        review_reference: "SOUTHVALE-2026-001".into(),
+        scope_start: date(2024, 9, 15),
+        scope_end: date(2026, 3, 9),
+    })
+}
+
+#[tokio::test]
+async fn each_kind_of_event_emails_each_recipient_once() {
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    let review = uuid::Uuid::now_v7().to_string();
+    let reference = "SOUTHVALE-2026-001".to_string();
+
+    service
+        .publish(
+            &review,
+            Body::ReviewCreated(ReviewCreated {
+                reference: reference.clone(),
+                ..Default::default()
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::PanelMemberAppointed(PanelMemberAppointed {
+                panel_member_id: "m1".into(),
+                name: "Tess Holroyd".into(),
+                email: "tess@panel.southvale.example.org".into(),
+                organisation: "Southvale Police".into(),
+                role: PanelRole::Chair as i32,
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::ReviewerAppointed(ReviewerAppointed {
+                name: "Isla Oakes".into(),
+                email: "isla@reviewers.example.org".into(),
+                subject: "isla".into(),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            requested("police", "lead@police.southvale.example.org"),
+        )
+        .await;
+    service
+        .publish(&review, requested("gp", "lead@gp.southvale.example.org"))
+        .await;
+    service
+        .publish(
+            &review,
+            Body::ReportDueSoon(ReportDueSoon {
+                agency_id: "gp".into(),
+                contact_email: "lead@gp.southvale.example.org".into(),
+                due_date: date(2026, 5, 1),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::ReportOverdue(ReportOverdue {
+                agency_id: "gp".into(),
+                contact_email: "lead@gp.southvale.example.org".into(),
+                due_date: date(2026, 5, 1),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::AgencyReportReturned(AgencyReportReturned {
+                agency_id: "police".into(),
+                version: 1,
+                missing: "Entries for 2025 are missing.".into(),
+                contact_email: "lead@police.southvale.example.org".into(),
+                due_date: date(2026, 5, 8),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::DeadlineAtRisk(DeadlineAtRisk {
+                kind: DeadlineKind::RapidReview as i32,
+                due_on: date(2026, 4, 1),
+                working_days_left: 2,
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::DeadlineMissed(DeadlineMissed {
+                kind: DeadlineKind::RapidReview as i32,
+                due_on: date(2026, 4, 1),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+
+    let messages = smtp.wait_for(9, Duration::from_secs(30)).await;
+    let subjects: BTreeMap<String, Vec<String>> =
+        messages
+            .iter()
+            .fold(BTreeMap::new(), |mut by_recipient, (recipient, raw)| {
+                by_recipient
+                    .entry(recipient.clone())
+                    .or_default()
+                    .push(header(raw, "Subject").unwrap_or_default());
+                by_recipient
+            });
+    assert_eq!(messages.len(), 9, "{subjects:#?}");
+    let police: Vec<_> = messages
+        .iter()
+        .filter(|(recipient, _)| recipient == "lead@police.southvale.example.org")
+        .collect();
+    assert_eq!(police.len(), 2, "requested and returned");
+    let request = police
+        .iter()
+        .find(|(_, raw)| {
+            header(raw, "Subject").is_some_and(|subject| subject.starts_with("Report requested"))
+        })
+        .expect("the request email");
+    assert_eq!(
+        header(&request.1, "Subject").as_deref(),
+        Some("Report requested for review SOUTHVALE-2026-001: due Friday 1 May 2026")
+    );
+    assert!(
+        header(&request.1, "To").is_some_and(|to| to.contains("lead@police.southvale.example.org"))
+    );
+    let text = plain_text(&request.1);
+    assert!(
+        text.contains("Sunday 15 September 2024 to Monday 9 March 2026"),
+        "{text}"
+    );
+    assert!(text.contains(&review), "the review id to quote");
+    assert!(
+        request.1.contains("Content-Type: text/html"),
+        "an HTML alternative"
+    );
+    assert_eq!(
+        subjects["lead@gp.southvale.example.org"].len(),
+        3,
+        "requested, due soon, overdue"
+    );
+    assert_eq!(subjects["isla@reviewers.example.org"].len(), 1);
+    assert_eq!(
+        subjects["tess@panel.southvale.example.org"].len(),
+        3,
+        "appointed, at risk, missed"
+    );
+    let returned = police
+        .iter()
+        .find(|(_, raw)| {
+            header(raw, "Subject").is_some_and(|subject| subject.starts_with("Report returned"))
+        })
+        .expect("the returned email");
+    assert!(plain_text(&returned.1).contains("Entries for 2025 are missing."));
+
+    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 9);
+    smtp.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_sends_one_email() {
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    let review = uuid::Uuid::now_v7().to_string();
+    let event = service
+        .publish(
+            &review,
+            requested("police", "lead@police.southvale.example.org"),
+        )
+        .await;
+    // The same event again, past JetStream's duplicate window (another message id).
+    cspr_platform::testing::publish_event(
+        &service.platform,
+        &event,
+        &uuid::Uuid::new_v4().to_string(),
+    )
+    .await;
+    cspr_platform::testing::publish_event(
+        &service.platform,
+        &event,
+        &uuid::Uuid::new_v4().to_string(),
+    )
+    .await;
+
+    let messages = smtp.wait_for(1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(smtp.messages().len(), 1, "{messages:?}");
+    let planned: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries")
+        .fetch_one(&service.pool)
+        .await
+        .expect("count");
+    assert_eq!(planned, 1);
+    smtp.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn every_email_arrives_once_after_an_smtp_outage() {
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    smtp.stop().await;
+    let review = uuid::Uuid::now_v7().to_string();
+    for index in 0..40 {
+        service
+            .publish(
+                &review,
+                requested(
+                    &format!("agency-{index}"),
+                    &format!("lead{index}@agency.example.org"),
+                ),
+            )
+            .await;
+    }
+    service.wait_for_deliveries(40).await;
+    // Every first attempt fails while the server is down.
+    for _ in 0..200 {
+        if service.deliveries(pb::DeliveryStatus::Retrying).await.len() == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        service.deliveries(pb::DeliveryStatus::Retrying).await.len(),
+        40
+    );
+    assert!(smtp.messages().is_empty());
+
+    // The server returns; a second sender (another replica) races the service's own.
+    smtp.restart().await;
+    let replica = cspr_notifications::sender::Sender::new(
+        service.pool.clone(),
+        cspr_notifications::mailer::Mailer::new(&MailTarget::Smtp { url: smtp.url() }, 8)
+            .expect("mailer"),
+        "CSPR reviews <no-reply@cspr.test>".parse().expect("from"),
+        Default::default(),
+        8,
+        std::sync::Arc::new(service.clock.clone()),
+        Duration::from_millis(50),
+    );
+    let stop_replica = tokio_util::sync::CancellationToken::new();
+    let replica_task = tokio::spawn(replica.run(stop_replica.clone()));
+    service
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 21).expect("date"));
+
+    let messages = smtp.wait_for(40, Duration::from_secs(60)).await;
+    stop_replica.cancel();
+    replica_task.await.expect("replica stops");
+    let recipients: std::collections::BTreeSet<_> = messages
+        .iter()
+        .map(|(recipient, _)| recipient.clone())
+        .collect();
+    assert_eq!(messages.len(), 40, "every email, none twice");
+    assert_eq!(recipients.len(), 40);
+    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 40);
+    smtp.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_address_fails_alone_and_can_be_retried() {
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    let review = uuid::Uuid::now_v7().to_string();
+    service
+        .publish(
+            &review,
+            requested("police", "lead@police.southvale.example.org"),
+        )
+        .await;
+    service
+        .publish(&review, requested("ghost", "nobody@rejected.invalid"))
+        .await;
+    service
+        .publish(&review, requested("gp", "lead@gp.southvale.example.org"))
+        .await;
+
+    let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 2);
+    let mut failed = Vec::new();
+    for _ in 0..100 {
+        failed = service.deliveries(pb::DeliveryStatus::Failed).await;
+        if !failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].recipient, "nobody@rejected.invalid");
+    assert_eq!(failed[0].attempts, 1, "a permanent refusal is not retried");
+    assert!(
+        failed[0].last_error.contains("550"),
+        "{}",
+        failed[0].last_error
+    );
+
+    let mut client = service.client.clone();
+    let operations = service.operations();
+    let retried = client
+        .retry_delivery(authed(
+            pb::RetryDeliveryRequest {
+                delivery_id: failed[0].id.clone(),
+            },
+            &operations,
+        ))
+        .await
+        .expect("re-queued")
+        .into_inner();
+    assert_eq!(retried.status, pb::DeliveryStatus::Pending as i32);
+    let sent = service.deliveries(pb::DeliveryStatus::Sent).await;
+    let refused = client
+        .retry_delivery(authed(
+            pb::RetryDeliveryRequest {
+                delivery_id: sent[0].id.clone(),
+            },
+            &operations,
+        ))
+        .await
+        .expect_err("only failed deliveries");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let member = cspr_platform::testing::token(
+        &service.platform,
+        common::PARTNERSHIP,
+        &["panel_member"],
+        None,
+        "wren",
+    );
+    let denied = client
+        .list_deliveries(authed(pb::ListDeliveriesRequest::default(), &member))
+        .await
+        .expect_err("operators only");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let elsewhere =
+        cspr_platform::testing::token(&service.platform, "northmoor", &["operations"], None, "ops");
+    let hidden = client
+        .get_delivery(authed(
+            pb::GetDeliveryRequest {
+                delivery_id: sent[0].id.clone(),
+            },
+            &elsewhere,
+        ))
+        .await
+        .expect_err("another partnership");
+    assert_eq!(hidden.code(), Code::NotFound);
+    smtp.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn without_smtp_emails_are_written_as_eml_files() {
+    let directory = std::env::temp_dir().join(cspr_platform::testing::unique("cspr-mail-"));
+    let service = TestNotifications::start(MailTarget::Files {
+        directory: directory.clone(),
+    })
+    .await;
+    let review = uuid::Uuid::now_v7().to_string();
+    service
+        .publish(
+            &review,
+            requested("police", "lead@police.southvale.example.org"),
+        )
+        .await;
+
+    let mut files = Vec::new();
+    for _ in 0..200 {
+        files = std::fs::read_dir(&directory)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !files.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        files[0]
+            .extension()
+            .and_then(|extension| extension.to_str()),
+        Some("eml")
+    );
+    let raw = std::fs::read_to_string(&files[0]).expect("readable");
+    assert!(header(&raw, "To").is_some_and(|to| to.contains("lead@police.southvale.example.org")));
+    assert!(header(&raw, "From").is_some_and(|from| from.contains("no-reply@cspr.test")));
+    assert!(header(&raw, "Subject").is_some_and(|subject| subject.contains("SOUTHVALE-2026-001")));
+    assert!(header(&raw, "Message-ID").is_some_and(|id| id.ends_with("@cspr>")));
+    assert!(
+        raw.contains("multipart/alternative")
+            && raw.contains("Content-Type: text/plain")
+            && raw.contains("Content-Type: text/html")
+    );
+    assert!(plain_text(&raw).contains("Friday 1 May 2026"));
+    service.stop().await;
+    let _ = std::fs::remove_dir_all(&directory);
+}
