@@ -86,6 +86,13 @@ impl events::v1::event::Body {
             Body::ReportDueSoon(_) => "report_due_soon",
             Body::ReportOverdue(_) => "report_overdue",
             Body::PractitionerRegistered(_) => "practitioner_registered",
+            Body::ConversationScheduled(_) => "conversation_scheduled",
+            Body::LearningEventScheduled(_) => "learning_event_scheduled",
+            Body::FamilyContactRequested(_) => "family_contact_requested",
+            Body::PublicationConsultationSent(_) => "publication_consultation_sent",
+            Body::ActionAssigned(_) => "action_assigned",
+            Body::ActionDueSoon(_) => "action_due_soon",
+            Body::ActionOverdue(_) => "action_overdue",
         }
     }
 
@@ -100,7 +107,11 @@ impl events::v1::event::Body {
             | Body::AgencyReportReturned(_)
             | Body::ReportDueSoon(_)
             | Body::ReportOverdue(_) => "submissions",
-            Body::PractitionerRegistered(_) => "practitioners",
+            Body::PractitionerRegistered(_)
+            | Body::ConversationScheduled(_)
+            | Body::LearningEventScheduled(_) => "practitioners",
+            Body::FamilyContactRequested(_) | Body::PublicationConsultationSent(_) => "family",
+            Body::ActionAssigned(_) | Body::ActionDueSoon(_) | Body::ActionOverdue(_) => "actions",
             Body::ReviewCreated(_)
             | Body::NotificationSent(_)
             | Body::DecisionRecorded(_)

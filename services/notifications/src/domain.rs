@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
@@ -23,10 +23,17 @@ pub enum Template {
     ReviewerAppointed,
     DeadlineAtRisk,
     DeadlineMissed,
+    ConversationInvitation,
+    LearningEventInvitation,
+    FamilyContactRequest,
+    PublicationConsultation,
+    ActionAssigned,
+    ActionDueSoon,
+    ActionOverdue,
 }
 
 impl Template {
-    pub const ALL: [Template; 8] = [
+    pub const ALL: [Template; 15] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -35,6 +42,13 @@ impl Template {
         Template::ReviewerAppointed,
         Template::DeadlineAtRisk,
         Template::DeadlineMissed,
+        Template::ConversationInvitation,
+        Template::LearningEventInvitation,
+        Template::FamilyContactRequest,
+        Template::PublicationConsultation,
+        Template::ActionAssigned,
+        Template::ActionDueSoon,
+        Template::ActionOverdue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +61,13 @@ impl Template {
             Template::ReviewerAppointed => "reviewer_appointed",
             Template::DeadlineAtRisk => "deadline_at_risk",
             Template::DeadlineMissed => "deadline_missed",
+            Template::ConversationInvitation => "conversation_invitation",
+            Template::LearningEventInvitation => "learning_event_invitation",
+            Template::FamilyContactRequest => "family_contact_request",
+            Template::PublicationConsultation => "publication_consultation",
+            Template::ActionAssigned => "action_assigned",
+            Template::ActionDueSoon => "action_due_soon",
+            Template::ActionOverdue => "action_overdue",
         }
     }
 
@@ -63,6 +84,21 @@ impl Template {
             Template::ReviewerAppointed => include_str!("../templates/reviewer_appointed.txt"),
             Template::DeadlineAtRisk => include_str!("../templates/deadline_at_risk.txt"),
             Template::DeadlineMissed => include_str!("../templates/deadline_missed.txt"),
+            Template::ConversationInvitation => {
+                include_str!("../templates/conversation_invitation.txt")
+            }
+            Template::LearningEventInvitation => {
+                include_str!("../templates/learning_event_invitation.txt")
+            }
+            Template::FamilyContactRequest => {
+                include_str!("../templates/family_contact_request.txt")
+            }
+            Template::PublicationConsultation => {
+                include_str!("../templates/publication_consultation.txt")
+            }
+            Template::ActionAssigned => include_str!("../templates/action_assigned.txt"),
+            Template::ActionDueSoon => include_str!("../templates/action_due_soon.txt"),
+            Template::ActionOverdue => include_str!("../templates/action_overdue.txt"),
         }
     }
 
@@ -78,6 +114,21 @@ impl Template {
             Template::ReviewerAppointed => include_str!("../templates/reviewer_appointed.html"),
             Template::DeadlineAtRisk => include_str!("../templates/deadline_at_risk.html"),
             Template::DeadlineMissed => include_str!("../templates/deadline_missed.html"),
+            Template::ConversationInvitation => {
+                include_str!("../templates/conversation_invitation.html")
+            }
+            Template::LearningEventInvitation => {
+                include_str!("../templates/learning_event_invitation.html")
+            }
+            Template::FamilyContactRequest => {
+                include_str!("../templates/family_contact_request.html")
+            }
+            Template::PublicationConsultation => {
+                include_str!("../templates/publication_consultation.html")
+            }
+            Template::ActionAssigned => include_str!("../templates/action_assigned.html"),
+            Template::ActionDueSoon => include_str!("../templates/action_due_soon.html"),
+            Template::ActionOverdue => include_str!("../templates/action_overdue.html"),
         }
     }
 }
@@ -115,6 +166,38 @@ fn date_text(date: &Option<Date>) -> String {
         })
         .map(long_date)
         .unwrap_or_else(|| "(not set)".to_string())
+}
+
+/// "Tuesday 12 May 2026 at 10:00 (UK time)", for meetings.
+fn when_text(timestamp: &Option<prost_types::Timestamp>) -> String {
+    let Some(timestamp) = timestamp else {
+        return "(to be confirmed)".to_string();
+    };
+    let Some(instant) = chrono::DateTime::from_timestamp(timestamp.seconds, 0) else {
+        return "(to be confirmed)".to_string();
+    };
+    // Meetings are in England: show UK clock time (BST from the last Sunday of March to the
+    // last Sunday of October, 01:00 UTC).
+    let year = instant.year();
+    let last_sunday = |month: u32| {
+        let last_day = NaiveDate::from_ymd_opt(year, month, 31).unwrap_or_default();
+        last_day - chrono::Days::new(u64::from(last_day.weekday().num_days_from_sunday()))
+    };
+    let summer_start = last_sunday(3)
+        .and_hms_opt(1, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let summer_end = last_sunday(10)
+        .and_hms_opt(1, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let offset_hours = if instant >= summer_start && instant < summer_end {
+        1
+    } else {
+        0
+    };
+    let local = instant.naive_utc() + chrono::Duration::hours(offset_hours);
+    format!("{} at {}", long_date(local.date()), local.format("%H:%M"))
 }
 
 fn deadline_name(kind: i32) -> &'static str {
@@ -223,6 +306,83 @@ pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<Planne
                 )]
             })
             .unwrap_or_default(),
+        Body::ConversationScheduled(conversation) => vec![email(
+            Template::ConversationInvitation,
+            &conversation.practitioner_email,
+            base(json!({
+                "name": conversation.practitioner_name,
+                "when": when_text(&conversation.scheduled_at),
+                "location": conversation.location,
+                "advance_information": conversation.advance_information,
+                "key_lines_of_enquiry": conversation.key_lines_of_enquiry,
+            })),
+        )],
+        Body::LearningEventScheduled(learning_event) => learning_event
+            .invitees
+            .iter()
+            .map(|invitee| {
+                email(
+                    Template::LearningEventInvitation,
+                    &invitee.email,
+                    base(json!({
+                        "name": invitee.name,
+                        "when": when_text(&learning_event.scheduled_at),
+                        "location": learning_event.location,
+                        "agenda": learning_event.agenda,
+                    })),
+                )
+            })
+            .collect(),
+        Body::FamilyContactRequested(contact) => vec![email(
+            Template::FamilyContactRequest,
+            &contact.professional_email,
+            base(json!({
+                "name": contact.professional_name,
+                "relationship": contact.relationship,
+                "purpose": contact.purpose,
+                "family_member_id": contact.family_member_id,
+            })),
+        )],
+        Body::PublicationConsultationSent(consultation) => vec![email(
+            Template::PublicationConsultation,
+            &consultation.professional_email,
+            base(json!({
+                "name": consultation.professional_name,
+                "relationship": consultation.relationship,
+                "family_member_id": consultation.family_member_id,
+                "response_due": date_text(&consultation.response_due),
+            })),
+        )],
+        Body::ActionAssigned(action) => vec![email(
+            Template::ActionAssigned,
+            &action.owner_email,
+            base(json!({
+                "action_id": action.action_id,
+                "recommendation_ref": action.recommendation_ref,
+                "description": action.description,
+                "owner_agency": action.owner_agency,
+                "due_date": date_text(&action.due_date),
+                "measure_of_success": action.measure_of_success,
+            })),
+        )],
+        Body::ActionDueSoon(action) => vec![email(
+            Template::ActionDueSoon,
+            &action.owner_email,
+            base(json!({
+                "action_id": action.action_id,
+                "description": action.description,
+                "due_date": date_text(&action.due_date),
+            })),
+        )],
+        Body::ActionOverdue(action) => vec![email(
+            Template::ActionOverdue,
+            &action.owner_email,
+            base(json!({
+                "action_id": action.action_id,
+                "description": action.description,
+                "due_date": date_text(&action.due_date),
+            })),
+        )],
         _ => Vec::new(),
     };
     planned
@@ -349,7 +509,11 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cspr_proto::events::v1::{AgencyReportRequested, DeadlineMissed};
+    use cspr_proto::events::v1::{
+        ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
+        DeadlineMissed, FamilyContactRequested, Invitee, LearningEventScheduled,
+        PublicationConsultationSent,
+    };
 
     fn event(body: Body) -> Event {
         Event {
@@ -394,6 +558,38 @@ mod tests {
                 kind: DeadlineKind::Notification as i32,
                 due_on: date(2026, 3, 17),
                 review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+            Body::ConversationScheduled(ConversationScheduled {
+                practitioner_email: "alex@hv.example.org".into(),
+                key_lines_of_enquiry: vec!["Information sharing".into()],
+                ..Default::default()
+            }),
+            Body::LearningEventScheduled(LearningEventScheduled {
+                invitees: vec![Invitee {
+                    email: "alex@hv.example.org".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            Body::FamilyContactRequested(FamilyContactRequested {
+                professional_email: "hv@example.org".into(),
+                ..Default::default()
+            }),
+            Body::PublicationConsultationSent(PublicationConsultationSent {
+                professional_email: "hv@example.org".into(),
+                ..Default::default()
+            }),
+            Body::ActionAssigned(ActionAssigned {
+                owner_email: "owner@example.org".into(),
+                ..Default::default()
+            }),
+            Body::ActionDueSoon(ActionDueSoon {
+                owner_email: "owner@example.org".into(),
+                ..Default::default()
+            }),
+            Body::ActionOverdue(ActionOverdue {
+                owner_email: "owner@example.org".into(),
+                ..Default::default()
             }),
         ];
         let mut seen = std::collections::HashSet::new();
@@ -475,6 +671,89 @@ mod tests {
             .expect("renders");
         assert!(!rendered.html.contains("<script>"));
         assert!(rendered.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn practitioner_invitations_carry_the_advance_information_and_say_no_blame() {
+        let templates = Templates::load().expect("templates");
+        let event = event(Body::ConversationScheduled(ConversationScheduled {
+            conversation_id: "c1".into(),
+            practitioner_id: "p1".into(),
+            practitioner_name: "Alex Smith".into(),
+            practitioner_email: "alex@hv.example.org".into(),
+            scheduled_at: Some(prost_types::Timestamp {
+                seconds: 1_778_580_000,
+                nanos: 0,
+            }),
+            location: "Online (link to follow)".into(),
+            advance_information: "Bring your case notes from 2025.".into(),
+            key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
+            review_reference: "SOUTHVALE-2026-001".into(),
+        }));
+        let planned = plan(&event, "SOUTHVALE-2026-001", None);
+        let rendered = templates
+            .render(planned[0].template, &planned[0].facts)
+            .expect("renders");
+        assert!(rendered.text.contains("Bring your case notes from 2025."));
+        assert!(rendered.text.contains("- How was neglect recognised?"));
+        assert!(rendered.text.contains("not about blame"));
+        // 1778580000 = 2026-05-12 10:00 UTC, 11:00 in BST.
+        assert!(
+            rendered.text.contains("Tuesday 12 May 2026 at 11:00"),
+            "{}",
+            rendered.text
+        );
+    }
+
+    #[test]
+    fn family_emails_go_to_the_professional_with_the_relationship_only() {
+        let templates = Templates::load().expect("templates");
+        let event = event(Body::FamilyContactRequested(FamilyContactRequested {
+            family_member_id: "fm-1".into(),
+            relationship: "grandparent".into(),
+            professional_name: "Dana Health Visitor".into(),
+            professional_email: "dana@hv.example.org".into(),
+            professional_agency: "health-visiting".into(),
+            purpose: "To hear their view of the support the family received.".into(),
+            review_reference: "SOUTHVALE-2026-001".into(),
+        }));
+        let planned = plan(&event, "SOUTHVALE-2026-001", None);
+        assert_eq!(planned[0].recipient, "dana@hv.example.org");
+        let rendered = templates
+            .render(planned[0].template, &planned[0].facts)
+            .expect("renders");
+        assert!(rendered.text.contains("(grandparent)"));
+        assert!(
+            rendered
+                .text
+                .contains("do not forward this email to the family")
+        );
+    }
+
+    #[test]
+    fn learning_events_invite_each_invitee() {
+        let event = event(Body::LearningEventScheduled(LearningEventScheduled {
+            invitees: vec![
+                Invitee {
+                    email: "a@x.example.org".into(),
+                    ..Default::default()
+                },
+                Invitee {
+                    email: "b@x.example.org".into(),
+                    ..Default::default()
+                },
+                Invitee {
+                    email: String::new(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }));
+        let recipients: Vec<_> = plan(&event, "REF", None)
+            .into_iter()
+            .map(|planned| planned.recipient)
+            .collect();
+        assert_eq!(recipients, ["a@x.example.org", "b@x.example.org"]);
     }
 
     #[test]

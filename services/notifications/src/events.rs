@@ -16,7 +16,13 @@ use crate::domain::{self, Chair, Templates};
 use crate::store::{self, NewDelivery};
 
 /// The producers whose events cause emails.
-pub const SOURCES: [&str; 2] = ["registry", "submissions"];
+pub const SOURCES: [&str; 5] = [
+    "registry",
+    "submissions",
+    "practitioners",
+    "family",
+    "actions",
+];
 
 pub struct DeliveryPlanner {
     templates: Arc<Templates>,

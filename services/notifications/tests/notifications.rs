@@ -441,3 +441,120 @@ async fn without_smtp_emails_are_written_as_eml_files() {
     service.stop().await;
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+#[tokio::test]
+async fn practitioners_families_and_action_owners_are_emailed_too() {
+    use cspr_proto::events::v1::{
+        ActionAssigned, ConversationScheduled, FamilyContactRequested, Invitee,
+        LearningEventScheduled,
+    };
+
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    let review = uuid::Uuid::now_v7().to_string();
+    service
+        .publish(
+            &review,
+            Body::ConversationScheduled(ConversationScheduled {
+                conversation_id: "c1".into(),
+                practitioner_id: "p1".into(),
+                practitioner_name: "Alex Smith".into(),
+                practitioner_email: "alex@hv.southvale.example.org".into(),
+                scheduled_at: Some(prost_types::Timestamp {
+                    seconds: 1_778_580_000,
+                    nanos: 0,
+                }),
+                location: "Southvale House, room 2".into(),
+                advance_information: "Bring your case notes from 2025.".into(),
+                key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
+                review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::LearningEventScheduled(LearningEventScheduled {
+                learning_event_id: "l1".into(),
+                scheduled_at: Some(prost_types::Timestamp {
+                    seconds: 1_779_000_000,
+                    nanos: 0,
+                }),
+                location: "Online".into(),
+                agenda: "What happened; what helped; what to change.".into(),
+                invitees: vec![
+                    Invitee {
+                        practitioner_id: "p1".into(),
+                        name: "Alex Smith".into(),
+                        email: "alex@hv.southvale.example.org".into(),
+                    },
+                    Invitee {
+                        practitioner_id: "p2".into(),
+                        name: "Sam Jones".into(),
+                        email: "sam@school.southvale.example.org".into(),
+                    },
+                ],
+                review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::FamilyContactRequested(FamilyContactRequested {
+                family_member_id: "fm-1".into(),
+                relationship: "grandparent".into(),
+                professional_name: "Dana Reed".into(),
+                professional_email: "dana@hv.southvale.example.org".into(),
+                professional_agency: "health-visiting".into(),
+                purpose: "To hear their view of the support the family received.".into(),
+                review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+        )
+        .await;
+    service
+        .publish(
+            &review,
+            Body::ActionAssigned(ActionAssigned {
+                action_id: "a1".into(),
+                recommendation_ref: "R1".into(),
+                description: "Agree a neglect information-sharing protocol.".into(),
+                owner_agency: "csc".into(),
+                owner_email: "owner@csc.southvale.example.org".into(),
+                due_date: date(2026, 9, 30),
+                measure_of_success: "Audit shows concerns shared within 24 hours.".into(),
+                review_reference: "SOUTHVALE-2026-001".into(),
+            }),
+        )
+        .await;
+
+    let messages = smtp.wait_for(5, Duration::from_secs(30)).await;
+    assert_eq!(messages.len(), 5);
+    let alex: Vec<_> = messages
+        .iter()
+        .filter(|(recipient, _)| recipient == "alex@hv.southvale.example.org")
+        .collect();
+    assert_eq!(alex.len(), 2, "the conversation and the learning event");
+    let conversation = alex
+        .iter()
+        .find(|(_, raw)| {
+            header(raw, "Subject").is_some_and(|subject| subject.contains("conversation"))
+        })
+        .expect("the conversation invitation");
+    let text = plain_text(&conversation.1);
+    assert!(
+        text.contains("Bring your case notes from 2025.") && text.contains("not about blame"),
+        "{text}"
+    );
+    let family = messages
+        .iter()
+        .find(|(recipient, _)| recipient == "dana@hv.southvale.example.org")
+        .expect("the known professional is asked, not the family");
+    assert!(plain_text(&family.1).contains("(grandparent)"));
+    assert!(messages.iter().any(
+        |(recipient, raw)| recipient == "owner@csc.southvale.example.org"
+            && plain_text(raw).contains("Wednesday 30 September 2026")
+    ));
+    smtp.stop().await;
+    service.stop().await;
+}
