@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`registry::v1`]: the `ReviewRegistry` gRPC service and its messages.
 //! - [`submissions::v1`]: the `AgencySubmissions` gRPC service (agency reports).
+//! - [`practitioners::v1`]: the `PractitionerEngagement` gRPC service.
 //! - [`notifications::v1`]: the `Notifications` gRPC service (email deliveries).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
@@ -41,6 +42,12 @@ pub mod cspr {
         }
     }
 
+    pub mod practitioners {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.practitioners.v1.rs"));
+        }
+    }
+
     pub mod notifications {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.notifications.v1.rs"));
@@ -54,7 +61,7 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{events, notifications, registry, submissions};
+pub use cspr::{events, notifications, practitioners, registry, submissions};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).
@@ -87,6 +94,10 @@ impl events::v1::event::Body {
             Body::ReportOverdue(_) => "report_overdue",
             Body::PractitionerRegistered(_) => "practitioner_registered",
             Body::ConversationScheduled(_) => "conversation_scheduled",
+            Body::ContactDeferred(_) => "contact_deferred",
+            Body::ContactReleased(_) => "contact_released",
+            Body::DeferralReviewDue(_) => "deferral_review_due",
+            Body::LearningRecorded(_) => "learning_recorded",
             Body::LearningEventScheduled(_) => "learning_event_scheduled",
             Body::FamilyContactRequested(_) => "family_contact_requested",
             Body::PublicationConsultationSent(_) => "publication_consultation_sent",
@@ -109,7 +120,11 @@ impl events::v1::event::Body {
             | Body::ReportOverdue(_) => "submissions",
             Body::PractitionerRegistered(_)
             | Body::ConversationScheduled(_)
-            | Body::LearningEventScheduled(_) => "practitioners",
+            | Body::LearningEventScheduled(_)
+            | Body::ContactDeferred(_)
+            | Body::ContactReleased(_)
+            | Body::DeferralReviewDue(_)
+            | Body::LearningRecorded(_) => "practitioners",
             Body::FamilyContactRequested(_) | Body::PublicationConsultationSent(_) => "family",
             Body::ActionAssigned(_) | Body::ActionDueSoon(_) | Body::ActionOverdue(_) => "actions",
             Body::ReviewCreated(_)

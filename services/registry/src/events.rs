@@ -250,14 +250,8 @@ impl EventHandler for RegistryEventHandler {
             return Ok(());
         }
         if let Body::PractitionerRegistered(practitioner) = body {
-            store::record_involved_practitioner(
-                connection,
-                review_id(event)?,
-                &practitioner.practitioner_id,
-                &practitioner.agency_id,
-                &practitioner.email,
-            )
-            .await?;
+            store::record_involved_practitioner(connection, review_id(event)?, practitioner)
+                .await?;
         }
         Ok(())
     }

@@ -466,7 +466,7 @@ impl ReviewRegistry for RegistryApi {
             .await?;
         let involved = self
             .store
-            .is_involved_practitioner(id, email.as_str())
+            .is_involved_practitioner(id, email.as_str(), &name, &organisation)
             .await
             .map_err(RegistryError::from)?;
         let member_id = Uuid::now_v7();

@@ -394,16 +394,26 @@ impl Store {
     }
 
     /// Whether `email` is recorded as a practitioner involved in the review.
+    /// Whether a person is recorded as a practitioner involved in the review: the same
+    /// email, or the same name with the same organisation (agency name or id).
     pub async fn is_involved_practitioner(
         &self,
         review_id: Uuid,
         email: &str,
+        name: &str,
+        organisation: &str,
     ) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM involved_practitioners WHERE review_id = $1 AND lower(email) = lower($2))",
+            "SELECT EXISTS (
+                 SELECT 1 FROM involved_practitioners
+                 WHERE review_id = $1
+                   AND (lower(email) = lower($2)
+                        OR (lower(name) = lower($3) AND (lower(agency_name) = lower($4) OR lower(agency_id) = lower($4)))))",
         )
         .bind(review_id)
         .bind(email)
+        .bind(name.trim())
+        .bind(organisation.trim())
         .fetch_one(&self.pool)
         .await
     }
@@ -898,18 +908,20 @@ pub async fn record_agency_report_status(
 pub async fn record_involved_practitioner(
     connection: &mut PgConnection,
     review_id: Uuid,
-    practitioner_id: &str,
-    agency_id: &str,
-    email: &str,
+    practitioner: &cspr_proto::events::v1::PractitionerRegistered,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO involved_practitioners (review_id, practitioner_id, agency_id, email) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (review_id, practitioner_id) DO UPDATE SET email = EXCLUDED.email, agency_id = EXCLUDED.agency_id",
+        "INSERT INTO involved_practitioners (review_id, practitioner_id, agency_id, email, name, agency_name)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (review_id, practitioner_id) DO UPDATE SET email = EXCLUDED.email, agency_id = EXCLUDED.agency_id,
+             name = EXCLUDED.name, agency_name = EXCLUDED.agency_name",
     )
     .bind(review_id)
-    .bind(practitioner_id)
-    .bind(agency_id)
-    .bind(email)
+    .bind(&practitioner.practitioner_id)
+    .bind(&practitioner.agency_id)
+    .bind(&practitioner.email)
+    .bind(practitioner.name.trim())
+    .bind(practitioner.agency_name.trim())
     .execute(connection)
     .await?;
     Ok(())

@@ -133,6 +133,9 @@ async fn a_review_runs_from_notification_to_closure() {
                 practitioner_id: "p-1".into(),
                 agency_id: "health-visiting".into(),
                 email: "ben.oakes@hv.southvale.example.org".into(),
+                name: "Ben Oakes".into(),
+                role: "Health visitor".into(),
+                agency_name: "Southvale Community Health Trust".into(),
             }),
         ))
         .await;
@@ -178,6 +181,19 @@ async fn a_review_runs_from_notification_to_closure() {
         "{}",
         refused.message()
     );
+    // Another address, but the same name and organisation.
+    let mut same_person = appoint(
+        "panel-ben-2",
+        "ben oakes",
+        "b.oakes@home.example.org",
+        pb::PanelRole::Member,
+    );
+    same_person.organisation = "Southvale Community Health Trust".into();
+    let refused = client
+        .appoint_panel_member(authed(same_person, &admin))
+        .await
+        .expect_err("matched on name and organisation");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
     let review = client
         .appoint_panel_member(authed(
             appoint(
