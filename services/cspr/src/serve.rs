@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 
 /// The services this build contains, in port order.
-pub(crate) const AVAILABLE: [&str; 3] = [
+pub(crate) const AVAILABLE: [&str; 4] = [
     cspr_registry::SERVICE_NAME,
     cspr_submissions::SERVICE_NAME,
+    cspr_practitioners::SERVICE_NAME,
     cspr_notifications::SERVICE_NAME,
 ];
 
@@ -55,6 +56,7 @@ struct Settings {
     service_configs: Vec<ServiceConfig>,
     registry_config: cspr_registry::config::RegistryConfig,
     submissions_config: cspr_submissions::config::SubmissionsConfig,
+    practitioners_config: cspr_practitioners::PractitionersConfig,
     notifications_config: cspr_notifications::config::NotificationsConfig,
 }
 
@@ -68,6 +70,7 @@ impl Settings {
         Ok(Self {
             registry_config: cspr_registry::config::RegistryConfig::from_env(env)?,
             submissions_config: cspr_submissions::config::SubmissionsConfig::from_env(env)?,
+            practitioners_config: cspr_practitioners::PractitionersConfig::from_env(env)?,
             notifications_config: cspr_notifications::config::NotificationsConfig::from_env(env)?,
             platform,
             service_configs,
@@ -91,6 +94,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         service_configs,
         registry_config,
         submissions_config,
+        practitioners_config,
         notifications_config,
     } = settings;
 
@@ -119,6 +123,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             cspr_submissions::SERVICE_NAME => {
                 cspr_submissions::start(context, submissions_config.clone()).await
+            }
+            cspr_practitioners::SERVICE_NAME => {
+                cspr_practitioners::start(context, practitioners_config.clone()).await
             }
             cspr_notifications::SERVICE_NAME => {
                 cspr_notifications::start(context, notifications_config.clone()).await
@@ -168,11 +175,11 @@ mod tests {
     fn all_expands_and_unknown_names_are_refused() {
         assert_eq!(
             resolve(&["all".into()]).expect("ok"),
-            vec!["registry", "submissions", "notifications"]
+            vec!["registry", "submissions", "practitioners", "notifications"]
         );
         assert_eq!(
             resolve(&["submissions".into(), "all".into()]).expect("ok"),
-            vec!["submissions", "registry", "notifications"]
+            vec!["submissions", "registry", "practitioners", "notifications"]
         );
         assert_eq!(
             resolve(&["registry".into(), "registry".into()]).expect("ok"),

@@ -24,6 +24,93 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// What one `cspr serve all` of a test needs of its own: a port and a database per service,
+/// a subject prefix, a mail folder; cleaned up by [`Isolated::clean_up`].
+struct Isolated {
+    /// (service, address, database URL) for every service of the build.
+    services: Vec<(&'static str, String, String)>,
+    prefix: String,
+    mail_dir: tempfile::TempDir,
+}
+
+impl Isolated {
+    fn new() -> Self {
+        let services = ["registry", "submissions", "practitioners", "notifications"]
+            .into_iter()
+            .map(|name| {
+                (
+                    name,
+                    format!("127.0.0.1:{}", free_port()),
+                    testing::service_config(name).database_url,
+                )
+            })
+            .collect();
+        Self {
+            services,
+            prefix: testing::unique("bin"),
+            mail_dir: tempfile::tempdir().expect("mail folder"),
+        }
+    }
+
+    fn addr(&self, service: &str) -> String {
+        self.services
+            .iter()
+            .find(|(name, _, _)| *name == service)
+            .map(|(_, addr, _)| addr.clone())
+            .unwrap_or_default()
+    }
+
+    /// `cspr serve all` with this isolation.
+    fn serve(&self) -> std::process::Child {
+        let mut command = cspr();
+        command
+            .args(["serve", "all"])
+            .env("CSPR_AUTH_HS256_SECRET", SECRET)
+            .env("CSPR_NATS_URL", testing::nats_url())
+            .env("CSPR_SUBJECT_PREFIX", &self.prefix)
+            .env("CSPR_MAIL_DIR", self.mail_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, addr, database) in &self.services {
+            let upper = name.to_ascii_uppercase();
+            command
+                .env(format!("CSPR_{upper}_ADDR"), addr)
+                .env(format!("CSPR_{upper}_DATABASE_URL"), database);
+        }
+        command.spawn().expect("serve starts")
+    }
+
+    /// Waits until every service reports SERVING, as a container health check would.
+    fn wait_serving(&self) {
+        let started = Instant::now();
+        for (_, addr, _) in &self.services {
+            loop {
+                let health = cspr().args(["health", addr]).output().expect("health runs");
+                if health.status.success() {
+                    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "{addr} never SERVING"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    fn clean_up(&self) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            testing::delete_streams(&testing::nats_url(), &self.prefix).await;
+            for (_, _, database) in &self.services {
+                testing::drop_database(database).await;
+            }
+        });
+    }
+}
+
 #[test]
 fn a_bad_setting_is_named_and_exits_non_zero() {
     let output = cspr()
@@ -51,53 +138,13 @@ fn a_bad_setting_is_named_and_exits_non_zero() {
 
 #[test]
 fn serve_token_review_and_a_clean_sigterm() {
-    // Arrange: one registry process with its own database, prefix and port.
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let submissions_addr = format!("127.0.0.1:{}", free_port());
-    let database_url = testing::service_config("registry").database_url;
-    let submissions_database_url = testing::service_config("submissions").database_url;
-    let notifications_database_url = testing::service_config("notifications").database_url;
-    let mail_dir = tempfile::tempdir().expect("mail folder");
-    let prefix = testing::unique("bin");
-    let mut server = cspr()
-        .args(["serve", "all"])
-        .env("CSPR_AUTH_HS256_SECRET", SECRET)
-        .env("CSPR_REGISTRY_ADDR", &addr)
-        .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
-        .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
-        .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database_url)
-        .env(
-            "CSPR_NOTIFICATIONS_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "CSPR_NOTIFICATIONS_DATABASE_URL",
-            &notifications_database_url,
-        )
-        .env("CSPR_MAIL_DIR", mail_dir.path())
-        .env("CSPR_NATS_URL", testing::nats_url())
-        .env("CSPR_SUBJECT_PREFIX", &prefix)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
+    // Arrange: every service of the build with its own databases, prefix and ports.
+    let isolated = Isolated::new();
+    let addr = isolated.addr("registry");
+    let mut server = isolated.serve();
 
     // Act: wait for SERVING as a container health check would.
-    let started = Instant::now();
-    loop {
-        let health = cspr()
-            .args(["health", &addr])
-            .output()
-            .expect("health runs");
-        if health.status.success() {
-            assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "never SERVING");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    isolated.wait_serving();
 
     let token = cspr()
         .args([
@@ -187,13 +234,7 @@ fn serve_token_review_and_a_clean_sigterm() {
     };
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        testing::delete_streams(&testing::nats_url(), &prefix).await;
-        testing::drop_database(&database_url).await;
-        testing::drop_database(&submissions_database_url).await;
-        testing::drop_database(&notifications_database_url).await;
-    });
+    isolated.clean_up();
 }
 
 /// Runs the binary with the client settings of a test stack.
@@ -213,46 +254,12 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     use cspr_proto::registry::v1 as registry;
     use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 
-    let registry_addr = format!("127.0.0.1:{}", free_port());
-    let submissions_addr = format!("127.0.0.1:{}", free_port());
-    let registry_database = testing::service_config("registry").database_url;
-    let submissions_database = testing::service_config("submissions").database_url;
-    let notifications_database = testing::service_config("notifications").database_url;
-    let mail_dir = tempfile::tempdir().expect("mail folder");
-    let prefix = testing::unique("bin");
-    let mut server = cspr()
-        .args(["serve", "all"])
-        .env("CSPR_AUTH_HS256_SECRET", SECRET)
-        .env("CSPR_REGISTRY_ADDR", &registry_addr)
-        .env("CSPR_REGISTRY_DATABASE_URL", &registry_database)
-        .env("CSPR_SUBMISSIONS_ADDR", &submissions_addr)
-        .env("CSPR_SUBMISSIONS_DATABASE_URL", &submissions_database)
-        .env(
-            "CSPR_NOTIFICATIONS_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env("CSPR_NOTIFICATIONS_DATABASE_URL", &notifications_database)
-        .env("CSPR_MAIL_DIR", mail_dir.path())
-        .env("CSPR_NATS_URL", testing::nats_url())
-        .env("CSPR_SUBJECT_PREFIX", &prefix)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let started = Instant::now();
-    for addr in [&registry_addr, &submissions_addr] {
-        while !cspr()
-            .args(["health", addr])
-            .output()
-            .expect("health")
-            .status
-            .success()
-        {
-            assert!(started.elapsed() < Duration::from_secs(30), "never SERVING");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    let isolated = Isolated::new();
+    let registry_addr = isolated.addr("registry");
+    let submissions_addr = isolated.addr("submissions");
+    let mail_dir = isolated.mail_dir.path().to_path_buf();
+    let mut server = isolated.serve();
+    isolated.wait_serving();
     let token_for = |roles: &[&str], org: Option<&str>| {
         let mut command = cspr();
         command
@@ -382,7 +389,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     // Without CSPR_SMTP_URL, the agency's "report requested" email is an .eml file.
     let mut emails = Vec::new();
     for _ in 0..100 {
-        emails = std::fs::read_dir(mail_dir.path())
+        emails = std::fs::read_dir(&mail_dir)
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
@@ -442,10 +449,5 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         .args(["-TERM", &server.id().to_string()])
         .status();
     let _ = server.wait();
-    runtime.block_on(async {
-        testing::delete_streams(&testing::nats_url(), &prefix).await;
-        testing::drop_database(&registry_database).await;
-        testing::drop_database(&submissions_database).await;
-        testing::drop_database(&notifications_database).await;
-    });
+    isolated.clean_up();
 }

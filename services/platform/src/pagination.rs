@@ -46,6 +46,39 @@ impl Cursor {
     }
 }
 
+/// A position in a (text, id) ordered list (e.g. by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextCursor {
+    pub key: String,
+    pub id: Uuid,
+}
+
+impl TextCursor {
+    pub fn encode(&self) -> String {
+        hex::encode(format!("t1|{}|{}", self.id, self.key))
+    }
+
+    /// Reads a token; empty means the first page.
+    pub fn decode(token: &str, field: &str) -> Result<Option<TextCursor>, ServiceError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ServiceError::invalid(field, "not a page token from a previous response");
+        let text =
+            String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let mut parts = text.splitn(3, '|');
+        if parts.next() != Some("t1") {
+            return Err(invalid());
+        }
+        let id: Uuid = parts
+            .next()
+            .and_then(|part| part.parse().ok())
+            .ok_or_else(invalid)?;
+        let key = parts.next().ok_or_else(invalid)?.to_string();
+        Ok(Some(TextCursor { key, id }))
+    }
+}
+
 /// Clamps a requested page size: 0 means `default`, anything above `max` is `max`.
 pub fn page_size(requested: i32, default: i64, max: i64, field: &str) -> Result<i64, ServiceError> {
     if requested < 0 {
@@ -67,6 +100,12 @@ mod tests {
         fn tokens_round_trip(micros in 0i64..4_000_000_000_000_000, id in any::<u128>()) {
             let cursor = Cursor { at: DateTime::from_timestamp_micros(micros).expect("in range"), id: Uuid::from_u128(id) };
             prop_assert_eq!(Cursor::decode(&cursor.encode(), "page_token").expect("valid"), Some(cursor));
+        }
+
+        #[test]
+        fn text_tokens_round_trip(key in "\\PC{0,40}", id in any::<u128>()) {
+            let cursor = TextCursor { key, id: Uuid::from_u128(id) };
+            prop_assert_eq!(TextCursor::decode(&cursor.encode(), "page_token").expect("valid"), Some(cursor));
         }
 
         #[test]

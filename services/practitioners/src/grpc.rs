@@ -1,0 +1,710 @@
+//! The `PractitionerEngagement` gRPC service: decode → authorize → domain → store.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::idempotency::fingerprint;
+use cspr_platform::pagination::{TextCursor, page_size};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_proto::practitioners::v1 as pb;
+use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::domain::{DeferralReason, LearningPoint, LearningTheme, PractitionerStatus};
+use crate::error::PractitionersError;
+use crate::store::{
+    ConversationRecord, LearningEventRecord, LearningRecordRow, PractitionerRecord, Registration,
+    RequestKey, ReviewInfo, Store,
+};
+
+/// Roles that read every practitioner record of their partnership's reviews.
+const READERS: &[Role] = &[
+    Role::PartnershipAdmin,
+    Role::PanelChair,
+    Role::PanelMember,
+    Role::Auditor,
+];
+
+fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ServiceError::invalid(field, "required"));
+    }
+    raw.parse()
+        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
+}
+
+fn timestamp_field(
+    field: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ServiceError> {
+    let timestamp = timestamp.ok_or_else(|| ServiceError::invalid(field, "required"))?;
+    let instant = DateTime::from_timestamp(
+        timestamp.seconds,
+        u32::try_from(timestamp.nanos).unwrap_or(0),
+    )
+    .ok_or_else(|| ServiceError::invalid(field, "not a valid time"))?;
+    if instant <= now {
+        return Err(ServiceError::invalid(field, "must be in the future"));
+    }
+    Ok(instant)
+}
+
+fn practitioner_to_proto(record: &PractitionerRecord) -> pb::Practitioner {
+    let status = match PractitionerStatus::parse(&record.status) {
+        Some(PractitionerStatus::Suggested) => pb::PractitionerStatus::Suggested,
+        Some(PractitionerStatus::Confirmed) => pb::PractitionerStatus::Confirmed,
+        None => pb::PractitionerStatus::Unspecified,
+    };
+    let deferral = record
+        .deferral_reason
+        .as_deref()
+        .map(|reason| pb::Deferral {
+            reason: match DeferralReason::parse(reason) {
+                Some(DeferralReason::PoliceInvestigationWitness) => {
+                    pb::DeferralReason::PoliceInvestigationWitness as i32
+                }
+                Some(DeferralReason::Other) => pb::DeferralReason::Other as i32,
+                None => pb::DeferralReason::Unspecified as i32,
+            },
+            detail: record.deferral_detail.clone(),
+            authorised_by: record.deferral_authorised_by.clone(),
+            review_date: record.deferral_review_date.map(date_to_proto),
+            defer_time: record.deferred_at.map(timestamp_to_proto),
+        });
+    pb::Practitioner {
+        id: record.id.to_string(),
+        review_id: record.review_id.to_string(),
+        name: record.name.clone(),
+        role: record.role.clone(),
+        agency_id: record.agency_id.clone(),
+        email: record.email.clone(),
+        involvement_start: record.involvement_start.map(date_to_proto),
+        involvement_end: record.involvement_end.map(date_to_proto),
+        status: status as i32,
+        deferral,
+        create_time: Some(timestamp_to_proto(record.created_at)),
+        update_time: Some(timestamp_to_proto(record.updated_at)),
+    }
+}
+
+fn conversation_to_proto(record: &ConversationRecord) -> pb::Conversation {
+    pb::Conversation {
+        id: record.id.to_string(),
+        review_id: record.review_id.to_string(),
+        practitioner_id: record.practitioner_id.to_string(),
+        scheduled_at: Some(timestamp_to_proto(record.scheduled_at)),
+        location: record.location.clone(),
+        advance_information: record.advance_information.clone(),
+        key_lines_of_enquiry: record.key_lines_of_enquiry.0.clone(),
+        create_time: Some(timestamp_to_proto(record.created_at)),
+    }
+}
+
+fn learning_event_to_proto(record: &LearningEventRecord) -> pb::LearningEvent {
+    pb::LearningEvent {
+        id: record.id.to_string(),
+        review_id: record.review_id.to_string(),
+        scheduled_at: Some(timestamp_to_proto(record.scheduled_at)),
+        location: record.location.clone(),
+        agenda: record.agenda.clone(),
+        invitee_ids: record.invitee_ids.iter().map(Uuid::to_string).collect(),
+        attendee_ids: record.attendee_ids.iter().map(Uuid::to_string).collect(),
+        create_time: Some(timestamp_to_proto(record.created_at)),
+    }
+}
+
+fn theme_to_proto(theme: LearningTheme) -> pb::LearningTheme {
+    match theme {
+        LearningTheme::InformationSharing => pb::LearningTheme::InformationSharing,
+        LearningTheme::Assessment => pb::LearningTheme::Assessment,
+        LearningTheme::VoiceOfTheChild => pb::LearningTheme::VoiceOfTheChild,
+        LearningTheme::Supervision => pb::LearningTheme::Supervision,
+        LearningTheme::MultiAgencyWorking => pb::LearningTheme::MultiAgencyWorking,
+        LearningTheme::RecognisingRisk => pb::LearningTheme::RecognisingRisk,
+        LearningTheme::WorkloadAndCapacity => pb::LearningTheme::WorkloadAndCapacity,
+        LearningTheme::Other => pb::LearningTheme::Other,
+    }
+}
+
+fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
+    pb::LearningRecord {
+        id: record.id.to_string(),
+        review_id: record.review_id.to_string(),
+        learning_event_id: record
+            .learning_event_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        conversation_id: record
+            .conversation_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        points: record
+            .points
+            .0
+            .iter()
+            .map(|point| pb::LearningPoint {
+                theme: theme_to_proto(point.theme) as i32,
+                description: point.description.clone(),
+            })
+            .collect(),
+        create_time: Some(timestamp_to_proto(record.created_at)),
+    }
+}
+
+fn key(
+    operation: &'static str,
+    request_id: &str,
+    message: &impl Message,
+) -> Result<RequestKey, ServiceError> {
+    let request_id = required_text(request_id, 100)
+        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
+    Ok(RequestKey {
+        operation,
+        request_id,
+        fingerprint: fingerprint(&message.encode_to_vec()),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct PractitionersApi {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl PractitionersApi {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
+        let review_id = uuid_field("review_id", raw_id)?;
+        Ok(self
+            .store
+            .review(&principal.partnership, review_id)
+            .await
+            .map_err(PractitionersError::from)?
+            .ok_or_else(|| PractitionersError::ReviewNotFound(review_id.to_string()))?)
+    }
+
+    fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {
+        principal.has(Role::Reviewer)
+            && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
+    }
+
+    /// Engagement is run by the appointed reviewer and the partnership.
+    async fn may_write(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+    ) -> Result<(), Status> {
+        if principal.has(Role::PartnershipAdmin) || Self::is_appointed_reviewer(principal, review) {
+            return Ok(());
+        }
+        self.refused(principal, review, action).await;
+        Err(ServiceError::PermissionDenied("practitioner engagement is run by the reviewer appointed to the review and the partnership".into()).into())
+    }
+
+    async fn may_read(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+    ) -> Result<(), Status> {
+        if READERS.iter().any(|role| principal.has(*role))
+            || Self::is_appointed_reviewer(principal, review)
+        {
+            return Ok(());
+        }
+        self.refused(principal, review, action).await;
+        Err(ServiceError::PermissionDenied("reading practitioner records needs a partnership or panel role, or being the appointed reviewer".into()).into())
+    }
+
+    async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
+        if let Err(error) = self
+            .store
+            .audit_access(principal, action, review.review_id, "PERMISSION_DENIED")
+            .await
+        {
+            tracing::warn!(%error, "cannot audit a refusal");
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl PractitionerEngagement for PractitionersApi {
+    async fn register_practitioner(
+        &self,
+        request: Request<pb::RegisterPractitionerRequest>,
+    ) -> Result<Response<pb::Practitioner>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "RegisterPractitioner")
+            .await?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("RegisterPractitioner", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let practitioner_id = match request.practitioner_id.trim() {
+            "" => Some(None),
+            raw => violations.check(
+                "practitioner_id",
+                raw.parse::<Uuid>()
+                    .map(Some)
+                    .map_err(|_| "not an id (UUID)"),
+            ),
+        };
+        let name = violations.check("name", required_text(&request.name, 200));
+        let role = violations.check("role", required_text(&request.role, 200));
+        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = violations.check("agency_name", optional_text(&request.agency_name, 200));
+        let email = violations.check("email", Email::parse(&request.email));
+        let start = violations.check(
+            "involvement_start",
+            date_from_proto(request.involvement_start.as_ref()),
+        );
+        let end = violations.check(
+            "involvement_end",
+            date_from_proto(request.involvement_end.as_ref()),
+        );
+        if let (Some(start), Some(end)) = (start, end)
+            && start > end
+        {
+            violations.add("involvement_end", "must be on or after the start");
+        }
+        violations.finish()?;
+        let (
+            Some(request_key),
+            Some(practitioner_id),
+            Some(name),
+            Some(role),
+            Some(agency_id),
+            Some(agency_name),
+            Some(email),
+            Some(start),
+            Some(end),
+        ) = (
+            request_key,
+            practitioner_id,
+            name,
+            role,
+            agency_id,
+            agency_name,
+            email,
+            start,
+            end,
+        )
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let record = self
+            .store
+            .register(
+                &principal,
+                &review,
+                Registration {
+                    practitioner_id,
+                    name,
+                    role,
+                    agency_id: agency_id.as_str().to_string(),
+                    agency_name,
+                    email: email.as_str().to_string(),
+                    involvement_start: start,
+                    involvement_end: end,
+                },
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(practitioner_to_proto(&record)))
+    }
+
+    async fn list_practitioners(
+        &self,
+        request: Request<pb::ListPractitionersRequest>,
+    ) -> Result<Response<pb::ListPractitionersResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_read(&principal, &review, "ListPractitioners")
+            .await?;
+        let limit = page_size(request.page_size, 100, 500, "page_size")?;
+        let after = TextCursor::decode(&request.page_token, "page_token")?;
+        let mut records = self
+            .store
+            .list(
+                review.review_id,
+                request.include_suggested,
+                after,
+                limit + 1,
+            )
+            .await
+            .map_err(PractitionersError::from)?;
+        let next_page_token = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records
+                .last()
+                .map(|record| {
+                    TextCursor {
+                        key: record.name.to_lowercase(),
+                        id: record.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.store
+            .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
+            .await
+            .map_err(PractitionersError::from)?;
+        Ok(Response::new(pb::ListPractitionersResponse {
+            practitioners: records.iter().map(practitioner_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn defer_contact(
+        &self,
+        request: Request<pb::DeferContactRequest>,
+    ) -> Result<Response<pb::Practitioner>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "DeferContact").await?;
+        let mut violations = Violations::new();
+        let practitioner_id = violations.check(
+            "practitioner_id",
+            uuid_field("practitioner_id", &request.practitioner_id)
+                .map_err(|_| "required: a practitioner id (UUID)"),
+        );
+        let reason = match pb::DeferralReason::try_from(request.reason) {
+            Ok(pb::DeferralReason::PoliceInvestigationWitness) => {
+                Some(DeferralReason::PoliceInvestigationWitness)
+            }
+            Ok(pb::DeferralReason::Other) => Some(DeferralReason::Other),
+            _ => {
+                violations.add("reason", "required: POLICE_INVESTIGATION_WITNESS or OTHER");
+                None
+            }
+        };
+        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
+        if reason == Some(DeferralReason::Other) && request.detail.trim().is_empty() {
+            violations.add("detail", "required when the reason is OTHER");
+        }
+        let authorised_by =
+            violations.check("authorised_by", required_text(&request.authorised_by, 200));
+        let review_date: Option<NaiveDate> =
+            violations.check("review_date", date_from_proto(request.review_date.as_ref()));
+        if review_date.is_some_and(|date| date <= self.clock.today()) {
+            violations.add("review_date", "must be in the future");
+        }
+        violations.finish()?;
+        let (
+            Some(practitioner_id),
+            Some(reason),
+            Some(detail),
+            Some(authorised_by),
+            Some(review_date),
+        ) = (practitioner_id, reason, detail, authorised_by, review_date)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let record = self
+            .store
+            .set_deferral(
+                &principal,
+                review.review_id,
+                practitioner_id,
+                Some((reason, detail, authorised_by, review_date)),
+            )
+            .await?;
+        Ok(Response::new(practitioner_to_proto(&record)))
+    }
+
+    async fn release_contact(
+        &self,
+        request: Request<pb::ReleaseContactRequest>,
+    ) -> Result<Response<pb::Practitioner>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "ReleaseContact")
+            .await?;
+        let practitioner_id = uuid_field("practitioner_id", &request.practitioner_id)?;
+        let record = self
+            .store
+            .set_deferral(&principal, review.review_id, practitioner_id, None)
+            .await?;
+        Ok(Response::new(practitioner_to_proto(&record)))
+    }
+
+    async fn schedule_conversation(
+        &self,
+        request: Request<pb::ScheduleConversationRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "ScheduleConversation")
+            .await?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("ScheduleConversation", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let practitioner_id = violations.check(
+            "practitioner_id",
+            uuid_field("practitioner_id", &request.practitioner_id)
+                .map_err(|_| "required: a practitioner id (UUID)"),
+        );
+        let scheduled_at = violations.check(
+            "scheduled_at",
+            timestamp_field(
+                "scheduled_at",
+                request.scheduled_at.as_ref(),
+                self.clock.now(),
+            )
+            .map_err(|error| match error {
+                ServiceError::InvalidArgument(violations) => violations
+                    .into_iter()
+                    .next()
+                    .map(|violation| violation.description)
+                    .unwrap_or_default(),
+                other => other.to_string(),
+            }),
+        );
+        let location = violations.check("location", required_text(&request.location, 500));
+        let advance_information = violations.check(
+            "advance_information",
+            required_text(&request.advance_information, 10_000),
+        );
+        violations.finish()?;
+        let (
+            Some(request_key),
+            Some(practitioner_id),
+            Some(scheduled_at),
+            Some(location),
+            Some(advance_information),
+        ) = (
+            request_key,
+            practitioner_id,
+            scheduled_at,
+            location,
+            advance_information,
+        )
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let record = self
+            .store
+            .schedule_conversation(
+                &principal,
+                &review,
+                practitioner_id,
+                scheduled_at,
+                location,
+                advance_information,
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(conversation_to_proto(&record)))
+    }
+
+    async fn schedule_learning_event(
+        &self,
+        request: Request<pb::ScheduleLearningEventRequest>,
+    ) -> Result<Response<pb::LearningEvent>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "ScheduleLearningEvent")
+            .await?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("ScheduleLearningEvent", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let scheduled_at = match timestamp_field(
+            "scheduled_at",
+            request.scheduled_at.as_ref(),
+            self.clock.now(),
+        ) {
+            Ok(instant) => Some(instant),
+            Err(ServiceError::InvalidArgument(found)) => {
+                for violation in found {
+                    violations.add(violation.field, violation.description);
+                }
+                None
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let location = violations.check("location", required_text(&request.location, 500));
+        let agenda = violations.check("agenda", required_text(&request.agenda, 10_000));
+        let mut parse_ids = |field: &str, raw: &[String]| -> Vec<Uuid> {
+            raw.iter()
+                .enumerate()
+                .filter_map(|(index, id)| {
+                    violations.check(
+                        &format!("{field}[{index}]"),
+                        id.trim()
+                            .parse::<Uuid>()
+                            .map_err(|_| "not a practitioner id (UUID)"),
+                    )
+                })
+                .collect()
+        };
+        let add = parse_ids("add_practitioner_ids", &request.add_practitioner_ids);
+        let remove = parse_ids("remove_practitioner_ids", &request.remove_practitioner_ids);
+        violations.finish()?;
+        let (Some(request_key), Some(scheduled_at), Some(location), Some(agenda)) =
+            (request_key, scheduled_at, location, agenda)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let record = self
+            .store
+            .schedule_learning_event(
+                &principal,
+                &review,
+                scheduled_at,
+                location,
+                agenda,
+                add,
+                remove,
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(learning_event_to_proto(&record)))
+    }
+
+    async fn record_attendance(
+        &self,
+        request: Request<pb::RecordAttendanceRequest>,
+    ) -> Result<Response<pb::LearningEvent>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "RecordAttendance")
+            .await?;
+        let learning_event_id = uuid_field("learning_event_id", &request.learning_event_id)?;
+        let mut violations = Violations::new();
+        let attended: Vec<Uuid> = request
+            .attended_practitioner_ids
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| {
+                violations.check(
+                    &format!("attended_practitioner_ids[{index}]"),
+                    id.trim()
+                        .parse::<Uuid>()
+                        .map_err(|_| "not a practitioner id (UUID)"),
+                )
+            })
+            .collect();
+        violations.finish()?;
+        let record = self
+            .store
+            .record_attendance(&principal, review.review_id, learning_event_id, attended)
+            .await?;
+        Ok(Response::new(learning_event_to_proto(&record)))
+    }
+
+    async fn record_learning(
+        &self,
+        request: Request<pb::RecordLearningRequest>,
+    ) -> Result<Response<pb::LearningRecord>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.may_write(&principal, &review, "RecordLearning")
+            .await?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("RecordLearning", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let learning_event_id = match request.learning_event_id.trim() {
+            "" => None,
+            raw => violations.check(
+                "learning_event_id",
+                raw.parse::<Uuid>().map_err(|_| "not an id (UUID)"),
+            ),
+        };
+        let conversation_id = match request.conversation_id.trim() {
+            "" => None,
+            raw => violations.check(
+                "conversation_id",
+                raw.parse::<Uuid>().map_err(|_| "not an id (UUID)"),
+            ),
+        };
+        if request.learning_event_id.trim().is_empty() == request.conversation_id.trim().is_empty()
+        {
+            violations.add(
+                "learning_event_id",
+                "give exactly one of learning_event_id and conversation_id",
+            );
+        }
+        if request.points.is_empty() {
+            violations.add("points", "at least one learning point");
+        }
+        let mut points = Vec::with_capacity(request.points.len());
+        for (index, point) in request.points.iter().enumerate() {
+            let theme = match pb::LearningTheme::try_from(point.theme) {
+                Ok(pb::LearningTheme::InformationSharing) => {
+                    Some(LearningTheme::InformationSharing)
+                }
+                Ok(pb::LearningTheme::Assessment) => Some(LearningTheme::Assessment),
+                Ok(pb::LearningTheme::VoiceOfTheChild) => Some(LearningTheme::VoiceOfTheChild),
+                Ok(pb::LearningTheme::Supervision) => Some(LearningTheme::Supervision),
+                Ok(pb::LearningTheme::MultiAgencyWorking) => {
+                    Some(LearningTheme::MultiAgencyWorking)
+                }
+                Ok(pb::LearningTheme::RecognisingRisk) => Some(LearningTheme::RecognisingRisk),
+                Ok(pb::LearningTheme::WorkloadAndCapacity) => {
+                    Some(LearningTheme::WorkloadAndCapacity)
+                }
+                Ok(pb::LearningTheme::Other) => Some(LearningTheme::Other),
+                _ => {
+                    violations.add(
+                        format!("points[{index}].theme"),
+                        "required: a learning theme",
+                    );
+                    None
+                }
+            };
+            let description = violations.check(
+                &format!("points[{index}].description"),
+                required_text(&point.description, 5_000),
+            );
+            if let (Some(theme), Some(description)) = (theme, description) {
+                points.push(LearningPoint { theme, description });
+            }
+        }
+        violations.finish()?;
+        let Some(request_key) = request_key else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let record = self
+            .store
+            .record_learning(
+                &principal,
+                review.review_id,
+                (learning_event_id, conversation_id),
+                points,
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(learning_record_to_proto(&record)))
+    }
+}
