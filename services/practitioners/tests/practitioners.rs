@@ -1,0 +1,597 @@
+//! Practitioner engagement over gRPC against real PostgreSQL and NATS: suggestions from
+//! chronologies, methodology first, deferrals refusing contact and shaping invitations,
+//! attendance and learning, deferral reviews, and who may do what.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestPractitioners, authed, date, in_days, violated_fields};
+use cspr_proto::events::v1::{AgencyReportSubmitted, NamedPractitioner, event::Body};
+use cspr_proto::practitioners::v1 as pb;
+use tonic::Code;
+
+fn named(name: &str, role: &str) -> NamedPractitioner {
+    NamedPractitioner {
+        name: name.into(),
+        role: role.into(),
+        agency_id: "health-visiting".into(),
+    }
+}
+
+async fn listed(
+    service: &TestPractitioners,
+    review_id: &str,
+    include_suggested: bool,
+) -> Vec<pb::Practitioner> {
+    let mut client = service.client.clone();
+    client
+        .list_practitioners(authed(
+            pb::ListPractitionersRequest {
+                review_id: review_id.into(),
+                include_suggested,
+                ..Default::default()
+            },
+            &service.reviewer(),
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .practitioners
+}
+
+#[tokio::test]
+async fn suggestions_come_from_chronologies_without_duplicates() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(true).await;
+    let submitted = |version: i32, practitioners: Vec<NamedPractitioner>| {
+        Body::AgencyReportSubmitted(AgencyReportSubmitted {
+            agency_id: "health-visiting".into(),
+            version,
+            entry_count: 10,
+            content_hash: "x".into(),
+            practitioners,
+        })
+    };
+    service
+        .publish(
+            &review_id,
+            submitted(
+                1,
+                vec![
+                    named("Alex Smith", "Health visitor"),
+                    named("Sam Jones", "Nursery nurse"),
+                ],
+            ),
+        )
+        .await;
+    // A resubmission names Alex again (other case) and someone new.
+    service
+        .publish(
+            &review_id,
+            submitted(
+                2,
+                vec![
+                    named("alex smith", "health visitor"),
+                    named("Pat Lee", "Team manager"),
+                ],
+            ),
+        )
+        .await;
+
+    for _ in 0..200 {
+        if listed(&service, &review_id, true).await.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let suggestions = listed(&service, &review_id, true).await;
+    let names: Vec<&str> = suggestions
+        .iter()
+        .map(|practitioner| practitioner.name.as_str())
+        .collect();
+    assert_eq!(names, ["Alex Smith", "Pat Lee", "Sam Jones"]);
+    assert!(
+        suggestions
+            .iter()
+            .all(|practitioner| practitioner.status == pb::PractitionerStatus::Suggested as i32)
+    );
+    assert!(
+        listed(&service, &review_id, false).await.is_empty(),
+        "suggestions are not confirmed practitioners"
+    );
+
+    // The reviewer confirms Alex with contact details.
+    let alex = suggestions
+        .iter()
+        .find(|practitioner| practitioner.name == "Alex Smith")
+        .expect("alex");
+    let mut client = service.client.clone();
+    let confirmed = client
+        .register_practitioner(authed(
+            pb::RegisterPractitionerRequest {
+                request_id: "confirm-alex".into(),
+                review_id: review_id.clone(),
+                practitioner_id: alex.id.clone(),
+                name: "Alex Smith".into(),
+                role: "Health visitor".into(),
+                agency_id: "health-visiting".into(),
+                agency_name: "Southvale Community Health Trust".into(),
+                email: "alex.smith@hv.southvale.example.org".into(),
+                involvement_start: date(2025, 1, 1),
+                involvement_end: date(2025, 12, 31),
+            },
+            &service.reviewer(),
+        ))
+        .await
+        .expect("confirmed")
+        .into_inner();
+    assert_eq!(confirmed.id, alex.id);
+    assert_eq!(confirmed.status, pb::PractitionerStatus::Confirmed as i32);
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let Some(Body::PractitionerRegistered(registered)) = &events[0].1.body else {
+        panic!("practitioner_registered");
+    };
+    assert_eq!(registered.email, "alex.smith@hv.southvale.example.org");
+    assert_eq!(registered.agency_name, "Southvale Community Health Trust");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_is_scheduled_before_the_terms_of_reference() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(false).await;
+    let alex = service
+        .register(
+            &review_id,
+            "Alex Smith",
+            "alex@hv.example.org",
+            (date(2025, 1, 1), date(2025, 6, 30)),
+        )
+        .await;
+    let mut client = service.client.clone();
+    let conversation = |request_id: &str| pb::ScheduleConversationRequest {
+        request_id: request_id.into(),
+        review_id: review_id.clone(),
+        practitioner_id: alex.id.clone(),
+        scheduled_at: in_days(14),
+        location: "Southvale House".into(),
+        advance_information: "Bring your notes.".into(),
+    };
+    let refused = client
+        .schedule_conversation(authed(conversation("c1"), &service.reviewer()))
+        .await
+        .expect_err("methodology first");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("terms of reference"),
+        "{}",
+        refused.message()
+    );
+
+    service.terms(&review_id).await;
+    service.wait_for_review(&review_id, true).await;
+    let scheduled = client
+        .schedule_conversation(authed(conversation("c2"), &service.reviewer()))
+        .await
+        .expect("scheduled")
+        .into_inner();
+    assert_eq!(
+        scheduled.key_lines_of_enquiry,
+        ["How was neglect recognised?"]
+    );
+    let retried = client
+        .schedule_conversation(authed(conversation("c2"), &service.reviewer()))
+        .await
+        .expect("a retry")
+        .into_inner();
+    assert_eq!(retried.id, scheduled.id);
+    let refused = client
+        .schedule_conversation(authed(
+            pb::ScheduleConversationRequest {
+                scheduled_at: in_days(-1),
+                ..conversation("c3")
+            },
+            &service.reviewer(),
+        ))
+        .await
+        .expect_err("in the past");
+    assert_eq!(violated_fields(&refused), ["scheduled_at"]);
+
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    let scheduled_events: Vec<_> = events
+        .iter()
+        .filter_map(|(_, event)| match &event.body {
+            Some(Body::ConversationScheduled(conversation)) => Some(conversation.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        scheduled_events.len(),
+        1,
+        "one invitation for one conversation"
+    );
+    assert_eq!(
+        scheduled_events[0].practitioner_email,
+        "alex@hv.example.org"
+    );
+    assert_eq!(scheduled_events[0].advance_information, "Bring your notes.");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn deferred_practitioners_are_refused_and_left_off_invitations_until_released() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(true).await;
+    let alex = service
+        .register(
+            &review_id,
+            "Alex Smith",
+            "alex@hv.example.org",
+            (date(2025, 1, 1), date(2025, 6, 30)),
+        )
+        .await;
+    let bea = service
+        .register(
+            &review_id,
+            "Bea Witness",
+            "bea@hv.example.org",
+            (date(2025, 3, 1), date(2026, 1, 31)),
+        )
+        .await;
+    let cal = service
+        .register(
+            &review_id,
+            "Cal Early",
+            "cal@hv.example.org",
+            (date(2023, 1, 1), date(2023, 12, 31)),
+        )
+        .await;
+    let mut client = service.client.clone();
+    let reviewer = service.reviewer();
+
+    let deferred = client
+        .defer_contact(authed(
+            pb::DeferContactRequest {
+                review_id: review_id.clone(),
+                practitioner_id: bea.id.clone(),
+                reason: pb::DeferralReason::PoliceInvestigationWitness as i32,
+                detail: "Witness in the criminal investigation".into(),
+                authorised_by: "Senior investigating officer".into(),
+                review_date: date(2026, 6, 1),
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("deferred")
+        .into_inner();
+    assert!(deferred.deferral.is_some());
+    let refused = client
+        .schedule_conversation(authed(
+            pb::ScheduleConversationRequest {
+                request_id: "bea".into(),
+                review_id: review_id.clone(),
+                practitioner_id: bea.id.clone(),
+                scheduled_at: in_days(7),
+                location: "Online".into(),
+                advance_information: "Notes".into(),
+            },
+            &reviewer,
+        ))
+        .await
+        .expect_err("deferred contact");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("deferred"));
+
+    let learning_event = |request_id: &str, add: Vec<String>| pb::ScheduleLearningEventRequest {
+        request_id: request_id.into(),
+        review_id: review_id.clone(),
+        scheduled_at: in_days(30),
+        location: "Southvale House".into(),
+        agenda: "What happened; what helped; what to change.".into(),
+        add_practitioner_ids: add,
+        remove_practitioner_ids: vec![],
+    };
+    let first = client
+        .schedule_learning_event(authed(learning_event("le1", vec![]), &reviewer))
+        .await
+        .expect("scheduled")
+        .into_inner();
+    assert_eq!(
+        first.invitee_ids,
+        [alex.id.clone()],
+        "Bea is deferred and Cal outside the scope period"
+    );
+    let with_cal = client
+        .schedule_learning_event(authed(
+            learning_event("le2", vec![cal.id.clone()]),
+            &reviewer,
+        ))
+        .await
+        .expect("explicit addition")
+        .into_inner();
+    let mut expected = vec![alex.id.clone(), cal.id.clone()];
+    expected.sort();
+    assert_eq!(with_cal.invitee_ids, expected);
+    let refused = client
+        .schedule_learning_event(authed(
+            learning_event("le3", vec![bea.id.clone()]),
+            &reviewer,
+        ))
+        .await
+        .expect_err("a deferred practitioner cannot be added");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+
+    client
+        .release_contact(authed(
+            pb::ReleaseContactRequest {
+                review_id: review_id.clone(),
+                practitioner_id: bea.id.clone(),
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("released");
+    let after_release = client
+        .schedule_learning_event(authed(learning_event("le4", vec![]), &reviewer))
+        .await
+        .expect("scheduled")
+        .into_inner();
+    let mut expected = vec![alex.id.clone(), bea.id.clone()];
+    expected.sort();
+    assert_eq!(after_release.invitee_ids, expected);
+
+    // Attendance and learning.
+    let refused = client
+        .record_attendance(authed(
+            pb::RecordAttendanceRequest {
+                review_id: review_id.clone(),
+                learning_event_id: after_release.id.clone(),
+                attended_practitioner_ids: vec![cal.id.clone()],
+            },
+            &reviewer,
+        ))
+        .await
+        .expect_err("Cal was not invited to this one");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let attended = client
+        .record_attendance(authed(
+            pb::RecordAttendanceRequest {
+                review_id: review_id.clone(),
+                learning_event_id: after_release.id.clone(),
+                attended_practitioner_ids: vec![alex.id.clone()],
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("attendance")
+        .into_inner();
+    assert_eq!(attended.attendee_ids, [alex.id.clone()]);
+    let learning = client
+        .record_learning(authed(
+            pb::RecordLearningRequest {
+                request_id: "learning-1".into(),
+                review_id: review_id.clone(),
+                learning_event_id: after_release.id.clone(),
+                conversation_id: String::new(),
+                points: vec![
+                    pb::LearningPoint {
+                        theme: pb::LearningTheme::InformationSharing as i32,
+                        description: "Concerns recorded by health were not shared with children's social care.".into(),
+                    },
+                    pb::LearningPoint {
+                        theme: pb::LearningTheme::VoiceOfTheChild as i32,
+                        description: "The child's daily experience was not asked about.".into(),
+                    },
+                ],
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("learning")
+        .into_inner();
+    assert_eq!(learning.points.len(), 2);
+    let refused = client
+        .record_learning(authed(
+            pb::RecordLearningRequest {
+                request_id: "learning-2".into(),
+                review_id: review_id.clone(),
+                points: vec![pb::LearningPoint::default()],
+                ..Default::default()
+            },
+            &reviewer,
+        ))
+        .await
+        .expect_err("a source and a theme are required");
+    assert_eq!(
+        violated_fields(&refused),
+        [
+            "learning_event_id",
+            "points[0].theme",
+            "points[0].description"
+        ]
+    );
+
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        10,
+        Duration::from_secs(10),
+    )
+    .await;
+    let invitations: Vec<Vec<String>> = events
+        .iter()
+        .filter_map(|(_, event)| match &event.body {
+            Some(Body::LearningEventScheduled(scheduled)) => {
+                let mut emails: Vec<String> = scheduled
+                    .invitees
+                    .iter()
+                    .map(|invitee| invitee.email.clone())
+                    .collect();
+                emails.sort();
+                Some(emails)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        invitations,
+        [
+            vec!["alex@hv.example.org".to_string()],
+            vec![
+                "alex@hv.example.org".to_string(),
+                "cal@hv.example.org".to_string()
+            ],
+            vec![
+                "alex@hv.example.org".to_string(),
+                "bea@hv.example.org".to_string()
+            ],
+        ]
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn deferrals_past_their_review_date_are_flagged_once() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(true).await;
+    let bea = service
+        .register(
+            &review_id,
+            "Bea Witness",
+            "bea@hv.example.org",
+            (date(2025, 3, 1), date(2026, 1, 31)),
+        )
+        .await;
+    let mut client = service.client.clone();
+    client
+        .defer_contact(authed(
+            pb::DeferContactRequest {
+                review_id: review_id.clone(),
+                practitioner_id: bea.id.clone(),
+                reason: pb::DeferralReason::PoliceInvestigationWitness as i32,
+                detail: String::new(),
+                authorised_by: "SIO".into(),
+                review_date: date(2026, 4, 22),
+            },
+            &service.reviewer(),
+        ))
+        .await
+        .expect("deferred");
+    let sweep = cspr_practitioners::jobs::DeferralSweep::new(
+        service.store.clone(),
+        Duration::from_secs(3600),
+    );
+    let replica = cspr_practitioners::jobs::DeferralSweep::new(
+        service.store.clone(),
+        Duration::from_secs(3600),
+    );
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
+    service
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 23).expect("date"));
+    let (one, two) = tokio::join!(sweep.sweep_once(), replica.sweep_once());
+    assert_eq!(one.expect("sweep") + two.expect("sweep"), 1);
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn roles_decide_who_reads_and_who_runs_engagement() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(true).await;
+    service
+        .register(
+            &review_id,
+            "Alex Smith",
+            "alex@hv.example.org",
+            (date(2025, 1, 1), date(2025, 6, 30)),
+        )
+        .await;
+    let mut client = service.client.clone();
+    let list = |token: &str| {
+        authed(
+            pb::ListPractitionersRequest {
+                review_id: review_id.clone(),
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    for role in [
+        "panel_member",
+        "panel_chair",
+        "auditor",
+        "partnership_admin",
+    ] {
+        let token = service.token(&[role], "someone");
+        let page = client
+            .list_practitioners(list(&token))
+            .await
+            .unwrap_or_else(|status| panic!("{role}: {status}"));
+        assert_eq!(page.into_inner().practitioners.len(), 1, "{role} reads");
+    }
+    for (roles, subject) in [
+        (&["agency"][..], "police"),
+        (&["reviewer"][..], "not-appointed"),
+        (&["operations"][..], "ops"),
+    ] {
+        let token = cspr_platform::testing::token(
+            &service.platform,
+            common::PARTNERSHIP,
+            roles,
+            Some("police"),
+            subject,
+        );
+        let refused = client
+            .list_practitioners(list(&token))
+            .await
+            .expect_err("no access");
+        assert_eq!(refused.code(), Code::PermissionDenied, "{roles:?}");
+    }
+    let member = service.token(&["panel_member"], "wren");
+    let refused = client
+        .register_practitioner(authed(
+            pb::RegisterPractitionerRequest {
+                request_id: "x".into(),
+                review_id: review_id.clone(),
+                name: "Someone".into(),
+                role: "GP".into(),
+                agency_id: "gp".into(),
+                email: "gp@example.org".into(),
+                involvement_start: date(2025, 1, 1),
+                involvement_end: date(2025, 2, 1),
+                ..Default::default()
+            },
+            &member,
+        ))
+        .await
+        .expect_err("panel members read only");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let elsewhere = cspr_platform::testing::token(
+        &service.platform,
+        "northmoor",
+        &["partnership_admin"],
+        None,
+        "nora",
+    );
+    let hidden = client
+        .list_practitioners(list(&elsewhere))
+        .await
+        .expect_err("another partnership");
+    assert_eq!(hidden.code(), Code::NotFound);
+    service.stop().await;
+}
