@@ -312,7 +312,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
         .into_inner();
     assert_eq!(
         first.invitee_ids,
-        [alex.id.clone()],
+        std::slice::from_ref(&alex.id),
         "Bea is deferred and Cal outside the scope period"
     );
     let with_cal = client
@@ -379,7 +379,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
         .await
         .expect("attendance")
         .into_inner();
-    assert_eq!(attended.attendee_ids, [alex.id.clone()]);
+    assert_eq!(attended.attendee_ids, std::slice::from_ref(&alex.id));
     let learning = client
         .record_learning(authed(
             pb::RecordLearningRequest {
