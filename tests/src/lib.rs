@@ -9,6 +9,9 @@
 //! - `tests/registry_and_submissions.rs`: terms of reference → report requests (and one
 //!   email per agency, over real SMTP) → agency submissions → the panel's decisions → the
 //!   registry's overview guard.
+//! - `tests/practitioner_engagement.rs`: practitioners named in a chronology → confirmed by
+//!   the reviewer → invitations by email with the advance information, only to the eligible;
+//!   the registry keeps them off the panel.
 //!
 //! The benchmark harness will live here too (a binary, not part of `cargo test`).
 
@@ -35,9 +38,10 @@ pub struct Stack {
     pub shutdown: CancellationToken,
     pub registry: RunningService,
     pub submissions: RunningService,
+    pub practitioners: RunningService,
     pub notifications: RunningService,
-    /// Their databases, dropped at the end.
-    database_urls: Vec<String>,
+    /// Their databases by service, dropped at the end.
+    database_urls: Vec<(&'static str, String)>,
 }
 
 /// Starts every service on free ports, emails going to `mail`; returns once all report
@@ -53,6 +57,13 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
     let submissions_context =
         testing::context(cspr_submissions::SERVICE_NAME, &platform, &clock, &shutdown).await;
+    let practitioners_context = testing::context(
+        cspr_practitioners::SERVICE_NAME,
+        &platform,
+        &clock,
+        &shutdown,
+    )
+    .await;
     let notifications_context = testing::context(
         cspr_notifications::SERVICE_NAME,
         &platform,
@@ -60,11 +71,15 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         &shutdown,
     )
     .await;
-    let database_urls = vec![
-        registry_context.service.database_url.clone(),
-        submissions_context.service.database_url.clone(),
-        notifications_context.service.database_url.clone(),
-    ];
+    let database_urls = [
+        &registry_context,
+        &submissions_context,
+        &practitioners_context,
+        &notifications_context,
+    ]
+    .iter()
+    .map(|context| (context.name, context.service.database_url.clone()))
+    .collect();
     let registry = cspr_registry::start(
         registry_context,
         RegistryConfig {
@@ -83,6 +98,14 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     )
     .await
     .expect("submissions starts");
+    let practitioners = cspr_practitioners::start(
+        practitioners_context,
+        cspr_practitioners::PractitionersConfig {
+            sweep_interval: quiet_jobs,
+        },
+    )
+    .await
+    .expect("practitioners starts");
     let notifications = cspr_notifications::start(
         notifications_context,
         NotificationsConfig {
@@ -97,6 +120,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     .expect("notifications starts");
     assert!(registry.wait_ready().await, "registry ready");
     assert!(submissions.wait_ready().await, "submissions ready");
+    assert!(practitioners.wait_ready().await, "practitioners ready");
     assert!(notifications.wait_ready().await, "notifications ready");
     Stack {
         platform,
@@ -104,6 +128,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         shutdown,
         registry,
         submissions,
+        practitioners,
         notifications,
         database_urls,
     }
@@ -121,6 +146,14 @@ impl Stack {
         testing::token(&self.platform, partnership, roles, org, subject)
     }
 
+    /// The database of one service (for tests that wait on a projection).
+    pub fn database_url(&self, service: &str) -> Option<&str> {
+        self.database_urls
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, url)| url.as_str())
+    }
+
     /// Stops every service and removes their databases and streams.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -132,8 +165,16 @@ impl Stack {
             .stopped()
             .await
             .expect("submissions stops cleanly");
+        self.practitioners
+            .stopped()
+            .await
+            .expect("practitioners stops cleanly");
+        self.notifications
+            .stopped()
+            .await
+            .expect("notifications stops cleanly");
         testing::delete_streams(&testing::nats_url(), &self.platform.subject_prefix).await;
-        for url in &self.database_urls {
+        for (_, url) in &self.database_urls {
             testing::drop_database(url).await;
         }
     }
