@@ -26,6 +26,58 @@ pub(crate) enum Command {
     Chronology(ChronologyArgs),
     /// List a review's agency report requests and where each stands.
     Reports(ReportsArgs),
+    /// List a review's practitioners (with suggestions from chronologies, and deferrals).
+    Practitioners(PractitionersArgs),
+    /// Practitioner learning events.
+    LearningEvent(LearningEventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PractitionersArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The review id.
+    pub(crate) review: String,
+    /// Also suggestions not yet confirmed.
+    #[arg(long)]
+    pub(crate) suggested: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LearningEventArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    #[command(subcommand)]
+    pub(crate) command: LearningEventCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LearningEventCommand {
+    /// Schedule the learning event: every confirmed practitioner whose involvement overlaps
+    /// the scope period and whose contact is not deferred is invited (and emailed).
+    Schedule {
+        /// The review id.
+        #[arg(long)]
+        review: String,
+        /// When, in RFC 3339 (e.g. 2026-05-12T10:00:00+01:00).
+        #[arg(long)]
+        at: chrono::DateTime<chrono::FixedOffset>,
+        /// A place or an online link.
+        #[arg(long)]
+        location: String,
+        /// The agenda.
+        #[arg(long)]
+        agenda: String,
+        /// Also invite this practitioner (repeatable).
+        #[arg(long = "add")]
+        add: Vec<String>,
+        /// Leave this practitioner off (repeatable).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+        /// Idempotency key (default: a new UUID).
+        #[arg(long)]
+        request_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ pub(crate) type AuthedChannel = InterceptedService<Channel, BearerToken>;
 pub(crate) enum Target {
     Registry,
     Submissions,
+    Practitioners,
 }
 
 impl Target {
@@ -37,6 +38,7 @@ impl Target {
         let (variable, default) = match self {
             Target::Registry => ("CSPR_REGISTRY_URL", "http://127.0.0.1:50051"),
             Target::Submissions => ("CSPR_SUBMISSIONS_URL", "http://127.0.0.1:50052"),
+            Target::Practitioners => ("CSPR_PRACTITIONERS_URL", "http://127.0.0.1:50053"),
         };
         args.addr
             .clone()

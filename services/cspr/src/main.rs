@@ -8,6 +8,7 @@
 mod agency;
 mod cli;
 mod client;
+mod engagement;
 mod health;
 mod review;
 mod serve;
@@ -26,6 +27,8 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Submit(args) => agency::submit(args).await,
         cli::Command::Chronology(args) => agency::chronology(args).await,
         cli::Command::Reports(args) => agency::reports(args).await,
+        cli::Command::Practitioners(args) => engagement::practitioners(args).await,
+        cli::Command::LearningEvent(args) => engagement::learning_event(args).await,
     };
     match outcome {
         Ok(code) => code,

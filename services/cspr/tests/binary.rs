@@ -445,6 +445,55 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     sorted.sort();
     assert_eq!(dates, sorted, "in date order");
 
+    // The practitioner named in the chronology is suggested to the reviewer.
+    let practitioners_addr = isolated.addr("practitioners");
+    let mut suggested = serde_json::Value::Null;
+    for _ in 0..100 {
+        let output = client(&admin, &registry_addr, &submissions_addr)
+            .env(
+                "CSPR_PRACTITIONERS_URL",
+                format!("http://{practitioners_addr}"),
+            )
+            .args(["practitioners", &review_id, "--suggested", "--json"])
+            .output()
+            .expect("practitioners");
+        suggested = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        if suggested.as_array().is_some_and(|list| !list.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(suggested[0]["name"], "Alex Smith");
+    assert_eq!(suggested[0]["status"], "PRACTITIONER_STATUS_SUGGESTED");
+    let scheduled = client(&admin, &registry_addr, &submissions_addr)
+        .env(
+            "CSPR_PRACTITIONERS_URL",
+            format!("http://{practitioners_addr}"),
+        )
+        .args([
+            "learning-event",
+            "schedule",
+            "--review",
+            &review_id,
+            "--at",
+            "2099-05-12T10:00:00+01:00",
+            "--location",
+            "Online",
+            "--agenda",
+            "What happened",
+        ])
+        .output()
+        .expect("learning event");
+    assert!(
+        scheduled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scheduled.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&scheduled.stdout).contains("0 practitioner(s) invited"),
+        "suggestions are not invited"
+    );
+
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();

@@ -1,0 +1,146 @@
+//! `cspr practitioners`, `cspr learning-event schedule`: practitioner engagement from a
+//! terminal.
+
+use std::process::ExitCode;
+
+use cspr_proto::practitioners::v1 as pb;
+use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
+
+use crate::cli::{LearningEventArgs, LearningEventCommand, PractitionersArgs};
+use crate::client::{Target, connect, explain};
+
+fn show_date(date: &Option<cspr_proto::google::r#type::Date>) -> String {
+    date.as_ref()
+        .map(|date| format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))
+        .unwrap_or_default()
+}
+
+pub(crate) async fn practitioners(args: PractitionersArgs) -> anyhow::Result<ExitCode> {
+    let mut client =
+        PractitionerEngagementClient::new(connect(&args.client, Target::Practitioners).await?);
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_practitioners(pb::ListPractitionersRequest {
+                review_id: args.review.clone(),
+                include_suggested: args.suggested,
+                page_size: 500,
+                page_token,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        all.extend(page.practitioners);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    if args.client.json {
+        let body: Vec<_> = all
+            .iter()
+            .map(|practitioner| {
+                serde_json::json!({
+                    "id": practitioner.id,
+                    "name": practitioner.name,
+                    "role": practitioner.role,
+                    "agency_id": practitioner.agency_id,
+                    "email": practitioner.email,
+                    "involvement": [show_date(&practitioner.involvement_start), show_date(&practitioner.involvement_end)],
+                    "status": pb::PractitionerStatus::try_from(practitioner.status).map(|status| status.as_str_name()).unwrap_or("UNKNOWN"),
+                    "deferred_until_review": practitioner.deferral.as_ref().map(|deferral| show_date(&deferral.review_date)),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:<20} {:<16} {:<10} {:<23} {:<20} ID",
+        "NAME", "ROLE", "AGENCY", "STATUS", "INVOLVEMENT", "CONTACT"
+    );
+    for practitioner in &all {
+        let status = pb::PractitionerStatus::try_from(practitioner.status)
+            .map(|status| {
+                status
+                    .as_str_name()
+                    .trim_start_matches("PRACTITIONER_STATUS_")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let contact = match &practitioner.deferral {
+            Some(deferral) => format!("deferred (review {})", show_date(&deferral.review_date)),
+            None => "open".to_string(),
+        };
+        let involvement = match (
+            &practitioner.involvement_start,
+            &practitioner.involvement_end,
+        ) {
+            (Some(_), Some(_)) => format!(
+                "{}..{}",
+                show_date(&practitioner.involvement_start),
+                show_date(&practitioner.involvement_end)
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "{:<24} {:<20} {:<16} {:<10} {:<23} {:<20} {}",
+            practitioner.name,
+            practitioner.role,
+            practitioner.agency_id,
+            status,
+            involvement,
+            contact,
+            practitioner.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn learning_event(args: LearningEventArgs) -> anyhow::Result<ExitCode> {
+    let mut client =
+        PractitionerEngagementClient::new(connect(&args.client, Target::Practitioners).await?);
+    match args.command {
+        LearningEventCommand::Schedule {
+            review,
+            at,
+            location,
+            agenda,
+            add,
+            remove,
+            request_id,
+        } => {
+            let event = client
+                .schedule_learning_event(pb::ScheduleLearningEventRequest {
+                    request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    review_id: review,
+                    scheduled_at: Some(prost_types::Timestamp {
+                        seconds: at.timestamp(),
+                        nanos: 0,
+                    }),
+                    location,
+                    agenda,
+                    add_practitioner_ids: add,
+                    remove_practitioner_ids: remove,
+                })
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if args.client.json {
+                let body = serde_json::json!({"id": event.id, "invitee_ids": event.invitee_ids});
+                println!("{}", serde_json::to_string_pretty(&body)?);
+            } else {
+                println!(
+                    "learning event {} scheduled; {} practitioner(s) invited:",
+                    event.id,
+                    event.invitee_ids.len()
+                );
+                for invitee in &event.invitee_ids {
+                    println!("  {invitee}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
