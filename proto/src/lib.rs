@@ -5,6 +5,7 @@
 //! - [`registry::v1`]: the `ReviewRegistry` gRPC service and its messages.
 //! - [`submissions::v1`]: the `AgencySubmissions` gRPC service (agency reports).
 //! - [`practitioners::v1`]: the `PractitionerEngagement` gRPC service.
+//! - [`family::v1`]: the `FamilyEngagement` gRPC service.
 //! - [`notifications::v1`]: the `Notifications` gRPC service (email deliveries).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
@@ -48,6 +49,12 @@ pub mod cspr {
         }
     }
 
+    pub mod family {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.family.v1.rs"));
+        }
+    }
+
     pub mod notifications {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.notifications.v1.rs"));
@@ -61,7 +68,7 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{events, notifications, practitioners, registry, submissions};
+pub use cspr::{events, family, notifications, practitioners, registry, submissions};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).
@@ -100,6 +107,13 @@ impl events::v1::event::Body {
             Body::LearningRecorded(_) => "learning_recorded",
             Body::LearningEventScheduled(_) => "learning_event_scheduled",
             Body::FamilyContactRequested(_) => "family_contact_requested",
+            Body::FamilyMemberAdded(_) => "family_member_added",
+            Body::FamilyContactRestricted(_) => "family_contact_restricted",
+            Body::FamilyRestrictionLifted(_) => "family_restriction_lifted",
+            Body::FamilyRestrictionReviewDue(_) => "family_restriction_review_due",
+            Body::FamilyContactRecorded(_) => "family_contact_recorded",
+            Body::FamilyContributionRecorded(_) => "family_contribution_recorded",
+            Body::PublicationResponseRecorded(_) => "publication_response_recorded",
             Body::PublicationConsultationSent(_) => "publication_consultation_sent",
             Body::ActionAssigned(_) => "action_assigned",
             Body::ActionDueSoon(_) => "action_due_soon",
@@ -125,7 +139,15 @@ impl events::v1::event::Body {
             | Body::ContactReleased(_)
             | Body::DeferralReviewDue(_)
             | Body::LearningRecorded(_) => "practitioners",
-            Body::FamilyContactRequested(_) | Body::PublicationConsultationSent(_) => "family",
+            Body::FamilyContactRequested(_)
+            | Body::PublicationConsultationSent(_)
+            | Body::FamilyMemberAdded(_)
+            | Body::FamilyContactRestricted(_)
+            | Body::FamilyRestrictionLifted(_)
+            | Body::FamilyRestrictionReviewDue(_)
+            | Body::FamilyContactRecorded(_)
+            | Body::FamilyContributionRecorded(_)
+            | Body::PublicationResponseRecorded(_) => "family",
             Body::ActionAssigned(_) | Body::ActionDueSoon(_) | Body::ActionOverdue(_) => "actions",
             Body::ReviewCreated(_)
             | Body::NotificationSent(_)

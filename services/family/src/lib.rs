@@ -1,0 +1,5 @@
+//! Family engagement (in progress).
+
+#![forbid(unsafe_code)]
+
+pub mod crypto;
