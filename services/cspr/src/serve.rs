@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 
 /// The services this build contains, in port order.
-pub(crate) const AVAILABLE: [&str; 4] = [
+pub(crate) const AVAILABLE: [&str; 5] = [
     cspr_registry::SERVICE_NAME,
     cspr_submissions::SERVICE_NAME,
     cspr_practitioners::SERVICE_NAME,
+    cspr_family::SERVICE_NAME,
     cspr_notifications::SERVICE_NAME,
 ];
 
@@ -57,6 +58,8 @@ struct Settings {
     registry_config: cspr_registry::config::RegistryConfig,
     submissions_config: cspr_submissions::config::SubmissionsConfig,
     practitioners_config: cspr_practitioners::PractitionersConfig,
+    /// Read only when the family service is served: it needs a data key.
+    family_config: Option<cspr_family::FamilyConfig>,
     notifications_config: cspr_notifications::config::NotificationsConfig,
 }
 
@@ -71,6 +74,11 @@ impl Settings {
             registry_config: cspr_registry::config::RegistryConfig::from_env(env)?,
             submissions_config: cspr_submissions::config::SubmissionsConfig::from_env(env)?,
             practitioners_config: cspr_practitioners::PractitionersConfig::from_env(env)?,
+            family_config: if services.contains(&cspr_family::SERVICE_NAME) {
+                Some(cspr_family::FamilyConfig::from_env(env)?)
+            } else {
+                None
+            },
             notifications_config: cspr_notifications::config::NotificationsConfig::from_env(env)?,
             platform,
             service_configs,
@@ -95,6 +103,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         registry_config,
         submissions_config,
         practitioners_config,
+        family_config,
         notifications_config,
     } = settings;
 
@@ -127,6 +136,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             cspr_practitioners::SERVICE_NAME => {
                 cspr_practitioners::start(context, practitioners_config.clone()).await
             }
+            cspr_family::SERVICE_NAME => match &family_config {
+                Some(config) => cspr_family::start(context, config.clone()).await,
+                None => anyhow::bail!("the family service's settings were not read"),
+            },
             cspr_notifications::SERVICE_NAME => {
                 cspr_notifications::start(context, notifications_config.clone()).await
             }
@@ -175,11 +188,23 @@ mod tests {
     fn all_expands_and_unknown_names_are_refused() {
         assert_eq!(
             resolve(&["all".into()]).expect("ok"),
-            vec!["registry", "submissions", "practitioners", "notifications"]
+            vec![
+                "registry",
+                "submissions",
+                "practitioners",
+                "family",
+                "notifications"
+            ]
         );
         assert_eq!(
             resolve(&["submissions".into(), "all".into()]).expect("ok"),
-            vec!["submissions", "registry", "practitioners", "notifications"]
+            vec![
+                "submissions",
+                "registry",
+                "practitioners",
+                "family",
+                "notifications"
+            ]
         );
         assert_eq!(
             resolve(&["registry".into(), "registry".into()]).expect("ok"),

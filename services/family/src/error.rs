@@ -1,0 +1,50 @@
+//! The family service's errors and their one mapping onto the platform's codes. Messages
+//! never carry personal data.
+
+use cspr_platform::error::ServiceError;
+
+use crate::crypto::SealError;
+use crate::domain::ContactError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FamilyError {
+    #[error("review {0}")]
+    ReviewNotFound(String),
+    #[error("family member {0}")]
+    MemberNotFound(String),
+    #[error("no publication consultation was sent to this family member")]
+    NotConsulted,
+    #[error(transparent)]
+    Contact(#[from] ContactError),
+    #[error("a personal field could not be sealed or opened: {0}")]
+    Seal(#[from] SealError),
+    #[error("request_id {0:?} was already used for a different request")]
+    IdempotencyConflict(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<FamilyError> for ServiceError {
+    fn from(error: FamilyError) -> Self {
+        match error {
+            FamilyError::ReviewNotFound(_) | FamilyError::MemberNotFound(_) => {
+                ServiceError::NotFound(error.to_string())
+            }
+            FamilyError::NotConsulted | FamilyError::Contact(_) => {
+                ServiceError::FailedPrecondition(error.to_string())
+            }
+            FamilyError::Seal(seal) => ServiceError::internal(seal),
+            FamilyError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),
+            FamilyError::Service(service) => service,
+            FamilyError::Database(database) => ServiceError::from(database),
+        }
+    }
+}
+
+impl From<FamilyError> for tonic::Status {
+    fn from(error: FamilyError) -> Self {
+        tonic::Status::from(ServiceError::from(error))
+    }
+}

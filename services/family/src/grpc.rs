@@ -1,0 +1,686 @@
+//! The `FamilyEngagement` gRPC service: decode → authorize (full or redacted view) → seal →
+//! store → open for the caller's view. Personal fields never reach logs: errors name fields,
+//! not their values.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::auth::{Principal, principal};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::idempotency::fingerprint;
+use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::values::{Email, optional_text, required_text};
+use cspr_proto::family::v1 as pb;
+use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::crypto::FieldCipher;
+use crate::domain::{self, Relationship, RestrictionReason, View};
+use crate::error::FamilyError;
+use crate::store::{MemberRow, NewMember, RequestKey, ReviewInfo, Route, Store};
+
+fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ServiceError::invalid(field, "required"));
+    }
+    raw.parse()
+        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
+}
+
+fn relationship_from_proto(value: i32) -> Option<Relationship> {
+    match pb::Relationship::try_from(value).ok()? {
+        pb::Relationship::Parent => Some(Relationship::Parent),
+        pb::Relationship::Carer => Some(Relationship::Carer),
+        pb::Relationship::StepParent => Some(Relationship::StepParent),
+        pb::Relationship::Sibling => Some(Relationship::Sibling),
+        pb::Relationship::Grandparent => Some(Relationship::Grandparent),
+        pb::Relationship::AuntUncle => Some(Relationship::AuntUncle),
+        pb::Relationship::OtherExtendedFamily => Some(Relationship::OtherExtendedFamily),
+        pb::Relationship::Unspecified => None,
+    }
+}
+
+fn relationship_to_proto(relationship: Option<Relationship>) -> i32 {
+    (match relationship {
+        Some(Relationship::Parent) => pb::Relationship::Parent,
+        Some(Relationship::Carer) => pb::Relationship::Carer,
+        Some(Relationship::StepParent) => pb::Relationship::StepParent,
+        Some(Relationship::Sibling) => pb::Relationship::Sibling,
+        Some(Relationship::Grandparent) => pb::Relationship::Grandparent,
+        Some(Relationship::AuntUncle) => pb::Relationship::AuntUncle,
+        Some(Relationship::OtherExtendedFamily) => pb::Relationship::OtherExtendedFamily,
+        None => pb::Relationship::Unspecified,
+    }) as i32
+}
+
+fn restriction_to_proto(reason: RestrictionReason) -> i32 {
+    (match reason {
+        RestrictionReason::CriminalInvestigation => pb::RestrictionReason::CriminalInvestigation,
+        RestrictionReason::Trial => pb::RestrictionReason::Trial,
+        RestrictionReason::Other => pb::RestrictionReason::Other,
+    }) as i32
+}
+
+fn key(
+    operation: &'static str,
+    request_id: &str,
+    message: &impl Message,
+) -> Result<RequestKey, ServiceError> {
+    let request_id = required_text(request_id, 100)
+        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
+    Ok(RequestKey {
+        operation,
+        request_id,
+        fingerprint: fingerprint(&message.encode_to_vec()),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct FamilyApi {
+    store: Store,
+    cipher: Arc<FieldCipher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl FamilyApi {
+    pub fn new(store: Store, cipher: Arc<FieldCipher>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            cipher,
+            clock,
+        }
+    }
+
+    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
+        let review_id = uuid_field("review_id", raw_id)?;
+        Ok(self
+            .store
+            .review(&principal.partnership, review_id)
+            .await
+            .map_err(FamilyError::from)?
+            .ok_or_else(|| FamilyError::ReviewNotFound(review_id.to_string()))?)
+    }
+
+    async fn refuse(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+        message: &str,
+    ) -> Status {
+        if let Err(error) = self
+            .store
+            .audit_access(
+                principal,
+                action,
+                review.review_id,
+                format!("reviews/{}/family", review.review_id),
+                "PERMISSION_DENIED",
+            )
+            .await
+        {
+            tracing::warn!(%error, "cannot audit a refusal");
+        }
+        ServiceError::PermissionDenied(message.to_string()).into()
+    }
+
+    async fn read_view(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+    ) -> Result<View, Status> {
+        match domain::view(principal, review.reviewer_subject.as_deref()) {
+            Some(view) => Ok(view),
+            None => Err(self
+                .refuse(
+                    principal,
+                    review,
+                    action,
+                    "family engagement is not open to this role",
+                )
+                .await),
+        }
+    }
+
+    async fn writer(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        action: &str,
+    ) -> Result<(), Status> {
+        if domain::may_write(principal, review.reviewer_subject.as_deref()) {
+            Ok(())
+        } else {
+            Err(self
+                .refuse(principal, review, action, "family engagement is run by the reviewer appointed to the review and family liaison")
+                .await)
+        }
+    }
+
+    fn seal(&self, row: Uuid, field: &str, text: &str) -> Result<Vec<u8>, Status> {
+        Ok(self
+            .cipher
+            .seal(row, field, text)
+            .map_err(FamilyError::from)?)
+    }
+
+    fn open(&self, row: Uuid, field: &str, sealed: Option<&[u8]>) -> Result<String, Status> {
+        match sealed {
+            Some(sealed) => Ok(self
+                .cipher
+                .open(row, field, sealed)
+                .map_err(FamilyError::from)?),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// The member as the caller may see it.
+    fn to_proto(&self, member: &MemberRow, view: View) -> Result<pb::FamilyMember, Status> {
+        let full = view == View::Full;
+        let clear = |field: &str, sealed: Option<&[u8]>| -> Result<String, Status> {
+            if full {
+                self.open(member.id, field, sealed)
+            } else {
+                Ok(String::new())
+            }
+        };
+        let route = if member.route == "KNOWN_PROFESSIONAL" {
+            Some(pb::family_member::Route::KnownProfessional(
+                pb::KnownProfessional {
+                    name: member.professional_name.clone(),
+                    agency: member.professional_agency.clone(),
+                    email: member.professional_email.clone(),
+                },
+            ))
+        } else {
+            Some(pb::family_member::Route::Direct(pb::DirectContact {
+                contact_details: clear("direct_contact", member.direct_contact_sealed.as_deref())?,
+                reason: clear("direct_reason", member.direct_reason_sealed.as_deref())?,
+            }))
+        };
+        Ok(pb::FamilyMember {
+            id: member.id.to_string(),
+            review_id: member.review_id.to_string(),
+            relationship: relationship_to_proto(member.relationship()),
+            name: clear("name", Some(&member.name_sealed))?,
+            contact_decision_note: clear("decision_note", Some(&member.decision_note_sealed))?,
+            route,
+            restriction: match member.restriction() {
+                Some(reason) => Some(pb::Restriction {
+                    reason: restriction_to_proto(reason),
+                    detail: clear(
+                        "restriction_detail",
+                        member.restriction_detail_sealed.as_deref(),
+                    )?,
+                    authorised_by: member.restriction_authorised_by.clone(),
+                    review_date: member.restriction_review_date.map(date_to_proto),
+                    restrict_time: member.restricted_at.map(timestamp_to_proto),
+                }),
+                None => None,
+            },
+            contact_count: i32::try_from(member.contact_count).unwrap_or(i32::MAX),
+            contribution_count: i32::try_from(member.contribution_count).unwrap_or(i32::MAX),
+            publication_consultation: member
+                .consultation_sent_at
+                .map(|sent| -> Result<pb::PublicationConsultation, Status> {
+                    Ok(pb::PublicationConsultation {
+                        sent_time: Some(timestamp_to_proto(sent)),
+                        response_due: member.consultation_due.map(date_to_proto),
+                        response: clear("response", member.response_sealed.as_deref())?,
+                        responded: member.response_sealed.is_some(),
+                    })
+                })
+                .transpose()?,
+            redacted: !full,
+            create_time: Some(timestamp_to_proto(member.created_at)),
+            update_time: Some(timestamp_to_proto(member.updated_at)),
+        })
+    }
+
+    fn member_id(&self, raw: &str) -> Result<Uuid, Status> {
+        Ok(uuid_field("member_id", raw)?)
+    }
+
+    fn future_date(
+        &self,
+        field: &str,
+        date: Option<&cspr_proto::google::r#type::Date>,
+    ) -> Result<NaiveDate, Status> {
+        let date = date_from_proto(date)
+            .map_err(|error| ServiceError::invalid(field, error.to_string()))?;
+        if date <= self.clock.today() {
+            return Err(ServiceError::invalid(field, "must be in the future").into());
+        }
+        Ok(date)
+    }
+}
+
+#[tonic::async_trait]
+impl FamilyEngagement for FamilyApi {
+    async fn add_family_member(
+        &self,
+        request: Request<pb::AddFamilyMemberRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "AddFamilyMember").await?;
+        let member_id = Uuid::now_v7();
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("AddFamilyMember", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let relationship = relationship_from_proto(request.relationship);
+        if relationship.is_none() {
+            violations.add("relationship", "required");
+        }
+        let name = violations.check("name", required_text(&request.name, 200));
+        let note = violations.check(
+            "contact_decision_note",
+            optional_text(&request.contact_decision_note, 5_000),
+        );
+        let route = match &request.route {
+            Some(pb::add_family_member_request::Route::KnownProfessional(professional)) => {
+                let name = violations.check(
+                    "known_professional.name",
+                    required_text(&professional.name, 200),
+                );
+                let agency = violations.check(
+                    "known_professional.agency",
+                    required_text(&professional.agency, 200),
+                );
+                let email = violations.check(
+                    "known_professional.email",
+                    Email::parse(&professional.email),
+                );
+                match (name, agency, email) {
+                    (Some(name), Some(agency), Some(email)) => Some(RouteInput::Professional(
+                        name,
+                        agency,
+                        email.as_str().to_string(),
+                    )),
+                    _ => None,
+                }
+            }
+            Some(pb::add_family_member_request::Route::Direct(direct)) => {
+                let details = violations.check(
+                    "direct.contact_details",
+                    required_text(&direct.contact_details, 1_000),
+                );
+                let reason =
+                    violations.check("direct.reason", required_text(&direct.reason, 2_000));
+                details
+                    .zip(reason)
+                    .map(|(details, reason)| RouteInput::Direct(details, reason))
+            }
+            None => {
+                violations.add(
+                    "route",
+                    "required: known_professional (preferred) or direct with a reason",
+                );
+                None
+            }
+        };
+        let request_contact = if request.request_contact {
+            if !matches!(
+                request.route,
+                Some(pb::add_family_member_request::Route::KnownProfessional(_))
+            ) {
+                violations.add(
+                    "request_contact",
+                    "a request to approach the member needs a known professional",
+                );
+            }
+            violations
+                .check(
+                    "contact_purpose",
+                    required_text(&request.contact_purpose, 2_000),
+                )
+                .map(Some)
+        } else {
+            Some(None)
+        };
+        violations.finish()?;
+        let (
+            Some(request_key),
+            Some(relationship),
+            Some(name),
+            Some(note),
+            Some(route),
+            Some(request_contact),
+        ) = (
+            request_key,
+            relationship,
+            name,
+            note,
+            route,
+            request_contact,
+        )
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let route = match route {
+            RouteInput::Professional(name, agency, email) => Route::KnownProfessional {
+                name,
+                agency,
+                email,
+            },
+            RouteInput::Direct(details, reason) => Route::Direct {
+                contact_sealed: self.seal(member_id, "direct_contact", &details)?,
+                reason_sealed: self.seal(member_id, "direct_reason", &reason)?,
+            },
+        };
+        let member = self
+            .store
+            .add_member(
+                &principal,
+                &review,
+                NewMember {
+                    id: member_id,
+                    relationship,
+                    name_sealed: self.seal(member_id, "name", &name)?,
+                    decision_note_sealed: self.seal(member_id, "decision_note", &note)?,
+                    route,
+                    request_contact,
+                },
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn list_family_members(
+        &self,
+        request: Request<pb::ListFamilyMembersRequest>,
+    ) -> Result<Response<pb::ListFamilyMembersResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        let view = self
+            .read_view(&principal, &review, "ListFamilyMembers")
+            .await?;
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let mut members = self
+            .store
+            .list(review.review_id, after, limit + 1)
+            .await
+            .map_err(FamilyError::from)?;
+        let next_page_token = if members.len() as i64 > limit {
+            members.truncate(limit as usize);
+            members
+                .last()
+                .map(|member| {
+                    Cursor {
+                        at: member.created_at,
+                        id: member.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.store
+            .audit_access(
+                &principal,
+                "ListFamilyMembers",
+                review.review_id,
+                format!("reviews/{}/family", review.review_id),
+                "ok",
+            )
+            .await
+            .map_err(FamilyError::from)?;
+        let mut page = Vec::with_capacity(members.len());
+        for member in &members {
+            page.push(self.to_proto(member, view)?);
+        }
+        Ok(Response::new(pb::ListFamilyMembersResponse {
+            members: page,
+            next_page_token,
+            parallel_processes: review.parallel_processes.0.values().cloned().collect(),
+        }))
+    }
+
+    async fn get_family_member(
+        &self,
+        request: Request<pb::GetFamilyMemberRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        let view = self
+            .read_view(&principal, &review, "GetFamilyMember")
+            .await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let member = self
+            .store
+            .member(review.review_id, member_id)
+            .await
+            .map_err(FamilyError::from)?
+            .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
+        self.store
+            .audit_access(
+                &principal,
+                "GetFamilyMember",
+                review.review_id,
+                format!("family-members/{member_id}"),
+                "ok",
+            )
+            .await
+            .map_err(FamilyError::from)?;
+        Ok(Response::new(self.to_proto(&member, view)?))
+    }
+
+    async fn restrict_contact(
+        &self,
+        request: Request<pb::RestrictContactRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "RestrictContact").await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let mut violations = Violations::new();
+        let reason = match pb::RestrictionReason::try_from(request.reason) {
+            Ok(pb::RestrictionReason::CriminalInvestigation) => {
+                Some(RestrictionReason::CriminalInvestigation)
+            }
+            Ok(pb::RestrictionReason::Trial) => Some(RestrictionReason::Trial),
+            Ok(pb::RestrictionReason::Other) => Some(RestrictionReason::Other),
+            _ => {
+                violations.add("reason", "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER");
+                None
+            }
+        };
+        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
+        let authorised_by =
+            violations.check("authorised_by", required_text(&request.authorised_by, 200));
+        let review_date = match self.future_date("review_date", request.review_date.as_ref()) {
+            Ok(date) => Some(date),
+            Err(status) => {
+                violations.add(
+                    "review_date",
+                    status
+                        .message()
+                        .trim_start_matches("invalid request: review_date: "),
+                );
+                None
+            }
+        };
+        violations.finish()?;
+        let (Some(reason), Some(detail), Some(authorised_by), Some(review_date)) =
+            (reason, detail, authorised_by, review_date)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let detail_sealed = self.seal(member_id, "restriction_detail", &detail)?;
+        let member = self
+            .store
+            .restrict(
+                &principal,
+                &review,
+                member_id,
+                reason,
+                detail_sealed,
+                authorised_by,
+                review_date,
+            )
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn lift_restriction(
+        &self,
+        request: Request<pb::LiftRestrictionRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "LiftRestriction").await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let member = self.store.lift(&principal, &review, member_id).await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn record_contact(
+        &self,
+        request: Request<pb::RecordContactRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "RecordContact").await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("RecordContact", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let contacted_at: Option<DateTime<Utc>> = match &request.contacted_at {
+            Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
+                Some(instant) if instant <= self.clock.now() => Some(instant),
+                _ => {
+                    violations.add("contacted_at", "must be a time in the past");
+                    None
+                }
+            },
+            None => {
+                violations.add("contacted_at", "required");
+                None
+            }
+        };
+        let made_by = violations.check("made_by", required_text(&request.made_by, 200));
+        let route = violations.check("route", required_text(&request.route, 100));
+        let summary = violations.check("summary", required_text(&request.summary, 10_000));
+        violations.finish()?;
+        let (Some(request_key), Some(contacted_at), Some(made_by), Some(route), Some(summary)) =
+            (request_key, contacted_at, made_by, route, summary)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let summary_sealed = self.seal(member_id, "contact_summary", &summary)?;
+        let member = self
+            .store
+            .record_contact(
+                &principal,
+                &review,
+                member_id,
+                contacted_at,
+                made_by,
+                route,
+                summary_sealed,
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn record_contribution(
+        &self,
+        request: Request<pb::RecordContributionRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "RecordContribution")
+            .await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let mut violations = Violations::new();
+        let request_key = violations.check(
+            "request_id",
+            key("RecordContribution", &request.request_id, &request).map_err(|_| "required"),
+        );
+        let views = violations.check("views", required_text(&request.views, 50_000));
+        violations.finish()?;
+        let (Some(request_key), Some(views)) = (request_key, views) else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let contribution_id = Uuid::now_v7();
+        let views_sealed = self.seal(contribution_id, "views", &views)?;
+        let member = self
+            .store
+            .record_contribution(
+                &principal,
+                &review,
+                member_id,
+                contribution_id,
+                views_sealed,
+                request_key,
+            )
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn consult_on_publication(
+        &self,
+        request: Request<pb::ConsultOnPublicationRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "ConsultOnPublication")
+            .await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let request_key = key("ConsultOnPublication", &request.request_id, &request)?;
+        let response_due = self.future_date("response_due", request.response_due.as_ref())?;
+        let member = self
+            .store
+            .consult(&principal, &review, member_id, response_due, request_key)
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+
+    async fn record_publication_response(
+        &self,
+        request: Request<pb::RecordPublicationResponseRequest>,
+    ) -> Result<Response<pb::FamilyMember>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        self.writer(&principal, &review, "RecordPublicationResponse")
+            .await?;
+        let member_id = self.member_id(&request.member_id)?;
+        let response = required_text(&request.response, 10_000)
+            .map_err(|error| ServiceError::invalid("response", error.to_string()))?;
+        let response_sealed = self.seal(member_id, "response", &response)?;
+        let member = self
+            .store
+            .record_response(&principal, &review, member_id, response_sealed)
+            .await?;
+        Ok(Response::new(self.to_proto(&member, View::Full)?))
+    }
+}
+
+/// A validated route before sealing.
+enum RouteInput {
+    Professional(String, String, String),
+    Direct(String, String),
+}

@@ -1,0 +1,765 @@
+//! The family database: the only place with SQL. Personal fields arrive here already
+//! sealed (see `crypto`); each command is one transaction with its event and audit record.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::auth::Principal;
+use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::convert::date_to_proto;
+use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::pagination::Cursor;
+use cspr_proto::events::v1::{self as ev, Actor, event::Body};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{self, ContactError, Relationship, RestrictionReason};
+use crate::error::FamilyError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReviewInfo {
+    pub review_id: Uuid,
+    pub partnership_id: String,
+    pub reference: String,
+    pub reviewer_subject: Option<String>,
+    /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
+    pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
+}
+
+/// A family member as stored (personal fields sealed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub relationship: String,
+    pub name_sealed: Vec<u8>,
+    pub decision_note_sealed: Vec<u8>,
+    pub route: String,
+    pub professional_name: String,
+    pub professional_agency: String,
+    pub professional_email: String,
+    pub direct_contact_sealed: Option<Vec<u8>>,
+    pub direct_reason_sealed: Option<Vec<u8>>,
+    pub restriction_reason: Option<String>,
+    pub restriction_detail_sealed: Option<Vec<u8>>,
+    pub restriction_authorised_by: String,
+    pub restriction_review_date: Option<NaiveDate>,
+    pub restricted_at: Option<DateTime<Utc>>,
+    pub consultation_sent_at: Option<DateTime<Utc>>,
+    pub consultation_due: Option<NaiveDate>,
+    pub response_sealed: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub contact_count: i64,
+    pub contribution_count: i64,
+}
+
+impl MemberRow {
+    pub fn relationship(&self) -> Option<Relationship> {
+        Relationship::parse(&self.relationship)
+    }
+
+    pub fn restriction(&self) -> Option<RestrictionReason> {
+        self.restriction_reason
+            .as_deref()
+            .and_then(RestrictionReason::parse)
+    }
+}
+
+const MEMBER_COLUMNS: &str = "m.id, m.review_id, m.relationship, m.name_sealed, m.decision_note_sealed, m.route,
+    m.professional_name, m.professional_agency, m.professional_email, m.direct_contact_sealed, m.direct_reason_sealed,
+    m.restriction_reason, m.restriction_detail_sealed, m.restriction_authorised_by, m.restriction_review_date,
+    m.restricted_at, m.consultation_sent_at, m.consultation_due, m.response_sealed, m.created_at, m.updated_at,
+    (SELECT count(*) FROM family_contacts c WHERE c.member_id = m.id) AS contact_count,
+    (SELECT count(*) FROM family_contributions k WHERE k.member_id = m.id) AS contribution_count";
+
+/// How to reach a member.
+#[derive(Debug, Clone)]
+pub enum Route {
+    KnownProfessional {
+        name: String,
+        agency: String,
+        email: String,
+    },
+    /// Sealed contact details and reason.
+    Direct {
+        contact_sealed: Vec<u8>,
+        reason_sealed: Vec<u8>,
+    },
+}
+
+/// A member to add (personal fields sealed).
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub id: Uuid,
+    pub relationship: Relationship,
+    pub name_sealed: Vec<u8>,
+    pub decision_note_sealed: Vec<u8>,
+    pub route: Route,
+    /// With the purpose to pass on: ask the known professional to approach the member now.
+    pub request_contact: Option<String>,
+}
+
+/// A client request id with the fingerprint of its content.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    pub operation: &'static str,
+    pub request_id: String,
+    pub fingerprint: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+}
+
+fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
+    EventMeta {
+        partnership_id: principal.partnership.clone(),
+        review_id: Some(review_id),
+        actor: Actor {
+            subject: principal.subject.clone(),
+            roles: principal.role_names(),
+        },
+    }
+}
+
+async fn audit_in(
+    connection: &mut PgConnection,
+    principal: &Principal,
+    action: &str,
+    review_id: Uuid,
+    resource: String,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        connection,
+        &AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        },
+    )
+    .await
+}
+
+impl Store {
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    ) -> Self {
+        Self {
+            pool,
+            outbox,
+            clock,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    // ---- projections of the registry (consumer side)
+
+    async fn ensure_review(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
+            .bind(review_id)
+            .bind(partnership_id)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_review(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        reference: &str,
+    ) -> Result<(), sqlx::Error> {
+        Self::ensure_review(connection, review_id, partnership_id).await?;
+        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
+            .bind(review_id)
+            .bind(reference)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_reviewer(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        subject: &str,
+    ) -> Result<(), sqlx::Error> {
+        Self::ensure_review(connection, review_id, partnership_id).await?;
+        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
+            .bind(review_id)
+            .bind(subject)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+
+    /// A parallel process started (Some kind) or ended (None).
+    pub async fn record_parallel_process(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        process_id: &str,
+        kind: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        Self::ensure_review(connection, review_id, partnership_id).await?;
+        match kind {
+            Some(kind) => {
+                sqlx::query("UPDATE reviews SET parallel_processes = parallel_processes || jsonb_build_object($2::text, $3::text) WHERE review_id = $1")
+                    .bind(review_id)
+                    .bind(process_id)
+                    .bind(kind)
+                    .execute(connection)
+                    .await?;
+            }
+            None => {
+                sqlx::query("UPDATE reviews SET parallel_processes = parallel_processes - $2::text WHERE review_id = $1")
+                    .bind(review_id)
+                    .bind(process_id)
+                    .execute(connection)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- reads
+
+    pub async fn review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT review_id, partnership_id, reference, reviewer_subject, parallel_processes FROM reviews
+             WHERE review_id = $1 AND partnership_id = $2",
+        )
+        .bind(review_id)
+        .bind(partnership_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn member_in(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        member_id: Uuid,
+        lock: bool,
+    ) -> Result<Option<MemberRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM family_members m WHERE m.review_id = $1 AND m.id = $2{}",
+            if lock { " FOR UPDATE OF m" } else { "" }
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(member_id)
+            .fetch_optional(connection)
+            .await
+    }
+
+    pub async fn member(
+        &self,
+        review_id: Uuid,
+        member_id: Uuid,
+    ) -> Result<Option<MemberRow>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        Self::member_in(&mut connection, review_id, member_id, false).await
+    }
+
+    pub async fn list(
+        &self,
+        review_id: Uuid,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<MemberRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM family_members m
+             WHERE m.review_id = $1 AND ($2::timestamptz IS NULL OR (m.created_at, m.id) > ($2, $3))
+             ORDER BY m.created_at, m.id LIMIT $4"
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(review_id)
+            .bind(after.map(|cursor| cursor.at))
+            .bind(after.map(|cursor| cursor.id))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Audits a read or a refusal.
+    pub async fn audit_access(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        audit_in(
+            &mut connection,
+            principal,
+            action,
+            review_id,
+            resource,
+            outcome,
+        )
+        .await
+    }
+
+    // ---- commands
+
+    async fn claim(
+        connection: &mut PgConnection,
+        principal: &Principal,
+        key: &RequestKey,
+        resource: Uuid,
+    ) -> Result<Option<Uuid>, FamilyError> {
+        match idempotency::claim(
+            connection,
+            &principal.partnership,
+            key.operation,
+            &key.request_id,
+            &key.fingerprint,
+            &resource.to_string(),
+        )
+        .await?
+        {
+            Claim::New => Ok(None),
+            Claim::Replay(existing) => Ok(existing.parse().ok()),
+            Claim::Conflict => Err(FamilyError::IdempotencyConflict(key.request_id.clone())),
+        }
+    }
+
+    /// Runs `change` on a locked member (after the request id check, when there is one),
+    /// then writes its event and audit record; returns the member as it then is.
+    async fn with_member<F>(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        action: &'static str,
+        key: Option<&RequestKey>,
+        change: F,
+    ) -> Result<MemberRow, FamilyError>
+    where
+        F: for<'c> FnOnce(
+            &'c mut PgConnection,
+            &'c MemberRow,
+            DateTime<Utc>,
+        )
+            -> futures::future::BoxFuture<'c, Result<Vec<Body>, FamilyError>>,
+    {
+        let mut transaction = self.pool.begin().await?;
+        if let Some(key) = key
+            && Self::claim(&mut transaction, principal, key, member_id)
+                .await?
+                .is_some()
+        {
+            transaction.rollback().await?;
+            return self
+                .member(review.review_id, member_id)
+                .await?
+                .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()));
+        }
+        let member = Self::member_in(&mut transaction, review.review_id, member_id, true)
+            .await?
+            .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
+        let now = self.clock.now();
+        let bodies = change(&mut transaction, &member, now).await?;
+        sqlx::query("UPDATE family_members SET updated_at = $2 WHERE id = $1")
+            .bind(member_id)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        for body in bodies {
+            self.outbox
+                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .await?;
+        }
+        audit_in(
+            &mut transaction,
+            principal,
+            action,
+            review.review_id,
+            format!("family-members/{member_id}"),
+            "ok",
+        )
+        .await?;
+        let updated = Self::member_in(&mut transaction, review.review_id, member_id, false)
+            .await?
+            .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
+        transaction.commit().await?;
+        Ok(updated)
+    }
+
+    pub async fn add_member(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member: NewMember,
+        key: RequestKey,
+    ) -> Result<MemberRow, FamilyError> {
+        let mut transaction = self.pool.begin().await?;
+        if let Some(existing) = Self::claim(&mut transaction, principal, &key, member.id).await? {
+            transaction.rollback().await?;
+            return self
+                .member(review.review_id, existing)
+                .await?
+                .ok_or_else(|| FamilyError::MemberNotFound(existing.to_string()));
+        }
+        let now = self.clock.now();
+        let (route, professional, direct) = match &member.route {
+            Route::KnownProfessional {
+                name,
+                agency,
+                email,
+            } => (
+                "KNOWN_PROFESSIONAL",
+                (name.clone(), agency.clone(), email.clone()),
+                (None, None),
+            ),
+            Route::Direct {
+                contact_sealed,
+                reason_sealed,
+            } => (
+                "DIRECT",
+                (String::new(), String::new(), String::new()),
+                (Some(contact_sealed.clone()), Some(reason_sealed.clone())),
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO family_members (id, review_id, relationship, name_sealed, decision_note_sealed, route,
+                 professional_name, professional_agency, professional_email, direct_contact_sealed, direct_reason_sealed,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(member.id)
+        .bind(review.review_id)
+        .bind(member.relationship.as_str())
+        .bind(&member.name_sealed)
+        .bind(&member.decision_note_sealed)
+        .bind(route)
+        .bind(&professional.0)
+        .bind(&professional.1)
+        .bind(&professional.2)
+        .bind(&direct.0)
+        .bind(&direct.1)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        let mut bodies = vec![Body::FamilyMemberAdded(ev::FamilyMemberAdded {
+            family_member_id: member.id.to_string(),
+            relationship: member.relationship.as_str().to_string(),
+        })];
+        if let Some(purpose) = &member.request_contact {
+            let Route::KnownProfessional {
+                name,
+                agency,
+                email,
+            } = &member.route
+            else {
+                return Err(ContactError::NoKnownProfessional.into());
+            };
+            bodies.push(Body::FamilyContactRequested(ev::FamilyContactRequested {
+                family_member_id: member.id.to_string(),
+                relationship: member
+                    .relationship
+                    .in_words()
+                    .trim_start_matches("a ")
+                    .trim_start_matches("an ")
+                    .to_string(),
+                professional_name: name.clone(),
+                professional_email: email.clone(),
+                professional_agency: agency.clone(),
+                purpose: purpose.clone(),
+                review_reference: review.reference.clone(),
+            }));
+        }
+        for body in bodies {
+            self.outbox
+                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .await?;
+        }
+        audit_in(
+            &mut transaction,
+            principal,
+            "AddFamilyMember",
+            review.review_id,
+            format!("family-members/{}", member.id),
+            "ok",
+        )
+        .await?;
+        let stored = Self::member_in(&mut transaction, review.review_id, member.id, false)
+            .await?
+            .ok_or_else(|| FamilyError::MemberNotFound(member.id.to_string()))?;
+        transaction.commit().await?;
+        Ok(stored)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn restrict(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        reason: RestrictionReason,
+        detail_sealed: Vec<u8>,
+        authorised_by: String,
+        review_date: NaiveDate,
+    ) -> Result<MemberRow, FamilyError> {
+        self.with_member(principal, review, member_id, "RestrictContact", None, move |connection, member, now| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE family_members SET restriction_reason = $2, restriction_detail_sealed = $3,
+                         restriction_authorised_by = $4, restriction_review_date = $5, restricted_at = $6
+                     WHERE id = $1",
+                )
+                .bind(member.id)
+                .bind(reason.as_str())
+                .bind(&detail_sealed)
+                .bind(&authorised_by)
+                .bind(review_date)
+                .bind(now)
+                .execute(&mut *connection)
+                .await?;
+                Ok(vec![Body::FamilyContactRestricted(ev::FamilyContactRestricted {
+                    family_member_id: member.id.to_string(),
+                    reason: reason.as_str().to_string(),
+                    review_date: Some(date_to_proto(review_date)),
+                })])
+            })
+        })
+        .await
+    }
+
+    pub async fn lift(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+    ) -> Result<MemberRow, FamilyError> {
+        self.with_member(principal, review, member_id, "LiftRestriction", None, |connection, member, _now| {
+            Box::pin(async move {
+                if member.restriction().is_none() {
+                    return Err(ContactError::NotRestricted.into());
+                }
+                sqlx::query(
+                    "UPDATE family_members SET restriction_reason = NULL, restriction_detail_sealed = NULL,
+                         restriction_authorised_by = '', restriction_review_date = NULL, restricted_at = NULL
+                     WHERE id = $1",
+                )
+                .bind(member.id)
+                .execute(&mut *connection)
+                .await?;
+                Ok(vec![Body::FamilyRestrictionLifted(ev::FamilyRestrictionLifted {
+                    family_member_id: member.id.to_string(),
+                })])
+            })
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_contact(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        contacted_at: DateTime<Utc>,
+        made_by: String,
+        route: String,
+        summary_sealed: Vec<u8>,
+        key: RequestKey,
+    ) -> Result<MemberRow, FamilyError> {
+        self.with_member(principal, review, member_id, "RecordContact", Some(&key), move |connection, member, now| {
+            Box::pin(async move {
+                domain::may_contact(member.restriction())?;
+                sqlx::query(
+                    "INSERT INTO family_contacts (id, member_id, contacted_at, made_by, route, summary_sealed, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(member.id)
+                .bind(contacted_at)
+                .bind(&made_by)
+                .bind(&route)
+                .bind(&summary_sealed)
+                .bind(now)
+                .execute(&mut *connection)
+                .await?;
+                Ok(vec![Body::FamilyContactRecorded(ev::FamilyContactRecorded {
+                    family_member_id: member.id.to_string(),
+                })])
+            })
+        })
+        .await
+    }
+
+    pub async fn record_contribution(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        contribution_id: Uuid,
+        views_sealed: Vec<u8>,
+        key: RequestKey,
+    ) -> Result<MemberRow, FamilyError> {
+        self.with_member(principal, review, member_id, "RecordContribution", Some(&key), move |connection, member, now| {
+            Box::pin(async move {
+                domain::may_contact(member.restriction())?;
+                sqlx::query("INSERT INTO family_contributions (id, member_id, views_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(contribution_id)
+                    .bind(member.id)
+                    .bind(&views_sealed)
+                    .bind(now)
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(vec![Body::FamilyContributionRecorded(ev::FamilyContributionRecorded {
+                    family_member_id: member.id.to_string(),
+                })])
+            })
+        })
+        .await
+    }
+
+    pub async fn consult(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        response_due: NaiveDate,
+        key: RequestKey,
+    ) -> Result<MemberRow, FamilyError> {
+        let reference = review.reference.clone();
+        self.with_member(principal, review, member_id, "ConsultOnPublication", Some(&key), move |connection, member, now| {
+            Box::pin(async move {
+                domain::may_contact(member.restriction())?;
+                if member.route != "KNOWN_PROFESSIONAL" {
+                    return Err(ContactError::NoKnownProfessional.into());
+                }
+                sqlx::query("UPDATE family_members SET consultation_sent_at = $2, consultation_due = $3, response_sealed = NULL WHERE id = $1")
+                    .bind(member.id)
+                    .bind(now)
+                    .bind(response_due)
+                    .execute(&mut *connection)
+                    .await?;
+                let relationship = member.relationship().map(Relationship::in_words).unwrap_or("a family member");
+                Ok(vec![Body::PublicationConsultationSent(ev::PublicationConsultationSent {
+                    family_member_id: member.id.to_string(),
+                    relationship: relationship.trim_start_matches("a ").trim_start_matches("an ").to_string(),
+                    professional_name: member.professional_name.clone(),
+                    professional_email: member.professional_email.clone(),
+                    response_due: Some(date_to_proto(response_due)),
+                    review_reference: reference,
+                })])
+            })
+        })
+        .await
+    }
+
+    pub async fn record_response(
+        &self,
+        principal: &Principal,
+        review: &ReviewInfo,
+        member_id: Uuid,
+        response_sealed: Vec<u8>,
+    ) -> Result<MemberRow, FamilyError> {
+        self.with_member(
+            principal,
+            review,
+            member_id,
+            "RecordPublicationResponse",
+            None,
+            move |connection, member, _now| {
+                Box::pin(async move {
+                    if member.consultation_sent_at.is_none() {
+                        return Err(FamilyError::NotConsulted);
+                    }
+                    sqlx::query("UPDATE family_members SET response_sealed = $2 WHERE id = $1")
+                        .bind(member.id)
+                        .bind(&response_sealed)
+                        .execute(&mut *connection)
+                        .await?;
+                    Ok(vec![Body::PublicationResponseRecorded(
+                        ev::PublicationResponseRecorded {
+                            family_member_id: member.id.to_string(),
+                        },
+                    )])
+                })
+            },
+        )
+        .await
+    }
+
+    /// One page of the restriction sweep: restrictions at or past their review date raise
+    /// `family_restriction_review_due` once (replica-safe).
+    pub async fn sweep_page(
+        &self,
+        after: Option<Uuid>,
+        page_size: i64,
+    ) -> Result<(Option<Uuid>, usize), FamilyError> {
+        let today = self.clock.today();
+        let mut transaction = self.pool.begin().await?;
+        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(
+            "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
+             JOIN reviews r ON r.review_id = m.review_id
+             WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)
+             ORDER BY m.id LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
+        )
+        .bind(today)
+        .bind(after)
+        .bind(page_size)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut raised = 0;
+        for (member_id, review_id, partnership_id, review_date) in &rows {
+            let inserted = sqlx::query("INSERT INTO restriction_alerts (member_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(member_id)
+                .bind(review_date)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if inserted == 1 {
+                let meta = EventMeta {
+                    partnership_id: partnership_id.clone(),
+                    review_id: Some(*review_id),
+                    actor: Actor {
+                        subject: "system:restriction-reviews".into(),
+                        roles: vec![],
+                    },
+                };
+                let body = Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
+                    family_member_id: member_id.to_string(),
+                    review_date: Some(date_to_proto(*review_date)),
+                });
+                self.outbox.enqueue(&mut transaction, &meta, body).await?;
+                raised += 1;
+            }
+        }
+        transaction.commit().await?;
+        let last = rows.last().map(|row| row.0);
+        Ok((
+            if rows.len() as i64 == page_size {
+                last
+            } else {
+                None
+            },
+            raised,
+        ))
+    }
+}
