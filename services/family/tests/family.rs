@@ -1,0 +1,517 @@
+//! Family engagement over gRPC against real PostgreSQL and NATS, with the privacy checks:
+//! restrictions block contact until lifted, personal fields are ciphertext in the database,
+//! a seeded name never reaches the bus or the logs, the role matrix of every RPC, and audit
+//! records for reads.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::{TestFamily, authed, date, violated_fields};
+use cspr_proto::family::v1 as pb;
+use tonic::Code;
+
+/// Everything the services in this test process log, at debug level.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer_buffer = Arc::clone(&buffer);
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || CaptureWriter(Arc::clone(&writer_buffer)))
+            .try_init();
+        buffer
+    })
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn contact_waits_while_restricted_and_resumes_after_lifting() {
+    captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review().await;
+    let member = service
+        .add_member(&review_id, "Morgan Testfamily", false)
+        .await;
+    let mut client = service.client.clone();
+    let liaison = service.liaison();
+
+    let restricted = client
+        .restrict_contact(authed(
+            pb::RestrictContactRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                reason: pb::RestrictionReason::CriminalInvestigation as i32,
+                detail: "Awaiting the police's agreement".into(),
+                authorised_by: "Senior investigating officer".into(),
+                review_date: date(2026, 6, 1),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("restricted")
+        .into_inner();
+    assert!(restricted.restriction.is_some());
+    let contact = |request_id: &str| pb::RecordContactRequest {
+        request_id: request_id.into(),
+        review_id: review_id.clone(),
+        member_id: member.id.clone(),
+        contacted_at: Some(prost_types::Timestamp {
+            seconds: 1_776_600_000,
+            nanos: 0,
+        }),
+        made_by: "Dana Reed (health visitor)".into(),
+        route: "known professional".into(),
+        summary: "Explained the review; they would like to contribute.".into(),
+    };
+    for refused in [
+        client
+            .record_contact(authed(contact("c1"), &liaison))
+            .await
+            .expect_err("restricted"),
+        client
+            .record_contribution(authed(
+                pb::RecordContributionRequest {
+                    request_id: "v1".into(),
+                    review_id: review_id.clone(),
+                    member_id: member.id.clone(),
+                    views: "Their views".into(),
+                },
+                &liaison,
+            ))
+            .await
+            .expect_err("restricted"),
+        client
+            .consult_on_publication(authed(
+                pb::ConsultOnPublicationRequest {
+                    request_id: "p1".into(),
+                    review_id: review_id.clone(),
+                    member_id: member.id.clone(),
+                    response_due: date(2026, 7, 1),
+                },
+                &liaison,
+            ))
+            .await
+            .expect_err("restricted"),
+    ] {
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert!(
+            refused.message().contains("restricted"),
+            "{}",
+            refused.message()
+        );
+    }
+
+    client
+        .lift_restriction(authed(
+            pb::LiftRestrictionRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("lifted");
+    let after = client
+        .record_contact(authed(contact("c2"), &liaison))
+        .await
+        .expect("contact")
+        .into_inner();
+    assert_eq!(after.contact_count, 1);
+    let after = client
+        .record_contribution(authed(
+            pb::RecordContributionRequest {
+                request_id: "v2".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                views: "The health visitor listened; school did not hear our worries.".into(),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("contribution")
+        .into_inner();
+    assert_eq!(after.contribution_count, 1);
+    let consulted = client
+        .consult_on_publication(authed(
+            pb::ConsultOnPublicationRequest {
+                request_id: "p2".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                response_due: date(2026, 7, 1),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("consulted")
+        .into_inner();
+    assert!(
+        consulted
+            .publication_consultation
+            .as_ref()
+            .is_some_and(|consultation| !consultation.responded)
+    );
+    let answered = client
+        .record_publication_response(authed(
+            pb::RecordPublicationResponseRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                response: "They agree to publication if the child is not identifiable.".into(),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("response")
+        .into_inner();
+    assert!(
+        answered
+            .publication_consultation
+            .as_ref()
+            .is_some_and(|consultation| consultation.responded)
+    );
+
+    // Restrictions past their review date are flagged once.
+    client
+        .restrict_contact(authed(
+            pb::RestrictContactRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                reason: pb::RestrictionReason::Trial as i32,
+                detail: String::new(),
+                authorised_by: "CPS".into(),
+                review_date: date(2026, 4, 25),
+            },
+            &liaison,
+        ))
+        .await
+        .expect("restricted again");
+    let sweep =
+        cspr_family::jobs::RestrictionSweep::new(service.store.clone(), Duration::from_secs(3600));
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
+    service
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 26).expect("date"));
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 1);
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
+    let logs = captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review().await;
+    let seeded = "Quillon Seedname";
+    let member = service.add_member(&review_id, seeded, true).await;
+    assert_eq!(member.name, seeded, "the family liaison sees the name");
+    let mut client = service.client.clone();
+    client
+        .record_contribution(authed(
+            pb::RecordContributionRequest {
+                request_id: "views".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                views: format!("{seeded} says the family felt unheard."),
+            },
+            &service.liaison(),
+        ))
+        .await
+        .expect("contribution");
+
+    // Read the tables directly: no personal text in clear anywhere.
+    let rows: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT name_sealed, decision_note_sealed FROM family_members")
+            .fetch_all(service.store.pool())
+            .await
+            .expect("members");
+    let views: Vec<Vec<u8>> = sqlx::query_scalar("SELECT views_sealed FROM family_contributions")
+        .fetch_all(service.store.pool())
+        .await
+        .expect("contributions");
+    let needle = b"Quillon";
+    let contains = |bytes: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows.iter()
+            .all(|(name, note)| !contains(name) && !contains(note)),
+        "names and notes are sealed"
+    );
+    assert!(
+        views.iter().all(|sealed| !contains(sealed)),
+        "contributions are sealed"
+    );
+    let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM family_members t")
+        .fetch_one(service.store.pool())
+        .await
+        .expect("dump");
+    assert!(
+        !dump.contains("Quillon"),
+        "no column holds the name in clear"
+    );
+
+    // The bus: every family event, byte for byte.
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        3,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        events.len() >= 3,
+        "member added, contact requested, contribution recorded"
+    );
+    for (_, event) in &events {
+        let bytes = prost::Message::encode_to_vec(event);
+        assert!(!contains(&bytes), "event {} carries the name", event.r#type);
+    }
+    let requested = events
+        .iter()
+        .find_map(|(_, event)| match &event.body {
+            Some(cspr_proto::events::v1::event::Body::FamilyContactRequested(requested)) => {
+                Some(requested.clone())
+            }
+            _ => None,
+        })
+        .expect("the known professional is asked");
+    assert_eq!(
+        requested.professional_email,
+        "dana.reed@hv.southvale.example.org"
+    );
+    assert_eq!(requested.relationship, "grandparent");
+
+    // The logs of everything the service did.
+    let captured =
+        String::from_utf8_lossy(&logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .to_string();
+    assert!(!captured.is_empty(), "logs were captured");
+    assert!(!captured.contains("Quillon"), "the name reached the logs");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_role_matrix_of_every_rpc() {
+    captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review().await;
+    let member = service.add_member(&review_id, "Rowan Matrix", false).await;
+    let mut client = service.client.clone();
+
+    // (roles, subject, reads: None = denied / Some(redacted), writes allowed)
+    let cases: [(&[&str], &str, Option<bool>, bool); 9] = [
+        (&["family_liaison"], "fay", Some(false), true),
+        (&["reviewer"], common::REVIEWER, Some(false), true),
+        (&["reviewer"], "not-appointed", None, false),
+        (&["partnership_admin"], "alice", Some(true), false),
+        (&["panel_chair"], "tess", Some(true), false),
+        (&["panel_member"], "wren", Some(true), false),
+        (&["auditor"], "audrey", Some(true), false),
+        (&["agency"], "police", None, false),
+        (&["operations"], "ops", None, false),
+    ];
+    for (index, (roles, subject, read, write)) in cases.into_iter().enumerate() {
+        let token = cspr_platform::testing::token(
+            &service.platform,
+            common::PARTNERSHIP,
+            roles,
+            Some("police"),
+            subject,
+        );
+        let listed = client
+            .list_family_members(authed(
+                pb::ListFamilyMembersRequest {
+                    review_id: review_id.clone(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await;
+        let got = client
+            .get_family_member(authed(
+                pb::GetFamilyMemberRequest {
+                    review_id: review_id.clone(),
+                    member_id: member.id.clone(),
+                },
+                &token,
+            ))
+            .await;
+        match read {
+            None => {
+                assert_eq!(
+                    listed.expect_err("denied").code(),
+                    Code::PermissionDenied,
+                    "{roles:?} list"
+                );
+                assert_eq!(
+                    got.expect_err("denied").code(),
+                    Code::PermissionDenied,
+                    "{roles:?} get"
+                );
+            }
+            Some(redacted) => {
+                let listed = listed.expect("list").into_inner();
+                let got = got.expect("get").into_inner();
+                assert_eq!(listed.members[0].redacted, redacted, "{roles:?}");
+                assert_eq!(got.redacted, redacted, "{roles:?}");
+                assert_eq!(got.name.is_empty(), redacted, "{roles:?} name");
+                assert_eq!(
+                    got.contact_decision_note.is_empty(),
+                    redacted,
+                    "{roles:?} note"
+                );
+                assert_eq!(
+                    got.relationship,
+                    pb::Relationship::Grandparent as i32,
+                    "relationship stays visible"
+                );
+            }
+        }
+        let writes: Vec<Result<(), tonic::Status>> = vec![
+            client
+                .add_family_member(authed(
+                    pb::AddFamilyMemberRequest {
+                        request_id: format!("matrix-add-{index}"),
+                        review_id: review_id.clone(),
+                        relationship: pb::Relationship::Sibling as i32,
+                        name: "Sibling".into(),
+                        contact_decision_note: String::new(),
+                        route: Some(pb::add_family_member_request::Route::Direct(
+                            pb::DirectContact {
+                                contact_details: "via school".into(),
+                                reason: "no professional known".into(),
+                            },
+                        )),
+                        request_contact: false,
+                        contact_purpose: String::new(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+            client
+                .record_contribution(authed(
+                    pb::RecordContributionRequest {
+                        request_id: format!("matrix-views-{index}"),
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                        views: "views".into(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+            client
+                .restrict_contact(authed(
+                    pb::RestrictContactRequest {
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                        reason: pb::RestrictionReason::Other as i32,
+                        detail: String::new(),
+                        authorised_by: "x".into(),
+                        review_date: date(2027, 1, 1),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+            client
+                .lift_restriction(authed(
+                    pb::LiftRestrictionRequest {
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+        ];
+        for outcome in writes {
+            match (write, outcome) {
+                (true, Ok(())) => {}
+                (false, Err(status)) => {
+                    assert_eq!(status.code(), Code::PermissionDenied, "{roles:?}")
+                }
+                (expected, other) => {
+                    panic!("{roles:?}: expected write allowed = {expected}, got {other:?}")
+                }
+            }
+        }
+    }
+    let elsewhere = cspr_platform::testing::token(
+        &service.platform,
+        "northmoor",
+        &["family_liaison"],
+        None,
+        "fay",
+    );
+    let hidden = client
+        .get_family_member(authed(
+            pb::GetFamilyMemberRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+            },
+            &elsewhere,
+        ))
+        .await
+        .expect_err("another partnership");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let refused = client
+        .add_family_member(authed(
+            pb::AddFamilyMemberRequest {
+                request_id: "bad".into(),
+                review_id: review_id.clone(),
+                request_contact: true,
+                ..Default::default()
+            },
+            &service.liaison(),
+        ))
+        .await
+        .expect_err("bad input");
+    assert_eq!(
+        violated_fields(&refused),
+        [
+            "relationship",
+            "name",
+            "route",
+            "request_contact",
+            "contact_purpose"
+        ]
+    );
+
+    // Reads are audited, refusals too.
+    let trail = cspr_platform::audit::list_for_review(
+        &mut service.store.pool().acquire().await.expect("connection"),
+        common::PARTNERSHIP,
+        review_id.parse().expect("uuid"),
+        None,
+        500,
+    )
+    .await
+    .expect("audit");
+    assert!(trail.iter().any(|record| record.action == "GetFamilyMember"
+        && record.actor == "audrey"
+        && record.outcome == "ok"));
+    assert!(trail.iter().any(
+        |record| record.action == "ListFamilyMembers" && record.outcome == "PERMISSION_DENIED"
+    ));
+    service.stop().await;
+}
