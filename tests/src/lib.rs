@@ -9,6 +9,8 @@
 //! - `tests/registry_and_submissions.rs`: terms of reference → report requests (and one
 //!   email per agency, over real SMTP) → agency submissions → the panel's decisions → the
 //!   registry's overview guard.
+//! - `tests/family_privacy.rs`: a family member's publication consultation reaches the known
+//!   professional by email (real SMTP) with the relationship, never the seeded name.
 //! - `tests/practitioner_engagement.rs`: practitioners named in a chronology → confirmed by
 //!   the reviewer → invitations by email with the advance information, only to the eligible;
 //!   the registry keeps them off the panel.
@@ -39,6 +41,7 @@ pub struct Stack {
     pub registry: RunningService,
     pub submissions: RunningService,
     pub practitioners: RunningService,
+    pub family: RunningService,
     pub notifications: RunningService,
     /// Their databases by service, dropped at the end.
     database_urls: Vec<(&'static str, String)>,
@@ -64,6 +67,8 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         &shutdown,
     )
     .await;
+    let family_context =
+        testing::context(cspr_family::SERVICE_NAME, &platform, &clock, &shutdown).await;
     let notifications_context = testing::context(
         cspr_notifications::SERVICE_NAME,
         &platform,
@@ -75,6 +80,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         &registry_context,
         &submissions_context,
         &practitioners_context,
+        &family_context,
         &notifications_context,
     ]
     .iter()
@@ -106,6 +112,19 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     )
     .await
     .expect("practitioners starts");
+    let family = cspr_family::start(
+        family_context,
+        cspr_family::FamilyConfig {
+            cipher: cspr_family::crypto::FieldCipher::new(
+                "test:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                &[],
+            )
+            .expect("test key"),
+            sweep_interval: quiet_jobs,
+        },
+    )
+    .await
+    .expect("family starts");
     let notifications = cspr_notifications::start(
         notifications_context,
         NotificationsConfig {
@@ -121,6 +140,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     assert!(registry.wait_ready().await, "registry ready");
     assert!(submissions.wait_ready().await, "submissions ready");
     assert!(practitioners.wait_ready().await, "practitioners ready");
+    assert!(family.wait_ready().await, "family ready");
     assert!(notifications.wait_ready().await, "notifications ready");
     Stack {
         platform,
@@ -129,6 +149,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         registry,
         submissions,
         practitioners,
+        family,
         notifications,
         database_urls,
     }
@@ -169,6 +190,7 @@ impl Stack {
             .stopped()
             .await
             .expect("practitioners stops cleanly");
+        self.family.stopped().await.expect("family stops cleanly");
         self.notifications
             .stopped()
             .await

@@ -30,6 +30,16 @@ pub(crate) enum Command {
     Practitioners(PractitionersArgs),
     /// Practitioner learning events.
     LearningEvent(LearningEventArgs),
+    /// List a review's family members (redacted unless your role may see personal data).
+    Family(FamilyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FamilyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// The review id.
+    pub(crate) review: String,
 }
 
 #[derive(Debug, Args)]

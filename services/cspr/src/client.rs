@@ -31,6 +31,7 @@ pub(crate) enum Target {
     Registry,
     Submissions,
     Practitioners,
+    Family,
 }
 
 impl Target {
@@ -39,6 +40,7 @@ impl Target {
             Target::Registry => ("CSPR_REGISTRY_URL", "http://127.0.0.1:50051"),
             Target::Submissions => ("CSPR_SUBMISSIONS_URL", "http://127.0.0.1:50052"),
             Target::Practitioners => ("CSPR_PRACTITIONERS_URL", "http://127.0.0.1:50053"),
+            Target::Family => ("CSPR_FAMILY_URL", "http://127.0.0.1:50054"),
         };
         args.addr
             .clone()

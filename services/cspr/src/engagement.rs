@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 
-use crate::cli::{LearningEventArgs, LearningEventCommand, PractitionersArgs};
+use crate::cli::{FamilyArgs, LearningEventArgs, LearningEventCommand, PractitionersArgs};
 use crate::client::{Target, connect, explain};
 
 fn show_date(date: &Option<cspr_proto::google::r#type::Date>) -> String {
@@ -141,6 +141,101 @@ pub(crate) async fn learning_event(args: LearningEventArgs) -> anyhow::Result<Ex
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn family(args: FamilyArgs) -> anyhow::Result<ExitCode> {
+    use cspr_proto::family::v1 as family;
+    use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
+
+    let mut client = FamilyEngagementClient::new(connect(&args.client, Target::Family).await?);
+    let mut members = Vec::new();
+    let mut parallel_processes: Vec<String>;
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_family_members(family::ListFamilyMembersRequest {
+                review_id: args.review.clone(),
+                page_size: 200,
+                page_token,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        members.extend(page.members);
+        parallel_processes = page.parallel_processes;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let relationship = |value: i32| {
+        family::Relationship::try_from(value)
+            .map(|relationship| {
+                relationship
+                    .as_str_name()
+                    .trim_start_matches("RELATIONSHIP_")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let route = |member: &family::FamilyMember| match &member.route {
+        Some(family::family_member::Route::KnownProfessional(professional)) => {
+            format!("via {} ({})", professional.name, professional.agency)
+        }
+        Some(family::family_member::Route::Direct(_)) => "direct".to_string(),
+        None => String::new(),
+    };
+    if args.client.json {
+        let body: Vec<_> = members
+            .iter()
+            .map(|member| {
+                serde_json::json!({
+                    "id": member.id,
+                    "relationship": relationship(member.relationship),
+                    "name": if member.redacted { serde_json::Value::Null } else { member.name.clone().into() },
+                    "route": route(member),
+                    "restricted": member.restriction.is_some(),
+                    "contacts": member.contact_count,
+                    "contributions": member.contribution_count,
+                    "redacted": member.redacted,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<22} {:<24} {:<11} {:>8} {:>13}  ROUTE",
+        "RELATIONSHIP", "NAME", "CONTACT", "CONTACTS", "CONTRIBUTIONS"
+    );
+    for member in &members {
+        let name = if member.redacted {
+            "(redacted)".to_string()
+        } else {
+            member.name.clone()
+        };
+        let contact = if member.restriction.is_some() {
+            "restricted"
+        } else {
+            "open"
+        };
+        println!(
+            "{:<22} {:<24} {:<11} {:>8} {:>13}  {}",
+            relationship(member.relationship),
+            name,
+            contact,
+            member.contact_count,
+            member.contribution_count,
+            route(member)
+        );
+    }
+    if !parallel_processes.is_empty() {
+        println!(
+            "\nParallel processes on this review: {} (a criminal investigation may call for restrictions)",
+            parallel_processes.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Reports(args) => agency::reports(args).await,
         cli::Command::Practitioners(args) => engagement::practitioners(args).await,
         cli::Command::LearningEvent(args) => engagement::learning_event(args).await,
+        cli::Command::Family(args) => engagement::family(args).await,
     };
     match outcome {
         Ok(code) => code,

@@ -451,6 +451,29 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     sorted.sort();
     assert_eq!(dates, sorted, "in date order");
 
+    // The family command answers for the review (no members yet; redacted for this role).
+    let mut family_listing = serde_json::Value::Null;
+    for _ in 0..100 {
+        let output = client(&admin, &registry_addr, &submissions_addr)
+            .env(
+                "CSPR_FAMILY_URL",
+                format!("http://{}", isolated.addr("family")),
+            )
+            .args(["family", &review_id, "--json"])
+            .output()
+            .expect("family");
+        if output.status.success() {
+            family_listing = serde_json::from_slice(&output.stdout).expect("json");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        family_listing,
+        serde_json::json!([]),
+        "the review is known to the family service"
+    );
+
     // The practitioner named in the chronology is suggested to the reviewer.
     let practitioners_addr = isolated.addr("practitioners");
     let mut suggested = serde_json::Value::Null;
