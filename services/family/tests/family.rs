@@ -443,6 +443,47 @@ async fn the_role_matrix_of_every_rpc() {
                 ))
                 .await
                 .map(|_| ()),
+            client
+                .record_contact(authed(
+                    pb::RecordContactRequest {
+                        request_id: format!("matrix-contact-{index}"),
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                        contacted_at: Some(prost_types::Timestamp {
+                            seconds: 1_776_000_000,
+                            nanos: 0,
+                        }),
+                        made_by: "Dana Reed".into(),
+                        route: "known professional".into(),
+                        summary: "Spoke about the review.".into(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+            client
+                .consult_on_publication(authed(
+                    pb::ConsultOnPublicationRequest {
+                        request_id: format!("matrix-consult-{index}"),
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                        response_due: date(2026, 7, 1),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
+            client
+                .record_publication_response(authed(
+                    pb::RecordPublicationResponseRequest {
+                        review_id: review_id.clone(),
+                        member_id: member.id.clone(),
+                        response: "Agrees".into(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ()),
         ];
         for outcome in writes {
             match (write, outcome) {
