@@ -6,6 +6,7 @@
 //! - [`submissions::v1`]: the `AgencySubmissions` gRPC service (agency reports).
 //! - [`practitioners::v1`]: the `PractitionerEngagement` gRPC service.
 //! - [`family::v1`]: the `FamilyEngagement` gRPC service.
+//! - [`actions::v1`]: the `ActionMonitoring` gRPC service.
 //! - [`notifications::v1`]: the `Notifications` gRPC service (email deliveries).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
@@ -55,6 +56,12 @@ pub mod cspr {
         }
     }
 
+    pub mod actions {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.actions.v1.rs"));
+        }
+    }
+
     pub mod notifications {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.notifications.v1.rs"));
@@ -68,7 +75,7 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{events, family, notifications, practitioners, registry, submissions};
+pub use cspr::{actions, events, family, notifications, practitioners, registry, submissions};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).
@@ -118,6 +125,11 @@ impl events::v1::event::Body {
             Body::ActionAssigned(_) => "action_assigned",
             Body::ActionDueSoon(_) => "action_due_soon",
             Body::ActionOverdue(_) => "action_overdue",
+            Body::ActionProgressUpdated(_) => "action_progress_updated",
+            Body::ActionVerified(_) => "action_verified",
+            Body::ActionOverdueEscalated(_) => "action_overdue_escalated",
+            Body::ActionPlanActivated(_) => "action_plan_activated",
+            Body::ActionPlanCompleted(_) => "action_plan_completed",
         }
     }
 
@@ -148,7 +160,14 @@ impl events::v1::event::Body {
             | Body::FamilyContactRecorded(_)
             | Body::FamilyContributionRecorded(_)
             | Body::PublicationResponseRecorded(_) => "family",
-            Body::ActionAssigned(_) | Body::ActionDueSoon(_) | Body::ActionOverdue(_) => "actions",
+            Body::ActionAssigned(_)
+            | Body::ActionDueSoon(_)
+            | Body::ActionOverdue(_)
+            | Body::ActionProgressUpdated(_)
+            | Body::ActionVerified(_)
+            | Body::ActionOverdueEscalated(_)
+            | Body::ActionPlanActivated(_)
+            | Body::ActionPlanCompleted(_) => "actions",
             Body::ReviewCreated(_)
             | Body::NotificationSent(_)
             | Body::DecisionRecorded(_)

@@ -206,10 +206,20 @@ pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Bod
     }
 }
 
-/// Keeps the registry's projections of other services' facts: agency report decisions
-/// (the OVERVIEW_DRAFTING guard) and involved practitioners (panel independence).
-#[derive(Debug, Default)]
-pub struct RegistryEventHandler;
+/// Keeps the registry's projections of other services' facts: agency report statuses (the
+/// OVERVIEW_DRAFTING guard), involved practitioners (panel independence) and the action plan
+/// (ACTION_MONITORING follows its activation; CLOSED waits for its completion).
+#[derive(Debug)]
+pub struct RegistryEventHandler {
+    /// For the stage change an active action plan causes.
+    store: store::Store,
+}
+
+impl RegistryEventHandler {
+    pub fn new(store: store::Store) -> Self {
+        Self { store }
+    }
+}
 
 impl EventHandler for RegistryEventHandler {
     async fn handle(
@@ -247,6 +257,19 @@ impl EventHandler for RegistryEventHandler {
                 Utc::now(),
             )
             .await?;
+            return Ok(());
+        }
+        if let Body::ActionPlanActivated(_) | Body::ActionPlanCompleted(_) = body {
+            let completed = matches!(body, Body::ActionPlanCompleted(_));
+            self.store
+                .record_action_plan(
+                    connection,
+                    &event.partnership_id,
+                    review_id(event)?,
+                    completed,
+                )
+                .await
+                .map_err(|error| HandlerError(Box::new(error)))?;
             return Ok(());
         }
         if let Body::PractitionerRegistered(practitioner) = body {

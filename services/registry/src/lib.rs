@@ -48,7 +48,7 @@ pub const SERVICE_NAME: &str = "registry";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = "cspr.registry.v1.ReviewRegistry";
 /// The producers whose events the registry consumes.
-pub const CONSUMES_FROM: [&str; 2] = ["submissions", "practitioners"];
+pub const CONSUMES_FROM: [&str; 3] = ["submissions", "practitioners", "actions"];
 
 /// The registry's store, built from a context (tests use it to drive jobs directly).
 pub fn store(context: &ServiceContext, config: &RegistryConfig) -> Store {
@@ -89,7 +89,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryEventHandler);
+                let handler = Arc::new(RegistryEventHandler::new(store.clone()));
                 for source in CONSUMES_FROM {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),

@@ -92,13 +92,15 @@ struct ReviewRow {
     not_published_justification: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    action_plan_active: bool,
+    action_plan_completed: bool,
 }
 
 const REVIEW_COLUMNS: &str = "id, partnership_id, reference, child_alias, local_authority, incident_date, became_aware_on, stage,
     notification_sent_on, national_panel_reference, decision, decided_on, decision_rationale,
     reviewer_name, reviewer_email, reviewer_subject, reviewer_appointed_on,
     publication_planned_on, notice_due_by, notice_sent_on, outcome_recorded_on, published, published_on,
-    publication_location, not_published_justification, created_at, updated_at";
+    publication_location, not_published_justification, created_at, updated_at, action_plan_active, action_plan_completed";
 
 #[derive(sqlx::FromRow)]
 struct PanelRow {
@@ -323,6 +325,8 @@ impl Store {
                 agency_report_statuses: statuses_by_review.remove(&row.id).unwrap_or_default(),
                 created_at: row.created_at,
                 updated_at: row.updated_at,
+                action_plan_active: row.action_plan_active,
+                action_plan_completed: row.action_plan_completed,
             });
         }
         Ok(reviews)
@@ -516,7 +520,7 @@ impl Store {
         command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
-        let mut review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
+        let review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
             .await?
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
         if let Some(key) = &key
@@ -527,20 +531,79 @@ impl Store {
             transaction.rollback().await?;
             return Ok(review);
         }
-        let changes = command(&mut review)?;
-        if changes.is_empty() {
-            // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
-            self.audit(&mut transaction, principal, action, review.id, "ok")
-                .await?;
-            transaction.commit().await?;
-            return Ok(review);
-        }
-        review.updated_at = self.clock.now();
-        self.persist(&mut transaction, &review, &changes).await?;
-        self.finish_command(&mut transaction, principal, action, &review, &changes)
+        let review = self
+            .apply_locked(&mut transaction, principal, action, review, command)
             .await?;
         transaction.commit().await?;
         Ok(review)
+    }
+
+    /// The common middle of a command on a locked review: apply, persist, deadlines, events,
+    /// audit — on the caller's transaction.
+    async fn apply_locked(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &'static str,
+        mut review: Review,
+        command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
+    ) -> Result<Review, RegistryError> {
+        let changes = command(&mut review)?;
+        if changes.is_empty() {
+            // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
+            self.audit(connection, principal, action, review.id, "ok")
+                .await?;
+            return Ok(review);
+        }
+        review.updated_at = self.clock.now();
+        self.persist(connection, &review, &changes).await?;
+        self.finish_command(connection, principal, action, &review, &changes)
+            .await?;
+        Ok(review)
+    }
+
+    /// Consumer side: the action plan of a review became active (Some(false)) or complete
+    /// (Some(true)); an active plan moves a published review to ACTION_MONITORING, in the
+    /// handler's transaction, as the system.
+    pub async fn record_action_plan(
+        &self,
+        connection: &mut PgConnection,
+        partnership_id: &str,
+        review_id: Uuid,
+        completed: bool,
+    ) -> Result<(), RegistryError> {
+        let column_sql = if completed {
+            "UPDATE reviews SET action_plan_active = true, action_plan_completed = true WHERE id = $1 AND partnership_id = $2"
+        } else {
+            "UPDATE reviews SET action_plan_active = true WHERE id = $1 AND partnership_id = $2"
+        };
+        sqlx::query(column_sql)
+            .bind(review_id)
+            .bind(partnership_id)
+            .execute(&mut *connection)
+            .await?;
+        let Some(review) = Self::fetch_one(connection, partnership_id, review_id, true).await?
+        else {
+            return Ok(());
+        };
+        if !completed && review.stage == Stage::Published {
+            let system = Principal {
+                subject: "system:action-plan".into(),
+                partnership: partnership_id.to_string(),
+                roles: vec![],
+                org: None,
+                peer: None,
+            };
+            self.apply_locked(
+                connection,
+                &system,
+                "ActionPlanActivated",
+                review,
+                |review| Ok(review.advance(Stage::ActionMonitoring)?),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Writes what a command changed.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::{TestRegistry, authed, foreign_event, pdate};
 use cspr_proto::events::v1::{
-    AgencyReportAccepted, AgencyReportWaived, PractitionerRegistered, event::Body,
+    ActionPlanActivated, ActionPlanCompleted, AgencyReportAccepted, AgencyReportWaived,
+    PractitionerRegistered, event::Body,
 };
 use cspr_proto::registry::v1 as pb;
 use tonic::Code;
@@ -477,14 +478,71 @@ async fn a_review_runs_from_notification_to_closure() {
         .expect("published")
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::Published);
-    client
-        .advance_stage(advance(pb::Stage::ActionMonitoring))
-        .await
-        .expect("monitoring");
-    let review = client
+    // The actions service activates the plan: ACTION_MONITORING follows by itself.
+    registry
+        .publish_as(foreign_event(
+            &id,
+            Body::ActionPlanActivated(ActionPlanActivated { action_count: 2 }),
+        ))
+        .await;
+    let mut stage_now = pb::Stage::Published;
+    for _ in 0..200 {
+        stage_now = stage(
+            &client
+                .get_review(authed(
+                    pb::GetReviewRequest {
+                        review_id: id.clone(),
+                    },
+                    &admin,
+                ))
+                .await
+                .expect("get")
+                .into_inner(),
+        );
+        if stage_now == pb::Stage::ActionMonitoring {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(stage_now, pb::Stage::ActionMonitoring);
+    let refused = client
         .advance_stage(advance(pb::Stage::Closed))
         .await
-        .expect("closed")
+        .expect_err("actions still open");
+    assert!(
+        refused.message().contains("action plan is not complete"),
+        "{}",
+        refused.message()
+    );
+    registry
+        .publish_as(foreign_event(
+            &id,
+            Body::ActionPlanCompleted(ActionPlanCompleted {
+                verified: 2,
+                cancelled: 0,
+            }),
+        ))
+        .await;
+    let mut closed = None;
+    for _ in 0..200 {
+        match client.advance_stage(advance(pb::Stage::Closed)).await {
+            Ok(review) => {
+                closed = Some(review.into_inner());
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    let _ = closed.expect("closed once the plan is complete");
+    let review = client
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("get")
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::Closed);
 

@@ -242,6 +242,10 @@ pub struct Review {
     pub agency_report_statuses: BTreeMap<String, AgencyReportStatus>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The actions service made the review's action plan active (publication).
+    pub action_plan_active: bool,
+    /// Every action of the plan is verified or cancelled.
+    pub action_plan_completed: bool,
 }
 
 /// What a command changed; each becomes an event.
@@ -362,6 +366,8 @@ impl Review {
             agency_report_statuses: BTreeMap::new(),
             created_at: now,
             updated_at: now,
+            action_plan_active: false,
+            action_plan_completed: false,
         };
         Ok((review, vec![Change::Created]))
     }
@@ -387,6 +393,8 @@ impl Review {
                 .as_ref()
                 .is_some_and(|report| report.approved_at.is_some()),
             publication_outcome_recorded: self.publication.outcome_recorded_on.is_some(),
+            action_plan_active: self.action_plan_active,
+            action_plan_completed: self.action_plan_completed,
         }
     }
 

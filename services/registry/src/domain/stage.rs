@@ -106,6 +106,10 @@ pub struct StageFacts {
     pub overview_report_submitted: bool,
     pub overview_report_approved: bool,
     pub publication_outcome_recorded: bool,
+    /// The actions service has an active action plan for the review.
+    pub action_plan_active: bool,
+    /// Every action is verified or cancelled.
+    pub action_plan_completed: bool,
 }
 
 /// A refused transition.
@@ -199,6 +203,15 @@ pub fn transition(from: Stage, to: Stage, facts: &StageFacts) -> Result<Stage, S
             missing
                 .push("publication (or the decision not to publish) is not recorded".to_string());
         }
+        Stage::ActionMonitoring if !facts.action_plan_active => {
+            missing.push("the action plan is not active yet".to_string());
+        }
+        Stage::Closed if !facts.action_plan_completed => {
+            missing.push(
+                "the action plan is not complete: every action must be verified or cancelled"
+                    .to_string(),
+            );
+        }
         _ => {}
     }
     if missing.is_empty() {
@@ -223,6 +236,8 @@ mod tests {
             overview_report_submitted: true,
             overview_report_approved: true,
             publication_outcome_recorded: true,
+            action_plan_active: true,
+            action_plan_completed: true,
         }
     }
 
