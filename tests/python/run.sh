@@ -22,6 +22,7 @@ submissions_database="t_pys_$suffix"
 notifications_database="t_pyn_$suffix"
 practitioners_database="t_pyp_$suffix"
 family_database="t_pyf_$suffix"
+actions_database="t_pya_$suffix"
 mail_dir=$(mktemp -d)
 export CSPR_AUTH_HS256_SECRET="python-client-check-secret"
 export CSPR_REGISTRY_ADDR="127.0.0.1:$port"
@@ -35,6 +36,8 @@ export CSPR_PRACTITIONERS_ADDR="127.0.0.1:$(free_port)"
 export CSPR_PRACTITIONERS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$practitioners_database"
 export CSPR_FAMILY_ADDR="127.0.0.1:$(free_port)"
 export CSPR_FAMILY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$family_database"
+export CSPR_ACTIONS_ADDR="127.0.0.1:$(free_port)"
+export CSPR_ACTIONS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$actions_database"
 export CSPR_SUBJECT_PREFIX="py$suffix"
 export RUST_LOG=warn
 
@@ -44,7 +47,7 @@ cleanup() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   rm -rf "$mail_dir"
-  for db in "$database" "$submissions_database" "$notifications_database" "$practitioners_database" "$family_database"; do
+  for db in "$database" "$submissions_database" "$notifications_database" "$practitioners_database" "$family_database" "$actions_database"; do
     psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done
   # Delete the streams this run created, over the plain NATS protocol (no client needed).

@@ -42,6 +42,7 @@ pub struct Stack {
     pub submissions: RunningService,
     pub practitioners: RunningService,
     pub family: RunningService,
+    pub actions: RunningService,
     pub notifications: RunningService,
     /// Their databases by service, dropped at the end.
     database_urls: Vec<(&'static str, String)>,
@@ -69,6 +70,8 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     .await;
     let family_context =
         testing::context(cspr_family::SERVICE_NAME, &platform, &clock, &shutdown).await;
+    let actions_context =
+        testing::context(cspr_actions::SERVICE_NAME, &platform, &clock, &shutdown).await;
     let notifications_context = testing::context(
         cspr_notifications::SERVICE_NAME,
         &platform,
@@ -81,6 +84,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         &submissions_context,
         &practitioners_context,
         &family_context,
+        &actions_context,
         &notifications_context,
     ]
     .iter()
@@ -125,6 +129,16 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     )
     .await
     .expect("family starts");
+    let actions = cspr_actions::start(
+        actions_context,
+        cspr_actions::ActionsConfig {
+            due_soon_days: 14,
+            escalate_after_days: 30,
+            sweep_interval: quiet_jobs,
+        },
+    )
+    .await
+    .expect("actions starts");
     let notifications = cspr_notifications::start(
         notifications_context,
         NotificationsConfig {
@@ -141,6 +155,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     assert!(submissions.wait_ready().await, "submissions ready");
     assert!(practitioners.wait_ready().await, "practitioners ready");
     assert!(family.wait_ready().await, "family ready");
+    assert!(actions.wait_ready().await, "actions ready");
     assert!(notifications.wait_ready().await, "notifications ready");
     Stack {
         platform,
@@ -150,6 +165,7 @@ pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
         submissions,
         practitioners,
         family,
+        actions,
         notifications,
         database_urls,
     }
@@ -191,6 +207,7 @@ impl Stack {
             .await
             .expect("practitioners stops cleanly");
         self.family.stopped().await.expect("family stops cleanly");
+        self.actions.stopped().await.expect("actions stops cleanly");
         self.notifications
             .stopped()
             .await

@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 
 /// The services this build contains, in port order.
-pub(crate) const AVAILABLE: [&str; 5] = [
+pub(crate) const AVAILABLE: [&str; 6] = [
     cspr_registry::SERVICE_NAME,
     cspr_submissions::SERVICE_NAME,
     cspr_practitioners::SERVICE_NAME,
     cspr_family::SERVICE_NAME,
+    cspr_actions::SERVICE_NAME,
     cspr_notifications::SERVICE_NAME,
 ];
 
@@ -60,6 +61,7 @@ struct Settings {
     practitioners_config: cspr_practitioners::PractitionersConfig,
     /// Read only when the family service is served: it needs a data key.
     family_config: Option<cspr_family::FamilyConfig>,
+    actions_config: cspr_actions::ActionsConfig,
     notifications_config: cspr_notifications::config::NotificationsConfig,
 }
 
@@ -79,6 +81,7 @@ impl Settings {
             } else {
                 None
             },
+            actions_config: cspr_actions::ActionsConfig::from_env(env)?,
             notifications_config: cspr_notifications::config::NotificationsConfig::from_env(env)?,
             platform,
             service_configs,
@@ -104,6 +107,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         submissions_config,
         practitioners_config,
         family_config,
+        actions_config,
         notifications_config,
     } = settings;
 
@@ -140,6 +144,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Some(config) => cspr_family::start(context, config.clone()).await,
                 None => anyhow::bail!("the family service's settings were not read"),
             },
+            cspr_actions::SERVICE_NAME => {
+                cspr_actions::start(context, actions_config.clone()).await
+            }
             cspr_notifications::SERVICE_NAME => {
                 cspr_notifications::start(context, notifications_config.clone()).await
             }
@@ -186,26 +193,15 @@ mod tests {
 
     #[test]
     fn all_expands_and_unknown_names_are_refused() {
+        assert_eq!(resolve(&["all".into()]).expect("ok"), AVAILABLE.to_vec());
         assert_eq!(
-            resolve(&["all".into()]).expect("ok"),
-            vec![
-                "registry",
-                "submissions",
-                "practitioners",
-                "family",
-                "notifications"
-            ]
+            AVAILABLE.len(),
+            6,
+            "every service of the architecture is in this build"
         );
-        assert_eq!(
-            resolve(&["submissions".into(), "all".into()]).expect("ok"),
-            vec![
-                "submissions",
-                "registry",
-                "practitioners",
-                "family",
-                "notifications"
-            ]
-        );
+        let submissions_first = resolve(&["submissions".into(), "all".into()]).expect("ok");
+        assert_eq!(submissions_first[0], "submissions");
+        assert_eq!(submissions_first.len(), AVAILABLE.len(), "no repeats");
         assert_eq!(
             resolve(&["registry".into(), "registry".into()]).expect("ok"),
             vec!["registry"]

@@ -35,22 +35,16 @@ struct Isolated {
 
 impl Isolated {
     fn new() -> Self {
-        let services = [
-            "registry",
-            "submissions",
-            "practitioners",
-            "family",
-            "notifications",
-        ]
-        .into_iter()
-        .map(|name| {
-            (
-                name,
-                format!("127.0.0.1:{}", free_port()),
-                testing::service_config(name).database_url,
-            )
-        })
-        .collect();
+        let services = cspr_platform::config::SERVICE_NAMES
+            .into_iter()
+            .map(|name| {
+                (
+                    name,
+                    format!("127.0.0.1:{}", free_port()),
+                    testing::service_config(name).database_url,
+                )
+            })
+            .collect();
         Self {
             services,
             prefix: testing::unique("bin"),

@@ -1,0 +1,435 @@
+//! The `ActionMonitoring` gRPC service: decode → authorize → domain → store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::clock::Clock;
+use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::idempotency::fingerprint;
+use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_proto::actions::v1 as pb;
+use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::domain::{self, ActionStatus};
+use crate::error::ActionsError;
+use crate::store::{ActionFilter, ActionRow, NewAction, NoteRow, Progress, ReviewInfo, Store};
+
+/// Roles that read every action of the partnership.
+const READERS: &[Role] = &[
+    Role::PartnershipAdmin,
+    Role::PanelChair,
+    Role::PanelMember,
+    Role::Auditor,
+    Role::Reviewer,
+];
+
+fn status_to_proto(status: ActionStatus) -> i32 {
+    (match status {
+        ActionStatus::NotStarted => pb::ActionStatus::NotStarted,
+        ActionStatus::InProgress => pb::ActionStatus::InProgress,
+        ActionStatus::Completed => pb::ActionStatus::Completed,
+        ActionStatus::Verified => pb::ActionStatus::Verified,
+        ActionStatus::Cancelled => pb::ActionStatus::Cancelled,
+    }) as i32
+}
+
+fn status_from_proto(value: i32) -> Option<ActionStatus> {
+    match pb::ActionStatus::try_from(value).ok()? {
+        pb::ActionStatus::NotStarted => Some(ActionStatus::NotStarted),
+        pb::ActionStatus::InProgress => Some(ActionStatus::InProgress),
+        pb::ActionStatus::Completed => Some(ActionStatus::Completed),
+        pb::ActionStatus::Verified => Some(ActionStatus::Verified),
+        pb::ActionStatus::Cancelled => Some(ActionStatus::Cancelled),
+        pb::ActionStatus::Unspecified => None,
+    }
+}
+
+fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ServiceError::invalid(field, "required"));
+    }
+    raw.parse()
+        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionsApi {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+/// Whether the caller reads everything, only its agency's actions, or nothing.
+enum Reach {
+    All,
+    Agency(String),
+}
+
+fn reach(principal: &Principal) -> Result<Reach, ServiceError> {
+    if READERS.iter().any(|role| principal.has(*role)) {
+        return Ok(Reach::All);
+    }
+    if principal.has(Role::Agency)
+        && let Some(org) = &principal.org
+    {
+        return Ok(Reach::Agency(org.clone()));
+    }
+    Err(ServiceError::PermissionDenied(
+        "actions are for the partnership and the owning agencies".into(),
+    ))
+}
+
+impl ActionsApi {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
+        let review_id = uuid_field("review_id", raw_id)?;
+        Ok(self
+            .store
+            .review(&principal.partnership, review_id)
+            .await
+            .map_err(ActionsError::from)?
+            .ok_or_else(|| ActionsError::ReviewNotFound(review_id.to_string()))?)
+    }
+
+    fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {
+        let status = action.status();
+        pb::Action {
+            id: action.id.to_string(),
+            review_id: action.review_id.to_string(),
+            review_reference: action.reference.clone(),
+            recommendation_ref: action.recommendation_ref.clone(),
+            description: action.description.clone(),
+            owner_agency: action.owner_agency.clone(),
+            owner_email: action.owner_email.clone(),
+            due_date: Some(date_to_proto(action.due_date)),
+            measure_of_success: action.measure_of_success.clone(),
+            status: status_to_proto(status),
+            cancel_reason: action.cancel_reason.clone(),
+            evidence_of_impact: action.evidence_of_impact.clone(),
+            progress: notes
+                .iter()
+                .map(|note| pb::ProgressNote {
+                    time: Some(timestamp_to_proto(note.at)),
+                    author: note.author.clone(),
+                    status: ActionStatus::parse(&note.status)
+                        .map(status_to_proto)
+                        .unwrap_or_default(),
+                    note: note.note.clone(),
+                })
+                .collect(),
+            overdue: domain::is_overdue(status, action.due_date, self.clock.today()),
+            verify_time: action.verified_at.map(timestamp_to_proto),
+            verified_by: action.verified_by.clone(),
+            create_time: Some(timestamp_to_proto(action.created_at)),
+            update_time: Some(timestamp_to_proto(action.updated_at)),
+        }
+    }
+
+    async fn reply(&self, action: &ActionRow) -> Result<Response<pb::Action>, Status> {
+        let notes = self
+            .store
+            .notes(&[action.id])
+            .await
+            .map_err(ActionsError::from)?;
+        let notes: Vec<&NoteRow> = notes.iter().collect();
+        Ok(Response::new(self.to_proto(action, &notes)))
+    }
+}
+
+#[tonic::async_trait]
+impl ActionMonitoring for ActionsApi {
+    async fn create_action(
+        &self,
+        request: Request<pb::CreateActionRequest>,
+    ) -> Result<Response<pb::Action>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(&[Role::PartnershipAdmin])?;
+        let request = request.into_inner();
+        let review = self.review(&principal, &request.review_id).await?;
+        let mut violations = Violations::new();
+        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let reference = violations.check(
+            "recommendation_ref",
+            required_text(&request.recommendation_ref, 20),
+        );
+        let description =
+            violations.check("description", required_text(&request.description, 5_000));
+        let owner_agency = violations.check("owner_agency", AgencyId::parse(&request.owner_agency));
+        let owner_email = violations.check("owner_email", Email::parse(&request.owner_email));
+        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
+        if due_date.is_some_and(|date| date <= self.clock.today()) {
+            violations.add("due_date", "must be in the future");
+        }
+        let measure = violations.check(
+            "measure_of_success",
+            required_text(&request.measure_of_success, 2_000),
+        );
+        if let Some(reference) = &reference
+            && !self
+                .store
+                .has_recommendation(review.review_id, reference)
+                .await
+                .map_err(ActionsError::from)?
+        {
+            violations.add(
+                "recommendation_ref",
+                "not a recommendation of this review's approved overview report",
+            );
+        }
+        violations.finish()?;
+        let (
+            Some(request_id),
+            Some(reference),
+            Some(description),
+            Some(owner_agency),
+            Some(owner_email),
+            Some(due_date),
+            Some(measure),
+        ) = (
+            request_id,
+            reference,
+            description,
+            owner_agency,
+            owner_email,
+            due_date,
+            measure,
+        )
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let action = self
+            .store
+            .create(
+                &principal,
+                &review,
+                NewAction {
+                    recommendation_ref: reference,
+                    description,
+                    owner_agency: owner_agency.as_str().to_string(),
+                    owner_email: owner_email.as_str().to_string(),
+                    due_date,
+                    measure_of_success: measure,
+                },
+                &request_id,
+                &fingerprint(&request.encode_to_vec()),
+            )
+            .await?;
+        self.reply(&action).await
+    }
+
+    async fn update_action_progress(
+        &self,
+        request: Request<pb::UpdateActionProgressRequest>,
+    ) -> Result<Response<pb::Action>, Status> {
+        let principal = principal(&request)?;
+        let owner = match reach(&principal)? {
+            Reach::All if principal.has(Role::PartnershipAdmin) => None,
+            Reach::Agency(org) => Some(org),
+            Reach::All => {
+                return Err(ServiceError::PermissionDenied(
+                    "progress is recorded by the owning agency or the partnership admin".into(),
+                )
+                .into());
+            }
+        };
+        let request = request.into_inner();
+        let id = uuid_field("action_id", &request.action_id)?;
+        let mut violations = Violations::new();
+        let status = status_from_proto(request.status);
+        if status.is_none() {
+            violations.add(
+                "status",
+                "required: NOT_STARTED, IN_PROGRESS, COMPLETED or CANCELLED",
+            );
+        }
+        let cancel_reason = violations.check(
+            "cancel_reason",
+            optional_text(&request.cancel_reason, 2_000),
+        );
+        if status == Some(ActionStatus::Cancelled) && request.cancel_reason.trim().is_empty() {
+            violations.add("cancel_reason", "required when cancelling");
+        }
+        let note = violations.check("note", optional_text(&request.note, 5_000));
+        let evidence = violations.check(
+            "evidence_of_impact",
+            optional_text(&request.evidence_of_impact, 10_000),
+        );
+        violations.finish()?;
+        let (Some(status), Some(cancel_reason), Some(note), Some(evidence)) =
+            (status, cancel_reason, note, evidence)
+        else {
+            return Err(Status::internal("validated fields missing"));
+        };
+        let action = self
+            .store
+            .update_progress(
+                &principal,
+                id,
+                owner.as_deref(),
+                Progress {
+                    status,
+                    cancel_reason,
+                    note,
+                    evidence_of_impact: evidence,
+                },
+            )
+            .await?;
+        self.reply(&action).await
+    }
+
+    async fn verify_action(
+        &self,
+        request: Request<pb::VerifyActionRequest>,
+    ) -> Result<Response<pb::Action>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(&[Role::PartnershipAdmin])?;
+        let request = request.into_inner();
+        let id = uuid_field("action_id", &request.action_id)?;
+        let note = optional_text(&request.note, 5_000)
+            .map_err(|error| ServiceError::invalid("note", error.to_string()))?;
+        let action = self.store.verify(&principal, id, note).await?;
+        self.reply(&action).await
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListActionsRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
+        let principal = principal(&request)?;
+        let reach = reach(&principal)?;
+        let request = request.into_inner();
+        let limit = page_size(request.page_size, 50, 200, "page_size")?;
+        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let review_id = match request.review_id.trim() {
+            "" => None,
+            raw => Some(self.review(&principal, raw).await?.review_id),
+        };
+        let owner_agency = match (&reach, request.owner_agency.trim()) {
+            (Reach::Agency(own), "") => Some(own.clone()),
+            (Reach::Agency(own), asked) if asked == own => Some(own.clone()),
+            (Reach::Agency(_), _) => {
+                return Err(ServiceError::PermissionDenied(
+                    "an agency sees only its own actions".into(),
+                )
+                .into());
+            }
+            (Reach::All, "") => None,
+            (Reach::All, asked) => Some(
+                AgencyId::parse(asked)
+                    .map_err(|error| ServiceError::invalid("owner_agency", error.to_string()))?
+                    .as_str()
+                    .to_string(),
+            ),
+        };
+        let status = match request.status {
+            0 => None,
+            value => Some(
+                status_from_proto(value)
+                    .ok_or_else(|| ServiceError::invalid("status", "unknown status"))?,
+            ),
+        };
+        let filter = ActionFilter {
+            review_id,
+            owner_agency,
+            status,
+            overdue_on: request.overdue_only.then(|| self.clock.today()),
+        };
+        let mut actions = self
+            .store
+            .list(&principal.partnership, &filter, after, limit + 1)
+            .await
+            .map_err(ActionsError::from)?;
+        let next_page_token = if actions.len() as i64 > limit {
+            actions.truncate(limit as usize);
+            actions
+                .last()
+                .map(|action| {
+                    Cursor {
+                        at: action.created_at,
+                        id: action.id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
+        let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
+        let mut by_action: HashMap<Uuid, Vec<&NoteRow>> = HashMap::new();
+        for note in &notes {
+            by_action.entry(note.action_id).or_default().push(note);
+        }
+        if let Some(review_id) = review_id {
+            self.store
+                .audit_access(
+                    &principal,
+                    "ListActions",
+                    review_id,
+                    format!("reviews/{review_id}/actions"),
+                    "ok",
+                )
+                .await
+                .map_err(ActionsError::from)?;
+        }
+        Ok(Response::new(pb::ListActionsResponse {
+            actions: actions
+                .iter()
+                .map(|action| {
+                    self.to_proto(
+                        action,
+                        by_action
+                            .get(&action.id)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_action_plan_summary(
+        &self,
+        request: Request<pb::GetActionPlanSummaryRequest>,
+    ) -> Result<Response<pb::ActionPlanSummary>, Status> {
+        let principal = principal(&request)?;
+        principal.require_any(READERS)?;
+        let request = request.into_inner();
+        let review_id = match request.review_id.trim() {
+            "" => None,
+            raw => Some(self.review(&principal, raw).await?.review_id),
+        };
+        let statuses = self
+            .store
+            .statuses(&principal.partnership, review_id, self.clock.today())
+            .await
+            .map_err(ActionsError::from)?;
+        let summary = domain::summarize(&statuses);
+        Ok(Response::new(pb::ActionPlanSummary {
+            review_id: review_id.map(|id| id.to_string()).unwrap_or_default(),
+            total: i32::try_from(summary.total).unwrap_or(i32::MAX),
+            by_status: summary
+                .by_status
+                .iter()
+                .map(|(status, count)| pb::StatusCount {
+                    status: status_to_proto(*status),
+                    count: i32::try_from(*count).unwrap_or(i32::MAX),
+                })
+                .collect(),
+            overdue: i32::try_from(summary.overdue).unwrap_or(i32::MAX),
+            completion_rate: summary.completion_rate,
+            verification_rate: summary.verification_rate,
+            plan_complete: review_id.is_some() && summary.plan_complete,
+        }))
+    }
+}
