@@ -244,7 +244,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn counting_back_what_was_added(day_offset in 0u64..4000, count in 0u32..60) {
+        // Starts at least ten days into the data, so counting back from the end never
+        // leaves the calendar (the day before a start on a holiday can be in 2017).
+        fn counting_back_what_was_added(day_offset in 10u64..4000, count in 0u32..60) {
             let calendar = WorkingDayCalendar::england_and_wales();
             let start = date("2018-01-01") + Days::new(day_offset);
             let end = calendar.add_working_days(start, count).expect("inside data");
