@@ -1,0 +1,339 @@
+//! Action monitoring over gRPC against real PostgreSQL and NATS: plan headings from the
+//! approval, unknown refs refused, agencies limited to their own actions, verification only
+//! with evidence, reminders once across replicas, the plan's activation and completion, and
+//! summary figures.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestActions, authed, date, violated_fields};
+use cspr_proto::actions::v1 as pb;
+use tonic::Code;
+
+fn progress(
+    action_id: &str,
+    status: pb::ActionStatus,
+    evidence: &str,
+) -> pb::UpdateActionProgressRequest {
+    pb::UpdateActionProgressRequest {
+        action_id: action_id.into(),
+        status: status as i32,
+        cancel_reason: String::new(),
+        note: "Progress".into(),
+        evidence_of_impact: evidence.into(),
+    }
+}
+
+#[tokio::test]
+async fn actions_attach_to_approved_recommendations_only() {
+    let service = TestActions::start().await;
+    let review_id = service.approved_review().await;
+    let created = service
+        .create(&review_id, "R1", "csc", date(2026, 9, 30))
+        .await
+        .expect("created");
+    assert_eq!(created.status, pb::ActionStatus::NotStarted as i32);
+    assert_eq!(created.review_reference, "SOUTHVALE-2026-001");
+    let refused = service
+        .create(&review_id, "R9", "csc", date(2026, 9, 30))
+        .await
+        .expect_err("unknown ref");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["recommendation_ref"]);
+    let refused = service
+        .create(&review_id, "R1", "csc", date(2026, 6, 1))
+        .await
+        .expect_err("due in the past");
+    assert_eq!(violated_fields(&refused), ["due_date"]);
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let Some(cspr_proto::events::v1::event::Body::ActionAssigned(assigned)) = &events[0].1.body
+    else {
+        panic!("action_assigned");
+    };
+    assert_eq!(assigned.owner_email, "lead@csc.southvale.example.org");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn agencies_update_their_own_and_only_the_partnership_verifies_with_evidence() {
+    let service = TestActions::start().await;
+    let review_id = service.approved_review().await;
+    let csc = service
+        .create(&review_id, "R1", "csc", date(2026, 9, 30))
+        .await
+        .expect("csc action");
+    let police = service
+        .create(&review_id, "R2", "police", date(2026, 9, 30))
+        .await
+        .expect("police action");
+    let mut client = service.client.clone();
+
+    let updated = client
+        .update_action_progress(authed(
+            progress(&csc.id, pb::ActionStatus::InProgress, ""),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect("own action")
+        .into_inner();
+    assert_eq!(updated.status, pb::ActionStatus::InProgress as i32);
+    let refused = client
+        .update_action_progress(authed(
+            progress(&police.id, pb::ActionStatus::InProgress, ""),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect_err("another agency's action");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let listed = client
+        .list_actions(authed(
+            pb::ListActionsRequest {
+                review_id: review_id.clone(),
+                ..Default::default()
+            },
+            &service.agency("csc"),
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.actions.len(), 1, "an agency sees its own actions");
+
+    // Completed without evidence: cannot be verified.
+    client
+        .update_action_progress(authed(
+            progress(&csc.id, pb::ActionStatus::Completed, ""),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect("completed");
+    let refused = client
+        .verify_action(authed(
+            pb::VerifyActionRequest {
+                action_id: csc.id.clone(),
+                note: String::new(),
+            },
+            &service.admin(),
+        ))
+        .await
+        .expect_err("no evidence");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("evidence"));
+    let refused = client
+        .verify_action(authed(
+            pb::VerifyActionRequest {
+                action_id: csc.id.clone(),
+                note: String::new(),
+            },
+            &service.agency("csc"),
+        ))
+        .await
+        .expect_err("agencies do not verify");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = client
+        .update_action_progress(authed(
+            progress(&csc.id, pb::ActionStatus::Verified, ""),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect_err("verification has its own RPC");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    client
+        .update_action_progress(authed(
+            progress(
+                &csc.id,
+                pb::ActionStatus::Completed,
+                "Audit of 40 cases: concerns shared within 24 hours in 38.",
+            ),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect("evidence");
+
+    // The review is published: the plan is active. Verify one, cancel the other: complete.
+    service.publish_review(&review_id).await;
+    let verified = client
+        .verify_action(authed(
+            pb::VerifyActionRequest {
+                action_id: csc.id.clone(),
+                note: "Audit checked".into(),
+            },
+            &service.admin(),
+        ))
+        .await
+        .expect("verified")
+        .into_inner();
+    assert_eq!(verified.status, pb::ActionStatus::Verified as i32);
+    let mut cancel = progress(&police.id, pb::ActionStatus::Cancelled, "");
+    let refused = client
+        .update_action_progress(authed(cancel.clone(), &service.admin()))
+        .await
+        .expect_err("a reason is required");
+    assert_eq!(violated_fields(&refused), ["cancel_reason"]);
+    cancel.cancel_reason = "Superseded by the regional protocol".into();
+    client
+        .update_action_progress(authed(cancel, &service.admin()))
+        .await
+        .expect("cancelled");
+
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        9,
+        Duration::from_secs(10),
+    )
+    .await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|kind| **kind == "action_plan_activated")
+            .count(),
+        1
+    );
+    assert_eq!(types.last(), Some(&"action_plan_completed"), "{types:?}");
+    let summary = client
+        .get_action_plan_summary(authed(
+            pb::GetActionPlanSummaryRequest {
+                review_id: review_id.clone(),
+            },
+            &service.admin(),
+        ))
+        .await
+        .expect("summary")
+        .into_inner();
+    assert!(summary.plan_complete);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
+    let service = TestActions::start().await;
+    let review_id = service.approved_review().await;
+    let due = service
+        .create(&review_id, "R1", "csc", date(2026, 7, 10))
+        .await
+        .expect("due soon");
+    let later = service
+        .create(&review_id, "R2", "police", date(2026, 12, 31))
+        .await
+        .expect("later");
+    let mut client = service.client.clone();
+    client
+        .update_action_progress(authed(
+            progress(&later.id, pb::ActionStatus::Completed, "Evidence"),
+            &service.admin(),
+        ))
+        .await
+        .expect("completed");
+    let first = cspr_actions::jobs::ActionSweep::new(
+        service.store.clone(),
+        Duration::from_secs(3600),
+        14,
+        30,
+    );
+    let second = cspr_actions::jobs::ActionSweep::new(
+        service.store.clone(),
+        Duration::from_secs(3600),
+        14,
+        30,
+    );
+
+    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
+    assert_eq!(
+        one.expect("sweep") + two.expect("sweep"),
+        1,
+        "due soon, once"
+    );
+    service
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 7, 15).expect("date"));
+    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
+    assert_eq!(
+        one.expect("sweep") + two.expect("sweep"),
+        1,
+        "overdue, once"
+    );
+    assert_eq!(first.sweep_once().await.expect("sweep"), 0);
+    service
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 8, 20).expect("date"));
+    assert_eq!(
+        first.sweep_once().await.expect("sweep"),
+        1,
+        "escalated after 30 days"
+    );
+    assert_eq!(second.sweep_once().await.expect("sweep"), 0);
+
+    let overdue = client
+        .list_actions(authed(
+            pb::ListActionsRequest {
+                overdue_only: true,
+                ..Default::default()
+            },
+            &service.admin(),
+        ))
+        .await
+        .expect("overdue")
+        .into_inner();
+    assert_eq!(overdue.actions.len(), 1);
+    assert_eq!(overdue.actions[0].id, due.id);
+    assert!(overdue.actions[0].overdue);
+    let summary = client
+        .get_action_plan_summary(authed(
+            pb::GetActionPlanSummaryRequest::default(),
+            &service.admin(),
+        ))
+        .await
+        .expect("partnership summary")
+        .into_inner();
+    assert_eq!(summary.total, 2);
+    assert_eq!(summary.overdue, 1);
+    assert!((summary.completion_rate - 0.5).abs() < 1e-9);
+    assert!((summary.verification_rate - 0.0).abs() < 1e-9);
+    let completed = summary
+        .by_status
+        .iter()
+        .find(|count| count.status == pb::ActionStatus::Completed as i32)
+        .expect("completed count");
+    assert_eq!(completed.count, 1);
+    let refused = client
+        .get_action_plan_summary(authed(
+            pb::GetActionPlanSummaryRequest::default(),
+            &service.agency("csc"),
+        ))
+        .await
+        .expect_err("partnership figures");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let events = cspr_platform::testing::read_stream(
+        &service.platform.nats_url,
+        &service.stream(),
+        6,
+        Duration::from_secs(10),
+    )
+    .await;
+    let reminders: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .filter(|kind| kind.starts_with("action_due") || kind.starts_with("action_overdue"))
+        .collect();
+    assert_eq!(
+        reminders,
+        [
+            "action_due_soon",
+            "action_overdue",
+            "action_overdue_escalated"
+        ]
+    );
+    service.stop().await;
+}
