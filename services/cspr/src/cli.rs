@@ -32,6 +32,23 @@ pub(crate) enum Command {
     LearningEvent(LearningEventArgs),
     /// List a review's family members (redacted unless your role may see personal data).
     Family(FamilyArgs),
+    /// Actions: `cspr actions <review>` lists a review's actions; `cspr actions summary`
+    /// shows the partnership's (or, with --review, one review's) figures.
+    Actions(ActionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ActionsArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// A review id, or `summary`.
+    pub(crate) target: String,
+    /// With `summary`: only this review.
+    #[arg(long)]
+    pub(crate) review: Option<String>,
+    /// Only overdue actions.
+    #[arg(long)]
+    pub(crate) overdue: bool,
 }
 
 #[derive(Debug, Args)]

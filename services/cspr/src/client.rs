@@ -32,6 +32,7 @@ pub(crate) enum Target {
     Submissions,
     Practitioners,
     Family,
+    Actions,
 }
 
 impl Target {
@@ -41,6 +42,7 @@ impl Target {
             Target::Submissions => ("CSPR_SUBMISSIONS_URL", "http://127.0.0.1:50052"),
             Target::Practitioners => ("CSPR_PRACTITIONERS_URL", "http://127.0.0.1:50053"),
             Target::Family => ("CSPR_FAMILY_URL", "http://127.0.0.1:50054"),
+            Target::Actions => ("CSPR_ACTIONS_URL", "http://127.0.0.1:50055"),
         };
         args.addr
             .clone()

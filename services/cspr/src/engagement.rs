@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 
-use crate::cli::{FamilyArgs, LearningEventArgs, LearningEventCommand, PractitionersArgs};
+use crate::cli::{
+    ActionsArgs, FamilyArgs, LearningEventArgs, LearningEventCommand, PractitionersArgs,
+};
 use crate::client::{Target, connect, explain};
 
 fn show_date(date: &Option<cspr_proto::google::r#type::Date>) -> String {
@@ -235,6 +237,112 @@ pub(crate) async fn family(args: FamilyArgs) -> anyhow::Result<ExitCode> {
         println!(
             "\nParallel processes on this review: {} (a criminal investigation may call for restrictions)",
             parallel_processes.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
+    use cspr_proto::actions::v1 as actions;
+    use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
+
+    let mut client = ActionMonitoringClient::new(connect(&args.client, Target::Actions).await?);
+    let status_name = |value: i32| {
+        actions::ActionStatus::try_from(value)
+            .map(|status| {
+                status
+                    .as_str_name()
+                    .trim_start_matches("ACTION_STATUS_")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    if args.target == "summary" {
+        let summary = client
+            .get_action_plan_summary(actions::GetActionPlanSummaryRequest {
+                review_id: args.review.clone().unwrap_or_default(),
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        if args.client.json {
+            let by_status: serde_json::Map<String, serde_json::Value> = summary
+                .by_status
+                .iter()
+                .map(|count| (status_name(count.status), count.count.into()))
+                .collect();
+            let body = serde_json::json!({
+                "review_id": summary.review_id,
+                "total": summary.total,
+                "by_status": by_status,
+                "overdue": summary.overdue,
+                "completion_rate": summary.completion_rate,
+                "verification_rate": summary.verification_rate,
+                "plan_complete": summary.plan_complete,
+            });
+            println!("{}", serde_json::to_string_pretty(&body)?);
+        } else {
+            println!("Actions       {}", summary.total);
+            for count in &summary.by_status {
+                println!("  {:<12} {}", status_name(count.status), count.count);
+            }
+            println!("Overdue       {}", summary.overdue);
+            println!("Completed     {:.0}%", summary.completion_rate * 100.0);
+            println!("Verified      {:.0}%", summary.verification_rate * 100.0);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_actions(actions::ListActionsRequest {
+                review_id: args.target.clone(),
+                overdue_only: args.overdue,
+                page_size: 200,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        all.extend(page.actions);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    if args.client.json {
+        let body: Vec<_> = all
+            .iter()
+            .map(|action| {
+                serde_json::json!({
+                    "id": action.id,
+                    "recommendation_ref": action.recommendation_ref,
+                    "owner_agency": action.owner_agency,
+                    "due_date": show_date(&action.due_date),
+                    "status": status_name(action.status),
+                    "overdue": action.overdue,
+                    "evidence_of_impact": action.evidence_of_impact,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<5} {:<14} {:<11} {:<12} {:<8} DESCRIPTION",
+        "REF", "OWNER", "DUE", "STATUS", "OVERDUE"
+    );
+    for action in &all {
+        println!(
+            "{:<5} {:<14} {:<11} {:<12} {:<8} {}",
+            action.recommendation_ref,
+            action.owner_agency,
+            show_date(&action.due_date),
+            status_name(action.status),
+            if action.overdue { "yes" } else { "" },
+            action.description
         );
     }
     Ok(ExitCode::SUCCESS)

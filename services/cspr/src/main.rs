@@ -30,6 +30,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Practitioners(args) => engagement::practitioners(args).await,
         cli::Command::LearningEvent(args) => engagement::learning_event(args).await,
         cli::Command::Family(args) => engagement::family(args).await,
+        cli::Command::Actions(args) => engagement::actions(args).await,
     };
     match outcome {
         Ok(code) => code,

@@ -468,6 +468,23 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         "the review is known to the family service"
     );
 
+    // The partnership's action figures (none yet).
+    let summary = client(&admin, &registry_addr, &submissions_addr)
+        .env(
+            "CSPR_ACTIONS_URL",
+            format!("http://{}", isolated.addr("actions")),
+        )
+        .args(["actions", "summary", "--json"])
+        .output()
+        .expect("actions summary");
+    assert!(
+        summary.status.success(),
+        "{}",
+        String::from_utf8_lossy(&summary.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).expect("json");
+    assert_eq!(summary["total"], 0);
+
     // The practitioner named in the chronology is suggested to the reviewer.
     let practitioners_addr = isolated.addr("practitioners");
     let mut suggested = serde_json::Value::Null;
