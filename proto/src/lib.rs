@@ -7,6 +7,7 @@
 //! - [`practitioners::v1`]: the `PractitionerEngagement` gRPC service.
 //! - [`family::v1`]: the `FamilyEngagement` gRPC service.
 //! - [`actions::v1`]: the `ActionMonitoring` gRPC service.
+//! - [`bench::v1`]: a bare echo service, the benchmark harness's ceiling.
 //! - [`notifications::v1`]: the `Notifications` gRPC service (email deliveries).
 //! - [`events::v1`]: the event envelope on the bus and every event body.
 //! - [`google::r#type`]: the calendar `Date` shared by all APIs.
@@ -62,6 +63,12 @@ pub mod cspr {
         }
     }
 
+    pub mod bench {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cspr.bench.v1.rs"));
+        }
+    }
+
     pub mod notifications {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cspr.notifications.v1.rs"));
@@ -75,7 +82,9 @@ pub mod cspr {
     }
 }
 
-pub use cspr::{actions, events, family, notifications, practitioners, registry, submissions};
+pub use cspr::{
+    actions, bench, events, family, notifications, practitioners, registry, submissions,
+};
 
 impl events::v1::event::Body {
     /// The event type: the last token of its subject (e.g. `review_created`).

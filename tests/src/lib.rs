@@ -15,7 +15,8 @@
 //!   the reviewer → invitations by email with the advance information, only to the eligible;
 //!   the registry keeps them off the panel.
 //!
-//! The benchmark harness will live here too (a binary, not part of `cargo test`).
+//! The benchmark harness lives here too: `src/bin/cspr-bench.rs`, a binary run by hand
+//! (see `BENCHMARKS.md`), not part of `cargo test`.
 
 #![forbid(unsafe_code)]
 
@@ -52,9 +53,17 @@ pub struct Stack {
 /// SERVING.
 pub async fn spawn_stack(today: chrono::NaiveDate, mail: MailTarget) -> Stack {
     testing::init();
+    spawn_stack_with(testing::platform_config(&testing::nats_url()), today, mail).await
+}
+
+/// As [`spawn_stack`], with given platform settings (the benchmark harness sizes the pools).
+pub async fn spawn_stack_with(
+    platform: PlatformConfig,
+    today: chrono::NaiveDate,
+    mail: MailTarget,
+) -> Stack {
     let clock = ManualClock::on(today);
     let shutdown = CancellationToken::new();
-    let platform = testing::platform_config(&testing::nats_url());
     let quiet_jobs = Duration::from_secs(3600);
 
     let registry_context =

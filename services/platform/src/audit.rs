@@ -1,10 +1,12 @@
 //! Audit records: who did what to which resource, when, from where, and the outcome.
 //!
 //! Commands write their record in the same transaction as their change, so a change never
-//! exists without its record; reads and refusals write one on their own.
+//! exists without its record; reads and refusals write one on their own, through an
+//! [`AuditLog`] that commits them in groups.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -87,4 +89,114 @@ pub async fn list_for_review(
     .bind(limit)
     .fetch_all(connection)
     .await
+}
+
+/// The most read audits one group commit writes.
+const GROUP: usize = 512;
+
+/// Read and refusal audits, committed in groups by one writer task.
+///
+/// Why: a read's audit record must be durable before the read is answered, and one commit
+/// per read made every read wait for its own WAL flush, so reads under load queued on
+/// fsync (BENCHMARKS.md, "read"). The writer takes every record waiting, writes them in one
+/// `INSERT … UNNEST` and commit, then answers each caller: still durable before the reply,
+/// but one flush serves a whole group.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    sender: mpsc::Sender<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    at: DateTime<Utc>,
+    partnership_id: String,
+    review_id: Option<Uuid>,
+    actor: String,
+    actor_roles: String,
+    action: String,
+    resource: String,
+    outcome: String,
+    peer: Option<String>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+impl AuditLog {
+    /// Starts the writer on `pool`; it ends when the last clone is dropped.
+    pub fn start(pool: PgPool) -> Self {
+        let (sender, receiver) = mpsc::channel(GROUP * 4);
+        tokio::spawn(write_groups(pool, receiver));
+        Self { sender }
+    }
+
+    /// Records one read or refusal; returns once it is committed.
+    pub async fn record(&self, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
+        let (done, committed) = oneshot::channel();
+        let pending = Pending {
+            at: Utc::now(),
+            partnership_id: entry.principal.partnership.clone(),
+            review_id: entry.review_id,
+            actor: entry.principal.subject.clone(),
+            // Role names are identifiers without commas (see `auth::Role`).
+            actor_roles: entry.principal.role_names().join(","),
+            action: entry.action.to_string(),
+            resource: entry.resource.clone(),
+            outcome: entry.outcome.to_string(),
+            peer: entry.principal.peer.clone(),
+            done,
+        };
+        let writer_gone = || sqlx::Error::Protocol("the audit writer has stopped".into());
+        self.sender.send(pending).await.map_err(|_| writer_gone())?;
+        committed
+            .await
+            .map_err(|_| writer_gone())?
+            .map_err(sqlx::Error::Protocol)
+    }
+}
+
+async fn write_groups(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
+    let mut group = Vec::with_capacity(GROUP);
+    while receiver.recv_many(&mut group, GROUP).await > 0 {
+        let outcome = insert_group(&pool, &group).await.map_err(|error| {
+            tracing::warn!(%error, records = group.len(), "cannot write audit records");
+            error.to_string()
+        });
+        for pending in group.drain(..) {
+            let _ = pending.done.send(outcome.clone());
+        }
+    }
+}
+
+async fn insert_group(pool: &PgPool, group: &[Pending]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = group.iter().map(|_| Uuid::now_v7()).collect();
+    let ats: Vec<DateTime<Utc>> = group.iter().map(|p| p.at).collect();
+    let partnerships: Vec<&str> = group.iter().map(|p| p.partnership_id.as_str()).collect();
+    let reviews: Vec<Option<Uuid>> = group.iter().map(|p| p.review_id).collect();
+    let actors: Vec<&str> = group.iter().map(|p| p.actor.as_str()).collect();
+    let roles: Vec<&str> = group.iter().map(|p| p.actor_roles.as_str()).collect();
+    let actions: Vec<&str> = group.iter().map(|p| p.action.as_str()).collect();
+    let resources: Vec<&str> = group.iter().map(|p| p.resource.as_str()).collect();
+    let outcomes: Vec<&str> = group.iter().map(|p| p.outcome.as_str()).collect();
+    let peers: Vec<Option<&str>> = group.iter().map(|p| p.peer.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO audit_records (id, at, partnership_id, review_id, actor, actor_roles, action, resource, outcome, peer)
+         SELECT id, at, partnership_id, review_id, actor,
+                CASE WHEN roles = '' THEN '{}'::text[] ELSE string_to_array(roles, ',') END,
+                action, resource, outcome, peer
+         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[])
+              AS t(id, at, partnership_id, review_id, actor, roles, action, resource, outcome, peer)",
+    )
+    .bind(&ids)
+    .bind(&ats)
+    .bind(&partnerships)
+    .bind(&reviews)
+    .bind(&actors)
+    .bind(&roles)
+    .bind(&actions)
+    .bind(&resources)
+    .bind(&outcomes)
+    .bind(&peers)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

@@ -61,6 +61,8 @@ pub struct Store {
     rules: Arc<DeadlineRules>,
     calendar: Arc<WorkingDayCalendar>,
     clock: Arc<dyn Clock>,
+    /// Reads and refusals, group-committed.
+    reads: audit::AuditLog,
 }
 
 #[derive(sqlx::FromRow)]
@@ -148,6 +150,7 @@ impl Store {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            reads: audit::AuditLog::start(pool.clone()),
             pool,
             outbox,
             rules,
@@ -827,19 +830,16 @@ impl Store {
         review_id: Option<Uuid>,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record(
-            &mut connection,
-            &AuditEntry {
+        self.reads
+            .record(&AuditEntry {
                 principal,
                 action,
                 review_id,
                 resource: review_id
                     .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
                 outcome,
-            },
-        )
-        .await
+            })
+            .await
     }
 
     /// A page of a review's audit trail.
