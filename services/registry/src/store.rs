@@ -104,7 +104,7 @@ const REVIEW_COLUMNS: &str = "id, partnership_id, reference, child_alias, local_
     publication_planned_on, notice_due_by, notice_sent_on, outcome_recorded_on, published, published_on,
     publication_location, not_published_justification, created_at, updated_at, action_plan_active, action_plan_completed";
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct PanelRow {
     id: Uuid,
     review_id: Uuid,
@@ -116,7 +116,7 @@ struct PanelRow {
     appointed_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct ProcessRow {
     id: Uuid,
     review_id: Uuid,
@@ -126,7 +126,7 @@ struct ProcessRow {
     ended_on: Option<NaiveDate>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct OverviewRow {
     review_id: Uuid,
     version: i32,
@@ -136,6 +136,28 @@ struct OverviewRow {
     approved_at: Option<DateTime<Utc>>,
     approved_by: Option<String>,
 }
+
+#[derive(serde::Deserialize)]
+struct TermsRow {
+    review_id: Uuid,
+    document: TermsOfReference,
+}
+
+#[derive(serde::Deserialize)]
+struct DecisionRow {
+    review_id: Uuid,
+    agency_id: String,
+    status: String,
+}
+
+/// Everything a page of reviews holds, one JSON array per table.
+type ChildRows = (
+    sqlx::types::Json<Vec<PanelRow>>,
+    sqlx::types::Json<Vec<TermsRow>>,
+    sqlx::types::Json<Vec<ProcessRow>>,
+    sqlx::types::Json<Vec<OverviewRow>>,
+    sqlx::types::Json<Vec<DecisionRow>>,
+);
 
 fn corrupt(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} {value:?} in the registry database").into())
@@ -172,40 +194,32 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let panel: Vec<PanelRow> = sqlx::query_as(
-            "SELECT id, review_id, name, email, organisation, role, independence_statement, appointed_at
-             FROM panel_members WHERE review_id = ANY($1) ORDER BY appointed_at, id",
+        // One round trip for all five tables: reads are dominated by round trips to
+        // PostgreSQL (BENCHMARKS.md, "read").
+        let (panel, terms, processes, overviews, decisions): ChildRows = sqlx::query_as(
+            "SELECT
+               (SELECT coalesce(json_agg(p ORDER BY p.appointed_at, p.id), '[]') FROM
+                  (SELECT id, review_id, name, email, organisation, role, independence_statement, appointed_at
+                   FROM panel_members WHERE review_id = ANY($1)) p),
+               (SELECT coalesce(json_agg(t), '[]') FROM
+                  (SELECT DISTINCT ON (review_id) review_id, document FROM terms_of_reference
+                   WHERE review_id = ANY($1) ORDER BY review_id, version DESC) t),
+               (SELECT coalesce(json_agg(x ORDER BY x.started_on, x.id), '[]') FROM
+                  (SELECT id, review_id, kind, description, started_on, ended_on FROM parallel_processes
+                   WHERE review_id = ANY($1)) x),
+               (SELECT coalesce(json_agg(o), '[]') FROM
+                  (SELECT DISTINCT ON (review_id) review_id, version, findings, recommendations,
+                          submitted_at, approved_at, approved_by
+                   FROM overview_reports WHERE review_id = ANY($1) ORDER BY review_id, version DESC) o),
+               (SELECT coalesce(json_agg(d), '[]') FROM
+                  (SELECT review_id, agency_id, status FROM agency_report_statuses
+                   WHERE review_id = ANY($1)) d)",
         )
         .bind(&ids)
-        .fetch_all(&mut *connection)
+        .fetch_one(&mut *connection)
         .await?;
-        let terms: Vec<(Uuid, sqlx::types::Json<TermsOfReference>)> = sqlx::query_as(
-            "SELECT DISTINCT ON (review_id) review_id, document FROM terms_of_reference
-             WHERE review_id = ANY($1) ORDER BY review_id, version DESC",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *connection)
-        .await?;
-        let processes: Vec<ProcessRow> = sqlx::query_as(
-            "SELECT id, review_id, kind, description, started_on, ended_on FROM parallel_processes
-             WHERE review_id = ANY($1) ORDER BY started_on, id",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *connection)
-        .await?;
-        let overviews: Vec<OverviewRow> = sqlx::query_as(
-            "SELECT DISTINCT ON (review_id) review_id, version, findings, recommendations, submitted_at, approved_at, approved_by
-             FROM overview_reports WHERE review_id = ANY($1) ORDER BY review_id, version DESC",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *connection)
-        .await?;
-        let decisions: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT review_id, agency_id, status FROM agency_report_statuses WHERE review_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *connection)
-        .await?;
+        let (panel, terms, processes, overviews, decisions) =
+            (panel.0, terms.0, processes.0, overviews.0, decisions.0);
 
         let mut panel_by_review: HashMap<Uuid, Vec<PanelMember>> = HashMap::new();
         for row in panel {
@@ -227,7 +241,7 @@ impl Store {
         }
         let mut terms_by_review: HashMap<Uuid, TermsOfReference> = terms
             .into_iter()
-            .map(|(id, document)| (id, document.0))
+            .map(|row| (row.review_id, row.document))
             .collect();
         let mut processes_by_review: HashMap<Uuid, Vec<ParallelProcess>> = HashMap::new();
         for row in processes {
@@ -262,13 +276,13 @@ impl Store {
             .collect();
         let mut statuses_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportStatus>> =
             HashMap::new();
-        for (review_id, agency_id, status) in decisions {
-            let status = AgencyReportStatus::parse(&status)
-                .ok_or_else(|| corrupt("agency report status", &status))?;
+        for row in decisions {
+            let status = AgencyReportStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("agency report status", &row.status))?;
             statuses_by_review
-                .entry(review_id)
+                .entry(row.review_id)
                 .or_default()
-                .insert(agency_id, status);
+                .insert(row.agency_id, status);
         }
 
         let mut reviews = Vec::with_capacity(rows.len());
