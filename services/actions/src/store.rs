@@ -2,7 +2,7 @@
 //! events and audit record; the plan's activation and completion are decided here too.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
@@ -114,27 +114,6 @@ fn actor_of(principal: &Principal) -> Actor {
         subject: principal.subject.clone(),
         roles: principal.role_names(),
     }
-}
-
-async fn audit_in(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    action: &str,
-    review_id: Uuid,
-    resource: String,
-    outcome: &str,
-) -> Result<(), sqlx::Error> {
-    audit::record(
-        connection,
-        &AuditEntry {
-            principal,
-            action,
-            review_id: Some(review_id),
-            resource,
-            outcome,
-        },
-    )
-    .await
 }
 
 impl Store {
@@ -439,7 +418,7 @@ impl Store {
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
-        audit_in(
+        audit::record_on_review(
             &mut connection,
             principal,
             action,
@@ -530,7 +509,7 @@ impl Store {
                 body,
             )
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "CreateAction",
@@ -603,7 +582,7 @@ impl Store {
             actor,
         )
         .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "UpdateActionProgress",
@@ -663,7 +642,7 @@ impl Store {
             actor,
         )
         .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "VerifyAction",

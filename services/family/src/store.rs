@@ -2,7 +2,7 @@
 //! sealed (see `crypto`); each command is one transaction with its event and audit record.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
@@ -123,27 +123,6 @@ fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
             roles: principal.role_names(),
         },
     }
-}
-
-async fn audit_in(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    action: &str,
-    review_id: Uuid,
-    resource: String,
-    outcome: &str,
-) -> Result<(), sqlx::Error> {
-    audit::record(
-        connection,
-        &AuditEntry {
-            principal,
-            action,
-            review_id: Some(review_id),
-            resource,
-            outcome,
-        },
-    )
-    .await
 }
 
 impl Store {
@@ -310,7 +289,7 @@ impl Store {
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
-        audit_in(
+        audit::record_on_review(
             &mut connection,
             principal,
             action,
@@ -391,7 +370,7 @@ impl Store {
                 .enqueue(&mut transaction, &meta(principal, review.review_id), body)
                 .await?;
         }
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             action,
@@ -495,7 +474,7 @@ impl Store {
                 .enqueue(&mut transaction, &meta(principal, review.review_id), body)
                 .await?;
         }
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "AddFamilyMember",

@@ -62,6 +62,29 @@ pub async fn record(
     Ok(())
 }
 
+/// Writes the record of an action on one of a review's resources (pass the command's
+/// transaction): the services' usual case of [`record`].
+pub async fn record_on_review(
+    connection: &mut PgConnection,
+    principal: &Principal,
+    action: &str,
+    review_id: Uuid,
+    resource: String,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    record(
+        connection,
+        &AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        },
+    )
+    .await
+}
+
 /// A page of one review's audit trail, oldest first, after the record `after` (keyset).
 pub async fn list_for_review(
     connection: &mut PgConnection,

@@ -153,26 +153,6 @@ fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
     }
 }
 
-async fn audit_in(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    action: &str,
-    review_id: Uuid,
-    resource: String,
-) -> Result<(), sqlx::Error> {
-    audit::record(
-        connection,
-        &AuditEntry {
-            principal,
-            action,
-            review_id: Some(review_id),
-            resource,
-            outcome: "ok",
-        },
-    )
-    .await
-}
-
 /// Claims a request id; `Some(resource)` is a retry of an earlier request.
 async fn claim(
     connection: &mut PgConnection,
@@ -556,12 +536,13 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &meta(principal, review.review_id), body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "RegisterPractitioner",
             review.review_id,
             format!("practitioners/{id}"),
+            "ok",
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review.review_id, id, false)
@@ -634,12 +615,13 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &meta(principal, review_id), body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             action,
             review_id,
             format!("practitioners/{practitioner_id}"),
+            "ok",
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review_id, practitioner_id, false)
@@ -710,12 +692,13 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &meta(principal, review.review_id), body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "ScheduleConversation",
             review.review_id,
             format!("conversations/{conversation_id}"),
+            "ok",
         )
         .await?;
         let record = Self::conversation_in(&mut transaction, conversation_id)
@@ -796,12 +779,13 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &meta(principal, review.review_id), body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "ScheduleLearningEvent",
             review.review_id,
             format!("learning-events/{event_id}"),
+            "ok",
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review.review_id, event_id)
@@ -832,12 +816,13 @@ impl Store {
             .bind(&attended)
             .execute(&mut *transaction)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "RecordAttendance",
             review_id,
             format!("learning-events/{learning_event_id}"),
+            "ok",
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review_id, learning_event_id)
@@ -903,12 +888,13 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &meta(principal, review_id), body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "RecordLearning",
             review_id,
             format!("learning/{record_id}"),
+            "ok",
         )
         .await?;
         let record = Self::learning_record_in(&mut transaction, record_id)

@@ -823,15 +823,13 @@ impl Store {
         review_id: Uuid,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        audit::record(
+        audit::record_on_review(
             connection,
-            &AuditEntry {
-                principal,
-                action,
-                review_id: Some(review_id),
-                resource: format!("reviews/{review_id}"),
-                outcome,
-            },
+            principal,
+            action,
+            review_id,
+            format!("reviews/{review_id}"),
+            outcome,
         )
         .await
     }

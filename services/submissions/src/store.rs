@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::clock::Clock;
@@ -181,27 +181,6 @@ fn actor(principal: &Principal) -> Actor {
         subject: principal.subject.clone(),
         roles: principal.role_names(),
     }
-}
-
-async fn audit_in(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    action: &str,
-    review_id: Uuid,
-    resource: String,
-    outcome: &str,
-) -> Result<(), sqlx::Error> {
-    audit::record(
-        connection,
-        &AuditEntry {
-            principal,
-            action,
-            review_id: Some(review_id),
-            resource,
-            outcome,
-        },
-    )
-    .await
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -524,7 +503,7 @@ impl Store {
                 actor(principal),
             )
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             "RequestAgencyReport",
@@ -615,7 +594,7 @@ impl Store {
             actor: actor(principal),
         };
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
-        audit_in(
+        audit::record_on_review(
             &mut transaction,
             principal,
             decision.action(),
@@ -770,7 +749,7 @@ impl Store {
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
-        audit_in(
+        audit::record_on_review(
             &mut connection,
             principal,
             action,
@@ -986,7 +965,7 @@ impl SubmissionWriter {
         self.outbox
             .enqueue(&mut self.transaction, &meta, body)
             .await?;
-        audit_in(
+        audit::record_on_review(
             &mut self.transaction,
             principal,
             "SubmitAgencyReport",
