@@ -31,6 +31,9 @@ use cspr_registry::config::RegistryConfig;
 use cspr_submissions::config::SubmissionsConfig;
 use tokio_util::sync::CancellationToken;
 
+/// Emails the notifications service of a [`Stack`] sends at once (its lettre pool size).
+pub const MAIL_CONCURRENCY: u32 = 16;
+
 /// The services of one suite, and what is needed to clean them up.
 pub struct Stack {
     /// Shared settings (subject prefix, token key).
@@ -154,7 +157,7 @@ pub async fn spawn_stack_with(
             target: mail,
             from: "CSPR reviews <no-reply@cspr.test>".into(),
             retry: Default::default(),
-            concurrency: 16,
+            concurrency: MAIL_CONCURRENCY,
             poll_interval: Duration::from_millis(100),
         },
     )

@@ -17,27 +17,22 @@
 // The table is the output; progress goes to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
+mod email;
+mod events;
+mod footprint;
+mod ingest;
+mod read;
+mod scale;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chrono::NaiveDate;
 use cspr_notifications::config::MailTarget;
-use cspr_platform::testing::{self, authed};
-use cspr_proto::bench::v1 as bench;
-use cspr_proto::bench::v1::echo_client::EchoClient;
-use cspr_proto::bench::v1::echo_server::{Echo, EchoServer};
-use cspr_proto::google::r#type::Date;
-use cspr_proto::registry::v1 as registry;
-use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
-use cspr_proto::submissions::v1 as submissions;
-use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
-use cspr_tests::Stack;
+use cspr_platform::testing;
 use hdrhistogram::Histogram;
-use prost::Message as _;
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 /// Concurrent callers in the read scenario (quality.md).
 const CONCURRENCY: usize = 64;
@@ -46,13 +41,25 @@ const CHANNELS: usize = 4;
 /// Rows per UNNEST insert in the ingest ceiling: the submissions service's batch size.
 const INSERT_BATCH: usize = 2_000;
 
-const USAGE: &str = "usage: cspr-bench <read|ingest|all> [--quick] [--json PATH]
+const USAGE: &str =
+    "usage: cspr-bench <read|ingest|events|email|scale|footprint|all> [--quick] [--json PATH]
 
 Scenarios:
   read    GetReview and a ListReviews page at concurrency 64, beside a bare tonic echo
           service answering the same payload sizes.
   ingest  agencies streaming SubmitAgencyReport at once, beside a raw UNNEST insert of the
           same rows into the same table shape.
+  events  terms of reference set → report requests in submissions → emails planned in
+          notifications (latency paced, throughput flooded), beside raw JetStream
+          publish-with-ack and pull consume of the same payload size.
+  email   queued deliveries sent by one notifications instance to a local SMTP server
+          (aiosmtpd), beside the same messages straight through lettre.
+  scale   10,000 reviews, 1,000,000 chronology entries and 20,000 actions seeded, then
+          p99 of ListReviews pages, GetTimeline, StreamCombinedChronology's first entry
+          and ListActions with filters; checks the hot tables saw no sequential scan.
+  footprint
+          six `cspr serve <service>` processes (built if needed): start-up to SERVING,
+          cold and warm; each one's memory idle and under load.
   all     every scenario above.
 
 Needs PostgreSQL and NATS (CSPR_TEST_DATABASE_URL, CSPR_TEST_NATS_URL; defaults are the
@@ -66,6 +73,18 @@ struct Size {
     reviews: usize,
     agencies: usize,
     entries: usize,
+    /// Events scenario: reviews whose terms are set at `event_rate` a second (latency)…
+    paced_events: usize,
+    event_rate: f64,
+    /// …and reviews whose terms are set by many callers at once (throughput).
+    flood_events: usize,
+    /// Email scenario: deliveries queued at once.
+    emails: usize,
+    /// Scale scenario: reviews, chronology entries (in reports of this many), actions.
+    scale_reviews: usize,
+    scale_entries: usize,
+    scale_entries_per_report: usize,
+    scale_actions: usize,
 }
 
 impl Size {
@@ -77,6 +96,14 @@ impl Size {
                 reviews: 10,
                 agencies: 2,
                 entries: 1_000,
+                paced_events: 5,
+                event_rate: 20.0,
+                flood_events: 16,
+                emails: 50,
+                scale_reviews: 200,
+                scale_entries: 20_000,
+                scale_entries_per_report: 1_000,
+                scale_actions: 500,
             }
         } else {
             Self {
@@ -85,6 +112,14 @@ impl Size {
                 reviews: 200,
                 agencies: 8,
                 entries: 5_000,
+                paced_events: 100,
+                event_rate: 20.0,
+                flood_events: 400,
+                emails: 2_000,
+                scale_reviews: 10_000,
+                scale_entries: 1_000_000,
+                scale_entries_per_report: 1_000,
+                scale_actions: 20_000,
             }
         }
     }
@@ -96,10 +131,28 @@ struct Row {
     measure: String,
     unit: &'static str,
     rate: f64,
-    ceiling: f64,
+    /// What the engine underneath does in the same run, where there is one to compare.
+    ceiling: Option<f64>,
     latency: Option<Latency>,
     ceiling_latency: Option<Latency>,
+    /// quality.md's target and whether this run met it.
+    target: String,
     note: String,
+}
+
+impl Row {
+    fn ratio(&self) -> Option<f64> {
+        self.ceiling.map(|ceiling| self.rate / ceiling)
+    }
+}
+
+/// "≥ 0.5, p99 < 10 ms: met" / "…: **not met**".
+fn verdict(target: &str, met: bool) -> String {
+    if met {
+        format!("{target}: met")
+    } else {
+        format!("{target}: **not met**")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +192,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("{USAGE}");
                 return Ok(());
             }
-            "read" | "ingest" | "all" if scenario.is_none() => scenario = Some(arg),
+            "read" | "ingest" | "events" | "email" | "scale" | "footprint" | "all"
+                if scenario.is_none() =>
+            {
+                scenario = Some(arg)
+            }
             other => bail!("unexpected argument {other:?}\n\n{USAGE}"),
         }
     }
@@ -154,7 +211,8 @@ async fn main() -> anyhow::Result<()> {
     testing::init();
     let machine = machine().await?;
     eprintln!("machine: {machine}");
-    let mail = tempfile::tempdir().context("a folder for the emails")?;
+    eprintln!("starting an SMTP server (aiosmtpd) for the emails…");
+    let mut sink = testing::SmtpSink::start().await;
     let mut platform = testing::platform_config(&testing::nats_url());
     platform.database_max_connections = 16;
     let settings = json!({
@@ -167,6 +225,14 @@ async fn main() -> anyhow::Result<()> {
         "reviews": size.reviews,
         "agencies": size.agencies,
         "entries_per_agency": size.entries,
+        "events_paced": size.paced_events,
+        "events_rate_per_s": size.event_rate,
+        "events_flood": size.flood_events,
+        "emails": size.emails,
+        "mail_concurrency": cspr_tests::MAIL_CONCURRENCY,
+        "scale_reviews": size.scale_reviews,
+        "scale_entries": size.scale_entries,
+        "scale_actions": size.scale_actions,
     });
     eprintln!("settings: {settings}");
     eprintln!("starting the six services in-process…");
@@ -174,9 +240,7 @@ async fn main() -> anyhow::Result<()> {
     let stack = cspr_tests::spawn_stack_with(
         platform,
         NaiveDate::from_ymd_opt(2026, 3, 26).context("date")?,
-        MailTarget::Files {
-            directory: mail.path().to_path_buf(),
-        },
+        MailTarget::Smtp { url: sink.url() },
     )
     .await;
     eprintln!("all SERVING in {:.2} s", started.elapsed().as_secs_f64());
@@ -184,16 +248,31 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let outcome = async {
         if scenario == "read" || scenario == "all" {
-            rows.extend(read(&stack, size).await?);
+            rows.extend(read::read(&stack, size).await?);
         }
         if scenario == "ingest" || scenario == "all" {
-            rows.push(ingest(&stack, size).await?);
+            rows.push(ingest::ingest(&stack, size).await?);
+        }
+        if scenario == "events" || scenario == "all" {
+            rows.extend(events::events(&stack, size).await?);
+        }
+        if scenario == "scale" || scenario == "all" {
+            rows.extend(scale::scale(&stack, size).await?);
+        }
+        if scenario == "email" || scenario == "all" {
+            rows.push(email::email(&stack, size, &sink, cspr_tests::MAIL_CONCURRENCY).await?);
         }
         anyhow::Ok(())
     }
     .await;
     stack.stop().await;
+    sink.stop().await;
+    std::fs::remove_dir_all(sink.directory.parent().unwrap_or(&sink.directory)).ok();
     outcome?;
+    // Separate processes, measured once the in-process services are gone.
+    if scenario == "footprint" || scenario == "all" {
+        rows.extend(footprint::footprint(size).await?);
+    }
 
     print_table(&rows);
     let report = json!({
@@ -205,7 +284,8 @@ async fn main() -> anyhow::Result<()> {
             "unit": row.unit,
             "rate": row.rate,
             "ceiling": row.ceiling,
-            "ratio": row.rate / row.ceiling,
+            "ratio": row.ratio(),
+            "target": row.target,
             "latency": row.latency.map(|l| l.json()),
             "ceiling_latency": row.ceiling_latency.map(|l| l.json()),
             "note": row.note,
@@ -255,9 +335,9 @@ async fn machine() -> anyhow::Result<String> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| scenario | measure | rate | ceiling | ratio | p50 ms | p99 ms | p999 ms | ceiling p50/p99 ms |"
+        "| scenario | measure | rate | ceiling | ratio | p50 ms | p99 ms | p999 ms | ceiling p50/p99 ms | target |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in rows {
         let latency = row.latency.map_or_else(
             || "| – | – | –".to_string(),
@@ -267,546 +347,23 @@ fn print_table(rows: &[Row]) {
             || "–".to_string(),
             |l| format!("{:.2} / {:.2}", l.p50, l.p99),
         );
+        let ceiling = row
+            .ceiling
+            .map_or_else(|| "–".to_string(), |c| format!("{c:.0} {}", row.unit));
+        let ratio = row
+            .ratio()
+            .map_or_else(|| "–".to_string(), |r| format!("{r:.2}"));
+        let rate = if row.rate >= 100.0 {
+            format!("{:.0}", row.rate)
+        } else {
+            format!("{:.2}", row.rate)
+        };
         println!(
-            "| {} | {} | {:.0} {unit} | {:.0} {unit} | {:.2} {latency} | {ceiling_latency} |",
-            row.scenario,
-            row.measure,
-            row.rate,
-            row.ceiling,
-            row.rate / row.ceiling,
-            unit = row.unit,
+            "| {} | {} | {rate} {} | {ceiling} | {ratio} {latency} | {ceiling_latency} | {} |",
+            row.scenario, row.measure, row.unit, row.target,
         );
     }
     for row in rows.iter().filter(|row| !row.note.is_empty()) {
         println!("- {} / {}: {}", row.scenario, row.measure, row.note);
     }
-}
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-fn agency(index: usize) -> registry::Agency {
-    registry::Agency {
-        id: format!("agency{index}"),
-        name: format!("Southvale agency {index}"),
-        contact_email: format!("lead@agency{index}.southvale.example.org"),
-    }
-}
-
-async fn channels(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
-    let mut channels = Vec::with_capacity(CHANNELS);
-    for _ in 0..CHANNELS {
-        channels.push(
-            Channel::from_shared(format!("http://{addr}"))?
-                .connect()
-                .await
-                .with_context(|| format!("connecting to {addr}"))?,
-        );
-    }
-    Ok(channels)
-}
-
-/// Runs `call` from [`CONCURRENCY`] tasks over `channels`: a warm-up, then `size.measure`
-/// of recorded calls. Returns calls per second and the latency histogram (µs).
-async fn drive<F, Fut>(
-    channels: &[Channel],
-    size: Size,
-    call: F,
-) -> anyhow::Result<(f64, Histogram<u64>)>
-where
-    F: Fn(Channel, usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
-{
-    let call = Arc::new(call);
-    let started = Instant::now();
-    let record_from = started + size.warmup;
-    let stop_at = record_from + size.measure;
-    let mut tasks = Vec::with_capacity(CONCURRENCY);
-    for task in 0..CONCURRENCY {
-        let channel = channels[task % channels.len()].clone();
-        let call = call.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            let mut calls = 0_usize;
-            loop {
-                let sent = Instant::now();
-                if sent >= stop_at {
-                    break;
-                }
-                call(channel.clone(), task + calls * CONCURRENCY).await?;
-                if sent >= record_from {
-                    histogram.saturating_record(sent.elapsed().as_micros() as u64);
-                }
-                calls += 1;
-            }
-            anyhow::Ok(histogram)
-        }));
-    }
-    let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for task in tasks {
-        merged.add(task.await??)?;
-    }
-    let rate = merged.len() as f64 / size.measure.as_secs_f64();
-    Ok((rate, merged))
-}
-
-/// The ceiling: answers `reply_bytes` of zeros, nothing else.
-struct BareEcho;
-
-#[tonic::async_trait]
-impl Echo for BareEcho {
-    async fn echo(
-        &self,
-        request: tonic::Request<bench::EchoRequest>,
-    ) -> Result<tonic::Response<bench::EchoReply>, tonic::Status> {
-        Ok(tonic::Response::new(bench::EchoReply {
-            payload: vec![0; request.into_inner().reply_bytes as usize],
-        }))
-    }
-}
-
-async fn spawn_echo() -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(EchoServer::new(BareEcho))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-            .await;
-    });
-    Ok((addr, server))
-}
-
-/// Echo at the given sizes, as the ceiling of a real RPC.
-async fn echo_ceiling(
-    channels: &[Channel],
-    size: Size,
-    request_bytes: usize,
-    reply_bytes: usize,
-) -> anyhow::Result<(f64, Histogram<u64>)> {
-    let padding = vec![7_u8; request_bytes];
-    drive(channels, size, move |channel, _| {
-        let request = bench::EchoRequest {
-            padding: padding.clone(),
-            reply_bytes: reply_bytes as u32,
-        };
-        async move {
-            EchoClient::new(channel).echo(request).await?;
-            Ok(())
-        }
-    })
-    .await
-}
-
-/// Creates `count` reviews through the API; returns their ids.
-async fn seed_reviews(stack: &Stack, admin: &str, count: usize) -> anyhow::Result<Vec<String>> {
-    let mut client = ReviewRegistryClient::connect(format!("http://{}", stack.registry.addr))
-        .await
-        .context("registry")?;
-    let mut ids = Vec::with_capacity(count);
-    for index in 0..count {
-        let review = client
-            .create_review(authed(
-                registry::CreateReviewRequest {
-                    request_id: format!("bench-{index}"),
-                    child_alias: format!("Child {index}"),
-                    local_authority: "Southvale Council".into(),
-                    incident_date: date(2026, 3, 9),
-                    became_aware_on: date(2026, 3, 10),
-                },
-                admin,
-            ))
-            .await
-            .context("creating a review")?
-            .into_inner();
-        ids.push(review.id);
-    }
-    Ok(ids)
-}
-
-/// GetReview and a ListReviews page at concurrency 64, each beside the echo ceiling.
-async fn read(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
-    let admin = stack.token("southvale", &["partnership_admin"], None, "bench");
-    eprintln!("read: seeding {} reviews…", size.reviews);
-    let ids = Arc::new(seed_reviews(stack, &admin, size.reviews).await?);
-    let registry_channels = channels(stack.registry.addr).await?;
-    let (echo_addr, echo_server) = spawn_echo().await?;
-    let echo_channels = channels(echo_addr).await?;
-
-    // The payload sizes the echo must match.
-    let mut client = ReviewRegistryClient::new(registry_channels[0].clone());
-    let sample_get = registry::GetReviewRequest {
-        review_id: ids[0].clone(),
-    };
-    let sample_review = client
-        .get_review(authed(sample_get.clone(), &admin))
-        .await?
-        .into_inner();
-    let sample_list = registry::ListReviewsRequest {
-        page_size: 50,
-        ..Default::default()
-    };
-    let sample_page = client
-        .list_reviews(authed(sample_list.clone(), &admin))
-        .await?
-        .into_inner();
-
-    let mut rows = Vec::new();
-    eprintln!("read: GetReview at concurrency {CONCURRENCY}…");
-    let token = admin.clone();
-    let get_ids = ids.clone();
-    let (rate, histogram) = drive(&registry_channels, size, move |channel, n| {
-        let request = authed(
-            registry::GetReviewRequest {
-                review_id: get_ids[n % get_ids.len()].clone(),
-            },
-            &token,
-        );
-        async move {
-            ReviewRegistryClient::new(channel)
-                .get_review(request)
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    eprintln!("read: echo ceiling for GetReview's sizes…");
-    let (ceiling, ceiling_histogram) = echo_ceiling(
-        &echo_channels,
-        size,
-        sample_get.encoded_len(),
-        sample_review.encoded_len(),
-    )
-    .await?;
-    rows.push(Row {
-        scenario: "read",
-        measure: "GetReview".into(),
-        unit: "req/s",
-        rate,
-        ceiling,
-        latency: Some(Latency::of(&histogram)),
-        ceiling_latency: Some(Latency::of(&ceiling_histogram)),
-        note: format!(
-            "ceiling: bare tonic echo, {} B request / {} B reply",
-            sample_get.encoded_len(),
-            sample_review.encoded_len()
-        ),
-    });
-
-    eprintln!("read: ListReviews (first page of 50) at concurrency {CONCURRENCY}…");
-    let token = admin.clone();
-    let (rate, histogram) = drive(&registry_channels, size, move |channel, _| {
-        let request = authed(
-            registry::ListReviewsRequest {
-                page_size: 50,
-                ..Default::default()
-            },
-            &token,
-        );
-        async move {
-            ReviewRegistryClient::new(channel)
-                .list_reviews(request)
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    eprintln!("read: echo ceiling for ListReviews' sizes…");
-    let (ceiling, ceiling_histogram) = echo_ceiling(
-        &echo_channels,
-        size,
-        sample_list.encoded_len(),
-        sample_page.encoded_len(),
-    )
-    .await?;
-    rows.push(Row {
-        scenario: "read",
-        measure: format!("ListReviews page ({} reviews)", sample_page.reviews.len()),
-        unit: "req/s",
-        rate,
-        ceiling,
-        latency: Some(Latency::of(&histogram)),
-        ceiling_latency: Some(Latency::of(&ceiling_histogram)),
-        note: format!(
-            "ceiling: bare tonic echo, {} B request / {} B reply",
-            sample_list.encoded_len(),
-            sample_page.encoded_len()
-        ),
-    });
-    echo_server.abort();
-    Ok(rows)
-}
-
-/// The entry every agency sends, numbered: the same rows go to the ceiling.
-struct EntryRow {
-    occurred_on: NaiveDate,
-    service: String,
-    description: String,
-}
-
-fn entry_rows(count: usize) -> Vec<EntryRow> {
-    let first = NaiveDate::from_ymd_opt(2024, 10, 1).expect("date");
-    (0..count)
-        .map(|n| EntryRow {
-            occurred_on: first + chrono::Duration::days((n % 500) as i64),
-            service: "Home visit".into(),
-            description: format!(
-                "Entry {n}: visited the family at home; the child was seen and spoken to alone."
-            ),
-        })
-        .collect()
-}
-
-/// A review with its terms of reference naming `agencies`, so each has a report request.
-async fn review_with_requests(stack: &Stack, agencies: usize) -> anyhow::Result<String> {
-    let admin = stack.token("southvale", &["partnership_admin"], None, "bench");
-    let chair = stack.token("southvale", &["panel_chair"], None, "chair");
-    let mut client = ReviewRegistryClient::connect(format!("http://{}", stack.registry.addr))
-        .await
-        .context("registry")?;
-    let id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "bench-ingest".into(),
-                child_alias: "Child I".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await?
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await?;
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await?;
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: (0..agencies).map(agency).collect(),
-                report_due_date: date(2026, 5, 1),
-            },
-            &admin,
-        ))
-        .await?;
-    // The report requests arrive in submissions over the bus.
-    let mut submissions =
-        AgencySubmissionsClient::connect(format!("http://{}", stack.submissions.addr)).await?;
-    for _ in 0..400 {
-        let requests = submissions
-            .list_report_requests(authed(
-                submissions::ListReportRequestsRequest {
-                    review_id: id.clone(),
-                    page_size: 200,
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await?
-            .into_inner()
-            .report_requests;
-        if requests.len() == agencies {
-            return Ok(id);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    bail!("the report requests did not reach submissions")
-}
-
-/// Every agency streams its report at once; then the same rows by raw UNNEST.
-async fn ingest(stack: &Stack, size: Size) -> anyhow::Result<Row> {
-    eprintln!(
-        "ingest: a review asking {} agencies for reports…",
-        size.agencies
-    );
-    let review_id = review_with_requests(stack, size.agencies).await?;
-    let rows = Arc::new(entry_rows(size.entries));
-    let total = (size.agencies * size.entries) as f64;
-
-    eprintln!(
-        "ingest: {} agencies × {} entries through SubmitAgencyReport…",
-        size.agencies, size.entries
-    );
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for index in 0..size.agencies {
-        let agency_id = format!("agency{index}");
-        let token = stack.token("southvale", &["agency"], Some(&agency_id), &agency_id);
-        let addr = stack.submissions.addr;
-        let review_id = review_id.clone();
-        let rows = rows.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut client = AgencySubmissionsClient::connect(format!("http://{addr}")).await?;
-            let header = submissions::SubmitAgencyReportRequest {
-                item: Some(submissions::submit_agency_report_request::Item::Header(
-                    submissions::SubmissionHeader {
-                        request_id: format!("{agency_id}-bench"),
-                        review_id,
-                        agency_id: agency_id.clone(),
-                        author_name: "Sam Lead".into(),
-                        author_role: "Named safeguarding lead".into(),
-                        narrative: Some(submissions::Narrative {
-                            summary: "Summary".into(),
-                            analysis_of_involvement: "Analysis".into(),
-                            learning: "Learning".into(),
-                            ..Default::default()
-                        }),
-                        entry_count: rows.len() as i64,
-                    },
-                )),
-            };
-            let entries = (0..rows.len()).map(move |n| {
-                let row = &rows[n];
-                submissions::SubmitAgencyReportRequest {
-                    item: Some(submissions::submit_agency_report_request::Item::Entry(
-                        submissions::ChronologyEntry {
-                            occurred_on: Some(Date {
-                                year: chrono::Datelike::year(&row.occurred_on),
-                                month: chrono::Datelike::month(&row.occurred_on) as i32,
-                                day: chrono::Datelike::day(&row.occurred_on) as i32,
-                            }),
-                            service: row.service.clone(),
-                            description: row.description.clone(),
-                            ..Default::default()
-                        },
-                    )),
-                }
-            });
-            let stream = futures::stream::iter(std::iter::once(header).chain(entries));
-            let sent = Instant::now();
-            client
-                .submit_agency_report(authed(stream, &token))
-                .await
-                .with_context(|| format!("{agency_id}'s submission"))?;
-            anyhow::Ok(sent.elapsed())
-        }));
-    }
-    let mut slowest = Duration::ZERO;
-    for task in tasks {
-        slowest = slowest.max(task.await??);
-    }
-    let rate = total / started.elapsed().as_secs_f64();
-
-    eprintln!("ingest: the same rows by raw UNNEST insert (the ceiling)…");
-    let ceiling = raw_insert_ceiling(&rows, size.agencies).await?;
-    Ok(Row {
-        scenario: "ingest",
-        measure: format!(
-            "SubmitAgencyReport, {} agencies × {} entries",
-            size.agencies, size.entries
-        ),
-        unit: "entries/s",
-        rate,
-        ceiling,
-        latency: None,
-        ceiling_latency: None,
-        note: format!(
-            "slowest submission {:.2} s; ceiling: one transaction per agency, UNNEST batches of {INSERT_BATCH}, same table shape and index, concurrently",
-            slowest.as_secs_f64()
-        ),
-    })
-}
-
-/// The same rows into the same table shape (and index) by UNNEST in batches, one
-/// transaction per agency, all agencies at once, in a scratch database.
-async fn raw_insert_ceiling(rows: &Arc<Vec<EntryRow>>, agencies: usize) -> anyhow::Result<f64> {
-    let url = cspr_platform::config::with_database_name(
-        &testing::server_url(),
-        &testing::unique("bench_"),
-    );
-    cspr_platform::db::create_database_if_missing(&url).await?;
-    let outcome = async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(agencies as u32)
-            .connect(&url)
-            .await?;
-        sqlx::raw_sql(
-            "CREATE TABLE chronology_entries (
-                report_id UUID NOT NULL, seq INTEGER NOT NULL, review_id UUID NOT NULL,
-                occurred_on DATE NOT NULL, time_of_day TEXT NOT NULL, service TEXT NOT NULL,
-                practitioner_name TEXT NOT NULL, practitioner_role TEXT NOT NULL,
-                description TEXT NOT NULL, outcome TEXT NOT NULL,
-                PRIMARY KEY (report_id, seq));
-             CREATE INDEX chronology_by_review_date ON chronology_entries
-                (review_id, occurred_on, time_of_day, report_id, seq);",
-        )
-        .execute(&pool)
-        .await?;
-        let review_id = uuid::Uuid::new_v4();
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..agencies {
-            let pool = pool.clone();
-            let rows = rows.clone();
-            tasks.push(tokio::spawn(async move {
-                let report_id = uuid::Uuid::new_v4();
-                let mut transaction = pool.begin().await?;
-                for (batch, chunk) in rows.chunks(INSERT_BATCH).enumerate() {
-                    let seqs: Vec<i32> = (0..chunk.len())
-                        .map(|n| (batch * INSERT_BATCH + n) as i32)
-                        .collect();
-                    let dates: Vec<NaiveDate> = chunk.iter().map(|row| row.occurred_on).collect();
-                    let empty: Vec<String> = vec![String::new(); chunk.len()];
-                    let services: Vec<&str> = chunk.iter().map(|row| row.service.as_str()).collect();
-                    let descriptions: Vec<&str> =
-                        chunk.iter().map(|row| row.description.as_str()).collect();
-                    sqlx::query(
-                        "INSERT INTO chronology_entries (report_id, seq, review_id, occurred_on, time_of_day, service,
-                             practitioner_name, practitioner_role, description, outcome)
-                         SELECT $1, seq, $2, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome
-                         FROM UNNEST($3::int[], $4::date[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-                              AS t(seq, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome)",
-                    )
-                    .bind(report_id)
-                    .bind(review_id)
-                    .bind(&seqs)
-                    .bind(&dates)
-                    .bind(&empty)
-                    .bind(&services)
-                    .bind(&empty)
-                    .bind(&empty)
-                    .bind(&descriptions)
-                    .bind(&empty)
-                    .execute(&mut *transaction)
-                    .await?;
-                }
-                transaction.commit().await?;
-                anyhow::Ok(())
-            }));
-        }
-        for task in tasks {
-            task.await??;
-        }
-        let rate = (agencies * rows.len()) as f64 / started.elapsed().as_secs_f64();
-        pool.close().await;
-        anyhow::Ok(rate)
-    }
-    .await;
-    testing::drop_database(&url).await;
-    outcome
 }
