@@ -107,10 +107,28 @@ pub async fn start(
                     );
                     tasks.spawn(runner.run(context.shutdown.clone()));
                 }
+                tasks.spawn(business_gauges(store.clone(), context.shutdown.clone()));
                 let sweep = ActionSweep::new(store, config.sweep_interval, config.due_soon_days, config.escalate_after_days);
                 tasks.spawn(sweep.run(context.shutdown.clone()));
             },
         },
     )
     .await
+}
+
+/// Overdue actions and action plan completion by partnership, every `GAUGE_INTERVAL`.
+async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationToken) {
+    use cspr_platform::metrics::{self, GaugeSet};
+    let sets = vec![
+        GaugeSet::new(&metrics::ACTIONS_OVERDUE),
+        GaugeSet::new(&metrics::ACTION_PLANS_COMPLETION),
+    ];
+    metrics::run_gauges("actions gauges", shutdown, sets, || {
+        let store = store.clone();
+        async move {
+            let (overdue, completion) = store.action_gauges().await?;
+            Ok::<_, sqlx::Error>(vec![overdue, completion])
+        }
+    })
+    .await;
 }

@@ -7,6 +7,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
@@ -751,5 +752,33 @@ impl Store {
             },
             raised,
         ))
+    }
+}
+
+impl Store {
+    /// Open actions past their due date, and the share of actions completed or verified
+    /// (of those not cancelled), by partnership: `cspr.actions.overdue` and
+    /// `cspr.action_plans.completion`.
+    pub async fn action_gauges(&self) -> Result<(Readings, Readings), sqlx::Error> {
+        let today = self.clock.today();
+        let rows: Vec<(String, i64, Option<f64>)> = sqlx::query_as(
+            "SELECT partnership_id,
+                    count(*) FILTER (WHERE status IN ('NOT_STARTED', 'IN_PROGRESS') AND due_date < $1),
+                    (count(*) FILTER (WHERE status IN ('COMPLETED', 'VERIFIED')))::float8
+                      / nullif(count(*) FILTER (WHERE status <> 'CANCELLED'), 0)
+             FROM actions GROUP BY partnership_id",
+        )
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut overdue = Vec::new();
+        let mut completion = Vec::new();
+        for (partnership, late, done) in rows {
+            overdue.push((vec![("partnership", partnership.clone())], late as f64));
+            if let Some(done) = done {
+                completion.push((vec![("partnership", partnership)], done));
+            }
+        }
+        Ok((overdue, completion))
     }
 }

@@ -21,42 +21,24 @@ use crate::domain::RetryPolicy;
 use crate::mailer::{Mailer, SendError, build_message};
 use crate::store::{self, Attempt, DELIVERY_CHANNEL, DeliveryRecord};
 
-/// The service's email instruments.
+/// The service's email instruments (defined in `cspr_platform::metrics`).
 struct EmailMetrics {
     sent: Counter<u64>,
     failed: Counter<u64>,
     retrying: Counter<u64>,
     latency: Histogram<f64>,
-    queue_depth: Gauge<i64>,
+    queue_depth: Gauge<f64>,
 }
 
 fn metrics() -> &'static EmailMetrics {
+    use cspr_platform::metrics::{self as m, counter, gauge, histogram};
     static METRICS: OnceLock<EmailMetrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let meter = opentelemetry::global::meter("cspr-notifications");
-        EmailMetrics {
-            sent: meter
-                .u64_counter("cspr.email.sent")
-                .with_description("emails accepted by the SMTP server (or written)")
-                .build(),
-            failed: meter
-                .u64_counter("cspr.email.failed")
-                .with_description("deliveries given up")
-                .build(),
-            retrying: meter
-                .u64_counter("cspr.email.retrying")
-                .with_description("attempts that failed and will be retried")
-                .build(),
-            latency: meter
-                .f64_histogram("cspr.email.send_duration")
-                .with_unit("s")
-                .with_description("time to hand one email to the SMTP server")
-                .build(),
-            queue_depth: meter
-                .i64_gauge("cspr.email.queue_depth")
-                .with_description("deliveries waiting to be sent")
-                .build(),
-        }
+    METRICS.get_or_init(|| EmailMetrics {
+        sent: counter(&m::EMAIL_SENT),
+        failed: counter(&m::EMAIL_FAILED),
+        retrying: counter(&m::EMAIL_RETRYING),
+        latency: histogram(&m::EMAIL_SEND_DURATION),
+        queue_depth: gauge(&m::EMAIL_QUEUE_DEPTH),
     })
 }
 
@@ -189,7 +171,7 @@ impl Sender {
             }
             if last_depth.elapsed() > Duration::from_secs(10) {
                 if let Ok(depth) = store::queue_depth(&self.pool).await {
-                    metrics().queue_depth.record(depth, &[]);
+                    metrics().queue_depth.record(depth as f64, &[]);
                 }
                 last_depth = Instant::now();
             }

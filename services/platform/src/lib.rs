@@ -29,7 +29,9 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod metrics;
 pub mod pagination;
+pub mod rpc_metrics;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

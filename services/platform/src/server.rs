@@ -251,6 +251,7 @@ where
         tonic::transport::Server::builder()
             .max_frame_size(Some(1 << 20))
             .trace_fn(rpc_span)
+            .layer(crate::rpc_metrics::RpcMetricsLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
@@ -286,6 +287,7 @@ where
             .await;
         let _ = ready_sender.send(true);
         tracing::info!(service = context.name, grpc = launch.grpc_name, "SERVING");
+        preparing_tasks.spawn(platform_gauges(context.clone()));
     });
 
     Ok(RunningService {
@@ -296,6 +298,46 @@ where
         tasks,
         grace,
     })
+}
+
+/// Records the service's platform gauges every [`crate::metrics::GAUGE_INTERVAL`] until shutdown, then
+/// `cspr.service.serving` 0. Each carries `service` (several share one process with
+/// `cspr serve all`).
+async fn platform_gauges(context: ServiceContext) {
+    use opentelemetry::KeyValue;
+    let metrics = crate::metrics::platform();
+    let service = KeyValue::new("service", context.name);
+    let shutdown = context.shutdown.clone();
+    crate::jobs::run_every(
+        "platform gauges",
+        crate::metrics::GAUGE_INTERVAL,
+        shutdown,
+        || async {
+            metrics.serving.record(1.0, std::slice::from_ref(&service));
+            let (backlog, oldest) = crate::bus::outbox::backlog_and_age(&context.pool).await?;
+            metrics
+                .outbox_backlog
+                .record(backlog as f64, std::slice::from_ref(&service));
+            metrics
+                .outbox_oldest_age
+                .record(oldest, std::slice::from_ref(&service));
+            if let Ok(pending) = context.bus.pending_of(context.name).await {
+                for (source, count) in pending {
+                    metrics.consumer_pending.record(
+                        count as f64,
+                        &[
+                            service.clone(),
+                            KeyValue::new("consumer", context.name),
+                            KeyValue::new("source", source),
+                        ],
+                    );
+                }
+            }
+            Ok::<usize, sqlx::Error>(0)
+        },
+    )
+    .await;
+    metrics.serving.record(0.0, &[service]);
 }
 
 /// One server span per RPC, named by OpenTelemetry's `rpc.*` conventions and joined to the

@@ -6,9 +6,6 @@
 //! or `cspr` when several run in one process). The W3C trace-context propagator is always
 //! installed, so `traceparent` flows through the bus even without an exporter.
 
-use std::sync::OnceLock;
-
-use opentelemetry::metrics::Counter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -115,31 +112,4 @@ pub fn init_for_tests() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
-}
-
-/// The platform's own instruments (services add business metrics of their own).
-#[derive(Debug)]
-pub struct PlatformMetrics {
-    /// Events the outbox relays published and JetStream acknowledged.
-    pub events_published: Counter<u64>,
-    /// Messages parked as dead letters, by consumer.
-    pub dead_letters: Counter<u64>,
-}
-
-/// The platform's instruments, created on first use from the global meter provider.
-pub fn metrics() -> &'static PlatformMetrics {
-    static METRICS: OnceLock<PlatformMetrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let meter = opentelemetry::global::meter("cspr-platform");
-        PlatformMetrics {
-            events_published: meter
-                .u64_counter("cspr.outbox.events_published")
-                .with_description("events published by outbox relays and acknowledged by JetStream")
-                .build(),
-            dead_letters: meter
-                .u64_counter("cspr.consumer.dead_letters")
-                .with_description("events parked as dead letters after failing every delivery")
-                .build(),
-        }
-    })
 }

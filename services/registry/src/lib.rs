@@ -99,9 +99,35 @@ pub async fn start(
                     );
                     tasks.spawn(runner.run(context.shutdown.clone()));
                 }
+                tasks.spawn(business_gauges(store.clone(), context.shutdown.clone()));
                 tasks.spawn(DeadlineSweep::new(store, sweep_interval).run(context.shutdown.clone()));
             },
         },
     )
     .await
+}
+
+/// Reviews by stage, deadlines at risk and missed, and published reviews by whether within
+/// the six-month target, each by partnership, every `GAUGE_INTERVAL`.
+async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationToken) {
+    use cspr_platform::metrics::{self, GaugeSet};
+    let sets = vec![
+        GaugeSet::new(&metrics::REVIEWS),
+        GaugeSet::new(&metrics::DEADLINES_AT_RISK),
+        GaugeSet::new(&metrics::DEADLINES_MISSED),
+        GaugeSet::new(&metrics::REVIEWS_COMPLETED),
+    ];
+    metrics::run_gauges("registry gauges", shutdown, sets, || {
+        let store = store.clone();
+        async move {
+            let gauges = store.business_gauges().await?;
+            Ok::<_, sqlx::Error>(vec![
+                gauges.reviews,
+                gauges.at_risk,
+                gauges.missed,
+                gauges.completed,
+            ])
+        }
+    })
+    .await;
 }

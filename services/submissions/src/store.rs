@@ -16,6 +16,7 @@ use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -445,40 +446,28 @@ impl Store {
             .await
     }
 
-    /// Streams the combined chronology into a channel, row by row from the database cursor;
-    /// the channel's bound keeps memory flat whatever the size.
+    /// Streams the combined chronology into a channel from a database cursor; the channel's
+    /// bound keeps memory flat whatever the size.
+    ///
+    /// The reports in it (one per agency at most) are found first, so the entries are then
+    /// read straight off the `(review_id, occurred_on, …)` index in date order, with no sort:
+    /// the first entry leaves as soon as it is read, however long the chronology (a join
+    /// read in one statement let the planner sort every entry first; 400 ms for 10,000).
+    /// Both reads share one snapshot (REPEATABLE READ), so a report accepted meanwhile is
+    /// either wholly in or wholly out.
     pub fn stream_chronology(
         &self,
         review_id: Uuid,
         include_pending: bool,
         agency_id: Option<String>,
     ) -> tokio::sync::mpsc::Receiver<Result<ChronologyRow, sqlx::Error>> {
-        use futures::StreamExt;
         let (sender, receiver) = tokio::sync::mpsc::channel(256);
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            let mut rows = sqlx::query_as::<_, ChronologyRow>(
-                "SELECT q.agency_id, q.agency_name, a.version, q.status AS report_status,
-                        e.occurred_on, e.time_of_day, e.service, e.practitioner_name, e.practitioner_role,
-                        e.description, e.outcome
-                 FROM chronology_entries e
-                 JOIN agency_reports a ON a.id = e.report_id
-                 JOIN report_requests q ON q.review_id = a.review_id AND q.agency_id = a.agency_id
-                 WHERE e.review_id = $1
-                   AND a.version = q.latest_version
-                   AND (q.status = 'ACCEPTED' OR ($2 AND q.status IN ('SUBMITTED', 'RETURNED')))
-                   AND ($3::text IS NULL OR q.agency_id = $3)
-                 ORDER BY e.occurred_on, e.time_of_day, e.report_id, e.seq",
-            )
-            .bind(review_id)
-            .bind(include_pending)
-            .bind(agency_id)
-            .fetch(&pool);
-            while let Some(row) = rows.next().await {
-                let failed = row.is_err();
-                if sender.send(row).await.is_err() || failed {
-                    break;
-                }
+            let streamed =
+                stream_chronology_into(&pool, review_id, include_pending, agency_id, &sender).await;
+            if let Err(error) = streamed {
+                let _ = sender.send(Err(error)).await;
             }
         });
         receiver
@@ -983,5 +972,136 @@ impl SubmissionWriter {
             content_hash,
             submitted_at: now,
         })
+    }
+}
+
+/// A report in a combined chronology.
+#[derive(Debug, sqlx::FromRow)]
+struct ChronologyReport {
+    id: Uuid,
+    agency_id: String,
+    agency_name: String,
+    version: i32,
+    report_status: String,
+}
+
+/// One entry as the cursor reads it.
+#[derive(Debug, sqlx::FromRow)]
+struct CursorEntry {
+    report_id: Uuid,
+    occurred_on: NaiveDate,
+    time_of_day: String,
+    service: String,
+    practitioner_name: String,
+    practitioner_role: String,
+    description: String,
+    outcome: String,
+}
+
+/// Rows fetched from the chronology cursor at a time: a few first, so the first entry
+/// leaves at once, then more per round trip.
+const CHRONOLOGY_FIRST_FETCH: i64 = 32;
+const CHRONOLOGY_FETCH: i64 = 500;
+
+/// See [`Store::stream_chronology`]. Stops early, without error, when the receiver is gone.
+async fn stream_chronology_into(
+    pool: &PgPool,
+    review_id: Uuid,
+    include_pending: bool,
+    agency_id: Option<String>,
+    sender: &tokio::sync::mpsc::Sender<Result<ChronologyRow, sqlx::Error>>,
+) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *transaction)
+        .await?;
+    let reports: Vec<ChronologyReport> = sqlx::query_as(
+        "SELECT a.id, q.agency_id, q.agency_name, a.version, q.status AS report_status
+         FROM report_requests q
+         JOIN agency_reports a
+           ON a.review_id = q.review_id AND a.agency_id = q.agency_id AND a.version = q.latest_version
+         WHERE q.review_id = $1
+           AND (q.status = 'ACCEPTED' OR ($2 AND q.status IN ('SUBMITTED', 'RETURNED')))
+           AND ($3::text IS NULL OR q.agency_id = $3)",
+    )
+    .bind(review_id)
+    .bind(include_pending)
+    .bind(agency_id)
+    .fetch_all(&mut *transaction)
+    .await?;
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = reports.iter().map(|report| report.id).collect();
+    let reports: std::collections::HashMap<Uuid, ChronologyReport> = reports
+        .into_iter()
+        .map(|report| (report.id, report))
+        .collect();
+    sqlx::query(
+        "DECLARE chronology NO SCROLL CURSOR FOR
+         SELECT report_id, occurred_on, time_of_day, service, practitioner_name,
+                practitioner_role, description, outcome
+         FROM chronology_entries
+         WHERE review_id = $1 AND report_id = ANY($2)
+         ORDER BY occurred_on, time_of_day, report_id, seq",
+    )
+    .bind(review_id)
+    .bind(&ids)
+    .execute(&mut *transaction)
+    .await?;
+    let mut fetch = CHRONOLOGY_FIRST_FETCH;
+    loop {
+        let batch: Vec<CursorEntry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "FETCH {fetch} FROM chronology"
+        )))
+        .fetch_all(&mut *transaction)
+        .await?;
+        let last = batch.len() < fetch as usize;
+        fetch = CHRONOLOGY_FETCH;
+        for entry in batch {
+            let Some(report) = reports.get(&entry.report_id) else {
+                continue;
+            };
+            let row = ChronologyRow {
+                agency_id: report.agency_id.clone(),
+                agency_name: report.agency_name.clone(),
+                version: report.version,
+                report_status: report.report_status.clone(),
+                occurred_on: entry.occurred_on,
+                time_of_day: entry.time_of_day,
+                service: entry.service,
+                practitioner_name: entry.practitioner_name,
+                practitioner_role: entry.practitioner_role,
+                description: entry.description,
+                outcome: entry.outcome,
+            };
+            if sender.send(Ok(row)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    transaction.commit().await
+}
+
+impl Store {
+    /// Agency reports past their due date and not yet submitted (requested, or returned
+    /// for more), by partnership: the `cspr.agency_reports.overdue` gauge.
+    pub async fn overdue_reports(&self) -> Result<Readings, sqlx::Error> {
+        let today = self.clock.today();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT partnership_id, count(*) FROM report_requests
+             WHERE status IN ('REQUESTED', 'RETURNED') AND due_date < $1
+             GROUP BY partnership_id",
+        )
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(partnership, count)| (vec![("partnership", partnership)], count as f64))
+            .collect())
     }
 }

@@ -518,19 +518,20 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
 
 #[tokio::test]
 async fn the_combined_chronology_merges_agencies_in_date_order() {
+    // 1,400 entries: more than one fetch from the store's cursor.
     let service = TestSubmissions::start("2026-03-20").await;
     let review_id = service.review_with_agencies(&["police", "gp"]).await;
     let mut client = service.client.clone();
-    let police: Vec<_> = (0..200)
+    let police: Vec<_> = (0..700)
         .map(|index| entry(index * 2, "police", "2024-10-01"))
         .collect();
-    let gp: Vec<_> = (0..200)
+    let gp: Vec<_> = (0..700)
         .map(|index| entry(index * 2 + 1, "gp", "2024-10-01"))
         .collect();
     submit(
         &mut client,
         &service.agency("police"),
-        header("p", &review_id, "police", 200),
+        header("p", &review_id, "police", 700),
         police,
     )
     .await
@@ -538,7 +539,7 @@ async fn the_combined_chronology_merges_agencies_in_date_order() {
     submit(
         &mut client,
         &service.agency("gp"),
-        header("g", &review_id, "gp", 200),
+        header("g", &review_id, "gp", 700),
         gp,
     )
     .await
@@ -559,12 +560,12 @@ async fn the_combined_chronology_merges_agencies_in_date_order() {
     let accepted = chronology(&mut client, &chair, &review_id, false)
         .await
         .expect("accepted only");
-    assert_eq!(accepted.len(), 200);
+    assert_eq!(accepted.len(), 700);
     assert!(accepted.iter().all(|entry| entry.agency_id == "police"));
     let all = chronology(&mut client, &chair, &review_id, true)
         .await
         .expect("with pending");
-    assert_eq!(all.len(), 400);
+    assert_eq!(all.len(), 1_400);
     let dates: Vec<_> = all
         .iter()
         .map(|entry| {

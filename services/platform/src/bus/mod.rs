@@ -143,6 +143,32 @@ impl Bus {
         }
     }
 
+    /// What `consumer`'s durable consumers have not yet taken in or acknowledged, by the
+    /// service whose stream they read (streams it does not consume are left out).
+    pub async fn pending_of(&self, consumer: &str) -> Result<Vec<(String, u64)>, BusError> {
+        use futures::StreamExt as _;
+        let durable = self.durable_name(consumer);
+        let wanted = stream_name(&self.prefix, "");
+        let names: Vec<String> = self
+            .jetstream
+            .stream_names()
+            .filter_map(|name| async move { name.ok() })
+            .collect()
+            .await;
+        let mut pending = Vec::new();
+        for name in names.into_iter().filter(|name| name.starts_with(&wanted)) {
+            let stream = match self.jetstream.get_stream(&name).await {
+                Ok(stream) => stream,
+                Err(_) => continue,
+            };
+            if let Ok(info) = stream.consumer_info(&durable).await {
+                let source = name[wanted.len()..].to_lowercase();
+                pending.push((source, info.num_pending + info.num_ack_pending as u64));
+            }
+        }
+        Ok(pending)
+    }
+
     /// Creates `service`'s stream if missing.
     pub async fn ensure_stream(&self, service: &str) -> Result<stream::Stream, BusError> {
         let config = self.stream_config(service);

@@ -199,9 +199,19 @@ impl OutboxRelay {
             .await?;
         }
         transaction.commit().await?;
-        crate::telemetry::metrics()
-            .events_published
+        let metrics = crate::metrics::platform();
+        metrics
+            .outbox_published
             .add(published_seqs.len() as u64, &[]);
+        for row in rows.iter().filter(|row| published_seqs.contains(&row.seq)) {
+            metrics.sent.add(
+                1,
+                &[
+                    crate::metrics::nats(),
+                    opentelemetry::KeyValue::new("messaging.destination.name", row.subject.clone()),
+                ],
+            );
+        }
 
         match first_error {
             None => Ok(published_seqs.len()),
@@ -279,4 +289,15 @@ pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         .fetch_one(pool)
         .await
+}
+
+/// Events committed but not yet published, and the age in seconds of the oldest of them
+/// (0 when none): the outbox's backlog, for its gauges.
+pub async fn backlog_and_age(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::float8, 0)
+         FROM outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
 }

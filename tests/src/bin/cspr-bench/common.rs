@@ -339,3 +339,44 @@ impl Setup {
         Ok(())
     }
 }
+
+/// The JetStream streams under a subject prefix (`<PREFIX>_<SERVICE>`).
+pub(crate) async fn streams_of(js: &async_nats::jetstream::Context, prefix: &str) -> Vec<String> {
+    use futures::StreamExt as _;
+    let wanted = format!("{}_", prefix.to_uppercase().replace('-', "_"));
+    js.stream_names()
+        .filter_map(|name| async move { name.ok() })
+        .filter(|name| std::future::ready(name.starts_with(&wanted)))
+        .collect()
+        .await
+}
+
+/// Waits until every durable consumer of the prefix's streams has taken in and
+/// acknowledged all that was published (earlier load included), so a measurement starts
+/// on a quiet bus.
+pub(crate) async fn wait_for_quiet_bus(prefix: &str) -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    let client = async_nats::connect(testing::nats_url())
+        .await
+        .context("NATS (CSPR_TEST_NATS_URL)")?;
+    let js = async_nats::jetstream::new(client);
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let mut backlog = 0_u64;
+        for name in streams_of(&js, prefix).await {
+            let stream = js.get_stream(&name).await?;
+            let consumers: Vec<_> = stream.consumers().collect().await;
+            for info in consumers {
+                let info = info?;
+                backlog += info.num_pending + info.num_ack_pending as u64;
+            }
+        }
+        if backlog == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("{backlog} events still unconsumed after 300 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -32,11 +32,15 @@ use prost::Message as _;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::common::{Services, Setup};
+use crate::common::{Services, Setup, wait_for_quiet_bus};
 use crate::{Latency, Row, Size, verdict};
 
-/// Agencies named in each review's terms of reference: two report requests, two emails.
-const AGENCIES: usize = 2;
+/// Agencies named in each review's terms of reference when paced: two report requests, two
+/// emails.
+const PACED_AGENCIES: usize = 2;
+/// …and in the flood: ten, so the second hop carries ten events for each of the first (the
+/// first hop is bounded by how fast the registry commits terms of reference).
+const FLOOD_AGENCIES: usize = 10;
 /// Callers setting terms of reference at once in the flood phase.
 const FLOOD_CALLERS: usize = 16;
 
@@ -44,8 +48,12 @@ const FLOOD_CALLERS: usize = 16;
 struct Chain {
     hop1: Histogram<u64>,
     end_to_end: Histogram<u64>,
+    /// Terms of reference committed a second (what feeds the chain).
+    commit_rate: f64,
+    /// Terms of reference events taken in by submissions a second.
     hop1_rate: f64,
-    end_to_end_rate: f64,
+    /// `agency_report_requested` events taken in by notifications a second.
+    hop2_rate: f64,
     payload_bytes: usize,
 }
 
@@ -56,6 +64,8 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
     let ids = seed_at_decision(&setup, total).await?;
     let (paced_ids, flood_ids) = ids.split_at(size.paced_events);
     let databases = Databases::connect(stack).await?;
+    eprintln!("events: waiting for the consumers to take in the earlier load…");
+    wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
 
     eprintln!(
         "events: terms of reference on {} reviews, {} a second…",
@@ -65,9 +75,10 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / size.event_rate));
     for id in paced_ids {
         ticker.tick().await;
-        setup.set_terms(id, AGENCIES).await?;
+        setup.set_terms(id, PACED_AGENCIES).await?;
     }
-    let paced = databases.measure(paced_ids).await?;
+    let paced = databases.measure(paced_ids, PACED_AGENCIES).await?;
+    wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
 
     eprintln!(
         "events: terms of reference on {} reviews from {FLOOD_CALLERS} callers at once…",
@@ -79,7 +90,7 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
         let chunk = chunk.to_vec();
         callers.push(tokio::spawn(async move {
             for id in &chunk {
-                setup.set_terms(id, AGENCIES).await?;
+                setup.set_terms(id, FLOOD_AGENCIES).await?;
             }
             anyhow::Ok(())
         }));
@@ -87,7 +98,7 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
     for caller in callers {
         caller.await??;
     }
-    let flood = databases.measure(flood_ids).await?;
+    let flood = databases.measure(flood_ids, FLOOD_AGENCIES).await?;
     databases.close().await;
 
     eprintln!(
@@ -104,10 +115,11 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
 
     let note = |hop: &str| {
         format!(
-            "{hop}; latency paced at {}/s over {} reviews, rate from {} reviews set by {FLOOD_CALLERS} callers at once; ceiling: raw JetStream, {} B payloads, same pacing, {FLOOD_CALLERS} publishers awaiting acks, one pull consumer acking each",
+            "{hop}; latency paced at {}/s over {} reviews of {PACED_AGENCIES} agencies; rate from {} reviews of {FLOOD_AGENCIES} agencies set by {FLOOD_CALLERS} callers at once (terms committed at {:.0}/s); ceiling: raw JetStream, {} B payloads, same pacing, {FLOOD_CALLERS} publishers awaiting acks, one pull consumer acking each",
             size.event_rate,
             paced_ids.len(),
             flood_ids.len(),
+            flood.commit_rate,
             paced.payload_bytes
         )
     };
@@ -130,17 +142,16 @@ pub(crate) async fn events(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>
             scenario: "events",
             measure: "terms of reference set → emails planned in notifications".into(),
             unit: "events/s",
-            rate: flood.end_to_end_rate,
+            rate: flood.hop2_rate,
             ceiling: Some(raw.rate),
             latency: Some(Latency::of(&paced.end_to_end)),
             ceiling_latency: Some(Latency::of(&raw.latency)),
             target: verdict(
                 "p99 < 50 ms, ≥ 0.3",
-                Latency::of(&paced.end_to_end).p99 < 50.0
-                    && flood.end_to_end_rate / raw.rate >= 0.3,
+                Latency::of(&paced.end_to_end).p99 < 50.0 && flood.hop2_rate / raw.rate >= 0.3,
             ),
             note: note(
-                "two hops: + submissions outbox → JetStream → notifications consumer (last of the review's emails)",
+                "two hops: + submissions outbox → JetStream → notifications consumer; latency to the last of the review's emails, rate in agency_report_requested events",
             ),
         },
     ])
@@ -204,12 +215,12 @@ impl Databases {
     }
 
     /// Waits for every email of `review_ids` to be planned, then reads the chain's times.
-    async fn measure(&self, review_ids: &[String]) -> anyhow::Result<Chain> {
+    async fn measure(&self, review_ids: &[String], agencies: usize) -> anyhow::Result<Chain> {
         let reviews: Vec<Uuid> = review_ids
             .iter()
             .map(|id| id.parse())
             .collect::<Result<_, _>>()?;
-        let expected = (reviews.len() * AGENCIES) as i64;
+        let expected = (reviews.len() * agencies) as i64;
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let planned: i64 = sqlx::query_scalar(
@@ -283,7 +294,8 @@ impl Databases {
         let micros = |from: DateTime<Utc>, to: DateTime<Utc>| {
             (to - from).num_microseconds().unwrap_or(0).max(1) as u64
         };
-        let (mut first, mut last_hop1, mut last_end) = (None::<DateTime<Utc>>, None, None);
+        let (mut first, mut last_commit, mut last_hop1, mut last_end) =
+            (None::<DateTime<Utc>>, None, None, None);
         for (review_id, (event_id, commit)) in &committed {
             let taken = *handled
                 .get(event_id)
@@ -294,6 +306,7 @@ impl Databases {
             hop1.saturating_record(micros(*commit, taken));
             end_to_end.saturating_record(micros(*commit, done));
             first = Some(first.map_or(*commit, |at| at.min(*commit)));
+            last_commit = Some(last_commit.map_or(*commit, |at: DateTime<Utc>| at.max(*commit)));
             last_hop1 = Some(last_hop1.map_or(taken, |at: DateTime<Utc>| at.max(taken)));
             last_end = Some(last_end.map_or(done, |at: DateTime<Utc>| at.max(done)));
         }
@@ -305,13 +318,14 @@ impl Databases {
             );
         }
         let first = first.context("no events")?;
-        let rate = |last: Option<DateTime<Utc>>| {
+        let rate = |events: usize, last: Option<DateTime<Utc>>| {
             let span = last.map_or(0, |last| micros(first, last)) as f64 / 1e6;
-            committed.len() as f64 / span
+            events as f64 / span
         };
         Ok(Chain {
-            hop1_rate: rate(last_hop1),
-            end_to_end_rate: rate(last_end),
+            commit_rate: rate(committed.len(), last_commit),
+            hop1_rate: rate(committed.len(), last_hop1),
+            hop2_rate: rate(requested_events.len(), last_end),
             hop1,
             end_to_end,
             payload_bytes,

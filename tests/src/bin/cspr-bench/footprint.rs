@@ -24,7 +24,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::common::{Services, Setup, channels, drive, seed_reviews};
+use crate::common::{Services, Setup, channels, drive, seed_reviews, streams_of};
 use crate::ingest::{entry_rows, review_with_requests, submit_report};
 use crate::{CONCURRENCY, Row, Size, verdict};
 
@@ -368,13 +368,7 @@ async fn delete_streams(prefix: &str) {
         return;
     };
     let js = async_nats::jetstream::new(client);
-    let wanted = format!("{}_", prefix.to_uppercase().replace('-', "_"));
-    let names: Vec<String> = js
-        .stream_names()
-        .filter_map(|name| async move { name.ok() })
-        .collect()
-        .await;
-    for name in names.into_iter().filter(|name| name.starts_with(&wanted)) {
+    for name in streams_of(&js, prefix).await {
         let _ = js.delete_stream(&name).await;
     }
 }

@@ -8,7 +8,9 @@ use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use cspr_tests::Stack;
 use prost::Message as _;
 
-use crate::common::{Services, channels, drive, echo_ceiling, seed_reviews, spawn_echo};
+use crate::common::{
+    Services, channels, drive, echo_ceiling, seed_reviews, spawn_echo, wait_for_quiet_bus,
+};
 use crate::{CONCURRENCY, Latency, Row, Size, verdict};
 
 /// GetReview and a ListReviews page at concurrency 64, each beside the echo ceiling.
@@ -16,6 +18,7 @@ pub(crate) async fn read(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> 
     let admin = stack.token("southvale", &["partnership_admin"], None, "bench");
     eprintln!("read: seeding {} reviews…", size.reviews);
     let ids = Arc::new(seed_reviews(&Services::of(stack), &admin, "read", size.reviews).await?);
+    wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
     let registry_channels = channels(stack.registry.addr).await?;
     let (echo_addr, echo_server) = spawn_echo().await?;
     let echo_channels = channels(echo_addr).await?;

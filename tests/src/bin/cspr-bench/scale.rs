@@ -28,7 +28,7 @@ use cspr_tests::Stack;
 use futures::StreamExt as _;
 use sqlx::PgPool;
 
-use crate::common::{Services, Setup, channels, drive, seed_reviews};
+use crate::common::{Services, Setup, channels, drive, seed_reviews, wait_for_quiet_bus};
 use crate::ingest::{entry_rows, review_with_requests, submit_report};
 use crate::{Latency, Row, Size, verdict};
 
@@ -102,6 +102,8 @@ pub(crate) async fn scale(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>>
         started.elapsed().as_secs_f64()
     );
     databases.analyze().await?;
+    eprintln!("scale: waiting for every consumer to take in the seeding's events…");
+    wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
     let before = databases.scans().await?;
 
     let admin = setup.admin.clone();
