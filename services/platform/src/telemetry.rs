@@ -7,6 +7,7 @@
 //! installed, so `traceparent` flows through the bus even without an exporter.
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -49,12 +50,54 @@ impl TelemetryGuard {
     }
 }
 
+/// Where and how often telemetry goes.
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// `service.name` of everything exported.
+    pub service_name: String,
+    /// OTLP/gRPC endpoint (e.g. `http://otel-collector:4317`); none: JSON logs only.
+    pub otlp_endpoint: Option<String>,
+    /// How often metrics are exported.
+    pub metric_interval: std::time::Duration,
+    /// Which logs are written (`RUST_LOG` syntax).
+    pub log_filter: String,
+}
+
+impl TelemetrySettings {
+    /// From `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME` (else `service_name`) and
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds, default 60000), as OpenTelemetry's
+    /// SDKs read them.
+    pub fn from_env(service_name: &str) -> Self {
+        Self {
+            service_name: std::env::var("OTEL_SERVICE_NAME")
+                .ok()
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| service_name.to_string()),
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .ok()
+                .filter(|endpoint| !endpoint.trim().is_empty()),
+            metric_interval: std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+                .ok()
+                .and_then(|ms| ms.trim().parse::<u64>().ok())
+                .map_or(
+                    std::time::Duration::from_secs(60),
+                    std::time::Duration::from_millis,
+                ),
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string()),
+        }
+    }
+}
+
 /// Installs logging and, when configured, OTLP export. `service_name` is used unless
 /// `OTEL_SERVICE_NAME` says otherwise.
 pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    init_with(TelemetrySettings::from_env(service_name))
+}
+
+/// Installs logging and, with an endpoint, OTLP export of traces and metrics.
+pub fn init_with(settings: TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new("info"))
+    let filter = EnvFilter::try_new(&settings.log_filter)
         .map_err(|error| TelemetryError::Filter(error.to_string()))?;
     let json_logs = tracing_subscriber::fmt::layer()
         .json()
@@ -63,20 +106,19 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
         .with_target(true)
         .with_filter(filter);
 
-    let endpoint_set =
-        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|value| !value.trim().is_empty());
-    if !endpoint_set {
+    let Some(endpoint) = settings.otlp_endpoint else {
         tracing_subscriber::registry()
             .with(json_logs)
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInstalled)?;
         return Ok(TelemetryGuard::default());
-    }
+    };
 
-    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_string());
+    let name = settings.service_name;
     let resource = Resource::builder().with_service_name(name.clone()).build();
     let span_exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
+        .with_endpoint(endpoint.clone())
         .build()
         .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
     let tracer_provider = SdkTracerProvider::builder()
@@ -85,17 +127,28 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
         .build();
     let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
         .with_tonic()
+        .with_endpoint(endpoint)
         .build()
         .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
+    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter)
+        .with_interval(settings.metric_interval)
+        .build();
     let meter_provider = SdkMeterProvider::builder()
         .with_resource(resource)
-        .with_periodic_exporter(metric_exporter)
+        .with_reader(reader)
         .build();
     opentelemetry::global::set_meter_provider(meter_provider.clone());
     let tracer = tracer_provider.tracer(name);
     tracing_subscriber::registry()
         .with(json_logs)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        // Only our spans (INFO: calls, publishes, consumes, emails), not the libraries'
+        // debug and trace spans (HTTP/2 frames, pool checkouts), which are thousands a
+        // second under load and filled the exporter's queue.
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        )
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard {

@@ -223,24 +223,44 @@ impl OutboxRelay {
         }
     }
 
+    /// Publishes one row in a `publish` span (a child of the command that wrote it), whose
+    /// trace context travels in the message headers, so the consumers' spans follow it.
     async fn publish_row(&self, row: &OutboxRow) -> Result<(), String> {
+        use tracing::Instrument as _;
+        let stored = serde_json::from_value::<HashMap<String, String>>(row.headers.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = %format!("{} publish", row.subject),
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.operation.type = "send",
+            messaging.destination.name = %row.subject,
+            messaging.message.id = %row.event_id,
+        );
+        trace::continue_trace(&span, &stored);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", row.event_id.to_string().as_str());
-        if let Ok(trace_headers) =
-            serde_json::from_value::<HashMap<String, String>>(row.headers.clone())
-        {
-            for (name, value) in trace_headers {
-                headers.insert(name.as_str(), value.as_str());
-            }
+        let propagated = span.in_scope(trace::current_headers);
+        for (name, value) in if propagated.contains_key("traceparent") {
+            propagated
+        } else {
+            stored
+        } {
+            headers.insert(name.as_str(), value.as_str());
         }
-        let ack = self
-            .bus
-            .jetstream()
-            .publish_with_headers(row.subject.clone(), headers, row.payload.clone().into())
-            .await
-            .map_err(|error| error.to_string())?;
-        ack.await.map_err(|error| error.to_string())?;
-        Ok(())
+        async {
+            let ack = self
+                .bus
+                .jetstream()
+                .publish_with_headers(row.subject.clone(), headers, row.payload.clone().into())
+                .await
+                .map_err(|error| error.to_string())?;
+            ack.await.map_err(|error| error.to_string())?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     /// Publishes until `shutdown`: woken by NOTIFY on commit, polling as a backstop, backing
