@@ -230,3 +230,70 @@ impl Stack {
         }
     }
 }
+
+/// The dates the suites' reviews are set up with, on their clock's 2026-03-26.
+fn suite_date(month: i32, day: i32) -> Option<cspr_proto::google::r#type::Date> {
+    Some(cspr_proto::google::r#type::Date {
+        year: 2026,
+        month,
+        day,
+    })
+}
+
+impl Stack {
+    /// A review of partnership `southvale` created through the registry's API with
+    /// `request_id`, notified to the national panel and decided (a local CSPR): where the
+    /// suites go on to appoint people and set terms of reference. Incident 2026-03-09,
+    /// aware 03-10, notified 03-11, decided 03-26 (the suites' today).
+    pub async fn decided_review(&self, request_id: &str) -> String {
+        use cspr_platform::testing::authed;
+        use cspr_proto::registry::v1 as registry;
+        let admin = self.token("southvale", &["partnership_admin"], None, "alice");
+        let chair = self.token("southvale", &["panel_chair"], None, "tess");
+        let mut client = registry::review_registry_client::ReviewRegistryClient::connect(format!(
+            "http://{}",
+            self.registry.addr
+        ))
+        .await
+        .expect("registry");
+        let id = client
+            .create_review(authed(
+                registry::CreateReviewRequest {
+                    request_id: request_id.to_string(),
+                    child_alias: "Child Q".into(),
+                    local_authority: "Southvale Council".into(),
+                    incident_date: suite_date(3, 9),
+                    became_aware_on: suite_date(3, 10),
+                },
+                &admin,
+            ))
+            .await
+            .expect("review created")
+            .into_inner()
+            .id;
+        client
+            .record_notification_sent(authed(
+                registry::RecordNotificationSentRequest {
+                    review_id: id.clone(),
+                    sent_on: suite_date(3, 11),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .expect("notified");
+        client
+            .record_decision(authed(
+                registry::RecordDecisionRequest {
+                    review_id: id.clone(),
+                    decision: registry::Decision::LocalCspr as i32,
+                    decided_on: suite_date(3, 26),
+                    rationale: String::new(),
+                },
+                &chair,
+            ))
+            .await
+            .expect("decided");
+        id
+    }
+}

@@ -66,44 +66,7 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
             .expect("actions");
 
     // The registry's lifecycle up to publication.
-    let id = registry_client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "sin".into(),
-                child_alias: "Child Q".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("review")
-        .into_inner()
-        .id;
-    registry_client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    registry_client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await
-        .expect("decided");
+    let id = stack.decided_review("sin").await;
     registry_client
         .appoint_panel_member(authed(
             registry::AppointPanelMemberRequest {

@@ -71,44 +71,7 @@ async fn chronology_names_become_invitations_for_the_eligible() {
             .expect("practitioners");
 
     // A review with its reviewer and terms of reference.
-    let review = registry_client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "sin".into(),
-                child_alias: "Child Q".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("review")
-        .into_inner();
-    let id = review.id.clone();
-    registry_client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    registry_client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("decided");
+    let id = stack.decided_review("sin").await;
     registry_client
         .appoint_reviewer(authed(
             registry::AppointReviewerRequest {

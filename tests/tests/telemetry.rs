@@ -165,48 +165,10 @@ async fn one_trace_runs_from_a_call_through_the_bus_to_the_email_and_the_metrics
     )
     .await;
     let admin = stack.token("southvale", &["partnership_admin"], None, "admin");
-    let chair = stack.token("southvale", &["panel_chair"], None, "chair");
     let mut client = ReviewRegistryClient::connect(format!("http://{}", stack.registry.addr))
         .await
         .expect("registry");
-    let review_id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "telemetry-1".into(),
-                child_alias: "Child T".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("created")
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: review_id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: review_id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await
-        .expect("decided");
+    let review_id = stack.decided_review("telemetry-1").await;
     client
         .set_terms_of_reference(authed(
             registry::SetTermsOfReferenceRequest {
