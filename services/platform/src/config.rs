@@ -237,10 +237,14 @@ impl PlatformConfig {
         let nats_url = env
             .get("CSPR_NATS_URL")
             .unwrap_or_else(|| "nats://127.0.0.1:4222".to_string());
-        if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
+        if !nats_url
+            .split(',')
+            .map(str::trim)
+            .all(|server| server.starts_with("nats://") || server.starts_with("tls://"))
+        {
             return Err(ConfigError::new(
                 "CSPR_NATS_URL",
-                "must start with nats:// or tls://",
+                "each server (comma-separated) must start with nats:// or tls://",
             ));
         }
         let subject_prefix = env
@@ -390,6 +394,7 @@ mod tests {
         let cases = [
             ("CSPR_REGISTRY_ADDR", "not-an-address"),
             ("CSPR_NATS_URL", "http://x"),
+            ("CSPR_NATS_URL", "nats://a:4222,http://b:4222"),
             ("CSPR_SUBJECT_PREFIX", "a.b"),
             ("CSPR_OUTBOX_POLL_INTERVAL", "soon"),
             ("CSPR_DATABASE_URL", "mysql://x"),
@@ -402,6 +407,14 @@ mod tests {
                 .expect_err("bad value must be refused");
             assert_eq!(error.variable, variable);
         }
+    }
+
+    #[test]
+    fn a_nats_cluster_is_given_as_a_list() {
+        let urls = "nats://nats-0:4222, nats://nats-1:4222,nats://nats-2:4222";
+        let platform = PlatformConfig::from_env(&base_env().with("CSPR_NATS_URL", urls))
+            .expect("a list of servers is valid");
+        assert_eq!(platform.nats_url, urls);
     }
 
     #[test]

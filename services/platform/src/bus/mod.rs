@@ -54,15 +54,22 @@ pub const STREAM_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(20 * 60);
 
 impl Bus {
-    /// Connects to NATS. The client keeps reconnecting in the background after a loss; the
-    /// first connection is retried too, so a service can start before NATS.
+    /// Connects to NATS: `url` is one server or a comma-separated list of a cluster's
+    /// (any of them will do; the client learns the rest from the cluster). The client keeps
+    /// reconnecting in the background after a loss, to whichever server answers; the first
+    /// connection is retried too, so a service can start before NATS.
     pub async fn connect(url: &str, prefix: &str, replicas: usize) -> Result<Self, BusError> {
+        let servers: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|server| !server.is_empty())
+            .collect();
         let client = async_nats::ConnectOptions::new()
             .name(format!("cspr/{prefix}"))
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(3))
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(|source| BusError::Connect {
                 url: url.to_string(),
