@@ -107,7 +107,7 @@ pub async fn start(
                     );
                     tasks.spawn(runner.run(context.shutdown.clone()));
                 }
-                tasks.spawn(business_gauges(store.clone(), context.shutdown.clone()));
+                tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));
                 let sweep = ActionSweep::new(store, config.sweep_interval, config.due_soon_days, config.escalate_after_days);
                 tasks.spawn(sweep.run(context.shutdown.clone()));
             },
@@ -116,14 +116,18 @@ pub async fn start(
     .await
 }
 
-/// Overdue actions and action plan completion by partnership, every `GAUGE_INTERVAL`.
-async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationToken) {
+/// Overdue actions and action plan completion by partnership, every `interval` (`CSPR_GAUGE_INTERVAL`).
+async fn business_gauges(
+    store: Store,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     use cspr_platform::metrics::{self, GaugeSet};
     let sets = vec![
         GaugeSet::new(&metrics::ACTIONS_OVERDUE),
         GaugeSet::new(&metrics::ACTION_PLANS_COMPLETION),
     ];
-    metrics::run_gauges("actions gauges", shutdown, sets, || {
+    metrics::run_gauges("actions gauges", interval, shutdown, sets, || {
         let store = store.clone();
         async move {
             let (overdue, completion) = store.action_gauges().await?;

@@ -226,6 +226,8 @@ pub struct PlatformConfig {
     pub outbox_poll_interval: Duration,
     /// How long in-flight work may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How often gauges (serving, outbox backlog, consumer lag, business counts) are read.
+    pub gauge_interval: Duration,
 }
 
 impl PlatformConfig {
@@ -278,6 +280,7 @@ impl PlatformConfig {
             outbox_poll_interval: env
                 .duration_or("CSPR_OUTBOX_POLL_INTERVAL", Duration::from_secs(1))?,
             shutdown_grace: env.duration_or("CSPR_SHUTDOWN_GRACE", Duration::from_secs(20))?,
+            gauge_interval: env.duration_or("CSPR_GAUGE_INTERVAL", Duration::from_secs(15))?,
         })
     }
 }

@@ -277,9 +277,6 @@ pub fn histogram(metric: &Metric) -> Histogram<f64> {
         .build()
 }
 
-/// How often services read their gauges from the database and the bus.
-pub const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
-
 /// Labelled values read for a [`GaugeSet`]: `(labels, value)`.
 pub type Readings = Vec<(Vec<(&'static str, String)>, f64)>;
 
@@ -359,10 +356,11 @@ impl GaugeSet {
     }
 }
 
-/// Reads gauges with `read` now and every [`GAUGE_INTERVAL`] until `shutdown`, recording
-/// its readings in `sets`, in order (a service's business gauges).
+/// Reads gauges with `read` now and every `interval` (`CSPR_GAUGE_INTERVAL`) until
+/// `shutdown`, recording its readings in `sets`, in order (a service's business gauges).
 pub async fn run_gauges<E, F, Fut>(
     job: &'static str,
+    interval: Duration,
     shutdown: tokio_util::sync::CancellationToken,
     sets: Vec<GaugeSet>,
     mut read: F,
@@ -371,7 +369,7 @@ pub async fn run_gauges<E, F, Fut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Readings>, E>>,
 {
-    crate::jobs::run_every(job, GAUGE_INTERVAL, shutdown, || {
+    crate::jobs::run_every(job, interval, shutdown, || {
         let reading = read();
         let sets = &sets;
         async move {

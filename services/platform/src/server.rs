@@ -300,7 +300,7 @@ where
     })
 }
 
-/// Records the service's platform gauges every [`crate::metrics::GAUGE_INTERVAL`] until shutdown, then
+/// Records the service's platform gauges every `gauge_interval` until shutdown, then
 /// `cspr.service.serving` 0. Each carries `service` (several share one process with
 /// `cspr serve all`).
 async fn platform_gauges(context: ServiceContext) {
@@ -310,7 +310,7 @@ async fn platform_gauges(context: ServiceContext) {
     let shutdown = context.shutdown.clone();
     crate::jobs::run_every(
         "platform gauges",
-        crate::metrics::GAUGE_INTERVAL,
+        context.platform.gauge_interval,
         shutdown,
         || async {
             metrics.serving.record(1.0, std::slice::from_ref(&service));

@@ -58,6 +58,7 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
         max_message_bytes: 4 * 1024 * 1024,
         database_max_connections: 5,
         outbox_poll_interval: Duration::from_millis(200),
+        gauge_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(5),
     }
 }

@@ -99,7 +99,7 @@ pub async fn start(
                     );
                     tasks.spawn(runner.run(context.shutdown.clone()));
                 }
-                tasks.spawn(business_gauges(store.clone(), context.shutdown.clone()));
+                tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));
                 tasks.spawn(DeadlineSweep::new(store, sweep_interval).run(context.shutdown.clone()));
             },
         },
@@ -108,8 +108,12 @@ pub async fn start(
 }
 
 /// Reviews by stage, deadlines at risk and missed, and published reviews by whether within
-/// the six-month target, each by partnership, every `GAUGE_INTERVAL`.
-async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationToken) {
+/// the six-month target, each by partnership, every `interval` (`CSPR_GAUGE_INTERVAL`).
+async fn business_gauges(
+    store: Store,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     use cspr_platform::metrics::{self, GaugeSet};
     let sets = vec![
         GaugeSet::new(&metrics::REVIEWS),
@@ -117,7 +121,7 @@ async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationT
         GaugeSet::new(&metrics::DEADLINES_MISSED),
         GaugeSet::new(&metrics::REVIEWS_COMPLETED),
     ];
-    metrics::run_gauges("registry gauges", shutdown, sets, || {
+    metrics::run_gauges("registry gauges", interval, shutdown, sets, || {
         let store = store.clone();
         async move {
             let gauges = store.business_gauges().await?;

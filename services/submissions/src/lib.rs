@@ -87,7 +87,7 @@ pub async fn start(
                     Arc::new(RegistryEventHandler::new(store.clone())),
                 );
                 tasks.spawn(runner.run(context.shutdown.clone()));
-                tasks.spawn(business_gauges(store.clone(), context.shutdown.clone()));
+                tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));
                 let sweep = ReminderSweep::new(store, config.sweep_interval, config.due_soon_days);
                 tasks.spawn(sweep.run(context.shutdown.clone()));
             },
@@ -96,11 +96,15 @@ pub async fn start(
     .await
 }
 
-/// Overdue agency reports by partnership, every `GAUGE_INTERVAL`.
-async fn business_gauges(store: Store, shutdown: tokio_util::sync::CancellationToken) {
+/// Overdue agency reports by partnership, every `interval` (`CSPR_GAUGE_INTERVAL`).
+async fn business_gauges(
+    store: Store,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     use cspr_platform::metrics::{self, GaugeSet};
     let sets = vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)];
-    metrics::run_gauges("submissions gauges", shutdown, sets, || {
+    metrics::run_gauges("submissions gauges", interval, shutdown, sets, || {
         let store = store.clone();
         async move { Ok::<_, sqlx::Error>(vec![store.overdue_reports().await?]) }
     })

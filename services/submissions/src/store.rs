@@ -453,6 +453,7 @@ impl Store {
     /// read straight off the `(review_id, occurred_on, …)` index in date order, with no sort:
     /// the first entry leaves as soon as it is read, however long the chronology (a join
     /// read in one statement let the planner sort every entry first; 400 ms for 10,000).
+    /// The cursor is planned for its first rows (`cursor_tuple_fraction`).
     /// Both reads share one snapshot (REPEATABLE READ), so a report accepted meanwhile is
     /// either wholly in or wholly out.
     pub fn stream_chronology(
@@ -1013,6 +1014,13 @@ async fn stream_chronology_into(
 ) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *transaction)
+        .await?;
+    // Plan the cursor for its first rows: left to the default (0.1 of the rows), the
+    // planner misjudges how few entries match both the review and its reports (the columns
+    // go together) and sorts them all first. Measured on 1,000,000 entries, 10,000 in the
+    // review: first 32 rows in 96 ms with the sort, 0.3 ms straight off the index.
+    sqlx::query("SET LOCAL cursor_tuple_fraction = 0.001")
         .execute(&mut *transaction)
         .await?;
     let reports: Vec<ChronologyReport> = sqlx::query_as(
