@@ -296,4 +296,41 @@ impl Stack {
             .expect("decided");
         id
     }
+
+    /// Terms of reference for a [`Stack::decided_review`] asking `agencies` for reports:
+    /// scope 2024-09-15 to the incident, reports due 2026-05-01. Each agency then gets a
+    /// report request over the bus.
+    pub async fn set_terms(
+        &self,
+        review_id: &str,
+        agencies: Vec<cspr_proto::registry::v1::Agency>,
+    ) {
+        use cspr_platform::testing::authed;
+        use cspr_proto::registry::v1 as registry;
+        let admin = self.token("southvale", &["partnership_admin"], None, "alice");
+        registry::review_registry_client::ReviewRegistryClient::connect(format!(
+            "http://{}",
+            self.registry.addr
+        ))
+        .await
+        .expect("registry")
+        .set_terms_of_reference(authed(
+            registry::SetTermsOfReferenceRequest {
+                review_id: review_id.to_string(),
+                scope_start: Some(cspr_proto::google::r#type::Date {
+                    year: 2024,
+                    month: 9,
+                    day: 15,
+                }),
+                scope_end: suite_date(3, 9),
+                key_lines_of_enquiry: vec!["Information sharing".into()],
+                methodology: "Systems approach".into(),
+                agencies_in_scope: agencies,
+                report_due_date: suite_date(5, 1),
+            },
+            &admin,
+        ))
+        .await
+        .expect("terms of reference set");
+    }
 }

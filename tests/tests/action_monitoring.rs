@@ -96,25 +96,16 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         ))
         .await
         .expect("reviewer");
-    registry_client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![registry::Agency {
-                    id: "police".into(),
-                    name: "Southvale Police".into(),
-                    contact_email: "lead@police.southvale.example.org".into(),
-                }],
-                report_due_date: date(2026, 5, 1),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms");
+    stack
+        .set_terms(
+            &id,
+            vec![registry::Agency {
+                id: "police".into(),
+                name: "Southvale Police".into(),
+                contact_email: "lead@police.southvale.example.org".into(),
+            }],
+        )
+        .await;
     for stage in [
         registry::Stage::InformationGathering,
         registry::Stage::Engagement,

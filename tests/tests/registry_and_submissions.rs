@@ -180,21 +180,9 @@ async fn overview_drafting_waits_for_every_requested_report() {
         .expect("reviewer");
 
     // Act: the terms of reference ask three agencies; a fourth is asked by hand.
-    registry_client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![agency("police"), agency("gp"), agency("school")],
-                report_due_date: date(2026, 5, 1),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms");
+    stack
+        .set_terms(&id, vec![agency("police"), agency("gp"), agency("school")])
+        .await;
     let mut requests = Vec::new();
     for _ in 0..200 {
         requests = submissions_client

@@ -15,7 +15,6 @@ use cspr_notifications::config::MailTarget;
 use cspr_platform::metrics;
 use cspr_platform::telemetry::{TelemetrySettings, init_with};
 use cspr_platform::testing::{self, SmtpSink, authed};
-use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as registry;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
@@ -130,10 +129,6 @@ impl MetricsService for Receiver {
     }
 }
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_runs_from_a_call_through_the_bus_to_the_email_and_the_metrics_arrive() {
     // The receiver, then telemetry pointed at it, before anything makes an instrument.
@@ -169,25 +164,16 @@ async fn one_trace_runs_from_a_call_through_the_bus_to_the_email_and_the_metrics
         .await
         .expect("registry");
     let review_id = stack.decided_review("telemetry-1").await;
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: review_id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![registry::Agency {
-                    id: "police".into(),
-                    name: "Southvale Police".into(),
-                    contact_email: "lead@police.southvale.example.org".into(),
-                }],
-                report_due_date: date(2026, 5, 1),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms set");
+    stack
+        .set_terms(
+            &review_id,
+            vec![registry::Agency {
+                id: "police".into(),
+                name: "Southvale Police".into(),
+                contact_email: "lead@police.southvale.example.org".into(),
+            }],
+        )
+        .await;
     // A refused call, for a non-OK status code in the RPC metric.
     let refused = client
         .get_review(authed(
