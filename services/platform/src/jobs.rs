@@ -43,7 +43,7 @@ pub async fn run_every<E, F, Fut>(
     loop {
         match pass().await {
             Ok(0) => tracing::debug!(job, "nothing to do"),
-            Ok(done) => tracing::info!(job, done, "periodic job raised events"),
+            Ok(done) => tracing::info!(job, done, "periodic job done"),
             Err(error) => {
                 tracing::warn!(job, %error, "periodic job failed; retrying next interval")
             }

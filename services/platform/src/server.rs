@@ -288,6 +288,20 @@ where
         let _ = ready_sender.send(true);
         tracing::info!(service = context.name, grpc = launch.grpc_name, "SERVING");
         preparing_tasks.spawn(platform_gauges(context.clone()));
+        let pool = context.pool.clone();
+        preparing_tasks.spawn(crate::jobs::run_every(
+            "outbox and inbox retention",
+            PRUNE_INTERVAL,
+            context.shutdown.clone(),
+            move || {
+                let pool = pool.clone();
+                async move {
+                    crate::bus::outbox::prune(&pool)
+                        .await
+                        .map(|deleted| deleted as usize)
+                }
+            },
+        ));
     });
 
     Ok(RunningService {
@@ -299,6 +313,9 @@ where
         grace,
     })
 }
+
+/// How often published outbox rows and old inbox rows past their retention are deleted.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Records the service's platform gauges every `gauge_interval` until shutdown, then
 /// `cspr.service.serving` 0. Each carries `service` (several share one process with

@@ -251,3 +251,70 @@ async fn poison_messages_are_parked_and_others_flow() {
     testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
     testing::drop_database(&url).await;
 }
+
+#[tokio::test]
+async fn retention_deletes_old_published_events_and_old_inbox_rows_only() {
+    let (pool, url) = database().await;
+    let day = 24 * 3600;
+    // (event published how many days ago or never, created days ago)
+    let outbox = [
+        (Some(40), 40), // published long ago: goes
+        (Some(1), 1),   // published yesterday: stays
+        (None, 40),     // never published, however old: stays
+    ];
+    for (published, created) in outbox {
+        sqlx::query(
+            "INSERT INTO outbox (event_id, subject, payload, created_at, published_at)
+             VALUES ($1, 't.registry.x', '\\x00', now() - make_interval(secs => $2),
+                     now() - make_interval(secs => $3))",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(f64::from(created * day))
+        .bind(published.map(|days: i32| f64::from(days * day)))
+        .execute(&pool)
+        .await
+        .expect("outbox row");
+    }
+    for days in [40, 20] {
+        sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, handled_at)
+             VALUES ('submissions', $1, now() - make_interval(secs => $2))",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(f64::from(days * day))
+        .execute(&pool)
+        .await
+        .expect("inbox row");
+    }
+
+    let deleted = cspr_platform::bus::outbox::prune(&pool)
+        .await
+        .expect("pruned");
+    assert_eq!(deleted, 2, "the 40-day-old published event and inbox row");
+    let outbox_left: Vec<(Option<f64>,)> = sqlx::query_as(
+        "SELECT extract(epoch FROM now() - published_at)::float8 / 86400 FROM outbox ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("outbox");
+    assert_eq!(outbox_left.len(), 2);
+    assert!(
+        outbox_left[0].0.is_some_and(|days| days < 2.0),
+        "yesterday's stays"
+    );
+    assert!(outbox_left[1].0.is_none(), "the unpublished one stays");
+    let inbox_left: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(&pool)
+        .await
+        .expect("inbox");
+    assert_eq!(inbox_left, 1, "the 20-day-old inbox row stays");
+    assert_eq!(
+        cspr_platform::bus::outbox::prune(&pool)
+            .await
+            .expect("again"),
+        0,
+        "nothing more to delete"
+    );
+    pool.close().await;
+    testing::drop_database(&url).await;
+}

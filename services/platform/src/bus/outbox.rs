@@ -321,3 +321,54 @@ pub async fn backlog_and_age(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
     .fetch_one(pool)
     .await
 }
+
+/// Published events stay in the outbox this long: as long as the streams keep them
+/// (`STREAM_MAX_AGE`), so an operator can republish any event a stream still could hold.
+pub const OUTBOX_RETENTION: Duration = super::STREAM_MAX_AGE;
+/// Inbox rows stay this long: past the streams' retention, so no redelivery or replay of a
+/// stream can bring back an event whose inbox row is gone.
+pub const INBOX_RETENTION: Duration = Duration::from_secs(35 * 24 * 3600);
+/// Rows deleted per statement, so a first pass over a large backlog never holds long locks.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes published outbox rows older than [`OUTBOX_RETENTION`] and inbox rows older than
+/// [`INBOX_RETENTION`], in batches; returns how many rows went. Unpublished events are
+/// never deleted, however old.
+pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE seq IN (
+                 SELECT seq FROM outbox
+                 WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)
+                 LIMIT $2)",
+        )
+        .bind(OUTBOX_RETENTION.as_secs_f64())
+        .bind(PRUNE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += done;
+        if done < PRUNE_BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM inbox WHERE (consumer, event_id) IN (
+                 SELECT consumer, event_id FROM inbox
+                 WHERE handled_at < now() - make_interval(secs => $1)
+                 LIMIT $2)",
+        )
+        .bind(INBOX_RETENTION.as_secs_f64())
+        .bind(PRUNE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += done;
+        if done < PRUNE_BATCH as u64 {
+            break;
+        }
+    }
+    Ok(deleted)
+}
