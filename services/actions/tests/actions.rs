@@ -250,20 +250,28 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
 
     // The service's own sweep also runs once as it starts; on a busy machine that pass can
     // come late, after the actions were created or even after the clock moved, and raise a
-    // reminder itself. So each step checks that the sweeps raised at most one and that
-    // exactly one exists; the stream, read at the end, shows none was published twice.
+    // reminder itself (the manual sweeps then skip the row it holds). So each step checks
+    // that the sweeps raised at most one and that exactly one exists once every sweep has
+    // committed; the stream, read at the end, shows none was published twice.
     let alerts = |alert: &'static str| {
         let pool = service.store.pool().clone();
         let action = due.id.clone();
         async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM action_alerts WHERE action_id = $1::uuid AND alert = $2",
-            )
-            .bind(action)
-            .bind(alert)
-            .fetch_one(&pool)
-            .await
-            .expect("alerts")
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let count = sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM action_alerts WHERE action_id = $1::uuid AND alert = $2",
+                )
+                .bind(&action)
+                .bind(alert)
+                .fetch_one(&pool)
+                .await
+                .expect("alerts");
+                if count > 0 || tokio::time::Instant::now() > deadline {
+                    return count;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     };
     let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
