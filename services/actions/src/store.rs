@@ -258,6 +258,14 @@ impl Store {
         partnership_id: &str,
         actor: Actor,
     ) -> Result<(), sqlx::Error> {
+        // The review's row first: a plan activated (by an event) while its last action is
+        // settled (by a call) would otherwise see neither the other's change, and the plan
+        // would never complete. Whichever transaction comes second waits here and then
+        // reads the other's committed change.
+        sqlx::query("SELECT 1 FROM reviews WHERE review_id = $1 FOR UPDATE")
+            .bind(review_id)
+            .execute(&mut *connection)
+            .await?;
         let statuses: Vec<String> =
             sqlx::query_scalar("SELECT status FROM actions WHERE review_id = $1")
                 .bind(review_id)
