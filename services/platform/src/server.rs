@@ -250,6 +250,15 @@ where
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .max_frame_size(Some(1 << 20))
+            // HTTP/2 flow control sized for client streams of many small messages (an agency
+            // system's chronology: a DATA frame per entry, as grpc-python sends them). h2
+            // allows a connection's buffered small frames framing overhead up to half its
+            // window, and answers more with GOAWAY (too_many_data_frames) when the service
+            // lags behind a fast client, e.g. while it writes a batch: a stream may buffer
+            // 256 KiB, a connection 16 MiB, so even 20-byte frames on a few streams at once
+            // stay inside it.
+            .initial_stream_window_size(Some(256 * 1024))
+            .initial_connection_window_size(Some(16 * 1024 * 1024))
             .trace_fn(rpc_span)
             .layer(crate::rpc_metrics::RpcMetricsLayer)
             .add_routes(routes)
