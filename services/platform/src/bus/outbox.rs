@@ -306,9 +306,7 @@ pub fn jitter(delay: Duration) -> Duration {
 
 /// Rows not yet published, for metrics and health reports.
 pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(pool)
-        .await
+    backlog_and_age(pool).await.map(|(count, _)| count)
 }
 
 /// Events committed but not yet published, and the age in seconds of the oldest of them
