@@ -1,4 +1,4 @@
--- One database per service (each service owns its data; see docs/architecture.md).
+-- One database per service (each service owns its data; see README.md, "Layout").
 -- Run once by the postgres image's entrypoint on an empty data volume
 -- (/docker-entrypoint-initdb.d). The services also create their database if it is
 -- missing, so this is a convenience. Safe to run again by hand:
