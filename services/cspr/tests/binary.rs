@@ -18,6 +18,19 @@ fn cspr() -> Command {
     command
 }
 
+/// A running `cspr serve all`, killed when dropped so that a failed test leaves no process
+/// holding database connections behind.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -26,7 +39,7 @@ fn free_port() -> u16 {
 }
 
 /// What one `cspr serve all` of a test needs of its own: a port and a database per service,
-/// a subject prefix, a mail folder; cleaned up by [`Isolated::clean_up`].
+/// a subject prefix, a mail folder; cleaned up when dropped (after a failed test too).
 struct Isolated {
     /// (service, address, database URL) for every service of the build.
     services: Vec<(&'static str, String, String)>,
@@ -62,7 +75,7 @@ impl Isolated {
     }
 
     /// `cspr serve all` with this isolation.
-    fn serve(&self) -> std::process::Child {
+    fn serve(&self) -> Server {
         let mut command = cspr();
         command
             .args(["serve", "all"])
@@ -79,7 +92,7 @@ impl Isolated {
                 .env(format!("CSPR_{upper}_ADDR"), addr)
                 .env(format!("CSPR_{upper}_DATABASE_URL"), database);
         }
-        command.spawn().expect("serve starts")
+        Server(command.spawn().expect("serve starts"))
     }
 
     /// Waits until every service reports SERVING, as a container health check would.
@@ -103,9 +116,13 @@ impl Isolated {
             }
         }
     }
+}
 
-    fn clean_up(&self) {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Runtime::new() else {
+            return;
+        };
         runtime.block_on(async {
             testing::delete_streams(&testing::nats_url(), &self.prefix).await;
             for (_, _, database) in &self.services {
@@ -301,13 +318,13 @@ fn serve_token_review_and_a_clean_sigterm() {
 
     // SIGTERM: drains and exits 0.
     let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let stopping = Instant::now();
     let status = loop {
-        if let Some(status) = server.try_wait().expect("wait") {
+        if let Some(status) = server.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
@@ -317,8 +334,6 @@ fn serve_token_review_and_a_clean_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
-
-    isolated.clean_up();
 }
 
 /// Runs the binary with the client settings of a test stack.
@@ -690,8 +705,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     );
 
     let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status();
-    let _ = server.wait();
-    isolated.clean_up();
+    let _ = server.0.wait();
 }
