@@ -208,4 +208,21 @@ mod tests {
             json!({"in_progress": 2, "verified": 1})
         );
     }
+
+    #[test]
+    fn a_summary_has_a_column_for_every_status() {
+        let statuses: Vec<pb::ActionStatus> = (1..)
+            .map_while(|value| pb::ActionStatus::try_from(value).ok())
+            .collect();
+        assert_eq!(statuses, SUMMARY_STATUSES.to_vec());
+        for status in SUMMARY_STATUSES {
+            let header = enum_name::<pb::ActionStatus>(status as i32)
+                .replace('_', " ")
+                .to_ascii_uppercase();
+            assert!(
+                pb::ActionPlanSummary::COLUMNS.contains(&header.as_str()),
+                "{header}"
+            );
+        }
+    }
 }
