@@ -155,7 +155,7 @@ def check_compose() -> None:
             "command": (config.get("command"), ["serve", service]),
             f"CSPR_{service.upper()}_ADDR": (environment.get(f"CSPR_{service.upper()}_ADDR"), f"0.0.0.0:{port}"),
             "OTEL_SERVICE_NAME": (environment.get("OTEL_SERVICE_NAME"), f"cspr-{service}"),
-            "healthcheck": (config.get("healthcheck", {}).get("test"), ["CMD", "cspr", "health", f"127.0.0.1:{port}"]),
+            "healthcheck": (config.get("healthcheck", {}).get("test"), ["CMD", "cspr", "health", "check", f"127.0.0.1:{port}"]),
             "ports": (config.get("ports"), [f"{port}:{port}"]),
         }
         for what, (actual, expected) in expectations.items():

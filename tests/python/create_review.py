@@ -2,13 +2,13 @@
 """A client in another language, generated from proto/ alone.
 
 Generates Python stubs from the repository's .proto files with grpcio-tools, then, with a
-token from `cspr token`, creates a review on a running registry and checks the statutory
+token from `cspr token create`, creates a review on a running registry and checks the statutory
 due dates it reports: the serious incident notification 5 working days after the local
 authority became aware, and (after recording the notification) the rapid review 15 working
 days after that.
 
     python3 -m venv .venv && .venv/bin/pip install grpcio grpcio-tools
-    CSPR_TOKEN=$(cspr token --partnership southvale --role partnership_admin) \
+    CSPR_TOKEN=$(cspr token create --partnership southvale --role partnership_admin) \
         .venv/bin/python tests/python/create_review.py 127.0.0.1:50051
 
 Exits 0 when the registry answered as expected; prints what it saw either way.
@@ -49,7 +49,7 @@ def main() -> int:
     address = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
     token = os.environ.get("CSPR_TOKEN")
     if not token:
-        sys.exit("set CSPR_TOKEN (see `cspr token --help`)")
+        sys.exit("set CSPR_TOKEN (see `cspr token create --help`)")
     with tempfile.TemporaryDirectory() as generated:
         generate(pathlib.Path(generated))
         sys.path.insert(0, generated)

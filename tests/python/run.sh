@@ -67,15 +67,15 @@ trap cleanup EXIT
 
 for addr in "127.0.0.1:$port" "127.0.0.1:$submissions_port"; do
   for _ in $(seq 1 100); do
-    "$cspr" health "$addr" >/dev/null 2>&1 && break
+    "$cspr" health check "$addr" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  "$cspr" health "$addr"
+  "$cspr" health check "$addr"
 done
 
-CSPR_TOKEN=$("$cspr" token --partnership southvale --role partnership_admin --sub python-client) \
+CSPR_TOKEN=$("$cspr" token create --partnership southvale --role partnership_admin --sub python-client) \
   "$venv/bin/python" "$here/create_review.py" "127.0.0.1:$port"
 
-CSPR_ADMIN_TOKEN=$("$cspr" token --partnership southvale --role partnership_admin --role panel_chair --sub python-admin) \
-CSPR_AGENCY_TOKEN=$("$cspr" token --partnership southvale --role agency --org police --sub police-system) \
+CSPR_ADMIN_TOKEN=$("$cspr" token create --partnership southvale --role partnership_admin --role panel_chair --sub python-admin) \
+CSPR_AGENCY_TOKEN=$("$cspr" token create --partnership southvale --role agency --org police --sub police-system) \
   "$venv/bin/python" "$here/submit_report.py" "127.0.0.1:$port" "127.0.0.1:$submissions_port"

@@ -6,8 +6,8 @@ Sets up a review with terms of reference (as the partnership would), then, as th
 the combined chronology back with StreamCombinedChronology (server-streaming), checking
 every entry came back, in date order.
 
-    CSPR_ADMIN_TOKEN=$(cspr token --partnership southvale --role partnership_admin --role panel_chair) \
-    CSPR_AGENCY_TOKEN=$(cspr token --partnership southvale --role agency --org police) \
+    CSPR_ADMIN_TOKEN=$(cspr token create --partnership southvale --role partnership_admin --role panel_chair) \
+    CSPR_AGENCY_TOKEN=$(cspr token create --partnership southvale --role agency --org police) \
         .venv/bin/python tests/python/submit_report.py 127.0.0.1:50051 127.0.0.1:50052
 """
 

@@ -1,19 +1,19 @@
-//! `cspr submit`, `cspr chronology`, `cspr reports`: agency reports from a terminal.
+//! `cspr report submit|list`, `cspr chronology show`: agency reports from a terminal.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{Datelike, NaiveDate};
-use cspr_proto::google::r#type::Date;
+use chrono::NaiveDate;
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use futures::StreamExt;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::cli::{ChronologyArgs, ReportsArgs, SubmitArgs};
-use crate::client::{Target, connect, explain};
+use crate::cli::{ChronologyCommand, Client, ClientArgs, ReportCommand};
+use crate::client::{Target, connect, explain, proto_date};
+use crate::output::{Output, Printer, Row, date_text, enum_name, print_list, print_record};
 
 /// A report as a JSON file (field names as in the proto).
 #[derive(Debug, Deserialize)]
@@ -58,47 +58,153 @@ struct EntryFile {
     outcome: String,
 }
 
-fn date(date: NaiveDate) -> Option<Date> {
-    Some(Date {
-        year: date.year(),
-        month: date.month() as i32,
-        day: date.day() as i32,
-    })
-}
+impl Row for pb::SubmissionReceipt {
+    const COLUMNS: &'static [&'static str] = &["REVIEW", "AGENCY", "VERSION", "ENTRIES", "SHA256"];
 
-fn show_date(date: &Option<Date>) -> String {
-    date.as_ref()
-        .map(|date| format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))
-        .unwrap_or_default()
-}
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.review_id.clone(),
+            self.agency_id.clone(),
+            self.version.to_string(),
+            self.entry_count.to_string(),
+            self.content_hash.clone(),
+        ]
+    }
 
-fn status(value: i32) -> String {
-    pb::ReportStatus::try_from(value)
-        .map(|status| {
-            status
-                .as_str_name()
-                .trim_start_matches("REPORT_STATUS_")
-                .to_string()
+    fn json(&self) -> Value {
+        json!({
+            "review_id": self.review_id,
+            "agency_id": self.agency_id,
+            "version": self.version,
+            "entry_count": self.entry_count,
+            "content_hash": self.content_hash,
         })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// One CSV field, quoted when it must be.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }
 
-pub(crate) async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+impl Row for pb::ReportRequest {
+    const COLUMNS: &'static [&'static str] =
+        &["AGENCY", "NAME", "DUE", "STATUS", "VERSION", "NOTE"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.agency_id.clone(),
+            self.agency_name.clone(),
+            date_text(&self.due_date),
+            enum_name::<pb::ReportStatus>(self.status),
+            self.latest_version.to_string(),
+            self.decision_note.clone(),
+        ]
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "agency_id": self.agency_id,
+            "agency_name": self.agency_name,
+            "due_date": date_text(&self.due_date),
+            "status": enum_name::<pb::ReportStatus>(self.status),
+            "latest_version": self.latest_version,
+            "decision_note": self.decision_note,
+        })
+    }
+}
+
+impl Row for pb::CombinedChronologyEntry {
+    const COLUMNS: &'static [&'static str] = &[
+        "DATE",
+        "TIME",
+        "AGENCY",
+        "SERVICE",
+        "PRACTITIONER",
+        "ROLE",
+        "DESCRIPTION",
+        "OUTCOME",
+        "VERSION",
+        "STATUS",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        let entry = self.entry.clone().unwrap_or_default();
+        vec![
+            date_text(&entry.occurred_on),
+            entry.time_of_day,
+            self.agency_id.clone(),
+            entry.service,
+            entry.practitioner_name,
+            entry.practitioner_role,
+            entry.description,
+            entry.outcome,
+            self.version.to_string(),
+            enum_name::<pb::ReportStatus>(self.report_status),
+        ]
+    }
+
+    fn json(&self) -> Value {
+        let entry = self.entry.clone().unwrap_or_default();
+        json!({
+            "occurred_on": date_text(&entry.occurred_on),
+            "time_of_day": entry.time_of_day,
+            "agency_id": self.agency_id,
+            "agency_name": self.agency_name,
+            "service": entry.service,
+            "practitioner_name": entry.practitioner_name,
+            "practitioner_role": entry.practitioner_role,
+            "description": entry.description,
+            "outcome": entry.outcome,
+            "version": self.version,
+            "status": enum_name::<pb::ReportStatus>(self.report_status),
+        })
+    }
+}
+
+pub(crate) async fn report(args: Client<ReportCommand>) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ReportCommand::Submit { file, request_id } => submit(&args.client, file, request_id).await,
+        ReportCommand::List { review } => list(&args.client, review.id).await,
+    }
+}
+
+pub(crate) async fn chronology(args: Client<ChronologyCommand>) -> anyhow::Result<ExitCode> {
+    let ChronologyCommand::Show {
+        review,
+        include_pending,
+        agency,
+    } = args.command;
+    let mut client =
+        AgencySubmissionsClient::new(connect(&args.client, Target::Submissions).await?);
+    let mut stream = client
+        .stream_combined_chronology(pb::StreamCombinedChronologyRequest {
+            review_id: review.id,
+            include_pending,
+            agency_id: agency.unwrap_or_default(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let stdout = std::io::stdout();
+    let mut printer = Printer::<pb::CombinedChronologyEntry, _>::new(
+        args.client.output,
+        std::io::BufWriter::new(stdout.lock()),
+    )?;
+    while let Some(item) = stream.next().await {
+        printer.row(&item.map_err(explain)?)?;
+    }
+    let count = printer.finish()?;
+    if args.client.output == Output::Table {
+        eprintln!("{count} entries");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn submit(
+    args: &ClientArgs,
+    file: std::path::PathBuf,
+    request_id: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let report: ReportFile = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a report file", args.file.display()))?;
-    let request_id = args
-        .request_id
+        .with_context(|| format!("{} is not a report file", file.display()))?;
+    let request_id = request_id
         .or(report.request_id.clone())
         .unwrap_or_else(|| hex::encode(&Sha256::digest(&bytes)[..16]));
     let total = report.entries.len() as u64;
@@ -134,7 +240,7 @@ pub(crate) async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         pb::SubmitAgencyReportRequest {
             item: Some(pb::submit_agency_report_request::Item::Entry(
                 pb::ChronologyEntry {
-                    occurred_on: date(entry.occurred_on),
+                    occurred_on: proto_date(entry.occurred_on),
                     time_of_day: entry.time_of_day,
                     service: entry.service,
                     practitioner_name: entry.practitioner_name,
@@ -146,106 +252,22 @@ pub(crate) async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let messages = tokio_stream::iter(std::iter::once(header).chain(entries));
-    let mut client =
-        AgencySubmissionsClient::new(connect(&args.client, Target::Submissions).await?);
+    let mut client = AgencySubmissionsClient::new(connect(args, Target::Submissions).await?);
     let outcome = client.submit_agency_report(messages).await;
     progress.finish_and_clear();
     let receipt = outcome.map_err(explain)?.into_inner();
-    if args.client.json {
-        let body = serde_json::json!({
-            "review_id": receipt.review_id,
-            "agency_id": receipt.agency_id,
-            "version": receipt.version,
-            "entry_count": receipt.entry_count,
-            "content_hash": receipt.content_hash,
-        });
-        println!("{}", serde_json::to_string_pretty(&body)?);
-    } else {
-        println!(
-            "stored version {} of {}'s report: {} entries, sha256 {}",
-            receipt.version, receipt.agency_id, receipt.entry_count, receipt.content_hash
-        );
-    }
+    print_record(args.output, &receipt)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn chronology(args: ChronologyArgs) -> anyhow::Result<ExitCode> {
-    let mut client =
-        AgencySubmissionsClient::new(connect(&args.client, Target::Submissions).await?);
-    let mut stream = client
-        .stream_combined_chronology(pb::StreamCombinedChronologyRequest {
-            review_id: args.review,
-            include_pending: args.include_pending,
-            agency_id: args.agency.unwrap_or_default(),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let columns = [
-        "date",
-        "time",
-        "agency",
-        "service",
-        "practitioner",
-        "role",
-        "description",
-        "outcome",
-        "version",
-        "status",
-    ];
-    if args.csv {
-        writeln!(out, "{}", columns.join(","))?;
-    }
-    let mut count = 0u64;
-    while let Some(item) = stream.next().await {
-        let item = item.map_err(explain)?;
-        let entry = item.entry.unwrap_or_default();
-        let fields = [
-            show_date(&entry.occurred_on),
-            entry.time_of_day,
-            item.agency_id,
-            entry.service,
-            entry.practitioner_name,
-            entry.practitioner_role,
-            entry.description,
-            entry.outcome,
-            item.version.to_string(),
-            status(item.report_status),
-        ];
-        if args.csv {
-            let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
-            writeln!(out, "{}", line.join(","))?;
-        } else {
-            writeln!(
-                out,
-                "{} {:5} {:<16} {:<24} {}",
-                fields[0],
-                fields[1],
-                fields[2],
-                fields[3],
-                fields[6].replace('\n', " ")
-            )?;
-        }
-        count += 1;
-    }
-    out.flush()?;
-    if !args.csv {
-        eprintln!("{count} entries");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) async fn reports(args: ReportsArgs) -> anyhow::Result<ExitCode> {
-    let mut client =
-        AgencySubmissionsClient::new(connect(&args.client, Target::Submissions).await?);
+async fn list(args: &ClientArgs, review_id: String) -> anyhow::Result<ExitCode> {
+    let mut client = AgencySubmissionsClient::new(connect(args, Target::Submissions).await?);
     let mut requests = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = client
             .list_report_requests(pb::ListReportRequestsRequest {
-                review_id: args.review.clone(),
+                review_id: review_id.clone(),
                 agency_id: String::new(),
                 page_size: 200,
                 page_token,
@@ -259,49 +281,6 @@ pub(crate) async fn reports(args: ReportsArgs) -> anyhow::Result<ExitCode> {
         }
         page_token = page.next_page_token;
     }
-    if args.client.json {
-        let body: Vec<_> = requests
-            .iter()
-            .map(|request| {
-                serde_json::json!({
-                    "agency_id": request.agency_id,
-                    "agency_name": request.agency_name,
-                    "due_date": show_date(&request.due_date),
-                    "status": status(request.status),
-                    "latest_version": request.latest_version,
-                    "decision_note": request.decision_note,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&body)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{:<16} {:<11} {:<10} {:>7}  NOTE",
-        "AGENCY", "DUE", "STATUS", "VERSION"
-    );
-    for request in &requests {
-        println!(
-            "{:<16} {:<11} {:<10} {:>7}  {}",
-            request.agency_id,
-            show_date(&request.due_date),
-            status(request.status),
-            request.latest_version,
-            request.decision_note
-        );
-    }
+    print_list(args.output, &requests)?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a, b"), "\"a, b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-    }
 }

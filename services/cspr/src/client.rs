@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use cspr_proto::google::r#type::Date;
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -60,7 +61,7 @@ pub(crate) async fn connect(args: &ClientArgs, target: Target) -> anyhow::Result
     let token = args
         .token
         .as_deref()
-        .context("no token: pass --token or set CSPR_TOKEN (see `cspr token --help`)")?;
+        .context("no token: pass --token or set CSPR_TOKEN (see `cspr token create --help`)")?;
     let header: MetadataValue<_> = format!("Bearer {token}")
         .parse()
         .context("token is not valid header text")?;
@@ -74,10 +75,33 @@ pub(crate) async fn connect(args: &ClientArgs, target: Target) -> anyhow::Result
     Ok(InterceptedService::new(channel, BearerToken(header)))
 }
 
-/// A gRPC error as a person reads it: code, message, and each field violation.
+/// A date option (`YYYY-MM-DD`) as the proto's date.
+pub(crate) fn proto_date(date: chrono::NaiveDate) -> Option<Date> {
+    use chrono::Datelike;
+    Some(Date {
+        year: date.year(),
+        month: date.month() as i32,
+        day: date.day() as i32,
+    })
+}
+
+/// A gRPC status code in words, e.g. `InvalidArgument` → "invalid argument".
+fn code_in_words(code: tonic::Code) -> String {
+    let mut words = String::new();
+    for (index, letter) in format!("{code:?}").chars().enumerate() {
+        if letter.is_ascii_uppercase() && index > 0 {
+            words.push(' ');
+        }
+        words.push(letter.to_ascii_lowercase());
+    }
+    words
+}
+
+/// A gRPC error as a person reads it: what kind of refusal, the service's message, and each
+/// field it names.
 pub(crate) fn explain(status: Status) -> anyhow::Error {
     use tonic_types::StatusExt;
-    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut text = format!("{}: {}", code_in_words(status.code()), status.message());
     if let Some(bad_request) = status.get_error_details().bad_request() {
         for violation in &bad_request.field_violations {
             text.push_str(&format!(
@@ -87,4 +111,29 @@ pub(crate) fn explain(status: Status) -> anyhow::Error {
         }
     }
     anyhow::anyhow!(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_as_words_with_their_fields() {
+        assert_eq!(
+            code_in_words(tonic::Code::InvalidArgument),
+            "invalid argument"
+        );
+        assert_eq!(code_in_words(tonic::Code::NotFound), "not found");
+        assert_eq!(code_in_words(tonic::Code::Unavailable), "unavailable");
+        use tonic_types::{ErrorDetails, StatusExt};
+        let status = Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "the request is not valid",
+            ErrorDetails::with_bad_request_violation("review_id", "must be a UUID"),
+        );
+        assert_eq!(
+            explain(status).to_string(),
+            "invalid argument: the request is not valid\n  - review_id: must be a UUID"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `cspr health <addr>`: asks `grpc.health.v1` and exits 0 only when SERVING.
+//! `cspr health check <addr>`: asks `grpc.health.v1` and exits 0 only when SERVING.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,7 +18,7 @@ pub(crate) fn endpoint_url(addr: &str) -> String {
     }
 }
 
-pub(crate) async fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn check(args: HealthArgs) -> anyhow::Result<ExitCode> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint_url(&args.addr))
         .context("invalid address")?
         .connect_timeout(Duration::from_secs(2))

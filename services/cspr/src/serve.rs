@@ -9,7 +9,7 @@ use cspr_platform::config::{ConfigError, Env, PlatformConfig, ServiceConfig};
 use cspr_platform::server::{RunningService, ServiceContext, termination_signal};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, ServiceArg};
 
 /// The services this build contains, in port order.
 pub(crate) const AVAILABLE: [&str; 6] = [
@@ -21,35 +21,22 @@ pub(crate) const AVAILABLE: [&str; 6] = [
     cspr_notifications::SERVICE_NAME,
 ];
 
-/// Resolves `all` and checks names; keeps the order given, without repeats.
-pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>> {
+/// Resolves `all`; keeps the order given, without repeats. (Names were checked by clap:
+/// [`ServiceArg`] lists exactly the services of this build.)
+pub(crate) fn resolve(requested: &[ServiceArg]) -> Vec<&'static str> {
     let mut selected: Vec<&'static str> = Vec::new();
-    for name in requested {
-        if name == "all" {
-            for service in AVAILABLE {
-                if !selected.contains(&service) {
-                    selected.push(service);
-                }
-            }
-            continue;
-        }
-        let Some(service) = AVAILABLE.iter().copied().find(|service| service == name) else {
-            let planned = cspr_platform::config::SERVICE_NAMES.contains(&name.as_str());
-            anyhow::bail!(
-                "{name:?} {}; available: {}",
-                if planned {
-                    "is not in this build yet"
-                } else {
-                    "is not a cspr service"
-                },
-                AVAILABLE.join(", ")
-            );
+    for service in requested {
+        let names = match service.service_name() {
+            Some(name) => vec![name],
+            None => AVAILABLE.to_vec(),
         };
-        if !selected.contains(&service) {
-            selected.push(service);
+        for name in names {
+            if !selected.contains(&name) {
+                selected.push(name);
+            }
         }
     }
-    Ok(selected)
+    selected
 }
 
 /// Every setting of the selected services.
@@ -90,7 +77,7 @@ impl Settings {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let services = resolve(&args.services)?;
+    let services = resolve(&args.services);
     // Configuration is read completely before anything starts: a bad value names its
     // variable and exits with code 2.
     let settings = match Settings::from_env(&Env::process(), &services) {
@@ -192,20 +179,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_expands_and_unknown_names_are_refused() {
-        assert_eq!(resolve(&["all".into()]).expect("ok"), AVAILABLE.to_vec());
+    fn all_expands_without_repeats_in_the_order_given() {
+        assert_eq!(resolve(&[ServiceArg::All]), AVAILABLE.to_vec());
         assert_eq!(
-            AVAILABLE.len(),
-            6,
+            AVAILABLE.to_vec(),
+            cspr_platform::config::SERVICE_NAMES.to_vec(),
             "every service of the architecture is in this build"
         );
-        let submissions_first = resolve(&["submissions".into(), "all".into()]).expect("ok");
+        let submissions_first = resolve(&[ServiceArg::Submissions, ServiceArg::All]);
         assert_eq!(submissions_first[0], "submissions");
         assert_eq!(submissions_first.len(), AVAILABLE.len(), "no repeats");
         assert_eq!(
-            resolve(&["registry".into(), "registry".into()]).expect("ok"),
+            resolve(&[ServiceArg::Registry, ServiceArg::Registry]),
             vec!["registry"]
         );
-        assert!(resolve(&["nonsense".into()]).is_err());
+        assert_eq!(
+            resolve(&[ServiceArg::Family, ServiceArg::Registry]),
+            vec!["family", "registry"]
+        );
     }
 }

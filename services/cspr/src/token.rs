@@ -1,4 +1,4 @@
-//! `cspr token`: a development token for people and scripts trying the system.
+//! `cspr token create`: a development token for people and scripts trying the system.
 
 use std::process::ExitCode;
 
@@ -6,22 +6,10 @@ use anyhow::Context;
 use cspr_platform::auth::{Role, TokenRequest, issue_development_token};
 use cspr_platform::config::{AuthConfig, Env};
 
-use crate::cli::TokenArgs;
+use crate::cli::{RoleArg, TokenArgs};
 
-pub(crate) fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
-    for role in &args.roles {
-        if Role::parse(role).is_none() {
-            anyhow::bail!(
-                "unknown role {role:?}; known roles: {}",
-                Role::ALL
-                    .iter()
-                    .map(|role| role.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    if args.roles.iter().any(|role| role == "agency") && args.org.is_none() {
+pub(crate) fn create(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    if args.roles.contains(&RoleArg(Role::Agency)) && args.org.is_none() {
         anyhow::bail!("an agency token needs --org <agency id>");
     }
     let config = AuthConfig::from_env(&Env::process()).context("reading token settings")?;
@@ -30,7 +18,11 @@ pub(crate) fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
         &TokenRequest {
             subject: args.sub,
             partnership: args.partnership,
-            roles: args.roles,
+            roles: args
+                .roles
+                .iter()
+                .map(|role| role.0.as_str().to_string())
+                .collect(),
             org: args.org,
             ttl: args.ttl,
         },

@@ -1,6 +1,7 @@
 //! The `cspr` binary as an operator and a person at a terminal use it: bad configuration
-//! refused by name, `serve` reaching SERVING, `token` and `review` commands against it,
-//! and SIGTERM ending it cleanly with exit code 0.
+//! refused by name, `serve` reaching SERVING, every client command (`cspr <noun> <verb>`,
+//! with `--review <ID>` and `--output table|json|csv`) against it, and SIGTERM ending it
+//! cleanly with exit code 0.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +18,19 @@ fn cspr() -> Command {
     command
 }
 
+/// A running `cspr serve all`, killed when dropped so that a failed test leaves no process
+/// holding database connections behind.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -25,7 +39,7 @@ fn free_port() -> u16 {
 }
 
 /// What one `cspr serve all` of a test needs of its own: a port and a database per service,
-/// a subject prefix, a mail folder; cleaned up by [`Isolated::clean_up`].
+/// a subject prefix, a mail folder; cleaned up when dropped (after a failed test too).
 struct Isolated {
     /// (service, address, database URL) for every service of the build.
     services: Vec<(&'static str, String, String)>,
@@ -61,7 +75,7 @@ impl Isolated {
     }
 
     /// `cspr serve all` with this isolation.
-    fn serve(&self) -> std::process::Child {
+    fn serve(&self) -> Server {
         let mut command = cspr();
         command
             .args(["serve", "all"])
@@ -78,7 +92,7 @@ impl Isolated {
                 .env(format!("CSPR_{upper}_ADDR"), addr)
                 .env(format!("CSPR_{upper}_DATABASE_URL"), database);
         }
-        command.spawn().expect("serve starts")
+        Server(command.spawn().expect("serve starts"))
     }
 
     /// Waits until every service reports SERVING, as a container health check would.
@@ -86,7 +100,10 @@ impl Isolated {
         let started = Instant::now();
         for (_, addr, _) in &self.services {
             loop {
-                let health = cspr().args(["health", addr]).output().expect("health runs");
+                let health = cspr()
+                    .args(["health", "check", addr])
+                    .output()
+                    .expect("health runs");
                 if health.status.success() {
                     assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
                     break;
@@ -99,9 +116,13 @@ impl Isolated {
             }
         }
     }
+}
 
-    fn clean_up(&self) {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Runtime::new() else {
+            return;
+        };
         runtime.block_on(async {
             testing::delete_streams(&testing::nats_url(), &self.prefix).await;
             for (_, _, database) in &self.services {
@@ -132,8 +153,16 @@ fn a_bad_setting_is_named_and_exits_non_zero() {
         .env("CSPR_AUTH_HS256_SECRET", SECRET)
         .output()
         .expect("runs");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not a cspr service"));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "refused before anything starts"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid value 'nonsense'") && stderr.contains("notifications"),
+        "names the value and lists the services: {stderr}"
+    );
 }
 
 #[test]
@@ -149,6 +178,7 @@ fn serve_token_review_and_a_clean_sigterm() {
     let token = cspr()
         .args([
             "token",
+            "create",
             "--partnership",
             "southvale",
             "--role",
@@ -177,7 +207,8 @@ fn serve_token_review_and_a_clean_sigterm() {
             "2026-03-09",
             "--became-aware-on",
             "2026-03-10",
-            "--json",
+            "--output",
+            "json",
         ])
         .env("CSPR_REGISTRY_URL", format!("http://{addr}"))
         .env("CSPR_TOKEN", &token)
@@ -189,41 +220,111 @@ fn serve_token_review_and_a_clean_sigterm() {
         String::from_utf8_lossy(&created.stderr)
     );
     let review: serde_json::Value = serde_json::from_slice(&created.stdout).expect("json");
-    assert_eq!(review["stage"], "NOTIFIED");
-    assert_eq!(review["deadlines"][0]["kind"], "NOTIFICATION");
+    assert_eq!(review["stage"], "notified");
+    assert_eq!(review["deadlines"][0]["kind"], "notification");
+    let status = review["deadlines"][0]["status"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        ["pending", "at_risk", "met", "missed"].contains(&status),
+        "enums print without their prefix, in lower case (depends on today): {status}"
+    );
     assert_eq!(review["deadlines"][0]["due_on"], "2026-03-17");
     let id = review["id"].as_str().expect("id").to_string();
 
-    let listed = cspr()
-        .args(["review", "list"])
-        .env("CSPR_REGISTRY_URL", format!("http://{addr}"))
-        .env("CSPR_TOKEN", &token)
-        .output()
-        .expect("list");
-    assert!(listed.status.success());
-    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+    let review_command = |args: &[&str]| {
+        let output = cspr()
+            .arg("review")
+            .args(args)
+            .env("CSPR_REGISTRY_URL", format!("http://{addr}"))
+            .env("CSPR_TOKEN", &token)
+            .output()
+            .expect("review command");
+        assert!(
+            output.status.success(),
+            "review {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf8")
+    };
+    let listed = review_command(&["list"]);
+    let mut lines = listed.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|header| header.split_whitespace().collect::<Vec<_>>()),
+        Some(vec![
+            "REFERENCE",
+            "CHILD",
+            "AUTHORITY",
+            "INCIDENT",
+            "AWARE",
+            "STAGE",
+            "REVIEWER",
+            "ID"
+        ]),
+        "{listed}"
+    );
+    let row = lines.next().expect("the review's row");
+    assert!(row.contains("Child Q") && row.contains("notified") && row.ends_with(&id));
+
+    let listed: serde_json::Value = serde_json::from_str(&review_command(&[
+        "list", "--stage", "notified", "-o", "json",
+    ]))
+    .expect("json");
+    assert_eq!(listed[0]["id"], id.as_str(), "a listing is an array");
+    let other_stage: serde_json::Value = serde_json::from_str(&review_command(&[
+        "list", "--stage", "scoping", "-o", "json",
+    ]))
+    .expect("json");
+    assert_eq!(
+        other_stage,
+        serde_json::json!([]),
+        "the stage filter is sent"
+    );
+
+    let csv = review_command(&["list", "--output", "csv"]);
+    let csv: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        csv[0],
+        "reference,child,authority,incident,aware,stage,reviewer,id"
+    );
+    assert!(csv[1].ends_with(&format!(",notified,,{id}")), "{}", csv[1]);
+
+    let shown = review_command(&["show", "--review", &id]);
+    assert!(
+        shown.contains("Southvale Council") && shown.contains("DEADLINE"),
+        "{shown}"
+    );
+    let timeline = review_command(&["timeline", "--review", &id, "--output", "csv"]);
+    assert!(
+        timeline
+            .starts_with("deadline,due,status,done,working_days_left\nnotification,2026-03-17,"),
+        "{timeline}"
+    );
 
     let refused = cspr()
-        .args(["review", "get", "not-a-uuid"])
+        .args(["review", "show", "--review", "not-a-uuid"])
         .env("CSPR_REGISTRY_URL", format!("http://{addr}"))
         .env("CSPR_TOKEN", &token)
         .output()
-        .expect("get");
+        .expect("show");
     assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("review_id"),
-        "field named for a person"
+        stderr.starts_with("error: invalid argument: ") && stderr.contains("review_id"),
+        "the refusal in words, with the field named for a person: {stderr}"
     );
 
     // SIGTERM: drains and exits 0.
     let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let stopping = Instant::now();
     let status = loop {
-        if let Some(status) = server.try_wait().expect("wait") {
+        if let Some(status) = server.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
@@ -233,8 +334,6 @@ fn serve_token_review_and_a_clean_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
-
-    isolated.clean_up();
 }
 
 /// Runs the binary with the client settings of a test stack.
@@ -263,7 +362,14 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let token_for = |roles: &[&str], org: Option<&str>| {
         let mut command = cspr();
         command
-            .args(["token", "--partnership", "southvale", "--sub", "someone"])
+            .args([
+                "token",
+                "create",
+                "--partnership",
+                "southvale",
+                "--sub",
+                "someone",
+            ])
             .env("CSPR_AUTH_HS256_SECRET", SECRET);
         for role in roles {
             command.args(["--role", role]);
@@ -373,9 +479,9 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let mut submitted = None;
     for _ in 0..100 {
         let output = client(&police, &registry_addr, &submissions_addr)
-            .args(["submit", "--file"])
+            .args(["report", "submit", "--file"])
             .arg(file.path())
-            .arg("--json")
+            .args(["--output", "json"])
             .output()
             .expect("submit");
         if output.status.success() {
@@ -412,7 +518,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
 
     // The same file again is a retry, not a new version.
     let again = client(&police, &registry_addr, &submissions_addr)
-        .args(["submit", "--json", "--file"])
+        .args(["report", "submit", "-o", "json", "--file"])
         .arg(file.path())
         .output()
         .expect("submit again");
@@ -420,14 +526,42 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     assert_eq!(retry["version"], 1);
 
     let reports = client(&admin, &registry_addr, &submissions_addr)
-        .args(["reports", &review_id])
+        .args(["report", "list", "--review", &review_id])
         .output()
         .expect("reports");
     assert!(reports.status.success());
-    assert!(String::from_utf8_lossy(&reports.stdout).contains("SUBMITTED"));
+    let reports = String::from_utf8_lossy(&reports.stdout).to_string();
+    assert!(
+        reports.lines().next().is_some_and(|header| header
+            .split_whitespace()
+            .eq(["AGENCY", "NAME", "DUE", "STATUS", "VERSION", "NOTE"])),
+        "{reports}"
+    );
+    assert!(
+        reports
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.starts_with("police") && row.contains("  submitted  1")),
+        "{reports}"
+    );
+    let reports = client(&admin, &registry_addr, &submissions_addr)
+        .args(["report", "list", "--review", &review_id, "--output", "json"])
+        .output()
+        .expect("reports");
+    let reports: serde_json::Value = serde_json::from_slice(&reports.stdout).expect("json");
+    assert_eq!(reports[0]["status"], "submitted");
+    assert_eq!(reports[0]["latest_version"], 1);
 
     let csv = client(&admin, &registry_addr, &submissions_addr)
-        .args(["chronology", &review_id, "--csv", "--include-pending"])
+        .args([
+            "chronology",
+            "show",
+            "--review",
+            &review_id,
+            "--output",
+            "csv",
+            "--include-pending",
+        ])
         .output()
         .expect("chronology");
     assert!(
@@ -438,8 +572,12 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let text = String::from_utf8(csv.stdout).expect("utf8");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1_001, "a header and every entry");
-    assert!(lines[0].starts_with("date,time,agency,service"));
+    assert_eq!(
+        lines[0],
+        "date,time,agency,service,practitioner,role,description,outcome,version,status"
+    );
     assert!(lines[1].contains("\"Visit"), "quoted fields: {}", lines[1]);
+    assert!(lines[1].ends_with(",1,submitted"), "{}", lines[1]);
     let dates: Vec<&str> = lines[1..].iter().map(|line| &line[..10]).collect();
     let mut sorted = dates.clone();
     sorted.sort();
@@ -453,7 +591,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
                 "CSPR_FAMILY_URL",
                 format!("http://{}", isolated.addr("family")),
             )
-            .args(["family", &review_id, "--json"])
+            .args(["family", "list", "--review", &review_id, "--output", "json"])
             .output()
             .expect("family");
         if output.status.success() {
@@ -474,7 +612,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
             "CSPR_ACTIONS_URL",
             format!("http://{}", isolated.addr("actions")),
         )
-        .args(["actions", "summary", "--json"])
+        .args(["action", "summary", "--output", "json"])
         .output()
         .expect("actions summary");
     assert!(
@@ -484,6 +622,24 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).expect("json");
     assert_eq!(summary["total"], 0);
+    let actions = client(&admin, &registry_addr, &submissions_addr)
+        .env(
+            "CSPR_ACTIONS_URL",
+            format!("http://{}", isolated.addr("actions")),
+        )
+        .args(["action", "list", "--review", &review_id, "--output", "csv"])
+        .output()
+        .expect("action list");
+    assert!(
+        actions.status.success(),
+        "{}",
+        String::from_utf8_lossy(&actions.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&actions.stdout),
+        "ref,owner,due,status,overdue,description,id\n",
+        "a header and no actions yet"
+    );
 
     // The practitioner named in the chronology is suggested to the reviewer.
     let practitioners_addr = isolated.addr("practitioners");
@@ -494,7 +650,15 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
                 "CSPR_PRACTITIONERS_URL",
                 format!("http://{practitioners_addr}"),
             )
-            .args(["practitioners", &review_id, "--suggested", "--json"])
+            .args([
+                "practitioner",
+                "list",
+                "--review",
+                &review_id,
+                "--suggested",
+                "--output",
+                "json",
+            ])
             .output()
             .expect("practitioners");
         suggested = serde_json::from_slice(&output.stdout).unwrap_or_default();
@@ -504,7 +668,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(suggested[0]["name"], "Alex Smith");
-    assert_eq!(suggested[0]["status"], "PRACTITIONER_STATUS_SUGGESTED");
+    assert_eq!(suggested[0]["status"], "suggested");
     let scheduled = client(&admin, &registry_addr, &submissions_addr)
         .env(
             "CSPR_PRACTITIONERS_URL",
@@ -521,6 +685,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
             "Online",
             "--agenda",
             "What happened",
+            "--output",
+            "json",
         ])
         .output()
         .expect("learning event");
@@ -529,14 +695,17 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         "{}",
         String::from_utf8_lossy(&scheduled.stderr)
     );
-    assert!(
-        String::from_utf8_lossy(&scheduled.stdout).contains("0 practitioner(s) invited"),
+    let scheduled: serde_json::Value = serde_json::from_slice(&scheduled.stdout).expect("json");
+    assert_eq!(scheduled["review_id"], review_id.as_str());
+    assert_eq!(scheduled["scheduled_at"], "2099-05-12T09:00:00Z");
+    assert_eq!(
+        scheduled["invitee_ids"],
+        serde_json::json!([]),
         "suggestions are not invited"
     );
 
     let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status();
-    let _ = server.wait();
-    isolated.clean_up();
+    let _ = server.0.wait();
 }
