@@ -754,24 +754,25 @@ mod tests {
 
         let messages = sink.wait_for(400, Duration::from_secs(10)).await;
 
-        assert_eq!(messages.len(), 400);
-        let ids: HashSet<_> = messages
+        assert_eq!(messages.len(), 400, "one copy each, no duplicates");
+        let delivered: HashSet<(String, String)> = messages
             .iter()
             .map(|(recipient, raw)| {
-                let id = message_id(raw).expect("a Message-ID").to_string();
-                assert_eq!(
-                    format!(
-                        "<{}@test>",
-                        recipient
-                            .trim_start_matches('r')
-                            .trim_end_matches("@example.org")
-                    ),
-                    id
-                );
-                id
+                let id = message_id(raw).expect("a Message-ID");
+                (recipient.clone(), id.to_string())
             })
             .collect();
-        assert_eq!(ids.len(), 400);
+        let sent: HashSet<(String, String)> = (0..16)
+            .flat_map(|worker| {
+                (0..25).map(move |n| {
+                    (
+                        format!("r{worker}-{n}@example.org"),
+                        format!("<{worker}-{n}@test>"),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(delivered, sent);
     }
 
     #[tokio::test]
