@@ -1,4 +1,4 @@
-//! Emails against a real SMTP server (aiosmtpd, run by the test): one per recipient for each
+//! Emails against a real SMTP server (the platform's, run by the test): one per recipient for each
 //! kind of event with the right facts, none twice on redelivery, every one after an SMTP
 //! outage (with a second sender racing as a replica would), a refused address failing
 //! alone, and `.eml` files when no SMTP server is configured.

@@ -14,7 +14,8 @@
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
 //! - [`convert`]: protobuf dates and timestamps to and from chrono.
-//! - `testing` (feature `test-support`): fresh databases, tokens, an own NATS server.
+//! - `testing` (feature `test-support`): fresh databases, tokens, an own NATS server, and
+//!   (from `testing_smtp`) an in-process SMTP server that keeps what it accepts.
 
 #![forbid(unsafe_code)]
 
@@ -36,4 +37,6 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+#[cfg(feature = "test-support")]
+mod testing_smtp;
 pub mod values;

@@ -1,5 +1,5 @@
-//! The notifications service started for real against a real SMTP server (aiosmtpd) run by
-//! the test, fed with other services' events as they would publish them.
+//! The notifications service started for real against a real SMTP server (the platform's
+//! `SmtpSink`, in-process) run by the test, fed with other services' events as they would publish them.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 

@@ -4,7 +4,8 @@
 //! harness copies it into `count` pending deliveries to distinct recipients in the
 //! notifications database (due as the service's clock sees it; the quick way to queue many:
 //! planning is measured by the events scenario), wakes the sender as the service itself does (`pg_notify`), and times until
-//! every one is SENT. The SMTP server is aiosmtpd (Python), writing each message to a file.
+//! every one is SENT. The SMTP server is the tests' own (`cspr_platform::testing::SmtpSink`,
+//! tokio, in the same process), keeping each message in memory.
 //! Duplicates are counted from what the server stored (Message-ID is the delivery id).
 //!
 //! Beside it, the same messages sent straight through the same lettre transport and pool
@@ -133,7 +134,7 @@ pub(crate) async fn email(
         ceiling_latency: None,
         target: verdict("≥ 200/s, no duplicates", rate >= 200.0 && duplicates == 0),
         note: format!(
-            "{:.0} emails/s per core; {duplicates} duplicates stored; SMTP server: aiosmtpd writing each message to a file; sender concurrency and lettre pool {concurrency}; ceiling: the same messages through the same lettre transport and pool size, no database",
+            "{:.0} emails/s per core; {duplicates} duplicates stored; SMTP server: the tests' own in-process sink, keeping messages in memory; sender concurrency and lettre pool {concurrency}; ceiling: the same messages through the same lettre transport and pool size, no database",
             rate / cores
         ),
     })

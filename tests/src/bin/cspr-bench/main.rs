@@ -53,7 +53,7 @@ Scenarios:
           notifications (latency paced, throughput flooded), beside raw JetStream
           publish-with-ack and pull consume of the same payload size.
   email   queued deliveries sent by one notifications instance to a local SMTP server
-          (aiosmtpd), beside the same messages straight through lettre.
+          (the tests' own, in-process), beside the same messages straight through lettre.
   scale   10,000 reviews, 1,000,000 chronology entries and 20,000 actions seeded, then
           p99 of ListReviews pages, GetTimeline, StreamCombinedChronology's first entry
           and ListActions with filters; checks the hot tables saw no sequential scan.
@@ -211,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
     testing::init();
     let machine = machine().await?;
     eprintln!("machine: {machine}");
-    eprintln!("starting an SMTP server (aiosmtpd) for the emails…");
+    eprintln!("starting an SMTP server (in-process) for the emails…");
     let mut sink = testing::SmtpSink::start().await;
     let mut platform = testing::platform_config(&testing::nats_url());
     platform.database_max_connections = 16;
@@ -271,7 +271,6 @@ async fn main() -> anyhow::Result<()> {
     .await;
     stack.stop().await;
     sink.stop().await;
-    std::fs::remove_dir_all(sink.directory.parent().unwrap_or(&sink.directory)).ok();
     outcome?;
     // Separate processes, measured once the in-process services are gone.
     if scenario == "footprint" || scenario == "all" {
