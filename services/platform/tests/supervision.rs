@@ -25,7 +25,7 @@ impl Echo for EchoApi {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
         let reply_bytes = request.into_inner().reply_bytes as usize;
         Ok(Response::new(EchoReply {
-            payload: vec![0; reply_bytes].into(),
+            payload: vec![0; reply_bytes],
         }))
     }
 }
