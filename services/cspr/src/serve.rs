@@ -58,6 +58,7 @@ pub(crate) fn resolve(requested: &[String]) -> anyhow::Result<Vec<&'static str>>
 
 /// One service of this build: how its settings are read and how it is started with them.
 struct Service {
+    /// Its `SERVICE_NAME`, as `resolve` returns it.
     name: &'static str,
     /// Reads the service's own settings (only for the services served: the family service's
     /// need a data key) into the start of the service.

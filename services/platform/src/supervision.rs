@@ -62,7 +62,9 @@ struct Inner {
     service: &'static str,
     /// The gRPC service health reports on.
     grpc_name: &'static str,
+    /// The service's health, turned NOT_SERVING on a failure.
     health: HealthReporter,
+    /// Once cancelled, tasks ending are normal.
     shutdown: CancellationToken,
     /// Where background tasks run, so shutdown can wait for them.
     tasks: TaskTracker,
