@@ -197,3 +197,40 @@ impl events::v1::event::Body {
         }
     }
 }
+
+/// A generated gRPC server whose message size limits can be set through one trait: tonic
+/// generates the setters as inherent methods of each server, and the platform's start-up
+/// builder applies the same limit to every service (one that forgets cannot be built).
+pub trait MessageSizeLimit {
+    /// Refuses requests and responses larger than `max_bytes` (decoded and encoded).
+    fn limit_message_size(self, max_bytes: usize) -> Self;
+}
+
+macro_rules! message_size_limit {
+    ($($server:path => $service:path),* $(,)?) => {
+        $(
+            impl<T: $service> MessageSizeLimit for $server {
+                fn limit_message_size(self, max_bytes: usize) -> Self {
+                    self.max_decoding_message_size(max_bytes)
+                        .max_encoding_message_size(max_bytes)
+                }
+            }
+        )*
+    };
+}
+
+message_size_limit! {
+    registry::v1::review_registry_server::ReviewRegistryServer<T>
+        => registry::v1::review_registry_server::ReviewRegistry,
+    submissions::v1::agency_submissions_server::AgencySubmissionsServer<T>
+        => submissions::v1::agency_submissions_server::AgencySubmissions,
+    practitioners::v1::practitioner_engagement_server::PractitionerEngagementServer<T>
+        => practitioners::v1::practitioner_engagement_server::PractitionerEngagement,
+    family::v1::family_engagement_server::FamilyEngagementServer<T>
+        => family::v1::family_engagement_server::FamilyEngagement,
+    actions::v1::action_monitoring_server::ActionMonitoringServer<T>
+        => actions::v1::action_monitoring_server::ActionMonitoring,
+    notifications::v1::notifications_server::NotificationsServer<T>
+        => notifications::v1::notifications_server::Notifications,
+    bench::v1::echo_server::EchoServer<T> => bench::v1::echo_server::Echo,
+}

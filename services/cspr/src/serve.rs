@@ -6,7 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use cspr_platform::clock::SystemClock;
 use cspr_platform::config::{ConfigError, Env, PlatformConfig, ServiceConfig};
-use cspr_platform::server::{RunningService, ServiceContext, termination_signal};
+use cspr_platform::server::{
+    Ending, RunningService, ServiceContext, StartError, termination_signal,
+};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServiceArg};
@@ -39,66 +43,114 @@ pub(crate) fn resolve(requested: &[ServiceArg]) -> Vec<&'static str> {
     selected
 }
 
-/// Every setting of the selected services.
+/// One service of this build: how its settings are read and how it is started with them.
+struct Service {
+    /// Its `SERVICE_NAME`, as `resolve` returns it.
+    name: &'static str,
+    /// Reads the service's own settings (only for the services served: the family service's
+    /// need a data key) into the start of the service.
+    read: fn(&Env) -> Result<Start, ConfigError>,
+}
+
+/// A service's `start`, its settings read.
+type Start = Box<
+    dyn FnOnce(ServiceContext) -> BoxFuture<'static, Result<RunningService, StartError>> + Send,
+>;
+
+/// Every service of this build, in [`AVAILABLE`]'s order.
+const SERVICES: [Service; 6] = [
+    Service {
+        name: cspr_registry::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_registry::config::RegistryConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_registry::start(context, config).boxed()
+            }))
+        },
+    },
+    Service {
+        name: cspr_submissions::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_submissions::config::SubmissionsConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_submissions::start(context, config).boxed()
+            }))
+        },
+    },
+    Service {
+        name: cspr_practitioners::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_practitioners::PractitionersConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_practitioners::start(context, config).boxed()
+            }))
+        },
+    },
+    Service {
+        name: cspr_family::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_family::FamilyConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_family::start(context, config).boxed()
+            }))
+        },
+    },
+    Service {
+        name: cspr_actions::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_actions::ActionsConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_actions::start(context, config).boxed()
+            }))
+        },
+    },
+    Service {
+        name: cspr_notifications::SERVICE_NAME,
+        read: |env| {
+            let config = cspr_notifications::config::NotificationsConfig::from_env(env)?;
+            Ok(Box::new(move |context| {
+                cspr_notifications::start(context, config).boxed()
+            }))
+        },
+    },
+];
+
+/// Every setting of the selected services: the shared ones, and each service's address,
+/// database and own settings, in the order selected.
 struct Settings {
     platform: PlatformConfig,
-    service_configs: Vec<ServiceConfig>,
-    registry_config: cspr_registry::config::RegistryConfig,
-    submissions_config: cspr_submissions::config::SubmissionsConfig,
-    practitioners_config: cspr_practitioners::PractitionersConfig,
-    /// Read only when the family service is served: it needs a data key.
-    family_config: Option<cspr_family::FamilyConfig>,
-    actions_config: cspr_actions::ActionsConfig,
-    notifications_config: cspr_notifications::config::NotificationsConfig,
+    services: Vec<(ServiceConfig, Start)>,
 }
 
 impl Settings {
-    fn from_env(env: &Env, services: &[&'static str]) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env, names: &[&'static str]) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_env(env)?;
-        let service_configs = services
+        let mut services = Vec::with_capacity(names.len());
+        // `resolve` admits only names of `AVAILABLE`, which are `SERVICES`' names.
+        for service in names
             .iter()
-            .map(|name| ServiceConfig::from_env(env, name, &platform))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            registry_config: cspr_registry::config::RegistryConfig::from_env(env)?,
-            submissions_config: cspr_submissions::config::SubmissionsConfig::from_env(env)?,
-            practitioners_config: cspr_practitioners::PractitionersConfig::from_env(env)?,
-            family_config: if services.contains(&cspr_family::SERVICE_NAME) {
-                Some(cspr_family::FamilyConfig::from_env(env)?)
-            } else {
-                None
-            },
-            actions_config: cspr_actions::ActionsConfig::from_env(env)?,
-            notifications_config: cspr_notifications::config::NotificationsConfig::from_env(env)?,
-            platform,
-            service_configs,
-        })
+            .flat_map(|name| SERVICES.iter().filter(move |service| service.name == *name))
+        {
+            let service_config = ServiceConfig::from_env(env, service.name, &platform)?;
+            services.push((service_config, (service.read)(env)?));
+        }
+        Ok(Self { platform, services })
     }
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let services = resolve(&args.services);
+    let names = resolve(&args.services);
     // Configuration is read completely before anything starts: a bad value names its
     // variable and exits with code 2.
-    let settings = match Settings::from_env(&Env::process(), &services) {
+    let Settings { platform, services } = match Settings::from_env(&Env::process(), &names) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("error: {error}");
             return Ok(ExitCode::from(2));
         }
     };
-    let Settings {
-        platform,
-        service_configs,
-        registry_config,
-        submissions_config,
-        practitioners_config,
-        family_config,
-        actions_config,
-        notifications_config,
-    } = settings;
 
-    let telemetry_name = match services.as_slice() {
+    let telemetry_name = match names.as_slice() {
         [single] => format!("cspr-{single}"),
         _ => "cspr".to_string(),
     };
@@ -107,7 +159,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let clock = Arc::new(SystemClock);
     let mut running: Vec<RunningService> = Vec::new();
-    for service_config in service_configs {
+    for (service_config, start) in services {
         let context = ServiceContext::new(
             service_config.name,
             platform.clone(),
@@ -116,30 +168,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone(),
         )
         .await
-        .with_context(|| format!("preparing {}", services.join(", ")))?;
-        let started = match context.name {
-            cspr_registry::SERVICE_NAME => {
-                cspr_registry::start(context, registry_config.clone()).await
-            }
-            cspr_submissions::SERVICE_NAME => {
-                cspr_submissions::start(context, submissions_config.clone()).await
-            }
-            cspr_practitioners::SERVICE_NAME => {
-                cspr_practitioners::start(context, practitioners_config.clone()).await
-            }
-            cspr_family::SERVICE_NAME => match &family_config {
-                Some(config) => cspr_family::start(context, config.clone()).await,
-                None => anyhow::bail!("the family service's settings were not read"),
-            },
-            cspr_actions::SERVICE_NAME => {
-                cspr_actions::start(context, actions_config.clone()).await
-            }
-            cspr_notifications::SERVICE_NAME => {
-                cspr_notifications::start(context, notifications_config.clone()).await
-            }
-            other => anyhow::bail!("no start function for {other}"),
-        };
-        match started {
+        .with_context(|| format!("preparing {}", names.join(", ")))?;
+        match start(context).await {
             Ok(service) => running.push(service),
             Err(error) => {
                 shutdown.cancel();
@@ -152,9 +182,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Until a signal, or until one service can no longer serve: a task of it ended or
+    // panicked, so the process exits non-zero for an orchestrator to restart it rather than
+    // run on half-dead.
+    let first_ended = futures::future::select_all(
+        running
+            .iter()
+            .map(|service| Box::pin(async move { (service.name, service.ended().await) })),
+    );
     tokio::select! {
         _ = termination_signal() => tracing::info!("termination signal received"),
-        _ = shutdown.cancelled() => tracing::warn!("a service stopped; shutting down the others"),
+        ((name, ending), _, _) = first_ended => match ending {
+            Ending::Failed(failure) => tracing::error!(service = name, task = %failure.task, cause = %failure.cause, "a service failed; shutting down the others"),
+            Ending::Shutdown => tracing::warn!(service = name, "a service stopped; shutting down the others"),
+        },
     }
     shutdown.cancel();
     let mut clean = true;
@@ -197,5 +238,11 @@ mod tests {
             resolve(&[ServiceArg::Family, ServiceArg::Registry]),
             vec!["family", "registry"]
         );
+    }
+
+    #[test]
+    fn every_available_service_can_be_started() {
+        let names: Vec<&str> = SERVICES.iter().map(|service| service.name).collect();
+        assert_eq!(names, AVAILABLE.to_vec());
     }
 }

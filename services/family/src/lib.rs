@@ -10,6 +10,7 @@
 //! professional with the relationship, never the name.
 //!
 //! # Layout
+//! - [`config`]: the data keys and the sweep interval.
 //! - [`crypto`]: sealing and opening personal fields, key rotation.
 //! - [`domain`]: relationships, restrictions, who sees what.
 //! - [`store`]: the only SQL.
@@ -20,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
@@ -29,16 +31,12 @@ pub mod jobs;
 pub mod store;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
-use cspr_platform::config::{ConfigError, Env};
-use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagementServer;
-use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
+use tonic::server::NamedService;
 
-use crate::crypto::FieldCipher;
+pub use crate::config::FamilyConfig;
 use crate::events::{RegistryProjection, SOURCES};
 use crate::grpc::FamilyApi;
 use crate::jobs::RestrictionSweep;
@@ -47,27 +45,7 @@ use crate::store::Store;
 /// The service name (database `cspr_family`, stream `<PREFIX>_FAMILY`).
 pub const SERVICE_NAME: &str = "family";
 /// The gRPC service health reports on.
-pub const GRPC_NAME: &str = "cspr.family.v1.FamilyEngagement";
-
-/// The service's settings.
-#[derive(Debug, Clone)]
-pub struct FamilyConfig {
-    /// The keys personal fields are sealed with.
-    pub cipher: FieldCipher,
-    /// How often restrictions past their review date are looked for.
-    pub sweep_interval: Duration,
-}
-
-impl FamilyConfig {
-    /// Reads `CSPR_FAMILY_DATA_KEY`, `CSPR_FAMILY_DATA_OLD_KEYS`, `CSPR_FAMILY_SWEEP_INTERVAL`.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            cipher: FieldCipher::from_env(env)?,
-            sweep_interval: env
-                .duration_or("CSPR_FAMILY_SWEEP_INTERVAL", Duration::from_secs(3600))?,
-        })
-    }
-}
+pub const GRPC_NAME: &str = <FamilyEngagementServer<FamilyApi> as NamedService>::NAME;
 
 /// The store, built from a context (tests drive jobs with it).
 pub fn store(context: &ServiceContext) -> Store {
@@ -89,34 +67,14 @@ pub async fn start(
         Arc::new(config.cipher),
         Arc::clone(&context.clock),
     );
-    let server = FamilyEngagementServer::new(api)
-        .max_decoding_message_size(context.platform.max_message_bytes)
-        .max_encoding_message_size(context.platform.max_message_bytes);
-    let routes = Routes::new(InterceptedService::new(
-        server,
-        context.authenticator.clone(),
-    ));
-    let sweep_interval = config.sweep_interval;
-    launch(
-        context,
-        Launch {
-            routes,
-            grpc_name: GRPC_NAME,
-            migrations: || sqlx::migrate!("./migrations"),
-            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryProjection);
-                for source in SOURCES {
-                    let runner = ConsumerRunner::new(
-                        context.pool.clone(),
-                        context.bus.clone(),
-                        ConsumerSpec::new(SERVICE_NAME, source),
-                        Arc::clone(&handler),
-                    );
-                    tasks.spawn(runner.run(context.shutdown.clone()));
-                }
-                tasks.spawn(RestrictionSweep::new(store, sweep_interval).run(context.shutdown.clone()));
-            },
-        },
-    )
+    let sweep = RestrictionSweep::new(store, config.sweep_interval);
+    ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
+        sqlx::migrate!("./migrations")
+    })
+    .consumes(&SOURCES, RegistryProjection)
+    .job("restriction review sweep", move |shutdown| {
+        sweep.run(shutdown)
+    })
+    .start()
     .await
 }

@@ -31,11 +31,9 @@ pub mod store;
 
 use std::sync::Arc;
 
-use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
-use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_proto::notifications::v1::notifications_server::NotificationsServer;
-use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
+use tonic::server::NamedService;
 
 use crate::config::NotificationsConfig;
 use crate::domain::Templates;
@@ -47,7 +45,7 @@ use crate::sender::Sender;
 /// The service name (database `cspr_notifications`, stream `<PREFIX>_NOTIFICATIONS`).
 pub const SERVICE_NAME: &str = "notifications";
 /// The gRPC service health reports on.
-pub const GRPC_NAME: &str = "cspr.notifications.v1.Notifications";
+pub const GRPC_NAME: &str = <NotificationsServer<NotificationsApi> as NamedService>::NAME;
 
 /// The sender, built from a context (tests drive it directly).
 pub fn sender(
@@ -79,30 +77,12 @@ pub async fn start(
         Arc::new(Templates::load().map_err(|error| StartError::Setup(error.to_string()))?);
     let sender = sender(&context, &config)?;
     let api = NotificationsApi::new(context.pool.clone(), Arc::clone(&context.clock));
-    let routes = Routes::new(InterceptedService::new(
-        NotificationsServer::new(api),
-        context.authenticator.clone(),
-    ));
-    launch(
-        context,
-        Launch {
-            routes,
-            grpc_name: GRPC_NAME,
-            migrations: || sqlx::migrate!("./migrations"),
-            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let planner = Arc::new(DeliveryPlanner::new(templates, Arc::clone(&context.clock)));
-                for source in SOURCES {
-                    let runner = ConsumerRunner::new(
-                        context.pool.clone(),
-                        context.bus.clone(),
-                        ConsumerSpec::new(SERVICE_NAME, source),
-                        Arc::clone(&planner),
-                    );
-                    tasks.spawn(runner.run(context.shutdown.clone()));
-                }
-                tasks.spawn(sender.run(context.shutdown.clone()));
-            },
-        },
-    )
+    let planner = DeliveryPlanner::new(templates, Arc::clone(&context.clock));
+    ServiceBuilder::new(context, NotificationsServer::new(api), || {
+        sqlx::migrate!("./migrations")
+    })
+    .consumes(&SOURCES, planner)
+    .job("sender", move |shutdown| sender.run(shutdown))
+    .start()
     .await
 }

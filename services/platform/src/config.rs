@@ -6,6 +6,7 @@
 //! the process environment.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,8 +206,9 @@ impl AuthConfig {
     }
 }
 
-/// Settings every service shares.
-#[derive(Debug, Clone)]
+/// Settings every service shares. `Debug` hides the passwords in the URLs (settings are
+/// logged and printed in errors).
+#[derive(Clone)]
 pub struct PlatformConfig {
     /// The PostgreSQL server URL; each service uses its own database on it.
     pub database_url: String,
@@ -285,8 +287,9 @@ impl PlatformConfig {
     }
 }
 
-/// Settings of one service: where it listens and which database it owns.
-#[derive(Debug, Clone)]
+/// Settings of one service: where it listens and which database it owns. `Debug` hides the
+/// database password.
+#[derive(Clone)]
 pub struct ServiceConfig {
     /// The service name (e.g. "registry").
     pub name: &'static str,
@@ -294,6 +297,78 @@ pub struct ServiceConfig {
     pub addr: SocketAddr,
     /// The service's own database.
     pub database_url: String,
+}
+
+impl fmt::Debug for PlatformConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("PlatformConfig")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("nats_url", &redact_password(&self.nats_url))
+            .field("subject_prefix", &self.subject_prefix)
+            .field("nats_stream_replicas", &self.nats_stream_replicas)
+            .field("auth", &self.auth)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("database_max_connections", &self.database_max_connections)
+            .field("outbox_poll_interval", &self.outbox_poll_interval)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("gauge_interval", &self.gauge_interval)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ServiceConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ServiceConfig")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("database_url", &redact_password(&self.database_url))
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info (`scheme://user:password@host`) and any
+/// `password=` query parameter (libpq's other way of giving it) replaced by `***`; each
+/// server of a comma-separated list is redacted.
+pub fn redact_password(url: &str) -> String {
+    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
+}
+
+fn redact_one(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (user_info, host) = authority.split_at(at);
+            match user_info.split_once(':') {
+                Some((user, _password)) => format!("{user}:***{host}"),
+                None => authority.to_string(),
+            }
+        }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            format!("{path}?{query}")
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}{authority}{tail}")
 }
 
 impl ServiceConfig {
@@ -418,6 +493,48 @@ mod tests {
         let platform = PlatformConfig::from_env(&base_env().with("CSPR_NATS_URL", urls))
             .expect("a list of servers is valid");
         assert_eq!(platform.nats_url, urls);
+    }
+
+    #[test]
+    fn debug_hides_database_passwords() {
+        let env = base_env()
+            .with(
+                "CSPR_DATABASE_URL",
+                "postgres://cspr:s3cret-pw@db:5432/postgres",
+            )
+            .with(
+                "CSPR_REGISTRY_DATABASE_URL",
+                "postgres://cspr@db/cspr_registry?sslmode=require&password=s3cret-pw",
+            );
+        let platform = PlatformConfig::from_env(&env).expect("valid");
+        let registry = ServiceConfig::from_env(&env, "registry", &platform).expect("valid");
+        let printed = format!("{platform:?} {registry:?}");
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(
+            printed.contains("postgres://cspr:***@db:5432/postgres"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("postgres://cspr@db/cspr_registry?sslmode=require&password=***"),
+            "{printed}"
+        );
+        // The settings themselves keep the password: only their printing hides it.
+        assert!(platform.database_url.contains("s3cret-pw"));
+    }
+
+    #[test]
+    fn redaction_leaves_urls_without_a_password_alone() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "nats://127.0.0.1:4222",
+            "postgres://u@db/x?sslmode=require",
+        ] {
+            assert_eq!(redact_password(url), url);
+        }
+        assert_eq!(
+            redact_password("nats://a:pw@n0:4222, nats://a:pw@n1:4222"),
+            "nats://a:***@n0:4222, nats://a:***@n1:4222"
+        );
     }
 
     #[test]

@@ -89,18 +89,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Database
         .map_err(|source| DatabaseError::Connect { host, source })
 }
 
-/// Creates, connects and migrates a service database: platform tables, then the service's.
-pub async fn prepare(
-    url: &str,
-    max_connections: u32,
-    service_migrations: Migrator,
-) -> Result<PgPool, DatabaseError> {
-    create_database_if_missing(url).await?;
-    let pool = connect(url, max_connections).await?;
-    migrate(&pool, service_migrations).await?;
-    Ok(pool)
-}
-
 /// Applies the platform's and then the service's migrations (`sqlx::migrate!()` of the
 /// service crate).
 pub async fn migrate(pool: &PgPool, mut service_migrations: Migrator) -> Result<(), DatabaseError> {

@@ -1,4 +1,9 @@
-//! What every cspr service shares, and nothing domain-specific.
+//! What every cspr service shares: its plumbing, and one thing that names the domain, the
+//! metrics catalog ([`metrics`]: every instrument of every service, reviews by stage and
+//! overdue reports included). The catalog lives here, not in the services, so there is one
+//! list, which a test keeps equal to `infra/metrics.txt` (the names the Grafana dashboards
+//! and alert rules may use), and services make their instruments from it instead of typing
+//! names of their own.
 //!
 //! # Layout
 //! - [`config`]: typed settings from environment variables, validated at start-up.
@@ -8,7 +13,9 @@
 //!   an inbox and dead letters, trace context in headers.
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
-//! - [`server`]: bootstrap (health, reflection, readiness, graceful shutdown).
+//! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
+//! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
+//! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas.
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
@@ -34,6 +41,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod rpc_metrics;
 pub mod server;
+pub mod supervision;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

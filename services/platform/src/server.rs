@@ -2,14 +2,15 @@
 //!
 //! [`ServiceContext::new`] gives a service what it builds its handlers with (a lazily
 //! connecting pool, the bus, the outbox, the authenticator, the clock, the shutdown token).
-//! [`launch`] then binds the listener and serves at once, with `grpc.health.v1` answering
-//! `NOT_SERVING` while the database is created and migrated, NATS is reached and the
-//! service's stream is ensured; then it starts the outbox relay and the service's own
-//! background work (consumers, jobs) and turns `SERVING`.
+//! [`ServiceBuilder`] then names what the service runs (its gRPC server, the streams it
+//! consumes, its jobs and gauges, its migrations) and starts it the same way for all six:
+//! the same authenticator, message size limit, health, reflection and readiness, every
+//! task supervised (see [`crate::supervision`]).
 //!
 //! Shutdown (SIGTERM, ctrl-c, or the token in tests): health turns `NOT_SERVING` first, the
 //! server stops accepting and drains in-flight RPCs, background loops finish the item in
-//! hand, and [`RunningService::stopped`] returns.
+//! hand, and [`RunningService::stopped`] returns. A task that fails while the service runs
+//! turns health `NOT_SERVING` too, and [`RunningService::ended`] reports it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,15 +24,21 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::server::NamedService;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::auth::{Authenticator, KeyError};
+use crate::bus::consumer::{ConsumerRunner, ConsumerSpec, EventHandler};
 use crate::bus::outbox::{Outbox, OutboxRelay};
 use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
 use crate::config::{PlatformConfig, ServiceConfig};
+use crate::metrics::{GaugeSet, Readings};
+pub use crate::supervision::{Ending, TaskFailure};
+use crate::supervision::{Lifetime, Supervisor};
 
 /// A service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +59,10 @@ pub enum StartError {
     DatabaseUrl(#[source] sqlx::Error),
     #[error("reflection: {0}")]
     Reflection(String),
-    #[error("gRPC server failed: {0}")]
-    Serve(#[source] tonic::transport::Error),
     #[error("server task ended abnormally: {0}")]
     Task(String),
+    #[error(transparent)]
+    Failed(#[from] TaskFailure),
     #[error("cannot set up the service: {0}")]
     Setup(String),
 }
@@ -120,19 +127,6 @@ impl ServiceContext {
     }
 }
 
-/// What [`launch`] needs from a service.
-pub struct Launch<F> {
-    /// The service's gRPC services (each wrapped with the authenticator).
-    pub routes: Routes,
-    /// The fully qualified gRPC name health reports on, e.g. "cspr.registry.v1.ReviewRegistry".
-    pub grpc_name: &'static str,
-    /// The service's migrations: `|| sqlx::migrate!()` (a fresh migrator per attempt, as
-    /// preparation is retried while PostgreSQL is unreachable).
-    pub migrations: fn() -> Migrator,
-    /// Starts consumers and jobs once ready, on the given tracker.
-    pub background: F,
-}
-
 /// A started service.
 #[derive(Debug)]
 pub struct RunningService {
@@ -142,10 +136,10 @@ pub struct RunningService {
     pub addr: SocketAddr,
     /// Becomes true once SERVING.
     ready: watch::Receiver<bool>,
-    /// The server task; ends after shutdown and draining.
-    server: tokio::task::JoinHandle<Result<(), StartError>>,
-    /// Relay, consumers, jobs.
-    tasks: TaskTracker,
+    /// The server task; ends after shutdown and draining (or when it fails).
+    server: tokio::task::JoinHandle<()>,
+    /// Runs the relay, consumers and jobs, and knows whether one of them failed.
+    supervisor: Supervisor,
     /// How long background work may take to finish after shutdown.
     grace: Duration,
 }
@@ -155,21 +149,33 @@ impl RunningService {
         self.addr.port()
     }
 
-    /// Waits until the service reports SERVING (or is stopped first: returns false).
+    /// Waits until the service reports SERVING; false if it stopped or failed first.
     pub async fn wait_ready(&self) -> bool {
         let mut ready = self.ready.clone();
-        ready.wait_for(|ready| *ready).await.is_ok()
+        tokio::select! {
+            biased;
+            ready = ready.wait_for(|ready| *ready) => ready.is_ok(),
+            _ = self.supervisor.ended() => false,
+        }
+    }
+
+    /// Resolves when the service stops serving: shutdown was asked, or one of its tasks
+    /// (server, relay, consumer, job) ended or panicked, which has turned health
+    /// NOT_SERVING. `cspr serve` selects on this to exit non-zero instead of running on
+    /// half-dead.
+    pub async fn ended(&self) -> Ending {
+        self.supervisor.ended().await
     }
 
     /// Waits for the server to drain and background work to stop (after the shutdown
-    /// token was cancelled).
+    /// token was cancelled); an error if a task failed while the service ran.
     pub async fn stopped(self) -> Result<(), StartError> {
-        let served = self
-            .server
-            .await
-            .unwrap_or_else(|error| Err(StartError::Task(error.to_string())));
-        self.tasks.close();
-        if tokio::time::timeout(self.grace, self.tasks.wait())
+        if let Err(error) = self.server.await {
+            return Err(StartError::Task(error.to_string()));
+        }
+        let tasks = self.supervisor.tasks();
+        tasks.close();
+        if tokio::time::timeout(self.grace, tasks.wait())
             .await
             .is_err()
         {
@@ -178,77 +184,204 @@ impl RunningService {
                 "background work did not stop within the grace period"
             );
         }
-        served
+        match self.supervisor.failure() {
+            Some(failure) => Err(StartError::Failed(failure)),
+            None => Ok(()),
+        }
     }
 }
 
-/// Binds, serves, prepares, and turns SERVING; see the module docs.
-pub async fn launch<F, Fut>(
+/// Background work started once the service is prepared.
+type Background = Box<dyn FnOnce(&ServiceContext, &Supervisor) + Send>;
+
+/// One service's start-up: its gRPC server, the streams it consumes, its jobs and gauges,
+/// its migrations. [`ServiceBuilder::start`] binds and serves at once, with
+/// `grpc.health.v1` answering `NOT_SERVING` while the database is created and migrated,
+/// NATS is reached and the service's stream is ensured; then it starts the outbox relay and
+/// the added background work under supervision and turns `SERVING`.
+///
+/// ```ignore
+/// ServiceBuilder::new(context, ActionMonitoringServer::new(api), || sqlx::migrate!("./migrations"))
+///     .consumes(&SOURCES, RegistryProjection::new(store.clone()))
+///     .gauges("actions gauges", sets, read)
+///     .job("action reminders", move |shutdown| sweep.run(shutdown))
+///     .start()
+///     .await
+/// ```
+pub struct ServiceBuilder {
     context: ServiceContext,
-    launch: Launch<F>,
-) -> Result<RunningService, StartError>
-where
-    F: FnOnce(ServiceContext, TaskTracker) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let addr = context.service.addr;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+    /// The service's gRPC service, wrapped in the authenticator.
+    routes: Routes,
+    /// The fully qualified gRPC name health reports on, from the generated server.
+    grpc_name: &'static str,
+    /// A fresh migrator per attempt, as preparation is retried while PostgreSQL is away.
+    migrations: fn() -> Migrator,
+    /// Consumers and jobs, in the order added.
+    background: Vec<Background>,
+}
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    health_reporter
-        .set_service_status(launch.grpc_name, ServingStatus::NotServing)
-        .await;
-    // Reflection describes every cspr message but advertises only what this port serves.
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(cspr_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(launch.grpc_name)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
-    };
-    let reflection_v1 = reflection()
-        .build_v1()
-        .map_err(|error| StartError::Reflection(error.to_string()))?;
-    let reflection_v1alpha = reflection()
-        .build_v1alpha()
-        .map_err(|error| StartError::Reflection(error.to_string()))?;
+impl ServiceBuilder {
+    /// A service serving `server` (a generated `…Server::new(api)`), behind the
+    /// authenticator and with the platform's message size limit, over a database migrated
+    /// by `migrations` (`|| sqlx::migrate!("./migrations")`).
+    pub fn new<S>(context: ServiceContext, server: S, migrations: fn() -> Migrator) -> Self
+    where
+        S: cspr_proto::MessageSizeLimit
+            + NamedService
+            + tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let server = server.limit_message_size(context.platform.max_message_bytes);
+        let routes = Routes::new(InterceptedService::new(
+            server,
+            context.authenticator.clone(),
+        ));
+        Self {
+            context,
+            routes,
+            grpc_name: S::NAME,
+            migrations,
+            background: Vec::new(),
+        }
+    }
 
-    let shutdown = context.shutdown.clone();
-    let reporter_for_shutdown = health_reporter.clone();
-    let grpc_name = launch.grpc_name;
-    let service_name = context.name;
-    let stop_accepting = async move {
-        shutdown.cancelled().await;
-        reporter_for_shutdown
-            .set_service_status(grpc_name, ServingStatus::NotServing)
-            .await;
-        reporter_for_shutdown
+    /// Consumes the streams of `sources` (producing services) with `handler`: one durable
+    /// consumer per source, each a supervised task "consumer of <source>".
+    pub fn consumes<H: EventHandler>(mut self, sources: &[&'static str], handler: H) -> Self {
+        let sources = sources.to_vec();
+        let handler = Arc::new(handler);
+        self.background.push(Box::new(
+            move |context: &ServiceContext, supervisor: &Supervisor| {
+                for source in sources {
+                    let runner = ConsumerRunner::new(
+                        context.pool.clone(),
+                        context.bus.clone(),
+                        ConsumerSpec::new(context.name, source),
+                        Arc::clone(&handler),
+                    );
+                    let shutdown = context.shutdown.clone();
+                    supervisor.spawn(
+                        format!("consumer of {source}"),
+                        Lifetime::UntilShutdown,
+                        until_shutdown(runner.run(shutdown)),
+                    );
+                }
+            },
+        ));
+        self
+    }
+
+    /// Runs `task(shutdown)` once the service is prepared, supervised as `name`: it should
+    /// run until the token is cancelled (a sweep, the sender loop).
+    pub fn job<F, Fut>(mut self, name: &'static str, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background.push(Box::new(
+            move |context: &ServiceContext, supervisor: &Supervisor| {
+                supervisor.spawn(
+                    name,
+                    Lifetime::UntilShutdown,
+                    until_shutdown(task(context.shutdown.clone())),
+                );
+            },
+        ));
+        self
+    }
+
+    /// The service's business gauges: `read` every `CSPR_GAUGE_INTERVAL`, its readings
+    /// recorded in `sets` in order (see [`crate::metrics::run_gauges`]).
+    pub fn gauges<R, Fut, E>(self, job: &'static str, sets: Vec<GaugeSet>, read: R) -> Self
+    where
+        R: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<Readings>, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let interval = self.context.platform.gauge_interval;
+        self.job(job, move |shutdown| {
+            crate::metrics::run_gauges(job, interval, shutdown, sets, read)
+        })
+    }
+
+    /// Binds, serves, prepares, and turns SERVING; see the type's docs.
+    pub async fn start(self) -> Result<RunningService, StartError> {
+        let Self {
+            context,
+            routes,
+            grpc_name,
+            migrations,
+            background,
+        } = self;
+        let addr = context.service.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
-        tracing::info!(
-            service = service_name,
-            "shutting down: health NOT_SERVING, draining in-flight calls"
+        health_reporter
+            .set_service_status(grpc_name, ServingStatus::NotServing)
+            .await;
+        // Reflection describes every cspr message but advertises only what this port serves.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(cspr_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name(grpc_name)
+                .with_service_name("grpc.health.v1.Health")
+                .with_service_name("grpc.reflection.v1.ServerReflection")
+                .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+        };
+        let reflection_v1 = reflection()
+            .build_v1()
+            .map_err(|error| StartError::Reflection(error.to_string()))?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|error| StartError::Reflection(error.to_string()))?;
+
+        let supervisor = Supervisor::new(
+            context.name,
+            grpc_name,
+            health_reporter.clone(),
+            context.shutdown.clone(),
+            TaskTracker::new(),
         );
-    };
-    let max_message_bytes = context.platform.max_message_bytes;
-    let grace = context.platform.shutdown_grace;
-    let mut routes = launch.routes;
-    routes = routes
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
-    let server = tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        let shutdown = context.shutdown.clone();
+        let reporter_for_shutdown = health_reporter.clone();
+        let service_name = context.name;
+        let stop_accepting = async move {
+            shutdown.cancelled().await;
+            reporter_for_shutdown
+                .set_service_status(grpc_name, ServingStatus::NotServing)
+                .await;
+            reporter_for_shutdown
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            tracing::info!(
+                service = service_name,
+                "shutting down: health NOT_SERVING, draining in-flight calls"
+            );
+        };
+        let max_message_bytes = context.platform.max_message_bytes;
+        let grace = context.platform.shutdown_grace;
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        let serve = tonic::transport::Server::builder()
             .max_frame_size(Some(1 << 20))
             // HTTP/2 flow control sized for client streams of many small messages (an agency
             // system's chronology: a DATA frame per entry, as grpc-python sends them). h2
@@ -265,40 +398,72 @@ where
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
                 stop_accepting,
-            )
-            .await
-            .map_err(StartError::Serve)
-    });
-    tracing::info!(service = context.name, addr = %local_addr, max_message_bytes, "listening (NOT_SERVING until ready)");
+            );
+        let server = tokio::spawn(supervisor.clone().run(
+            "grpc server".to_string(),
+            Lifetime::UntilShutdown,
+            serve,
+        ));
+        tracing::info!(service = context.name, addr = %local_addr, max_message_bytes, "listening (NOT_SERVING until ready)");
 
-    let (ready_sender, ready) = watch::channel(false);
-    let tasks = TaskTracker::new();
-    let preparing_tasks = tasks.clone();
-    tasks.spawn(async move {
-        if !prepare(&context, launch.migrations).await {
-            return;
-        }
-        let relay = OutboxRelay::new(
-            context.pool.clone(),
-            context.bus.clone(),
-            context.platform.outbox_poll_interval,
-        );
-        preparing_tasks.spawn(relay.run(context.shutdown.clone()));
-        (launch.background)(context.clone(), preparing_tasks.clone()).await;
-        if context.shutdown.is_cancelled() {
-            return;
-        }
-        health_reporter
-            .set_service_status(launch.grpc_name, ServingStatus::Serving)
-            .await;
-        health_reporter
-            .set_service_status("", ServingStatus::Serving)
-            .await;
-        let _ = ready_sender.send(true);
-        tracing::info!(service = context.name, grpc = launch.grpc_name, "SERVING");
-        preparing_tasks.spawn(platform_gauges(context.clone()));
-        let pool = context.pool.clone();
-        preparing_tasks.spawn(crate::jobs::run_every(
+        let (ready_sender, ready) = watch::channel(false);
+        let starting = supervisor.clone();
+        supervisor.spawn("start-up", Lifetime::Finishes, async move {
+            start_background(context, migrations, background, &starting, ready_sender).await;
+            Ok::<(), std::convert::Infallible>(())
+        });
+
+        Ok(RunningService {
+            name: service_name,
+            addr: local_addr,
+            ready,
+            server,
+            supervisor,
+            grace,
+        })
+    }
+}
+
+/// Prepares the database and the bus, starts the relay and the service's background work,
+/// turns SERVING, then starts the platform's own periodic work.
+async fn start_background(
+    context: ServiceContext,
+    migrations: fn() -> Migrator,
+    background: Vec<Background>,
+    supervisor: &Supervisor,
+    ready: watch::Sender<bool>,
+) {
+    if !prepare(&context, migrations).await {
+        return;
+    }
+    let relay = OutboxRelay::new(
+        context.pool.clone(),
+        context.bus.clone(),
+        context.platform.outbox_poll_interval,
+    );
+    supervisor.spawn(
+        "outbox relay",
+        Lifetime::UntilShutdown,
+        until_shutdown(relay.run(context.shutdown.clone())),
+    );
+    for start in background {
+        start(&context, supervisor);
+    }
+    if !supervisor.set_serving().await {
+        return;
+    }
+    let _ = ready.send(true);
+    tracing::info!(service = context.name, "SERVING");
+    supervisor.spawn(
+        "platform gauges",
+        Lifetime::UntilShutdown,
+        until_shutdown(platform_gauges(context.clone())),
+    );
+    let pool = context.pool.clone();
+    supervisor.spawn(
+        "outbox and inbox retention",
+        Lifetime::UntilShutdown,
+        until_shutdown(crate::jobs::run_every(
             "outbox and inbox retention",
             PRUNE_INTERVAL,
             context.shutdown.clone(),
@@ -310,17 +475,15 @@ where
                         .map(|deleted| deleted as usize)
                 }
             },
-        ));
-    });
+        )),
+    );
+}
 
-    Ok(RunningService {
-        name: service_name,
-        addr: local_addr,
-        ready,
-        server,
-        tasks,
-        grace,
-    })
+/// A loop that returns nothing, as a supervised task: its returning is judged by its
+/// [`Lifetime`], it has no error of its own.
+async fn until_shutdown(task: impl Future<Output = ()>) -> Result<(), std::convert::Infallible> {
+    task.await;
+    Ok(())
 }
 
 /// How often published outbox rows and old inbox rows past their retention are deleted.

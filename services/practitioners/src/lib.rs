@@ -11,6 +11,7 @@
 //! keeps involved practitioners off the panel.
 //!
 //! # Layout
+//! - [`config`]: the sweep interval.
 //! - [`domain`]: contactability, learning event invitees, learning themes.
 //! - [`store`]: the only SQL; one transaction per command with its event and audit.
 //! - [`grpc`]: the handlers of `cspr.practitioners.v1.PractitionerEngagement`.
@@ -20,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -28,14 +30,12 @@ pub mod jobs;
 pub mod store;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
-use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagementServer;
-use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
+use tonic::server::NamedService;
 
+pub use crate::config::PractitionersConfig;
 use crate::events::{ProjectionHandler, SOURCES};
 use crate::grpc::PractitionersApi;
 use crate::jobs::DeferralSweep;
@@ -44,28 +44,7 @@ use crate::store::Store;
 /// The service name (database `cspr_practitioners`, stream `<PREFIX>_PRACTITIONERS`).
 pub const SERVICE_NAME: &str = "practitioners";
 /// The gRPC service health reports on.
-pub const GRPC_NAME: &str = "cspr.practitioners.v1.PractitionerEngagement";
-
-/// The service's settings.
-#[derive(Debug, Clone)]
-pub struct PractitionersConfig {
-    /// How often deferrals past their review date are looked for
-    /// (`CSPR_PRACTITIONERS_SWEEP_INTERVAL`).
-    pub sweep_interval: Duration,
-}
-
-impl PractitionersConfig {
-    pub fn from_env(
-        env: &cspr_platform::config::Env,
-    ) -> Result<Self, cspr_platform::config::ConfigError> {
-        Ok(Self {
-            sweep_interval: env.duration_or(
-                "CSPR_PRACTITIONERS_SWEEP_INTERVAL",
-                Duration::from_secs(3600),
-            )?,
-        })
-    }
-}
+pub const GRPC_NAME: &str = <PractitionerEngagementServer<PractitionersApi> as NamedService>::NAME;
 
 /// The store, built from a context (tests drive jobs with it).
 pub fn store(context: &ServiceContext) -> Store {
@@ -83,33 +62,12 @@ pub async fn start(
 ) -> Result<RunningService, StartError> {
     let store = store(&context);
     let api = PractitionersApi::new(store.clone(), Arc::clone(&context.clock));
-    let server = PractitionerEngagementServer::new(api)
-        .max_decoding_message_size(context.platform.max_message_bytes)
-        .max_encoding_message_size(context.platform.max_message_bytes);
-    let routes = Routes::new(InterceptedService::new(
-        server,
-        context.authenticator.clone(),
-    ));
-    launch(
-        context,
-        Launch {
-            routes,
-            grpc_name: GRPC_NAME,
-            migrations: || sqlx::migrate!("./migrations"),
-            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(ProjectionHandler::new(store.clone()));
-                for source in SOURCES {
-                    let runner = ConsumerRunner::new(
-                        context.pool.clone(),
-                        context.bus.clone(),
-                        ConsumerSpec::new(SERVICE_NAME, source),
-                        Arc::clone(&handler),
-                    );
-                    tasks.spawn(runner.run(context.shutdown.clone()));
-                }
-                tasks.spawn(DeferralSweep::new(store, config.sweep_interval).run(context.shutdown.clone()));
-            },
-        },
-    )
+    let sweep = DeferralSweep::new(store.clone(), config.sweep_interval);
+    ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {
+        sqlx::migrate!("./migrations")
+    })
+    .consumes(&SOURCES, ProjectionHandler::new(store))
+    .job("deferral review sweep", move |shutdown| sweep.run(shutdown))
+    .start()
     .await
 }

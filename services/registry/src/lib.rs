@@ -30,12 +30,11 @@ pub mod store;
 
 use std::sync::Arc;
 
-use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
 use cspr_platform::calendar::WorkingDayCalendar;
-use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_platform::metrics::{self, GaugeSet};
+use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistryServer;
-use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
+use tonic::server::NamedService;
 
 use crate::config::RegistryConfig;
 use crate::events::RegistryEventHandler;
@@ -46,7 +45,7 @@ use crate::store::Store;
 /// The service name (database `cspr_registry`, stream `<PREFIX>_REGISTRY`).
 pub const SERVICE_NAME: &str = "registry";
 /// The gRPC service health reports on.
-pub const GRPC_NAME: &str = "cspr.registry.v1.ReviewRegistry";
+pub const GRPC_NAME: &str = <ReviewRegistryServer<RegistryApi> as NamedService>::NAME;
 /// The producers whose events the registry consumes.
 pub const CONSUMES_FROM: [&str; 3] = ["submissions", "practitioners", "actions"];
 
@@ -61,8 +60,8 @@ pub fn store(context: &ServiceContext, config: &RegistryConfig) -> Store {
     )
 }
 
-/// Starts the registry: gRPC on its address, the outbox relay, its consumers and the
-/// deadline sweep.
+/// Starts the registry: gRPC on its address, the outbox relay, its consumers, the
+/// business gauges and the deadline sweep.
 pub async fn start(
     context: ServiceContext,
     config: RegistryConfig,
@@ -74,64 +73,36 @@ pub async fn start(
         Arc::new(WorkingDayCalendar::england_and_wales()),
         Arc::clone(&context.clock),
     );
-    let server = ReviewRegistryServer::new(api)
-        .max_decoding_message_size(context.platform.max_message_bytes)
-        .max_encoding_message_size(context.platform.max_message_bytes);
-    let routes = Routes::new(InterceptedService::new(
-        server,
-        context.authenticator.clone(),
-    ));
-    let sweep_interval = config.sweep_interval;
-    launch(
-        context,
-        Launch {
-            routes,
-            grpc_name: GRPC_NAME,
-            migrations: || sqlx::migrate!("./migrations"),
-            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryEventHandler::new(store.clone()));
-                for source in CONSUMES_FROM {
-                    let runner = ConsumerRunner::new(
-                        context.pool.clone(),
-                        context.bus.clone(),
-                        ConsumerSpec::new(SERVICE_NAME, source),
-                        Arc::clone(&handler),
-                    );
-                    tasks.spawn(runner.run(context.shutdown.clone()));
-                }
-                tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));
-                tasks.spawn(DeadlineSweep::new(store, sweep_interval).run(context.shutdown.clone()));
-            },
+    let gauge_store = store.clone();
+    let sweep = DeadlineSweep::new(store.clone(), config.sweep_interval);
+    ServiceBuilder::new(context, ReviewRegistryServer::new(api), || {
+        sqlx::migrate!("./migrations")
+    })
+    .consumes(&CONSUMES_FROM, RegistryEventHandler::new(store))
+    // Reviews by stage, deadlines at risk and missed, and published reviews by whether
+    // within the six-month target, each by partnership.
+    .gauges(
+        "registry gauges",
+        vec![
+            GaugeSet::new(&metrics::REVIEWS),
+            GaugeSet::new(&metrics::DEADLINES_AT_RISK),
+            GaugeSet::new(&metrics::DEADLINES_MISSED),
+            GaugeSet::new(&metrics::REVIEWS_COMPLETED),
+        ],
+        move || {
+            let store = gauge_store.clone();
+            async move {
+                let gauges = store.business_gauges().await?;
+                Ok::<_, sqlx::Error>(vec![
+                    gauges.reviews,
+                    gauges.at_risk,
+                    gauges.missed,
+                    gauges.completed,
+                ])
+            }
         },
     )
+    .job("deadline sweep", move |shutdown| sweep.run(shutdown))
+    .start()
     .await
-}
-
-/// Reviews by stage, deadlines at risk and missed, and published reviews by whether within
-/// the six-month target, each by partnership, every `interval` (`CSPR_GAUGE_INTERVAL`).
-async fn business_gauges(
-    store: Store,
-    interval: std::time::Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    use cspr_platform::metrics::{self, GaugeSet};
-    let sets = vec![
-        GaugeSet::new(&metrics::REVIEWS),
-        GaugeSet::new(&metrics::DEADLINES_AT_RISK),
-        GaugeSet::new(&metrics::DEADLINES_MISSED),
-        GaugeSet::new(&metrics::REVIEWS_COMPLETED),
-    ];
-    metrics::run_gauges("registry gauges", interval, shutdown, sets, || {
-        let store = store.clone();
-        async move {
-            let gauges = store.business_gauges().await?;
-            Ok::<_, sqlx::Error>(vec![
-                gauges.reviews,
-                gauges.at_risk,
-                gauges.missed,
-                gauges.completed,
-            ])
-        }
-    })
-    .await;
 }

@@ -29,11 +29,10 @@ pub mod store;
 
 use std::sync::Arc;
 
-use cspr_platform::bus::consumer::{ConsumerRunner, ConsumerSpec};
-use cspr_platform::server::{Launch, RunningService, ServiceContext, StartError, launch};
+use cspr_platform::metrics::{self, GaugeSet};
+use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissionsServer;
-use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
+use tonic::server::NamedService;
 
 use crate::config::SubmissionsConfig;
 use crate::events::RegistryEventHandler;
@@ -44,7 +43,7 @@ use crate::store::Store;
 /// The service name (database `cspr_submissions`, stream `<PREFIX>_SUBMISSIONS`).
 pub const SERVICE_NAME: &str = "submissions";
 /// The gRPC service health reports on.
-pub const GRPC_NAME: &str = "cspr.submissions.v1.AgencySubmissions";
+pub const GRPC_NAME: &str = <AgencySubmissionsServer<SubmissionsApi> as NamedService>::NAME;
 
 /// The store, built from a context (tests use it to drive jobs directly).
 pub fn store(context: &ServiceContext) -> Store {
@@ -55,7 +54,8 @@ pub fn store(context: &ServiceContext) -> Store {
     )
 }
 
-/// Starts the service: gRPC, the outbox relay, the registry consumer and the reminders.
+/// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue gauge
+/// and the reminders.
 pub async fn start(
     context: ServiceContext,
     config: SubmissionsConfig,
@@ -66,47 +66,21 @@ pub async fn start(
         config.limits.clone(),
         Arc::clone(&context.clock),
     );
-    let server = AgencySubmissionsServer::new(api)
-        .max_decoding_message_size(context.platform.max_message_bytes)
-        .max_encoding_message_size(context.platform.max_message_bytes);
-    let routes = Routes::new(InterceptedService::new(
-        server,
-        context.authenticator.clone(),
-    ));
-    launch(
-        context,
-        Launch {
-            routes,
-            grpc_name: GRPC_NAME,
-            migrations: || sqlx::migrate!("./migrations"),
-            background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let runner = ConsumerRunner::new(
-                    context.pool.clone(),
-                    context.bus.clone(),
-                    ConsumerSpec::new(SERVICE_NAME, "registry"),
-                    Arc::new(RegistryEventHandler::new(store.clone())),
-                );
-                tasks.spawn(runner.run(context.shutdown.clone()));
-                tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));
-                let sweep = ReminderSweep::new(store, config.sweep_interval, config.due_soon_days);
-                tasks.spawn(sweep.run(context.shutdown.clone()));
-            },
+    let gauge_store = store.clone();
+    let sweep = ReminderSweep::new(store.clone(), config.sweep_interval, config.due_soon_days);
+    ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
+        sqlx::migrate!("./migrations")
+    })
+    .consumes(&["registry"], RegistryEventHandler::new(store))
+    .gauges(
+        "submissions gauges",
+        vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)],
+        move || {
+            let store = gauge_store.clone();
+            async move { Ok::<_, sqlx::Error>(vec![store.overdue_reports().await?]) }
         },
     )
+    .job("report reminders", move |shutdown| sweep.run(shutdown))
+    .start()
     .await
-}
-
-/// Overdue agency reports by partnership, every `interval` (`CSPR_GAUGE_INTERVAL`).
-async fn business_gauges(
-    store: Store,
-    interval: std::time::Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    use cspr_platform::metrics::{self, GaugeSet};
-    let sets = vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)];
-    metrics::run_gauges("submissions gauges", interval, shutdown, sets, || {
-        let store = store.clone();
-        async move { Ok::<_, sqlx::Error>(vec![store.overdue_reports().await?]) }
-    })
-    .await;
 }
