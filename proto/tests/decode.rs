@@ -27,9 +27,74 @@ proptest! {
     }
 }
 
+/// The oneof `body` of `cspr.events.v1.Event` as the descriptor set describes it: (field
+/// number, field name) of every event type, so a type added to the proto is checked too.
+fn event_types_in_descriptor() -> Vec<(i32, String)> {
+    let descriptors = prost_types::FileDescriptorSet::decode(cspr_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set decodes");
+    let event = descriptors
+        .file
+        .iter()
+        .filter(|file| file.package() == "cspr.events.v1")
+        .flat_map(|file| &file.message_type)
+        .find(|message| message.name() == "Event")
+        .expect("cspr.events.v1.Event in the descriptor set");
+    let body = event
+        .oneof_decl
+        .iter()
+        .position(|oneof| oneof.name() == "body")
+        .expect("Event has a oneof body") as i32;
+    event
+        .field
+        .iter()
+        .filter(|field| field.oneof_index == Some(body))
+        .map(|field| (field.number(), field.name().to_string()))
+        .collect()
+}
+
+/// Which service publishes the events numbered `number` (the proto's 1xx … 5xx blocks).
+fn producer_of_block(number: i32) -> &'static str {
+    match number / 100 {
+        1 => "registry",
+        2 => "submissions",
+        3 => "practitioners",
+        4 => "family",
+        5 => "actions",
+        _ => panic!("event field {number} is outside the producers' blocks"),
+    }
+}
+
 #[test]
-fn every_body_names_its_type_and_producer() {
-    let body = Body::ReviewCreated(ReviewCreated::default());
-    assert_eq!(body.type_name(), "review_created");
-    assert_eq!(body.producer(), "registry");
+fn every_event_type_decodes_and_names_its_type_and_producer() {
+    let types = event_types_in_descriptor();
+    assert!(types.len() >= 40, "only {} event types found", types.len());
+    for (number, name) in &types {
+        // An envelope with only this body (an empty message): tag `number`, wire type 2
+        // (length-delimited), length 0, after an id.
+        let mut bytes = Event {
+            id: "0190b7a2-0000-7000-8000-000000000000".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        prost::encoding::encode_key(
+            *number as u32,
+            prost::encoding::WireType::LengthDelimited,
+            &mut bytes,
+        );
+        prost::encoding::encode_varint(0, &mut bytes);
+
+        let event = Event::decode(bytes.as_slice())
+            .unwrap_or_else(|error| panic!("{name} ({number}) does not decode: {error}"));
+        let body = event
+            .body
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} ({number}) decodes without a body"));
+        assert_eq!(body.type_name(), name, "type name of field {number}");
+        assert_eq!(
+            body.producer(),
+            producer_of_block(*number),
+            "producer of {name}"
+        );
+        assert_eq!(event.encode_to_vec(), bytes, "{name} re-encodes the same");
+    }
 }

@@ -25,8 +25,8 @@ use std::time::Duration;
 use cspr_notifications::config::{MailTarget, NotificationsConfig};
 use cspr_platform::clock::ManualClock;
 use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::server::{RunningService, ServiceContext};
+use cspr_platform::testing::{self, Leftovers};
 use cspr_registry::config::RegistryConfig;
 use cspr_submissions::config::SubmissionsConfig;
 use tokio_util::sync::CancellationToken;
@@ -48,8 +48,13 @@ pub struct Stack {
     pub family: RunningService,
     pub actions: RunningService,
     pub notifications: RunningService,
-    /// Their databases by service, dropped at the end.
-    database_urls: Vec<(&'static str, String)>,
+    /// Clones of the contexts the services run with: their pools and buses, to see when
+    /// the stack has settled.
+    contexts: Vec<ServiceContext>,
+    /// Cancels `shutdown` if a suite panics before [`Stack::stop`], so the services stop.
+    _stop_on_drop: tokio_util::sync::DropGuard,
+    /// Their databases and streams, removed at the end (also after a panic).
+    leftovers: Option<Leftovers>,
 }
 
 /// Starts every service on free ports, emails going to `mail`; returns once all report
@@ -91,7 +96,7 @@ pub async fn spawn_stack_with(
         &shutdown,
     )
     .await;
-    let database_urls = [
+    let contexts: Vec<ServiceContext> = [
         &registry_context,
         &submissions_context,
         &practitioners_context,
@@ -99,9 +104,13 @@ pub async fn spawn_stack_with(
         &actions_context,
         &notifications_context,
     ]
-    .iter()
-    .map(|context| (context.name, context.service.database_url.clone()))
+    .into_iter()
+    .cloned()
     .collect();
+    let mut leftovers = Leftovers::new(&platform);
+    for context in &contexts {
+        leftovers.database(&context.service.database_url);
+    }
     let registry = cspr_registry::start(
         registry_context,
         RegistryConfig {
@@ -170,6 +179,7 @@ pub async fn spawn_stack_with(
     assert!(actions.wait_ready().await, "actions ready");
     assert!(notifications.wait_ready().await, "notifications ready");
     Stack {
+        _stop_on_drop: shutdown.clone().drop_guard(),
         platform,
         clock,
         shutdown,
@@ -179,7 +189,8 @@ pub async fn spawn_stack_with(
         family,
         actions,
         notifications,
-        database_urls,
+        contexts,
+        leftovers: Some(leftovers),
     }
 }
 
@@ -197,14 +208,39 @@ impl Stack {
 
     /// The database of one service (for tests that wait on a projection).
     pub fn database_url(&self, service: &str) -> Option<&str> {
-        self.database_urls
-            .iter()
-            .find(|(name, _)| *name == service)
-            .map(|(_, url)| url.as_str())
+        self.context(service)
+            .map(|context| context.service.database_url.as_str())
+    }
+
+    /// The pool on one service's database.
+    pub fn pool(&self, service: &str) -> &sqlx::PgPool {
+        match self.context(service) {
+            Some(context) => &context.pool,
+            None => panic!("no service {service} in the stack"),
+        }
+    }
+
+    fn context(&self, service: &str) -> Option<&ServiceContext> {
+        self.contexts.iter().find(|context| context.name == service)
+    }
+
+    /// Waits until every event the services published has been consumed and every
+    /// consequence published in turn (see [`testing::settled`]).
+    pub async fn settle(&self) {
+        testing::wait_settled(&self.contexts).await;
+    }
+
+    /// As [`Stack::settle`] with a deadline of the caller's; whether it settled in time.
+    pub async fn settle_within(&self, deadline: Duration) -> bool {
+        testing::poll_until(deadline, || async {
+            testing::settled(&self.contexts).await.then_some(())
+        })
+        .await
+        .is_some()
     }
 
     /// Stops every service and removes their databases and streams.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
         self.registry
             .stopped()
@@ -224,9 +260,11 @@ impl Stack {
             .stopped()
             .await
             .expect("notifications stops cleanly");
-        testing::delete_streams(&testing::nats_url(), &self.platform.subject_prefix).await;
-        for (_, url) in &self.database_urls {
-            testing::drop_database(url).await;
+        for context in &self.contexts {
+            context.pool.close().await;
+        }
+        if let Some(leftovers) = self.leftovers.take() {
+            leftovers.clean().await;
         }
     }
 }

@@ -121,45 +121,30 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
             .await
             .expect("advance");
     }
-    let mut waived = false;
-    for _ in 0..200 {
-        let outcome = submissions_client
-            .waive_agency_report(authed(
-                submissions::WaiveAgencyReportRequest {
-                    review_id: id.clone(),
-                    agency_id: "police".into(),
-                    reason: "No involvement".into(),
-                },
-                &chair,
-            ))
-            .await;
-        if outcome.is_ok() {
-            waived = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(waived, "the police report request arrived and was waived");
-    let mut drafting = None;
-    for _ in 0..200 {
-        match registry_client
-            .advance_stage(authed(
-                registry::AdvanceStageRequest {
-                    review_id: id.clone(),
-                    to_stage: registry::Stage::OverviewDrafting as i32,
-                },
-                &admin,
-            ))
-            .await
-        {
-            Ok(review) => {
-                drafting = Some(review);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
-    drafting.expect("drafting once the waiver is known");
+    // The police report request arrives over the bus.
+    stack.settle().await;
+    submissions_client
+        .waive_agency_report(authed(
+            submissions::WaiveAgencyReportRequest {
+                review_id: id.clone(),
+                agency_id: "police".into(),
+                reason: "No involvement".into(),
+            },
+            &chair,
+        ))
+        .await
+        .expect("the police report request arrived and was waived");
+    stack.settle().await;
+    registry_client
+        .advance_stage(authed(
+            registry::AdvanceStageRequest {
+                review_id: id.clone(),
+                to_stage: registry::Stage::OverviewDrafting as i32,
+            },
+            &admin,
+        ))
+        .await
+        .expect("drafting once the waiver is known");
     registry_client
         .submit_overview_report(authed(
             registry::SubmitOverviewReportRequest {
@@ -208,32 +193,24 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         .expect("notice");
 
     // The recommendation becomes a heading; an action is agreed before publication.
-    let mut action = None;
-    for _ in 0..200 {
-        let created = actions_client
-            .create_action(authed(
-                actions::CreateActionRequest {
-                    request_id: "action-r1".into(),
-                    review_id: id.clone(),
-                    recommendation_ref: "R1".into(),
-                    description: "Agree and launch a neglect information-sharing protocol.".into(),
-                    owner_agency: "csc".into(),
-                    owner_email: "lead@csc.southvale.example.org".into(),
-                    due_date: date(2026, 7, 1),
-                    measure_of_success: "Audit shows concerns shared within 24 hours.".into(),
-                },
-                &admin,
-            ))
-            .await;
-        match created {
-            Ok(created) => {
-                action = Some(created.into_inner());
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
-    let action = action.expect("the action attaches once the approval is known");
+    stack.settle().await;
+    let action = actions_client
+        .create_action(authed(
+            actions::CreateActionRequest {
+                request_id: "action-r1".into(),
+                review_id: id.clone(),
+                recommendation_ref: "R1".into(),
+                description: "Agree and launch a neglect information-sharing protocol.".into(),
+                owner_agency: "csc".into(),
+                owner_email: "lead@csc.southvale.example.org".into(),
+                due_date: date(2026, 7, 1),
+                measure_of_success: "Audit shows concerns shared within 24 hours.".into(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("the action attaches once the approval is known")
+        .into_inner();
 
     stack.clock.set_date(day(2026, 6, 15));
     registry_client
@@ -249,14 +226,8 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         ))
         .await
         .expect("published");
-    let mut stage = 0;
-    for _ in 0..200 {
-        stage = stage_of(&mut registry_client, &admin, &id).await;
-        if stage == registry::Stage::ActionMonitoring as i32 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    stack.settle().await;
+    let stage = stage_of(&mut registry_client, &admin, &id).await;
     assert_eq!(
         stage,
         registry::Stage::ActionMonitoring as i32,
@@ -278,16 +249,16 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
     let (one, two) = tokio::join!(sweeps[0].sweep_once(), sweeps[1].sweep_once());
     assert_eq!(one.expect("sweep") + two.expect("sweep"), 1);
     // The replica's outbox rows are published by the service's own relay (same database).
-    for _ in 0..300 {
-        if smtp
-            .messages()
-            .iter()
-            .any(|(_, raw)| raw.contains("Subject: Overdue: an action"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cspr_platform::testing::wait_until(
+        "the overdue email",
+        cspr_platform::testing::DEADLINE,
+        || async {
+            smtp.messages()
+                .iter()
+                .any(|(_, raw)| raw.contains("Subject: Overdue: an action"))
+        },
+    )
+    .await;
     // Two more sweeps raise nothing new.
     assert_eq!(sweeps[0].sweep_once().await.expect("sweep"), 0);
     assert_eq!(sweeps[1].sweep_once().await.expect("sweep"), 0);
@@ -345,28 +316,17 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         ))
         .await
         .expect("verified");
-    let mut closed = false;
-    for _ in 0..200 {
-        if registry_client
-            .advance_stage(authed(
-                registry::AdvanceStageRequest {
-                    review_id: id.clone(),
-                    to_stage: registry::Stage::Closed as i32,
-                },
-                &admin,
-            ))
-            .await
-            .is_ok()
-        {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(
-        closed,
-        "the registry closes the review once the plan is complete"
-    );
+    stack.settle().await;
+    registry_client
+        .advance_stage(authed(
+            registry::AdvanceStageRequest {
+                review_id: id.clone(),
+                to_stage: registry::Stage::Closed as i32,
+            },
+            &admin,
+        ))
+        .await
+        .expect("the registry closes the review once the plan is complete");
     pool.close().await;
     stack.stop().await;
     smtp.stop().await;

@@ -105,13 +105,18 @@ async fn each_port_reflects_what_it_serves() {
         mail_folder(),
     )
     .await;
-    for (addr, service) in [
-        (stack.registry.addr, "cspr.registry.v1.ReviewRegistry"),
-        (
-            stack.submissions.addr,
-            "cspr.submissions.v1.AgencySubmissions",
-        ),
-    ] {
+    let ports = [
+        (stack.registry.addr, cspr_registry::GRPC_NAME),
+        (stack.submissions.addr, cspr_submissions::GRPC_NAME),
+        (stack.practitioners.addr, cspr_practitioners::GRPC_NAME),
+        (stack.family.addr, cspr_family::GRPC_NAME),
+        (stack.actions.addr, cspr_actions::GRPC_NAME),
+        (stack.notifications.addr, cspr_notifications::GRPC_NAME),
+    ];
+    let distinct: std::collections::BTreeSet<_> =
+        ports.iter().map(|(_, service)| *service).collect();
+    assert_eq!(distinct.len(), 6, "six services, six names");
+    for (addr, service) in ports {
         let mut client = ServerReflectionClient::new(cspr_platform::testing::channel(addr).await);
         let request = ServerReflectionRequest {
             host: String::new(),

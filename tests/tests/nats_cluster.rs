@@ -21,7 +21,7 @@
 //! holds every event of its service's outbox exactly once; no event was parked as a dead
 //! letter.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -172,24 +172,21 @@ impl NatsCluster {
     async fn wait_for_jetstream(&self) {
         let jetstream = self.jetstream().await;
         let probe = testing::unique("PROBE_");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let created = jetstream
+        let created = testing::poll_until(Duration::from_secs(30), || async {
+            jetstream
                 .get_or_create_stream(jetstream::stream::Config {
                     name: probe.clone(),
                     subjects: vec![format!("{probe}.>")],
                     num_replicas: 3,
                     ..Default::default()
                 })
-                .await;
-            match created {
-                Ok(_) => break,
-                Err(error) if Instant::now() > deadline => {
-                    self.print_logs();
-                    panic!("the NATS cluster never accepted an R3 stream: {error}");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
+                .await
+                .ok()
+        })
+        .await;
+        if created.is_none() {
+            self.print_logs();
+            panic!("the NATS cluster never accepted an R3 stream");
         }
         jetstream
             .delete_stream(&probe)
@@ -237,27 +234,24 @@ async fn move_leader(
     stepdown: &str,
     target: &str,
 ) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(leader) = leader_of(jetstream, info).await else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
+    testing::poll_until(Duration::from_secs(20), || async {
+        let leader = leader_of(jetstream, info).await?;
         if leader == target {
-            return true;
+            return Some(());
         }
         let _: Result<serde_json::Value, _> =
             jetstream.request(stepdown.to_string(), &json!({})).await;
         // Wait for the next leader before deciding again.
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            match leader_of(jetstream, info).await {
-                Some(next) if next != leader => break,
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-    false
+        testing::poll_until(Duration::from_secs(10), || async {
+            leader_of(jetstream, info)
+                .await
+                .filter(|next| *next != leader)
+        })
+        .await;
+        None
+    })
+    .await
+    .is_some()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -301,6 +295,7 @@ async fn call<T>(
         match rpc().await {
             Err(status) if status.code() == tonic::Code::Unavailable && attempts < 30 => {
                 retried.push(format!("{what}: {}", status.message()));
+                // The API's retry of UNAVAILABLE (a pool timeout), with a back-off.
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             outcome => return (outcome.map(tonic::Response::into_inner), attempts),
@@ -394,21 +389,22 @@ async fn review_to_terms_of_reference(
 
 /// Every event id in a service's outbox, once all are published (waits for the relay).
 async fn drained_outbox(pool: &sqlx::PgPool, service: &str, deadline: Instant) -> Vec<String> {
-    loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(pool)
-                .await
-                .expect("outbox backlog");
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{service}: {pending} outbox events never published"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let published = testing::poll_until(
+        deadline.saturating_duration_since(Instant::now()),
+        || async {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(pool)
+                    .await
+                    .expect("outbox backlog");
+            (pending == 0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        published.is_some(),
+        "{service}: outbox events never published"
+    );
     sqlx::query_scalar("SELECT event_id::text FROM outbox ORDER BY seq")
         .fetch_all(pool)
         .await
@@ -433,6 +429,7 @@ async fn stream_event_ids(
             match attempt().await {
                 Ok(value) => return value,
                 Err(error) if Instant::now() > deadline => panic!("{what}: {error}"),
+                // A back-off between attempts against a cluster still electing leaders.
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
@@ -592,6 +589,7 @@ async fn a_nats_node_lost_during_traffic_loses_and_doubles_nothing() {
                 .await,
             );
             progress.send_replace(reviews.len());
+            // The traffic's pace, so the node is killed in the middle of it.
             tokio::time::sleep(PACE).await;
         }
         (reviews, retried, Instant::now())
@@ -620,43 +618,28 @@ async fn a_nats_node_lost_during_traffic_loses_and_doubles_nothing() {
         AgencySubmissionsClient::connect(format!("http://{}", stack.submissions.addr))
             .await
             .expect("submissions");
-    let mut waiting: BTreeSet<&String> = reviews.iter().collect();
+    // Every event consumed and every consequence published, on the two survivors.
+    if !stack.settle_within(SETTLE).await {
+        cluster.print_logs();
+        panic!("the services did not settle within {SETTLE:?} after the kill");
+    }
     let mut requested: HashMap<String, Vec<String>> = HashMap::new();
-    while !waiting.is_empty() {
-        for review_id in waiting.clone() {
-            let requests = submissions_client
-                .list_report_requests(authed(
-                    submissions::ListReportRequestsRequest {
-                        review_id: review_id.clone(),
-                        ..Default::default()
-                    },
-                    &admin,
-                ))
-                .await
-                .expect("ListReportRequests")
-                .into_inner()
-                .report_requests;
-            let mut agencies: Vec<String> = requests.into_iter().map(|r| r.agency_id).collect();
-            agencies.sort();
-            if agencies.len() >= AGENCIES.len() {
-                waiting.remove(review_id);
-            }
-            requested.insert(review_id.clone(), agencies);
-        }
-        if Instant::now() > deadline {
-            cluster.print_logs();
-            panic!(
-                "{} of {REVIEWS} reviews never got their report requests: {:?}",
-                waiting.len(),
-                waiting
-                    .iter()
-                    .map(|id| (id, &requested[*id]))
-                    .collect::<Vec<_>>()
-            );
-        }
-        if !waiting.is_empty() {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+    for review_id in &reviews {
+        let requests = submissions_client
+            .list_report_requests(authed(
+                submissions::ListReportRequestsRequest {
+                    review_id: review_id.clone(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .expect("ListReportRequests")
+            .into_inner()
+            .report_requests;
+        let mut agencies: Vec<String> = requests.into_iter().map(|r| r.agency_id).collect();
+        agencies.sort();
+        requested.insert(review_id.clone(), agencies);
     }
     let mut expected_agencies: Vec<String> = AGENCIES.iter().map(|id| id.to_string()).collect();
     expected_agencies.sort();
@@ -680,24 +663,6 @@ async fn a_nats_node_lost_during_traffic_loses_and_doubles_nothing() {
     .await
     .expect("notifications database");
     let expected_emails = REVIEWS * AGENCIES.len();
-    loop {
-        let planned: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM deliveries WHERE template = 'report_requested'",
-        )
-        .fetch_one(&notifications)
-        .await
-        .expect("deliveries");
-        if planned as usize >= expected_emails {
-            break;
-        }
-        if Instant::now() > deadline {
-            cluster.print_logs();
-            panic!("only {planned} of {expected_emails} report request emails were planned");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    // A moment longer, for a late duplicate.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let planned: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT review_id::text, recipient, count(*) FROM deliveries
          WHERE template = 'report_requested' GROUP BY 1, 2",
@@ -722,22 +687,20 @@ async fn a_nats_node_lost_during_traffic_loses_and_doubles_nothing() {
         "one report request email per review and agency"
     );
     // Sent, too (to `.eml` files): the notifications service works on after the failover.
-    loop {
+    let all_sent = testing::poll_until(deadline.saturating_duration_since(Instant::now()), || async {
         let sent: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM deliveries WHERE template = 'report_requested' AND status = 'SENT'",
         )
         .fetch_one(&notifications)
         .await
         .expect("deliveries");
-        if sent as usize == expected_emails {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {sent} of {expected_emails} report request emails were sent"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        (sent as usize == expected_emails).then_some(())
+    })
+    .await;
+    assert!(
+        all_sent.is_some(),
+        "not all {expected_emails} report request emails were sent"
+    );
     notifications.close().await;
 
     // Each stream holds every event of its service's outbox exactly once, and no service

@@ -129,51 +129,29 @@ async fn chronology_names_become_invitations_for_the_eligible() {
         entry(2, "Bea Witness", "Health visitor"),
         entry(3, "Cal Early", "Nursery nurse"),
     ];
-    let mut submitted = None;
-    for _ in 0..200 {
-        match submissions_client
-            .submit_agency_report(authed(tokio_stream::iter(messages.clone()), &agency))
-            .await
-        {
-            Ok(receipt) => {
-                submitted = Some(receipt.into_inner());
-                break;
-            }
-            Err(status)
-                if status.code() == Code::NotFound || status.code() == Code::FailedPrecondition =>
-            {
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            Err(status) => panic!("{status:?}"),
-        }
-    }
-    assert_eq!(
-        submitted
-            .expect("submitted once the request exists")
-            .entry_count,
-        3
-    );
+    // The request reaches submissions over the bus.
+    stack.settle().await;
+    let submitted = submissions_client
+        .submit_agency_report(authed(tokio_stream::iter(messages.clone()), &agency))
+        .await
+        .expect("submitted once the request exists")
+        .into_inner();
+    assert_eq!(submitted.entry_count, 3);
 
     // They arrive as suggestions; the reviewer confirms them.
-    let mut suggestions = Vec::new();
-    for _ in 0..200 {
-        suggestions = practitioners_client
-            .list_practitioners(authed(
-                practitioners::ListPractitionersRequest {
-                    review_id: id.clone(),
-                    include_suggested: true,
-                    ..Default::default()
-                },
-                &reviewer,
-            ))
-            .await
-            .map(|response| response.into_inner().practitioners)
-            .unwrap_or_default();
-        if suggestions.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    stack.settle().await;
+    let suggestions = practitioners_client
+        .list_practitioners(authed(
+            practitioners::ListPractitionersRequest {
+                review_id: id.clone(),
+                include_suggested: true,
+                ..Default::default()
+            },
+            &reviewer,
+        ))
+        .await
+        .map(|response| response.into_inner().practitioners)
+        .expect("practitioners listed");
     assert_eq!(
         suggestions.len(),
         3,
@@ -315,21 +293,12 @@ async fn chronology_names_become_invitations_for_the_eligible() {
     );
 
     // The registry refuses Alex on the panel once it has heard of them.
-    let registry_database =
-        sqlx::PgPool::connect(stack.database_url("registry").expect("registry database"))
-            .await
-            .expect("registry database");
-    for _ in 0..400 {
-        let heard: i64 = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
-            .fetch_one(&registry_database)
-            .await
-            .expect("count");
-        if heard == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    registry_database.close().await;
+    stack.settle().await;
+    let heard: i64 = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
+        .fetch_one(stack.pool("registry"))
+        .await
+        .expect("count");
+    assert_eq!(heard, 3, "the registry heard of the three practitioners");
     let refused = registry_client
         .appoint_panel_member(authed(
             registry::AppointPanelMemberRequest {

@@ -64,32 +64,28 @@ fn entry(day: i32) -> submissions::SubmitAgencyReportRequest {
     }
 }
 
-/// Polls the registry until its outstanding list is `expected`.
-async fn wait_outstanding(
+/// Once the stack has settled (every decision consumed), the registry's outstanding list
+/// is `expected`.
+async fn assert_outstanding(
+    stack: &cspr_tests::Stack,
     client: &mut ReviewRegistryClient<tonic::transport::Channel>,
     token: &str,
     review_id: &str,
     expected: &[&str],
 ) {
-    let mut outstanding = Vec::new();
-    for _ in 0..200 {
-        outstanding = client
-            .get_review(authed(
-                registry::GetReviewRequest {
-                    review_id: review_id.into(),
-                },
-                token,
-            ))
-            .await
-            .expect("get")
-            .into_inner()
-            .outstanding_agency_reports;
-        if outstanding == expected {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("outstanding stayed {outstanding:?}, expected {expected:?}");
+    stack.settle().await;
+    let outstanding = client
+        .get_review(authed(
+            registry::GetReviewRequest {
+                review_id: review_id.into(),
+            },
+            token,
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+        .outstanding_agency_reports;
+    assert_eq!(outstanding, expected);
 }
 
 #[tokio::test]
@@ -183,25 +179,19 @@ async fn overview_drafting_waits_for_every_requested_report() {
     stack
         .set_terms(&id, vec![agency("police"), agency("gp"), agency("school")])
         .await;
-    let mut requests = Vec::new();
-    for _ in 0..200 {
-        requests = submissions_client
-            .list_report_requests(authed(
-                submissions::ListReportRequestsRequest {
-                    review_id: id.clone(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await
-            .expect("requests")
-            .into_inner()
-            .report_requests;
-        if requests.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    stack.settle().await;
+    let requests = submissions_client
+        .list_report_requests(authed(
+            submissions::ListReportRequestsRequest {
+                review_id: id.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("requests")
+        .into_inner()
+        .report_requests;
     assert_eq!(requests.len(), 3, "one request per agency in scope");
     assert!(
         requests
@@ -294,7 +284,14 @@ async fn overview_drafting_waits_for_every_requested_report() {
         .expect("waived");
 
     // Assert: the registry names what is outstanding and refuses to move on.
-    wait_outstanding(&mut registry_client, &admin, &id, &["school", "hospital"]).await;
+    assert_outstanding(
+        &stack,
+        &mut registry_client,
+        &admin,
+        &id,
+        &["school", "hospital"],
+    )
+    .await;
     let refused = registry_client
         .advance_stage(authed(
             registry::AdvanceStageRequest {
@@ -335,7 +332,7 @@ async fn overview_drafting_waits_for_every_requested_report() {
         ))
         .await
         .expect("waived");
-    wait_outstanding(&mut registry_client, &admin, &id, &[]).await;
+    assert_outstanding(&stack, &mut registry_client, &admin, &id, &[]).await;
     let review = registry_client
         .advance_stage(authed(
             registry::AdvanceStageRequest {

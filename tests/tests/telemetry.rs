@@ -210,25 +210,23 @@ async fn one_trace_runs_from_a_call_through_the_bus_to_the_email_and_the_metrics
         metrics::EMAIL_QUEUE_DEPTH,
         metrics::REVIEWS,
     ];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let missing: Vec<&str> = {
-            let seen = received.metrics.lock().expect("metrics");
-            wanted
-                .iter()
-                .map(|metric| metric.name)
-                .filter(|name| !seen.contains_key(*name))
-                .collect()
-        };
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "metrics never arrived: {missing:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let missing = || -> Vec<&str> {
+        let seen = received.metrics.lock().expect("metrics");
+        wanted
+            .iter()
+            .map(|metric| metric.name)
+            .filter(|name| !seen.contains_key(*name))
+            .collect()
+    };
+    cspr_platform::testing::wait_until(
+        &format!("the metrics {:?}", missing()),
+        cspr_platform::testing::DEADLINE,
+        || {
+            let all_seen = missing().is_empty();
+            async move { all_seen }
+        },
+    )
+    .await;
 
     stack.stop().await;
     sink.stop().await;

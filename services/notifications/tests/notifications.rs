@@ -226,14 +226,12 @@ async fn a_redelivered_event_sends_one_email() {
     )
     .await;
 
-    let messages = smtp.wait_for(1, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(smtp.messages().len(), 1, "{messages:?}");
-    let planned: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries")
-        .fetch_one(&service.pool)
-        .await
-        .expect("count");
-    assert_eq!(planned, 1);
+    // Every copy taken in (handled or found in the inbox) and acknowledged.
+    service.wait_drained("submissions").await;
+    assert_eq!(service.delivery_count().await, 1, "one delivery planned");
+    service.wait_for_status(pb::DeliveryStatus::Sent, 1).await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
     smtp.stop().await;
     service.stop().await;
 }
@@ -255,18 +253,11 @@ async fn every_email_arrives_once_after_an_smtp_outage() {
             )
             .await;
     }
-    service.wait_for_deliveries(40).await;
+    assert_eq!(service.delivery_count().await, 40);
     // Every first attempt fails while the server is down.
-    for _ in 0..200 {
-        if service.deliveries(pb::DeliveryStatus::Retrying).await.len() == 40 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        service.deliveries(pb::DeliveryStatus::Retrying).await.len(),
-        40
-    );
+    service
+        .wait_for_status(pb::DeliveryStatus::Retrying, 40)
+        .await;
     assert!(smtp.messages().is_empty());
 
     // The server returns; a second sender (another replica) races the service's own.
@@ -321,15 +312,7 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
 
     let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(messages.len(), 2);
-    let mut failed = Vec::new();
-    for _ in 0..100 {
-        failed = service.deliveries(pb::DeliveryStatus::Failed).await;
-        if !failed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(failed.len(), 1);
+    let failed = service.wait_for_status(pb::DeliveryStatus::Failed, 1).await;
     assert_eq!(failed[0].recipient, "nobody@rejected.invalid");
     assert_eq!(failed[0].attempts, 1, "a permanent refusal is not retried");
     assert!(
@@ -405,21 +388,15 @@ async fn without_smtp_emails_are_written_as_eml_files() {
         )
         .await;
 
-    let mut files = Vec::new();
-    for _ in 0..200 {
-        files = std::fs::read_dir(&directory)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !files.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    service.wait_for_status(pb::DeliveryStatus::Sent, 1).await;
+    let files: Vec<_> = std::fs::read_dir(&directory)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
     assert_eq!(files.len(), 1);
     assert_eq!(
         files[0]

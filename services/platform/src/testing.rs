@@ -4,6 +4,13 @@
 //! Each test gets its own database (`t_<uuid>`) and its own subject prefix (so its own
 //! streams and consumers), so tests run in parallel and never see each other's state.
 //! `CSPR_TEST_DATABASE_URL` and `CSPR_TEST_NATS_URL` point them elsewhere than localhost.
+//!
+//! # Layout
+//! - `harness`: [`TestSetup`] → [`TestService`], one service started for a test, and
+//!   [`Leftovers`], which removes its database and streams even after a panic.
+//! - `wait`: [`eventually`] and [`wait_until`], waiting for a condition with a deadline
+//!   instead of sleeping.
+//! - here: the pieces they are built from (configs, tokens, events, an own NATS server).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +25,12 @@ use crate::auth::{TokenRequest, issue_development_token};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
 use crate::server::ServiceContext;
+
+mod harness;
+mod wait;
+
+pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
+pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
 /// The HS256 secret test tokens are signed with.
 pub const TEST_SECRET: &[u8] = b"test-secret-for-cspr-integration-tests";

@@ -211,14 +211,16 @@ async fn poison_messages_are_parked_and_others_flow() {
         .await
         .expect("relay");
 
-    let mut parked = 0;
-    for _ in 0..200 {
-        parked = count(&pool, "SELECT count(*) FROM dead_letters").await;
-        if parked == 2 && count(&pool, "SELECT count(*) FROM effects").await == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cspr_platform::testing::wait_until(
+        "two dead letters and two effects",
+        cspr_platform::testing::DEADLINE,
+        || async {
+            count(&pool, "SELECT count(*) FROM dead_letters").await == 2
+                && count(&pool, "SELECT count(*) FROM effects").await == 2
+        },
+    )
+    .await;
+    let parked = count(&pool, "SELECT count(*) FROM dead_letters").await;
     assert_eq!(
         parked, 2,
         "the undecodable and the failing message are parked"

@@ -79,13 +79,6 @@ async fn suggestions_come_from_chronologies_without_duplicates() {
         )
         .await;
 
-    for _ in 0..200 {
-        if listed(&service, &review_id, true).await.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let suggestions = listed(&service, &review_id, true).await;
     let names: Vec<&str> = suggestions
         .iter()
@@ -177,7 +170,7 @@ async fn nothing_is_scheduled_before_the_terms_of_reference() {
     );
 
     service.terms(&review_id).await;
-    service.wait_for_review(&review_id, true).await;
+    service.assert_projected(&review_id, true).await;
     let scheduled = client
         .schedule_conversation(authed(conversation("c2"), &service.reviewer()))
         .await

@@ -103,7 +103,7 @@ async fn alerts_are_raised_once_across_replicas() {
 
     // Assert: the bus saw each alert exactly once.
     let events = cspr_platform::testing::read_stream(
-        &registry.nats_url,
+        &registry.platform.nats_url,
         &registry.stream(),
         3,
         Duration::from_secs(10),

@@ -152,17 +152,10 @@ async fn a_review_runs_from_notification_to_closure() {
             independence_statement: "I had no involvement with the family.".into(),
         }
     };
-    let mut projected = 0i64;
-    for _ in 0..200 {
-        projected = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
-            .fetch_one(registry.store.pool())
-            .await
-            .expect("count");
-        if projected == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
+        .fetch_one(registry.store.pool())
+        .await
+        .expect("count");
     assert_eq!(projected, 1, "practitioner event consumed");
     let refused = client
         .appoint_panel_member(authed(
@@ -324,24 +317,17 @@ async fn a_review_runs_from_notification_to_closure() {
             }),
         ))
         .await;
-    let mut outstanding = vec!["?".to_string()];
-    for _ in 0..100 {
-        outstanding = client
-            .get_review(authed(
-                pb::GetReviewRequest {
-                    review_id: id.clone(),
-                },
-                &admin,
-            ))
-            .await
-            .expect("get")
-            .into_inner()
-            .outstanding_agency_reports;
-        if outstanding.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let outstanding = client
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+        .outstanding_agency_reports;
     assert!(
         outstanding.is_empty(),
         "decisions not projected: {outstanding:?}"
@@ -485,25 +471,18 @@ async fn a_review_runs_from_notification_to_closure() {
             Body::ActionPlanActivated(ActionPlanActivated { action_count: 2 }),
         ))
         .await;
-    let mut stage_now = pb::Stage::Published;
-    for _ in 0..200 {
-        stage_now = stage(
-            &client
-                .get_review(authed(
-                    pb::GetReviewRequest {
-                        review_id: id.clone(),
-                    },
-                    &admin,
-                ))
-                .await
-                .expect("get")
-                .into_inner(),
-        );
-        if stage_now == pb::Stage::ActionMonitoring {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let stage_now = stage(
+        &client
+            .get_review(authed(
+                pb::GetReviewRequest {
+                    review_id: id.clone(),
+                },
+                &admin,
+            ))
+            .await
+            .expect("get")
+            .into_inner(),
+    );
     assert_eq!(stage_now, pb::Stage::ActionMonitoring);
     let refused = client
         .advance_stage(advance(pb::Stage::Closed))
@@ -523,17 +502,10 @@ async fn a_review_runs_from_notification_to_closure() {
             }),
         ))
         .await;
-    let mut closed = None;
-    for _ in 0..200 {
-        match client.advance_stage(advance(pb::Stage::Closed)).await {
-            Ok(review) => {
-                closed = Some(review.into_inner());
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
-    let _ = closed.expect("closed once the plan is complete");
+    client
+        .advance_stage(advance(pb::Stage::Closed))
+        .await
+        .expect("closed once the plan is complete");
     let review = client
         .get_review(authed(
             pb::GetReviewRequest {
@@ -652,7 +624,7 @@ async fn a_review_runs_from_notification_to_closure() {
         "review_closed",
     ];
     let events = cspr_platform::testing::read_stream(
-        &registry.nats_url,
+        &registry.platform.nats_url,
         &registry.stream(),
         expected.len(),
         Duration::from_secs(20),

@@ -40,6 +40,7 @@ async fn commands_succeed_while_nats_is_down_and_events_follow() {
             .await
             .expect("commands succeed while NATS is down");
     }
+    // The fault's duration: NATS stays down 2 s longer, so the relay's attempts fail.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let waiting = cspr_platform::bus::outbox::backlog(registry.store.pool())
         .await

@@ -385,7 +385,7 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
         .into_inner();
     assert_eq!(listed.reviews.len(), 1);
     let events = cspr_platform::testing::read_stream(
-        &registry.nats_url,
+        &registry.platform.nats_url,
         &registry.stream(),
         1,
         Duration::from_secs(10),
@@ -478,7 +478,7 @@ async fn request_ids_make_creation_safe_to_retry() {
     assert_eq!(unique.len(), 7);
 
     let events = cspr_platform::testing::read_stream(
-        &registry.nats_url,
+        &registry.platform.nats_url,
         &registry.stream(),
         7,
         Duration::from_secs(10),

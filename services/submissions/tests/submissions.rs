@@ -78,13 +78,14 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
     let review_id = service.review_with_agencies(&["police"]).await;
     let token = service.agency("police");
 
-    // The connection is cut after 500 entries.
-    let (sender, receiver) = tokio::sync::mpsc::channel(1_000);
+    // The connection is cut after 2,500 entries: more than one ingest batch (2,000), so
+    // the service has written rows (uncommitted) that must go with the broken stream.
+    let (sender, receiver) = tokio::sync::mpsc::channel(3_000);
     sender
-        .send(header("cut", &review_id, "police", 1_000))
+        .send(header("cut", &review_id, "police", 5_000))
         .await
         .expect("send");
-    for index in 0..500 {
+    for index in 0..2_500 {
         sender
             .send(common::as_message(entry(index, "police", "2024-10-01")))
             .await
@@ -100,9 +101,21 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
             ))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The table grows as soon as the first batch is inserted, committed or not.
+    cspr_platform::testing::wait_until(
+        "the first ingest batch written",
+        cspr_platform::testing::DEADLINE,
+        || async {
+            sqlx::query_scalar::<_, i64>("SELECT pg_relation_size('chronology_entries')")
+                .fetch_one(service.store.pool())
+                .await
+                .is_ok_and(|size| size > 0)
+        },
+    )
+    .await;
     call.abort();
     drop(sender);
+    wait_for_writers_to_finish(&service).await;
 
     // The stream ends cleanly but early: 500 of the 1,000 announced.
     let mut client = service.client.clone();
@@ -143,7 +156,7 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
         .expect_err("entry first");
     assert_eq!(violated_fields(&refused), ["header"]);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_writers_to_finish(&service).await;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM agency_reports")
         .fetch_one(service.store.pool())
         .await
@@ -172,6 +185,26 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
     .expect("whole");
     assert_eq!((receipt.version, receipt.entry_count), (1, 10));
     service.stop().await;
+}
+
+/// Waits until no other session holds a lock on the report tables: the broken
+/// submissions' transactions have ended (rolled back, or committed if the code were wrong).
+async fn wait_for_writers_to_finish(service: &TestSubmissions) {
+    cspr_platform::testing::wait_until(
+        "the submission transactions to end",
+        cspr_platform::testing::DEADLINE,
+        || async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                  WHERE c.relname IN ('agency_reports', 'chronology_entries')
+                    AND l.pid <> pg_backend_pid())",
+            )
+            .fetch_one(service.store.pool())
+            .await
+            .unwrap_or(false)
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -454,7 +487,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
     let terms = service
         .registry_event(&review_id, common::terms(&["police", "gp"]))
         .await;
-    service.wait_for_requests(&review_id, 2).await;
+    assert_eq!(service.request_count(&review_id).await, 2);
 
     // The same event delivered again (another message id gets past JetStream's dedupe).
     cspr_platform::testing::publish_event(
@@ -463,6 +496,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
         &uuid::Uuid::new_v4().to_string(),
     )
     .await;
+    service.wait_drained("registry").await;
     // A revision of the terms with the same agencies and a new due date.
     let mut revised = common::terms(&["police", "gp", "school"]);
     if let cspr_proto::events::v1::event::Body::TermsOfReferenceSet(terms) = &mut revised {
@@ -470,8 +504,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
         terms.report_due_date = common::pdate("2026-05-15");
     }
     service.registry_event(&review_id, revised).await;
-    service.wait_for_requests(&review_id, 3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(service.request_count(&review_id).await, 3);
 
     let admin = service.token(&["partnership_admin"], "alice-admin");
     let mut client = service.client.clone();

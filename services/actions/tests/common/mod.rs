@@ -1,5 +1,5 @@
-//! The actions service started for real (own database, own subject prefix, manual clock),
-//! fed with the registry's events as the registry would publish them.
+//! The actions service started for real through the platform's test harness, fed with the
+//! registry's events as the registry would publish them.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
@@ -8,16 +8,12 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use cspr_actions::ActionsConfig;
 use cspr_actions::store::Store;
-use cspr_platform::clock::ManualClock;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
 use cspr_proto::events::v1::{OverviewReportApproved, ReviewCreated, ReviewPublished, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::Recommendation;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use testing::{authed, violated_fields};
@@ -29,70 +25,55 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 pub struct TestActions {
-    pub platform: PlatformConfig,
-    pub clock: ManualClock,
-    pub shutdown: CancellationToken,
-    pub running: Option<RunningService>,
-    pub database_url: String,
+    /// The running service, its clock, platform settings and clean-up.
+    pub service: TestService,
     pub client: ActionMonitoringClient<Channel>,
     pub store: Store,
 }
 
+impl std::ops::Deref for TestActions {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
+}
+
 impl TestActions {
     pub async fn start() -> Self {
-        testing::init();
-        let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 7, 1).expect("date"));
-        let shutdown = CancellationToken::new();
-        let platform = testing::platform_config(&testing::nats_url());
-        let context =
-            testing::context(cspr_actions::SERVICE_NAME, &platform, &clock, &shutdown).await;
-        let store = cspr_actions::store(&context);
-        let database_url = context.service.database_url.clone();
+        let today = NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
+        let setup = TestSetup::new(cspr_actions::SERVICE_NAME, today).await;
+        let store = cspr_actions::store(&setup.context);
         let config = ActionsConfig {
             due_soon_days: 14,
             escalate_after_days: 30,
             sweep_interval: Duration::from_secs(3600),
         };
-        let running = cspr_actions::start(context, config)
-            .await
-            .expect("actions starts");
-        let channel = testing::channel(running.addr).await;
-        testing::wait_serving(channel.clone(), cspr_actions::GRPC_NAME).await;
+        let started = cspr_actions::start(setup.context.clone(), config);
+        let service = setup.serve(cspr_actions::GRPC_NAME, started).await;
         Self {
-            platform,
-            clock,
-            shutdown,
-            running: Some(running),
-            database_url,
-            client: ActionMonitoringClient::new(channel),
+            client: ActionMonitoringClient::new(service.channel.clone()),
             store,
+            service,
         }
     }
 
     pub fn admin(&self) -> String {
-        testing::token(
-            &self.platform,
-            PARTNERSHIP,
-            &["partnership_admin"],
-            None,
-            "alice",
-        )
+        self.service
+            .token(PARTNERSHIP, &["partnership_admin"], None, "alice")
     }
 
     pub fn agency(&self, org: &str) -> String {
-        testing::token(&self.platform, PARTNERSHIP, &["agency"], Some(org), org)
+        self.service.token(PARTNERSHIP, &["agency"], Some(org), org)
     }
 
-    pub fn stream(&self) -> String {
-        cspr_platform::bus::stream_name(&self.platform.subject_prefix, "actions")
-    }
-
+    /// Publishes an event of `review_id` and waits until the service consumed it.
     pub async fn publish(&self, review_id: &str, body: Body) {
         let event = testing::foreign_event(PARTNERSHIP, review_id, body);
-        testing::publish_event(&self.platform, &event, &event.id.clone()).await;
+        self.service.deliver(&event).await;
     }
 
-    /// A review whose overview report (R1, R2) was approved; waits for the headings.
+    /// A review whose overview report (R1, R2) was approved, its headings projected.
     pub async fn approved_review(&self) -> String {
         let review_id = uuid::Uuid::now_v7().to_string();
         self.publish(
@@ -121,18 +102,14 @@ impl TestActions {
         )
         .await;
         let id: uuid::Uuid = review_id.parse().expect("uuid");
-        for _ in 0..400 {
-            if self
-                .store
+        assert!(
+            self.store
                 .has_recommendation(id, "R2")
                 .await
-                .unwrap_or(false)
-            {
-                return review_id;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("recommendations never projected");
+                .expect("recommendation looked up"),
+            "recommendations projected"
+        );
+        review_id
     }
 
     pub async fn publish_review(&self, review_id: &str) {
@@ -172,13 +149,7 @@ impl TestActions {
             .map(|response| response.into_inner())
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            running.stopped().await.expect("clean stop");
-        }
-        self.store.pool().close().await;
-        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }

@@ -1,5 +1,5 @@
-//! The family service started for real (own database, own subject prefix, manual clock,
-//! a fixed data key), fed with the registry's events as the registry would publish them.
+//! The family service started for real through the platform's test harness (with a fixed
+//! data key), fed with the registry's events as the registry would publish them.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
@@ -9,15 +9,11 @@ use chrono::NaiveDate;
 use cspr_family::FamilyConfig;
 use cspr_family::crypto::FieldCipher;
 use cspr_family::store::Store;
-use cspr_platform::clock::ManualClock;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::events::v1::{ReviewCreated, ReviewerAppointed, event::Body};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
 use cspr_proto::google::r#type::Date;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use testing::{authed, violated_fields};
@@ -31,54 +27,44 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 pub struct TestFamily {
-    pub platform: PlatformConfig,
-    pub clock: ManualClock,
-    pub shutdown: CancellationToken,
-    pub running: Option<RunningService>,
-    pub database_url: String,
+    /// The running service, its clock, platform settings and clean-up.
+    pub service: TestService,
     pub client: FamilyEngagementClient<Channel>,
     pub store: Store,
 }
 
+impl std::ops::Deref for TestFamily {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
+}
+
 impl TestFamily {
     pub async fn start() -> Self {
-        let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-        let shutdown = CancellationToken::new();
-        let platform = testing::platform_config(&testing::nats_url());
-        let context =
-            testing::context(cspr_family::SERVICE_NAME, &platform, &clock, &shutdown).await;
-        let store = cspr_family::store(&context);
-        let database_url = context.service.database_url.clone();
+        let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
+        let setup = TestSetup::new(cspr_family::SERVICE_NAME, today).await;
+        let store = cspr_family::store(&setup.context);
         let config = FamilyConfig {
             cipher: FieldCipher::new(KEY, &[]).expect("key"),
             sweep_interval: Duration::from_secs(3600),
         };
-        let running = cspr_family::start(context, config)
-            .await
-            .expect("family starts");
-        let channel = testing::channel(running.addr).await;
-        testing::wait_serving(channel.clone(), cspr_family::GRPC_NAME).await;
+        let started = cspr_family::start(setup.context.clone(), config);
+        let service = setup.serve(cspr_family::GRPC_NAME, started).await;
         Self {
-            platform,
-            clock,
-            shutdown,
-            running: Some(running),
-            database_url,
-            client: FamilyEngagementClient::new(channel),
+            client: FamilyEngagementClient::new(service.channel.clone()),
             store,
+            service,
         }
     }
 
     pub fn token(&self, roles: &[&str], subject: &str) -> String {
-        testing::token(&self.platform, PARTNERSHIP, roles, None, subject)
+        self.service.token(PARTNERSHIP, roles, None, subject)
     }
 
     pub fn liaison(&self) -> String {
         self.token(&["family_liaison"], "fay-liaison")
-    }
-
-    pub fn stream(&self) -> String {
-        cspr_platform::bus::stream_name(&self.platform.subject_prefix, "family")
     }
 
     /// A review with its reviewer appointed, projected.
@@ -97,18 +83,17 @@ impl TestFamily {
             }),
         ] {
             let event = testing::foreign_event(PARTNERSHIP, &review_id, body);
-            testing::publish_event(&self.platform, &event, &event.id.clone()).await;
+            self.service.deliver(&event).await;
         }
         let id: uuid::Uuid = review_id.parse().expect("uuid");
-        for _ in 0..400 {
-            if let Ok(Some(review)) = self.store.review(PARTNERSHIP, id).await
-                && review.reviewer_subject.is_some()
-            {
-                return review_id;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("review never projected");
+        let review = self
+            .store
+            .review(PARTNERSHIP, id)
+            .await
+            .expect("review read")
+            .expect("review projected");
+        assert!(review.reviewer_subject.is_some(), "reviewer projected");
+        review_id
     }
 
     /// Adds a grandparent named `name`, reached through a known health visitor.
@@ -150,13 +135,7 @@ impl TestFamily {
             .into_inner()
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            running.stopped().await.expect("clean stop");
-        }
-        self.store.pool().close().await;
-        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }

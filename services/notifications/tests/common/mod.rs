@@ -9,16 +9,12 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use cspr_notifications::config::{MailTarget, NotificationsConfig};
 use cspr_notifications::domain::RetryPolicy;
-use cspr_platform::clock::ManualClock;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use testing::{SmtpSink, authed};
@@ -30,31 +26,27 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 pub struct TestNotifications {
-    pub platform: PlatformConfig,
-    pub clock: ManualClock,
-    pub shutdown: CancellationToken,
-    pub running: Option<RunningService>,
-    pub database_url: String,
+    /// The running service, its clock, platform settings and clean-up.
+    pub service: TestService,
+    /// The service's database.
     pub pool: PgPool,
     pub client: NotificationsClient<Channel>,
+}
+
+impl std::ops::Deref for TestNotifications {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
 }
 
 impl TestNotifications {
     /// Starts the service sending to `target`.
     pub async fn start(target: MailTarget) -> Self {
-        testing::init();
-        let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-        let shutdown = CancellationToken::new();
-        let platform = testing::platform_config(&testing::nats_url());
-        let context = testing::context(
-            cspr_notifications::SERVICE_NAME,
-            &platform,
-            &clock,
-            &shutdown,
-        )
-        .await;
-        let pool = context.pool.clone();
-        let database_url = context.service.database_url.clone();
+        let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
+        let setup = TestSetup::new(cspr_notifications::SERVICE_NAME, today).await;
+        let pool = setup.context.pool.clone();
         let config = NotificationsConfig {
             target,
             from: "CSPR reviews <no-reply@cspr.test>".into(),
@@ -66,46 +58,48 @@ impl TestNotifications {
             concurrency: 16,
             poll_interval: Duration::from_millis(100),
         };
-        let running = cspr_notifications::start(context, config)
-            .await
-            .expect("notifications starts");
-        let channel = testing::channel(running.addr).await;
-        testing::wait_serving(channel.clone(), cspr_notifications::GRPC_NAME).await;
+        let started = cspr_notifications::start(setup.context.clone(), config);
+        let service = setup.serve(cspr_notifications::GRPC_NAME, started).await;
         Self {
-            platform,
-            clock,
-            shutdown,
-            running: Some(running),
-            database_url,
+            client: NotificationsClient::new(service.channel.clone()),
             pool,
-            client: NotificationsClient::new(channel),
+            service,
         }
     }
 
     pub fn operations(&self) -> String {
-        testing::token(&self.platform, PARTNERSHIP, &["operations"], None, "ops")
+        self.service
+            .token(PARTNERSHIP, &["operations"], None, "ops")
     }
 
-    /// Publishes an event of `review_id` as its producer would; returns it.
+    /// Publishes an event of `review_id` as its producer would, waits until the service
+    /// consumed it, and returns it.
     pub async fn publish(&self, review_id: &str, body: Body) -> Event {
         let event = testing::foreign_event(PARTNERSHIP, review_id, body);
-        testing::publish_event(&self.platform, &event, &event.id.clone()).await;
+        self.service.deliver(&event).await;
         event
     }
 
-    /// Waits until `count` deliveries exist.
-    pub async fn wait_for_deliveries(&self, count: i64) {
-        for _ in 0..400 {
-            let planned: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries")
-                .fetch_one(&self.pool)
-                .await
-                .expect("count");
-            if planned >= count {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{count} deliveries never planned");
+    /// How many deliveries are planned.
+    pub async fn delivery_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM deliveries")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+
+    /// Waits until the deliveries with `status` number `count`; returns them.
+    pub async fn wait_for_status(
+        &self,
+        status: pb::DeliveryStatus,
+        count: usize,
+    ) -> Vec<pb::Delivery> {
+        self.service
+            .eventually(&format!("{count} deliveries {status:?}"), || async {
+                let deliveries = self.deliveries(status).await;
+                (deliveries.len() == count).then_some(deliveries)
+            })
+            .await
     }
 
     pub async fn deliveries(&self, status: pb::DeliveryStatus) -> Vec<pb::Delivery> {
@@ -125,14 +119,8 @@ impl TestNotifications {
             .deliveries
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            running.stopped().await.expect("clean stop");
-        }
-        self.pool.close().await;
-        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }
 

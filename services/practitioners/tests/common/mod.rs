@@ -1,15 +1,12 @@
-//! The practitioners service started for real (own database, own subject prefix, manual
-//! clock), fed with the registry's and submissions' events as they would publish them.
+//! The practitioners service started for real through the platform's test harness, fed
+//! with the registry's and submissions' events as they would publish them.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use cspr_platform::clock::ManualClock;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_practitioners::PractitionersConfig;
 use cspr_practitioners::store::Store;
 use cspr_proto::events::v1::{
@@ -18,7 +15,6 @@ use cspr_proto::events::v1::{
 use cspr_proto::google::r#type::Date;
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use testing::{authed, violated_fields};
@@ -31,70 +27,56 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 pub struct TestPractitioners {
-    pub platform: PlatformConfig,
-    pub clock: ManualClock,
-    pub shutdown: CancellationToken,
-    pub running: Option<RunningService>,
-    pub database_url: String,
+    /// The running service, its clock, platform settings and clean-up.
+    pub service: TestService,
     pub client: PractitionerEngagementClient<Channel>,
     pub store: Store,
 }
 
+impl std::ops::Deref for TestPractitioners {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
+}
+
 impl TestPractitioners {
     pub async fn start() -> Self {
-        testing::init();
-        let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-        let shutdown = CancellationToken::new();
-        let platform = testing::platform_config(&testing::nats_url());
-        let context = testing::context(
-            cspr_practitioners::SERVICE_NAME,
-            &platform,
-            &clock,
-            &shutdown,
-        )
-        .await;
-        let store = cspr_practitioners::store(&context);
-        let database_url = context.service.database_url.clone();
-        let running = cspr_practitioners::start(
-            context,
+        let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
+        let setup = TestSetup::new(cspr_practitioners::SERVICE_NAME, today).await;
+        let store = cspr_practitioners::store(&setup.context);
+        let started = cspr_practitioners::start(
+            setup.context.clone(),
             PractitionersConfig {
                 sweep_interval: Duration::from_secs(3600),
             },
-        )
-        .await
-        .expect("practitioners starts");
-        let channel = testing::channel(running.addr).await;
-        testing::wait_serving(channel.clone(), cspr_practitioners::GRPC_NAME).await;
+        );
+        let service = setup.serve(cspr_practitioners::GRPC_NAME, started).await;
         Self {
-            platform,
-            clock,
-            shutdown,
-            running: Some(running),
-            database_url,
-            client: PractitionerEngagementClient::new(channel),
+            client: PractitionerEngagementClient::new(service.channel.clone()),
             store,
+            service,
         }
     }
 
     pub fn token(&self, roles: &[&str], subject: &str) -> String {
-        testing::token(&self.platform, PARTNERSHIP, roles, None, subject)
+        self.service.token(PARTNERSHIP, roles, None, subject)
     }
 
     pub fn reviewer(&self) -> String {
         self.token(&["reviewer"], REVIEWER)
     }
 
-    pub fn stream(&self) -> String {
-        cspr_platform::bus::stream_name(&self.platform.subject_prefix, "practitioners")
-    }
-
+    /// Publishes an event of `review_id` as its producer would and waits until the service
+    /// consumed it.
     pub async fn publish(&self, review_id: &str, body: Body) -> Event {
         let mut event = testing::foreign_event(PARTNERSHIP, review_id, body);
         event.actor = Some(Actor {
             subject: "someone".into(),
             roles: vec![],
         });
-        testing::publish_event(&self.platform, &event, &event.id.clone()).await;
+        self.service.deliver(&event).await;
         event
     }
 
@@ -123,7 +105,7 @@ impl TestPractitioners {
         if with_terms {
             self.terms(&review_id).await;
         }
-        self.wait_for_review(&review_id, with_terms).await;
+        self.assert_projected(&review_id, with_terms).await;
         review_id
     }
 
@@ -144,19 +126,17 @@ impl TestPractitioners {
         .await;
     }
 
-    /// Waits until the projection has the review (and its reviewer; its scope if asked).
-    pub async fn wait_for_review(&self, review_id: &str, with_terms: bool) {
+    /// Checks the projection has the review (and its reviewer; its scope if asked).
+    pub async fn assert_projected(&self, review_id: &str, with_terms: bool) {
         let id: uuid::Uuid = review_id.parse().expect("uuid");
-        for _ in 0..400 {
-            if let Ok(Some(review)) = self.store.review(PARTNERSHIP, id).await
-                && review.reviewer_subject.is_some()
-                && (!with_terms || review.scope().is_some())
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("review {review_id} never projected");
+        let review = self
+            .store
+            .review(PARTNERSHIP, id)
+            .await
+            .expect("review read")
+            .expect("review projected");
+        assert!(review.reviewer_subject.is_some(), "reviewer projected");
+        assert!(!with_terms || review.scope().is_some(), "scope projected");
     }
 
     pub async fn register(
@@ -188,14 +168,8 @@ impl TestPractitioners {
             .into_inner()
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            running.stopped().await.expect("clean stop");
-        }
-        self.store.pool().close().await;
-        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }
 

@@ -1,15 +1,12 @@
-//! The submissions service started for real (own database, own subject prefix, manual
-//! clock), fed with the registry's events as the registry would publish them.
+//! The submissions service started for real through the platform's test harness, fed with
+//! the registry's events as the registry would publish them.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use cspr_platform::clock::ManualClock;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::RunningService;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::events::v1::{
     Actor, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
 };
@@ -19,7 +16,6 @@ use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use cspr_submissions::config::SubmissionsConfig;
 use cspr_submissions::store::Store;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use testing::{authed, violated_fields};
@@ -35,54 +31,45 @@ pub fn pdate(text: &str) -> Option<Date> {
 }
 
 pub struct TestSubmissions {
-    pub platform: PlatformConfig,
-    pub clock: ManualClock,
-    pub shutdown: CancellationToken,
-    pub running: Option<RunningService>,
-    pub database_url: String,
+    /// The running service, its clock, platform settings and clean-up.
+    pub service: TestService,
     pub client: AgencySubmissionsClient<Channel>,
     /// A store on the same database (a second replica, for jobs).
     pub store: Store,
 }
 
+impl std::ops::Deref for TestSubmissions {
+    type Target = TestService;
+
+    fn deref(&self) -> &TestService {
+        &self.service
+    }
+}
+
 impl TestSubmissions {
     pub async fn start(today: &str) -> Self {
-        testing::init();
-        let clock = ManualClock::on(date(today));
-        let shutdown = CancellationToken::new();
-        let platform = testing::platform_config(&testing::nats_url());
-        let context =
-            testing::context(cspr_submissions::SERVICE_NAME, &platform, &clock, &shutdown).await;
-        let store = cspr_submissions::store(&context);
-        let database_url = context.service.database_url.clone();
+        let setup = TestSetup::new(cspr_submissions::SERVICE_NAME, date(today)).await;
+        let store = cspr_submissions::store(&setup.context);
         let config = SubmissionsConfig {
             sweep_interval: Duration::from_secs(3600),
             ..SubmissionsConfig::default()
         };
-        let running = cspr_submissions::start(context, config)
-            .await
-            .expect("submissions starts");
-        let channel = testing::channel(running.addr).await;
-        testing::wait_serving(channel.clone(), cspr_submissions::GRPC_NAME).await;
+        let started = cspr_submissions::start(setup.context.clone(), config);
+        let service = setup.serve(cspr_submissions::GRPC_NAME, started).await;
         Self {
-            platform,
-            clock,
-            shutdown,
-            running: Some(running),
-            database_url,
-            client: AgencySubmissionsClient::new(channel)
+            client: AgencySubmissionsClient::new(service.channel.clone())
                 .max_decoding_message_size(64 * 1024 * 1024),
             store,
+            service,
         }
     }
 
     pub fn token(&self, roles: &[&str], subject: &str) -> String {
-        testing::token(&self.platform, PARTNERSHIP, roles, None, subject)
+        self.service.token(PARTNERSHIP, roles, None, subject)
     }
 
     pub fn agency(&self, agency_id: &str) -> String {
-        testing::token(
-            &self.platform,
+        self.service.token(
             PARTNERSHIP,
             &["agency"],
             Some(agency_id),
@@ -94,11 +81,7 @@ impl TestSubmissions {
         self.token(&["panel_chair"], "tess-chair")
     }
 
-    pub fn stream(&self) -> String {
-        cspr_platform::bus::stream_name(&self.platform.subject_prefix, "submissions")
-    }
-
-    /// Publishes a registry event for `review_id`.
+    /// Publishes a registry event for `review_id` and waits until the service consumed it.
     pub async fn registry_event(
         &self,
         review_id: &str,
@@ -109,7 +92,7 @@ impl TestSubmissions {
             subject: "alice-admin".into(),
             roles: vec!["partnership_admin".into()],
         });
-        testing::publish_event(&self.platform, &event, &event.id.clone()).await;
+        self.service.deliver(&event).await;
         event
     }
 
@@ -126,40 +109,31 @@ impl TestSubmissions {
         )
         .await;
         self.registry_event(&review_id, terms(agencies)).await;
-        self.wait_for_requests(&review_id, agencies.len()).await;
+        assert_eq!(self.request_count(&review_id).await, agencies.len());
         review_id
     }
 
-    pub async fn wait_for_requests(&self, review_id: &str, count: usize) {
+    /// How many report requests `review_id` has.
+    pub async fn request_count(&self, review_id: &str) -> usize {
         let admin = self.token(&["partnership_admin"], "alice-admin");
         let mut client = self.client.clone();
-        for _ in 0..200 {
-            let listed = client
-                .list_report_requests(authed(
-                    pb::ListReportRequestsRequest {
-                        review_id: review_id.to_string(),
-                        ..Default::default()
-                    },
-                    &admin,
-                ))
-                .await
-                .map(|response| response.into_inner().report_requests.len());
-            if listed.as_ref().is_ok_and(|listed| *listed >= count) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{count} report requests never appeared for {review_id}");
+        client
+            .list_report_requests(authed(
+                pb::ListReportRequestsRequest {
+                    review_id: review_id.to_string(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .expect("report requests listed")
+            .into_inner()
+            .report_requests
+            .len()
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            running.stopped().await.expect("clean stop");
-        }
-        self.store.pool().close().await;
-        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
-        testing::drop_database(&self.database_url).await;
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }
 

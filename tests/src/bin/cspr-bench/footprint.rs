@@ -350,10 +350,11 @@ async fn under_load(
         .buffer_unordered(size.agencies)
         .collect::<Vec<_>>();
     let (reads, creates, ingest) = tokio::join!(reads, creates, ingest);
-    // Let the events of the last reviews reach every consumer before sampling stops.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The events of the last reviews reach every consumer before sampling stops.
+    let quiet = crate::common::wait_for_quiet_bus(&services.platform.subject_prefix).await;
     done.store(true, Ordering::Relaxed);
     let peak = sampler.await?;
+    quiet?;
     reads?;
     creates?;
     for submission in ingest {
