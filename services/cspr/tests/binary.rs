@@ -4,7 +4,7 @@
 //! cleanly with exit code 0.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cspr_platform::testing;
 
@@ -97,23 +97,16 @@ impl Isolated {
 
     /// Waits until every service reports SERVING, as a container health check would.
     fn wait_serving(&self) {
-        let started = Instant::now();
         for (_, addr, _) in &self.services {
-            loop {
-                let health = cspr()
-                    .args(["health", "check", addr])
-                    .output()
-                    .expect("health runs");
-                if health.status.success() {
-                    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "{addr} never SERVING"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            let health =
+                testing::eventually_blocking(&format!("{addr} SERVING"), testing::DEADLINE, || {
+                    let health = cspr()
+                        .args(["health", "check", addr])
+                        .output()
+                        .expect("health runs");
+                    health.status.success().then_some(health)
+                });
+            assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
         }
     }
 }
@@ -322,17 +315,11 @@ fn serve_token_review_and_a_clean_sigterm() {
         .status()
         .expect("kill");
     assert!(killed.success());
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(30),
-            "did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = testing::eventually_blocking(
+        "the process to exit after SIGTERM",
+        Duration::from_secs(30),
+        || server.0.try_wait().expect("wait"),
+    );
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
 }
 
@@ -476,38 +463,33 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     std::fs::write(file.path(), serde_json::to_vec(&report).expect("json")).expect("write");
 
     // The request arrives from the registry's event shortly after the terms of reference.
-    let mut submitted = None;
-    for _ in 0..100 {
-        let output = client(&police, &registry_addr, &submissions_addr)
-            .args(["report", "submit", "--file"])
-            .arg(file.path())
-            .args(["--output", "json"])
-            .output()
-            .expect("submit");
-        if output.status.success() {
-            submitted = Some(output);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let submitted = submitted.expect("the report is stored once the request exists");
+    let submitted = testing::eventually_blocking(
+        "the report stored once the request exists",
+        testing::DEADLINE,
+        || {
+            let output = client(&police, &registry_addr, &submissions_addr)
+                .args(["report", "submit", "--file"])
+                .arg(file.path())
+                .args(["--output", "json"])
+                .output()
+                .expect("submit");
+            output.status.success().then_some(output)
+        },
+    );
 
     // Without CSPR_SMTP_URL, the agency's "report requested" email is an .eml file.
-    let mut emails = Vec::new();
-    for _ in 0..100 {
-        emails = std::fs::read_dir(&mail_dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !emails.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let emails: Vec<std::path::PathBuf> =
+        testing::eventually_blocking("the report request's .eml file", testing::DEADLINE, || {
+            let emails: Vec<std::path::PathBuf> = std::fs::read_dir(&mail_dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|entry| entry.path())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (!emails.is_empty()).then_some(emails)
+        });
     assert_eq!(emails.len(), 1, "one email for the one agency in scope");
     let email = std::fs::read_to_string(&emails[0]).expect("eml");
     assert!(email.contains("lead@police.example.org") && email.contains("Report requested"));
@@ -584,22 +566,24 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     assert_eq!(dates, sorted, "in date order");
 
     // The family command answers for the review (no members yet; redacted for this role).
-    let mut family_listing = serde_json::Value::Null;
-    for _ in 0..100 {
-        let output = client(&admin, &registry_addr, &submissions_addr)
-            .env(
-                "CSPR_FAMILY_URL",
-                format!("http://{}", isolated.addr("family")),
-            )
-            .args(["family", "list", "--review", &review_id, "--output", "json"])
-            .output()
-            .expect("family");
-        if output.status.success() {
-            family_listing = serde_json::from_slice(&output.stdout).expect("json");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let family_listing: serde_json::Value = testing::eventually_blocking(
+        "the review known to the family service",
+        testing::DEADLINE,
+        || {
+            let output = client(&admin, &registry_addr, &submissions_addr)
+                .env(
+                    "CSPR_FAMILY_URL",
+                    format!("http://{}", isolated.addr("family")),
+                )
+                .args(["family", "list", "--review", &review_id, "--output", "json"])
+                .output()
+                .expect("family");
+            output
+                .status
+                .success()
+                .then(|| serde_json::from_slice(&output.stdout).expect("json"))
+        },
+    );
     assert_eq!(
         family_listing,
         serde_json::json!([]),
@@ -643,30 +627,34 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
 
     // The practitioner named in the chronology is suggested to the reviewer.
     let practitioners_addr = isolated.addr("practitioners");
-    let mut suggested = serde_json::Value::Null;
-    for _ in 0..100 {
-        let output = client(&admin, &registry_addr, &submissions_addr)
-            .env(
-                "CSPR_PRACTITIONERS_URL",
-                format!("http://{practitioners_addr}"),
-            )
-            .args([
-                "practitioner",
-                "list",
-                "--review",
-                &review_id,
-                "--suggested",
-                "--output",
-                "json",
-            ])
-            .output()
-            .expect("practitioners");
-        suggested = serde_json::from_slice(&output.stdout).unwrap_or_default();
-        if suggested.as_array().is_some_and(|list| !list.is_empty()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let suggested: serde_json::Value = testing::eventually_blocking(
+        "the chronology's practitioner suggested",
+        testing::DEADLINE,
+        || {
+            let output = client(&admin, &registry_addr, &submissions_addr)
+                .env(
+                    "CSPR_PRACTITIONERS_URL",
+                    format!("http://{practitioners_addr}"),
+                )
+                .args([
+                    "practitioner",
+                    "list",
+                    "--review",
+                    &review_id,
+                    "--suggested",
+                    "--output",
+                    "json",
+                ])
+                .output()
+                .expect("practitioners");
+            let suggested: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            suggested
+                .as_array()
+                .is_some_and(|list| !list.is_empty())
+                .then_some(suggested)
+        },
+    );
     assert_eq!(suggested[0]["name"], "Alex Smith");
     assert_eq!(suggested[0]["status"], "suggested");
     let scheduled = client(&admin, &registry_addr, &submissions_addr)
