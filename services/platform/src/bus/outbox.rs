@@ -7,9 +7,9 @@
 //! relays (replicas) share the table safely through `FOR UPDATE SKIP LOCKED`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use cspr_proto::events::v1::{Actor, Event, event};
 use futures::future::join_all;
 use prost::Message;
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Bus, trace};
+use crate::clock::Clock;
 
 /// The NOTIFY channel a commit with new outbox rows wakes the relay on.
 pub const OUTBOX_CHANNEL: &str = "cspr_outbox";
@@ -35,12 +36,16 @@ pub struct EventMeta {
 pub struct Outbox {
     /// The subject prefix of this deployment.
     prefix: String,
+    /// The service's clock: an event occurs when the change it describes is made, in the
+    /// same time as the change's own timestamps (a test's manual clock included).
+    clock: Arc<dyn Clock>,
 }
 
 impl Outbox {
-    pub fn new(prefix: impl Into<String>) -> Self {
+    pub fn new(prefix: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             prefix: prefix.into(),
+            clock,
         }
     }
 
@@ -52,7 +57,7 @@ impl Outbox {
         meta: &EventMeta,
         body: event::Body,
     ) -> Result<Event, sqlx::Error> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let event = Event {
             id: Uuid::now_v7().to_string(),
             r#type: body.type_name().to_string(),
