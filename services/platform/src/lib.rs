@@ -11,6 +11,7 @@
 //! - [`server`]: bootstrap (health, reflection, readiness, graceful shutdown).
 //! - [`jobs`]: periodic work in pages, safe with replicas.
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
+//! - [`projection`]: the review projection the consuming services keep alike.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
 //! - [`convert`]: protobuf dates and timestamps to and from chrono.
@@ -31,6 +32,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
 pub mod pagination;
+pub mod projection;
 pub mod rpc_metrics;
 pub mod server;
 pub mod telemetry;
