@@ -100,10 +100,9 @@ impl FamilyApi {
         let review_id = uuid_field("review_id", raw_id)?;
         Ok(self
             .store
-            .review(&principal.partnership, review_id)
+            .load_review(&principal.partnership, review_id)
             .await
-            .map_err(FamilyError::from)?
-            .ok_or_else(|| FamilyError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(FamilyError::from)?)
     }
 
     async fn refuse(

@@ -39,7 +39,7 @@ use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::crypto::FieldCipher;
-use crate::events::{RegistryProjection, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::FamilyApi;
 use crate::jobs::RestrictionSweep;
 use crate::store::Store;
@@ -104,7 +104,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryProjection);
+                let handler = Arc::new(EventHandler);
                 for source in SOURCES {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),

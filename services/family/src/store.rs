@@ -8,6 +8,7 @@ use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::pagination::Cursor;
+use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -15,14 +16,28 @@ use uuid::Uuid;
 use crate::domain::{self, ContactError, Relationship, RestrictionReason};
 use crate::error::FamilyError;
 
+/// What the service knows of a review: the common projection and the parallel processes.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub reviewer_subject: Option<String>,
+    /// The columns every service keeps (partnership, reference, reviewer).
+    #[sqlx(flatten)]
+    pub review: Review,
     /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
     pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
+}
+
+impl ReviewView for ReviewInfo {
+    const EXTRA_COLUMNS: &'static str = ", parallel_processes";
+}
+
+/// The family view is the common review with one column more: its fields read as the
+/// review's own (`review.reviewer_subject`).
+impl std::ops::Deref for ReviewInfo {
+    type Target = Review;
+
+    fn deref(&self) -> &Review {
+        &self.review
+    }
 }
 
 /// A family member as stored (personal fields sealed).
@@ -144,49 +159,6 @@ impl Store {
 
     // ---- projections of the registry (consumer side)
 
-    async fn ensure_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(subject)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
     /// A parallel process started (Some kind) or ended (None).
     pub async fn record_parallel_process(
         connection: &mut PgConnection,
@@ -195,7 +167,7 @@ impl Store {
         process_id: &str,
         kind: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         match kind {
             Some(kind) => {
                 sqlx::query("UPDATE reviews SET parallel_processes = parallel_processes || jsonb_build_object($2::text, $3::text) WHERE review_id = $1")
@@ -218,19 +190,22 @@ impl Store {
 
     // ---- reads
 
+    /// The review in the partnership, if the service knows it there (yet).
     pub async fn review(
         &self,
         partnership_id: &str,
         review_id: Uuid,
     ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, reviewer_subject, parallel_processes FROM reviews
-             WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
+        reviews::get(&self.pool, partnership_id, review_id).await
+    }
+
+    /// The review a caller of the partnership asks for, or NOT_FOUND.
+    pub async fn load_review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<ReviewInfo, LoadError> {
+        reviews::load(&self.pool, partnership_id, review_id).await
     }
 
     async fn member_in(
