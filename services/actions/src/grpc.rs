@@ -94,10 +94,9 @@ impl ActionsApi {
         let review_id = uuid_field("review_id", raw_id)?;
         Ok(self
             .store
-            .review(&principal.partnership, review_id)
+            .load_review(&principal.partnership, review_id)
             .await
-            .map_err(ActionsError::from)?
-            .ok_or_else(|| ActionsError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(ActionsError::from)?)
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {

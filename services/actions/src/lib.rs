@@ -33,7 +33,7 @@ use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoringServer;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::events::{RegistryProjection, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::ActionsApi;
 use crate::jobs::ActionSweep;
 use crate::store::Store;
@@ -97,7 +97,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryProjection::new(store.clone()));
+                let handler = Arc::new(EventHandler::new(store.clone()));
                 for source in SOURCES {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),

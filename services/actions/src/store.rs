@@ -9,6 +9,7 @@ use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
+use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -16,14 +17,30 @@ use uuid::Uuid;
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 
+/// What the service knows of a review: the common projection and the plan's state.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub reviewer_subject: Option<String>,
+    /// The columns every service keeps (partnership, reference, reviewer).
+    #[sqlx(flatten)]
+    pub review: Review,
+    /// Set when the review is published: the plan is being monitored.
     pub plan_active: bool,
+    /// Set once, when every action of the active plan is verified or cancelled.
     pub plan_completed: bool,
+}
+
+impl ReviewView for ReviewInfo {
+    const EXTRA_COLUMNS: &'static str = ", plan_active, plan_completed";
+}
+
+/// The actions view is the common review with the plan's flags: its fields read as the
+/// review's own (`review.reviewer_subject`).
+impl std::ops::Deref for ReviewInfo {
+    type Target = Review;
+
+    fn deref(&self) -> &Review {
+        &self.review
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -136,49 +153,6 @@ impl Store {
 
     // ---- projections of the registry (consumer side)
 
-    async fn ensure_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(subject)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
     /// The approved overview report's recommendations become the plan's headings (a later
     /// approval adds new ones and updates texts; headings with actions stay).
     pub async fn record_recommendations(
@@ -187,7 +161,7 @@ impl Store {
         partnership_id: &str,
         recommendations: &[(String, String)],
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let refs: Vec<&str> = recommendations
             .iter()
             .map(|(reference, _)| reference.as_str())
@@ -215,7 +189,7 @@ impl Store {
         review_id: Uuid,
         partnership_id: &str,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let activated = sqlx::query(
             "UPDATE reviews SET plan_active = true WHERE review_id = $1 AND NOT plan_active",
         )
@@ -302,19 +276,22 @@ impl Store {
 
     // ---- reads
 
+    /// The review in the partnership, if the service knows it there (yet).
     pub async fn review(
         &self,
         partnership_id: &str,
         review_id: Uuid,
     ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, reviewer_subject, plan_active, plan_completed FROM reviews
-             WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
+        reviews::get(&self.pool, partnership_id, review_id).await
+    }
+
+    /// The review a caller of the partnership asks for, or NOT_FOUND.
+    pub async fn load_review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<ReviewInfo, LoadError> {
+        reviews::load(&self.pool, partnership_id, review_id).await
     }
 
     pub async fn has_recommendation(
