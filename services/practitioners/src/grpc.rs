@@ -188,10 +188,9 @@ impl PractitionersApi {
         let review_id = uuid_field("review_id", raw_id)?;
         Ok(self
             .store
-            .review(&principal.partnership, review_id)
+            .load_review(&principal.partnership, review_id)
             .await
-            .map_err(PractitionersError::from)?
-            .ok_or_else(|| PractitionersError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(PractitionersError::from)?)
     }
 
     fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {

@@ -36,7 +36,7 @@ use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerE
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::events::{ProjectionHandler, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::PractitionersApi;
 use crate::jobs::DeferralSweep;
 use crate::store::Store;
@@ -97,7 +97,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(ProjectionHandler::new(store.clone()));
+                let handler = Arc::new(EventHandler::new(store.clone()));
                 for source in SOURCES {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),

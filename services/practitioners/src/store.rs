@@ -8,6 +8,7 @@ use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::pagination::TextCursor;
+use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -18,16 +19,28 @@ use crate::domain::{
 };
 use crate::error::PractitionersError;
 
-/// What the service knows of a review (from the registry's events).
+/// What the service knows of a review: the common projection and the key lines of enquiry.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub scope_start: Option<NaiveDate>,
-    pub scope_end: Option<NaiveDate>,
+    /// The columns every service keeps (partnership, reference, reviewer, scope).
+    #[sqlx(flatten)]
+    pub review: Review,
+    /// From the terms of reference: what conversations with practitioners explore.
     pub key_lines_of_enquiry: sqlx::types::Json<Vec<String>>,
-    pub reviewer_subject: Option<String>,
+}
+
+impl ReviewView for ReviewInfo {
+    const EXTRA_COLUMNS: &'static str = ", key_lines_of_enquiry";
+}
+
+/// The practitioners view is the common review with one column more: its fields read as
+/// the review's own (`review.reviewer_subject`).
+impl std::ops::Deref for ReviewInfo {
+    type Target = Review;
+
+    fn deref(&self) -> &Review {
+        &self.review
+    }
 }
 
 impl ReviewInfo {
@@ -199,68 +212,16 @@ impl Store {
 
     // ---- projections (consumer side)
 
-    async fn ensure_review(
+    /// The terms of reference's key lines of enquiry (the platform's projection has applied
+    /// the rest of the terms, so the row exists).
+    pub async fn record_key_lines(
         connection: &mut PgConnection,
         review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_terms(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        scope: ScopePeriod,
         key_lines: &[String],
-        reference: &str,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query(
-            "UPDATE reviews SET scope_start = $2, scope_end = $3, key_lines_of_enquiry = $4,
-                 reference = CASE WHEN $5 = '' THEN reference ELSE $5 END
-             WHERE review_id = $1",
-        )
-        .bind(review_id)
-        .bind(scope.start)
-        .bind(scope.end)
-        .bind(sqlx::types::Json(key_lines))
-        .bind(reference)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
+        sqlx::query("UPDATE reviews SET key_lines_of_enquiry = $2 WHERE review_id = $1")
             .bind(review_id)
-            .bind(subject)
+            .bind(sqlx::types::Json(key_lines))
             .execute(connection)
             .await?;
         Ok(())
@@ -277,7 +238,7 @@ impl Store {
         name: &str,
         role: &str,
     ) -> Result<bool, sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let now = self.clock.now();
         let inserted = sqlx::query(
             "INSERT INTO practitioners (id, review_id, name, role, agency_id, status, created_at, updated_at)
@@ -298,19 +259,22 @@ impl Store {
 
     // ---- reads
 
+    /// The review in the partnership, if the service knows it there (yet).
     pub async fn review(
         &self,
         partnership_id: &str,
         review_id: Uuid,
     ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, scope_start, scope_end, key_lines_of_enquiry, reviewer_subject
-             FROM reviews WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
+        reviews::get(&self.pool, partnership_id, review_id).await
+    }
+
+    /// The review a caller of the partnership asks for, or NOT_FOUND.
+    pub async fn load_review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<ReviewInfo, LoadError> {
+        reviews::load(&self.pool, partnership_id, review_id).await
     }
 
     async fn practitioner_in(
