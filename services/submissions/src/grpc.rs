@@ -180,10 +180,9 @@ impl SubmissionsApi {
     /// The review, in the caller's partnership, or NOT_FOUND.
     async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
         self.store
-            .review(&principal.partnership, review_id)
+            .load_review(&principal.partnership, review_id)
             .await
-            .map_err(SubmissionsError::from)?
-            .ok_or_else(|| SubmissionsError::ReviewNotFound(review_id.to_string()).into())
+            .map_err(|error| SubmissionsError::from(error).into())
     }
 
     /// The caller's visibility on a review, auditing a refusal.

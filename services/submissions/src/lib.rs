@@ -36,7 +36,7 @@ use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::config::SubmissionsConfig;
-use crate::events::RegistryEventHandler;
+use crate::events::EventHandler;
 use crate::grpc::SubmissionsApi;
 use crate::jobs::ReminderSweep;
 use crate::store::Store;
@@ -84,7 +84,7 @@ pub async fn start(
                     context.pool.clone(),
                     context.bus.clone(),
                     ConsumerSpec::new(SERVICE_NAME, "registry"),
-                    Arc::new(RegistryEventHandler::new(store.clone())),
+                    Arc::new(EventHandler::new(store.clone())),
                 );
                 tasks.spawn(runner.run(context.shutdown.clone()));
                 tasks.spawn(business_gauges(store.clone(), context.platform.gauge_interval, context.shutdown.clone()));

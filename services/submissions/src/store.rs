@@ -18,6 +18,7 @@ use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
+use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -28,15 +29,27 @@ use crate::error::SubmissionsError;
 /// Entries per INSERT: large enough to amortise round trips, small enough for one message.
 const BATCH: usize = 2_000;
 
-/// What the service knows of a review (from the registry's events).
+/// What the service knows of a review: the common projection, which holds all the service
+/// needs (its scope period bounds the chronology).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub scope_start: Option<NaiveDate>,
-    pub scope_end: Option<NaiveDate>,
-    pub reviewer_subject: Option<String>,
+    /// The columns every service keeps (partnership, reference, reviewer, scope).
+    #[sqlx(flatten)]
+    pub review: Review,
+}
+
+impl ReviewView for ReviewInfo {
+    const EXTRA_COLUMNS: &'static str = "";
+}
+
+/// The submissions view is the common review: its fields read as the review's own
+/// (`review.reviewer_subject`).
+impl std::ops::Deref for ReviewInfo {
+    type Target = Review;
+
+    fn deref(&self) -> &Review {
+        &self.review
+    }
 }
 
 impl ReviewInfo {
@@ -209,69 +222,6 @@ impl Store {
         &self.pool
     }
 
-    // ---- projection of the registry (consumer side, in the handler's transaction)
-
-    /// A review opened in the registry.
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reference) VALUES ($1, $2, $3)
-             ON CONFLICT (review_id) DO UPDATE SET reference = EXCLUDED.reference",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(reference)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    /// The review's scope period (terms of reference).
-    pub async fn record_scope(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-        scope: ScopePeriod,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reference, scope_start, scope_end) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (review_id) DO UPDATE SET scope_start = EXCLUDED.scope_start, scope_end = EXCLUDED.scope_end,
-                 reference = CASE WHEN EXCLUDED.reference = '' THEN reviews.reference ELSE EXCLUDED.reference END",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(reference)
-        .bind(scope.start)
-        .bind(scope.end)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    /// The review's appointed reviewer (for access checks).
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reviewer_subject) VALUES ($1, $2, $3)
-             ON CONFLICT (review_id) DO UPDATE SET reviewer_subject = EXCLUDED.reviewer_subject",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(subject)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
     /// Creates (or updates the due date and contact of) one agency's request, writing the
     /// `agency_report_requested` event when it is new or its due date moved.
     pub async fn ask_agency(
@@ -326,19 +276,22 @@ impl Store {
 
     // ---- reads
 
+    /// The review in the partnership, if the service knows it there (yet).
     pub async fn review(
         &self,
         partnership_id: &str,
         review_id: Uuid,
     ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, scope_start, scope_end, reviewer_subject
-             FROM reviews WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
+        reviews::get(&self.pool, partnership_id, review_id).await
+    }
+
+    /// The review a caller of the partnership asks for, or NOT_FOUND.
+    pub async fn load_review(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<ReviewInfo, LoadError> {
+        reviews::load(&self.pool, partnership_id, review_id).await
     }
 
     async fn fetch_request(
