@@ -39,7 +39,7 @@ use tonic::service::interceptor::InterceptedService;
 
 use crate::config::NotificationsConfig;
 use crate::domain::Templates;
-use crate::events::{DeliveryPlanner, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::NotificationsApi;
 use crate::mailer::Mailer;
 use crate::sender::Sender;
@@ -90,7 +90,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let planner = Arc::new(DeliveryPlanner::new(templates, Arc::clone(&context.clock)));
+                let planner = Arc::new(EventHandler::new(templates, Arc::clone(&context.clock)));
                 for source in SOURCES {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),
