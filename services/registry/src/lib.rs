@@ -38,7 +38,7 @@ use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::config::RegistryConfig;
-use crate::events::RegistryEventHandler;
+use crate::events::EventHandler;
 use crate::grpc::RegistryApi;
 use crate::jobs::DeadlineSweep;
 use crate::store::Store;
@@ -89,7 +89,7 @@ pub async fn start(
             grpc_name: GRPC_NAME,
             migrations: || sqlx::migrate!("./migrations"),
             background: move |context: ServiceContext, tasks: tokio_util::task::TaskTracker| async move {
-                let handler = Arc::new(RegistryEventHandler::new(store.clone()));
+                let handler = Arc::new(EventHandler::new(store.clone()));
                 for source in CONSUMES_FROM {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),

@@ -186,6 +186,11 @@ impl Store {
         &self.pool
     }
 
+    /// The service's clock's time, for what a consumed event changes.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Reviews by id with everything they hold, in the order of `ids`.
     async fn load_reviews(
         connection: &mut PgConnection,
