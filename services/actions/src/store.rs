@@ -9,7 +9,7 @@ use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -17,31 +17,21 @@ use uuid::Uuid;
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 
-/// What the service knows of a review: the common projection and the plan's state.
+/// The actions service's own columns of a review: the plan's state.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    /// The columns every service keeps (partnership, reference, reviewer).
-    #[sqlx(flatten)]
-    pub review: Review,
+pub struct PlanState {
     /// Set when the review is published: the plan is being monitored.
     pub plan_active: bool,
     /// Set once, when every action of the active plan is verified or cancelled.
     pub plan_completed: bool,
 }
 
-impl ReviewView for ReviewInfo {
-    const EXTRA_COLUMNS: &'static str = ", plan_active, plan_completed";
+impl ExtraColumns for PlanState {
+    const COLUMNS: &'static str = ", plan_active, plan_completed";
 }
 
-/// The actions view is the common review with the plan's flags: its fields read as the
-/// review's own (`review.reviewer_subject`).
-impl std::ops::Deref for ReviewInfo {
-    type Target = Review;
-
-    fn deref(&self) -> &Review {
-        &self.review
-    }
-}
+/// What the service knows of a review.
+pub type ReviewInfo = ReviewWith<PlanState>;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ActionRow {
@@ -275,24 +265,6 @@ impl Store {
     }
 
     // ---- reads
-
-    /// The review in the partnership, if the service knows it there (yet).
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        reviews::get(&self.pool, partnership_id, review_id).await
-    }
-
-    /// The review a caller of the partnership asks for, or NOT_FOUND.
-    pub async fn load_review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<ReviewInfo, LoadError> {
-        reviews::load(&self.pool, partnership_id, review_id).await
-    }
 
     pub async fn has_recommendation(
         &self,

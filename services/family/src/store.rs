@@ -8,7 +8,7 @@ use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::pagination::Cursor;
-use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -16,29 +16,19 @@ use uuid::Uuid;
 use crate::domain::{self, ContactError, Relationship, RestrictionReason};
 use crate::error::FamilyError;
 
-/// What the service knows of a review: the common projection and the parallel processes.
+/// The family service's own columns of a review: its parallel processes.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    /// The columns every service keeps (partnership, reference, reviewer).
-    #[sqlx(flatten)]
-    pub review: Review,
+pub struct FamilyFacts {
     /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
     pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
 }
 
-impl ReviewView for ReviewInfo {
-    const EXTRA_COLUMNS: &'static str = ", parallel_processes";
+impl ExtraColumns for FamilyFacts {
+    const COLUMNS: &'static str = ", parallel_processes";
 }
 
-/// The family view is the common review with one column more: its fields read as the
-/// review's own (`review.reviewer_subject`).
-impl std::ops::Deref for ReviewInfo {
-    type Target = Review;
-
-    fn deref(&self) -> &Review {
-        &self.review
-    }
-}
+/// What the service knows of a review.
+pub type ReviewInfo = ReviewWith<FamilyFacts>;
 
 /// A family member as stored (personal fields sealed).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -189,24 +179,6 @@ impl Store {
     }
 
     // ---- reads
-
-    /// The review in the partnership, if the service knows it there (yet).
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        reviews::get(&self.pool, partnership_id, review_id).await
-    }
-
-    /// The review a caller of the partnership asks for, or NOT_FOUND.
-    pub async fn load_review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<ReviewInfo, LoadError> {
-        reviews::load(&self.pool, partnership_id, review_id).await
-    }
 
     async fn member_in(
         connection: &mut PgConnection,

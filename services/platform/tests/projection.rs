@@ -1,7 +1,9 @@
 //! The review projection against a real database: registry events in any order, a
 //! service's extra columns, and reviews of another partnership kept hidden.
 
-use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
+use cspr_platform::projection::reviews::{
+    self, ExtraColumns, LoadError, Review, ReviewWith, ScopePeriod,
+};
 use cspr_platform::testing;
 use cspr_proto::events::v1::{
     AgencyReportWaived, Event, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
@@ -64,17 +66,17 @@ async fn apply(pool: &PgPool, event: &Event) -> bool {
     reviews::apply(&mut connection, event).await.expect("apply")
 }
 
-/// A service's view with one column of its own.
+/// A service's own column.
 #[derive(Debug, sqlx::FromRow)]
-struct WithPlan {
-    #[sqlx(flatten)]
-    review: Review,
+struct Plan {
     plan_active: bool,
 }
 
-impl ReviewView for WithPlan {
-    const EXTRA_COLUMNS: &'static str = ", plan_active";
+impl ExtraColumns for Plan {
+    const COLUMNS: &'static str = ", plan_active";
 }
+
+type WithPlan = ReviewWith<Plan>;
 
 #[tokio::test]
 async fn registry_events_build_the_review_in_any_order() {
@@ -123,6 +125,13 @@ async fn registry_events_build_the_review_in_any_order() {
         .await
         .expect("load");
     assert_eq!(renamed.reference, "CSPR-2026-001A");
+    assert_eq!(
+        renamed.scope(),
+        Some(ScopePeriod {
+            start: chrono::NaiveDate::from_ymd_opt(2025, 1, 6).expect("date"),
+            end: chrono::NaiveDate::from_ymd_opt(2025, 12, 19).expect("date"),
+        })
+    );
 
     pool.close().await;
     testing::drop_database(&url).await;
@@ -196,9 +205,10 @@ async fn another_partnerships_review_is_not_found_and_extra_columns_load() {
     let own: WithPlan = reviews::load(&pool, "southvale", review_id)
         .await
         .expect("own partnership");
-    assert!(own.plan_active);
-    assert_eq!(own.review.partnership_id, "southvale");
-    assert_eq!(own.review.reviewer_subject, None);
+    assert!(own.extra.plan_active);
+    assert_eq!(own.partnership_id, "southvale");
+    assert_eq!(own.reviewer_subject, None);
+    assert_eq!(own.scope(), None, "no terms of reference yet");
 
     let other = reviews::load::<WithPlan>(&pool, "northvale", review_id).await;
     assert!(

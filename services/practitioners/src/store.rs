@@ -8,50 +8,30 @@ use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::pagination::TextCursor;
-use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{
     self, Candidate, DeferralReason, EngagementError, LearningPoint, PractitionerStatus,
-    ScopePeriod,
 };
 use crate::error::PractitionersError;
 
-/// What the service knows of a review: the common projection and the key lines of enquiry.
+/// The practitioners service's own columns of a review: the terms' key lines of enquiry.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    /// The columns every service keeps (partnership, reference, reviewer, scope).
-    #[sqlx(flatten)]
-    pub review: Review,
-    /// From the terms of reference: what conversations with practitioners explore.
+pub struct EnquiryLines {
+    /// What conversations with practitioners explore.
     pub key_lines_of_enquiry: sqlx::types::Json<Vec<String>>,
 }
 
-impl ReviewView for ReviewInfo {
-    const EXTRA_COLUMNS: &'static str = ", key_lines_of_enquiry";
+impl ExtraColumns for EnquiryLines {
+    const COLUMNS: &'static str = ", key_lines_of_enquiry";
 }
 
-/// The practitioners view is the common review with one column more: its fields read as
-/// the review's own (`review.reviewer_subject`).
-impl std::ops::Deref for ReviewInfo {
-    type Target = Review;
-
-    fn deref(&self) -> &Review {
-        &self.review
-    }
-}
-
-impl ReviewInfo {
-    /// Set with the terms of reference: the methodology is agreed.
-    pub fn scope(&self) -> Option<ScopePeriod> {
-        Some(ScopePeriod {
-            start: self.scope_start?,
-            end: self.scope_end?,
-        })
-    }
-}
+/// What the service knows of a review; its scope is set with the terms of reference (the
+/// methodology is agreed).
+pub type ReviewInfo = ReviewWith<EnquiryLines>;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PractitionerRecord {
@@ -258,24 +238,6 @@ impl Store {
     }
 
     // ---- reads
-
-    /// The review in the partnership, if the service knows it there (yet).
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        reviews::get(&self.pool, partnership_id, review_id).await
-    }
-
-    /// The review a caller of the partnership asks for, or NOT_FOUND.
-    pub async fn load_review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<ReviewInfo, LoadError> {
-        reviews::load(&self.pool, partnership_id, review_id).await
-    }
 
     async fn practitioner_in(
         connection: &mut PgConnection,
@@ -627,7 +589,7 @@ impl Store {
                 })?;
         domain::may_contact(&practitioner.candidate())?;
         let now = self.clock.now();
-        let key_lines = review.key_lines_of_enquiry.0.clone();
+        let key_lines = review.extra.key_lines_of_enquiry.0.clone();
         sqlx::query(
             "INSERT INTO conversations (id, review_id, practitioner_id, scheduled_at, location, advance_information, key_lines_of_enquiry, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

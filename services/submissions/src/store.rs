@@ -18,48 +18,20 @@ use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::projection::reviews::{self, LoadError, Review, ReviewView};
+use cspr_platform::projection::reviews::Review;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{self, Entry, Narrative, ReportStatus, ScopePeriod};
+use crate::domain::{self, Entry, Narrative, ReportStatus};
 use crate::error::SubmissionsError;
 
 /// Entries per INSERT: large enough to amortise round trips, small enough for one message.
 const BATCH: usize = 2_000;
 
-/// What the service knows of a review: the common projection, which holds all the service
-/// needs (its scope period bounds the chronology).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    /// The columns every service keeps (partnership, reference, reviewer, scope).
-    #[sqlx(flatten)]
-    pub review: Review,
-}
-
-impl ReviewView for ReviewInfo {
-    const EXTRA_COLUMNS: &'static str = "";
-}
-
-/// The submissions view is the common review: its fields read as the review's own
-/// (`review.reviewer_subject`).
-impl std::ops::Deref for ReviewInfo {
-    type Target = Review;
-
-    fn deref(&self) -> &Review {
-        &self.review
-    }
-}
-
-impl ReviewInfo {
-    pub fn scope(&self) -> Option<ScopePeriod> {
-        Some(ScopePeriod {
-            start: self.scope_start?,
-            end: self.scope_end?,
-        })
-    }
-}
+/// What the service knows of a review: the common projection holds all it needs (the scope
+/// period bounds the chronology).
+pub type ReviewInfo = Review;
 
 /// A report request as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -275,24 +247,6 @@ impl Store {
     }
 
     // ---- reads
-
-    /// The review in the partnership, if the service knows it there (yet).
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        reviews::get(&self.pool, partnership_id, review_id).await
-    }
-
-    /// The review a caller of the partnership asks for, or NOT_FOUND.
-    pub async fn load_review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<ReviewInfo, LoadError> {
-        reviews::load(&self.pool, partnership_id, review_id).await
-    }
 
     async fn fetch_request(
         connection: &mut PgConnection,

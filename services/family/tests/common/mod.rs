@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+use cspr_family::store::ReviewInfo;
+use cspr_platform::projection::reviews;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -101,7 +103,8 @@ impl TestFamily {
         }
         let id: uuid::Uuid = review_id.parse().expect("uuid");
         for _ in 0..400 {
-            if let Ok(Some(review)) = self.store.review(PARTNERSHIP, id).await
+            if let Ok(Some(review)) =
+                reviews::get::<ReviewInfo>(self.store.pool(), PARTNERSHIP, id).await
                 && review.reviewer_subject.is_some()
             {
                 return review_id;

@@ -5,16 +5,18 @@
 //! reviewer (who may see the review's data) and, once the terms of reference are set, the
 //! scope period. Those columns are the same in every service, and so are the registry events
 //! that fill them; they are written here once. A service's own columns of the table (the
-//! action plan's flags, the family's parallel processes, …) stay in its store, and its view
-//! of a review names them through [`ReviewView`].
+//! action plan's flags, the family's parallel processes, …) stay in its store: its view of a
+//! review is a [`ReviewWith`] its own columns ([`ExtraColumns`]), or the plain [`Review`].
 //!
 //! Events may arrive in any order across a review's life (a redelivery, a replay), so every
 //! write creates the row if it is missing and changes only what its event says.
 
+use std::ops::Deref;
+
 use chrono::NaiveDate;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::bus::consumer::{HandlerError, review_id};
@@ -42,16 +44,72 @@ pub struct Review {
     pub scope_end: Option<NaiveDate>,
 }
 
-/// A service's view of a review: the common [`Review`] (flattened, e.g.
-/// `#[sqlx(flatten)] review: Review`) and its own columns of the table.
-pub trait ReviewView: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
-    /// The service's own columns after [`COLUMNS`], each with a leading comma (e.g.
-    /// `", plan_active, plan_completed"`); empty when it has none.
+impl Review {
+    /// The scope period, once the terms of reference are set (the methodology is agreed).
+    pub fn scope(&self) -> Option<ScopePeriod> {
+        Some(ScopePeriod {
+            start: self.scope_start?,
+            end: self.scope_end?,
+        })
+    }
+}
+
+/// The period a review looks at (from the terms of reference): chronology entries and
+/// practitioners' involvement are judged against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopePeriod {
+    /// Its first day.
+    pub start: NaiveDate,
+    /// Its last day.
+    pub end: NaiveDate,
+}
+
+/// A service's own columns of its `reviews` table, loaded with the common ones.
+pub trait ExtraColumns: for<'r> FromRow<'r, PgRow> + Send + Unpin {
+    /// The columns after [`COLUMNS`], each with a leading comma (e.g.
+    /// `", plan_active, plan_completed"`).
+    const COLUMNS: &'static str;
+}
+
+/// A service's view of a review: the common [`Review`] and its own columns `E`. It reads as
+/// the review itself (`review.reviewer_subject`); the service's columns are in `extra`.
+#[derive(Debug, Clone)]
+pub struct ReviewWith<E> {
+    /// The columns every service keeps.
+    pub review: Review,
+    /// The service's own columns.
+    pub extra: E,
+}
+
+impl<E> Deref for ReviewWith<E> {
+    type Target = Review;
+
+    fn deref(&self) -> &Review {
+        &self.review
+    }
+}
+
+impl<'r, E: FromRow<'r, PgRow>> FromRow<'r, PgRow> for ReviewWith<E> {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            review: Review::from_row(row)?,
+            extra: E::from_row(row)?,
+        })
+    }
+}
+
+/// What [`get`] and [`load`] can read: the plain [`Review`] or a [`ReviewWith`] extras.
+pub trait ReviewView: for<'r> FromRow<'r, PgRow> + Send + Unpin {
+    /// The columns selected after [`COLUMNS`].
     const EXTRA_COLUMNS: &'static str;
 }
 
 impl ReviewView for Review {
     const EXTRA_COLUMNS: &'static str = "";
+}
+
+impl<E: ExtraColumns> ReviewView for ReviewWith<E> {
+    const EXTRA_COLUMNS: &'static str = E::COLUMNS;
 }
 
 /// Why a review could not be loaded for a caller.

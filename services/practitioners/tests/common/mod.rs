@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+use cspr_platform::projection::reviews;
+use cspr_practitioners::store::ReviewInfo;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -148,7 +150,8 @@ impl TestPractitioners {
     pub async fn wait_for_review(&self, review_id: &str, with_terms: bool) {
         let id: uuid::Uuid = review_id.parse().expect("uuid");
         for _ in 0..400 {
-            if let Ok(Some(review)) = self.store.review(PARTNERSHIP, id).await
+            if let Ok(Some(review)) =
+                reviews::get::<ReviewInfo>(self.store.pool(), PARTNERSHIP, id).await
                 && review.reviewer_subject.is_some()
                 && (!with_terms || review.scope().is_some())
             {
