@@ -4,9 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
@@ -117,13 +118,6 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
     }
 }
 
-fn actor_of(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
-}
-
 impl Store {
     pub fn new(
         pool: PgPool,
@@ -193,10 +187,7 @@ impl Store {
                     .bind(review_id)
                     .fetch_one(&mut *connection)
                     .await?;
-            let system = Actor {
-                subject: "system:action-plan".into(),
-                roles: vec![],
-            };
+            let system = outbox::system_actor("system:action-plan");
             let body = Body::ActionPlanActivated(ev::ActionPlanActivated {
                 action_count: i32::try_from(count).unwrap_or(i32::MAX),
             });
@@ -462,7 +453,7 @@ impl Store {
                 &meta(
                     &principal.partnership,
                     review.review_id,
-                    actor_of(principal),
+                    outbox::actor(principal),
                 ),
                 body,
             )
@@ -521,7 +512,7 @@ impl Store {
             .bind(&progress.note)
             .execute(&mut *transaction)
             .await?;
-        let actor = actor_of(principal);
+        let actor = outbox::actor(principal);
         let body = Body::ActionProgressUpdated(ev::ActionProgressUpdated {
             action_id: id.to_string(),
             status: progress.status.as_str().to_string(),
@@ -582,7 +573,7 @@ impl Store {
             .bind(&note)
             .execute(&mut *transaction)
             .await?;
-        let actor = actor_of(principal);
+        let actor = outbox::actor(principal);
         let body = Body::ActionVerified(ev::ActionVerified {
             action_id: id.to_string(),
         });
@@ -685,10 +676,7 @@ impl Store {
                         review_reference: action.reference.clone(),
                     }),
                 };
-                let system = Actor {
-                    subject: "system:action-reminders".into(),
-                    roles: vec![],
-                };
+                let system = outbox::system_actor("system:action-reminders");
                 self.outbox
                     .enqueue(
                         &mut transaction,
@@ -700,15 +688,7 @@ impl Store {
             }
         }
         transaction.commit().await?;
-        let last = rows.last().map(|row| row.id);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok((jobs::next_page(&rows, page_size, |row| row.id), raised))
     }
 }
 

@@ -7,9 +7,10 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_proto::events::v1::{self as ev, Actor, event::Body};
+use cspr_proto::events::v1::{self as ev, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -117,17 +118,6 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-}
-
-fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
-    EventMeta {
-        partnership_id: principal.partnership.clone(),
-        review_id: Some(review_id),
-        actor: Actor {
-            subject: principal.subject.clone(),
-            roles: principal.role_names(),
-        },
-    }
 }
 
 impl Store {
@@ -314,7 +304,11 @@ impl Store {
             .await?;
         for body in bodies {
             self.outbox
-                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .enqueue(
+                    &mut transaction,
+                    &EventMeta::by(principal, review.review_id),
+                    body,
+                )
                 .await?;
         }
         audit::record_on_review(
@@ -418,7 +412,11 @@ impl Store {
         }
         for body in bodies {
             self.outbox
-                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .enqueue(
+                    &mut transaction,
+                    &EventMeta::by(principal, review.review_id),
+                    body,
+                )
                 .await?;
         }
         audit::record_on_review(
@@ -661,14 +659,8 @@ impl Store {
                 .await?
                 .rows_affected();
             if inserted == 1 {
-                let meta = EventMeta {
-                    partnership_id: partnership_id.clone(),
-                    review_id: Some(*review_id),
-                    actor: Actor {
-                        subject: "system:restriction-reviews".into(),
-                        roles: vec![],
-                    },
-                };
+                let meta =
+                    EventMeta::system(partnership_id, *review_id, "system:restriction-reviews");
                 let body = Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
                     family_member_id: member_id.to_string(),
                     review_date: Some(date_to_proto(*review_date)),
@@ -678,14 +670,6 @@ impl Store {
             }
         }
         transaction.commit().await?;
-        let last = rows.last().map(|row| row.0);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok((jobs::next_page(&rows, page_size, |row| row.0), raised))
     }
 }

@@ -28,6 +28,17 @@ where
     }
 }
 
+/// The `after` of the page that follows `rows`: the id of the last row of a full page, `None`
+/// once a page comes back short (the pass is done). The page function's return for
+/// [`drain_pages`].
+pub fn next_page<T>(rows: &[T], page_size: i64, id: impl Fn(&T) -> Uuid) -> Option<Uuid> {
+    if i64::try_from(rows.len()).is_ok_and(|count| count == page_size) {
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
+
 /// Runs `pass` now and then every `interval` until `shutdown`, logging what each did; a
 /// failed pass is logged and retried at the next interval.
 pub async fn run_every<E, F, Fut>(
@@ -76,5 +87,13 @@ mod tests {
         assert_eq!(total, 8);
         assert_eq!(seen.len(), 4);
         assert_eq!(seen[0], None);
+    }
+
+    #[test]
+    fn a_full_page_continues_after_its_last_row_and_a_short_one_ends() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        assert_eq!(next_page(&ids, 3, |id| *id), Some(ids[2]));
+        assert_eq!(next_page(&ids, 4, |id| *id), None);
+        assert_eq!(next_page(&[] as &[Uuid], 3, |id| *id), None);
     }
 }

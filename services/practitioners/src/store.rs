@@ -7,9 +7,10 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_proto::events::v1::{self as ev, Actor, event::Body};
+use cspr_proto::events::v1::{self as ev, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -129,21 +130,6 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-}
-
-fn actor(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
-}
-
-fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
-    EventMeta {
-        partnership_id: principal.partnership.clone(),
-        review_id: Some(review_id),
-        actor: actor(principal),
-    }
 }
 
 /// Claims a request id; `Some(resource)` is a retry of an earlier request.
@@ -460,7 +446,11 @@ impl Store {
             agency_name: registration.agency_name.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -539,7 +529,7 @@ impl Store {
             }
         };
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review_id), body)
+            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -616,7 +606,11 @@ impl Store {
             review_reference: review.reference.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -703,7 +697,11 @@ impl Store {
             review_reference: review.reference.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -812,7 +810,7 @@ impl Store {
                 .collect(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review_id), body)
+            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -859,14 +857,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if inserted == 1 {
-                let meta = EventMeta {
-                    partnership_id: partnership_id.clone(),
-                    review_id: Some(*review_id),
-                    actor: Actor {
-                        subject: "system:deferral-reviews".into(),
-                        roles: vec![],
-                    },
-                };
+                let meta = EventMeta::system(partnership_id, *review_id, "system:deferral-reviews");
                 let body = Body::DeferralReviewDue(ev::DeferralReviewDue {
                     practitioner_id: practitioner_id.to_string(),
                     review_date: Some(date_to_proto(*review_date)),
@@ -876,14 +867,6 @@ impl Store {
             }
         }
         transaction.commit().await?;
-        let last = rows.last().map(|row| row.0);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok((jobs::next_page(&rows, page_size, |row| row.0), raised))
     }
 }

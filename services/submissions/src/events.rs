@@ -4,9 +4,10 @@
 //! store with each command.
 
 use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::bus::outbox;
 use cspr_platform::convert::date_from_proto;
 use cspr_platform::projection::reviews;
-use cspr_proto::events::v1::{Actor, Event, event::Body};
+use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
 use crate::store::{AgencyAsk, Store};
@@ -41,10 +42,10 @@ impl consumer::EventHandler for EventHandler {
         let review_id = review_id(event)?;
         let due_date = date_from_proto(terms.report_due_date.as_ref())
             .map_err(|_| bad(event, "report_due_date"))?;
-        let actor = event.actor.clone().unwrap_or_else(|| Actor {
-            subject: "system:terms-of-reference".into(),
-            roles: vec![],
-        });
+        let actor = event
+            .actor
+            .clone()
+            .unwrap_or_else(|| outbox::system_actor("system:terms-of-reference"));
         for agency in &terms.agencies_in_scope {
             let ask = AgencyAsk {
                 agency_id: agency.id.clone(),

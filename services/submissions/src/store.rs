@@ -12,10 +12,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
@@ -160,13 +161,6 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: Arc<dyn Clock>,
-}
-
-fn actor(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -397,7 +391,7 @@ impl Store {
                 review_id,
                 &principal.partnership,
                 &ask,
-                actor(principal),
+                outbox::actor(principal),
             )
             .await?;
         audit::record_on_review(
@@ -488,7 +482,7 @@ impl Store {
         let meta = EventMeta {
             partnership_id: principal.partnership.clone(),
             review_id: Some(review_id),
-            actor: actor(principal),
+            actor: outbox::actor(principal),
         };
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
         audit::record_on_review(
@@ -613,25 +607,17 @@ impl Store {
                     review_reference: request.reference.clone(),
                 })
             };
-            let meta = EventMeta {
-                partnership_id: request.partnership_id.clone(),
-                review_id: Some(request.review_id),
-                actor: Actor {
-                    subject: "system:report-reminders".into(),
-                    roles: vec![],
-                },
-            };
+            let meta = EventMeta::system(
+                &request.partnership_id,
+                request.review_id,
+                "system:report-reminders",
+            );
             self.outbox.enqueue(&mut transaction, &meta, body).await?;
             raised += 1;
         }
         transaction.commit().await?;
-        let last = requests.last().map(|request| request.id);
         Ok((
-            if requests.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
+            jobs::next_page(&requests, page_size, |request| request.id),
             raised,
         ))
     }
@@ -842,7 +828,7 @@ impl SubmissionWriter {
         let meta = EventMeta {
             partnership_id: principal.partnership.clone(),
             review_id: Some(review_id),
-            actor: actor(principal),
+            actor: outbox::actor(principal),
         };
         let practitioners = std::mem::take(&mut self.practitioners)
             .into_iter()

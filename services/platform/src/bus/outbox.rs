@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Bus, trace};
+use crate::auth::Principal;
 use crate::clock::Clock;
 
 /// The NOTIFY channel a commit with new outbox rows wakes the relay on.
@@ -29,6 +30,43 @@ pub struct EventMeta {
     pub partnership_id: String,
     pub review_id: Option<Uuid>,
     pub actor: Actor,
+}
+
+impl EventMeta {
+    /// An event a caller's command causes, about a review of the caller's partnership.
+    pub fn by(principal: &Principal, review_id: Uuid) -> Self {
+        Self {
+            partnership_id: principal.partnership.clone(),
+            review_id: Some(review_id),
+            actor: actor(principal),
+        }
+    }
+
+    /// An event the service raises on its own (a sweep, a plan's activation) about a review.
+    pub fn system(partnership_id: &str, review_id: Uuid, system: &str) -> Self {
+        Self {
+            partnership_id: partnership_id.to_string(),
+            review_id: Some(review_id),
+            actor: system_actor(system),
+        }
+    }
+}
+
+/// The caller as an event's actor: their subject and roles, as the audit records them.
+pub fn actor(principal: &Principal) -> Actor {
+    Actor {
+        subject: principal.subject.clone(),
+        roles: principal.role_names(),
+    }
+}
+
+/// The service itself as an event's actor: `system` names the job (e.g.
+/// `system:deferral-reviews`), so a reader of the event sees no person acted.
+pub fn system_actor(system: &str) -> Actor {
+    Actor {
+        subject: system.to_string(),
+        roles: vec![],
+    }
 }
 
 /// Writes events to the outbox of the caller's transaction.
