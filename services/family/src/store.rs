@@ -7,7 +7,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
-use cspr_platform::jobs;
+use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, event::Body};
@@ -638,38 +638,26 @@ impl Store {
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), FamilyError> {
         let today = self.clock.today();
-        let mut transaction = self.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(
-            "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
-             JOIN reviews r ON r.review_id = m.review_id
-             WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)
-             ORDER BY m.id LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
-        )
-        .bind(today)
-        .bind(after)
-        .bind(page_size)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut raised = 0;
-        for (member_id, review_id, partnership_id, review_date) in &rows {
-            let inserted = sqlx::query("INSERT INTO restriction_alerts (member_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(member_id)
-                .bind(review_date)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if inserted == 1 {
-                let meta =
-                    EventMeta::system(partnership_id, *review_id, "system:restriction-reviews");
-                let body = Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
-                    family_member_id: member_id.to_string(),
-                    review_date: Some(date_to_proto(*review_date)),
-                });
-                self.outbox.enqueue(&mut transaction, &meta, body).await?;
-                raised += 1;
-            }
-        }
-        transaction.commit().await?;
-        Ok((jobs::next_page(&rows, page_size, |row| row.0), raised))
+        Ok(RESTRICTION_SWEEP
+            .page(&self.pool, &self.outbox, today, after, page_size)
+            .await?)
     }
+}
+
+/// Restrictions whose review date has come: the reviewer is asked to look at them again.
+const RESTRICTION_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    select_due: "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
+         JOIN reviews r ON r.review_id = m.review_id
+         WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)
+         ORDER BY m.id LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
+    record_alert: "INSERT INTO restriction_alerts (member_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    system: "system:restriction-reviews",
+    event: restriction_review_due,
+};
+
+fn restriction_review_due(member_id: Uuid, review_date: NaiveDate) -> Body {
+    Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
+        family_member_id: member_id.to_string(),
+        review_date: Some(date_to_proto(review_date)),
+    })
 }

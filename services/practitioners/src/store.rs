@@ -7,11 +7,11 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, Claim};
-use cspr_platform::jobs;
+use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -836,37 +836,26 @@ impl Store {
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), PractitionersError> {
         let today = self.clock.today();
-        let mut transaction: Transaction<'static, Postgres> = self.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(
-            "SELECT p.id, p.review_id, r.partnership_id, p.deferral_review_date FROM practitioners p
-             JOIN reviews r ON r.review_id = p.review_id
-             WHERE p.deferral_reason IS NOT NULL AND p.deferral_review_date <= $1 AND ($2::uuid IS NULL OR p.id > $2)
-             ORDER BY p.id LIMIT $3 FOR UPDATE OF p SKIP LOCKED",
-        )
-        .bind(today)
-        .bind(after)
-        .bind(page_size)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut raised = 0;
-        for (practitioner_id, review_id, partnership_id, review_date) in &rows {
-            let inserted = sqlx::query("INSERT INTO deferral_alerts (practitioner_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(practitioner_id)
-                .bind(review_date)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if inserted == 1 {
-                let meta = EventMeta::system(partnership_id, *review_id, "system:deferral-reviews");
-                let body = Body::DeferralReviewDue(ev::DeferralReviewDue {
-                    practitioner_id: practitioner_id.to_string(),
-                    review_date: Some(date_to_proto(*review_date)),
-                });
-                self.outbox.enqueue(&mut transaction, &meta, body).await?;
-                raised += 1;
-            }
-        }
-        transaction.commit().await?;
-        Ok((jobs::next_page(&rows, page_size, |row| row.0), raised))
+        Ok(DEFERRAL_SWEEP
+            .page(&self.pool, &self.outbox, today, after, page_size)
+            .await?)
     }
+}
+
+/// Contact deferrals whose review date has come: the reviewer is asked to look at them again.
+const DEFERRAL_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    select_due: "SELECT p.id, p.review_id, r.partnership_id, p.deferral_review_date FROM practitioners p
+         JOIN reviews r ON r.review_id = p.review_id
+         WHERE p.deferral_reason IS NOT NULL AND p.deferral_review_date <= $1 AND ($2::uuid IS NULL OR p.id > $2)
+         ORDER BY p.id LIMIT $3 FOR UPDATE OF p SKIP LOCKED",
+    record_alert: "INSERT INTO deferral_alerts (practitioner_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    system: "system:deferral-reviews",
+    event: deferral_review_due,
+};
+
+fn deferral_review_due(practitioner_id: Uuid, review_date: NaiveDate) -> Body {
+    Body::DeferralReviewDue(ev::DeferralReviewDue {
+        practitioner_id: practitioner_id.to_string(),
+        review_date: Some(date_to_proto(review_date)),
+    })
 }
