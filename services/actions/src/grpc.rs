@@ -93,11 +93,9 @@ impl ActionsApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(
-            reviews::load(self.store.pool(), &principal.partnership, review_id)
-                .await
-                .map_err(ActionsError::from)?,
-        )
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
+            .await
+            .map_err(|error| ActionsError::from(error).into())
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {

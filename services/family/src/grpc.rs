@@ -99,11 +99,9 @@ impl FamilyApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(
-            reviews::load(self.store.pool(), &principal.partnership, review_id)
-                .await
-                .map_err(FamilyError::from)?,
-        )
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
+            .await
+            .map_err(|error| FamilyError::from(error).into())
     }
 
     async fn refuse(

@@ -187,11 +187,9 @@ impl PractitionersApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(
-            reviews::load(self.store.pool(), &principal.partnership, review_id)
-                .await
-                .map_err(PractitionersError::from)?,
-        )
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
+            .await
+            .map_err(|error| PractitionersError::from(error).into())
     }
 
     fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {
