@@ -240,7 +240,10 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         .await
         .expect("pool");
     let clock: Arc<dyn cspr_platform::clock::Clock> = Arc::new(stack.clock.clone());
-    let outbox = cspr_platform::bus::outbox::Outbox::new(stack.platform.subject_prefix.clone());
+    let outbox = cspr_platform::bus::outbox::Outbox::new(
+        stack.platform.subject_prefix.clone(),
+        Arc::clone(&clock),
+    );
     let replica = cspr_actions::store::Store::new(pool.clone(), outbox, clock);
     let sweeps = [
         cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),

@@ -1,6 +1,7 @@
 //! The actions service's errors and their one mapping onto the platform's codes.
 
 use cspr_platform::error::ServiceError;
+use cspr_platform::projection::reviews::LoadError;
 
 use crate::domain::ActionError;
 
@@ -20,6 +21,17 @@ pub enum ActionsError {
     Service(#[from] ServiceError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
+/// elsewhere or not.
+impl From<LoadError> for ActionsError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::NotFound(review_id) => ActionsError::ReviewNotFound(review_id.to_string()),
+            LoadError::Database(database) => ActionsError::Database(database),
+        }
+    }
 }
 
 impl From<ActionsError> for ServiceError {

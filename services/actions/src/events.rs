@@ -1,55 +1,44 @@
-//! Events the actions service consumes from the registry: reviews, the reviewer, the
-//! approved overview report's recommendations (the plan's headings) and publication (the
-//! plan becomes active).
+//! Events the actions service consumes from the registry: reviews and the reviewer (kept by
+//! the platform's review projection), the approved overview report's recommendations (the
+//! plan's headings) and publication (the plan becomes active).
 
-use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
+use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
 use crate::store::Store;
 
+/// The producers it listens to.
 pub const SOURCES: [&str; 1] = ["registry"];
 
+/// Handles the events the service consumes.
 #[derive(Debug, Clone)]
-pub struct RegistryProjection {
+pub struct EventHandler {
+    /// Activates plans, writing their events.
     store: Store,
 }
 
-impl RegistryProjection {
+impl EventHandler {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
 }
 
-impl EventHandler for RegistryProjection {
+impl consumer::EventHandler for EventHandler {
     async fn handle(
         &self,
         connection: &mut PgConnection,
         event: &Event,
     ) -> Result<(), HandlerError> {
+        if reviews::apply(connection, event).await? {
+            return Ok(());
+        }
         let Some(body) = &event.body else {
             return Ok(());
         };
         let partnership = &event.partnership_id;
         match body {
-            Body::ReviewCreated(created) => {
-                Store::record_review(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &created.reference,
-                )
-                .await?
-            }
-            Body::ReviewerAppointed(appointed) => {
-                Store::record_reviewer(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &appointed.subject,
-                )
-                .await?
-            }
             Body::OverviewReportApproved(approved) => {
                 let recommendations: Vec<(String, String)> = approved
                     .recommendations

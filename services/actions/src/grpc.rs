@@ -9,6 +9,7 @@ use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto}
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::fingerprint;
 use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::projection::reviews;
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
@@ -92,12 +93,9 @@ impl ActionsApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(self
-            .store
-            .review(&principal.partnership, review_id)
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(ActionsError::from)?
-            .ok_or_else(|| ActionsError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(|error| ActionsError::from(error).into())
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {

@@ -33,7 +33,7 @@ use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoringServer;
 use tonic::server::NamedService;
 
 pub use crate::config::ActionsConfig;
-use crate::events::{RegistryProjection, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::ActionsApi;
 use crate::jobs::ActionSweep;
 use crate::store::Store;
@@ -70,7 +70,7 @@ pub async fn start(
     ServiceBuilder::new(context, ActionMonitoringServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, RegistryProjection::new(store))
+    .consumes(&SOURCES, EventHandler::new(store))
     .gauges(
         "actions gauges",
         vec![

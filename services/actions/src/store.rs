@@ -4,11 +4,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -16,15 +18,21 @@ use uuid::Uuid;
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 
+/// The actions service's own columns of a review: the plan's state.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub reviewer_subject: Option<String>,
+pub struct PlanState {
+    /// Set when the review is published: the plan is being monitored.
     pub plan_active: bool,
+    /// Set once, when every action of the active plan is verified or cancelled.
     pub plan_completed: bool,
 }
+
+impl ExtraColumns for PlanState {
+    const COLUMNS: &'static str = ", plan_active, plan_completed";
+}
+
+/// What the service knows of a review.
+pub type ReviewInfo = ReviewWith<PlanState>;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ActionRow {
@@ -110,13 +118,6 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
     }
 }
 
-fn actor_of(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
-}
-
 impl Store {
     pub fn new(
         pool: PgPool,
@@ -136,49 +137,6 @@ impl Store {
 
     // ---- projections of the registry (consumer side)
 
-    async fn ensure_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(subject)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
     /// The approved overview report's recommendations become the plan's headings (a later
     /// approval adds new ones and updates texts; headings with actions stay).
     pub async fn record_recommendations(
@@ -187,7 +145,7 @@ impl Store {
         partnership_id: &str,
         recommendations: &[(String, String)],
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let refs: Vec<&str> = recommendations
             .iter()
             .map(|(reference, _)| reference.as_str())
@@ -215,7 +173,7 @@ impl Store {
         review_id: Uuid,
         partnership_id: &str,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let activated = sqlx::query(
             "UPDATE reviews SET plan_active = true WHERE review_id = $1 AND NOT plan_active",
         )
@@ -229,10 +187,7 @@ impl Store {
                     .bind(review_id)
                     .fetch_one(&mut *connection)
                     .await?;
-            let system = Actor {
-                subject: "system:action-plan".into(),
-                roles: vec![],
-            };
+            let system = outbox::system_actor("system:action-plan");
             let body = Body::ActionPlanActivated(ev::ActionPlanActivated {
                 action_count: i32::try_from(count).unwrap_or(i32::MAX),
             });
@@ -301,21 +256,6 @@ impl Store {
     }
 
     // ---- reads
-
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, reviewer_subject, plan_active, plan_completed FROM reviews
-             WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
-    }
 
     pub async fn has_recommendation(
         &self,
@@ -513,7 +453,7 @@ impl Store {
                 &meta(
                     &principal.partnership,
                     review.review_id,
-                    actor_of(principal),
+                    outbox::actor(principal),
                 ),
                 body,
             )
@@ -572,7 +512,7 @@ impl Store {
             .bind(&progress.note)
             .execute(&mut *transaction)
             .await?;
-        let actor = actor_of(principal);
+        let actor = outbox::actor(principal);
         let body = Body::ActionProgressUpdated(ev::ActionProgressUpdated {
             action_id: id.to_string(),
             status: progress.status.as_str().to_string(),
@@ -633,7 +573,7 @@ impl Store {
             .bind(&note)
             .execute(&mut *transaction)
             .await?;
-        let actor = actor_of(principal);
+        let actor = outbox::actor(principal);
         let body = Body::ActionVerified(ev::ActionVerified {
             action_id: id.to_string(),
         });
@@ -736,10 +676,7 @@ impl Store {
                         review_reference: action.reference.clone(),
                     }),
                 };
-                let system = Actor {
-                    subject: "system:action-reminders".into(),
-                    roles: vec![],
-                };
+                let system = outbox::system_actor("system:action-reminders");
                 self.outbox
                     .enqueue(
                         &mut transaction,
@@ -751,15 +688,7 @@ impl Store {
             }
         }
         transaction.commit().await?;
-        let last = rows.last().map(|row| row.id);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok((jobs::next_page(&rows, page_size, |row| row.id), raised))
     }
 }
 

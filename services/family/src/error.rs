@@ -2,6 +2,7 @@
 //! never carry personal data.
 
 use cspr_platform::error::ServiceError;
+use cspr_platform::projection::reviews::LoadError;
 
 use crate::crypto::SealError;
 use crate::domain::ContactError;
@@ -24,6 +25,17 @@ pub enum FamilyError {
     Service(#[from] ServiceError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
+/// elsewhere or not.
+impl From<LoadError> for FamilyError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::NotFound(review_id) => FamilyError::ReviewNotFound(review_id.to_string()),
+            LoadError::Database(database) => FamilyError::Database(database),
+        }
+    }
 }
 
 impl From<FamilyError> for ServiceError {

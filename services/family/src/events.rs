@@ -1,7 +1,9 @@
-//! Events the family service consumes from the registry: reviews, the appointed reviewer
-//! (who may see family data) and parallel processes (shown beside members).
+//! Events the family service consumes from the registry: reviews and the appointed reviewer
+//! (who may see family data), kept by the platform's review projection, and parallel
+//! processes (shown beside members).
 
-use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
+use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::registry::v1::ParallelProcessKind;
 use sqlx::PgConnection;
@@ -11,38 +13,24 @@ use crate::store::Store;
 /// The producers it listens to.
 pub const SOURCES: [&str; 1] = ["registry"];
 
+/// Handles the events the service consumes.
 #[derive(Debug, Default)]
-pub struct RegistryProjection;
+pub struct EventHandler;
 
-impl EventHandler for RegistryProjection {
+impl consumer::EventHandler for EventHandler {
     async fn handle(
         &self,
         connection: &mut PgConnection,
         event: &Event,
     ) -> Result<(), HandlerError> {
+        if reviews::apply(connection, event).await? {
+            return Ok(());
+        }
         let Some(body) = &event.body else {
             return Ok(());
         };
         let partnership = &event.partnership_id;
         match body {
-            Body::ReviewCreated(created) => {
-                Store::record_review(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &created.reference,
-                )
-                .await?;
-            }
-            Body::ReviewerAppointed(appointed) => {
-                Store::record_reviewer(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &appointed.subject,
-                )
-                .await?;
-            }
             Body::ParallelProcessStarted(started) => {
                 let kind = ParallelProcessKind::try_from(started.kind)
                     .map(|kind| {

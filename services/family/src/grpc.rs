@@ -11,6 +11,7 @@ use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto}
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::fingerprint;
 use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::projection::reviews;
 use cspr_platform::values::{Email, optional_text, required_text};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
@@ -98,12 +99,9 @@ impl FamilyApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(self
-            .store
-            .review(&principal.partnership, review_id)
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(FamilyError::from)?
-            .ok_or_else(|| FamilyError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(|error| FamilyError::from(error).into())
     }
 
     async fn refuse(
@@ -445,7 +443,13 @@ impl FamilyEngagement for FamilyApi {
         Ok(Response::new(pb::ListFamilyMembersResponse {
             members: page,
             next_page_token,
-            parallel_processes: review.parallel_processes.0.values().cloned().collect(),
+            parallel_processes: review
+                .extra
+                .parallel_processes
+                .0
+                .values()
+                .cloned()
+                .collect(),
         }))
     }
 

@@ -37,7 +37,7 @@ use cspr_proto::family::v1::family_engagement_server::FamilyEngagementServer;
 use tonic::server::NamedService;
 
 pub use crate::config::FamilyConfig;
-use crate::events::{RegistryProjection, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::FamilyApi;
 use crate::jobs::RestrictionSweep;
 use crate::store::Store;
@@ -71,7 +71,7 @@ pub async fn start(
     ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, RegistryProjection)
+    .consumes(&SOURCES, EventHandler)
     .job("restriction review sweep", move |shutdown| {
         sweep.run(shutdown)
     })

@@ -7,23 +7,29 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
-use cspr_proto::events::v1::{self as ev, Actor, event::Body};
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_proto::events::v1::{self as ev, event::Body};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{self, ContactError, Relationship, RestrictionReason};
 use crate::error::FamilyError;
 
+/// The family service's own columns of a review: its parallel processes.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub reviewer_subject: Option<String>,
+pub struct FamilyFacts {
     /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
     pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
 }
+
+impl ExtraColumns for FamilyFacts {
+    const COLUMNS: &'static str = ", parallel_processes";
+}
+
+/// What the service knows of a review.
+pub type ReviewInfo = ReviewWith<FamilyFacts>;
 
 /// A family member as stored (personal fields sealed).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -114,17 +120,6 @@ pub struct Store {
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
 }
 
-fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
-    EventMeta {
-        partnership_id: principal.partnership.clone(),
-        review_id: Some(review_id),
-        actor: Actor {
-            subject: principal.subject.clone(),
-            roles: principal.role_names(),
-        },
-    }
-}
-
 impl Store {
     pub fn new(
         pool: PgPool,
@@ -144,49 +139,6 @@ impl Store {
 
     // ---- projections of the registry (consumer side)
 
-    async fn ensure_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(subject)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
     /// A parallel process started (Some kind) or ended (None).
     pub async fn record_parallel_process(
         connection: &mut PgConnection,
@@ -195,7 +147,7 @@ impl Store {
         process_id: &str,
         kind: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         match kind {
             Some(kind) => {
                 sqlx::query("UPDATE reviews SET parallel_processes = parallel_processes || jsonb_build_object($2::text, $3::text) WHERE review_id = $1")
@@ -217,21 +169,6 @@ impl Store {
     }
 
     // ---- reads
-
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, reviewer_subject, parallel_processes FROM reviews
-             WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
-    }
 
     async fn member_in(
         connection: &mut PgConnection,
@@ -367,7 +304,11 @@ impl Store {
             .await?;
         for body in bodies {
             self.outbox
-                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .enqueue(
+                    &mut transaction,
+                    &EventMeta::by(principal, review.review_id),
+                    body,
+                )
                 .await?;
         }
         audit::record_on_review(
@@ -471,7 +412,11 @@ impl Store {
         }
         for body in bodies {
             self.outbox
-                .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+                .enqueue(
+                    &mut transaction,
+                    &EventMeta::by(principal, review.review_id),
+                    body,
+                )
                 .await?;
         }
         audit::record_on_review(
@@ -693,52 +638,26 @@ impl Store {
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), FamilyError> {
         let today = self.clock.today();
-        let mut transaction = self.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(
-            "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
-             JOIN reviews r ON r.review_id = m.review_id
-             WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)
-             ORDER BY m.id LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
-        )
-        .bind(today)
-        .bind(after)
-        .bind(page_size)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut raised = 0;
-        for (member_id, review_id, partnership_id, review_date) in &rows {
-            let inserted = sqlx::query("INSERT INTO restriction_alerts (member_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(member_id)
-                .bind(review_date)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if inserted == 1 {
-                let meta = EventMeta {
-                    partnership_id: partnership_id.clone(),
-                    review_id: Some(*review_id),
-                    actor: Actor {
-                        subject: "system:restriction-reviews".into(),
-                        roles: vec![],
-                    },
-                };
-                let body = Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
-                    family_member_id: member_id.to_string(),
-                    review_date: Some(date_to_proto(*review_date)),
-                });
-                self.outbox.enqueue(&mut transaction, &meta, body).await?;
-                raised += 1;
-            }
-        }
-        transaction.commit().await?;
-        let last = rows.last().map(|row| row.0);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok(RESTRICTION_SWEEP
+            .page(&self.pool, &self.outbox, today, after, page_size)
+            .await?)
     }
+}
+
+/// Restrictions whose review date has come: the reviewer is asked to look at them again.
+const RESTRICTION_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    select_due: "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
+         JOIN reviews r ON r.review_id = m.review_id
+         WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)
+         ORDER BY m.id LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
+    record_alert: "INSERT INTO restriction_alerts (member_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    system: "system:restriction-reviews",
+    event: restriction_review_due,
+};
+
+fn restriction_review_due(member_id: Uuid, review_date: NaiveDate) -> Body {
+    Body::FamilyRestrictionReviewDue(ev::FamilyRestrictionReviewDue {
+        family_member_id: member_id.to_string(),
+        review_date: Some(date_to_proto(review_date)),
+    })
 }

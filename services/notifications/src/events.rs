@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use cspr_platform::bus::consumer::{EventHandler, HandlerError};
+use cspr_platform::bus::consumer::{self, HandlerError};
 use cspr_platform::bus::trace;
 use cspr_platform::clock::Clock;
+use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::registry::v1::PanelRole;
 use sqlx::PgConnection;
@@ -24,18 +25,21 @@ pub const SOURCES: [&str; 5] = [
     "actions",
 ];
 
-pub struct DeliveryPlanner {
+/// Handles the events the service consumes: plans their deliveries.
+pub struct EventHandler {
+    /// The emails' subjects and bodies.
     templates: Arc<Templates>,
+    /// Stamps the deliveries.
     clock: Arc<dyn Clock>,
 }
 
-impl DeliveryPlanner {
+impl EventHandler {
     pub fn new(templates: Arc<Templates>, clock: Arc<dyn Clock>) -> Self {
         Self { templates, clock }
     }
 }
 
-impl EventHandler for DeliveryPlanner {
+impl consumer::EventHandler for EventHandler {
     async fn handle(
         &self,
         connection: &mut PgConnection,
@@ -45,26 +49,17 @@ impl EventHandler for DeliveryPlanner {
             return Ok(());
         };
         let review_id = event.review_id.parse::<Uuid>().ok();
+        // Events about no review (or a malformed one) are still planned, without its facts.
         if let Some(review_id) = review_id {
-            match body {
-                Body::ReviewCreated(created) => {
-                    store::record_review(
-                        connection,
-                        review_id,
-                        &event.partnership_id,
-                        &created.reference,
-                    )
-                    .await?;
-                }
-                Body::PanelMemberAppointed(member) if member.role == PanelRole::Chair as i32 => {
-                    let chair = Chair {
-                        name: member.name.clone(),
-                        email: member.email.clone(),
-                    };
-                    store::record_chair(connection, review_id, &event.partnership_id, &chair)
-                        .await?;
-                }
-                _ => {}
+            reviews::apply(connection, event).await?;
+            if let Body::PanelMemberAppointed(member) = body
+                && member.role == PanelRole::Chair as i32
+            {
+                let chair = Chair {
+                    name: member.name.clone(),
+                    email: member.email.clone(),
+                };
+                store::record_chair(connection, review_id, &event.partnership_id, &chair).await?;
             }
         }
         let (reference, chair) = match review_id {

@@ -37,7 +37,7 @@ use tonic::server::NamedService;
 
 use crate::config::NotificationsConfig;
 use crate::domain::Templates;
-use crate::events::{DeliveryPlanner, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::NotificationsApi;
 use crate::mailer::Mailer;
 use crate::sender::Sender;
@@ -77,11 +77,11 @@ pub async fn start(
         Arc::new(Templates::load().map_err(|error| StartError::Setup(error.to_string()))?);
     let sender = sender(&context, &config)?;
     let api = NotificationsApi::new(context.pool.clone(), Arc::clone(&context.clock));
-    let planner = DeliveryPlanner::new(templates, Arc::clone(&context.clock));
+    let handler = EventHandler::new(templates, Arc::clone(&context.clock));
     ServiceBuilder::new(context, NotificationsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, planner)
+    .consumes(&SOURCES, handler)
     .job("sender", move |shutdown| sender.run(shutdown))
     .start()
     .await

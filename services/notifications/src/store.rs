@@ -107,26 +107,8 @@ pub enum Attempt {
     },
 }
 
-// ---- consumer side (in the handler's transaction)
-
-/// A review's reference (from review_created).
-pub async fn record_review(
-    connection: &mut PgConnection,
-    review_id: Uuid,
-    partnership_id: &str,
-    reference: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO reviews (review_id, partnership_id, reference) VALUES ($1, $2, $3)
-         ON CONFLICT (review_id) DO UPDATE SET reference = EXCLUDED.reference",
-    )
-    .bind(review_id)
-    .bind(partnership_id)
-    .bind(reference)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
+// ---- consumer side (in the handler's transaction; the review's reference is kept by the
+// platform's review projection, `cspr_platform::projection::reviews`)
 
 /// A review's panel chair (from panel_member_appointed).
 pub async fn record_chair(

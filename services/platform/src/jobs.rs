@@ -6,8 +6,13 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::NaiveDate;
+use cspr_proto::events::v1::event::Body;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::bus::outbox::{EventMeta, Outbox};
 
 /// Runs `page` from the start until it reports no next page; returns the total of what the
 /// pages did (e.g. alerts raised). Each page gets the last id of the previous one.
@@ -25,6 +30,74 @@ where
             Some(last) => after = Some(last),
             None => return Ok(total),
         }
+    }
+}
+
+/// The `after` of the page that follows `rows`: the id of the last row of a full page, `None`
+/// once a page comes back short (the pass is done). The page function's return for
+/// [`drain_pages`].
+pub fn next_page<T>(rows: &[T], page_size: i64, id: impl Fn(&T) -> Uuid) -> Option<Uuid> {
+    if i64::try_from(rows.len()).is_ok_and(|count| count == page_size) {
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
+
+/// A sweep over rows that carry a date to be looked at again (a contact deferral's, a
+/// restriction's review date): each row due by today raises its event once per date, however
+/// many replicas sweep. The service names its table in the two statements.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewDateSweep {
+    /// Selects `(id, review_id, partnership_id, date)` of the rows due on or before `$1`, ids
+    /// after `$2` (NULL: from the start), by id, at most `$3`, locked `FOR UPDATE OF …
+    /// SKIP LOCKED` so that replicas take different rows.
+    pub select_due: &'static str,
+    /// Records the alert of `(id $1, date $2)` with `ON CONFLICT DO NOTHING`: a new row is
+    /// an alert to raise, an existing one was raised before.
+    pub record_alert: &'static str,
+    /// The events' actor, e.g. `system:deferral-reviews`.
+    pub system: &'static str,
+    /// The event of one due row, from its id and date.
+    pub event: fn(Uuid, NaiveDate) -> Body,
+}
+
+impl ReviewDateSweep {
+    /// One page, in one transaction with its events: the page function for
+    /// [`drain_pages`]. Returns the next page's `after` and how many alerts it raised.
+    pub async fn page(
+        &self,
+        pool: &PgPool,
+        outbox: &Outbox,
+        today: NaiveDate,
+        after: Option<Uuid>,
+        page_size: i64,
+    ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
+        let mut transaction = pool.begin().await?;
+        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(self.select_due)
+            .bind(today)
+            .bind(after)
+            .bind(page_size)
+            .fetch_all(&mut *transaction)
+            .await?;
+        let mut raised = 0;
+        for (id, review_id, partnership_id, date) in &rows {
+            let inserted = sqlx::query(self.record_alert)
+                .bind(id)
+                .bind(date)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if inserted == 1 {
+                let meta = EventMeta::system(partnership_id, *review_id, self.system);
+                outbox
+                    .enqueue(&mut transaction, &meta, (self.event)(*id, *date))
+                    .await?;
+                raised += 1;
+            }
+        }
+        transaction.commit().await?;
+        Ok((next_page(&rows, page_size, |row| row.0), raised))
     }
 }
 
@@ -76,5 +149,13 @@ mod tests {
         assert_eq!(total, 8);
         assert_eq!(seen.len(), 4);
         assert_eq!(seen[0], None);
+    }
+
+    #[test]
+    fn a_full_page_continues_after_its_last_row_and_a_short_one_ends() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        assert_eq!(next_page(&ids, 3, |id| *id), Some(ids[2]));
+        assert_eq!(next_page(&ids, 4, |id| *id), None);
+        assert_eq!(next_page(&[] as &[Uuid], 3, |id| *id), None);
     }
 }

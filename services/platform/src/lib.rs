@@ -18,6 +18,7 @@
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas.
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
+//! - [`projection`]: the review projection the consuming services keep alike.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
 //! - [`convert`]: protobuf dates and timestamps to and from chrono.
@@ -41,6 +42,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
 pub mod pagination;
+pub mod projection;
 pub mod rpc_metrics;
 pub mod server;
 pub mod supervision;

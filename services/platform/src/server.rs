@@ -115,7 +115,7 @@ impl ServiceContext {
         let authenticator = Authenticator::new(&platform.auth)?;
         Ok(Self {
             name,
-            outbox: Outbox::new(platform.subject_prefix.clone()),
+            outbox: Outbox::new(platform.subject_prefix.clone(), Arc::clone(&clock)),
             platform,
             service,
             pool,

@@ -10,6 +10,7 @@ use cspr_platform::bus::consumer::{
     ConsumerRunner, ConsumerSpec, EventHandler, HandlerError, Outcome,
 };
 use cspr_platform::bus::outbox::{EventMeta, Outbox, OutboxRelay};
+use cspr_platform::clock::SystemClock;
 use cspr_platform::testing;
 use cspr_proto::events::v1::{Actor, AgencyReportWaived, Event, event::Body};
 use futures::StreamExt;
@@ -80,7 +81,7 @@ async fn relayed_events_are_published_once_and_handled_once() {
         .await
         .expect("bus");
     bus.ensure_stream("submissions").await.expect("stream");
-    let outbox = Outbox::new(platform.subject_prefix.clone());
+    let outbox = Outbox::new(platform.subject_prefix.clone(), Arc::new(SystemClock));
     let meta = EventMeta {
         partnership_id: "southvale".into(),
         review_id: Some(uuid::Uuid::now_v7()),
@@ -192,7 +193,7 @@ async fn poison_messages_are_parked_and_others_flow() {
         .expect("publish")
         .await
         .expect("ack");
-    let outbox = Outbox::new(platform.subject_prefix.clone());
+    let outbox = Outbox::new(platform.subject_prefix.clone(), Arc::new(SystemClock));
     let meta = EventMeta {
         partnership_id: "southvale".into(),
         review_id: None,

@@ -107,12 +107,8 @@ pub struct Candidate {
     pub involvement: Option<(NaiveDate, NaiveDate)>,
 }
 
-/// The review's scope period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScopePeriod {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
+/// The review's scope period, as the platform's review projection keeps it.
+pub use cspr_platform::projection::reviews::ScopePeriod;
 
 /// Why something cannot be scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The practitioners service's errors and their one mapping onto the platform's codes.
 
 use cspr_platform::error::ServiceError;
+use cspr_platform::projection::reviews::LoadError;
 
 use crate::domain::EngagementError;
 
@@ -24,6 +25,19 @@ pub enum PractitionersError {
     Service(#[from] ServiceError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
+/// elsewhere or not.
+impl From<LoadError> for PractitionersError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::NotFound(review_id) => {
+                PractitionersError::ReviewNotFound(review_id.to_string())
+            }
+            LoadError::Database(database) => PractitionersError::Database(database),
+        }
+    }
 }
 
 impl From<PractitionersError> for ServiceError {

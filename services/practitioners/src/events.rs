@@ -1,76 +1,45 @@
-//! Events the practitioners service consumes: the registry's reviews, terms of reference
-//! (scope period and key lines of enquiry: the methodology is agreed) and reviewer, and the
-//! practitioners named in agencies' submitted chronologies (suggestions).
+//! Events the practitioners service consumes: the registry's reviews, reviewer and terms of
+//! reference (scope period: the methodology is agreed), kept by the platform's review
+//! projection, the terms' key lines of enquiry, and the practitioners named in agencies'
+//! submitted chronologies (suggestions).
 
-use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
-use cspr_platform::convert::date_from_proto;
+use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
-use crate::domain::ScopePeriod;
 use crate::store::Store;
 
 /// The producers it listens to.
 pub const SOURCES: [&str; 2] = ["registry", "submissions"];
 
+/// Handles the events the service consumes.
 #[derive(Debug, Clone)]
-pub struct ProjectionHandler {
+pub struct EventHandler {
+    /// Writes suggested practitioners.
     store: Store,
 }
 
-impl ProjectionHandler {
+impl EventHandler {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
 }
 
-impl EventHandler for ProjectionHandler {
+impl consumer::EventHandler for EventHandler {
     async fn handle(
         &self,
         connection: &mut PgConnection,
         event: &Event,
     ) -> Result<(), HandlerError> {
+        reviews::apply(connection, event).await?;
         let Some(body) = &event.body else {
             return Ok(());
         };
-        let partnership = &event.partnership_id;
         match body {
-            Body::ReviewCreated(created) => {
-                Store::record_review(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &created.reference,
-                )
-                .await?;
-            }
-            Body::ReviewerAppointed(appointed) => {
-                Store::record_reviewer(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    &appointed.subject,
-                )
-                .await?;
-            }
             Body::TermsOfReferenceSet(terms) => {
-                let bad = |field: &str| {
-                    HandlerError::message(format!("event {}: {field} is not a date", event.id))
-                };
-                let scope = ScopePeriod {
-                    start: date_from_proto(terms.scope_start.as_ref())
-                        .map_err(|_| bad("scope_start"))?,
-                    end: date_from_proto(terms.scope_end.as_ref()).map_err(|_| bad("scope_end"))?,
-                };
-                Store::record_terms(
-                    connection,
-                    review_id(event)?,
-                    partnership,
-                    scope,
-                    &terms.key_lines_of_enquiry,
-                    &terms.review_reference,
-                )
-                .await?;
+                Store::record_key_lines(connection, review_id(event)?, &terms.key_lines_of_enquiry)
+                    .await?;
             }
             Body::AgencyReportSubmitted(submitted) => {
                 let review_id = review_id(event)?;
@@ -82,7 +51,7 @@ impl EventHandler for ProjectionHandler {
                         .suggest(
                             connection,
                             review_id,
-                            partnership,
+                            &event.partnership_id,
                             &submitted.agency_id,
                             &named.name,
                             &named.role,

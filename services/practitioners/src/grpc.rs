@@ -9,6 +9,7 @@ use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto}
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::fingerprint;
 use cspr_platform::pagination::{TextCursor, page_size};
+use cspr_platform::projection::reviews;
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
@@ -186,12 +187,9 @@ impl PractitionersApi {
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
         let review_id = uuid_field("review_id", raw_id)?;
-        Ok(self
-            .store
-            .review(&principal.partnership, review_id)
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(PractitionersError::from)?
-            .ok_or_else(|| PractitionersError::ReviewNotFound(review_id.to_string()))?)
+            .map_err(|error| PractitionersError::from(error).into())
     }
 
     fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {

@@ -36,7 +36,7 @@ use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerE
 use tonic::server::NamedService;
 
 pub use crate::config::PractitionersConfig;
-use crate::events::{ProjectionHandler, SOURCES};
+use crate::events::{EventHandler, SOURCES};
 use crate::grpc::PractitionersApi;
 use crate::jobs::DeferralSweep;
 use crate::store::Store;
@@ -66,7 +66,7 @@ pub async fn start(
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, ProjectionHandler::new(store))
+    .consumes(&SOURCES, EventHandler::new(store))
     .job("deferral review sweep", move |shutdown| sweep.run(shutdown))
     .start()
     .await

@@ -7,38 +7,32 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
-use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_proto::events::v1::{self as ev, event::Body};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
     self, Candidate, DeferralReason, EngagementError, LearningPoint, PractitionerStatus,
-    ScopePeriod,
 };
 use crate::error::PractitionersError;
 
-/// What the service knows of a review (from the registry's events).
+/// The practitioners service's own columns of a review: the terms' key lines of enquiry.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub scope_start: Option<NaiveDate>,
-    pub scope_end: Option<NaiveDate>,
+pub struct EnquiryLines {
+    /// What conversations with practitioners explore.
     pub key_lines_of_enquiry: sqlx::types::Json<Vec<String>>,
-    pub reviewer_subject: Option<String>,
 }
 
-impl ReviewInfo {
-    /// Set with the terms of reference: the methodology is agreed.
-    pub fn scope(&self) -> Option<ScopePeriod> {
-        Some(ScopePeriod {
-            start: self.scope_start?,
-            end: self.scope_end?,
-        })
-    }
+impl ExtraColumns for EnquiryLines {
+    const COLUMNS: &'static str = ", key_lines_of_enquiry";
 }
+
+/// What the service knows of a review; its scope is set with the terms of reference (the
+/// methodology is agreed).
+pub type ReviewInfo = ReviewWith<EnquiryLines>;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PractitionerRecord {
@@ -138,21 +132,6 @@ pub struct Store {
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
 }
 
-fn actor(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
-}
-
-fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
-    EventMeta {
-        partnership_id: principal.partnership.clone(),
-        review_id: Some(review_id),
-        actor: actor(principal),
-    }
-}
-
 /// Claims a request id; `Some(resource)` is a retry of an earlier request.
 async fn claim(
     connection: &mut PgConnection,
@@ -199,68 +178,16 @@ impl Store {
 
     // ---- projections (consumer side)
 
-    async fn ensure_review(
+    /// The terms of reference's key lines of enquiry (the platform's projection has applied
+    /// the rest of the terms, so the row exists).
+    pub async fn record_key_lines(
         connection: &mut PgConnection,
         review_id: Uuid,
-        partnership_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO reviews (review_id, partnership_id) VALUES ($1, $2) ON CONFLICT (review_id) DO NOTHING")
-            .bind(review_id)
-            .bind(partnership_id)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reference = $2 WHERE review_id = $1")
-            .bind(review_id)
-            .bind(reference)
-            .execute(connection)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_terms(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        scope: ScopePeriod,
         key_lines: &[String],
-        reference: &str,
     ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query(
-            "UPDATE reviews SET scope_start = $2, scope_end = $3, key_lines_of_enquiry = $4,
-                 reference = CASE WHEN $5 = '' THEN reference ELSE $5 END
-             WHERE review_id = $1",
-        )
-        .bind(review_id)
-        .bind(scope.start)
-        .bind(scope.end)
-        .bind(sqlx::types::Json(key_lines))
-        .bind(reference)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
-        sqlx::query("UPDATE reviews SET reviewer_subject = $2 WHERE review_id = $1")
+        sqlx::query("UPDATE reviews SET key_lines_of_enquiry = $2 WHERE review_id = $1")
             .bind(review_id)
-            .bind(subject)
+            .bind(sqlx::types::Json(key_lines))
             .execute(connection)
             .await?;
         Ok(())
@@ -277,7 +204,7 @@ impl Store {
         name: &str,
         role: &str,
     ) -> Result<bool, sqlx::Error> {
-        Self::ensure_review(connection, review_id, partnership_id).await?;
+        reviews::ensure(connection, review_id, partnership_id).await?;
         let now = self.clock.now();
         let inserted = sqlx::query(
             "INSERT INTO practitioners (id, review_id, name, role, agency_id, status, created_at, updated_at)
@@ -297,21 +224,6 @@ impl Store {
     }
 
     // ---- reads
-
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, scope_start, scope_end, key_lines_of_enquiry, reviewer_subject
-             FROM reviews WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
-    }
 
     async fn practitioner_in(
         connection: &mut PgConnection,
@@ -534,7 +446,11 @@ impl Store {
             agency_name: registration.agency_name.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -613,7 +529,7 @@ impl Store {
             }
         };
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review_id), body)
+            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -663,7 +579,7 @@ impl Store {
                 })?;
         domain::may_contact(&practitioner.candidate())?;
         let now = self.clock.now();
-        let key_lines = review.key_lines_of_enquiry.0.clone();
+        let key_lines = review.extra.key_lines_of_enquiry.0.clone();
         sqlx::query(
             "INSERT INTO conversations (id, review_id, practitioner_id, scheduled_at, location, advance_information, key_lines_of_enquiry, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -690,7 +606,11 @@ impl Store {
             review_reference: review.reference.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -777,7 +697,11 @@ impl Store {
             review_reference: review.reference.clone(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review.review_id), body)
+            .enqueue(
+                &mut transaction,
+                &EventMeta::by(principal, review.review_id),
+                body,
+            )
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -886,7 +810,7 @@ impl Store {
                 .collect(),
         });
         self.outbox
-            .enqueue(&mut transaction, &meta(principal, review_id), body)
+            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
         audit::record_on_review(
             &mut transaction,
@@ -912,52 +836,26 @@ impl Store {
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), PractitionersError> {
         let today = self.clock.today();
-        let mut transaction: Transaction<'static, Postgres> = self.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(
-            "SELECT p.id, p.review_id, r.partnership_id, p.deferral_review_date FROM practitioners p
-             JOIN reviews r ON r.review_id = p.review_id
-             WHERE p.deferral_reason IS NOT NULL AND p.deferral_review_date <= $1 AND ($2::uuid IS NULL OR p.id > $2)
-             ORDER BY p.id LIMIT $3 FOR UPDATE OF p SKIP LOCKED",
-        )
-        .bind(today)
-        .bind(after)
-        .bind(page_size)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut raised = 0;
-        for (practitioner_id, review_id, partnership_id, review_date) in &rows {
-            let inserted = sqlx::query("INSERT INTO deferral_alerts (practitioner_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(practitioner_id)
-                .bind(review_date)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if inserted == 1 {
-                let meta = EventMeta {
-                    partnership_id: partnership_id.clone(),
-                    review_id: Some(*review_id),
-                    actor: Actor {
-                        subject: "system:deferral-reviews".into(),
-                        roles: vec![],
-                    },
-                };
-                let body = Body::DeferralReviewDue(ev::DeferralReviewDue {
-                    practitioner_id: practitioner_id.to_string(),
-                    review_date: Some(date_to_proto(*review_date)),
-                });
-                self.outbox.enqueue(&mut transaction, &meta, body).await?;
-                raised += 1;
-            }
-        }
-        transaction.commit().await?;
-        let last = rows.last().map(|row| row.0);
-        Ok((
-            if rows.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        Ok(DEFERRAL_SWEEP
+            .page(&self.pool, &self.outbox, today, after, page_size)
+            .await?)
     }
+}
+
+/// Contact deferrals whose review date has come: the reviewer is asked to look at them again.
+const DEFERRAL_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    select_due: "SELECT p.id, p.review_id, r.partnership_id, p.deferral_review_date FROM practitioners p
+         JOIN reviews r ON r.review_id = p.review_id
+         WHERE p.deferral_reason IS NOT NULL AND p.deferral_review_date <= $1 AND ($2::uuid IS NULL OR p.id > $2)
+         ORDER BY p.id LIMIT $3 FOR UPDATE OF p SKIP LOCKED",
+    record_alert: "INSERT INTO deferral_alerts (practitioner_id, review_date) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    system: "system:deferral-reviews",
+    event: deferral_review_due,
+};
+
+fn deferral_review_due(practitioner_id: Uuid, review_date: NaiveDate) -> Body {
+    Body::DeferralReviewDue(ev::DeferralReviewDue {
+        practitioner_id: practitioner_id.to_string(),
+        review_date: Some(date_to_proto(review_date)),
+    })
 }

@@ -1,8 +1,8 @@
 //! Events the registry publishes (built from a command's changes) and consumes (agency
 //! report decisions from submissions, involved practitioners from practitioners).
 
-use chrono::{NaiveDate, Utc};
-use cspr_platform::bus::consumer::{EventHandler, HandlerError, review_id};
+use chrono::NaiveDate;
+use cspr_platform::bus::consumer::{self, HandlerError, review_id};
 use cspr_platform::convert::date_to_proto;
 use cspr_proto::events::v1::{self as ev, Event, event::Body};
 use sqlx::PgConnection;
@@ -210,18 +210,18 @@ pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Bod
 /// OVERVIEW_DRAFTING guard), involved practitioners (panel independence) and the action plan
 /// (ACTION_MONITORING follows its activation; CLOSED waits for its completion).
 #[derive(Debug)]
-pub struct RegistryEventHandler {
+pub struct EventHandler {
     /// For the stage change an active action plan causes.
     store: store::Store,
 }
 
-impl RegistryEventHandler {
+impl EventHandler {
     pub fn new(store: store::Store) -> Self {
         Self { store }
     }
 }
 
-impl EventHandler for RegistryEventHandler {
+impl consumer::EventHandler for EventHandler {
     async fn handle(
         &self,
         connection: &mut PgConnection,
@@ -254,7 +254,7 @@ impl EventHandler for RegistryEventHandler {
                 review_id(event)?,
                 agency_id,
                 status,
-                Utc::now(),
+                self.store.now(),
             )
             .await?;
             return Ok(());

@@ -37,7 +37,7 @@ use cspr_proto::registry::v1::review_registry_server::ReviewRegistryServer;
 use tonic::server::NamedService;
 
 use crate::config::RegistryConfig;
-use crate::events::RegistryEventHandler;
+use crate::events::EventHandler;
 use crate::grpc::RegistryApi;
 use crate::jobs::DeadlineSweep;
 use crate::store::Store;
@@ -78,7 +78,7 @@ pub async fn start(
     ServiceBuilder::new(context, ReviewRegistryServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&CONSUMES_FROM, RegistryEventHandler::new(store))
+    .consumes(&CONSUMES_FROM, EventHandler::new(store))
     // Reviews by stage, deadlines at risk and missed, and published reviews by whether
     // within the six-month target, each by partnership.
     .gauges(

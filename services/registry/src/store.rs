@@ -10,13 +10,12 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit::{self, AuditEntry};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::idempotency::{self, Claim};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_proto::events::v1::Actor;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -184,6 +183,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The service's clock's time, for what a consumed event changes.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Reviews by id with everything they hold, in the order of `ids`.
@@ -766,10 +770,7 @@ impl Store {
         let meta = EventMeta {
             partnership_id: review.partnership_id.clone(),
             review_id: Some(review.id),
-            actor: Actor {
-                subject: principal.subject.clone(),
-                roles: principal.role_names(),
-            },
+            actor: outbox::actor(principal),
         };
         for body in events::bodies(review, changes, &timeline, &self.rules, today) {
             self.outbox.enqueue(connection, &meta, body).await?;
@@ -926,14 +927,11 @@ impl Store {
                 .await?
                 .rows_affected();
                 if inserted == 1 {
-                    let meta = EventMeta {
-                        partnership_id: review.partnership_id.clone(),
-                        review_id: Some(review.id),
-                        actor: Actor {
-                            subject: "system:deadline-sweep".into(),
-                            roles: vec![],
-                        },
-                    };
+                    let meta = EventMeta::system(
+                        &review.partnership_id,
+                        review.id,
+                        "system:deadline-sweep",
+                    );
                     self.outbox
                         .enqueue(
                             &mut transaction,

@@ -1,6 +1,7 @@
 //! The submissions service's errors and their one mapping onto the platform's codes.
 
 use cspr_platform::error::ServiceError;
+use cspr_platform::projection::reviews::LoadError;
 
 use crate::domain::DecisionError;
 
@@ -18,6 +19,19 @@ pub enum SubmissionsError {
     Service(#[from] ServiceError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
+/// elsewhere or not.
+impl From<LoadError> for SubmissionsError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::NotFound(review_id) => {
+                SubmissionsError::ReviewNotFound(review_id.to_string())
+            }
+            LoadError::Database(database) => SubmissionsError::Database(database),
+        }
+    }
 }
 
 impl From<SubmissionsError> for ServiceError {

@@ -9,6 +9,7 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations};
 use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::projection::reviews;
 use cspr_platform::values::{AgencyId, Email, required_text};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
@@ -179,11 +180,9 @@ impl SubmissionsApi {
 
     /// The review, in the caller's partnership, or NOT_FOUND.
     async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
-        self.store
-            .review(&principal.partnership, review_id)
+        reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(SubmissionsError::from)?
-            .ok_or_else(|| SubmissionsError::ReviewNotFound(review_id.to_string()).into())
+            .map_err(|error| SubmissionsError::from(error).into())
     }
 
     /// The caller's visibility on a review, auditing a refusal.

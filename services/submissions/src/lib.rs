@@ -35,7 +35,7 @@ use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissionsSer
 use tonic::server::NamedService;
 
 use crate::config::SubmissionsConfig;
-use crate::events::RegistryEventHandler;
+use crate::events::EventHandler;
 use crate::grpc::SubmissionsApi;
 use crate::jobs::ReminderSweep;
 use crate::store::Store;
@@ -71,7 +71,7 @@ pub async fn start(
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&["registry"], RegistryEventHandler::new(store))
+    .consumes(&["registry"], EventHandler::new(store))
     .gauges(
         "submissions gauges",
         vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)],

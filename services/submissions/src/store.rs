@@ -12,41 +12,27 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
+use cspr_platform::projection::reviews::Review;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{self, Entry, Narrative, ReportStatus, ScopePeriod};
+use crate::domain::{self, Entry, Narrative, ReportStatus};
 use crate::error::SubmissionsError;
 
 /// Entries per INSERT: large enough to amortise round trips, small enough for one message.
 const BATCH: usize = 2_000;
 
-/// What the service knows of a review (from the registry's events).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReviewInfo {
-    pub review_id: Uuid,
-    pub partnership_id: String,
-    pub reference: String,
-    pub scope_start: Option<NaiveDate>,
-    pub scope_end: Option<NaiveDate>,
-    pub reviewer_subject: Option<String>,
-}
-
-impl ReviewInfo {
-    pub fn scope(&self) -> Option<ScopePeriod> {
-        Some(ScopePeriod {
-            start: self.scope_start?,
-            end: self.scope_end?,
-        })
-    }
-}
+/// What the service knows of a review: the common projection holds all it needs (the scope
+/// period bounds the chronology).
+pub type ReviewInfo = Review;
 
 /// A report request as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -177,13 +163,6 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
-fn actor(principal: &Principal) -> Actor {
-    Actor {
-        subject: principal.subject.clone(),
-        roles: principal.role_names(),
-    }
-}
-
 fn requested_event(request: &RequestRecord) -> Body {
     Body::AgencyReportRequested(ev::AgencyReportRequested {
         agency_id: request.agency_id.clone(),
@@ -207,69 +186,6 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    // ---- projection of the registry (consumer side, in the handler's transaction)
-
-    /// A review opened in the registry.
-    pub async fn record_review(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reference) VALUES ($1, $2, $3)
-             ON CONFLICT (review_id) DO UPDATE SET reference = EXCLUDED.reference",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(reference)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    /// The review's scope period (terms of reference).
-    pub async fn record_scope(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        reference: &str,
-        scope: ScopePeriod,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reference, scope_start, scope_end) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (review_id) DO UPDATE SET scope_start = EXCLUDED.scope_start, scope_end = EXCLUDED.scope_end,
-                 reference = CASE WHEN EXCLUDED.reference = '' THEN reviews.reference ELSE EXCLUDED.reference END",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(reference)
-        .bind(scope.start)
-        .bind(scope.end)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
-
-    /// The review's appointed reviewer (for access checks).
-    pub async fn record_reviewer(
-        connection: &mut PgConnection,
-        review_id: Uuid,
-        partnership_id: &str,
-        subject: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO reviews (review_id, partnership_id, reviewer_subject) VALUES ($1, $2, $3)
-             ON CONFLICT (review_id) DO UPDATE SET reviewer_subject = EXCLUDED.reviewer_subject",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .bind(subject)
-        .execute(connection)
-        .await?;
-        Ok(())
     }
 
     /// Creates (or updates the due date and contact of) one agency's request, writing the
@@ -325,21 +241,6 @@ impl Store {
     }
 
     // ---- reads
-
-    pub async fn review(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-    ) -> Result<Option<ReviewInfo>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT review_id, partnership_id, reference, scope_start, scope_end, reviewer_subject
-             FROM reviews WHERE review_id = $1 AND partnership_id = $2",
-        )
-        .bind(review_id)
-        .bind(partnership_id)
-        .fetch_optional(&self.pool)
-        .await
-    }
 
     async fn fetch_request(
         connection: &mut PgConnection,
@@ -490,7 +391,7 @@ impl Store {
                 review_id,
                 &principal.partnership,
                 &ask,
-                actor(principal),
+                outbox::actor(principal),
             )
             .await?;
         audit::record_on_review(
@@ -581,7 +482,7 @@ impl Store {
         let meta = EventMeta {
             partnership_id: principal.partnership.clone(),
             review_id: Some(review_id),
-            actor: actor(principal),
+            actor: outbox::actor(principal),
         };
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
         audit::record_on_review(
@@ -706,25 +607,17 @@ impl Store {
                     review_reference: request.reference.clone(),
                 })
             };
-            let meta = EventMeta {
-                partnership_id: request.partnership_id.clone(),
-                review_id: Some(request.review_id),
-                actor: Actor {
-                    subject: "system:report-reminders".into(),
-                    roles: vec![],
-                },
-            };
+            let meta = EventMeta::system(
+                &request.partnership_id,
+                request.review_id,
+                "system:report-reminders",
+            );
             self.outbox.enqueue(&mut transaction, &meta, body).await?;
             raised += 1;
         }
         transaction.commit().await?;
-        let last = requests.last().map(|request| request.id);
         Ok((
-            if requests.len() as i64 == page_size {
-                last
-            } else {
-                None
-            },
+            jobs::next_page(&requests, page_size, |request| request.id),
             raised,
         ))
     }
@@ -935,7 +828,7 @@ impl SubmissionWriter {
         let meta = EventMeta {
             partnership_id: principal.partnership.clone(),
             review_id: Some(review_id),
-            actor: actor(principal),
+            actor: outbox::actor(principal),
         };
         let practitioners = std::mem::take(&mut self.practitioners)
             .into_iter()

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+use cspr_family::store::ReviewInfo;
+use cspr_platform::projection::reviews;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -86,9 +88,7 @@ impl TestFamily {
             self.service.deliver(&event).await;
         }
         let id: uuid::Uuid = review_id.parse().expect("uuid");
-        let review = self
-            .store
-            .review(PARTNERSHIP, id)
+        let review = reviews::get::<ReviewInfo>(self.store.pool(), PARTNERSHIP, id)
             .await
             .expect("review read")
             .expect("review projected");

@@ -115,18 +115,27 @@ pub enum Outcome {
 const LANE_QUEUE: usize = 16;
 
 /// The lane of a message: by the review its event is about, so a review's events stay in
-/// order; lane 0 for anything without one (it is parked later if it cannot be decoded).
-fn lane_of(payload: &[u8], lanes: usize) -> usize {
+/// order; lane 0 for anything without one (a message that cannot be decoded is parked there).
+fn lane_of(event: Option<&Event>, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
+    let Some(event) = event else {
+        return 0;
+    };
     if lanes <= 1 {
         return 0;
     }
-    let Ok(event) = Event::decode(payload) else {
-        return 0;
-    };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     event.review_id.hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize
+}
+
+/// A message with its payload decoded once, on arrival: the dispatcher needs the review for
+/// the lane and the lane's worker needs the whole event, so neither decodes it again.
+struct Delivery {
+    /// What JetStream delivered: acked, retried or parked by the worker.
+    message: async_nats::jetstream::Message,
+    /// Its payload decoded; an error parks the message as a dead letter.
+    event: Result<Event, prost::DecodeError>,
 }
 
 impl Outcome {
@@ -220,18 +229,18 @@ impl<H: EventHandler> ConsumerRunner<H> {
         let mut senders = Vec::with_capacity(lanes);
         let mut workers = Vec::with_capacity(lanes);
         for _ in 0..lanes {
-            let (sender, mut receiver) =
-                tokio::sync::mpsc::channel::<async_nats::jetstream::Message>(LANE_QUEUE);
+            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Delivery>(LANE_QUEUE);
             senders.push(sender);
             workers.push(async move {
-                while let Some(message) = receiver.recv().await {
+                while let Some(delivery) = receiver.recv().await {
                     // A message being handled is finished even during shutdown: the handler
                     // runs in one transaction and its ack follows. Queued ones are left
                     // unacknowledged, for redelivery.
                     if shutdown.is_cancelled() {
                         break;
                     }
-                    self.process(&message).await;
+                    self.process_decoded(&delivery.message, delivery.event)
+                        .await;
                 }
             });
         }
@@ -245,8 +254,13 @@ impl<H: EventHandler> ConsumerRunner<H> {
                     None => return Err(consumer_error(&"message stream ended")),
                     Some(Err(error)) => return Err(consumer_error(&error)),
                     Some(Ok(message)) => {
-                        let lane = lane_of(&message.payload, lanes);
-                        if senders[lane].send(message).await.is_err() {
+                        let event = Event::decode(message.payload.as_ref());
+                        let lane = lane_of(event.as_ref().ok(), lanes);
+                        if senders[lane]
+                            .send(Delivery { message, event })
+                            .await
+                            .is_err()
+                        {
                             return Ok(());
                         }
                     }
@@ -259,6 +273,16 @@ impl<H: EventHandler> ConsumerRunner<H> {
 
     /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter.
     pub async fn process(&self, message: &async_nats::jetstream::Message) -> Outcome {
+        let event = Event::decode(message.payload.as_ref());
+        self.process_decoded(message, event).await
+    }
+
+    /// [`Self::process`] for a message whose payload the dispatcher has already decoded.
+    async fn process_decoded(
+        &self,
+        message: &async_nats::jetstream::Message,
+        decoded: Result<Event, prost::DecodeError>,
+    ) -> Outcome {
         let (stream, stream_seq, delivered) = match message.info() {
             Ok(info) => (
                 info.stream.to_string(),
@@ -301,7 +325,7 @@ impl<H: EventHandler> ConsumerRunner<H> {
         let started = std::time::Instant::now();
 
         let outcome = async {
-            let event = match Event::decode(message.payload.as_ref()) {
+            let event = match decoded {
                 Ok(event) => event,
                 Err(error) => {
                     let reason = format!("cannot decode event: {error}");
@@ -436,28 +460,27 @@ pub async fn dead_letter_count(pool: &PgPool, consumer: &str) -> Result<i64, sql
 mod tests {
     use super::*;
 
-    fn payload(review_id: &str) -> Vec<u8> {
+    fn event(review_id: &str) -> Event {
         Event {
             id: Uuid::new_v4().to_string(),
             review_id: review_id.to_string(),
             ..Default::default()
         }
-        .encode_to_vec()
     }
 
     #[test]
     fn a_reviews_events_share_a_lane_and_reviews_spread_over_lanes() {
         let review = Uuid::new_v4().to_string();
-        let lane = lane_of(&payload(&review), 8);
+        let lane = lane_of(Some(&event(&review)), 8);
         for _ in 0..20 {
             assert_eq!(
-                lane_of(&payload(&review), 8),
+                lane_of(Some(&event(&review)), 8),
                 lane,
                 "same review, same lane"
             );
         }
         let used: std::collections::BTreeSet<usize> = (0..200)
-            .map(|_| lane_of(&payload(&Uuid::new_v4().to_string()), 8))
+            .map(|_| lane_of(Some(&event(&Uuid::new_v4().to_string())), 8))
             .collect();
         assert!(used.len() > 4, "reviews spread over the lanes: {used:?}");
         assert!(used.iter().all(|lane| *lane < 8));
@@ -465,7 +488,9 @@ mod tests {
 
     #[test]
     fn undecodable_messages_and_a_single_lane_use_lane_zero() {
-        assert_eq!(lane_of(b"\xff\xff not protobuf", 8), 0);
-        assert_eq!(lane_of(&payload(&Uuid::new_v4().to_string()), 1), 0);
+        let undecodable = Event::decode(&b"\xff\xff not protobuf"[..]);
+        assert!(undecodable.is_err());
+        assert_eq!(lane_of(undecodable.as_ref().ok(), 8), 0);
+        assert_eq!(lane_of(Some(&event(&Uuid::new_v4().to_string())), 1), 0);
     }
 }

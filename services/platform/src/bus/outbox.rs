@@ -7,9 +7,9 @@
 //! relays (replicas) share the table safely through `FOR UPDATE SKIP LOCKED`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use cspr_proto::events::v1::{Actor, Event, event};
 use futures::future::join_all;
 use prost::Message;
@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Bus, trace};
+use crate::auth::Principal;
+use crate::clock::Clock;
 
 /// The NOTIFY channel a commit with new outbox rows wakes the relay on.
 pub const OUTBOX_CHANNEL: &str = "cspr_outbox";
@@ -30,17 +32,58 @@ pub struct EventMeta {
     pub actor: Actor,
 }
 
+impl EventMeta {
+    /// An event a caller's command causes, about a review of the caller's partnership.
+    pub fn by(principal: &Principal, review_id: Uuid) -> Self {
+        Self {
+            partnership_id: principal.partnership.clone(),
+            review_id: Some(review_id),
+            actor: actor(principal),
+        }
+    }
+
+    /// An event the service raises on its own (a sweep, a plan's activation) about a review.
+    pub fn system(partnership_id: &str, review_id: Uuid, system: &str) -> Self {
+        Self {
+            partnership_id: partnership_id.to_string(),
+            review_id: Some(review_id),
+            actor: system_actor(system),
+        }
+    }
+}
+
+/// The caller as an event's actor: their subject and roles, as the audit records them.
+pub fn actor(principal: &Principal) -> Actor {
+    Actor {
+        subject: principal.subject.clone(),
+        roles: principal.role_names(),
+    }
+}
+
+/// The service itself as an event's actor: `system` names the job (e.g.
+/// `system:deferral-reviews`), so a reader of the event sees no person acted.
+pub fn system_actor(system: &str) -> Actor {
+    Actor {
+        subject: system.to_string(),
+        roles: vec![],
+    }
+}
+
 /// Writes events to the outbox of the caller's transaction.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     /// The subject prefix of this deployment.
     prefix: String,
+    /// The service's clock: an event occurs when the change it describes is made, in the
+    /// same time as the change's own timestamps (a test's manual clock included).
+    clock: Arc<dyn Clock>,
 }
 
 impl Outbox {
-    pub fn new(prefix: impl Into<String>) -> Self {
+    pub fn new(prefix: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             prefix: prefix.into(),
+            clock,
         }
     }
 
@@ -52,7 +95,7 @@ impl Outbox {
         meta: &EventMeta,
         body: event::Body,
     ) -> Result<Event, sqlx::Error> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let event = Event {
             id: Uuid::now_v7().to_string(),
             r#type: body.type_name().to_string(),

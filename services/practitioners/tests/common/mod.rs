@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+use cspr_platform::projection::reviews;
+use cspr_practitioners::store::ReviewInfo;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -129,9 +131,7 @@ impl TestPractitioners {
     /// Checks the projection has the review (and its reviewer; its scope if asked).
     pub async fn assert_projected(&self, review_id: &str, with_terms: bool) {
         let id: uuid::Uuid = review_id.parse().expect("uuid");
-        let review = self
-            .store
-            .review(PARTNERSHIP, id)
+        let review = reviews::get::<ReviewInfo>(self.store.pool(), PARTNERSHIP, id)
             .await
             .expect("review read")
             .expect("review projected");

@@ -123,12 +123,8 @@ impl Default for Limits {
     }
 }
 
-/// The period entries must fall in (from the terms of reference).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScopePeriod {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
+/// The review's scope period, as the platform's review projection keeps it.
+pub use cspr_platform::projection::reviews::ScopePeriod;
 
 /// The narrative sections of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
