@@ -7,6 +7,7 @@
 //! - [`bus`]: NATS JetStream naming, the transactional outbox and its relay, consumers with
 //!   an inbox and dead letters, trace context in headers.
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
+//! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
 //! - [`server`]: bootstrap (health, reflection, readiness, graceful shutdown).
 //! - [`jobs`]: periodic work in pages, safe with replicas.
@@ -18,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod bus;
