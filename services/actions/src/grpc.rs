@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -19,15 +20,6 @@ use uuid::Uuid;
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 use crate::store::{ActionFilter, ActionRow, NewAction, NoteRow, Progress, ReviewInfo, Store};
-
-/// Roles that read every action of the partnership.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-    Role::Reviewer,
-];
 
 fn status_to_proto(status: ActionStatus) -> i32 {
     (match status {
@@ -65,24 +57,11 @@ pub struct ActionsApi {
     clock: Arc<dyn Clock>,
 }
 
-/// Whether the caller reads everything, only its agency's actions, or nothing.
-enum Reach {
-    All,
-    Agency(String),
-}
-
-fn reach(principal: &Principal) -> Result<Reach, ServiceError> {
-    if READERS.iter().any(|role| principal.has(*role)) {
-        return Ok(Reach::All);
+fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+    ReviewFacts {
+        partnership_id: &review.partnership_id,
+        reviewer_subject: review.reviewer_subject.as_deref(),
     }
-    if principal.has(Role::Agency)
-        && let Some(org) = &principal.org
-    {
-        return Ok(Reach::Agency(org.clone()));
-    }
-    Err(ServiceError::PermissionDenied(
-        "actions are for the partnership and the owning agencies".into(),
-    ))
 }
 
 impl ActionsApi {
@@ -231,14 +210,17 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::UpdateActionProgressRequest>,
     ) -> Result<Response<pb::Action>, Status> {
         let principal = principal(&request)?;
-        let owner = match reach(&principal)? {
-            Reach::All if principal.has(Role::PartnershipAdmin) => None,
-            Reach::Agency(org) => Some(org),
-            Reach::All => {
-                return Err(ServiceError::PermissionDenied(
-                    "progress is recorded by the owning agency or the partnership admin".into(),
-                )
-                .into());
+        let owner = if principal.has(Role::PartnershipAdmin) {
+            None
+        } else {
+            match access::reach(&principal, Area::Actions)? {
+                Reach::Agency(org) => Some(org),
+                Reach::Partnership | Reach::AppointedReviews(_) => {
+                    return Err(ServiceError::PermissionDenied(
+                        "progress is recorded by the owning agency or the partnership admin".into(),
+                    )
+                    .into());
+                }
             }
         };
         let request = request.into_inner();
@@ -305,13 +287,21 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let principal = principal(&request)?;
-        let reach = reach(&principal)?;
+        let mut reach = access::reach(&principal, Area::Actions)?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
             "" => None,
-            raw => Some(self.review(&principal, raw).await?.review_id),
+            raw => {
+                let review = self.review(&principal, raw).await?;
+                // Within one review the caller's access to it decides, not their reach.
+                reach = match access::read(&principal, facts(&review), Area::Actions)? {
+                    Access::Agency(org) => Reach::Agency(org),
+                    Access::Full | Access::Redacted => Reach::Partnership,
+                };
+                Some(review.review_id)
+            }
         };
         let owner_agency = match (&reach, request.owner_agency.trim()) {
             (Reach::Agency(own), "") => Some(own.clone()),
@@ -322,8 +312,8 @@ impl ActionMonitoring for ActionsApi {
                 )
                 .into());
             }
-            (Reach::All, "") => None,
-            (Reach::All, asked) => Some(
+            (Reach::Partnership | Reach::AppointedReviews(_), "") => None,
+            (Reach::Partnership | Reach::AppointedReviews(_), asked) => Some(
                 AgencyId::parse(asked)
                     .map_err(|error| ServiceError::invalid("owner_agency", error.to_string()))?
                     .as_str()
@@ -339,6 +329,10 @@ impl ActionMonitoring for ActionsApi {
         };
         let filter = ActionFilter {
             review_id,
+            reviewer_subject: match reach {
+                Reach::AppointedReviews(subject) => Some(subject),
+                Reach::Partnership | Reach::Agency(_) => None,
+            },
             owner_agency,
             status,
             overdue_on: request.overdue_only.then(|| self.clock.today()),
@@ -403,11 +397,31 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::GetActionPlanSummaryRequest>,
     ) -> Result<Response<pb::ActionPlanSummary>, Status> {
         let principal = principal(&request)?;
-        principal.require_any(READERS)?;
+        let reach = access::reach(&principal, Area::Actions)?;
         let request = request.into_inner();
         let review_id = match request.review_id.trim() {
-            "" => None,
-            raw => Some(self.review(&principal, raw).await?.review_id),
+            "" => match reach {
+                Reach::Partnership => None,
+                Reach::AppointedReviews(_) | Reach::Agency(_) => {
+                    return Err(ServiceError::PermissionDenied(
+                        "the partnership's summary is for partnership and panel roles; give the review_id of a review you may read"
+                            .into(),
+                    )
+                    .into());
+                }
+            },
+            raw => {
+                let review = self.review(&principal, raw).await?;
+                match access::read(&principal, facts(&review), Area::Actions)? {
+                    Access::Full | Access::Redacted => Some(review.review_id),
+                    Access::Agency(_) => {
+                        return Err(ServiceError::PermissionDenied(
+                            "an agency sees only its own actions".into(),
+                        )
+                        .into());
+                    }
+                }
+            }
         };
         let statuses = self
             .store

@@ -70,6 +70,8 @@ const ACTION_COLUMNS: &str = "a.id, a.review_id, a.partnership_id, a.recommendat
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter {
     pub review_id: Option<Uuid>,
+    /// Only the reviews this reviewer is appointed to (a reviewer's reach).
+    pub reviewer_subject: Option<String>,
     pub owner_agency: Option<String>,
     pub status: Option<ActionStatus>,
     pub overdue_on: Option<NaiveDate>,
@@ -380,6 +382,7 @@ impl Store {
                AND ($4::text IS NULL OR a.status = $4)
                AND ($5::date IS NULL OR (a.due_date < $5 AND a.status IN ('NOT_STARTED', 'IN_PROGRESS')))
                AND ($6::timestamptz IS NULL OR (a.created_at, a.id) > ($6, $7))
+               AND ($9::text IS NULL OR r.reviewer_subject = $9)
              ORDER BY a.created_at, a.id LIMIT $8"
         );
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -391,6 +394,7 @@ impl Store {
             .bind(after.map(|cursor| cursor.at))
             .bind(after.map(|cursor| cursor.id))
             .bind(limit)
+            .bind(filter.reviewer_subject.as_deref())
             .fetch_all(&self.pool)
             .await
     }
