@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use cspr_platform::access::{self, Area, Denied, Reach, ReviewFacts, Work};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
@@ -34,15 +35,6 @@ use crate::domain::values::{
 use crate::error::RegistryError;
 use crate::store::{IdempotencyKey, ReviewFilter, Store};
 
-/// Roles that may read any review of their partnership (the reviewer reads the reviews they
-/// are appointed to).
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-    Role::FamilyLiaison,
-];
 const ADMIN: &[Role] = &[Role::PartnershipAdmin];
 const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
 
@@ -83,20 +75,14 @@ fn past_date_field(
     violations.check(field, past_or_today(date, today))
 }
 
-fn may_read(principal: &Principal, review: &Review) -> bool {
-    READERS.iter().any(|role| principal.has(*role)) || is_appointed_reviewer(principal, review)
-}
-
-fn is_appointed_reviewer(principal: &Principal, review: &Review) -> bool {
-    principal.has(Role::Reviewer)
-        && review
+fn facts(review: &Review) -> ReviewFacts<'_> {
+    ReviewFacts {
+        partnership_id: &review.partnership_id,
+        reviewer_subject: review
             .reviewer
             .as_ref()
-            .is_some_and(|reviewer| reviewer.subject == principal.subject)
-}
-
-fn denied(message: &str) -> RegistryError {
-    RegistryError::Service(ServiceError::PermissionDenied(message.to_string()))
+            .map(|reviewer| reviewer.subject.as_str()),
+    }
 }
 
 impl RegistryApi {
@@ -168,11 +154,9 @@ impl RegistryApi {
             .await
             .map_err(RegistryError::from)?
             .ok_or_else(|| RegistryError::ReviewNotFound(id.to_string()))?;
-        if !may_read(principal, &review) {
+        if let Err(denied) = access::read(principal, facts(&review), Area::Review) {
             self.audit_refusal(principal, action, Some(id)).await;
-            return Err(Status::permission_denied(
-                "reading a review needs a partnership role or being its appointed reviewer",
-            ));
+            return Err(denied.into());
         }
         self.store
             .audit_access(principal, action, Some(id), "ok")
@@ -191,8 +175,32 @@ impl RegistryApi {
         key: Option<IdempotencyKey>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
+        self.guarded_command(principal, allowed, action, id, key, |_| Ok(()), command)
+            .await
+    }
+
+    /// Runs a command on a review after a role check and `guard`, a check on the locked
+    /// review that runs before an idempotent replay is answered too (a replay must not
+    /// answer a caller the first request would have refused).
+    #[allow(clippy::too_many_arguments)]
+    async fn guarded_command(
+        &self,
+        principal: &Principal,
+        allowed: &[Role],
+        action: &'static str,
+        id: Uuid,
+        key: Option<IdempotencyKey>,
+        guard: impl FnOnce(&Review) -> Result<(), Denied>,
+        command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
+    ) -> Result<Response<pb::Review>, Status> {
         self.authorize(principal, allowed, action, Some(id)).await?;
-        match self.store.update(principal, id, action, key, command).await {
+        let guard =
+            |review: &Review| guard(review).map_err(|denied| RegistryError::Service(denied.into()));
+        match self
+            .store
+            .update(principal, id, action, key, guard, command)
+            .await
+        {
             Ok(review) => self.reply(&review),
             Err(RegistryError::Service(ServiceError::PermissionDenied(reason))) => {
                 self.audit_refusal(principal, action, Some(id)).await;
@@ -293,10 +301,13 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::ListReviewsRequest>,
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let principal = principal(&request)?;
-        let mut allowed = READERS.to_vec();
-        allowed.push(Role::Reviewer);
-        self.authorize(&principal, &allowed, "ListReviews", None)
-            .await?;
+        let reach = match access::reach(&principal, Area::Review) {
+            Ok(reach) => reach,
+            Err(denied) => {
+                self.audit_refusal(&principal, "ListReviews", None).await;
+                return Err(denied.into());
+            }
+        };
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
@@ -309,10 +320,12 @@ impl ReviewRegistry for RegistryApi {
                     .ok_or_else(|| ServiceError::invalid("stage", "unknown stage"))?,
             ),
         };
-        let reviewer_only = !READERS.iter().any(|role| principal.has(*role));
         let filter = ReviewFilter {
             stage,
-            reviewer_subject: reviewer_only.then(|| principal.subject.clone()),
+            reviewer_subject: match reach {
+                Reach::AppointedReviews(subject) => Some(subject),
+                Reach::Partnership | Reach::Agency(_) => None,
+            },
             overdue_only: request.overdue_only,
             at_risk_only: request.at_risk_only,
         };
@@ -804,21 +817,14 @@ impl ReviewRegistry for RegistryApi {
             resource_id: id.to_string(),
         };
         let now = self.clock.now();
-        let caller = principal.clone();
-        self.command(
+        self.guarded_command(
             &principal,
             &[Role::Reviewer],
             "SubmitOverviewReport",
             id,
             Some(key),
-            move |review| {
-                if !is_appointed_reviewer(&caller, review) {
-                    return Err(denied(
-                        "only the reviewer appointed to this review can submit its overview report",
-                    ));
-                }
-                Ok(review.submit_overview_report(findings, recommendations, now)?)
-            },
+            |review| access::may_do(&principal, facts(review), Work::OverviewReport),
+            move |review| Ok(review.submit_overview_report(findings, recommendations, now)?),
         )
         .await
     }

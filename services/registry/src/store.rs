@@ -528,19 +528,22 @@ impl Store {
         }
     }
 
-    /// Runs a command on one review: lock, apply, persist, deadlines, events, audit.
+    /// Runs a command on one review: lock, `guard` (before a replay is answered too), apply,
+    /// persist, deadlines, events, audit.
     pub async fn update(
         &self,
         principal: &Principal,
         review_id: Uuid,
         action: &'static str,
         key: Option<IdempotencyKey>,
+        guard: impl FnOnce(&Review) -> Result<(), RegistryError>,
         command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
         let review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
             .await?
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
+        guard(&review)?;
         if let Some(key) = &key
             && Self::claim(&mut transaction, principal, key)
                 .await?
