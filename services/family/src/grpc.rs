@@ -5,32 +5,23 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
+use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, page_size};
-use cspr_platform::values::{Email, optional_text, required_text};
+use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::crypto::FieldCipher;
-use crate::domain::{self, Relationship, RestrictionReason, View};
+use crate::domain::{Relationship, RestrictionReason};
 use crate::error::FamilyError;
-use crate::store::{MemberRow, NewMember, RequestKey, ReviewInfo, Route, Store};
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
-}
+use crate::store::{MemberRow, NewMember, ReviewInfo, Route, Store};
 
 fn relationship_from_proto(value: i32) -> Option<Relationship> {
     match pb::Relationship::try_from(value).ok()? {
@@ -66,20 +57,6 @@ fn restriction_to_proto(reason: RestrictionReason) -> i32 {
     }) as i32
 }
 
-fn key(
-    operation: &'static str,
-    request_id: &str,
-    message: &impl Message,
-) -> Result<RequestKey, ServiceError> {
-    let request_id = required_text(request_id, 100)
-        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
-    Ok(RequestKey {
-        operation,
-        request_id,
-        fingerprint: fingerprint(&message.encode_to_vec()),
-    })
-}
-
 #[derive(Debug, Clone)]
 pub struct FamilyApi {
     store: Store,
@@ -111,7 +88,7 @@ impl FamilyApi {
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-        message: &str,
+        denied: access::Denied,
     ) -> Status {
         if let Err(error) = self
             .store
@@ -120,31 +97,32 @@ impl FamilyApi {
                 action,
                 review.review_id,
                 format!("reviews/{}/family", review.review_id),
-                "PERMISSION_DENIED",
+                denied.code(),
             )
             .await
         {
             tracing::warn!(%error, "cannot audit a refusal");
         }
-        ServiceError::PermissionDenied(message.to_string()).into()
+        denied.into()
     }
 
+    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+        ReviewFacts {
+            partnership_id: &review.partnership_id,
+            reviewer_subject: review.reviewer_subject.as_deref(),
+        }
+    }
+
+    /// The caller's view of the review's family members: in clear or redacted.
     async fn read_view(
         &self,
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-    ) -> Result<View, Status> {
-        match domain::view(principal, review.reviewer_subject.as_deref()) {
-            Some(view) => Ok(view),
-            None => Err(self
-                .refuse(
-                    principal,
-                    review,
-                    action,
-                    "family engagement is not open to this role",
-                )
-                .await),
+    ) -> Result<Access, Status> {
+        match access::read(principal, Self::facts(review), Area::Family) {
+            Ok(view) => Ok(view),
+            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
     }
 
@@ -154,12 +132,9 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if domain::may_write(principal, review.reviewer_subject.as_deref()) {
-            Ok(())
-        } else {
-            Err(self
-                .refuse(principal, review, action, "family engagement is run by the reviewer appointed to the review and family liaison")
-                .await)
+        match access::may_do(principal, Self::facts(review), Work::FamilyEngagement) {
+            Ok(()) => Ok(()),
+            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
     }
 
@@ -181,8 +156,9 @@ impl FamilyApi {
     }
 
     /// The member as the caller may see it.
-    fn to_proto(&self, member: &MemberRow, view: View) -> Result<pb::FamilyMember, Status> {
-        let full = view == View::Full;
+    fn to_proto(&self, member: &MemberRow, view: &Access) -> Result<pb::FamilyMember, Status> {
+        // Family access is never an agency's: anything but Full is redacted.
+        let full = *view == Access::Full;
         let clear = |field: &str, sealed: Option<&[u8]>| -> Result<String, Status> {
             if full {
                 self.open(member.id, field, sealed)
@@ -275,7 +251,7 @@ impl FamilyEngagement for FamilyApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("AddFamilyMember", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("AddFamilyMember", &request.request_id, &request),
         );
         let relationship = relationship_from_proto(request.relationship);
         if relationship.is_none() {
@@ -393,7 +369,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn list_family_members(
@@ -440,7 +416,7 @@ impl FamilyEngagement for FamilyApi {
             .map_err(FamilyError::from)?;
         let mut page = Vec::with_capacity(members.len());
         for member in &members {
-            page.push(self.to_proto(member, view)?);
+            page.push(self.to_proto(member, &view)?);
         }
         Ok(Response::new(pb::ListFamilyMembersResponse {
             members: page,
@@ -476,7 +452,7 @@ impl FamilyEngagement for FamilyApi {
             )
             .await
             .map_err(FamilyError::from)?;
-        Ok(Response::new(self.to_proto(&member, view)?))
+        Ok(Response::new(self.to_proto(&member, &view)?))
     }
 
     async fn restrict_contact(
@@ -534,7 +510,7 @@ impl FamilyEngagement for FamilyApi {
                 review_date,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn lift_restriction(
@@ -547,7 +523,7 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "LiftRestriction").await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_contact(
@@ -562,7 +538,7 @@ impl FamilyEngagement for FamilyApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("RecordContact", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordContact", &request.request_id, &request),
         );
         let contacted_at: Option<DateTime<Utc>> = match &request.contacted_at {
             Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
@@ -600,7 +576,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_contribution(
@@ -616,7 +592,7 @@ impl FamilyEngagement for FamilyApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("RecordContribution", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordContribution", &request.request_id, &request),
         );
         let views = violations.check("views", required_text(&request.views, 50_000));
         violations.finish()?;
@@ -636,7 +612,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn consult_on_publication(
@@ -649,13 +625,14 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "ConsultOnPublication")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let request_key = key("ConsultOnPublication", &request.request_id, &request)?;
+        let request_key = RequestKey::parse("ConsultOnPublication", &request.request_id, &request)
+            .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
         let response_due = self.future_date("response_due", request.response_due.as_ref())?;
         let member = self
             .store
             .consult(&principal, &review, member_id, response_due, request_key)
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_publication_response(
@@ -675,7 +652,7 @@ impl FamilyEngagement for FamilyApi {
             .store
             .record_response(&principal, &review, member_id, response_sealed)
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 }
 

@@ -6,7 +6,7 @@ use cspr_platform::audit;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, Claim, RequestKey};
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
@@ -97,14 +97,6 @@ pub struct NewMember {
     pub route: Route,
     /// With the purpose to pass on: ask the known professional to approach the member now.
     pub request_contact: Option<String>,
-}
-
-/// A client request id with the fingerprint of its content.
-#[derive(Debug, Clone)]
-pub struct RequestKey {
-    pub operation: &'static str,
-    pub request_id: String,
-    pub fingerprint: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -308,18 +300,9 @@ impl Store {
         key: &RequestKey,
         resource: Uuid,
     ) -> Result<Option<Uuid>, FamilyError> {
-        match idempotency::claim(
-            connection,
-            &principal.partnership,
-            key.operation,
-            &key.request_id,
-            &key.fingerprint,
-            &resource.to_string(),
-        )
-        .await?
-        {
+        match idempotency::claim(connection, &principal.partnership, key, resource).await? {
             Claim::New => Ok(None),
-            Claim::Replay(existing) => Ok(existing.parse().ok()),
+            Claim::Replay(existing) => Ok(Some(existing)),
             Claim::Conflict => Err(FamilyError::IdempotencyConflict(key.request_id.clone())),
         }
     }

@@ -212,11 +212,7 @@ fn own_agency(principal: &Principal) -> Option<&str> {
 
 /// What the caller may read of `area` of one review. The widest view wins when a caller
 /// holds several roles.
-pub fn read(
-    principal: &Principal,
-    review: ReviewFacts<'_>,
-    area: Area,
-) -> Result<Access, Denied> {
+pub fn read(principal: &Principal, review: ReviewFacts<'_>, area: Area) -> Result<Access, Denied> {
     same_partnership(principal, review)?;
     if has_any(principal, area.partnership_readers())
         || is_appointed_reviewer(principal, review.reviewer_subject)
@@ -236,8 +232,7 @@ pub fn read(
 
 /// What the caller may list of `area` across the partnership's reviews.
 pub fn reach(principal: &Principal, area: Area) -> Result<Reach, Denied> {
-    if has_any(principal, area.partnership_readers())
-        || has_any(principal, area.redacted_readers())
+    if has_any(principal, area.partnership_readers()) || has_any(principal, area.redacted_readers())
     {
         return Ok(Reach::Partnership);
     }
@@ -333,7 +328,14 @@ mod tests {
             &panel_member_named_isla,
             Some("isla")
         ));
-        assert!(read(&panel_member_named_isla, review(Some("isla")), Area::Actions).is_err());
+        assert!(
+            read(
+                &panel_member_named_isla,
+                review(Some("isla")),
+                Area::Actions
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -451,7 +453,10 @@ mod tests {
             assert!(may_do(&other, appointed, work).is_err());
         }
         assert!(may_do(&admin, appointed, Work::OverviewReport).is_err());
-        assert_eq!(may_do(&admin, appointed, Work::PractitionerEngagement), Ok(()));
+        assert_eq!(
+            may_do(&admin, appointed, Work::PractitionerEngagement),
+            Ok(())
+        );
         assert!(may_do(&admin, appointed, Work::FamilyEngagement).is_err());
         assert_eq!(may_do(&fay, appointed, Work::FamilyEngagement), Ok(()));
         assert!(may_do(&fay, appointed, Work::PractitionerEngagement).is_err());

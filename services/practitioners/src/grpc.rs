@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::access::{self, Area, ReviewFacts, Work};
+use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
+use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{TextCursor, page_size};
-use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -20,25 +20,8 @@ use crate::domain::{DeferralReason, LearningPoint, LearningTheme, PractitionerSt
 use crate::error::PractitionersError;
 use crate::store::{
     ConversationRecord, LearningEventRecord, LearningRecordRow, PractitionerRecord, Registration,
-    RequestKey, ReviewInfo, Store,
+    ReviewInfo, Store,
 };
-
-/// Roles that read every practitioner record of their partnership's reviews.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-];
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
-}
 
 fn timestamp_field(
     field: &str,
@@ -159,20 +142,6 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     }
 }
 
-fn key(
-    operation: &'static str,
-    request_id: &str,
-    message: &impl Message,
-) -> Result<RequestKey, ServiceError> {
-    let request_id = required_text(request_id, 100)
-        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
-    Ok(RequestKey {
-        operation,
-        request_id,
-        fingerprint: fingerprint(&message.encode_to_vec()),
-    })
-}
-
 #[derive(Debug, Clone)]
 pub struct PractitionersApi {
     store: Store,
@@ -194,9 +163,11 @@ impl PractitionersApi {
             .ok_or_else(|| PractitionersError::ReviewNotFound(review_id.to_string()))?)
     }
 
-    fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {
-        principal.has(Role::Reviewer)
-            && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
+    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+        ReviewFacts {
+            partnership_id: &review.partnership_id,
+            reviewer_subject: review.reviewer_subject.as_deref(),
+        }
     }
 
     /// Engagement is run by the appointed reviewer and the partnership.
@@ -206,11 +177,13 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if principal.has(Role::PartnershipAdmin) || Self::is_appointed_reviewer(principal, review) {
-            return Ok(());
+        match access::may_do(principal, Self::facts(review), Work::PractitionerEngagement) {
+            Ok(()) => Ok(()),
+            Err(denied) => {
+                self.refused(principal, review, action).await;
+                Err(denied.into())
+            }
         }
-        self.refused(principal, review, action).await;
-        Err(ServiceError::PermissionDenied("practitioner engagement is run by the reviewer appointed to the review and the partnership".into()).into())
     }
 
     async fn may_read(
@@ -219,13 +192,13 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if READERS.iter().any(|role| principal.has(*role))
-            || Self::is_appointed_reviewer(principal, review)
-        {
-            return Ok(());
+        match access::read(principal, Self::facts(review), Area::Practitioners) {
+            Ok(_) => Ok(()),
+            Err(denied) => {
+                self.refused(principal, review, action).await;
+                Err(denied.into())
+            }
         }
-        self.refused(principal, review, action).await;
-        Err(ServiceError::PermissionDenied("reading practitioner records needs a partnership or panel role, or being the appointed reviewer".into()).into())
     }
 
     async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
@@ -253,7 +226,7 @@ impl PractitionerEngagement for PractitionersApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("RegisterPractitioner", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RegisterPractitioner", &request.request_id, &request),
         );
         let practitioner_id = match request.practitioner_id.trim() {
             "" => Some(None),
@@ -461,7 +434,7 @@ impl PractitionerEngagement for PractitionersApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("ScheduleConversation", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("ScheduleConversation", &request.request_id, &request),
         );
         let practitioner_id = violations.check(
             "practitioner_id",
@@ -533,7 +506,7 @@ impl PractitionerEngagement for PractitionersApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("ScheduleLearningEvent", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("ScheduleLearningEvent", &request.request_id, &request),
         );
         let scheduled_at = match timestamp_field(
             "scheduled_at",
@@ -632,7 +605,7 @@ impl PractitionerEngagement for PractitionersApi {
         let mut violations = Violations::new();
         let request_key = violations.check(
             "request_id",
-            key("RecordLearning", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordLearning", &request.request_id, &request),
         );
         let learning_event_id = match request.learning_event_id.trim() {
             "" => None,

@@ -6,7 +6,7 @@ use cspr_platform::audit::{self, AuditEntry};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, Claim, RequestKey};
 use cspr_platform::pagination::TextCursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -123,14 +123,6 @@ pub struct Registration {
     pub involvement_end: NaiveDate,
 }
 
-/// A client request id with the fingerprint of its content.
-#[derive(Debug, Clone)]
-pub struct RequestKey {
-    pub operation: &'static str,
-    pub request_id: String,
-    pub fingerprint: Vec<u8>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
@@ -160,20 +152,9 @@ async fn claim(
     key: &RequestKey,
     resource_id: Uuid,
 ) -> Result<Option<Uuid>, PractitionersError> {
-    match idempotency::claim(
-        connection,
-        &principal.partnership,
-        key.operation,
-        &key.request_id,
-        &key.fingerprint,
-        &resource_id.to_string(),
-    )
-    .await?
-    {
+    match idempotency::claim(connection, &principal.partnership, key, resource_id).await? {
         Claim::New => Ok(None),
-        Claim::Replay(existing) => Ok(Some(existing.parse().map_err(|_| {
-            PractitionersError::Database(sqlx::Error::Decode("stored id is not a UUID".into()))
-        })?)),
+        Claim::Replay(existing) => Ok(Some(existing)),
         Claim::Conflict => Err(PractitionersError::IdempotencyConflict(
             key.request_id.clone(),
         )),
