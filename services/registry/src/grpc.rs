@@ -11,12 +11,12 @@ use cspr_platform::convert::{
     date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto,
 };
 use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
+use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::values::uuid_field;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistry;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ use crate::domain::values::{
     required_text,
 };
 use crate::error::RegistryError;
-use crate::store::{IdempotencyKey, ReviewFilter, Store};
+use crate::store::{ReviewFilter, Store};
 
 const ADMIN: &[Role] = &[Role::PartnershipAdmin];
 const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
@@ -50,15 +50,6 @@ pub struct RegistryApi {
     rules: Arc<DeadlineRules>,
     calendar: Arc<WorkingDayCalendar>,
     clock: Arc<dyn Clock>,
-}
-
-fn review_id(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    if raw.trim().is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.trim()
-        .parse::<Uuid>()
-        .map_err(|_| ServiceError::invalid(field, "not a review id (UUID)"))
 }
 
 fn date_field(violations: &mut Violations, field: &str, date: Option<&Date>) -> Option<NaiveDate> {
@@ -172,7 +163,7 @@ impl RegistryApi {
         allowed: &[Role],
         action: &'static str,
         id: Uuid,
-        key: Option<IdempotencyKey>,
+        key: Option<(RequestKey, Uuid)>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
         self.guarded_command(principal, allowed, action, id, key, |_| Ok(()), command)
@@ -189,7 +180,7 @@ impl RegistryApi {
         allowed: &[Role],
         action: &'static str,
         id: Uuid,
-        key: Option<IdempotencyKey>,
+        key: Option<(RequestKey, Uuid)>,
         guard: impl FnOnce(&Review) -> Result<(), Denied>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
@@ -223,7 +214,10 @@ impl ReviewRegistry for RegistryApi {
         let request = request.into_inner();
         let today = self.clock.today();
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let request_id = violations.check(
+            "request_id",
+            RequestKey::parse("CreateReview", &request.request_id, &request),
+        );
         let child_alias = violations.check("child_alias", ChildAlias::parse(&request.child_alias));
         let local_authority = violations.check(
             "local_authority",
@@ -258,12 +252,7 @@ impl ReviewRegistry for RegistryApi {
         else {
             return Err(Status::internal("validated fields missing"));
         };
-        let key = IdempotencyKey {
-            operation: "CreateReview",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: Uuid::now_v7().to_string(),
-        };
+        let key = (request_id, Uuid::now_v7());
         let now = self.clock.now();
         let partnership = principal.partnership.clone();
         let review = self
@@ -291,7 +280,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::GetReviewRequest>,
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
-        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let id = uuid_field("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetReview").await?;
         self.reply(&review)
     }
@@ -370,7 +359,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let sent_on = past_date_field(
             &mut violations,
@@ -403,7 +392,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let decision = match pb::Decision::try_from(request.decision) {
             Ok(pb::Decision::LocalCspr) => Some(Decision::LocalCspr),
@@ -442,9 +431,12 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let request_id = violations.check(
+            "request_id",
+            RequestKey::parse("AppointPanelMember", &request.request_id, &request),
+        );
         let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
         let email = violations.check("email", Email::parse(&request.email));
         let organisation = violations.check(
@@ -483,12 +475,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let member_id = Uuid::now_v7();
-        let key = IdempotencyKey {
-            operation: "AppointPanelMember",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: member_id.to_string(),
-        };
+        let key = (request_id, member_id);
         let now = self.clock.now();
         let declares = request.declares_no_involvement;
         self.command(
@@ -522,7 +509,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
         let email = violations.check("email", Email::parse(&request.email));
@@ -563,7 +550,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
         let scope_start = date_field(&mut violations, "scope_start", request.scope_start.as_ref());
@@ -668,7 +655,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let to = pb::Stage::try_from(request.to_stage)
             .ok()
             .and_then(stage_from_proto)
@@ -685,9 +672,12 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let request_id = violations.check(
+            "request_id",
+            RequestKey::parse("RecordParallelProcess", &request.request_id, &request),
+        );
         let kind = pb::ParallelProcessKind::try_from(request.kind)
             .ok()
             .and_then(process_kind_from_proto);
@@ -709,12 +699,7 @@ impl ReviewRegistry for RegistryApi {
             return Err(Status::internal("validated fields missing"));
         };
         let process_id = Uuid::now_v7();
-        let key = IdempotencyKey {
-            operation: "RecordParallelProcess",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: process_id.to_string(),
-        };
+        let key = (request_id, process_id);
         let today = self.clock.today();
         self.command(
             &principal,
@@ -744,7 +729,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let process_id = violations.check(
             "parallel_process_id",
@@ -777,9 +762,12 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let request_id = violations.check(
+            "request_id",
+            RequestKey::parse("SubmitOverviewReport", &request.request_id, &request),
+        );
         let findings =
             violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
         if request.recommendations.is_empty() {
@@ -810,12 +798,7 @@ impl ReviewRegistry for RegistryApi {
         let (Some(request_id), Some(findings)) = (request_id, findings) else {
             return Err(Status::internal("validated fields missing"));
         };
-        let key = IdempotencyKey {
-            operation: "SubmitOverviewReport",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: id.to_string(),
-        };
+        let key = (request_id, id);
         let now = self.clock.now();
         self.guarded_command(
             &principal,
@@ -835,7 +818,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version being approved").into(),
@@ -860,7 +843,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let planned_on = date_from_proto(request.planned_on.as_ref())
             .map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
         let today = self.clock.today();
@@ -886,7 +869,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let sent_on = past_date_field(
             &mut violations,
@@ -915,7 +898,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
         let outcome = if request.published {
@@ -974,7 +957,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::GetTimelineRequest>,
     ) -> Result<Response<pb::Timeline>, Status> {
         let principal = principal(&request)?;
-        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let id = uuid_field("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetTimeline").await?;
         let timeline = self.timeline(&review)?;
         Ok(Response::new(pb::Timeline {
@@ -1009,7 +992,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         self.authorize(
             &principal,
             &[Role::Auditor, Role::PartnershipAdmin],
