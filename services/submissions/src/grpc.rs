@@ -4,12 +4,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations};
 use cspr_platform::pagination::{Cursor, page_size};
-use cspr_platform::values::{AgencyId, Email, required_text};
+use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
 use cspr_proto::submissions::v1::submit_agency_report_request::Item;
@@ -25,62 +26,24 @@ use crate::store::{
     SubmissionStart,
 };
 
-/// Roles that read every agency's reports of their partnership's reviews.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-];
 const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What a caller may see of a review's reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Visibility {
-    /// Every agency's.
-    All,
-    /// Only this agency's (an agency caller).
-    Agency(String),
-}
-
-impl Visibility {
-    fn allows(&self, agency_id: &str) -> bool {
-        match self {
-            Visibility::All => true,
-            Visibility::Agency(own) => own == agency_id,
-        }
+/// Whether the caller's access to a review's reports covers this agency's.
+fn covers(access: &Access, agency_id: &str) -> bool {
+    match access {
+        Access::Full | Access::Redacted => true,
+        Access::Agency(own) => own == agency_id,
     }
 }
 
-fn visibility(principal: &Principal, review: &ReviewInfo) -> Result<Visibility, ServiceError> {
-    if READERS.iter().any(|role| principal.has(*role)) {
-        return Ok(Visibility::All);
+fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+    ReviewFacts {
+        partnership_id: &review.partnership_id,
+        reviewer_subject: review.reviewer_subject.as_deref(),
     }
-    if principal.has(Role::Reviewer)
-        && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
-    {
-        return Ok(Visibility::All);
-    }
-    if principal.has(Role::Agency)
-        && let Some(org) = &principal.org
-    {
-        return Ok(Visibility::Agency(org.clone()));
-    }
-    Err(ServiceError::PermissionDenied(
-        "reading agency reports needs a panel or partnership role, being the appointed reviewer, or being the agency".into(),
-    ))
-}
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
 }
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
@@ -192,19 +155,19 @@ impl SubmissionsApi {
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-    ) -> Result<Visibility, Status> {
-        match visibility(principal, review) {
-            Ok(visibility) => Ok(visibility),
-            Err(error) => {
+    ) -> Result<Access, Status> {
+        match access::read(principal, facts(review), Area::AgencyReports) {
+            Ok(access) => Ok(access),
+            Err(denied) => {
                 self.audit(
                     principal,
                     action,
                     review.review_id,
                     format!("reviews/{}/reports", review.review_id),
-                    "PERMISSION_DENIED",
+                    denied.code(),
                 )
                 .await;
-                Err(error.into())
+                Err(denied.into())
             }
         }
     }
@@ -424,10 +387,9 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let is_partnership_reader = READERS.iter().any(|role| principal.has(*role));
-        if !is_partnership_reader {
-            if principal.has(Role::Agency) {
-                let own = principal.org.clone().unwrap_or_default();
+        match access::reach(&principal, Area::AgencyReports)? {
+            Reach::Partnership => {}
+            Reach::Agency(own) => {
                 if agency_id.as_ref().is_some_and(|asked| *asked != own) {
                     return Err(ServiceError::PermissionDenied(
                         "an agency sees only its own report requests".into(),
@@ -435,7 +397,8 @@ impl AgencySubmissions for SubmissionsApi {
                     .into());
                 }
                 agency_id = Some(own);
-            } else if principal.has(Role::Reviewer) {
+            }
+            Reach::AppointedReviews(_) => {
                 let Some(review_id) = review_id else {
                     return Err(
                         ServiceError::invalid("review_id", "required for a reviewer").into(),
@@ -444,12 +407,6 @@ impl AgencySubmissions for SubmissionsApi {
                 let review = self.review(&principal, review_id).await?;
                 self.visibility(&principal, &review, "ListReportRequests")
                     .await?;
-            } else {
-                return Err(ServiceError::PermissionDenied(
-                    "reading report requests needs a partnership, panel, reviewer or agency role"
-                        .into(),
-                )
-                .into());
             }
         }
         if review_id.is_none() && agency_id.is_none() {
@@ -617,7 +574,7 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "GetAgencyReport")
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
-        if !visibility.allows(&agency_id) {
+        if !covers(&visibility, &agency_id) {
             self.audit(
                 &principal,
                 "GetAgencyReport",
@@ -659,8 +616,8 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "ListAgencyReports")
             .await?;
         let only_agency = match &visibility {
-            Visibility::All => None,
-            Visibility::Agency(own) => Some(own.as_str()),
+            Access::Full | Access::Redacted => None,
+            Access::Agency(own) => Some(own.as_str()),
         };
         let mut reports = self
             .store
@@ -781,7 +738,7 @@ impl AgencySubmissions for SubmissionsApi {
         let visibility = self
             .visibility(&principal, &review, "StreamCombinedChronology")
             .await?;
-        if visibility != Visibility::All {
+        if visibility != Access::Full {
             self.audit(
                 &principal,
                 "StreamCombinedChronology",

@@ -15,7 +15,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, Claim, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
@@ -882,24 +882,23 @@ impl SubmissionWriter {
         let request = Store::fetch_request(&mut self.transaction, review_id, &agency_id, true)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.clone()))?;
+        // The content is known only once the stream ended, so the key is made here.
+        let key = RequestKey {
+            operation: "SubmitAgencyReport",
+            request_id: self.start.request_id.clone(),
+            fingerprint: content_hash.as_bytes().to_vec(),
+        };
         let claim = idempotency::claim(
             &mut self.transaction,
             &principal.partnership,
-            "SubmitAgencyReport",
-            &self.start.request_id,
-            content_hash.as_bytes(),
-            &self.report_id.to_string(),
+            &key,
+            self.report_id,
         )
         .await?;
         match claim {
             Claim::New => {}
             Claim::Replay(existing) => {
                 self.transaction.rollback().await?;
-                let existing: Uuid = existing.parse().map_err(|_| {
-                    SubmissionsError::Database(sqlx::Error::Decode(
-                        "stored report id is not a UUID".into(),
-                    ))
-                })?;
                 return receipt_of(&self.pool, existing)
                     .await?
                     .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
