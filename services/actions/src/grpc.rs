@@ -8,12 +8,11 @@ use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
+use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, page_size};
-use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -40,15 +39,6 @@ fn status_from_proto(value: i32) -> Option<ActionStatus> {
         pb::ActionStatus::Cancelled => Some(ActionStatus::Cancelled),
         pb::ActionStatus::Unspecified => None,
     }
-}
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +125,10 @@ impl ActionMonitoring for ActionsApi {
         let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let request_key = violations.check(
+            "request_id",
+            RequestKey::parse("CreateAction", &request.request_id, &request),
+        );
         let reference = violations.check(
             "recommendation_ref",
             required_text(&request.recommendation_ref, 20),
@@ -166,7 +159,7 @@ impl ActionMonitoring for ActionsApi {
         }
         violations.finish()?;
         let (
-            Some(request_id),
+            Some(request_key),
             Some(reference),
             Some(description),
             Some(owner_agency),
@@ -174,7 +167,7 @@ impl ActionMonitoring for ActionsApi {
             Some(due_date),
             Some(measure),
         ) = (
-            request_id,
+            request_key,
             reference,
             description,
             owner_agency,
@@ -198,8 +191,7 @@ impl ActionMonitoring for ActionsApi {
                     due_date,
                     measure_of_success: measure,
                 },
-                &request_id,
-                &fingerprint(&request.encode_to_vec()),
+                &request_key,
             )
             .await?;
         self.reply(&action).await

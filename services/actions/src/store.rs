@@ -6,7 +6,7 @@ use cspr_platform::audit;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, Claim, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
@@ -449,34 +449,21 @@ impl Store {
         principal: &Principal,
         review: &ReviewInfo,
         action: NewAction,
-        request_id: &str,
-        fingerprint: &[u8],
+        key: &RequestKey,
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let id = Uuid::now_v7();
-        match idempotency::claim(
-            &mut transaction,
-            &principal.partnership,
-            "CreateAction",
-            request_id,
-            fingerprint,
-            &id.to_string(),
-        )
-        .await?
-        {
+        match idempotency::claim(&mut transaction, &principal.partnership, key, id).await? {
             Claim::New => {}
             Claim::Replay(existing) => {
                 transaction.rollback().await?;
-                let existing: Uuid = existing
-                    .parse()
-                    .map_err(|_| ActionsError::ActionNotFound(existing.clone()))?;
                 return self
                     .action(&principal.partnership, existing)
                     .await?
                     .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
             }
             Claim::Conflict => {
-                return Err(ActionsError::IdempotencyConflict(request_id.to_string()));
+                return Err(ActionsError::IdempotencyConflict(key.request_id.clone()));
             }
         }
         let now = self.clock.now();
