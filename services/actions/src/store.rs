@@ -2,7 +2,7 @@
 //! events and audit record; the plan's activation and completion are decided here too.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
@@ -102,6 +102,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
@@ -124,11 +126,13 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
     }
 
@@ -430,16 +434,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     // ---- commands
@@ -511,6 +508,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "CreateAction",
             review.review_id,
@@ -584,6 +582,7 @@ impl Store {
         .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "UpdateActionProgress",
             action.review_id,
@@ -644,6 +643,7 @@ impl Store {
         .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "VerifyAction",
             action.review_id,

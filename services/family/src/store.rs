@@ -2,7 +2,7 @@
 //! sealed (see `crypto`); each command is one transaction with its event and audit record.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
@@ -104,6 +104,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn meta(principal: &Principal, review_id: Uuid) -> EventMeta {
@@ -122,11 +124,13 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
     }
 
@@ -280,16 +284,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     // ---- commands
@@ -355,6 +352,7 @@ impl Store {
         }
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             action,
             review.review_id,
@@ -459,6 +457,7 @@ impl Store {
         }
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "AddFamilyMember",
             review.review_id,

@@ -2,7 +2,7 @@
 //! with its event and audit record.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit::{self, AuditEntry, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
@@ -128,6 +128,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn actor(principal: &Principal) -> Actor {
@@ -166,11 +168,13 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
     }
 
@@ -424,18 +428,15 @@ impl Store {
         review_id: Uuid,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record(
-            &mut connection,
-            &AuditEntry {
+        self.audit
+            .record(&AuditEntry {
                 principal,
                 action,
                 review_id: Some(review_id),
                 resource: format!("reviews/{review_id}/practitioners"),
                 outcome,
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // ---- commands
@@ -519,6 +520,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RegisterPractitioner",
             review.review_id,
@@ -598,6 +600,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             action,
             review_id,
@@ -675,6 +678,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "ScheduleConversation",
             review.review_id,
@@ -762,6 +766,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "ScheduleLearningEvent",
             review.review_id,
@@ -799,6 +804,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RecordAttendance",
             review_id,
@@ -871,6 +877,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RecordLearning",
             review_id,

@@ -51,6 +51,7 @@ pub struct Store {
     calendar: Arc<WorkingDayCalendar>,
     clock: Arc<dyn Clock>,
     /// Reads and refusals, group-committed.
+    /// The service's group-committing writer of read and refusal audits.
     reads: audit::AuditLog,
 }
 
@@ -159,9 +160,10 @@ impl Store {
         rules: Arc<DeadlineRules>,
         calendar: Arc<WorkingDayCalendar>,
         clock: Arc<dyn Clock>,
+        reads: audit::AuditLog,
     ) -> Self {
         Self {
-            reads: audit::AuditLog::start(pool.clone()),
+            reads,
             pool,
             outbox,
             rules,
@@ -801,6 +803,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         audit::record_on_review(
             connection,
+            self.clock.now(),
             principal,
             action,
             review_id,

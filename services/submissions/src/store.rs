@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::clock::Clock;
@@ -175,6 +175,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: Arc<dyn Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn actor(principal: &Principal) -> Actor {
@@ -197,11 +199,12 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
     }
 
@@ -495,6 +498,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RequestAgencyReport",
             review_id,
@@ -586,6 +590,7 @@ impl Store {
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             decision.action(),
             review_id,
@@ -738,16 +743,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     /// A retry of a submission that was already stored returns its receipt.
@@ -956,6 +954,7 @@ impl SubmissionWriter {
             .await?;
         audit::record_on_review(
             &mut self.transaction,
+            self.clock.now(),
             principal,
             "SubmitAgencyReport",
             review_id,
