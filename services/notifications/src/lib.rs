@@ -78,7 +78,11 @@ pub async fn start(
     let templates =
         Arc::new(Templates::load().map_err(|error| StartError::Setup(error.to_string()))?);
     let sender = sender(&context, &config)?;
-    let api = NotificationsApi::new(context.pool.clone(), Arc::clone(&context.clock));
+    let api = NotificationsApi::new(
+        context.pool.clone(),
+        Arc::clone(&context.clock),
+        context.audit.clone(),
+    );
     let routes = Routes::new(InterceptedService::new(
         NotificationsServer::new(api),
         context.authenticator.clone(),

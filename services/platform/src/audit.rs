@@ -184,6 +184,14 @@ impl AuditLog {
         .await
     }
 
+    /// Records a refusal. A refusal is answered whether or not its record could be written
+    /// (the caller is refused either way), so a failure is logged, not returned.
+    pub async fn record_refusal(&self, entry: &AuditEntry<'_>) {
+        if let Err(error) = self.record(entry).await {
+            tracing::warn!(%error, action = entry.action, "cannot audit a refusal");
+        }
+    }
+
     /// Records one read or refusal; returns once it is committed.
     pub async fn record(&self, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
         let (done, committed) = oneshot::channel();
