@@ -9,7 +9,7 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
@@ -334,21 +334,13 @@ impl ActionMonitoring for ActionsApi {
             .list(&principal.partnership, &filter, after, limit + 1)
             .await
             .map_err(ActionsError::from)?;
-        let next_page_token = if actions.len() as i64 > limit {
-            actions.truncate(limit as usize);
-            actions
-                .last()
-                .map(|action| {
-                    Cursor {
-                        at: action.created_at,
-                        id: action.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut actions, limit, |action| {
+            Cursor {
+                at: action.created_at,
+                id: action.id,
+            }
+            .encode()
+        });
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
         let mut by_action: HashMap<Uuid, Vec<&NoteRow>> = HashMap::new();

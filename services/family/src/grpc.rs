@@ -11,7 +11,7 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
@@ -389,21 +389,13 @@ impl FamilyEngagement for FamilyApi {
             .list(review.review_id, after, limit + 1)
             .await
             .map_err(FamilyError::from)?;
-        let next_page_token = if members.len() as i64 > limit {
-            members.truncate(limit as usize);
-            members
-                .last()
-                .map(|member| {
-                    Cursor {
-                        at: member.created_at,
-                        id: member.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut members, limit, |member| {
+            Cursor {
+                at: member.created_at,
+                id: member.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(
                 &principal,

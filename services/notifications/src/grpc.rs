@@ -7,7 +7,7 @@ use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::timestamp_to_proto;
 use cspr_platform::error::ServiceError;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
 use sqlx::PgPool;
@@ -134,21 +134,13 @@ impl Notifications for NotificationsApi {
         )
         .await
         .map_err(ServiceError::from)?;
-        let next_page_token = if deliveries.len() as i64 > limit {
-            deliveries.truncate(limit as usize);
-            deliveries
-                .last()
-                .map(|delivery| {
-                    Cursor {
-                        at: delivery.created_at,
-                        id: delivery.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut deliveries, limit, |delivery| {
+            Cursor {
+                at: delivery.created_at,
+                id: delivery.id,
+            }
+            .encode()
+        });
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(to_proto).collect(),
             next_page_token,

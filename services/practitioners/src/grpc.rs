@@ -9,7 +9,7 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{TextCursor, page_size};
+use cspr_platform::pagination::{TextCursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
@@ -322,21 +322,13 @@ impl PractitionerEngagement for PractitionersApi {
             )
             .await
             .map_err(PractitionersError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    TextCursor {
-                        key: record.name.to_lowercase(),
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            TextCursor {
+                key: record.name.to_lowercase(),
+                id: record.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
             .await

@@ -12,7 +12,7 @@ use cspr_platform::convert::{
 };
 use cspr_platform::error::{ServiceError, Violations};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::uuid_field;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
@@ -323,21 +323,13 @@ impl ReviewRegistry for RegistryApi {
             .list(&principal.partnership, &filter, after, limit + 1)
             .await
             .map_err(RegistryError::from)?;
-        let next_page_token = if reviews.len() as i64 > limit {
-            reviews.truncate(limit as usize);
-            reviews
-                .last()
-                .map(|review| {
-                    Cursor {
-                        at: review.created_at,
-                        id: review.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut reviews, limit, |review| {
+            Cursor {
+                at: review.created_at,
+                id: review.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
             .await
@@ -1016,21 +1008,13 @@ impl ReviewRegistry for RegistryApi {
             .audit_records(&principal.partnership, id, after, limit + 1)
             .await
             .map_err(RegistryError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    Cursor {
-                        at: record.at,
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            Cursor {
+                at: record.at,
+                id: record.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
             .await

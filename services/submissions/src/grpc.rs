@@ -9,7 +9,7 @@ use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations};
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
@@ -423,21 +423,13 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .await
             .map_err(SubmissionsError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    Cursor {
-                        at: record.created_at,
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            Cursor {
+                at: record.created_at,
+                id: record.id,
+            }
+            .encode()
+        });
         if let Some(review_id) = review_id {
             self.audit(
                 &principal,
@@ -624,21 +616,13 @@ impl AgencySubmissions for SubmissionsApi {
             .latest_reports(review_id, only_agency, after, limit + 1)
             .await
             .map_err(SubmissionsError::from)?;
-        let next_page_token = if reports.len() as i64 > limit {
-            reports.truncate(limit as usize);
-            reports
-                .last()
-                .map(|report| {
-                    Cursor {
-                        at: report.submitted_at,
-                        id: report.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut reports, limit, |report| {
+            Cursor {
+                at: report.submitted_at,
+                id: report.id,
+            }
+            .encode()
+        });
         self.audit(
             &principal,
             "ListAgencyReports",
