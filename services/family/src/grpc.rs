@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -90,19 +91,16 @@ impl FamilyApi {
         action: &str,
         denied: access::Denied,
     ) -> Status {
-        if let Err(error) = self
-            .store
-            .audit_access(
+        self.store
+            .audit_log()
+            .record_refusal(&AuditEntry {
                 principal,
                 action,
-                review.review_id,
-                format!("reviews/{}/family", review.review_id),
-                denied.code(),
-            )
-            .await
-        {
-            tracing::warn!(%error, "cannot audit a refusal");
-        }
+                review_id: Some(review.review_id),
+                resource: format!("reviews/{}/family", review.review_id),
+                outcome: denied.code(),
+            })
+            .await;
         denied.into()
     }
 

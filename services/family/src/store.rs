@@ -134,6 +134,11 @@ impl Store {
         }
     }
 
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::access::{self, Area, ReviewFacts, Work};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -202,13 +203,16 @@ impl PractitionersApi {
     }
 
     async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review.review_id, "PERMISSION_DENIED")
-            .await
-        {
-            tracing::warn!(%error, "cannot audit a refusal");
-        }
+        self.store
+            .audit_log()
+            .record_refusal(&AuditEntry {
+                principal,
+                action,
+                review_id: Some(review.review_id),
+                resource: format!("reviews/{}/practitioners", review.review_id),
+                outcome: "PERMISSION_DENIED",
+            })
+            .await;
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cspr_platform::access::{self, Area, Denied, Reach, ReviewFacts, Work};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
@@ -123,13 +124,17 @@ impl RegistryApi {
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review_id, "PERMISSION_DENIED")
-            .await
-        {
-            tracing::warn!(%error, action, "cannot audit a refusal");
-        }
+        self.store
+            .audit_log()
+            .record_refusal(&AuditEntry {
+                principal,
+                action,
+                review_id,
+                resource: review_id
+                    .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                outcome: "PERMISSION_DENIED",
+            })
+            .await;
     }
 
     /// Loads a review the caller may read, auditing the read.

@@ -172,6 +172,11 @@ impl Store {
         }
     }
 
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &audit::AuditLog {
+        &self.reads
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -159,7 +160,7 @@ impl SubmissionsApi {
         match access::read(principal, facts(review), Area::AgencyReports) {
             Ok(access) => Ok(access),
             Err(denied) => {
-                self.audit(
+                self.audit_refusal(
                     principal,
                     action,
                     review.review_id,
@@ -172,7 +173,24 @@ impl SubmissionsApi {
         }
     }
 
-    async fn audit(
+    /// Audits a read; like every service's, the read is answered only once its record is
+    /// committed.
+    async fn audit_read(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+    ) -> Result<(), Status> {
+        self.store
+            .audit_access(principal, action, review_id, resource, "ok")
+            .await
+            .map_err(SubmissionsError::from)?;
+        Ok(())
+    }
+
+    /// Audits a refusal (answered whether or not the record could be written).
+    async fn audit_refusal(
         &self,
         principal: &Principal,
         action: &str,
@@ -180,13 +198,16 @@ impl SubmissionsApi {
         resource: String,
         outcome: &str,
     ) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review_id, resource, outcome)
-            .await
-        {
-            tracing::warn!(%error, action, "cannot write audit record");
-        }
+        self.store
+            .audit_log()
+            .record_refusal(&AuditEntry {
+                principal,
+                action,
+                review_id: Some(review_id),
+                resource,
+                outcome,
+            })
+            .await;
     }
 
     async fn decide(
@@ -200,7 +221,7 @@ impl SubmissionsApi {
         let agency_id = agency_field("agency_id", agency_id)?;
         let review = self.review(principal, review_id).await?;
         if let Err(error) = principal.require_any(DECIDERS) {
-            self.audit(
+            self.audit_refusal(
                 principal,
                 "PanelDecision",
                 review.review_id,
@@ -431,14 +452,13 @@ impl AgencySubmissions for SubmissionsApi {
             .encode()
         });
         if let Some(review_id) = review_id {
-            self.audit(
+            self.audit_read(
                 &principal,
                 "ListReportRequests",
                 review_id,
                 format!("reviews/{review_id}/requests"),
-                "ok",
             )
-            .await;
+            .await?;
         }
         Ok(Response::new(pb::ListReportRequestsResponse {
             report_requests: records.iter().map(request_to_proto).collect(),
@@ -567,7 +587,7 @@ impl AgencySubmissions for SubmissionsApi {
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
         if !covers(&visibility, &agency_id) {
-            self.audit(
+            self.audit_refusal(
                 &principal,
                 "GetAgencyReport",
                 review_id,
@@ -589,8 +609,8 @@ impl AgencySubmissions for SubmissionsApi {
                     request.version
                 ))
             })?;
-        self.audit(&principal, "GetAgencyReport", review_id, resource, "ok")
-            .await;
+        self.audit_read(&principal, "GetAgencyReport", review_id, resource)
+            .await?;
         Ok(Response::new(report_to_proto(&report)))
     }
 
@@ -623,14 +643,13 @@ impl AgencySubmissions for SubmissionsApi {
             }
             .encode()
         });
-        self.audit(
+        self.audit_read(
             &principal,
             "ListAgencyReports",
             review_id,
             format!("reviews/{review_id}/reports"),
-            "ok",
         )
-        .await;
+        .await?;
         Ok(Response::new(pb::ListAgencyReportsResponse {
             reports: reports.iter().map(report_to_proto).collect(),
             next_page_token,
@@ -723,7 +742,7 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "StreamCombinedChronology")
             .await?;
         if visibility != Access::Full {
-            self.audit(
+            self.audit_refusal(
                 &principal,
                 "StreamCombinedChronology",
                 review_id,
@@ -736,14 +755,13 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .into());
         }
-        self.audit(
+        self.audit_read(
             &principal,
             "StreamCombinedChronology",
             review_id,
             format!("reviews/{review_id}/chronology"),
-            "ok",
         )
-        .await;
+        .await?;
         let rows = self
             .store
             .stream_chronology(review_id, request.include_pending, agency_id);
