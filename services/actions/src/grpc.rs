@@ -7,7 +7,7 @@ use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
@@ -125,27 +125,31 @@ impl ActionMonitoring for ActionsApi {
         let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let today = self.clock.today();
+        let request_key = field(
             "request_id",
             RequestKey::parse("CreateAction", &request.request_id, &request),
         );
-        let reference = violations.check(
+        let reference = field(
             "recommendation_ref",
             required_text(&request.recommendation_ref, 20),
         );
-        let description =
-            violations.check("description", required_text(&request.description, 5_000));
-        let owner_agency = violations.check("owner_agency", AgencyId::parse(&request.owner_agency));
-        let owner_email = violations.check("owner_email", Email::parse(&request.owner_email));
-        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
-        if due_date.is_some_and(|date| date <= self.clock.today()) {
-            violations.add("due_date", "must be in the future");
-        }
-        let measure = violations.check(
+        let description = field("description", required_text(&request.description, 5_000));
+        let owner_agency = field("owner_agency", AgencyId::parse(&request.owner_agency));
+        let owner_email = field("owner_email", Email::parse(&request.owner_email));
+        let due_date =
+            field("due_date", date_from_proto(request.due_date.as_ref())).and_then(|date| {
+                if date <= today {
+                    Err(FieldViolation::new("due_date", "must be in the future"))
+                } else {
+                    Ok(date)
+                }
+            });
+        let measure = field(
             "measure_of_success",
             required_text(&request.measure_of_success, 2_000),
         );
-        if let Some(reference) = &reference
+        if let Ok(reference) = &reference
             && !self
                 .store
                 .has_recommendation(review.review_id, reference)
@@ -157,27 +161,16 @@ impl ActionMonitoring for ActionsApi {
                 "not a recommendation of this review's approved overview report",
             );
         }
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(reference),
-            Some(description),
-            Some(owner_agency),
-            Some(owner_email),
-            Some(due_date),
-            Some(measure),
-        ) = (
-            request_key,
-            reference,
-            description,
-            owner_agency,
-            owner_email,
-            due_date,
-            measure,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, reference, description, owner_agency, owner_email, due_date, measure) =
+            violations.finish_with((
+                request_key,
+                reference,
+                description,
+                owner_agency,
+                owner_email,
+                due_date,
+                measure,
+            ))?;
         let action = self
             .store
             .create(
@@ -218,31 +211,26 @@ impl ActionMonitoring for ActionsApi {
         let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
-        let status = status_from_proto(request.status);
-        if status.is_none() {
-            violations.add(
+        let status = status_from_proto(request.status).ok_or_else(|| {
+            FieldViolation::new(
                 "status",
                 "required: NOT_STARTED, IN_PROGRESS, COMPLETED or CANCELLED",
-            );
-        }
-        let cancel_reason = violations.check(
+            )
+        });
+        let cancel_reason = field(
             "cancel_reason",
             optional_text(&request.cancel_reason, 2_000),
         );
-        if status == Some(ActionStatus::Cancelled) && request.cancel_reason.trim().is_empty() {
+        if status == Ok(ActionStatus::Cancelled) && request.cancel_reason.trim().is_empty() {
             violations.add("cancel_reason", "required when cancelling");
         }
-        let note = violations.check("note", optional_text(&request.note, 5_000));
-        let evidence = violations.check(
+        let note = field("note", optional_text(&request.note, 5_000));
+        let evidence = field(
             "evidence_of_impact",
             optional_text(&request.evidence_of_impact, 10_000),
         );
-        violations.finish()?;
-        let (Some(status), Some(cancel_reason), Some(note), Some(evidence)) =
-            (status, cancel_reason, note, evidence)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (status, cancel_reason, note, evidence) =
+            violations.finish_with((status, cancel_reason, note, evidence))?;
         let action = self
             .store
             .update_progress(

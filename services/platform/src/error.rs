@@ -68,7 +68,68 @@ impl Violations {
             Err(ServiceError::InvalidArgument(self.0))
         }
     }
+
+    /// The values of a request's parsed [`Field`]s when neither they nor the checks
+    /// recorded here found a problem; else every violation at once (the fields' in their
+    /// order, then the recorded ones). The values come out of the fields themselves, so a
+    /// handler cannot reach the inside with one missing.
+    pub fn finish_with<F: Fields>(mut self, fields: F) -> Result<F::Values, ServiceError> {
+        match fields.values() {
+            Ok(values) if self.0.is_empty() => Ok(values),
+            Ok(_) => Err(ServiceError::InvalidArgument(self.0)),
+            Err(mut violations) => {
+                violations.append(&mut self.0);
+                Err(ServiceError::InvalidArgument(violations))
+            }
+        }
+    }
 }
+
+/// One parsed request field: its value, or why it was refused.
+pub type Field<T> = Result<T, FieldViolation>;
+
+/// Parses one request field, naming it in the violation.
+pub fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Field<T> {
+    result.map_err(|error| FieldViolation::new(name, error.to_string()))
+}
+
+/// A tuple of [`Field`]s, whose values come out together or not at all.
+pub trait Fields {
+    /// The tuple of the fields' values.
+    type Values;
+    /// The values, or the violations of every refused field, in order.
+    fn values(self) -> Result<Self::Values, Vec<FieldViolation>>;
+}
+
+macro_rules! fields_tuple {
+    ($($name:ident),+) => {
+        impl<$($name),+> Fields for ($(Field<$name>,)+) {
+            type Values = ($($name,)+);
+
+            #[allow(non_snake_case)]
+            fn values(self) -> Result<Self::Values, Vec<FieldViolation>> {
+                let ($($name,)+) = self;
+                let mut violations = Vec::new();
+                $(let $name = $name.map_err(|violation| violations.push(violation));)+
+                match ($($name,)+) {
+                    ($(Ok($name),)+) => Ok(($($name,)+)),
+                    _ => Err(violations),
+                }
+            }
+        }
+    };
+}
+
+fields_tuple!(A);
+fields_tuple!(A, B);
+fields_tuple!(A, B, C);
+fields_tuple!(A, B, C, D);
+fields_tuple!(A, B, C, D, E);
+fields_tuple!(A, B, C, D, E, F);
+fields_tuple!(A, B, C, D, E, F, G);
+fields_tuple!(A, B, C, D, E, F, G, H);
+fields_tuple!(A, B, C, D, E, F, G, H, I);
+fields_tuple!(A, B, C, D, E, F, G, H, I, J);
 
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +250,40 @@ impl From<ServiceError> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_come_out_together_or_every_violation_is_reported() {
+        let values = Violations::new()
+            .finish_with((
+                field("a", Ok::<_, String>(1)),
+                field("b", Ok::<_, String>("x")),
+            ))
+            .expect("valid");
+        assert_eq!(values, (1, "x"));
+
+        let mut violations = Violations::new();
+        violations.add("c", "checked apart");
+        let refused = violations
+            .finish_with((
+                field("a", Err::<i32, _>("required")),
+                field("b", Ok::<_, String>("x")),
+                field("d", Err::<i32, _>("too long")),
+            ))
+            .expect_err("invalid");
+        let ServiceError::InvalidArgument(violations) = refused else {
+            panic!("invalid argument");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["a", "d", "c"]);
+
+        let mut violations = Violations::new();
+        violations.add("c", "checked apart");
+        assert!(
+            violations
+                .finish_with((field("a", Ok::<_, String>(1)),))
+                .is_err()
+        );
+    }
 
     #[test]
     fn invalid_argument_carries_field_violations() {
