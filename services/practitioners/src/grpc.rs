@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use cspr_platform::access::{self, Area, ReviewFacts, Work};
 use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::error::{Field, FieldViolation, Violations, field};
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{TextCursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
@@ -28,15 +28,15 @@ fn timestamp_field(
     field: &str,
     timestamp: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, ServiceError> {
-    let timestamp = timestamp.ok_or_else(|| ServiceError::invalid(field, "required"))?;
+) -> Field<DateTime<Utc>> {
+    let timestamp = timestamp.ok_or_else(|| FieldViolation::new(field, "required"))?;
     let instant = DateTime::from_timestamp(
         timestamp.seconds,
         u32::try_from(timestamp.nanos).unwrap_or(0),
     )
-    .ok_or_else(|| ServiceError::invalid(field, "not a valid time"))?;
+    .ok_or_else(|| FieldViolation::new(field, "not a valid time"))?;
     if instant <= now {
-        return Err(ServiceError::invalid(field, "must be in the future"));
+        return Err(FieldViolation::new(field, "must be in the future"));
     }
     Ok(instant)
 }
@@ -228,62 +228,49 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "RegisterPractitioner")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("RegisterPractitioner", &request.request_id, &request),
         );
         let practitioner_id = match request.practitioner_id.trim() {
-            "" => Some(None),
-            raw => violations.check(
+            "" => Ok(None),
+            raw => field(
                 "practitioner_id",
                 raw.parse::<Uuid>()
                     .map(Some)
                     .map_err(|_| "not an id (UUID)"),
             ),
         };
-        let name = violations.check("name", required_text(&request.name, 200));
-        let role = violations.check("role", required_text(&request.role, 200));
-        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
-        let agency_name = violations.check("agency_name", optional_text(&request.agency_name, 200));
-        let email = violations.check("email", Email::parse(&request.email));
-        let start = violations.check(
+        let name = field("name", required_text(&request.name, 200));
+        let role = field("role", required_text(&request.role, 200));
+        let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = field("agency_name", optional_text(&request.agency_name, 200));
+        let email = field("email", Email::parse(&request.email));
+        let start = field(
             "involvement_start",
             date_from_proto(request.involvement_start.as_ref()),
         );
-        let end = violations.check(
+        let end = field(
             "involvement_end",
             date_from_proto(request.involvement_end.as_ref()),
         );
-        if let (Some(start), Some(end)) = (start, end)
+        if let (Ok(start), Ok(end)) = (&start, &end)
             && start > end
         {
             violations.add("involvement_end", "must be on or after the start");
         }
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(practitioner_id),
-            Some(name),
-            Some(role),
-            Some(agency_id),
-            Some(agency_name),
-            Some(email),
-            Some(start),
-            Some(end),
-        ) = (
-            request_key,
-            practitioner_id,
-            name,
-            role,
-            agency_id,
-            agency_name,
-            email,
-            start,
-            end,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, practitioner_id, name, role, agency_id, agency_name, email, start, end) =
+            violations.finish_with((
+                request_key,
+                practitioner_id,
+                name,
+                role,
+                agency_id,
+                agency_name,
+                email,
+                start,
+                end,
+            ))?;
         let record = self
             .store
             .register(
@@ -351,44 +338,43 @@ impl PractitionerEngagement for PractitionersApi {
         let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "DeferContact").await?;
-        let mut violations = Violations::new();
-        let practitioner_id = violations.check(
+        let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
                 .map_err(|_| "required: a practitioner id (UUID)"),
         );
         let reason = match pb::DeferralReason::try_from(request.reason) {
             Ok(pb::DeferralReason::PoliceInvestigationWitness) => {
-                Some(DeferralReason::PoliceInvestigationWitness)
+                Ok(DeferralReason::PoliceInvestigationWitness)
             }
-            Ok(pb::DeferralReason::Other) => Some(DeferralReason::Other),
-            _ => {
-                violations.add("reason", "required: POLICE_INVESTIGATION_WITNESS or OTHER");
-                None
+            Ok(pb::DeferralReason::Other) => Ok(DeferralReason::Other),
+            _ => Err(FieldViolation::new(
+                "reason",
+                "required: POLICE_INVESTIGATION_WITNESS or OTHER",
+            )),
+        };
+        let detail = field("detail", optional_text(&request.detail, 2_000)).and_then(|detail| {
+            if reason == Ok(DeferralReason::Other) && detail.is_empty() {
+                Err(FieldViolation::new(
+                    "detail",
+                    "required when the reason is OTHER",
+                ))
+            } else {
+                Ok(detail)
             }
-        };
-        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
-        if reason == Some(DeferralReason::Other) && request.detail.trim().is_empty() {
-            violations.add("detail", "required when the reason is OTHER");
-        }
-        let authorised_by =
-            violations.check("authorised_by", required_text(&request.authorised_by, 200));
-        let review_date: Option<NaiveDate> =
-            violations.check("review_date", date_from_proto(request.review_date.as_ref()));
-        if review_date.is_some_and(|date| date <= self.clock.today()) {
-            violations.add("review_date", "must be in the future");
-        }
-        violations.finish()?;
-        let (
-            Some(practitioner_id),
-            Some(reason),
-            Some(detail),
-            Some(authorised_by),
-            Some(review_date),
-        ) = (practitioner_id, reason, detail, authorised_by, review_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        });
+        let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
+        let today = self.clock.today();
+        let review_date = field("review_date", date_from_proto(request.review_date.as_ref()))
+            .and_then(|date| {
+                if date <= today {
+                    Err(FieldViolation::new("review_date", "must be in the future"))
+                } else {
+                    Ok(date)
+                }
+            });
+        let (practitioner_id, reason, detail, authorised_by, review_date) = Violations::new()
+            .finish_with((practitioner_id, reason, detail, authorised_by, review_date))?;
         let record = self
             .store
             .set_deferral(
@@ -427,54 +413,34 @@ impl PractitionerEngagement for PractitionersApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleConversation")
             .await?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let violations = Violations::new();
+        let request_key = field(
             "request_id",
             RequestKey::parse("ScheduleConversation", &request.request_id, &request),
         );
-        let practitioner_id = violations.check(
+        let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
                 .map_err(|_| "required: a practitioner id (UUID)"),
         );
-        let scheduled_at = violations.check(
+        let scheduled_at = timestamp_field(
             "scheduled_at",
-            timestamp_field(
-                "scheduled_at",
-                request.scheduled_at.as_ref(),
-                self.clock.now(),
-            )
-            .map_err(|error| match error {
-                ServiceError::InvalidArgument(violations) => violations
-                    .into_iter()
-                    .next()
-                    .map(|violation| violation.description)
-                    .unwrap_or_default(),
-                other => other.to_string(),
-            }),
+            request.scheduled_at.as_ref(),
+            self.clock.now(),
         );
-        let location = violations.check("location", required_text(&request.location, 500));
-        let advance_information = violations.check(
+        let location = field("location", required_text(&request.location, 500));
+        let advance_information = field(
             "advance_information",
             required_text(&request.advance_information, 10_000),
         );
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(practitioner_id),
-            Some(scheduled_at),
-            Some(location),
-            Some(advance_information),
-        ) = (
-            request_key,
-            practitioner_id,
-            scheduled_at,
-            location,
-            advance_information,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, practitioner_id, scheduled_at, location, advance_information) =
+            violations.finish_with((
+                request_key,
+                practitioner_id,
+                scheduled_at,
+                location,
+                advance_information,
+            ))?;
         let record = self
             .store
             .schedule_conversation(
@@ -500,26 +466,17 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "ScheduleLearningEvent")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("ScheduleLearningEvent", &request.request_id, &request),
         );
-        let scheduled_at = match timestamp_field(
+        let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
             self.clock.now(),
-        ) {
-            Ok(instant) => Some(instant),
-            Err(ServiceError::InvalidArgument(found)) => {
-                for violation in found {
-                    violations.add(violation.field, violation.description);
-                }
-                None
-            }
-            Err(other) => return Err(other.into()),
-        };
-        let location = violations.check("location", required_text(&request.location, 500));
-        let agenda = violations.check("agenda", required_text(&request.agenda, 10_000));
+        );
+        let location = field("location", required_text(&request.location, 500));
+        let agenda = field("agenda", required_text(&request.agenda, 10_000));
         let mut parse_ids = |field: &str, raw: &[String]| -> Vec<Uuid> {
             raw.iter()
                 .enumerate()
@@ -535,12 +492,8 @@ impl PractitionerEngagement for PractitionersApi {
         };
         let add = parse_ids("add_practitioner_ids", &request.add_practitioner_ids);
         let remove = parse_ids("remove_practitioner_ids", &request.remove_practitioner_ids);
-        violations.finish()?;
-        let (Some(request_key), Some(scheduled_at), Some(location), Some(agenda)) =
-            (request_key, scheduled_at, location, agenda)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, scheduled_at, location, agenda) =
+            violations.finish_with((request_key, scheduled_at, location, agenda))?;
         let record = self
             .store
             .schedule_learning_event(
@@ -599,7 +552,7 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "RecordLearning")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("RecordLearning", &request.request_id, &request),
         );
@@ -660,10 +613,7 @@ impl PractitionerEngagement for PractitionersApi {
                 points.push(LearningPoint { theme, description });
             }
         }
-        violations.finish()?;
-        let Some(request_key) = request_key else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key,) = violations.finish_with((request_key,))?;
         let record = self
             .store
             .record_learning(
