@@ -69,6 +69,16 @@ impl Violations {
         }
     }
 
+    /// `value` as one parsed field (e.g. a list whose items were checked here), refused with
+    /// every violation recorded.
+    pub fn with_value<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+
     /// The values of a request's parsed [`Field`]s when neither they nor the checks
     /// recorded here found a problem; else every violation at once (the fields' in their
     /// order, then the recorded ones). The values come out of the fields themselves, so a
@@ -93,7 +103,14 @@ pub fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Field
     result.map_err(|error| FieldViolation::new(name, error.to_string()))
 }
 
-/// A tuple of [`Field`]s, whose values come out together or not at all.
+impl From<FieldViolation> for Vec<FieldViolation> {
+    fn from(violation: FieldViolation) -> Self {
+        vec![violation]
+    }
+}
+
+/// A tuple of parsed fields ([`Field`]s, or results refused with several violations, e.g.
+/// a value built from two fields), whose values come out together or not at all.
 pub trait Fields {
     /// The tuple of the fields' values.
     type Values;
@@ -102,15 +119,15 @@ pub trait Fields {
 }
 
 macro_rules! fields_tuple {
-    ($($name:ident),+) => {
-        impl<$($name),+> Fields for ($(Field<$name>,)+) {
+    ($($name:ident $error:ident),+) => {
+        impl<$($name, $error: Into<Vec<FieldViolation>>),+> Fields for ($(Result<$name, $error>,)+) {
             type Values = ($($name,)+);
 
             #[allow(non_snake_case)]
             fn values(self) -> Result<Self::Values, Vec<FieldViolation>> {
                 let ($($name,)+) = self;
                 let mut violations = Vec::new();
-                $(let $name = $name.map_err(|violation| violations.push(violation));)+
+                $(let $name = $name.map_err(|refused| violations.extend(refused.into()));)+
                 match ($($name,)+) {
                     ($(Ok($name),)+) => Ok(($($name,)+)),
                     _ => Err(violations),
@@ -120,16 +137,16 @@ macro_rules! fields_tuple {
     };
 }
 
-fields_tuple!(A);
-fields_tuple!(A, B);
-fields_tuple!(A, B, C);
-fields_tuple!(A, B, C, D);
-fields_tuple!(A, B, C, D, E);
-fields_tuple!(A, B, C, D, E, F);
-fields_tuple!(A, B, C, D, E, F, G);
-fields_tuple!(A, B, C, D, E, F, G, H);
-fields_tuple!(A, B, C, D, E, F, G, H, I);
-fields_tuple!(A, B, C, D, E, F, G, H, I, J);
+fields_tuple!(A EA);
+fields_tuple!(A EA, B EB);
+fields_tuple!(A EA, B EB, C EC);
+fields_tuple!(A EA, B EB, C EC, D ED);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI, J EJ);
 
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]

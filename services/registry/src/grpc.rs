@@ -11,7 +11,7 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
     date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto,
 };
-use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::error::{Field, FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::uuid_field;
@@ -53,18 +53,12 @@ pub struct RegistryApi {
     clock: Arc<dyn Clock>,
 }
 
-fn date_field(violations: &mut Violations, field: &str, date: Option<&Date>) -> Option<NaiveDate> {
-    violations.check(field, date_from_proto(date))
+fn date_field(name: &str, date: Option<&Date>) -> Field<NaiveDate> {
+    field(name, date_from_proto(date))
 }
 
-fn past_date_field(
-    violations: &mut Violations,
-    field: &str,
-    date: Option<&Date>,
-    today: NaiveDate,
-) -> Option<NaiveDate> {
-    let date = date_field(violations, field, date)?;
-    violations.check(field, past_or_today(date, today))
+fn past_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Field<NaiveDate> {
+    date_field(name, date).and_then(|date| field(name, past_or_today(date, today)))
 }
 
 fn facts(review: &Review) -> ReviewFacts<'_> {
@@ -218,45 +212,27 @@ impl ReviewRegistry for RegistryApi {
             .await?;
         let request = request.into_inner();
         let today = self.clock.today();
-        let mut violations = Violations::new();
-        let request_id = violations.check(
+        let violations = Violations::new();
+        let request_id = field(
             "request_id",
             RequestKey::parse("CreateReview", &request.request_id, &request),
         );
-        let child_alias = violations.check("child_alias", ChildAlias::parse(&request.child_alias));
-        let local_authority = violations.check(
+        let child_alias = field("child_alias", ChildAlias::parse(&request.child_alias));
+        let local_authority = field(
             "local_authority",
             required_text(&request.local_authority, SHORT_TEXT),
         );
-        let incident_date = past_date_field(
-            &mut violations,
-            "incident_date",
-            request.incident_date.as_ref(),
-            today,
-        );
-        let became_aware_on = past_date_field(
-            &mut violations,
-            "became_aware_on",
-            request.became_aware_on.as_ref(),
-            today,
-        );
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(child_alias),
-            Some(local_authority),
-            Some(incident_date),
-            Some(became_aware_on),
-        ) = (
-            request_id,
-            child_alias,
-            local_authority,
-            incident_date,
-            became_aware_on,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let incident_date = past_date_field("incident_date", request.incident_date.as_ref(), today);
+        let became_aware_on =
+            past_date_field("became_aware_on", request.became_aware_on.as_ref(), today);
+        let (request_id, child_alias, local_authority, incident_date, became_aware_on) = violations
+            .finish_with((
+                request_id,
+                child_alias,
+                local_authority,
+                incident_date,
+                became_aware_on,
+            ))?;
         let key = (request_id, Uuid::now_v7());
         let now = self.clock.now();
         let partnership = principal.partnership.clone();
@@ -357,21 +333,13 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let sent_on = past_date_field(
-            &mut violations,
-            "sent_on",
-            request.sent_on.as_ref(),
-            self.clock.today(),
-        );
-        let reference = violations.check(
+        let violations = Violations::new();
+        let sent_on = past_date_field("sent_on", request.sent_on.as_ref(), self.clock.today());
+        let reference = field(
             "national_panel_reference",
             optional_text(&request.national_panel_reference, 100),
         );
-        violations.finish()?;
-        let (Some(sent_on), Some(reference)) = (sent_on, reference) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (sent_on, reference) = violations.finish_with((sent_on, reference))?;
         self.command(
             &principal,
             ADMIN,
@@ -390,27 +358,23 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
+        let violations = Violations::new();
         let decision = match pb::Decision::try_from(request.decision) {
-            Ok(pb::Decision::LocalCspr) => Some(Decision::LocalCspr),
-            Ok(pb::Decision::NoLocalCspr) => Some(Decision::NoLocalCspr),
-            _ => {
-                violations.add("decision", "required: LOCAL_CSPR or NO_LOCAL_CSPR");
-                None
-            }
+            Ok(pb::Decision::LocalCspr) => Ok(Decision::LocalCspr),
+            Ok(pb::Decision::NoLocalCspr) => Ok(Decision::NoLocalCspr),
+            _ => Err(FieldViolation::new(
+                "decision",
+                "required: LOCAL_CSPR or NO_LOCAL_CSPR",
+            )),
         };
         let decided_on = past_date_field(
-            &mut violations,
             "decided_on",
             request.decided_on.as_ref(),
             self.clock.today(),
         );
-        let rationale = violations.check("rationale", optional_text(&request.rationale, LONG_TEXT));
-        violations.finish()?;
-        let (Some(decision), Some(decided_on), Some(rationale)) = (decision, decided_on, rationale)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let rationale = field("rationale", optional_text(&request.rationale, LONG_TEXT));
+        let (decision, decided_on, rationale) =
+            violations.finish_with((decision, decided_on, rationale))?;
         self.command(
             &principal,
             DECIDERS,
@@ -429,41 +393,28 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let request_id = violations.check(
+        let violations = Violations::new();
+        let request_id = field(
             "request_id",
             RequestKey::parse("AppointPanelMember", &request.request_id, &request),
         );
-        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
-        let email = violations.check("email", Email::parse(&request.email));
-        let organisation = violations.check(
+        let name = field("name", required_text(&request.name, SHORT_TEXT));
+        let email = field("email", Email::parse(&request.email));
+        let organisation = field(
             "organisation",
             required_text(&request.organisation, SHORT_TEXT),
         );
         let role = match pb::PanelRole::try_from(request.role) {
-            Ok(pb::PanelRole::Chair) => Some(PanelRole::Chair),
-            Ok(pb::PanelRole::Member) => Some(PanelRole::Member),
-            _ => {
-                violations.add("role", "required: CHAIR or MEMBER");
-                None
-            }
+            Ok(pb::PanelRole::Chair) => Ok(PanelRole::Chair),
+            Ok(pb::PanelRole::Member) => Ok(PanelRole::Member),
+            _ => Err(FieldViolation::new("role", "required: CHAIR or MEMBER")),
         };
-        let statement = violations.check(
+        let statement = field(
             "independence_statement",
             optional_text(&request.independence_statement, LONG_TEXT),
         );
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(name),
-            Some(email),
-            Some(organisation),
-            Some(role),
-            Some(statement),
-        ) = (request_id, name, email, organisation, role, statement)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_id, name, email, organisation, role, statement) =
+            violations.finish_with((request_id, name, email, organisation, role, statement))?;
         self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id))
             .await?;
         let involved = self
@@ -507,22 +458,17 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
-        let email = violations.check("email", Email::parse(&request.email));
-        let subject = violations.check("subject", required_text(&request.subject, SHORT_TEXT));
+        let violations = Violations::new();
+        let name = field("name", required_text(&request.name, SHORT_TEXT));
+        let email = field("email", Email::parse(&request.email));
+        let subject = field("subject", required_text(&request.subject, SHORT_TEXT));
         let appointed_on = past_date_field(
-            &mut violations,
             "appointed_on",
             request.appointed_on.as_ref(),
             self.clock.today(),
         );
-        violations.finish()?;
-        let (Some(name), Some(email), Some(subject), Some(appointed_on)) =
-            (name, email, subject, appointed_on)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (name, email, subject, appointed_on) =
+            violations.finish_with((name, email, subject, appointed_on))?;
         self.command(
             &principal,
             ADMIN,
@@ -549,61 +495,63 @@ impl ReviewRegistry for RegistryApi {
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
-        let mut violations = Violations::new();
-        let scope_start = date_field(&mut violations, "scope_start", request.scope_start.as_ref());
-        let scope_end = date_field(&mut violations, "scope_end", request.scope_end.as_ref());
-        let scope = match (scope_start, scope_end) {
-            (Some(start), Some(end)) => {
-                violations.check("scope_end", ScopePeriod::new(start, end, today))
+        let scope_start = date_field("scope_start", request.scope_start.as_ref());
+        let scope_end = date_field("scope_end", request.scope_end.as_ref());
+        let scope: Result<ScopePeriod, Vec<FieldViolation>> = match (scope_start, scope_end) {
+            (Ok(start), Ok(end)) => {
+                field("scope_end", ScopePeriod::new(start, end, today)).map_err(Vec::from)
             }
-            _ => None,
+            (start, end) => Err(start.err().into_iter().chain(end.err()).collect()),
         };
+        let mut line_violations = Violations::new();
         if request.key_lines_of_enquiry.is_empty() {
-            violations.add(
+            line_violations.add(
                 "key_lines_of_enquiry",
                 "at least one line of enquiry is required",
             );
         }
         if request.key_lines_of_enquiry.len() > 50 {
-            violations.add("key_lines_of_enquiry", "at most 50");
+            line_violations.add("key_lines_of_enquiry", "at most 50");
         }
         let mut lines = Vec::with_capacity(request.key_lines_of_enquiry.len());
         for (index, line) in request.key_lines_of_enquiry.iter().enumerate() {
-            if let Some(line) = violations.check(
+            if let Some(line) = line_violations.check(
                 &format!("key_lines_of_enquiry[{index}]"),
                 required_text(line, 1_000),
             ) {
                 lines.push(line);
             }
         }
-        let methodology = violations.check(
+        let lines = line_violations.with_value(lines);
+        let methodology = field(
             "methodology",
             required_text(&request.methodology, LONG_TEXT),
         );
+        let mut agency_violations = Violations::new();
         if request.agencies_in_scope.is_empty() {
-            violations.add("agencies_in_scope", "at least one agency is required");
+            agency_violations.add("agencies_in_scope", "at least one agency is required");
         }
         if request.agencies_in_scope.len() > 100 {
-            violations.add("agencies_in_scope", "at most 100");
+            agency_violations.add("agencies_in_scope", "at most 100");
         }
         let mut agencies = Vec::with_capacity(request.agencies_in_scope.len());
         let mut seen = std::collections::BTreeSet::new();
         for (index, agency) in request.agencies_in_scope.iter().enumerate() {
-            let agency_id = violations.check(
+            let agency_id = agency_violations.check(
                 &format!("agencies_in_scope[{index}].id"),
                 AgencyId::parse(&agency.id),
             );
-            let name = violations.check(
+            let name = agency_violations.check(
                 &format!("agencies_in_scope[{index}].name"),
                 required_text(&agency.name, SHORT_TEXT),
             );
-            let email = violations.check(
+            let email = agency_violations.check(
                 &format!("agencies_in_scope[{index}].contact_email"),
                 Email::parse(&agency.contact_email),
             );
             if let (Some(agency_id), Some(name), Some(email)) = (agency_id, name, email) {
                 if !seen.insert(agency_id.clone()) {
-                    violations.add(
+                    agency_violations.add(
                         format!("agencies_in_scope[{index}].id"),
                         "duplicate agency id",
                     );
@@ -611,17 +559,10 @@ impl ReviewRegistry for RegistryApi {
                 agencies.push((agency_id, name, email));
             }
         }
-        let report_due_date = date_field(
-            &mut violations,
-            "report_due_date",
-            request.report_due_date.as_ref(),
-        );
-        violations.finish()?;
-        let (Some(scope), Some(methodology), Some(report_due_date)) =
-            (scope, methodology, report_due_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let agencies = agency_violations.with_value(agencies);
+        let report_due_date = date_field("report_due_date", request.report_due_date.as_ref());
+        let (scope, lines, methodology, agencies, report_due_date) = Violations::new()
+            .finish_with((scope, lines, methodology, agencies, report_due_date))?;
         let now = self.clock.now();
         self.command(
             &principal,
@@ -670,31 +611,27 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let request_id = violations.check(
+        let violations = Violations::new();
+        let request_id = field(
             "request_id",
             RequestKey::parse("RecordParallelProcess", &request.request_id, &request),
         );
         let kind = pb::ParallelProcessKind::try_from(request.kind)
             .ok()
-            .and_then(process_kind_from_proto);
-        if kind.is_none() {
-            violations.add(
-                "kind",
-                "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER",
-            );
-        }
-        let description = violations.check(
+            .and_then(process_kind_from_proto)
+            .ok_or_else(|| {
+                FieldViolation::new(
+                    "kind",
+                    "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER",
+                )
+            });
+        let description = field(
             "description",
             optional_text(&request.description, LONG_TEXT),
         );
-        let started_on = date_field(&mut violations, "started_on", request.started_on.as_ref());
-        violations.finish()?;
-        let (Some(request_id), Some(kind), Some(description), Some(started_on)) =
-            (request_id, kind, description, started_on)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let started_on = date_field("started_on", request.started_on.as_ref());
+        let (request_id, kind, description, started_on) =
+            violations.finish_with((request_id, kind, description, started_on))?;
         let process_id = Uuid::now_v7();
         let key = (request_id, process_id);
         let today = self.clock.today();
@@ -727,8 +664,8 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let process_id = violations.check(
+        let violations = Violations::new();
+        let process_id = field(
             "parallel_process_id",
             request
                 .parallel_process_id
@@ -736,11 +673,8 @@ impl ReviewRegistry for RegistryApi {
                 .parse::<Uuid>()
                 .map_err(|_| "not a parallel process id (UUID)"),
         );
-        let ended_on = date_field(&mut violations, "ended_on", request.ended_on.as_ref());
-        violations.finish()?;
-        let (Some(process_id), Some(ended_on)) = (process_id, ended_on) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let ended_on = date_field("ended_on", request.ended_on.as_ref());
+        let (process_id, ended_on) = violations.finish_with((process_id, ended_on))?;
         let today = self.clock.today();
         self.command(
             &principal,
@@ -761,12 +695,11 @@ impl ReviewRegistry for RegistryApi {
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = violations.check(
+        let request_id = field(
             "request_id",
             RequestKey::parse("SubmitOverviewReport", &request.request_id, &request),
         );
-        let findings =
-            violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
+        let findings = field("findings", required_text(&request.findings, FINDINGS_TEXT));
         if request.recommendations.is_empty() {
             violations.add("recommendations", "at least one recommendation is required");
         }
@@ -791,10 +724,7 @@ impl ReviewRegistry for RegistryApi {
                 recommendations.push(Recommendation { reference, text });
             }
         }
-        violations.finish()?;
-        let (Some(request_id), Some(findings)) = (request_id, findings) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_id, findings) = violations.finish_with((request_id, findings))?;
         let key = (request_id, id);
         let now = self.clock.now();
         self.guarded_command(
@@ -867,17 +797,11 @@ impl ReviewRegistry for RegistryApi {
         let principal = principal(&request)?;
         let request = request.into_inner();
         let id = uuid_field("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let sent_on = past_date_field(
-            &mut violations,
+        let (sent_on,) = Violations::new().finish_with((past_date_field(
             "sent_on",
             request.sent_on.as_ref(),
             self.clock.today(),
-        );
-        violations.finish()?;
-        let Some(sent_on) = sent_on else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        ),))?;
         self.command(
             &principal,
             ADMIN,
@@ -898,22 +822,19 @@ impl ReviewRegistry for RegistryApi {
         let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
-        let outcome = if request.published {
-            let on = past_date_field(
-                &mut violations,
-                "published_on",
-                request.published_on.as_ref(),
-                today,
-            );
-            let location = violations.check("location", required_text(&request.location, 1_000));
+        let outcome: Result<PublicationOutcome, Vec<FieldViolation>> = if request.published {
+            let on = past_date_field("published_on", request.published_on.as_ref(), today);
+            let location = field("location", required_text(&request.location, 1_000));
             if !request.not_published_justification.trim().is_empty() {
                 violations.add(
                     "not_published_justification",
                     "only for a review that is not published",
                 );
             }
-            on.zip(location)
-                .map(|(on, location)| PublicationOutcome::Published { on, location })
+            match (on, location) {
+                (Ok(on), Ok(location)) => Ok(PublicationOutcome::Published { on, location }),
+                (on, location) => Err(on.err().into_iter().chain(location.err()).collect()),
+            }
         } else {
             if violations
                 .check(
@@ -925,17 +846,14 @@ impl ReviewRegistry for RegistryApi {
             {
                 violations.add("published_on", "only for a published review");
             }
-            violations
-                .check(
-                    "not_published_justification",
-                    required_text(&request.not_published_justification, LONG_TEXT),
-                )
-                .map(|justification| PublicationOutcome::NotPublished { justification })
+            field(
+                "not_published_justification",
+                required_text(&request.not_published_justification, LONG_TEXT),
+            )
+            .map(|justification| PublicationOutcome::NotPublished { justification })
+            .map_err(Vec::from)
         };
-        violations.finish()?;
-        let Some(outcome) = outcome else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (outcome,) = violations.finish_with((outcome,))?;
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
         self.command(
