@@ -9,7 +9,8 @@ use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{FieldViolation, ServiceError, Violations};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::idempotency::MAX_REQUEST_ID;
 use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
@@ -264,19 +265,21 @@ impl SubmissionsApi {
         };
         let limits = &self.limits;
         let mut violations = Violations::new();
-        let request_id =
-            violations.check("header.request_id", required_text(&header.request_id, 100));
-        let review_id = violations.check(
+        let request_id = field(
+            "header.request_id",
+            required_text(&header.request_id, MAX_REQUEST_ID),
+        );
+        let review_id = field(
             "header.review_id",
             uuid_field("header.review_id", &header.review_id)
                 .map_err(|_| "required: the review id (UUID)"),
         );
-        let agency_id = violations.check("header.agency_id", AgencyId::parse(&header.agency_id));
-        let author_name = violations.check(
+        let agency_id = field("header.agency_id", AgencyId::parse(&header.agency_id));
+        let author_name = field(
             "header.author_name",
             required_text(&header.author_name, 200),
         );
-        let author_role = violations.check(
+        let author_role = field(
             "header.author_role",
             required_text(&header.author_role, 200),
         );
@@ -305,17 +308,8 @@ impl SubmissionsApi {
         for violation in narrative_violations {
             violations.add(violation.field, violation.description);
         }
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(review_id),
-            Some(agency_id),
-            Some(author_name),
-            Some(author_role),
-        ) = (request_id, review_id, agency_id, author_name, author_role)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_id, review_id, agency_id, author_name, author_role) =
+            violations.finish_with((request_id, review_id, agency_id, author_name, author_role))?;
         if principal.org.as_deref() != Some(agency_id.as_str()) {
             return Err(ServiceError::PermissionDenied(format!(
                 "this token is for agency {:?}; an agency submits only its own report",
@@ -350,31 +344,22 @@ impl AgencySubmissions for SubmissionsApi {
         principal.require_any(&[Role::PartnershipAdmin])?;
         let request = request.into_inner();
         let mut violations = Violations::new();
-        let review_id = violations.check(
+        let review_id = field(
             "review_id",
             uuid_field("review_id", &request.review_id)
                 .map_err(|_| "required: the review id (UUID)"),
         );
-        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
-        let agency_name = violations.check("agency_name", required_text(&request.agency_name, 200));
-        let contact_email = violations.check("contact_email", Email::parse(&request.contact_email));
-        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
-        if let Some(due) = due_date
-            && due <= self.clock.today()
+        let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = field("agency_name", required_text(&request.agency_name, 200));
+        let contact_email = field("contact_email", Email::parse(&request.contact_email));
+        let due_date = field("due_date", date_from_proto(request.due_date.as_ref()));
+        if let Ok(due) = &due_date
+            && *due <= self.clock.today()
         {
             violations.add("due_date", "must be in the future");
         }
-        violations.finish()?;
-        let (
-            Some(review_id),
-            Some(agency_id),
-            Some(agency_name),
-            Some(contact_email),
-            Some(due_date),
-        ) = (review_id, agency_id, agency_name, contact_email, due_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (review_id, agency_id, agency_name, contact_email, due_date) =
+            violations.finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
         self.review(&principal, review_id).await?;
         let record = self
             .store
@@ -684,15 +669,16 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let mut violations = Violations::new();
-        if request.version <= 0 {
-            violations.add("version", "required: the version the panel read");
-        }
-        let missing = violations.check("missing", required_text(&request.missing, 10_000));
-        violations.finish()?;
-        let Some(missing) = missing else {
-            return Err(Status::internal("validated fields missing"));
+        let version = if request.version <= 0 {
+            Err(FieldViolation::new(
+                "version",
+                "required: the version the panel read",
+            ))
+        } else {
+            Ok(request.version)
         };
+        let missing = field("missing", required_text(&request.missing, 10_000));
+        let (_, missing) = Violations::new().finish_with((version, missing))?;
         self.decide(
             &principal,
             &request.review_id,
