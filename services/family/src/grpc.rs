@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate};
 use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
 use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
+use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
@@ -246,100 +246,83 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "AddFamilyMember").await?;
         let member_id = Uuid::now_v7();
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("AddFamilyMember", &request.request_id, &request),
         );
-        let relationship = relationship_from_proto(request.relationship);
-        if relationship.is_none() {
-            violations.add("relationship", "required");
-        }
-        let name = violations.check("name", required_text(&request.name, 200));
-        let note = violations.check(
+        let relationship = relationship_from_proto(request.relationship)
+            .ok_or_else(|| FieldViolation::new("relationship", "required"));
+        let name = field("name", required_text(&request.name, 200));
+        let note = field(
             "contact_decision_note",
             optional_text(&request.contact_decision_note, 5_000),
         );
-        let route = match &request.route {
-            Some(pb::add_family_member_request::Route::KnownProfessional(professional)) => {
-                let name = violations.check(
+        let route: Result<RouteInput, Vec<FieldViolation>> = match &request.route {
+            Some(pb::add_family_member_request::Route::KnownProfessional(professional)) => (
+                field(
                     "known_professional.name",
                     required_text(&professional.name, 200),
-                );
-                let agency = violations.check(
+                ),
+                field(
                     "known_professional.agency",
                     required_text(&professional.agency, 200),
-                );
-                let email = violations.check(
+                ),
+                field(
                     "known_professional.email",
                     Email::parse(&professional.email),
-                );
-                match (name, agency, email) {
-                    (Some(name), Some(agency), Some(email)) => Some(RouteInput::Professional(
-                        name,
-                        agency,
-                        email.as_str().to_string(),
-                    )),
-                    _ => None,
-                }
-            }
-            Some(pb::add_family_member_request::Route::Direct(direct)) => {
-                let details = violations.check(
+                ),
+            )
+                .values()
+                .map(|(name, agency, email)| {
+                    RouteInput::Professional(name, agency, email.as_str().to_string())
+                }),
+            Some(pb::add_family_member_request::Route::Direct(direct)) => (
+                field(
                     "direct.contact_details",
                     required_text(&direct.contact_details, 1_000),
-                );
-                let reason =
-                    violations.check("direct.reason", required_text(&direct.reason, 2_000));
-                details
-                    .zip(reason)
-                    .map(|(details, reason)| RouteInput::Direct(details, reason))
-            }
-            None => {
-                violations.add(
-                    "route",
-                    "required: known_professional (preferred) or direct with a reason",
-                );
-                None
-            }
+                ),
+                field("direct.reason", required_text(&direct.reason, 2_000)),
+            )
+                .values()
+                .map(|(details, reason)| RouteInput::Direct(details, reason)),
+            None => Err(vec![FieldViolation::new(
+                "route",
+                "required: known_professional (preferred) or direct with a reason",
+            )]),
         };
-        let request_contact = if request.request_contact {
-            if !matches!(
-                request.route,
-                Some(pb::add_family_member_request::Route::KnownProfessional(_))
-            ) {
-                violations.add(
-                    "request_contact",
-                    "a request to approach the member needs a known professional",
-                );
-            }
-            violations
-                .check(
-                    "contact_purpose",
-                    required_text(&request.contact_purpose, 2_000),
+        let request_contact: Result<Option<String>, Vec<FieldViolation>> =
+            if request.request_contact {
+                let mut route_check = Violations::new();
+                if !matches!(
+                    request.route,
+                    Some(pb::add_family_member_request::Route::KnownProfessional(_))
+                ) {
+                    route_check.add(
+                        "request_contact",
+                        "a request to approach the member needs a known professional",
+                    );
+                }
+                (
+                    route_check.with_value(()),
+                    field(
+                        "contact_purpose",
+                        required_text(&request.contact_purpose, 2_000),
+                    ),
                 )
-                .map(Some)
-        } else {
-            Some(None)
-        };
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(relationship),
-            Some(name),
-            Some(note),
-            Some(route),
-            Some(request_contact),
-        ) = (
-            request_key,
-            relationship,
-            name,
-            note,
-            route,
-            request_contact,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+                    .values()
+                    .map(|((), purpose)| Some(purpose))
+            } else {
+                Ok(None)
+            };
+        let (request_key, relationship, name, note, route, request_contact) = Violations::new()
+            .finish_with((
+                request_key,
+                relationship,
+                name,
+                note,
+                route,
+                request_contact,
+            ))?;
         let route = match route {
             RouteInput::Professional(name, agency, email) => Route::KnownProfessional {
                 name,
@@ -454,39 +437,31 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RestrictContact").await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
         let reason = match pb::RestrictionReason::try_from(request.reason) {
             Ok(pb::RestrictionReason::CriminalInvestigation) => {
-                Some(RestrictionReason::CriminalInvestigation)
+                Ok(RestrictionReason::CriminalInvestigation)
             }
-            Ok(pb::RestrictionReason::Trial) => Some(RestrictionReason::Trial),
-            Ok(pb::RestrictionReason::Other) => Some(RestrictionReason::Other),
-            _ => {
-                violations.add("reason", "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER");
-                None
-            }
+            Ok(pb::RestrictionReason::Trial) => Ok(RestrictionReason::Trial),
+            Ok(pb::RestrictionReason::Other) => Ok(RestrictionReason::Other),
+            _ => Err(FieldViolation::new(
+                "reason",
+                "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER",
+            )),
         };
-        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
-        let authorised_by =
-            violations.check("authorised_by", required_text(&request.authorised_by, 200));
-        let review_date = match self.future_date("review_date", request.review_date.as_ref()) {
-            Ok(date) => Some(date),
-            Err(status) => {
-                violations.add(
+        let detail = field("detail", optional_text(&request.detail, 2_000));
+        let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
+        let review_date = self
+            .future_date("review_date", request.review_date.as_ref())
+            .map_err(|status| {
+                FieldViolation::new(
                     "review_date",
                     status
                         .message()
                         .trim_start_matches("invalid request: review_date: "),
-                );
-                None
-            }
-        };
-        violations.finish()?;
-        let (Some(reason), Some(detail), Some(authorised_by), Some(review_date)) =
-            (reason, detail, authorised_by, review_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+                )
+            });
+        let (reason, detail, authorised_by, review_date) =
+            Violations::new().finish_with((reason, detail, authorised_by, review_date))?;
         let detail_sealed = self.seal(member_id, "restriction_detail", &detail)?;
         let member = self
             .store
@@ -525,33 +500,25 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContact").await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("RecordContact", &request.request_id, &request),
         );
-        let contacted_at: Option<DateTime<Utc>> = match &request.contacted_at {
+        let contacted_at = match &request.contacted_at {
             Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
-                Some(instant) if instant <= self.clock.now() => Some(instant),
-                _ => {
-                    violations.add("contacted_at", "must be a time in the past");
-                    None
-                }
+                Some(instant) if instant <= self.clock.now() => Ok(instant),
+                _ => Err(FieldViolation::new(
+                    "contacted_at",
+                    "must be a time in the past",
+                )),
             },
-            None => {
-                violations.add("contacted_at", "required");
-                None
-            }
+            None => Err(FieldViolation::new("contacted_at", "required")),
         };
-        let made_by = violations.check("made_by", required_text(&request.made_by, 200));
-        let route = violations.check("route", required_text(&request.route, 100));
-        let summary = violations.check("summary", required_text(&request.summary, 10_000));
-        violations.finish()?;
-        let (Some(request_key), Some(contacted_at), Some(made_by), Some(route), Some(summary)) =
-            (request_key, contacted_at, made_by, route, summary)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let made_by = field("made_by", required_text(&request.made_by, 200));
+        let route = field("route", required_text(&request.route, 100));
+        let summary = field("summary", required_text(&request.summary, 10_000));
+        let (request_key, contacted_at, made_by, route, summary) =
+            Violations::new().finish_with((request_key, contacted_at, made_by, route, summary))?;
         let summary_sealed = self.seal(member_id, "contact_summary", &summary)?;
         let member = self
             .store
@@ -579,16 +546,12 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "RecordContribution")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
             RequestKey::parse("RecordContribution", &request.request_id, &request),
         );
-        let views = violations.check("views", required_text(&request.views, 50_000));
-        violations.finish()?;
-        let (Some(request_key), Some(views)) = (request_key, views) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let views = field("views", required_text(&request.views, 50_000));
+        let (request_key, views) = Violations::new().finish_with((request_key, views))?;
         let contribution_id = Uuid::now_v7();
         let views_sealed = self.seal(contribution_id, "views", &views)?;
         let member = self
