@@ -8,11 +8,11 @@ use cspr_platform::clock::Clock;
 use cspr_platform::convert::timestamp_to_proto;
 use cspr_platform::error::ServiceError;
 use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::values::uuid_field;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
 
@@ -48,12 +48,6 @@ fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
         sent_time: delivery.sent_at.map(timestamp_to_proto),
         create_time: Some(timestamp_to_proto(delivery.created_at)),
     }
-}
-
-fn delivery_id(raw: &str) -> Result<Uuid, ServiceError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ServiceError::invalid("delivery_id", "required: a delivery id (UUID)"))
 }
 
 #[derive(Debug, Clone)]
@@ -106,10 +100,7 @@ impl Notifications for NotificationsApi {
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
             "" => None,
-            raw => Some(
-                raw.parse::<Uuid>()
-                    .map_err(|_| ServiceError::invalid("review_id", "not a review id (UUID)"))?,
-            ),
+            raw => Some(uuid_field("review_id", raw)?),
         };
         let status = match pb::DeliveryStatus::try_from(request.status) {
             Ok(pb::DeliveryStatus::Unspecified) => None,
@@ -152,7 +143,7 @@ impl Notifications for NotificationsApi {
         request: Request<pb::GetDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
         let principal = principal(&request)?;
-        let id = delivery_id(&request.get_ref().delivery_id)?;
+        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
         self.operator(&principal, "GetDelivery", &format!("deliveries/{id}"))
             .await?;
         let delivery = store::get(&self.pool, &principal.partnership, id)
@@ -167,7 +158,7 @@ impl Notifications for NotificationsApi {
         request: Request<pb::RetryDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
         let principal = principal(&request)?;
-        let id = delivery_id(&request.get_ref().delivery_id)?;
+        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
         let resource = format!("deliveries/{id}");
         self.operator(&principal, "RetryDelivery", &resource)
             .await?;
