@@ -48,10 +48,7 @@ pub struct ActionsApi {
 }
 
 fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts {
-        partnership_id: &review.partnership_id,
-        reviewer_subject: review.reviewer_subject.as_deref(),
-    }
+    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 impl ActionsApi {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
-use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -93,22 +92,19 @@ impl FamilyApi {
     ) -> Status {
         self.store
             .audit_log()
-            .record_refusal(&AuditEntry {
+            .record_refusal_on_review(
                 principal,
                 action,
-                review_id: Some(review.review_id),
-                resource: format!("reviews/{}/family", review.review_id),
-                outcome: denied.code(),
-            })
+                review.review_id,
+                format!("reviews/{}/family", review.review_id),
+                denied.code(),
+            )
             .await;
         denied.into()
     }
 
     fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts {
-            partnership_id: &review.partnership_id,
-            reviewer_subject: review.reviewer_subject.as_deref(),
-        }
+        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
     }
 
     /// The caller's view of the review's family members: in clear or redacted.

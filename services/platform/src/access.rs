@@ -24,6 +24,16 @@ pub struct ReviewFacts<'a> {
     pub reviewer_subject: Option<&'a str>,
 }
 
+impl<'a> ReviewFacts<'a> {
+    /// The facts from a service's projection of the review.
+    pub fn new(partnership_id: &'a str, reviewer_subject: Option<&'a str>) -> Self {
+        Self {
+            partnership_id,
+            reviewer_subject,
+        }
+    }
+}
+
 /// A review's resources, each with its own readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {

@@ -192,6 +192,25 @@ impl AuditLog {
         }
     }
 
+    /// [`AuditLog::record_refusal`] of one of a review's resources.
+    pub async fn record_refusal_on_review(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) {
+        self.record_refusal(&AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        })
+        .await;
+    }
+
     /// Records one read or refusal; returns once it is committed.
     pub async fn record(&self, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
         let (done, committed) = oneshot::channel();

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cspr_platform::access::{self, Area, ReviewFacts, Work};
-use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -165,10 +164,7 @@ impl PractitionersApi {
     }
 
     fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts {
-            partnership_id: &review.partnership_id,
-            reviewer_subject: review.reviewer_subject.as_deref(),
-        }
+        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
     }
 
     /// Engagement is run by the appointed reviewer and the partnership.
@@ -205,13 +201,13 @@ impl PractitionersApi {
     async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
         self.store
             .audit_log()
-            .record_refusal(&AuditEntry {
+            .record_refusal_on_review(
                 principal,
                 action,
-                review_id: Some(review.review_id),
-                resource: format!("reviews/{}/practitioners", review.review_id),
-                outcome: "PERMISSION_DENIED",
-            })
+                review.review_id,
+                format!("reviews/{}/practitioners", review.review_id),
+                "PERMISSION_DENIED",
+            )
             .await;
     }
 }

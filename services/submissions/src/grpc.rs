@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
-use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -42,10 +41,7 @@ fn covers(access: &Access, agency_id: &str) -> bool {
 }
 
 fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts {
-        partnership_id: &review.partnership_id,
-        reviewer_subject: review.reviewer_subject.as_deref(),
-    }
+    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
@@ -201,13 +197,7 @@ impl SubmissionsApi {
     ) {
         self.store
             .audit_log()
-            .record_refusal(&AuditEntry {
-                principal,
-                action,
-                review_id: Some(review_id),
-                resource,
-                outcome,
-            })
+            .record_refusal_on_review(principal, action, review_id, resource, outcome)
             .await;
     }
 
