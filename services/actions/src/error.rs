@@ -14,8 +14,6 @@ pub enum ActionsError {
     NotOwner,
     #[error(transparent)]
     Action(#[from] ActionError),
-    #[error("request_id {0:?} was already used for a different request")]
-    IdempotencyConflict(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("database: {0}")]
@@ -33,7 +31,6 @@ impl From<ActionsError> for ServiceError {
                 ServiceError::invalid("status", error.to_string())
             }
             ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),
-            ActionsError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),
             ActionsError::Service(service) => service,
             ActionsError::Database(database) => ServiceError::from(database),
         }

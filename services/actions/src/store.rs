@@ -6,7 +6,7 @@ use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim, RequestKey};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
@@ -450,18 +450,15 @@ impl Store {
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let id = Uuid::now_v7();
-        match idempotency::claim(&mut transaction, &principal.partnership, key, id).await? {
-            Claim::New => {}
-            Claim::Replay(existing) => {
-                transaction.rollback().await?;
-                return self
-                    .action(&principal.partnership, existing)
-                    .await?
-                    .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
-            }
-            Claim::Conflict => {
-                return Err(ActionsError::IdempotencyConflict(key.request_id.clone()));
-            }
+        let replayed = idempotency::claim(&mut transaction, &principal.partnership, key, id)
+            .await
+            .map_err(|error| ActionsError::Service(error.into()))?;
+        if let Some(existing) = replayed {
+            transaction.rollback().await?;
+            return self
+                .action(&principal.partnership, existing)
+                .await?
+                .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
         }
         let now = self.clock.now();
         sqlx::query(

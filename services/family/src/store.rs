@@ -6,7 +6,7 @@ use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim, RequestKey};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool};
@@ -302,11 +302,9 @@ impl Store {
         key: &RequestKey,
         resource: Uuid,
     ) -> Result<Option<Uuid>, FamilyError> {
-        match idempotency::claim(connection, &principal.partnership, key, resource).await? {
-            Claim::New => Ok(None),
-            Claim::Replay(existing) => Ok(Some(existing)),
-            Claim::Conflict => Err(FamilyError::IdempotencyConflict(key.request_id.clone())),
-        }
+        idempotency::claim(connection, &principal.partnership, key, resource)
+            .await
+            .map_err(|error| FamilyError::Service(error.into()))
     }
 
     /// Runs `change` on a locked member (after the request id check, when there is one),

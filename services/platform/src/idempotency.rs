@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::error::ServiceError;
 use crate::values::{ValueError, required_text};
 
 /// The longest client request id accepted, in characters.
@@ -51,15 +52,23 @@ impl RequestKey {
     }
 }
 
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// First use: go ahead, then the key points at the resource given to [`claim`].
-    New,
-    /// A retry of the same request: answer with this resource.
-    Replay(Uuid),
-    /// The id was used for a different request.
-    Conflict,
+/// Why a request id cannot be claimed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// The id was used for a different request (answered `ALREADY_EXISTS`).
+    #[error("request_id {0:?} was already used for a different request")]
+    Conflict(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ClaimError> for ServiceError {
+    fn from(error: ClaimError) -> Self {
+        match error {
+            ClaimError::Conflict(_) => ServiceError::AlreadyExists(error.to_string()),
+            ClaimError::Database(database) => ServiceError::from(database),
+        }
+    }
 }
 
 /// A fingerprint of a request's content (e.g. its encoded protobuf).
@@ -68,14 +77,15 @@ pub fn fingerprint(content: &[u8]) -> Vec<u8> {
 }
 
 /// Claims `key` in the partnership, recording `resource_id`, the resource the command will
-/// create. Must run in the command's transaction. A stored resource that is not a UUID is
-/// a corrupt row, reported as a decode error (never taken for a first use).
+/// create: `None` for a first use (go ahead), the first use's resource for a retry of the
+/// same request. Must run in the command's transaction. A stored resource that is not a
+/// UUID is a corrupt row, reported as a decode error (never taken for a first use).
 pub async fn claim(
     connection: &mut PgConnection,
     partnership_id: &str,
     key: &RequestKey,
     resource_id: Uuid,
-) -> Result<Claim, sqlx::Error> {
+) -> Result<Option<Uuid>, ClaimError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (partnership_id, operation, request_id, fingerprint, resource_id)
          VALUES ($1, $2, $3, $4, $5)
@@ -90,7 +100,7 @@ pub async fn claim(
     .await?
     .rows_affected();
     if inserted == 1 {
-        return Ok(Claim::New);
+        return Ok(None);
     }
     let (stored_fingerprint, stored_resource): (Vec<u8>, String) = sqlx::query_as(
         "SELECT fingerprint, resource_id FROM idempotency_keys
@@ -102,9 +112,9 @@ pub async fn claim(
     .fetch_one(&mut *connection)
     .await?;
     if stored_fingerprint != key.fingerprint {
-        return Ok(Claim::Conflict);
+        return Err(ClaimError::Conflict(key.request_id.clone()));
     }
-    stored_resource.parse().map(Claim::Replay).map_err(|_| {
+    let replayed = stored_resource.parse().map_err(|_| {
         sqlx::Error::Decode(
             format!(
                 "idempotency key {} points at {stored_resource:?}, not a UUID",
@@ -112,7 +122,8 @@ pub async fn claim(
             )
             .into(),
         )
-    })
+    })?;
+    Ok(Some(replayed))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use cspr_platform::audit::{self, AuditEntry, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
-use cspr_platform::idempotency::{self, Claim, RequestKey};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::pagination::TextCursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -154,13 +154,9 @@ async fn claim(
     key: &RequestKey,
     resource_id: Uuid,
 ) -> Result<Option<Uuid>, PractitionersError> {
-    match idempotency::claim(connection, &principal.partnership, key, resource_id).await? {
-        Claim::New => Ok(None),
-        Claim::Replay(existing) => Ok(Some(existing)),
-        Claim::Conflict => Err(PractitionersError::IdempotencyConflict(
-            key.request_id.clone(),
-        )),
-    }
+    idempotency::claim(connection, &principal.partnership, key, resource_id)
+        .await
+        .map_err(|error| PractitionersError::Service(error.into()))
 }
 
 impl Store {

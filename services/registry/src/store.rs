@@ -13,7 +13,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
-use cspr_platform::idempotency::{self, Claim, RequestKey};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::Actor;
@@ -500,11 +500,9 @@ impl Store {
         key: &RequestKey,
         resource_id: Uuid,
     ) -> Result<Option<Uuid>, RegistryError> {
-        match idempotency::claim(connection, &principal.partnership, key, resource_id).await? {
-            Claim::New => Ok(None),
-            Claim::Replay(resource) => Ok(Some(resource)),
-            Claim::Conflict => Err(RegistryError::IdempotencyConflict(key.request_id.clone())),
-        }
+        idempotency::claim(connection, &principal.partnership, key, resource_id)
+            .await
+            .map_err(|error| RegistryError::Service(error.into()))
     }
 
     /// Runs a command on one review: lock, `guard` (before a replay is answered too), apply,

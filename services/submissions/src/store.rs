@@ -15,7 +15,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim, RequestKey};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
@@ -891,26 +891,19 @@ impl SubmissionWriter {
             request_id: self.start.request_id.clone(),
             fingerprint: content_hash.as_bytes().to_vec(),
         };
-        let claim = idempotency::claim(
+        let replayed = idempotency::claim(
             &mut self.transaction,
             &principal.partnership,
             &key,
             self.report_id,
         )
-        .await?;
-        match claim {
-            Claim::New => {}
-            Claim::Replay(existing) => {
-                self.transaction.rollback().await?;
-                return receipt_of(&self.pool, existing)
-                    .await?
-                    .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
-            }
-            Claim::Conflict => {
-                return Err(SubmissionsError::IdempotencyConflict(
-                    self.start.request_id.clone(),
-                ));
-            }
+        .await
+        .map_err(|error| SubmissionsError::Service(error.into()))?;
+        if let Some(existing) = replayed {
+            self.transaction.rollback().await?;
+            return receipt_of(&self.pool, existing)
+                .await?
+                .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
         }
         // Re-check under the lock: the panel may have decided while the stream ran.
         domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
