@@ -244,7 +244,8 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         stack.platform.subject_prefix.clone(),
         Arc::clone(&clock),
     );
-    let replica = cspr_actions::store::Store::new(pool.clone(), outbox, clock);
+    let audit = cspr_platform::audit::AuditLog::start(pool.clone(), Arc::clone(&clock));
+    let replica = cspr_actions::store::Store::new(pool.clone(), outbox, clock, audit);
     let sweeps = [
         cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),
         cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),

@@ -15,8 +15,6 @@ pub enum ActionsError {
     NotOwner,
     #[error(transparent)]
     Action(#[from] ActionError),
-    #[error("request_id {0:?} was already used for a different request")]
-    IdempotencyConflict(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("database: {0}")]
@@ -45,7 +43,6 @@ impl From<ActionsError> for ServiceError {
                 ServiceError::invalid("status", error.to_string())
             }
             ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),
-            ActionsError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),
             ActionsError::Service(service) => service,
             ActionsError::Database(database) => ServiceError::from(database),
         }

@@ -3,32 +3,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::idempotency::RequestKey;
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::projection::reviews;
-use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 use crate::store::{ActionFilter, ActionRow, NewAction, NoteRow, Progress, ReviewInfo, Store};
-
-/// Roles that read every action of the partnership.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-    Role::Reviewer,
-];
 
 fn status_to_proto(status: ActionStatus) -> i32 {
     (match status {
@@ -51,39 +42,14 @@ fn status_from_proto(value: i32) -> Option<ActionStatus> {
     }
 }
 
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
-}
-
 #[derive(Debug, Clone)]
 pub struct ActionsApi {
     store: Store,
     clock: Arc<dyn Clock>,
 }
 
-/// Whether the caller reads everything, only its agency's actions, or nothing.
-enum Reach {
-    All,
-    Agency(String),
-}
-
-fn reach(principal: &Principal) -> Result<Reach, ServiceError> {
-    if READERS.iter().any(|role| principal.has(*role)) {
-        return Ok(Reach::All);
-    }
-    if principal.has(Role::Agency)
-        && let Some(org) = &principal.org
-    {
-        return Ok(Reach::Agency(org.clone()));
-    }
-    Err(ServiceError::PermissionDenied(
-        "actions are for the partnership and the owning agencies".into(),
-    ))
+fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 impl ActionsApi {
@@ -154,24 +120,31 @@ impl ActionMonitoring for ActionsApi {
         let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let reference = violations.check(
+        let today = self.clock.today();
+        let request_key = field(
+            "request_id",
+            RequestKey::parse("CreateAction", &request.request_id, &request),
+        );
+        let reference = field(
             "recommendation_ref",
             required_text(&request.recommendation_ref, 20),
         );
-        let description =
-            violations.check("description", required_text(&request.description, 5_000));
-        let owner_agency = violations.check("owner_agency", AgencyId::parse(&request.owner_agency));
-        let owner_email = violations.check("owner_email", Email::parse(&request.owner_email));
-        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
-        if due_date.is_some_and(|date| date <= self.clock.today()) {
-            violations.add("due_date", "must be in the future");
-        }
-        let measure = violations.check(
+        let description = field("description", required_text(&request.description, 5_000));
+        let owner_agency = field("owner_agency", AgencyId::parse(&request.owner_agency));
+        let owner_email = field("owner_email", Email::parse(&request.owner_email));
+        let due_date =
+            field("due_date", date_from_proto(request.due_date.as_ref())).and_then(|date| {
+                if date <= today {
+                    Err(FieldViolation::new("due_date", "must be in the future"))
+                } else {
+                    Ok(date)
+                }
+            });
+        let measure = field(
             "measure_of_success",
             required_text(&request.measure_of_success, 2_000),
         );
-        if let Some(reference) = &reference
+        if let Ok(reference) = &reference
             && !self
                 .store
                 .has_recommendation(review.review_id, reference)
@@ -183,27 +156,16 @@ impl ActionMonitoring for ActionsApi {
                 "not a recommendation of this review's approved overview report",
             );
         }
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(reference),
-            Some(description),
-            Some(owner_agency),
-            Some(owner_email),
-            Some(due_date),
-            Some(measure),
-        ) = (
-            request_id,
-            reference,
-            description,
-            owner_agency,
-            owner_email,
-            due_date,
-            measure,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, reference, description, owner_agency, owner_email, due_date, measure) =
+            violations.finish_with((
+                request_key,
+                reference,
+                description,
+                owner_agency,
+                owner_email,
+                due_date,
+                measure,
+            ))?;
         let action = self
             .store
             .create(
@@ -217,8 +179,7 @@ impl ActionMonitoring for ActionsApi {
                     due_date,
                     measure_of_success: measure,
                 },
-                &request_id,
-                &fingerprint(&request.encode_to_vec()),
+                &request_key,
             )
             .await?;
         self.reply(&action).await
@@ -229,44 +190,42 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::UpdateActionProgressRequest>,
     ) -> Result<Response<pb::Action>, Status> {
         let principal = principal(&request)?;
-        let owner = match reach(&principal)? {
-            Reach::All if principal.has(Role::PartnershipAdmin) => None,
-            Reach::Agency(org) => Some(org),
-            Reach::All => {
-                return Err(ServiceError::PermissionDenied(
-                    "progress is recorded by the owning agency or the partnership admin".into(),
-                )
-                .into());
+        let owner = if principal.has(Role::PartnershipAdmin) {
+            None
+        } else {
+            match access::reach(&principal, Area::Actions)? {
+                Reach::Agency(org) => Some(org),
+                Reach::Partnership | Reach::AppointedReviews(_) => {
+                    return Err(ServiceError::PermissionDenied(
+                        "progress is recorded by the owning agency or the partnership admin".into(),
+                    )
+                    .into());
+                }
             }
         };
         let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
-        let status = status_from_proto(request.status);
-        if status.is_none() {
-            violations.add(
+        let status = status_from_proto(request.status).ok_or_else(|| {
+            FieldViolation::new(
                 "status",
                 "required: NOT_STARTED, IN_PROGRESS, COMPLETED or CANCELLED",
-            );
-        }
-        let cancel_reason = violations.check(
+            )
+        });
+        let cancel_reason = field(
             "cancel_reason",
             optional_text(&request.cancel_reason, 2_000),
         );
-        if status == Some(ActionStatus::Cancelled) && request.cancel_reason.trim().is_empty() {
+        if status == Ok(ActionStatus::Cancelled) && request.cancel_reason.trim().is_empty() {
             violations.add("cancel_reason", "required when cancelling");
         }
-        let note = violations.check("note", optional_text(&request.note, 5_000));
-        let evidence = violations.check(
+        let note = field("note", optional_text(&request.note, 5_000));
+        let evidence = field(
             "evidence_of_impact",
             optional_text(&request.evidence_of_impact, 10_000),
         );
-        violations.finish()?;
-        let (Some(status), Some(cancel_reason), Some(note), Some(evidence)) =
-            (status, cancel_reason, note, evidence)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (status, cancel_reason, note, evidence) =
+            violations.finish_with((status, cancel_reason, note, evidence))?;
         let action = self
             .store
             .update_progress(
@@ -303,13 +262,21 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let principal = principal(&request)?;
-        let reach = reach(&principal)?;
+        let mut reach = access::reach(&principal, Area::Actions)?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
             "" => None,
-            raw => Some(self.review(&principal, raw).await?.review_id),
+            raw => {
+                let review = self.review(&principal, raw).await?;
+                // Within one review the caller's access to it decides, not their reach.
+                reach = match access::read(&principal, facts(&review), Area::Actions)? {
+                    Access::Agency(org) => Reach::Agency(org),
+                    Access::Full | Access::Redacted => Reach::Partnership,
+                };
+                Some(review.review_id)
+            }
         };
         let owner_agency = match (&reach, request.owner_agency.trim()) {
             (Reach::Agency(own), "") => Some(own.clone()),
@@ -320,8 +287,8 @@ impl ActionMonitoring for ActionsApi {
                 )
                 .into());
             }
-            (Reach::All, "") => None,
-            (Reach::All, asked) => Some(
+            (Reach::Partnership | Reach::AppointedReviews(_), "") => None,
+            (Reach::Partnership | Reach::AppointedReviews(_), asked) => Some(
                 AgencyId::parse(asked)
                     .map_err(|error| ServiceError::invalid("owner_agency", error.to_string()))?
                     .as_str()
@@ -337,6 +304,10 @@ impl ActionMonitoring for ActionsApi {
         };
         let filter = ActionFilter {
             review_id,
+            reviewer_subject: match reach {
+                Reach::AppointedReviews(subject) => Some(subject),
+                Reach::Partnership | Reach::Agency(_) => None,
+            },
             owner_agency,
             status,
             overdue_on: request.overdue_only.then(|| self.clock.today()),
@@ -346,21 +317,13 @@ impl ActionMonitoring for ActionsApi {
             .list(&principal.partnership, &filter, after, limit + 1)
             .await
             .map_err(ActionsError::from)?;
-        let next_page_token = if actions.len() as i64 > limit {
-            actions.truncate(limit as usize);
-            actions
-                .last()
-                .map(|action| {
-                    Cursor {
-                        at: action.created_at,
-                        id: action.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut actions, limit, |action| {
+            Cursor {
+                at: action.created_at,
+                id: action.id,
+            }
+            .encode()
+        });
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
         let mut by_action: HashMap<Uuid, Vec<&NoteRow>> = HashMap::new();
@@ -401,11 +364,31 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::GetActionPlanSummaryRequest>,
     ) -> Result<Response<pb::ActionPlanSummary>, Status> {
         let principal = principal(&request)?;
-        principal.require_any(READERS)?;
+        let reach = access::reach(&principal, Area::Actions)?;
         let request = request.into_inner();
         let review_id = match request.review_id.trim() {
-            "" => None,
-            raw => Some(self.review(&principal, raw).await?.review_id),
+            "" => match reach {
+                Reach::Partnership => None,
+                Reach::AppointedReviews(_) | Reach::Agency(_) => {
+                    return Err(ServiceError::PermissionDenied(
+                        "the partnership's summary is for partnership and panel roles; give the review_id of a review you may read"
+                            .into(),
+                    )
+                    .into());
+                }
+            },
+            raw => {
+                let review = self.review(&principal, raw).await?;
+                match access::read(&principal, facts(&review), Area::Actions)? {
+                    Access::Full | Access::Redacted => Some(review.review_id),
+                    Access::Agency(_) => {
+                        return Err(ServiceError::PermissionDenied(
+                            "an agency sees only its own actions".into(),
+                        )
+                        .into());
+                    }
+                }
+            }
         };
         let statuses = self
             .store

@@ -2,11 +2,11 @@
 //! events and audit record; the plan's activation and completion are decided here too.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
@@ -78,6 +78,8 @@ const ACTION_COLUMNS: &str = "a.id, a.review_id, a.partnership_id, a.recommendat
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter {
     pub review_id: Option<Uuid>,
+    /// Only the reviews this reviewer is appointed to (a reviewer's reach).
+    pub reviewer_subject: Option<String>,
     pub owner_agency: Option<String>,
     pub status: Option<ActionStatus>,
     pub overdue_on: Option<NaiveDate>,
@@ -108,6 +110,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
@@ -123,11 +127,13 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
     }
 
@@ -320,6 +326,7 @@ impl Store {
                AND ($4::text IS NULL OR a.status = $4)
                AND ($5::date IS NULL OR (a.due_date < $5 AND a.status IN ('NOT_STARTED', 'IN_PROGRESS')))
                AND ($6::timestamptz IS NULL OR (a.created_at, a.id) > ($6, $7))
+               AND ($9::text IS NULL OR r.reviewer_subject = $9)
              ORDER BY a.created_at, a.id LIMIT $8"
         );
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -331,6 +338,7 @@ impl Store {
             .bind(after.map(|cursor| cursor.at))
             .bind(after.map(|cursor| cursor.id))
             .bind(limit)
+            .bind(filter.reviewer_subject.as_deref())
             .fetch_all(&self.pool)
             .await
     }
@@ -366,16 +374,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     // ---- commands
@@ -385,35 +386,19 @@ impl Store {
         principal: &Principal,
         review: &ReviewInfo,
         action: NewAction,
-        request_id: &str,
-        fingerprint: &[u8],
+        key: &RequestKey,
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let id = Uuid::now_v7();
-        match idempotency::claim(
-            &mut transaction,
-            &principal.partnership,
-            "CreateAction",
-            request_id,
-            fingerprint,
-            &id.to_string(),
-        )
-        .await?
-        {
-            Claim::New => {}
-            Claim::Replay(existing) => {
-                transaction.rollback().await?;
-                let existing: Uuid = existing
-                    .parse()
-                    .map_err(|_| ActionsError::ActionNotFound(existing.clone()))?;
-                return self
-                    .action(&principal.partnership, existing)
-                    .await?
-                    .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
-            }
-            Claim::Conflict => {
-                return Err(ActionsError::IdempotencyConflict(request_id.to_string()));
-            }
+        let replayed = idempotency::claim(&mut transaction, &principal.partnership, key, id)
+            .await
+            .map_err(|error| ActionsError::Service(error.into()))?;
+        if let Some(existing) = replayed {
+            transaction.rollback().await?;
+            return self
+                .action(&principal.partnership, existing)
+                .await?
+                .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
         }
         let now = self.clock.now();
         sqlx::query(
@@ -460,6 +445,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "CreateAction",
             review.review_id,
@@ -533,6 +519,7 @@ impl Store {
         .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "UpdateActionProgress",
             action.review_id,
@@ -593,6 +580,7 @@ impl Store {
         .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "VerifyAction",
             action.review_id,

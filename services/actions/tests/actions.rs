@@ -348,3 +348,97 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
     );
     service.stop().await;
 }
+
+/// Issue 13 item 7: a reviewer of the partnership listed every action and read the plan
+/// summary of reviews they were not appointed to.
+#[tokio::test]
+async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only() {
+    let service = TestActions::start().await;
+    let appointed = service.approved_review().await;
+    let other = service.approved_review().await;
+    service
+        .publish(
+            &appointed,
+            cspr_proto::events::v1::event::Body::ReviewerAppointed(
+                cspr_proto::events::v1::ReviewerAppointed {
+                    subject: "isla".into(),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await;
+    let appointed_id: uuid::Uuid = appointed.parse().expect("uuid");
+    // `publish` returns once the service consumed the event.
+    let review = cspr_platform::projection::reviews::get::<cspr_actions::store::ReviewInfo>(
+        service.store.pool(),
+        common::PARTNERSHIP,
+        appointed_id,
+    )
+    .await
+    .expect("review read")
+    .expect("review projected");
+    assert_eq!(review.reviewer_subject.as_deref(), Some("isla"));
+    let own = service
+        .create(&appointed, "R1", "csc", date(2026, 9, 30))
+        .await
+        .expect("action of the appointed review");
+    service
+        .create(&other, "R1", "csc", date(2026, 9, 30))
+        .await
+        .expect("action of another review");
+    let isla = cspr_platform::testing::token(
+        &service.platform,
+        common::PARTNERSHIP,
+        &["reviewer"],
+        None,
+        "isla",
+    );
+    let mut client = service.client.clone();
+
+    let listed = client
+        .list_actions(authed(pb::ListActionsRequest::default(), &isla))
+        .await
+        .expect("list across reviews")
+        .into_inner();
+    let refused_list = client
+        .list_actions(authed(
+            pb::ListActionsRequest {
+                review_id: other.clone(),
+                ..Default::default()
+            },
+            &isla,
+        ))
+        .await
+        .expect_err("another review's actions");
+    let summary = client
+        .get_action_plan_summary(authed(
+            pb::GetActionPlanSummaryRequest {
+                review_id: appointed.clone(),
+            },
+            &isla,
+        ))
+        .await
+        .expect("own review's summary")
+        .into_inner();
+    let refused_summary = client
+        .get_action_plan_summary(authed(
+            pb::GetActionPlanSummaryRequest {
+                review_id: other.clone(),
+            },
+            &isla,
+        ))
+        .await
+        .expect_err("another review's summary");
+    let refused_partnership_summary = client
+        .get_action_plan_summary(authed(pb::GetActionPlanSummaryRequest::default(), &isla))
+        .await
+        .expect_err("the partnership's summary");
+
+    let listed_ids: Vec<&str> = listed.actions.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(listed_ids, [own.id.as_str()]);
+    assert_eq!(refused_list.code(), Code::PermissionDenied);
+    assert_eq!(summary.total, 1);
+    assert_eq!(refused_summary.code(), Code::PermissionDenied);
+    assert_eq!(refused_partnership_summary.code(), Code::PermissionDenied);
+    service.stop().await;
+}

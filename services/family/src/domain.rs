@@ -1,7 +1,5 @@
-//! The family engagement rules, free of I/O: relationships, restrictions, who sees personal
-//! data in clear.
-
-use cspr_platform::auth::{Principal, Role};
+//! The family engagement rules, free of I/O: relationships and restrictions (who sees
+//! personal data in clear is `cspr_platform::access`'s `Area::Family`).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relationship {
@@ -84,42 +82,6 @@ impl RestrictionReason {
     }
 }
 
-/// What a caller may see of family members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    /// Names, contact details, notes and contributions in clear.
-    Full,
-    /// Relationship, status and counts only.
-    Redacted,
-}
-
-/// The caller's view of a review's family members, or None for no access at all. Only the
-/// appointed reviewer and family liaison see personal data in clear.
-pub fn view(principal: &Principal, reviewer_subject: Option<&str>) -> Option<View> {
-    let appointed_reviewer =
-        principal.has(Role::Reviewer) && reviewer_subject == Some(principal.subject.as_str());
-    if appointed_reviewer || principal.has(Role::FamilyLiaison) {
-        return Some(View::Full);
-    }
-    if [
-        Role::PartnershipAdmin,
-        Role::PanelChair,
-        Role::PanelMember,
-        Role::Auditor,
-    ]
-    .iter()
-    .any(|role| principal.has(*role))
-    {
-        return Some(View::Redacted);
-    }
-    None
-}
-
-/// Who may change family engagement: the appointed reviewer and family liaison.
-pub fn may_write(principal: &Principal, reviewer_subject: Option<&str>) -> bool {
-    view(principal, reviewer_subject) == Some(View::Full)
-}
-
 /// Why a contact cannot happen now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContactError {
@@ -142,46 +104,6 @@ pub fn may_contact(restriction: Option<RestrictionReason>) -> Result<(), Contact
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn principal(roles: &[Role], subject: &str) -> Principal {
-        Principal {
-            subject: subject.into(),
-            partnership: "southvale".into(),
-            roles: roles.to_vec(),
-            org: None,
-            peer: None,
-        }
-    }
-
-    #[test]
-    fn only_the_appointed_reviewer_and_family_liaison_see_in_clear() {
-        let reviewer = Some("isla");
-        assert_eq!(
-            view(&principal(&[Role::Reviewer], "isla"), reviewer),
-            Some(View::Full)
-        );
-        assert_eq!(
-            view(&principal(&[Role::FamilyLiaison], "fay"), reviewer),
-            Some(View::Full)
-        );
-        assert_eq!(view(&principal(&[Role::Reviewer], "other"), reviewer), None);
-        for role in [
-            Role::PartnershipAdmin,
-            Role::PanelChair,
-            Role::PanelMember,
-            Role::Auditor,
-        ] {
-            assert_eq!(
-                view(&principal(&[role], "x"), reviewer),
-                Some(View::Redacted),
-                "{role}"
-            );
-            assert!(!may_write(&principal(&[role], "x"), reviewer));
-        }
-        for role in [Role::Agency, Role::Operations] {
-            assert_eq!(view(&principal(&[role], "x"), reviewer), None);
-        }
-    }
 
     #[test]
     fn restrictions_block_contact() {

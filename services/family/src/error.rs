@@ -19,8 +19,6 @@ pub enum FamilyError {
     Contact(#[from] ContactError),
     #[error("a personal field could not be sealed or opened: {0}")]
     Seal(#[from] SealError),
-    #[error("request_id {0:?} was already used for a different request")]
-    IdempotencyConflict(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("database: {0}")]
@@ -48,7 +46,6 @@ impl From<FamilyError> for ServiceError {
                 ServiceError::FailedPrecondition(error.to_string())
             }
             FamilyError::Seal(seal) => ServiceError::internal(seal),
-            FamilyError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),
             FamilyError::Service(service) => service,
             FamilyError::Database(database) => ServiceError::from(database),
         }

@@ -4,34 +4,25 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate};
+use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
+use cspr_platform::idempotency::RequestKey;
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::projection::reviews;
-use cspr_platform::values::{Email, optional_text, required_text};
+use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::crypto::FieldCipher;
-use crate::domain::{self, Relationship, RestrictionReason, View};
+use crate::domain::{Relationship, RestrictionReason};
 use crate::error::FamilyError;
-use crate::store::{MemberRow, NewMember, RequestKey, ReviewInfo, Route, Store};
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
-}
+use crate::store::{MemberRow, NewMember, ReviewInfo, Route, Store};
 
 fn relationship_from_proto(value: i32) -> Option<Relationship> {
     match pb::Relationship::try_from(value).ok()? {
@@ -67,20 +58,6 @@ fn restriction_to_proto(reason: RestrictionReason) -> i32 {
     }) as i32
 }
 
-fn key(
-    operation: &'static str,
-    request_id: &str,
-    message: &impl Message,
-) -> Result<RequestKey, ServiceError> {
-    let request_id = required_text(request_id, 100)
-        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
-    Ok(RequestKey {
-        operation,
-        request_id,
-        fingerprint: fingerprint(&message.encode_to_vec()),
-    })
-}
-
 #[derive(Debug, Clone)]
 pub struct FamilyApi {
     store: Store,
@@ -109,40 +86,35 @@ impl FamilyApi {
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-        message: &str,
+        denied: access::Denied,
     ) -> Status {
-        if let Err(error) = self
-            .store
-            .audit_access(
+        self.store
+            .audit_log()
+            .record_refusal_on_review(
                 principal,
                 action,
                 review.review_id,
                 format!("reviews/{}/family", review.review_id),
-                "PERMISSION_DENIED",
+                denied.code(),
             )
-            .await
-        {
-            tracing::warn!(%error, "cannot audit a refusal");
-        }
-        ServiceError::PermissionDenied(message.to_string()).into()
+            .await;
+        denied.into()
     }
 
+    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
+    }
+
+    /// The caller's view of the review's family members: in clear or redacted.
     async fn read_view(
         &self,
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-    ) -> Result<View, Status> {
-        match domain::view(principal, review.reviewer_subject.as_deref()) {
-            Some(view) => Ok(view),
-            None => Err(self
-                .refuse(
-                    principal,
-                    review,
-                    action,
-                    "family engagement is not open to this role",
-                )
-                .await),
+    ) -> Result<Access, Status> {
+        match access::read(principal, Self::facts(review), Area::Family) {
+            Ok(view) => Ok(view),
+            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
     }
 
@@ -152,12 +124,9 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if domain::may_write(principal, review.reviewer_subject.as_deref()) {
-            Ok(())
-        } else {
-            Err(self
-                .refuse(principal, review, action, "family engagement is run by the reviewer appointed to the review and family liaison")
-                .await)
+        match access::may_do(principal, Self::facts(review), Work::FamilyEngagement) {
+            Ok(()) => Ok(()),
+            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
     }
 
@@ -179,8 +148,9 @@ impl FamilyApi {
     }
 
     /// The member as the caller may see it.
-    fn to_proto(&self, member: &MemberRow, view: View) -> Result<pb::FamilyMember, Status> {
-        let full = view == View::Full;
+    fn to_proto(&self, member: &MemberRow, view: &Access) -> Result<pb::FamilyMember, Status> {
+        // Family access is never an agency's: anything but Full is redacted.
+        let full = *view == Access::Full;
         let clear = |field: &str, sealed: Option<&[u8]>| -> Result<String, Status> {
             if full {
                 self.open(member.id, field, sealed)
@@ -270,100 +240,83 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "AddFamilyMember").await?;
         let member_id = Uuid::now_v7();
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("AddFamilyMember", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("AddFamilyMember", &request.request_id, &request),
         );
-        let relationship = relationship_from_proto(request.relationship);
-        if relationship.is_none() {
-            violations.add("relationship", "required");
-        }
-        let name = violations.check("name", required_text(&request.name, 200));
-        let note = violations.check(
+        let relationship = relationship_from_proto(request.relationship)
+            .ok_or_else(|| FieldViolation::new("relationship", "required"));
+        let name = field("name", required_text(&request.name, 200));
+        let note = field(
             "contact_decision_note",
             optional_text(&request.contact_decision_note, 5_000),
         );
-        let route = match &request.route {
-            Some(pb::add_family_member_request::Route::KnownProfessional(professional)) => {
-                let name = violations.check(
+        let route: Result<RouteInput, Vec<FieldViolation>> = match &request.route {
+            Some(pb::add_family_member_request::Route::KnownProfessional(professional)) => (
+                field(
                     "known_professional.name",
                     required_text(&professional.name, 200),
-                );
-                let agency = violations.check(
+                ),
+                field(
                     "known_professional.agency",
                     required_text(&professional.agency, 200),
-                );
-                let email = violations.check(
+                ),
+                field(
                     "known_professional.email",
                     Email::parse(&professional.email),
-                );
-                match (name, agency, email) {
-                    (Some(name), Some(agency), Some(email)) => Some(RouteInput::Professional(
-                        name,
-                        agency,
-                        email.as_str().to_string(),
-                    )),
-                    _ => None,
-                }
-            }
-            Some(pb::add_family_member_request::Route::Direct(direct)) => {
-                let details = violations.check(
+                ),
+            )
+                .values()
+                .map(|(name, agency, email)| {
+                    RouteInput::Professional(name, agency, email.as_str().to_string())
+                }),
+            Some(pb::add_family_member_request::Route::Direct(direct)) => (
+                field(
                     "direct.contact_details",
                     required_text(&direct.contact_details, 1_000),
-                );
-                let reason =
-                    violations.check("direct.reason", required_text(&direct.reason, 2_000));
-                details
-                    .zip(reason)
-                    .map(|(details, reason)| RouteInput::Direct(details, reason))
-            }
-            None => {
-                violations.add(
-                    "route",
-                    "required: known_professional (preferred) or direct with a reason",
-                );
-                None
-            }
+                ),
+                field("direct.reason", required_text(&direct.reason, 2_000)),
+            )
+                .values()
+                .map(|(details, reason)| RouteInput::Direct(details, reason)),
+            None => Err(vec![FieldViolation::new(
+                "route",
+                "required: known_professional (preferred) or direct with a reason",
+            )]),
         };
-        let request_contact = if request.request_contact {
-            if !matches!(
-                request.route,
-                Some(pb::add_family_member_request::Route::KnownProfessional(_))
-            ) {
-                violations.add(
-                    "request_contact",
-                    "a request to approach the member needs a known professional",
-                );
-            }
-            violations
-                .check(
-                    "contact_purpose",
-                    required_text(&request.contact_purpose, 2_000),
+        let request_contact: Result<Option<String>, Vec<FieldViolation>> =
+            if request.request_contact {
+                let mut route_check = Violations::new();
+                if !matches!(
+                    request.route,
+                    Some(pb::add_family_member_request::Route::KnownProfessional(_))
+                ) {
+                    route_check.add(
+                        "request_contact",
+                        "a request to approach the member needs a known professional",
+                    );
+                }
+                (
+                    route_check.with_value(()),
+                    field(
+                        "contact_purpose",
+                        required_text(&request.contact_purpose, 2_000),
+                    ),
                 )
-                .map(Some)
-        } else {
-            Some(None)
-        };
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(relationship),
-            Some(name),
-            Some(note),
-            Some(route),
-            Some(request_contact),
-        ) = (
-            request_key,
-            relationship,
-            name,
-            note,
-            route,
-            request_contact,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+                    .values()
+                    .map(|((), purpose)| Some(purpose))
+            } else {
+                Ok(None)
+            };
+        let (request_key, relationship, name, note, route, request_contact) = Violations::new()
+            .finish_with((
+                request_key,
+                relationship,
+                name,
+                note,
+                route,
+                request_contact,
+            ))?;
         let route = match route {
             RouteInput::Professional(name, agency, email) => Route::KnownProfessional {
                 name,
@@ -391,7 +344,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn list_family_members(
@@ -411,21 +364,13 @@ impl FamilyEngagement for FamilyApi {
             .list(review.review_id, after, limit + 1)
             .await
             .map_err(FamilyError::from)?;
-        let next_page_token = if members.len() as i64 > limit {
-            members.truncate(limit as usize);
-            members
-                .last()
-                .map(|member| {
-                    Cursor {
-                        at: member.created_at,
-                        id: member.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut members, limit, |member| {
+            Cursor {
+                at: member.created_at,
+                id: member.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(
                 &principal,
@@ -438,7 +383,7 @@ impl FamilyEngagement for FamilyApi {
             .map_err(FamilyError::from)?;
         let mut page = Vec::with_capacity(members.len());
         for member in &members {
-            page.push(self.to_proto(member, view)?);
+            page.push(self.to_proto(member, &view)?);
         }
         Ok(Response::new(pb::ListFamilyMembersResponse {
             members: page,
@@ -480,7 +425,7 @@ impl FamilyEngagement for FamilyApi {
             )
             .await
             .map_err(FamilyError::from)?;
-        Ok(Response::new(self.to_proto(&member, view)?))
+        Ok(Response::new(self.to_proto(&member, &view)?))
     }
 
     async fn restrict_contact(
@@ -492,39 +437,31 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RestrictContact").await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
         let reason = match pb::RestrictionReason::try_from(request.reason) {
             Ok(pb::RestrictionReason::CriminalInvestigation) => {
-                Some(RestrictionReason::CriminalInvestigation)
+                Ok(RestrictionReason::CriminalInvestigation)
             }
-            Ok(pb::RestrictionReason::Trial) => Some(RestrictionReason::Trial),
-            Ok(pb::RestrictionReason::Other) => Some(RestrictionReason::Other),
-            _ => {
-                violations.add("reason", "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER");
-                None
-            }
+            Ok(pb::RestrictionReason::Trial) => Ok(RestrictionReason::Trial),
+            Ok(pb::RestrictionReason::Other) => Ok(RestrictionReason::Other),
+            _ => Err(FieldViolation::new(
+                "reason",
+                "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER",
+            )),
         };
-        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
-        let authorised_by =
-            violations.check("authorised_by", required_text(&request.authorised_by, 200));
-        let review_date = match self.future_date("review_date", request.review_date.as_ref()) {
-            Ok(date) => Some(date),
-            Err(status) => {
-                violations.add(
+        let detail = field("detail", optional_text(&request.detail, 2_000));
+        let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
+        let review_date = self
+            .future_date("review_date", request.review_date.as_ref())
+            .map_err(|status| {
+                FieldViolation::new(
                     "review_date",
                     status
                         .message()
                         .trim_start_matches("invalid request: review_date: "),
-                );
-                None
-            }
-        };
-        violations.finish()?;
-        let (Some(reason), Some(detail), Some(authorised_by), Some(review_date)) =
-            (reason, detail, authorised_by, review_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+                )
+            });
+        let (reason, detail, authorised_by, review_date) =
+            Violations::new().finish_with((reason, detail, authorised_by, review_date))?;
         let detail_sealed = self.seal(member_id, "restriction_detail", &detail)?;
         let member = self
             .store
@@ -538,7 +475,7 @@ impl FamilyEngagement for FamilyApi {
                 review_date,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn lift_restriction(
@@ -551,7 +488,7 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "LiftRestriction").await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_contact(
@@ -563,33 +500,25 @@ impl FamilyEngagement for FamilyApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContact").await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("RecordContact", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordContact", &request.request_id, &request),
         );
-        let contacted_at: Option<DateTime<Utc>> = match &request.contacted_at {
+        let contacted_at = match &request.contacted_at {
             Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
-                Some(instant) if instant <= self.clock.now() => Some(instant),
-                _ => {
-                    violations.add("contacted_at", "must be a time in the past");
-                    None
-                }
+                Some(instant) if instant <= self.clock.now() => Ok(instant),
+                _ => Err(FieldViolation::new(
+                    "contacted_at",
+                    "must be a time in the past",
+                )),
             },
-            None => {
-                violations.add("contacted_at", "required");
-                None
-            }
+            None => Err(FieldViolation::new("contacted_at", "required")),
         };
-        let made_by = violations.check("made_by", required_text(&request.made_by, 200));
-        let route = violations.check("route", required_text(&request.route, 100));
-        let summary = violations.check("summary", required_text(&request.summary, 10_000));
-        violations.finish()?;
-        let (Some(request_key), Some(contacted_at), Some(made_by), Some(route), Some(summary)) =
-            (request_key, contacted_at, made_by, route, summary)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let made_by = field("made_by", required_text(&request.made_by, 200));
+        let route = field("route", required_text(&request.route, 100));
+        let summary = field("summary", required_text(&request.summary, 10_000));
+        let (request_key, contacted_at, made_by, route, summary) =
+            Violations::new().finish_with((request_key, contacted_at, made_by, route, summary))?;
         let summary_sealed = self.seal(member_id, "contact_summary", &summary)?;
         let member = self
             .store
@@ -604,7 +533,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_contribution(
@@ -617,16 +546,12 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "RecordContribution")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("RecordContribution", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordContribution", &request.request_id, &request),
         );
-        let views = violations.check("views", required_text(&request.views, 50_000));
-        violations.finish()?;
-        let (Some(request_key), Some(views)) = (request_key, views) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let views = field("views", required_text(&request.views, 50_000));
+        let (request_key, views) = Violations::new().finish_with((request_key, views))?;
         let contribution_id = Uuid::now_v7();
         let views_sealed = self.seal(contribution_id, "views", &views)?;
         let member = self
@@ -640,7 +565,7 @@ impl FamilyEngagement for FamilyApi {
                 request_key,
             )
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn consult_on_publication(
@@ -653,13 +578,14 @@ impl FamilyEngagement for FamilyApi {
         self.writer(&principal, &review, "ConsultOnPublication")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let request_key = key("ConsultOnPublication", &request.request_id, &request)?;
+        let request_key = RequestKey::parse("ConsultOnPublication", &request.request_id, &request)
+            .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
         let response_due = self.future_date("response_due", request.response_due.as_ref())?;
         let member = self
             .store
             .consult(&principal, &review, member_id, response_due, request_key)
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
     async fn record_publication_response(
@@ -679,7 +605,7 @@ impl FamilyEngagement for FamilyApi {
             .store
             .record_response(&principal, &review, member_id, response_sealed)
             .await?;
-        Ok(Response::new(self.to_proto(&member, View::Full)?))
+        Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 }
 

@@ -53,6 +53,7 @@ pub fn store(context: &ServiceContext) -> Store {
         context.pool.clone(),
         context.outbox.clone(),
         Arc::clone(&context.clock),
+        context.audit.clone(),
     )
 }
 

@@ -2,11 +2,11 @@
 //! sealed (see `crypto`); each command is one transaction with its event and audit record.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
@@ -105,19 +105,13 @@ pub struct NewMember {
     pub request_contact: Option<String>,
 }
 
-/// A client request id with the fingerprint of its content.
-#[derive(Debug, Clone)]
-pub struct RequestKey {
-    pub operation: &'static str,
-    pub request_id: String,
-    pub fingerprint: Vec<u8>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 impl Store {
@@ -125,12 +119,19 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
+    }
+
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -225,16 +226,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     // ---- commands
@@ -245,20 +239,9 @@ impl Store {
         key: &RequestKey,
         resource: Uuid,
     ) -> Result<Option<Uuid>, FamilyError> {
-        match idempotency::claim(
-            connection,
-            &principal.partnership,
-            key.operation,
-            &key.request_id,
-            &key.fingerprint,
-            &resource.to_string(),
-        )
-        .await?
-        {
-            Claim::New => Ok(None),
-            Claim::Replay(existing) => Ok(existing.parse().ok()),
-            Claim::Conflict => Err(FamilyError::IdempotencyConflict(key.request_id.clone())),
-        }
+        idempotency::claim(connection, &principal.partnership, key, resource)
+            .await
+            .map_err(|error| FamilyError::Service(error.into()))
     }
 
     /// Runs `change` on a locked member (after the request id check, when there is one),
@@ -313,6 +296,7 @@ impl Store {
         }
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             action,
             review.review_id,
@@ -421,6 +405,7 @@ impl Store {
         }
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "AddFamilyMember",
             review.review_id,

@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
-use cspr_platform::auth::{Role, principal};
+use cspr_platform::audit::{AuditEntry, AuditLog};
+use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::timestamp_to_proto;
 use cspr_platform::error::ServiceError;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::values::uuid_field;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
 
@@ -49,21 +50,39 @@ fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
     }
 }
 
-fn delivery_id(raw: &str) -> Result<Uuid, ServiceError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ServiceError::invalid("delivery_id", "required: a delivery id (UUID)"))
-}
-
 #[derive(Debug, Clone)]
 pub struct NotificationsApi {
     pool: PgPool,
     clock: Arc<dyn Clock>,
+    /// The service's writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 impl NotificationsApi {
-    pub fn new(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
-        Self { pool, clock }
+    pub fn new(pool: PgPool, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
+        Self { pool, clock, audit }
+    }
+
+    /// The operator role check, auditing a refusal.
+    async fn operator(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), Status> {
+        if let Err(error) = principal.require_any(OPERATORS) {
+            self.audit
+                .record_refusal(&AuditEntry {
+                    principal,
+                    action,
+                    review_id: None,
+                    resource: resource.to_string(),
+                    outcome: "PERMISSION_DENIED",
+                })
+                .await;
+            return Err(error.into());
+        }
+        Ok(())
     }
 }
 
@@ -74,16 +93,14 @@ impl Notifications for NotificationsApi {
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
         let principal = principal(&request)?;
-        principal.require_any(OPERATORS)?;
+        self.operator(&principal, "ListDeliveries", "deliveries")
+            .await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
             "" => None,
-            raw => Some(
-                raw.parse::<Uuid>()
-                    .map_err(|_| ServiceError::invalid("review_id", "not a review id (UUID)"))?,
-            ),
+            raw => Some(uuid_field("review_id", raw)?),
         };
         let status = match pb::DeliveryStatus::try_from(request.status) {
             Ok(pb::DeliveryStatus::Unspecified) => None,
@@ -108,21 +125,13 @@ impl Notifications for NotificationsApi {
         )
         .await
         .map_err(ServiceError::from)?;
-        let next_page_token = if deliveries.len() as i64 > limit {
-            deliveries.truncate(limit as usize);
-            deliveries
-                .last()
-                .map(|delivery| {
-                    Cursor {
-                        at: delivery.created_at,
-                        id: delivery.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut deliveries, limit, |delivery| {
+            Cursor {
+                at: delivery.created_at,
+                id: delivery.id,
+            }
+            .encode()
+        });
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(to_proto).collect(),
             next_page_token,
@@ -134,8 +143,9 @@ impl Notifications for NotificationsApi {
         request: Request<pb::GetDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
         let principal = principal(&request)?;
-        principal.require_any(OPERATORS)?;
-        let id = delivery_id(&request.get_ref().delivery_id)?;
+        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
+        self.operator(&principal, "GetDelivery", &format!("deliveries/{id}"))
+            .await?;
         let delivery = store::get(&self.pool, &principal.partnership, id)
             .await
             .map_err(ServiceError::from)?
@@ -148,26 +158,42 @@ impl Notifications for NotificationsApi {
         request: Request<pb::RetryDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
         let principal = principal(&request)?;
-        principal.require_any(OPERATORS)?;
-        let id = delivery_id(&request.get_ref().delivery_id)?;
-        if let Some(delivery) =
-            store::requeue_failed(&self.pool, &principal.partnership, id, self.clock.now())
-                .await
-                .map_err(ServiceError::from)?
+        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
+        let resource = format!("deliveries/{id}");
+        self.operator(&principal, "RetryDelivery", &resource)
+            .await?;
+        if let Some(delivery) = store::requeue_failed(&self.pool, &principal, id, self.clock.now())
+            .await
+            .map_err(ServiceError::from)?
         {
             tracing::info!(delivery_id = %id, by = %principal.subject, "failed delivery re-queued");
             return Ok(Response::new(to_proto(&delivery)));
         }
-        match store::get(&self.pool, &principal.partnership, id)
+        let (refusal, outcome) = match store::get(&self.pool, &principal.partnership, id)
             .await
             .map_err(ServiceError::from)?
         {
-            Some(delivery) => Err(ServiceError::FailedPrecondition(format!(
-                "delivery {id} is {}, not FAILED; only failed deliveries are retried",
-                delivery.status
-            ))
-            .into()),
-            None => Err(ServiceError::NotFound(format!("delivery {id}")).into()),
-        }
+            Some(delivery) => (
+                ServiceError::FailedPrecondition(format!(
+                    "delivery {id} is {}, not FAILED; only failed deliveries are retried",
+                    delivery.status
+                )),
+                "FAILED_PRECONDITION",
+            ),
+            None => (
+                ServiceError::NotFound(format!("delivery {id}")),
+                "NOT_FOUND",
+            ),
+        };
+        self.audit
+            .record_refusal(&AuditEntry {
+                principal: &principal,
+                action: "RetryDelivery",
+                review_id: None,
+                resource,
+                outcome,
+            })
+            .await;
+        Err(refusal.into())
     }
 }

@@ -76,7 +76,11 @@ pub async fn start(
     let templates =
         Arc::new(Templates::load().map_err(|error| StartError::Setup(error.to_string()))?);
     let sender = sender(&context, &config)?;
-    let api = NotificationsApi::new(context.pool.clone(), Arc::clone(&context.clock));
+    let api = NotificationsApi::new(
+        context.pool.clone(),
+        Arc::clone(&context.clock),
+        context.audit.clone(),
+    );
     let handler = EventHandler::new(templates, Arc::clone(&context.clock));
     ServiceBuilder::new(context, NotificationsServer::new(api), || {
         sqlx::migrate!("./migrations")

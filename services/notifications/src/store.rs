@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::auth::Principal;
 use cspr_platform::pagination::Cursor;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -291,9 +293,11 @@ pub async fn get(
 
 /// Puts a FAILED delivery back in the queue; returns None when it is not FAILED (or not
 /// the partnership's).
+/// RetryDelivery: a FAILED delivery back to PENDING, with its audit record in the same
+/// transaction; `None` if it is not (or no longer) FAILED.
 pub async fn requeue_failed(
     pool: &PgPool,
-    partnership_id: &str,
+    principal: &Principal,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<DeliveryRecord>, sqlx::Error> {
@@ -302,17 +306,32 @@ pub async fn requeue_failed(
          WHERE id = $1 AND partnership_id = $2 AND status = 'FAILED'
          RETURNING {DELIVERY_COLUMNS}"
     );
+    let mut transaction = pool.begin().await?;
     let requeued: Option<DeliveryRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .bind(partnership_id)
+        .bind(&principal.partnership)
         .bind(now)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *transaction)
         .await?;
-    if requeued.is_some() {
+    if let Some(delivery) = &requeued {
+        audit::record(
+            &mut transaction,
+            now,
+            &AuditEntry {
+                principal,
+                action: "RetryDelivery",
+                review_id: delivery.review_id,
+                resource: format!("deliveries/{id}"),
+                outcome: "ok",
+            },
+        )
+        .await?;
+        // Delivered on commit, so the sender wakes to a row it can see.
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(DELIVERY_CHANNEL)
-            .execute(pool)
+            .execute(&mut *transaction)
             .await?;
     }
+    transaction.commit().await?;
     Ok(requeued)
 }

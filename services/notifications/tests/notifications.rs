@@ -334,6 +334,15 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
         .expect("re-queued")
         .into_inner();
     assert_eq!(retried.status, pb::DeliveryStatus::Pending as i32);
+    let (actor, outcome, resource): (String, String, String) = sqlx::query_as(
+        "SELECT actor, outcome, resource FROM audit_records WHERE action = 'RetryDelivery'",
+    )
+    .fetch_one(&service.pool)
+    .await
+    .expect("the retry's audit record");
+    assert_eq!(outcome, "ok");
+    assert_eq!(resource, format!("deliveries/{}", failed[0].id));
+    assert!(!actor.is_empty());
     let sent = service.deliveries(pb::DeliveryStatus::Sent).await;
     let refused = client
         .retry_delivery(authed(
@@ -345,6 +354,13 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
         .await
         .expect_err("only failed deliveries");
     assert_eq!(refused.code(), Code::FailedPrecondition);
+    let refusal_outcomes: Vec<String> = sqlx::query_scalar(
+        "SELECT outcome FROM audit_records WHERE action = 'RetryDelivery' ORDER BY at, id",
+    )
+    .fetch_all(&service.pool)
+    .await
+    .expect("audit records");
+    assert_eq!(refusal_outcomes, ["ok", "FAILED_PRECONDITION"]);
     let member = cspr_platform::testing::token(
         &service.platform,
         common::PARTNERSHIP,

@@ -1,8 +1,11 @@
 //! Audit records: who did what to which resource, when, from where, and the outcome.
 //!
 //! Commands write their record in the same transaction as their change, so a change never
-//! exists without its record; reads and refusals write one on their own, through an
-//! [`AuditLog`] that commits them in groups.
+//! exists without its record; reads and refusals write one on their own, through the
+//! service's one [`AuditLog`] (in its `ServiceContext`) that commits them in groups. Every
+//! record's time comes from the service's injected [`Clock`], as the change's own does.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -10,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::clock::Clock;
 
 /// One audited action.
 #[derive(Debug, Clone)]
@@ -39,16 +43,19 @@ pub struct AuditRecord {
     pub peer: Option<String>,
 }
 
-/// Writes an audit record on `connection` (pass the command's transaction).
+/// Writes an audit record at `at` (the command's clock time) on `connection` (pass the
+/// command's transaction).
 pub async fn record(
     connection: &mut PgConnection,
+    at: DateTime<Utc>,
     entry: &AuditEntry<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_records (id, partnership_id, review_id, actor, actor_roles, action, resource, outcome, peer)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_records (id, at, partnership_id, review_id, actor, actor_roles, action, resource, outcome, peer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(Uuid::now_v7())
+    .bind(at)
     .bind(&entry.principal.partnership)
     .bind(entry.review_id)
     .bind(&entry.principal.subject)
@@ -66,6 +73,7 @@ pub async fn record(
 /// transaction): the services' usual case of [`record`].
 pub async fn record_on_review(
     connection: &mut PgConnection,
+    at: DateTime<Utc>,
     principal: &Principal,
     action: &str,
     review_id: Uuid,
@@ -74,6 +82,7 @@ pub async fn record_on_review(
 ) -> Result<(), sqlx::Error> {
     record(
         connection,
+        at,
         &AuditEntry {
             principal,
             action,
@@ -126,7 +135,10 @@ const GROUP: usize = 512;
 /// but one flush serves a whole group.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
+    /// To the one writer task of the service.
     sender: mpsc::Sender<Pending>,
+    /// The service's time source, for each record's time.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug)]
@@ -144,18 +156,66 @@ struct Pending {
 }
 
 impl AuditLog {
-    /// Starts the writer on `pool`; it ends when the last clone is dropped.
-    pub fn start(pool: PgPool) -> Self {
+    /// Starts the writer on `pool`; it ends when the last clone is dropped. Must be called
+    /// inside a Tokio runtime.
+    pub fn start(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
         let (sender, receiver) = mpsc::channel(GROUP * 4);
         tokio::spawn(write_groups(pool, receiver));
-        Self { sender }
+        Self { sender, clock }
+    }
+
+    /// Records a read or refusal of one of a review's resources: the services' usual case
+    /// of [`AuditLog::record`].
+    pub async fn record_on_review(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
+        self.record(&AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        })
+        .await
+    }
+
+    /// Records a refusal. A refusal is answered whether or not its record could be written
+    /// (the caller is refused either way), so a failure is logged, not returned.
+    pub async fn record_refusal(&self, entry: &AuditEntry<'_>) {
+        if let Err(error) = self.record(entry).await {
+            tracing::warn!(%error, action = entry.action, "cannot audit a refusal");
+        }
+    }
+
+    /// [`AuditLog::record_refusal`] of one of a review's resources.
+    pub async fn record_refusal_on_review(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        outcome: &str,
+    ) {
+        self.record_refusal(&AuditEntry {
+            principal,
+            action,
+            review_id: Some(review_id),
+            resource,
+            outcome,
+        })
+        .await;
     }
 
     /// Records one read or refusal; returns once it is committed.
     pub async fn record(&self, entry: &AuditEntry<'_>) -> Result<(), sqlx::Error> {
         let (done, committed) = oneshot::channel();
         let pending = Pending {
-            at: Utc::now(),
+            at: self.clock.now(),
             partnership_id: entry.principal.partnership.clone(),
             review_id: entry.review_id,
             actor: entry.principal.subject.clone(),

@@ -68,7 +68,85 @@ impl Violations {
             Err(ServiceError::InvalidArgument(self.0))
         }
     }
+
+    /// `value` as one parsed field (e.g. a list whose items were checked here), refused with
+    /// every violation recorded.
+    pub fn with_value<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+
+    /// The values of a request's parsed [`Field`]s when neither they nor the checks
+    /// recorded here found a problem; else every violation at once (the fields' in their
+    /// order, then the recorded ones). The values come out of the fields themselves, so a
+    /// handler cannot reach the inside with one missing.
+    pub fn finish_with<F: Fields>(mut self, fields: F) -> Result<F::Values, ServiceError> {
+        match fields.values() {
+            Ok(values) if self.0.is_empty() => Ok(values),
+            Ok(_) => Err(ServiceError::InvalidArgument(self.0)),
+            Err(mut violations) => {
+                violations.append(&mut self.0);
+                Err(ServiceError::InvalidArgument(violations))
+            }
+        }
+    }
 }
+
+/// One parsed request field: its value, or why it was refused.
+pub type Field<T> = Result<T, FieldViolation>;
+
+/// Parses one request field, naming it in the violation.
+pub fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Field<T> {
+    result.map_err(|error| FieldViolation::new(name, error.to_string()))
+}
+
+impl From<FieldViolation> for Vec<FieldViolation> {
+    fn from(violation: FieldViolation) -> Self {
+        vec![violation]
+    }
+}
+
+/// A tuple of parsed fields ([`Field`]s, or results refused with several violations, e.g.
+/// a value built from two fields), whose values come out together or not at all.
+pub trait Fields {
+    /// The tuple of the fields' values.
+    type Values;
+    /// The values, or the violations of every refused field, in order.
+    fn values(self) -> Result<Self::Values, Vec<FieldViolation>>;
+}
+
+macro_rules! fields_tuple {
+    ($($name:ident $error:ident),+) => {
+        impl<$($name, $error: Into<Vec<FieldViolation>>),+> Fields for ($(Result<$name, $error>,)+) {
+            type Values = ($($name,)+);
+
+            #[allow(non_snake_case)]
+            fn values(self) -> Result<Self::Values, Vec<FieldViolation>> {
+                let ($($name,)+) = self;
+                let mut violations = Vec::new();
+                $(let $name = $name.map_err(|refused| violations.extend(refused.into()));)+
+                match ($($name,)+) {
+                    ($(Ok($name),)+) => Ok(($($name,)+)),
+                    _ => Err(violations),
+                }
+            }
+        }
+    };
+}
+
+fields_tuple!(A EA);
+fields_tuple!(A EA, B EB);
+fields_tuple!(A EA, B EB, C EC);
+fields_tuple!(A EA, B EB, C EC, D ED);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI);
+fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI, J EJ);
 
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +267,40 @@ impl From<ServiceError> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_come_out_together_or_every_violation_is_reported() {
+        let values = Violations::new()
+            .finish_with((
+                field("a", Ok::<_, String>(1)),
+                field("b", Ok::<_, String>("x")),
+            ))
+            .expect("valid");
+        assert_eq!(values, (1, "x"));
+
+        let mut violations = Violations::new();
+        violations.add("c", "checked apart");
+        let refused = violations
+            .finish_with((
+                field("a", Err::<i32, _>("required")),
+                field("b", Ok::<_, String>("x")),
+                field("d", Err::<i32, _>("too long")),
+            ))
+            .expect_err("invalid");
+        let ServiceError::InvalidArgument(violations) = refused else {
+            panic!("invalid argument");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["a", "d", "c"]);
+
+        let mut violations = Violations::new();
+        violations.add("c", "checked apart");
+        assert!(
+            violations
+                .finish_with((field("a", Ok::<_, String>(1)),))
+                .is_err()
+        );
+    }
 
     #[test]
     fn invalid_argument_carries_field_violations() {

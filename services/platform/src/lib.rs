@@ -12,6 +12,7 @@
 //! - [`bus`]: NATS JetStream naming, the transactional outbox and its relay, consumers with
 //!   an inbox and dead letters, trace context in headers.
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
+//! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
 //! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
@@ -29,6 +30,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod bus;

@@ -79,6 +79,22 @@ impl TextCursor {
     }
 }
 
+/// Ends a page read with one row more than `limit` (the lists' way to learn whether another
+/// page follows): drops the extra row and returns the token of the page after the last row
+/// kept, or an empty token when this page is the last.
+pub fn finish_page<T>(
+    rows: &mut Vec<T>,
+    limit: i64,
+    token_of: impl FnOnce(&T) -> String,
+) -> String {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() <= limit {
+        return String::new();
+    }
+    rows.truncate(limit);
+    rows.last().map(token_of).unwrap_or_default()
+}
+
 /// Clamps a requested page size: 0 means `default`, anything above `max` is `max`.
 pub fn page_size(requested: i32, default: i64, max: i64, field: &str) -> Result<i64, ServiceError> {
     if requested < 0 {
@@ -112,6 +128,18 @@ mod tests {
         fn garbage_is_refused_not_panicked_on(token in "\\PC{1,60}") {
             let _ = Cursor::decode(&token, "page_token");
         }
+    }
+
+    #[test]
+    fn a_full_page_ends_with_the_token_of_its_last_row() {
+        let mut rows = vec![1, 2, 3];
+        assert_eq!(finish_page(&mut rows, 2, |row| row.to_string()), "2");
+        assert_eq!(rows, [1, 2]);
+        let mut rows = vec![1, 2];
+        assert_eq!(finish_page(&mut rows, 2, |row| row.to_string()), "");
+        assert_eq!(rows, [1, 2]);
+        let mut rows: Vec<i32> = vec![];
+        assert_eq!(finish_page(&mut rows, 0, |row| row.to_string()), "");
     }
 
     #[test]

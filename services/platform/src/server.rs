@@ -30,6 +30,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::audit::AuditLog;
 use crate::auth::{Authenticator, KeyError};
 use crate::bus::consumer::{ConsumerRunner, ConsumerSpec, EventHandler};
 use crate::bus::outbox::{Outbox, OutboxRelay};
@@ -86,6 +87,8 @@ pub struct ServiceContext {
     pub authenticator: Authenticator,
     /// The time source (a manual clock in tests).
     pub clock: Arc<dyn Clock>,
+    /// The service's one writer of read and refusal audits, group-committed.
+    pub audit: AuditLog,
     /// Cancelled to stop everything.
     pub shutdown: CancellationToken,
 }
@@ -113,8 +116,10 @@ impl ServiceContext {
         )
         .await?;
         let authenticator = Authenticator::new(&platform.auth)?;
+        let audit = AuditLog::start(pool.clone(), Arc::clone(&clock));
         Ok(Self {
             name,
+            audit,
             outbox: Outbox::new(platform.subject_prefix.clone(), Arc::clone(&clock)),
             platform,
             service,

@@ -5,6 +5,9 @@
 use std::fmt;
 
 use chrono::NaiveDate;
+use uuid::Uuid;
+
+use crate::error::ServiceError;
 
 /// Why a value was refused (the field name is added by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +16,20 @@ pub struct ValueError(pub String);
 
 fn error(message: impl Into<String>) -> ValueError {
     ValueError(message.into())
+}
+
+/// A required id (UUID), trimmed.
+pub fn uuid(raw: &str) -> Result<Uuid, ValueError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(error("required"));
+    }
+    raw.parse().map_err(|_| error("not an id (UUID)"))
+}
+
+/// [`uuid`] for a request field that is parsed on its own, refused as `INVALID_ARGUMENT`.
+pub fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    uuid(raw).map_err(|error| ServiceError::invalid(field, error.0))
 }
 
 /// Required free text, trimmed, with a length limit.
@@ -123,6 +140,14 @@ pub fn past_or_today(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, Val
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn ids_are_required_uuids() {
+        let id = Uuid::now_v7();
+        assert_eq!(uuid(&format!(" {id} ")), Ok(id));
+        assert_eq!(uuid(" "), Err(error("required")));
+        assert_eq!(uuid("review-1"), Err(error("not an id (UUID)")));
+    }
 
     #[test]
     fn emails_are_checked() {

@@ -17,7 +17,11 @@ async fn concurrent_reads_are_each_recorded_once_before_the_reply() {
     cspr_platform::db::migrate_platform(&pool)
         .await
         .expect("migrate");
-    let log = AuditLog::start(pool.clone());
+    // A clock far from the machine's: each record's time must be the service's clock.
+    let clock = cspr_platform::clock::ManualClock::on(
+        chrono::NaiveDate::from_ymd_opt(2031, 2, 3).expect("date"),
+    );
+    let log = AuditLog::start(pool.clone(), std::sync::Arc::new(clock.clone()));
     let review = Uuid::new_v4();
 
     // Act: 300 callers at once, some with two roles, some with none, some without a peer.
@@ -72,6 +76,11 @@ async fn concurrent_reads_are_each_recorded_once_before_the_reply() {
         .await
         .expect("trail");
     assert_eq!(trail.len(), 300);
+    let clock_now = cspr_platform::clock::Clock::now(&clock);
+    assert!(
+        trail.iter().all(|record| record.at == clock_now),
+        "records are timed by the injected clock"
+    );
     let user0 = trail.iter().find(|r| r.actor == "user0").expect("user0");
     assert_eq!(user0.actor_roles, vec!["panel_member", "auditor"]);
     assert_eq!(user0.outcome, "PERMISSION_DENIED");

@@ -19,8 +19,6 @@ pub enum PractitionersError {
     NotInvited(String),
     #[error(transparent)]
     Engagement(#[from] EngagementError),
-    #[error("request_id {0:?} was already used for a different request")]
-    IdempotencyConflict(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("database: {0}")]
@@ -57,9 +55,6 @@ impl From<PractitionersError> for ServiceError {
             }
             PractitionersError::Engagement(engagement) => {
                 ServiceError::FailedPrecondition(engagement.to_string())
-            }
-            PractitionersError::IdempotencyConflict(_) => {
-                ServiceError::AlreadyExists(error.to_string())
             }
             PractitionersError::Service(service) => service,
             PractitionersError::Database(database) => ServiceError::from(database),

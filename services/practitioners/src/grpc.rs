@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::auth::{Principal, Role, principal};
+use chrono::{DateTime, Utc};
+use cspr_platform::access::{self, Area, ReviewFacts, Work};
+use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
-use cspr_platform::pagination::{TextCursor, page_size};
+use cspr_platform::error::{Field, FieldViolation, Violations, field};
+use cspr_platform::idempotency::RequestKey;
+use cspr_platform::pagination::{TextCursor, finish_page, page_size};
 use cspr_platform::projection::reviews;
-use cspr_platform::values::{AgencyId, Email, optional_text, required_text};
+use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -21,39 +21,22 @@ use crate::domain::{DeferralReason, LearningPoint, LearningTheme, PractitionerSt
 use crate::error::PractitionersError;
 use crate::store::{
     ConversationRecord, LearningEventRecord, LearningRecordRow, PractitionerRecord, Registration,
-    RequestKey, ReviewInfo, Store,
+    ReviewInfo, Store,
 };
-
-/// Roles that read every practitioner record of their partnership's reviews.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-];
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
-}
 
 fn timestamp_field(
     field: &str,
     timestamp: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, ServiceError> {
-    let timestamp = timestamp.ok_or_else(|| ServiceError::invalid(field, "required"))?;
+) -> Field<DateTime<Utc>> {
+    let timestamp = timestamp.ok_or_else(|| FieldViolation::new(field, "required"))?;
     let instant = DateTime::from_timestamp(
         timestamp.seconds,
         u32::try_from(timestamp.nanos).unwrap_or(0),
     )
-    .ok_or_else(|| ServiceError::invalid(field, "not a valid time"))?;
+    .ok_or_else(|| FieldViolation::new(field, "not a valid time"))?;
     if instant <= now {
-        return Err(ServiceError::invalid(field, "must be in the future"));
+        return Err(FieldViolation::new(field, "must be in the future"));
     }
     Ok(instant)
 }
@@ -160,20 +143,6 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     }
 }
 
-fn key(
-    operation: &'static str,
-    request_id: &str,
-    message: &impl Message,
-) -> Result<RequestKey, ServiceError> {
-    let request_id = required_text(request_id, 100)
-        .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
-    Ok(RequestKey {
-        operation,
-        request_id,
-        fingerprint: fingerprint(&message.encode_to_vec()),
-    })
-}
-
 #[derive(Debug, Clone)]
 pub struct PractitionersApi {
     store: Store,
@@ -192,9 +161,8 @@ impl PractitionersApi {
             .map_err(|error| PractitionersError::from(error).into())
     }
 
-    fn is_appointed_reviewer(principal: &Principal, review: &ReviewInfo) -> bool {
-        principal.has(Role::Reviewer)
-            && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
+    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
     }
 
     /// Engagement is run by the appointed reviewer and the partnership.
@@ -204,11 +172,13 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if principal.has(Role::PartnershipAdmin) || Self::is_appointed_reviewer(principal, review) {
-            return Ok(());
+        match access::may_do(principal, Self::facts(review), Work::PractitionerEngagement) {
+            Ok(()) => Ok(()),
+            Err(denied) => {
+                self.refused(principal, review, action).await;
+                Err(denied.into())
+            }
         }
-        self.refused(principal, review, action).await;
-        Err(ServiceError::PermissionDenied("practitioner engagement is run by the reviewer appointed to the review and the partnership".into()).into())
     }
 
     async fn may_read(
@@ -217,23 +187,26 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        if READERS.iter().any(|role| principal.has(*role))
-            || Self::is_appointed_reviewer(principal, review)
-        {
-            return Ok(());
+        match access::read(principal, Self::facts(review), Area::Practitioners) {
+            Ok(_) => Ok(()),
+            Err(denied) => {
+                self.refused(principal, review, action).await;
+                Err(denied.into())
+            }
         }
-        self.refused(principal, review, action).await;
-        Err(ServiceError::PermissionDenied("reading practitioner records needs a partnership or panel role, or being the appointed reviewer".into()).into())
     }
 
     async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review.review_id, "PERMISSION_DENIED")
-            .await
-        {
-            tracing::warn!(%error, "cannot audit a refusal");
-        }
+        self.store
+            .audit_log()
+            .record_refusal_on_review(
+                principal,
+                action,
+                review.review_id,
+                format!("reviews/{}/practitioners", review.review_id),
+                "PERMISSION_DENIED",
+            )
+            .await;
     }
 }
 
@@ -249,62 +222,49 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "RegisterPractitioner")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("RegisterPractitioner", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RegisterPractitioner", &request.request_id, &request),
         );
         let practitioner_id = match request.practitioner_id.trim() {
-            "" => Some(None),
-            raw => violations.check(
+            "" => Ok(None),
+            raw => field(
                 "practitioner_id",
                 raw.parse::<Uuid>()
                     .map(Some)
                     .map_err(|_| "not an id (UUID)"),
             ),
         };
-        let name = violations.check("name", required_text(&request.name, 200));
-        let role = violations.check("role", required_text(&request.role, 200));
-        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
-        let agency_name = violations.check("agency_name", optional_text(&request.agency_name, 200));
-        let email = violations.check("email", Email::parse(&request.email));
-        let start = violations.check(
+        let name = field("name", required_text(&request.name, 200));
+        let role = field("role", required_text(&request.role, 200));
+        let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = field("agency_name", optional_text(&request.agency_name, 200));
+        let email = field("email", Email::parse(&request.email));
+        let start = field(
             "involvement_start",
             date_from_proto(request.involvement_start.as_ref()),
         );
-        let end = violations.check(
+        let end = field(
             "involvement_end",
             date_from_proto(request.involvement_end.as_ref()),
         );
-        if let (Some(start), Some(end)) = (start, end)
+        if let (Ok(start), Ok(end)) = (&start, &end)
             && start > end
         {
             violations.add("involvement_end", "must be on or after the start");
         }
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(practitioner_id),
-            Some(name),
-            Some(role),
-            Some(agency_id),
-            Some(agency_name),
-            Some(email),
-            Some(start),
-            Some(end),
-        ) = (
-            request_key,
-            practitioner_id,
-            name,
-            role,
-            agency_id,
-            agency_name,
-            email,
-            start,
-            end,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, practitioner_id, name, role, agency_id, agency_name, email, start, end) =
+            violations.finish_with((
+                request_key,
+                practitioner_id,
+                name,
+                role,
+                agency_id,
+                agency_name,
+                email,
+                start,
+                end,
+            ))?;
         let record = self
             .store
             .register(
@@ -347,21 +307,13 @@ impl PractitionerEngagement for PractitionersApi {
             )
             .await
             .map_err(PractitionersError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    TextCursor {
-                        key: record.name.to_lowercase(),
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            TextCursor {
+                key: record.name.to_lowercase(),
+                id: record.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
             .await
@@ -380,44 +332,43 @@ impl PractitionerEngagement for PractitionersApi {
         let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "DeferContact").await?;
-        let mut violations = Violations::new();
-        let practitioner_id = violations.check(
+        let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
                 .map_err(|_| "required: a practitioner id (UUID)"),
         );
         let reason = match pb::DeferralReason::try_from(request.reason) {
             Ok(pb::DeferralReason::PoliceInvestigationWitness) => {
-                Some(DeferralReason::PoliceInvestigationWitness)
+                Ok(DeferralReason::PoliceInvestigationWitness)
             }
-            Ok(pb::DeferralReason::Other) => Some(DeferralReason::Other),
-            _ => {
-                violations.add("reason", "required: POLICE_INVESTIGATION_WITNESS or OTHER");
-                None
+            Ok(pb::DeferralReason::Other) => Ok(DeferralReason::Other),
+            _ => Err(FieldViolation::new(
+                "reason",
+                "required: POLICE_INVESTIGATION_WITNESS or OTHER",
+            )),
+        };
+        let detail = field("detail", optional_text(&request.detail, 2_000)).and_then(|detail| {
+            if reason == Ok(DeferralReason::Other) && detail.is_empty() {
+                Err(FieldViolation::new(
+                    "detail",
+                    "required when the reason is OTHER",
+                ))
+            } else {
+                Ok(detail)
             }
-        };
-        let detail = violations.check("detail", optional_text(&request.detail, 2_000));
-        if reason == Some(DeferralReason::Other) && request.detail.trim().is_empty() {
-            violations.add("detail", "required when the reason is OTHER");
-        }
-        let authorised_by =
-            violations.check("authorised_by", required_text(&request.authorised_by, 200));
-        let review_date: Option<NaiveDate> =
-            violations.check("review_date", date_from_proto(request.review_date.as_ref()));
-        if review_date.is_some_and(|date| date <= self.clock.today()) {
-            violations.add("review_date", "must be in the future");
-        }
-        violations.finish()?;
-        let (
-            Some(practitioner_id),
-            Some(reason),
-            Some(detail),
-            Some(authorised_by),
-            Some(review_date),
-        ) = (practitioner_id, reason, detail, authorised_by, review_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        });
+        let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
+        let today = self.clock.today();
+        let review_date = field("review_date", date_from_proto(request.review_date.as_ref()))
+            .and_then(|date| {
+                if date <= today {
+                    Err(FieldViolation::new("review_date", "must be in the future"))
+                } else {
+                    Ok(date)
+                }
+            });
+        let (practitioner_id, reason, detail, authorised_by, review_date) = Violations::new()
+            .finish_with((practitioner_id, reason, detail, authorised_by, review_date))?;
         let record = self
             .store
             .set_deferral(
@@ -456,54 +407,34 @@ impl PractitionerEngagement for PractitionersApi {
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleConversation")
             .await?;
-        let mut violations = Violations::new();
-        let request_key = violations.check(
+        let violations = Violations::new();
+        let request_key = field(
             "request_id",
-            key("ScheduleConversation", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("ScheduleConversation", &request.request_id, &request),
         );
-        let practitioner_id = violations.check(
+        let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
                 .map_err(|_| "required: a practitioner id (UUID)"),
         );
-        let scheduled_at = violations.check(
+        let scheduled_at = timestamp_field(
             "scheduled_at",
-            timestamp_field(
-                "scheduled_at",
-                request.scheduled_at.as_ref(),
-                self.clock.now(),
-            )
-            .map_err(|error| match error {
-                ServiceError::InvalidArgument(violations) => violations
-                    .into_iter()
-                    .next()
-                    .map(|violation| violation.description)
-                    .unwrap_or_default(),
-                other => other.to_string(),
-            }),
+            request.scheduled_at.as_ref(),
+            self.clock.now(),
         );
-        let location = violations.check("location", required_text(&request.location, 500));
-        let advance_information = violations.check(
+        let location = field("location", required_text(&request.location, 500));
+        let advance_information = field(
             "advance_information",
             required_text(&request.advance_information, 10_000),
         );
-        violations.finish()?;
-        let (
-            Some(request_key),
-            Some(practitioner_id),
-            Some(scheduled_at),
-            Some(location),
-            Some(advance_information),
-        ) = (
-            request_key,
-            practitioner_id,
-            scheduled_at,
-            location,
-            advance_information,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, practitioner_id, scheduled_at, location, advance_information) =
+            violations.finish_with((
+                request_key,
+                practitioner_id,
+                scheduled_at,
+                location,
+                advance_information,
+            ))?;
         let record = self
             .store
             .schedule_conversation(
@@ -529,26 +460,17 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "ScheduleLearningEvent")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("ScheduleLearningEvent", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("ScheduleLearningEvent", &request.request_id, &request),
         );
-        let scheduled_at = match timestamp_field(
+        let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
             self.clock.now(),
-        ) {
-            Ok(instant) => Some(instant),
-            Err(ServiceError::InvalidArgument(found)) => {
-                for violation in found {
-                    violations.add(violation.field, violation.description);
-                }
-                None
-            }
-            Err(other) => return Err(other.into()),
-        };
-        let location = violations.check("location", required_text(&request.location, 500));
-        let agenda = violations.check("agenda", required_text(&request.agenda, 10_000));
+        );
+        let location = field("location", required_text(&request.location, 500));
+        let agenda = field("agenda", required_text(&request.agenda, 10_000));
         let mut parse_ids = |field: &str, raw: &[String]| -> Vec<Uuid> {
             raw.iter()
                 .enumerate()
@@ -564,12 +486,8 @@ impl PractitionerEngagement for PractitionersApi {
         };
         let add = parse_ids("add_practitioner_ids", &request.add_practitioner_ids);
         let remove = parse_ids("remove_practitioner_ids", &request.remove_practitioner_ids);
-        violations.finish()?;
-        let (Some(request_key), Some(scheduled_at), Some(location), Some(agenda)) =
-            (request_key, scheduled_at, location, agenda)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key, scheduled_at, location, agenda) =
+            violations.finish_with((request_key, scheduled_at, location, agenda))?;
         let record = self
             .store
             .schedule_learning_event(
@@ -628,9 +546,9 @@ impl PractitionerEngagement for PractitionersApi {
         self.may_write(&principal, &review, "RecordLearning")
             .await?;
         let mut violations = Violations::new();
-        let request_key = violations.check(
+        let request_key = field(
             "request_id",
-            key("RecordLearning", &request.request_id, &request).map_err(|_| "required"),
+            RequestKey::parse("RecordLearning", &request.request_id, &request),
         );
         let learning_event_id = match request.learning_event_id.trim() {
             "" => None,
@@ -689,10 +607,7 @@ impl PractitionerEngagement for PractitionersApi {
                 points.push(LearningPoint { theme, description });
             }
         }
-        violations.finish()?;
-        let Some(request_key) = request_key else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_key,) = violations.finish_with((request_key,))?;
         let record = self
             .store
             .record_learning(

@@ -52,6 +52,7 @@ pub fn store(context: &ServiceContext) -> Store {
         context.pool.clone(),
         context.outbox.clone(),
         Arc::clone(&context.clock),
+        context.audit.clone(),
     )
 }
 

@@ -2,11 +2,11 @@
 //! with its event and audit record.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit::{self, AuditEntry, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
@@ -117,19 +117,13 @@ pub struct Registration {
     pub involvement_end: NaiveDate,
 }
 
-/// A client request id with the fingerprint of its content.
-#[derive(Debug, Clone)]
-pub struct RequestKey {
-    pub operation: &'static str,
-    pub request_id: String,
-    pub fingerprint: Vec<u8>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 /// Claims a request id; `Some(resource)` is a retry of an earlier request.
@@ -139,24 +133,9 @@ async fn claim(
     key: &RequestKey,
     resource_id: Uuid,
 ) -> Result<Option<Uuid>, PractitionersError> {
-    match idempotency::claim(
-        connection,
-        &principal.partnership,
-        key.operation,
-        &key.request_id,
-        &key.fingerprint,
-        &resource_id.to_string(),
-    )
-    .await?
-    {
-        Claim::New => Ok(None),
-        Claim::Replay(existing) => Ok(Some(existing.parse().map_err(|_| {
-            PractitionersError::Database(sqlx::Error::Decode("stored id is not a UUID".into()))
-        })?)),
-        Claim::Conflict => Err(PractitionersError::IdempotencyConflict(
-            key.request_id.clone(),
-        )),
-    }
+    idempotency::claim(connection, &principal.partnership, key, resource_id)
+        .await
+        .map_err(|error| PractitionersError::Service(error.into()))
 }
 
 impl Store {
@@ -164,12 +143,19 @@ impl Store {
         pool: PgPool,
         outbox: Outbox,
         clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
+        audit: AuditLog,
     ) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
+    }
+
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -355,18 +341,15 @@ impl Store {
         review_id: Uuid,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record(
-            &mut connection,
-            &AuditEntry {
+        self.audit
+            .record(&AuditEntry {
                 principal,
                 action,
                 review_id: Some(review_id),
                 resource: format!("reviews/{review_id}/practitioners"),
                 outcome,
-            },
-        )
-        .await
+            })
+            .await
     }
 
     // ---- commands
@@ -454,6 +437,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RegisterPractitioner",
             review.review_id,
@@ -533,6 +517,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             action,
             review_id,
@@ -614,6 +599,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "ScheduleConversation",
             review.review_id,
@@ -705,6 +691,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "ScheduleLearningEvent",
             review.review_id,
@@ -742,6 +729,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RecordAttendance",
             review_id,
@@ -814,6 +802,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RecordLearning",
             review_id,

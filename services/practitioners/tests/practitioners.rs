@@ -588,3 +588,51 @@ async fn roles_decide_who_reads_and_who_runs_engagement() {
     assert_eq!(hidden.code(), Code::NotFound);
     service.stop().await;
 }
+
+#[tokio::test]
+async fn a_too_long_request_id_is_reported_as_too_long() {
+    let service = TestPractitioners::start().await;
+    let review_id = service.review(true).await;
+    let mut client = service.client.clone();
+    let register = |request_id: String| {
+        authed(
+            pb::RegisterPractitionerRequest {
+                request_id,
+                review_id: review_id.clone(),
+                name: "Someone".into(),
+                role: "GP".into(),
+                agency_id: "gp".into(),
+                email: "gp@example.org".into(),
+                involvement_start: date(2025, 1, 1),
+                involvement_end: date(2025, 2, 1),
+                ..Default::default()
+            },
+            &service.reviewer(),
+        )
+    };
+
+    let too_long = client
+        .register_practitioner(register("r".repeat(101)))
+        .await
+        .expect_err("101 characters");
+    let missing = client
+        .register_practitioner(register("  ".into()))
+        .await
+        .expect_err("blank");
+
+    assert_eq!(too_long.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&too_long), ["request_id"]);
+    assert!(
+        too_long
+            .message()
+            .contains("request_id: at most 100 characters"),
+        "{}",
+        too_long.message()
+    );
+    assert!(
+        missing.message().contains("request_id: required"),
+        "{}",
+        missing.message()
+    );
+    service.stop().await;
+}

@@ -12,9 +12,6 @@ pub enum RegistryError {
     /// No such review in the caller's partnership.
     #[error("review {0} not found")]
     ReviewNotFound(String),
-    /// The request_id was used before for different content.
-    #[error("request_id {0:?} was already used for a different request")]
-    IdempotencyConflict(String),
     /// A service-level refusal (validation, roles).
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -33,7 +30,6 @@ impl From<RegistryError> for ServiceError {
             }
             RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
             RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
-            RegistryError::IdempotencyConflict(_) => ServiceError::AlreadyExists(error.to_string()),
             RegistryError::Service(service) => service,
             RegistryError::Database(database) => ServiceError::from(database),
         }

@@ -3,19 +3,21 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use cspr_platform::access::{self, Area, Denied, Reach, ReviewFacts, Work};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
     date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto,
 };
-use cspr_platform::error::{ServiceError, Violations};
-use cspr_platform::idempotency::fingerprint;
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::error::{Field, FieldViolation, ServiceError, Violations, field};
+use cspr_platform::idempotency::RequestKey;
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::values::uuid_field;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistry;
-use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -32,17 +34,8 @@ use crate::domain::values::{
     required_text,
 };
 use crate::error::RegistryError;
-use crate::store::{IdempotencyKey, ReviewFilter, Store};
+use crate::store::{ReviewFilter, Store};
 
-/// Roles that may read any review of their partnership (the reviewer reads the reviews they
-/// are appointed to).
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-    Role::FamilyLiaison,
-];
 const ADMIN: &[Role] = &[Role::PartnershipAdmin];
 const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
 
@@ -60,43 +53,22 @@ pub struct RegistryApi {
     clock: Arc<dyn Clock>,
 }
 
-fn review_id(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    if raw.trim().is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.trim()
-        .parse::<Uuid>()
-        .map_err(|_| ServiceError::invalid(field, "not a review id (UUID)"))
+fn date_field(name: &str, date: Option<&Date>) -> Field<NaiveDate> {
+    field(name, date_from_proto(date))
 }
 
-fn date_field(violations: &mut Violations, field: &str, date: Option<&Date>) -> Option<NaiveDate> {
-    violations.check(field, date_from_proto(date))
+fn past_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Field<NaiveDate> {
+    date_field(name, date).and_then(|date| field(name, past_or_today(date, today)))
 }
 
-fn past_date_field(
-    violations: &mut Violations,
-    field: &str,
-    date: Option<&Date>,
-    today: NaiveDate,
-) -> Option<NaiveDate> {
-    let date = date_field(violations, field, date)?;
-    violations.check(field, past_or_today(date, today))
-}
-
-fn may_read(principal: &Principal, review: &Review) -> bool {
-    READERS.iter().any(|role| principal.has(*role)) || is_appointed_reviewer(principal, review)
-}
-
-fn is_appointed_reviewer(principal: &Principal, review: &Review) -> bool {
-    principal.has(Role::Reviewer)
-        && review
+fn facts(review: &Review) -> ReviewFacts<'_> {
+    ReviewFacts {
+        partnership_id: &review.partnership_id,
+        reviewer_subject: review
             .reviewer
             .as_ref()
-            .is_some_and(|reviewer| reviewer.subject == principal.subject)
-}
-
-fn denied(message: &str) -> RegistryError {
-    RegistryError::Service(ServiceError::PermissionDenied(message.to_string()))
+            .map(|reviewer| reviewer.subject.as_str()),
+    }
 }
 
 impl RegistryApi {
@@ -146,13 +118,17 @@ impl RegistryApi {
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review_id, "PERMISSION_DENIED")
-            .await
-        {
-            tracing::warn!(%error, action, "cannot audit a refusal");
-        }
+        self.store
+            .audit_log()
+            .record_refusal(&AuditEntry {
+                principal,
+                action,
+                review_id,
+                resource: review_id
+                    .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                outcome: "PERMISSION_DENIED",
+            })
+            .await;
     }
 
     /// Loads a review the caller may read, auditing the read.
@@ -168,11 +144,9 @@ impl RegistryApi {
             .await
             .map_err(RegistryError::from)?
             .ok_or_else(|| RegistryError::ReviewNotFound(id.to_string()))?;
-        if !may_read(principal, &review) {
+        if let Err(denied) = access::read(principal, facts(&review), Area::Review) {
             self.audit_refusal(principal, action, Some(id)).await;
-            return Err(Status::permission_denied(
-                "reading a review needs a partnership role or being its appointed reviewer",
-            ));
+            return Err(denied.into());
         }
         self.store
             .audit_access(principal, action, Some(id), "ok")
@@ -188,11 +162,35 @@ impl RegistryApi {
         allowed: &[Role],
         action: &'static str,
         id: Uuid,
-        key: Option<IdempotencyKey>,
+        key: Option<(RequestKey, Uuid)>,
+        command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
+    ) -> Result<Response<pb::Review>, Status> {
+        self.guarded_command(principal, allowed, action, id, key, |_| Ok(()), command)
+            .await
+    }
+
+    /// Runs a command on a review after a role check and `guard`, a check on the locked
+    /// review that runs before an idempotent replay is answered too (a replay must not
+    /// answer a caller the first request would have refused).
+    #[allow(clippy::too_many_arguments)]
+    async fn guarded_command(
+        &self,
+        principal: &Principal,
+        allowed: &[Role],
+        action: &'static str,
+        id: Uuid,
+        key: Option<(RequestKey, Uuid)>,
+        guard: impl FnOnce(&Review) -> Result<(), Denied>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
         self.authorize(principal, allowed, action, Some(id)).await?;
-        match self.store.update(principal, id, action, key, command).await {
+        let guard =
+            |review: &Review| guard(review).map_err(|denied| RegistryError::Service(denied.into()));
+        match self
+            .store
+            .update(principal, id, action, key, guard, command)
+            .await
+        {
             Ok(review) => self.reply(&review),
             Err(RegistryError::Service(ServiceError::PermissionDenied(reason))) => {
                 self.audit_refusal(principal, action, Some(id)).await;
@@ -214,48 +212,28 @@ impl ReviewRegistry for RegistryApi {
             .await?;
         let request = request.into_inner();
         let today = self.clock.today();
-        let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let child_alias = violations.check("child_alias", ChildAlias::parse(&request.child_alias));
-        let local_authority = violations.check(
+        let violations = Violations::new();
+        let request_id = field(
+            "request_id",
+            RequestKey::parse("CreateReview", &request.request_id, &request),
+        );
+        let child_alias = field("child_alias", ChildAlias::parse(&request.child_alias));
+        let local_authority = field(
             "local_authority",
             required_text(&request.local_authority, SHORT_TEXT),
         );
-        let incident_date = past_date_field(
-            &mut violations,
-            "incident_date",
-            request.incident_date.as_ref(),
-            today,
-        );
-        let became_aware_on = past_date_field(
-            &mut violations,
-            "became_aware_on",
-            request.became_aware_on.as_ref(),
-            today,
-        );
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(child_alias),
-            Some(local_authority),
-            Some(incident_date),
-            Some(became_aware_on),
-        ) = (
-            request_id,
-            child_alias,
-            local_authority,
-            incident_date,
-            became_aware_on,
-        )
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let key = IdempotencyKey {
-            operation: "CreateReview",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: Uuid::now_v7().to_string(),
-        };
+        let incident_date = past_date_field("incident_date", request.incident_date.as_ref(), today);
+        let became_aware_on =
+            past_date_field("became_aware_on", request.became_aware_on.as_ref(), today);
+        let (request_id, child_alias, local_authority, incident_date, became_aware_on) = violations
+            .finish_with((
+                request_id,
+                child_alias,
+                local_authority,
+                incident_date,
+                became_aware_on,
+            ))?;
+        let key = (request_id, Uuid::now_v7());
         let now = self.clock.now();
         let partnership = principal.partnership.clone();
         let review = self
@@ -283,7 +261,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::GetReviewRequest>,
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
-        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let id = uuid_field("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetReview").await?;
         self.reply(&review)
     }
@@ -293,10 +271,13 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::ListReviewsRequest>,
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let principal = principal(&request)?;
-        let mut allowed = READERS.to_vec();
-        allowed.push(Role::Reviewer);
-        self.authorize(&principal, &allowed, "ListReviews", None)
-            .await?;
+        let reach = match access::reach(&principal, Area::Review) {
+            Ok(reach) => reach,
+            Err(denied) => {
+                self.audit_refusal(&principal, "ListReviews", None).await;
+                return Err(denied.into());
+            }
+        };
         let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
@@ -309,10 +290,12 @@ impl ReviewRegistry for RegistryApi {
                     .ok_or_else(|| ServiceError::invalid("stage", "unknown stage"))?,
             ),
         };
-        let reviewer_only = !READERS.iter().any(|role| principal.has(*role));
         let filter = ReviewFilter {
             stage,
-            reviewer_subject: reviewer_only.then(|| principal.subject.clone()),
+            reviewer_subject: match reach {
+                Reach::AppointedReviews(subject) => Some(subject),
+                Reach::Partnership | Reach::Agency(_) => None,
+            },
             overdue_only: request.overdue_only,
             at_risk_only: request.at_risk_only,
         };
@@ -321,21 +304,13 @@ impl ReviewRegistry for RegistryApi {
             .list(&principal.partnership, &filter, after, limit + 1)
             .await
             .map_err(RegistryError::from)?;
-        let next_page_token = if reviews.len() as i64 > limit {
-            reviews.truncate(limit as usize);
-            reviews
-                .last()
-                .map(|review| {
-                    Cursor {
-                        at: review.created_at,
-                        id: review.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut reviews, limit, |review| {
+            Cursor {
+                at: review.created_at,
+                id: review.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
             .await
@@ -357,22 +332,14 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let sent_on = past_date_field(
-            &mut violations,
-            "sent_on",
-            request.sent_on.as_ref(),
-            self.clock.today(),
-        );
-        let reference = violations.check(
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
+        let sent_on = past_date_field("sent_on", request.sent_on.as_ref(), self.clock.today());
+        let reference = field(
             "national_panel_reference",
             optional_text(&request.national_panel_reference, 100),
         );
-        violations.finish()?;
-        let (Some(sent_on), Some(reference)) = (sent_on, reference) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (sent_on, reference) = violations.finish_with((sent_on, reference))?;
         self.command(
             &principal,
             ADMIN,
@@ -390,28 +357,24 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
         let decision = match pb::Decision::try_from(request.decision) {
-            Ok(pb::Decision::LocalCspr) => Some(Decision::LocalCspr),
-            Ok(pb::Decision::NoLocalCspr) => Some(Decision::NoLocalCspr),
-            _ => {
-                violations.add("decision", "required: LOCAL_CSPR or NO_LOCAL_CSPR");
-                None
-            }
+            Ok(pb::Decision::LocalCspr) => Ok(Decision::LocalCspr),
+            Ok(pb::Decision::NoLocalCspr) => Ok(Decision::NoLocalCspr),
+            _ => Err(FieldViolation::new(
+                "decision",
+                "required: LOCAL_CSPR or NO_LOCAL_CSPR",
+            )),
         };
         let decided_on = past_date_field(
-            &mut violations,
             "decided_on",
             request.decided_on.as_ref(),
             self.clock.today(),
         );
-        let rationale = violations.check("rationale", optional_text(&request.rationale, LONG_TEXT));
-        violations.finish()?;
-        let (Some(decision), Some(decided_on), Some(rationale)) = (decision, decided_on, rationale)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let rationale = field("rationale", optional_text(&request.rationale, LONG_TEXT));
+        let (decision, decided_on, rationale) =
+            violations.finish_with((decision, decided_on, rationale))?;
         self.command(
             &principal,
             DECIDERS,
@@ -429,39 +392,29 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
-        let email = violations.check("email", Email::parse(&request.email));
-        let organisation = violations.check(
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
+        let request_id = field(
+            "request_id",
+            RequestKey::parse("AppointPanelMember", &request.request_id, &request),
+        );
+        let name = field("name", required_text(&request.name, SHORT_TEXT));
+        let email = field("email", Email::parse(&request.email));
+        let organisation = field(
             "organisation",
             required_text(&request.organisation, SHORT_TEXT),
         );
         let role = match pb::PanelRole::try_from(request.role) {
-            Ok(pb::PanelRole::Chair) => Some(PanelRole::Chair),
-            Ok(pb::PanelRole::Member) => Some(PanelRole::Member),
-            _ => {
-                violations.add("role", "required: CHAIR or MEMBER");
-                None
-            }
+            Ok(pb::PanelRole::Chair) => Ok(PanelRole::Chair),
+            Ok(pb::PanelRole::Member) => Ok(PanelRole::Member),
+            _ => Err(FieldViolation::new("role", "required: CHAIR or MEMBER")),
         };
-        let statement = violations.check(
+        let statement = field(
             "independence_statement",
             optional_text(&request.independence_statement, LONG_TEXT),
         );
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(name),
-            Some(email),
-            Some(organisation),
-            Some(role),
-            Some(statement),
-        ) = (request_id, name, email, organisation, role, statement)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_id, name, email, organisation, role, statement) =
+            violations.finish_with((request_id, name, email, organisation, role, statement))?;
         self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id))
             .await?;
         let involved = self
@@ -470,12 +423,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let member_id = Uuid::now_v7();
-        let key = IdempotencyKey {
-            operation: "AppointPanelMember",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: member_id.to_string(),
-        };
+        let key = (request_id, member_id);
         let now = self.clock.now();
         let declares = request.declares_no_involvement;
         self.command(
@@ -509,23 +457,18 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let name = violations.check("name", required_text(&request.name, SHORT_TEXT));
-        let email = violations.check("email", Email::parse(&request.email));
-        let subject = violations.check("subject", required_text(&request.subject, SHORT_TEXT));
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
+        let name = field("name", required_text(&request.name, SHORT_TEXT));
+        let email = field("email", Email::parse(&request.email));
+        let subject = field("subject", required_text(&request.subject, SHORT_TEXT));
         let appointed_on = past_date_field(
-            &mut violations,
             "appointed_on",
             request.appointed_on.as_ref(),
             self.clock.today(),
         );
-        violations.finish()?;
-        let (Some(name), Some(email), Some(subject), Some(appointed_on)) =
-            (name, email, subject, appointed_on)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (name, email, subject, appointed_on) =
+            violations.finish_with((name, email, subject, appointed_on))?;
         self.command(
             &principal,
             ADMIN,
@@ -550,63 +493,65 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
-        let mut violations = Violations::new();
-        let scope_start = date_field(&mut violations, "scope_start", request.scope_start.as_ref());
-        let scope_end = date_field(&mut violations, "scope_end", request.scope_end.as_ref());
-        let scope = match (scope_start, scope_end) {
-            (Some(start), Some(end)) => {
-                violations.check("scope_end", ScopePeriod::new(start, end, today))
+        let scope_start = date_field("scope_start", request.scope_start.as_ref());
+        let scope_end = date_field("scope_end", request.scope_end.as_ref());
+        let scope: Result<ScopePeriod, Vec<FieldViolation>> = match (scope_start, scope_end) {
+            (Ok(start), Ok(end)) => {
+                field("scope_end", ScopePeriod::new(start, end, today)).map_err(Vec::from)
             }
-            _ => None,
+            (start, end) => Err(start.err().into_iter().chain(end.err()).collect()),
         };
+        let mut line_violations = Violations::new();
         if request.key_lines_of_enquiry.is_empty() {
-            violations.add(
+            line_violations.add(
                 "key_lines_of_enquiry",
                 "at least one line of enquiry is required",
             );
         }
         if request.key_lines_of_enquiry.len() > 50 {
-            violations.add("key_lines_of_enquiry", "at most 50");
+            line_violations.add("key_lines_of_enquiry", "at most 50");
         }
         let mut lines = Vec::with_capacity(request.key_lines_of_enquiry.len());
         for (index, line) in request.key_lines_of_enquiry.iter().enumerate() {
-            if let Some(line) = violations.check(
+            if let Some(line) = line_violations.check(
                 &format!("key_lines_of_enquiry[{index}]"),
                 required_text(line, 1_000),
             ) {
                 lines.push(line);
             }
         }
-        let methodology = violations.check(
+        let lines = line_violations.with_value(lines);
+        let methodology = field(
             "methodology",
             required_text(&request.methodology, LONG_TEXT),
         );
+        let mut agency_violations = Violations::new();
         if request.agencies_in_scope.is_empty() {
-            violations.add("agencies_in_scope", "at least one agency is required");
+            agency_violations.add("agencies_in_scope", "at least one agency is required");
         }
         if request.agencies_in_scope.len() > 100 {
-            violations.add("agencies_in_scope", "at most 100");
+            agency_violations.add("agencies_in_scope", "at most 100");
         }
         let mut agencies = Vec::with_capacity(request.agencies_in_scope.len());
         let mut seen = std::collections::BTreeSet::new();
         for (index, agency) in request.agencies_in_scope.iter().enumerate() {
-            let agency_id = violations.check(
+            let agency_id = agency_violations.check(
                 &format!("agencies_in_scope[{index}].id"),
                 AgencyId::parse(&agency.id),
             );
-            let name = violations.check(
+            let name = agency_violations.check(
                 &format!("agencies_in_scope[{index}].name"),
                 required_text(&agency.name, SHORT_TEXT),
             );
-            let email = violations.check(
+            let email = agency_violations.check(
                 &format!("agencies_in_scope[{index}].contact_email"),
                 Email::parse(&agency.contact_email),
             );
             if let (Some(agency_id), Some(name), Some(email)) = (agency_id, name, email) {
                 if !seen.insert(agency_id.clone()) {
-                    violations.add(
+                    agency_violations.add(
                         format!("agencies_in_scope[{index}].id"),
                         "duplicate agency id",
                     );
@@ -614,17 +559,10 @@ impl ReviewRegistry for RegistryApi {
                 agencies.push((agency_id, name, email));
             }
         }
-        let report_due_date = date_field(
-            &mut violations,
-            "report_due_date",
-            request.report_due_date.as_ref(),
-        );
-        violations.finish()?;
-        let (Some(scope), Some(methodology), Some(report_due_date)) =
-            (scope, methodology, report_due_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let agencies = agency_violations.with_value(agencies);
+        let report_due_date = date_field("report_due_date", request.report_due_date.as_ref());
+        let (scope, lines, methodology, agencies, report_due_date) = Violations::new()
+            .finish_with((scope, lines, methodology, agencies, report_due_date))?;
         let now = self.clock.now();
         self.command(
             &principal,
@@ -655,7 +593,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let to = pb::Stage::try_from(request.to_stage)
             .ok()
             .and_then(stage_from_proto)
@@ -672,36 +610,30 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
+        let request_id = field(
+            "request_id",
+            RequestKey::parse("RecordParallelProcess", &request.request_id, &request),
+        );
         let kind = pb::ParallelProcessKind::try_from(request.kind)
             .ok()
-            .and_then(process_kind_from_proto);
-        if kind.is_none() {
-            violations.add(
-                "kind",
-                "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER",
-            );
-        }
-        let description = violations.check(
+            .and_then(process_kind_from_proto)
+            .ok_or_else(|| {
+                FieldViolation::new(
+                    "kind",
+                    "required: CRIMINAL_INVESTIGATION, CORONER_INQUEST, FAMILY_PROCEEDINGS or OTHER",
+                )
+            });
+        let description = field(
             "description",
             optional_text(&request.description, LONG_TEXT),
         );
-        let started_on = date_field(&mut violations, "started_on", request.started_on.as_ref());
-        violations.finish()?;
-        let (Some(request_id), Some(kind), Some(description), Some(started_on)) =
-            (request_id, kind, description, started_on)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let started_on = date_field("started_on", request.started_on.as_ref());
+        let (request_id, kind, description, started_on) =
+            violations.finish_with((request_id, kind, description, started_on))?;
         let process_id = Uuid::now_v7();
-        let key = IdempotencyKey {
-            operation: "RecordParallelProcess",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: process_id.to_string(),
-        };
+        let key = (request_id, process_id);
         let today = self.clock.today();
         self.command(
             &principal,
@@ -731,9 +663,9 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let process_id = violations.check(
+        let id = uuid_field("review_id", &request.review_id)?;
+        let violations = Violations::new();
+        let process_id = field(
             "parallel_process_id",
             request
                 .parallel_process_id
@@ -741,11 +673,8 @@ impl ReviewRegistry for RegistryApi {
                 .parse::<Uuid>()
                 .map_err(|_| "not a parallel process id (UUID)"),
         );
-        let ended_on = date_field(&mut violations, "ended_on", request.ended_on.as_ref());
-        violations.finish()?;
-        let (Some(process_id), Some(ended_on)) = (process_id, ended_on) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let ended_on = date_field("ended_on", request.ended_on.as_ref());
+        let (process_id, ended_on) = violations.finish_with((process_id, ended_on))?;
         let today = self.clock.today();
         self.command(
             &principal,
@@ -764,11 +693,13 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = violations.check("request_id", required_text(&request.request_id, 100));
-        let findings =
-            violations.check("findings", required_text(&request.findings, FINDINGS_TEXT));
+        let request_id = field(
+            "request_id",
+            RequestKey::parse("SubmitOverviewReport", &request.request_id, &request),
+        );
+        let findings = field("findings", required_text(&request.findings, FINDINGS_TEXT));
         if request.recommendations.is_empty() {
             violations.add("recommendations", "at least one recommendation is required");
         }
@@ -793,32 +724,17 @@ impl ReviewRegistry for RegistryApi {
                 recommendations.push(Recommendation { reference, text });
             }
         }
-        violations.finish()?;
-        let (Some(request_id), Some(findings)) = (request_id, findings) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let key = IdempotencyKey {
-            operation: "SubmitOverviewReport",
-            request_id,
-            fingerprint: fingerprint(&request.encode_to_vec()),
-            resource_id: id.to_string(),
-        };
+        let (request_id, findings) = violations.finish_with((request_id, findings))?;
+        let key = (request_id, id);
         let now = self.clock.now();
-        let caller = principal.clone();
-        self.command(
+        self.guarded_command(
             &principal,
             &[Role::Reviewer],
             "SubmitOverviewReport",
             id,
             Some(key),
-            move |review| {
-                if !is_appointed_reviewer(&caller, review) {
-                    return Err(denied(
-                        "only the reviewer appointed to this review can submit its overview report",
-                    ));
-                }
-                Ok(review.submit_overview_report(findings, recommendations, now)?)
-            },
+            |review| access::may_do(&principal, facts(review), Work::OverviewReport),
+            move |review| Ok(review.submit_overview_report(findings, recommendations, now)?),
         )
         .await
     }
@@ -829,7 +745,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version being approved").into(),
@@ -854,7 +770,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let planned_on = date_from_proto(request.planned_on.as_ref())
             .map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
         let today = self.clock.today();
@@ -880,18 +796,12 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
-        let mut violations = Violations::new();
-        let sent_on = past_date_field(
-            &mut violations,
+        let id = uuid_field("review_id", &request.review_id)?;
+        let (sent_on,) = Violations::new().finish_with((past_date_field(
             "sent_on",
             request.sent_on.as_ref(),
             self.clock.today(),
-        );
-        violations.finish()?;
-        let Some(sent_on) = sent_on else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        ),))?;
         self.command(
             &principal,
             ADMIN,
@@ -909,25 +819,22 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
-        let outcome = if request.published {
-            let on = past_date_field(
-                &mut violations,
-                "published_on",
-                request.published_on.as_ref(),
-                today,
-            );
-            let location = violations.check("location", required_text(&request.location, 1_000));
+        let outcome: Result<PublicationOutcome, Vec<FieldViolation>> = if request.published {
+            let on = past_date_field("published_on", request.published_on.as_ref(), today);
+            let location = field("location", required_text(&request.location, 1_000));
             if !request.not_published_justification.trim().is_empty() {
                 violations.add(
                     "not_published_justification",
                     "only for a review that is not published",
                 );
             }
-            on.zip(location)
-                .map(|(on, location)| PublicationOutcome::Published { on, location })
+            match (on, location) {
+                (Ok(on), Ok(location)) => Ok(PublicationOutcome::Published { on, location }),
+                (on, location) => Err(on.err().into_iter().chain(location.err()).collect()),
+            }
         } else {
             if violations
                 .check(
@@ -939,17 +846,14 @@ impl ReviewRegistry for RegistryApi {
             {
                 violations.add("published_on", "only for a published review");
             }
-            violations
-                .check(
-                    "not_published_justification",
-                    required_text(&request.not_published_justification, LONG_TEXT),
-                )
-                .map(|justification| PublicationOutcome::NotPublished { justification })
+            field(
+                "not_published_justification",
+                required_text(&request.not_published_justification, LONG_TEXT),
+            )
+            .map(|justification| PublicationOutcome::NotPublished { justification })
+            .map_err(Vec::from)
         };
-        violations.finish()?;
-        let Some(outcome) = outcome else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (outcome,) = violations.finish_with((outcome,))?;
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
         self.command(
@@ -968,7 +872,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::GetTimelineRequest>,
     ) -> Result<Response<pb::Timeline>, Status> {
         let principal = principal(&request)?;
-        let id = review_id("review_id", &request.get_ref().review_id)?;
+        let id = uuid_field("review_id", &request.get_ref().review_id)?;
         let review = self.readable(&principal, id, "GetTimeline").await?;
         let timeline = self.timeline(&review)?;
         Ok(Response::new(pb::Timeline {
@@ -1003,7 +907,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let id = review_id("review_id", &request.review_id)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         self.authorize(
             &principal,
             &[Role::Auditor, Role::PartnershipAdmin],
@@ -1027,21 +931,13 @@ impl ReviewRegistry for RegistryApi {
             .audit_records(&principal.partnership, id, after, limit + 1)
             .await
             .map_err(RegistryError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    Cursor {
-                        at: record.at,
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            Cursor {
+                at: record.at,
+                id: record.id,
+            }
+            .encode()
+        });
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
             .await

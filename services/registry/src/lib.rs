@@ -57,6 +57,7 @@ pub fn store(context: &ServiceContext, config: &RegistryConfig) -> Store {
         Arc::new(config.rules.clone()),
         Arc::new(WorkingDayCalendar::england_and_wales()),
         Arc::clone(&context.clock),
+        context.audit.clone(),
     )
 }
 

@@ -13,7 +13,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use sqlx::{PgConnection, PgPool};
@@ -29,18 +29,6 @@ use crate::domain::stage::Stage;
 use crate::domain::values::Email;
 use crate::error::RegistryError;
 use crate::events;
-
-/// A client request id to honour for a command.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    /// The RPC name.
-    pub operation: &'static str,
-    pub request_id: String,
-    /// Fingerprint of the request's content.
-    pub fingerprint: Vec<u8>,
-    /// What the key should point at (the resource the command creates).
-    pub resource_id: String,
-}
 
 /// Filters of ListReviews.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +50,7 @@ pub struct Store {
     calendar: Arc<WorkingDayCalendar>,
     clock: Arc<dyn Clock>,
     /// Reads and refusals, group-committed.
+    /// The service's group-committing writer of read and refusal audits.
     reads: audit::AuditLog,
 }
 
@@ -170,15 +159,21 @@ impl Store {
         rules: Arc<DeadlineRules>,
         calendar: Arc<WorkingDayCalendar>,
         clock: Arc<dyn Clock>,
+        reads: audit::AuditLog,
     ) -> Self {
         Self {
-            reads: audit::AuditLog::start(pool.clone()),
+            reads,
             pool,
             outbox,
             rules,
             calendar,
             clock,
         }
+    }
+
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &audit::AuditLog {
+        &self.reads
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -448,24 +443,16 @@ impl Store {
     pub async fn create(
         &self,
         principal: &Principal,
-        key: IdempotencyKey,
+        (key, review_id): (RequestKey, Uuid),
         open: impl FnOnce(Uuid, String) -> Result<(Review, Vec<Change>), ReviewError>,
     ) -> Result<Review, RegistryError> {
-        let review_id: Uuid = key.resource_id.parse().map_err(|_| {
-            RegistryError::Service(cspr_platform::error::ServiceError::internal(
-                "resource id is not a UUID",
-            ))
-        })?;
         let mut transaction = self.pool.begin().await?;
-        if let Some(existing) = Self::claim(&mut transaction, principal, &key).await? {
+        if let Some(existing) = Self::claim(&mut transaction, principal, &key, review_id).await? {
             transaction.rollback().await?;
-            let existing_id: Uuid = existing
-                .parse()
-                .map_err(|_| corrupt("review id", &existing))?;
             return self
-                .get(&principal.partnership, existing_id)
+                .get(&principal.partnership, existing)
                 .await?
-                .ok_or(RegistryError::ReviewNotFound(existing));
+                .ok_or(RegistryError::ReviewNotFound(existing.to_string()));
         }
         let year = self.clock.today().format("%Y").to_string();
         let number: i32 = sqlx::query_scalar(
@@ -514,39 +501,32 @@ impl Store {
     async fn claim(
         connection: &mut PgConnection,
         principal: &Principal,
-        key: &IdempotencyKey,
-    ) -> Result<Option<String>, RegistryError> {
-        match idempotency::claim(
-            connection,
-            &principal.partnership,
-            key.operation,
-            &key.request_id,
-            &key.fingerprint,
-            &key.resource_id,
-        )
-        .await?
-        {
-            Claim::New => Ok(None),
-            Claim::Replay(resource) => Ok(Some(resource)),
-            Claim::Conflict => Err(RegistryError::IdempotencyConflict(key.request_id.clone())),
-        }
+        key: &RequestKey,
+        resource_id: Uuid,
+    ) -> Result<Option<Uuid>, RegistryError> {
+        idempotency::claim(connection, &principal.partnership, key, resource_id)
+            .await
+            .map_err(|error| RegistryError::Service(error.into()))
     }
 
-    /// Runs a command on one review: lock, apply, persist, deadlines, events, audit.
+    /// Runs a command on one review: lock, `guard` (before a replay is answered too), apply,
+    /// persist, deadlines, events, audit.
     pub async fn update(
         &self,
         principal: &Principal,
         review_id: Uuid,
         action: &'static str,
-        key: Option<IdempotencyKey>,
+        key: Option<(RequestKey, Uuid)>,
+        guard: impl FnOnce(&Review) -> Result<(), RegistryError>,
         command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
         let review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
             .await?
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
-        if let Some(key) = &key
-            && Self::claim(&mut transaction, principal, key)
+        guard(&review)?;
+        if let Some((key, resource_id)) = &key
+            && Self::claim(&mut transaction, principal, key, *resource_id)
                 .await?
                 .is_some()
         {
@@ -827,6 +807,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         audit::record_on_review(
             connection,
+            self.clock.now(),
             principal,
             action,
             review_id,

@@ -394,6 +394,12 @@ async fn a_review_runs_from_notification_to_closure() {
         .expect("overview")
         .into_inner();
     assert_eq!(stage(&review), pb::Stage::PanelApproval);
+    // Issue 13 item 8: a replay is authorized like the first request.
+    let refused = client
+        .submit_overview_report(authed(report("ov-1"), &other_reviewer))
+        .await
+        .expect_err("a replay by a reviewer not appointed");
+    assert_eq!(refused.code(), Code::PermissionDenied);
     let review = client
         .approve_overview_report(authed(
             pb::ApproveOverviewReportRequest {

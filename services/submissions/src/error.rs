@@ -13,8 +13,6 @@ pub enum SubmissionsError {
     RequestNotFound(String),
     #[error(transparent)]
     Decision(#[from] DecisionError),
-    #[error("request_id {0:?} was already used for a different submission")]
-    IdempotencyConflict(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("database: {0}")]
@@ -42,9 +40,6 @@ impl From<SubmissionsError> for ServiceError {
             }
             SubmissionsError::Decision(decision) => {
                 ServiceError::FailedPrecondition(decision.to_string())
-            }
-            SubmissionsError::IdempotencyConflict(_) => {
-                ServiceError::AlreadyExists(error.to_string())
             }
             SubmissionsError::Service(service) => service,
             SubmissionsError::Database(database) => ServiceError::from(database),

@@ -4,13 +4,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
-use cspr_platform::error::{FieldViolation, ServiceError, Violations};
-use cspr_platform::pagination::{Cursor, page_size};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::idempotency::MAX_REQUEST_ID;
+use cspr_platform::pagination::{Cursor, finish_page, page_size};
 use cspr_platform::projection::reviews;
-use cspr_platform::values::{AgencyId, Email, required_text};
+use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
 use cspr_proto::submissions::v1::submit_agency_report_request::Item;
@@ -26,62 +28,21 @@ use crate::store::{
     SubmissionStart,
 };
 
-/// Roles that read every agency's reports of their partnership's reviews.
-const READERS: &[Role] = &[
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Auditor,
-];
 const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What a caller may see of a review's reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Visibility {
-    /// Every agency's.
-    All,
-    /// Only this agency's (an agency caller).
-    Agency(String),
-}
-
-impl Visibility {
-    fn allows(&self, agency_id: &str) -> bool {
-        match self {
-            Visibility::All => true,
-            Visibility::Agency(own) => own == agency_id,
-        }
+/// Whether the caller's access to a review's reports covers this agency's.
+fn covers(access: &Access, agency_id: &str) -> bool {
+    match access {
+        Access::Full | Access::Redacted => true,
+        Access::Agency(own) => own == agency_id,
     }
 }
 
-fn visibility(principal: &Principal, review: &ReviewInfo) -> Result<Visibility, ServiceError> {
-    if READERS.iter().any(|role| principal.has(*role)) {
-        return Ok(Visibility::All);
-    }
-    if principal.has(Role::Reviewer)
-        && review.reviewer_subject.as_deref() == Some(principal.subject.as_str())
-    {
-        return Ok(Visibility::All);
-    }
-    if principal.has(Role::Agency)
-        && let Some(org) = &principal.org
-    {
-        return Ok(Visibility::Agency(org.clone()));
-    }
-    Err(ServiceError::PermissionDenied(
-        "reading agency reports needs a panel or partnership role, being the appointed reviewer, or being the agency".into(),
-    ))
-}
-
-fn uuid_field(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ServiceError::invalid(field, "required"));
-    }
-    raw.parse()
-        .map_err(|_| ServiceError::invalid(field, "not an id (UUID)"))
+fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
+    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
@@ -191,24 +152,41 @@ impl SubmissionsApi {
         principal: &Principal,
         review: &ReviewInfo,
         action: &str,
-    ) -> Result<Visibility, Status> {
-        match visibility(principal, review) {
-            Ok(visibility) => Ok(visibility),
-            Err(error) => {
-                self.audit(
+    ) -> Result<Access, Status> {
+        match access::read(principal, facts(review), Area::AgencyReports) {
+            Ok(access) => Ok(access),
+            Err(denied) => {
+                self.audit_refusal(
                     principal,
                     action,
                     review.review_id,
                     format!("reviews/{}/reports", review.review_id),
-                    "PERMISSION_DENIED",
+                    denied.code(),
                 )
                 .await;
-                Err(error.into())
+                Err(denied.into())
             }
         }
     }
 
-    async fn audit(
+    /// Audits a read; like every service's, the read is answered only once its record is
+    /// committed.
+    async fn audit_read(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+    ) -> Result<(), Status> {
+        self.store
+            .audit_access(principal, action, review_id, resource, "ok")
+            .await
+            .map_err(SubmissionsError::from)?;
+        Ok(())
+    }
+
+    /// Audits a refusal (answered whether or not the record could be written).
+    async fn audit_refusal(
         &self,
         principal: &Principal,
         action: &str,
@@ -216,13 +194,10 @@ impl SubmissionsApi {
         resource: String,
         outcome: &str,
     ) {
-        if let Err(error) = self
-            .store
-            .audit_access(principal, action, review_id, resource, outcome)
-            .await
-        {
-            tracing::warn!(%error, action, "cannot write audit record");
-        }
+        self.store
+            .audit_log()
+            .record_refusal_on_review(principal, action, review_id, resource, outcome)
+            .await;
     }
 
     async fn decide(
@@ -236,7 +211,7 @@ impl SubmissionsApi {
         let agency_id = agency_field("agency_id", agency_id)?;
         let review = self.review(principal, review_id).await?;
         if let Err(error) = principal.require_any(DECIDERS) {
-            self.audit(
+            self.audit_refusal(
                 principal,
                 "PanelDecision",
                 review.review_id,
@@ -279,19 +254,21 @@ impl SubmissionsApi {
         };
         let limits = &self.limits;
         let mut violations = Violations::new();
-        let request_id =
-            violations.check("header.request_id", required_text(&header.request_id, 100));
-        let review_id = violations.check(
+        let request_id = field(
+            "header.request_id",
+            required_text(&header.request_id, MAX_REQUEST_ID),
+        );
+        let review_id = field(
             "header.review_id",
             uuid_field("header.review_id", &header.review_id)
                 .map_err(|_| "required: the review id (UUID)"),
         );
-        let agency_id = violations.check("header.agency_id", AgencyId::parse(&header.agency_id));
-        let author_name = violations.check(
+        let agency_id = field("header.agency_id", AgencyId::parse(&header.agency_id));
+        let author_name = field(
             "header.author_name",
             required_text(&header.author_name, 200),
         );
-        let author_role = violations.check(
+        let author_role = field(
             "header.author_role",
             required_text(&header.author_role, 200),
         );
@@ -320,17 +297,8 @@ impl SubmissionsApi {
         for violation in narrative_violations {
             violations.add(violation.field, violation.description);
         }
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(review_id),
-            Some(agency_id),
-            Some(author_name),
-            Some(author_role),
-        ) = (request_id, review_id, agency_id, author_name, author_role)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (request_id, review_id, agency_id, author_name, author_role) =
+            violations.finish_with((request_id, review_id, agency_id, author_name, author_role))?;
         if principal.org.as_deref() != Some(agency_id.as_str()) {
             return Err(ServiceError::PermissionDenied(format!(
                 "this token is for agency {:?}; an agency submits only its own report",
@@ -365,31 +333,22 @@ impl AgencySubmissions for SubmissionsApi {
         principal.require_any(&[Role::PartnershipAdmin])?;
         let request = request.into_inner();
         let mut violations = Violations::new();
-        let review_id = violations.check(
+        let review_id = field(
             "review_id",
             uuid_field("review_id", &request.review_id)
                 .map_err(|_| "required: the review id (UUID)"),
         );
-        let agency_id = violations.check("agency_id", AgencyId::parse(&request.agency_id));
-        let agency_name = violations.check("agency_name", required_text(&request.agency_name, 200));
-        let contact_email = violations.check("contact_email", Email::parse(&request.contact_email));
-        let due_date = violations.check("due_date", date_from_proto(request.due_date.as_ref()));
-        if let Some(due) = due_date
-            && due <= self.clock.today()
+        let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
+        let agency_name = field("agency_name", required_text(&request.agency_name, 200));
+        let contact_email = field("contact_email", Email::parse(&request.contact_email));
+        let due_date = field("due_date", date_from_proto(request.due_date.as_ref()));
+        if let Ok(due) = &due_date
+            && *due <= self.clock.today()
         {
             violations.add("due_date", "must be in the future");
         }
-        violations.finish()?;
-        let (
-            Some(review_id),
-            Some(agency_id),
-            Some(agency_name),
-            Some(contact_email),
-            Some(due_date),
-        ) = (review_id, agency_id, agency_name, contact_email, due_date)
-        else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        let (review_id, agency_id, agency_name, contact_email, due_date) =
+            violations.finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
         self.review(&principal, review_id).await?;
         let record = self
             .store
@@ -423,10 +382,9 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let is_partnership_reader = READERS.iter().any(|role| principal.has(*role));
-        if !is_partnership_reader {
-            if principal.has(Role::Agency) {
-                let own = principal.org.clone().unwrap_or_default();
+        match access::reach(&principal, Area::AgencyReports)? {
+            Reach::Partnership => {}
+            Reach::Agency(own) => {
                 if agency_id.as_ref().is_some_and(|asked| *asked != own) {
                     return Err(ServiceError::PermissionDenied(
                         "an agency sees only its own report requests".into(),
@@ -434,7 +392,8 @@ impl AgencySubmissions for SubmissionsApi {
                     .into());
                 }
                 agency_id = Some(own);
-            } else if principal.has(Role::Reviewer) {
+            }
+            Reach::AppointedReviews(_) => {
                 let Some(review_id) = review_id else {
                     return Err(
                         ServiceError::invalid("review_id", "required for a reviewer").into(),
@@ -443,12 +402,6 @@ impl AgencySubmissions for SubmissionsApi {
                 let review = self.review(&principal, review_id).await?;
                 self.visibility(&principal, &review, "ListReportRequests")
                     .await?;
-            } else {
-                return Err(ServiceError::PermissionDenied(
-                    "reading report requests needs a partnership, panel, reviewer or agency role"
-                        .into(),
-                )
-                .into());
             }
         }
         if review_id.is_none() && agency_id.is_none() {
@@ -465,30 +418,21 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .await
             .map_err(SubmissionsError::from)?;
-        let next_page_token = if records.len() as i64 > limit {
-            records.truncate(limit as usize);
-            records
-                .last()
-                .map(|record| {
-                    Cursor {
-                        at: record.created_at,
-                        id: record.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = finish_page(&mut records, limit, |record| {
+            Cursor {
+                at: record.created_at,
+                id: record.id,
+            }
+            .encode()
+        });
         if let Some(review_id) = review_id {
-            self.audit(
+            self.audit_read(
                 &principal,
                 "ListReportRequests",
                 review_id,
                 format!("reviews/{review_id}/requests"),
-                "ok",
             )
-            .await;
+            .await?;
         }
         Ok(Response::new(pb::ListReportRequestsResponse {
             report_requests: records.iter().map(request_to_proto).collect(),
@@ -616,8 +560,8 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "GetAgencyReport")
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
-        if !visibility.allows(&agency_id) {
-            self.audit(
+        if !covers(&visibility, &agency_id) {
+            self.audit_refusal(
                 &principal,
                 "GetAgencyReport",
                 review_id,
@@ -639,8 +583,8 @@ impl AgencySubmissions for SubmissionsApi {
                     request.version
                 ))
             })?;
-        self.audit(&principal, "GetAgencyReport", review_id, resource, "ok")
-            .await;
+        self.audit_read(&principal, "GetAgencyReport", review_id, resource)
+            .await?;
         Ok(Response::new(report_to_proto(&report)))
     }
 
@@ -658,37 +602,28 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "ListAgencyReports")
             .await?;
         let only_agency = match &visibility {
-            Visibility::All => None,
-            Visibility::Agency(own) => Some(own.as_str()),
+            Access::Full | Access::Redacted => None,
+            Access::Agency(own) => Some(own.as_str()),
         };
         let mut reports = self
             .store
             .latest_reports(review_id, only_agency, after, limit + 1)
             .await
             .map_err(SubmissionsError::from)?;
-        let next_page_token = if reports.len() as i64 > limit {
-            reports.truncate(limit as usize);
-            reports
-                .last()
-                .map(|report| {
-                    Cursor {
-                        at: report.submitted_at,
-                        id: report.id,
-                    }
-                    .encode()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        self.audit(
+        let next_page_token = finish_page(&mut reports, limit, |report| {
+            Cursor {
+                at: report.submitted_at,
+                id: report.id,
+            }
+            .encode()
+        });
+        self.audit_read(
             &principal,
             "ListAgencyReports",
             review_id,
             format!("reviews/{review_id}/reports"),
-            "ok",
         )
-        .await;
+        .await?;
         Ok(Response::new(pb::ListAgencyReportsResponse {
             reports: reports.iter().map(report_to_proto).collect(),
             next_page_token,
@@ -723,15 +658,16 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let principal = principal(&request)?;
         let request = request.into_inner();
-        let mut violations = Violations::new();
-        if request.version <= 0 {
-            violations.add("version", "required: the version the panel read");
-        }
-        let missing = violations.check("missing", required_text(&request.missing, 10_000));
-        violations.finish()?;
-        let Some(missing) = missing else {
-            return Err(Status::internal("validated fields missing"));
+        let version = if request.version <= 0 {
+            Err(FieldViolation::new(
+                "version",
+                "required: the version the panel read",
+            ))
+        } else {
+            Ok(request.version)
         };
+        let missing = field("missing", required_text(&request.missing, 10_000));
+        let (_, missing) = Violations::new().finish_with((version, missing))?;
         self.decide(
             &principal,
             &request.review_id,
@@ -780,8 +716,8 @@ impl AgencySubmissions for SubmissionsApi {
         let visibility = self
             .visibility(&principal, &review, "StreamCombinedChronology")
             .await?;
-        if visibility != Visibility::All {
-            self.audit(
+        if visibility != Access::Full {
+            self.audit_refusal(
                 &principal,
                 "StreamCombinedChronology",
                 review_id,
@@ -794,14 +730,13 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .into());
         }
-        self.audit(
+        self.audit_read(
             &principal,
             "StreamCombinedChronology",
             review_id,
             format!("reviews/{review_id}/chronology"),
-            "ok",
         )
-        .await;
+        .await?;
         let rows = self
             .store
             .stream_chronology(review_id, request.include_pending, agency_id);

@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit;
+use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::date_to_proto;
-use cspr_platform::idempotency::{self, Claim};
+use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
@@ -161,6 +161,8 @@ pub struct Store {
     pool: PgPool,
     outbox: Outbox,
     clock: Arc<dyn Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    audit: AuditLog,
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -176,12 +178,18 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
         Self {
             pool,
             outbox,
             clock,
+            audit,
         }
+    }
+
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -396,6 +404,7 @@ impl Store {
             .await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             "RequestAgencyReport",
             review_id,
@@ -487,6 +496,7 @@ impl Store {
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
         audit::record_on_review(
             &mut transaction,
+            self.clock.now(),
             principal,
             decision.action(),
             review_id,
@@ -631,16 +641,9 @@ impl Store {
         resource: String,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::record_on_review(
-            &mut connection,
-            principal,
-            action,
-            review_id,
-            resource,
-            outcome,
-        )
-        .await
+        self.audit
+            .record_on_review(principal, action, review_id, resource, outcome)
+            .await
     }
 
     /// A retry of a submission that was already stored returns its receipt.
@@ -775,33 +778,25 @@ impl SubmissionWriter {
         let request = Store::fetch_request(&mut self.transaction, review_id, &agency_id, true)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.clone()))?;
-        let claim = idempotency::claim(
+        // The content is known only once the stream ended, so the key is made here.
+        let key = RequestKey {
+            operation: "SubmitAgencyReport",
+            request_id: self.start.request_id.clone(),
+            fingerprint: content_hash.as_bytes().to_vec(),
+        };
+        let replayed = idempotency::claim(
             &mut self.transaction,
             &principal.partnership,
-            "SubmitAgencyReport",
-            &self.start.request_id,
-            content_hash.as_bytes(),
-            &self.report_id.to_string(),
+            &key,
+            self.report_id,
         )
-        .await?;
-        match claim {
-            Claim::New => {}
-            Claim::Replay(existing) => {
-                self.transaction.rollback().await?;
-                let existing: Uuid = existing.parse().map_err(|_| {
-                    SubmissionsError::Database(sqlx::Error::Decode(
-                        "stored report id is not a UUID".into(),
-                    ))
-                })?;
-                return receipt_of(&self.pool, existing)
-                    .await?
-                    .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
-            }
-            Claim::Conflict => {
-                return Err(SubmissionsError::IdempotencyConflict(
-                    self.start.request_id.clone(),
-                ));
-            }
+        .await
+        .map_err(|error| SubmissionsError::Service(error.into()))?;
+        if let Some(existing) = replayed {
+            self.transaction.rollback().await?;
+            return receipt_of(&self.pool, existing)
+                .await?
+                .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
         }
         // Re-check under the lock: the panel may have decided while the stream ran.
         domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
@@ -850,6 +845,7 @@ impl SubmissionWriter {
             .await?;
         audit::record_on_review(
             &mut self.transaction,
+            self.clock.now(),
             principal,
             "SubmitAgencyReport",
             review_id,
