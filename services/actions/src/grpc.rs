@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
+use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -48,20 +48,13 @@ pub struct ActionsApi {
     clock: Arc<dyn Clock>,
 }
 
-fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
-}
-
 impl ActionsApi {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| ActionsError::from(error).into())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {
@@ -271,7 +264,7 @@ impl ActionMonitoring for ActionsApi {
             raw => {
                 let review = self.review(&principal, raw).await?;
                 // Within one review the caller's access to it decides, not their reach.
-                reach = match access::read(&principal, facts(&review), Area::Actions)? {
+                reach = match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Agency(org) => Reach::Agency(org),
                     Access::Full | Access::Redacted => Reach::Partnership,
                 };
@@ -318,11 +311,7 @@ impl ActionMonitoring for ActionsApi {
             .await
             .map_err(ActionsError::from)?;
         let next_page_token = finish_page(&mut actions, limit, |action| {
-            Cursor {
-                at: action.created_at,
-                id: action.id,
-            }
-            .encode()
+            Cursor::new(action.created_at, action.id)
         });
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
@@ -379,7 +368,7 @@ impl ActionMonitoring for ActionsApi {
             },
             raw => {
                 let review = self.review(&principal, raw).await?;
-                match access::read(&principal, facts(&review), Area::Actions)? {
+                match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Full | Access::Redacted => Some(review.review_id),
                     Access::Agency(_) => {
                         return Err(ServiceError::PermissionDenied(

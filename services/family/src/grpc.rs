@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
-use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
+use cspr_platform::access::{self, Access, Area, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -75,10 +75,7 @@ impl FamilyApi {
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| FamilyError::from(error).into())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     async fn refuse(
@@ -101,10 +98,6 @@ impl FamilyApi {
         denied.into()
     }
 
-    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
-    }
-
     /// The caller's view of the review's family members: in clear or redacted.
     async fn read_view(
         &self,
@@ -112,7 +105,7 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, Self::facts(review), Area::Family) {
+        match access::read(principal, review.facts(), Area::Family) {
             Ok(view) => Ok(view),
             Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
@@ -124,7 +117,7 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, Self::facts(review), Work::FamilyEngagement) {
+        match access::may_do(principal, review.facts(), Work::FamilyEngagement) {
             Ok(()) => Ok(()),
             Err(denied) => Err(self.refuse(principal, review, action, denied).await),
         }
@@ -365,11 +358,7 @@ impl FamilyEngagement for FamilyApi {
             .await
             .map_err(FamilyError::from)?;
         let next_page_token = finish_page(&mut members, limit, |member| {
-            Cursor {
-                at: member.created_at,
-                id: member.id,
-            }
-            .encode()
+            Cursor::new(member.created_at, member.id)
         });
         self.store
             .audit_access(

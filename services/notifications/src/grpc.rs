@@ -126,11 +126,7 @@ impl Notifications for NotificationsApi {
         .await
         .map_err(ServiceError::from)?;
         let next_page_token = finish_page(&mut deliveries, limit, |delivery| {
-            Cursor {
-                at: delivery.created_at,
-                id: delivery.id,
-            }
-            .encode()
+            Cursor::new(delivery.created_at, delivery.id)
         });
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(to_proto).collect(),

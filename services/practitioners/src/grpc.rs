@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use cspr_platform::access::{self, Area, ReviewFacts, Work};
+use cspr_platform::access::{self, Area, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -155,14 +155,7 @@ impl PractitionersApi {
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| PractitionersError::from(error).into())
-    }
-
-    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     /// Engagement is run by the appointed reviewer and the partnership.
@@ -172,7 +165,7 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, Self::facts(review), Work::PractitionerEngagement) {
+        match access::may_do(principal, review.facts(), Work::PractitionerEngagement) {
             Ok(()) => Ok(()),
             Err(denied) => {
                 self.refused(principal, review, action).await;
@@ -187,7 +180,7 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::read(principal, Self::facts(review), Area::Practitioners) {
+        match access::read(principal, review.facts(), Area::Practitioners) {
             Ok(_) => Ok(()),
             Err(denied) => {
                 self.refused(principal, review, action).await;
@@ -307,12 +300,9 @@ impl PractitionerEngagement for PractitionersApi {
             )
             .await
             .map_err(PractitionersError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            TextCursor {
-                key: record.name.to_lowercase(),
-                id: record.id,
-            }
-            .encode()
+        let next_page_token = finish_page(&mut records, limit, |record| TextCursor {
+            key: record.name.to_lowercase(),
+            id: record.id,
         });
         self.store
             .audit_access(&principal, "ListPractitioners", review.review_id, "ok")

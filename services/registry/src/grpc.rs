@@ -305,11 +305,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let next_page_token = finish_page(&mut reviews, limit, |review| {
-            Cursor {
-                at: review.created_at,
-                id: review.id,
-            }
-            .encode()
+            Cursor::new(review.created_at, review.id)
         });
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
@@ -932,11 +928,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor {
-                at: record.at,
-                id: record.id,
-            }
-            .encode()
+            Cursor::new(record.at, record.id)
         });
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")

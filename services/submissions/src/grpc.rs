@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
+use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Principal, Role, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -39,10 +39,6 @@ fn covers(access: &Access, agency_id: &str) -> bool {
         Access::Full | Access::Redacted => true,
         Access::Agency(own) => own == agency_id,
     }
-}
-
-fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
@@ -143,7 +139,7 @@ impl SubmissionsApi {
     async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
         reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(|error| SubmissionsError::from(error).into())
+            .map_err(|error| ServiceError::from(error).into())
     }
 
     /// The caller's visibility on a review, auditing a refusal.
@@ -153,7 +149,7 @@ impl SubmissionsApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, facts(review), Area::AgencyReports) {
+        match access::read(principal, review.facts(), Area::AgencyReports) {
             Ok(access) => Ok(access),
             Err(denied) => {
                 self.audit_refusal(
@@ -419,11 +415,7 @@ impl AgencySubmissions for SubmissionsApi {
             .await
             .map_err(SubmissionsError::from)?;
         let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor {
-                at: record.created_at,
-                id: record.id,
-            }
-            .encode()
+            Cursor::new(record.created_at, record.id)
         });
         if let Some(review_id) = review_id {
             self.audit_read(
@@ -611,11 +603,7 @@ impl AgencySubmissions for SubmissionsApi {
             .await
             .map_err(SubmissionsError::from)?;
         let next_page_token = finish_page(&mut reports, limit, |report| {
-            Cursor {
-                at: report.submitted_at,
-                id: report.id,
-            }
-            .encode()
+            Cursor::new(report.submitted_at, report.id)
         });
         self.audit_read(
             &principal,
