@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
-use cspr_platform::access::{self, Access, Area, Work};
+use cspr_platform::access::{Access, Area, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -78,26 +78,6 @@ impl FamilyApi {
         Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
-    async fn refuse(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-        denied: access::Denied,
-    ) -> Status {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(
-                principal,
-                action,
-                review.review_id,
-                format!("reviews/{}/family", review.review_id),
-                denied.code(),
-            )
-            .await;
-        denied.into()
-    }
-
     /// The caller's view of the review's family members: in clear or redacted.
     async fn read_view(
         &self,
@@ -105,10 +85,10 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, review.facts(), Area::Family) {
-            Ok(view) => Ok(view),
-            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .read_checked(principal, review, Area::Family, action)
+            .await?)
     }
 
     async fn writer(
@@ -117,10 +97,10 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, review.facts(), Work::FamilyEngagement) {
-            Ok(()) => Ok(()),
-            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .may_do_checked(principal, review, Work::FamilyEngagement, action)
+            .await?)
     }
 
     fn seal(&self, row: Uuid, field: &str, text: &str) -> Result<Vec<u8>, Status> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use cspr_platform::access::{self, Area, Work};
+use cspr_platform::access::{Area, Work};
 use cspr_platform::auth::{Principal, principal};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
@@ -165,13 +165,10 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, review.facts(), Work::PractitionerEngagement) {
-            Ok(()) => Ok(()),
-            Err(denied) => {
-                self.refused(principal, review, action).await;
-                Err(denied.into())
-            }
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .may_do_checked(principal, review, Work::PractitionerEngagement, action)
+            .await?)
     }
 
     async fn may_read(
@@ -180,26 +177,11 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::read(principal, review.facts(), Area::Practitioners) {
-            Ok(_) => Ok(()),
-            Err(denied) => {
-                self.refused(principal, review, action).await;
-                Err(denied.into())
-            }
-        }
-    }
-
-    async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(
-                principal,
-                action,
-                review.review_id,
-                format!("reviews/{}/practitioners", review.review_id),
-                "PERMISSION_DENIED",
-            )
-            .await;
+        let audit = self.store.audit_log();
+        audit
+            .read_checked(principal, review, Area::Practitioners, action)
+            .await?;
+        Ok(())
     }
 }
 

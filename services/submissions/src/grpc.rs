@@ -149,20 +149,10 @@ impl SubmissionsApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, review.facts(), Area::AgencyReports) {
-            Ok(access) => Ok(access),
-            Err(denied) => {
-                self.audit_refusal(
-                    principal,
-                    action,
-                    review.review_id,
-                    format!("reviews/{}/reports", review.review_id),
-                    denied.code(),
-                )
-                .await;
-                Err(denied.into())
-            }
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .read_checked(principal, review, Area::AgencyReports, action)
+            .await?)
     }
 
     /// Audits a read; like every service's, the read is answered only once its record is
@@ -181,21 +171,6 @@ impl SubmissionsApi {
         Ok(())
     }
 
-    /// Audits a refusal (answered whether or not the record could be written).
-    async fn audit_refusal(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(principal, action, review_id, resource, outcome)
-            .await;
-    }
-
     async fn decide(
         &self,
         principal: &Principal,
@@ -207,14 +182,16 @@ impl SubmissionsApi {
         let agency_id = agency_field("agency_id", agency_id)?;
         let review = self.review(principal, review_id).await?;
         if let Err(error) = principal.require_any(DECIDERS) {
-            self.audit_refusal(
-                principal,
-                "PanelDecision",
-                review.review_id,
-                format!("reviews/{review_id}/reports/{agency_id}"),
-                "PERMISSION_DENIED",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    principal,
+                    "PanelDecision",
+                    review.review_id,
+                    format!("reviews/{review_id}/reports/{agency_id}"),
+                    "PERMISSION_DENIED",
+                )
+                .await;
             return Err(error.into());
         }
         let request = self
@@ -553,14 +530,16 @@ impl AgencySubmissions for SubmissionsApi {
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
         if !covers(&visibility, &agency_id) {
-            self.audit_refusal(
-                &principal,
-                "GetAgencyReport",
-                review_id,
-                resource,
-                "NOT_FOUND",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    &principal,
+                    "GetAgencyReport",
+                    review_id,
+                    resource,
+                    "NOT_FOUND",
+                )
+                .await;
             return Err(SubmissionsError::RequestNotFound(agency_id).into());
         }
         let version = (request.version > 0).then_some(request.version);
@@ -705,14 +684,16 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "StreamCombinedChronology")
             .await?;
         if visibility != Access::Full {
-            self.audit_refusal(
-                &principal,
-                "StreamCombinedChronology",
-                review_id,
-                format!("reviews/{review_id}/chronology"),
-                "PERMISSION_DENIED",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    &principal,
+                    "StreamCombinedChronology",
+                    review_id,
+                    format!("reviews/{review_id}/chronology"),
+                    "PERMISSION_DENIED",
+                )
+                .await;
             return Err(ServiceError::PermissionDenied(
                 "the combined chronology is for the panel, the partnership and the reviewer".into(),
             )
