@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
@@ -108,9 +108,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::CreateActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         let mut violations = Violations::new();
         let today = self.clock.today();
@@ -182,7 +181,7 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::UpdateActionProgressRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let owner = if principal.has(Role::PartnershipAdmin) {
             None
         } else {
@@ -196,7 +195,6 @@ impl ActionMonitoring for ActionsApi {
                 }
             }
         };
-        let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
         let status = status_from_proto(request.status).ok_or_else(|| {
@@ -240,9 +238,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::VerifyActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let note = optional_text(&request.note, 5_000)
             .map_err(|error| ServiceError::invalid("note", error.to_string()))?;
@@ -254,9 +251,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let mut reach = access::reach(&principal, Area::Actions)?;
-        let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
@@ -352,9 +348,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::GetActionPlanSummaryRequest>,
     ) -> Result<Response<pb::ActionPlanSummary>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let reach = access::reach(&principal, Area::Actions)?;
-        let request = request.into_inner();
         let review_id = match request.review_id.trim() {
             "" => match reach {
                 Reach::Partnership => None,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use cspr_platform::access::{Access, Area, Work};
-use cspr_platform::auth::{Principal, principal};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
@@ -208,8 +208,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::AddFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "AddFamilyMember").await?;
         let member_id = Uuid::now_v7();
@@ -324,8 +323,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::ListFamilyMembersRequest>,
     ) -> Result<Response<pb::ListFamilyMembersResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         let view = self
             .read_view(&principal, &review, "ListFamilyMembers")
@@ -371,8 +369,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::GetFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         let view = self
             .read_view(&principal, &review, "GetFamilyMember")
@@ -401,8 +398,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RestrictContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RestrictContact").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -451,8 +447,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::LiftRestrictionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "LiftRestriction").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -464,8 +459,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContact").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -509,8 +503,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordContributionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContribution")
             .await?;
@@ -541,8 +534,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::ConsultOnPublicationRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "ConsultOnPublication")
             .await?;
@@ -561,8 +553,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordPublicationResponseRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordPublicationResponse")
             .await?;

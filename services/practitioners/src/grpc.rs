@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cspr_platform::access::{Area, Work};
-use cspr_platform::auth::{Principal, principal};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{Field, FieldViolation, Violations, field};
@@ -191,8 +191,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RegisterPractitionerRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RegisterPractitioner")
             .await?;
@@ -265,8 +264,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ListPractitionersRequest>,
     ) -> Result<Response<pb::ListPractitionersResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_read(&principal, &review, "ListPractitioners")
             .await?;
@@ -300,8 +298,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::DeferContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "DeferContact").await?;
         let practitioner_id = field(
@@ -357,8 +354,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ReleaseContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ReleaseContact")
             .await?;
@@ -374,8 +370,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ScheduleConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleConversation")
             .await?;
@@ -426,8 +421,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ScheduleLearningEventRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleLearningEvent")
             .await?;
@@ -480,8 +474,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RecordAttendanceRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RecordAttendance")
             .await?;
@@ -512,8 +505,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RecordLearningRequest>,
     ) -> Result<Response<pb::LearningRecord>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RecordLearning")
             .await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
@@ -302,9 +302,8 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::RequestAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let mut violations = Violations::new();
         let review_id = field(
             "review_id",
@@ -343,8 +342,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ListReportRequestsRequest>,
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
@@ -413,9 +411,8 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<Streaming<pb::SubmitAgencyReportRequest>>,
     ) -> Result<Response<pb::SubmissionReceipt>, Status> {
-        let principal = principal(&request)?;
+        let (principal, mut stream) = caller(request)?;
         principal.require_any(&[Role::Agency])?;
-        let mut stream = request.into_inner();
         let (header, start) = self.read_header(&principal, &mut stream).await?;
         let mut hasher = ContentHasher::new();
         hasher.add(&header.encode_to_vec());
@@ -515,8 +512,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::GetAgencyReportRequest>,
     ) -> Result<Response<pb::AgencyReport>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let agency_id = agency_field("agency_id", &request.agency_id)?;
         if request.version < 0 {
@@ -563,8 +559,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ListAgencyReportsRequest>,
     ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
@@ -601,8 +596,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::AcceptAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version the panel read").into(),
@@ -623,8 +617,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ReturnAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let version = if request.version <= 0 {
             Err(FieldViolation::new(
                 "version",
@@ -651,8 +644,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::WaiveAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let reason = required_text(&request.reason, 10_000)
             .map_err(|error| ServiceError::invalid("reason", error.to_string()))?;
         self.decide(
@@ -672,8 +664,7 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<Self::StreamCombinedChronologyStream>, Status> {
         use futures::StreamExt;
 
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let agency_id = match request.agency_id.trim() {
             "" => None,
