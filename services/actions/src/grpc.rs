@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::access::{self, Access, Area, Reach};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
@@ -48,20 +48,13 @@ pub struct ActionsApi {
     clock: Arc<dyn Clock>,
 }
 
-fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
-}
-
 impl ActionsApi {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| ActionsError::from(error).into())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {
@@ -115,9 +108,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::CreateActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let review = self.review(&principal, &request.review_id).await?;
         let mut violations = Violations::new();
         let today = self.clock.today();
@@ -189,7 +181,7 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::UpdateActionProgressRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let owner = if principal.has(Role::PartnershipAdmin) {
             None
         } else {
@@ -203,7 +195,6 @@ impl ActionMonitoring for ActionsApi {
                 }
             }
         };
-        let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
         let status = status_from_proto(request.status).ok_or_else(|| {
@@ -247,9 +238,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::VerifyActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let id = uuid_field("action_id", &request.action_id)?;
         let note = optional_text(&request.note, 5_000)
             .map_err(|error| ServiceError::invalid("note", error.to_string()))?;
@@ -261,9 +251,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let mut reach = access::reach(&principal, Area::Actions)?;
-        let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
@@ -271,7 +260,7 @@ impl ActionMonitoring for ActionsApi {
             raw => {
                 let review = self.review(&principal, raw).await?;
                 // Within one review the caller's access to it decides, not their reach.
-                reach = match access::read(&principal, facts(&review), Area::Actions)? {
+                reach = match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Agency(org) => Reach::Agency(org),
                     Access::Full | Access::Redacted => Reach::Partnership,
                 };
@@ -318,11 +307,7 @@ impl ActionMonitoring for ActionsApi {
             .await
             .map_err(ActionsError::from)?;
         let next_page_token = finish_page(&mut actions, limit, |action| {
-            Cursor {
-                at: action.created_at,
-                id: action.id,
-            }
-            .encode()
+            Cursor::new(action.created_at, action.id)
         });
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
@@ -363,9 +348,8 @@ impl ActionMonitoring for ActionsApi {
         &self,
         request: Request<pb::GetActionPlanSummaryRequest>,
     ) -> Result<Response<pb::ActionPlanSummary>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let reach = access::reach(&principal, Area::Actions)?;
-        let request = request.into_inner();
         let review_id = match request.review_id.trim() {
             "" => match reach {
                 Reach::Partnership => None,
@@ -379,7 +363,7 @@ impl ActionMonitoring for ActionsApi {
             },
             raw => {
                 let review = self.review(&principal, raw).await?;
-                match access::read(&principal, facts(&review), Area::Actions)? {
+                match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Full | Access::Redacted => Some(review.review_id),
                     Access::Agency(_) => {
                         return Err(ServiceError::PermissionDenied(

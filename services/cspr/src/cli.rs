@@ -8,12 +8,16 @@
 //! - services, stages and roles are value enums, so `--help` lists the choices and a typo is
 //!   refused before anything is sent.
 
+use std::sync::LazyLock;
+
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cspr_platform::auth::Role;
 use cspr_proto::registry::v1 as registry;
+use cspr_registry::convert::stage_to_proto;
+use cspr_registry::domain::stage::Stage;
 
-use crate::output::Output;
+use crate::output::{Output, enum_name};
 
 /// Child Safeguarding Practice Reviews: services and command-line client.
 #[derive(Debug, Parser)]
@@ -309,40 +313,41 @@ impl ServiceArg {
     }
 }
 
-/// A review stage for `--stage`, named as JSON output prints it (`information_gathering`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub(crate) enum StageArg {
-    Notified,
-    RapidReview,
-    NotProceeding,
-    Scoping,
-    InformationGathering,
-    Engagement,
-    OverviewDrafting,
-    PanelApproval,
-    PrePublication,
-    Published,
-    ActionMonitoring,
-    Closed,
+/// A review stage for `--stage`: the registry's stages, named as JSON output prints them
+/// (`information_gathering`), so the list in `--help` is the registry's own and cannot drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StageArg(pub(crate) registry::Stage);
+
+/// The stages `--stage` offers and their names (clap wants `'static` names; a name is the
+/// proto's, as [`enum_name`] prints it).
+static STAGE_ARGS: LazyLock<Vec<(StageArg, String)>> = LazyLock::new(|| {
+    Stage::ALL
+        .into_iter()
+        .map(|stage| {
+            let stage = stage_to_proto(stage);
+            (StageArg(stage), enum_name::<registry::Stage>(stage as i32))
+        })
+        .collect()
+});
+static STAGE_VARIANTS: LazyLock<Vec<StageArg>> =
+    LazyLock::new(|| STAGE_ARGS.iter().map(|(stage, _)| *stage).collect());
+
+impl ValueEnum for StageArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &STAGE_VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        STAGE_ARGS
+            .iter()
+            .find(|(stage, _)| stage == self)
+            .map(|(_, name)| PossibleValue::new(name.as_str()))
+    }
 }
 
 impl From<StageArg> for registry::Stage {
     fn from(stage: StageArg) -> Self {
-        match stage {
-            StageArg::Notified => registry::Stage::Notified,
-            StageArg::RapidReview => registry::Stage::RapidReview,
-            StageArg::NotProceeding => registry::Stage::NotProceeding,
-            StageArg::Scoping => registry::Stage::Scoping,
-            StageArg::InformationGathering => registry::Stage::InformationGathering,
-            StageArg::Engagement => registry::Stage::Engagement,
-            StageArg::OverviewDrafting => registry::Stage::OverviewDrafting,
-            StageArg::PanelApproval => registry::Stage::PanelApproval,
-            StageArg::PrePublication => registry::Stage::PrePublication,
-            StageArg::Published => registry::Stage::Published,
-            StageArg::ActionMonitoring => registry::Stage::ActionMonitoring,
-            StageArg::Closed => registry::Stage::Closed,
-        }
+        stage.0
     }
 }
 
@@ -477,13 +482,6 @@ mod tests {
             stages, proto_stages,
             "every stage but unspecified, in order"
         );
-        for stage in StageArg::value_variants() {
-            let name = stage.to_possible_value().expect("named");
-            assert_eq!(
-                name.get_name(),
-                crate::output::enum_name::<registry::Stage>(registry::Stage::from(*stage) as i32)
-            );
-        }
         let Command::Review(review) =
             parse(&["review", "list", "--stage", "information_gathering"])
                 .expect("parses")
@@ -494,7 +492,7 @@ mod tests {
         assert!(matches!(
             review.command,
             ReviewCommand::List {
-                stage: Some(StageArg::InformationGathering),
+                stage: Some(StageArg(registry::Stage::InformationGathering)),
                 ..
             }
         ));

@@ -9,8 +9,9 @@ use crate::domain::ContactError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FamilyError {
-    #[error("review {0}")]
-    ReviewNotFound(String),
+    /// Not in the caller's partnership (NOT_FOUND, whether it exists elsewhere or not).
+    #[error(transparent)]
+    Review(#[from] LoadError),
     #[error("family member {0}")]
     MemberNotFound(String),
     #[error("no publication consultation was sent to this family member")]
@@ -25,27 +26,15 @@ pub enum FamilyError {
     Database(#[from] sqlx::Error),
 }
 
-/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
-/// elsewhere or not.
-impl From<LoadError> for FamilyError {
-    fn from(error: LoadError) -> Self {
-        match error {
-            LoadError::NotFound(review_id) => FamilyError::ReviewNotFound(review_id.to_string()),
-            LoadError::Database(database) => FamilyError::Database(database),
-        }
-    }
-}
-
 impl From<FamilyError> for ServiceError {
     fn from(error: FamilyError) -> Self {
         match error {
-            FamilyError::ReviewNotFound(_) | FamilyError::MemberNotFound(_) => {
-                ServiceError::NotFound(error.to_string())
-            }
+            FamilyError::MemberNotFound(_) => ServiceError::NotFound(error.to_string()),
             FamilyError::NotConsulted | FamilyError::Contact(_) => {
                 ServiceError::FailedPrecondition(error.to_string())
             }
             FamilyError::Seal(seal) => ServiceError::internal(seal),
+            FamilyError::Review(load) => ServiceError::from(load),
             FamilyError::Service(service) => service,
             FamilyError::Database(database) => ServiceError::from(database),
         }

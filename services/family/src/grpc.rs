@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
-use cspr_platform::access::{self, Access, Area, ReviewFacts, Work};
-use cspr_platform::auth::{Principal, principal};
+use cspr_platform::access::{Access, Area, Work};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
@@ -75,34 +75,7 @@ impl FamilyApi {
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| FamilyError::from(error).into())
-    }
-
-    async fn refuse(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-        denied: access::Denied,
-    ) -> Status {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(
-                principal,
-                action,
-                review.review_id,
-                format!("reviews/{}/family", review.review_id),
-                denied.code(),
-            )
-            .await;
-        denied.into()
-    }
-
-    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     /// The caller's view of the review's family members: in clear or redacted.
@@ -112,10 +85,10 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, Self::facts(review), Area::Family) {
-            Ok(view) => Ok(view),
-            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .read_checked(principal, review, Area::Family, action)
+            .await?)
     }
 
     async fn writer(
@@ -124,10 +97,10 @@ impl FamilyApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, Self::facts(review), Work::FamilyEngagement) {
-            Ok(()) => Ok(()),
-            Err(denied) => Err(self.refuse(principal, review, action, denied).await),
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .may_do_checked(principal, review, Work::FamilyEngagement, action)
+            .await?)
     }
 
     fn seal(&self, row: Uuid, field: &str, text: &str) -> Result<Vec<u8>, Status> {
@@ -235,8 +208,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::AddFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "AddFamilyMember").await?;
         let member_id = Uuid::now_v7();
@@ -351,8 +323,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::ListFamilyMembersRequest>,
     ) -> Result<Response<pb::ListFamilyMembersResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         let view = self
             .read_view(&principal, &review, "ListFamilyMembers")
@@ -365,11 +336,7 @@ impl FamilyEngagement for FamilyApi {
             .await
             .map_err(FamilyError::from)?;
         let next_page_token = finish_page(&mut members, limit, |member| {
-            Cursor {
-                at: member.created_at,
-                id: member.id,
-            }
-            .encode()
+            Cursor::new(member.created_at, member.id)
         });
         self.store
             .audit_access(
@@ -402,8 +369,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::GetFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         let view = self
             .read_view(&principal, &review, "GetFamilyMember")
@@ -432,8 +398,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RestrictContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RestrictContact").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -482,8 +447,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::LiftRestrictionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "LiftRestriction").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -495,8 +459,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContact").await?;
         let member_id = self.member_id(&request.member_id)?;
@@ -540,8 +503,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordContributionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordContribution")
             .await?;
@@ -572,8 +534,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::ConsultOnPublicationRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "ConsultOnPublication")
             .await?;
@@ -592,8 +553,7 @@ impl FamilyEngagement for FamilyApi {
         &self,
         request: Request<pb::RecordPublicationResponseRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.writer(&principal, &review, "RecordPublicationResponse")
             .await?;

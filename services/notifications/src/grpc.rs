@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use cspr_platform::audit::{AuditEntry, AuditLog};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::timestamp_to_proto;
 use cspr_platform::error::ServiceError;
@@ -92,10 +92,9 @@ impl Notifications for NotificationsApi {
         &self,
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         self.operator(&principal, "ListDeliveries", "deliveries")
             .await?;
-        let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
@@ -126,11 +125,7 @@ impl Notifications for NotificationsApi {
         .await
         .map_err(ServiceError::from)?;
         let next_page_token = finish_page(&mut deliveries, limit, |delivery| {
-            Cursor {
-                at: delivery.created_at,
-                id: delivery.id,
-            }
-            .encode()
+            Cursor::new(delivery.created_at, delivery.id)
         });
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(to_proto).collect(),
@@ -142,8 +137,8 @@ impl Notifications for NotificationsApi {
         &self,
         request: Request<pb::GetDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
-        let principal = principal(&request)?;
-        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("delivery_id", &request.delivery_id)?;
         self.operator(&principal, "GetDelivery", &format!("deliveries/{id}"))
             .await?;
         let delivery = store::get(&self.pool, &principal.partnership, id)
@@ -157,8 +152,8 @@ impl Notifications for NotificationsApi {
         &self,
         request: Request<pb::RetryDeliveryRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
-        let principal = principal(&request)?;
-        let id = uuid_field("delivery_id", &request.get_ref().delivery_id)?;
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("delivery_id", &request.delivery_id)?;
         let resource = format!("deliveries/{id}");
         self.operator(&principal, "RetryDelivery", &resource)
             .await?;

@@ -12,6 +12,8 @@
 //! `org`) only its own reports and actions, family liaison the family engagement (and the
 //! review record), the auditor everything read-only with family data redacted.
 
+use uuid::Uuid;
+
 use crate::auth::{Principal, Role};
 use crate::error::ServiceError;
 
@@ -50,6 +52,18 @@ pub enum Area {
 }
 
 impl Area {
+    /// The resource an audit record names for this area of a review (`reviews/<id>/family`).
+    pub fn resource(self, review_id: Uuid) -> String {
+        let segment = match self {
+            Area::Review => return format!("reviews/{review_id}"),
+            Area::AgencyReports => "reports",
+            Area::Practitioners => "practitioners",
+            Area::Family => "family",
+            Area::Actions => "actions",
+        };
+        format!("reviews/{review_id}/{segment}")
+    }
+
     /// The readers who see the whole area in clear, whatever the appointment.
     fn partnership_readers(self) -> &'static [Role] {
         match self {
@@ -144,6 +158,15 @@ pub enum Work {
 }
 
 impl Work {
+    /// The area of a review this work writes to.
+    pub fn area(self) -> Area {
+        match self {
+            Work::OverviewReport => Area::Review,
+            Work::PractitionerEngagement => Area::Practitioners,
+            Work::FamilyEngagement => Area::Family,
+        }
+    }
+
     fn refusal(self) -> &'static str {
         match self {
             Work::OverviewReport => {

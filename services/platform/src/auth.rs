@@ -246,6 +246,12 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, ServiceError> {
         .ok_or_else(|| ServiceError::Unauthenticated("no verified caller".into()))
 }
 
+/// The verified caller of a request and its message: the first step of most handlers.
+pub fn caller<T>(request: Request<T>) -> Result<(Principal, T), ServiceError> {
+    let principal = principal(&request)?;
+    Ok((principal, request.into_inner()))
+}
+
 /// What a development token should say.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {

@@ -16,6 +16,11 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The position of the row at `at` with `id`.
+    pub fn new(at: DateTime<Utc>, id: Uuid) -> Self {
+        Self { at, id }
+    }
+
     /// The opaque token for the page after this item.
     pub fn encode(&self) -> String {
         hex::encode(format!("v1|{}|{}", self.at.timestamp_micros(), self.id))
@@ -79,20 +84,40 @@ impl TextCursor {
     }
 }
 
+/// A position a page token carries ([`Cursor`] or [`TextCursor`]).
+pub trait PageCursor {
+    /// The opaque token for the page after this position.
+    fn encode(&self) -> String;
+}
+
+impl PageCursor for Cursor {
+    fn encode(&self) -> String {
+        Cursor::encode(self)
+    }
+}
+
+impl PageCursor for TextCursor {
+    fn encode(&self) -> String {
+        TextCursor::encode(self)
+    }
+}
+
 /// Ends a page read with one row more than `limit` (the lists' way to learn whether another
 /// page follows): drops the extra row and returns the token of the page after the last row
-/// kept, or an empty token when this page is the last.
-pub fn finish_page<T>(
+/// kept (its position by `cursor_of`), or an empty token when this page is the last.
+pub fn finish_page<T, C: PageCursor>(
     rows: &mut Vec<T>,
     limit: i64,
-    token_of: impl FnOnce(&T) -> String,
+    cursor_of: impl FnOnce(&T) -> C,
 ) -> String {
     let limit = usize::try_from(limit).unwrap_or(0);
     if rows.len() <= limit {
         return String::new();
     }
     rows.truncate(limit);
-    rows.last().map(token_of).unwrap_or_default()
+    rows.last()
+        .map(|row| cursor_of(row).encode())
+        .unwrap_or_default()
 }
 
 /// Clamps a requested page size: 0 means `default`, anything above `max` is `max`.
@@ -132,14 +157,16 @@ mod tests {
 
     #[test]
     fn a_full_page_ends_with_the_token_of_its_last_row() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_000).expect("in range");
+        let cursor = |row: &u128| Cursor::new(at, Uuid::from_u128(*row));
         let mut rows = vec![1, 2, 3];
-        assert_eq!(finish_page(&mut rows, 2, |row| row.to_string()), "2");
+        assert_eq!(finish_page(&mut rows, 2, cursor), cursor(&2).encode());
         assert_eq!(rows, [1, 2]);
         let mut rows = vec![1, 2];
-        assert_eq!(finish_page(&mut rows, 2, |row| row.to_string()), "");
+        assert_eq!(finish_page(&mut rows, 2, cursor), "");
         assert_eq!(rows, [1, 2]);
-        let mut rows: Vec<i32> = vec![];
-        assert_eq!(finish_page(&mut rows, 0, |row| row.to_string()), "");
+        let mut rows: Vec<u128> = vec![];
+        assert_eq!(finish_page(&mut rows, 0, cursor), "");
     }
 
     #[test]

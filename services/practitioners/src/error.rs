@@ -7,8 +7,9 @@ use crate::domain::EngagementError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PractitionersError {
-    #[error("review {0}")]
-    ReviewNotFound(String),
+    /// Not in the caller's partnership (NOT_FOUND, whether it exists elsewhere or not).
+    #[error(transparent)]
+    Review(#[from] LoadError),
     #[error("practitioner {0}")]
     PractitionerNotFound(String),
     #[error("learning event {0}")]
@@ -25,24 +26,10 @@ pub enum PractitionersError {
     Database(#[from] sqlx::Error),
 }
 
-/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
-/// elsewhere or not.
-impl From<LoadError> for PractitionersError {
-    fn from(error: LoadError) -> Self {
-        match error {
-            LoadError::NotFound(review_id) => {
-                PractitionersError::ReviewNotFound(review_id.to_string())
-            }
-            LoadError::Database(database) => PractitionersError::Database(database),
-        }
-    }
-}
-
 impl From<PractitionersError> for ServiceError {
     fn from(error: PractitionersError) -> Self {
         match error {
-            PractitionersError::ReviewNotFound(_)
-            | PractitionersError::PractitionerNotFound(_)
+            PractitionersError::PractitionerNotFound(_)
             | PractitionersError::LearningEventNotFound(_)
             | PractitionersError::ConversationNotFound(_) => {
                 ServiceError::NotFound(error.to_string())
@@ -56,6 +43,7 @@ impl From<PractitionersError> for ServiceError {
             PractitionersError::Engagement(engagement) => {
                 ServiceError::FailedPrecondition(engagement.to_string())
             }
+            PractitionersError::Review(load) => ServiceError::from(load),
             PractitionersError::Service(service) => service,
             PractitionersError::Database(database) => ServiceError::from(database),
         }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use cspr_platform::access::{self, Area, ReviewFacts, Work};
-use cspr_platform::auth::{Principal, principal};
+use cspr_platform::access::{Area, Work};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{Field, FieldViolation, Violations, field};
@@ -155,14 +155,7 @@ impl PractitionersApi {
     }
 
     async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        let review_id = uuid_field("review_id", raw_id)?;
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| PractitionersError::from(error).into())
-    }
-
-    fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-        ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
+        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
     }
 
     /// Engagement is run by the appointed reviewer and the partnership.
@@ -172,13 +165,10 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::may_do(principal, Self::facts(review), Work::PractitionerEngagement) {
-            Ok(()) => Ok(()),
-            Err(denied) => {
-                self.refused(principal, review, action).await;
-                Err(denied.into())
-            }
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .may_do_checked(principal, review, Work::PractitionerEngagement, action)
+            .await?)
     }
 
     async fn may_read(
@@ -187,26 +177,11 @@ impl PractitionersApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<(), Status> {
-        match access::read(principal, Self::facts(review), Area::Practitioners) {
-            Ok(_) => Ok(()),
-            Err(denied) => {
-                self.refused(principal, review, action).await;
-                Err(denied.into())
-            }
-        }
-    }
-
-    async fn refused(&self, principal: &Principal, review: &ReviewInfo, action: &str) {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(
-                principal,
-                action,
-                review.review_id,
-                format!("reviews/{}/practitioners", review.review_id),
-                "PERMISSION_DENIED",
-            )
-            .await;
+        let audit = self.store.audit_log();
+        audit
+            .read_checked(principal, review, Area::Practitioners, action)
+            .await?;
+        Ok(())
     }
 }
 
@@ -216,8 +191,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RegisterPractitionerRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RegisterPractitioner")
             .await?;
@@ -290,8 +264,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ListPractitionersRequest>,
     ) -> Result<Response<pb::ListPractitionersResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_read(&principal, &review, "ListPractitioners")
             .await?;
@@ -307,12 +280,9 @@ impl PractitionerEngagement for PractitionersApi {
             )
             .await
             .map_err(PractitionersError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            TextCursor {
-                key: record.name.to_lowercase(),
-                id: record.id,
-            }
-            .encode()
+        let next_page_token = finish_page(&mut records, limit, |record| TextCursor {
+            key: record.name.to_lowercase(),
+            id: record.id,
         });
         self.store
             .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
@@ -328,8 +298,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::DeferContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "DeferContact").await?;
         let practitioner_id = field(
@@ -385,8 +354,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ReleaseContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ReleaseContact")
             .await?;
@@ -402,8 +370,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ScheduleConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleConversation")
             .await?;
@@ -454,8 +421,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::ScheduleLearningEventRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "ScheduleLearningEvent")
             .await?;
@@ -508,8 +474,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RecordAttendanceRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RecordAttendance")
             .await?;
@@ -540,8 +505,7 @@ impl PractitionerEngagement for PractitionersApi {
         &self,
         request: Request<pb::RecordLearningRequest>,
     ) -> Result<Response<pb::LearningRecord>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review = self.review(&principal, &request.review_id).await?;
         self.may_write(&principal, &review, "RecordLearning")
             .await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use cspr_platform::access::{self, Area, Denied, Reach, ReviewFacts, Work};
 use cspr_platform::audit::AuditEntry;
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
@@ -207,10 +207,9 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::CreateReviewRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         self.authorize(&principal, ADMIN, "CreateReview", None)
             .await?;
-        let request = request.into_inner();
         let today = self.clock.today();
         let violations = Violations::new();
         let request_id = field(
@@ -260,8 +259,8 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::GetReviewRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let id = uuid_field("review_id", &request.get_ref().review_id)?;
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let review = self.readable(&principal, id, "GetReview").await?;
         self.reply(&review)
     }
@@ -270,7 +269,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::ListReviewsRequest>,
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         let reach = match access::reach(&principal, Area::Review) {
             Ok(reach) => reach,
             Err(denied) => {
@@ -278,7 +277,6 @@ impl ReviewRegistry for RegistryApi {
                 return Err(denied.into());
             }
         };
-        let request = request.into_inner();
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let stage = match request.stage {
@@ -305,11 +303,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let next_page_token = finish_page(&mut reviews, limit, |review| {
-            Cursor {
-                at: review.created_at,
-                id: review.id,
-            }
-            .encode()
+            Cursor::new(review.created_at, review.id)
         });
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
@@ -330,8 +324,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::RecordNotificationSentRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let sent_on = past_date_field("sent_on", request.sent_on.as_ref(), self.clock.today());
@@ -355,8 +348,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::RecordDecisionRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let decision = match pb::Decision::try_from(request.decision) {
@@ -390,8 +382,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::AppointPanelMemberRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let request_id = field(
@@ -455,8 +446,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::AppointReviewerRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let name = field("name", required_text(&request.name, SHORT_TEXT));
@@ -491,8 +481,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::SetTermsOfReferenceRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let scope_start = date_field("scope_start", request.scope_start.as_ref());
@@ -591,8 +580,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::AdvanceStageRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let to = pb::Stage::try_from(request.to_stage)
             .ok()
@@ -608,8 +596,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::RecordParallelProcessRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let request_id = field(
@@ -661,8 +648,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::EndParallelProcessRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
         let process_id = field(
@@ -691,8 +677,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::SubmitOverviewReportRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
         let request_id = field(
@@ -743,8 +728,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::ApproveOverviewReportRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         if request.version <= 0 {
             return Err(
@@ -768,8 +752,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::SchedulePublicationRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let planned_on = date_from_proto(request.planned_on.as_ref())
             .map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
@@ -794,8 +777,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::RecordPrePublicationNoticeRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let (sent_on,) = Violations::new().finish_with((past_date_field(
             "sent_on",
@@ -817,8 +799,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::RecordPublicationRequest>,
     ) -> Result<Response<pb::Review>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let today = self.clock.today();
         let mut violations = Violations::new();
@@ -871,8 +852,8 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::GetTimelineRequest>,
     ) -> Result<Response<pb::Timeline>, Status> {
-        let principal = principal(&request)?;
-        let id = uuid_field("review_id", &request.get_ref().review_id)?;
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
         let review = self.readable(&principal, id, "GetTimeline").await?;
         let timeline = self.timeline(&review)?;
         Ok(Response::new(pb::Timeline {
@@ -905,8 +886,7 @@ impl ReviewRegistry for RegistryApi {
         &self,
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         self.authorize(
             &principal,
@@ -932,11 +912,7 @@ impl ReviewRegistry for RegistryApi {
             .await
             .map_err(RegistryError::from)?;
         let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor {
-                at: record.at,
-                id: record.id,
-            }
-            .encode()
+            Cursor::new(record.at, record.id)
         });
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")

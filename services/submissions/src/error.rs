@@ -7,8 +7,9 @@ use crate::domain::DecisionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmissionsError {
-    #[error("review {0} not found")]
-    ReviewNotFound(String),
+    /// Not in the caller's partnership (NOT_FOUND, whether it exists elsewhere or not).
+    #[error(transparent)]
+    Review(#[from] LoadError),
     #[error("no report was requested from agency {0} for this review")]
     RequestNotFound(String),
     #[error(transparent)]
@@ -19,28 +20,14 @@ pub enum SubmissionsError {
     Database(#[from] sqlx::Error),
 }
 
-/// A review the caller's partnership does not have is `ReviewNotFound`, whether it exists
-/// elsewhere or not.
-impl From<LoadError> for SubmissionsError {
-    fn from(error: LoadError) -> Self {
-        match error {
-            LoadError::NotFound(review_id) => {
-                SubmissionsError::ReviewNotFound(review_id.to_string())
-            }
-            LoadError::Database(database) => SubmissionsError::Database(database),
-        }
-    }
-}
-
 impl From<SubmissionsError> for ServiceError {
     fn from(error: SubmissionsError) -> Self {
         match error {
-            SubmissionsError::ReviewNotFound(_) | SubmissionsError::RequestNotFound(_) => {
-                ServiceError::NotFound(error.to_string().trim_end_matches(" not found").to_string())
-            }
+            SubmissionsError::RequestNotFound(_) => ServiceError::NotFound(error.to_string()),
             SubmissionsError::Decision(decision) => {
                 ServiceError::FailedPrecondition(decision.to_string())
             }
+            SubmissionsError::Review(load) => ServiceError::from(load),
             SubmissionsError::Service(service) => service,
             SubmissionsError::Database(database) => ServiceError::from(database),
         }

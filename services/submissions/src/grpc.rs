@@ -4,8 +4,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cspr_platform::access::{self, Access, Area, Reach, ReviewFacts};
-use cspr_platform::auth::{Principal, Role, principal};
+use cspr_platform::access::{self, Access, Area, Reach};
+use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
@@ -39,10 +39,6 @@ fn covers(access: &Access, agency_id: &str) -> bool {
         Access::Full | Access::Redacted => true,
         Access::Agency(own) => own == agency_id,
     }
-}
-
-fn facts(review: &ReviewInfo) -> ReviewFacts<'_> {
-    ReviewFacts::new(&review.partnership_id, review.reviewer_subject.as_deref())
 }
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
@@ -143,7 +139,7 @@ impl SubmissionsApi {
     async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
         reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
-            .map_err(|error| SubmissionsError::from(error).into())
+            .map_err(|error| ServiceError::from(error).into())
     }
 
     /// The caller's visibility on a review, auditing a refusal.
@@ -153,20 +149,10 @@ impl SubmissionsApi {
         review: &ReviewInfo,
         action: &str,
     ) -> Result<Access, Status> {
-        match access::read(principal, facts(review), Area::AgencyReports) {
-            Ok(access) => Ok(access),
-            Err(denied) => {
-                self.audit_refusal(
-                    principal,
-                    action,
-                    review.review_id,
-                    format!("reviews/{}/reports", review.review_id),
-                    denied.code(),
-                )
-                .await;
-                Err(denied.into())
-            }
-        }
+        let audit = self.store.audit_log();
+        Ok(audit
+            .read_checked(principal, review, Area::AgencyReports, action)
+            .await?)
     }
 
     /// Audits a read; like every service's, the read is answered only once its record is
@@ -185,21 +171,6 @@ impl SubmissionsApi {
         Ok(())
     }
 
-    /// Audits a refusal (answered whether or not the record could be written).
-    async fn audit_refusal(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) {
-        self.store
-            .audit_log()
-            .record_refusal_on_review(principal, action, review_id, resource, outcome)
-            .await;
-    }
-
     async fn decide(
         &self,
         principal: &Principal,
@@ -211,14 +182,16 @@ impl SubmissionsApi {
         let agency_id = agency_field("agency_id", agency_id)?;
         let review = self.review(principal, review_id).await?;
         if let Err(error) = principal.require_any(DECIDERS) {
-            self.audit_refusal(
-                principal,
-                "PanelDecision",
-                review.review_id,
-                format!("reviews/{review_id}/reports/{agency_id}"),
-                "PERMISSION_DENIED",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    principal,
+                    "PanelDecision",
+                    review.review_id,
+                    format!("reviews/{review_id}/reports/{agency_id}"),
+                    "PERMISSION_DENIED",
+                )
+                .await;
             return Err(error.into());
         }
         let request = self
@@ -329,9 +302,8 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::RequestAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
+        let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let request = request.into_inner();
         let mut violations = Violations::new();
         let review_id = field(
             "review_id",
@@ -370,8 +342,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ListReportRequestsRequest>,
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
         let review_id = match request.review_id.trim() {
@@ -419,11 +390,7 @@ impl AgencySubmissions for SubmissionsApi {
             .await
             .map_err(SubmissionsError::from)?;
         let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor {
-                at: record.created_at,
-                id: record.id,
-            }
-            .encode()
+            Cursor::new(record.created_at, record.id)
         });
         if let Some(review_id) = review_id {
             self.audit_read(
@@ -444,9 +411,8 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<Streaming<pb::SubmitAgencyReportRequest>>,
     ) -> Result<Response<pb::SubmissionReceipt>, Status> {
-        let principal = principal(&request)?;
+        let (principal, mut stream) = caller(request)?;
         principal.require_any(&[Role::Agency])?;
-        let mut stream = request.into_inner();
         let (header, start) = self.read_header(&principal, &mut stream).await?;
         let mut hasher = ContentHasher::new();
         hasher.add(&header.encode_to_vec());
@@ -546,8 +512,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::GetAgencyReportRequest>,
     ) -> Result<Response<pb::AgencyReport>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let agency_id = agency_field("agency_id", &request.agency_id)?;
         if request.version < 0 {
@@ -561,14 +526,16 @@ impl AgencySubmissions for SubmissionsApi {
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
         if !covers(&visibility, &agency_id) {
-            self.audit_refusal(
-                &principal,
-                "GetAgencyReport",
-                review_id,
-                resource,
-                "NOT_FOUND",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    &principal,
+                    "GetAgencyReport",
+                    review_id,
+                    resource,
+                    "NOT_FOUND",
+                )
+                .await;
             return Err(SubmissionsError::RequestNotFound(agency_id).into());
         }
         let version = (request.version > 0).then_some(request.version);
@@ -592,8 +559,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ListAgencyReportsRequest>,
     ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let limit = page_size(request.page_size, 50, 200, "page_size")?;
         let after = Cursor::decode(&request.page_token, "page_token")?;
@@ -611,11 +577,7 @@ impl AgencySubmissions for SubmissionsApi {
             .await
             .map_err(SubmissionsError::from)?;
         let next_page_token = finish_page(&mut reports, limit, |report| {
-            Cursor {
-                at: report.submitted_at,
-                id: report.id,
-            }
-            .encode()
+            Cursor::new(report.submitted_at, report.id)
         });
         self.audit_read(
             &principal,
@@ -634,8 +596,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::AcceptAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version the panel read").into(),
@@ -656,8 +617,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::ReturnAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let version = if request.version <= 0 {
             Err(FieldViolation::new(
                 "version",
@@ -684,8 +644,7 @@ impl AgencySubmissions for SubmissionsApi {
         &self,
         request: Request<pb::WaiveAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let reason = required_text(&request.reason, 10_000)
             .map_err(|error| ServiceError::invalid("reason", error.to_string()))?;
         self.decide(
@@ -705,8 +664,7 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<Self::StreamCombinedChronologyStream>, Status> {
         use futures::StreamExt;
 
-        let principal = principal(&request)?;
-        let request = request.into_inner();
+        let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let agency_id = match request.agency_id.trim() {
             "" => None,
@@ -717,14 +675,16 @@ impl AgencySubmissions for SubmissionsApi {
             .visibility(&principal, &review, "StreamCombinedChronology")
             .await?;
         if visibility != Access::Full {
-            self.audit_refusal(
-                &principal,
-                "StreamCombinedChronology",
-                review_id,
-                format!("reviews/{review_id}/chronology"),
-                "PERMISSION_DENIED",
-            )
-            .await;
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    &principal,
+                    "StreamCombinedChronology",
+                    review_id,
+                    format!("reviews/{review_id}/chronology"),
+                    "PERMISSION_DENIED",
+                )
+                .await;
             return Err(ServiceError::PermissionDenied(
                 "the combined chronology is for the panel, the partnership and the reviewer".into(),
             )

@@ -19,8 +19,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::access::ReviewFacts;
 use crate::bus::consumer::{HandlerError, review_id};
 use crate::convert::date_from_proto;
+use crate::error::ServiceError;
+use crate::values::uuid_field;
 
 /// The columns every service's `reviews` table has, in the order of [`Review`].
 pub const COLUMNS: &str =
@@ -51,6 +54,11 @@ impl Review {
             start: self.scope_start?,
             end: self.scope_end?,
         })
+    }
+
+    /// What the access rules need of the review: its partnership and appointed reviewer.
+    pub fn facts(&self) -> ReviewFacts<'_> {
+        ReviewFacts::new(&self.partnership_id, self.reviewer_subject.as_deref())
     }
 }
 
@@ -120,6 +128,17 @@ pub enum LoadError {
     NotFound(Uuid),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// Every service answers an unloadable review the same way: NOT_FOUND `review <id>` (never
+/// saying whether another partnership has it), or the database failure.
+impl From<LoadError> for ServiceError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::NotFound(review_id) => ServiceError::NotFound(format!("review {review_id}")),
+            LoadError::Database(database) => ServiceError::from(database),
+        }
+    }
 }
 
 /// Applies a registry event to the projection in the consumer's transaction. Returns whether
@@ -235,4 +254,15 @@ pub async fn load<'e, V: ReviewView>(
     get(executor, partnership_id, review_id)
         .await?
         .ok_or(LoadError::NotFound(review_id))
+}
+
+/// [`load`] of the review a request names in its `review_id` field: the handlers' first
+/// step, an invalid id being INVALID_ARGUMENT on that field.
+pub async fn load_requested<'e, V: ReviewView>(
+    executor: impl PgExecutor<'e>,
+    partnership_id: &str,
+    raw_review_id: &str,
+) -> Result<V, ServiceError> {
+    let review_id = uuid_field("review_id", raw_review_id)?;
+    Ok(load(executor, partnership_id, review_id).await?)
 }
