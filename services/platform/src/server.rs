@@ -38,6 +38,7 @@ use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
 use crate::config::{PlatformConfig, ServiceConfig};
 use crate::metrics::{GaugeSet, Readings};
+use crate::projection::reviews::KeepingReviews;
 pub use crate::supervision::{Ending, TaskFailure};
 use crate::supervision::{Lifetime, Supervisor};
 
@@ -207,7 +208,7 @@ type Background = Box<dyn FnOnce(&ServiceContext, &Supervisor) + Send>;
 ///
 /// ```ignore
 /// ServiceBuilder::new(context, ActionMonitoringServer::new(api), || sqlx::migrate!("./migrations"))
-///     .consumes(&SOURCES, RegistryProjection::new(store.clone()))
+///     .consumes_keeping_reviews(&SOURCES, EventHandler::new(store.clone()))
 ///     .gauges("actions gauges", sets, read)
 ///     .job("action reminders", move |shutdown| sweep.run(shutdown))
 ///     .start()
@@ -281,6 +282,16 @@ impl ServiceBuilder {
             },
         ));
         self
+    }
+
+    /// [`Self::consumes`] for a service that keeps the platform's review projection: every
+    /// event is applied to it before `handler` sees it, in the same transaction.
+    pub fn consumes_keeping_reviews<H: EventHandler>(
+        self,
+        sources: &[&'static str],
+        handler: H,
+    ) -> Self {
+        self.consumes(sources, KeepingReviews(handler))
     }
 
     /// Runs `task(shutdown)` once the service is prepared, supervised as `name`: it should

@@ -49,8 +49,9 @@ impl EventHandler for RecordingHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        let Some(Body::AgencyReportWaived(waived)) = &event.body else {
+        let Body::AgencyReportWaived(waived) = body else {
             return Ok(());
         };
         if waived.agency_id == "poison" {

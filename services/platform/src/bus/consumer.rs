@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::message::AckKind;
-use cspr_proto::events::v1::Event;
+use cspr_proto::events::v1::{Event, event::Body};
 use futures::StreamExt;
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
@@ -59,11 +59,16 @@ pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
 
 /// What a consuming service does with one event, inside the transaction that also records
 /// it in the inbox. Events it does not care about are simply ignored (`Ok`).
+///
+/// The runner hands over the event's body, so no handler unwraps it: an event without one
+/// (no service acts on those) is recorded in the inbox and acknowledged without calling the
+/// handler.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -386,7 +391,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
             transaction.rollback().await?;
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut transaction, event).await?;
+        if let Some(body) = &event.body {
+            self.handler.handle(&mut transaction, event, body).await?;
+        }
         transaction.commit().await?;
         Ok(Outcome::Handled)
     }
