@@ -38,7 +38,6 @@ use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
 use crate::config::{PlatformConfig, ServiceConfig};
 use crate::metrics::{GaugeSet, Readings};
-use crate::projection::reviews::KeepingReviews;
 pub use crate::supervision::{Ending, TaskFailure};
 use crate::supervision::{Lifetime, Supervisor};
 
@@ -260,7 +259,26 @@ impl ServiceBuilder {
 
     /// Consumes the streams of `sources` (producing services) with `handler`: one durable
     /// consumer per source, each a supervised task "consumer of <source>".
-    pub fn consumes<H: EventHandler>(mut self, sources: &[&'static str], handler: H) -> Self {
+    pub fn consumes<H: EventHandler>(self, sources: &[&'static str], handler: H) -> Self {
+        self.consumer(sources, handler, false)
+    }
+
+    /// [`Self::consumes`] for a service that keeps the platform's review projection: every
+    /// event is applied to it before `handler` sees it, in the same transaction.
+    pub fn consumes_keeping_reviews<H: EventHandler>(
+        self,
+        sources: &[&'static str],
+        handler: H,
+    ) -> Self {
+        self.consumer(sources, handler, true)
+    }
+
+    fn consumer<H: EventHandler>(
+        mut self,
+        sources: &[&'static str],
+        handler: H,
+        keeps_reviews: bool,
+    ) -> Self {
         let sources = sources.to_vec();
         let handler = Arc::new(handler);
         self.background.push(Box::new(
@@ -269,7 +287,10 @@ impl ServiceBuilder {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),
                         context.bus.clone(),
-                        ConsumerSpec::new(context.name, source),
+                        ConsumerSpec {
+                            keeps_reviews,
+                            ..ConsumerSpec::new(context.name, source)
+                        },
                         Arc::clone(&handler),
                     );
                     let shutdown = context.shutdown.clone();
@@ -282,16 +303,6 @@ impl ServiceBuilder {
             },
         ));
         self
-    }
-
-    /// [`Self::consumes`] for a service that keeps the platform's review projection: every
-    /// event is applied to it before `handler` sees it, in the same transaction.
-    pub fn consumes_keeping_reviews<H: EventHandler>(
-        self,
-        sources: &[&'static str],
-        handler: H,
-    ) -> Self {
-        self.consumes(sources, KeepingReviews(handler))
     }
 
     /// Runs `task(shutdown)` once the service is prepared, supervised as `name`: it should

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Bus, BusError, trace};
+use crate::projection::reviews;
 
 /// A handler failed; the message will be retried (or parked after the last try).
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,11 @@ pub struct ConsumerSpec {
     pub retry_backoff: Duration,
     /// Messages handled at once (lanes keyed by review), per replica.
     pub concurrency: usize,
+    /// Whether each event is applied to the platform's review projection
+    /// ([`reviews::apply`]) before the handler sees it, in the same transaction: the handler
+    /// may act on it too (the terms of reference also carry key lines of enquiry and the
+    /// agencies to ask).
+    pub keeps_reviews: bool,
 }
 
 impl ConsumerSpec {
@@ -98,6 +104,7 @@ impl ConsumerSpec {
             max_deliver: 5,
             retry_backoff: Duration::from_millis(500),
             concurrency: 8,
+            keeps_reviews: false,
         }
     }
 }
@@ -390,6 +397,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
         if !first_time {
             transaction.rollback().await?;
             return Ok(Outcome::Duplicate);
+        }
+        if self.spec.keeps_reviews {
+            reviews::apply(&mut transaction, event).await?;
         }
         if let Some(body) = &event.body {
             self.handler.handle(&mut transaction, event, body).await?;

@@ -19,7 +19,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::bus::consumer::{EventHandler, HandlerError, review_id};
+use crate::bus::consumer::{HandlerError, review_id};
 use crate::convert::date_from_proto;
 
 /// The columns every service's `reviews` table has, in the order of [`Review`].
@@ -175,25 +175,6 @@ pub async fn apply(connection: &mut PgConnection, event: &Event) -> Result<bool,
         _ => return Ok(false),
     }
     Ok(true)
-}
-
-/// A service's handler behind the review projection: each event is applied to the
-/// projection first, then handed to the handler in the same transaction, which may act on
-/// it too (the terms of reference also carry key lines of enquiry and agencies to ask).
-/// Built by `ServiceBuilder::consumes_keeping_reviews`.
-#[derive(Debug)]
-pub struct KeepingReviews<H>(pub H);
-
-impl<H: EventHandler> EventHandler for KeepingReviews<H> {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        apply(connection, event).await?;
-        self.0.handle(connection, event, body).await
-    }
 }
 
 /// A date of an event, or the handler error that parks the malformed event.
