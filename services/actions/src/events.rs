@@ -3,7 +3,6 @@
 //! plan's headings) and publication (the plan becomes active).
 
 use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
@@ -30,13 +29,8 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        if reviews::apply(connection, event).await? {
-            return Ok(());
-        }
-        let Some(body) = &event.body else {
-            return Ok(());
-        };
         let partnership = &event.partnership_id;
         match body {
             Body::OverviewReportApproved(approved) => {

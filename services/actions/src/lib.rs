@@ -71,7 +71,7 @@ pub async fn start(
     ServiceBuilder::new(context, ActionMonitoringServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, EventHandler::new(store))
+    .consumes_keeping_reviews(&SOURCES, EventHandler::new(store))
     .gauges(
         "actions gauges",
         vec![

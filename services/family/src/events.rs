@@ -3,7 +3,6 @@
 //! processes (shown beside members).
 
 use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::registry::v1::ParallelProcessKind;
 use sqlx::PgConnection;
@@ -22,13 +21,8 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        if reviews::apply(connection, event).await? {
-            return Ok(());
-        }
-        let Some(body) = &event.body else {
-            return Ok(());
-        };
         let partnership = &event.partnership_id;
         match body {
             Body::ParallelProcessStarted(started) => {

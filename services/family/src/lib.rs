@@ -72,7 +72,7 @@ pub async fn start(
     ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, EventHandler)
+    .consumes_keeping_reviews(&SOURCES, EventHandler)
     .job("restriction review sweep", move |shutdown| {
         sweep.run(shutdown)
     })

@@ -44,10 +44,8 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        let Some(body) = &event.body else {
-            return Ok(());
-        };
         let review_id = event.review_id.parse::<Uuid>().ok();
         // Events about no review (or a malformed one) are still planned, without its facts.
         if let Some(review_id) = review_id {

@@ -207,7 +207,7 @@ type Background = Box<dyn FnOnce(&ServiceContext, &Supervisor) + Send>;
 ///
 /// ```ignore
 /// ServiceBuilder::new(context, ActionMonitoringServer::new(api), || sqlx::migrate!("./migrations"))
-///     .consumes(&SOURCES, RegistryProjection::new(store.clone()))
+///     .consumes_keeping_reviews(&SOURCES, EventHandler::new(store.clone()))
 ///     .gauges("actions gauges", sets, read)
 ///     .job("action reminders", move |shutdown| sweep.run(shutdown))
 ///     .start()
@@ -259,7 +259,26 @@ impl ServiceBuilder {
 
     /// Consumes the streams of `sources` (producing services) with `handler`: one durable
     /// consumer per source, each a supervised task "consumer of <source>".
-    pub fn consumes<H: EventHandler>(mut self, sources: &[&'static str], handler: H) -> Self {
+    pub fn consumes<H: EventHandler>(self, sources: &[&'static str], handler: H) -> Self {
+        self.consumer(sources, handler, false)
+    }
+
+    /// [`Self::consumes`] for a service that keeps the platform's review projection: every
+    /// event is applied to it before `handler` sees it, in the same transaction.
+    pub fn consumes_keeping_reviews<H: EventHandler>(
+        self,
+        sources: &[&'static str],
+        handler: H,
+    ) -> Self {
+        self.consumer(sources, handler, true)
+    }
+
+    fn consumer<H: EventHandler>(
+        mut self,
+        sources: &[&'static str],
+        handler: H,
+        keeps_reviews: bool,
+    ) -> Self {
         let sources = sources.to_vec();
         let handler = Arc::new(handler);
         self.background.push(Box::new(
@@ -268,7 +287,10 @@ impl ServiceBuilder {
                     let runner = ConsumerRunner::new(
                         context.pool.clone(),
                         context.bus.clone(),
-                        ConsumerSpec::new(context.name, source),
+                        ConsumerSpec {
+                            keeps_reviews,
+                            ..ConsumerSpec::new(context.name, source)
+                        },
                         Arc::clone(&handler),
                     );
                     let shutdown = context.shutdown.clone();

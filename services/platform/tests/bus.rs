@@ -12,7 +12,10 @@ use cspr_platform::bus::consumer::{
 use cspr_platform::bus::outbox::{EventMeta, Outbox, OutboxRelay};
 use cspr_platform::clock::SystemClock;
 use cspr_platform::testing;
-use cspr_proto::events::v1::{Actor, AgencyReportWaived, Event, event::Body};
+use cspr_proto::events::v1::{
+    Actor, AgencyReportWaived, Event, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet,
+    event::Body,
+};
 use futures::StreamExt;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -49,8 +52,9 @@ impl EventHandler for RecordingHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        let Some(Body::AgencyReportWaived(waived)) = &event.body else {
+        let Body::AgencyReportWaived(waived) = body else {
             return Ok(());
         };
         if waived.agency_id == "poison" {
@@ -319,5 +323,151 @@ async fn retention_deletes_old_published_events_and_old_inbox_rows_only() {
         "nothing more to delete"
     );
     pool.close().await;
+    testing::drop_database(&url).await;
+}
+
+/// Records, for each event, the reference the review projection holds when the handler runs.
+struct ReferenceReader;
+
+impl EventHandler for ReferenceReader {
+    async fn handle(
+        &self,
+        connection: &mut PgConnection,
+        event: &Event,
+        _body: &Body,
+    ) -> Result<(), HandlerError> {
+        let reference: Option<String> =
+            sqlx::query_scalar("SELECT reference FROM reviews WHERE review_id = $1::uuid")
+                .bind(&event.review_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+        sqlx::query("INSERT INTO effects (event_id, agency) VALUES ($1, $2)")
+            .bind(&event.id)
+            .bind(reference.unwrap_or_default())
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Handles the next `count` messages of `runner`'s durable consumer, in order.
+async fn process_next<H: EventHandler>(runner: &ConsumerRunner<H>, count: usize) -> Vec<Outcome> {
+    let consumer = runner.ensure_consumer().await.expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut outcomes = Vec::new();
+    for _ in 0..count {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("delivered")
+            .expect("message")
+            .expect("ok");
+        outcomes.push(runner.process(&message).await);
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn a_consumer_keeping_reviews_applies_the_projection_before_its_handler() {
+    testing::init();
+    let (pool, url) = database().await;
+    sqlx::query(
+        "CREATE TABLE reviews (
+             review_id        UUID PRIMARY KEY,
+             partnership_id   TEXT NOT NULL,
+             reference        TEXT NOT NULL DEFAULT '',
+             reviewer_subject TEXT,
+             scope_start      DATE,
+             scope_end        DATE
+         )",
+    )
+    .execute(&pool)
+    .await
+    .expect("reviews table");
+    let platform = testing::platform_config(&testing::nats_url());
+    let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
+        .await
+        .expect("bus");
+    bus.ensure_stream("registry").await.expect("stream");
+    let outbox = Outbox::new(platform.subject_prefix.clone(), Arc::new(SystemClock));
+    let meta = EventMeta::system("southvale", uuid::Uuid::now_v7(), "system:test");
+    let mut transaction = pool.begin().await.expect("begin");
+    for body in [
+        Body::ReviewCreated(ReviewCreated {
+            reference: "CSPR-1".into(),
+            ..Default::default()
+        }),
+        Body::ReviewerAppointed(ReviewerAppointed {
+            subject: "reviewer-1".into(),
+            ..Default::default()
+        }),
+        // Terms without their scope dates: the projection refuses them.
+        Body::TermsOfReferenceSet(TermsOfReferenceSet::default()),
+    ] {
+        outbox
+            .enqueue(&mut transaction, &meta, body)
+            .await
+            .expect("enqueue");
+    }
+    transaction.commit().await.expect("commit");
+    OutboxRelay::new(pool.clone(), bus.clone(), Duration::from_millis(100))
+        .publish_pending()
+        .await
+        .expect("relay");
+
+    // A consumer that does not keep reviews hands every event to its handler and no more.
+    let plain = ConsumerRunner::new(
+        pool.clone(),
+        bus.clone(),
+        ConsumerSpec::new("plain", "registry"),
+        Arc::new(ReferenceReader),
+    );
+    assert_eq!(process_next(&plain, 3).await, [Outcome::Handled; 3]);
+    assert_eq!(count(&pool, "SELECT count(*) FROM reviews").await, 0);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM effects WHERE agency = ''").await,
+        3
+    );
+
+    // One that keeps them: the handler sees the projection already updated by the event,
+    // and an event the projection refuses reaches no handler (retried instead).
+    let keeping = ConsumerRunner::new(
+        pool.clone(),
+        bus.clone(),
+        ConsumerSpec {
+            keeps_reviews: true,
+            ..ConsumerSpec::new("keeping", "registry")
+        },
+        Arc::new(ReferenceReader),
+    );
+    assert_eq!(
+        process_next(&keeping, 3).await,
+        [Outcome::Handled, Outcome::Handled, Outcome::Retrying]
+    );
+    let kept: (String, Option<String>) =
+        sqlx::query_as("SELECT reference, reviewer_subject FROM reviews")
+            .fetch_one(&pool)
+            .await
+            .expect("the review kept");
+    assert_eq!(kept, ("CSPR-1".to_string(), Some("reviewer-1".to_string())));
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM effects WHERE agency = 'CSPR-1'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbox WHERE consumer = 'keeping'"
+        )
+        .await,
+        2,
+        "the refused event was rolled back with its inbox row"
+    );
+
+    pool.close().await;
+    testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
     testing::drop_database(&url).await;
 }

@@ -4,7 +4,6 @@
 //! submitted chronologies (suggestions).
 
 use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
@@ -31,11 +30,8 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        reviews::apply(connection, event).await?;
-        let Some(body) = &event.body else {
-            return Ok(());
-        };
         match body {
             Body::TermsOfReferenceSet(terms) => {
                 Store::record_key_lines(connection, review_id(event)?, &terms.key_lines_of_enquiry)

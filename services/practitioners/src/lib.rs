@@ -67,7 +67,7 @@ pub async fn start(
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&SOURCES, EventHandler::new(store))
+    .consumes_keeping_reviews(&SOURCES, EventHandler::new(store))
     .job("deferral review sweep", move |shutdown| sweep.run(shutdown))
     .start()
     .await

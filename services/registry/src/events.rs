@@ -226,10 +226,8 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        let Some(body) = &event.body else {
-            return Ok(());
-        };
         let report_status = match body {
             Body::AgencyReportRequested(report) => {
                 Some((&report.agency_id, AgencyReportStatus::Requested))

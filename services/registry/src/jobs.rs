@@ -30,18 +30,14 @@ impl DeadlineSweep {
         cspr_platform::jobs::drain_pages(|after| self.store.sweep_page(after, PAGE_SIZE)).await
     }
 
-    /// Sweeps every interval until shutdown, the first one interval after start: alerts are
-    /// raised once per review and deadline whichever replica sweeps, so a pass at start-up
-    /// would add nothing the next one does not, and it would race the sweeps tests drive
-    /// themselves (as the actions service's reminders do).
+    /// Sweeps every interval until shutdown, the first pass one interval after start.
     pub async fn run(self, shutdown: CancellationToken) {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(self.interval) => {}
-        }
-        cspr_platform::jobs::run_every("deadline sweep", self.interval, shutdown, || {
-            self.sweep_once()
-        })
+        cspr_platform::jobs::run_every_after_an_interval(
+            "deadline sweep",
+            self.interval,
+            shutdown,
+            || self.sweep_once(),
+        )
         .await;
     }
 }

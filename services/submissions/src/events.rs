@@ -6,13 +6,12 @@
 use cspr_platform::bus::consumer::{self, HandlerError, review_id};
 use cspr_platform::bus::outbox;
 use cspr_platform::convert::date_from_proto;
-use cspr_platform::projection::reviews;
 use cspr_proto::events::v1::{Event, event::Body};
 use sqlx::PgConnection;
 
 use crate::store::{AgencyAsk, Store};
 
-/// Keeps the review projection and creates requests from the terms of reference.
+/// Creates requests from the terms of reference (after the review projection has kept them).
 #[derive(Debug, Clone)]
 pub struct EventHandler {
     /// Writes requests and their events.
@@ -34,9 +33,9 @@ impl consumer::EventHandler for EventHandler {
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> Result<(), HandlerError> {
-        reviews::apply(connection, event).await?;
-        let Some(Body::TermsOfReferenceSet(terms)) = &event.body else {
+        let Body::TermsOfReferenceSet(terms) = body else {
             return Ok(());
         };
         let review_id = review_id(event)?;

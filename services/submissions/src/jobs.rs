@@ -35,18 +35,14 @@ impl ReminderSweep {
         .await
     }
 
-    /// Sweeps every interval until shutdown, the first one interval after start: reminders
-    /// are raised once per request and due date whichever replica sweeps, so a pass at
-    /// start-up would add nothing the next one does not, and it would race the sweeps tests
-    /// drive themselves (as the actions service's reminders do).
+    /// Sweeps every interval until shutdown, the first pass one interval after start.
     pub async fn run(self, shutdown: CancellationToken) {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(self.interval) => {}
-        }
-        cspr_platform::jobs::run_every("report reminders", self.interval, shutdown, || {
-            self.sweep_once()
-        })
+        cspr_platform::jobs::run_every_after_an_interval(
+            "report reminders",
+            self.interval,
+            shutdown,
+            || self.sweep_once(),
+        )
         .await;
     }
 }

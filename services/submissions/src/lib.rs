@@ -72,7 +72,7 @@ pub async fn start(
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&["registry"], EventHandler::new(store))
+    .consumes_keeping_reviews(&["registry"], EventHandler::new(store))
     .gauges(
         "submissions gauges",
         vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)],

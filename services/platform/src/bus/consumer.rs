@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::message::AckKind;
-use cspr_proto::events::v1::Event;
+use cspr_proto::events::v1::{Event, event::Body};
 use futures::StreamExt;
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
@@ -29,6 +29,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Bus, BusError, trace};
+use crate::projection::reviews;
 
 /// A handler failed; the message will be retried (or parked after the last try).
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +60,16 @@ pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
 
 /// What a consuming service does with one event, inside the transaction that also records
 /// it in the inbox. Events it does not care about are simply ignored (`Ok`).
+///
+/// The runner hands over the event's body, so no handler unwraps it: an event without one
+/// (no service acts on those) is recorded in the inbox and acknowledged without calling the
+/// handler.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(
         &self,
         connection: &mut PgConnection,
         event: &Event,
+        body: &Body,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -82,6 +88,11 @@ pub struct ConsumerSpec {
     pub retry_backoff: Duration,
     /// Messages handled at once (lanes keyed by review), per replica.
     pub concurrency: usize,
+    /// Whether each event is applied to the platform's review projection
+    /// ([`reviews::apply`]) before the handler sees it, in the same transaction: the handler
+    /// may act on it too (the terms of reference also carry key lines of enquiry and the
+    /// agencies to ask).
+    pub keeps_reviews: bool,
 }
 
 impl ConsumerSpec {
@@ -93,6 +104,7 @@ impl ConsumerSpec {
             max_deliver: 5,
             retry_backoff: Duration::from_millis(500),
             concurrency: 8,
+            keeps_reviews: false,
         }
     }
 }
@@ -386,7 +398,12 @@ impl<H: EventHandler> ConsumerRunner<H> {
             transaction.rollback().await?;
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut transaction, event).await?;
+        if self.spec.keeps_reviews {
+            reviews::apply(&mut transaction, event).await?;
+        }
+        if let Some(body) = &event.body {
+            self.handler.handle(&mut transaction, event, body).await?;
+        }
         transaction.commit().await?;
         Ok(Outcome::Handled)
     }
