@@ -43,23 +43,13 @@ pub const SERVICE_NAME: &str = "actions";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <ActionMonitoringServer<ActionsApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests drive jobs with it).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue and
 /// completion gauges and the reminders.
 pub async fn start(
     context: ServiceContext,
     config: ActionsConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(&context);
     let api = ActionsApi::new(store.clone(), Arc::clone(&context.clock));
     let gauge_store = store.clone();
     let sweep = ActionSweep::new(

@@ -1,18 +1,21 @@
 //! The actions database: the only place with SQL. Each command is one transaction with its
 //! events and audit record; the plan's activation and completion are decided here too.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_platform::server::ServiceContext;
+use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{self, ActionStatus};
@@ -105,13 +108,17 @@ pub struct Progress {
     pub evidence_of_impact: String,
 }
 
+/// The actions service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
@@ -123,22 +130,8 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-        audit: AuditLog,
-    ) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(context: &ServiceContext) -> Self {
+        Self(StoreParts::new(context))
     }
 
     // ---- projections of the registry (consumer side)
@@ -366,19 +359,6 @@ impl Store {
             .collect())
     }
 
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record_on_review(principal, action, review_id, resource, outcome)
-            .await
-    }
-
     // ---- commands
 
     pub async fn create(
@@ -443,14 +423,12 @@ impl Store {
                 body,
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "CreateAction",
             review.review_id,
             format!("actions/{id}"),
-            "ok",
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
@@ -517,14 +495,12 @@ impl Store {
             actor,
         )
         .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "UpdateActionProgress",
             action.review_id,
             format!("actions/{id}"),
-            "ok",
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
@@ -578,14 +554,12 @@ impl Store {
             actor,
         )
         .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "VerifyAction",
             action.review_id,
             format!("actions/{id}"),
-            "ok",
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)

@@ -372,7 +372,8 @@ impl FamilyEngagement for FamilyApi {
             .encode()
         });
         self.store
-            .audit_access(
+            .audit_log()
+            .record_on_review(
                 &principal,
                 "ListFamilyMembers",
                 review.review_id,
@@ -416,7 +417,8 @@ impl FamilyEngagement for FamilyApi {
             .map_err(FamilyError::from)?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
         self.store
-            .audit_access(
+            .audit_log()
+            .record_on_review(
                 &principal,
                 "GetFamilyMember",
                 review.review_id,

@@ -46,22 +46,12 @@ pub const SERVICE_NAME: &str = "practitioners";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <PractitionerEngagementServer<PractitionersApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests drive jobs with it).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, its consumers and the deferral sweep.
 pub async fn start(
     context: ServiceContext,
     config: PractitionersConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(&context);
     let api = PractitionersApi::new(store.clone(), Arc::clone(&context.clock));
     let sweep = DeferralSweep::new(store.clone(), config.sweep_interval);
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {

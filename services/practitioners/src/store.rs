@@ -1,17 +1,21 @@
 //! The practitioners database: the only place with SQL. Each command is one transaction
 //! with its event and audit record.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry, AuditLog};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
+use cspr_platform::bus::outbox::EventMeta;
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_platform::server::ServiceContext;
+use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -117,13 +121,17 @@ pub struct Registration {
     pub involvement_end: NaiveDate,
 }
 
+/// The practitioners service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 /// Claims a request id; `Some(resource)` is a retry of an earlier request.
@@ -139,27 +147,8 @@ async fn claim(
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-        audit: AuditLog,
-    ) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(context: &ServiceContext) -> Self {
+        Self(StoreParts::new(context))
     }
 
     // ---- projections (consumer side)
@@ -435,14 +424,12 @@ impl Store {
                 body,
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RegisterPractitioner",
             review.review_id,
             format!("practitioners/{id}"),
-            "ok",
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review.review_id, id, false)
@@ -515,14 +502,12 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             action,
             review_id,
             format!("practitioners/{practitioner_id}"),
-            "ok",
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review_id, practitioner_id, false)
@@ -597,14 +582,12 @@ impl Store {
                 body,
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "ScheduleConversation",
             review.review_id,
             format!("conversations/{conversation_id}"),
-            "ok",
         )
         .await?;
         let record = Self::conversation_in(&mut transaction, conversation_id)
@@ -689,14 +672,12 @@ impl Store {
                 body,
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "ScheduleLearningEvent",
             review.review_id,
             format!("learning-events/{event_id}"),
-            "ok",
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review.review_id, event_id)
@@ -727,14 +708,12 @@ impl Store {
             .bind(&attended)
             .execute(&mut *transaction)
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RecordAttendance",
             review_id,
             format!("learning-events/{learning_event_id}"),
-            "ok",
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review_id, learning_event_id)
@@ -800,14 +779,12 @@ impl Store {
         self.outbox
             .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RecordLearning",
             review_id,
             format!("learning/{record_id}"),
-            "ok",
         )
         .await?;
         let record = Self::learning_record_in(&mut transaction, record_id)

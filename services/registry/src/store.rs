@@ -5,18 +5,20 @@
 //! the audit record — all or nothing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit::{self, AuditEntry};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::calendar::WorkingDayCalendar;
-use cspr_platform::clock::Clock;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use sqlx::{PgConnection, PgPool};
+use cspr_platform::server::ServiceContext;
+use cspr_platform::store::StoreParts;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
@@ -40,18 +42,22 @@ pub struct ReviewFilter {
     pub at_risk_only: bool,
 }
 
-/// The registry's store and the rules it needs to keep derived data in step.
+/// The registry's store: the shared [`StoreParts`] (through which it reads its pool, outbox,
+/// clock and audit log), the rules it needs to keep derived data in step, and the SQL below.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
+    parts: StoreParts,
     /// The statutory rules and calendar, for the cached deadline statuses.
     rules: Arc<DeadlineRules>,
     calendar: Arc<WorkingDayCalendar>,
-    clock: Arc<dyn Clock>,
-    /// Reads and refusals, group-committed.
-    /// The service's group-committing writer of read and refusal audits.
-    reads: audit::AuditLog,
+}
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.parts
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -153,31 +159,14 @@ fn corrupt(what: &str, value: &str) -> sqlx::Error {
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        rules: Arc<DeadlineRules>,
-        calendar: Arc<WorkingDayCalendar>,
-        clock: Arc<dyn Clock>,
-        reads: audit::AuditLog,
-    ) -> Self {
+    /// The store of `context`'s service, keeping deadlines by `rules` on the England and
+    /// Wales working-day calendar.
+    pub fn new(context: &ServiceContext, rules: DeadlineRules) -> Self {
         Self {
-            reads,
-            pool,
-            outbox,
-            rules,
-            calendar,
-            clock,
+            parts: StoreParts::new(context),
+            rules: Arc::new(rules),
+            calendar: Arc::new(WorkingDayCalendar::england_and_wales()),
         }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &audit::AuditLog {
-        &self.reads
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 
     /// The service's clock's time, for what a consumed event changes.
@@ -553,7 +542,7 @@ impl Store {
         let changes = command(&mut review)?;
         if changes.is_empty() {
             // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
-            self.audit(connection, principal, action, review.id, "ok")
+            self.audit_review_command(connection, principal, action, review.id)
                 .await?;
             return Ok(review);
         }
@@ -755,7 +744,7 @@ impl Store {
         for body in events::bodies(review, changes, &timeline, &self.rules, today) {
             self.outbox.enqueue(connection, &meta, body).await?;
         }
-        self.audit(connection, principal, action, review.id, "ok")
+        self.audit_review_command(connection, principal, action, review.id)
             .await?;
         Ok(())
     }
@@ -797,22 +786,20 @@ impl Store {
         Ok(())
     }
 
-    async fn audit(
+    /// The record of a command on the review itself.
+    async fn audit_review_command(
         &self,
         connection: &mut PgConnection,
         principal: &Principal,
         action: &str,
         review_id: Uuid,
-        outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        audit::record_on_review(
+        self.audit_command(
             connection,
-            self.clock.now(),
             principal,
             action,
             review_id,
             format!("reviews/{review_id}"),
-            outcome,
         )
         .await
     }
@@ -825,7 +812,7 @@ impl Store {
         review_id: Option<Uuid>,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        self.reads
+        self.audit
             .record(&AuditEntry {
                 principal,
                 action,

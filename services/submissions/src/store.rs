@@ -7,19 +7,19 @@
 //! stream that breaks off drops the transaction, so nothing of it remains.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
-use cspr_platform::clock::Clock;
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
+use cspr_platform::server::ServiceContext;
+use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -156,13 +156,17 @@ pub struct SubmissionStart {
     pub narrative: Narrative,
 }
 
+/// The submissions service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: Arc<dyn Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -178,22 +182,8 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(context: &ServiceContext) -> Self {
+        Self(StoreParts::new(context))
     }
 
     /// Creates (or updates the due date and contact of) one agency's request, writing the
@@ -402,14 +392,12 @@ impl Store {
                 outbox::actor(principal),
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RequestAgencyReport",
             review_id,
             format!("reviews/{review_id}/reports/{}", ask.agency_id),
-            "ok",
         )
         .await?;
         transaction.commit().await?;
@@ -494,14 +482,12 @@ impl Store {
             actor: outbox::actor(principal),
         };
         self.outbox.enqueue(&mut transaction, &meta, body).await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             decision.action(),
             review_id,
             format!("reviews/{review_id}/reports/{agency_id}"),
-            "ok",
         )
         .await?;
         let updated = Self::fetch_request(&mut transaction, review_id, agency_id, false)
@@ -546,9 +532,7 @@ impl Store {
         .await?;
         Ok(SubmissionWriter {
             transaction,
-            outbox: self.outbox.clone(),
-            clock: Arc::clone(&self.clock),
-            pool: self.pool.clone(),
+            parts: self.0.clone(),
             report_id,
             start,
             pending: Vec::with_capacity(BATCH),
@@ -632,20 +616,6 @@ impl Store {
         ))
     }
 
-    /// Audits a read (or refusal) outside any command.
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record_on_review(principal, action, review_id, resource, outcome)
-            .await
-    }
-
     /// A retry of a submission that was already stored returns its receipt.
     pub async fn stored_receipt(&self, report_id: Uuid) -> Result<Option<Receipt>, sqlx::Error> {
         self.receipt(report_id).await
@@ -685,9 +655,8 @@ async fn receipt_of(pool: &PgPool, report_id: Uuid) -> Result<Option<Receipt>, s
 /// transaction; dropping the writer without [`SubmissionWriter::finish`] discards it all.
 pub struct SubmissionWriter {
     transaction: Transaction<'static, Postgres>,
-    outbox: Outbox,
-    clock: Arc<dyn Clock>,
-    pool: PgPool,
+    /// The store's, for the events, the audit record and the time.
+    parts: StoreParts,
     report_id: Uuid,
     start: SubmissionStart,
     /// Entries not yet written.
@@ -794,14 +763,14 @@ impl SubmissionWriter {
         .map_err(|error| SubmissionsError::Service(error.into()))?;
         if let Some(existing) = replayed {
             self.transaction.rollback().await?;
-            return receipt_of(&self.pool, existing)
+            return receipt_of(&self.parts.pool, existing)
                 .await?
                 .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
         }
         // Re-check under the lock: the panel may have decided while the stream ran.
         domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
         let version = request.latest_version + 1;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         sqlx::query("UPDATE agency_reports SET version = $2, entry_count = $3, content_hash = $4, submitted_at = $5 WHERE id = $1")
             .bind(self.report_id)
             .bind(version)
@@ -840,19 +809,19 @@ impl SubmissionWriter {
             content_hash: content_hash.clone(),
             practitioners,
         });
-        self.outbox
+        self.parts
+            .outbox
             .enqueue(&mut self.transaction, &meta, body)
             .await?;
-        audit::record_on_review(
-            &mut self.transaction,
-            self.clock.now(),
-            principal,
-            "SubmitAgencyReport",
-            review_id,
-            format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
-            "ok",
-        )
-        .await?;
+        self.parts
+            .audit_command(
+                &mut self.transaction,
+                principal,
+                "SubmitAgencyReport",
+                review_id,
+                format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
+            )
+            .await?;
         self.transaction.commit().await?;
         Ok(Receipt {
             review_id,

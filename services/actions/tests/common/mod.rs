@@ -43,7 +43,7 @@ impl TestActions {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
         let setup = TestSetup::new(cspr_actions::SERVICE_NAME, today).await;
-        let store = cspr_actions::store(&setup.context);
+        let store = Store::new(&setup.context);
         let config = ActionsConfig {
             due_soon_days: 14,
             escalate_after_days: 30,

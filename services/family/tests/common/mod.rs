@@ -47,7 +47,7 @@ impl TestFamily {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
         let setup = TestSetup::new(cspr_family::SERVICE_NAME, today).await;
-        let store = cspr_family::store(&setup.context);
+        let store = Store::new(&setup.context);
         let config = FamilyConfig {
             cipher: FieldCipher::new(KEY, &[]).expect("key"),
             sweep_interval: Duration::from_secs(3600),

@@ -47,7 +47,7 @@ impl TestPractitioners {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
         let setup = TestSetup::new(cspr_practitioners::SERVICE_NAME, today).await;
-        let store = cspr_practitioners::store(&setup.context);
+        let store = Store::new(&setup.context);
         let started = cspr_practitioners::start(
             setup.context.clone(),
             PractitionersConfig {

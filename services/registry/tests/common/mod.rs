@@ -53,7 +53,7 @@ impl TestRegistry {
             rules: DeadlineRules::default(),
             sweep_interval: Duration::from_secs(3600),
         };
-        let store = cspr_registry::store(&setup.context, &config);
+        let store = Store::new(&setup.context, config.rules.clone());
         let started = cspr_registry::start(setup.context.clone(), config);
         let service = setup.serve(cspr_registry::GRPC_NAME, started).await;
         Self {

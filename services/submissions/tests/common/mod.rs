@@ -49,7 +49,7 @@ impl std::ops::Deref for TestSubmissions {
 impl TestSubmissions {
     pub async fn start(today: &str) -> Self {
         let setup = TestSetup::new(cspr_submissions::SERVICE_NAME, date(today)).await;
-        let store = cspr_submissions::store(&setup.context);
+        let store = Store::new(&setup.context);
         let config = SubmissionsConfig {
             sweep_interval: Duration::from_secs(3600),
             ..SubmissionsConfig::default()
