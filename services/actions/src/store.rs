@@ -604,17 +604,12 @@ impl Store {
             } else {
                 alerts.push("DUE_SOON");
             }
+            let meta = EventMeta::system(
+                &action.partnership_id,
+                action.review_id,
+                "system:action-reminders",
+            );
             for alert in alerts {
-                let inserted = sqlx::query("INSERT INTO action_alerts (action_id, alert, due_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(action.id)
-                    .bind(alert)
-                    .bind(action.due_date)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected();
-                if inserted == 0 {
-                    continue;
-                }
                 let body = match alert {
                     "DUE_SOON" => Body::ActionDueSoon(ev::ActionDueSoon {
                         action_id: action.id.to_string(),
@@ -638,15 +633,16 @@ impl Store {
                         review_reference: action.reference.clone(),
                     }),
                 };
-                let system = outbox::system_actor("system:action-reminders");
-                self.outbox
-                    .enqueue(
-                        &mut transaction,
-                        &meta(&action.partnership_id, action.review_id, system),
-                        body,
-                    )
-                    .await?;
-                raised += 1;
+                let record_alert = sqlx::query("INSERT INTO action_alerts (action_id, alert, due_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(action.id)
+                    .bind(alert)
+                    .bind(action.due_date);
+                if self
+                    .raise_once(&mut transaction, record_alert, &meta, body)
+                    .await?
+                {
+                    raised += 1;
+                }
             }
         }
         transaction.commit().await?;

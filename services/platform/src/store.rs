@@ -8,12 +8,15 @@
 
 use std::sync::Arc;
 
-use sqlx::{PgConnection, PgPool};
+use cspr_proto::events::v1::event::Body;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
 use crate::auth::Principal;
-use crate::bus::outbox::Outbox;
+use crate::bus::outbox::{EventMeta, Outbox};
 use crate::clock::Clock;
 use crate::server::ServiceContext;
 
@@ -71,5 +74,27 @@ impl StoreParts {
             "ok",
         )
         .await
+    }
+
+    /// Raises a sweep's reminder once: runs `record_alert` (the alert's bound `INSERT … ON
+    /// CONFLICT DO NOTHING`) in the sweep's transaction and, only when it inserted the row,
+    /// enqueues `body` as `meta`. However many replicas sweep and however often, an alert
+    /// is raised once. Returns whether it was raised now.
+    pub async fn raise_once(
+        &self,
+        connection: &mut PgConnection,
+        record_alert: Query<'_, Postgres, PgArguments>,
+        meta: &EventMeta,
+        body: Body,
+    ) -> Result<bool, sqlx::Error> {
+        let inserted = record_alert
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        self.outbox.enqueue(connection, meta, body).await?;
+        Ok(true)
     }
 }

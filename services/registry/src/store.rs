@@ -884,29 +884,20 @@ impl Store {
                     DeadlineStatus::Missed if deadline.done_on.is_none() => "MISSED",
                     _ => continue,
                 };
-                let inserted = sqlx::query(
+                let record_alert = sqlx::query(
                     "INSERT INTO deadline_alerts (review_id, kind, alert, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(review.id)
                 .bind(deadline.kind.as_str())
                 .bind(alert)
-                .bind(due_on)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    let meta = EventMeta::system(
-                        &review.partnership_id,
-                        review.id,
-                        "system:deadline-sweep",
-                    );
-                    self.outbox
-                        .enqueue(
-                            &mut transaction,
-                            &meta,
-                            events::deadline_alert(review, deadline, alert == "MISSED"),
-                        )
-                        .await?;
+                .bind(due_on);
+                let meta =
+                    EventMeta::system(&review.partnership_id, review.id, "system:deadline-sweep");
+                let body = events::deadline_alert(review, deadline, alert == "MISSED");
+                if self
+                    .raise_once(&mut transaction, record_alert, &meta, body)
+                    .await?
+                {
                     raised += 1;
                 }
             }

@@ -573,19 +573,13 @@ impl Store {
         for request in &requests {
             let overdue = request.due_date < today;
             let alert = if overdue { "OVERDUE" } else { "DUE_SOON" };
-            let inserted = sqlx::query(
+            let record_alert = sqlx::query(
                 "INSERT INTO report_alerts (review_id, agency_id, alert, due_date) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(request.review_id)
             .bind(&request.agency_id)
             .bind(alert)
-            .bind(request.due_date)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                continue;
-            }
+            .bind(request.due_date);
             let body = if overdue {
                 Body::ReportOverdue(ev::ReportOverdue {
                     agency_id: request.agency_id.clone(),
@@ -606,8 +600,12 @@ impl Store {
                 request.review_id,
                 "system:report-reminders",
             );
-            self.outbox.enqueue(&mut transaction, &meta, body).await?;
-            raised += 1;
+            if self
+                .raise_once(&mut transaction, record_alert, &meta, body)
+                .await?
+            {
+                raised += 1;
+            }
         }
         transaction.commit().await?;
         Ok((
