@@ -370,9 +370,7 @@ impl Store {
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let id = Uuid::now_v7();
-        let replayed = idempotency::claim(&mut transaction, &principal.partnership, key, id)
-            .await
-            .map_err(|error| ActionsError::Service(error.into()))?;
+        let replayed = idempotency::claim_by(&mut transaction, principal, key, id).await?;
         if let Some(existing) = replayed {
             transaction.rollback().await?;
             return self

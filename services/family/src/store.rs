@@ -207,17 +207,6 @@ impl Store {
 
     // ---- commands
 
-    async fn claim(
-        connection: &mut PgConnection,
-        principal: &Principal,
-        key: &RequestKey,
-        resource: Uuid,
-    ) -> Result<Option<Uuid>, FamilyError> {
-        idempotency::claim(connection, &principal.partnership, key, resource)
-            .await
-            .map_err(|error| FamilyError::Service(error.into()))
-    }
-
     /// Runs `change` on a locked member (after the request id check, when there is one),
     /// then writes its event and audit record; returns the member as it then is.
     async fn with_member<F>(
@@ -239,7 +228,7 @@ impl Store {
     {
         let mut transaction = self.pool.begin().await?;
         if let Some(key) = key
-            && Self::claim(&mut transaction, principal, key, member_id)
+            && idempotency::claim_by(&mut transaction, principal, key, member_id)
                 .await?
                 .is_some()
         {
@@ -291,7 +280,9 @@ impl Store {
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(existing) = Self::claim(&mut transaction, principal, &key, member.id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, member.id).await?
+        {
             transaction.rollback().await?;
             return self
                 .member(review.review_id, existing)

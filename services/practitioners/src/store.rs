@@ -134,18 +134,6 @@ impl Deref for Store {
     }
 }
 
-/// Claims a request id; `Some(resource)` is a retry of an earlier request.
-async fn claim(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    key: &RequestKey,
-    resource_id: Uuid,
-) -> Result<Option<Uuid>, PractitionersError> {
-    idempotency::claim(connection, &principal.partnership, key, resource_id)
-        .await
-        .map_err(|error| PractitionersError::Service(error.into()))
-}
-
 impl Store {
     pub fn new(context: &ServiceContext) -> Self {
         Self(StoreParts::new(context))
@@ -352,7 +340,9 @@ impl Store {
     ) -> Result<PractitionerRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let resource = registration.practitioner_id.unwrap_or_else(Uuid::now_v7);
-        if let Some(existing) = claim(&mut transaction, principal, &key, resource).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, resource).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::practitioner_in(&mut connection, review.review_id, existing, false)
@@ -530,7 +520,9 @@ impl Store {
     ) -> Result<ConversationRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let conversation_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, conversation_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, conversation_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::conversation_in(&mut connection, existing)
@@ -611,7 +603,9 @@ impl Store {
     ) -> Result<LearningEventRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let event_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, event_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, event_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::learning_event_in(&mut connection, review.review_id, existing)
@@ -735,7 +729,9 @@ impl Store {
     ) -> Result<LearningRecordRow, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let record_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, record_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, record_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::learning_record_in(&mut connection, existing)

@@ -436,7 +436,9 @@ impl Store {
         open: impl FnOnce(Uuid, String) -> Result<(Review, Vec<Change>), ReviewError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(existing) = Self::claim(&mut transaction, principal, &key, review_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, review_id).await?
+        {
             transaction.rollback().await?;
             return self
                 .get(&principal.partnership, existing)
@@ -485,19 +487,6 @@ impl Store {
         Ok(review)
     }
 
-    /// Claims a request id in the command's transaction: `None` for a first use, the
-    /// resource of the first use for a retry, an error for a reuse with other content.
-    async fn claim(
-        connection: &mut PgConnection,
-        principal: &Principal,
-        key: &RequestKey,
-        resource_id: Uuid,
-    ) -> Result<Option<Uuid>, RegistryError> {
-        idempotency::claim(connection, &principal.partnership, key, resource_id)
-            .await
-            .map_err(|error| RegistryError::Service(error.into()))
-    }
-
     /// Runs a command on one review: lock, `guard` (before a replay is answered too), apply,
     /// persist, deadlines, events, audit.
     pub async fn update(
@@ -515,7 +504,7 @@ impl Store {
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
         guard(&review)?;
         if let Some((key, resource_id)) = &key
-            && Self::claim(&mut transaction, principal, key, *resource_id)
+            && idempotency::claim_by(&mut transaction, principal, key, *resource_id)
                 .await?
                 .is_some()
         {

@@ -751,14 +751,8 @@ impl SubmissionWriter {
             request_id: self.start.request_id.clone(),
             fingerprint: content_hash.as_bytes().to_vec(),
         };
-        let replayed = idempotency::claim(
-            &mut self.transaction,
-            &principal.partnership,
-            &key,
-            self.report_id,
-        )
-        .await
-        .map_err(|error| SubmissionsError::Service(error.into()))?;
+        let replayed =
+            idempotency::claim_by(&mut self.transaction, principal, &key, self.report_id).await?;
         if let Some(existing) = replayed {
             self.transaction.rollback().await?;
             return receipt_of(&self.parts.pool, existing)
