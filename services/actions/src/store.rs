@@ -13,7 +13,7 @@ use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_platform::server::ServiceContext;
-use cspr_platform::store::StoreParts;
+use cspr_platform::store::{self, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -584,12 +584,14 @@ impl Store {
              WHERE a.status IN ('NOT_STARTED', 'IN_PROGRESS') AND a.due_date <= $1 AND ($2::uuid IS NULL OR a.id > $2)
              ORDER BY a.id LIMIT $3 FOR UPDATE OF a SKIP LOCKED"
         );
-        let rows: Vec<ActionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(horizon)
-            .bind(after)
-            .bind(page_size)
-            .fetch_all(&mut *transaction)
-            .await?;
+        let rows: Vec<ActionRow> = store::lock_due_page(
+            &mut transaction,
+            sqlx::AssertSqlSafe(sql),
+            horizon,
+            after,
+            page_size,
+        )
+        .await?;
         let mut raised = 0;
         for action in &rows {
             let days_overdue = (today - action.due_date).num_days();
@@ -636,6 +638,7 @@ impl Store {
                     .bind(alert)
                     .bind(action.due_date);
                 if self
+                    .outbox
                     .raise_once(&mut transaction, record_alert, &meta, body)
                     .await?
                 {

@@ -1,4 +1,4 @@
-//! What every service's store is built from, and the writes all of them make alike.
+//! What every service's store is built from, and the statements all of them run alike.
 //!
 //! Five services keep a `Store` (their only SQL) that needs the same four things from the
 //! [`ServiceContext`]: the pool, the outbox, the clock and the audit log. They were copied
@@ -8,15 +8,15 @@
 
 use std::sync::Arc;
 
-use cspr_proto::events::v1::event::Body;
-use sqlx::postgres::PgArguments;
-use sqlx::query::Query;
-use sqlx::{PgConnection, PgPool, Postgres};
+use chrono::NaiveDate;
+
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, PgPool, SqlSafeStr};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
 use crate::auth::Principal;
-use crate::bus::outbox::{EventMeta, Outbox};
+use crate::bus::outbox::Outbox;
 use crate::clock::Clock;
 use crate::server::ServiceContext;
 
@@ -75,26 +75,26 @@ impl StoreParts {
         )
         .await
     }
+}
 
-    /// Raises a sweep's reminder once: runs `record_alert` (the alert's bound `INSERT … ON
-    /// CONFLICT DO NOTHING`) in the sweep's transaction and, only when it inserted the row,
-    /// enqueues `body` as `meta`. However many replicas sweep and however often, an alert
-    /// is raised once. Returns whether it was raised now.
-    pub async fn raise_once(
-        &self,
-        connection: &mut PgConnection,
-        record_alert: Query<'_, Postgres, PgArguments>,
-        meta: &EventMeta,
-        body: Body,
-    ) -> Result<bool, sqlx::Error> {
-        let inserted = record_alert
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-        self.outbox.enqueue(connection, meta, body).await?;
-        Ok(true)
-    }
+/// Locks a page of a reminder sweep's rows in its transaction: `select_due` takes the rows
+/// due on or before `$1` (`due_by`), with ids after `$2` (`after`; NULL from the start), by
+/// id, at most `$3` (`page_size`), `FOR UPDATE OF … SKIP LOCKED` so that replicas take
+/// different rows. The services' sweeps write only the statement.
+pub async fn lock_due_page<R>(
+    connection: &mut PgConnection,
+    select_due: impl SqlSafeStr,
+    due_by: NaiveDate,
+    after: Option<Uuid>,
+    page_size: i64,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    sqlx::query_as(select_due)
+        .bind(due_by)
+        .bind(after)
+        .bind(page_size)
+        .fetch_all(connection)
+        .await
 }

@@ -884,6 +884,7 @@ impl Store {
                     EventMeta::system(&review.partnership_id, review.id, "system:deadline-sweep");
                 let body = events::deadline_alert(review, deadline, alert == "MISSED");
                 if self
+                    .outbox
                     .raise_once(&mut transaction, record_alert, &meta, body)
                     .await?
                 {

@@ -19,7 +19,7 @@ use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
 use cspr_platform::server::ServiceContext;
-use cspr_platform::store::StoreParts;
+use cspr_platform::store::{self, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -563,12 +563,14 @@ impl Store {
              WHERE q.status IN ('REQUESTED', 'RETURNED') AND q.due_date <= $1 AND ($2::uuid IS NULL OR q.id > $2)
              ORDER BY q.id LIMIT $3 FOR UPDATE OF q SKIP LOCKED"
         );
-        let requests: Vec<RequestRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(horizon)
-            .bind(after)
-            .bind(page_size)
-            .fetch_all(&mut *transaction)
-            .await?;
+        let requests: Vec<RequestRecord> = store::lock_due_page(
+            &mut transaction,
+            sqlx::AssertSqlSafe(sql),
+            horizon,
+            after,
+            page_size,
+        )
+        .await?;
         let mut raised = 0;
         for request in &requests {
             let overdue = request.due_date < today;
@@ -601,6 +603,7 @@ impl Store {
                 "system:report-reminders",
             );
             if self
+                .outbox
                 .raise_once(&mut transaction, record_alert, &meta, body)
                 .await?
             {
