@@ -410,23 +410,13 @@ impl Store {
             measure_of_success: action.measure_of_success.clone(),
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &meta(
-                    &principal.partnership,
-                    review.review_id,
-                    outbox::actor(principal),
-                ),
-                body,
-            )
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "CreateAction",
             review.review_id,
             format!("actions/{id}"),
+            [body],
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)

@@ -5,7 +5,6 @@ use std::ops::Deref;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::EventMeta;
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
@@ -248,21 +247,13 @@ impl Store {
             .bind(now)
             .execute(&mut *transaction)
             .await?;
-        for body in bodies {
-            self.outbox
-                .enqueue(
-                    &mut transaction,
-                    &EventMeta::by(principal, review.review_id),
-                    body,
-                )
-                .await?;
-        }
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             action,
             review.review_id,
             format!("family-members/{member_id}"),
+            bodies,
         )
         .await?;
         let updated = Self::member_in(&mut transaction, review.review_id, member_id, false)
@@ -357,21 +348,13 @@ impl Store {
                 review_reference: review.reference.clone(),
             }));
         }
-        for body in bodies {
-            self.outbox
-                .enqueue(
-                    &mut transaction,
-                    &EventMeta::by(principal, review.review_id),
-                    body,
-                )
-                .await?;
-        }
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "AddFamilyMember",
             review.review_id,
             format!("family-members/{}", member.id),
+            bodies,
         )
         .await?;
         let stored = Self::member_in(&mut transaction, review.review_id, member.id, false)

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use cspr_proto::events::v1::event::Body;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgPool, SqlSafeStr};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
 use crate::auth::Principal;
-use crate::bus::outbox::Outbox;
+use crate::bus::outbox::{EventMeta, Outbox};
 use crate::clock::Clock;
 use crate::server::ServiceContext;
 
@@ -50,6 +51,26 @@ impl StoreParts {
     /// The service's writer of read and refusal audits.
     pub fn audit_log(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// Writes what a command by `principal` on one of a review's resources writes last, in
+    /// its transaction (`connection`): its events (by the caller, on the review) and then its
+    /// audit record ([`StoreParts::audit_command`]).
+    pub async fn record_command(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        bodies: impl IntoIterator<Item = Body>,
+    ) -> Result<(), sqlx::Error> {
+        let meta = EventMeta::by(principal, review_id);
+        for body in bodies {
+            self.outbox.enqueue(connection, &meta, body).await?;
+        }
+        self.audit_command(connection, principal, action, review_id, resource)
+            .await
     }
 
     /// Writes the audit record of a command done on one of a review's resources, in the

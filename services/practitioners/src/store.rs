@@ -6,7 +6,6 @@ use std::ops::Deref;
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::EventMeta;
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
@@ -407,19 +406,13 @@ impl Store {
             role: registration.role.clone(),
             agency_name: registration.agency_name.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "RegisterPractitioner",
             review.review_id,
             format!("practitioners/{id}"),
+            [body],
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review.review_id, id, false)
@@ -489,15 +482,13 @@ impl Store {
                 )
             }
         };
-        self.outbox
-            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             action,
             review_id,
             format!("practitioners/{practitioner_id}"),
+            [body],
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review_id, practitioner_id, false)
@@ -567,19 +558,13 @@ impl Store {
             key_lines_of_enquiry: key_lines,
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "ScheduleConversation",
             review.review_id,
             format!("conversations/{conversation_id}"),
+            [body],
         )
         .await?;
         let record = Self::conversation_in(&mut transaction, conversation_id)
@@ -659,19 +644,13 @@ impl Store {
             invitees,
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "ScheduleLearningEvent",
             review.review_id,
             format!("learning-events/{event_id}"),
+            [body],
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review.review_id, event_id)
@@ -772,15 +751,13 @@ impl Store {
                 .map(|point| point.theme.as_str().to_string())
                 .collect(),
         });
-        self.outbox
-            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
-            .await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             "RecordLearning",
             review_id,
             format!("learning/{record_id}"),
+            [body],
         )
         .await?;
         let record = Self::learning_record_in(&mut transaction, record_id)

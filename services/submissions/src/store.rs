@@ -476,18 +476,13 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
         }
-        let meta = EventMeta {
-            partnership_id: principal.partnership.clone(),
-            review_id: Some(review_id),
-            actor: outbox::actor(principal),
-        };
-        self.outbox.enqueue(&mut transaction, &meta, body).await?;
-        self.audit_command(
+        self.record_command(
             &mut transaction,
             principal,
             decision.action(),
             review_id,
             format!("reviews/{review_id}/reports/{agency_id}"),
+            [body],
         )
         .await?;
         let updated = Self::fetch_request(&mut transaction, review_id, agency_id, false)
@@ -784,11 +779,6 @@ impl SubmissionWriter {
         .bind(now)
         .execute(&mut *self.transaction)
         .await?;
-        let meta = EventMeta {
-            partnership_id: principal.partnership.clone(),
-            review_id: Some(review_id),
-            actor: outbox::actor(principal),
-        };
         let practitioners = std::mem::take(&mut self.practitioners)
             .into_iter()
             .map(|(name, role)| ev::NamedPractitioner {
@@ -805,16 +795,13 @@ impl SubmissionWriter {
             practitioners,
         });
         self.parts
-            .outbox
-            .enqueue(&mut self.transaction, &meta, body)
-            .await?;
-        self.parts
-            .audit_command(
+            .record_command(
                 &mut self.transaction,
                 principal,
                 "SubmitAgencyReport",
                 review_id,
                 format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
+                [body],
             )
             .await?;
         self.transaction.commit().await?;
