@@ -5,11 +5,13 @@
 //! into each store's fields, its `new`, its `pool()`/`audit_log()` and each `lib.rs`'s
 //! `store(context)`; here they are taken once, and a store holds them as its [`StoreParts`]
 //! (and dereferences to them, so `self.pool`, `self.clock`, `store.pool()` read the same).
+//! What the stores' commands and sweeps wrote alike is here too: a command's events and
+//! audit record ([`StoreParts::record_command`]) and a sweep's page of due rows
+//! ([`lock_due_page`]).
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-
 use cspr_proto::events::v1::event::Body;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgPool, SqlSafeStr};
