@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoringServer;
 use tonic::server::NamedService;
 
@@ -49,7 +50,7 @@ pub async fn start(
     context: ServiceContext,
     config: ActionsConfig,
 ) -> Result<RunningService, StartError> {
-    let store = Store::new(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = ActionsApi::new(store.clone(), Arc::clone(&context.clock));
     let gauge_store = store.clone();
     let sweep = ActionSweep::new(

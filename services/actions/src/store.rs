@@ -12,7 +12,6 @@ use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::server::ServiceContext;
 use cspr_platform::store::{self, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::PgConnection;
@@ -130,8 +129,8 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
 }
 
 impl Store {
-    pub fn new(context: &ServiceContext) -> Self {
-        Self(StoreParts::new(context))
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections of the registry (consumer side)

@@ -33,6 +33,7 @@ pub mod store;
 use std::sync::Arc;
 
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagementServer;
 use tonic::server::NamedService;
 
@@ -52,7 +53,7 @@ pub async fn start(
     context: ServiceContext,
     config: FamilyConfig,
 ) -> Result<RunningService, StartError> {
-    let store = Store::new(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = FamilyApi::new(
         store.clone(),
         Arc::new(config.cipher),

@@ -10,7 +10,6 @@ use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::server::ServiceContext;
 use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, event::Body};
 use sqlx::PgConnection;
@@ -121,8 +120,8 @@ impl Deref for Store {
 }
 
 impl Store {
-    pub fn new(context: &ServiceContext) -> Self {
-        Self(StoreParts::new(context))
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections of the registry (consumer side)

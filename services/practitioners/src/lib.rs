@@ -32,6 +32,7 @@ pub mod store;
 use std::sync::Arc;
 
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagementServer;
 use tonic::server::NamedService;
 
@@ -51,7 +52,7 @@ pub async fn start(
     context: ServiceContext,
     config: PractitionersConfig,
 ) -> Result<RunningService, StartError> {
-    let store = Store::new(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = PractitionersApi::new(store.clone(), Arc::clone(&context.clock));
     let sweep = DeferralSweep::new(store.clone(), config.sweep_interval);
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {

@@ -11,7 +11,6 @@ use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::server::ServiceContext;
 use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, event::Body};
 use sqlx::PgConnection;
@@ -134,8 +133,8 @@ impl Deref for Store {
 }
 
 impl Store {
-    pub fn new(context: &ServiceContext) -> Self {
-        Self(StoreParts::new(context))
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections (consumer side)

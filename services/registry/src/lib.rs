@@ -33,6 +33,7 @@ use std::sync::Arc;
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistryServer;
 use tonic::server::NamedService;
 
@@ -55,7 +56,7 @@ pub async fn start(
     context: ServiceContext,
     config: RegistryConfig,
 ) -> Result<RunningService, StartError> {
-    let store = Store::new(&context, config.rules.clone());
+    let store = Store::new(StoreParts::new(&context), config.rules.clone());
     let api = RegistryApi::new(
         store.clone(),
         Arc::new(config.rules.clone()),

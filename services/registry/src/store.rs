@@ -16,7 +16,6 @@ use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::server::ServiceContext;
 use cspr_platform::store::StoreParts;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -159,11 +158,11 @@ fn corrupt(what: &str, value: &str) -> sqlx::Error {
 }
 
 impl Store {
-    /// The store of `context`'s service, keeping deadlines by `rules` on the England and
+    /// The store over `parts`, keeping deadlines by `rules` on the England and
     /// Wales working-day calendar.
-    pub fn new(context: &ServiceContext, rules: DeadlineRules) -> Self {
+    pub fn new(parts: StoreParts, rules: DeadlineRules) -> Self {
         Self {
-            parts: StoreParts::new(context),
+            parts,
             rules: Arc::new(rules),
             calendar: Arc::new(WorkingDayCalendar::england_and_wales()),
         }

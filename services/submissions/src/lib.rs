@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissionsServer;
 use tonic::server::NamedService;
 
@@ -51,7 +52,7 @@ pub async fn start(
     context: ServiceContext,
     config: SubmissionsConfig,
 ) -> Result<RunningService, StartError> {
-    let store = Store::new(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = SubmissionsApi::new(
         store.clone(),
         config.limits.clone(),

@@ -18,7 +18,6 @@ use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
-use cspr_platform::server::ServiceContext;
 use cspr_platform::store::{self, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -182,8 +181,8 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(context: &ServiceContext) -> Self {
-        Self(StoreParts::new(context))
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     /// Creates (or updates the due date and contact of) one agency's request, writing the
