@@ -14,7 +14,7 @@ use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
 use cspr_platform::store::{self, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{self, ActionStatus};
@@ -463,38 +463,18 @@ impl Store {
             .bind(&progress.note)
             .execute(&mut *transaction)
             .await?;
-        let actor = outbox::actor(principal);
         let body = Body::ActionProgressUpdated(ev::ActionProgressUpdated {
             action_id: id.to_string(),
             status: progress.status.as_str().to_string(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &meta(&action.partnership_id, action.review_id, actor.clone()),
-                body,
-            )
-            .await?;
-        self.complete_plan_if_settled(
-            &mut transaction,
-            action.review_id,
-            &action.partnership_id,
-            actor,
-        )
-        .await?;
-        self.audit_command(
-            &mut transaction,
+        self.finish_action_command(
+            transaction,
             principal,
+            &action,
             "UpdateActionProgress",
-            action.review_id,
-            format!("actions/{id}"),
+            body,
         )
-        .await?;
-        let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
-            .await?
-            .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
-        transaction.commit().await?;
-        Ok(row)
+        .await
     }
 
     pub async fn verify(
@@ -523,10 +503,25 @@ impl Store {
             .bind(&note)
             .execute(&mut *transaction)
             .await?;
-        let actor = outbox::actor(principal);
         let body = Body::ActionVerified(ev::ActionVerified {
             action_id: id.to_string(),
         });
+        self.finish_action_command(transaction, principal, &action, "VerifyAction", body)
+            .await
+    }
+
+    /// The end of a command on one action (progress, verification): its event, the plan's
+    /// completion when it settled the plan's last action, its audit record; commits and
+    /// returns the action as it now is.
+    async fn finish_action_command(
+        &self,
+        mut transaction: Transaction<'_, Postgres>,
+        principal: &Principal,
+        action: &ActionRow,
+        command: &str,
+        body: Body,
+    ) -> Result<ActionRow, ActionsError> {
+        let actor = outbox::actor(principal);
         self.outbox
             .enqueue(
                 &mut transaction,
@@ -541,10 +536,11 @@ impl Store {
             actor,
         )
         .await?;
+        let id = action.id;
         self.audit_command(
             &mut transaction,
             principal,
-            "VerifyAction",
+            command,
             action.review_id,
             format!("actions/{id}"),
         )
