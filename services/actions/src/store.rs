@@ -8,11 +8,10 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
-use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::store::{self, StoreParts};
+use cspr_platform::store::{DuePage, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -561,24 +560,17 @@ impl Store {
         due_soon_days: u32,
         escalate_after_days: u32,
     ) -> Result<(Option<Uuid>, usize), ActionsError> {
-        let today = self.clock.today();
-        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
-        let mut transaction = self.pool.begin().await?;
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN reviews r ON r.review_id = a.review_id
              WHERE a.status IN ('NOT_STARTED', 'IN_PROGRESS') AND a.due_date <= $1 AND ($2::uuid IS NULL OR a.id > $2)
              ORDER BY a.id LIMIT $3 FOR UPDATE OF a SKIP LOCKED"
         );
-        let rows: Vec<ActionRow> = store::lock_due_page(
-            &mut transaction,
-            sqlx::AssertSqlSafe(sql),
-            horizon,
-            after,
-            page_size,
-        )
-        .await?;
+        let mut page: DuePage<ActionRow> = self
+            .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
+            .await?;
+        let today = page.today;
         let mut raised = 0;
-        for action in &rows {
+        for action in &page.rows {
             let days_overdue = (today - action.due_date).num_days();
             let mut alerts = Vec::new();
             if days_overdue > 0 {
@@ -624,15 +616,14 @@ impl Store {
                     .bind(action.due_date);
                 if self
                     .outbox
-                    .raise_once(&mut transaction, record_alert, &meta, body)
+                    .raise_once(&mut page.transaction, record_alert, &meta, body)
                     .await?
                 {
                     raised += 1;
                 }
             }
         }
-        transaction.commit().await?;
-        Ok((jobs::next_page(&rows, page_size, |row| row.id), raised))
+        Ok(page.commit(|row| row.id, raised).await?)
     }
 }
 

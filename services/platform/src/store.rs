@@ -14,13 +14,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use cspr_proto::events::v1::event::Body;
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, PgPool, SqlSafeStr};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, Transaction};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
 use crate::auth::Principal;
 use crate::bus::outbox::{EventMeta, Outbox};
 use crate::clock::Clock;
+use crate::jobs::next_page;
 use crate::server::ServiceContext;
 
 /// The shared parts of a service's store, cloned from its [`ServiceContext`].
@@ -75,6 +76,30 @@ impl StoreParts {
             .await
     }
 
+    /// Begins a reminder sweep's page: takes the clock's date and locks, in a new
+    /// transaction, the rows [`lock_due_page`] finds due within `due_soon_days` of it.
+    pub async fn begin_due_page<R>(
+        &self,
+        select_due: impl SqlSafeStr,
+        due_soon_days: u32,
+        after: Option<Uuid>,
+        page_size: i64,
+    ) -> Result<DuePage<R>, sqlx::Error>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let today = self.clock.today();
+        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
+        let mut transaction = self.pool.begin().await?;
+        let rows = lock_due_page(&mut transaction, select_due, horizon, after, page_size).await?;
+        Ok(DuePage {
+            transaction,
+            today,
+            rows,
+            page_size,
+        })
+    }
+
     /// Writes the audit record of a command done on one of a review's resources, in the
     /// command's transaction (`connection`) at the clock's time. Its outcome is always "ok":
     /// a command that fails rolls back, record and all, and its refusal is audited through
@@ -120,4 +145,28 @@ where
         .bind(page_size)
         .fetch_all(connection)
         .await
+}
+
+/// A reminder sweep's page of due rows, locked in its transaction, in which the sweep raises
+/// the rows' alerts ([`Outbox::raise_once`]).
+#[derive(Debug)]
+pub struct DuePage<R> {
+    pub transaction: Transaction<'static, Postgres>,
+    /// The clock's date the page was taken on.
+    pub today: NaiveDate,
+    pub rows: Vec<R>,
+    page_size: i64,
+}
+
+impl<R> DuePage<R> {
+    /// Commits the page's alerts: returns the next page's `after` (`None` when this page was
+    /// the last) and `raised`, the page function's return for [`crate::jobs::drain_pages`].
+    pub async fn commit(
+        self,
+        id: impl Fn(&R) -> Uuid,
+        raised: usize,
+    ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
+        self.transaction.commit().await?;
+        Ok((next_page(&self.rows, self.page_size, id), raised))
+    }
 }

@@ -14,11 +14,10 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
-use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
-use cspr_platform::store::{self, StoreParts};
+use cspr_platform::store::{DuePage, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -549,24 +548,17 @@ impl Store {
         page_size: i64,
         due_soon_days: u32,
     ) -> Result<(Option<Uuid>, usize), SubmissionsError> {
-        let today = self.clock.today();
-        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
-        let mut transaction = self.pool.begin().await?;
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
              WHERE q.status IN ('REQUESTED', 'RETURNED') AND q.due_date <= $1 AND ($2::uuid IS NULL OR q.id > $2)
              ORDER BY q.id LIMIT $3 FOR UPDATE OF q SKIP LOCKED"
         );
-        let requests: Vec<RequestRecord> = store::lock_due_page(
-            &mut transaction,
-            sqlx::AssertSqlSafe(sql),
-            horizon,
-            after,
-            page_size,
-        )
-        .await?;
+        let mut page: DuePage<RequestRecord> = self
+            .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
+            .await?;
+        let today = page.today;
         let mut raised = 0;
-        for request in &requests {
+        for request in &page.rows {
             let overdue = request.due_date < today;
             let alert = if overdue { "OVERDUE" } else { "DUE_SOON" };
             let record_alert = sqlx::query(
@@ -598,17 +590,13 @@ impl Store {
             );
             if self
                 .outbox
-                .raise_once(&mut transaction, record_alert, &meta, body)
+                .raise_once(&mut page.transaction, record_alert, &meta, body)
                 .await?
             {
                 raised += 1;
             }
         }
-        transaction.commit().await?;
-        Ok((
-            jobs::next_page(&requests, page_size, |request| request.id),
-            raised,
-        ))
+        Ok(page.commit(|request| request.id, raised).await?)
     }
 
     /// A retry of a submission that was already stored returns its receipt.
