@@ -245,7 +245,12 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         Arc::clone(&clock),
     );
     let audit = cspr_platform::audit::AuditLog::start(pool.clone(), Arc::clone(&clock));
-    let replica = cspr_actions::store::Store::new(pool.clone(), outbox, clock, audit);
+    let replica = cspr_actions::store::Store::new(cspr_platform::store::StoreParts {
+        pool: pool.clone(),
+        outbox,
+        clock,
+        audit,
+    });
     let sweeps = [
         cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),
         cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),

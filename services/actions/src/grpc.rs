@@ -317,7 +317,8 @@ impl ActionMonitoring for ActionsApi {
         }
         if let Some(review_id) = review_id {
             self.store
-                .audit_access(
+                .audit_log()
+                .record_on_review(
                     &principal,
                     "ListActions",
                     review_id,

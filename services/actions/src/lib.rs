@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoringServer;
 use tonic::server::NamedService;
 
@@ -43,23 +44,13 @@ pub const SERVICE_NAME: &str = "actions";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <ActionMonitoringServer<ActionsApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests drive jobs with it).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue and
 /// completion gauges and the reminders.
 pub async fn start(
     context: ServiceContext,
     config: ActionsConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = ActionsApi::new(store.clone(), Arc::clone(&context.clock));
     let gauge_store = store.clone();
     let sweep = ActionSweep::new(

@@ -1,18 +1,19 @@
 //! The actions database: the only place with SQL. Each command is one transaction with its
 //! events and audit record; the plan's activation and completion are decided here too.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
-use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_platform::store::{DuePage, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{self, ActionStatus};
@@ -105,13 +106,17 @@ pub struct Progress {
     pub evidence_of_impact: String,
 }
 
+/// The actions service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
@@ -123,22 +128,8 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-        audit: AuditLog,
-    ) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections of the registry (consumer side)
@@ -366,19 +357,6 @@ impl Store {
             .collect())
     }
 
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record_on_review(principal, action, review_id, resource, outcome)
-            .await
-    }
-
     // ---- commands
 
     pub async fn create(
@@ -390,9 +368,7 @@ impl Store {
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let id = Uuid::now_v7();
-        let replayed = idempotency::claim(&mut transaction, &principal.partnership, key, id)
-            .await
-            .map_err(|error| ActionsError::Service(error.into()))?;
+        let replayed = idempotency::claim_by(&mut transaction, principal, key, id).await?;
         if let Some(existing) = replayed {
             transaction.rollback().await?;
             return self
@@ -432,25 +408,13 @@ impl Store {
             measure_of_success: action.measure_of_success.clone(),
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &meta(
-                    &principal.partnership,
-                    review.review_id,
-                    outbox::actor(principal),
-                ),
-                body,
-            )
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "CreateAction",
             review.review_id,
             format!("actions/{id}"),
-            "ok",
+            [body],
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
@@ -498,40 +462,18 @@ impl Store {
             .bind(&progress.note)
             .execute(&mut *transaction)
             .await?;
-        let actor = outbox::actor(principal);
         let body = Body::ActionProgressUpdated(ev::ActionProgressUpdated {
             action_id: id.to_string(),
             status: progress.status.as_str().to_string(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &meta(&action.partnership_id, action.review_id, actor.clone()),
-                body,
-            )
-            .await?;
-        self.complete_plan_if_settled(
-            &mut transaction,
-            action.review_id,
-            &action.partnership_id,
-            actor,
-        )
-        .await?;
-        audit::record_on_review(
-            &mut transaction,
-            self.clock.now(),
+        self.finish_action_command(
+            transaction,
             principal,
+            &action,
             "UpdateActionProgress",
-            action.review_id,
-            format!("actions/{id}"),
-            "ok",
+            body,
         )
-        .await?;
-        let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
-            .await?
-            .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
-        transaction.commit().await?;
-        Ok(row)
+        .await
     }
 
     pub async fn verify(
@@ -560,10 +502,25 @@ impl Store {
             .bind(&note)
             .execute(&mut *transaction)
             .await?;
-        let actor = outbox::actor(principal);
         let body = Body::ActionVerified(ev::ActionVerified {
             action_id: id.to_string(),
         });
+        self.finish_action_command(transaction, principal, &action, "VerifyAction", body)
+            .await
+    }
+
+    /// The end of a command on one action (progress, verification): its event, the plan's
+    /// completion when it settled the plan's last action, its audit record; commits and
+    /// returns the action as it now is.
+    async fn finish_action_command(
+        &self,
+        mut transaction: Transaction<'_, Postgres>,
+        principal: &Principal,
+        action: &ActionRow,
+        command: &str,
+        body: Body,
+    ) -> Result<ActionRow, ActionsError> {
+        let actor = outbox::actor(principal);
         self.outbox
             .enqueue(
                 &mut transaction,
@@ -578,14 +535,13 @@ impl Store {
             actor,
         )
         .await?;
-        audit::record_on_review(
+        let id = action.id;
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
-            "VerifyAction",
+            command,
             action.review_id,
             format!("actions/{id}"),
-            "ok",
         )
         .await?;
         let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
@@ -604,22 +560,17 @@ impl Store {
         due_soon_days: u32,
         escalate_after_days: u32,
     ) -> Result<(Option<Uuid>, usize), ActionsError> {
-        let today = self.clock.today();
-        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
-        let mut transaction = self.pool.begin().await?;
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN reviews r ON r.review_id = a.review_id
              WHERE a.status IN ('NOT_STARTED', 'IN_PROGRESS') AND a.due_date <= $1 AND ($2::uuid IS NULL OR a.id > $2)
              ORDER BY a.id LIMIT $3 FOR UPDATE OF a SKIP LOCKED"
         );
-        let rows: Vec<ActionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(horizon)
-            .bind(after)
-            .bind(page_size)
-            .fetch_all(&mut *transaction)
+        let mut page: DuePage<ActionRow> = self
+            .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
             .await?;
+        let today = page.today;
         let mut raised = 0;
-        for action in &rows {
+        for action in &page.rows {
             let days_overdue = (today - action.due_date).num_days();
             let mut alerts = Vec::new();
             if days_overdue > 0 {
@@ -630,17 +581,12 @@ impl Store {
             } else {
                 alerts.push("DUE_SOON");
             }
+            let meta = EventMeta::system(
+                &action.partnership_id,
+                action.review_id,
+                "system:action-reminders",
+            );
             for alert in alerts {
-                let inserted = sqlx::query("INSERT INTO action_alerts (action_id, alert, due_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(action.id)
-                    .bind(alert)
-                    .bind(action.due_date)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected();
-                if inserted == 0 {
-                    continue;
-                }
                 let body = match alert {
                     "DUE_SOON" => Body::ActionDueSoon(ev::ActionDueSoon {
                         action_id: action.id.to_string(),
@@ -664,19 +610,20 @@ impl Store {
                         review_reference: action.reference.clone(),
                     }),
                 };
-                let system = outbox::system_actor("system:action-reminders");
-                self.outbox
-                    .enqueue(
-                        &mut transaction,
-                        &meta(&action.partnership_id, action.review_id, system),
-                        body,
-                    )
-                    .await?;
-                raised += 1;
+                let record_alert = sqlx::query("INSERT INTO action_alerts (action_id, alert, due_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(action.id)
+                    .bind(alert)
+                    .bind(action.due_date);
+                if self
+                    .outbox
+                    .raise_once(&mut page.transaction, record_alert, &meta, body)
+                    .await?
+                {
+                    raised += 1;
+                }
             }
         }
-        transaction.commit().await?;
-        Ok((jobs::next_page(&rows, page_size, |row| row.id), raised))
+        Ok(page.commit(|row| row.id, raised).await?)
     }
 }
 

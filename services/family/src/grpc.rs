@@ -339,7 +339,8 @@ impl FamilyEngagement for FamilyApi {
             Cursor::new(member.created_at, member.id)
         });
         self.store
-            .audit_access(
+            .audit_log()
+            .record_on_review(
                 &principal,
                 "ListFamilyMembers",
                 review.review_id,
@@ -382,7 +383,8 @@ impl FamilyEngagement for FamilyApi {
             .map_err(FamilyError::from)?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
         self.store
-            .audit_access(
+            .audit_log()
+            .record_on_review(
                 &principal,
                 "GetFamilyMember",
                 review.review_id,

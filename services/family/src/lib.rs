@@ -33,6 +33,7 @@ pub mod store;
 use std::sync::Arc;
 
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagementServer;
 use tonic::server::NamedService;
 
@@ -47,22 +48,12 @@ pub const SERVICE_NAME: &str = "family";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <FamilyEngagementServer<FamilyApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests drive jobs with it).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, the registry consumer and the sweep.
 pub async fn start(
     context: ServiceContext,
     config: FamilyConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = FamilyApi::new(
         store.clone(),
         Arc::new(config.cipher),

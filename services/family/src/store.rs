@@ -1,17 +1,18 @@
 //! The family database: the only place with SQL. Personal fields arrive here already
 //! sealed (see `crypto`); each command is one transaction with its event and audit record.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{self, ContactError, Relationship, RestrictionReason};
@@ -105,37 +106,22 @@ pub struct NewMember {
     pub request_contact: Option<String>,
 }
 
+/// The family service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-        audit: AuditLog,
-    ) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections of the registry (consumer side)
@@ -217,32 +203,7 @@ impl Store {
             .await
     }
 
-    /// Audits a read or a refusal.
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record_on_review(principal, action, review_id, resource, outcome)
-            .await
-    }
-
     // ---- commands
-
-    async fn claim(
-        connection: &mut PgConnection,
-        principal: &Principal,
-        key: &RequestKey,
-        resource: Uuid,
-    ) -> Result<Option<Uuid>, FamilyError> {
-        idempotency::claim(connection, &principal.partnership, key, resource)
-            .await
-            .map_err(|error| FamilyError::Service(error.into()))
-    }
 
     /// Runs `change` on a locked member (after the request id check, when there is one),
     /// then writes its event and audit record; returns the member as it then is.
@@ -265,7 +226,7 @@ impl Store {
     {
         let mut transaction = self.pool.begin().await?;
         if let Some(key) = key
-            && Self::claim(&mut transaction, principal, key, member_id)
+            && idempotency::claim_by(&mut transaction, principal, key, member_id)
                 .await?
                 .is_some()
         {
@@ -285,23 +246,13 @@ impl Store {
             .bind(now)
             .execute(&mut *transaction)
             .await?;
-        for body in bodies {
-            self.outbox
-                .enqueue(
-                    &mut transaction,
-                    &EventMeta::by(principal, review.review_id),
-                    body,
-                )
-                .await?;
-        }
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             action,
             review.review_id,
             format!("family-members/{member_id}"),
-            "ok",
+            bodies,
         )
         .await?;
         let updated = Self::member_in(&mut transaction, review.review_id, member_id, false)
@@ -319,7 +270,9 @@ impl Store {
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(existing) = Self::claim(&mut transaction, principal, &key, member.id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, member.id).await?
+        {
             transaction.rollback().await?;
             return self
                 .member(review.review_id, existing)
@@ -394,23 +347,13 @@ impl Store {
                 review_reference: review.reference.clone(),
             }));
         }
-        for body in bodies {
-            self.outbox
-                .enqueue(
-                    &mut transaction,
-                    &EventMeta::by(principal, review.review_id),
-                    body,
-                )
-                .await?;
-        }
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "AddFamilyMember",
             review.review_id,
             format!("family-members/{}", member.id),
-            "ok",
+            bodies,
         )
         .await?;
         let stored = Self::member_in(&mut transaction, review.review_id, member.id, false)

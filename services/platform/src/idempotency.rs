@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::values::{ValueError, required_text};
 
@@ -74,6 +75,18 @@ impl From<ClaimError> for ServiceError {
 /// A fingerprint of a request's content (e.g. its encoded protobuf).
 pub fn fingerprint(content: &[u8]) -> Vec<u8> {
     Sha256::digest(content).to_vec()
+}
+
+/// [`claim`] by a command's caller, in the caller's partnership, with the error its handler
+/// answers (a conflict is `ALREADY_EXISTS`): what every store's command does with a request
+/// id (each service's error takes a [`ServiceError`] with `?`).
+pub async fn claim_by(
+    connection: &mut PgConnection,
+    principal: &Principal,
+    key: &RequestKey,
+    resource_id: Uuid,
+) -> Result<Option<Uuid>, ServiceError> {
+    Ok(claim(connection, &principal.partnership, key, resource_id).await?)
 }
 
 /// Claims `key` in the partnership, recording `resource_id`, the resource the command will

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::bus::outbox::{EventMeta, Outbox};
+use crate::store::lock_due_page;
 
 /// Runs `page` from the start until it reports no next page; returns the total of what the
 /// pages did (e.g. alerts raised). Each page gets the last id of the previous one.
@@ -74,25 +75,21 @@ impl ReviewDateSweep {
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
         let mut transaction = pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> = sqlx::query_as(self.select_due)
-            .bind(today)
-            .bind(after)
-            .bind(page_size)
-            .fetch_all(&mut *transaction)
-            .await?;
+        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> =
+            lock_due_page(&mut transaction, self.select_due, today, after, page_size).await?;
         let mut raised = 0;
         for (id, review_id, partnership_id, date) in &rows {
-            let inserted = sqlx::query(self.record_alert)
-                .bind(id)
-                .bind(date)
-                .execute(&mut *transaction)
+            let record_alert = sqlx::query(self.record_alert).bind(id).bind(date);
+            let meta = EventMeta::system(partnership_id, *review_id, self.system);
+            if outbox
+                .raise_once(
+                    &mut transaction,
+                    record_alert,
+                    &meta,
+                    (self.event)(*id, *date),
+                )
                 .await?
-                .rows_affected();
-            if inserted == 1 {
-                let meta = EventMeta::system(partnership_id, *review_id, self.system);
-                outbox
-                    .enqueue(&mut transaction, &meta, (self.event)(*id, *date))
-                    .await?;
+            {
                 raised += 1;
             }
         }

@@ -19,6 +19,7 @@
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas.
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
+//! - [`store`]: the parts every service's store is built from, and its command audits.
 //! - [`projection`]: the review projection the consuming services keep alike.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
@@ -47,6 +48,7 @@ pub mod pagination;
 pub mod projection;
 pub mod rpc_metrics;
 pub mod server;
+pub mod store;
 pub mod supervision;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

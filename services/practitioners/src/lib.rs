@@ -32,6 +32,7 @@ pub mod store;
 use std::sync::Arc;
 
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagementServer;
 use tonic::server::NamedService;
 
@@ -46,22 +47,12 @@ pub const SERVICE_NAME: &str = "practitioners";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <PractitionerEngagementServer<PractitionersApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests drive jobs with it).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, its consumers and the deferral sweep.
 pub async fn start(
     context: ServiceContext,
     config: PractitionersConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = PractitionersApi::new(store.clone(), Arc::clone(&context.clock));
     let sweep = DeferralSweep::new(store.clone(), config.sweep_interval);
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {

@@ -1,17 +1,19 @@
 //! The practitioners database: the only place with SQL. Each command is one transaction
 //! with its event and audit record.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry, AuditLog};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{EventMeta, Outbox};
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
 use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
+use cspr_platform::store::StoreParts;
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -117,49 +119,22 @@ pub struct Registration {
     pub involvement_end: NaiveDate,
 }
 
+/// The practitioners service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
-}
+pub struct Store(StoreParts);
 
-/// Claims a request id; `Some(resource)` is a retry of an earlier request.
-async fn claim(
-    connection: &mut PgConnection,
-    principal: &Principal,
-    key: &RequestKey,
-    resource_id: Uuid,
-) -> Result<Option<Uuid>, PractitionersError> {
-    idempotency::claim(connection, &principal.partnership, key, resource_id)
-        .await
-        .map_err(|error| PractitionersError::Service(error.into()))
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        clock: std::sync::Arc<dyn cspr_platform::clock::Clock>,
-        audit: AuditLog,
-    ) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     // ---- projections (consumer side)
@@ -363,7 +338,9 @@ impl Store {
     ) -> Result<PractitionerRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let resource = registration.practitioner_id.unwrap_or_else(Uuid::now_v7);
-        if let Some(existing) = claim(&mut transaction, principal, &key, resource).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, resource).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::practitioner_in(&mut connection, review.review_id, existing, false)
@@ -428,21 +405,13 @@ impl Store {
             role: registration.role.clone(),
             agency_name: registration.agency_name.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RegisterPractitioner",
             review.review_id,
             format!("practitioners/{id}"),
-            "ok",
+            [body],
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review.review_id, id, false)
@@ -512,17 +481,13 @@ impl Store {
                 )
             }
         };
-        self.outbox
-            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             action,
             review_id,
             format!("practitioners/{practitioner_id}"),
-            "ok",
+            [body],
         )
         .await?;
         let record = Self::practitioner_in(&mut transaction, review_id, practitioner_id, false)
@@ -545,7 +510,9 @@ impl Store {
     ) -> Result<ConversationRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let conversation_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, conversation_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, conversation_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::conversation_in(&mut connection, existing)
@@ -590,21 +557,13 @@ impl Store {
             key_lines_of_enquiry: key_lines,
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "ScheduleConversation",
             review.review_id,
             format!("conversations/{conversation_id}"),
-            "ok",
+            [body],
         )
         .await?;
         let record = Self::conversation_in(&mut transaction, conversation_id)
@@ -628,7 +587,9 @@ impl Store {
     ) -> Result<LearningEventRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let event_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, event_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, event_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::learning_event_in(&mut connection, review.review_id, existing)
@@ -682,21 +643,13 @@ impl Store {
             invitees,
             review_reference: review.reference.clone(),
         });
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                &EventMeta::by(principal, review.review_id),
-                body,
-            )
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "ScheduleLearningEvent",
             review.review_id,
             format!("learning-events/{event_id}"),
-            "ok",
+            [body],
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review.review_id, event_id)
@@ -727,14 +680,12 @@ impl Store {
             .bind(&attended)
             .execute(&mut *transaction)
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RecordAttendance",
             review_id,
             format!("learning-events/{learning_event_id}"),
-            "ok",
         )
         .await?;
         let record = Self::learning_event_in(&mut transaction, review_id, learning_event_id)
@@ -756,7 +707,9 @@ impl Store {
     ) -> Result<LearningRecordRow, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
         let record_id = Uuid::now_v7();
-        if let Some(existing) = claim(&mut transaction, principal, &key, record_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, record_id).await?
+        {
             transaction.rollback().await?;
             let mut connection = self.pool.acquire().await?;
             return Self::learning_record_in(&mut connection, existing)
@@ -797,17 +750,13 @@ impl Store {
                 .map(|point| point.theme.as_str().to_string())
                 .collect(),
         });
-        self.outbox
-            .enqueue(&mut transaction, &EventMeta::by(principal, review_id), body)
-            .await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RecordLearning",
             review_id,
             format!("learning/{record_id}"),
-            "ok",
+            [body],
         )
         .await?;
         let record = Self::learning_record_in(&mut transaction, record_id)

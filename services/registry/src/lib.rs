@@ -33,6 +33,7 @@ use std::sync::Arc;
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistryServer;
 use tonic::server::NamedService;
 
@@ -49,25 +50,13 @@ pub const GRPC_NAME: &str = <ReviewRegistryServer<RegistryApi> as NamedService>:
 /// The producers whose events the registry consumes.
 pub const CONSUMES_FROM: [&str; 3] = ["submissions", "practitioners", "actions"];
 
-/// The registry's store, built from a context (tests use it to drive jobs directly).
-pub fn store(context: &ServiceContext, config: &RegistryConfig) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::new(config.rules.clone()),
-        Arc::new(WorkingDayCalendar::england_and_wales()),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the registry: gRPC on its address, the outbox relay, its consumers, the
 /// business gauges and the deadline sweep.
 pub async fn start(
     context: ServiceContext,
     config: RegistryConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context, &config);
+    let store = Store::new(StoreParts::new(&context), config.rules.clone());
     let api = RegistryApi::new(
         store.clone(),
         Arc::new(config.rules.clone()),

@@ -5,18 +5,19 @@
 //! the audit record — all or nothing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::audit::{self, AuditEntry};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::calendar::WorkingDayCalendar;
-use cspr_platform::clock::Clock;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use sqlx::{PgConnection, PgPool};
+use cspr_platform::store::StoreParts;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
@@ -40,18 +41,22 @@ pub struct ReviewFilter {
     pub at_risk_only: bool,
 }
 
-/// The registry's store and the rules it needs to keep derived data in step.
+/// The registry's store: the shared [`StoreParts`] (through which it reads its pool, outbox,
+/// clock and audit log), the rules it needs to keep derived data in step, and the SQL below.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
+    parts: StoreParts,
     /// The statutory rules and calendar, for the cached deadline statuses.
     rules: Arc<DeadlineRules>,
     calendar: Arc<WorkingDayCalendar>,
-    clock: Arc<dyn Clock>,
-    /// Reads and refusals, group-committed.
-    /// The service's group-committing writer of read and refusal audits.
-    reads: audit::AuditLog,
+}
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.parts
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -153,31 +158,14 @@ fn corrupt(what: &str, value: &str) -> sqlx::Error {
 }
 
 impl Store {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        rules: Arc<DeadlineRules>,
-        calendar: Arc<WorkingDayCalendar>,
-        clock: Arc<dyn Clock>,
-        reads: audit::AuditLog,
-    ) -> Self {
+    /// The store over `parts`, keeping deadlines by `rules` on the England and
+    /// Wales working-day calendar.
+    pub fn new(parts: StoreParts, rules: DeadlineRules) -> Self {
         Self {
-            reads,
-            pool,
-            outbox,
-            rules,
-            calendar,
-            clock,
+            parts,
+            rules: Arc::new(rules),
+            calendar: Arc::new(WorkingDayCalendar::england_and_wales()),
         }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &audit::AuditLog {
-        &self.reads
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 
     /// The service's clock's time, for what a consumed event changes.
@@ -447,7 +435,9 @@ impl Store {
         open: impl FnOnce(Uuid, String) -> Result<(Review, Vec<Change>), ReviewError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(existing) = Self::claim(&mut transaction, principal, &key, review_id).await? {
+        if let Some(existing) =
+            idempotency::claim_by(&mut transaction, principal, &key, review_id).await?
+        {
             transaction.rollback().await?;
             return self
                 .get(&principal.partnership, existing)
@@ -496,19 +486,6 @@ impl Store {
         Ok(review)
     }
 
-    /// Claims a request id in the command's transaction: `None` for a first use, the
-    /// resource of the first use for a retry, an error for a reuse with other content.
-    async fn claim(
-        connection: &mut PgConnection,
-        principal: &Principal,
-        key: &RequestKey,
-        resource_id: Uuid,
-    ) -> Result<Option<Uuid>, RegistryError> {
-        idempotency::claim(connection, &principal.partnership, key, resource_id)
-            .await
-            .map_err(|error| RegistryError::Service(error.into()))
-    }
-
     /// Runs a command on one review: lock, `guard` (before a replay is answered too), apply,
     /// persist, deadlines, events, audit.
     pub async fn update(
@@ -526,7 +503,7 @@ impl Store {
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
         guard(&review)?;
         if let Some((key, resource_id)) = &key
-            && Self::claim(&mut transaction, principal, key, *resource_id)
+            && idempotency::claim_by(&mut transaction, principal, key, *resource_id)
                 .await?
                 .is_some()
         {
@@ -553,7 +530,7 @@ impl Store {
         let changes = command(&mut review)?;
         if changes.is_empty() {
             // Nothing changed (e.g. AdvanceStage to the current stage): still audited.
-            self.audit(connection, principal, action, review.id, "ok")
+            self.audit_review_command(connection, principal, action, review.id)
                 .await?;
             return Ok(review);
         }
@@ -755,7 +732,7 @@ impl Store {
         for body in events::bodies(review, changes, &timeline, &self.rules, today) {
             self.outbox.enqueue(connection, &meta, body).await?;
         }
-        self.audit(connection, principal, action, review.id, "ok")
+        self.audit_review_command(connection, principal, action, review.id)
             .await?;
         Ok(())
     }
@@ -797,22 +774,20 @@ impl Store {
         Ok(())
     }
 
-    async fn audit(
+    /// The record of a command on the review itself.
+    async fn audit_review_command(
         &self,
         connection: &mut PgConnection,
         principal: &Principal,
         action: &str,
         review_id: Uuid,
-        outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        audit::record_on_review(
+        self.audit_command(
             connection,
-            self.clock.now(),
             principal,
             action,
             review_id,
             format!("reviews/{review_id}"),
-            outcome,
         )
         .await
     }
@@ -825,7 +800,7 @@ impl Store {
         review_id: Option<Uuid>,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        self.reads
+        self.audit
             .record(&AuditEntry {
                 principal,
                 action,
@@ -897,29 +872,21 @@ impl Store {
                     DeadlineStatus::Missed if deadline.done_on.is_none() => "MISSED",
                     _ => continue,
                 };
-                let inserted = sqlx::query(
+                let record_alert = sqlx::query(
                     "INSERT INTO deadline_alerts (review_id, kind, alert, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(review.id)
                 .bind(deadline.kind.as_str())
                 .bind(alert)
-                .bind(due_on)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    let meta = EventMeta::system(
-                        &review.partnership_id,
-                        review.id,
-                        "system:deadline-sweep",
-                    );
-                    self.outbox
-                        .enqueue(
-                            &mut transaction,
-                            &meta,
-                            events::deadline_alert(review, deadline, alert == "MISSED"),
-                        )
-                        .await?;
+                .bind(due_on);
+                let meta =
+                    EventMeta::system(&review.partnership_id, review.id, "system:deadline-sweep");
+                let body = events::deadline_alert(review, deadline, alert == "MISSED");
+                if self
+                    .outbox
+                    .raise_once(&mut transaction, record_alert, &meta, body)
+                    .await?
+                {
                     raised += 1;
                 }
             }

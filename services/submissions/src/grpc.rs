@@ -165,7 +165,8 @@ impl SubmissionsApi {
         resource: String,
     ) -> Result<(), Status> {
         self.store
-            .audit_access(principal, action, review_id, resource, "ok")
+            .audit_log()
+            .record_on_review(principal, action, review_id, resource, "ok")
             .await
             .map_err(SubmissionsError::from)?;
         Ok(())

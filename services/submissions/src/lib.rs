@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
+use cspr_platform::store::StoreParts;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissionsServer;
 use tonic::server::NamedService;
 
@@ -45,23 +46,13 @@ pub const SERVICE_NAME: &str = "submissions";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <AgencySubmissionsServer<SubmissionsApi> as NamedService>::NAME;
 
-/// The store, built from a context (tests use it to drive jobs directly).
-pub fn store(context: &ServiceContext) -> Store {
-    Store::new(
-        context.pool.clone(),
-        context.outbox.clone(),
-        Arc::clone(&context.clock),
-        context.audit.clone(),
-    )
-}
-
 /// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue gauge
 /// and the reminders.
 pub async fn start(
     context: ServiceContext,
     config: SubmissionsConfig,
 ) -> Result<RunningService, StartError> {
-    let store = store(&context);
+    let store = Store::new(StoreParts::new(&context));
     let api = SubmissionsApi::new(
         store.clone(),
         config.limits.clone(),

@@ -7,19 +7,17 @@
 //! stream that breaks off drops the transaction, so nothing of it remains.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditLog};
 use cspr_platform::auth::Principal;
-use cspr_platform::bus::outbox::{self, EventMeta, Outbox};
-use cspr_platform::clock::Clock;
+use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
-use cspr_platform::jobs;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
+use cspr_platform::store::{DuePage, StoreParts};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -156,13 +154,17 @@ pub struct SubmissionStart {
     pub narrative: Narrative,
 }
 
+/// The submissions service's store: the shared [`StoreParts`] (through which it reads its pool,
+/// outbox, clock and audit log) and the SQL below.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
-    clock: Arc<dyn Clock>,
-    /// The service's group-committing writer of read and refusal audits.
-    audit: AuditLog,
+pub struct Store(StoreParts);
+
+impl Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -178,22 +180,8 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-            audit,
-        }
-    }
-
-    /// The service's writer of read and refusal audits.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn new(parts: StoreParts) -> Self {
+        Self(parts)
     }
 
     /// Creates (or updates the due date and contact of) one agency's request, writing the
@@ -402,14 +390,12 @@ impl Store {
                 outbox::actor(principal),
             )
             .await?;
-        audit::record_on_review(
+        self.audit_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             "RequestAgencyReport",
             review_id,
             format!("reviews/{review_id}/reports/{}", ask.agency_id),
-            "ok",
         )
         .await?;
         transaction.commit().await?;
@@ -488,20 +474,13 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
         }
-        let meta = EventMeta {
-            partnership_id: principal.partnership.clone(),
-            review_id: Some(review_id),
-            actor: outbox::actor(principal),
-        };
-        self.outbox.enqueue(&mut transaction, &meta, body).await?;
-        audit::record_on_review(
+        self.record_command(
             &mut transaction,
-            self.clock.now(),
             principal,
             decision.action(),
             review_id,
             format!("reviews/{review_id}/reports/{agency_id}"),
-            "ok",
+            [body],
         )
         .await?;
         let updated = Self::fetch_request(&mut transaction, review_id, agency_id, false)
@@ -546,9 +525,7 @@ impl Store {
         .await?;
         Ok(SubmissionWriter {
             transaction,
-            outbox: self.outbox.clone(),
-            clock: Arc::clone(&self.clock),
-            pool: self.pool.clone(),
+            parts: self.0.clone(),
             report_id,
             start,
             pending: Vec::with_capacity(BATCH),
@@ -571,37 +548,26 @@ impl Store {
         page_size: i64,
         due_soon_days: u32,
     ) -> Result<(Option<Uuid>, usize), SubmissionsError> {
-        let today = self.clock.today();
-        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
-        let mut transaction = self.pool.begin().await?;
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
              WHERE q.status IN ('REQUESTED', 'RETURNED') AND q.due_date <= $1 AND ($2::uuid IS NULL OR q.id > $2)
              ORDER BY q.id LIMIT $3 FOR UPDATE OF q SKIP LOCKED"
         );
-        let requests: Vec<RequestRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(horizon)
-            .bind(after)
-            .bind(page_size)
-            .fetch_all(&mut *transaction)
+        let mut page: DuePage<RequestRecord> = self
+            .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
             .await?;
+        let today = page.today;
         let mut raised = 0;
-        for request in &requests {
+        for request in &page.rows {
             let overdue = request.due_date < today;
             let alert = if overdue { "OVERDUE" } else { "DUE_SOON" };
-            let inserted = sqlx::query(
+            let record_alert = sqlx::query(
                 "INSERT INTO report_alerts (review_id, agency_id, alert, due_date) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(request.review_id)
             .bind(&request.agency_id)
             .bind(alert)
-            .bind(request.due_date)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                continue;
-            }
+            .bind(request.due_date);
             let body = if overdue {
                 Body::ReportOverdue(ev::ReportOverdue {
                     agency_id: request.agency_id.clone(),
@@ -622,28 +588,15 @@ impl Store {
                 request.review_id,
                 "system:report-reminders",
             );
-            self.outbox.enqueue(&mut transaction, &meta, body).await?;
-            raised += 1;
+            if self
+                .outbox
+                .raise_once(&mut page.transaction, record_alert, &meta, body)
+                .await?
+            {
+                raised += 1;
+            }
         }
-        transaction.commit().await?;
-        Ok((
-            jobs::next_page(&requests, page_size, |request| request.id),
-            raised,
-        ))
-    }
-
-    /// Audits a read (or refusal) outside any command.
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record_on_review(principal, action, review_id, resource, outcome)
-            .await
+        Ok(page.commit(|request| request.id, raised).await?)
     }
 
     /// A retry of a submission that was already stored returns its receipt.
@@ -685,9 +638,8 @@ async fn receipt_of(pool: &PgPool, report_id: Uuid) -> Result<Option<Receipt>, s
 /// transaction; dropping the writer without [`SubmissionWriter::finish`] discards it all.
 pub struct SubmissionWriter {
     transaction: Transaction<'static, Postgres>,
-    outbox: Outbox,
-    clock: Arc<dyn Clock>,
-    pool: PgPool,
+    /// The store's, for the events, the audit record and the time.
+    parts: StoreParts,
     report_id: Uuid,
     start: SubmissionStart,
     /// Entries not yet written.
@@ -784,24 +736,18 @@ impl SubmissionWriter {
             request_id: self.start.request_id.clone(),
             fingerprint: content_hash.as_bytes().to_vec(),
         };
-        let replayed = idempotency::claim(
-            &mut self.transaction,
-            &principal.partnership,
-            &key,
-            self.report_id,
-        )
-        .await
-        .map_err(|error| SubmissionsError::Service(error.into()))?;
+        let replayed =
+            idempotency::claim_by(&mut self.transaction, principal, &key, self.report_id).await?;
         if let Some(existing) = replayed {
             self.transaction.rollback().await?;
-            return receipt_of(&self.pool, existing)
+            return receipt_of(&self.parts.pool, existing)
                 .await?
                 .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
         }
         // Re-check under the lock: the panel may have decided while the stream ran.
         domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
         let version = request.latest_version + 1;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         sqlx::query("UPDATE agency_reports SET version = $2, entry_count = $3, content_hash = $4, submitted_at = $5 WHERE id = $1")
             .bind(self.report_id)
             .bind(version)
@@ -820,11 +766,6 @@ impl SubmissionWriter {
         .bind(now)
         .execute(&mut *self.transaction)
         .await?;
-        let meta = EventMeta {
-            partnership_id: principal.partnership.clone(),
-            review_id: Some(review_id),
-            actor: outbox::actor(principal),
-        };
         let practitioners = std::mem::take(&mut self.practitioners)
             .into_iter()
             .map(|(name, role)| ev::NamedPractitioner {
@@ -840,19 +781,16 @@ impl SubmissionWriter {
             content_hash: content_hash.clone(),
             practitioners,
         });
-        self.outbox
-            .enqueue(&mut self.transaction, &meta, body)
+        self.parts
+            .record_command(
+                &mut self.transaction,
+                principal,
+                "SubmitAgencyReport",
+                review_id,
+                format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
+                [body],
+            )
             .await?;
-        audit::record_on_review(
-            &mut self.transaction,
-            self.clock.now(),
-            principal,
-            "SubmitAgencyReport",
-            review_id,
-            format!("reviews/{review_id}/reports/{agency_id}/versions/{version}"),
-            "ok",
-        )
-        .await?;
         self.transaction.commit().await?;
         Ok(Receipt {
             review_id,

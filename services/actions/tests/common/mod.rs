@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use cspr_actions::ActionsConfig;
 use cspr_actions::store::Store;
+use cspr_platform::store::StoreParts;
 use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
@@ -43,7 +44,7 @@ impl TestActions {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
         let setup = TestSetup::new(cspr_actions::SERVICE_NAME, today).await;
-        let store = cspr_actions::store(&setup.context);
+        let store = Store::new(StoreParts::new(&setup.context));
         let config = ActionsConfig {
             due_soon_days: 14,
             escalate_after_days: 30,

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use cspr_family::FamilyConfig;
 use cspr_family::crypto::FieldCipher;
 use cspr_family::store::Store;
+use cspr_platform::store::StoreParts;
 use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::events::v1::{ReviewCreated, ReviewerAppointed, event::Body};
 use cspr_proto::family::v1 as pb;
@@ -47,7 +48,7 @@ impl TestFamily {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
         let setup = TestSetup::new(cspr_family::SERVICE_NAME, today).await;
-        let store = cspr_family::store(&setup.context);
+        let store = Store::new(StoreParts::new(&setup.context));
         let config = FamilyConfig {
             cipher: FieldCipher::new(KEY, &[]).expect("key"),
             sweep_interval: Duration::from_secs(3600),

@@ -13,7 +13,9 @@ use std::time::Duration;
 use cspr_proto::events::v1::{Actor, Event, event};
 use futures::future::join_all;
 use prost::Message;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -85,6 +87,28 @@ impl Outbox {
             prefix: prefix.into(),
             clock,
         }
+    }
+
+    /// Raises a sweep's alert once: runs `record_alert` (the alert's bound `INSERT … ON
+    /// CONFLICT DO NOTHING`) in the sweep's transaction and, only when it inserted the row,
+    /// enqueues `body` as `meta`. However many replicas sweep and however often, an alert
+    /// is raised once. Returns whether it was raised now.
+    pub async fn raise_once(
+        &self,
+        connection: &mut PgConnection,
+        record_alert: Query<'_, Postgres, PgArguments>,
+        meta: &EventMeta,
+        body: event::Body,
+    ) -> Result<bool, sqlx::Error> {
+        let inserted = record_alert
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        self.enqueue(connection, meta, body).await?;
+        Ok(true)
     }
 
     /// Adds an event to the outbox in `connection`'s transaction, returning the envelope.

@@ -8,6 +8,7 @@ use cspr_practitioners::store::ReviewInfo;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use cspr_platform::store::StoreParts;
 use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_practitioners::PractitionersConfig;
 use cspr_practitioners::store::Store;
@@ -47,7 +48,7 @@ impl TestPractitioners {
     pub async fn start() -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
         let setup = TestSetup::new(cspr_practitioners::SERVICE_NAME, today).await;
-        let store = cspr_practitioners::store(&setup.context);
+        let store = Store::new(StoreParts::new(&setup.context));
         let started = cspr_practitioners::start(
             setup.context.clone(),
             PractitionersConfig {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use cspr_platform::store::StoreParts;
 use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
@@ -53,7 +54,7 @@ impl TestRegistry {
             rules: DeadlineRules::default(),
             sweep_interval: Duration::from_secs(3600),
         };
-        let store = cspr_registry::store(&setup.context, &config);
+        let store = Store::new(StoreParts::new(&setup.context), config.rules.clone());
         let started = cspr_registry::start(setup.context.clone(), config);
         let service = setup.serve(cspr_registry::GRPC_NAME, started).await;
         Self {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use cspr_platform::store::StoreParts;
 use cspr_platform::testing::{self, TestService, TestSetup};
 use cspr_proto::events::v1::{
     Actor, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
@@ -49,7 +50,7 @@ impl std::ops::Deref for TestSubmissions {
 impl TestSubmissions {
     pub async fn start(today: &str) -> Self {
         let setup = TestSetup::new(cspr_submissions::SERVICE_NAME, date(today)).await;
-        let store = cspr_submissions::store(&setup.context);
+        let store = Store::new(StoreParts::new(&setup.context));
         let config = SubmissionsConfig {
             sweep_interval: Duration::from_secs(3600),
             ..SubmissionsConfig::default()

@@ -1,0 +1,172 @@
+//! What every service's store is built from, and the statements all of them run alike.
+//!
+//! Five services keep a `Store` (their only SQL) that needs the same four things from the
+//! [`ServiceContext`]: the pool, the outbox, the clock and the audit log. They were copied
+//! into each store's fields, its `new`, its `pool()`/`audit_log()` and each `lib.rs`'s
+//! `store(context)`; here they are taken once, and a store holds them as its [`StoreParts`]
+//! (and dereferences to them, so `self.pool`, `self.clock`, `store.pool()` read the same).
+//! What the stores' commands and sweeps wrote alike is here too: a command's events and
+//! audit record ([`StoreParts::record_command`]) and a sweep's page of due rows
+//! ([`lock_due_page`]).
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use cspr_proto::events::v1::event::Body;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, Transaction};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditLog};
+use crate::auth::Principal;
+use crate::bus::outbox::{EventMeta, Outbox};
+use crate::clock::Clock;
+use crate::jobs::next_page;
+use crate::server::ServiceContext;
+
+/// The shared parts of a service's store, cloned from its [`ServiceContext`].
+#[derive(Clone, Debug)]
+pub struct StoreParts {
+    /// The service's own database.
+    pub pool: PgPool,
+    /// Writes events in the command's transaction.
+    pub outbox: Outbox,
+    /// The time of everything the store writes (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The service's group-committing writer of read and refusal audits.
+    pub audit: AuditLog,
+}
+
+impl StoreParts {
+    pub fn new(context: &ServiceContext) -> Self {
+        Self {
+            pool: context.pool.clone(),
+            outbox: context.outbox.clone(),
+            clock: Arc::clone(&context.clock),
+            audit: context.audit.clone(),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The service's writer of read and refusal audits.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Writes what a command by `principal` on one of a review's resources writes last, in
+    /// its transaction (`connection`): its events (by the caller, on the review) and then its
+    /// audit record ([`StoreParts::audit_command`]).
+    pub async fn record_command(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+        bodies: impl IntoIterator<Item = Body>,
+    ) -> Result<(), sqlx::Error> {
+        let meta = EventMeta::by(principal, review_id);
+        for body in bodies {
+            self.outbox.enqueue(connection, &meta, body).await?;
+        }
+        self.audit_command(connection, principal, action, review_id, resource)
+            .await
+    }
+
+    /// Begins a reminder sweep's page: takes the clock's date and locks, in a new
+    /// transaction, the rows [`lock_due_page`] finds due within `due_soon_days` of it.
+    pub async fn begin_due_page<R>(
+        &self,
+        select_due: impl SqlSafeStr,
+        due_soon_days: u32,
+        after: Option<Uuid>,
+        page_size: i64,
+    ) -> Result<DuePage<R>, sqlx::Error>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let today = self.clock.today();
+        let horizon = today + chrono::Days::new(u64::from(due_soon_days));
+        let mut transaction = self.pool.begin().await?;
+        let rows = lock_due_page(&mut transaction, select_due, horizon, after, page_size).await?;
+        Ok(DuePage {
+            transaction,
+            today,
+            rows,
+            page_size,
+        })
+    }
+
+    /// Writes the audit record of a command done on one of a review's resources, in the
+    /// command's transaction (`connection`) at the clock's time. Its outcome is always "ok":
+    /// a command that fails rolls back, record and all, and its refusal is audited through
+    /// the [`AuditLog`] instead.
+    pub async fn audit_command(
+        &self,
+        connection: &mut PgConnection,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+    ) -> Result<(), sqlx::Error> {
+        audit::record_on_review(
+            connection,
+            self.clock.now(),
+            principal,
+            action,
+            review_id,
+            resource,
+            "ok",
+        )
+        .await
+    }
+}
+
+/// Locks a page of a reminder sweep's rows in its transaction: `select_due` takes the rows
+/// due on or before `$1` (`due_by`), with ids after `$2` (`after`; NULL from the start), by
+/// id, at most `$3` (`page_size`), `FOR UPDATE OF … SKIP LOCKED` so that replicas take
+/// different rows. The services' sweeps write only the statement.
+pub async fn lock_due_page<R>(
+    connection: &mut PgConnection,
+    select_due: impl SqlSafeStr,
+    due_by: NaiveDate,
+    after: Option<Uuid>,
+    page_size: i64,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    sqlx::query_as(select_due)
+        .bind(due_by)
+        .bind(after)
+        .bind(page_size)
+        .fetch_all(connection)
+        .await
+}
+
+/// A reminder sweep's page of due rows, locked in its transaction, in which the sweep raises
+/// the rows' alerts ([`Outbox::raise_once`]).
+#[derive(Debug)]
+pub struct DuePage<R> {
+    pub transaction: Transaction<'static, Postgres>,
+    /// The clock's date the page was taken on.
+    pub today: NaiveDate,
+    pub rows: Vec<R>,
+    page_size: i64,
+}
+
+impl<R> DuePage<R> {
+    /// Commits the page's alerts: returns the next page's `after` (`None` when this page was
+    /// the last) and `raised`, the page function's return for [`crate::jobs::drain_pages`].
+    pub async fn commit(
+        self,
+        id: impl Fn(&R) -> Uuid,
+        raised: usize,
+    ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
+        self.transaction.commit().await?;
+        Ok((next_page(&self.rows, self.page_size, id), raised))
+    }
+}
