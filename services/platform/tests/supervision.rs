@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use cspr_platform::clock::ManualClock;
 use cspr_platform::server::{Ending, ServiceBuilder, StartError};
-use cspr_platform::testing;
+use cspr_platform::testing::{self, TestSetup};
 use cspr_proto::bench::v1::echo_server::{Echo, EchoServer};
 use cspr_proto::bench::v1::{EchoReply, EchoRequest};
-use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -32,6 +30,16 @@ impl Echo for EchoApi {
 
 const GRPC_NAME: &str = <EchoServer<EchoApi> as NamedService>::NAME;
 
+/// A context for the echo service with its own database and subject prefix, both removed
+/// when the setup is dropped (after a failed assertion too).
+async fn setup() -> TestSetup {
+    TestSetup::new(
+        "registry",
+        NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"),
+    )
+    .await
+}
+
 async fn health_of(health: &mut HealthClient<tonic::transport::Channel>, service: &str) -> i32 {
     health
         .check(HealthCheckRequest {
@@ -45,14 +53,10 @@ async fn health_of(health: &mut HealthClient<tonic::transport::Channel>, service
 #[tokio::test]
 async fn a_panicking_background_task_turns_health_not_serving() {
     // Arrange: a service whose job panics when the test says so.
-    testing::init();
-    let platform = testing::platform_config(&testing::nats_url());
-    let shutdown = CancellationToken::new();
-    let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-    let context = testing::context("registry", &platform, &clock, &shutdown).await;
-    let database_url = context.service.database_url.clone();
+    let setup = setup().await;
+    let shutdown = setup.shutdown.clone();
     let (fail, failed) = tokio::sync::oneshot::channel::<()>();
-    let running = ServiceBuilder::new(context, EchoServer::new(EchoApi), || {
+    let running = ServiceBuilder::new(setup.context.clone(), EchoServer::new(EchoApi), || {
         sqlx::migrate!("./migrations")
     })
     .job("doomed job", move |shutdown| async move {
@@ -101,18 +105,13 @@ async fn a_panicking_background_task_turns_health_not_serving() {
         matches!(&stopped, Err(StartError::Failed(stopped_failure)) if *stopped_failure == failure),
         "{stopped:?}"
     );
-    testing::drop_database(&database_url).await;
 }
 
 #[tokio::test]
 async fn tasks_ending_on_shutdown_are_no_failure() {
-    testing::init();
-    let platform = testing::platform_config(&testing::nats_url());
-    let shutdown = CancellationToken::new();
-    let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-    let context = testing::context("registry", &platform, &clock, &shutdown).await;
-    let database_url = context.service.database_url.clone();
-    let running = ServiceBuilder::new(context, EchoServer::new(EchoApi), || {
+    let setup = setup().await;
+    let shutdown = setup.shutdown.clone();
+    let running = ServiceBuilder::new(setup.context.clone(), EchoServer::new(EchoApi), || {
         sqlx::migrate!("./migrations")
     })
     .job("patient job", |shutdown| async move {
@@ -127,18 +126,13 @@ async fn tasks_ending_on_shutdown_are_no_failure() {
 
     assert_eq!(running.ended().await, Ending::Shutdown);
     running.stopped().await.expect("a clean stop");
-    testing::drop_database(&database_url).await;
 }
 
 #[tokio::test]
 async fn a_job_that_returns_while_the_service_runs_is_a_failure() {
-    testing::init();
-    let platform = testing::platform_config(&testing::nats_url());
-    let shutdown = CancellationToken::new();
-    let clock = ManualClock::on(NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"));
-    let context = testing::context("registry", &platform, &clock, &shutdown).await;
-    let database_url = context.service.database_url.clone();
-    let running = ServiceBuilder::new(context, EchoServer::new(EchoApi), || {
+    let setup = setup().await;
+    let shutdown = setup.shutdown.clone();
+    let running = ServiceBuilder::new(setup.context.clone(), EchoServer::new(EchoApi), || {
         sqlx::migrate!("./migrations")
     })
     .job("quitter", |_shutdown| async {})
@@ -159,5 +153,4 @@ async fn a_job_that_returns_while_the_service_runs_is_a_failure() {
     );
     shutdown.cancel();
     assert!(running.stopped().await.is_err());
-    testing::drop_database(&database_url).await;
 }
