@@ -565,10 +565,7 @@ impl Store {
         after: Option<Uuid>,
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), FamilyError> {
-        let today = self.clock.today();
-        Ok(RESTRICTION_SWEEP
-            .page(&self.pool, &self.outbox, today, after, page_size)
-            .await?)
+        Ok(RESTRICTION_SWEEP.page(self, after, page_size).await?)
     }
 }
 

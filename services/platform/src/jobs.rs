@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use cspr_proto::events::v1::event::Body;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::bus::outbox::{EventMeta, Outbox};
-use crate::store::lock_due_page;
+use crate::bus::outbox::EventMeta;
+use crate::store::{StoreParts, lock_due_page};
 
 /// Runs `page` from the start until it reports no next page; returns the total of what the
 /// pages did (e.g. alerts raised). Each page gets the last id of the previous one.
@@ -65,16 +64,17 @@ pub struct ReviewDateSweep {
 
 impl ReviewDateSweep {
     /// One page, in one transaction with its events: the page function for
-    /// [`drain_pages`]. Returns the next page's `after` and how many alerts it raised.
+    /// [`drain_pages`]. Dates are due from the store's clock's today. Returns the next
+    /// page's `after` and how many alerts it raised.
     pub async fn page(
         &self,
-        pool: &PgPool,
-        outbox: &Outbox,
-        today: NaiveDate,
+        store: &StoreParts,
         after: Option<Uuid>,
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
-        let mut transaction = pool.begin().await?;
+        let today = store.clock.today();
+        let outbox = &store.outbox;
+        let mut transaction = store.pool.begin().await?;
         let rows: Vec<(Uuid, Uuid, String, NaiveDate)> =
             lock_due_page(&mut transaction, self.select_due, today, after, page_size).await?;
         let mut raised = 0;

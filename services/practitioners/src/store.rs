@@ -773,10 +773,7 @@ impl Store {
         after: Option<Uuid>,
         page_size: i64,
     ) -> Result<(Option<Uuid>, usize), PractitionersError> {
-        let today = self.clock.today();
-        Ok(DEFERRAL_SWEEP
-            .page(&self.pool, &self.outbox, today, after, page_size)
-            .await?)
+        Ok(DEFERRAL_SWEEP.page(self, after, page_size).await?)
     }
 }
 
