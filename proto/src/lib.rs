@@ -15,7 +15,6 @@
 //!
 //! Services use these modules; none compiles its own copy of a proto.
 
-#![forbid(unsafe_code)]
 #![allow(
     unreachable_pub,
     clippy::large_enum_variant,

@@ -18,8 +18,6 @@
 //! The benchmark harness lives here too: `src/bin/cspr-bench.rs`, a binary run by hand
 //! (see `BENCHMARKS.md`), not part of `cargo test`.
 
-#![forbid(unsafe_code)]
-
 use std::time::Duration;
 
 use cspr_notifications::config::{MailTarget, NotificationsConfig};

@@ -1,45 +1,28 @@
 //! The actions service's errors and their one mapping onto the platform's codes.
 
 use cspr_platform::error::ServiceError;
-use cspr_platform::projection::reviews::LoadError;
 
 use crate::domain::ActionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionsError {
-    /// Not in the caller's partnership (NOT_FOUND, whether it exists elsewhere or not).
-    #[error(transparent)]
-    Review(#[from] LoadError),
     #[error("action {0}")]
     ActionNotFound(String),
     #[error("an agency updates only the actions its organisation owns")]
     NotOwner,
     #[error(transparent)]
     Action(#[from] ActionError),
+    /// A platform code: a refusal (validation, roles), the database, a review the caller
+    /// may not see (see [`cspr_platform::map_service_error`]).
     #[error(transparent)]
     Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
 }
 
-impl From<ActionsError> for ServiceError {
-    fn from(error: ActionsError) -> Self {
-        match error {
-            ActionsError::ActionNotFound(_) => ServiceError::NotFound(error.to_string()),
-            ActionsError::NotOwner => ServiceError::PermissionDenied(error.to_string()),
-            ActionsError::Action(ActionError::VerifyThroughVerifyAction) => {
-                ServiceError::invalid("status", error.to_string())
-            }
-            ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),
-            ActionsError::Review(load) => ServiceError::from(load),
-            ActionsError::Service(service) => service,
-            ActionsError::Database(database) => ServiceError::from(database),
-        }
+cspr_platform::map_service_error!(ActionsError, error => {
+    ActionsError::ActionNotFound(_) => ServiceError::NotFound(error.to_string()),
+    ActionsError::NotOwner => ServiceError::PermissionDenied(error.to_string()),
+    ActionsError::Action(ActionError::VerifyThroughVerifyAction) => {
+        ServiceError::invalid("status", error.to_string())
     }
-}
-
-impl From<ActionsError> for tonic::Status {
-    fn from(error: ActionsError) -> Self {
-        tonic::Status::from(ServiceError::from(error))
-    }
-}
+    ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),
+});

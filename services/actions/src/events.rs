@@ -2,37 +2,20 @@
 //! the platform's review projection), the approved overview report's recommendations (the
 //! plan's headings) and publication (the plan becomes active).
 
-use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_proto::events::v1::{Event, event::Body};
-use sqlx::PgConnection;
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
+use cspr_proto::events::v1::event::Body;
 
 use crate::store::Store;
 
-/// The producers it listens to.
-pub const SOURCES: [&str; 1] = ["registry"];
-
-/// Handles the events the service consumes.
+/// Handles the events the service consumes, with the store that activates plans (writing
+/// their events).
 #[derive(Debug, Clone)]
-pub struct EventHandler {
-    /// Activates plans, writing their events.
-    store: Store,
-}
-
-impl EventHandler {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
+pub struct EventHandler(pub Store);
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        let partnership = &event.partnership_id;
-        match body {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let partnership = &consumed.event.partnership_id;
+        match consumed.body {
             Body::OverviewReportApproved(approved) => {
                 let recommendations: Vec<(String, String)> = approved
                     .recommendations
@@ -42,16 +25,16 @@ impl consumer::EventHandler for EventHandler {
                     })
                     .collect();
                 Store::record_recommendations(
-                    connection,
-                    review_id(event)?,
+                    consumed.connection,
+                    review_id(consumed.event)?,
                     partnership,
                     &recommendations,
                 )
                 .await?;
             }
             Body::ReviewPublished(_) => {
-                self.store
-                    .activate_plan(connection, review_id(event)?, partnership)
+                self.0
+                    .activate_plan(consumed.connection, review_id(consumed.event)?, partnership)
                     .await?
             }
             _ => {}

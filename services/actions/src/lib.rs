@@ -15,8 +15,6 @@
 //! - [`jobs`]: due soon, overdue and escalation reminders, once each.
 //! - `migrations/`: the actions database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -34,7 +32,7 @@ use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoringServer;
 use tonic::server::NamedService;
 
 pub use crate::config::ActionsConfig;
-use crate::events::{EventHandler, SOURCES};
+use crate::events::EventHandler;
 use crate::grpc::ActionsApi;
 use crate::jobs::ActionSweep;
 use crate::store::Store;
@@ -62,7 +60,7 @@ pub async fn start(
     ServiceBuilder::new(context, ActionMonitoringServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes_keeping_reviews(&SOURCES, EventHandler::new(store))
+    .consumes_keeping_reviews(&["registry"], EventHandler(store))
     .gauges(
         "actions gauges",
         vec![

@@ -2,7 +2,6 @@
 //! other commands (`cspr <noun> <verb>`, see `cli.rs`) are clients for people at a terminal,
 //! scripts and container health checks.
 
-#![forbid(unsafe_code)]
 // A command-line program: printing to stdout is its job.
 #![allow(clippy::print_stdout)]
 

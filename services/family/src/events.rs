@@ -2,29 +2,20 @@
 //! (who may see family data), kept by the platform's review projection, and parallel
 //! processes (shown beside members).
 
-use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_proto::events::v1::{Event, event::Body};
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
+use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1::ParallelProcessKind;
-use sqlx::PgConnection;
 
 use crate::store::Store;
-
-/// The producers it listens to.
-pub const SOURCES: [&str; 1] = ["registry"];
 
 /// Handles the events the service consumes.
 #[derive(Debug, Default)]
 pub struct EventHandler;
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        let partnership = &event.partnership_id;
-        match body {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let partnership = &consumed.event.partnership_id;
+        match consumed.body {
             Body::ParallelProcessStarted(started) => {
                 let kind = ParallelProcessKind::try_from(started.kind)
                     .map(|kind| {
@@ -33,8 +24,8 @@ impl consumer::EventHandler for EventHandler {
                     })
                     .unwrap_or("OTHER");
                 Store::record_parallel_process(
-                    connection,
-                    review_id(event)?,
+                    consumed.connection,
+                    review_id(consumed.event)?,
                     partnership,
                     &started.parallel_process_id,
                     Some(kind),
@@ -43,8 +34,8 @@ impl consumer::EventHandler for EventHandler {
             }
             Body::ParallelProcessEnded(ended) => {
                 Store::record_parallel_process(
-                    connection,
-                    review_id(event)?,
+                    consumed.connection,
+                    review_id(consumed.event)?,
                     partnership,
                     &ended.parallel_process_id,
                     None,

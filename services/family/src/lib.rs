@@ -19,8 +19,6 @@
 //! - [`jobs`]: restrictions past their review date are flagged once.
 //! - `migrations/`: the family database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod crypto;
 pub mod domain;
@@ -38,7 +36,7 @@ use cspr_proto::family::v1::family_engagement_server::FamilyEngagementServer;
 use tonic::server::NamedService;
 
 pub use crate::config::FamilyConfig;
-use crate::events::{EventHandler, SOURCES};
+use crate::events::EventHandler;
 use crate::grpc::FamilyApi;
 use crate::jobs::RestrictionSweep;
 use crate::store::Store;
@@ -63,7 +61,7 @@ pub async fn start(
     ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes_keeping_reviews(&SOURCES, EventHandler)
+    .consumes_keeping_reviews(&["registry"], EventHandler)
     .job("restriction review sweep", move |shutdown| {
         sweep.run(shutdown)
     })

@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use cspr_platform::bus::consumer::{self, HandlerError};
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError};
 use cspr_platform::bus::trace;
 use cspr_platform::clock::Clock;
 use cspr_platform::projection::reviews;
-use cspr_proto::events::v1::{Event, event::Body};
+use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1::PanelRole;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{self, Chair, Templates};
@@ -40,38 +39,38 @@ impl EventHandler {
 }
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        let review_id = event.review_id.parse::<Uuid>().ok();
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let review_id = consumed.event.review_id.parse::<Uuid>().ok();
         // Events about no review (or a malformed one) are still planned, without its facts.
         if let Some(review_id) = review_id {
-            reviews::apply(connection, event).await?;
-            if let Body::PanelMemberAppointed(member) = body
+            reviews::apply(consumed.connection, consumed.event).await?;
+            if let Body::PanelMemberAppointed(member) = consumed.body
                 && member.role == PanelRole::Chair as i32
             {
                 let chair = Chair {
                     name: member.name.clone(),
                     email: member.email.clone(),
                 };
-                store::record_chair(connection, review_id, &event.partnership_id, &chair).await?;
+                store::record_chair(
+                    consumed.connection,
+                    review_id,
+                    &consumed.event.partnership_id,
+                    &chair,
+                )
+                .await?;
             }
         }
         let (reference, chair) = match review_id {
-            Some(review_id) => store::review_facts(connection, review_id).await?,
+            Some(review_id) => store::review_facts(consumed.connection, review_id).await?,
             None => (String::new(), None),
         };
-        let planned = domain::plan(event, &reference, chair.as_ref());
+        let planned = domain::plan(consumed.event, &reference, chair.as_ref());
         if planned.is_empty() {
             return Ok(());
         }
-        let event_id = event
-            .id
-            .parse::<Uuid>()
-            .map_err(|_| HandlerError::message(format!("event id {:?} is not a UUID", event.id)))?;
+        let event_id = consumed.event.id.parse::<Uuid>().map_err(|_| {
+            HandlerError::message(format!("event id {:?} is not a UUID", consumed.event.id))
+        })?;
         let trace_headers = trace::current_headers();
         for email in planned {
             let rendered = self
@@ -83,13 +82,13 @@ impl consumer::EventHandler for EventHandler {
                 .unwrap_or(&reference)
                 .to_string();
             let inserted = store::insert_delivery(
-                connection,
+                consumed.connection,
                 &NewDelivery {
                     event_id,
-                    event_type: event.r#type.clone(),
+                    event_type: consumed.event.r#type.clone(),
                     template: email.template.name(),
                     recipient: email.recipient,
-                    partnership_id: event.partnership_id.clone(),
+                    partnership_id: consumed.event.partnership_id.clone(),
                     review_id,
                     review_reference,
                     subject: rendered.subject,

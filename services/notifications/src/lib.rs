@@ -19,8 +19,6 @@
 //! - [`grpc`]: `cspr.notifications.v1.Notifications` (deliveries for operators).
 //! - `migrations/`: the notifications database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod domain;
 pub mod events;

@@ -148,6 +148,52 @@ fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH);
 fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI);
 fields_tuple!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH, I EI, J EJ);
 
+/// The one mapping of a service's error type onto the platform's codes, and from there onto
+/// a gRPC status. The service lists the arms of its own variants (ending with a comma or a
+/// block, as in any `match`; `$name` names the error in them); what every service's error
+/// carries the same way is written here once: its `Service` variant (already a platform
+/// code) passes as it is, and a database failure or a review the caller may not see
+/// ([`LoadError`](crate::projection::reviews::LoadError)) becomes that `Service` variant
+/// through the platform's own mapping as it is raised (unreachable is UNAVAILABLE, anything
+/// else INTERNAL; a review elsewhere NOT_FOUND), so `?` works on both in every service.
+///
+/// ```ignore
+/// cspr_platform::map_service_error!(ActionsError, error => {
+///     ActionsError::NotOwner => ServiceError::PermissionDenied(error.to_string()),
+/// });
+/// ```
+#[macro_export]
+macro_rules! map_service_error {
+    ($error:ident, $name:ident => { $($arms:tt)* }) => {
+        impl From<$error> for $crate::error::ServiceError {
+            fn from($name: $error) -> Self {
+                match $name {
+                    $($arms)*
+                    $error::Service(service) => service,
+                }
+            }
+        }
+
+        impl From<::sqlx::Error> for $error {
+            fn from(error: ::sqlx::Error) -> Self {
+                Self::Service($crate::error::ServiceError::from(error))
+            }
+        }
+
+        impl From<$crate::projection::reviews::LoadError> for $error {
+            fn from(error: $crate::projection::reviews::LoadError) -> Self {
+                Self::Service($crate::error::ServiceError::from(error))
+            }
+        }
+
+        impl From<$error> for ::tonic::Status {
+            fn from(error: $error) -> Self {
+                ::tonic::Status::from($crate::error::ServiceError::from(error))
+            }
+        }
+    };
+}
+
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -29,8 +29,6 @@
 //!   until consumed, `eventually` instead of sleeps, an own NATS server, and (from
 //!   `testing_smtp`) an in-process SMTP server that keeps what it accepts.
 
-#![forbid(unsafe_code)]
-
 pub mod access;
 pub mod audit;
 pub mod auth;

@@ -207,7 +207,7 @@ type Background = Box<dyn FnOnce(&ServiceContext, &Supervisor) + Send>;
 ///
 /// ```ignore
 /// ServiceBuilder::new(context, ActionMonitoringServer::new(api), || sqlx::migrate!("./migrations"))
-///     .consumes_keeping_reviews(&SOURCES, EventHandler::new(store.clone()))
+///     .consumes_keeping_reviews(&["registry"], EventHandler(store.clone()))
 ///     .gauges("actions gauges", sets, read)
 ///     .job("action reminders", move |shutdown| sweep.run(shutdown))
 ///     .start()

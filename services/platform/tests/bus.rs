@@ -7,17 +7,16 @@ use std::time::Duration;
 
 use cspr_platform::bus::Bus;
 use cspr_platform::bus::consumer::{
-    ConsumerRunner, ConsumerSpec, EventHandler, HandlerError, Outcome,
+    Consumed, ConsumerRunner, ConsumerSpec, EventHandler, HandlerError, Outcome,
 };
 use cspr_platform::bus::outbox::{EventMeta, Outbox, OutboxRelay};
 use cspr_platform::clock::SystemClock;
 use cspr_platform::testing;
 use cspr_proto::events::v1::{
-    Actor, AgencyReportWaived, Event, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet,
-    event::Body,
+    Actor, AgencyReportWaived, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
 };
 use futures::StreamExt;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 /// A database with the platform's tables and one table the test handler writes to.
@@ -48,12 +47,12 @@ fn waived(agency: &str) -> Body {
 struct RecordingHandler;
 
 impl EventHandler for RecordingHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let Consumed {
+            connection,
+            event,
+            body,
+        } = consumed;
         let Body::AgencyReportWaived(waived) = body else {
             return Ok(());
         };
@@ -330,12 +329,10 @@ async fn retention_deletes_old_published_events_and_old_inbox_rows_only() {
 struct ReferenceReader;
 
 impl EventHandler for ReferenceReader {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        _body: &Body,
-    ) -> Result<(), HandlerError> {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let Consumed {
+            connection, event, ..
+        } = consumed;
         let reference: Option<String> =
             sqlx::query_scalar("SELECT reference FROM reviews WHERE review_id = $1::uuid")
                 .bind(&event.review_id)

@@ -1,15 +1,11 @@
 //! The practitioners service's errors and their one mapping onto the platform's codes.
 
 use cspr_platform::error::ServiceError;
-use cspr_platform::projection::reviews::LoadError;
 
 use crate::domain::EngagementError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PractitionersError {
-    /// Not in the caller's partnership (NOT_FOUND, whether it exists elsewhere or not).
-    #[error(transparent)]
-    Review(#[from] LoadError),
     #[error("practitioner {0}")]
     PractitionerNotFound(String),
     #[error("learning event {0}")]
@@ -20,38 +16,25 @@ pub enum PractitionersError {
     NotInvited(String),
     #[error(transparent)]
     Engagement(#[from] EngagementError),
+    /// A platform code: a refusal (validation, roles), the database, a review the caller
+    /// may not see (see [`cspr_platform::map_service_error`]).
     #[error(transparent)]
     Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
 }
 
-impl From<PractitionersError> for ServiceError {
-    fn from(error: PractitionersError) -> Self {
-        match error {
-            PractitionersError::PractitionerNotFound(_)
-            | PractitionersError::LearningEventNotFound(_)
-            | PractitionersError::ConversationNotFound(_) => {
-                ServiceError::NotFound(error.to_string())
-            }
-            PractitionersError::NotInvited(_) => {
-                ServiceError::invalid("attended_practitioner_ids", error.to_string())
-            }
-            PractitionersError::Engagement(EngagementError::Unknown(id)) => {
-                ServiceError::NotFound(format!("practitioner {id} in this review"))
-            }
-            PractitionersError::Engagement(engagement) => {
-                ServiceError::FailedPrecondition(engagement.to_string())
-            }
-            PractitionersError::Review(load) => ServiceError::from(load),
-            PractitionersError::Service(service) => service,
-            PractitionersError::Database(database) => ServiceError::from(database),
-        }
+cspr_platform::map_service_error!(PractitionersError, error => {
+    PractitionersError::PractitionerNotFound(_)
+    | PractitionersError::LearningEventNotFound(_)
+    | PractitionersError::ConversationNotFound(_) => {
+        ServiceError::NotFound(error.to_string())
     }
-}
-
-impl From<PractitionersError> for tonic::Status {
-    fn from(error: PractitionersError) -> Self {
-        tonic::Status::from(ServiceError::from(error))
+    PractitionersError::NotInvited(_) => {
+        ServiceError::invalid("attended_practitioner_ids", error.to_string())
     }
-}
+    PractitionersError::Engagement(EngagementError::Unknown(id)) => {
+        ServiceError::NotFound(format!("practitioner {id} in this review"))
+    }
+    PractitionersError::Engagement(engagement) => {
+        ServiceError::FailedPrecondition(engagement.to_string())
+    }
+});

@@ -3,51 +3,38 @@
 //! projection, the terms' key lines of enquiry, and the practitioners named in agencies'
 //! submitted chronologies (suggestions).
 
-use cspr_platform::bus::consumer::{self, HandlerError, review_id};
-use cspr_proto::events::v1::{Event, event::Body};
-use sqlx::PgConnection;
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
+use cspr_proto::events::v1::event::Body;
 
 use crate::store::Store;
 
-/// The producers it listens to.
-pub const SOURCES: [&str; 2] = ["registry", "submissions"];
-
-/// Handles the events the service consumes.
+/// Handles the events the service consumes, with the store that writes suggested
+/// practitioners.
 #[derive(Debug, Clone)]
-pub struct EventHandler {
-    /// Writes suggested practitioners.
-    store: Store,
-}
-
-impl EventHandler {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
+pub struct EventHandler(pub Store);
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        match body {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        match consumed.body {
             Body::TermsOfReferenceSet(terms) => {
-                Store::record_key_lines(connection, review_id(event)?, &terms.key_lines_of_enquiry)
-                    .await?;
+                Store::record_key_lines(
+                    consumed.connection,
+                    review_id(consumed.event)?,
+                    &terms.key_lines_of_enquiry,
+                )
+                .await?;
             }
             Body::AgencyReportSubmitted(submitted) => {
-                let review_id = review_id(event)?;
+                let review_id = review_id(consumed.event)?;
                 for named in &submitted.practitioners {
                     if named.name.trim().is_empty() {
                         continue;
                     }
-                    self.store
+                    self.0
                         .suggest(
-                            connection,
+                            consumed.connection,
                             review_id,
-                            &event.partnership_id,
+                            &consumed.event.partnership_id,
                             &submitted.agency_id,
                             &named.name,
                             &named.role,

@@ -19,8 +19,6 @@
 //! - [`jobs`]: deferrals past their review date are flagged once.
 //! - `migrations/`: the practitioners database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -37,7 +35,7 @@ use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerE
 use tonic::server::NamedService;
 
 pub use crate::config::PractitionersConfig;
-use crate::events::{EventHandler, SOURCES};
+use crate::events::EventHandler;
 use crate::grpc::PractitionersApi;
 use crate::jobs::DeferralSweep;
 use crate::store::Store;
@@ -58,7 +56,7 @@ pub async fn start(
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes_keeping_reviews(&SOURCES, EventHandler::new(store))
+    .consumes_keeping_reviews(&["registry", "submissions"], EventHandler(store))
     .job("deferral review sweep", move |shutdown| sweep.run(shutdown))
     .start()
     .await

@@ -12,32 +12,19 @@ pub enum RegistryError {
     /// No such review in the caller's partnership.
     #[error("review {0} not found")]
     ReviewNotFound(String),
-    /// A service-level refusal (validation, roles).
+    /// A platform code: a refusal (validation, roles), the database (see
+    /// [`cspr_platform::map_service_error`]).
     #[error(transparent)]
     Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
 }
 
-impl From<RegistryError> for ServiceError {
-    fn from(error: RegistryError) -> Self {
-        match error {
-            RegistryError::Review(ReviewError::Field { field, message }) => {
-                ServiceError::InvalidArgument(vec![FieldViolation::new(field, message)])
-            }
-            RegistryError::Review(ReviewError::Calendar(outside)) => {
-                ServiceError::invalid("date", outside.to_string())
-            }
-            RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
-            RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
-            RegistryError::Service(service) => service,
-            RegistryError::Database(database) => ServiceError::from(database),
-        }
+cspr_platform::map_service_error!(RegistryError, error => {
+    RegistryError::Review(ReviewError::Field { field, message }) => {
+        ServiceError::InvalidArgument(vec![FieldViolation::new(field, message)])
     }
-}
-
-impl From<RegistryError> for tonic::Status {
-    fn from(error: RegistryError) -> Self {
-        tonic::Status::from(ServiceError::from(error))
+    RegistryError::Review(ReviewError::Calendar(outside)) => {
+        ServiceError::invalid("date", outside.to_string())
     }
-}
+    RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
+    RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
+});

@@ -2,10 +2,9 @@
 //! report decisions from submissions, involved practitioners from practitioners).
 
 use chrono::NaiveDate;
-use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
 use cspr_platform::convert::date_to_proto;
-use cspr_proto::events::v1::{self as ev, Event, event::Body};
-use sqlx::PgConnection;
+use cspr_proto::events::v1::{self as ev, event::Body};
 
 use crate::convert::{
     agency_to_proto, deadline_kind_to_proto, decision_to_proto, panel_role_to_proto,
@@ -208,27 +207,14 @@ pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Bod
 
 /// Keeps the registry's projections of other services' facts: agency report statuses (the
 /// OVERVIEW_DRAFTING guard), involved practitioners (panel independence) and the action plan
-/// (ACTION_MONITORING follows its activation; CLOSED waits for its completion).
+/// (ACTION_MONITORING follows its activation; CLOSED waits for its completion), with the
+/// store for the stage change an active action plan causes.
 #[derive(Debug)]
-pub struct EventHandler {
-    /// For the stage change an active action plan causes.
-    store: store::Store,
-}
-
-impl EventHandler {
-    pub fn new(store: store::Store) -> Self {
-        Self { store }
-    }
-}
+pub struct EventHandler(pub store::Store);
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        let report_status = match body {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let report_status = match consumed.body {
             Body::AgencyReportRequested(report) => {
                 Some((&report.agency_id, AgencyReportStatus::Requested))
             }
@@ -248,31 +234,35 @@ impl consumer::EventHandler for EventHandler {
         };
         if let Some((agency_id, status)) = report_status {
             store::record_agency_report_status(
-                connection,
-                review_id(event)?,
+                consumed.connection,
+                review_id(consumed.event)?,
                 agency_id,
                 status,
-                self.store.now(),
+                self.0.now(),
             )
             .await?;
             return Ok(());
         }
-        if let Body::ActionPlanActivated(_) | Body::ActionPlanCompleted(_) = body {
-            let completed = matches!(body, Body::ActionPlanCompleted(_));
-            self.store
+        if let Body::ActionPlanActivated(_) | Body::ActionPlanCompleted(_) = consumed.body {
+            let completed = matches!(consumed.body, Body::ActionPlanCompleted(_));
+            self.0
                 .record_action_plan(
-                    connection,
-                    &event.partnership_id,
-                    review_id(event)?,
+                    consumed.connection,
+                    &consumed.event.partnership_id,
+                    review_id(consumed.event)?,
                     completed,
                 )
                 .await
                 .map_err(|error| HandlerError(Box::new(error)))?;
             return Ok(());
         }
-        if let Body::PractitionerRegistered(practitioner) = body {
-            store::record_involved_practitioner(connection, review_id(event)?, practitioner)
-                .await?;
+        if let Body::PractitionerRegistered(practitioner) = consumed.body {
+            store::record_involved_practitioner(
+                consumed.connection,
+                review_id(consumed.event)?,
+                practitioner,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -17,8 +17,6 @@
 //! - [`convert`]: domain ↔ protobuf.
 //! - `migrations/`: the registry database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -68,7 +66,7 @@ pub async fn start(
     ServiceBuilder::new(context, ReviewRegistryServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes(&CONSUMES_FROM, EventHandler::new(store))
+    .consumes(&CONSUMES_FROM, EventHandler(store))
     // Reviews by stage, deadlines at risk and missed, and published reviews by whether
     // within the six-month target, each by partnership.
     .gauges(

@@ -3,45 +3,32 @@
 //! also create one report request per agency in scope. What it publishes is written by the
 //! store with each command.
 
-use cspr_platform::bus::consumer::{self, HandlerError, review_id};
+use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
 use cspr_platform::bus::outbox;
 use cspr_platform::convert::date_from_proto;
 use cspr_proto::events::v1::{Event, event::Body};
-use sqlx::PgConnection;
 
 use crate::store::{AgencyAsk, Store};
 
-/// Creates requests from the terms of reference (after the review projection has kept them).
+/// Creates requests from the terms of reference (after the review projection has kept them),
+/// with the store that writes requests and their events.
 #[derive(Debug, Clone)]
-pub struct EventHandler {
-    /// Writes requests and their events.
-    store: Store,
-}
-
-impl EventHandler {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
+pub struct EventHandler(pub Store);
 
 fn bad(event: &Event, what: &str) -> HandlerError {
     HandlerError::message(format!("event {} ({}): {what}", event.id, event.r#type))
 }
 
 impl consumer::EventHandler for EventHandler {
-    async fn handle(
-        &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
-    ) -> Result<(), HandlerError> {
-        let Body::TermsOfReferenceSet(terms) = body else {
+    async fn handle(&self, consumed: Consumed<'_>) -> Result<(), HandlerError> {
+        let Body::TermsOfReferenceSet(terms) = consumed.body else {
             return Ok(());
         };
-        let review_id = review_id(event)?;
+        let review_id = review_id(consumed.event)?;
         let due_date = date_from_proto(terms.report_due_date.as_ref())
-            .map_err(|_| bad(event, "report_due_date"))?;
-        let actor = event
+            .map_err(|_| bad(consumed.event, "report_due_date"))?;
+        let actor = consumed
+            .event
             .actor
             .clone()
             .unwrap_or_else(|| outbox::system_actor("system:terms-of-reference"));
@@ -52,11 +39,11 @@ impl consumer::EventHandler for EventHandler {
                 contact_email: agency.contact_email.clone(),
                 due_date,
             };
-            self.store
+            self.0
                 .ask_agency(
-                    connection,
+                    consumed.connection,
                     review_id,
-                    &event.partnership_id,
+                    &consumed.event.partnership_id,
                     &ask,
                     actor.clone(),
                 )

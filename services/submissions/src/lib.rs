@@ -17,8 +17,6 @@
 //! - [`jobs`]: the due-soon / overdue reminder sweep.
 //! - `migrations/`: the submissions database (versions from 1000).
 
-#![forbid(unsafe_code)]
-
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -63,7 +61,7 @@ pub async fn start(
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes_keeping_reviews(&["registry"], EventHandler::new(store))
+    .consumes_keeping_reviews(&["registry"], EventHandler(store))
     .gauges(
         "submissions gauges",
         vec![GaugeSet::new(&metrics::AGENCY_REPORTS_OVERDUE)],

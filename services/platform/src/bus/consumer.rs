@@ -58,6 +58,16 @@ pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
     })
 }
 
+/// One event handed to a handler: the transaction that also records it in the inbox, the
+/// event (its id, type, review and partnership) and its body. One value rather than three
+/// arguments, so every handler's signature is one line.
+pub struct Consumed<'a> {
+    /// The consumer's transaction: what the handler writes commits with the inbox row.
+    pub connection: &'a mut PgConnection,
+    pub event: &'a Event,
+    pub body: &'a Body,
+}
+
 /// What a consuming service does with one event, inside the transaction that also records
 /// it in the inbox. Events it does not care about are simply ignored (`Ok`).
 ///
@@ -67,9 +77,7 @@ pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(
         &self,
-        connection: &mut PgConnection,
-        event: &Event,
-        body: &Body,
+        consumed: Consumed<'_>,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -402,7 +410,12 @@ impl<H: EventHandler> ConsumerRunner<H> {
             reviews::apply(&mut transaction, event).await?;
         }
         if let Some(body) = &event.body {
-            self.handler.handle(&mut transaction, event, body).await?;
+            let consumed = Consumed {
+                connection: &mut transaction,
+                event,
+                body,
+            };
+            self.handler.handle(consumed).await?;
         }
         transaction.commit().await?;
         Ok(Outcome::Handled)

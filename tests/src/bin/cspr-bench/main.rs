@@ -13,7 +13,6 @@
 //! scenario small and short: CI runs it so the harness keeps working; it asserts nothing
 //! about speed.
 
-#![forbid(unsafe_code)]
 // The table is the output; progress goes to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
