@@ -133,6 +133,9 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: u64,
+    /// Not before (RFC 7519 §4.1.5): a token used earlier is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     pub iss: String,
     pub aud: String,
 }
@@ -181,6 +184,9 @@ impl Authenticator {
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // RFC 7519: a token must not be accepted before its `nbf` (jsonwebtoken checks only
+        // `exp` unless told); the same 30 s leeway covers clock skew both ways.
+        validation.validate_nbf = true;
         validation.leeway = 30;
         Ok(Self {
             key: Arc::new(key),
@@ -193,6 +199,18 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| ServiceError::Unauthenticated(format!("invalid token: {error}")))?;
         let claims = data.claims;
+        // A NUL cannot be stored as PostgreSQL text: refused here, as any request field with
+        // one is, rather than failing later as INTERNAL.
+        let texts = [&claims.sub, &claims.partnership]
+            .into_iter()
+            .chain(&claims.roles)
+            .chain(claims.org.as_ref());
+        if texts.into_iter().any(|text| text.contains('\0')) {
+            return Err(ServiceError::invalid(
+                "authorization",
+                "a token claim contains a NUL character",
+            ));
+        }
         if claims.partnership.trim().is_empty() {
             return Err(ServiceError::Unauthenticated(
                 "token has no partnership claim".into(),
@@ -283,6 +301,7 @@ pub fn issue_development_token(
         org: request.org.clone(),
         exp: now + request.ttl.as_secs(),
         iat: now,
+        nbf: None,
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
     };
@@ -380,5 +399,73 @@ mod tests {
                 .verify(&token)
                 .is_err()
         );
+    }
+
+    fn signed(claims: &Claims) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(b"a-development-secret"),
+        )
+        .expect("signs")
+    }
+
+    fn claims_now() -> Claims {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        Claims {
+            sub: "alice".into(),
+            partnership: "southvale".into(),
+            roles: vec!["auditor".into()],
+            org: None,
+            exp: now + 600,
+            iat: now,
+            nbf: None,
+            iss: "cspr-dev".into(),
+            aud: "cspr".into(),
+        }
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_is_refused() {
+        let authenticator = Authenticator::new(&config()).expect("key");
+        let mut claims = claims_now();
+        claims.nbf = Some(claims.iat + 300);
+        let error = authenticator
+            .verify(&signed(&claims))
+            .expect_err("nbf in the future");
+        assert!(
+            matches!(error, ServiceError::Unauthenticated(_)),
+            "{error:?}"
+        );
+        // Within the leeway (clock skew), and in the past, it is accepted.
+        claims.nbf = Some(claims.iat + 10);
+        authenticator
+            .verify(&signed(&claims))
+            .expect("nbf within leeway");
+        claims.nbf = Some(claims.iat - 60);
+        authenticator.verify(&signed(&claims)).expect("nbf past");
+    }
+
+    #[test]
+    fn a_nul_in_any_claim_is_invalid_argument() {
+        let authenticator = Authenticator::new(&config()).expect("key");
+        let with_nul: [fn(&mut Claims); 4] = [
+            |claims| claims.sub.push('\0'),
+            |claims| claims.partnership = "south\0vale".into(),
+            |claims| claims.roles.push("auditor\0".into()),
+            |claims| claims.org = Some("police\0".into()),
+        ];
+        for change in with_nul {
+            let mut claims = claims_now();
+            change(&mut claims);
+            let error = authenticator.verify(&signed(&claims)).expect_err("NUL");
+            assert!(
+                matches!(error, ServiceError::InvalidArgument(_)),
+                "{error:?}"
+            );
+        }
     }
 }

@@ -45,6 +45,7 @@ fn claims(exp: u64, audience: &str, issuer: &str) -> Claims {
         org: None,
         exp,
         iat: now(),
+        nbf: None,
         iss: issuer.into(),
         aud: audience.into(),
     }
