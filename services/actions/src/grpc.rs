@@ -1,16 +1,13 @@
 //! The `ActionMonitoring` gRPC service: decode → authorize → domain → store.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Principal, Role, caller};
-use cspr_platform::clock::Clock;
+use cspr_platform::auth::{Role, caller};
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
@@ -42,19 +39,15 @@ fn status_from_proto(value: i32) -> Option<ActionStatus> {
     }
 }
 
+/// The actions gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
 pub struct ActionsApi {
     store: Store,
-    clock: Arc<dyn Clock>,
 }
 
 impl ActionsApi {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {
@@ -83,7 +76,7 @@ impl ActionsApi {
                     note: note.note.clone(),
                 })
                 .collect(),
-            overdue: domain::is_overdue(status, action.due_date, self.clock.today()),
+            overdue: domain::is_overdue(status, action.due_date, self.store.clock.today()),
             verify_time: action.verified_at.map(timestamp_to_proto),
             verified_by: action.verified_by.clone(),
             create_time: Some(timestamp_to_proto(action.created_at)),
@@ -110,9 +103,12 @@ impl ActionMonitoring for ActionsApi {
     ) -> Result<Response<pb::Action>, Status> {
         let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let review = self.review(&principal, &request.review_id).await?;
+        let review: ReviewInfo = self
+            .store
+            .requested_review(&principal, &request.review_id)
+            .await?;
         let mut violations = Violations::new();
-        let today = self.clock.today();
+        let today = self.store.clock.today();
         let request_key = field(
             "request_id",
             RequestKey::parse("CreateAction", &request.request_id, &request),
@@ -253,12 +249,11 @@ impl ActionMonitoring for ActionsApi {
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let mut reach = access::reach(&principal, Area::Actions)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let review_id = match request.review_id.trim() {
             "" => None,
             raw => {
-                let review = self.review(&principal, raw).await?;
+                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
                 // Within one review the caller's access to it decides, not their reach.
                 reach = match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Agency(org) => Reach::Agency(org),
@@ -299,16 +294,17 @@ impl ActionMonitoring for ActionsApi {
             },
             owner_agency,
             status,
-            overdue_on: request.overdue_only.then(|| self.clock.today()),
+            overdue_on: request.overdue_only.then(|| self.store.clock.today()),
         };
-        let mut actions = self
-            .store
-            .list(&principal.partnership, &filter, after, limit + 1)
-            .await
-            .map_err(ActionsError::from)?;
-        let next_page_token = finish_page(&mut actions, limit, |action| {
-            Cursor::new(action.created_at, action.id)
-        });
+        let (actions, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(&principal.partnership, &filter, after, limit)
+                },
+                |action| Cursor::new(action.created_at, action.id),
+            )
+            .await?;
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
         let mut by_action: HashMap<Uuid, Vec<&NoteRow>> = HashMap::new();
@@ -318,15 +314,13 @@ impl ActionMonitoring for ActionsApi {
         if let Some(review_id) = review_id {
             self.store
                 .audit_log()
-                .record_on_review(
+                .record_read(
                     &principal,
                     "ListActions",
                     review_id,
-                    format!("reviews/{review_id}/actions"),
-                    "ok",
+                    Area::Actions.resource(review_id),
                 )
-                .await
-                .map_err(ActionsError::from)?;
+                .await?;
         }
         Ok(Response::new(pb::ListActionsResponse {
             actions: actions
@@ -363,7 +357,7 @@ impl ActionMonitoring for ActionsApi {
                 }
             },
             raw => {
-                let review = self.review(&principal, raw).await?;
+                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
                 match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Full | Access::Redacted => Some(review.review_id),
                     Access::Agency(_) => {
@@ -377,7 +371,7 @@ impl ActionMonitoring for ActionsApi {
         };
         let statuses = self
             .store
-            .statuses(&principal.partnership, review_id, self.clock.today())
+            .statuses(&principal.partnership, review_id, self.store.clock.today())
             .await
             .map_err(ActionsError::from)?;
         let summary = domain::summarize(&statuses);

@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use cspr_platform::access::{Access, Area, Work};
-use cspr_platform::auth::{Principal, caller};
-use cspr_platform::clock::Clock;
+use cspr_platform::auth::caller;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
@@ -58,49 +56,21 @@ fn restriction_to_proto(reason: RestrictionReason) -> i32 {
     }) as i32
 }
 
+/// The work every command of this service is: run by the appointed reviewer and family
+/// liaison.
+const ENGAGEMENT: Work = Work::FamilyEngagement;
+
+/// The family gRPC handlers, over the service's store (which holds its clock) and the cipher
+/// of the personal fields.
 #[derive(Debug, Clone)]
 pub struct FamilyApi {
     store: Store,
     cipher: Arc<FieldCipher>,
-    clock: Arc<dyn Clock>,
 }
 
 impl FamilyApi {
-    pub fn new(store: Store, cipher: Arc<FieldCipher>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            cipher,
-            clock,
-        }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
-    }
-
-    /// The caller's view of the review's family members: in clear or redacted.
-    async fn read_view(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<Access, Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .read_checked(principal, review, Area::Family, action)
-            .await?)
-    }
-
-    async fn writer(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .may_do_checked(principal, review, Work::FamilyEngagement, action)
-            .await?)
+    pub fn new(store: Store, cipher: Arc<FieldCipher>) -> Self {
+        Self { store, cipher }
     }
 
     fn seal(&self, row: Uuid, field: &str, text: &str) -> Result<Vec<u8>, Status> {
@@ -195,7 +165,7 @@ impl FamilyApi {
     ) -> Result<NaiveDate, Status> {
         let date = date_from_proto(date)
             .map_err(|error| ServiceError::invalid(field, error.to_string()))?;
-        if date <= self.clock.today() {
+        if date <= self.store.clock.today() {
             return Err(ServiceError::invalid(field, "must be in the future").into());
         }
         Ok(date)
@@ -209,8 +179,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::AddFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "AddFamilyMember").await?;
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "AddFamilyMember",
+            )
+            .await?;
         let member_id = Uuid::now_v7();
         let request_key = field(
             "request_id",
@@ -324,31 +301,31 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::ListFamilyMembersRequest>,
     ) -> Result<Response<pb::ListFamilyMembersResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        let view = self
-            .read_view(&principal, &review, "ListFamilyMembers")
-            .await?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
-        let mut members = self
+        let (review, view): (ReviewInfo, _) = self
             .store
-            .list(review.review_id, after, limit + 1)
-            .await
-            .map_err(FamilyError::from)?;
-        let next_page_token = finish_page(&mut members, limit, |member| {
-            Cursor::new(member.created_at, member.id)
-        });
+            .review_to_read(
+                &principal,
+                &request.review_id,
+                Area::Family,
+                "ListFamilyMembers",
+            )
+            .await?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
+        let (members, next_page_token) = page
+            .read(
+                |after, limit| self.store.list(review.review_id, after, limit),
+                |member| Cursor::new(member.created_at, member.id),
+            )
+            .await?;
         self.store
             .audit_log()
-            .record_on_review(
+            .record_read(
                 &principal,
                 "ListFamilyMembers",
                 review.review_id,
-                format!("reviews/{}/family", review.review_id),
-                "ok",
+                Area::Family.resource(review.review_id),
             )
-            .await
-            .map_err(FamilyError::from)?;
+            .await?;
         let mut page = Vec::with_capacity(members.len());
         for member in &members {
             page.push(self.to_proto(member, &view)?);
@@ -371,9 +348,14 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::GetFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        let view = self
-            .read_view(&principal, &review, "GetFamilyMember")
+        let (review, view): (ReviewInfo, _) = self
+            .store
+            .review_to_read(
+                &principal,
+                &request.review_id,
+                Area::Family,
+                "GetFamilyMember",
+            )
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self
@@ -384,15 +366,13 @@ impl FamilyEngagement for FamilyApi {
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
         self.store
             .audit_log()
-            .record_on_review(
+            .record_read(
                 &principal,
                 "GetFamilyMember",
                 review.review_id,
                 format!("family-members/{member_id}"),
-                "ok",
             )
-            .await
-            .map_err(FamilyError::from)?;
+            .await?;
         Ok(Response::new(self.to_proto(&member, &view)?))
     }
 
@@ -401,8 +381,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RestrictContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RestrictContact").await?;
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "RestrictContact",
+            )
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
         let reason = match pb::RestrictionReason::try_from(request.reason) {
             Ok(pb::RestrictionReason::CriminalInvestigation) => {
@@ -450,8 +437,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::LiftRestrictionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "LiftRestriction").await?;
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "LiftRestriction",
+            )
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
@@ -462,8 +456,10 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordContact").await?;
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "RecordContact")
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = field(
             "request_id",
@@ -471,7 +467,7 @@ impl FamilyEngagement for FamilyApi {
         );
         let contacted_at = match &request.contacted_at {
             Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
-                Some(instant) if instant <= self.clock.now() => Ok(instant),
+                Some(instant) if instant <= self.store.clock.now() => Ok(instant),
                 _ => Err(FieldViolation::new(
                     "contacted_at",
                     "must be a time in the past",
@@ -506,8 +502,14 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContributionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordContribution")
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "RecordContribution",
+            )
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = field(
@@ -537,8 +539,14 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::ConsultOnPublicationRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "ConsultOnPublication")
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "ConsultOnPublication",
+            )
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::parse("ConsultOnPublication", &request.request_id, &request)
@@ -556,8 +564,14 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordPublicationResponseRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordPublicationResponse")
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "RecordPublicationResponse",
+            )
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let response = required_text(&request.response, 10_000)

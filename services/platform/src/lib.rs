@@ -14,6 +14,7 @@
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
 //! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
+//! - [`handler`]: a handler's first step on a review: loaded, access decided, refusal audited.
 //! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
@@ -41,6 +42,7 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod handler;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;

@@ -1,16 +1,12 @@
 //! The `PractitionerEngagement` gRPC service: decode → authorize → domain → store.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use cspr_platform::access::{Area, Work};
-use cspr_platform::auth::{Principal, caller};
-use cspr_platform::clock::Clock;
+use cspr_platform::auth::caller;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{Field, FieldViolation, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{TextCursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{PageRequest, TextCursor};
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
@@ -18,7 +14,6 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{DeferralReason, LearningPoint, LearningTheme, PractitionerStatus};
-use crate::error::PractitionersError;
 use crate::store::{
     ConversationRecord, LearningEventRecord, LearningRecordRow, PractitionerRecord, Registration,
     ReviewInfo, Store,
@@ -143,45 +138,19 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     }
 }
 
+/// The work every command of this service is: run by the appointed reviewer and the
+/// partnership.
+const ENGAGEMENT: Work = Work::PractitionerEngagement;
+
+/// The practitioners gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
 pub struct PractitionersApi {
     store: Store,
-    clock: Arc<dyn Clock>,
 }
 
 impl PractitionersApi {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
-    }
-
-    /// Engagement is run by the appointed reviewer and the partnership.
-    async fn may_write(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .may_do_checked(principal, review, Work::PractitionerEngagement, action)
-            .await?)
-    }
-
-    async fn may_read(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        audit
-            .read_checked(principal, review, Area::Practitioners, action)
-            .await?;
-        Ok(())
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
@@ -192,8 +161,14 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RegisterPractitionerRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RegisterPractitioner")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "RegisterPractitioner",
+            )
             .await?;
         let mut violations = Violations::new();
         let request_key = field(
@@ -265,29 +240,37 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ListPractitionersRequest>,
     ) -> Result<Response<pb::ListPractitionersResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_read(&principal, &review, "ListPractitioners")
-            .await?;
-        let limit = page_size(request.page_size, 100, 500, "page_size")?;
-        let after = TextCursor::decode(&request.page_token, "page_token")?;
-        let mut records = self
+        let (review, _): (ReviewInfo, _) = self
             .store
-            .list(
-                review.review_id,
-                request.include_suggested,
-                after,
-                limit + 1,
+            .review_to_read(
+                &principal,
+                &request.review_id,
+                Area::Practitioners,
+                "ListPractitioners",
             )
-            .await
-            .map_err(PractitionersError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| TextCursor {
-            key: record.name.to_lowercase(),
-            id: record.id,
-        });
+            .await?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(review.review_id, request.include_suggested, after, limit)
+                },
+                |record| TextCursor {
+                    key: record.name.to_lowercase(),
+                    id: record.id,
+                },
+            )
+            .await?;
         self.store
-            .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
-            .await
-            .map_err(PractitionersError::from)?;
+            .audit_log()
+            .record_read(
+                &principal,
+                "ListPractitioners",
+                review.review_id,
+                Area::Practitioners.resource(review.review_id),
+            )
+            .await?;
         Ok(Response::new(pb::ListPractitionersResponse {
             practitioners: records.iter().map(practitioner_to_proto).collect(),
             next_page_token,
@@ -299,8 +282,10 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::DeferContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "DeferContact").await?;
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "DeferContact")
+            .await?;
         let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
@@ -327,7 +312,7 @@ impl PractitionerEngagement for PractitionersApi {
             }
         });
         let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
-        let today = self.clock.today();
+        let today = self.store.clock.today();
         let review_date = field("review_date", date_from_proto(request.review_date.as_ref()))
             .and_then(|date| {
                 if date <= today {
@@ -355,8 +340,9 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ReleaseContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ReleaseContact")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "ReleaseContact")
             .await?;
         let practitioner_id = uuid_field("practitioner_id", &request.practitioner_id)?;
         let record = self
@@ -371,8 +357,14 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ScheduleConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ScheduleConversation")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "ScheduleConversation",
+            )
             .await?;
         let violations = Violations::new();
         let request_key = field(
@@ -387,7 +379,7 @@ impl PractitionerEngagement for PractitionersApi {
         let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
-            self.clock.now(),
+            self.store.clock.now(),
         );
         let location = field("location", required_text(&request.location, 500));
         let advance_information = field(
@@ -422,8 +414,14 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ScheduleLearningEventRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ScheduleLearningEvent")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "ScheduleLearningEvent",
+            )
             .await?;
         let mut violations = Violations::new();
         let request_key = field(
@@ -433,7 +431,7 @@ impl PractitionerEngagement for PractitionersApi {
         let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
-            self.clock.now(),
+            self.store.clock.now(),
         );
         let location = field("location", required_text(&request.location, 500));
         let agenda = field("agenda", required_text(&request.agenda, 10_000));
@@ -475,8 +473,14 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RecordAttendanceRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RecordAttendance")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                ENGAGEMENT,
+                "RecordAttendance",
+            )
             .await?;
         let learning_event_id = uuid_field("learning_event_id", &request.learning_event_id)?;
         let mut violations = Violations::new();
@@ -506,8 +510,9 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RecordLearningRequest>,
     ) -> Result<Response<pb::LearningRecord>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RecordLearning")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "RecordLearning")
             .await?;
         let mut violations = Violations::new();
         let request_key = field(

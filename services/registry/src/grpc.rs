@@ -13,7 +13,7 @@ use cspr_platform::convert::{
 };
 use cspr_platform::error::{Field, FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::values::uuid_field;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
@@ -59,6 +59,11 @@ fn date_field(name: &str, date: Option<&Date>) -> Field<NaiveDate> {
 
 fn past_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Field<NaiveDate> {
     date_field(name, date).and_then(|date| field(name, past_or_today(date, today)))
+}
+
+/// What the registry's audit records name: one review, or the partnership's reviews.
+fn resource(review_id: Option<Uuid>) -> String {
+    review_id.map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}"))
 }
 
 fn facts(review: &Review) -> ReviewFacts<'_> {
@@ -110,11 +115,11 @@ impl RegistryApi {
         action: &str,
         review_id: Option<Uuid>,
     ) -> Result<(), Status> {
-        if let Err(error) = principal.require_any(allowed) {
-            self.audit_refusal(principal, action, review_id).await;
-            return Err(error.into());
-        }
-        Ok(())
+        let resource = resource(review_id);
+        let audit = self.store.audit_log();
+        Ok(audit
+            .require_any(principal, allowed, action, review_id, resource)
+            .await?)
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
@@ -124,8 +129,7 @@ impl RegistryApi {
                 principal,
                 action,
                 review_id,
-                resource: review_id
-                    .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                resource: resource(review_id),
                 outcome: "PERMISSION_DENIED",
             })
             .await;
@@ -277,8 +281,7 @@ impl ReviewRegistry for RegistryApi {
                 return Err(denied.into());
             }
         };
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let stage = match request.stage {
             0 => None,
             value => Some(
@@ -297,14 +300,15 @@ impl ReviewRegistry for RegistryApi {
             overdue_only: request.overdue_only,
             at_risk_only: request.at_risk_only,
         };
-        let mut reviews = self
-            .store
-            .list(&principal.partnership, &filter, after, limit + 1)
-            .await
-            .map_err(RegistryError::from)?;
-        let next_page_token = finish_page(&mut reviews, limit, |review| {
-            Cursor::new(review.created_at, review.id)
-        });
+        let (reviews, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(&principal.partnership, &filter, after, limit)
+                },
+                |review| Cursor::new(review.created_at, review.id),
+            )
+            .await?;
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
             .await
@@ -895,8 +899,7 @@ impl ReviewRegistry for RegistryApi {
             Some(id),
         )
         .await?;
-        let limit = page_size(request.page_size, 100, 500, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
         if self
             .store
             .get(&principal.partnership, id)
@@ -906,14 +909,15 @@ impl ReviewRegistry for RegistryApi {
         {
             return Err(RegistryError::ReviewNotFound(id.to_string()).into());
         }
-        let mut records = self
-            .store
-            .audit_records(&principal.partnership, id, after, limit + 1)
-            .await
-            .map_err(RegistryError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor::new(record.at, record.id)
-        });
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .audit_records(&principal.partnership, id, after, limit)
+                },
+                |record| Cursor::new(record.at, record.id),
+            )
+            .await?;
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
             .await

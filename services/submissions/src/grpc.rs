@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Principal, Role, caller};
-use cspr_platform::clock::Clock;
 use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::MAX_REQUEST_ID;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::projection::reviews;
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
@@ -29,6 +28,8 @@ use crate::store::{
 };
 
 const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
+/// What the service's reads are of.
+const AREA: Area = Area::AgencyReports;
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -118,20 +119,19 @@ fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
     }
 }
 
-/// The submissions gRPC handlers.
+/// The submissions gRPC handlers, over the service's store (which holds its clock) and the
+/// limits of a submission.
 #[derive(Debug, Clone)]
 pub struct SubmissionsApi {
     store: Store,
     limits: Arc<Limits>,
-    clock: Arc<dyn Clock>,
 }
 
 impl SubmissionsApi {
-    pub fn new(store: Store, limits: Limits, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Store, limits: Limits) -> Self {
         Self {
             store,
             limits: Arc::new(limits),
-            clock,
         }
     }
 
@@ -140,36 +140,6 @@ impl SubmissionsApi {
         reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
             .map_err(|error| ServiceError::from(error).into())
-    }
-
-    /// The caller's visibility on a review, auditing a refusal.
-    async fn visibility(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<Access, Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .read_checked(principal, review, Area::AgencyReports, action)
-            .await?)
-    }
-
-    /// Audits a read; like every service's, the read is answered only once its record is
-    /// committed.
-    async fn audit_read(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-    ) -> Result<(), Status> {
-        self.store
-            .audit_log()
-            .record_on_review(principal, action, review_id, resource, "ok")
-            .await
-            .map_err(SubmissionsError::from)?;
-        Ok(())
     }
 
     async fn decide(
@@ -181,20 +151,17 @@ impl SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let review_id = uuid_field("review_id", review_id)?;
         let agency_id = agency_field("agency_id", agency_id)?;
-        let review = self.review(principal, review_id).await?;
-        if let Err(error) = principal.require_any(DECIDERS) {
-            self.store
-                .audit_log()
-                .record_refusal_on_review(
-                    principal,
-                    "PanelDecision",
-                    review.review_id,
-                    format!("reviews/{review_id}/reports/{agency_id}"),
-                    "PERMISSION_DENIED",
-                )
-                .await;
-            return Err(error.into());
-        }
+        self.review(principal, review_id).await?;
+        self.store
+            .audit_log()
+            .require_any(
+                principal,
+                DECIDERS,
+                "PanelDecision",
+                Some(review_id),
+                format!("reviews/{review_id}/reports/{agency_id}"),
+            )
+            .await?;
         let request = self
             .store
             .decide(principal, review_id, &agency_id, decision)
@@ -316,7 +283,7 @@ impl AgencySubmissions for SubmissionsApi {
         let contact_email = field("contact_email", Email::parse(&request.contact_email));
         let due_date = field("due_date", date_from_proto(request.due_date.as_ref()));
         if let Ok(due) = &due_date
-            && *due <= self.clock.today()
+            && *due <= self.store.clock.today()
         {
             violations.add("due_date", "must be in the future");
         }
@@ -344,8 +311,7 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::ListReportRequestsRequest>,
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let review_id = match request.review_id.trim() {
             "" => None,
             raw => Some(uuid_field("review_id", raw)?),
@@ -366,41 +332,44 @@ impl AgencySubmissions for SubmissionsApi {
                 agency_id = Some(own);
             }
             Reach::AppointedReviews(_) => {
-                let Some(review_id) = review_id else {
+                if review_id.is_none() {
                     return Err(
                         ServiceError::invalid("review_id", "required for a reviewer").into(),
                     );
-                };
-                let review = self.review(&principal, review_id).await?;
-                self.visibility(&principal, &review, "ListReportRequests")
+                }
+                let _: (ReviewInfo, _) = self
+                    .store
+                    .review_to_read(&principal, &request.review_id, AREA, "ListReportRequests")
                     .await?;
             }
         }
         if review_id.is_none() && agency_id.is_none() {
             return Err(ServiceError::invalid("review_id", "give review_id or agency_id").into());
         }
-        let mut records = self
-            .store
-            .list_requests(
-                &principal.partnership,
-                review_id,
-                agency_id.as_deref(),
-                after,
-                limit + 1,
-            )
-            .await
-            .map_err(SubmissionsError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor::new(record.created_at, record.id)
-        });
-        if let Some(review_id) = review_id {
-            self.audit_read(
-                &principal,
-                "ListReportRequests",
-                review_id,
-                format!("reviews/{review_id}/requests"),
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store.list_requests(
+                        &principal.partnership,
+                        review_id,
+                        agency_id.as_deref(),
+                        after,
+                        limit,
+                    )
+                },
+                |record| Cursor::new(record.created_at, record.id),
             )
             .await?;
+        if let Some(review_id) = review_id {
+            self.store
+                .audit_log()
+                .record_read(
+                    &principal,
+                    "ListReportRequests",
+                    review_id,
+                    format!("reviews/{review_id}/requests"),
+                )
+                .await?;
         }
         Ok(Response::new(pb::ListReportRequestsResponse {
             report_requests: records.iter().map(request_to_proto).collect(),
@@ -521,9 +490,9 @@ impl AgencySubmissions for SubmissionsApi {
                 ServiceError::invalid("version", "0 for the latest, or a version number").into(),
             );
         }
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "GetAgencyReport")
+        let (_, visibility): (ReviewInfo, _) = self
+            .store
+            .review_to_read(&principal, &request.review_id, AREA, "GetAgencyReport")
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
         if !covers(&visibility, &agency_id) {
@@ -551,7 +520,9 @@ impl AgencySubmissions for SubmissionsApi {
                     request.version
                 ))
             })?;
-        self.audit_read(&principal, "GetAgencyReport", review_id, resource)
+        self.store
+            .audit_log()
+            .record_read(&principal, "GetAgencyReport", review_id, resource)
             .await?;
         Ok(Response::new(report_to_proto(&report)))
     }
@@ -562,31 +533,33 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "ListAgencyReports")
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
+        let (_, visibility): (ReviewInfo, _) = self
+            .store
+            .review_to_read(&principal, &request.review_id, AREA, "ListAgencyReports")
             .await?;
         let only_agency = match &visibility {
             Access::Full | Access::Redacted => None,
             Access::Agency(own) => Some(own.as_str()),
         };
-        let mut reports = self
-            .store
-            .latest_reports(review_id, only_agency, after, limit + 1)
-            .await
-            .map_err(SubmissionsError::from)?;
-        let next_page_token = finish_page(&mut reports, limit, |report| {
-            Cursor::new(report.submitted_at, report.id)
-        });
-        self.audit_read(
-            &principal,
-            "ListAgencyReports",
-            review_id,
-            format!("reviews/{review_id}/reports"),
-        )
-        .await?;
+        let (reports, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .latest_reports(review_id, only_agency, after, limit)
+                },
+                |report| Cursor::new(report.submitted_at, report.id),
+            )
+            .await?;
+        self.store
+            .audit_log()
+            .record_read(
+                &principal,
+                "ListAgencyReports",
+                review_id,
+                format!("reviews/{review_id}/reports"),
+            )
+            .await?;
         Ok(Response::new(pb::ListAgencyReportsResponse {
             reports: reports.iter().map(report_to_proto).collect(),
             next_page_token,
@@ -671,9 +644,14 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "StreamCombinedChronology")
+        let (_, visibility): (ReviewInfo, _) = self
+            .store
+            .review_to_read(
+                &principal,
+                &request.review_id,
+                AREA,
+                "StreamCombinedChronology",
+            )
             .await?;
         if visibility != Access::Full {
             self.store
@@ -691,13 +669,15 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .into());
         }
-        self.audit_read(
-            &principal,
-            "StreamCombinedChronology",
-            review_id,
-            format!("reviews/{review_id}/chronology"),
-        )
-        .await?;
+        self.store
+            .audit_log()
+            .record_read(
+                &principal,
+                "StreamCombinedChronology",
+                review_id,
+                format!("reviews/{review_id}/chronology"),
+            )
+            .await?;
         let rows = self
             .store
             .stream_chronology(review_id, request.include_pending, agency_id);
