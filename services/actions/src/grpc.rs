@@ -4,10 +4,13 @@ use std::collections::HashMap;
 
 use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Role, caller};
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::convert::{
+    ProtoEnum, date_to_proto, enum_filter, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, PageRequest};
+use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
@@ -18,26 +21,9 @@ use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 use crate::store::{ActionFilter, ActionRow, NewAction, NoteRow, Progress, ReviewInfo, Store};
 
-fn status_to_proto(status: ActionStatus) -> i32 {
-    (match status {
-        ActionStatus::NotStarted => pb::ActionStatus::NotStarted,
-        ActionStatus::InProgress => pb::ActionStatus::InProgress,
-        ActionStatus::Completed => pb::ActionStatus::Completed,
-        ActionStatus::Verified => pb::ActionStatus::Verified,
-        ActionStatus::Cancelled => pb::ActionStatus::Cancelled,
-    }) as i32
-}
-
-fn status_from_proto(value: i32) -> Option<ActionStatus> {
-    match pb::ActionStatus::try_from(value).ok()? {
-        pb::ActionStatus::NotStarted => Some(ActionStatus::NotStarted),
-        pb::ActionStatus::InProgress => Some(ActionStatus::InProgress),
-        pb::ActionStatus::Completed => Some(ActionStatus::Completed),
-        pb::ActionStatus::Verified => Some(ActionStatus::Verified),
-        pb::ActionStatus::Cancelled => Some(ActionStatus::Cancelled),
-        pb::ActionStatus::Unspecified => None,
-    }
-}
+proto_enum!(ActionStatus => pb::ActionStatus {
+    NotStarted, InProgress, Completed, Verified, Cancelled
+});
 
 /// The actions gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
@@ -62,7 +48,7 @@ impl ActionsApi {
             owner_email: action.owner_email.clone(),
             due_date: Some(date_to_proto(action.due_date)),
             measure_of_success: action.measure_of_success.clone(),
-            status: status_to_proto(status),
+            status: status.to_proto(),
             cancel_reason: action.cancel_reason.clone(),
             evidence_of_impact: action.evidence_of_impact.clone(),
             progress: notes
@@ -70,9 +56,7 @@ impl ActionsApi {
                 .map(|note| pb::ProgressNote {
                     time: Some(timestamp_to_proto(note.at)),
                     author: note.author.clone(),
-                    status: ActionStatus::parse(&note.status)
-                        .map(status_to_proto)
-                        .unwrap_or_default(),
+                    status: enum_to_proto(ActionStatus::parse(&note.status)),
                     note: note.note.clone(),
                 })
                 .collect(),
@@ -109,10 +93,7 @@ impl ActionMonitoring for ActionsApi {
             .await?;
         let mut violations = Violations::new();
         let today = self.store.clock.today();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("CreateAction", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("CreateAction", &request.request_id, &request);
         let reference = field(
             "recommendation_ref",
             required_text(&request.recommendation_ref, 20),
@@ -120,14 +101,7 @@ impl ActionMonitoring for ActionsApi {
         let description = field("description", required_text(&request.description, 5_000));
         let owner_agency = field("owner_agency", AgencyId::parse(&request.owner_agency));
         let owner_email = field("owner_email", Email::parse(&request.owner_email));
-        let due_date =
-            field("due_date", date_from_proto(request.due_date.as_ref())).and_then(|date| {
-                if date <= today {
-                    Err(FieldViolation::new("due_date", "must be in the future"))
-                } else {
-                    Ok(date)
-                }
-            });
+        let due_date = future_date_field("due_date", request.due_date.as_ref(), today);
         let measure = field(
             "measure_of_success",
             required_text(&request.measure_of_success, 2_000),
@@ -193,7 +167,7 @@ impl ActionMonitoring for ActionsApi {
         };
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
-        let status = status_from_proto(request.status).ok_or_else(|| {
+        let status = ActionStatus::from_proto(request.status).ok_or_else(|| {
             FieldViolation::new(
                 "status",
                 "required: NOT_STARTED, IN_PROGRESS, COMPLETED or CANCELLED",
@@ -279,19 +253,10 @@ impl ActionMonitoring for ActionsApi {
                     .to_string(),
             ),
         };
-        let status = match request.status {
-            0 => None,
-            value => Some(
-                status_from_proto(value)
-                    .ok_or_else(|| ServiceError::invalid("status", "unknown status"))?,
-            ),
-        };
+        let status = enum_filter(request.status, "status")?;
         let filter = ActionFilter {
             review_id,
-            reviewer_subject: match reach {
-                Reach::AppointedReviews(subject) => Some(subject),
-                Reach::Partnership | Reach::Agency(_) => None,
-            },
+            reviewer_subject: reach.appointed_reviewer(),
             owner_agency,
             status,
             overdue_on: request.overdue_only.then(|| self.store.clock.today()),
@@ -382,7 +347,7 @@ impl ActionMonitoring for ActionsApi {
                 .by_status
                 .iter()
                 .map(|(status, count)| pb::StatusCount {
-                    status: status_to_proto(*status),
+                    status: status.to_proto(),
                     count: i32::try_from(*count).unwrap_or(i32::MAX),
                 })
                 .collect(),

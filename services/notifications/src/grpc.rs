@@ -5,9 +5,10 @@ use std::sync::Arc;
 use cspr_platform::audit::{AuditEntry, AuditLog};
 use cspr_platform::auth::{Role, caller};
 use cspr_platform::clock::Clock;
-use cspr_platform::convert::timestamp_to_proto;
+use cspr_platform::convert::{enum_filter, enum_to_proto, timestamp_to_proto};
 use cspr_platform::error::ServiceError;
 use cspr_platform::pagination::{Cursor, PageRequest};
+use cspr_platform::proto_enum;
 use cspr_platform::values::uuid_field;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
@@ -18,15 +19,7 @@ use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
 
 const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
 
-fn status_to_proto(status: &str) -> i32 {
-    match DeliveryStatus::parse(status) {
-        Some(DeliveryStatus::Pending) => pb::DeliveryStatus::Pending as i32,
-        Some(DeliveryStatus::Sent) => pb::DeliveryStatus::Sent as i32,
-        Some(DeliveryStatus::Retrying) => pb::DeliveryStatus::Retrying as i32,
-        Some(DeliveryStatus::Failed) => pb::DeliveryStatus::Failed as i32,
-        None => pb::DeliveryStatus::Unspecified as i32,
-    }
-}
+proto_enum!(DeliveryStatus => pb::DeliveryStatus { Pending, Sent, Retrying, Failed });
 
 fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
     pb::Delivery {
@@ -41,7 +34,7 @@ fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
         template: delivery.template.clone(),
         recipient: delivery.recipient.clone(),
         subject: delivery.subject.clone(),
-        status: status_to_proto(&delivery.status),
+        status: enum_to_proto(DeliveryStatus::parse(&delivery.status)),
         attempts: delivery.attempts,
         last_error: delivery.last_error.clone(),
         next_attempt_time: Some(timestamp_to_proto(delivery.next_attempt_at)),
@@ -85,14 +78,7 @@ impl Notifications for NotificationsApi {
             "" => None,
             raw => Some(uuid_field("review_id", raw)?),
         };
-        let status = match pb::DeliveryStatus::try_from(request.status) {
-            Ok(pb::DeliveryStatus::Unspecified) => None,
-            Ok(pb::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
-            Ok(pb::DeliveryStatus::Sent) => Some(DeliveryStatus::Sent),
-            Ok(pb::DeliveryStatus::Retrying) => Some(DeliveryStatus::Retrying),
-            Ok(pb::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
-            Err(_) => return Err(ServiceError::invalid("status", "unknown status").into()),
-        };
+        let status = enum_filter(request.status, "status")?;
         let filter = DeliveryFilter {
             review_id,
             recipient: Some(request.recipient.trim().to_string())

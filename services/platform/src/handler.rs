@@ -5,6 +5,8 @@
 //! Each service wrote this as two or three adapters of its own (load, then check and audit)
 //! called one after the other in every handler; here it is one call on the service's
 //! [`StoreParts`] (which its store dereferences to), for the service's [`Area`] or [`Work`].
+//! A read comes back as a [`ReviewRead`], which records the read with the same caller,
+//! action and area once the handler has read what it answers with.
 
 use crate::access::{Access, Area, Work};
 use crate::auth::Principal;
@@ -25,21 +27,29 @@ impl StoreParts {
     }
 
     /// [`StoreParts::requested_review`] for the caller to read `area` of it: the review and
-    /// what the caller may see, or the refusal, audited for `action`
-    /// ([`crate::audit::AuditLog::read_checked`]).
-    pub async fn review_to_read<V: ReviewView>(
-        &self,
-        principal: &Principal,
+    /// what the caller may see of it, or the refusal, audited for `action`
+    /// ([`crate::audit::AuditLog::read_checked`]). The read itself is recorded once the
+    /// handler has it ([`ReviewRead::record`]).
+    pub async fn review_to_read<'a, V: ReviewView>(
+        &'a self,
+        principal: &'a Principal,
         raw_review_id: &str,
         area: Area,
-        action: &str,
-    ) -> Result<(V, Access), ServiceError> {
+        action: &'a str,
+    ) -> Result<ReviewRead<'a, V>, ServiceError> {
         let review: V = self.requested_review(principal, raw_review_id).await?;
         let access = self
             .audit
             .read_checked(principal, review.common(), area, action)
             .await?;
-        Ok((review, access))
+        Ok(ReviewRead {
+            review,
+            access,
+            parts: self,
+            principal,
+            area,
+            action,
+        })
     }
 
     /// [`StoreParts::requested_review`] for the caller to do `work` on it: the review, or the
@@ -56,5 +66,37 @@ impl StoreParts {
             .may_do_checked(principal, review.common(), work, action)
             .await?;
         Ok(review)
+    }
+}
+
+/// A read of one review's area the caller is allowed ([`StoreParts::review_to_read`]), with
+/// what its audit record names: the caller, the action and the area.
+#[derive(Debug)]
+pub struct ReviewRead<'a, V> {
+    /// The review.
+    pub review: V,
+    /// What the caller may see of the area.
+    pub access: Access,
+    parts: &'a StoreParts,
+    principal: &'a Principal,
+    area: Area,
+    action: &'a str,
+}
+
+impl<V: ReviewView> ReviewRead<'_, V> {
+    /// Records the read of the area (`reviews/<id>/<area>`): a read is answered only once its
+    /// record is committed ([`crate::audit::AuditLog::record_read`]).
+    pub async fn record(&self) -> Result<(), ServiceError> {
+        let review_id = self.review.common().review_id;
+        self.record_of(self.area.resource(review_id)).await
+    }
+
+    /// [`ReviewRead::record`] of one resource of the area (one member, one agency's report).
+    pub async fn record_of(&self, resource: String) -> Result<(), ServiceError> {
+        let review_id = self.review.common().review_id;
+        self.parts
+            .audit
+            .record_read(self.principal, self.action, review_id, resource)
+            .await
     }
 }

@@ -24,7 +24,8 @@
 //! - [`projection`]: the review projection the consuming services keep alike.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
-//! - [`convert`]: protobuf dates and timestamps to and from chrono.
+//! - [`convert`]: protobuf dates and timestamps to and from chrono, date fields, enums
+//!   ([`proto_enum!`]).
 //! - `testing` (feature `test-support`): a service started for a test (own database and
 //!   subject prefix, removed even after a panic), tokens, events published and waited for
 //!   until consumed, `eventually` instead of sleeps, an own NATS server, and (from

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Principal, Role, caller};
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::convert::{
+    date_from_proto, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::MAX_REQUEST_ID;
 use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::projection::reviews;
+use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
@@ -48,15 +52,11 @@ fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
         .map_err(|error| ServiceError::invalid(field, error.to_string()))
 }
 
+proto_enum!(ReportStatus => pb::ReportStatus { Requested, Submitted, Accepted, Returned, Waived });
+
+/// The proto status of a stored report or request status.
 fn status_to_proto(status: &str) -> i32 {
-    match ReportStatus::parse(status) {
-        Some(ReportStatus::Requested) => pb::ReportStatus::Requested as i32,
-        Some(ReportStatus::Submitted) => pb::ReportStatus::Submitted as i32,
-        Some(ReportStatus::Accepted) => pb::ReportStatus::Accepted as i32,
-        Some(ReportStatus::Returned) => pb::ReportStatus::Returned as i32,
-        Some(ReportStatus::Waived) => pb::ReportStatus::Waived as i32,
-        None => pb::ReportStatus::Unspecified as i32,
-    }
+    enum_to_proto(ReportStatus::parse(status))
 }
 
 fn request_to_proto(request: &RequestRecord) -> pb::ReportRequest {
@@ -272,7 +272,6 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let mut violations = Violations::new();
         let review_id = field(
             "review_id",
             uuid_field("review_id", &request.review_id)
@@ -281,14 +280,13 @@ impl AgencySubmissions for SubmissionsApi {
         let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
         let agency_name = field("agency_name", required_text(&request.agency_name, 200));
         let contact_email = field("contact_email", Email::parse(&request.contact_email));
-        let due_date = field("due_date", date_from_proto(request.due_date.as_ref()));
-        if let Ok(due) = &due_date
-            && *due <= self.store.clock.today()
-        {
-            violations.add("due_date", "must be in the future");
-        }
-        let (review_id, agency_id, agency_name, contact_email, due_date) =
-            violations.finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
+        let due_date = future_date_field(
+            "due_date",
+            request.due_date.as_ref(),
+            self.store.clock.today(),
+        );
+        let (review_id, agency_id, agency_name, contact_email, due_date) = Violations::new()
+            .finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
         self.review(&principal, review_id).await?;
         let record = self
             .store
@@ -337,7 +335,7 @@ impl AgencySubmissions for SubmissionsApi {
                         ServiceError::invalid("review_id", "required for a reviewer").into(),
                     );
                 }
-                let _: (ReviewInfo, _) = self
+                let _: ReviewRead<'_, ReviewInfo> = self
                     .store
                     .review_to_read(&principal, &request.review_id, AREA, "ListReportRequests")
                     .await?;
@@ -490,12 +488,12 @@ impl AgencySubmissions for SubmissionsApi {
                 ServiceError::invalid("version", "0 for the latest, or a version number").into(),
             );
         }
-        let (_, visibility): (ReviewInfo, _) = self
+        let read: ReviewRead<'_, ReviewInfo> = self
             .store
             .review_to_read(&principal, &request.review_id, AREA, "GetAgencyReport")
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
-        if !covers(&visibility, &agency_id) {
+        if !covers(&read.access, &agency_id) {
             self.store
                 .audit_log()
                 .record_refusal_on_review(
@@ -520,10 +518,7 @@ impl AgencySubmissions for SubmissionsApi {
                     request.version
                 ))
             })?;
-        self.store
-            .audit_log()
-            .record_read(&principal, "GetAgencyReport", review_id, resource)
-            .await?;
+        read.record_of(resource).await?;
         Ok(Response::new(report_to_proto(&report)))
     }
 
@@ -534,11 +529,11 @@ impl AgencySubmissions for SubmissionsApi {
         let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
-        let (_, visibility): (ReviewInfo, _) = self
+        let read: ReviewRead<'_, ReviewInfo> = self
             .store
             .review_to_read(&principal, &request.review_id, AREA, "ListAgencyReports")
             .await?;
-        let only_agency = match &visibility {
+        let only_agency = match &read.access {
             Access::Full | Access::Redacted => None,
             Access::Agency(own) => Some(own.as_str()),
         };
@@ -551,15 +546,7 @@ impl AgencySubmissions for SubmissionsApi {
                 |report| Cursor::new(report.submitted_at, report.id),
             )
             .await?;
-        self.store
-            .audit_log()
-            .record_read(
-                &principal,
-                "ListAgencyReports",
-                review_id,
-                format!("reviews/{review_id}/reports"),
-            )
-            .await?;
+        read.record().await?;
         Ok(Response::new(pb::ListAgencyReportsResponse {
             reports: reports.iter().map(report_to_proto).collect(),
             next_page_token,
@@ -644,7 +631,7 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let (_, visibility): (ReviewInfo, _) = self
+        let read: ReviewRead<'_, ReviewInfo> = self
             .store
             .review_to_read(
                 &principal,
@@ -653,7 +640,7 @@ impl AgencySubmissions for SubmissionsApi {
                 "StreamCombinedChronology",
             )
             .await?;
-        if visibility != Access::Full {
+        if read.access != Access::Full {
             self.store
                 .audit_log()
                 .record_refusal_on_review(
@@ -669,14 +656,7 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .into());
         }
-        self.store
-            .audit_log()
-            .record_read(
-                &principal,
-                "StreamCombinedChronology",
-                review_id,
-                format!("reviews/{review_id}/chronology"),
-            )
+        read.record_of(format!("reviews/{review_id}/chronology"))
             .await?;
         let rows = self
             .store
