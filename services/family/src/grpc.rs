@@ -33,9 +33,9 @@ proto_enum!(RestrictionReason => pb::RestrictionReason { CriminalInvestigation, 
 
 /// The work every command of this service is: run by the appointed reviewer and family
 /// liaison.
-const ENGAGEMENT: Work = Work::FamilyEngagement;
-/// What the service's reads are of: the area the engagement writes to.
-const AREA: Area = ENGAGEMENT.area();
+const WORK: Work = Work::FamilyEngagement;
+/// What the service's reads are of: the area its work writes to.
+const AREA: Area = WORK.area();
 
 /// The family gRPC handlers, over the service's store (which holds its clock) and the cipher
 /// of the personal fields.
@@ -145,12 +145,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "AddFamilyMember",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "AddFamilyMember")
             .await?;
         let member_id = Uuid::now_v7();
         let request_key = RequestKey::field("AddFamilyMember", &request.request_id, &request);
@@ -320,12 +315,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "RestrictContact",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "RestrictContact")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let reason = RestrictionReason::from_proto(request.reason).ok_or_else(|| {
@@ -363,12 +353,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "LiftRestriction",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "LiftRestriction")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
@@ -382,7 +367,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "RecordContact")
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContact")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("RecordContact", &request.request_id, &request);
@@ -425,12 +410,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "RecordContribution",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContribution")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("RecordContribution", &request.request_id, &request);
@@ -459,12 +439,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let review = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "ConsultOnPublication",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "ConsultOnPublication")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("ConsultOnPublication", &request.request_id, &request)?;
@@ -490,7 +465,7 @@ impl FamilyEngagement for FamilyApi {
             .review_to_work_on(
                 &principal,
                 &request.review_id,
-                ENGAGEMENT,
+                WORK,
                 "RecordPublicationResponse",
             )
             .await?;

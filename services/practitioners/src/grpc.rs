@@ -127,9 +127,9 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
 
 /// The work every command of this service is: run by the appointed reviewer and the
 /// partnership.
-const ENGAGEMENT: Work = Work::PractitionerEngagement;
-/// What the service's reads are of: the area the engagement writes to.
-const AREA: Area = ENGAGEMENT.area();
+const WORK: Work = Work::PractitionerEngagement;
+/// What the service's reads are of: the area its work writes to.
+const AREA: Area = WORK.area();
 
 /// The practitioners gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
@@ -152,12 +152,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "RegisterPractitioner",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "RegisterPractitioner")
             .await?;
         let mut violations = Violations::new();
         let request_key = RequestKey::field("RegisterPractitioner", &request.request_id, &request);
@@ -258,7 +253,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "DeferContact")
+            .review_to_work_on(&principal, &request.review_id, WORK, "DeferContact")
             .await?;
         let practitioner_id = field(
             "practitioner_id",
@@ -302,7 +297,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "ReleaseContact")
+            .review_to_work_on(&principal, &request.review_id, WORK, "ReleaseContact")
             .await?;
         let practitioner_id = uuid_field("practitioner_id", &request.practitioner_id)?;
         let record = self
@@ -319,12 +314,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "ScheduleConversation",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "ScheduleConversation")
             .await?;
         let violations = Violations::new();
         let request_key = RequestKey::field("ScheduleConversation", &request.request_id, &request);
@@ -376,7 +366,7 @@ impl PractitionerEngagement for PractitionersApi {
             .review_to_work_on(
                 &principal,
                 &request.review_id,
-                ENGAGEMENT,
+                WORK,
                 "ScheduleLearningEvent",
             )
             .await?;
@@ -429,12 +419,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(
-                &principal,
-                &request.review_id,
-                ENGAGEMENT,
-                "RecordAttendance",
-            )
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordAttendance")
             .await?;
         let learning_event_id = uuid_field("learning_event_id", &request.learning_event_id)?;
         let mut violations = Violations::new();
@@ -466,7 +451,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, ENGAGEMENT, "RecordLearning")
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordLearning")
             .await?;
         let mut violations = Violations::new();
         let request_key = RequestKey::field("RecordLearning", &request.request_id, &request);
