@@ -1,16 +1,16 @@
 //! The `ActionMonitoring` gRPC service: decode → authorize → domain → store.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Principal, Role, caller};
-use cspr_platform::clock::Clock;
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::auth::{Role, caller};
+use cspr_platform::convert::{
+    ProtoEnum, date_to_proto, enum_filter, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{Cursor, PageRequest};
+use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::actions::v1 as pb;
 use cspr_proto::actions::v1::action_monitoring_server::ActionMonitoring;
@@ -21,40 +21,19 @@ use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 use crate::store::{ActionFilter, ActionRow, NewAction, NoteRow, Progress, ReviewInfo, Store};
 
-fn status_to_proto(status: ActionStatus) -> i32 {
-    (match status {
-        ActionStatus::NotStarted => pb::ActionStatus::NotStarted,
-        ActionStatus::InProgress => pb::ActionStatus::InProgress,
-        ActionStatus::Completed => pb::ActionStatus::Completed,
-        ActionStatus::Verified => pb::ActionStatus::Verified,
-        ActionStatus::Cancelled => pb::ActionStatus::Cancelled,
-    }) as i32
-}
+proto_enum!(ActionStatus => pb::ActionStatus {
+    NotStarted, InProgress, Completed, Verified, Cancelled
+});
 
-fn status_from_proto(value: i32) -> Option<ActionStatus> {
-    match pb::ActionStatus::try_from(value).ok()? {
-        pb::ActionStatus::NotStarted => Some(ActionStatus::NotStarted),
-        pb::ActionStatus::InProgress => Some(ActionStatus::InProgress),
-        pb::ActionStatus::Completed => Some(ActionStatus::Completed),
-        pb::ActionStatus::Verified => Some(ActionStatus::Verified),
-        pb::ActionStatus::Cancelled => Some(ActionStatus::Cancelled),
-        pb::ActionStatus::Unspecified => None,
-    }
-}
-
+/// The actions gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
 pub struct ActionsApi {
     store: Store,
-    clock: Arc<dyn Clock>,
 }
 
 impl ActionsApi {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
     fn to_proto(&self, action: &ActionRow, notes: &[&NoteRow]) -> pb::Action {
@@ -69,7 +48,7 @@ impl ActionsApi {
             owner_email: action.owner_email.clone(),
             due_date: Some(date_to_proto(action.due_date)),
             measure_of_success: action.measure_of_success.clone(),
-            status: status_to_proto(status),
+            status: status.to_proto(),
             cancel_reason: action.cancel_reason.clone(),
             evidence_of_impact: action.evidence_of_impact.clone(),
             progress: notes
@@ -77,13 +56,11 @@ impl ActionsApi {
                 .map(|note| pb::ProgressNote {
                     time: Some(timestamp_to_proto(note.at)),
                     author: note.author.clone(),
-                    status: ActionStatus::parse(&note.status)
-                        .map(status_to_proto)
-                        .unwrap_or_default(),
+                    status: enum_to_proto(ActionStatus::parse(&note.status)),
                     note: note.note.clone(),
                 })
                 .collect(),
-            overdue: domain::is_overdue(status, action.due_date, self.clock.today()),
+            overdue: domain::is_overdue(status, action.due_date, self.store.clock.today()),
             verify_time: action.verified_at.map(timestamp_to_proto),
             verified_by: action.verified_by.clone(),
             create_time: Some(timestamp_to_proto(action.created_at)),
@@ -110,13 +87,13 @@ impl ActionMonitoring for ActionsApi {
     ) -> Result<Response<pb::Action>, Status> {
         let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let review = self.review(&principal, &request.review_id).await?;
+        let review: ReviewInfo = self
+            .store
+            .requested_review(&principal, &request.review_id)
+            .await?;
         let mut violations = Violations::new();
-        let today = self.clock.today();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("CreateAction", &request.request_id, &request),
-        );
+        let today = self.store.clock.today();
+        let request_key = RequestKey::field("CreateAction", &request.request_id, &request);
         let reference = field(
             "recommendation_ref",
             required_text(&request.recommendation_ref, 20),
@@ -124,14 +101,7 @@ impl ActionMonitoring for ActionsApi {
         let description = field("description", required_text(&request.description, 5_000));
         let owner_agency = field("owner_agency", AgencyId::parse(&request.owner_agency));
         let owner_email = field("owner_email", Email::parse(&request.owner_email));
-        let due_date =
-            field("due_date", date_from_proto(request.due_date.as_ref())).and_then(|date| {
-                if date <= today {
-                    Err(FieldViolation::new("due_date", "must be in the future"))
-                } else {
-                    Ok(date)
-                }
-            });
+        let due_date = future_date_field("due_date", request.due_date.as_ref(), today);
         let measure = field(
             "measure_of_success",
             required_text(&request.measure_of_success, 2_000),
@@ -197,7 +167,7 @@ impl ActionMonitoring for ActionsApi {
         };
         let id = uuid_field("action_id", &request.action_id)?;
         let mut violations = Violations::new();
-        let status = status_from_proto(request.status).ok_or_else(|| {
+        let status = ActionStatus::from_proto(request.status).ok_or_else(|| {
             FieldViolation::new(
                 "status",
                 "required: NOT_STARTED, IN_PROGRESS, COMPLETED or CANCELLED",
@@ -253,12 +223,11 @@ impl ActionMonitoring for ActionsApi {
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let mut reach = access::reach(&principal, Area::Actions)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let review_id = match request.review_id.trim() {
             "" => None,
             raw => {
-                let review = self.review(&principal, raw).await?;
+                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
                 // Within one review the caller's access to it decides, not their reach.
                 reach = match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Agency(org) => Reach::Agency(org),
@@ -284,31 +253,23 @@ impl ActionMonitoring for ActionsApi {
                     .to_string(),
             ),
         };
-        let status = match request.status {
-            0 => None,
-            value => Some(
-                status_from_proto(value)
-                    .ok_or_else(|| ServiceError::invalid("status", "unknown status"))?,
-            ),
-        };
+        let status = enum_filter(request.status, "status")?;
         let filter = ActionFilter {
             review_id,
-            reviewer_subject: match reach {
-                Reach::AppointedReviews(subject) => Some(subject),
-                Reach::Partnership | Reach::Agency(_) => None,
-            },
+            reviewer_subject: reach.appointed_reviewer(),
             owner_agency,
             status,
-            overdue_on: request.overdue_only.then(|| self.clock.today()),
+            overdue_on: request.overdue_only.then(|| self.store.clock.today()),
         };
-        let mut actions = self
-            .store
-            .list(&principal.partnership, &filter, after, limit + 1)
-            .await
-            .map_err(ActionsError::from)?;
-        let next_page_token = finish_page(&mut actions, limit, |action| {
-            Cursor::new(action.created_at, action.id)
-        });
+        let (actions, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(&principal.partnership, &filter, after, limit)
+                },
+                |action| Cursor::new(action.created_at, action.id),
+            )
+            .await?;
         let ids: Vec<Uuid> = actions.iter().map(|action| action.id).collect();
         let notes = self.store.notes(&ids).await.map_err(ActionsError::from)?;
         let mut by_action: HashMap<Uuid, Vec<&NoteRow>> = HashMap::new();
@@ -318,15 +279,13 @@ impl ActionMonitoring for ActionsApi {
         if let Some(review_id) = review_id {
             self.store
                 .audit_log()
-                .record_on_review(
+                .record_read(
                     &principal,
                     "ListActions",
                     review_id,
-                    format!("reviews/{review_id}/actions"),
-                    "ok",
+                    Area::Actions.resource(review_id),
                 )
-                .await
-                .map_err(ActionsError::from)?;
+                .await?;
         }
         Ok(Response::new(pb::ListActionsResponse {
             actions: actions
@@ -363,7 +322,7 @@ impl ActionMonitoring for ActionsApi {
                 }
             },
             raw => {
-                let review = self.review(&principal, raw).await?;
+                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
                 match access::read(&principal, review.facts(), Area::Actions)? {
                     Access::Full | Access::Redacted => Some(review.review_id),
                     Access::Agency(_) => {
@@ -377,7 +336,7 @@ impl ActionMonitoring for ActionsApi {
         };
         let statuses = self
             .store
-            .statuses(&principal.partnership, review_id, self.clock.today())
+            .statuses(&principal.partnership, review_id, self.store.clock.today())
             .await
             .map_err(ActionsError::from)?;
         let summary = domain::summarize(&statuses);
@@ -388,7 +347,7 @@ impl ActionMonitoring for ActionsApi {
                 .by_status
                 .iter()
                 .map(|(status, count)| pb::StatusCount {
-                    status: status_to_proto(*status),
+                    status: status.to_proto(),
                     count: i32::try_from(*count).unwrap_or(i32::MAX),
                 })
                 .collect(),

@@ -23,8 +23,6 @@ pub mod grpc;
 pub mod jobs;
 pub mod store;
 
-use std::sync::Arc;
-
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_platform::store::StoreParts;
@@ -49,7 +47,7 @@ pub async fn start(
     config: ActionsConfig,
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
-    let api = ActionsApi::new(store.clone(), Arc::clone(&context.clock));
+    let api = ActionsApi::new(store.clone());
     let gauge_store = store.clone();
     let sweep = ActionSweep::new(
         store.clone(),

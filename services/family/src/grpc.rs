@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use cspr_platform::access::{Access, Area, Work};
-use cspr_platform::auth::{Principal, caller};
-use cspr_platform::clock::Clock;
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::auth::caller;
+use cspr_platform::convert::{
+    ProtoEnum, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{FieldViolation, Fields, ServiceError, Violations, field};
+use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{Cursor, PageRequest};
+use cspr_platform::proto_enum;
 use cspr_platform::values::{Email, optional_text, required_text, uuid_field};
 use cspr_proto::family::v1 as pb;
 use cspr_proto::family::v1::family_engagement_server::FamilyEngagement;
@@ -24,83 +26,28 @@ use crate::domain::{Relationship, RestrictionReason};
 use crate::error::FamilyError;
 use crate::store::{MemberRow, NewMember, ReviewInfo, Route, Store};
 
-fn relationship_from_proto(value: i32) -> Option<Relationship> {
-    match pb::Relationship::try_from(value).ok()? {
-        pb::Relationship::Parent => Some(Relationship::Parent),
-        pb::Relationship::Carer => Some(Relationship::Carer),
-        pb::Relationship::StepParent => Some(Relationship::StepParent),
-        pb::Relationship::Sibling => Some(Relationship::Sibling),
-        pb::Relationship::Grandparent => Some(Relationship::Grandparent),
-        pb::Relationship::AuntUncle => Some(Relationship::AuntUncle),
-        pb::Relationship::OtherExtendedFamily => Some(Relationship::OtherExtendedFamily),
-        pb::Relationship::Unspecified => None,
-    }
-}
+proto_enum!(Relationship => pb::Relationship {
+    Parent, Carer, StepParent, Sibling, Grandparent, AuntUncle, OtherExtendedFamily
+});
+proto_enum!(RestrictionReason => pb::RestrictionReason { CriminalInvestigation, Trial, Other });
 
-fn relationship_to_proto(relationship: Option<Relationship>) -> i32 {
-    (match relationship {
-        Some(Relationship::Parent) => pb::Relationship::Parent,
-        Some(Relationship::Carer) => pb::Relationship::Carer,
-        Some(Relationship::StepParent) => pb::Relationship::StepParent,
-        Some(Relationship::Sibling) => pb::Relationship::Sibling,
-        Some(Relationship::Grandparent) => pb::Relationship::Grandparent,
-        Some(Relationship::AuntUncle) => pb::Relationship::AuntUncle,
-        Some(Relationship::OtherExtendedFamily) => pb::Relationship::OtherExtendedFamily,
-        None => pb::Relationship::Unspecified,
-    }) as i32
-}
+/// The work every command of this service is: run by the appointed reviewer and family
+/// liaison.
+const WORK: Work = Work::FamilyEngagement;
+/// What the service's reads are of: the area its work writes to.
+const AREA: Area = WORK.area();
 
-fn restriction_to_proto(reason: RestrictionReason) -> i32 {
-    (match reason {
-        RestrictionReason::CriminalInvestigation => pb::RestrictionReason::CriminalInvestigation,
-        RestrictionReason::Trial => pb::RestrictionReason::Trial,
-        RestrictionReason::Other => pb::RestrictionReason::Other,
-    }) as i32
-}
-
+/// The family gRPC handlers, over the service's store (which holds its clock) and the cipher
+/// of the personal fields.
 #[derive(Debug, Clone)]
 pub struct FamilyApi {
     store: Store,
     cipher: Arc<FieldCipher>,
-    clock: Arc<dyn Clock>,
 }
 
 impl FamilyApi {
-    pub fn new(store: Store, cipher: Arc<FieldCipher>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            cipher,
-            clock,
-        }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
-    }
-
-    /// The caller's view of the review's family members: in clear or redacted.
-    async fn read_view(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<Access, Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .read_checked(principal, review, Area::Family, action)
-            .await?)
-    }
-
-    async fn writer(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .may_do_checked(principal, review, Work::FamilyEngagement, action)
-            .await?)
+    pub fn new(store: Store, cipher: Arc<FieldCipher>) -> Self {
+        Self { store, cipher }
     }
 
     fn seal(&self, row: Uuid, field: &str, text: &str) -> Result<Vec<u8>, Status> {
@@ -148,13 +95,13 @@ impl FamilyApi {
         Ok(pb::FamilyMember {
             id: member.id.to_string(),
             review_id: member.review_id.to_string(),
-            relationship: relationship_to_proto(member.relationship()),
+            relationship: enum_to_proto(member.relationship()),
             name: clear("name", Some(&member.name_sealed))?,
             contact_decision_note: clear("decision_note", Some(&member.decision_note_sealed))?,
             route,
             restriction: match member.restriction() {
                 Some(reason) => Some(pb::Restriction {
-                    reason: restriction_to_proto(reason),
+                    reason: reason.to_proto(),
                     detail: clear(
                         "restriction_detail",
                         member.restriction_detail_sealed.as_deref(),
@@ -187,19 +134,6 @@ impl FamilyApi {
     fn member_id(&self, raw: &str) -> Result<Uuid, Status> {
         Ok(uuid_field("member_id", raw)?)
     }
-
-    fn future_date(
-        &self,
-        field: &str,
-        date: Option<&cspr_proto::google::r#type::Date>,
-    ) -> Result<NaiveDate, Status> {
-        let date = date_from_proto(date)
-            .map_err(|error| ServiceError::invalid(field, error.to_string()))?;
-        if date <= self.clock.today() {
-            return Err(ServiceError::invalid(field, "must be in the future").into());
-        }
-        Ok(date)
-    }
 }
 
 #[tonic::async_trait]
@@ -209,14 +143,13 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::AddFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "AddFamilyMember").await?;
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "AddFamilyMember")
+            .await?;
         let member_id = Uuid::now_v7();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("AddFamilyMember", &request.request_id, &request),
-        );
-        let relationship = relationship_from_proto(request.relationship)
+        let request_key = RequestKey::field("AddFamilyMember", &request.request_id, &request);
+        let relationship = Relationship::from_proto(request.relationship)
             .ok_or_else(|| FieldViolation::new("relationship", "required"));
         let name = field("name", required_text(&request.name, 200));
         let note = field(
@@ -324,34 +257,22 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::ListFamilyMembersRequest>,
     ) -> Result<Response<pb::ListFamilyMembersResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        let view = self
-            .read_view(&principal, &review, "ListFamilyMembers")
-            .await?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
-        let mut members = self
+        let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .list(review.review_id, after, limit + 1)
-            .await
-            .map_err(FamilyError::from)?;
-        let next_page_token = finish_page(&mut members, limit, |member| {
-            Cursor::new(member.created_at, member.id)
-        });
-        self.store
-            .audit_log()
-            .record_on_review(
-                &principal,
-                "ListFamilyMembers",
-                review.review_id,
-                format!("reviews/{}/family", review.review_id),
-                "ok",
+            .review_to_read(&principal, &request.review_id, AREA, "ListFamilyMembers")
+            .await?;
+        let review = &read.review;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
+        let (members, next_page_token) = page
+            .read(
+                |after, limit| self.store.list(review.review_id, after, limit),
+                |member| Cursor::new(member.created_at, member.id),
             )
-            .await
-            .map_err(FamilyError::from)?;
+            .await?;
+        read.record().await?;
         let mut page = Vec::with_capacity(members.len());
         for member in &members {
-            page.push(self.to_proto(member, &view)?);
+            page.push(self.to_proto(member, &read.access)?);
         }
         Ok(Response::new(pb::ListFamilyMembersResponse {
             members: page,
@@ -371,29 +292,20 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::GetFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        let view = self
-            .read_view(&principal, &review, "GetFamilyMember")
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .review_to_read(&principal, &request.review_id, AREA, "GetFamilyMember")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self
             .store
-            .member(review.review_id, member_id)
+            .member(read.review.review_id, member_id)
             .await
             .map_err(FamilyError::from)?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
-        self.store
-            .audit_log()
-            .record_on_review(
-                &principal,
-                "GetFamilyMember",
-                review.review_id,
-                format!("family-members/{member_id}"),
-                "ok",
-            )
-            .await
-            .map_err(FamilyError::from)?;
-        Ok(Response::new(self.to_proto(&member, &view)?))
+        read.record_of(format!("family-members/{member_id}"))
+            .await?;
+        Ok(Response::new(self.to_proto(&member, &read.access)?))
     }
 
     async fn restrict_contact(
@@ -401,32 +313,21 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RestrictContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RestrictContact").await?;
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RestrictContact")
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let reason = match pb::RestrictionReason::try_from(request.reason) {
-            Ok(pb::RestrictionReason::CriminalInvestigation) => {
-                Ok(RestrictionReason::CriminalInvestigation)
-            }
-            Ok(pb::RestrictionReason::Trial) => Ok(RestrictionReason::Trial),
-            Ok(pb::RestrictionReason::Other) => Ok(RestrictionReason::Other),
-            _ => Err(FieldViolation::new(
-                "reason",
-                "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER",
-            )),
-        };
+        let reason = RestrictionReason::from_proto(request.reason).ok_or_else(|| {
+            FieldViolation::new("reason", "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER")
+        });
         let detail = field("detail", optional_text(&request.detail, 2_000));
         let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
-        let review_date = self
-            .future_date("review_date", request.review_date.as_ref())
-            .map_err(|status| {
-                FieldViolation::new(
-                    "review_date",
-                    status
-                        .message()
-                        .trim_start_matches("invalid request: review_date: "),
-                )
-            });
+        let review_date = future_date_field(
+            "review_date",
+            request.review_date.as_ref(),
+            self.store.clock.today(),
+        );
         let (reason, detail, authorised_by, review_date) =
             Violations::new().finish_with((reason, detail, authorised_by, review_date))?;
         let detail_sealed = self.seal(member_id, "restriction_detail", &detail)?;
@@ -450,8 +351,10 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::LiftRestrictionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "LiftRestriction").await?;
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "LiftRestriction")
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
@@ -462,16 +365,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordContact").await?;
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContact")
+            .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("RecordContact", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("RecordContact", &request.request_id, &request);
         let contacted_at = match &request.contacted_at {
             Some(timestamp) => match DateTime::from_timestamp(timestamp.seconds, 0) {
-                Some(instant) if instant <= self.clock.now() => Ok(instant),
+                Some(instant) if instant <= self.store.clock.now() => Ok(instant),
                 _ => Err(FieldViolation::new(
                     "contacted_at",
                     "must be a time in the past",
@@ -506,14 +408,12 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContributionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordContribution")
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContribution")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("RecordContribution", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("RecordContribution", &request.request_id, &request);
         let views = field("views", required_text(&request.views, 50_000));
         let (request_key, views) = Violations::new().finish_with((request_key, views))?;
         let contribution_id = Uuid::now_v7();
@@ -537,13 +437,17 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::ConsultOnPublicationRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "ConsultOnPublication")
+        let review = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "ConsultOnPublication")
             .await?;
         let member_id = self.member_id(&request.member_id)?;
-        let request_key = RequestKey::parse("ConsultOnPublication", &request.request_id, &request)
-            .map_err(|error| ServiceError::invalid("request_id", error.to_string()))?;
-        let response_due = self.future_date("response_due", request.response_due.as_ref())?;
+        let request_key = RequestKey::field("ConsultOnPublication", &request.request_id, &request)?;
+        let response_due = future_date_field(
+            "response_due",
+            request.response_due.as_ref(),
+            self.store.clock.today(),
+        )?;
         let member = self
             .store
             .consult(&principal, &review, member_id, response_due, request_key)
@@ -556,8 +460,14 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordPublicationResponseRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.writer(&principal, &review, "RecordPublicationResponse")
+        let review = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                WORK,
+                "RecordPublicationResponse",
+            )
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let response = required_text(&request.response, 10_000)

@@ -52,11 +52,7 @@ pub async fn start(
     config: FamilyConfig,
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
-    let api = FamilyApi::new(
-        store.clone(),
-        Arc::new(config.cipher),
-        Arc::clone(&context.clock),
-    );
+    let api = FamilyApi::new(store.clone(), Arc::new(config.cipher));
     let sweep = RestrictionSweep::new(store, config.sweep_interval);
     ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use cspr_platform::audit::{AuditEntry, AuditLog};
-use cspr_platform::auth::{Principal, Role, caller};
+use cspr_platform::auth::{Role, caller};
 use cspr_platform::clock::Clock;
-use cspr_platform::convert::timestamp_to_proto;
+use cspr_platform::convert::{enum_filter, enum_to_proto, timestamp_to_proto};
 use cspr_platform::error::ServiceError;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::pagination::{Cursor, PageRequest};
+use cspr_platform::proto_enum;
 use cspr_platform::values::uuid_field;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
@@ -18,15 +19,7 @@ use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
 
 const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
 
-fn status_to_proto(status: &str) -> i32 {
-    match DeliveryStatus::parse(status) {
-        Some(DeliveryStatus::Pending) => pb::DeliveryStatus::Pending as i32,
-        Some(DeliveryStatus::Sent) => pb::DeliveryStatus::Sent as i32,
-        Some(DeliveryStatus::Retrying) => pb::DeliveryStatus::Retrying as i32,
-        Some(DeliveryStatus::Failed) => pb::DeliveryStatus::Failed as i32,
-        None => pb::DeliveryStatus::Unspecified as i32,
-    }
-}
+proto_enum!(DeliveryStatus => pb::DeliveryStatus { Pending, Sent, Retrying, Failed });
 
 fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
     pb::Delivery {
@@ -41,7 +34,7 @@ fn to_proto(delivery: &DeliveryRecord) -> pb::Delivery {
         template: delivery.template.clone(),
         recipient: delivery.recipient.clone(),
         subject: delivery.subject.clone(),
-        status: status_to_proto(&delivery.status),
+        status: enum_to_proto(DeliveryStatus::parse(&delivery.status)),
         attempts: delivery.attempts,
         last_error: delivery.last_error.clone(),
         next_attempt_time: Some(timestamp_to_proto(delivery.next_attempt_at)),
@@ -62,28 +55,6 @@ impl NotificationsApi {
     pub fn new(pool: PgPool, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
         Self { pool, clock, audit }
     }
-
-    /// The operator role check, auditing a refusal.
-    async fn operator(
-        &self,
-        principal: &Principal,
-        action: &str,
-        resource: &str,
-    ) -> Result<(), Status> {
-        if let Err(error) = principal.require_any(OPERATORS) {
-            self.audit
-                .record_refusal(&AuditEntry {
-                    principal,
-                    action,
-                    review_id: None,
-                    resource: resource.to_string(),
-                    outcome: "PERMISSION_DENIED",
-                })
-                .await;
-            return Err(error.into());
-        }
-        Ok(())
-    }
 }
 
 #[tonic::async_trait]
@@ -93,40 +64,35 @@ impl Notifications for NotificationsApi {
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
         let (principal, request) = caller(request)?;
-        self.operator(&principal, "ListDeliveries", "deliveries")
+        self.audit
+            .require_any(
+                &principal,
+                OPERATORS,
+                "ListDeliveries",
+                None,
+                "deliveries".into(),
+            )
             .await?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let review_id = match request.review_id.trim() {
             "" => None,
             raw => Some(uuid_field("review_id", raw)?),
         };
-        let status = match pb::DeliveryStatus::try_from(request.status) {
-            Ok(pb::DeliveryStatus::Unspecified) => None,
-            Ok(pb::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
-            Ok(pb::DeliveryStatus::Sent) => Some(DeliveryStatus::Sent),
-            Ok(pb::DeliveryStatus::Retrying) => Some(DeliveryStatus::Retrying),
-            Ok(pb::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
-            Err(_) => return Err(ServiceError::invalid("status", "unknown status").into()),
-        };
+        let status = enum_filter(request.status, "status")?;
         let filter = DeliveryFilter {
             review_id,
             recipient: Some(request.recipient.trim().to_string())
                 .filter(|recipient| !recipient.is_empty()),
             status,
         };
-        let mut deliveries = store::list(
-            &self.pool,
-            &principal.partnership,
-            &filter,
-            after,
-            limit + 1,
-        )
-        .await
-        .map_err(ServiceError::from)?;
-        let next_page_token = finish_page(&mut deliveries, limit, |delivery| {
-            Cursor::new(delivery.created_at, delivery.id)
-        });
+        let (deliveries, next_page_token) = page
+            .read(
+                |after, limit| {
+                    store::list(&self.pool, &principal.partnership, &filter, after, limit)
+                },
+                |delivery| Cursor::new(delivery.created_at, delivery.id),
+            )
+            .await?;
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(to_proto).collect(),
             next_page_token,
@@ -139,7 +105,14 @@ impl Notifications for NotificationsApi {
     ) -> Result<Response<pb::Delivery>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("delivery_id", &request.delivery_id)?;
-        self.operator(&principal, "GetDelivery", &format!("deliveries/{id}"))
+        self.audit
+            .require_any(
+                &principal,
+                OPERATORS,
+                "GetDelivery",
+                None,
+                format!("deliveries/{id}"),
+            )
             .await?;
         let delivery = store::get(&self.pool, &principal.partnership, id)
             .await
@@ -155,7 +128,14 @@ impl Notifications for NotificationsApi {
         let (principal, request) = caller(request)?;
         let id = uuid_field("delivery_id", &request.delivery_id)?;
         let resource = format!("deliveries/{id}");
-        self.operator(&principal, "RetryDelivery", &resource)
+        self.audit
+            .require_any(
+                &principal,
+                OPERATORS,
+                "RetryDelivery",
+                None,
+                resource.clone(),
+            )
             .await?;
         if let Some(delivery) = store::requeue_failed(&self.pool, &principal, id, self.clock.now())
             .await

@@ -145,6 +145,18 @@ pub enum Reach {
     Agency(String),
 }
 
+impl Reach {
+    /// The reviewer a list across reviews is narrowed to: the caller's own subject when they
+    /// reach only the reviews they are appointed to, none when the reach is the partnership's
+    /// (or an agency's, narrowed by agency instead).
+    pub fn appointed_reviewer(self) -> Option<String> {
+        match self {
+            Reach::AppointedReviews(subject) => Some(subject),
+            Reach::Partnership | Reach::Agency(_) => None,
+        }
+    }
+}
+
 /// Work on a review that only some callers may do, whatever their roles allow elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
@@ -159,7 +171,7 @@ pub enum Work {
 
 impl Work {
     /// The area of a review this work writes to.
-    pub fn area(self) -> Area {
+    pub const fn area(self) -> Area {
         match self {
             Work::OverviewReport => Area::Review,
             Work::PractitionerEngagement => Area::Practitioners,

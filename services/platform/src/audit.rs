@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::access::{self, Access, Area, Denied, Work};
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::clock::Clock;
+use crate::error::ServiceError;
 use crate::projection::reviews::Review;
 
 /// One audited action.
@@ -184,6 +185,46 @@ impl AuditLog {
             outcome,
         })
         .await
+    }
+
+    /// Records a read of one of a review's resources (outcome "ok"). A read is answered only
+    /// once its record is committed, so a record that cannot be written fails the read, as
+    /// the database error the handler answers with.
+    pub async fn record_read(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        resource: String,
+    ) -> Result<(), ServiceError> {
+        Ok(self
+            .record_on_review(principal, action, review_id, resource, "ok")
+            .await?)
+    }
+
+    /// [`Principal::require_any`], a refusal audited first (outcome `PERMISSION_DENIED` on
+    /// `resource`, of the review if one is named), so a handler checks a role and audits its
+    /// refusal in one step.
+    pub async fn require_any(
+        &self,
+        principal: &Principal,
+        allowed: &[Role],
+        action: &str,
+        review_id: Option<Uuid>,
+        resource: String,
+    ) -> Result<(), ServiceError> {
+        let decision = principal.require_any(allowed);
+        if decision.is_err() {
+            self.record_refusal(&AuditEntry {
+                principal,
+                action,
+                review_id,
+                resource,
+                outcome: "PERMISSION_DENIED",
+            })
+            .await;
+        }
+        decision
     }
 
     /// Records a refusal. A refusal is answered whether or not its record could be written

@@ -95,6 +95,19 @@ impl Violations {
     }
 }
 
+/// One refused field on its own (a field read apart from the others) is `INVALID_ARGUMENT`.
+impl From<FieldViolation> for ServiceError {
+    fn from(violation: FieldViolation) -> Self {
+        ServiceError::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<FieldViolation> for Status {
+    fn from(violation: FieldViolation) -> Self {
+        ServiceError::from(violation).into()
+    }
+}
+
 /// One parsed request field: its value, or why it was refused.
 pub type Field<T> = Result<T, FieldViolation>;
 

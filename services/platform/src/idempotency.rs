@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::ServiceError;
+use crate::error::{Field, ServiceError, field};
 use crate::values::{ValueError, required_text};
 
 /// The longest client request id accepted, in characters.
@@ -37,6 +37,12 @@ impl RequestKey {
         request: &impl Message,
     ) -> Result<Self, ValueError> {
         Self::with_fingerprint(operation, request_id, fingerprint(&request.encode_to_vec()))
+    }
+
+    /// [`RequestKey::parse`] of a request's `request_id` field, refused on that field: how
+    /// every create and submit command reads it among its other fields.
+    pub fn field(operation: &'static str, request_id: &str, request: &impl Message) -> Field<Self> {
+        field("request_id", Self::parse(operation, request_id, request))
     }
 
     /// As [`RequestKey::parse`], with a fingerprint the caller computed (e.g. of a stream).

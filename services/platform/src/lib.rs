@@ -14,6 +14,7 @@
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
 //! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
+//! - [`handler`]: a handler's first step on a review: loaded, access decided, refusal audited.
 //! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
@@ -23,7 +24,8 @@
 //! - [`projection`]: the review projection the consuming services keep alike.
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
 //! - [`values`]: generic input parsers (text limits, emails, agency ids).
-//! - [`convert`]: protobuf dates and timestamps to and from chrono.
+//! - [`convert`]: protobuf dates and timestamps to and from chrono, date fields, enums
+//!   ([`proto_enum!`]).
 //! - `testing` (feature `test-support`): a service started for a test (own database and
 //!   subject prefix, removed even after a panic), tokens, events published and waited for
 //!   until consumed, `eventually` instead of sleeps, an own NATS server, and (from
@@ -39,6 +41,7 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod handler;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;

@@ -1,7 +1,9 @@
 //! Keyset pagination tokens: opaque to clients, a (timestamp, id) position inside.
 //!
 //! Lists order by (time, id) and continue strictly after the last item of the previous
-//! page, which stays fast on large tables (no OFFSET) and stable while rows are added.
+//! page, which stays fast on large tables (no OFFSET) and stable while rows are added. Every
+//! list RPC reads its page through [`PageRequest`]: size and token parsed, one row more than
+//! the page read, the page ended with the next page's token.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -85,14 +87,20 @@ impl TextCursor {
 }
 
 /// A position a page token carries ([`Cursor`] or [`TextCursor`]).
-pub trait PageCursor {
+pub trait PageCursor: Sized {
     /// The opaque token for the page after this position.
     fn encode(&self) -> String;
+    /// Reads a token of request field `field`; empty means the first page.
+    fn decode(token: &str, field: &str) -> Result<Option<Self>, ServiceError>;
 }
 
 impl PageCursor for Cursor {
     fn encode(&self) -> String {
         Cursor::encode(self)
+    }
+
+    fn decode(token: &str, field: &str) -> Result<Option<Self>, ServiceError> {
+        Cursor::decode(token, field)
     }
 }
 
@@ -100,12 +108,61 @@ impl PageCursor for TextCursor {
     fn encode(&self) -> String {
         TextCursor::encode(self)
     }
+
+    fn decode(token: &str, field: &str) -> Result<Option<Self>, ServiceError> {
+        TextCursor::decode(token, field)
+    }
+}
+
+/// The page a list request asks for, from its `page_size` and `page_token` fields: every list
+/// RPC has both, parsed the same way, and reads its page the same way
+/// ([`PageRequest::read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C = Cursor> {
+    /// Where the page starts: strictly after this position, or at the first row.
+    pub after: Option<C>,
+    /// The most rows the page holds (the request's size, clamped).
+    pub limit: i64,
+}
+
+impl<C: PageCursor> PageRequest<C> {
+    /// Reads a list request's `page_size` (0 is `default`, more than `max` is `max`) and
+    /// `page_token` (empty is the first page), each refused on its own field.
+    pub fn parse(
+        requested_size: i32,
+        page_token: &str,
+        default: i64,
+        max: i64,
+    ) -> Result<Self, ServiceError> {
+        Ok(Self {
+            limit: page_size(requested_size, default, max, "page_size")?,
+            after: C::decode(page_token, "page_token")?,
+        })
+    }
+
+    /// Reads the page: `rows(after, limit)` fetches at most `limit` rows strictly after
+    /// `after`, in the list's order, and is asked for one more than the page holds, to learn
+    /// whether another page follows. The page's rows come back with the token of the page
+    /// after the last one (its position by `cursor_of`), empty when this page is the last.
+    pub async fn read<T, E, F>(
+        self,
+        rows: impl FnOnce(Option<C>, i64) -> F,
+        cursor_of: impl FnOnce(&T) -> C,
+    ) -> Result<(Vec<T>, String), ServiceError>
+    where
+        F: Future<Output = Result<Vec<T>, E>>,
+        ServiceError: From<E>,
+    {
+        let mut rows = rows(self.after, self.limit + 1).await?;
+        let next_page_token = finish_page(&mut rows, self.limit, cursor_of);
+        Ok((rows, next_page_token))
+    }
 }
 
 /// Ends a page read with one row more than `limit` (the lists' way to learn whether another
 /// page follows): drops the extra row and returns the token of the page after the last row
 /// kept (its position by `cursor_of`), or an empty token when this page is the last.
-pub fn finish_page<T, C: PageCursor>(
+fn finish_page<T, C: PageCursor>(
     rows: &mut Vec<T>,
     limit: i64,
     cursor_of: impl FnOnce(&T) -> C,
@@ -121,7 +178,7 @@ pub fn finish_page<T, C: PageCursor>(
 }
 
 /// Clamps a requested page size: 0 means `default`, anything above `max` is `max`.
-pub fn page_size(requested: i32, default: i64, max: i64, field: &str) -> Result<i64, ServiceError> {
+fn page_size(requested: i32, default: i64, max: i64, field: &str) -> Result<i64, ServiceError> {
     if requested < 0 {
         return Err(ServiceError::invalid(field, "must not be negative"));
     }
@@ -167,6 +224,49 @@ mod tests {
         assert_eq!(rows, [1, 2]);
         let mut rows: Vec<u128> = vec![];
         assert_eq!(finish_page(&mut rows, 0, cursor), "");
+    }
+
+    #[test]
+    fn a_page_request_reads_its_size_and_token() {
+        let first = PageRequest::<Cursor>::parse(0, "", 50, 200).expect("valid");
+        assert_eq!((first.after, first.limit), (None, 50));
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_000).expect("in range");
+        let token = Cursor::new(at, Uuid::from_u128(7)).encode();
+        let next = PageRequest::<Cursor>::parse(1000, &token, 50, 200).expect("valid");
+        assert_eq!(next.after, Some(Cursor::new(at, Uuid::from_u128(7))));
+        assert_eq!(next.limit, 200);
+        let refused =
+            |size, token: &str| match PageRequest::<TextCursor>::parse(size, token, 50, 200) {
+                Err(ServiceError::InvalidArgument(violations)) => violations[0].field.clone(),
+                other => panic!("refused, not {other:?}"),
+            };
+        assert_eq!(refused(-1, ""), "page_size");
+        assert_eq!(refused(10, "not-a-token"), "page_token");
+    }
+
+    #[tokio::test]
+    async fn a_page_reads_one_row_more_than_it_keeps() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_000).expect("in range");
+        let cursor = |row: &u128| Cursor::new(at, Uuid::from_u128(*row));
+        let page = PageRequest::<Cursor>::parse(2, "", 50, 200).expect("valid");
+        let (rows, next_page_token) = page
+            .read(
+                |after, limit| async move {
+                    assert_eq!((after, limit), (None, 3));
+                    Ok::<_, sqlx::Error>(vec![1, 2, 3])
+                },
+                cursor,
+            )
+            .await
+            .expect("read");
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(next_page_token, cursor(&2).encode());
+        let page = PageRequest::<Cursor>::parse(2, "", 50, 200).expect("valid");
+        let (rows, next_page_token) = page
+            .read(|_, _| async { Ok::<_, sqlx::Error>(vec![1, 2]) }, cursor)
+            .await
+            .expect("read");
+        assert_eq!((rows, next_page_token), (vec![1, 2], String::new()));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Generic values parsed at the gRPC edge of every service (text limits, work emails,
-//! agency ids, past dates), so the inside of a service never sees bad data. Domain values
+//! agency ids, past and future dates), so the inside of a service never sees bad data. Domain values
 //! (a child's alias, a recommendation reference) stay in their service.
 
 use std::fmt;
@@ -131,6 +131,15 @@ impl AgencyId {
 pub fn past_or_today(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, ValueError> {
     if date > today {
         Err(error("must not be in the future"))
+    } else {
+        Ok(date)
+    }
+}
+
+/// A date that must be in the future (things planned: a due date, a review date).
+pub fn future(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, ValueError> {
+    if date <= today {
+        Err(error("must be in the future"))
     } else {
         Ok(date)
     }

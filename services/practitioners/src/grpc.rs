@@ -1,16 +1,16 @@
 //! The `PractitionerEngagement` gRPC service: decode → authorize → domain → store.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use cspr_platform::access::{Area, Work};
-use cspr_platform::auth::{Principal, caller};
-use cspr_platform::clock::Clock;
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::auth::caller;
+use cspr_platform::convert::{
+    ProtoEnum, date_from_proto, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{Field, FieldViolation, Violations, field};
+use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{TextCursor, finish_page, page_size};
-use cspr_platform::projection::reviews;
+use cspr_platform::pagination::{PageRequest, TextCursor};
+use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, optional_text, required_text, uuid_field};
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagement;
@@ -18,11 +18,17 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{DeferralReason, LearningPoint, LearningTheme, PractitionerStatus};
-use crate::error::PractitionersError;
 use crate::store::{
     ConversationRecord, LearningEventRecord, LearningRecordRow, PractitionerRecord, Registration,
     ReviewInfo, Store,
 };
+
+proto_enum!(PractitionerStatus => pb::PractitionerStatus { Suggested, Confirmed });
+proto_enum!(DeferralReason => pb::DeferralReason { PoliceInvestigationWitness, Other });
+proto_enum!(LearningTheme => pb::LearningTheme {
+    InformationSharing, Assessment, VoiceOfTheChild, Supervision, MultiAgencyWorking,
+    RecognisingRisk, WorkloadAndCapacity, Other
+});
 
 fn timestamp_field(
     field: &str,
@@ -42,22 +48,11 @@ fn timestamp_field(
 }
 
 fn practitioner_to_proto(record: &PractitionerRecord) -> pb::Practitioner {
-    let status = match PractitionerStatus::parse(&record.status) {
-        Some(PractitionerStatus::Suggested) => pb::PractitionerStatus::Suggested,
-        Some(PractitionerStatus::Confirmed) => pb::PractitionerStatus::Confirmed,
-        None => pb::PractitionerStatus::Unspecified,
-    };
     let deferral = record
         .deferral_reason
         .as_deref()
         .map(|reason| pb::Deferral {
-            reason: match DeferralReason::parse(reason) {
-                Some(DeferralReason::PoliceInvestigationWitness) => {
-                    pb::DeferralReason::PoliceInvestigationWitness as i32
-                }
-                Some(DeferralReason::Other) => pb::DeferralReason::Other as i32,
-                None => pb::DeferralReason::Unspecified as i32,
-            },
+            reason: enum_to_proto(DeferralReason::parse(reason)),
             detail: record.deferral_detail.clone(),
             authorised_by: record.deferral_authorised_by.clone(),
             review_date: record.deferral_review_date.map(date_to_proto),
@@ -72,7 +67,7 @@ fn practitioner_to_proto(record: &PractitionerRecord) -> pb::Practitioner {
         email: record.email.clone(),
         involvement_start: record.involvement_start.map(date_to_proto),
         involvement_end: record.involvement_end.map(date_to_proto),
-        status: status as i32,
+        status: enum_to_proto(PractitionerStatus::parse(&record.status)),
         deferral,
         create_time: Some(timestamp_to_proto(record.created_at)),
         update_time: Some(timestamp_to_proto(record.updated_at)),
@@ -105,19 +100,6 @@ fn learning_event_to_proto(record: &LearningEventRecord) -> pb::LearningEvent {
     }
 }
 
-fn theme_to_proto(theme: LearningTheme) -> pb::LearningTheme {
-    match theme {
-        LearningTheme::InformationSharing => pb::LearningTheme::InformationSharing,
-        LearningTheme::Assessment => pb::LearningTheme::Assessment,
-        LearningTheme::VoiceOfTheChild => pb::LearningTheme::VoiceOfTheChild,
-        LearningTheme::Supervision => pb::LearningTheme::Supervision,
-        LearningTheme::MultiAgencyWorking => pb::LearningTheme::MultiAgencyWorking,
-        LearningTheme::RecognisingRisk => pb::LearningTheme::RecognisingRisk,
-        LearningTheme::WorkloadAndCapacity => pb::LearningTheme::WorkloadAndCapacity,
-        LearningTheme::Other => pb::LearningTheme::Other,
-    }
-}
-
 fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     pb::LearningRecord {
         id: record.id.to_string(),
@@ -135,7 +117,7 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
             .0
             .iter()
             .map(|point| pb::LearningPoint {
-                theme: theme_to_proto(point.theme) as i32,
+                theme: point.theme.to_proto(),
                 description: point.description.clone(),
             })
             .collect(),
@@ -143,45 +125,21 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     }
 }
 
+/// The work every command of this service is: run by the appointed reviewer and the
+/// partnership.
+const WORK: Work = Work::PractitionerEngagement;
+/// What the service's reads are of: the area its work writes to.
+const AREA: Area = WORK.area();
+
+/// The practitioners gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
 pub struct PractitionersApi {
     store: Store,
-    clock: Arc<dyn Clock>,
 }
 
 impl PractitionersApi {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    async fn review(&self, principal: &Principal, raw_id: &str) -> Result<ReviewInfo, Status> {
-        Ok(reviews::load_requested(self.store.pool(), &principal.partnership, raw_id).await?)
-    }
-
-    /// Engagement is run by the appointed reviewer and the partnership.
-    async fn may_write(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .may_do_checked(principal, review, Work::PractitionerEngagement, action)
-            .await?)
-    }
-
-    async fn may_read(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<(), Status> {
-        let audit = self.store.audit_log();
-        audit
-            .read_checked(principal, review, Area::Practitioners, action)
-            .await?;
-        Ok(())
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
@@ -192,14 +150,12 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RegisterPractitionerRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RegisterPractitioner")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RegisterPractitioner")
             .await?;
         let mut violations = Violations::new();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("RegisterPractitioner", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("RegisterPractitioner", &request.request_id, &request);
         let practitioner_id = match request.practitioner_id.trim() {
             "" => Ok(None),
             raw => field(
@@ -265,29 +221,25 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ListPractitionersRequest>,
     ) -> Result<Response<pb::ListPractitionersResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_read(&principal, &review, "ListPractitioners")
-            .await?;
-        let limit = page_size(request.page_size, 100, 500, "page_size")?;
-        let after = TextCursor::decode(&request.page_token, "page_token")?;
-        let mut records = self
+        let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .list(
-                review.review_id,
-                request.include_suggested,
-                after,
-                limit + 1,
+            .review_to_read(&principal, &request.review_id, AREA, "ListPractitioners")
+            .await?;
+        let review = &read.review;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(review.review_id, request.include_suggested, after, limit)
+                },
+                |record| TextCursor {
+                    key: record.name.to_lowercase(),
+                    id: record.id,
+                },
             )
-            .await
-            .map_err(PractitionersError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| TextCursor {
-            key: record.name.to_lowercase(),
-            id: record.id,
-        });
-        self.store
-            .audit_access(&principal, "ListPractitioners", review.review_id, "ok")
-            .await
-            .map_err(PractitionersError::from)?;
+            .await?;
+        read.record().await?;
         Ok(Response::new(pb::ListPractitionersResponse {
             practitioners: records.iter().map(practitioner_to_proto).collect(),
             next_page_token,
@@ -299,23 +251,18 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::DeferContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "DeferContact").await?;
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "DeferContact")
+            .await?;
         let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
                 .map_err(|_| "required: a practitioner id (UUID)"),
         );
-        let reason = match pb::DeferralReason::try_from(request.reason) {
-            Ok(pb::DeferralReason::PoliceInvestigationWitness) => {
-                Ok(DeferralReason::PoliceInvestigationWitness)
-            }
-            Ok(pb::DeferralReason::Other) => Ok(DeferralReason::Other),
-            _ => Err(FieldViolation::new(
-                "reason",
-                "required: POLICE_INVESTIGATION_WITNESS or OTHER",
-            )),
-        };
+        let reason = DeferralReason::from_proto(request.reason).ok_or_else(|| {
+            FieldViolation::new("reason", "required: POLICE_INVESTIGATION_WITNESS or OTHER")
+        });
         let detail = field("detail", optional_text(&request.detail, 2_000)).and_then(|detail| {
             if reason == Ok(DeferralReason::Other) && detail.is_empty() {
                 Err(FieldViolation::new(
@@ -327,15 +274,8 @@ impl PractitionerEngagement for PractitionersApi {
             }
         });
         let authorised_by = field("authorised_by", required_text(&request.authorised_by, 200));
-        let today = self.clock.today();
-        let review_date = field("review_date", date_from_proto(request.review_date.as_ref()))
-            .and_then(|date| {
-                if date <= today {
-                    Err(FieldViolation::new("review_date", "must be in the future"))
-                } else {
-                    Ok(date)
-                }
-            });
+        let today = self.store.clock.today();
+        let review_date = future_date_field("review_date", request.review_date.as_ref(), today);
         let (practitioner_id, reason, detail, authorised_by, review_date) = Violations::new()
             .finish_with((practitioner_id, reason, detail, authorised_by, review_date))?;
         let record = self
@@ -355,8 +295,9 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ReleaseContactRequest>,
     ) -> Result<Response<pb::Practitioner>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ReleaseContact")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "ReleaseContact")
             .await?;
         let practitioner_id = uuid_field("practitioner_id", &request.practitioner_id)?;
         let record = self
@@ -371,14 +312,12 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ScheduleConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ScheduleConversation")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "ScheduleConversation")
             .await?;
         let violations = Violations::new();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("ScheduleConversation", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("ScheduleConversation", &request.request_id, &request);
         let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
@@ -387,7 +326,7 @@ impl PractitionerEngagement for PractitionersApi {
         let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
-            self.clock.now(),
+            self.store.clock.now(),
         );
         let location = field("location", required_text(&request.location, 500));
         let advance_information = field(
@@ -422,18 +361,21 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::ScheduleLearningEventRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "ScheduleLearningEvent")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(
+                &principal,
+                &request.review_id,
+                WORK,
+                "ScheduleLearningEvent",
+            )
             .await?;
         let mut violations = Violations::new();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("ScheduleLearningEvent", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("ScheduleLearningEvent", &request.request_id, &request);
         let scheduled_at = timestamp_field(
             "scheduled_at",
             request.scheduled_at.as_ref(),
-            self.clock.now(),
+            self.store.clock.now(),
         );
         let location = field("location", required_text(&request.location, 500));
         let agenda = field("agenda", required_text(&request.agenda, 10_000));
@@ -475,8 +417,9 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RecordAttendanceRequest>,
     ) -> Result<Response<pb::LearningEvent>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RecordAttendance")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordAttendance")
             .await?;
         let learning_event_id = uuid_field("learning_event_id", &request.learning_event_id)?;
         let mut violations = Violations::new();
@@ -506,14 +449,12 @@ impl PractitionerEngagement for PractitionersApi {
         request: Request<pb::RecordLearningRequest>,
     ) -> Result<Response<pb::LearningRecord>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self.review(&principal, &request.review_id).await?;
-        self.may_write(&principal, &review, "RecordLearning")
+        let review: ReviewInfo = self
+            .store
+            .review_to_work_on(&principal, &request.review_id, WORK, "RecordLearning")
             .await?;
         let mut violations = Violations::new();
-        let request_key = field(
-            "request_id",
-            RequestKey::parse("RecordLearning", &request.request_id, &request),
-        );
+        let request_key = RequestKey::field("RecordLearning", &request.request_id, &request);
         let learning_event_id = match request.learning_event_id.trim() {
             "" => None,
             raw => violations.check(
@@ -540,29 +481,13 @@ impl PractitionerEngagement for PractitionersApi {
         }
         let mut points = Vec::with_capacity(request.points.len());
         for (index, point) in request.points.iter().enumerate() {
-            let theme = match pb::LearningTheme::try_from(point.theme) {
-                Ok(pb::LearningTheme::InformationSharing) => {
-                    Some(LearningTheme::InformationSharing)
-                }
-                Ok(pb::LearningTheme::Assessment) => Some(LearningTheme::Assessment),
-                Ok(pb::LearningTheme::VoiceOfTheChild) => Some(LearningTheme::VoiceOfTheChild),
-                Ok(pb::LearningTheme::Supervision) => Some(LearningTheme::Supervision),
-                Ok(pb::LearningTheme::MultiAgencyWorking) => {
-                    Some(LearningTheme::MultiAgencyWorking)
-                }
-                Ok(pb::LearningTheme::RecognisingRisk) => Some(LearningTheme::RecognisingRisk),
-                Ok(pb::LearningTheme::WorkloadAndCapacity) => {
-                    Some(LearningTheme::WorkloadAndCapacity)
-                }
-                Ok(pb::LearningTheme::Other) => Some(LearningTheme::Other),
-                _ => {
-                    violations.add(
-                        format!("points[{index}].theme"),
-                        "required: a learning theme",
-                    );
-                    None
-                }
-            };
+            let theme = LearningTheme::from_proto(point.theme);
+            if theme.is_none() {
+                violations.add(
+                    format!("points[{index}].theme"),
+                    "required: a learning theme",
+                );
+            }
             let description = violations.check(
                 &format!("points[{index}].description"),
                 required_text(&point.description, 5_000),

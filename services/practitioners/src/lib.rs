@@ -27,8 +27,6 @@ pub mod grpc;
 pub mod jobs;
 pub mod store;
 
-use std::sync::Arc;
-
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_platform::store::StoreParts;
 use cspr_proto::practitioners::v1::practitioner_engagement_server::PractitionerEngagementServer;
@@ -51,7 +49,7 @@ pub async fn start(
     config: PractitionersConfig,
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
-    let api = PractitionersApi::new(store.clone(), Arc::clone(&context.clock));
+    let api = PractitionersApi::new(store.clone());
     let sweep = DeferralSweep::new(store.clone(), config.sweep_interval);
     ServiceBuilder::new(context, PractitionerEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")

@@ -4,7 +4,6 @@
 use std::ops::Deref;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::Principal;
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, RequestKey};
@@ -305,25 +304,6 @@ impl Store {
         sqlx::query_as("SELECT id, review_id, learning_event_id, conversation_id, points, created_at FROM learning_records WHERE id = $1")
             .bind(id)
             .fetch_optional(connection)
-            .await
-    }
-
-    /// Audits a read (or a refusal) outside any command.
-    pub async fn audit_access(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        outcome: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.audit
-            .record(&AuditEntry {
-                principal,
-                action,
-                review_id: Some(review_id),
-                resource: format!("reviews/{review_id}/practitioners"),
-                outcome,
-            })
             .await
     }
 

@@ -2,20 +2,19 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
-use cspr_platform::access::{self, Area, Denied, Reach, ReviewFacts, Work};
+use cspr_platform::access::{self, Area, Denied, ReviewFacts, Work};
 use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::{Principal, Role, caller};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
-    date_from_proto, date_to_proto, optional_date_from_proto, timestamp_to_proto,
+    date_field, date_to_proto, future_date_field, optional_date_from_proto, past_date_field,
+    timestamp_to_proto,
 };
-use cspr_platform::error::{Field, FieldViolation, ServiceError, Violations, field};
+use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::values::uuid_field;
-use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_server::ReviewRegistry;
 use tonic::{Request, Response, Status};
@@ -30,8 +29,7 @@ use crate::domain::review::{
     PublicationOutcome, Recommendation, Review, ReviewError, Reviewer,
 };
 use crate::domain::values::{
-    AgencyId, ChildAlias, Email, ScopePeriod, optional_text, past_or_today, recommendation_ref,
-    required_text,
+    AgencyId, ChildAlias, Email, ScopePeriod, optional_text, recommendation_ref, required_text,
 };
 use crate::error::RegistryError;
 use crate::store::{ReviewFilter, Store};
@@ -53,12 +51,9 @@ pub struct RegistryApi {
     clock: Arc<dyn Clock>,
 }
 
-fn date_field(name: &str, date: Option<&Date>) -> Field<NaiveDate> {
-    field(name, date_from_proto(date))
-}
-
-fn past_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Field<NaiveDate> {
-    date_field(name, date).and_then(|date| field(name, past_or_today(date, today)))
+/// What the registry's audit records name: one review, or the partnership's reviews.
+fn resource(review_id: Option<Uuid>) -> String {
+    review_id.map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}"))
 }
 
 fn facts(review: &Review) -> ReviewFacts<'_> {
@@ -110,11 +105,11 @@ impl RegistryApi {
         action: &str,
         review_id: Option<Uuid>,
     ) -> Result<(), Status> {
-        if let Err(error) = principal.require_any(allowed) {
-            self.audit_refusal(principal, action, review_id).await;
-            return Err(error.into());
-        }
-        Ok(())
+        let resource = resource(review_id);
+        let audit = self.store.audit_log();
+        Ok(audit
+            .require_any(principal, allowed, action, review_id, resource)
+            .await?)
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
@@ -124,8 +119,7 @@ impl RegistryApi {
                 principal,
                 action,
                 review_id,
-                resource: review_id
-                    .map_or_else(|| "reviews".to_string(), |id| format!("reviews/{id}")),
+                resource: resource(review_id),
                 outcome: "PERMISSION_DENIED",
             })
             .await;
@@ -212,10 +206,7 @@ impl ReviewRegistry for RegistryApi {
             .await?;
         let today = self.clock.today();
         let violations = Violations::new();
-        let request_id = field(
-            "request_id",
-            RequestKey::parse("CreateReview", &request.request_id, &request),
-        );
+        let request_id = RequestKey::field("CreateReview", &request.request_id, &request);
         let child_alias = field("child_alias", ChildAlias::parse(&request.child_alias));
         let local_authority = field(
             "local_authority",
@@ -277,8 +268,7 @@ impl ReviewRegistry for RegistryApi {
                 return Err(denied.into());
             }
         };
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let stage = match request.stage {
             0 => None,
             value => Some(
@@ -290,21 +280,19 @@ impl ReviewRegistry for RegistryApi {
         };
         let filter = ReviewFilter {
             stage,
-            reviewer_subject: match reach {
-                Reach::AppointedReviews(subject) => Some(subject),
-                Reach::Partnership | Reach::Agency(_) => None,
-            },
+            reviewer_subject: reach.appointed_reviewer(),
             overdue_only: request.overdue_only,
             at_risk_only: request.at_risk_only,
         };
-        let mut reviews = self
-            .store
-            .list(&principal.partnership, &filter, after, limit + 1)
-            .await
-            .map_err(RegistryError::from)?;
-        let next_page_token = finish_page(&mut reviews, limit, |review| {
-            Cursor::new(review.created_at, review.id)
-        });
+        let (reviews, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .list(&principal.partnership, &filter, after, limit)
+                },
+                |review| Cursor::new(review.created_at, review.id),
+            )
+            .await?;
         self.store
             .audit_access(&principal, "ListReviews", None, "ok")
             .await
@@ -385,10 +373,7 @@ impl ReviewRegistry for RegistryApi {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
-        let request_id = field(
-            "request_id",
-            RequestKey::parse("AppointPanelMember", &request.request_id, &request),
-        );
+        let request_id = RequestKey::field("AppointPanelMember", &request.request_id, &request);
         let name = field("name", required_text(&request.name, SHORT_TEXT));
         let email = field("email", Email::parse(&request.email));
         let organisation = field(
@@ -599,10 +584,7 @@ impl ReviewRegistry for RegistryApi {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let violations = Violations::new();
-        let request_id = field(
-            "request_id",
-            RequestKey::parse("RecordParallelProcess", &request.request_id, &request),
-        );
+        let request_id = RequestKey::field("RecordParallelProcess", &request.request_id, &request);
         let kind = pb::ParallelProcessKind::try_from(request.kind)
             .ok()
             .and_then(process_kind_from_proto)
@@ -680,10 +662,7 @@ impl ReviewRegistry for RegistryApi {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
         let mut violations = Violations::new();
-        let request_id = field(
-            "request_id",
-            RequestKey::parse("SubmitOverviewReport", &request.request_id, &request),
-        );
+        let request_id = RequestKey::field("SubmitOverviewReport", &request.request_id, &request);
         let findings = field("findings", required_text(&request.findings, FINDINGS_TEXT));
         if request.recommendations.is_empty() {
             violations.add("recommendations", "at least one recommendation is required");
@@ -754,12 +733,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        let planned_on = date_from_proto(request.planned_on.as_ref())
-            .map_err(|error| ServiceError::invalid("planned_on", error.to_string()))?;
         let today = self.clock.today();
-        if planned_on <= today {
-            return Err(ServiceError::invalid("planned_on", "must be in the future").into());
-        }
+        let planned_on = future_date_field("planned_on", request.planned_on.as_ref(), today)?;
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
         self.command(
@@ -895,8 +870,7 @@ impl ReviewRegistry for RegistryApi {
             Some(id),
         )
         .await?;
-        let limit = page_size(request.page_size, 100, 500, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
         if self
             .store
             .get(&principal.partnership, id)
@@ -906,14 +880,15 @@ impl ReviewRegistry for RegistryApi {
         {
             return Err(RegistryError::ReviewNotFound(id.to_string()).into());
         }
-        let mut records = self
-            .store
-            .audit_records(&principal.partnership, id, after, limit + 1)
-            .await
-            .map_err(RegistryError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor::new(record.at, record.id)
-        });
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .audit_records(&principal.partnership, id, after, limit)
+                },
+                |record| Cursor::new(record.at, record.id),
+            )
+            .await?;
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
             .await

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use cspr_platform::access::{self, Access, Area, Reach};
 use cspr_platform::auth::{Principal, Role, caller};
-use cspr_platform::clock::Clock;
-use cspr_platform::convert::{date_from_proto, date_to_proto, timestamp_to_proto};
+use cspr_platform::convert::{
+    date_from_proto, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
+};
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::MAX_REQUEST_ID;
-use cspr_platform::pagination::{Cursor, finish_page, page_size};
+use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::projection::reviews;
+use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
@@ -29,6 +32,8 @@ use crate::store::{
 };
 
 const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
+/// What the service's reads are of.
+const AREA: Area = Area::AgencyReports;
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,15 +52,11 @@ fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
         .map_err(|error| ServiceError::invalid(field, error.to_string()))
 }
 
+proto_enum!(ReportStatus => pb::ReportStatus { Requested, Submitted, Accepted, Returned, Waived });
+
+/// The proto status of a stored report or request status.
 fn status_to_proto(status: &str) -> i32 {
-    match ReportStatus::parse(status) {
-        Some(ReportStatus::Requested) => pb::ReportStatus::Requested as i32,
-        Some(ReportStatus::Submitted) => pb::ReportStatus::Submitted as i32,
-        Some(ReportStatus::Accepted) => pb::ReportStatus::Accepted as i32,
-        Some(ReportStatus::Returned) => pb::ReportStatus::Returned as i32,
-        Some(ReportStatus::Waived) => pb::ReportStatus::Waived as i32,
-        None => pb::ReportStatus::Unspecified as i32,
-    }
+    enum_to_proto(ReportStatus::parse(status))
 }
 
 fn request_to_proto(request: &RequestRecord) -> pb::ReportRequest {
@@ -118,20 +119,19 @@ fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
     }
 }
 
-/// The submissions gRPC handlers.
+/// The submissions gRPC handlers, over the service's store (which holds its clock) and the
+/// limits of a submission.
 #[derive(Debug, Clone)]
 pub struct SubmissionsApi {
     store: Store,
     limits: Arc<Limits>,
-    clock: Arc<dyn Clock>,
 }
 
 impl SubmissionsApi {
-    pub fn new(store: Store, limits: Limits, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Store, limits: Limits) -> Self {
         Self {
             store,
             limits: Arc::new(limits),
-            clock,
         }
     }
 
@@ -140,36 +140,6 @@ impl SubmissionsApi {
         reviews::load(self.store.pool(), &principal.partnership, review_id)
             .await
             .map_err(|error| ServiceError::from(error).into())
-    }
-
-    /// The caller's visibility on a review, auditing a refusal.
-    async fn visibility(
-        &self,
-        principal: &Principal,
-        review: &ReviewInfo,
-        action: &str,
-    ) -> Result<Access, Status> {
-        let audit = self.store.audit_log();
-        Ok(audit
-            .read_checked(principal, review, Area::AgencyReports, action)
-            .await?)
-    }
-
-    /// Audits a read; like every service's, the read is answered only once its record is
-    /// committed.
-    async fn audit_read(
-        &self,
-        principal: &Principal,
-        action: &str,
-        review_id: Uuid,
-        resource: String,
-    ) -> Result<(), Status> {
-        self.store
-            .audit_log()
-            .record_on_review(principal, action, review_id, resource, "ok")
-            .await
-            .map_err(SubmissionsError::from)?;
-        Ok(())
     }
 
     async fn decide(
@@ -181,20 +151,17 @@ impl SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let review_id = uuid_field("review_id", review_id)?;
         let agency_id = agency_field("agency_id", agency_id)?;
-        let review = self.review(principal, review_id).await?;
-        if let Err(error) = principal.require_any(DECIDERS) {
-            self.store
-                .audit_log()
-                .record_refusal_on_review(
-                    principal,
-                    "PanelDecision",
-                    review.review_id,
-                    format!("reviews/{review_id}/reports/{agency_id}"),
-                    "PERMISSION_DENIED",
-                )
-                .await;
-            return Err(error.into());
-        }
+        self.review(principal, review_id).await?;
+        self.store
+            .audit_log()
+            .require_any(
+                principal,
+                DECIDERS,
+                "PanelDecision",
+                Some(review_id),
+                format!("reviews/{review_id}/reports/{agency_id}"),
+            )
+            .await?;
         let request = self
             .store
             .decide(principal, review_id, &agency_id, decision)
@@ -305,7 +272,6 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
         principal.require_any(&[Role::PartnershipAdmin])?;
-        let mut violations = Violations::new();
         let review_id = field(
             "review_id",
             uuid_field("review_id", &request.review_id)
@@ -314,14 +280,13 @@ impl AgencySubmissions for SubmissionsApi {
         let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
         let agency_name = field("agency_name", required_text(&request.agency_name, 200));
         let contact_email = field("contact_email", Email::parse(&request.contact_email));
-        let due_date = field("due_date", date_from_proto(request.due_date.as_ref()));
-        if let Ok(due) = &due_date
-            && *due <= self.clock.today()
-        {
-            violations.add("due_date", "must be in the future");
-        }
-        let (review_id, agency_id, agency_name, contact_email, due_date) =
-            violations.finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
+        let due_date = future_date_field(
+            "due_date",
+            request.due_date.as_ref(),
+            self.store.clock.today(),
+        );
+        let (review_id, agency_id, agency_name, contact_email, due_date) = Violations::new()
+            .finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
         self.review(&principal, review_id).await?;
         let record = self
             .store
@@ -344,8 +309,7 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::ListReportRequestsRequest>,
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let review_id = match request.review_id.trim() {
             "" => None,
             raw => Some(uuid_field("review_id", raw)?),
@@ -366,41 +330,44 @@ impl AgencySubmissions for SubmissionsApi {
                 agency_id = Some(own);
             }
             Reach::AppointedReviews(_) => {
-                let Some(review_id) = review_id else {
+                if review_id.is_none() {
                     return Err(
                         ServiceError::invalid("review_id", "required for a reviewer").into(),
                     );
-                };
-                let review = self.review(&principal, review_id).await?;
-                self.visibility(&principal, &review, "ListReportRequests")
+                }
+                let _: ReviewRead<'_, ReviewInfo> = self
+                    .store
+                    .review_to_read(&principal, &request.review_id, AREA, "ListReportRequests")
                     .await?;
             }
         }
         if review_id.is_none() && agency_id.is_none() {
             return Err(ServiceError::invalid("review_id", "give review_id or agency_id").into());
         }
-        let mut records = self
-            .store
-            .list_requests(
-                &principal.partnership,
-                review_id,
-                agency_id.as_deref(),
-                after,
-                limit + 1,
-            )
-            .await
-            .map_err(SubmissionsError::from)?;
-        let next_page_token = finish_page(&mut records, limit, |record| {
-            Cursor::new(record.created_at, record.id)
-        });
-        if let Some(review_id) = review_id {
-            self.audit_read(
-                &principal,
-                "ListReportRequests",
-                review_id,
-                format!("reviews/{review_id}/requests"),
+        let (records, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store.list_requests(
+                        &principal.partnership,
+                        review_id,
+                        agency_id.as_deref(),
+                        after,
+                        limit,
+                    )
+                },
+                |record| Cursor::new(record.created_at, record.id),
             )
             .await?;
+        if let Some(review_id) = review_id {
+            self.store
+                .audit_log()
+                .record_read(
+                    &principal,
+                    "ListReportRequests",
+                    review_id,
+                    format!("reviews/{review_id}/requests"),
+                )
+                .await?;
         }
         Ok(Response::new(pb::ListReportRequestsResponse {
             report_requests: records.iter().map(request_to_proto).collect(),
@@ -521,12 +488,12 @@ impl AgencySubmissions for SubmissionsApi {
                 ServiceError::invalid("version", "0 for the latest, or a version number").into(),
             );
         }
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "GetAgencyReport")
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .review_to_read(&principal, &request.review_id, AREA, "GetAgencyReport")
             .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
-        if !covers(&visibility, &agency_id) {
+        if !covers(&read.access, &agency_id) {
             self.store
                 .audit_log()
                 .record_refusal_on_review(
@@ -551,8 +518,7 @@ impl AgencySubmissions for SubmissionsApi {
                     request.version
                 ))
             })?;
-        self.audit_read(&principal, "GetAgencyReport", review_id, resource)
-            .await?;
+        read.record_of(resource).await?;
         Ok(Response::new(report_to_proto(&report)))
     }
 
@@ -562,31 +528,25 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let review_id = uuid_field("review_id", &request.review_id)?;
-        let limit = page_size(request.page_size, 50, 200, "page_size")?;
-        let after = Cursor::decode(&request.page_token, "page_token")?;
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "ListAgencyReports")
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .review_to_read(&principal, &request.review_id, AREA, "ListAgencyReports")
             .await?;
-        let only_agency = match &visibility {
+        let only_agency = match &read.access {
             Access::Full | Access::Redacted => None,
             Access::Agency(own) => Some(own.as_str()),
         };
-        let mut reports = self
-            .store
-            .latest_reports(review_id, only_agency, after, limit + 1)
-            .await
-            .map_err(SubmissionsError::from)?;
-        let next_page_token = finish_page(&mut reports, limit, |report| {
-            Cursor::new(report.submitted_at, report.id)
-        });
-        self.audit_read(
-            &principal,
-            "ListAgencyReports",
-            review_id,
-            format!("reviews/{review_id}/reports"),
-        )
-        .await?;
+        let (reports, next_page_token) = page
+            .read(
+                |after, limit| {
+                    self.store
+                        .latest_reports(review_id, only_agency, after, limit)
+                },
+                |report| Cursor::new(report.submitted_at, report.id),
+            )
+            .await?;
+        read.record().await?;
         Ok(Response::new(pb::ListAgencyReportsResponse {
             reports: reports.iter().map(report_to_proto).collect(),
             next_page_token,
@@ -671,11 +631,16 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let review = self.review(&principal, review_id).await?;
-        let visibility = self
-            .visibility(&principal, &review, "StreamCombinedChronology")
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .review_to_read(
+                &principal,
+                &request.review_id,
+                AREA,
+                "StreamCombinedChronology",
+            )
             .await?;
-        if visibility != Access::Full {
+        if read.access != Access::Full {
             self.store
                 .audit_log()
                 .record_refusal_on_review(
@@ -691,13 +656,8 @@ impl AgencySubmissions for SubmissionsApi {
             )
             .into());
         }
-        self.audit_read(
-            &principal,
-            "StreamCombinedChronology",
-            review_id,
-            format!("reviews/{review_id}/chronology"),
-        )
-        .await?;
+        read.record_of(format!("reviews/{review_id}/chronology"))
+            .await?;
         let rows = self
             .store
             .stream_chronology(review_id, request.include_pending, agency_id);

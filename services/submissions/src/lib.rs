@@ -25,8 +25,6 @@ pub mod grpc;
 pub mod jobs;
 pub mod store;
 
-use std::sync::Arc;
-
 use cspr_platform::metrics::{self, GaugeSet};
 use cspr_platform::server::{RunningService, ServiceBuilder, ServiceContext, StartError};
 use cspr_platform::store::StoreParts;
@@ -51,11 +49,7 @@ pub async fn start(
     config: SubmissionsConfig,
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
-    let api = SubmissionsApi::new(
-        store.clone(),
-        config.limits.clone(),
-        Arc::clone(&context.clock),
-    );
+    let api = SubmissionsApi::new(store.clone(), config.limits.clone());
     let gauge_store = store.clone();
     let sweep = ReminderSweep::new(store.clone(), config.sweep_interval, config.due_soon_days);
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {

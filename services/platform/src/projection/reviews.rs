@@ -110,14 +110,25 @@ impl<'r, E: FromRow<'r, PgRow>> FromRow<'r, PgRow> for ReviewWith<E> {
 pub trait ReviewView: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     /// The columns selected after [`COLUMNS`].
     const EXTRA_COLUMNS: &'static str;
+
+    /// The columns every service keeps (what access is decided on).
+    fn common(&self) -> &Review;
 }
 
 impl ReviewView for Review {
     const EXTRA_COLUMNS: &'static str = "";
+
+    fn common(&self) -> &Review {
+        self
+    }
 }
 
 impl<E: ExtraColumns> ReviewView for ReviewWith<E> {
     const EXTRA_COLUMNS: &'static str = E::COLUMNS;
+
+    fn common(&self) -> &Review {
+        &self.review
+    }
 }
 
 /// Why a review could not be loaded for a caller.

@@ -1,0 +1,102 @@
+//! The step the services' gRPC handlers on a review's resources take first, once they have
+//! their caller ([`crate::auth::caller`]): load the review the request names, in the caller's
+//! partnership, and decide what the caller may read of it or do on it, a refusal audited.
+//!
+//! Each service wrote this as two or three adapters of its own (load, then check and audit)
+//! called one after the other in every handler; here it is one call on the service's
+//! [`StoreParts`] (which its store dereferences to), for the service's [`Area`] or [`Work`].
+//! A read comes back as a [`ReviewRead`], which records the read with the same caller,
+//! action and area once the handler has read what it answers with.
+
+use crate::access::{Access, Area, Work};
+use crate::auth::Principal;
+use crate::error::ServiceError;
+use crate::projection::reviews::{self, ReviewView};
+use crate::store::StoreParts;
+
+impl StoreParts {
+    /// The review a request names in its `review_id` field ([`reviews::load_requested`]):
+    /// an invalid id is INVALID_ARGUMENT on that field, a review the caller's partnership
+    /// does not have NOT_FOUND. For handlers that decide access themselves.
+    pub async fn requested_review<V: ReviewView>(
+        &self,
+        principal: &Principal,
+        raw_review_id: &str,
+    ) -> Result<V, ServiceError> {
+        reviews::load_requested(&self.pool, &principal.partnership, raw_review_id).await
+    }
+
+    /// [`StoreParts::requested_review`] for the caller to read `area` of it: the review and
+    /// what the caller may see of it, or the refusal, audited for `action`
+    /// ([`crate::audit::AuditLog::read_checked`]). The read itself is recorded once the
+    /// handler has it ([`ReviewRead::record`]).
+    pub async fn review_to_read<'a, V: ReviewView>(
+        &'a self,
+        principal: &'a Principal,
+        raw_review_id: &str,
+        area: Area,
+        action: &'a str,
+    ) -> Result<ReviewRead<'a, V>, ServiceError> {
+        let review: V = self.requested_review(principal, raw_review_id).await?;
+        let access = self
+            .audit
+            .read_checked(principal, review.common(), area, action)
+            .await?;
+        Ok(ReviewRead {
+            review,
+            access,
+            parts: self,
+            principal,
+            area,
+            action,
+        })
+    }
+
+    /// [`StoreParts::requested_review`] for the caller to do `work` on it: the review, or the
+    /// refusal, audited for `action` ([`crate::audit::AuditLog::may_do_checked`]).
+    pub async fn review_to_work_on<V: ReviewView>(
+        &self,
+        principal: &Principal,
+        raw_review_id: &str,
+        work: Work,
+        action: &str,
+    ) -> Result<V, ServiceError> {
+        let review: V = self.requested_review(principal, raw_review_id).await?;
+        self.audit
+            .may_do_checked(principal, review.common(), work, action)
+            .await?;
+        Ok(review)
+    }
+}
+
+/// A read of one review's area the caller is allowed ([`StoreParts::review_to_read`]), with
+/// what its audit record names: the caller, the action and the area.
+#[derive(Debug)]
+pub struct ReviewRead<'a, V> {
+    /// The review.
+    pub review: V,
+    /// What the caller may see of the area.
+    pub access: Access,
+    parts: &'a StoreParts,
+    principal: &'a Principal,
+    area: Area,
+    action: &'a str,
+}
+
+impl<V: ReviewView> ReviewRead<'_, V> {
+    /// Records the read of the area (`reviews/<id>/<area>`): a read is answered only once its
+    /// record is committed ([`crate::audit::AuditLog::record_read`]).
+    pub async fn record(&self) -> Result<(), ServiceError> {
+        let review_id = self.review.common().review_id;
+        self.record_of(self.area.resource(review_id)).await
+    }
+
+    /// [`ReviewRead::record`] of one resource of the area (one member, one agency's report).
+    pub async fn record_of(&self, resource: String) -> Result<(), ServiceError> {
+        let review_id = self.review.common().review_id;
+        self.parts
+            .audit
+            .record_read(self.principal, self.action, review_id, resource)
+            .await
+    }
+}
