@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestActions, authed, date, violated_fields};
+use common::{ActionsTest, Refusal, Reply, TestActions, assert_says, authed, date, swept_together};
 use cspr_proto::actions::v1 as pb;
 use tonic::Code;
 
@@ -35,24 +35,15 @@ async fn actions_attach_to_approved_recommendations_only() {
         .expect("created");
     assert_eq!(created.status, pb::ActionStatus::NotStarted as i32);
     assert_eq!(created.review_reference, "SOUTHVALE-2026-001");
-    let refused = service
+    service
         .create(&review_id, "R9", "csc", date(2026, 9, 30))
         .await
-        .expect_err("unknown ref");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&refused), ["recommendation_ref"]);
-    let refused = service
+        .invalid(&["recommendation_ref"], "unknown ref");
+    service
         .create(&review_id, "R1", "csc", date(2026, 6, 1))
         .await
-        .expect_err("due in the past");
-    assert_eq!(violated_fields(&refused), ["due_date"]);
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
+        .invalid(&["due_date"], "due in the past");
+    let events = service.published(1).await;
     let Some(cspr_proto::events::v1::event::Body::ActionAssigned(assigned)) = &events[0].1.body
     else {
         panic!("action_assigned");
@@ -78,38 +69,35 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
     let updated = client
         .update_action_progress(authed(
             progress(&csc.id, pb::ActionStatus::InProgress, ""),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect("own action")
-        .into_inner();
+        .reply("own action");
     assert_eq!(updated.status, pb::ActionStatus::InProgress as i32);
-    let refused = client
+    client
         .update_action_progress(authed(
             progress(&police.id, pb::ActionStatus::InProgress, ""),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect_err("another agency's action");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied, "another agency's action");
     let listed = client
         .list_actions(authed(
             pb::ListActionsRequest {
                 review_id: review_id.clone(),
                 ..Default::default()
             },
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert_eq!(listed.actions.len(), 1, "an agency sees its own actions");
 
     // Completed without evidence: cannot be verified.
     client
         .update_action_progress(authed(
             progress(&csc.id, pb::ActionStatus::Completed, ""),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
         .expect("completed");
@@ -119,31 +107,28 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
                 action_id: csc.id.clone(),
                 note: String::new(),
             },
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
-        .expect_err("no evidence");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("evidence"));
-    let refused = client
+        .refused(Code::FailedPrecondition, "no evidence");
+    assert_says(&refused, "evidence");
+    client
         .verify_action(authed(
             pb::VerifyActionRequest {
                 action_id: csc.id.clone(),
                 note: String::new(),
             },
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect_err("agencies do not verify");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let refused = client
+        .refused(Code::PermissionDenied, "agencies do not verify");
+    client
         .update_action_progress(authed(
             progress(&csc.id, pb::ActionStatus::Verified, ""),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect_err("verification has its own RPC");
-    assert_eq!(refused.code(), Code::InvalidArgument);
+        .refused(Code::InvalidArgument, "verification has its own RPC");
     client
         .update_action_progress(authed(
             progress(
@@ -151,7 +136,7 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
                 pb::ActionStatus::Completed,
                 "Audit of 40 cases: concerns shared within 24 hours in 38.",
             ),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
         .expect("evidence");
@@ -164,53 +149,47 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
                 action_id: csc.id.clone(),
                 note: "Audit checked".into(),
             },
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
-        .expect("verified")
-        .into_inner();
+        .reply("verified");
     assert_eq!(verified.status, pb::ActionStatus::Verified as i32);
     let mut cancel = progress(&police.id, pb::ActionStatus::Cancelled, "");
-    let refused = client
-        .update_action_progress(authed(cancel.clone(), &service.admin()))
+    client
+        .update_action_progress(authed(
+            cancel.clone(),
+            &service.role_token("partnership_admin"),
+        ))
         .await
-        .expect_err("a reason is required");
-    assert_eq!(violated_fields(&refused), ["cancel_reason"]);
+        .invalid(&["cancel_reason"], "a reason is required");
     cancel.cancel_reason = "Superseded by the regional protocol".into();
     client
-        .update_action_progress(authed(cancel, &service.admin()))
+        .update_action_progress(authed(cancel, &service.role_token("partnership_admin")))
         .await
         .expect("cancelled");
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        9,
-        Duration::from_secs(10),
-    )
-    .await;
-    let types: Vec<&str> = events
-        .iter()
-        .map(|(_, event)| event.r#type.as_str())
-        .collect();
+    let types = service.published_types(9).await;
     assert_eq!(
         types
             .iter()
-            .filter(|kind| **kind == "action_plan_activated")
+            .filter(|kind| *kind == "action_plan_activated")
             .count(),
         1
     );
-    assert_eq!(types.last(), Some(&"action_plan_completed"), "{types:?}");
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("action_plan_completed"),
+        "{types:?}"
+    );
     let summary = client
         .get_action_plan_summary(authed(
             pb::GetActionPlanSummaryRequest {
                 review_id: review_id.clone(),
             },
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
-        .expect("summary")
-        .into_inner();
+        .reply("summary");
     assert!(summary.plan_complete);
     service.stop().await;
 }
@@ -231,7 +210,7 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
     client
         .update_action_progress(authed(
             progress(&later.id, pb::ActionStatus::Completed, "Evidence"),
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
         .expect("completed");
@@ -241,12 +220,8 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
         14,
         30,
     );
-    let second = cspr_actions::jobs::ActionSweep::new(
-        service.store.clone(),
-        Duration::from_secs(3600),
-        14,
-        30,
-    );
+    // A second replica's sweep: the same job on the same database.
+    let second = first.clone();
 
     // The service's own sweep first runs one interval (an hour) after start, so the two
     // manual sweeps are the only ones: between them each reminder is raised exactly once,
@@ -266,21 +241,19 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
             .expect("alerts")
         }
     };
-    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
-    let raised = one.expect("sweep") + two.expect("sweep");
+    let raised = swept_together(first.sweep_once(), second.sweep_once()).await;
     assert_eq!(raised, 1, "the two sweeps raised {raised}");
     assert_eq!(alerts("DUE_SOON").await, 1, "due soon, once");
     service
         .clock
-        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 7, 15).expect("date"));
-    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
-    let raised = one.expect("sweep") + two.expect("sweep");
+        .set_date(cspr_platform::testing::date("2026-07-15"));
+    let raised = swept_together(first.sweep_once(), second.sweep_once()).await;
     assert_eq!(raised, 1, "the two sweeps raised {raised}");
     assert_eq!(alerts("OVERDUE").await, 1, "overdue, once");
     assert_eq!(first.sweep_once().await.expect("sweep"), 0);
     service
         .clock
-        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 8, 20).expect("date"));
+        .set_date(cspr_platform::testing::date("2026-08-20"));
     assert_eq!(first.sweep_once().await.expect("sweep"), 1, "escalated");
     assert_eq!(alerts("ESCALATED").await, 1, "escalated after 30 days");
     assert_eq!(second.sweep_once().await.expect("sweep"), 0);
@@ -291,22 +264,20 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
                 overdue_only: true,
                 ..Default::default()
             },
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
-        .expect("overdue")
-        .into_inner();
+        .reply("overdue");
     assert_eq!(overdue.actions.len(), 1);
     assert_eq!(overdue.actions[0].id, due.id);
     assert!(overdue.actions[0].overdue);
     let summary = client
         .get_action_plan_summary(authed(
             pb::GetActionPlanSummaryRequest::default(),
-            &service.admin(),
+            &service.role_token("partnership_admin"),
         ))
         .await
-        .expect("partnership summary")
-        .into_inner();
+        .reply("partnership summary");
     assert_eq!(summary.total, 2);
     assert_eq!(summary.overdue, 1);
     assert!((summary.completion_rate - 0.5).abs() < 1e-9);
@@ -317,25 +288,18 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
         .find(|count| count.status == pb::ActionStatus::Completed as i32)
         .expect("completed count");
     assert_eq!(completed.count, 1);
-    let refused = client
+    client
         .get_action_plan_summary(authed(
             pb::GetActionPlanSummaryRequest::default(),
-            &service.agency("csc"),
+            &service.agency_token("csc"),
         ))
         .await
-        .expect_err("partnership figures");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied, "partnership figures");
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        6,
-        Duration::from_secs(10),
-    )
-    .await;
-    let reminders: Vec<&str> = events
-        .iter()
-        .map(|(_, event)| event.r#type.as_str())
+    let reminders: Vec<String> = service
+        .published_types(6)
+        .await
+        .into_iter()
         .filter(|kind| kind.starts_with("action_due") || kind.starts_with("action_overdue"))
         .collect();
     assert_eq!(
@@ -357,7 +321,7 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
     let appointed = service.approved_review().await;
     let other = service.approved_review().await;
     service
-        .publish(
+        .deliver_body(
             &appointed,
             cspr_proto::events::v1::event::Body::ReviewerAppointed(
                 cspr_proto::events::v1::ReviewerAppointed {
@@ -367,16 +331,8 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
             ),
         )
         .await;
-    let appointed_id: uuid::Uuid = appointed.parse().expect("uuid");
-    // `publish` returns once the service consumed the event.
-    let review = cspr_platform::projection::reviews::get::<cspr_actions::store::ReviewInfo>(
-        service.store.pool(),
-        common::PARTNERSHIP,
-        appointed_id,
-    )
-    .await
-    .expect("review read")
-    .expect("review projected");
+    // `deliver_body` returns once the service consumed the event.
+    let review = service.projected_review(&appointed).await;
     assert_eq!(review.reviewer_subject.as_deref(), Some("isla"));
     let own = service
         .create(&appointed, "R1", "csc", date(2026, 9, 30))
@@ -386,21 +342,14 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
         .create(&other, "R1", "csc", date(2026, 9, 30))
         .await
         .expect("action of another review");
-    let isla = cspr_platform::testing::token(
-        &service.platform,
-        common::PARTNERSHIP,
-        &["reviewer"],
-        None,
-        "isla",
-    );
+    let isla = service.token_as(&["reviewer"], "isla");
     let mut client = service.client.clone();
 
     let listed = client
         .list_actions(authed(pb::ListActionsRequest::default(), &isla))
         .await
-        .expect("list across reviews")
-        .into_inner();
-    let refused_list = client
+        .reply("list across reviews");
+    client
         .list_actions(authed(
             pb::ListActionsRequest {
                 review_id: other.clone(),
@@ -409,7 +358,7 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
             &isla,
         ))
         .await
-        .expect_err("another review's actions");
+        .refused(Code::PermissionDenied, "another review's actions");
     let summary = client
         .get_action_plan_summary(authed(
             pb::GetActionPlanSummaryRequest {
@@ -418,9 +367,8 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
             &isla,
         ))
         .await
-        .expect("own review's summary")
-        .into_inner();
-    let refused_summary = client
+        .reply("own review's summary");
+    client
         .get_action_plan_summary(authed(
             pb::GetActionPlanSummaryRequest {
                 review_id: other.clone(),
@@ -428,17 +376,14 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
             &isla,
         ))
         .await
-        .expect_err("another review's summary");
-    let refused_partnership_summary = client
+        .refused(Code::PermissionDenied, "another review's summary");
+    client
         .get_action_plan_summary(authed(pb::GetActionPlanSummaryRequest::default(), &isla))
         .await
-        .expect_err("the partnership's summary");
+        .refused(Code::PermissionDenied, "the partnership's summary");
 
     let listed_ids: Vec<&str> = listed.actions.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(listed_ids, [own.id.as_str()]);
-    assert_eq!(refused_list.code(), Code::PermissionDenied);
     assert_eq!(summary.total, 1);
-    assert_eq!(refused_summary.code(), Code::PermissionDenied);
-    assert_eq!(refused_partnership_summary.code(), Code::PermissionDenied);
     service.stop().await;
 }

@@ -480,14 +480,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     // Without CSPR_SMTP_URL, the agency's "report requested" email is an .eml file.
     let emails: Vec<std::path::PathBuf> =
         testing::eventually_blocking("the report request's .eml file", testing::DEADLINE, || {
-            let emails: Vec<std::path::PathBuf> = std::fs::read_dir(&mail_dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|entry| entry.path())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let emails = testing::files_in(&mail_dir);
             (!emails.is_empty()).then_some(emails)
         });
     assert_eq!(emails.len(), 1, "one email for the one agency in scope");

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{TestFamily, authed, date, violated_fields};
+use common::{FamilyTest, Refusal, Reply, TestFamily, assert_says, authed, date};
 use cspr_proto::family::v1 as pb;
 use tonic::Code;
 
@@ -48,12 +48,12 @@ impl Write for CaptureWriter {
 async fn contact_waits_while_restricted_and_resumes_after_lifting() {
     captured_logs();
     let service = TestFamily::start().await;
-    let review_id = service.review().await;
+    let review_id = service.review_with_reviewer().await;
     let member = service
         .add_member(&review_id, "Morgan Testfamily", false)
         .await;
     let mut client = service.client.clone();
-    let liaison = service.liaison();
+    let liaison = service.role_token("family_liaison");
 
     let restricted = client
         .restrict_contact(authed(
@@ -68,8 +68,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
             &liaison,
         ))
         .await
-        .expect("restricted")
-        .into_inner();
+        .reply("restricted");
     assert!(restricted.restriction.is_some());
     let contact = |request_id: &str| pb::RecordContactRequest {
         request_id: request_id.into(),
@@ -87,7 +86,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
         client
             .record_contact(authed(contact("c1"), &liaison))
             .await
-            .expect_err("restricted"),
+            .refused(Code::FailedPrecondition, "restricted"),
         client
             .record_contribution(authed(
                 pb::RecordContributionRequest {
@@ -99,7 +98,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
                 &liaison,
             ))
             .await
-            .expect_err("restricted"),
+            .refused(Code::FailedPrecondition, "restricted"),
         client
             .consult_on_publication(authed(
                 pb::ConsultOnPublicationRequest {
@@ -111,14 +110,9 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
                 &liaison,
             ))
             .await
-            .expect_err("restricted"),
+            .refused(Code::FailedPrecondition, "restricted"),
     ] {
-        assert_eq!(refused.code(), Code::FailedPrecondition);
-        assert!(
-            refused.message().contains("restricted"),
-            "{}",
-            refused.message()
-        );
+        assert_says(&refused, "restricted");
     }
 
     client
@@ -134,8 +128,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
     let after = client
         .record_contact(authed(contact("c2"), &liaison))
         .await
-        .expect("contact")
-        .into_inner();
+        .reply("contact");
     assert_eq!(after.contact_count, 1);
     let after = client
         .record_contribution(authed(
@@ -148,8 +141,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
             &liaison,
         ))
         .await
-        .expect("contribution")
-        .into_inner();
+        .reply("contribution");
     assert_eq!(after.contribution_count, 1);
     let consulted = client
         .consult_on_publication(authed(
@@ -162,8 +154,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
             &liaison,
         ))
         .await
-        .expect("consulted")
-        .into_inner();
+        .reply("consulted");
     assert!(
         consulted
             .publication_consultation
@@ -180,8 +171,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
             &liaison,
         ))
         .await
-        .expect("response")
-        .into_inner();
+        .reply("response");
     assert!(
         answered
             .publication_consultation
@@ -209,7 +199,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
     service
         .clock
-        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 26).expect("date"));
+        .set_date(cspr_platform::testing::date("2026-04-26"));
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 1);
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
     service.stop().await;
@@ -219,7 +209,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
 async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
     let logs = captured_logs();
     let service = TestFamily::start().await;
-    let review_id = service.review().await;
+    let review_id = service.review_with_reviewer().await;
     let seeded = "Quillon Seedname";
     let member = service.add_member(&review_id, seeded, true).await;
     assert_eq!(member.name, seeded, "the family liaison sees the name");
@@ -232,7 +222,7 @@ async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
                 member_id: member.id.clone(),
                 views: format!("{seeded} says the family felt unheard."),
             },
-            &service.liaison(),
+            &service.role_token("family_liaison"),
         ))
         .await
         .expect("contribution");
@@ -269,13 +259,7 @@ async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
     );
 
     // The bus: every family event, byte for byte.
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        3,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = service.published(3).await;
     assert!(
         events.len() >= 3,
         "member added, contact requested, contribution recorded"
@@ -312,7 +296,7 @@ async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
 async fn the_role_matrix_of_every_rpc() {
     captured_logs();
     let service = TestFamily::start().await;
-    let review_id = service.review().await;
+    let review_id = service.review_with_reviewer().await;
     let member = service.add_member(&review_id, "Rowan Matrix", false).await;
     let mut client = service.client.clone();
 
@@ -329,13 +313,7 @@ async fn the_role_matrix_of_every_rpc() {
         (&["operations"], "ops", None, false),
     ];
     for (index, (roles, subject, read, write)) in cases.into_iter().enumerate() {
-        let token = cspr_platform::testing::token(
-            &service.platform,
-            common::PARTNERSHIP,
-            roles,
-            Some("police"),
-            subject,
-        );
+        let token = service.token(common::PARTNERSHIP, roles, Some("police"), subject);
         let listed = client
             .list_family_members(authed(
                 pb::ListFamilyMembersRequest {
@@ -356,20 +334,12 @@ async fn the_role_matrix_of_every_rpc() {
             .await;
         match read {
             None => {
-                assert_eq!(
-                    listed.expect_err("denied").code(),
-                    Code::PermissionDenied,
-                    "{roles:?} list"
-                );
-                assert_eq!(
-                    got.expect_err("denied").code(),
-                    Code::PermissionDenied,
-                    "{roles:?} get"
-                );
+                listed.refused(Code::PermissionDenied, &format!("{roles:?} list"));
+                got.refused(Code::PermissionDenied, &format!("{roles:?} get"));
             }
             Some(redacted) => {
-                let listed = listed.expect("list").into_inner();
-                let got = got.expect("get").into_inner();
+                let listed = listed.reply("list");
+                let got = got.reply("get");
                 assert_eq!(listed.members[0].redacted, redacted, "{roles:?}");
                 assert_eq!(got.redacted, redacted, "{roles:?}");
                 assert_eq!(got.name.is_empty(), redacted, "{roles:?} name");
@@ -497,14 +467,8 @@ async fn the_role_matrix_of_every_rpc() {
             }
         }
     }
-    let elsewhere = cspr_platform::testing::token(
-        &service.platform,
-        "northmoor",
-        &["family_liaison"],
-        None,
-        "fay",
-    );
-    let hidden = client
+    let elsewhere = service.token_elsewhere("family_liaison", None);
+    client
         .get_family_member(authed(
             pb::GetFamilyMemberRequest {
                 review_id: review_id.clone(),
@@ -513,9 +477,8 @@ async fn the_role_matrix_of_every_rpc() {
             &elsewhere,
         ))
         .await
-        .expect_err("another partnership");
-    assert_eq!(hidden.code(), Code::NotFound);
-    let refused = client
+        .refused(Code::NotFound, "another partnership");
+    client
         .add_family_member(authed(
             pb::AddFamilyMemberRequest {
                 request_id: "bad".into(),
@@ -523,31 +486,22 @@ async fn the_role_matrix_of_every_rpc() {
                 request_contact: true,
                 ..Default::default()
             },
-            &service.liaison(),
+            &service.role_token("family_liaison"),
         ))
         .await
-        .expect_err("bad input");
-    assert_eq!(
-        violated_fields(&refused),
-        [
-            "relationship",
-            "name",
-            "route",
-            "request_contact",
-            "contact_purpose"
-        ]
-    );
+        .invalid(
+            &[
+                "relationship",
+                "name",
+                "route",
+                "request_contact",
+                "contact_purpose",
+            ],
+            "bad input",
+        );
 
     // Reads are audited, refusals too.
-    let trail = cspr_platform::audit::list_for_review(
-        &mut service.store.pool().acquire().await.expect("connection"),
-        common::PARTNERSHIP,
-        review_id.parse().expect("uuid"),
-        None,
-        500,
-    )
-    .await
-    .expect("audit");
+    let trail = service.audit_trail(&review_id, 500).await;
     assert!(trail.iter().any(|record| record.action == "GetFamilyMember"
         && record.actor == "audrey"
         && record.outcome == "ok"));

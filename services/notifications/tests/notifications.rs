@@ -8,12 +8,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{SmtpSink, TestNotifications, authed, date, header, plain_text};
+use common::{
+    NotificationsTest, Refusal, Reply, SmtpSink, TestNotifications, authed, date, files_in, header,
+    plain_text,
+};
 use cspr_notifications::config::MailTarget;
 use cspr_proto::events::v1::{
     AgencyReportRequested, AgencyReportReturned, DeadlineAtRisk, DeadlineMissed,
-    PanelMemberAppointed, ReportDueSoon, ReportOverdue, ReviewCreated, ReviewerAppointed,
-    event::Body,
+    PanelMemberAppointed, ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
 };
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
@@ -35,20 +37,10 @@ fn requested(agency_id: &str, email: &str) -> Body {
 async fn each_kind_of_event_emails_each_recipient_once() {
     let mut smtp = SmtpSink::start().await;
     let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
-    let review = uuid::Uuid::now_v7().to_string();
-    let reference = "SOUTHVALE-2026-001".to_string();
-
+    let review = service.create_review().await;
+    let reference = common::REVIEW_REFERENCE.to_string();
     service
-        .publish(
-            &review,
-            Body::ReviewCreated(ReviewCreated {
-                reference: reference.clone(),
-                ..Default::default()
-            }),
-        )
-        .await;
-    service
-        .publish(
+        .deliver_body(
             &review,
             Body::PanelMemberAppointed(PanelMemberAppointed {
                 panel_member_id: "m1".into(),
@@ -61,7 +53,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::ReviewerAppointed(ReviewerAppointed {
                 name: "Isla Oakes".into(),
@@ -72,16 +64,16 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             requested("police", "lead@police.southvale.example.org"),
         )
         .await;
     service
-        .publish(&review, requested("gp", "lead@gp.southvale.example.org"))
+        .deliver_body(&review, requested("gp", "lead@gp.southvale.example.org"))
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::ReportDueSoon(ReportDueSoon {
                 agency_id: "gp".into(),
@@ -92,7 +84,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::ReportOverdue(ReportOverdue {
                 agency_id: "gp".into(),
@@ -103,7 +95,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::AgencyReportReturned(AgencyReportReturned {
                 agency_id: "police".into(),
@@ -116,7 +108,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::DeadlineAtRisk(DeadlineAtRisk {
                 kind: DeadlineKind::RapidReview as i32,
@@ -127,7 +119,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::DeadlineMissed(DeadlineMissed {
                 kind: DeadlineKind::RapidReview as i32,
@@ -207,27 +199,15 @@ async fn a_redelivered_event_sends_one_email() {
     let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
     let review = uuid::Uuid::now_v7().to_string();
     let event = service
-        .publish(
+        .deliver_body(
             &review,
             requested("police", "lead@police.southvale.example.org"),
         )
         .await;
-    // The same event again, past JetStream's duplicate window (another message id).
-    cspr_platform::testing::publish_event(
-        &service.platform,
-        &event,
-        &uuid::Uuid::new_v4().to_string(),
-    )
-    .await;
-    cspr_platform::testing::publish_event(
-        &service.platform,
-        &event,
-        &uuid::Uuid::new_v4().to_string(),
-    )
-    .await;
-
-    // Every copy taken in (handled or found in the inbox) and acknowledged.
-    service.wait_drained("submissions").await;
+    // The same event twice again, past JetStream's duplicate window (another message id),
+    // each copy taken in (handled or found in the inbox) and acknowledged.
+    service.redeliver(&event).await;
+    service.redeliver(&event).await;
     assert_eq!(service.delivery_count().await, 1, "one delivery planned");
     service.wait_for_status(pb::DeliveryStatus::Sent, 1).await;
     let messages = smtp.messages();
@@ -244,7 +224,7 @@ async fn every_email_arrives_once_after_an_smtp_outage() {
     let review = uuid::Uuid::now_v7().to_string();
     for index in 0..40 {
         service
-            .publish(
+            .deliver_body(
                 &review,
                 requested(
                     &format!("agency-{index}"),
@@ -263,7 +243,7 @@ async fn every_email_arrives_once_after_an_smtp_outage() {
     // The server returns; a second sender (another replica) races the service's own.
     smtp.restart().await;
     let replica = cspr_notifications::sender::Sender::new(
-        service.pool.clone(),
+        service.pool().clone(),
         cspr_notifications::mailer::Mailer::new(&MailTarget::Smtp { url: smtp.url() }, 8)
             .expect("mailer"),
         "CSPR reviews <no-reply@cspr.test>".parse().expect("from"),
@@ -276,7 +256,7 @@ async fn every_email_arrives_once_after_an_smtp_outage() {
     let replica_task = tokio::spawn(replica.run(stop_replica.clone()));
     service
         .clock
-        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 21).expect("date"));
+        .set_date(cspr_platform::testing::date("2026-04-21"));
 
     let messages = smtp.wait_for(40, Duration::from_secs(60)).await;
     stop_replica.cancel();
@@ -298,16 +278,16 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
     let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
     let review = uuid::Uuid::now_v7().to_string();
     service
-        .publish(
+        .deliver_body(
             &review,
             requested("police", "lead@police.southvale.example.org"),
         )
         .await;
     service
-        .publish(&review, requested("ghost", "nobody@rejected.invalid"))
+        .deliver_body(&review, requested("ghost", "nobody@rejected.invalid"))
         .await;
     service
-        .publish(&review, requested("gp", "lead@gp.southvale.example.org"))
+        .deliver_body(&review, requested("gp", "lead@gp.southvale.example.org"))
         .await;
 
     let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
@@ -322,7 +302,7 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
     );
 
     let mut client = service.client.clone();
-    let operations = service.operations();
+    let operations = service.role_token("operations");
     let retried = client
         .retry_delivery(authed(
             pb::RetryDeliveryRequest {
@@ -331,20 +311,19 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
             &operations,
         ))
         .await
-        .expect("re-queued")
-        .into_inner();
+        .reply("re-queued");
     assert_eq!(retried.status, pb::DeliveryStatus::Pending as i32);
     let (actor, outcome, resource): (String, String, String) = sqlx::query_as(
         "SELECT actor, outcome, resource FROM audit_records WHERE action = 'RetryDelivery'",
     )
-    .fetch_one(&service.pool)
+    .fetch_one(service.pool())
     .await
     .expect("the retry's audit record");
     assert_eq!(outcome, "ok");
     assert_eq!(resource, format!("deliveries/{}", failed[0].id));
     assert!(!actor.is_empty());
     let sent = service.deliveries(pb::DeliveryStatus::Sent).await;
-    let refused = client
+    client
         .retry_delivery(authed(
             pb::RetryDeliveryRequest {
                 delivery_id: sent[0].id.clone(),
@@ -352,30 +331,21 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
             &operations,
         ))
         .await
-        .expect_err("only failed deliveries");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "only failed deliveries");
     let refusal_outcomes: Vec<String> = sqlx::query_scalar(
         "SELECT outcome FROM audit_records WHERE action = 'RetryDelivery' ORDER BY at, id",
     )
-    .fetch_all(&service.pool)
+    .fetch_all(service.pool())
     .await
     .expect("audit records");
     assert_eq!(refusal_outcomes, ["ok", "FAILED_PRECONDITION"]);
-    let member = cspr_platform::testing::token(
-        &service.platform,
-        common::PARTNERSHIP,
-        &["panel_member"],
-        None,
-        "wren",
-    );
-    let denied = client
+    let member = service.role_token("panel_member");
+    client
         .list_deliveries(authed(pb::ListDeliveriesRequest::default(), &member))
         .await
-        .expect_err("operators only");
-    assert_eq!(denied.code(), Code::PermissionDenied);
-    let elsewhere =
-        cspr_platform::testing::token(&service.platform, "northmoor", &["operations"], None, "ops");
-    let hidden = client
+        .refused(Code::PermissionDenied, "operators only");
+    let elsewhere = service.token_elsewhere("operations", None);
+    client
         .get_delivery(authed(
             pb::GetDeliveryRequest {
                 delivery_id: sent[0].id.clone(),
@@ -383,8 +353,7 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
             &elsewhere,
         ))
         .await
-        .expect_err("another partnership");
-    assert_eq!(hidden.code(), Code::NotFound);
+        .refused(Code::NotFound, "another partnership");
     smtp.stop().await;
     service.stop().await;
 }
@@ -398,21 +367,14 @@ async fn without_smtp_emails_are_written_as_eml_files() {
     .await;
     let review = uuid::Uuid::now_v7().to_string();
     service
-        .publish(
+        .deliver_body(
             &review,
             requested("police", "lead@police.southvale.example.org"),
         )
         .await;
 
     service.wait_for_status(pb::DeliveryStatus::Sent, 1).await;
-    let files: Vec<_> = std::fs::read_dir(&directory)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .collect()
-        })
-        .unwrap_or_default();
+    let files = files_in(&directory);
     assert_eq!(files.len(), 1);
     assert_eq!(
         files[0]
@@ -446,7 +408,7 @@ async fn practitioners_families_and_action_owners_are_emailed_too() {
     let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
     let review = uuid::Uuid::now_v7().to_string();
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::ConversationScheduled(ConversationScheduled {
                 conversation_id: "c1".into(),
@@ -465,7 +427,7 @@ async fn practitioners_families_and_action_owners_are_emailed_too() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::LearningEventScheduled(LearningEventScheduled {
                 learning_event_id: "l1".into(),
@@ -492,7 +454,7 @@ async fn practitioners_families_and_action_owners_are_emailed_too() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::FamilyContactRequested(FamilyContactRequested {
                 family_member_id: "fm-1".into(),
@@ -506,7 +468,7 @@ async fn practitioners_families_and_action_owners_are_emailed_too() {
         )
         .await;
     service
-        .publish(
+        .deliver_body(
             &review,
             Body::ActionAssigned(ActionAssigned {
                 action_id: "a1".into(),

@@ -27,8 +27,9 @@
 //! - [`convert`]: protobuf dates and timestamps to and from chrono, date fields, enums
 //!   ([`proto_enum!`]).
 //! - `testing` (feature `test-support`): a service started for a test (own database and
-//!   subject prefix, removed even after a panic), tokens, events published and waited for
-//!   until consumed, `eventually` instead of sleeps, an own NATS server, and (from
+//!   subject prefix, removed even after a panic) with its client and store, tokens by role,
+//!   events published and waited for until consumed, an RPC's expected reply or refusal in
+//!   one call, `eventually` instead of sleeps, an own NATS server, and (from
 //!   `testing_smtp`) an in-process SMTP server that keeps what it accepts.
 
 pub mod access;

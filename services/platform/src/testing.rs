@@ -8,6 +8,12 @@
 //! # Layout
 //! - `harness`: [`TestSetup`] → [`TestService`], one service started for a test, and
 //!   [`Leftovers`], which removes its database and streams even after a panic.
+//! - `app`: [`TestApp`], a service under test with its client and store, and what every
+//!   service's tests do with it: tokens of the test partnership by role, events of a review
+//!   delivered as their producer publishes them, a review and its reviewer projected, the
+//!   service's own events read back.
+//! - `rpc`: [`Reply`] and [`Refusal`], an RPC's expected outcome (a reply; a refusal with
+//!   its code or field violations) said in one call.
 //! - `wait`: [`eventually`] and [`wait_until`], waiting for a condition with a deadline
 //!   instead of sleeping.
 //! - here: the pieces they are built from (configs, tokens, events, an own NATS server).
@@ -26,10 +32,17 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
 use crate::server::ServiceContext;
 
+mod app;
 mod harness;
+mod rpc;
 mod wait;
 
+pub use app::{
+    OTHER_PARTNERSHIP, PARTNERSHIP, REVIEW_REFERENCE, REVIEWER, TestApp, date, pdate, persona,
+    proto_date, swept_together,
+};
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
+pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
 /// The HS256 secret test tokens are signed with.
@@ -311,16 +324,6 @@ pub async fn read_stream(
     events
 }
 
-/// A request with `authorization: Bearer <token>`.
-pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
-}
-
 /// Polls `grpc.health.v1` until `service` reports SERVING (30 s at most).
 pub async fn wait_serving(channel: tonic::transport::Channel, service: &str) {
     use tonic_health::pb::HealthCheckRequest;
@@ -352,17 +355,13 @@ pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .expect("connects")
 }
 
-/// The field paths of an INVALID_ARGUMENT's violations.
-pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
+/// The paths of the files in `directory` (none if it does not exist or cannot be read).
+pub fn files_in(directory: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(directory)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
                 .collect()
         })
         .unwrap_or_default()

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestPractitioners, authed, date, in_days, violated_fields};
+use common::{
+    PractitionersTest, Refusal, Reply, TestPractitioners, assert_says, authed, date, in_days,
+    swept_together,
+};
 use cspr_proto::events::v1::{AgencyReportSubmitted, NamedPractitioner, event::Body};
 use cspr_proto::practitioners::v1 as pb;
 use tonic::Code;
@@ -32,11 +35,10 @@ async fn listed(
                 include_suggested,
                 ..Default::default()
             },
-            &service.reviewer(),
+            &service.role_token("reviewer"),
         ))
         .await
-        .expect("list")
-        .into_inner()
+        .reply("list")
         .practitioners
 }
 
@@ -54,7 +56,7 @@ async fn suggestions_come_from_chronologies_without_duplicates() {
         })
     };
     service
-        .publish(
+        .deliver_body(
             &review_id,
             submitted(
                 1,
@@ -67,7 +69,7 @@ async fn suggestions_come_from_chronologies_without_duplicates() {
         .await;
     // A resubmission names Alex again (other case) and someone new.
     service
-        .publish(
+        .deliver_body(
             &review_id,
             submitted(
                 2,
@@ -115,20 +117,13 @@ async fn suggestions_come_from_chronologies_without_duplicates() {
                 involvement_start: date(2025, 1, 1),
                 involvement_end: date(2025, 12, 31),
             },
-            &service.reviewer(),
+            &service.role_token("reviewer"),
         ))
         .await
-        .expect("confirmed")
-        .into_inner();
+        .reply("confirmed");
     assert_eq!(confirmed.id, alex.id);
     assert_eq!(confirmed.status, pb::PractitionerStatus::Confirmed as i32);
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = service.published(1).await;
     let Some(Body::PractitionerRegistered(registered)) = &events[0].1.body else {
         panic!("practitioner_registered");
     };
@@ -159,52 +154,38 @@ async fn nothing_is_scheduled_before_the_terms_of_reference() {
         advance_information: "Bring your notes.".into(),
     };
     let refused = client
-        .schedule_conversation(authed(conversation("c1"), &service.reviewer()))
+        .schedule_conversation(authed(conversation("c1"), &service.role_token("reviewer")))
         .await
-        .expect_err("methodology first");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("terms of reference"),
-        "{}",
-        refused.message()
-    );
+        .refused(Code::FailedPrecondition, "methodology first");
+    assert_says(&refused, "terms of reference");
 
     service.terms(&review_id).await;
     service.assert_projected(&review_id, true).await;
     let scheduled = client
-        .schedule_conversation(authed(conversation("c2"), &service.reviewer()))
+        .schedule_conversation(authed(conversation("c2"), &service.role_token("reviewer")))
         .await
-        .expect("scheduled")
-        .into_inner();
+        .reply("scheduled");
     assert_eq!(
         scheduled.key_lines_of_enquiry,
         ["How was neglect recognised?"]
     );
     let retried = client
-        .schedule_conversation(authed(conversation("c2"), &service.reviewer()))
+        .schedule_conversation(authed(conversation("c2"), &service.role_token("reviewer")))
         .await
-        .expect("a retry")
-        .into_inner();
+        .reply("a retry");
     assert_eq!(retried.id, scheduled.id);
-    let refused = client
+    client
         .schedule_conversation(authed(
             pb::ScheduleConversationRequest {
                 scheduled_at: in_days(-1),
                 ..conversation("c3")
             },
-            &service.reviewer(),
+            &service.role_token("reviewer"),
         ))
         .await
-        .expect_err("in the past");
-    assert_eq!(violated_fields(&refused), ["scheduled_at"]);
+        .invalid(&["scheduled_at"], "in the past");
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        2,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = service.published(2).await;
     let scheduled_events: Vec<_> = events
         .iter()
         .filter_map(|(_, event)| match &event.body {
@@ -254,7 +235,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
         )
         .await;
     let mut client = service.client.clone();
-    let reviewer = service.reviewer();
+    let reviewer = service.role_token("reviewer");
 
     let deferred = client
         .defer_contact(authed(
@@ -269,8 +250,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect("deferred")
-        .into_inner();
+        .reply("deferred");
     assert!(deferred.deferral.is_some());
     let refused = client
         .schedule_conversation(authed(
@@ -285,9 +265,8 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect_err("deferred contact");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("deferred"));
+        .refused(Code::FailedPrecondition, "deferred contact");
+    assert_says(&refused, "deferred");
 
     let learning_event = |request_id: &str, add: Vec<String>| pb::ScheduleLearningEventRequest {
         request_id: request_id.into(),
@@ -301,8 +280,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
     let first = client
         .schedule_learning_event(authed(learning_event("le1", vec![]), &reviewer))
         .await
-        .expect("scheduled")
-        .into_inner();
+        .reply("scheduled");
     assert_eq!(
         first.invitee_ids,
         std::slice::from_ref(&alex.id),
@@ -314,19 +292,20 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect("explicit addition")
-        .into_inner();
+        .reply("explicit addition");
     let mut expected = vec![alex.id.clone(), cal.id.clone()];
     expected.sort();
     assert_eq!(with_cal.invitee_ids, expected);
-    let refused = client
+    client
         .schedule_learning_event(authed(
             learning_event("le3", vec![bea.id.clone()]),
             &reviewer,
         ))
         .await
-        .expect_err("a deferred practitioner cannot be added");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(
+            Code::FailedPrecondition,
+            "a deferred practitioner cannot be added",
+        );
 
     client
         .release_contact(authed(
@@ -341,14 +320,13 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
     let after_release = client
         .schedule_learning_event(authed(learning_event("le4", vec![]), &reviewer))
         .await
-        .expect("scheduled")
-        .into_inner();
+        .reply("scheduled");
     let mut expected = vec![alex.id.clone(), bea.id.clone()];
     expected.sort();
     assert_eq!(after_release.invitee_ids, expected);
 
     // Attendance and learning.
-    let refused = client
+    client
         .record_attendance(authed(
             pb::RecordAttendanceRequest {
                 review_id: review_id.clone(),
@@ -358,8 +336,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect_err("Cal was not invited to this one");
-    assert_eq!(refused.code(), Code::InvalidArgument);
+        .refused(Code::InvalidArgument, "Cal was not invited to this one");
     let attended = client
         .record_attendance(authed(
             pb::RecordAttendanceRequest {
@@ -370,8 +347,7 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect("attendance")
-        .into_inner();
+        .reply("attendance");
     assert_eq!(attended.attendee_ids, std::slice::from_ref(&alex.id));
     let learning = client
         .record_learning(authed(
@@ -394,10 +370,9 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect("learning")
-        .into_inner();
+        .reply("learning");
     assert_eq!(learning.points.len(), 2);
-    let refused = client
+    client
         .record_learning(authed(
             pb::RecordLearningRequest {
                 request_id: "learning-2".into(),
@@ -408,23 +383,16 @@ async fn deferred_practitioners_are_refused_and_left_off_invitations_until_relea
             &reviewer,
         ))
         .await
-        .expect_err("a source and a theme are required");
-    assert_eq!(
-        violated_fields(&refused),
-        [
-            "learning_event_id",
-            "points[0].theme",
-            "points[0].description"
-        ]
-    );
+        .invalid(
+            &[
+                "learning_event_id",
+                "points[0].theme",
+                "points[0].description",
+            ],
+            "a source and a theme are required",
+        );
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        10,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = service.published(10).await;
     let invitations: Vec<Vec<String>> = events
         .iter()
         .filter_map(|(_, event)| match &event.body {
@@ -480,7 +448,7 @@ async fn deferrals_past_their_review_date_are_flagged_once() {
                 authorised_by: "SIO".into(),
                 review_date: date(2026, 4, 22),
             },
-            &service.reviewer(),
+            &service.role_token("reviewer"),
         ))
         .await
         .expect("deferred");
@@ -488,16 +456,16 @@ async fn deferrals_past_their_review_date_are_flagged_once() {
         service.store.clone(),
         Duration::from_secs(3600),
     );
-    let replica = cspr_practitioners::jobs::DeferralSweep::new(
-        service.store.clone(),
-        Duration::from_secs(3600),
-    );
+    // A second replica's sweep: the same job on the same database.
+    let replica = sweep.clone();
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
     service
         .clock
-        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 4, 23).expect("date"));
-    let (one, two) = tokio::join!(sweep.sweep_once(), replica.sweep_once());
-    assert_eq!(one.expect("sweep") + two.expect("sweep"), 1);
+        .set_date(cspr_platform::testing::date("2026-04-23"));
+    assert_eq!(
+        swept_together(sweep.sweep_once(), replica.sweep_once()).await,
+        1
+    );
     assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
     service.stop().await;
 }
@@ -530,7 +498,7 @@ async fn roles_decide_who_reads_and_who_runs_engagement() {
         "auditor",
         "partnership_admin",
     ] {
-        let token = service.token(&[role], "someone");
+        let token = service.token_as(&[role], "someone");
         let page = client
             .list_practitioners(list(&token))
             .await
@@ -542,21 +510,14 @@ async fn roles_decide_who_reads_and_who_runs_engagement() {
         (&["reviewer"][..], "not-appointed"),
         (&["operations"][..], "ops"),
     ] {
-        let token = cspr_platform::testing::token(
-            &service.platform,
-            common::PARTNERSHIP,
-            roles,
-            Some("police"),
-            subject,
-        );
-        let refused = client
+        let token = service.token(common::PARTNERSHIP, roles, Some("police"), subject);
+        client
             .list_practitioners(list(&token))
             .await
-            .expect_err("no access");
-        assert_eq!(refused.code(), Code::PermissionDenied, "{roles:?}");
+            .refused(Code::PermissionDenied, &format!("{roles:?}"));
     }
-    let member = service.token(&["panel_member"], "wren");
-    let refused = client
+    let member = service.role_token("panel_member");
+    client
         .register_practitioner(authed(
             pb::RegisterPractitionerRequest {
                 request_id: "x".into(),
@@ -572,20 +533,12 @@ async fn roles_decide_who_reads_and_who_runs_engagement() {
             &member,
         ))
         .await
-        .expect_err("panel members read only");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let elsewhere = cspr_platform::testing::token(
-        &service.platform,
-        "northmoor",
-        &["partnership_admin"],
-        None,
-        "nora",
-    );
-    let hidden = client
+        .refused(Code::PermissionDenied, "panel members read only");
+    let elsewhere = service.token_elsewhere("partnership_admin", None);
+    client
         .list_practitioners(list(&elsewhere))
         .await
-        .expect_err("another partnership");
-    assert_eq!(hidden.code(), Code::NotFound);
+        .refused(Code::NotFound, "another partnership");
     service.stop().await;
 }
 
@@ -607,32 +560,20 @@ async fn a_too_long_request_id_is_reported_as_too_long() {
                 involvement_end: date(2025, 2, 1),
                 ..Default::default()
             },
-            &service.reviewer(),
+            &service.role_token("reviewer"),
         )
     };
 
     let too_long = client
         .register_practitioner(register("r".repeat(101)))
         .await
-        .expect_err("101 characters");
+        .invalid(&["request_id"], "101 characters");
     let missing = client
         .register_practitioner(register("  ".into()))
         .await
         .expect_err("blank");
 
-    assert_eq!(too_long.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&too_long), ["request_id"]);
-    assert!(
-        too_long
-            .message()
-            .contains("request_id: at most 100 characters"),
-        "{}",
-        too_long.message()
-    );
-    assert!(
-        missing.message().contains("request_id: required"),
-        "{}",
-        missing.message()
-    );
+    assert_says(&too_long, "request_id: at most 100 characters");
+    assert_says(&missing, "request_id: required");
     service.stop().await;
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestRegistry, authed, pdate};
+use common::{RegistryTest, Reply, TestRegistry, authed, pdate, swept_together};
 use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1 as pb;
 
@@ -14,7 +14,7 @@ async fn alerts_are_raised_once_across_replicas() {
     // Arrange: aware Tuesday 2026-03-10, notification due Tuesday 2026-03-17.
     let registry = TestRegistry::start("2026-03-11").await;
     let mut client = registry.client.clone();
-    let admin = registry.admin();
+    let admin = registry.role_token("partnership_admin");
     let review = client
         .create_review(authed(
             pb::CreateReviewRequest {
@@ -27,8 +27,7 @@ async fn alerts_are_raised_once_across_replicas() {
             &admin,
         ))
         .await
-        .expect("create")
-        .into_inner();
+        .reply("create");
     let second_replica = registry.store.clone();
     let sweep =
         cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));
@@ -40,9 +39,8 @@ async fn alerts_are_raised_once_across_replicas() {
 
     // Two working days before: at risk, raised once by two replicas sweeping together.
     registry.clock.set_date(common::date("2026-03-13"));
-    let (first, second) = tokio::join!(sweep.sweep_once(), replica_sweep.sweep_once());
     assert_eq!(
-        first.expect("sweep") + second.expect("sweep"),
+        swept_together(sweep.sweep_once(), replica_sweep.sweep_once()).await,
         1,
         "one at-risk alert"
     );
@@ -60,15 +58,13 @@ async fn alerts_are_raised_once_across_replicas() {
             &admin,
         ))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert_eq!(at_risk.reviews.len(), 1);
 
     // Past due without a notification: missed, once.
     registry.clock.set_date(common::date("2026-03-18"));
-    let (first, second) = tokio::join!(sweep.sweep_once(), replica_sweep.sweep_once());
     assert_eq!(
-        first.expect("sweep") + second.expect("sweep"),
+        swept_together(sweep.sweep_once(), replica_sweep.sweep_once()).await,
         1,
         "one missed alert"
     );
@@ -82,8 +78,7 @@ async fn alerts_are_raised_once_across_replicas() {
             &admin,
         ))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert_eq!(overdue.reviews.len(), 1);
     assert_eq!(overdue.reviews[0].id, review.id);
     let timeline = client
@@ -94,21 +89,14 @@ async fn alerts_are_raised_once_across_replicas() {
             &admin,
         ))
         .await
-        .expect("timeline")
-        .into_inner();
+        .reply("timeline");
     assert_eq!(
         timeline.deadlines[0].status,
         pb::DeadlineStatus::Missed as i32
     );
 
     // Assert: the bus saw each alert exactly once.
-    let events = cspr_platform::testing::read_stream(
-        &registry.platform.nats_url,
-        &registry.stream(),
-        3,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = registry.published(3).await;
     let types: Vec<&str> = events
         .iter()
         .map(|(_, event)| event.r#type.as_str())

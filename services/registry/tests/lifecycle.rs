@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{TestRegistry, authed, foreign_event, pdate};
+use common::{Refusal, RegistryTest, Reply, TestRegistry, assert_says, authed, pdate};
 use cspr_proto::events::v1::{
     ActionPlanActivated, ActionPlanCompleted, AgencyReportAccepted, AgencyReportWaived,
     PractitionerRegistered, event::Body,
@@ -30,11 +30,11 @@ fn deadline(deadlines: &[pb::Deadline], kind: pb::DeadlineKind) -> pb::Deadline 
 async fn a_review_runs_from_notification_to_closure() {
     // Arrange
     let registry = TestRegistry::start("2026-03-11").await;
-    let admin = registry.admin();
-    let chair = registry.token(&["panel_chair"], "tess-chair");
-    let reviewer = registry.token(&["reviewer"], "isla-reviewer");
-    let other_reviewer = registry.token(&["reviewer"], "someone-else");
-    let auditor = registry.token(&["auditor"], "audrey");
+    let admin = registry.role_token("partnership_admin");
+    let chair = registry.role_token("panel_chair");
+    let reviewer = registry.role_token("reviewer");
+    let other_reviewer = registry.token_as(&["reviewer"], "someone-else");
+    let auditor = registry.role_token("auditor");
     let mut client = registry.client.clone();
 
     // Act & Assert: notification
@@ -50,8 +50,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("create")
-        .into_inner();
+        .reply("create");
     assert_eq!(stage(&review), pb::Stage::Notified);
     assert_eq!(review.reference, "SOUTHVALE-2026-001");
     let notification = deadline(&review.deadlines, pb::DeadlineKind::Notification);
@@ -73,8 +72,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("notification")
-        .into_inner();
+        .reply("notification");
     assert_eq!(stage(&review), pb::Stage::RapidReview);
     assert_eq!(
         deadline(&review.deadlines, pb::DeadlineKind::RapidReview).due_on,
@@ -95,8 +93,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &chair,
         ))
         .await
-        .expect("decision")
-        .into_inner();
+        .reply("decision");
     assert_eq!(stage(&review), pb::Stage::Scoping);
     assert_eq!(
         deadline(&review.deadlines, pb::DeadlineKind::Completion).due_on,
@@ -113,22 +110,13 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect_err("guarded");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("terms of reference not set"),
-        "{}",
-        refused.message()
-    );
-    assert!(
-        refused.message().contains("no independent reviewer"),
-        "{}",
-        refused.message()
-    );
+        .refused(Code::FailedPrecondition, "guarded");
+    assert_says(&refused, "terms of reference not set");
+    assert_says(&refused, "no independent reviewer");
 
     // Panel: a practitioner involved in the case cannot sit on it
     registry
-        .publish_as(foreign_event(
+        .deliver_body(
             &id,
             Body::PractitionerRegistered(PractitionerRegistered {
                 practitioner_id: "p-1".into(),
@@ -138,7 +126,7 @@ async fn a_review_runs_from_notification_to_closure() {
                 role: "Health visitor".into(),
                 agency_name: "Southvale Community Health Trust".into(),
             }),
-        ))
+        )
         .await;
     let appoint = |request_id: &str, name: &str, email: &str, role: pb::PanelRole| {
         pb::AppointPanelMemberRequest {
@@ -168,13 +156,11 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect_err("a practitioner involved in the case cannot sit on the panel");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("practitioner involved"),
-        "{}",
-        refused.message()
-    );
+        .refused(
+            Code::FailedPrecondition,
+            "a practitioner involved in the case cannot sit on the panel",
+        );
+    assert_says(&refused, "practitioner involved");
     // Another address, but the same name and organisation.
     let mut same_person = appoint(
         "panel-ben-2",
@@ -183,11 +169,10 @@ async fn a_review_runs_from_notification_to_closure() {
         pb::PanelRole::Member,
     );
     same_person.organisation = "Southvale Community Health Trust".into();
-    let refused = client
+    client
         .appoint_panel_member(authed(same_person, &admin))
         .await
-        .expect_err("matched on name and organisation");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "matched on name and organisation");
     let review = client
         .appoint_panel_member(authed(
             appoint(
@@ -199,8 +184,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("chair appointed")
-        .into_inner();
+        .reply("chair appointed");
     assert_eq!(review.panel.len(), 1);
     let retried = client
         .appoint_panel_member(authed(
@@ -213,8 +197,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("retry returns the first result")
-        .into_inner();
+        .reply("retry returns the first result");
     assert_eq!(retried.panel.len(), 1);
 
     client
@@ -258,8 +241,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &chair,
         ))
         .await
-        .expect("terms of reference")
-        .into_inner();
+        .reply("terms of reference");
     assert_eq!(
         review.outstanding_agency_reports,
         vec!["police".to_string(), "gp".to_string()]
@@ -290,32 +272,27 @@ async fn a_review_runs_from_notification_to_closure() {
     let refused = client
         .advance_stage(advance(pb::Stage::OverviewDrafting))
         .await
-        .expect_err("reports outstanding");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("police, gp"),
-        "{}",
-        refused.message()
-    );
+        .refused(Code::FailedPrecondition, "reports outstanding");
+    assert_says(&refused, "police, gp");
 
     // The submissions service's decisions arrive as events.
     registry
-        .publish_as(foreign_event(
+        .deliver_body(
             &id,
             Body::AgencyReportAccepted(AgencyReportAccepted {
                 agency_id: "police".into(),
                 version: 1,
             }),
-        ))
+        )
         .await;
     registry
-        .publish_as(foreign_event(
+        .deliver_body(
             &id,
             Body::AgencyReportWaived(AgencyReportWaived {
                 agency_id: "gp".into(),
                 reason: "No involvement in the scope period".into(),
             }),
-        ))
+        )
         .await;
     let outstanding = client
         .get_review(authed(
@@ -325,8 +302,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("get")
-        .into_inner()
+        .reply("get")
         .outstanding_agency_reports;
     assert!(
         outstanding.is_empty(),
@@ -350,8 +326,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("parallel process")
-        .into_inner();
+        .reply("parallel process");
     let process_id = review.parallel_processes[0].id.clone();
     client
         .end_parallel_process(authed(
@@ -383,23 +358,23 @@ async fn a_review_runs_from_notification_to_closure() {
             },
         ],
     };
-    let refused = client
+    client
         .submit_overview_report(authed(report("ov-x"), &other_reviewer))
         .await
-        .expect_err("not the appointed reviewer");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied, "not the appointed reviewer");
     let review = client
         .submit_overview_report(authed(report("ov-1"), &reviewer))
         .await
-        .expect("overview")
-        .into_inner();
+        .reply("overview");
     assert_eq!(stage(&review), pb::Stage::PanelApproval);
     // Issue 13 item 8: a replay is authorized like the first request.
-    let refused = client
+    client
         .submit_overview_report(authed(report("ov-1"), &other_reviewer))
         .await
-        .expect_err("a replay by a reviewer not appointed");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(
+            Code::PermissionDenied,
+            "a replay by a reviewer not appointed",
+        );
     let review = client
         .approve_overview_report(authed(
             pb::ApproveOverviewReportRequest {
@@ -409,13 +384,12 @@ async fn a_review_runs_from_notification_to_closure() {
             &chair,
         ))
         .await
-        .expect("approved")
-        .into_inner();
+        .reply("approved");
     assert_eq!(stage(&review), pb::Stage::PrePublication);
 
     // Publication: the notice must be possible ≥ 7 working days before.
     registry.clock.set_date(common::date("2026-06-01"));
-    let refused = client
+    client
         .schedule_publication(authed(
             pb::SchedulePublicationRequest {
                 review_id: id.clone(),
@@ -424,8 +398,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect_err("too soon");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "too soon");
     let review = client
         .schedule_publication(authed(
             pb::SchedulePublicationRequest {
@@ -435,8 +408,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("scheduled")
-        .into_inner();
+        .reply("scheduled");
     assert_eq!(
         review
             .publication
@@ -467,15 +439,14 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("published")
-        .into_inner();
+        .reply("published");
     assert_eq!(stage(&review), pb::Stage::Published);
     // The actions service activates the plan: ACTION_MONITORING follows by itself.
     registry
-        .publish_as(foreign_event(
+        .deliver_body(
             &id,
             Body::ActionPlanActivated(ActionPlanActivated { action_count: 2 }),
-        ))
+        )
         .await;
     let stage_now = stage(
         &client
@@ -486,27 +457,22 @@ async fn a_review_runs_from_notification_to_closure() {
                 &admin,
             ))
             .await
-            .expect("get")
-            .into_inner(),
+            .reply("get"),
     );
     assert_eq!(stage_now, pb::Stage::ActionMonitoring);
     let refused = client
         .advance_stage(advance(pb::Stage::Closed))
         .await
         .expect_err("actions still open");
-    assert!(
-        refused.message().contains("action plan is not complete"),
-        "{}",
-        refused.message()
-    );
+    assert_says(&refused, "action plan is not complete");
     registry
-        .publish_as(foreign_event(
+        .deliver_body(
             &id,
             Body::ActionPlanCompleted(ActionPlanCompleted {
                 verified: 2,
                 cancelled: 0,
             }),
-        ))
+        )
         .await;
     client
         .advance_stage(advance(pb::Stage::Closed))
@@ -520,8 +486,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &admin,
         ))
         .await
-        .expect("get")
-        .into_inner();
+        .reply("get");
     assert_eq!(stage(&review), pb::Stage::Closed);
 
     // The timeline: every deadline met.
@@ -533,8 +498,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &auditor,
         ))
         .await
-        .expect("timeline")
-        .into_inner();
+        .reply("timeline");
     for kind in [
         pb::DeadlineKind::Notification,
         pb::DeadlineKind::RapidReview,
@@ -567,8 +531,7 @@ async fn a_review_runs_from_notification_to_closure() {
             &auditor,
         ))
         .await
-        .expect("audit")
-        .into_inner();
+        .reply("audit");
     let actions: HashSet<String> = audit
         .records
         .iter()
@@ -629,13 +592,9 @@ async fn a_review_runs_from_notification_to_closure() {
         "stage_changed",
         "review_closed",
     ];
-    let events = cspr_platform::testing::read_stream(
-        &registry.platform.nats_url,
-        &registry.stream(),
-        expected.len(),
-        Duration::from_secs(20),
-    )
-    .await;
+    let events = registry
+        .published_within(expected.len(), Duration::from_secs(20))
+        .await;
     let types: Vec<&str> = events
         .iter()
         .map(|(_, event)| event.r#type.as_str())

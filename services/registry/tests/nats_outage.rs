@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{TestRegistry, authed, pdate};
+use common::{RegistryTest, TestRegistry, authed, pdate};
 use cspr_platform::testing::OwnNatsServer;
 use cspr_proto::registry::v1 as pb;
 
@@ -26,7 +26,7 @@ async fn commands_succeed_while_nats_is_down_and_events_follow() {
     let mut nats = OwnNatsServer::start().await;
     let registry = TestRegistry::start_with_nats(&nats.url(), "2026-03-11").await;
     let mut client = registry.client.clone();
-    let admin = registry.admin();
+    let admin = registry.role_token("partnership_admin");
     client
         .create_review(authed(create("before".into()), &admin))
         .await
@@ -56,13 +56,7 @@ async fn commands_succeed_while_nats_is_down_and_events_follow() {
         .expect("after the outage");
 
     // Assert: all twelve events, each once.
-    let events = cspr_platform::testing::read_stream(
-        &nats.url(),
-        &registry.stream(),
-        12,
-        Duration::from_secs(60),
-    )
-    .await;
+    let events = registry.published_within(12, Duration::from_secs(60)).await;
     let ids: HashSet<&str> = events.iter().map(|(_, event)| event.id.as_str()).collect();
     assert_eq!(events.len(), 12, "every event delivered: {}", events.len());
     assert_eq!(ids.len(), 12, "no event twice");

@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{PARTNERSHIP, TestRegistry, authed, pdate, violated_fields};
+use common::{PARTNERSHIP, Refusal, RegistryTest, Reply, TestRegistry, authed, pdate};
 use cspr_platform::auth::Claims;
 use cspr_proto::registry::v1 as pb;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -57,11 +57,10 @@ async fn bad_tokens_are_unauthenticated() {
     let mut client = registry.client.clone();
     let secret = cspr_platform::testing::TEST_SECRET;
 
-    let missing = client
+    client
         .list_reviews(Request::new(pb::ListReviewsRequest::default()))
         .await
-        .expect_err("no token");
-    assert_eq!(missing.code(), Code::Unauthenticated);
+        .refused(Code::Unauthenticated, "no token");
 
     // {"alg":"none"} with plausible claims and no signature.
     let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhIiwicGFydG5lcnNoaXAiOiJzb3V0aHZhbGUiLCJyb2xlcyI6WyJwYXJ0bmVyc2hpcF9hZG1pbiJdLCJleHAiOjQxMDI0NDQ4MDAsImlzcyI6ImNzcHItdGVzdCIsImF1ZCI6ImNzcHIifQ.";
@@ -89,17 +88,18 @@ async fn bad_tokens_are_unauthenticated() {
         ("garbage", "not-a-token".to_string()),
     ];
     for (case, token) in forged {
-        let refused = client
+        client
             .create_review(authed(create_request(case, "Child Q"), &token))
             .await
-            .expect_err(case);
-        assert_eq!(refused.code(), Code::Unauthenticated, "{case}");
+            .refused(Code::Unauthenticated, case);
     }
     let listed = client
-        .list_reviews(authed(pb::ListReviewsRequest::default(), &registry.admin()))
+        .list_reviews(authed(
+            pb::ListReviewsRequest::default(),
+            &registry.role_token("partnership_admin"),
+        ))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert!(
         listed.reviews.is_empty(),
         "nothing was created by a forged token"
@@ -112,10 +112,12 @@ async fn roles_and_partnerships_are_enforced() {
     let registry = TestRegistry::start("2026-03-11").await;
     let mut client = registry.client.clone();
     let review = client
-        .create_review(authed(create_request("r1", "Child Q"), &registry.admin()))
+        .create_review(authed(
+            create_request("r1", "Child Q"),
+            &registry.role_token("partnership_admin"),
+        ))
         .await
-        .expect("create")
-        .into_inner();
+        .reply("create");
 
     for role in [
         "panel_member",
@@ -125,19 +127,17 @@ async fn roles_and_partnerships_are_enforced() {
         "family_liaison",
         "panel_chair",
     ] {
-        let token = registry.token(&[role], "someone");
-        let refused = client
+        let token = registry.token_as(&[role], "someone");
+        client
             .create_review(authed(create_request(role, "Child R"), &token))
             .await
-            .expect_err(role);
-        assert_eq!(
-            refused.code(),
-            Code::PermissionDenied,
-            "{role} may not create reviews"
-        );
+            .refused(
+                Code::PermissionDenied,
+                &format!("{role} may not create reviews"),
+            );
     }
-    let agency = registry.token_for(PARTNERSHIP, &["agency"], Some("police"), "police-system");
-    let refused = client
+    let agency = registry.agency_token("police");
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: review.id.clone(),
@@ -145,10 +145,9 @@ async fn roles_and_partnerships_are_enforced() {
             &agency,
         ))
         .await
-        .expect_err("agency");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let operations = registry.token(&["operations"], "ops");
-    let refused = client
+        .refused(Code::PermissionDenied, "agency");
+    let operations = registry.role_token("operations");
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: review.id.clone(),
@@ -156,10 +155,9 @@ async fn roles_and_partnerships_are_enforced() {
             &operations,
         ))
         .await
-        .expect_err("operations see no case content");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let unappointed = registry.token(&["reviewer"], "not-appointed");
-    let refused = client
+        .refused(Code::PermissionDenied, "operations see no case content");
+    let unappointed = registry.token_as(&["reviewer"], "not-appointed");
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: review.id.clone(),
@@ -167,16 +165,14 @@ async fn roles_and_partnerships_are_enforced() {
             &unappointed,
         ))
         .await
-        .expect_err("reviewer not appointed");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied, "reviewer not appointed");
     let listed = client
         .list_reviews(authed(pb::ListReviewsRequest::default(), &unappointed))
         .await
-        .expect("a reviewer lists only their reviews")
-        .into_inner();
+        .reply("a reviewer lists only their reviews");
     assert!(listed.reviews.is_empty());
 
-    let member = registry.token(&["panel_member"], "wren");
+    let member = registry.role_token("panel_member");
     let read = client
         .get_review(authed(
             pb::GetReviewRequest {
@@ -185,12 +181,11 @@ async fn roles_and_partnerships_are_enforced() {
             &member,
         ))
         .await
-        .expect("panel members read reviews")
-        .into_inner();
+        .reply("panel members read reviews");
     assert_eq!(read.id, review.id);
 
-    let elsewhere = registry.token_for("northmoor", &["partnership_admin"], None, "nora");
-    let hidden = client
+    let elsewhere = registry.token_elsewhere("partnership_admin", None);
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: review.id.clone(),
@@ -198,9 +193,8 @@ async fn roles_and_partnerships_are_enforced() {
             &elsewhere,
         ))
         .await
-        .expect_err("another partnership's review");
-    assert_eq!(hidden.code(), Code::NotFound);
-    let hidden = client
+        .refused(Code::NotFound, "another partnership's review");
+    client
         .record_notification_sent(authed(
             pb::RecordNotificationSentRequest {
                 review_id: review.id.clone(),
@@ -210,19 +204,17 @@ async fn roles_and_partnerships_are_enforced() {
             &elsewhere,
         ))
         .await
-        .expect_err("another partnership cannot change it");
-    assert_eq!(hidden.code(), Code::NotFound);
+        .refused(Code::NotFound, "another partnership cannot change it");
     let listed = client
         .list_reviews(authed(pb::ListReviewsRequest::default(), &elsewhere))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert!(
         listed.reviews.is_empty(),
         "lists are scoped to the token's partnership"
     );
 
-    let auditor = registry.token(&["auditor"], "audrey");
+    let auditor = registry.role_token("auditor");
     let trail = client
         .list_audit_records(authed(
             pb::ListAuditRecordsRequest {
@@ -233,8 +225,7 @@ async fn roles_and_partnerships_are_enforced() {
             &auditor,
         ))
         .await
-        .expect("audit")
-        .into_inner();
+        .reply("audit");
     let refusals = trail
         .records
         .iter()
@@ -256,23 +247,21 @@ async fn roles_and_partnerships_are_enforced() {
 async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
     let registry = TestRegistry::start("2026-03-11").await;
     let mut client = registry.client.clone();
-    let admin = registry.admin();
+    let admin = registry.role_token("partnership_admin");
 
-    let refused = client
+    client
         .create_review(authed(pb::CreateReviewRequest::default(), &admin))
         .await
-        .expect_err("empty request");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(
-        violated_fields(&refused),
-        [
-            "request_id",
-            "child_alias",
-            "local_authority",
-            "incident_date",
-            "became_aware_on"
-        ]
-    );
+        .invalid(
+            &[
+                "request_id",
+                "child_alias",
+                "local_authority",
+                "incident_date",
+                "became_aware_on",
+            ],
+            "empty request",
+        );
 
     let mut future = create_request("future", "Child Q");
     future.incident_date = pdate("2026-04-01");
@@ -281,24 +270,19 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
         month: 2,
         day: 30,
     });
-    let refused = client
+    client
         .create_review(authed(future, &admin))
         .await
-        .expect_err("bad dates");
-    assert_eq!(
-        violated_fields(&refused),
-        ["incident_date", "became_aware_on"]
-    );
+        .invalid(&["incident_date", "became_aware_on"], "bad dates");
 
     let mut reversed = create_request("reversed", "Child Q");
     reversed.became_aware_on = pdate("2026-03-01");
-    let refused = client
+    client
         .create_review(authed(reversed, &admin))
         .await
-        .expect_err("aware before incident");
-    assert_eq!(violated_fields(&refused), ["became_aware_on"]);
+        .invalid(&["became_aware_on"], "aware before incident");
 
-    let refused = client
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: "not-a-uuid".into(),
@@ -306,9 +290,8 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
             &admin,
         ))
         .await
-        .expect_err("malformed id");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    let refused = client
+        .refused(Code::InvalidArgument, "malformed id");
+    client
         .get_review(authed(
             pb::GetReviewRequest {
                 review_id: uuid::Uuid::new_v4().to_string(),
@@ -316,9 +299,8 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
             &admin,
         ))
         .await
-        .expect_err("unknown id");
-    assert_eq!(refused.code(), Code::NotFound);
-    let refused = client
+        .refused(Code::NotFound, "unknown id");
+    client
         .list_reviews(authed(
             pb::ListReviewsRequest {
                 page_token: "zz".into(),
@@ -327,15 +309,13 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
             &admin,
         ))
         .await
-        .expect_err("bad page token");
-    assert_eq!(violated_fields(&refused), ["page_token"]);
+        .invalid(&["page_token"], "bad page token");
 
     let review = client
         .create_review(authed(create_request("ok", "Child Q"), &admin))
         .await
-        .expect("create")
-        .into_inner();
-    let refused = client
+        .reply("create");
+    client
         .set_terms_of_reference(authed(
             pb::SetTermsOfReferenceRequest {
                 review_id: review.id.clone(),
@@ -351,20 +331,19 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
             &admin,
         ))
         .await
-        .expect_err("bad terms");
-    assert_eq!(
-        violated_fields(&refused),
-        [
-            "scope_end",
-            "key_lines_of_enquiry",
-            "methodology",
-            "agencies_in_scope[0].id",
-            "agencies_in_scope[0].name",
-            "agencies_in_scope[0].contact_email",
-            "report_due_date",
-        ]
-    );
-    let refused = client
+        .invalid(
+            &[
+                "scope_end",
+                "key_lines_of_enquiry",
+                "methodology",
+                "agencies_in_scope[0].id",
+                "agencies_in_scope[0].name",
+                "agencies_in_scope[0].contact_email",
+                "report_due_date",
+            ],
+            "bad terms",
+        );
+    client
         .record_decision(authed(
             pb::RecordDecisionRequest {
                 review_id: review.id.clone(),
@@ -375,28 +354,15 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
             &admin,
         ))
         .await
-        .expect_err("wrong stage");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "wrong stage");
 
     // Only the one valid review exists, and only its creation reached the bus.
     let listed = client
         .list_reviews(authed(pb::ListReviewsRequest::default(), &admin))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert_eq!(listed.reviews.len(), 1);
-    let events = cspr_platform::testing::read_stream(
-        &registry.platform.nats_url,
-        &registry.stream(),
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
-    let types: Vec<&str> = events
-        .iter()
-        .map(|(_, event)| event.r#type.as_str())
-        .collect();
-    assert_eq!(types, ["review_created"]);
+    assert_eq!(registry.published_types(1).await, ["review_created"]);
     registry.stop().await;
 }
 
@@ -404,25 +370,22 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_stored() {
 async fn request_ids_make_creation_safe_to_retry() {
     let registry = TestRegistry::start("2026-03-11").await;
     let mut client = registry.client.clone();
-    let admin = registry.admin();
+    let admin = registry.role_token("partnership_admin");
 
     let first = client
         .create_review(authed(create_request("same-id", "Child Q"), &admin))
         .await
-        .expect("first")
-        .into_inner();
+        .reply("first");
     let retry = client
         .create_review(authed(create_request("same-id", "Child Q"), &admin))
         .await
-        .expect("retry")
-        .into_inner();
+        .reply("retry");
     assert_eq!(first.id, retry.id);
     assert_eq!(first.reference, retry.reference);
-    let conflict = client
+    client
         .create_review(authed(create_request("same-id", "Child R"), &admin))
         .await
-        .expect_err("same id, other content");
-    assert_eq!(conflict.code(), Code::AlreadyExists);
+        .refused(Code::AlreadyExists, "same id, other content");
 
     // Concurrent retries of one request create one review.
     let mut handles = Vec::new();
@@ -465,8 +428,7 @@ async fn request_ids_make_creation_safe_to_retry() {
                 &admin,
             ))
             .await
-            .expect("page")
-            .into_inner();
+            .reply("page");
         assert!(page.reviews.len() <= 3);
         seen.extend(page.reviews.into_iter().map(|review| review.id));
         if page.next_page_token.is_empty() {
@@ -478,13 +440,7 @@ async fn request_ids_make_creation_safe_to_retry() {
     assert_eq!(seen.len(), 7);
     assert_eq!(unique.len(), 7);
 
-    let events = cspr_platform::testing::read_stream(
-        &registry.platform.nats_url,
-        &registry.stream(),
-        7,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = registry.published(7).await;
     assert_eq!(events.len(), 7, "one review_created per review");
     registry.stop().await;
 }

@@ -8,7 +8,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestSubmissions, authed, chronology, entry, header, submit, violated_fields};
+use common::{
+    Refusal, Reply, SubmissionsTest, TestSubmissions, assert_says, authed, chronology, entry,
+    header, submit, swept_together,
+};
 use cspr_proto::submissions::v1 as pb;
 use tonic::Code;
 
@@ -23,7 +26,7 @@ async fn a_ten_thousand_entry_report_round_trips_exactly() {
 
     let receipt = submit(
         &mut client,
-        &service.agency("police"),
+        &service.agency_token("police"),
         header("police-v1", &review_id, "police", 10_000),
         sent.clone(),
     )
@@ -33,9 +36,14 @@ async fn a_ten_thousand_entry_report_round_trips_exactly() {
     assert_eq!(receipt.version, 1);
     assert_eq!(receipt.entry_count, 10_000);
     assert_eq!(receipt.content_hash.len(), 64);
-    let received = chronology(&mut client, &service.chair(), &review_id, true)
-        .await
-        .expect("chronology");
+    let received = chronology(
+        &mut client,
+        &service.role_token("panel_chair"),
+        &review_id,
+        true,
+    )
+    .await
+    .expect("chronology");
     assert_eq!(received.len(), 10_000);
     for (sent, received) in sent.iter().zip(&received) {
         assert_eq!(received.agency_id, "police");
@@ -43,20 +51,19 @@ async fn a_ten_thousand_entry_report_round_trips_exactly() {
     }
     // Accepted only (the default): nothing yet.
     assert!(
-        chronology(&mut client, &service.chair(), &review_id, false)
-            .await
-            .expect("chronology")
-            .is_empty()
+        chronology(
+            &mut client,
+            &service.role_token("panel_chair"),
+            &review_id,
+            false
+        )
+        .await
+        .expect("chronology")
+        .is_empty()
     );
 
     // The submitted event names each practitioner once.
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        3,
-        Duration::from_secs(10),
-    )
-    .await;
+    let events = service.published(3).await;
     let submitted: Vec<_> = events
         .iter()
         .filter_map(|(_, event)| match &event.body {
@@ -76,7 +83,7 @@ async fn a_ten_thousand_entry_report_round_trips_exactly() {
 async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
     let service = TestSubmissions::start("2026-03-20").await;
     let review_id = service.review_with_agencies(&["police"]).await;
-    let token = service.agency("police");
+    let token = service.agency_token("police");
 
     // The connection is cut after 2,500 entries: more than one ingest batch (2,000), so
     // the service has written rows (uncommitted) that must go with the broken stream.
@@ -129,32 +136,24 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
         entries,
     )
     .await
-    .expect_err("ended early");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&refused), ["header.entry_count"]);
-    assert!(
-        refused.message().contains("after 500 entries"),
-        "{}",
-        refused.message()
-    );
+    .invalid(&["header.entry_count"], "ended early");
+    assert_says(&refused, "after 500 entries");
 
     // A header and nothing else, and a stream with no header at all.
-    let refused = client
+    client
         .submit_agency_report(authed(
             tokio_stream::iter(Vec::<pb::SubmitAgencyReportRequest>::new()),
             &token,
         ))
         .await
-        .expect_err("no header");
-    assert_eq!(violated_fields(&refused), ["header"]);
-    let refused = client
+        .invalid(&["header"], "no header");
+    client
         .submit_agency_report(authed(
             tokio_stream::iter(vec![common::as_message(entry(0, "police", "2024-10-01"))]),
             &token,
         ))
         .await
-        .expect_err("entry first");
-    assert_eq!(violated_fields(&refused), ["header"]);
+        .invalid(&["header"], "entry first");
 
     wait_for_writers_to_finish(&service).await;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM agency_reports")
@@ -212,71 +211,66 @@ async fn bad_entries_are_named_by_index_and_field() {
     let service = TestSubmissions::start("2026-03-20").await;
     let review_id = service.review_with_agencies(&["police"]).await;
     let mut client = service.client.clone();
-    let token = service.agency("police");
+    let token = service.agency_token("police");
 
     let mut entries: Vec<_> = (0..100)
         .map(|index| entry(index, "police", "2024-10-01"))
         .collect();
     entries[41].occurred_on = common::pdate("2026-03-10");
-    let refused = submit(
+    submit(
         &mut client,
         &token,
         header("outside", &review_id, "police", 100),
         entries,
     )
     .await
-    .expect_err("outside scope");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&refused), ["entries[41].occurred_on"]);
+    .invalid(&["entries[41].occurred_on"], "outside scope");
 
     let mut entries: Vec<_> = (0..5)
         .map(|index| entry(index, "police", "2024-10-01"))
         .collect();
     entries[3].description = String::new();
     entries[3].time_of_day = "9am".into();
-    let refused = submit(
+    submit(
         &mut client,
         &token,
         header("missing", &review_id, "police", 5),
         entries,
     )
     .await
-    .expect_err("missing");
-    assert_eq!(
-        violated_fields(&refused),
-        ["entries[3].time_of_day", "entries[3].description"]
+    .invalid(
+        &["entries[3].time_of_day", "entries[3].description"],
+        "missing",
     );
 
     let mut bad_header = header("", "not-a-review", "Police", -1);
     if let Some(pb::submit_agency_report_request::Item::Header(header)) = &mut bad_header.item {
         header.narrative = None;
     }
-    let refused = submit(&mut client, &token, bad_header, vec![])
+    submit(&mut client, &token, bad_header, vec![])
         .await
-        .expect_err("bad header");
-    assert_eq!(
-        violated_fields(&refused),
-        [
-            "header.request_id",
-            "header.review_id",
-            "header.agency_id",
-            "header.entry_count",
-            "header.narrative.summary",
-            "header.narrative.analysis_of_involvement",
-            "header.narrative.learning"
-        ]
-    );
+        .invalid(
+            &[
+                "header.request_id",
+                "header.review_id",
+                "header.agency_id",
+                "header.entry_count",
+                "header.narrative.summary",
+                "header.narrative.analysis_of_involvement",
+                "header.narrative.learning",
+            ],
+            "bad header",
+        );
 
     let unknown = uuid::Uuid::now_v7().to_string();
-    let refused = submit(
+    submit(
         &mut client,
         &token,
         header("unknown", &unknown, "police", 0),
         vec![],
     )
     .await
-    .expect_err("unknown review");
-    assert_eq!(refused.code(), Code::NotFound);
+    .refused(Code::NotFound, "unknown review");
 
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM agency_reports")
         .fetch_one(service.store.pool())
@@ -291,8 +285,8 @@ async fn agencies_see_and_submit_only_their_own() {
     let service = TestSubmissions::start("2026-03-20").await;
     let review_id = service.review_with_agencies(&["police", "gp"]).await;
     let mut client = service.client.clone();
-    let police = service.agency("police");
-    let gp = service.agency("gp");
+    let police = service.agency_token("police");
+    let gp = service.agency_token("gp");
     let entries: Vec<_> = (0..3)
         .map(|index| entry(index, "police", "2024-10-01"))
         .collect();
@@ -305,16 +299,15 @@ async fn agencies_see_and_submit_only_their_own() {
     .await
     .expect("police submits");
 
-    let refused = submit(
+    submit(
         &mut client,
         &gp,
         header("g1", &review_id, "police", 3),
         entries,
     )
     .await
-    .expect_err("gp as police");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let hidden = client
+    .refused(Code::PermissionDenied, "gp as police");
+    client
         .get_agency_report(authed(
             pb::GetAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -324,8 +317,7 @@ async fn agencies_see_and_submit_only_their_own() {
             &gp,
         ))
         .await
-        .expect_err("gp reads police");
-    assert_eq!(hidden.code(), Code::NotFound);
+        .refused(Code::NotFound, "gp reads police");
     let own = client
         .list_agency_reports(authed(
             pb::ListAgencyReportsRequest {
@@ -335,13 +327,14 @@ async fn agencies_see_and_submit_only_their_own() {
             &gp,
         ))
         .await
-        .expect("list")
-        .into_inner();
+        .reply("list");
     assert!(own.reports.is_empty(), "gp sees no other agency's report");
-    let refused = chronology(&mut client, &gp, &review_id, true)
+    chronology(&mut client, &gp, &review_id, true)
         .await
-        .expect_err("agencies do not read the combined chronology");
-    assert_eq!(refused.code(), Code::PermissionDenied);
+        .refused(
+            Code::PermissionDenied,
+            "agencies do not read the combined chronology",
+        );
     let requests = client
         .list_report_requests(authed(
             pb::ListReportRequestsRequest {
@@ -351,8 +344,7 @@ async fn agencies_see_and_submit_only_their_own() {
             &gp,
         ))
         .await
-        .expect("own requests")
-        .into_inner();
+        .reply("own requests");
     assert_eq!(requests.report_requests.len(), 1);
     assert_eq!(requests.report_requests[0].agency_id, "gp");
 
@@ -366,18 +358,11 @@ async fn agencies_see_and_submit_only_their_own() {
             &police,
         ))
         .await
-        .expect("police reads its own")
-        .into_inner();
+        .reply("police reads its own");
     assert_eq!(read.entry_count, 3);
 
-    let elsewhere = cspr_platform::testing::token(
-        &service.platform,
-        "northmoor",
-        &["agency"],
-        Some("police"),
-        "x",
-    );
-    let hidden = client
+    let elsewhere = service.token_elsewhere("agency", Some("police"));
+    client
         .get_agency_report(authed(
             pb::GetAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -387,10 +372,9 @@ async fn agencies_see_and_submit_only_their_own() {
             &elsewhere,
         ))
         .await
-        .expect_err("another partnership");
-    assert_eq!(hidden.code(), Code::NotFound);
-    let member = service.token(&["panel_member"], "wren");
-    let refused = client
+        .refused(Code::NotFound, "another partnership");
+    let member = service.role_token("panel_member");
+    client
         .accept_agency_report(authed(
             pb::AcceptAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -400,17 +384,8 @@ async fn agencies_see_and_submit_only_their_own() {
             &member,
         ))
         .await
-        .expect_err("members do not decide");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let trail = cspr_platform::audit::list_for_review(
-        &mut service.store.pool().acquire().await.expect("connection"),
-        common::PARTNERSHIP,
-        review_id.parse().expect("uuid"),
-        None,
-        100,
-    )
-    .await
-    .expect("audit");
+        .refused(Code::PermissionDenied, "members do not decide");
+    let trail = service.audit_trail(&review_id, 100).await;
     assert!(
         trail
             .iter()
@@ -429,7 +404,7 @@ async fn retries_return_the_same_receipt() {
     let service = TestSubmissions::start("2026-03-20").await;
     let review_id = service.review_with_agencies(&["police"]).await;
     let mut client = service.client.clone();
-    let token = service.agency("police");
+    let token = service.agency_token("police");
     let entries: Vec<_> = (0..50)
         .map(|index| entry(index, "police", "2024-10-01"))
         .collect();
@@ -453,15 +428,14 @@ async fn retries_return_the_same_receipt() {
     assert_eq!(first, retry);
     let mut changed = entries.clone();
     changed[7].description = "Something else".into();
-    let conflict = submit(
+    submit(
         &mut client,
         &token,
         header("same", &review_id, "police", 50),
         changed.clone(),
     )
     .await
-    .expect_err("conflict");
-    assert_eq!(conflict.code(), Code::AlreadyExists);
+    .refused(Code::AlreadyExists, "conflict");
     let second = submit(
         &mut client,
         &token,
@@ -490,13 +464,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
     assert_eq!(service.request_count(&review_id).await, 2);
 
     // The same event delivered again (another message id gets past JetStream's dedupe).
-    cspr_platform::testing::publish_event(
-        &service.platform,
-        &terms,
-        &uuid::Uuid::new_v4().to_string(),
-    )
-    .await;
-    service.wait_drained("registry").await;
+    service.redeliver(&terms).await;
     // A revision of the terms with the same agencies and a new due date.
     let mut revised = common::terms(&["police", "gp", "school"]);
     if let cspr_proto::events::v1::event::Body::TermsOfReferenceSet(terms) = &mut revised {
@@ -506,7 +474,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
     service.registry_event(&review_id, revised).await;
     assert_eq!(service.request_count(&review_id).await, 3);
 
-    let admin = service.token(&["partnership_admin"], "alice-admin");
+    let admin = service.role_token("partnership_admin");
     let mut client = service.client.clone();
     let requests = client
         .list_report_requests(authed(
@@ -517,8 +485,7 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
             &admin,
         ))
         .await
-        .expect("list")
-        .into_inner()
+        .reply("list")
         .report_requests;
     let agencies: BTreeSet<_> = requests
         .iter()
@@ -531,16 +498,11 @@ async fn terms_of_reference_redelivered_create_no_duplicate_requests() {
             .iter()
             .all(|request| request.due_date == common::pdate("2026-05-15"))
     );
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        5,
-        Duration::from_secs(10),
-    )
-    .await;
-    let requested = events
+    let requested = service
+        .published_types(5)
+        .await
         .iter()
-        .filter(|(_, event)| event.r#type == "agency_report_requested")
+        .filter(|kind| *kind == "agency_report_requested")
         .count();
     assert_eq!(
         requested, 5,
@@ -563,7 +525,7 @@ async fn the_combined_chronology_merges_agencies_in_date_order() {
         .collect();
     submit(
         &mut client,
-        &service.agency("police"),
+        &service.agency_token("police"),
         header("p", &review_id, "police", 700),
         police,
     )
@@ -571,13 +533,13 @@ async fn the_combined_chronology_merges_agencies_in_date_order() {
     .expect("police");
     submit(
         &mut client,
-        &service.agency("gp"),
+        &service.agency_token("gp"),
         header("g", &review_id, "gp", 700),
         gp,
     )
     .await
     .expect("gp");
-    let chair = service.chair();
+    let chair = service.role_token("panel_chair");
     client
         .accept_agency_report(authed(
             pb::AcceptAgencyReportRequest {
@@ -628,13 +590,13 @@ async fn panel_decisions_follow_their_rules() {
         .review_with_agencies(&["police", "gp", "school"])
         .await;
     let mut client = service.client.clone();
-    let chair = service.chair();
-    let police = service.agency("police");
+    let chair = service.role_token("panel_chair");
+    let police = service.agency_token("police");
     let entries: Vec<_> = (0..5)
         .map(|index| entry(index, "police", "2024-10-01"))
         .collect();
 
-    let refused = client
+    client
         .accept_agency_report(authed(
             pb::AcceptAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -644,8 +606,7 @@ async fn panel_decisions_follow_their_rules() {
             &chair,
         ))
         .await
-        .expect_err("nothing submitted");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "nothing submitted");
 
     submit(
         &mut client,
@@ -666,8 +627,7 @@ async fn panel_decisions_follow_their_rules() {
             &chair,
         ))
         .await
-        .expect("returned")
-        .into_inner();
+        .reply("returned");
     assert_eq!(returned.status, pb::ReportStatus::Returned as i32);
     assert_eq!(returned.decision_note, "Entries for 2025 are missing.");
     let receipt = submit(
@@ -679,7 +639,7 @@ async fn panel_decisions_follow_their_rules() {
     .await
     .expect("v2");
     assert_eq!(receipt.version, 2);
-    let stale = client
+    client
         .accept_agency_report(authed(
             pb::AcceptAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -689,8 +649,7 @@ async fn panel_decisions_follow_their_rules() {
             &chair,
         ))
         .await
-        .expect_err("not the latest");
-    assert_eq!(stale.code(), Code::FailedPrecondition);
+        .refused(Code::FailedPrecondition, "not the latest");
     client
         .accept_agency_report(authed(
             pb::AcceptAgencyReportRequest {
@@ -702,7 +661,7 @@ async fn panel_decisions_follow_their_rules() {
         ))
         .await
         .expect("accepted");
-    let admin = service.token(&["partnership_admin"], "alice-admin");
+    let admin = service.role_token("partnership_admin");
     let waived = client
         .waive_agency_report(authed(
             pb::WaiveAgencyReportRequest {
@@ -713,19 +672,17 @@ async fn panel_decisions_follow_their_rules() {
             &admin,
         ))
         .await
-        .expect("waived")
-        .into_inner();
+        .reply("waived");
     assert_eq!(waived.status, pb::ReportStatus::Waived as i32);
-    let refused = submit(
+    submit(
         &mut client,
-        &service.agency("gp"),
+        &service.agency_token("gp"),
         header("late", &review_id, "gp", 0),
         vec![],
     )
     .await
-    .expect_err("waived");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    let refused = client
+    .refused(Code::FailedPrecondition, "waived");
+    client
         .waive_agency_report(authed(
             pb::WaiveAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -735,20 +692,13 @@ async fn panel_decisions_follow_their_rules() {
             &admin,
         ))
         .await
-        .expect_err("reason required");
-    assert_eq!(violated_fields(&refused), ["reason"]);
+        .invalid(&["reason"], "reason required");
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        8,
-        Duration::from_secs(10),
-    )
-    .await;
-    let types: Vec<_> = events
-        .iter()
-        .map(|(_, event)| event.r#type.as_str())
-        .filter(|kind| *kind != "agency_report_requested")
+    let types: Vec<String> = service
+        .published_types(8)
+        .await
+        .into_iter()
+        .filter(|kind| kind != "agency_report_requested")
         .collect();
     assert_eq!(
         types,
@@ -770,7 +720,7 @@ async fn reminders_are_raised_once_across_replicas() {
     let mut client = service.client.clone();
     submit(
         &mut client,
-        &service.agency("gp"),
+        &service.agency_token("gp"),
         header("g", &review_id, "gp", 0),
         vec![],
     )
@@ -781,11 +731,8 @@ async fn reminders_are_raised_once_across_replicas() {
         Duration::from_secs(3600),
         5,
     );
-    let second = cspr_submissions::jobs::ReminderSweep::new(
-        service.store.clone(),
-        Duration::from_secs(3600),
-        5,
-    );
+    // A second replica's sweep: the same job on the same database.
+    let second = first.clone();
 
     assert_eq!(
         first.sweep_once().await.expect("sweep"),
@@ -793,28 +740,24 @@ async fn reminders_are_raised_once_across_replicas() {
         "due 2026-05-01: not yet within 5 days"
     );
     service.clock.set_date(common::date("2026-04-27"));
-    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
     assert_eq!(
-        one.expect("sweep") + two.expect("sweep"),
+        swept_together(first.sweep_once(), second.sweep_once()).await,
         1,
         "due soon for police only (gp submitted)"
     );
     service.clock.set_date(common::date("2026-05-04"));
-    let (one, two) = tokio::join!(first.sweep_once(), second.sweep_once());
-    assert_eq!(one.expect("sweep") + two.expect("sweep"), 1, "overdue once");
+    assert_eq!(
+        swept_together(first.sweep_once(), second.sweep_once()).await,
+        1,
+        "overdue once"
+    );
     assert_eq!(first.sweep_once().await.expect("sweep"), 0);
 
-    let events = cspr_platform::testing::read_stream(
-        &service.platform.nats_url,
-        &service.stream(),
-        5,
-        Duration::from_secs(10),
-    )
-    .await;
-    let reminders: Vec<_> = events
-        .iter()
-        .filter(|(_, event)| event.r#type.starts_with("report_"))
-        .map(|(_, event)| event.r#type.as_str())
+    let reminders: Vec<String> = service
+        .published_types(5)
+        .await
+        .into_iter()
+        .filter(|kind| kind.starts_with("report_"))
         .collect();
     assert_eq!(reminders, ["report_due_soon", "report_overdue"]);
     service.stop().await;

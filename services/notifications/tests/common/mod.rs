@@ -6,47 +6,40 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use cspr_notifications::config::{MailTarget, NotificationsConfig};
 use cspr_notifications::domain::RetryPolicy;
-use cspr_platform::testing::{self, TestService, TestSetup};
+use cspr_platform::testing::{self, TestApp, TestSetup};
 use cspr_proto::events::v1::{Event, event::Body};
-use cspr_proto::google::r#type::Date;
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
-use sqlx::PgPool;
 use tonic::transport::Channel;
 
-pub use testing::{SmtpSink, authed};
+pub use testing::{
+    PARTNERSHIP, REVIEW_REFERENCE, Refusal, Reply, SmtpSink, authed, files_in, proto_date as date,
+};
 
-pub const PARTNERSHIP: &str = "southvale";
+/// The notifications service under test, on 2026-04-20 (no store of its own: the tests
+/// read its database through the pool).
+pub type TestNotifications = TestApp<NotificationsClient<Channel>, ()>;
 
-pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-pub struct TestNotifications {
-    /// The running service, its clock, platform settings and clean-up.
-    pub service: TestService,
-    /// The service's database.
-    pub pool: PgPool,
-    pub client: NotificationsClient<Channel>,
-}
-
-impl std::ops::Deref for TestNotifications {
-    type Target = TestService;
-
-    fn deref(&self) -> &TestService {
-        &self.service
-    }
-}
-
-impl TestNotifications {
+/// What the notifications tests do with the service.
+pub trait NotificationsTest {
     /// Starts the service sending to `target`.
-    pub async fn start(target: MailTarget) -> Self {
-        let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
-        let setup = TestSetup::new(cspr_notifications::SERVICE_NAME, today).await;
-        let pool = setup.context.pool.clone();
+    async fn start(target: MailTarget) -> Self;
+    /// How many deliveries are planned.
+    async fn delivery_count(&self) -> i64;
+    /// Waits until the deliveries with `status` number `count`; returns them.
+    async fn wait_for_status(&self, status: pb::DeliveryStatus, count: usize) -> Vec<pb::Delivery>;
+    async fn deliveries(&self, status: pb::DeliveryStatus) -> Vec<pb::Delivery>;
+}
+
+impl NotificationsTest for TestNotifications {
+    async fn start(target: MailTarget) -> Self {
+        let setup = TestSetup::new(
+            cspr_notifications::SERVICE_NAME,
+            testing::date("2026-04-20"),
+        )
+        .await;
         let config = NotificationsConfig {
             target,
             from: "CSPR reviews <no-reply@cspr.test>".into(),
@@ -58,51 +51,32 @@ impl TestNotifications {
             concurrency: 16,
             poll_interval: Duration::from_millis(100),
         };
-        let started = cspr_notifications::start(setup.context.clone(), config);
-        let service = setup.serve(cspr_notifications::GRPC_NAME, started).await;
-        Self {
-            client: NotificationsClient::new(service.channel.clone()),
-            pool,
-            service,
-        }
+        setup
+            .serve_app(
+                cspr_notifications::GRPC_NAME,
+                |context| cspr_notifications::start(context, config),
+                NotificationsClient::new,
+                |_| (),
+            )
+            .await
     }
 
-    pub fn operations(&self) -> String {
-        self.service
-            .token(PARTNERSHIP, &["operations"], None, "ops")
-    }
-
-    /// Publishes an event of `review_id` as its producer would, waits until the service
-    /// consumed it, and returns it.
-    pub async fn publish(&self, review_id: &str, body: Body) -> Event {
-        let event = testing::foreign_event(PARTNERSHIP, review_id, body);
-        self.service.deliver(&event).await;
-        event
-    }
-
-    /// How many deliveries are planned.
-    pub async fn delivery_count(&self) -> i64 {
+    async fn delivery_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM deliveries")
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool())
             .await
             .expect("count")
     }
 
-    /// Waits until the deliveries with `status` number `count`; returns them.
-    pub async fn wait_for_status(
-        &self,
-        status: pb::DeliveryStatus,
-        count: usize,
-    ) -> Vec<pb::Delivery> {
-        self.service
-            .eventually(&format!("{count} deliveries {status:?}"), || async {
-                let deliveries = self.deliveries(status).await;
-                (deliveries.len() == count).then_some(deliveries)
-            })
-            .await
+    async fn wait_for_status(&self, status: pb::DeliveryStatus, count: usize) -> Vec<pb::Delivery> {
+        self.eventually(&format!("{count} deliveries {status:?}"), || async {
+            let deliveries = self.deliveries(status).await;
+            (deliveries.len() == count).then_some(deliveries)
+        })
+        .await
     }
 
-    pub async fn deliveries(&self, status: pb::DeliveryStatus) -> Vec<pb::Delivery> {
+    async fn deliveries(&self, status: pb::DeliveryStatus) -> Vec<pb::Delivery> {
         let mut client = self.client.clone();
         client
             .list_deliveries(authed(
@@ -111,16 +85,11 @@ impl TestNotifications {
                     page_size: 200,
                     ..Default::default()
                 },
-                &self.operations(),
+                &self.role_token("operations"),
             ))
             .await
-            .expect("list")
-            .into_inner()
+            .reply("list")
             .deliveries
-    }
-
-    pub async fn stop(self) {
-        self.service.stop().await;
     }
 }
 

@@ -3,108 +3,66 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
-use cspr_platform::projection::reviews;
-use cspr_practitioners::store::ReviewInfo;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use cspr_platform::store::StoreParts;
-use cspr_platform::testing::{self, TestService, TestSetup};
+use cspr_platform::testing::{self, TestApp, TestSetup};
 use cspr_practitioners::PractitionersConfig;
 use cspr_practitioners::store::Store;
-use cspr_proto::events::v1::{
-    Actor, Event, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
-};
+use cspr_proto::events::v1::{TermsOfReferenceSet, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::practitioners::v1 as pb;
 use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 use tonic::transport::Channel;
 
-pub use testing::{authed, violated_fields};
+pub use testing::{
+    PARTNERSHIP, REVIEWER, Refusal, Reply, assert_says, authed, proto_date as date, swept_together,
+    violated_fields,
+};
 
-pub const PARTNERSHIP: &str = "southvale";
-pub const REVIEWER: &str = "isla-reviewer";
+/// The practitioners service under test, on 2026-04-20.
+pub type TestPractitioners = TestApp<PractitionerEngagementClient<Channel>, Store>;
 
-pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-pub struct TestPractitioners {
-    /// The running service, its clock, platform settings and clean-up.
-    pub service: TestService,
-    pub client: PractitionerEngagementClient<Channel>,
-    pub store: Store,
-}
-
-impl std::ops::Deref for TestPractitioners {
-    type Target = TestService;
-
-    fn deref(&self) -> &TestService {
-        &self.service
-    }
-}
-
-impl TestPractitioners {
-    pub async fn start() -> Self {
-        let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
-        let setup = TestSetup::new(cspr_practitioners::SERVICE_NAME, today).await;
-        let store = Store::new(StoreParts::new(&setup.context));
-        let started = cspr_practitioners::start(
-            setup.context.clone(),
-            PractitionersConfig {
-                sweep_interval: Duration::from_secs(3600),
-            },
-        );
-        let service = setup.serve(cspr_practitioners::GRPC_NAME, started).await;
-        Self {
-            client: PractitionerEngagementClient::new(service.channel.clone()),
-            store,
-            service,
-        }
-    }
-
-    pub fn token(&self, roles: &[&str], subject: &str) -> String {
-        self.service.token(PARTNERSHIP, roles, None, subject)
-    }
-
-    pub fn reviewer(&self) -> String {
-        self.token(&["reviewer"], REVIEWER)
-    }
-
-    /// Publishes an event of `review_id` as its producer would and waits until the service
-    /// consumed it.
-    pub async fn publish(&self, review_id: &str, body: Body) -> Event {
-        let mut event = testing::foreign_event(PARTNERSHIP, review_id, body);
-        event.actor = Some(Actor {
-            subject: "someone".into(),
-            roles: vec![],
-        });
-        self.service.deliver(&event).await;
-        event
-    }
-
+/// What the practitioners tests do with the service.
+pub trait PractitionersTest {
+    async fn start() -> Self;
     /// A review with its reviewer appointed and, if asked, terms of reference set (scope
     /// 2024-09-15 to 2026-03-09).
-    pub async fn review(&self, with_terms: bool) -> String {
-        let review_id = uuid::Uuid::now_v7().to_string();
-        self.publish(
-            &review_id,
-            Body::ReviewCreated(ReviewCreated {
-                reference: "SOUTHVALE-2026-001".into(),
-                ..Default::default()
-            }),
+    async fn review(&self, with_terms: bool) -> String;
+    async fn terms(&self, review_id: &str);
+    /// Checks the projection has the review (and its reviewer; its scope if asked).
+    async fn assert_projected(&self, review_id: &str, with_terms: bool);
+    async fn register(
+        &self,
+        review_id: &str,
+        name: &str,
+        email: &str,
+        involvement: (Option<Date>, Option<Date>),
+    ) -> pb::Practitioner;
+}
+
+impl PractitionersTest for TestPractitioners {
+    async fn start() -> Self {
+        let setup = TestSetup::new(
+            cspr_practitioners::SERVICE_NAME,
+            testing::date("2026-04-20"),
         )
         .await;
-        self.publish(
-            &review_id,
-            Body::ReviewerAppointed(ReviewerAppointed {
-                name: "Isla Oakes".into(),
-                email: "isla@reviewers.example.org".into(),
-                subject: REVIEWER.into(),
-                review_reference: "SOUTHVALE-2026-001".into(),
-            }),
-        )
-        .await;
+        let config = PractitionersConfig {
+            sweep_interval: Duration::from_secs(3600),
+        };
+        setup
+            .serve_app(
+                cspr_practitioners::GRPC_NAME,
+                |context| cspr_practitioners::start(context, config),
+                PractitionerEngagementClient::new,
+                Store::new,
+            )
+            .await
+    }
+
+    async fn review(&self, with_terms: bool) -> String {
+        let review_id = self.create_review().await;
+        self.appoint_reviewer(&review_id).await;
         if with_terms {
             self.terms(&review_id).await;
         }
@@ -112,8 +70,8 @@ impl TestPractitioners {
         review_id
     }
 
-    pub async fn terms(&self, review_id: &str) {
-        self.publish(
+    async fn terms(&self, review_id: &str) {
+        self.deliver_body(
             review_id,
             Body::TermsOfReferenceSet(TermsOfReferenceSet {
                 version: 1,
@@ -122,25 +80,20 @@ impl TestPractitioners {
                 key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
                 methodology: "Systems approach".into(),
                 report_due_date: date(2026, 5, 1),
-                review_reference: "SOUTHVALE-2026-001".into(),
+                review_reference: testing::REVIEW_REFERENCE.into(),
                 ..Default::default()
             }),
         )
         .await;
     }
 
-    /// Checks the projection has the review (and its reviewer; its scope if asked).
-    pub async fn assert_projected(&self, review_id: &str, with_terms: bool) {
-        let id: uuid::Uuid = review_id.parse().expect("uuid");
-        let review = reviews::get::<ReviewInfo>(self.store.pool(), PARTNERSHIP, id)
-            .await
-            .expect("review read")
-            .expect("review projected");
+    async fn assert_projected(&self, review_id: &str, with_terms: bool) {
+        let review = self.projected_review(review_id).await;
         assert!(review.reviewer_subject.is_some(), "reviewer projected");
         assert!(!with_terms || review.scope().is_some(), "scope projected");
     }
 
-    pub async fn register(
+    async fn register(
         &self,
         review_id: &str,
         name: &str,
@@ -162,22 +115,16 @@ impl TestPractitioners {
                     involvement_start: involvement.0,
                     involvement_end: involvement.1,
                 },
-                &self.reviewer(),
+                &self.role_token("reviewer"),
             ))
             .await
-            .expect("registered")
-            .into_inner()
-    }
-
-    pub async fn stop(self) {
-        self.service.stop().await;
+            .reply("registered")
     }
 }
 
 /// A time `days` days after the test clock's date, at 10:00 UTC.
 pub fn in_days(days: i64) -> Option<prost_types::Timestamp> {
-    let base = NaiveDate::from_ymd_opt(2026, 4, 20)
-        .expect("date")
+    let base = testing::date("2026-04-20")
         .and_hms_opt(10, 0, 0)
         .expect("time")
         .and_utc();

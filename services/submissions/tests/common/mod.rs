@@ -6,11 +6,8 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use cspr_platform::store::StoreParts;
-use cspr_platform::testing::{self, TestService, TestSetup};
-use cspr_proto::events::v1::{
-    Actor, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
-};
+use cspr_platform::testing::{self, TestApp, TestSetup};
+use cspr_proto::events::v1::{Actor, TermsOfReferenceSet, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::Agency;
 use cspr_proto::submissions::v1 as pb;
@@ -19,104 +16,66 @@ use cspr_submissions::config::SubmissionsConfig;
 use cspr_submissions::store::Store;
 use tonic::transport::Channel;
 
-pub use testing::{authed, violated_fields};
+pub use testing::{
+    PARTNERSHIP, Refusal, Reply, assert_says, authed, date, pdate, swept_together, violated_fields,
+};
 
-pub const PARTNERSHIP: &str = "southvale";
+/// The submissions service under test (a client for 64 MiB replies, and a store on the
+/// same database: a second replica, for jobs).
+pub type TestSubmissions = TestApp<AgencySubmissionsClient<Channel>, Store>;
 
-pub fn date(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
+/// What the submissions tests do with the service.
+pub trait SubmissionsTest {
+    /// On `today` (YYYY-MM-DD).
+    async fn start(today: &str) -> Self;
+    /// Publishes a registry event for `review_id` (by the partnership administrator) and
+    /// waits until the service consumed it.
+    async fn registry_event(&self, review_id: &str, body: Body) -> cspr_proto::events::v1::Event;
+    /// A review with terms of reference for `agencies`, scope 2024-09-15 to 2026-03-09,
+    /// reports due 2026-05-01; waits until the requests exist.
+    async fn review_with_agencies(&self, agencies: &[&str]) -> String;
+    /// How many report requests `review_id` has.
+    async fn request_count(&self, review_id: &str) -> usize;
 }
 
-pub fn pdate(text: &str) -> Option<Date> {
-    Some(cspr_platform::convert::date_to_proto(date(text)))
-}
-
-pub struct TestSubmissions {
-    /// The running service, its clock, platform settings and clean-up.
-    pub service: TestService,
-    pub client: AgencySubmissionsClient<Channel>,
-    /// A store on the same database (a second replica, for jobs).
-    pub store: Store,
-}
-
-impl std::ops::Deref for TestSubmissions {
-    type Target = TestService;
-
-    fn deref(&self) -> &TestService {
-        &self.service
-    }
-}
-
-impl TestSubmissions {
-    pub async fn start(today: &str) -> Self {
+impl SubmissionsTest for TestSubmissions {
+    async fn start(today: &str) -> Self {
         let setup = TestSetup::new(cspr_submissions::SERVICE_NAME, date(today)).await;
-        let store = Store::new(StoreParts::new(&setup.context));
         let config = SubmissionsConfig {
             sweep_interval: Duration::from_secs(3600),
             ..SubmissionsConfig::default()
         };
-        let started = cspr_submissions::start(setup.context.clone(), config);
-        let service = setup.serve(cspr_submissions::GRPC_NAME, started).await;
-        Self {
-            client: AgencySubmissionsClient::new(service.channel.clone())
-                .max_decoding_message_size(64 * 1024 * 1024),
-            store,
-            service,
-        }
+        setup
+            .serve_app(
+                cspr_submissions::GRPC_NAME,
+                |context| cspr_submissions::start(context, config),
+                |channel| {
+                    AgencySubmissionsClient::new(channel)
+                        .max_decoding_message_size(64 * 1024 * 1024)
+                },
+                Store::new,
+            )
+            .await
     }
 
-    pub fn token(&self, roles: &[&str], subject: &str) -> String {
-        self.service.token(PARTNERSHIP, roles, None, subject)
-    }
-
-    pub fn agency(&self, agency_id: &str) -> String {
-        self.service.token(
-            PARTNERSHIP,
-            &["agency"],
-            Some(agency_id),
-            &format!("{agency_id}-system"),
-        )
-    }
-
-    pub fn chair(&self) -> String {
-        self.token(&["panel_chair"], "tess-chair")
-    }
-
-    /// Publishes a registry event for `review_id` and waits until the service consumed it.
-    pub async fn registry_event(
-        &self,
-        review_id: &str,
-        body: Body,
-    ) -> cspr_proto::events::v1::Event {
-        let mut event = testing::foreign_event(PARTNERSHIP, review_id, body);
+    async fn registry_event(&self, review_id: &str, body: Body) -> cspr_proto::events::v1::Event {
+        let mut event = self.event(review_id, body);
         event.actor = Some(Actor {
-            subject: "alice-admin".into(),
+            subject: testing::persona("partnership_admin").into(),
             roles: vec!["partnership_admin".into()],
         });
-        self.service.deliver(&event).await;
+        self.deliver(&event).await;
         event
     }
 
-    /// A review with terms of reference for `agencies`, scope 2024-09-15 to 2026-03-09,
-    /// reports due 2026-05-01; waits until the requests exist.
-    pub async fn review_with_agencies(&self, agencies: &[&str]) -> String {
-        let review_id = uuid::Uuid::now_v7().to_string();
-        self.registry_event(
-            &review_id,
-            Body::ReviewCreated(ReviewCreated {
-                reference: "SOUTHVALE-2026-001".into(),
-                ..Default::default()
-            }),
-        )
-        .await;
+    async fn review_with_agencies(&self, agencies: &[&str]) -> String {
+        let review_id = self.create_review().await;
         self.registry_event(&review_id, terms(agencies)).await;
         assert_eq!(self.request_count(&review_id).await, agencies.len());
         review_id
     }
 
-    /// How many report requests `review_id` has.
-    pub async fn request_count(&self, review_id: &str) -> usize {
-        let admin = self.token(&["partnership_admin"], "alice-admin");
+    async fn request_count(&self, review_id: &str) -> usize {
         let mut client = self.client.clone();
         client
             .list_report_requests(authed(
@@ -124,17 +83,12 @@ impl TestSubmissions {
                     review_id: review_id.to_string(),
                     ..Default::default()
                 },
-                &admin,
+                &self.role_token("partnership_admin"),
             ))
             .await
-            .expect("report requests listed")
-            .into_inner()
+            .reply("report requests listed")
             .report_requests
             .len()
-    }
-
-    pub async fn stop(self) {
-        self.service.stop().await;
     }
 }
 
@@ -155,7 +109,7 @@ pub fn terms(agencies: &[&str]) -> Body {
             })
             .collect(),
         report_due_date: pdate("2026-05-01"),
-        review_reference: "SOUTHVALE-2026-001".into(),
+        review_reference: testing::REVIEW_REFERENCE.into(),
     })
 }
 
