@@ -3,38 +3,18 @@
 
 use chrono::NaiveDate;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ActionStatus {
-    NotStarted,
-    InProgress,
-    Completed,
-    Verified,
-    Cancelled,
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ActionStatus {
+        NotStarted => "NOT_STARTED",
+        InProgress => "IN_PROGRESS",
+        Completed => "COMPLETED",
+        Verified => "VERIFIED",
+        Cancelled => "CANCELLED",
+    }
 }
 
 impl ActionStatus {
-    pub const ALL: [ActionStatus; 5] = [
-        ActionStatus::NotStarted,
-        ActionStatus::InProgress,
-        ActionStatus::Completed,
-        ActionStatus::Verified,
-        ActionStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionStatus::NotStarted => "NOT_STARTED",
-            ActionStatus::InProgress => "IN_PROGRESS",
-            ActionStatus::Completed => "COMPLETED",
-            ActionStatus::Verified => "VERIFIED",
-            ActionStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
-    }
-
     /// Verified or cancelled: nothing more to do.
     pub fn is_settled(self) -> bool {
         matches!(self, ActionStatus::Verified | ActionStatus::Cancelled)

@@ -1,40 +1,20 @@
 //! The family engagement rules, free of I/O: relationships and restrictions (who sees
 //! personal data in clear is `cspr_platform::access`'s `Area::Family`).
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relationship {
-    Parent,
-    Carer,
-    StepParent,
-    Sibling,
-    Grandparent,
-    AuntUncle,
-    OtherExtendedFamily,
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Relationship {
+        Parent => "PARENT",
+        Carer => "CARER",
+        StepParent => "STEP_PARENT",
+        Sibling => "SIBLING",
+        Grandparent => "GRANDPARENT",
+        AuntUncle => "AUNT_UNCLE",
+        OtherExtendedFamily => "OTHER_EXTENDED_FAMILY",
+    }
 }
 
 impl Relationship {
-    pub const ALL: [Relationship; 7] = [
-        Relationship::Parent,
-        Relationship::Carer,
-        Relationship::StepParent,
-        Relationship::Sibling,
-        Relationship::Grandparent,
-        Relationship::AuntUncle,
-        Relationship::OtherExtendedFamily,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Relationship::Parent => "PARENT",
-            Relationship::Carer => "CARER",
-            Relationship::StepParent => "STEP_PARENT",
-            Relationship::Sibling => "SIBLING",
-            Relationship::Grandparent => "GRANDPARENT",
-            Relationship::AuntUncle => "AUNT_UNCLE",
-            Relationship::OtherExtendedFamily => "OTHER_EXTENDED_FAMILY",
-        }
-    }
-
     /// How emails to professionals name the member: the relationship, never the name.
     pub fn in_words(self) -> &'static str {
         match self {
@@ -47,38 +27,14 @@ impl Relationship {
             Relationship::OtherExtendedFamily => "a member of the extended family",
         }
     }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|relationship| relationship.as_str() == name)
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestrictionReason {
-    CriminalInvestigation,
-    Trial,
-    Other,
-}
-
-impl RestrictionReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RestrictionReason::CriminalInvestigation => "CRIMINAL_INVESTIGATION",
-            RestrictionReason::Trial => "TRIAL",
-            RestrictionReason::Other => "OTHER",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            RestrictionReason::CriminalInvestigation,
-            RestrictionReason::Trial,
-            RestrictionReason::Other,
-        ]
-        .into_iter()
-        .find(|reason| reason.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum RestrictionReason {
+        CriminalInvestigation => "CRIMINAL_INVESTIGATION",
+        Trial => "TRIAL",
+        Other => "OTHER",
     }
 }
 

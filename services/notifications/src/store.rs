@@ -14,34 +14,14 @@ use crate::domain::Chair;
 /// The channel a new delivery's commit wakes the sender on.
 pub const DELIVERY_CHANNEL: &str = "cspr_deliveries";
 
-/// A delivery's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    Pending,
-    Sent,
-    Retrying,
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "PENDING",
-            DeliveryStatus::Sent => "SENT",
-            DeliveryStatus::Retrying => "RETRYING",
-            DeliveryStatus::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Sent,
-            DeliveryStatus::Retrying,
-            DeliveryStatus::Failed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == name)
+cspr_platform::named_enum! {
+    /// A delivery's status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DeliveryStatus {
+        Pending => "PENDING",
+        Sent => "SENT",
+        Retrying => "RETRYING",
+        Failed => "FAILED",
     }
 }
 

@@ -17,56 +17,27 @@ use tonic::{Request, Status};
 use crate::config::{AuthConfig, AuthKeys};
 use crate::error::ServiceError;
 
-/// The roles of api.md. Unknown role names in a token are ignored (a newer issuer may know
-/// roles this version does not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Runs the review lifecycle, manages panel, agencies and actions.
-    PartnershipAdmin,
-    /// Panel member who also makes decisions and approvals.
-    PanelChair,
-    /// Reads reviews, reports, chronologies and actions.
-    PanelMember,
-    /// Independent reviewer; sees the reviews they are appointed to.
-    Reviewer,
-    /// An agency's system or staff; needs the `org` claim.
-    Agency,
-    /// Family engagement.
-    FamilyLiaison,
-    /// Read-only, audit included, family data redacted.
-    Auditor,
-    /// Health and delivery status; no case content.
-    Operations,
-}
-
-impl Role {
-    pub const ALL: [Role; 8] = [
-        Role::PartnershipAdmin,
-        Role::PanelChair,
-        Role::PanelMember,
-        Role::Reviewer,
-        Role::Agency,
-        Role::FamilyLiaison,
-        Role::Auditor,
-        Role::Operations,
-    ];
-
-    /// The claim value, e.g. `partnership_admin`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::PartnershipAdmin => "partnership_admin",
-            Role::PanelChair => "panel_chair",
-            Role::PanelMember => "panel_member",
-            Role::Reviewer => "reviewer",
-            Role::Agency => "agency",
-            Role::FamilyLiaison => "family_liaison",
-            Role::Auditor => "auditor",
-            Role::Operations => "operations",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.as_str() == value)
+crate::named_enum! {
+    /// The roles of api.md. Unknown role names in a token are ignored (a newer issuer may know
+    /// roles this version does not).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Role {
+        /// Runs the review lifecycle, manages panel, agencies and actions.
+        PartnershipAdmin => "partnership_admin",
+        /// Panel member who also makes decisions and approvals.
+        PanelChair => "panel_chair",
+        /// Reads reviews, reports, chronologies and actions.
+        PanelMember => "panel_member",
+        /// Independent reviewer; sees the reviews they are appointed to.
+        Reviewer => "reviewer",
+        /// An agency's system or staff; needs the `org` claim.
+        Agency => "agency",
+        /// Family engagement.
+        FamilyLiaison => "family_liaison",
+        /// Read-only, audit included, family data redacted.
+        Auditor => "auditor",
+        /// Health and delivery status; no case content.
+        Operations => "operations",
     }
 }
 

@@ -9,6 +9,57 @@ use uuid::Uuid;
 
 use crate::error::ServiceError;
 
+/// Declares an enum whose values have names: what the databases store, events carry and
+/// tokens claim (e.g. `INFORMATION_GATHERING`, `partnership_admin`). It writes the enum with
+/// `ALL` (every value, in order), `as_str` (the value's name) and `parse` (the value of a
+/// name, `None` for an unknown one): the three every such enum of every service had, each
+/// written out again. Other methods go in an `impl` block of the enum's own.
+///
+/// ```
+/// cspr_platform::named_enum! {
+///     /// The rapid review's decision.
+///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///     pub enum Decision {
+///         LocalCspr => "LOCAL_CSPR",
+///         NoLocalCspr => "NO_LOCAL_CSPR",
+///     }
+/// }
+/// assert_eq!(Decision::parse("LOCAL_CSPR"), Some(Decision::LocalCspr));
+/// assert_eq!(Decision::NoLocalCspr.as_str(), "NO_LOCAL_CSPR");
+/// assert_eq!(Decision::ALL.len(), 2);
+/// ```
+#[macro_export]
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The value's name, as stored and sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value of `name`, `None` for a name it does not have.
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|value| value.as_str() == name)
+            }
+        }
+    };
+}
+
 /// Why a value was refused (the field name is added by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

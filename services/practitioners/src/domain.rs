@@ -6,88 +6,35 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PractitionerStatus {
-    Suggested,
-    Confirmed,
-}
-
-impl PractitionerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PractitionerStatus::Suggested => "SUGGESTED",
-            PractitionerStatus::Confirmed => "CONFIRMED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [PractitionerStatus::Suggested, PractitionerStatus::Confirmed]
-            .into_iter()
-            .find(|status| status.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PractitionerStatus {
+        Suggested => "SUGGESTED",
+        Confirmed => "CONFIRMED",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeferralReason {
-    PoliceInvestigationWitness,
-    Other,
-}
-
-impl DeferralReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeferralReason::PoliceInvestigationWitness => "POLICE_INVESTIGATION_WITNESS",
-            DeferralReason::Other => "OTHER",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            DeferralReason::PoliceInvestigationWitness,
-            DeferralReason::Other,
-        ]
-        .into_iter()
-        .find(|reason| reason.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DeferralReason {
+        PoliceInvestigationWitness => "POLICE_INVESTIGATION_WITNESS",
+        Other => "OTHER",
     }
 }
 
-/// Themes of system learning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LearningTheme {
-    InformationSharing,
-    Assessment,
-    VoiceOfTheChild,
-    Supervision,
-    MultiAgencyWorking,
-    RecognisingRisk,
-    WorkloadAndCapacity,
-    Other,
-}
-
-impl LearningTheme {
-    pub const ALL: [LearningTheme; 8] = [
-        LearningTheme::InformationSharing,
-        LearningTheme::Assessment,
-        LearningTheme::VoiceOfTheChild,
-        LearningTheme::Supervision,
-        LearningTheme::MultiAgencyWorking,
-        LearningTheme::RecognisingRisk,
-        LearningTheme::WorkloadAndCapacity,
-        LearningTheme::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LearningTheme::InformationSharing => "INFORMATION_SHARING",
-            LearningTheme::Assessment => "ASSESSMENT",
-            LearningTheme::VoiceOfTheChild => "VOICE_OF_THE_CHILD",
-            LearningTheme::Supervision => "SUPERVISION",
-            LearningTheme::MultiAgencyWorking => "MULTI_AGENCY_WORKING",
-            LearningTheme::RecognisingRisk => "RECOGNISING_RISK",
-            LearningTheme::WorkloadAndCapacity => "WORKLOAD_AND_CAPACITY",
-            LearningTheme::Other => "OTHER",
-        }
+cspr_platform::named_enum! {
+    /// Themes of system learning.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum LearningTheme {
+        InformationSharing => "INFORMATION_SHARING",
+        Assessment => "ASSESSMENT",
+        VoiceOfTheChild => "VOICE_OF_THE_CHILD",
+        Supervision => "SUPERVISION",
+        MultiAgencyWorking => "MULTI_AGENCY_WORKING",
+        RecognisingRisk => "RECOGNISING_RISK",
+        WorkloadAndCapacity => "WORKLOAD_AND_CAPACITY",
+        Other => "OTHER",
     }
 }
 

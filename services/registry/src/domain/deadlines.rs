@@ -39,55 +39,24 @@ impl Default for DeadlineRules {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DeadlineKind {
-    Notification,
-    RapidReview,
-    Completion,
-    PrePublicationNotice,
-    KeepPublic,
-}
-
-impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 5] = [
-        DeadlineKind::Notification,
-        DeadlineKind::RapidReview,
-        DeadlineKind::Completion,
-        DeadlineKind::PrePublicationNotice,
-        DeadlineKind::KeepPublic,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeadlineKind::Notification => "NOTIFICATION",
-            DeadlineKind::RapidReview => "RAPID_REVIEW",
-            DeadlineKind::Completion => "COMPLETION",
-            DeadlineKind::PrePublicationNotice => "PRE_PUBLICATION_NOTICE",
-            DeadlineKind::KeepPublic => "KEEP_PUBLIC",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum DeadlineKind {
+        Notification => "NOTIFICATION",
+        RapidReview => "RAPID_REVIEW",
+        Completion => "COMPLETION",
+        PrePublicationNotice => "PRE_PUBLICATION_NOTICE",
+        KeepPublic => "KEEP_PUBLIC",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeadlineStatus {
-    Pending,
-    AtRisk,
-    Met,
-    Missed,
-}
-
-impl DeadlineStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeadlineStatus::Pending => "PENDING",
-            DeadlineStatus::AtRisk => "AT_RISK",
-            DeadlineStatus::Met => "MET",
-            DeadlineStatus::Missed => "MISSED",
-        }
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DeadlineStatus {
+        Pending => "PENDING",
+        AtRisk => "AT_RISK",
+        Met => "MET",
+        Missed => "MISSED",
     }
 }
 

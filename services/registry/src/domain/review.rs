@@ -13,76 +13,30 @@ use super::stage::{self, Stage, StageError, StageFacts};
 use super::values::{AgencyId, ChildAlias, Email, ScopePeriod};
 use cspr_platform::calendar::{OutsideCalendar, WorkingDayCalendar};
 
-/// The rapid review's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Decision {
-    LocalCspr,
-    NoLocalCspr,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::LocalCspr => "LOCAL_CSPR",
-            Decision::NoLocalCspr => "NO_LOCAL_CSPR",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [Decision::LocalCspr, Decision::NoLocalCspr]
-            .into_iter()
-            .find(|decision| decision.as_str() == name)
+cspr_platform::named_enum! {
+    /// The rapid review's decision.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Decision {
+        LocalCspr => "LOCAL_CSPR",
+        NoLocalCspr => "NO_LOCAL_CSPR",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PanelRole {
-    Chair,
-    Member,
-}
-
-impl PanelRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PanelRole::Chair => "CHAIR",
-            PanelRole::Member => "MEMBER",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [PanelRole::Chair, PanelRole::Member]
-            .into_iter()
-            .find(|role| role.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PanelRole {
+        Chair => "CHAIR",
+        Member => "MEMBER",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParallelProcessKind {
-    CriminalInvestigation,
-    CoronerInquest,
-    FamilyProceedings,
-    Other,
-}
-
-impl ParallelProcessKind {
-    pub const ALL: [ParallelProcessKind; 4] = [
-        ParallelProcessKind::CriminalInvestigation,
-        ParallelProcessKind::CoronerInquest,
-        ParallelProcessKind::FamilyProceedings,
-        ParallelProcessKind::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ParallelProcessKind::CriminalInvestigation => "CRIMINAL_INVESTIGATION",
-            ParallelProcessKind::CoronerInquest => "CORONER_INQUEST",
-            ParallelProcessKind::FamilyProceedings => "FAMILY_PROCEEDINGS",
-            ParallelProcessKind::Other => "OTHER",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+cspr_platform::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ParallelProcessKind {
+        CriminalInvestigation => "CRIMINAL_INVESTIGATION",
+        CoronerInquest => "CORONER_INQUEST",
+        FamilyProceedings => "FAMILY_PROCEEDINGS",
+        Other => "OTHER",
     }
 }
 
@@ -177,39 +131,19 @@ pub struct Publication {
     pub not_published_justification: String,
 }
 
-/// Where an agency's report stands, as learnt from the submissions service's events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgencyReportStatus {
-    Requested,
-    Submitted,
-    Returned,
-    Accepted,
-    Waived,
+cspr_platform::named_enum! {
+    /// Where an agency's report stands, as learnt from the submissions service's events.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum AgencyReportStatus {
+        Requested => "REQUESTED",
+        Submitted => "SUBMITTED",
+        Returned => "RETURNED",
+        Accepted => "ACCEPTED",
+        Waived => "WAIVED",
+    }
 }
 
 impl AgencyReportStatus {
-    pub const ALL: [AgencyReportStatus; 5] = [
-        AgencyReportStatus::Requested,
-        AgencyReportStatus::Submitted,
-        AgencyReportStatus::Returned,
-        AgencyReportStatus::Accepted,
-        AgencyReportStatus::Waived,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgencyReportStatus::Requested => "REQUESTED",
-            AgencyReportStatus::Submitted => "SUBMITTED",
-            AgencyReportStatus::Returned => "RETURNED",
-            AgencyReportStatus::Accepted => "ACCEPTED",
-            AgencyReportStatus::Waived => "WAIVED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
-    }
-
     /// Accepted or waived: no longer holding the review back.
     pub fn is_settled(self) -> bool {
         matches!(

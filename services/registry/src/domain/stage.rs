@@ -3,61 +3,26 @@
 
 use std::fmt;
 
-/// Where a review is. Reviews only move forward; `NotProceeding` and `Closed` end them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    Notified,
-    RapidReview,
-    NotProceeding,
-    Scoping,
-    InformationGathering,
-    Engagement,
-    OverviewDrafting,
-    PanelApproval,
-    PrePublication,
-    Published,
-    ActionMonitoring,
-    Closed,
+cspr_platform::named_enum! {
+    /// Where a review is. Reviews only move forward; `NotProceeding` and `Closed` end them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Stage {
+        Notified => "NOTIFIED",
+        RapidReview => "RAPID_REVIEW",
+        NotProceeding => "NOT_PROCEEDING",
+        Scoping => "SCOPING",
+        InformationGathering => "INFORMATION_GATHERING",
+        Engagement => "ENGAGEMENT",
+        OverviewDrafting => "OVERVIEW_DRAFTING",
+        PanelApproval => "PANEL_APPROVAL",
+        PrePublication => "PRE_PUBLICATION",
+        Published => "PUBLISHED",
+        ActionMonitoring => "ACTION_MONITORING",
+        Closed => "CLOSED",
+    }
 }
 
 impl Stage {
-    pub const ALL: [Stage; 12] = [
-        Stage::Notified,
-        Stage::RapidReview,
-        Stage::NotProceeding,
-        Stage::Scoping,
-        Stage::InformationGathering,
-        Stage::Engagement,
-        Stage::OverviewDrafting,
-        Stage::PanelApproval,
-        Stage::PrePublication,
-        Stage::Published,
-        Stage::ActionMonitoring,
-        Stage::Closed,
-    ];
-
-    /// The stored and displayed name, e.g. `INFORMATION_GATHERING`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Notified => "NOTIFIED",
-            Stage::RapidReview => "RAPID_REVIEW",
-            Stage::NotProceeding => "NOT_PROCEEDING",
-            Stage::Scoping => "SCOPING",
-            Stage::InformationGathering => "INFORMATION_GATHERING",
-            Stage::Engagement => "ENGAGEMENT",
-            Stage::OverviewDrafting => "OVERVIEW_DRAFTING",
-            Stage::PanelApproval => "PANEL_APPROVAL",
-            Stage::PrePublication => "PRE_PUBLICATION",
-            Stage::Published => "PUBLISHED",
-            Stage::ActionMonitoring => "ACTION_MONITORING",
-            Stage::Closed => "CLOSED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|stage| stage.as_str() == name)
-    }
-
     /// Whether the review has ended.
     pub fn is_terminal(self) -> bool {
         matches!(self, Stage::NotProceeding | Stage::Closed)

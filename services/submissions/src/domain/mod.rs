@@ -7,39 +7,19 @@ use cspr_platform::error::FieldViolation;
 use cspr_platform::values::{optional_text, required_text};
 use sha2::{Digest, Sha256};
 
-/// Where an agency's report stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReportStatus {
-    Requested,
-    Submitted,
-    Accepted,
-    Returned,
-    Waived,
+cspr_platform::named_enum! {
+    /// Where an agency's report stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ReportStatus {
+        Requested => "REQUESTED",
+        Submitted => "SUBMITTED",
+        Accepted => "ACCEPTED",
+        Returned => "RETURNED",
+        Waived => "WAIVED",
+    }
 }
 
 impl ReportStatus {
-    pub const ALL: [ReportStatus; 5] = [
-        ReportStatus::Requested,
-        ReportStatus::Submitted,
-        ReportStatus::Accepted,
-        ReportStatus::Returned,
-        ReportStatus::Waived,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportStatus::Requested => "REQUESTED",
-            ReportStatus::Submitted => "SUBMITTED",
-            ReportStatus::Accepted => "ACCEPTED",
-            ReportStatus::Returned => "RETURNED",
-            ReportStatus::Waived => "WAIVED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
-    }
-
     /// Whether the report still keeps the review from its overview (and gets reminders).
     pub fn is_outstanding(self) -> bool {
         matches!(
