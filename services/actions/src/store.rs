@@ -1,8 +1,6 @@
 //! The actions database: the only place with SQL. Each command is one transaction with its
 //! events and audit record; the plan's activation and completion are decided here too.
 
-use std::ops::Deref;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
@@ -10,26 +8,24 @@ use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::store::{DuePage, StoreParts};
+use cspr_platform::projection::reviews::{self, ReviewWith};
+use cspr_platform::store::{DuePage, fetch_keyed};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{self, ActionStatus};
 use crate::error::ActionsError;
 
-/// The actions service's own columns of a review: the plan's state.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PlanState {
-    /// Set when the review is published: the plan is being monitored.
-    pub plan_active: bool,
-    /// Set once, when every action of the active plan is verified or cancelled.
-    pub plan_completed: bool,
-}
-
-impl ExtraColumns for PlanState {
-    const COLUMNS: &'static str = ", plan_active, plan_completed";
+cspr_platform::review_columns! {
+    /// The actions service's own columns of a review: the plan's state.
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct PlanState {
+        /// Set when the review is published: the plan is being monitored.
+        pub plan_active: bool,
+        /// Set once, when every action of the active plan is verified or cancelled.
+        pub plan_completed: bool,
+    }
 }
 
 /// What the service knows of a review.
@@ -106,17 +102,10 @@ pub struct Progress {
     pub evidence_of_impact: String,
 }
 
-/// The actions service's store: the shared [`StoreParts`] (through which it reads its pool,
-/// outbox, clock and audit log) and the SQL below.
-#[derive(Debug, Clone)]
-pub struct Store(StoreParts);
-
-impl Deref for Store {
-    type Target = StoreParts;
-
-    fn deref(&self) -> &StoreParts {
-        &self.0
-    }
+cspr_platform::service_store! {
+    /// The actions service's store: the shared [`StoreParts`](cspr_platform::store::StoreParts)
+    /// (through which it reads its pool, outbox, clock and audit log) and the SQL below.
+    pub struct Store;
 }
 
 fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
@@ -128,10 +117,6 @@ fn meta(partnership_id: &str, review_id: Uuid, actor: Actor) -> EventMeta {
 }
 
 impl Store {
-    pub fn new(parts: StoreParts) -> Self {
-        Self(parts)
-    }
-
     // ---- projections of the registry (consumer side)
 
     /// The approved overview report's recommendations become the plan's headings (a later
@@ -269,30 +254,16 @@ impl Store {
     }
 
     async fn action_in(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         partnership_id: &str,
         id: Uuid,
         lock: bool,
     ) -> Result<Option<ActionRow>, sqlx::Error> {
-        let sql = format!(
+        let select = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN reviews r ON r.review_id = a.review_id
-             WHERE a.id = $1 AND a.partnership_id = $2{}",
-            if lock { " FOR UPDATE OF a" } else { "" }
+             WHERE a.id = $1 AND a.partnership_id = $2"
         );
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(partnership_id)
-            .fetch_optional(connection)
-            .await
-    }
-
-    pub async fn action(
-        &self,
-        partnership_id: &str,
-        id: Uuid,
-    ) -> Result<Option<ActionRow>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        Self::action_in(&mut connection, partnership_id, id, false).await
+        fetch_keyed(executor, &select, (id, partnership_id), lock.then_some("a")).await
     }
 
     pub async fn notes(&self, action_ids: &[Uuid]) -> Result<Vec<NoteRow>, sqlx::Error> {
@@ -371,8 +342,7 @@ impl Store {
         let replayed = idempotency::claim_by(&mut transaction, principal, key, id).await?;
         if let Some(existing) = replayed {
             transaction.rollback().await?;
-            return self
-                .action(&principal.partnership, existing)
+            return Self::action_in(&self.pool, &principal.partnership, existing, false)
                 .await?
                 .ok_or_else(|| ActionsError::ActionNotFound(existing.to_string()));
         }
@@ -417,7 +387,7 @@ impl Store {
             [body],
         )
         .await?;
-        let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
+        let row = Self::action_in(&mut *transaction, &principal.partnership, id, false)
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         transaction.commit().await?;
@@ -433,7 +403,7 @@ impl Store {
         progress: Progress,
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
-        let action = Self::action_in(&mut transaction, &principal.partnership, id, true)
+        let action = Self::action_in(&mut *transaction, &principal.partnership, id, true)
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         if owner.is_some_and(|owner| owner != action.owner_agency) {
@@ -483,7 +453,7 @@ impl Store {
         note: String,
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
-        let action = Self::action_in(&mut transaction, &principal.partnership, id, true)
+        let action = Self::action_in(&mut *transaction, &principal.partnership, id, true)
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         domain::may_verify(action.status(), &action.evidence_of_impact)?;
@@ -544,7 +514,7 @@ impl Store {
             format!("actions/{id}"),
         )
         .await?;
-        let row = Self::action_in(&mut transaction, &principal.partnership, id, false)
+        let row = Self::action_in(&mut *transaction, &principal.partnership, id, false)
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         transaction.commit().await?;

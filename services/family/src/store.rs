@@ -1,32 +1,28 @@
 //! The family database: the only place with SQL. Personal fields arrive here already
 //! sealed (see `crypto`); each command is one transaction with its event and audit record.
 
-use std::ops::Deref;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::auth::Principal;
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::store::StoreParts;
+use cspr_platform::projection::reviews::{self, ReviewWith};
+use cspr_platform::store::fetch_keyed;
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::{self, ContactError, Relationship, RestrictionReason};
 use crate::error::FamilyError;
 
-/// The family service's own columns of a review: its parallel processes.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct FamilyFacts {
-    /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
-    pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
-}
-
-impl ExtraColumns for FamilyFacts {
-    const COLUMNS: &'static str = ", parallel_processes";
+cspr_platform::review_columns! {
+    /// The family service's own columns of a review: its parallel processes.
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct FamilyFacts {
+        /// Parallel process id → kind (e.g. "CRIMINAL_INVESTIGATION"), ongoing ones only.
+        pub parallel_processes: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
+    }
 }
 
 /// What the service knows of a review.
@@ -106,24 +102,13 @@ pub struct NewMember {
     pub request_contact: Option<String>,
 }
 
-/// The family service's store: the shared [`StoreParts`] (through which it reads its pool,
-/// outbox, clock and audit log) and the SQL below.
-#[derive(Debug, Clone)]
-pub struct Store(StoreParts);
-
-impl Deref for Store {
-    type Target = StoreParts;
-
-    fn deref(&self) -> &StoreParts {
-        &self.0
-    }
+cspr_platform::service_store! {
+    /// The family service's store: the shared [`StoreParts`](cspr_platform::store::StoreParts)
+    /// (through which it reads its pool, outbox, clock and audit log) and the SQL below.
+    pub struct Store;
 }
 
 impl Store {
-    pub fn new(parts: StoreParts) -> Self {
-        Self(parts)
-    }
-
     // ---- projections of the registry (consumer side)
 
     /// A parallel process started (Some kind) or ended (None).
@@ -158,20 +143,21 @@ impl Store {
     // ---- reads
 
     async fn member_in(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         review_id: Uuid,
         member_id: Uuid,
         lock: bool,
     ) -> Result<Option<MemberRow>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM family_members m WHERE m.review_id = $1 AND m.id = $2{}",
-            if lock { " FOR UPDATE OF m" } else { "" }
+        let select = format!(
+            "SELECT {MEMBER_COLUMNS} FROM family_members m WHERE m.review_id = $1 AND m.id = $2"
         );
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(review_id)
-            .bind(member_id)
-            .fetch_optional(connection)
-            .await
+        fetch_keyed(
+            executor,
+            &select,
+            (review_id, member_id),
+            lock.then_some("m"),
+        )
+        .await
     }
 
     pub async fn member(
@@ -179,8 +165,7 @@ impl Store {
         review_id: Uuid,
         member_id: Uuid,
     ) -> Result<Option<MemberRow>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        Self::member_in(&mut connection, review_id, member_id, false).await
+        Self::member_in(&self.pool, review_id, member_id, false).await
     }
 
     pub async fn list(
@@ -236,7 +221,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()));
         }
-        let member = Self::member_in(&mut transaction, review.review_id, member_id, true)
+        let member = Self::member_in(&mut *transaction, review.review_id, member_id, true)
             .await?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
         let now = self.clock.now();
@@ -255,7 +240,7 @@ impl Store {
             bodies,
         )
         .await?;
-        let updated = Self::member_in(&mut transaction, review.review_id, member_id, false)
+        let updated = Self::member_in(&mut *transaction, review.review_id, member_id, false)
             .await?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
         transaction.commit().await?;
@@ -356,7 +341,7 @@ impl Store {
             bodies,
         )
         .await?;
-        let stored = Self::member_in(&mut transaction, review.review_id, member.id, false)
+        let stored = Self::member_in(&mut *transaction, review.review_id, member.id, false)
             .await?
             .ok_or_else(|| FamilyError::MemberNotFound(member.id.to_string()))?;
         transaction.commit().await?;

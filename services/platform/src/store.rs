@@ -6,15 +6,20 @@
 //! `store(context)`; here they are taken once, and a store holds them as its [`StoreParts`]
 //! (and dereferences to them, so `self.pool`, `self.clock`, `store.pool()` read the same).
 //! What the stores' commands and sweeps wrote alike is here too: a command's events and
-//! audit record ([`StoreParts::record_command`]) and a sweep's page of due rows
-//! ([`lock_due_page`]).
+//! audit record ([`StoreParts::record_command`]), the read of one row by its keys, plain or
+//! locked for the command ([`fetch_keyed`]), and a sweep's page of due rows
+//! ([`lock_due_page`]). Four of the stores are nothing but their parts and their SQL; each
+//! declares itself with [`service_store!`](crate::service_store) instead of writing the
+//! newtype, its `Deref` and its `new` again.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cspr_proto::events::v1::event::Body;
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, Transaction};
+use sqlx::{
+    Encode, FromRow, PgConnection, PgExecutor, PgPool, Postgres, SqlSafeStr, Transaction, Type,
+};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
@@ -123,6 +128,67 @@ impl StoreParts {
         )
         .await
     }
+}
+
+/// Declares a service's store: a newtype over the shared [`StoreParts`] that dereferences to
+/// them (so `self.pool`, `self.clock`, `store.pool()` read the same in every service), with
+/// `new(parts)`. The service writes its SQL in its own `impl` blocks of the type.
+///
+/// ```ignore
+/// cspr_platform::service_store! {
+///     /// The actions service's store: the shared parts and the SQL below.
+///     pub struct Store;
+/// }
+/// ```
+#[macro_export]
+macro_rules! service_store {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name($crate::store::StoreParts);
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::store::StoreParts;
+
+            fn deref(&self) -> &$crate::store::StoreParts {
+                &self.0
+            }
+        }
+
+        impl $name {
+            /// The store over the service's shared parts.
+            pub fn new(parts: $crate::store::StoreParts) -> Self {
+                Self(parts)
+            }
+        }
+    };
+}
+
+/// Reads the row `select` finds by its two keys (`$1`, `$2`), if there is one. With `lock`,
+/// the table (or its alias) whose row the read takes `FOR UPDATE`, holding it for the rest of
+/// the command's transaction; `None` reads it plainly. `executor` is the command's
+/// transaction (`&mut *transaction`), a connection, or the pool. Every store's read of one of
+/// its rows (an action, a family member, a request) is this statement.
+pub async fn fetch_keyed<'c, 'q, R, A, B>(
+    executor: impl PgExecutor<'c>,
+    select: &str,
+    keys: (A, B),
+    lock: Option<&str>,
+) -> Result<Option<R>, sqlx::Error>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    A: 'q + Encode<'q, Postgres> + Type<Postgres>,
+    B: 'q + Encode<'q, Postgres> + Type<Postgres>,
+{
+    let sql = match lock {
+        Some(table) => format!("{select} FOR UPDATE OF {table}"),
+        None => select.to_string(),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(keys.0)
+        .bind(keys.1)
+        .fetch_optional(executor)
+        .await
 }
 
 /// Locks a page of a reminder sweep's rows in its transaction: `select_due` takes the rows

@@ -1,18 +1,16 @@
 //! The practitioners database: the only place with SQL. Each command is one transaction
 //! with its event and audit record.
 
-use std::ops::Deref;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::auth::Principal;
 use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::jobs::ReviewDateSweep;
 use cspr_platform::pagination::TextCursor;
-use cspr_platform::projection::reviews::{self, ExtraColumns, ReviewWith};
-use cspr_platform::store::StoreParts;
+use cspr_platform::projection::reviews::{self, ReviewWith};
+use cspr_platform::store::fetch_keyed;
 use cspr_proto::events::v1::{self as ev, event::Body};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -20,15 +18,13 @@ use crate::domain::{
 };
 use crate::error::PractitionersError;
 
-/// The practitioners service's own columns of a review: the terms' key lines of enquiry.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EnquiryLines {
-    /// What conversations with practitioners explore.
-    pub key_lines_of_enquiry: sqlx::types::Json<Vec<String>>,
-}
-
-impl ExtraColumns for EnquiryLines {
-    const COLUMNS: &'static str = ", key_lines_of_enquiry";
+cspr_platform::review_columns! {
+    /// The practitioners service's own columns of a review: the terms' key lines of enquiry.
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct EnquiryLines {
+        /// What conversations with practitioners explore.
+        pub key_lines_of_enquiry: sqlx::types::Json<Vec<String>>,
+    }
 }
 
 /// What the service knows of a review; its scope is set with the terms of reference (the
@@ -118,24 +114,14 @@ pub struct Registration {
     pub involvement_end: NaiveDate,
 }
 
-/// The practitioners service's store: the shared [`StoreParts`] (through which it reads its pool,
-/// outbox, clock and audit log) and the SQL below.
-#[derive(Debug, Clone)]
-pub struct Store(StoreParts);
-
-impl Deref for Store {
-    type Target = StoreParts;
-
-    fn deref(&self) -> &StoreParts {
-        &self.0
-    }
+cspr_platform::service_store! {
+    /// The practitioners service's store: the shared
+    /// [`StoreParts`](cspr_platform::store::StoreParts) (through which it reads its pool,
+    /// outbox, clock and audit log) and the SQL below.
+    pub struct Store;
 }
 
 impl Store {
-    pub fn new(parts: StoreParts) -> Self {
-        Self(parts)
-    }
-
     // ---- projections (consumer side)
 
     /// The terms of reference's key lines of enquiry (the platform's projection has applied
@@ -186,20 +172,21 @@ impl Store {
     // ---- reads
 
     async fn practitioner_in(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         review_id: Uuid,
         id: Uuid,
         lock: bool,
     ) -> Result<Option<PractitionerRecord>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {PRACTITIONER_COLUMNS} FROM practitioners WHERE review_id = $1 AND id = $2{}",
-            if lock { " FOR UPDATE" } else { "" }
+        let select = format!(
+            "SELECT {PRACTITIONER_COLUMNS} FROM practitioners WHERE review_id = $1 AND id = $2"
         );
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(review_id)
-            .bind(id)
-            .fetch_optional(connection)
-            .await
+        fetch_keyed(
+            executor,
+            &select,
+            (review_id, id),
+            lock.then_some("practitioners"),
+        )
+        .await
     }
 
     /// A page of a review's practitioners in name order, after `after` (keyset).
@@ -285,7 +272,7 @@ impl Store {
     }
 
     async fn conversation_in(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         id: Uuid,
     ) -> Result<Option<ConversationRecord>, sqlx::Error> {
         sqlx::query_as(
@@ -293,17 +280,17 @@ impl Store {
              FROM conversations WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(connection)
+        .fetch_optional(executor)
         .await
     }
 
     async fn learning_record_in(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         id: Uuid,
     ) -> Result<Option<LearningRecordRow>, sqlx::Error> {
         sqlx::query_as("SELECT id, review_id, learning_event_id, conversation_id, points, created_at FROM learning_records WHERE id = $1")
             .bind(id)
-            .fetch_optional(connection)
+            .fetch_optional(executor)
             .await
     }
 
@@ -322,15 +309,14 @@ impl Store {
             idempotency::claim_by(&mut transaction, principal, &key, resource).await?
         {
             transaction.rollback().await?;
-            let mut connection = self.pool.acquire().await?;
-            return Self::practitioner_in(&mut connection, review.review_id, existing, false)
+            return Self::practitioner_in(&self.pool, review.review_id, existing, false)
                 .await?
                 .ok_or_else(|| PractitionersError::PractitionerNotFound(existing.to_string()));
         }
         let now = self.clock.now();
         let id: Uuid = match registration.practitioner_id {
             Some(id) => {
-                Self::practitioner_in(&mut transaction, review.review_id, id, true)
+                Self::practitioner_in(&mut *transaction, review.review_id, id, true)
                     .await?
                     .ok_or_else(|| PractitionersError::PractitionerNotFound(id.to_string()))?;
                 sqlx::query(
@@ -394,7 +380,7 @@ impl Store {
             [body],
         )
         .await?;
-        let record = Self::practitioner_in(&mut transaction, review.review_id, id, false)
+        let record = Self::practitioner_in(&mut *transaction, review.review_id, id, false)
             .await?
             .ok_or_else(|| PractitionersError::PractitionerNotFound(id.to_string()))?;
         transaction.commit().await?;
@@ -410,7 +396,7 @@ impl Store {
         deferral: Option<(DeferralReason, String, String, NaiveDate)>,
     ) -> Result<PractitionerRecord, PractitionersError> {
         let mut transaction = self.pool.begin().await?;
-        let current = Self::practitioner_in(&mut transaction, review_id, practitioner_id, true)
+        let current = Self::practitioner_in(&mut *transaction, review_id, practitioner_id, true)
             .await?
             .ok_or_else(|| PractitionersError::PractitionerNotFound(practitioner_id.to_string()))?;
         let now = self.clock.now();
@@ -470,7 +456,7 @@ impl Store {
             [body],
         )
         .await?;
-        let record = Self::practitioner_in(&mut transaction, review_id, practitioner_id, false)
+        let record = Self::practitioner_in(&mut *transaction, review_id, practitioner_id, false)
             .await?
             .ok_or_else(|| PractitionersError::PractitionerNotFound(practitioner_id.to_string()))?;
         transaction.commit().await?;
@@ -494,8 +480,7 @@ impl Store {
             idempotency::claim_by(&mut transaction, principal, &key, conversation_id).await?
         {
             transaction.rollback().await?;
-            let mut connection = self.pool.acquire().await?;
-            return Self::conversation_in(&mut connection, existing)
+            return Self::conversation_in(&self.pool, existing)
                 .await?
                 .ok_or_else(|| PractitionersError::PractitionerNotFound(existing.to_string()));
         }
@@ -504,7 +489,7 @@ impl Store {
         }
         // Locked so a deferral cannot slip in between the check and the invitation.
         let practitioner =
-            Self::practitioner_in(&mut transaction, review.review_id, practitioner_id, true)
+            Self::practitioner_in(&mut *transaction, review.review_id, practitioner_id, true)
                 .await?
                 .ok_or_else(|| {
                     PractitionersError::PractitionerNotFound(practitioner_id.to_string())
@@ -546,7 +531,7 @@ impl Store {
             [body],
         )
         .await?;
-        let record = Self::conversation_in(&mut transaction, conversation_id)
+        let record = Self::conversation_in(&mut *transaction, conversation_id)
             .await?
             .ok_or_else(|| PractitionersError::PractitionerNotFound(conversation_id.to_string()))?;
         transaction.commit().await?;
@@ -691,8 +676,7 @@ impl Store {
             idempotency::claim_by(&mut transaction, principal, &key, record_id).await?
         {
             transaction.rollback().await?;
-            let mut connection = self.pool.acquire().await?;
-            return Self::learning_record_in(&mut connection, existing)
+            return Self::learning_record_in(&self.pool, existing)
                 .await?
                 .ok_or_else(|| PractitionersError::LearningEventNotFound(existing.to_string()));
         }
@@ -705,7 +689,7 @@ impl Store {
             return Err(PractitionersError::LearningEventNotFound(id.to_string()));
         }
         if let Some(id) = conversation_id
-            && Self::conversation_in(&mut transaction, id)
+            && Self::conversation_in(&mut *transaction, id)
                 .await?
                 .is_none_or(|conversation| conversation.review_id != review_id)
         {
@@ -739,7 +723,7 @@ impl Store {
             [body],
         )
         .await?;
-        let record = Self::learning_record_in(&mut transaction, record_id)
+        let record = Self::learning_record_in(&mut *transaction, record_id)
             .await?
             .ok_or_else(|| PractitionersError::LearningEventNotFound(record_id.to_string()))?;
         transaction.commit().await?;

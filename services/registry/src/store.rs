@@ -16,7 +16,7 @@ use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
-use cspr_platform::store::StoreParts;
+use cspr_platform::store::{StoreParts, fetch_keyed};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -343,15 +343,11 @@ impl Store {
         review_id: Uuid,
         lock: bool,
     ) -> Result<Option<Review>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = $1 AND partnership_id = $2{}",
-            if lock { " FOR UPDATE" } else { "" }
-        );
-        let row: Option<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(review_id)
-            .bind(partnership_id)
-            .fetch_optional(&mut *connection)
-            .await?;
+        let select =
+            format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = $1 AND partnership_id = $2");
+        let keys = (review_id, partnership_id);
+        let row: Option<ReviewRow> =
+            fetch_keyed(&mut *connection, &select, keys, lock.then_some("reviews")).await?;
         match row {
             Some(row) => Ok(Self::load_reviews(connection, vec![row]).await?.pop()),
             None => Ok(None),

@@ -7,7 +7,6 @@
 //! stream that breaks off drops the transaction, so nothing of it remains.
 
 use std::collections::BTreeSet;
-use std::ops::Deref;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cspr_platform::auth::Principal;
@@ -17,9 +16,9 @@ use cspr_platform::idempotency::{self, RequestKey};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
-use cspr_platform::store::{DuePage, StoreParts};
+use cspr_platform::store::{DuePage, StoreParts, fetch_keyed};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{self, Entry, Narrative, ReportStatus};
@@ -154,17 +153,10 @@ pub struct SubmissionStart {
     pub narrative: Narrative,
 }
 
-/// The submissions service's store: the shared [`StoreParts`] (through which it reads its pool,
-/// outbox, clock and audit log) and the SQL below.
-#[derive(Debug, Clone)]
-pub struct Store(StoreParts);
-
-impl Deref for Store {
-    type Target = StoreParts;
-
-    fn deref(&self) -> &StoreParts {
-        &self.0
-    }
+cspr_platform::service_store! {
+    /// The submissions service's store: the shared [`StoreParts`] (through which it reads its
+    /// pool, outbox, clock and audit log) and the SQL below.
+    pub struct Store;
 }
 
 fn requested_event(request: &RequestRecord) -> Body {
@@ -180,10 +172,6 @@ fn requested_event(request: &RequestRecord) -> Body {
 }
 
 impl Store {
-    pub fn new(parts: StoreParts) -> Self {
-        Self(parts)
-    }
-
     /// Creates (or updates the due date and contact of) one agency's request, writing the
     /// `agency_report_requested` event when it is new or its due date moved.
     pub async fn ask_agency(
@@ -220,7 +208,7 @@ impl Store {
         .bind(now)
         .execute(&mut *connection)
         .await?;
-        let request = Self::fetch_request(connection, review_id, &ask.agency_id, false)
+        let request = Self::fetch_request(&mut *connection, review_id, &ask.agency_id, false)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         if previous_due != Some(ask.due_date) {
@@ -239,30 +227,22 @@ impl Store {
     // ---- reads
 
     async fn fetch_request(
-        connection: &mut PgConnection,
+        executor: impl PgExecutor<'_>,
         review_id: Uuid,
         agency_id: &str,
         lock: bool,
     ) -> Result<Option<RequestRecord>, sqlx::Error> {
-        let sql = format!(
+        let select = format!(
             "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
-             WHERE q.review_id = $1 AND q.agency_id = $2{}",
-            if lock { " FOR UPDATE OF q" } else { "" }
+             WHERE q.review_id = $1 AND q.agency_id = $2"
         );
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(review_id)
-            .bind(agency_id)
-            .fetch_optional(connection)
-            .await
-    }
-
-    pub async fn request(
-        &self,
-        review_id: Uuid,
-        agency_id: &str,
-    ) -> Result<Option<RequestRecord>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        Self::fetch_request(&mut connection, review_id, agency_id, false).await
+        fetch_keyed(
+            executor,
+            &select,
+            (review_id, agency_id),
+            lock.then_some("q"),
+        )
+        .await
     }
 
     /// Requests of the partnership, by review and/or agency, oldest first.
@@ -411,7 +391,7 @@ impl Store {
         decision: PanelDecision,
     ) -> Result<RequestRecord, SubmissionsError> {
         let mut transaction = self.pool.begin().await?;
-        let request = Self::fetch_request(&mut transaction, review_id, agency_id, true)
+        let request = Self::fetch_request(&mut *transaction, review_id, agency_id, true)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.to_string()))?;
         let status = request.status();
@@ -483,7 +463,7 @@ impl Store {
             [body],
         )
         .await?;
-        let updated = Self::fetch_request(&mut transaction, review_id, agency_id, false)
+        let updated = Self::fetch_request(&mut *transaction, review_id, agency_id, false)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.to_string()))?;
         transaction.commit().await?;
@@ -498,7 +478,7 @@ impl Store {
     ) -> Result<SubmissionWriter, SubmissionsError> {
         let mut transaction = self.pool.begin().await?;
         let request =
-            Self::fetch_request(&mut transaction, start.review_id, &start.agency_id, false)
+            Self::fetch_request(&mut *transaction, start.review_id, &start.agency_id, false)
                 .await?
                 .ok_or_else(|| SubmissionsError::RequestNotFound(start.agency_id.clone()))?;
         domain::may_submit(request.status())?;
@@ -727,7 +707,7 @@ impl SubmissionWriter {
         self.flush().await?;
         let review_id = self.start.review_id;
         let agency_id = self.start.agency_id.clone();
-        let request = Store::fetch_request(&mut self.transaction, review_id, &agency_id, true)
+        let request = Store::fetch_request(&mut *self.transaction, review_id, &agency_id, true)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.clone()))?;
         // The content is known only once the stream ended, so the key is made here.

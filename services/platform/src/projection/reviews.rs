@@ -79,6 +79,39 @@ pub trait ExtraColumns: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     const COLUMNS: &'static str;
 }
 
+/// Declares a service's own columns of its `reviews` table: the struct, as written (with
+/// `sqlx::FromRow` among its derives), and its [`ExtraColumns`], the column list made from
+/// the struct's fields so that the two cannot drift apart.
+///
+/// ```ignore
+/// cspr_platform::review_columns! {
+///     /// The actions service's own columns of a review: the plan's state.
+///     #[derive(Debug, Clone, sqlx::FromRow)]
+///     pub struct PlanState {
+///         pub plan_active: bool,
+///         pub plan_completed: bool,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! review_columns {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $type:ty),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $type),+
+        }
+
+        impl $crate::projection::reviews::ExtraColumns for $name {
+            const COLUMNS: &'static str = concat!($(", ", stringify!($field)),+);
+        }
+    };
+}
+
 /// A service's view of a review: the common [`Review`] and its own columns `E`. It reads as
 /// the review itself (`review.reviewer_subject`); the service's columns are in `extra`.
 #[derive(Debug, Clone)]
