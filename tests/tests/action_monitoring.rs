@@ -251,9 +251,14 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
         clock,
         audit,
     });
+    let reminders = cspr_actions::jobs::ActionReminders {
+        store: replica,
+        due_soon_days: 14,
+        escalate_after_days: 30,
+    };
     let sweeps = [
-        cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),
-        cspr_actions::jobs::ActionSweep::new(replica.clone(), Duration::from_secs(3600), 14, 30),
+        cspr_actions::jobs::ActionSweep::new(reminders.clone(), Duration::from_secs(3600)),
+        cspr_actions::jobs::ActionSweep::new(reminders, Duration::from_secs(3600)),
     ];
     let (one, two) = tokio::join!(sweeps[0].sweep_once(), sweeps[1].sweep_once());
     assert_eq!(one.expect("sweep") + two.expect("sweep"), 1);

@@ -2,58 +2,41 @@
 //! of days overdue, `action_overdue_escalated` — each once per action and due date, safe with
 //! several replicas.
 
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
+use cspr_platform::jobs::{Page, Sweep, SweepPages};
+use uuid::Uuid;
 
 use crate::error::ActionsError;
 use crate::store::Store;
 
-const PAGE_SIZE: i64 = 500;
+/// The reminder sweep: the platform's [`Sweep`] of [`ActionReminders`], its first pass one
+/// interval after start.
+pub type ActionSweep = Sweep<ActionReminders>;
 
+/// What the reminder sweep walks: the store's open actions due soon or overdue.
 #[derive(Debug, Clone)]
-pub struct ActionSweep {
-    store: Store,
-    interval: Duration,
-    due_soon_days: u32,
-    escalate_after_days: u32,
+pub struct ActionReminders {
+    pub store: Store,
+    /// An action due within this many days is due soon.
+    pub due_soon_days: u32,
+    /// An action this many days overdue is escalated.
+    pub escalate_after_days: u32,
 }
 
-impl ActionSweep {
-    pub fn new(
-        store: Store,
-        interval: Duration,
-        due_soon_days: u32,
-        escalate_after_days: u32,
-    ) -> Self {
-        Self {
-            store,
-            interval,
-            due_soon_days,
-            escalate_after_days,
-        }
+impl SweepPages for ActionReminders {
+    type Error = ActionsError;
+
+    fn job(&self) -> &'static str {
+        "action reminders"
     }
 
-    pub async fn sweep_once(&self) -> Result<usize, ActionsError> {
-        cspr_platform::jobs::drain_pages(|after| {
-            self.store.sweep_page(
+    async fn page(&self, after: Option<Uuid>, page_size: i64) -> Result<Page, ActionsError> {
+        self.store
+            .sweep_page(
                 after,
-                PAGE_SIZE,
+                page_size,
                 self.due_soon_days,
                 self.escalate_after_days,
             )
-        })
-        .await
-    }
-
-    /// Sweeps every interval until shutdown, the first pass one interval after start.
-    pub async fn run(self, shutdown: CancellationToken) {
-        cspr_platform::jobs::run_every_after_an_interval(
-            "action reminders",
-            self.interval,
-            shutdown,
-            || self.sweep_once(),
-        )
-        .await;
+            .await
     }
 }

@@ -32,7 +32,7 @@ use tonic::server::NamedService;
 pub use crate::config::ActionsConfig;
 use crate::events::EventHandler;
 use crate::grpc::ActionsApi;
-use crate::jobs::ActionSweep;
+use crate::jobs::{ActionReminders, ActionSweep};
 use crate::store::Store;
 
 /// The service name (database `cspr_actions`, stream `<PREFIX>_ACTIONS`).
@@ -49,12 +49,12 @@ pub async fn start(
     let store = Store::new(StoreParts::new(&context));
     let api = ActionsApi::new(store.clone());
     let gauge_store = store.clone();
-    let sweep = ActionSweep::new(
-        store.clone(),
-        config.sweep_interval,
-        config.due_soon_days,
-        config.escalate_after_days,
-    );
+    let reminders = ActionReminders {
+        store: store.clone(),
+        due_soon_days: config.due_soon_days,
+        escalate_after_days: config.escalate_after_days,
+    };
+    let sweep = ActionSweep::new(reminders, config.sweep_interval);
     ServiceBuilder::new(context, ActionMonitoringServer::new(api), || {
         sqlx::migrate!("./migrations")
     })

@@ -6,6 +6,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
+use cspr_platform::jobs::Page;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::{self, ReviewWith};
@@ -529,7 +530,7 @@ impl Store {
         page_size: i64,
         due_soon_days: u32,
         escalate_after_days: u32,
-    ) -> Result<(Option<Uuid>, usize), ActionsError> {
+    ) -> Result<Page, ActionsError> {
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN reviews r ON r.review_id = a.review_id
              WHERE a.status IN ('NOT_STARTED', 'IN_PROGRESS') AND a.due_date <= $1 AND ($2::uuid IS NULL OR a.id > $2)
@@ -539,7 +540,6 @@ impl Store {
             .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
             .await?;
         let today = page.today;
-        let mut raised = 0;
         for action in &page.rows {
             let days_overdue = (today - action.due_date).num_days();
             let mut alerts = Vec::new();
@@ -584,16 +584,10 @@ impl Store {
                     .bind(action.id)
                     .bind(alert)
                     .bind(action.due_date);
-                if self
-                    .outbox
-                    .raise_once(&mut page.transaction, record_alert, &meta, body)
-                    .await?
-                {
-                    raised += 1;
-                }
+                page.alerts.raise_once(record_alert, &meta, body).await?;
             }
         }
-        Ok(page.commit(|row| row.id, raised).await?)
+        Ok(page.commit(|row| row.id).await?)
     }
 }
 

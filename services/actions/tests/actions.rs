@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ActionsTest, Refusal, Reply, TestActions, assert_says, authed, date, swept_together};
+use cspr_actions::jobs::ActionReminders;
 use cspr_proto::actions::v1 as pb;
 use tonic::Code;
 
@@ -215,10 +216,12 @@ async fn reminders_are_raised_once_across_replicas_and_summaries_add_up() {
         .await
         .expect("completed");
     let first = cspr_actions::jobs::ActionSweep::new(
-        service.store.clone(),
+        ActionReminders {
+            store: service.store.clone(),
+            due_soon_days: 14,
+            escalate_after_days: 30,
+        },
         Duration::from_secs(3600),
-        14,
-        30,
     );
     // A second replica's sweep: the same job on the same database.
     let second = first.clone();

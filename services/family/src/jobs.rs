@@ -1,34 +1,15 @@
 //! The restriction sweep: a restriction at or past its review date raises
 //! `family_restriction_review_due` once, for the family liaison to reconsider.
 
-use std::time::Duration;
+use cspr_platform::jobs::{ReviewDates, Sweep};
 
-use tokio_util::sync::CancellationToken;
+use crate::store::{RESTRICTION_SWEEP, Store};
 
-use crate::error::FamilyError;
-use crate::store::Store;
+/// The restriction sweep: the platform's [`Sweep`] of [`RESTRICTION_SWEEP`] over the store.
+pub type RestrictionSweep = Sweep<ReviewDates>;
 
-const PAGE_SIZE: i64 = 500;
-
-#[derive(Debug, Clone)]
-pub struct RestrictionSweep {
-    store: Store,
-    interval: Duration,
-}
-
-impl RestrictionSweep {
-    pub fn new(store: Store, interval: Duration) -> Self {
-        Self { store, interval }
-    }
-
-    pub async fn sweep_once(&self) -> Result<usize, FamilyError> {
-        cspr_platform::jobs::drain_pages(|after| self.store.sweep_page(after, PAGE_SIZE)).await
-    }
-
-    pub async fn run(self, shutdown: CancellationToken) {
-        cspr_platform::jobs::run_every("restriction reviews", self.interval, shutdown, || {
-            self.sweep_once()
-        })
-        .await;
+impl From<Store> for ReviewDates {
+    fn from(store: Store) -> Self {
+        RESTRICTION_SWEEP.over(&store)
     }
 }

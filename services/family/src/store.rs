@@ -542,20 +542,12 @@ impl Store {
         )
         .await
     }
-
-    /// One page of the restriction sweep: restrictions at or past their review date raise
-    /// `family_restriction_review_due` once (replica-safe).
-    pub async fn sweep_page(
-        &self,
-        after: Option<Uuid>,
-        page_size: i64,
-    ) -> Result<(Option<Uuid>, usize), FamilyError> {
-        Ok(RESTRICTION_SWEEP.page(self, after, page_size).await?)
-    }
 }
 
-/// Restrictions whose review date has come: the reviewer is asked to look at them again.
-const RESTRICTION_SWEEP: ReviewDateSweep = ReviewDateSweep {
+/// Restrictions whose review date has come: `family_restriction_review_due` once per
+/// restriction and date (replica-safe), for the family liaison to reconsider.
+pub const RESTRICTION_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    job: "restriction reviews",
     select_due: "SELECT m.id, m.review_id, r.partnership_id, m.restriction_review_date FROM family_members m
          JOIN reviews r ON r.review_id = m.review_id
          WHERE m.restriction_reason IS NOT NULL AND m.restriction_review_date <= $1 AND ($2::uuid IS NULL OR m.id > $2)

@@ -1,6 +1,11 @@
 //! Periodic work (deadline sweeps, reminders), written once: a pass walks the work in
 //! pages (each page locked with `SKIP LOCKED` by the service, so replicas share it), and a
 //! loop runs passes at an interval until shutdown.
+//!
+//! Every service's sweep is a [`Sweep`] of its [`SweepPages`]: the service says only what a
+//! page does (its store's SQL), the job's name and, where it differs, its page size and when
+//! its first pass runs. The two sweeps of rows with a date to look at again are
+//! [`ReviewDateSweep`]s, whose pages are written here too ([`ReviewDates`]).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -12,14 +17,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::bus::outbox::EventMeta;
-use crate::store::{StoreParts, lock_due_page};
+use crate::store::{DuePage, StoreParts};
+
+/// What one page of a pass returns: the next page's `after` (`None` when this page was the
+/// last) and how much it did (e.g. alerts raised).
+pub type Page = (Option<Uuid>, usize);
 
 /// Runs `page` from the start until it reports no next page; returns the total of what the
 /// pages did (e.g. alerts raised). Each page gets the last id of the previous one.
 pub async fn drain_pages<E, F, Fut>(mut page: F) -> Result<usize, E>
 where
     F: FnMut(Option<Uuid>) -> Fut,
-    Fut: Future<Output = Result<(Option<Uuid>, usize), E>>,
+    Fut: Future<Output = Result<Page, E>>,
 {
     let mut after = None;
     let mut total = 0;
@@ -49,6 +58,8 @@ pub fn next_page<T>(rows: &[T], page_size: i64, id: impl Fn(&T) -> Uuid) -> Opti
 /// many replicas sweep. The service names its table in the two statements.
 #[derive(Debug, Clone, Copy)]
 pub struct ReviewDateSweep {
+    /// The job's name in the logs, e.g. `deferral reviews`.
+    pub job: &'static str,
     /// Selects `(id, review_id, partnership_id, date)` of the rows due on or before `$1`, ids
     /// after `$2` (NULL: from the start), by id, at most `$3`, locked `FOR UPDATE OF …
     /// SKIP LOCKED` so that replicas take different rows.
@@ -71,30 +82,126 @@ impl ReviewDateSweep {
         store: &StoreParts,
         after: Option<Uuid>,
         page_size: i64,
-    ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
-        let today = store.clock.today();
-        let outbox = &store.outbox;
-        let mut transaction = store.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, String, NaiveDate)> =
-            lock_due_page(&mut transaction, self.select_due, today, after, page_size).await?;
-        let mut raised = 0;
-        for (id, review_id, partnership_id, date) in &rows {
+    ) -> Result<Page, sqlx::Error> {
+        let mut page: DuePage<(Uuid, Uuid, String, NaiveDate)> = store
+            .begin_due_page(self.select_due, 0, after, page_size)
+            .await?;
+        for (id, review_id, partnership_id, date) in &page.rows {
             let record_alert = sqlx::query(self.record_alert).bind(id).bind(date);
             let meta = EventMeta::system(partnership_id, *review_id, self.system);
-            if outbox
-                .raise_once(
-                    &mut transaction,
-                    record_alert,
-                    &meta,
-                    (self.event)(*id, *date),
-                )
-                .await?
-            {
-                raised += 1;
+            let body = (self.event)(*id, *date);
+            page.alerts.raise_once(record_alert, &meta, body).await?;
+        }
+        page.commit(|row| row.0).await
+    }
+}
+
+impl ReviewDateSweep {
+    /// This sweep over a store's rows: the pages of its [`Sweep`].
+    pub fn over(self, store: &StoreParts) -> ReviewDates {
+        ReviewDates {
+            sweep: self,
+            store: store.clone(),
+        }
+    }
+}
+
+/// A [`ReviewDateSweep`] over a service's store, as a [`Sweep`]'s pages. Its first pass runs
+/// at start-up.
+#[derive(Debug, Clone)]
+pub struct ReviewDates {
+    sweep: ReviewDateSweep,
+    store: StoreParts,
+}
+
+impl SweepPages for ReviewDates {
+    type Error = sqlx::Error;
+
+    fn job(&self) -> &'static str {
+        self.sweep.job
+    }
+
+    fn first_pass(&self) -> FirstPass {
+        FirstPass::AtStart
+    }
+
+    async fn page(&self, after: Option<Uuid>, page_size: i64) -> Result<Page, sqlx::Error> {
+        self.sweep.page(&self.store, after, page_size).await
+    }
+}
+
+/// When a [`Sweep`]'s first pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPass {
+    /// At start-up, then every interval ([`run_every`]).
+    AtStart,
+    /// One interval after start-up ([`run_every_after_an_interval`]).
+    AfterAnInterval,
+}
+
+/// What a [`Sweep`] walks: a service's due rows, one page (one transaction) at a time.
+pub trait SweepPages: Send + Sync {
+    /// What a page fails with.
+    type Error: Display + Send;
+
+    /// The job's name in the logs, e.g. `deadline sweep`.
+    fn job(&self) -> &'static str;
+
+    /// The rows a page takes at most.
+    fn page_size(&self) -> i64 {
+        500
+    }
+
+    /// When the first pass runs: by default one interval after start-up, for sweeps that
+    /// raise each alert once (see [`run_every_after_an_interval`]).
+    fn first_pass(&self) -> FirstPass {
+        FirstPass::AfterAnInterval
+    }
+
+    /// One page: the rows after `after` (from the start when `None`), at most `page_size`.
+    fn page(
+        &self,
+        after: Option<Uuid>,
+        page_size: i64,
+    ) -> impl Future<Output = Result<Page, Self::Error>> + Send;
+}
+
+/// A service's periodic sweep of its [`SweepPages`]: a pass over every page, every interval
+/// until shutdown. Each service's sweep type is this with its own pages.
+#[derive(Debug, Clone)]
+pub struct Sweep<P> {
+    pages: P,
+    interval: Duration,
+}
+
+impl<P: SweepPages> Sweep<P> {
+    /// The sweep of `pages` (or what converts into them, e.g. the service's store), run
+    /// every `interval`.
+    pub fn new(pages: impl Into<P>, interval: Duration) -> Self {
+        Self {
+            pages: pages.into(),
+            interval,
+        }
+    }
+
+    /// One pass over every page; returns the total the pages did (e.g. alerts raised).
+    pub async fn sweep_once(&self) -> Result<usize, P::Error> {
+        let page_size = self.pages.page_size();
+        drain_pages(|after| self.pages.page(after, page_size)).await
+    }
+
+    /// Sweeps every interval until shutdown, the first pass as the pages say.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let job = self.pages.job();
+        match self.pages.first_pass() {
+            FirstPass::AtStart => {
+                run_every(job, self.interval, shutdown, || self.sweep_once()).await;
+            }
+            FirstPass::AfterAnInterval => {
+                run_every_after_an_interval(job, self.interval, shutdown, || self.sweep_once())
+                    .await;
             }
         }
-        transaction.commit().await?;
-        Ok((next_page(&rows, page_size, |row| row.0), raised))
     }
 }
 

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cspr_proto::events::v1::event::Body;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::{
     Encode, FromRow, PgConnection, PgExecutor, PgPool, Postgres, SqlSafeStr, Transaction, Type,
 };
@@ -26,7 +27,7 @@ use crate::audit::{self, AuditLog};
 use crate::auth::Principal;
 use crate::bus::outbox::{EventMeta, Outbox};
 use crate::clock::Clock;
-use crate::jobs::next_page;
+use crate::jobs::{Page, next_page};
 use crate::server::ServiceContext;
 
 /// The shared parts of a service's store, cloned from its [`ServiceContext`].
@@ -95,13 +96,23 @@ impl StoreParts {
     {
         let today = self.clock.today();
         let horizon = today + chrono::Days::new(u64::from(due_soon_days));
-        let mut transaction = self.pool.begin().await?;
-        let rows = lock_due_page(&mut transaction, select_due, horizon, after, page_size).await?;
+        let mut alerts = self.begin_alerts().await?;
+        let rows =
+            lock_due_page(alerts.connection(), select_due, horizon, after, page_size).await?;
         Ok(DuePage {
-            transaction,
+            alerts,
             today,
             rows,
             page_size,
+        })
+    }
+
+    /// Begins a sweep's page: the transaction its alerts are raised in ([`Alerts`]).
+    pub async fn begin_alerts(&self) -> Result<Alerts, sqlx::Error> {
+        Ok(Alerts {
+            transaction: self.pool.begin().await?,
+            outbox: self.outbox.clone(),
+            raised: 0,
         })
     }
 
@@ -195,7 +206,7 @@ where
 /// due on or before `$1` (`due_by`), with ids after `$2` (`after`; NULL from the start), by
 /// id, at most `$3` (`page_size`), `FOR UPDATE OF … SKIP LOCKED` so that replicas take
 /// different rows. The services' sweeps write only the statement.
-pub async fn lock_due_page<R>(
+async fn lock_due_page<R>(
     connection: &mut PgConnection,
     select_due: impl SqlSafeStr,
     due_by: NaiveDate,
@@ -213,11 +224,53 @@ where
         .await
 }
 
-/// A reminder sweep's page of due rows, locked in its transaction, in which the sweep raises
-/// the rows' alerts ([`Outbox::raise_once`]).
+/// The transaction a sweep's page raises its alerts in, and how many it raised: each alert
+/// is raised once however many replicas sweep ([`Outbox::raise_once`]), and counted only
+/// when it is raised now. Every sweep counted its alerts so.
+#[derive(Debug)]
+pub struct Alerts {
+    transaction: Transaction<'static, Postgres>,
+    outbox: Outbox,
+    raised: usize,
+}
+
+impl Alerts {
+    /// The page's transaction, for its reads and its other writes.
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.transaction
+    }
+
+    /// Raises an alert once: `record_alert` is the alert's bound `INSERT … ON CONFLICT DO
+    /// NOTHING`; `body` is enqueued as `meta` only when it inserted the row.
+    pub async fn raise_once(
+        &mut self,
+        record_alert: Query<'_, Postgres, PgArguments>,
+        meta: &EventMeta,
+        body: Body,
+    ) -> Result<(), sqlx::Error> {
+        let connection: &mut PgConnection = &mut self.transaction;
+        if self
+            .outbox
+            .raise_once(connection, record_alert, meta, body)
+            .await?
+        {
+            self.raised += 1;
+        }
+        Ok(())
+    }
+
+    /// Commits the page; returns how many alerts it raised.
+    pub async fn commit(self) -> Result<usize, sqlx::Error> {
+        self.transaction.commit().await?;
+        Ok(self.raised)
+    }
+}
+
+/// A reminder sweep's page of due rows, locked in the transaction in which the sweep raises
+/// the rows' alerts.
 #[derive(Debug)]
 pub struct DuePage<R> {
-    pub transaction: Transaction<'static, Postgres>,
+    pub alerts: Alerts,
     /// The clock's date the page was taken on.
     pub today: NaiveDate,
     pub rows: Vec<R>,
@@ -226,13 +279,10 @@ pub struct DuePage<R> {
 
 impl<R> DuePage<R> {
     /// Commits the page's alerts: returns the next page's `after` (`None` when this page was
-    /// the last) and `raised`, the page function's return for [`crate::jobs::drain_pages`].
-    pub async fn commit(
-        self,
-        id: impl Fn(&R) -> Uuid,
-        raised: usize,
-    ) -> Result<(Option<Uuid>, usize), sqlx::Error> {
-        self.transaction.commit().await?;
+    /// the last) and the alerts raised, the page function's return for
+    /// [`crate::jobs::drain_pages`].
+    pub async fn commit(self, id: impl Fn(&R) -> Uuid) -> Result<Page, sqlx::Error> {
+        let raised = self.alerts.commit().await?;
         Ok((next_page(&self.rows, self.page_size, id), raised))
     }
 }

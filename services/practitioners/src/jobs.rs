@@ -1,34 +1,15 @@
 //! The deferral sweep: a deferral at or past its review date raises `deferral_review_due`
 //! once, for the reviewer to look at again (replica-safe).
 
-use std::time::Duration;
+use cspr_platform::jobs::{ReviewDates, Sweep};
 
-use tokio_util::sync::CancellationToken;
+use crate::store::{DEFERRAL_SWEEP, Store};
 
-use crate::error::PractitionersError;
-use crate::store::Store;
+/// The deferral sweep: the platform's [`Sweep`] of [`DEFERRAL_SWEEP`] over the store.
+pub type DeferralSweep = Sweep<ReviewDates>;
 
-const PAGE_SIZE: i64 = 500;
-
-#[derive(Debug, Clone)]
-pub struct DeferralSweep {
-    store: Store,
-    interval: Duration,
-}
-
-impl DeferralSweep {
-    pub fn new(store: Store, interval: Duration) -> Self {
-        Self { store, interval }
-    }
-
-    pub async fn sweep_once(&self) -> Result<usize, PractitionersError> {
-        cspr_platform::jobs::drain_pages(|after| self.store.sweep_page(after, PAGE_SIZE)).await
-    }
-
-    pub async fn run(self, shutdown: CancellationToken) {
-        cspr_platform::jobs::run_every("deferral reviews", self.interval, shutdown, || {
-            self.sweep_once()
-        })
-        .await;
+impl From<Store> for ReviewDates {
+    fn from(store: Store) -> Self {
+        DEFERRAL_SWEEP.over(&store)
     }
 }

@@ -729,20 +729,12 @@ impl Store {
         transaction.commit().await?;
         Ok(record)
     }
-
-    /// One page of the deferral sweep: deferrals at or past their review date, each flagged
-    /// once (replica-safe).
-    pub async fn sweep_page(
-        &self,
-        after: Option<Uuid>,
-        page_size: i64,
-    ) -> Result<(Option<Uuid>, usize), PractitionersError> {
-        Ok(DEFERRAL_SWEEP.page(self, after, page_size).await?)
-    }
 }
 
-/// Contact deferrals whose review date has come: the reviewer is asked to look at them again.
-const DEFERRAL_SWEEP: ReviewDateSweep = ReviewDateSweep {
+/// Contact deferrals whose review date has come: `deferral_review_due` once per deferral
+/// and date (replica-safe), for the reviewer to look at them again.
+pub const DEFERRAL_SWEEP: ReviewDateSweep = ReviewDateSweep {
+    job: "deferral reviews",
     select_due: "SELECT p.id, p.review_id, r.partnership_id, p.deferral_review_date FROM practitioners p
          JOIN reviews r ON r.review_id = p.review_id
          WHERE p.deferral_reason IS NOT NULL AND p.deferral_review_date <= $1 AND ($2::uuid IS NULL OR p.id > $2)

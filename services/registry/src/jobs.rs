@@ -4,40 +4,29 @@
 //! Safe with several replicas: each page of reviews is locked with `SKIP LOCKED` (replicas
 //! share the work), and an alert row's primary key makes a second raise impossible.
 
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
+use cspr_platform::jobs::{Page, Sweep, SweepPages};
+use uuid::Uuid;
 
 use crate::error::RegistryError;
 use crate::store::Store;
 
-/// Reviews per transaction.
-const PAGE_SIZE: i64 = 200;
+/// The deadline sweep: the platform's [`Sweep`] of the store's open reviews, its first pass
+/// one interval after start.
+pub type DeadlineSweep = Sweep<Store>;
 
-#[derive(Debug, Clone)]
-pub struct DeadlineSweep {
-    store: Store,
-    interval: Duration,
-}
+impl SweepPages for Store {
+    type Error = RegistryError;
 
-impl DeadlineSweep {
-    pub fn new(store: Store, interval: Duration) -> Self {
-        Self { store, interval }
+    fn job(&self) -> &'static str {
+        "deadline sweep"
     }
 
-    /// One pass over every open review; returns the number of alerts raised.
-    pub async fn sweep_once(&self) -> Result<usize, RegistryError> {
-        cspr_platform::jobs::drain_pages(|after| self.store.sweep_page(after, PAGE_SIZE)).await
+    /// Reviews per transaction: each page loads its reviews whole.
+    fn page_size(&self) -> i64 {
+        200
     }
 
-    /// Sweeps every interval until shutdown, the first pass one interval after start.
-    pub async fn run(self, shutdown: CancellationToken) {
-        cspr_platform::jobs::run_every_after_an_interval(
-            "deadline sweep",
-            self.interval,
-            shutdown,
-            || self.sweep_once(),
-        )
-        .await;
+    async fn page(&self, after: Option<Uuid>, page_size: i64) -> Result<Page, RegistryError> {
+        self.sweep_page(after, page_size).await
     }
 }

@@ -14,6 +14,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::idempotency::{self, RequestKey};
+use cspr_platform::jobs::{Page, next_page};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::store::{StoreParts, fetch_keyed};
@@ -834,8 +835,8 @@ impl Store {
         &self,
         after_id: Option<Uuid>,
         page_size: i64,
-    ) -> Result<(Option<Uuid>, usize), RegistryError> {
-        let mut transaction = self.pool.begin().await?;
+    ) -> Result<Page, RegistryError> {
+        let mut alerts = self.begin_alerts().await?;
         let sql = format!(
             "SELECT {REVIEW_COLUMNS} FROM reviews
              WHERE stage NOT IN ('NOT_PROCEEDING', 'CLOSED') AND ($1::uuid IS NULL OR id > $1)
@@ -844,12 +845,10 @@ impl Store {
         let rows: Vec<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(after_id)
             .bind(page_size)
-            .fetch_all(&mut *transaction)
+            .fetch_all(alerts.connection())
             .await?;
-        let fetched = rows.len();
-        let reviews = Self::load_reviews(&mut transaction, rows).await?;
+        let reviews = Self::load_reviews(alerts.connection(), rows).await?;
         let today = self.clock.today();
-        let mut raised = 0;
         for review in &reviews {
             let timeline = match deadlines::timeline(review, &self.rules, &self.calendar, today) {
                 Ok(timeline) => timeline,
@@ -858,7 +857,7 @@ impl Store {
                     continue;
                 }
             };
-            Self::refresh_deadlines(&mut transaction, review.id, &timeline).await?;
+            Self::refresh_deadlines(alerts.connection(), review.id, &timeline).await?;
             for deadline in &timeline.deadlines {
                 let (Some(due_on), alert) = (deadline.due_on, deadline.status) else {
                     continue;
@@ -878,25 +877,11 @@ impl Store {
                 let meta =
                     EventMeta::system(&review.partnership_id, review.id, "system:deadline-sweep");
                 let body = events::deadline_alert(review, deadline, alert == "MISSED");
-                if self
-                    .outbox
-                    .raise_once(&mut transaction, record_alert, &meta, body)
-                    .await?
-                {
-                    raised += 1;
-                }
+                alerts.raise_once(record_alert, &meta, body).await?;
             }
         }
-        transaction.commit().await?;
-        let last = reviews.last().map(|review| review.id);
-        Ok((
-            if fetched as i64 == page_size {
-                last
-            } else {
-                None
-            },
-            raised,
-        ))
+        let raised = alerts.commit().await?;
+        Ok((next_page(&reviews, page_size, |review| review.id), raised))
     }
 }
 

@@ -2,47 +2,34 @@
 //! due date, safe with several replicas (pages locked with `SKIP LOCKED`, one alert row per
 //! reminder).
 
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
+use cspr_platform::jobs::{Page, Sweep, SweepPages};
+use uuid::Uuid;
 
 use crate::error::SubmissionsError;
 use crate::store::Store;
 
-const PAGE_SIZE: i64 = 500;
+/// The reminder sweep: the platform's [`Sweep`] of [`ReportReminders`], its first pass one
+/// interval after start.
+pub type ReminderSweep = Sweep<ReportReminders>;
 
+/// What the reminder sweep walks: the store's open requests due soon or overdue.
 #[derive(Debug, Clone)]
-pub struct ReminderSweep {
-    store: Store,
-    interval: Duration,
-    due_soon_days: u32,
+pub struct ReportReminders {
+    pub store: Store,
+    /// A report due within this many days is due soon.
+    pub due_soon_days: u32,
 }
 
-impl ReminderSweep {
-    pub fn new(store: Store, interval: Duration, due_soon_days: u32) -> Self {
-        Self {
-            store,
-            interval,
-            due_soon_days,
-        }
+impl SweepPages for ReportReminders {
+    type Error = SubmissionsError;
+
+    fn job(&self) -> &'static str {
+        "report reminders"
     }
 
-    /// One pass; returns the number of reminders raised.
-    pub async fn sweep_once(&self) -> Result<usize, SubmissionsError> {
-        cspr_platform::jobs::drain_pages(|after| {
-            self.store.sweep_page(after, PAGE_SIZE, self.due_soon_days)
-        })
-        .await
-    }
-
-    /// Sweeps every interval until shutdown, the first pass one interval after start.
-    pub async fn run(self, shutdown: CancellationToken) {
-        cspr_platform::jobs::run_every_after_an_interval(
-            "report reminders",
-            self.interval,
-            shutdown,
-            || self.sweep_once(),
-        )
-        .await;
+    async fn page(&self, after: Option<Uuid>, page_size: i64) -> Result<Page, SubmissionsError> {
+        self.store
+            .sweep_page(after, page_size, self.due_soon_days)
+            .await
     }
 }

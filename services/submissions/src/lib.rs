@@ -34,7 +34,7 @@ use tonic::server::NamedService;
 use crate::config::SubmissionsConfig;
 use crate::events::EventHandler;
 use crate::grpc::SubmissionsApi;
-use crate::jobs::ReminderSweep;
+use crate::jobs::{ReminderSweep, ReportReminders};
 use crate::store::Store;
 
 /// The service name (database `cspr_submissions`, stream `<PREFIX>_SUBMISSIONS`).
@@ -51,7 +51,11 @@ pub async fn start(
     let store = Store::new(StoreParts::new(&context));
     let api = SubmissionsApi::new(store.clone(), config.limits.clone());
     let gauge_store = store.clone();
-    let sweep = ReminderSweep::new(store.clone(), config.sweep_interval, config.due_soon_days);
+    let reminders = ReportReminders {
+        store: store.clone(),
+        due_soon_days: config.due_soon_days,
+    };
+    let sweep = ReminderSweep::new(reminders, config.sweep_interval);
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })

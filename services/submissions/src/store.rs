@@ -13,6 +13,7 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
+use cspr_platform::jobs::Page;
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
@@ -527,7 +528,7 @@ impl Store {
         after: Option<Uuid>,
         page_size: i64,
         due_soon_days: u32,
-    ) -> Result<(Option<Uuid>, usize), SubmissionsError> {
+    ) -> Result<Page, SubmissionsError> {
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM report_requests q JOIN reviews r ON r.review_id = q.review_id
              WHERE q.status IN ('REQUESTED', 'RETURNED') AND q.due_date <= $1 AND ($2::uuid IS NULL OR q.id > $2)
@@ -537,7 +538,6 @@ impl Store {
             .begin_due_page(sqlx::AssertSqlSafe(sql), due_soon_days, after, page_size)
             .await?;
         let today = page.today;
-        let mut raised = 0;
         for request in &page.rows {
             let overdue = request.due_date < today;
             let alert = if overdue { "OVERDUE" } else { "DUE_SOON" };
@@ -568,15 +568,9 @@ impl Store {
                 request.review_id,
                 "system:report-reminders",
             );
-            if self
-                .outbox
-                .raise_once(&mut page.transaction, record_alert, &meta, body)
-                .await?
-            {
-                raised += 1;
-            }
+            page.alerts.raise_once(record_alert, &meta, body).await?;
         }
-        Ok(page.commit(|request| request.id, raised).await?)
+        Ok(page.commit(|request| request.id).await?)
     }
 
     /// A retry of a submission that was already stored returns its receipt.

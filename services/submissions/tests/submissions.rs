@@ -13,6 +13,7 @@ use common::{
     header, submit, swept_together,
 };
 use cspr_proto::submissions::v1 as pb;
+use cspr_submissions::jobs::ReportReminders;
 use tonic::Code;
 
 #[tokio::test]
@@ -727,9 +728,11 @@ async fn reminders_are_raised_once_across_replicas() {
     .await
     .expect("gp submits");
     let first = cspr_submissions::jobs::ReminderSweep::new(
-        service.store.clone(),
+        ReportReminders {
+            store: service.store.clone(),
+            due_soon_days: 5,
+        },
         Duration::from_secs(3600),
-        5,
     );
     // A second replica's sweep: the same job on the same database.
     let second = first.clone();
