@@ -108,13 +108,13 @@ fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
         version: row.version,
         report_status: status_to_proto(&row.report_status),
         entry: Some(pb::ChronologyEntry {
-            occurred_on: Some(date_to_proto(row.occurred_on)),
-            time_of_day: row.time_of_day,
-            service: row.service,
-            practitioner_name: row.practitioner_name,
-            practitioner_role: row.practitioner_role,
-            description: row.description,
-            outcome: row.outcome,
+            occurred_on: Some(date_to_proto(row.entry.occurred_on)),
+            time_of_day: row.entry.time_of_day,
+            service: row.entry.service,
+            practitioner_name: row.entry.practitioner_name,
+            practitioner_role: row.entry.practitioner_role,
+            description: row.entry.description,
+            outcome: row.entry.outcome,
         }),
     }
 }

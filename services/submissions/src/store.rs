@@ -100,13 +100,19 @@ pub struct Receipt {
     pub submitted_at: DateTime<Utc>,
 }
 
-/// One row of the combined chronology.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One row of the combined chronology: an entry, with the report it is from.
+#[derive(Debug, Clone)]
 pub struct ChronologyRow {
     pub agency_id: String,
     pub agency_name: String,
     pub version: i32,
     pub report_status: String,
+    pub entry: StoredEntry,
+}
+
+/// A chronology entry as stored, as the chronology's cursor reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEntry {
     pub occurred_on: NaiveDate,
     pub time_of_day: String,
     pub service: String,
@@ -787,17 +793,12 @@ struct ChronologyReport {
     report_status: String,
 }
 
-/// One entry as the cursor reads it.
+/// One entry as the cursor reads it, with the report it belongs to.
 #[derive(Debug, sqlx::FromRow)]
 struct CursorEntry {
     report_id: Uuid,
-    occurred_on: NaiveDate,
-    time_of_day: String,
-    service: String,
-    practitioner_name: String,
-    practitioner_role: String,
-    description: String,
-    outcome: String,
+    #[sqlx(flatten)]
+    entry: StoredEntry,
 }
 
 /// Rows fetched from the chronology cursor at a time: a few first, so the first entry
@@ -876,13 +877,7 @@ async fn stream_chronology_into(
                 agency_name: report.agency_name.clone(),
                 version: report.version,
                 report_status: report.report_status.clone(),
-                occurred_on: entry.occurred_on,
-                time_of_day: entry.time_of_day,
-                service: entry.service,
-                practitioner_name: entry.practitioner_name,
-                practitioner_role: entry.practitioner_role,
-                description: entry.description,
-                outcome: entry.outcome,
+                entry: entry.entry,
             };
             if sender.send(Ok(row)).await.is_err() {
                 return Ok(());
