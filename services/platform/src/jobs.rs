@@ -94,9 +94,7 @@ impl ReviewDateSweep {
         }
         page.commit(|row| row.0).await
     }
-}
 
-impl ReviewDateSweep {
     /// This sweep over a store's rows: the pages of its [`Sweep`].
     pub fn over(self, store: &StoreParts) -> ReviewDates {
         ReviewDates {

@@ -18,12 +18,16 @@
 //! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
-//! - [`jobs`]: periodic work in pages, safe with replicas.
+//! - [`jobs`]: periodic work in pages, safe with replicas: every service's sweep
+//!   ([`jobs::Sweep`]).
 //! - [`audit`], [`idempotency`], [`pagination`]: helpers used in handlers and stores.
-//! - [`store`]: the parts every service's store is built from, and its command audits.
-//! - [`projection`]: the review projection the consuming services keep alike.
+//! - [`store`]: the parts every service's store is built from (and `service_store!`), its
+//!   command audits, its keyed row reads and its sweeps' pages.
+//! - [`projection`]: the review projection the consuming services keep alike (their own
+//!   columns declared with `review_columns!`).
 //! - [`clock`], [`calendar`]: injectable time and the England & Wales working-day calendar.
-//! - [`values`]: generic input parsers (text limits, emails, agency ids).
+//! - [`values`]: generic input parsers (text limits, emails, agency ids), and
+//!   `named_enum!` for the enums whose values have stored names.
 //! - [`convert`]: protobuf dates and timestamps to and from chrono, date fields, enums
 //!   ([`proto_enum!`]).
 //! - `testing` (feature `test-support`): a service started for a test (own database and

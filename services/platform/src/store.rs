@@ -206,7 +206,7 @@ where
 /// due on or before `$1` (`due_by`), with ids after `$2` (`after`; NULL from the start), by
 /// id, at most `$3` (`page_size`), `FOR UPDATE OF … SKIP LOCKED` so that replicas take
 /// different rows. The services' sweeps write only the statement.
-async fn lock_due_page<R>(
+pub async fn lock_due_page<R>(
     connection: &mut PgConnection,
     select_due: impl SqlSafeStr,
     due_by: NaiveDate,
