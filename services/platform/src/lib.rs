@@ -14,7 +14,9 @@
 //! - [`auth`]: bearer token verification into a [`auth::Principal`], roles.
 //! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
-//! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
+//! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown),
+//!   with `connections` (timeouts of the connections, the calls shutdown cuts off) and
+//!   `size_limit` (an oversized message answered RESOURCE_EXHAUSTED).
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas.
@@ -36,6 +38,7 @@ pub mod bus;
 pub mod calendar;
 pub mod clock;
 pub mod config;
+mod connections;
 pub mod convert;
 pub mod db;
 pub mod error;
@@ -46,6 +49,7 @@ pub mod pagination;
 pub mod projection;
 pub mod rpc_metrics;
 pub mod server;
+mod size_limit;
 pub mod store;
 pub mod supervision;
 pub mod telemetry;
