@@ -279,15 +279,37 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// An error once shutdown's grace period is over.
-    fn check_closing(&mut self, context: &mut Context<'_>) -> io::Result<()> {
-        if self.closing.as_mut().poll(context).is_ready() {
+    /// An error once shutdown's grace period is over. Only a connection about to wait
+    /// (`waiting`: its socket was not ready) registers to be woken for it; a busy one looks
+    /// at the flag, which is cheaper than the shared token's wake-up list on every read.
+    fn check_closing(&mut self, context: &mut Context<'_>, waiting: bool) -> io::Result<()> {
+        let closed = if waiting {
+            self.closing.as_mut().poll(context).is_ready()
+        } else {
+            self.connections.inner.closing.is_cancelled()
+        };
+        if closed {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "closed: the shutdown grace period is over",
             ));
         }
         Ok(())
+    }
+
+    /// `poll` of the socket, failed once shutdown's grace period is over (checked on writes
+    /// too: a client that stops reading blocks them, and hyper may then not read either).
+    fn poll_closable<T>(
+        &mut self,
+        context: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        self.check_closing(context, false)?;
+        let polled = poll(Pin::new(&mut self.stream), context);
+        if polled.is_pending() {
+            self.check_closing(context, true)?;
+        }
+        polled
     }
 
     /// An error once the handshake or idle deadline that applies has passed; otherwise the
@@ -332,9 +354,8 @@ impl AsyncRead for Connection {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.check_closing(context)?;
         let before = buf.filled().len();
-        match Pin::new(&mut this.stream).poll_read(context, buf) {
+        match this.poll_closable(context, |stream, context| stream.poll_read(context, buf)) {
             Poll::Ready(result) => {
                 let read = buf.filled().len() - before;
                 this.preface_left = this.preface_left.saturating_sub(read);
@@ -356,11 +377,8 @@ impl AsyncWrite for Connection {
         context: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        // Checked on writes too: a client that stops reading blocks them, and hyper may
-        // then not read either.
-        let this = self.get_mut();
-        this.check_closing(context)?;
-        Pin::new(&mut this.stream).poll_write(context, buf)
+        self.get_mut()
+            .poll_closable(context, |stream, context| stream.poll_write(context, buf))
     }
 
     fn poll_write_vectored(
@@ -368,9 +386,9 @@ impl AsyncWrite for Connection {
         context: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.check_closing(context)?;
-        Pin::new(&mut this.stream).poll_write_vectored(context, bufs)
+        self.get_mut().poll_closable(context, |stream, context| {
+            stream.poll_write_vectored(context, bufs)
+        })
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -378,9 +396,8 @@ impl AsyncWrite for Connection {
     }
 
     fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.check_closing(context)?;
-        Pin::new(&mut this.stream).poll_flush(context)
+        self.get_mut()
+            .poll_closable(context, |stream, context| stream.poll_flush(context))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -445,6 +462,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // The plain socket's address. Served over TLS (tonic's `tls_config`), the request
+        // carries a `TlsConnectInfo<TcpConnectInfo>` instead, which must be looked at too:
+        // a call found on no connection keeps none from its idle timeout.
         let peer = request
             .extensions()
             .get::<TcpConnectInfo>()
