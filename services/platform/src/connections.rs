@@ -12,7 +12,7 @@
 //! - no call has been open on it for the idle timeout;
 //! - shutdown's grace period is over ([`Connections::cut_off`]), whatever is open on it.
 //!
-//! [`Connections`] is also the tower layer that counts the calls open on each connection
+//! [`Connections`] is also the [`CallHook`] that counts the calls open on each connection
 //! (the idle timeout) and keeps the list of calls in flight, so that what shutdown cuts off
 //! is logged by name.
 
@@ -26,13 +26,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
-use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 
+use crate::call_hook::CallHook;
 use crate::config::ConnectionLimits;
 
 /// The HTTP/2 client connection preface, `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, in bytes
@@ -249,7 +249,7 @@ impl Connections {
 
 /// A call open until dropped (with its response body, or its response future if the call
 /// never answered).
-struct CallGuard {
+pub(crate) struct CallGuard {
     connections: Connections,
     id: u64,
     activity: Option<Arc<Activity>>,
@@ -430,38 +430,11 @@ impl Drop for Connection {
     }
 }
 
-impl<S> tower::Layer<S> for Connections {
-    type Service = CallTracking<S>;
+impl CallHook for Connections {
+    type Call = CallGuard;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        CallTracking {
-            inner,
-            connections: self.clone(),
-        }
-    }
-}
-
-/// Registers each call with [`Connections`] until its response body is done.
-#[derive(Clone)]
-pub(crate) struct CallTracking<S> {
-    inner: S,
-    connections: Connections,
-}
-
-impl<S, B, ResBody> tower::Service<http::Request<B>> for CallTracking<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<TrackedBody<ResBody>>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    /// Registers the call until its response body is dropped.
+    fn start<B>(&self, request: &http::Request<B>) -> CallGuard {
         // The plain socket's address. Served over TLS (tonic's `tls_config`), the request
         // carries a `TlsConnectInfo<TcpConnectInfo>` instead, which must be looked at too:
         // a call found on no connection keeps none from its idle timeout.
@@ -469,37 +442,6 @@ where
             .extensions()
             .get::<TcpConnectInfo>()
             .and_then(TcpConnectInfo::remote_addr);
-        let call = self.connections.open_call(request.uri().path(), peer);
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            Ok(response.map(|body| TrackedBody { body, _call: call }))
-        })
-    }
-}
-
-/// A response body that keeps its call registered until it is dropped.
-pub(crate) struct TrackedBody<B> {
-    body: B,
-    _call: CallGuard,
-}
-
-impl<B: Body + Unpin> Body for TrackedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(context)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.open_call(request.uri().path(), peer)
     }
 }

@@ -16,7 +16,7 @@
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
 //! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown),
 //!   with `connections` (timeouts of the connections, the calls shutdown cuts off) and
-//!   `size_limit` (an oversized message answered RESOURCE_EXHAUSTED).
+//!   `size_limit` (an oversized message answered RESOURCE_EXHAUSTED), both `call_hook`s.
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas.
@@ -36,6 +36,7 @@ pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod calendar;
+mod call_hook;
 pub mod clock;
 pub mod config;
 mod connections;

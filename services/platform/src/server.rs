@@ -45,10 +45,12 @@ use crate::auth::{Authenticator, KeyError};
 use crate::bus::consumer::{ConsumerRunner, ConsumerSpec, EventHandler};
 use crate::bus::outbox::{Outbox, OutboxRelay};
 use crate::bus::{Bus, BusError};
+use crate::call_hook::CallHookLayer;
 use crate::clock::Clock;
 use crate::config::{PlatformConfig, ServiceConfig};
 use crate::connections::Connections;
 use crate::metrics::{GaugeSet, Readings};
+use crate::size_limit::SizeLimitStatus;
 pub use crate::supervision::{Ending, TaskFailure};
 use crate::supervision::{Lifetime, Supervisor};
 
@@ -485,10 +487,10 @@ impl ServiceBuilder {
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .trace_fn(rpc_span)
-            .layer(connections.clone())
+            .layer(CallHookLayer(connections.clone()))
             .layer(crate::rpc_metrics::RpcMetricsLayer)
             // Inside the metrics, so that they record the code the client gets.
-            .layer(crate::size_limit::SizeLimitStatusLayer)
+            .layer(CallHookLayer(SizeLimitStatus))
             .add_routes(routes)
             .serve_with_incoming_shutdown(connections.incoming(listener), stop_accepting);
         let serve = {

@@ -5,88 +5,33 @@
 //! Tonic refuses an oversized request while decoding it, and an oversized response while
 //! encoding it, both with `Status::out_of_range` ("Error, decoded message length too
 //! large…", "Error, encoded message length too large…"), and no setting changes the code.
-//! A tower layer around the server rewrites exactly those statuses, in the response's
+//! A [`CallHook`] around the server rewrites exactly those statuses, in the response's
 //! headers (a call refused before it answered, as a unary or client-streaming call whose
 //! request was too large) or its trailers (a response too large to send). OUT_OF_RANGE
 //! for anything else passes through.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use http_body::{Body, Frame, SizeHint};
+use http_body::Frame;
 use tonic::{Code, Status};
 
-/// Adds [`SizeLimitStatus`] to a tonic server.
+use crate::call_hook::CallHook;
+
+/// The [`CallHook`] that rewrites the statuses; see the module documentation.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SizeLimitStatusLayer;
+pub(crate) struct SizeLimitStatus;
 
-impl<S> tower::Layer<S> for SizeLimitStatusLayer {
-    type Service = SizeLimitStatus<S>;
+impl CallHook for SizeLimitStatus {
+    type Call = ();
 
-    fn layer(&self, inner: S) -> Self::Service {
-        SizeLimitStatus { inner }
-    }
-}
+    fn start<B>(&self, _request: &http::Request<B>) {}
 
-/// See the module documentation.
-#[derive(Debug, Clone)]
-pub(crate) struct SizeLimitStatus<S> {
-    inner: S,
-}
-
-impl<S, B, ResBody> tower::Service<http::Request<B>> for SizeLimitStatus<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<SizeLimitBody<ResBody>>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
+    fn head(_call: &mut (), head: &mut http::response::Parts) {
+        rewrite(&mut head.headers);
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = response.await?;
-            rewrite(response.headers_mut());
-            Ok(response.map(|body| SizeLimitBody { body }))
-        })
-    }
-}
-
-/// A response body whose trailers are rewritten like the headers.
-#[derive(Debug)]
-pub(crate) struct SizeLimitBody<B> {
-    body: B,
-}
-
-impl<B: Body + Unpin> Body for SizeLimitBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut polled = Pin::new(&mut self.body).poll_frame(context);
-        if let Poll::Ready(Some(Ok(frame))) = &mut polled
-            && let Some(trailers) = frame.trailers_mut()
-        {
+    fn frame<D>(_call: &mut (), frame: &mut Frame<D>) {
+        if let Some(trailers) = frame.trailers_mut() {
             rewrite(trailers);
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 

@@ -19,9 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
-use tonic_health::pb::HealthCheckRequest;
+use tonic::Streaming;
+use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 /// What a client sends first on an HTTP/2 connection (RFC 9113 §3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -80,6 +82,19 @@ async fn read_until_closed(stream: &mut TcpStream, deadline: Instant, what: &str
             Ok(Ok(_)) => {}
         }
     }
+}
+
+/// A health Watch stream on `channel` (which a client holds open as long as it runs), its
+/// first status read: SERVING.
+async fn watching(channel: Channel) -> Streaming<HealthCheckResponse> {
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.next().await.expect("a status").expect("ok");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    watch
 }
 
 /// A raw TCP connection that has sent the preface and its SETTINGS, and read the server's.
@@ -158,14 +173,8 @@ async fn a_connection_without_calls_is_closed_after_the_idle_timeout_one_with_a_
         platform.connections.idle_timeout = IDLE;
     })
     .await;
-    let mut health = HealthClient::new(testing::channel(running.addr).await);
-    let mut watch = health
-        .watch(HealthCheckRequest::default())
-        .await
-        .expect("watch")
-        .into_inner();
-    let first = watch.next().await.expect("a status").expect("ok");
-    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let channel = testing::channel(running.addr).await;
+    let mut watch = watching(channel.clone()).await;
 
     // Act: an HTTP/2 connection that makes no call.
     let opened = Instant::now();
@@ -183,7 +192,7 @@ async fn a_connection_without_calls_is_closed_after_the_idle_timeout_one_with_a_
         watch.next().now_or_never().is_none(),
         "the Watch stream is still open"
     );
-    health
+    HealthClient::new(channel)
         .check(HealthCheckRequest::default())
         .await
         .expect("answered");
@@ -233,13 +242,7 @@ async fn shutdown_serves_not_serving_through_the_drain_and_cuts_off_a_watch_at_t
     })
     .await;
     let addr = running.addr;
-    let mut watch = HealthClient::new(testing::channel(addr).await)
-        .watch(HealthCheckRequest::default())
-        .await
-        .expect("watch")
-        .into_inner();
-    let first = watch.next().await.expect("a status").expect("ok");
-    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let mut watch = watching(testing::channel(addr).await).await;
 
     // Act: shutdown.
     let asked = Instant::now();
