@@ -206,8 +206,8 @@ impl Connections {
         self.inner.closing.cancel();
     }
 
-    /// Runs `serving` (the server, shut down gracefully once `drained`) until it ends, or
-    /// until `deadline`: then [`Self::cut_off`] closes what is left, and it ends.
+    /// Runs `serving` (the server, which shuts down gracefully on a signal of its own) until
+    /// it ends, or until `deadline`: then [`Self::cut_off`] closes what is left, and it ends.
     pub(crate) async fn serve_until<F: Future>(
         &self,
         deadline: impl Future<Output = ()>,
