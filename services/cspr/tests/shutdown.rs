@@ -294,18 +294,22 @@ async fn sigterm_under_load_drains_not_serving_finishes_calls_and_exits_within_t
         after.iter().any(|(_, result)| *result == not_serving),
         "a probe saw NOT_SERVING during the drain: {after:?}"
     );
-    let first_not_serving = after
+    // From the first NOT_SERVING on: NOT_SERVING until the port closed. A probe whose
+    // connection the server closed just after accepting it (the drain ended) may fail.
+    let from_first: Vec<Probe> = after
         .iter()
-        .position(|(_, result)| *result == not_serving)
-        .unwrap_or_default();
+        .map(|(_, result)| *result)
+        .skip_while(|result| *result != not_serving)
+        .collect();
+    let answered = from_first
+        .iter()
+        .take_while(|result| **result == not_serving)
+        .count();
     assert!(
-        after[first_not_serving..]
+        from_first[answered..]
             .iter()
-            .all(
-                |(_, result)| matches!(result, Probe::Status(_) | Probe::Refused)
-                    && *result != Probe::Status(ServingStatus::Serving as i32)
-            ),
-        "NOT_SERVING until the port closed, no SERVING again, no failed probe: {after:?}"
+            .all(|result| matches!(result, Probe::Failed | Probe::Refused)),
+        "NOT_SERVING until the port closed, never SERVING again: {after:?}"
     );
     let (closed_at, _) = probes.last().expect("probes");
     assert!(
