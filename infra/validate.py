@@ -8,7 +8,8 @@ Sections (each prints what it checked; any error makes the exit code 1):
   compose     docker-compose.yml and infra/nats/cluster/compose.yaml beyond the schema:
               bind-mount sources exist, named volumes and depends_on targets are declared,
               variable interpolation is well formed, the six cspr services are consistent
-              (command, port, *_ADDR, OTEL_SERVICE_NAME, healthcheck), mounts of
+              (command, port, *_ADDR, OTEL_SERVICE_NAME, healthcheck, a stop grace
+              period longer than CSPR_SHUTDOWN_GRACE), mounts of
               the Prometheus, Grafana and collector files
   otel        the collector config: every pipeline's receivers, processors and exporters
               are defined; the Prometheus scrape target is the exporter's port
@@ -23,7 +24,9 @@ Sections (each prints what it checked; any error makes the exit code 1):
               small renderer below when kubectl is missing; both are compared when both
               run); standard resources validate against the Kubernetes JSON schemas
               (kubernetes-validate, strict) for each version in K8S_VERSIONS; cspr-specific
-              checks; CloudNativePG resources by shape only (no schema offline)
+              checks, among them that the probes, preStop and terminationGracePeriodSeconds
+              agree with CSPR_SHUTDOWN_DRAIN and CSPR_SHUTDOWN_GRACE; CloudNativePG
+              resources by shape only (no schema offline)
   nats        every NATS config parses (nats-server -t), when nats-server is installed
 """
 
@@ -56,6 +59,10 @@ SERVICES = {
     "actions": 50055,
     "notifications": 50056,
 }
+# The defaults of CSPR_SHUTDOWN_DRAIN and CSPR_SHUTDOWN_GRACE (services/platform/src/config.rs).
+SHUTDOWN_DEFAULTS = {"CSPR_SHUTDOWN_DRAIN": "5s", "CSPR_SHUTDOWN_GRACE": "20s"}
+# What an orchestrator's kill deadline must leave beyond the grace period (exit, flush).
+SHUTDOWN_MARGIN = 5
 # Metrics Prometheus makes itself, which the rules may use besides infra/metrics.txt.
 PROMETHEUS_OWN_METRICS = {"up"}
 
@@ -79,6 +86,21 @@ def section(title: str) -> None:
 
 def rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
+
+
+def seconds(duration: str) -> float:
+    """A duration as cspr (humantime) and Compose write them: `5s`, `1m30s`, `500ms`, `20`."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?", str(duration).strip())
+    if not parts or re.sub(r"[\d.\s]|ms|s|m|h", "", str(duration)):
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(number) * units[unit or "s"] for number, unit in parts)
+
+
+def shutdown_timing(environment: dict[str, str]) -> tuple[float, float]:
+    """(drain, grace) in seconds, from the variables set or their defaults."""
+    drain, grace = (seconds(environment.get(name) or default) for name, default in SHUTDOWN_DEFAULTS.items())
+    return drain, grace
 
 
 def load_yaml(path: Path):
@@ -161,7 +183,15 @@ def check_compose() -> None:
         for what, (actual, expected) in expectations.items():
             if actual != expected:
                 error("compose", f"docker-compose.yml: {service} {what} is {actual!r}, expected {expected!r}")
-    ok("docker-compose.yml: the six cspr services: command, *_ADDR, OTEL_SERVICE_NAME (= the alerts' job), port, healthcheck", start)
+        drain, grace = shutdown_timing(environment)
+        stop_grace = seconds(config.get("stop_grace_period", "10s"))  # Docker's default
+        if drain >= grace:
+            error("compose", f"docker-compose.yml: {service}: CSPR_SHUTDOWN_DRAIN {drain:g}s must be shorter than CSPR_SHUTDOWN_GRACE {grace:g}s")
+        if stop_grace < grace + SHUTDOWN_MARGIN:
+            error("compose", f"docker-compose.yml: {service}: stop_grace_period {stop_grace:g}s kills it before "
+                             f"CSPR_SHUTDOWN_GRACE {grace:g}s + {SHUTDOWN_MARGIN}s are over")
+    ok("docker-compose.yml: the six cspr services: command, *_ADDR, OTEL_SERVICE_NAME (= the alerts' job), port, healthcheck, "
+       "stop_grace_period beyond CSPR_SHUTDOWN_GRACE", start)
     start = len(errors)
     wanted_mounts = {
         "prometheus": ["./infra/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
@@ -713,6 +743,7 @@ def check_service_deployments(name: str, docs: list[dict], readme: str) -> None:
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             if container.get(probe, {}).get("grpc", {}).get("port") != port:
                 error("k8s", f"{where}: {probe} is not a gRPC probe on {port}")
+        check_shutdown_timing(where, pod, container, config)
         security = container.get("securityContext", {})
         if not (pod.get("securityContext", {}).get("runAsNonRoot") and security.get("readOnlyRootFilesystem")
                 and security.get("allowPrivilegeEscalation") is False
@@ -767,8 +798,37 @@ def check_service_deployments(name: str, docs: list[dict], readme: str) -> None:
         expected = [f"nats-{index}.{nats['spec']['serviceName']}" for index in range(3)]
         if routes != expected:
             error("k8s", f"{name}: NATS routes {routes}, expected {expected}")
-    ok(f"{name}: six services (args, port, gRPC probes, security, resources, env names in README, "
+    ok(f"{name}: six services (args, port, gRPC probes, shutdown timing, security, resources, env names in README, "
        "Service/PDB/HPA), NATS StatefulSet (3, headless, routes nats-0..2), CSPR_NATS_STREAM_REPLICAS=3", start)
+
+
+def check_shutdown_timing(where: str, pod: dict, container: dict, config: dict[str, str]) -> None:
+    """The probes, preStop and kill deadline agree with what cspr does on SIGTERM: NOT_SERVING
+    while still serving for CSPR_SHUTDOWN_DRAIN, stopped within CSPR_SHUTDOWN_GRACE."""
+    environment = dict(config)
+    environment.update({variable["name"]: variable["value"] for variable in container.get("env", [])
+                        if "value" in variable})
+    drain, grace = shutdown_timing(environment)
+    if drain >= grace:
+        error("k8s", f"{where}: CSPR_SHUTDOWN_DRAIN {drain:g}s must be shorter than CSPR_SHUTDOWN_GRACE {grace:g}s")
+    readiness = container.get("readinessProbe", {})
+    noticed = readiness.get("periodSeconds", 10) * readiness.get("failureThreshold", 3)
+    if noticed > drain:
+        error("k8s", f"{where}: readiness needs {noticed}s (period x failureThreshold) to see NOT_SERVING, "
+                     f"longer than the {drain:g}s drain during which the pod still serves")
+    liveness = container.get("livenessProbe", {})
+    if liveness.get("periodSeconds", 10) * liveness.get("failureThreshold", 3) <= grace:
+        error("k8s", f"{where}: liveness would restart a pod that answers NOT_SERVING for its {grace:g}s shutdown")
+    pre_stop = container.get("lifecycle", {}).get("preStop", {})
+    command = pre_stop.get("exec", {}).get("command", [])
+    delay = (pre_stop.get("sleep", {}).get("seconds", 0)
+             or (seconds(command[1]) if command[:1] == ["sleep"] and len(command) == 2 else 0))
+    if pre_stop and not delay:
+        error("k8s", f"{where}: a preStop other than a sleep: its time cannot be checked against the grace period")
+    kill_after = pod.get("terminationGracePeriodSeconds", 30)
+    if kill_after < delay + grace + SHUTDOWN_MARGIN:
+        error("k8s", f"{where}: terminationGracePeriodSeconds {kill_after} kills the pod before preStop ({delay:g}s) "
+                     f"+ CSPR_SHUTDOWN_GRACE ({grace:g}s) + {SHUTDOWN_MARGIN}s are over")
 
 
 def check_cnpg(name: str, docs: list[dict], service_docs: list[dict]) -> None:

@@ -201,7 +201,9 @@ impl events::v1::event::Body {
 /// generates the setters as inherent methods of each server, and the platform's start-up
 /// builder applies the same limit to every service (one that forgets cannot be built).
 pub trait MessageSizeLimit {
-    /// Refuses requests and responses larger than `max_bytes` (decoded and encoded).
+    /// Refuses requests and responses larger than `max_bytes` (decoded and encoded). Tonic
+    /// answers them OUT_OF_RANGE; the platform's server turns that into gRPC's code for it,
+    /// RESOURCE_EXHAUSTED (`cspr_platform`'s `size_limit`).
     fn limit_message_size(self, max_bytes: usize) -> Self;
 }
 

@@ -1,5 +1,6 @@
 //! The notifications service refuses messages over `CSPR_MAX_MESSAGE_BYTES` like every other
-//! service (it once started without the limit, so tonic's 4 MiB default applied instead).
+//! service (it once started without the limit, so tonic's 4 MiB default applied instead),
+//! with RESOURCE_EXHAUSTED, gRPC's code for it (tonic's own is OUT_OF_RANGE).
 
 use chrono::NaiveDate;
 use cspr_notifications::config::{MailTarget, NotificationsConfig};
@@ -65,12 +66,16 @@ async fn an_oversized_request_is_refused_with_the_size_error() {
         .expect_err("not a delivery");
 
     // Assert: the size error for the first, the handler's own answer for the second.
-    assert_eq!(oversized.code(), tonic::Code::OutOfRange, "{oversized:?}");
+    assert_eq!(
+        oversized.code(),
+        tonic::Code::ResourceExhausted,
+        "{oversized:?}"
+    );
     assert!(
         oversized.message().contains("message length too large"),
         "{oversized:?}"
     );
-    assert_ne!(small.code(), tonic::Code::OutOfRange, "{small:?}");
+    assert_ne!(small.code(), tonic::Code::ResourceExhausted, "{small:?}");
 
     shutdown.cancel();
     running.stopped().await.expect("stops");

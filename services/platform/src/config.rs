@@ -226,8 +226,15 @@ pub struct PlatformConfig {
     pub database_max_connections: u32,
     /// How often the outbox relay looks for rows if no notification arrives.
     pub outbox_poll_interval: Duration,
-    /// How long in-flight work may take to finish after a shutdown signal.
+    /// How long health answers NOT_SERVING after a shutdown signal while calls are still
+    /// served, so that load balancers stop sending before the listener closes.
+    pub shutdown_drain: Duration,
+    /// The whole shutdown, from the signal: the drain, then in-flight calls and background
+    /// work finishing. Calls still open then are cut off (and logged), so a client holding
+    /// a stream open cannot keep the process alive.
     pub shutdown_grace: Duration,
+    /// Timeouts and limits of the gRPC server's connections.
+    pub connections: ConnectionLimits,
     /// How often gauges (serving, outbox backlog, consumer lag, business counts) are read.
     pub gauge_interval: Duration,
 }
@@ -271,6 +278,14 @@ impl PlatformConfig {
                 "must be between 1 and 5",
             ));
         }
+        let shutdown_drain = env.duration_or("CSPR_SHUTDOWN_DRAIN", Duration::from_secs(5))?;
+        let shutdown_grace = env.duration_or("CSPR_SHUTDOWN_GRACE", Duration::from_secs(20))?;
+        if shutdown_drain >= shutdown_grace {
+            return Err(ConfigError::new(
+                "CSPR_SHUTDOWN_DRAIN",
+                "must be shorter than CSPR_SHUTDOWN_GRACE, which it is part of",
+            ));
+        }
         Ok(Self {
             database_url,
             nats_url,
@@ -281,8 +296,82 @@ impl PlatformConfig {
             database_max_connections: env.u32_or("CSPR_DATABASE_MAX_CONNECTIONS", 10)?,
             outbox_poll_interval: env
                 .duration_or("CSPR_OUTBOX_POLL_INTERVAL", Duration::from_secs(1))?,
-            shutdown_grace: env.duration_or("CSPR_SHUTDOWN_GRACE", Duration::from_secs(20))?,
+            shutdown_drain,
+            shutdown_grace,
+            connections: ConnectionLimits::from_env(env)?,
             gauge_interval: env.duration_or("CSPR_GAUGE_INTERVAL", Duration::from_secs(15))?,
+        })
+    }
+}
+
+/// How the gRPC server treats connections, so that none is held open for nothing: hyper
+/// bounds neither the wait for an HTTP/2 connection preface nor a connection without calls,
+/// and advertises no limit on concurrent streams unless told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A connection that has not sent the HTTP/2 connection preface by then is closed (a
+    /// raw TCP connection that never speaks HTTP/2).
+    pub handshake_timeout: Duration,
+    /// A connection with no call open for this long is closed.
+    pub idle_timeout: Duration,
+    /// An HTTP/2 PING is sent after this long without a frame from the client…
+    pub keepalive_interval: Duration,
+    /// …and the connection closed if it is not answered within this (a dead peer).
+    pub keepalive_timeout: Duration,
+    /// Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a
+    /// client queues the ones over it.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ConnectionLimits {
+    /// The documented defaults (README, "Configuration").
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            keepalive_interval: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+            // RFC 9113 §6.5.2: no smaller than 100, so as not to limit parallelism.
+            max_concurrent_streams: 100,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let positive = |key: &str, default: Duration| {
+            let value = env.duration_or(key, default)?;
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+            Ok(value)
+        };
+        let max_concurrent_streams = env.u32_or(
+            "CSPR_HTTP2_MAX_CONCURRENT_STREAMS",
+            defaults.max_concurrent_streams,
+        )?;
+        if max_concurrent_streams == 0 {
+            return Err(ConfigError::new(
+                "CSPR_HTTP2_MAX_CONCURRENT_STREAMS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            handshake_timeout: positive(
+                "CSPR_HTTP2_HANDSHAKE_TIMEOUT",
+                defaults.handshake_timeout,
+            )?,
+            idle_timeout: positive("CSPR_HTTP2_IDLE_TIMEOUT", defaults.idle_timeout)?,
+            keepalive_interval: positive(
+                "CSPR_HTTP2_KEEPALIVE_INTERVAL",
+                defaults.keepalive_interval,
+            )?,
+            keepalive_timeout: positive(
+                "CSPR_HTTP2_KEEPALIVE_TIMEOUT",
+                defaults.keepalive_timeout,
+            )?,
+            max_concurrent_streams,
         })
     }
 }
@@ -311,7 +400,9 @@ impl fmt::Debug for PlatformConfig {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("database_max_connections", &self.database_max_connections)
             .field("outbox_poll_interval", &self.outbox_poll_interval)
+            .field("shutdown_drain", &self.shutdown_drain)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("connections", &self.connections)
             .field("gauge_interval", &self.gauge_interval)
             .finish()
     }
@@ -535,6 +626,37 @@ mod tests {
             redact_password("nats://a:pw@n0:4222, nats://a:pw@n1:4222"),
             "nats://a:***@n0:4222, nats://a:***@n1:4222"
         );
+    }
+
+    #[test]
+    fn the_drain_is_part_of_the_grace_period_and_connection_limits_are_positive() {
+        let platform = PlatformConfig::from_env(&base_env()).expect("defaults are valid");
+        assert_eq!(platform.shutdown_drain, Duration::from_secs(5));
+        assert_eq!(platform.connections, ConnectionLimits::default());
+        let error = PlatformConfig::from_env(
+            &base_env()
+                .with("CSPR_SHUTDOWN_DRAIN", "20s")
+                .with("CSPR_SHUTDOWN_GRACE", "20s"),
+        )
+        .expect_err("a drain as long as the grace period");
+        assert_eq!(error.variable, "CSPR_SHUTDOWN_DRAIN");
+        for (variable, value) in [
+            ("CSPR_HTTP2_HANDSHAKE_TIMEOUT", "0s"),
+            ("CSPR_HTTP2_IDLE_TIMEOUT", "0s"),
+            ("CSPR_HTTP2_MAX_CONCURRENT_STREAMS", "0"),
+        ] {
+            let error =
+                PlatformConfig::from_env(&base_env().with(variable, value)).expect_err("refused");
+            assert_eq!(error.variable, variable);
+        }
+        let limits = ConnectionLimits::from_env(
+            &base_env()
+                .with("CSPR_HTTP2_HANDSHAKE_TIMEOUT", "2s")
+                .with("CSPR_HTTP2_MAX_CONCURRENT_STREAMS", "7"),
+        )
+        .expect("valid");
+        assert_eq!(limits.handshake_timeout, Duration::from_secs(2));
+        assert_eq!(limits.max_concurrent_streams, 7);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! - [`access`]: who may read or do what on a review's resources (pure decisions).
 //! - [`error`]: the shared error codes, mapped once to `tonic::Status`.
 //! - [`handler`]: a handler's first step on a review: loaded, access decided, refusal audited.
-//! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown).
+//! - [`server`]: the start-up builder (health, reflection, readiness, graceful shutdown),
+//!   with `connections` (timeouts of the connections, the calls shutdown cuts off) and
+//!   `size_limit` (an oversized message answered RESOURCE_EXHAUSTED), both `call_hook`s.
 //! - [`supervision`]: a service's tasks watched; one that dies turns health NOT_SERVING.
 //! - [`metrics`], [`rpc_metrics`]: the metrics catalog and the RPC instruments.
 //! - [`jobs`]: periodic work in pages, safe with replicas: every service's sweep
@@ -41,8 +43,10 @@ pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod calendar;
+mod call_hook;
 pub mod clock;
 pub mod config;
+mod connections;
 pub mod convert;
 pub mod db;
 pub mod error;
@@ -54,6 +58,7 @@ pub mod pagination;
 pub mod projection;
 pub mod rpc_metrics;
 pub mod server;
+mod size_limit;
 pub mod store;
 pub mod supervision;
 pub mod telemetry;

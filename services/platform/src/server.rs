@@ -7,14 +7,24 @@
 //! the same authenticator, message size limit, health, reflection and readiness, every
 //! task supervised (see [`crate::supervision`]).
 //!
-//! Shutdown (SIGTERM, ctrl-c, or the token in tests): health turns `NOT_SERVING` first, the
-//! server stops accepting and drains in-flight RPCs, background loops finish the item in
-//! hand, and [`RunningService::stopped`] returns. A task that fails while the service runs
-//! turns health `NOT_SERVING` too, and [`RunningService::ended`] reports it.
+//! Shutdown (SIGTERM, ctrl-c, or the token in tests) takes at most `CSPR_SHUTDOWN_GRACE`
+//! from the signal. Health turns `NOT_SERVING` at once, but the server goes on serving for
+//! `CSPR_SHUTDOWN_DRAIN`, so that load balancers and probes see it and stop sending before
+//! the listener closes; background loops stop at the signal, finishing the item in hand.
+//! After the drain the server stops accepting and lets in-flight calls finish; at the end of
+//! the grace period it cuts off what is still open (a client's Watch stream, which never
+//! ends by itself), logging each call by name, and [`RunningService::stopped`] returns. A
+//! task that fails while the service runs turns health `NOT_SERVING` too, and
+//! [`RunningService::ended`] reports it.
+//!
+//! Connections are bounded as well ([`crate::connections`]): the HTTP/2 preface must come
+//! within a handshake timeout, a connection without calls is closed after an idle timeout, a
+//! dead peer after an unanswered keepalive PING, and one connection may open only so many
+//! streams at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -22,12 +32,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::audit::AuditLog;
@@ -35,9 +45,12 @@ use crate::auth::{Authenticator, KeyError};
 use crate::bus::consumer::{ConsumerRunner, ConsumerSpec, EventHandler};
 use crate::bus::outbox::{Outbox, OutboxRelay};
 use crate::bus::{Bus, BusError};
+use crate::call_hook::CallHookLayer;
 use crate::clock::Clock;
 use crate::config::{PlatformConfig, ServiceConfig};
+use crate::connections::Connections;
 use crate::metrics::{GaugeSet, Readings};
+use crate::size_limit::SizeLimitStatus;
 pub use crate::supervision::{Ending, TaskFailure};
 use crate::supervision::{Lifetime, Supervisor};
 
@@ -145,8 +158,8 @@ pub struct RunningService {
     server: tokio::task::JoinHandle<()>,
     /// Runs the relay, consumers and jobs, and knows whether one of them failed.
     supervisor: Supervisor,
-    /// How long background work may take to finish after shutdown.
-    grace: Duration,
+    /// When shutdown was asked, and so when it must be over.
+    stopping: Stopping,
 }
 
 impl RunningService {
@@ -173,14 +186,15 @@ impl RunningService {
     }
 
     /// Waits for the server to drain and background work to stop (after the shutdown
-    /// token was cancelled); an error if a task failed while the service ran.
+    /// token was cancelled), at most until the grace period is over; an error if a task
+    /// failed while the service ran.
     pub async fn stopped(self) -> Result<(), StartError> {
         if let Err(error) = self.server.await {
             return Err(StartError::Task(error.to_string()));
         }
         let tasks = self.supervisor.tasks();
         tasks.close();
-        if tokio::time::timeout(self.grace, tasks.wait())
+        if tokio::time::timeout_at(self.stopping.deadline(), tasks.wait())
             .await
             .is_err()
         {
@@ -193,6 +207,66 @@ impl RunningService {
             Some(failure) => Err(StartError::Failed(failure)),
             None => Ok(()),
         }
+    }
+}
+
+/// When shutdown was asked, which times the drain and the grace period; cheap to clone.
+#[derive(Debug, Clone)]
+struct Stopping {
+    shutdown: CancellationToken,
+    /// The first look at the cancelled token.
+    asked: Arc<OnceLock<Instant>>,
+    /// `CSPR_SHUTDOWN_DRAIN`: NOT_SERVING while still serving.
+    drain: Duration,
+    /// `CSPR_SHUTDOWN_GRACE`: the whole shutdown, the drain included.
+    grace: Duration,
+}
+
+impl Stopping {
+    fn new(context: &ServiceContext) -> Self {
+        Self {
+            shutdown: context.shutdown.clone(),
+            asked: Arc::new(OnceLock::new()),
+            drain: context.platform.shutdown_drain,
+            grace: context.platform.shutdown_grace,
+        }
+    }
+
+    /// Waits for shutdown to be asked, and says when it was.
+    async fn asked(&self) -> Instant {
+        self.shutdown.cancelled().await;
+        *self.asked.get_or_init(Instant::now)
+    }
+
+    /// When everything must have stopped (the end of the grace period), once shutdown was
+    /// asked; counted from now if nothing has looked yet.
+    fn deadline(&self) -> Instant {
+        *self.asked.get_or_init(Instant::now) + self.grace
+    }
+
+    /// Resolves once shutdown was asked and the drain is over, health having turned
+    /// NOT_SERVING at the start of it: the server's signal to stop accepting.
+    async fn drained(self, supervisor: Supervisor, connections: Connections) {
+        let asked = self.asked().await;
+        supervisor.set_not_serving().await;
+        tracing::info!(
+            service = supervisor.service(),
+            drain = ?self.drain,
+            "shutting down: health NOT_SERVING, still serving until the drain is over"
+        );
+        tokio::time::sleep_until(asked + self.drain).await;
+        tracing::info!(
+            service = supervisor.service(),
+            calls = connections.calls_in_flight(),
+            until = ?self.deadline().saturating_duration_since(Instant::now()),
+            "shutting down: no longer accepting connections; letting calls in flight finish"
+        );
+    }
+
+    /// Resolves once shutdown was asked and the grace period is over.
+    async fn over(self) {
+        self.asked().await;
+        tokio::time::sleep_until(self.deadline()).await;
     }
 }
 
@@ -386,24 +460,14 @@ impl ServiceBuilder {
             context.shutdown.clone(),
             TaskTracker::new(),
         );
-        let shutdown = context.shutdown.clone();
-        let reporter_for_shutdown = health_reporter.clone();
         let service_name = context.name;
-        let stop_accepting = async move {
-            shutdown.cancelled().await;
-            reporter_for_shutdown
-                .set_service_status(grpc_name, ServingStatus::NotServing)
-                .await;
-            reporter_for_shutdown
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
-            tracing::info!(
-                service = service_name,
-                "shutting down: health NOT_SERVING, draining in-flight calls"
-            );
-        };
+        let stopping = Stopping::new(&context);
+        let connections = Connections::new(service_name, context.platform.connections.clone());
+        let stop_accepting = stopping
+            .clone()
+            .drained(supervisor.clone(), connections.clone());
         let max_message_bytes = context.platform.max_message_bytes;
-        let grace = context.platform.shutdown_grace;
+        let limits = &context.platform.connections;
         let routes = routes
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -419,13 +483,20 @@ impl ServiceBuilder {
             // stay inside it.
             .initial_stream_window_size(Some(256 * 1024))
             .initial_connection_window_size(Some(16 * 1024 * 1024))
+            .max_concurrent_streams(Some(limits.max_concurrent_streams))
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .trace_fn(rpc_span)
+            .layer(CallHookLayer(connections.clone()))
             .layer(crate::rpc_metrics::RpcMetricsLayer)
+            // Inside the metrics, so that they record the code the client gets.
+            .layer(CallHookLayer(SizeLimitStatus))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                stop_accepting,
-            );
+            .serve_with_incoming_shutdown(connections.incoming(listener), stop_accepting);
+        let serve = {
+            let over = stopping.clone().over();
+            async move { connections.serve_until(over, serve).await }
+        };
         let server = tokio::spawn(supervisor.clone().run(
             "grpc server".to_string(),
             Lifetime::UntilShutdown,
@@ -446,7 +517,7 @@ impl ServiceBuilder {
             ready,
             server,
             supervisor,
-            grace,
+            stopping,
         })
     }
 }

@@ -166,6 +166,17 @@ impl Supervisor {
         true
     }
 
+    /// Turns health NOT_SERVING (shutdown).
+    pub(crate) async fn set_not_serving(&self) {
+        let _health = self.inner.health_lock.lock().await;
+        self.set_health(ServingStatus::NotServing).await;
+    }
+
+    /// The service name.
+    pub(crate) fn service(&self) -> &'static str {
+        self.inner.service
+    }
+
     async fn set_health(&self, status: ServingStatus) {
         self.inner
             .health

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::auth::{TokenRequest, issue_development_token};
 use crate::clock::{Clock, ManualClock};
-use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
+use crate::config::{AuthConfig, AuthKeys, ConnectionLimits, PlatformConfig, ServiceConfig};
 use crate::server::ServiceContext;
 
 mod app;
@@ -69,6 +69,31 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..16])
 }
 
+/// The smallest gRPC service to start the platform's builder with in its own tests: the
+/// benchmark's Echo, answering `reply_bytes` of payload.
+pub struct EchoApi;
+
+#[tonic::async_trait]
+impl cspr_proto::bench::v1::echo_server::Echo for EchoApi {
+    async fn echo(
+        &self,
+        request: tonic::Request<cspr_proto::bench::v1::EchoRequest>,
+    ) -> Result<tonic::Response<cspr_proto::bench::v1::EchoReply>, tonic::Status> {
+        let reply_bytes = request.into_inner().reply_bytes as usize;
+        Ok(tonic::Response::new(cspr_proto::bench::v1::EchoReply {
+            payload: vec![0; reply_bytes],
+        }))
+    }
+}
+
+/// A port nothing listens on now, for a process the test starts (which binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
+}
+
 /// Platform settings for one test: unique subject prefix, test token key.
 pub fn platform_config(nats_url: &str) -> PlatformConfig {
     PlatformConfig {
@@ -85,7 +110,10 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
         database_max_connections: 5,
         outbox_poll_interval: Duration::from_millis(200),
         gauge_interval: Duration::from_secs(1),
+        // No drain: a test stops its service at once (a shutdown test sets its own).
+        shutdown_drain: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),
+        connections: ConnectionLimits::default(),
     }
 }
 

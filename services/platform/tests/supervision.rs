@@ -6,27 +6,12 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use cspr_platform::server::{Ending, ServiceBuilder, StartError};
-use cspr_platform::testing::{self, TestSetup};
-use cspr_proto::bench::v1::echo_server::{Echo, EchoServer};
-use cspr_proto::bench::v1::{EchoReply, EchoRequest};
+use cspr_platform::testing::{self, EchoApi, TestSetup};
+use cspr_proto::bench::v1::echo_server::EchoServer;
 use tonic::server::NamedService;
-use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-/// The smallest gRPC service to start the builder with.
-struct EchoApi;
-
-#[tonic::async_trait]
-impl Echo for EchoApi {
-    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let reply_bytes = request.into_inner().reply_bytes as usize;
-        Ok(Response::new(EchoReply {
-            payload: vec![0; reply_bytes],
-        }))
-    }
-}
 
 const GRPC_NAME: &str = <EchoServer<EchoApi> as NamedService>::NAME;
 
