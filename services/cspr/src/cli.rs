@@ -31,7 +31,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run services in this process (configuration from CSPR_* environment variables).
     Serve(ServeArgs),
-    /// Development tokens signed with CSPR_AUTH_HS256_SECRET.
+    /// Development tokens signed with CSPR_AUTH_HS256_SECRET (production tokens come from
+    /// the identity provider: CSPR_AUTH_JWKS_URL or CSPR_AUTH_OIDC_DISCOVERY).
     #[command(subcommand)]
     Token(TokenCommand),
     /// A service's gRPC health, for container health checks.
@@ -247,7 +248,9 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
-    /// Print a development token for a partnership and roles.
+    /// Print a development token for a partnership and roles, its claims where
+    /// CSPR_AUTH_CLAIM_PARTNERSHIP, CSPR_AUTH_CLAIM_ROLES (with CSPR_AUTH_ROLE_PREFIX) and
+    /// CSPR_AUTH_CLAIM_ORG say, so it verifies with the same settings.
     Create(TokenArgs),
 }
 

@@ -5,17 +5,31 @@
 //! reflection stay open, as load balancers and tooling need them). A missing, expired or
 //! forged token is `UNAUTHENTICATED`; what a valid caller may do is decided in handlers by
 //! one-line role checks (`principal.require_any(&[Role::PartnershipAdmin])?`).
+//!
+//! Keys: a development HS256 secret, one PEM public key, or the identity provider's
+//! published key set (JWKS, by URL or OpenID Connect discovery), fetched in the background
+//! and refreshed when the provider rotates its keys (`jwks`). Claims: the partnership,
+//! roles and agency are read where the configured mapping says (`claims`).
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Status};
 
-use crate::config::{AuthConfig, AuthKeys};
+use crate::config::{AuthConfig, AuthKeys, ClaimMapping};
 use crate::error::ServiceError;
+
+mod claims;
+mod jwks;
+
+pub use jwks::KeySetStatus;
+pub(crate) use jwks::http_client;
+use jwks::{KeySet, ProviderKeys, VerifyingKey};
 
 crate::named_enum! {
     /// The roles of api.md. Unknown role names in a token are ignored (a newer issuer may know
@@ -52,11 +66,11 @@ impl fmt::Display for Role {
 pub struct Principal {
     /// Claim `sub`: who the caller is.
     pub subject: String,
-    /// Claim `partnership`: the tenant everything is scoped to.
+    /// Claim `partnership` (or as mapped): the tenant everything is scoped to.
     pub partnership: String,
-    /// Claim `roles`, the known ones.
+    /// Claim `roles` (or as mapped), the known ones.
     pub roles: Vec<Role>,
-    /// Claim `org`: the agency of an agency caller.
+    /// Claim `org` (or as mapped): the agency of an agency caller.
     pub org: Option<String>,
     /// The caller's network address, for audit records.
     pub peer: Option<String>,
@@ -92,7 +106,7 @@ impl Principal {
     }
 }
 
-/// The claims cspr tokens carry.
+/// The claims cspr's development tokens carry, under the default claim names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -114,17 +128,29 @@ pub struct Claims {
 /// Verifies bearer tokens; cheap to clone (shared keys).
 #[derive(Clone)]
 pub struct Authenticator {
-    /// The key tokens must be signed with.
-    key: Arc<DecodingKey>,
-    /// Algorithm, issuer, audience and required claims.
-    validation: Arc<Validation>,
+    /// The keys tokens must be signed with.
+    keys: Keys,
+    /// Where the partnership, roles and agency are in a token.
+    claims: Arc<ClaimMapping>,
+}
+
+/// A configured key, or the identity provider's set kept fresh in the background.
+#[derive(Clone)]
+enum Keys {
+    Configured(Arc<KeySet>),
+    Provider(Arc<ProviderKeys>),
 }
 
 impl fmt::Debug for Authenticator {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match &self.keys {
+            Keys::Configured(_) => "configured key",
+            Keys::Provider(_) => "identity provider's key set",
+        };
         formatter
             .debug_struct("Authenticator")
-            .field("algorithms", &self.validation.algorithms)
+            .field("keys", &keys)
+            .field("claims", &self.claims)
             .finish()
     }
 }
@@ -135,23 +161,10 @@ impl fmt::Debug for Authenticator {
 pub struct KeyError(String);
 
 impl Authenticator {
+    /// Reads the configured key, or prepares the provider's key set, which is empty (calls
+    /// are `UNAVAILABLE`) until [`Authenticator::key_refresh`] runs and has fetched it.
     pub fn new(config: &AuthConfig) -> Result<Self, KeyError> {
-        let (key, algorithm) = match &config.keys {
-            AuthKeys::Hs256Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
-            AuthKeys::PublicKeyPem { pem, path } => {
-                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-                    (key, Algorithm::RS256)
-                } else if let Ok(key) = DecodingKey::from_ed_pem(pem) {
-                    (key, Algorithm::EdDSA)
-                } else {
-                    return Err(KeyError(format!(
-                        "{} is neither an RSA nor an Ed25519 public key in PEM form",
-                        path.display()
-                    )));
-                }
-            }
-        };
-        let mut validation = Validation::new(algorithm);
+        let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -159,51 +172,94 @@ impl Authenticator {
         // `exp` unless told); the same 30 s leeway covers clock skew both ways.
         validation.validate_nbf = true;
         validation.leeway = 30;
+        let configured = |key, algorithm| {
+            Keys::Configured(Arc::new(KeySet::single(VerifyingKey::new(
+                None,
+                algorithm,
+                key,
+                &validation,
+            ))))
+        };
+        let keys = match &config.keys {
+            AuthKeys::Hs256Secret(secret) => {
+                configured(DecodingKey::from_secret(secret), Algorithm::HS256)
+            }
+            AuthKeys::PublicKeyPem { pem, path } => {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    configured(key, Algorithm::RS256)
+                } else if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+                    configured(key, Algorithm::EdDSA)
+                } else {
+                    return Err(KeyError(format!(
+                        "{} is neither an RSA nor an Ed25519 public key in PEM form",
+                        path.display()
+                    )));
+                }
+            }
+            AuthKeys::Jwks(jwks) => Keys::Provider(Arc::new(ProviderKeys::new(
+                jwks,
+                &config.issuer,
+                validation.clone(),
+            )?)),
+        };
         Ok(Self {
-            key: Arc::new(key),
-            validation: Arc::new(validation),
+            keys,
+            claims: Arc::new(config.claims.clone()),
         })
     }
 
     /// Verifies a raw token into a principal.
     pub fn verify(&self, token: &str) -> Result<Principal, ServiceError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|error| ServiceError::Unauthenticated(format!("invalid token: {error}")))?;
-        let claims = data.claims;
-        // A NUL cannot be stored as PostgreSQL text: refused here, as any request field with
-        // one is, rather than failing later as INTERNAL.
-        let texts = [&claims.sub, &claims.partnership]
-            .into_iter()
-            .chain(&claims.roles)
-            .chain(claims.org.as_ref());
-        if texts.into_iter().any(|text| text.contains('\0')) {
-            return Err(ServiceError::invalid(
-                "authorization",
-                "a token claim contains a NUL character",
-            ));
+        let payload = match &self.keys {
+            Keys::Configured(set) => jwks::decode(token, &set.all())?,
+            Keys::Provider(provider) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|error| {
+                    ServiceError::Unauthenticated(format!("invalid token: {error}"))
+                })?;
+                let set = provider.current()?;
+                let candidates = set.candidates(&header);
+                if candidates.is_empty() {
+                    return Err(match header.kid {
+                        Some(_) => provider.unknown_kid(),
+                        None => ServiceError::Unauthenticated(format!(
+                            "invalid token: no kid, and no key of its algorithm {:?}",
+                            header.alg
+                        )),
+                    });
+                }
+                jwks::decode(token, &candidates)?
+            }
+        };
+        claims::principal(&payload, &self.claims)
+    }
+
+    /// The background work that keeps the identity provider's key set fresh, to run until
+    /// `shutdown` (the service builder runs it supervised); `None` for a configured key.
+    pub fn key_refresh(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        match &self.keys {
+            Keys::Configured(_) => None,
+            Keys::Provider(provider) => Some(Arc::clone(provider).run(shutdown)),
         }
-        if claims.partnership.trim().is_empty() {
-            return Err(ServiceError::Unauthenticated(
-                "token has no partnership claim".into(),
-            ));
+    }
+
+    /// Waits until there are keys to verify with (at once for a configured key); false if
+    /// `shutdown` came first. A service turns SERVING only then.
+    pub async fn keys_ready(&self, shutdown: &CancellationToken) -> bool {
+        match &self.keys {
+            Keys::Configured(_) => true,
+            Keys::Provider(provider) => provider.loaded(shutdown).await,
         }
-        let roles: Vec<Role> = claims
-            .roles
-            .iter()
-            .filter_map(|name| Role::parse(name))
-            .collect();
-        if roles.contains(&Role::Agency) && claims.org.as_deref().is_none_or(str::is_empty) {
-            return Err(ServiceError::Unauthenticated(
-                "an agency token needs the org claim".into(),
-            ));
+    }
+
+    /// The identity provider's key set as fetched so far; `None` for a configured key.
+    pub fn key_status(&self) -> Option<KeySetStatus> {
+        match &self.keys {
+            Keys::Configured(_) => None,
+            Keys::Provider(provider) => Some(provider.status()),
         }
-        Ok(Principal {
-            subject: claims.sub,
-            partnership: claims.partnership,
-            roles,
-            org: claims.org.filter(|org| !org.is_empty()),
-            peer: None,
-        })
     }
 }
 
@@ -276,9 +332,39 @@ pub fn issue_development_token(
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
     };
+    // Written where the configured mapping reads them, so the token verifies with the
+    // same settings whatever the claim names.
+    let serde_json::Value::Object(mut payload) =
+        serde_json::to_value(&claims).map_err(|error| KeyError(error.to_string()))?
+    else {
+        return Err(KeyError("claims are not an object".into()));
+    };
+    for name in ["partnership", "roles", "org"] {
+        payload.remove(name);
+    }
+    let mapping = &config.claims;
+    let prefix = mapping.role_prefix.as_deref().unwrap_or_default();
+    claims::insert(
+        &mut payload,
+        &mapping.partnership,
+        request.partnership.clone().into(),
+    );
+    claims::insert(
+        &mut payload,
+        &mapping.roles,
+        request
+            .roles
+            .iter()
+            .map(|role| format!("{prefix}{role}"))
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    if let Some(org) = &request.org {
+        claims::insert(&mut payload, &mapping.org, org.clone().into());
+    }
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        &payload,
         &EncodingKey::from_secret(secret),
     )
     .map_err(|error| KeyError(error.to_string()))
@@ -293,6 +379,7 @@ mod tests {
             keys: AuthKeys::Hs256Secret(b"a-development-secret".to_vec()),
             issuer: "cspr-dev".into(),
             audience: "cspr".into(),
+            claims: ClaimMapping::default(),
         }
     }
 
@@ -319,6 +406,36 @@ mod tests {
         assert_eq!(principal.partnership, "southvale");
         assert_eq!(principal.roles, vec![Role::PartnershipAdmin]);
         assert!(principal.require_any(&[Role::Auditor]).is_err());
+    }
+
+    #[test]
+    fn a_development_token_follows_the_claim_mapping() {
+        let mapped = AuthConfig {
+            claims: ClaimMapping {
+                partnership: "tenant.partnership".into(),
+                roles: "groups".into(),
+                org: "agency".into(),
+                role_prefix: Some("cspr:".into()),
+            },
+            ..config()
+        };
+        let mut request = request(&["agency"]);
+        request.org = Some("police".into());
+        let token = issue_development_token(&mapped, &request).expect("signs");
+        let principal = Authenticator::new(&mapped)
+            .expect("key")
+            .verify(&token)
+            .expect("valid");
+        assert_eq!(principal.partnership, "southvale");
+        assert_eq!(principal.roles, vec![Role::Agency]);
+        assert_eq!(principal.org.as_deref(), Some("police"));
+        // The default mapping finds no partnership in it.
+        assert!(
+            Authenticator::new(&config())
+                .expect("key")
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]

@@ -98,6 +98,17 @@ impl Env {
         })
     }
 
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        self.parse_or(key, default, |raw| {
+            match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err("not true or false".to_string()),
+            }
+        })
+    }
+
     /// A whole number.
     pub fn u32_or(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
         self.parse_or(key, default, |raw| {
@@ -132,6 +143,9 @@ pub enum AuthKeys {
     Hs256Secret(Vec<u8>),
     /// A PEM public key (RS256 or EdDSA), for production issuers.
     PublicKeyPem { pem: Vec<u8>, path: PathBuf },
+    /// The identity provider's published keys (JWKS), fetched and kept fresh: providers
+    /// rotate their keys without telling anyone.
+    Jwks(JwksConfig),
 }
 
 impl std::fmt::Debug for AuthKeys {
@@ -141,7 +155,83 @@ impl std::fmt::Debug for AuthKeys {
             Self::PublicKeyPem { path, .. } => {
                 write!(formatter, "PublicKeyPem({})", path.display())
             }
+            Self::Jwks(jwks) => write!(formatter, "{jwks:?}"),
         }
+    }
+}
+
+/// Where the identity provider's key set comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// `CSPR_AUTH_JWKS_URL`: the key set itself.
+    Url(String),
+    /// `CSPR_AUTH_OIDC_DISCOVERY=true`: the `jwks_uri` of the issuer's OpenID Connect
+    /// discovery document (`<CSPR_AUTH_ISSUER>/.well-known/openid-configuration`), looked up
+    /// again at every refresh.
+    Discovery,
+}
+
+/// The identity provider's keys: where from, and how often they are fetched again.
+#[derive(Debug, Clone)]
+pub struct JwksConfig {
+    pub source: JwksSource,
+    /// `CSPR_AUTH_JWKS_REFRESH_INTERVAL`: how often the key set is fetched again, so a key
+    /// the provider adds is known before its first token arrives.
+    pub refresh_interval: Duration,
+    /// `CSPR_AUTH_JWKS_MIN_REFRESH_INTERVAL`: the least time between two fetches. A token
+    /// with an unknown `kid` asks for a fetch at once, but no more often than this, so
+    /// tokens with made-up kids cannot hammer the provider; failed fetches are retried
+    /// this often too.
+    pub min_refresh_interval: Duration,
+}
+
+/// Which claims the partnership, the roles and the agency are read from: an identity
+/// provider may only be able to put them under names of its own (`groups`,
+/// `realm_access.roles`, `https://cspr.example/partnership`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    /// `CSPR_AUTH_CLAIM_PARTNERSHIP`: a claim name or a dotted path into nested objects.
+    pub partnership: String,
+    /// `CSPR_AUTH_CLAIM_ROLES`: a list of strings, or one space-separated string.
+    pub roles: String,
+    /// `CSPR_AUTH_CLAIM_ORG`: the agency of an agency caller.
+    pub org: String,
+    /// `CSPR_AUTH_ROLE_PREFIX`: when set, only role values starting with it count, without
+    /// it (`cspr:reviewer` → `reviewer`), so a provider's other groups are never roles.
+    pub role_prefix: Option<String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            partnership: "partnership".into(),
+            roles: "roles".into(),
+            org: "org".into(),
+            role_prefix: None,
+        }
+    }
+}
+
+impl ClaimMapping {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let path = |variable: &str, default: String| -> Result<String, ConfigError> {
+            let path = env.get(variable).map(|path| path.trim().to_string());
+            match path {
+                Some(path) if path.split('.').any(str::is_empty) => Err(ConfigError::new(
+                    variable,
+                    "a claim name, or a dotted path with no empty part (e.g. realm_access.roles)",
+                )),
+                Some(path) => Ok(path),
+                None => Ok(default),
+            }
+        };
+        Ok(Self {
+            partnership: path("CSPR_AUTH_CLAIM_PARTNERSHIP", defaults.partnership)?,
+            roles: path("CSPR_AUTH_CLAIM_ROLES", defaults.roles)?,
+            org: path("CSPR_AUTH_CLAIM_ORG", defaults.org)?,
+            role_prefix: env.get("CSPR_AUTH_ROLE_PREFIX"),
+        })
     }
 }
 
@@ -154,55 +244,127 @@ pub struct AuthConfig {
     pub issuer: String,
     /// Expected `aud` claim.
     pub audience: String,
+    /// Where the partnership, roles and agency are in a token.
+    pub claims: ClaimMapping,
 }
+
+/// The variables that each name a source of token keys; exactly one is set.
+const KEY_SOURCES: &str = "CSPR_AUTH_HS256_SECRET (development), CSPR_AUTH_PUBLIC_KEY_FILE, \
+     CSPR_AUTH_JWKS_URL or CSPR_AUTH_OIDC_DISCOVERY=true";
 
 impl AuthConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let keys = match (
-            env.get("CSPR_AUTH_HS256_SECRET"),
-            env.get("CSPR_AUTH_PUBLIC_KEY_FILE"),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "CSPR_AUTH_PUBLIC_KEY_FILE",
-                    "set either CSPR_AUTH_HS256_SECRET (development) or CSPR_AUTH_PUBLIC_KEY_FILE, not both",
-                ));
-            }
-            (Some(secret), None) => {
-                if secret.len() < 16 {
-                    return Err(ConfigError::new(
-                        "CSPR_AUTH_HS256_SECRET",
-                        "must be at least 16 characters",
-                    ));
-                }
-                AuthKeys::Hs256Secret(secret.into_bytes())
-            }
-            (None, Some(path)) => {
-                let path = PathBuf::from(path);
-                let pem = std::fs::read(&path).map_err(|error| {
-                    ConfigError::new(
-                        "CSPR_AUTH_PUBLIC_KEY_FILE",
-                        format!("cannot read {}: {error}", path.display()),
-                    )
-                })?;
-                AuthKeys::PublicKeyPem { pem, path }
-            }
-            (None, None) => {
+        let secret = env.get("CSPR_AUTH_HS256_SECRET");
+        let public_key = env.get("CSPR_AUTH_PUBLIC_KEY_FILE");
+        let jwks_url = env.get("CSPR_AUTH_JWKS_URL");
+        let discovery = env.bool_or("CSPR_AUTH_OIDC_DISCOVERY", false)?;
+        let given: Vec<&str> = [
+            ("CSPR_AUTH_HS256_SECRET", secret.is_some()),
+            ("CSPR_AUTH_PUBLIC_KEY_FILE", public_key.is_some()),
+            ("CSPR_AUTH_JWKS_URL", jwks_url.is_some()),
+            ("CSPR_AUTH_OIDC_DISCOVERY", discovery),
+        ]
+        .into_iter()
+        .filter_map(|(variable, set)| set.then_some(variable))
+        .collect();
+        if let [first, second, ..] = given[..] {
+            return Err(ConfigError::new(
+                second,
+                format!("set one of {KEY_SOURCES}, not both {first} and {second}"),
+            ));
+        }
+        let issuer = env.get("CSPR_AUTH_ISSUER");
+        let keys = if let Some(secret) = secret {
+            if secret.len() < 16 {
                 return Err(ConfigError::new(
                     "CSPR_AUTH_HS256_SECRET",
-                    "no token key configured: set CSPR_AUTH_HS256_SECRET (development) or CSPR_AUTH_PUBLIC_KEY_FILE",
+                    "must be at least 16 characters",
                 ));
             }
+            AuthKeys::Hs256Secret(secret.into_bytes())
+        } else if let Some(path) = public_key {
+            let path = PathBuf::from(path);
+            let pem = std::fs::read(&path).map_err(|error| {
+                ConfigError::new(
+                    "CSPR_AUTH_PUBLIC_KEY_FILE",
+                    format!("cannot read {}: {error}", path.display()),
+                )
+            })?;
+            AuthKeys::PublicKeyPem { pem, path }
+        } else if jwks_url.is_some() || discovery {
+            // The provider's `iss` must be named: the development default would refuse
+            // every token it issues, and discovery starts from it.
+            let Some(issuer) = &issuer else {
+                return Err(ConfigError::new(
+                    "CSPR_AUTH_ISSUER",
+                    "required with CSPR_AUTH_JWKS_URL or CSPR_AUTH_OIDC_DISCOVERY: the identity provider's issuer, exactly as its tokens' iss claim says",
+                ));
+            };
+            let source = match jwks_url {
+                Some(url) => {
+                    check_fetch_url(&url)
+                        .map_err(|message| ConfigError::new("CSPR_AUTH_JWKS_URL", message))?;
+                    JwksSource::Url(url)
+                }
+                None => {
+                    check_fetch_url(issuer)
+                        .map_err(|message| ConfigError::new("CSPR_AUTH_ISSUER", message))?;
+                    JwksSource::Discovery
+                }
+            };
+            let refresh_interval = env.duration_or(
+                "CSPR_AUTH_JWKS_REFRESH_INTERVAL",
+                Duration::from_secs(10 * 60),
+            )?;
+            let min_refresh_interval = env.duration_or(
+                "CSPR_AUTH_JWKS_MIN_REFRESH_INTERVAL",
+                Duration::from_secs(10),
+            )?;
+            if min_refresh_interval.is_zero() || min_refresh_interval > refresh_interval {
+                return Err(ConfigError::new(
+                    "CSPR_AUTH_JWKS_MIN_REFRESH_INTERVAL",
+                    "must be more than 0 and at most CSPR_AUTH_JWKS_REFRESH_INTERVAL",
+                ));
+            }
+            AuthKeys::Jwks(JwksConfig {
+                source,
+                refresh_interval,
+                min_refresh_interval,
+            })
+        } else {
+            return Err(ConfigError::new(
+                "CSPR_AUTH_HS256_SECRET",
+                format!("no token key configured: set one of {KEY_SOURCES}"),
+            ));
         };
         Ok(Self {
             keys,
-            issuer: env
-                .get("CSPR_AUTH_ISSUER")
-                .unwrap_or_else(|| "cspr-dev".to_string()),
+            issuer: issuer.unwrap_or_else(|| "cspr-dev".to_string()),
             audience: env
                 .get("CSPR_AUTH_AUDIENCE")
                 .unwrap_or_else(|| "cspr".to_string()),
+            claims: ClaimMapping::from_env(env)?,
         })
+    }
+}
+
+/// A URL the identity provider's keys may be fetched from: `https://`, or `http://` to
+/// this machine only (a provider run by a test, or a sidecar), as keys fetched in clear
+/// over a network could be anyone's.
+pub fn check_fetch_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|error| format!("not a URL ({error})"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("must be https:// (http:// only to localhost)".into()),
+        _ => Err("must be an https:// URL".into()),
     }
 }
 
@@ -657,6 +819,98 @@ mod tests {
         .expect("valid");
         assert_eq!(limits.handshake_timeout, Duration::from_secs(2));
         assert_eq!(limits.max_concurrent_streams, 7);
+    }
+
+    #[test]
+    fn keys_come_from_one_source_only() {
+        let jwks = "https://idp.example/jwks";
+        let issuer = "https://idp.example";
+        let cases = [
+            (
+                base_env().with("CSPR_AUTH_JWKS_URL", jwks),
+                "CSPR_AUTH_JWKS_URL",
+            ),
+            (
+                Env::isolated([("CSPR_AUTH_JWKS_URL", jwks), ("CSPR_AUTH_ISSUER", issuer)])
+                    .with("CSPR_AUTH_OIDC_DISCOVERY", "true"),
+                "CSPR_AUTH_OIDC_DISCOVERY",
+            ),
+            // The provider's issuer must be named.
+            (
+                Env::isolated([("CSPR_AUTH_JWKS_URL", jwks)]),
+                "CSPR_AUTH_ISSUER",
+            ),
+            (
+                Env::isolated([("CSPR_AUTH_OIDC_DISCOVERY", "yes")]),
+                "CSPR_AUTH_ISSUER",
+            ),
+            // Keys fetched in clear only from this machine.
+            (
+                Env::isolated([
+                    ("CSPR_AUTH_JWKS_URL", "http://idp.example/jwks"),
+                    ("CSPR_AUTH_ISSUER", issuer),
+                ]),
+                "CSPR_AUTH_JWKS_URL",
+            ),
+            (
+                Env::isolated([
+                    ("CSPR_AUTH_OIDC_DISCOVERY", "true"),
+                    ("CSPR_AUTH_ISSUER", "cspr-dev"),
+                ]),
+                "CSPR_AUTH_ISSUER",
+            ),
+            (
+                Env::isolated([
+                    ("CSPR_AUTH_JWKS_URL", jwks),
+                    ("CSPR_AUTH_ISSUER", issuer),
+                    ("CSPR_AUTH_JWKS_MIN_REFRESH_INTERVAL", "1h"),
+                ]),
+                "CSPR_AUTH_JWKS_MIN_REFRESH_INTERVAL",
+            ),
+            (
+                base_env().with("CSPR_AUTH_OIDC_DISCOVERY", "maybe"),
+                "CSPR_AUTH_OIDC_DISCOVERY",
+            ),
+            (
+                base_env().with("CSPR_AUTH_CLAIM_ROLES", "realm_access..roles"),
+                "CSPR_AUTH_CLAIM_ROLES",
+            ),
+        ];
+        for (env, variable) in cases {
+            let error = AuthConfig::from_env(&env).expect_err("refused");
+            assert_eq!(error.variable, variable, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_configuration_with_its_claim_mapping() {
+        let env = Env::isolated([
+            ("CSPR_AUTH_OIDC_DISCOVERY", "true"),
+            ("CSPR_AUTH_ISSUER", "http://127.0.0.1:8080/realms/cspr"),
+            ("CSPR_AUTH_JWKS_REFRESH_INTERVAL", "1h"),
+            ("CSPR_AUTH_CLAIM_ROLES", "realm_access.roles"),
+            (
+                "CSPR_AUTH_CLAIM_PARTNERSHIP",
+                "https://cspr.example/partnership",
+            ),
+            ("CSPR_AUTH_ROLE_PREFIX", "cspr:"),
+        ]);
+        let auth = AuthConfig::from_env(&env).expect("valid");
+        let AuthKeys::Jwks(jwks) = &auth.keys else {
+            panic!("a JWKS configuration: {auth:?}");
+        };
+        assert_eq!(jwks.source, JwksSource::Discovery);
+        assert_eq!(jwks.refresh_interval, Duration::from_secs(3600));
+        assert_eq!(jwks.min_refresh_interval, Duration::from_secs(10));
+        assert_eq!(
+            auth.claims,
+            ClaimMapping {
+                partnership: "https://cspr.example/partnership".into(),
+                roles: "realm_access.roles".into(),
+                org: "org".into(),
+                role_prefix: Some("cspr:".into()),
+            }
+        );
     }
 
     #[test]

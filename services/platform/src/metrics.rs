@@ -143,6 +143,15 @@ pub const EMAIL_SEND_DURATION: Metric = metric(
     "time to hand one email to the SMTP server",
 );
 
+// ---- token keys
+
+pub const AUTH_KEY_FETCHES: Metric = metric(
+    "cspr.auth.key_fetches",
+    Kind::Counter,
+    "{fetch}",
+    "fetches of the identity provider's key set (JWKS), by outcome (ok, failed)",
+);
+
 // ---- health
 
 pub const SERVICE_SERVING: Metric = metric(
@@ -213,6 +222,7 @@ pub const ALL: &[Metric] = &[
     EMAIL_RETRYING,
     EMAIL_QUEUE_DEPTH,
     EMAIL_SEND_DURATION,
+    AUTH_KEY_FETCHES,
     SERVICE_SERVING,
     REVIEWS,
     DEADLINES_AT_RISK,

@@ -460,6 +460,15 @@ impl ServiceBuilder {
             context.shutdown.clone(),
             TaskTracker::new(),
         );
+        // The identity provider's keys (a JWKS configuration) are fetched from now on, in
+        // parallel with the database and the bus; SERVING waits for them.
+        if let Some(refresh) = context.authenticator.key_refresh(context.shutdown.clone()) {
+            supervisor.spawn(
+                "token key refresh",
+                Lifetime::UntilShutdown,
+                until_shutdown(refresh),
+            );
+        }
         let service_name = context.name;
         let stopping = Stopping::new(&context);
         let connections = Connections::new(service_name, context.platform.connections.clone());
@@ -655,7 +664,7 @@ fn rpc_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
-/// Database and bus readiness, retried with backoff until it works or shutdown.
+/// Database, bus and token key readiness, retried with backoff until it works or shutdown.
 async fn prepare(context: &ServiceContext, migrations: fn() -> Migrator) -> bool {
     let mut backoff = Duration::from_millis(200);
     loop {
@@ -676,6 +685,11 @@ async fn prepare(context: &ServiceContext, migrations: fn() -> Migrator) -> bool
         }
     }
     if !context.bus.wait_connected(&context.shutdown).await {
+        return false;
+    }
+    // Without keys every call would be UNAVAILABLE: not ready until the provider's are in
+    // (the refresh task logs why a fetch fails).
+    if !context.authenticator.keys_ready(&context.shutdown).await {
         return false;
     }
     let mut backoff = Duration::from_millis(200);

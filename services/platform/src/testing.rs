@@ -16,6 +16,8 @@
 //!   its code or field violations) said in one call.
 //! - `wait`: [`eventually`] and [`wait_until`], waiting for a condition with a deadline
 //!   instead of sleeping.
+//! - `identity_provider`: [`OidcProvider`], a real OpenID provider (oidc-provider on
+//!   Node.js) issuing JWT access tokens, whose keys a test rotates.
 //! - here: the pieces they are built from (configs, tokens, events, an own NATS server).
 
 use std::net::SocketAddr;
@@ -29,11 +31,14 @@ use uuid::Uuid;
 
 use crate::auth::{TokenRequest, issue_development_token};
 use crate::clock::{Clock, ManualClock};
-use crate::config::{AuthConfig, AuthKeys, ConnectionLimits, PlatformConfig, ServiceConfig};
+use crate::config::{
+    AuthConfig, AuthKeys, ClaimMapping, ConnectionLimits, PlatformConfig, ServiceConfig,
+};
 use crate::server::ServiceContext;
 
 mod app;
 mod harness;
+mod identity_provider;
 mod rpc;
 mod wait;
 
@@ -42,6 +47,7 @@ pub use app::{
     proto_date, swept_together,
 };
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
+pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey};
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
@@ -105,6 +111,7 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
             keys: AuthKeys::Hs256Secret(TEST_SECRET.to_vec()),
             issuer: "cspr-test".into(),
             audience: "cspr".into(),
+            claims: ClaimMapping::default(),
         },
         max_message_bytes: 4 * 1024 * 1024,
         database_max_connections: 5,

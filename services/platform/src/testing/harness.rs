@@ -126,10 +126,19 @@ impl TestSetup {
 
     /// As [`TestSetup::new`], on the NATS server at `nats_url` (a test's own server).
     pub async fn with_nats(name: &'static str, nats_url: &str, today: NaiveDate) -> Self {
+        Self::with_platform(name, super::platform_config(nats_url), today).await
+    }
+
+    /// As [`TestSetup::new`], with settings of the test's own (from
+    /// [`super::platform_config`], e.g. another token configuration).
+    pub async fn with_platform(
+        name: &'static str,
+        platform: PlatformConfig,
+        today: NaiveDate,
+    ) -> Self {
         super::init();
         let clock = ManualClock::on(today);
         let shutdown = CancellationToken::new();
-        let platform = super::platform_config(nats_url);
         let mut leftovers = Leftovers::new(&platform);
         let context = super::context(name, &platform, &clock, &shutdown).await;
         leftovers.database(&context.service.database_url);

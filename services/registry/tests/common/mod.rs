@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use cspr_platform::config::PlatformConfig;
 use cspr_platform::testing::{self, TestApp, TestSetup};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
@@ -29,12 +30,18 @@ pub trait RegistryTest: Sized {
     }
 
     /// On `today`, connected to the NATS server at `nats_url` (a test's own).
-    async fn start_with_nats(nats_url: &str, today: &str) -> Self;
+    async fn start_with_nats(nats_url: &str, today: &str) -> Self {
+        Self::start_with_platform(testing::platform_config(nats_url), today).await
+    }
+
+    /// On `today`, with settings of the test's own (e.g. another token configuration).
+    async fn start_with_platform(platform: PlatformConfig, today: &str) -> Self;
 }
 
 impl RegistryTest for TestRegistry {
-    async fn start_with_nats(nats_url: &str, today: &str) -> Self {
-        let setup = TestSetup::with_nats(cspr_registry::SERVICE_NAME, nats_url, date(today)).await;
+    async fn start_with_platform(platform: PlatformConfig, today: &str) -> Self {
+        let setup =
+            TestSetup::with_platform(cspr_registry::SERVICE_NAME, platform, date(today)).await;
         let config = RegistryConfig {
             rules: DeadlineRules::default(),
             sweep_interval: Duration::from_secs(3600),
