@@ -10,6 +10,8 @@
 //!   [`Leftovers`], which removes its database and streams even after a panic.
 //! - `wait`: [`eventually`] and [`wait_until`], waiting for a condition with a deadline
 //!   instead of sleeping.
+//! - `pg_cluster`: [`PgCluster`], a PostgreSQL server of the test's own that it may stop,
+//!   crash and start again ([`TestSetup::on_servers`] puts a service's database on it).
 //! - here: the pieces they are built from (configs, tokens, events, an own NATS server).
 
 use std::net::SocketAddr;
@@ -27,9 +29,11 @@ use crate::config::{AuthConfig, AuthKeys, PlatformConfig, ServiceConfig};
 use crate::server::ServiceContext;
 
 mod harness;
+mod pg_cluster;
 mod wait;
 
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
+pub use pg_cluster::PgCluster;
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
 /// The HS256 secret test tokens are signed with.
@@ -78,10 +82,16 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
 
 /// A service on a free local port with its own fresh database.
 pub fn service_config(name: &'static str) -> ServiceConfig {
+    service_config_on(name, &server_url())
+}
+
+/// As [`service_config`], the database on the PostgreSQL server at `server_url` (e.g. a
+/// test's own [`PgCluster`]).
+pub fn service_config_on(name: &'static str, server_url: &str) -> ServiceConfig {
     ServiceConfig {
         name,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: crate::config::with_database_name(&server_url(), &unique("t_")),
+        database_url: crate::config::with_database_name(server_url, &unique("t_")),
     }
 }
 
@@ -92,11 +102,22 @@ pub async fn context(
     clock: &ManualClock,
     shutdown: &CancellationToken,
 ) -> ServiceContext {
+    context_on(name, platform, clock, shutdown, &server_url()).await
+}
+
+/// As [`context`], the service's database on the PostgreSQL server at `server_url`.
+pub async fn context_on(
+    name: &'static str,
+    platform: &PlatformConfig,
+    clock: &ManualClock,
+    shutdown: &CancellationToken,
+    server_url: &str,
+) -> ServiceContext {
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     ServiceContext::new(
         name,
         platform.clone(),
-        service_config(name),
+        service_config_on(name, server_url),
         clock,
         shutdown.clone(),
     )
