@@ -44,8 +44,20 @@ impl std::ops::Deref for TestNotifications {
 impl TestNotifications {
     /// Starts the service sending to `target`.
     pub async fn start(target: MailTarget) -> Self {
+        Self::start_on(target, &testing::server_url()).await
+    }
+
+    /// As [`TestNotifications::start`], its database on the PostgreSQL server at
+    /// `database_server_url` (a test's own [`testing::PgCluster`]).
+    pub async fn start_on(target: MailTarget, database_server_url: &str) -> Self {
         let today = NaiveDate::from_ymd_opt(2026, 4, 20).expect("date");
-        let setup = TestSetup::new(cspr_notifications::SERVICE_NAME, today).await;
+        let setup = TestSetup::on_servers(
+            cspr_notifications::SERVICE_NAME,
+            &testing::nats_url(),
+            database_server_url,
+            today,
+        )
+        .await;
         let pool = setup.context.pool.clone();
         let config = NotificationsConfig {
             target,
