@@ -17,21 +17,13 @@ use tonic::transport::Channel;
 
 const SECRET: &str = "postgres-outage-test-secret-0123456789";
 
-/// `cspr serve registry`, killed when dropped.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
+/// How PostgreSQL goes away under a call.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// A fast shutdown: the call's session is ended with `57P01 admin_shutdown`.
+    Stop,
+    /// An immediate shutdown, as a crash: the connection is cut in the middle of a reply.
+    Crash,
 }
 
 fn admin_token() -> String {
@@ -136,24 +128,24 @@ async fn calls_are_unavailable_while_postgresql_is_gone_and_answered_once_it_is_
     testing::init();
     let mut cluster = PgCluster::start().await;
     let database_url = cluster.database_url("cspr_registry");
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", testing::free_port());
     let prefix = testing::unique("pgout");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_cspr"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .args(["serve", "registry"])
-            .env("CSPR_AUTH_HS256_SECRET", SECRET)
-            .env("CSPR_NATS_URL", testing::nats_url())
-            .env("CSPR_SUBJECT_PREFIX", &prefix)
-            .env("CSPR_REGISTRY_ADDR", &addr)
-            .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts"),
-    );
+    // Killed when dropped, so a failed test leaves no server behind.
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_cspr"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "registry"])
+        .env("CSPR_AUTH_HS256_SECRET", SECRET)
+        .env("CSPR_NATS_URL", testing::nats_url())
+        .env("CSPR_SUBJECT_PREFIX", &prefix)
+        .env("CSPR_REGISTRY_ADDR", &addr)
+        .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect_timeout(Duration::from_secs(5))
@@ -179,39 +171,29 @@ async fn calls_are_unavailable_while_postgresql_is_gone_and_answered_once_it_is_
         .into_inner()
         .id;
 
-    // A fast shutdown ends the session reading the review (57P01 admin_shutdown).
-    let (call, holder) = call_stuck_on(&database_url, "reviews", &client, &token, &id).await;
-    cluster.stop().await;
-    drop(holder);
-    let status = call
-        .await
-        .expect("the call ends")
-        .expect_err("its session was ended");
-    assert_eq!(
-        status.code(),
-        Code::Unavailable,
-        "in flight at a stop: {status:?}"
-    );
-    unavailable_until_back(&mut cluster, &client, &token, &id).await;
-
-    // A crash cuts the connection the read's audit record is being written on: the audit
-    // writer's callers learn the connection was lost.
-    let (call, holder) = call_stuck_on(&database_url, "audit_records", &client, &token, &id).await;
-    cluster.crash().await;
-    drop(holder);
-    let status = call
-        .await
-        .expect("the call ends")
-        .expect_err("its audit record was not written");
-    assert_eq!(
-        status.code(),
-        Code::Unavailable,
-        "in flight at a crash: {status:?}"
-    );
-    unavailable_until_back(&mut cluster, &client, &token, &id).await;
+    // A stop ends the session reading the review; a crash cuts the connection the read's
+    // audit record is being written on (the audit writer's callers learn it was lost).
+    for (fault, table) in [(Fault::Stop, "reviews"), (Fault::Crash, "audit_records")] {
+        let (call, holder) = call_stuck_on(&database_url, table, &client, &token, &id).await;
+        match fault {
+            Fault::Stop => cluster.stop().await,
+            Fault::Crash => cluster.crash().await,
+        }
+        drop(holder);
+        let status = call
+            .await
+            .expect("the call ends")
+            .expect_err("its database went away");
+        assert_eq!(
+            status.code(),
+            Code::Unavailable,
+            "in flight at a {fault:?} (waiting on {table}): {status:?}"
+        );
+        unavailable_until_back(&mut cluster, &client, &token, &id).await;
+    }
 
     assert!(
-        matches!(server.0.try_wait(), Ok(None)),
+        matches!(server.try_wait(), Ok(None)),
         "the same process answered throughout, without a restart"
     );
     drop(server);

@@ -55,6 +55,14 @@ pub fn nats_url() -> String {
     std::env::var("CSPR_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_string())
 }
 
+/// A local port nothing listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
 /// A fresh name, unique per call (letters and digits only).
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..16])
@@ -194,10 +202,7 @@ impl OwnNatsServer {
     /// Starts `nats-server -js` on a free port (`CSPR_TEST_NATS_SERVER` names the binary;
     /// default `nats-server` on PATH or /usr/sbin/nats-server).
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port");
+        let port = free_port();
         let store_dir = std::env::temp_dir().join(unique("cspr-nats-"));
         let mut server = Self {
             child: None,

@@ -41,7 +41,7 @@ impl PgCluster {
         let mut cluster = Self {
             bin,
             root,
-            port: free_port(),
+            port: super::free_port(),
             as_postgres,
             running: false,
         };
@@ -231,12 +231,4 @@ fn binaries() -> PathBuf {
         // On PATH: `Path::join` of a bare program name keeps the bare name.
         None => Path::new("").to_path_buf(),
     }
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }
