@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`spawn_stack`]: starts every service of this build in-process on free ports, sharing
 //!   one subject prefix (so they hear each other's events) with a database each and one
-//!   manual clock; later suites get the other services from it too.
+//!   manual clock; later suites get the other services from it too ([`spawn_stack_on`]
+//!   puts the databases on servers of the suite's choosing).
 //! - `tests/end_to_end.rs`: the registry as an outside client and a plain NATS subscriber
 //!   see it (gRPC in, `cspr.registry.>` events out), reflection on its port.
 //! - `tests/registry_and_submissions.rs`: terms of reference → report requests (and one
@@ -14,6 +15,9 @@
 //! - `tests/practitioner_engagement.rs`: practitioners named in a chronology → confirmed by
 //!   the reviewer → invitations by email with the advance information, only to the eligible;
 //!   the registry keeps them off the panel.
+//! - `tests/postgres_outage.rs`: PostgreSQL (a server of the test's own, under the
+//!   consumers) stopped for 30 s while the registry's events reach them: every event
+//!   applied once, every email sent once.
 //!
 //! The benchmark harness lives here too: `src/bin/cspr-bench.rs`, a binary run by hand
 //! (see `BENCHMARKS.md`), not part of `cargo test`.
@@ -68,32 +72,34 @@ pub async fn spawn_stack_with(
     today: chrono::NaiveDate,
     mail: MailTarget,
 ) -> Stack {
+    spawn_stack_on(platform, today, mail, &|_| testing::server_url()).await
+}
+
+/// As [`spawn_stack_with`], each service's database on the PostgreSQL server
+/// `database_server(service)` names (a fault test puts some on a server of its own,
+/// [`testing::PgCluster`], which it stops).
+pub async fn spawn_stack_on(
+    platform: PlatformConfig,
+    today: chrono::NaiveDate,
+    mail: MailTarget,
+    database_server: &dyn Fn(&str) -> String,
+) -> Stack {
     let clock = ManualClock::on(today);
     let shutdown = CancellationToken::new();
     let quiet_jobs = Duration::from_secs(3600);
 
-    let registry_context =
-        testing::context(cspr_registry::SERVICE_NAME, &platform, &clock, &shutdown).await;
-    let submissions_context =
-        testing::context(cspr_submissions::SERVICE_NAME, &platform, &clock, &shutdown).await;
-    let practitioners_context = testing::context(
-        cspr_practitioners::SERVICE_NAME,
-        &platform,
-        &clock,
-        &shutdown,
-    )
-    .await;
-    let family_context =
-        testing::context(cspr_family::SERVICE_NAME, &platform, &clock, &shutdown).await;
-    let actions_context =
-        testing::context(cspr_actions::SERVICE_NAME, &platform, &clock, &shutdown).await;
-    let notifications_context = testing::context(
-        cspr_notifications::SERVICE_NAME,
-        &platform,
-        &clock,
-        &shutdown,
-    )
-    .await;
+    // Each service's context, its database on the server `database_server` names for it.
+    let context = |name: &'static str| {
+        let server = database_server(name);
+        let (platform, clock, shutdown) = (&platform, &clock, &shutdown);
+        async move { testing::context_on(name, platform, clock, shutdown, &server).await }
+    };
+    let registry_context = context(cspr_registry::SERVICE_NAME).await;
+    let submissions_context = context(cspr_submissions::SERVICE_NAME).await;
+    let practitioners_context = context(cspr_practitioners::SERVICE_NAME).await;
+    let family_context = context(cspr_family::SERVICE_NAME).await;
+    let actions_context = context(cspr_actions::SERVICE_NAME).await;
+    let notifications_context = context(cspr_notifications::SERVICE_NAME).await;
     let contexts: Vec<ServiceContext> = [
         &registry_context,
         &submissions_context,

@@ -1,12 +1,20 @@
-//! The sender loop: picks due deliveries (`FOR UPDATE SKIP LOCKED`, so replicas never take
-//! the same one), sends them concurrently over the pooled transport, and records each
-//! outcome — SENT, RETRYING with a backed-off next attempt, or FAILED — in the same
-//! transaction that held the rows. Woken by `NOTIFY` when deliveries are written, with a
-//! poll as the backstop (and for retries falling due).
+//! The sender loop: claims due deliveries (`FOR UPDATE SKIP LOCKED`, committed at once, so
+//! replicas never take the same one), sends them concurrently over the pooled transport,
+//! and records each outcome — SENT, RETRYING with a backed-off next attempt, or FAILED — as
+//! soon as that send ends. Woken by `NOTIFY` when deliveries are written, with a poll as
+//! the backstop (and for retries falling due).
+//!
+//! Why each on its own: a message the SMTP server accepted is sent, whatever happens to the
+//! database next. Recording a whole batch in one commit after sending it meant a commit lost
+//! with PostgreSQL (stopped mid-batch) put every message of the batch back in the queue, and
+//! they went out twice. Now an outcome that cannot be recorded (the database is away) is
+//! kept in memory and recorded first once the database answers, before anything else is
+//! claimed; its delivery stays claimed meanwhile ([`CLAIM`]), so no replica sends it again.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use cspr_platform::bus::trace;
 use cspr_platform::clock::Clock;
 use cspr_platform::db::Wakeup;
@@ -16,10 +24,17 @@ use opentelemetry::metrics::{Counter, Gauge, Histogram};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::domain::RetryPolicy;
 use crate::mailer::{Mailer, SendError, build_message};
 use crate::store::{self, Attempt, DELIVERY_CHANNEL, DeliveryRecord};
+
+/// How long a claimed delivery is this sender's: far longer than a send can take (the SMTP
+/// transport gives up after 15 s per command), so no replica sends it while this one is
+/// still at it or holds its unrecorded outcome through a short outage; should this sender
+/// die instead, the delivery is tried again when the claim runs out.
+pub const CLAIM: Duration = Duration::from_secs(5 * 60);
 
 /// The service's email instruments (defined in `cspr_platform::metrics`).
 struct EmailMetrics {
@@ -52,6 +67,21 @@ pub struct Sender {
     batch: i64,
     clock: Arc<dyn Clock>,
     poll: Duration,
+    /// Outcomes of sends that could not be recorded yet (the database was away): recorded
+    /// before anything new is claimed, so their deliveries are neither sent again nor
+    /// forgotten. Shared by clones of this sender.
+    unrecorded: Arc<Mutex<Vec<Owed>>>,
+}
+
+/// The outcome of one send, to be recorded.
+#[derive(Debug, Clone)]
+struct Owed {
+    delivery_id: Uuid,
+    /// Attempts recorded before this one (the claim's view), which makes recording it twice
+    /// harmless.
+    attempts_before: i32,
+    attempt: Attempt,
+    at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -82,6 +112,7 @@ impl Sender {
             batch: i64::from(batch),
             clock,
             poll,
+            unrecorded: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -114,50 +145,112 @@ impl Sender {
         .await
     }
 
-    /// One pass: sends what is due now; returns how many were attempted.
+    /// One pass: records what earlier passes could not, then claims what is due now, sends
+    /// it and records each outcome as its send ends; returns how many were attempted. An
+    /// error means the database is out of reach: what was sent is kept for the next pass.
     pub async fn send_due(&self) -> Result<usize, sqlx::Error> {
+        self.record_unrecorded().await?;
         let now = self.clock.now();
-        let mut transaction = self.pool.begin().await?;
-        let due = store::lock_due(&mut transaction, now, self.batch).await?;
-        if due.is_empty() {
-            transaction.commit().await?;
-            return Ok(0);
+        let claim = chrono::Duration::from_std(CLAIM).unwrap_or(chrono::Duration::minutes(5));
+        let due = store::claim_due(&self.pool, now, now + claim, self.batch).await?;
+        let recorded = join_all(due.iter().map(|delivery| self.send_one(delivery, now))).await;
+        match recorded.into_iter().find_map(Result::err) {
+            Some(error) => Err(error),
+            None => Ok(due.len()),
         }
-        let outcomes = join_all(due.iter().map(|delivery| self.attempt(delivery))).await;
-        for (delivery, outcome) in due.iter().zip(outcomes) {
-            let attempts = delivery.attempts + 1;
-            let attempt = match outcome {
-                Ok(()) => {
-                    metrics().sent.add(1, &[]);
-                    Attempt::Sent
+    }
+
+    /// Sends one claimed delivery and records the outcome; an outcome that cannot be
+    /// recorded is kept for [`Self::record_unrecorded`].
+    async fn send_one(
+        &self,
+        delivery: &DeliveryRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let outcome = self.attempt(delivery).await;
+        let owed = Owed {
+            delivery_id: delivery.id,
+            attempts_before: delivery.attempts,
+            attempt: self.judge(delivery, outcome, now),
+            at: now,
+        };
+        if let Err(error) = record(&self.pool, &owed).await {
+            tracing::warn!(delivery_id = %delivery.id, %error, "cannot record the outcome of a send; kept until the database answers");
+            self.unrecorded_outcomes().push(owed);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// What one send's outcome means for its delivery: sent, retried later, or failed.
+    fn judge(
+        &self,
+        delivery: &DeliveryRecord,
+        outcome: Result<(), SendError>,
+        now: DateTime<Utc>,
+    ) -> Attempt {
+        let attempts = delivery.attempts + 1;
+        let error = match outcome {
+            Ok(()) => {
+                metrics().sent.add(1, &[]);
+                return Attempt::Sent;
+            }
+            Err(error) => error,
+        };
+        match (
+            error.permanent,
+            self.retry.next_delay(attempts, rand::random::<f64>()),
+        ) {
+            (false, Some(delay)) => {
+                metrics().retrying.add(1, &[]);
+                tracing::warn!(delivery_id = %delivery.id, attempts, retry_in = ?delay, error = %error.message, "email not sent; will retry");
+                Attempt::Retry {
+                    next_at: now
+                        + chrono::Duration::from_std(delay)
+                            .unwrap_or_else(|_| chrono::Duration::hours(1)),
+                    error: error.message,
                 }
-                Err(error) => match (
-                    error.permanent,
-                    self.retry.next_delay(attempts, rand::random::<f64>()),
-                ) {
-                    (false, Some(delay)) => {
-                        metrics().retrying.add(1, &[]);
-                        tracing::warn!(delivery_id = %delivery.id, attempts, retry_in = ?delay, error = %error.message, "email not sent; will retry");
-                        Attempt::Retry {
-                            next_at: now
-                                + chrono::Duration::from_std(delay)
-                                    .unwrap_or_else(|_| chrono::Duration::hours(1)),
-                            error: error.message,
-                        }
-                    }
-                    _ => {
-                        metrics().failed.add(1, &[]);
-                        tracing::error!(delivery_id = %delivery.id, attempts, permanent = error.permanent, error = %error.message, "email delivery failed");
-                        Attempt::Failed {
-                            error: error.message,
-                        }
-                    }
-                },
-            };
-            store::record_attempt(&mut transaction, delivery.id, &attempt, now).await?;
+            }
+            _ => {
+                metrics().failed.add(1, &[]);
+                tracing::error!(delivery_id = %delivery.id, attempts, permanent = error.permanent, error = %error.message, "email delivery failed");
+                Attempt::Failed {
+                    error: error.message,
+                }
+            }
         }
-        transaction.commit().await?;
-        Ok(due.len())
+    }
+
+    /// Records the outcomes kept from earlier passes, in order; stops at the first that
+    /// still cannot be recorded (it and the rest stay kept).
+    async fn record_unrecorded(&self) -> Result<(), sqlx::Error> {
+        let owed = std::mem::take(&mut *self.unrecorded_outcomes());
+        if owed.is_empty() {
+            return Ok(());
+        }
+        let count = owed.len();
+        let mut owed = owed.into_iter();
+        while let Some(next) = owed.next() {
+            if let Err(error) = record(&self.pool, &next).await {
+                let mut kept = self.unrecorded_outcomes();
+                kept.push(next);
+                kept.extend(owed);
+                return Err(error);
+            }
+        }
+        tracing::info!(
+            outcomes = count,
+            "recorded the outcomes of sends kept while the database was away"
+        );
+        Ok(())
+    }
+
+    fn unrecorded_outcomes(&self) -> std::sync::MutexGuard<'_, Vec<Owed>> {
+        // A panic while holding the lock cannot leave the list half-changed (push, extend
+        // and take are whole), so a poisoned lock is still a good list.
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sends until shutdown.
@@ -196,4 +289,21 @@ impl Sender {
         }
         tracing::debug!("email sender stopped");
     }
+}
+
+/// Records one outcome; one already recorded (or taken over by another sender) is left as
+/// it is.
+async fn record(pool: &PgPool, owed: &Owed) -> Result<(), sqlx::Error> {
+    let applied = store::record_attempt(
+        pool,
+        owed.delivery_id,
+        owed.attempts_before,
+        &owed.attempt,
+        owed.at,
+    )
+    .await?;
+    if !applied {
+        tracing::debug!(delivery_id = %owed.delivery_id, "outcome already recorded");
+    }
+    Ok(())
 }

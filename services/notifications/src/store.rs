@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use cspr_platform::audit::{self, AuditEntry};
 use cspr_platform::auth::Principal;
 use cspr_platform::pagination::Cursor;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::Chair;
@@ -170,33 +170,45 @@ pub async fn insert_delivery(
 
 // ---- sender side
 
-/// Deliveries due by `now`, locked for this sender (another replica skips them).
-pub async fn lock_due(
-    transaction: &mut Transaction<'static, Postgres>,
+/// Claims up to `limit` deliveries due by `now` for this sender until `until`: their next
+/// attempt moves to `until`, so no other sender (replica) takes them meanwhile, and one
+/// that dies mid-send leaves them to be tried again then. Committed at once: the sends
+/// happen outside any transaction, each recorded as it ends ([`record_attempt`]).
+pub async fn claim_due(
+    pool: &PgPool,
     now: DateTime<Utc>,
+    until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<DeliveryRecord>, sqlx::Error> {
     let sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM deliveries
-         WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= $1
-         ORDER BY next_attempt_at, id
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED"
+        "UPDATE deliveries SET next_attempt_at = $2
+         WHERE id IN (
+             SELECT id FROM deliveries
+             WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id
+             LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+         RETURNING {DELIVERY_COLUMNS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
+        .bind(until)
         .bind(limit)
-        .fetch_all(&mut **transaction)
+        .fetch_all(pool)
         .await
 }
 
-/// Records the outcome of an attempt.
+/// Records the outcome of attempt number `attempts_before + 1` of a claimed delivery.
+/// Applied once: recording it again (its first commit's reply was lost with the
+/// connection) changes nothing, as does recording it after another sender took the
+/// delivery over. Returns whether it was applied now.
 pub async fn record_attempt(
-    transaction: &mut Transaction<'static, Postgres>,
+    pool: &PgPool,
     id: Uuid,
+    attempts_before: i32,
     attempt: &Attempt,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let (status, next_at, error, sent_at) = match attempt {
         Attempt::Sent => (DeliveryStatus::Sent, now, "", Some(now)),
         Attempt::Retry { next_at, error } => {
@@ -204,19 +216,22 @@ pub async fn record_attempt(
         }
         Attempt::Failed { error } => (DeliveryStatus::Failed, now, error.as_str(), None),
     };
-    sqlx::query(
-        "UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
-             last_error = CASE WHEN $4 = '' THEN last_error ELSE $4 END, sent_at = $5
-         WHERE id = $1",
+    let applied = sqlx::query(
+        "UPDATE deliveries SET status = $2, attempts = $3 + 1, next_attempt_at = $4,
+             last_error = CASE WHEN $5 = '' THEN last_error ELSE $5 END, sent_at = $6
+         WHERE id = $1 AND attempts = $3 AND status IN ('PENDING', 'RETRYING')",
     )
     .bind(id)
     .bind(status.as_str())
+    .bind(attempts_before)
     .bind(next_at)
     .bind(error)
     .bind(sent_at)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(())
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(applied)
 }
 
 /// Deliveries waiting to be sent (for the queue-depth metric).

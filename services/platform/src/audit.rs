@@ -155,7 +155,24 @@ struct Pending {
     resource: String,
     outcome: String,
     peer: Option<String>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<GroupOutcome>,
+}
+
+/// What became of a group's commit, told to each of its callers: the writer's own error,
+/// shared whole, so a connection lost while writing still reads as one to every caller
+/// (UNAVAILABLE, as for any other statement) instead of an opaque INTERNAL.
+type GroupOutcome = Result<(), Arc<sqlx::Error>>;
+
+/// A caller's error for a group that could not be written.
+fn caller_error(error: &Arc<sqlx::Error>) -> sqlx::Error {
+    if crate::db::connection_lost(error) {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            Arc::clone(error),
+        ))
+    } else {
+        sqlx::Error::Protocol(format!("cannot write audit records: {error}"))
+    }
 }
 
 impl AuditLog {
@@ -326,7 +343,7 @@ impl AuditLog {
         committed
             .await
             .map_err(|_| writer_gone())?
-            .map_err(sqlx::Error::Protocol)
+            .map_err(|error| caller_error(&error))
     }
 }
 
@@ -335,7 +352,7 @@ async fn write_groups(pool: PgPool, mut receiver: mpsc::Receiver<Pending>) {
     while receiver.recv_many(&mut group, GROUP).await > 0 {
         let outcome = insert_group(&pool, &group).await.map_err(|error| {
             tracing::warn!(%error, records = group.len(), "cannot write audit records");
-            error.to_string()
+            Arc::new(error)
         });
         for pending in group.drain(..) {
             let _ = pending.done.send(outcome.clone());

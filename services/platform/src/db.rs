@@ -89,6 +89,42 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Database
         .map_err(|source| DatabaseError::Connect { host, source })
 }
 
+/// Whether `error` means PostgreSQL is out of reach rather than that the statement was
+/// wrong: the server could not be reached or the connection was lost (it stopped, crashed,
+/// restarted, is starting up, cut the session, or has no connection slot left), or the pool
+/// waited in vain for a connection. Such a failure says nothing about the request or the
+/// event, and the same work may succeed once the server is back: callers are told
+/// UNAVAILABLE ([`crate::error::ServiceError`]) and consumers wait for the database instead
+/// of counting the failure against the message ([`crate::bus::consumer`]).
+pub fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| sqlstate_means_unreachable(&code)),
+        _ => false,
+    }
+}
+
+/// The SQLSTATEs PostgreSQL ends or refuses a session with when the server, not the
+/// statement, is the problem: class 08 (connection exception), 57P01 admin_shutdown (a
+/// fast shutdown or `pg_terminate_backend`), 57P02 crash_shutdown (another backend
+/// crashed), 57P03 cannot_connect_now (starting up or shutting down), 57P05
+/// idle_session_timeout, and 53300 too_many_connections.
+fn sqlstate_means_unreachable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P05" | "53300")
+}
+
+/// Whether the database answers a trivial query now: how a loop that lost its connection
+/// learns that PostgreSQL is back.
+pub async fn reachable(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
 /// Applies the platform's and then the service's migrations (`sqlx::migrate!()` of the
 /// service crate).
 pub async fn migrate(pool: &PgPool, mut service_migrations: Migrator) -> Result<(), DatabaseError> {
@@ -149,6 +185,71 @@ impl Wakeup {
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::error::Error as StdError;
+
+    use super::*;
+
+    /// An error as PostgreSQL returns it, with only its SQLSTATE.
+    #[derive(Debug)]
+    struct Returned(&'static str);
+
+    impl std::fmt::Display for Returned {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(formatter, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl StdError for Returned {}
+
+    impl sqlx::error::DatabaseError for Returned {
+        fn message(&self) -> &str {
+            self.0
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn the_server_ending_or_refusing_the_session_is_a_lost_connection() {
+        for code in [
+            "57P01", "57P02", "57P03", "57P05", "08006", "08003", "53300",
+        ] {
+            assert!(
+                connection_lost(&sqlx::Error::Database(Box::new(Returned(code)))),
+                "{code}"
+            );
+        }
+        // A wrong statement, a constraint, a serialization failure: the request's problem.
+        for code in ["42P01", "23505", "40001", "22P02"] {
+            assert!(
+                !connection_lost(&sqlx::Error::Database(Box::new(Returned(code)))),
+                "{code}"
+            );
         }
     }
 }

@@ -283,14 +283,16 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// A database that is out of reach, however that shows (see [`crate::db::connection_lost`]:
+/// a call in flight when PostgreSQL stops, crashes or restarts, one made while it is down or
+/// starting up), is UNAVAILABLE, which clients retry; anything else is a fault of ours.
 impl From<sqlx::Error> for ServiceError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::Io(_)
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => Self::Unavailable("database unreachable".to_string()),
-            _ => Self::Internal(Box::new(error)),
+        if crate::db::connection_lost(&error) {
+            tracing::debug!(%error, "database unreachable");
+            Self::Unavailable("database unreachable".to_string())
+        } else {
+            Self::Internal(Box::new(error))
         }
     }
 }
@@ -388,10 +390,34 @@ mod tests {
     }
 
     #[test]
-    fn pool_timeouts_are_unavailable() {
-        assert_eq!(
-            Status::from(ServiceError::from(sqlx::Error::PoolTimedOut)).code(),
-            Code::Unavailable
-        );
+    fn a_lost_database_connection_is_unavailable_and_a_bug_internal() {
+        let lost = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            // What sqlx reports when the server goes away in the middle of a reply.
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "expected to read 5 bytes, got 0 bytes at EOF",
+            )),
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        ];
+        for error in lost {
+            let shown = error.to_string();
+            assert_eq!(
+                Status::from(ServiceError::from(error)).code(),
+                Code::Unavailable,
+                "{shown}"
+            );
+        }
+        for error in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("an event needs a body".into()),
+        ] {
+            assert_eq!(
+                Status::from(ServiceError::from(error)).code(),
+                Code::Internal
+            );
+        }
     }
 }

@@ -18,6 +18,8 @@
 //!   instead of sleeping.
 //! - `identity_provider`: [`OidcProvider`], a real OpenID provider (oidc-provider on
 //!   Node.js) issuing JWT access tokens, whose keys a test rotates.
+//! - `pg_cluster`: [`PgCluster`], a PostgreSQL server of the test's own that it may stop,
+//!   crash and start again ([`TestSetup::on_servers`] puts a service's database on it).
 //! - here: the pieces they are built from (configs, tokens, events, an own NATS server).
 
 use std::net::SocketAddr;
@@ -39,6 +41,7 @@ use crate::server::ServiceContext;
 mod app;
 mod harness;
 mod identity_provider;
+mod pg_cluster;
 mod rpc;
 mod wait;
 
@@ -48,6 +51,7 @@ pub use app::{
 };
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
 pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey};
+pub use pg_cluster::PgCluster;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
@@ -70,6 +74,15 @@ pub fn nats_url() -> String {
     std::env::var("CSPR_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_string())
 }
 
+/// A local port nothing listens on now, for a server or process a test starts (which binds
+/// it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
 /// A fresh name, unique per call (letters and digits only).
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..16])
@@ -90,14 +103,6 @@ impl cspr_proto::bench::v1::echo_server::Echo for EchoApi {
             payload: vec![0; reply_bytes],
         }))
     }
-}
-
-/// A port nothing listens on now, for a process the test starts (which binds it itself).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
 }
 
 /// Platform settings for one test: unique subject prefix, test token key.
@@ -126,10 +131,16 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
 
 /// A service on a free local port with its own fresh database.
 pub fn service_config(name: &'static str) -> ServiceConfig {
+    service_config_on(name, &server_url())
+}
+
+/// As [`service_config`], the database on the PostgreSQL server at `server_url` (e.g. a
+/// test's own [`PgCluster`]).
+pub fn service_config_on(name: &'static str, server_url: &str) -> ServiceConfig {
     ServiceConfig {
         name,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: crate::config::with_database_name(&server_url(), &unique("t_")),
+        database_url: crate::config::with_database_name(server_url, &unique("t_")),
     }
 }
 
@@ -140,11 +151,22 @@ pub async fn context(
     clock: &ManualClock,
     shutdown: &CancellationToken,
 ) -> ServiceContext {
+    context_on(name, platform, clock, shutdown, &server_url()).await
+}
+
+/// As [`context`], the service's database on the PostgreSQL server at `server_url`.
+pub async fn context_on(
+    name: &'static str,
+    platform: &PlatformConfig,
+    clock: &ManualClock,
+    shutdown: &CancellationToken,
+    server_url: &str,
+) -> ServiceContext {
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     ServiceContext::new(
         name,
         platform.clone(),
-        service_config(name),
+        service_config_on(name, server_url),
         clock,
         shutdown.clone(),
     )
@@ -221,10 +243,7 @@ impl OwnNatsServer {
     /// Starts `nats-server -js` on a free port (`CSPR_TEST_NATS_SERVER` names the binary;
     /// default `nats-server` on PATH or /usr/sbin/nats-server).
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port");
+        let port = free_port();
         let store_dir = std::env::temp_dir().join(unique("cspr-nats-"));
         let mut server = Self {
             child: None,

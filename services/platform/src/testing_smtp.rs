@@ -123,6 +123,10 @@ struct Accepted {
 struct Shared {
     /// Who is refused.
     refusals: Refusals,
+    /// How long it takes to accept each message (before its reply to the end of DATA).
+    per_message: Duration,
+    /// Messages whose text has arrived and which are being accepted now.
+    accepting: std::sync::atomic::AtomicUsize,
     /// Everything accepted, in order; a watch so [`SmtpSink::wait_for`] wakes on arrival
     /// instead of polling.
     accepted: watch::Sender<Vec<Accepted>>,
@@ -156,6 +160,17 @@ impl SmtpSink {
 
     /// Starts a sink on a free port, refusing `refusals`.
     pub async fn start_with(refusals: Refusals) -> Self {
+        Self::start_configured(refusals, Duration::ZERO)
+    }
+
+    /// Starts a slow sink, as a busy relay is: it takes `per_message` to accept each message
+    /// (sessions in parallel), so a burst of emails is still being sent a while later, for
+    /// a test that makes something fail in the middle of it.
+    pub async fn start_slow(per_message: Duration) -> Self {
+        Self::start_configured(Refusals::default(), per_message)
+    }
+
+    fn start_configured(refusals: Refusals, per_message: Duration) -> Self {
         let listener = listen(0).expect("the SMTP sink binds 127.0.0.1:0");
         let port = listener
             .local_addr()
@@ -163,6 +178,8 @@ impl SmtpSink {
             .port();
         let shared = Arc::new(Shared {
             refusals,
+            per_message,
+            accepting: std::sync::atomic::AtomicUsize::new(0),
             accepted: watch::Sender::new(Vec::new()),
         });
         let running = serve(listener, shared.clone());
@@ -212,6 +229,15 @@ impl SmtpSink {
             running.tasks.close();
             running.tasks.wait().await;
         }
+    }
+
+    /// How many messages a slow sink ([`SmtpSink::start_slow`]) is accepting at this moment:
+    /// their text has arrived, the client waits for the reply. A test that fails something
+    /// while this is above zero knows sends are in flight.
+    pub fn accepting(&self) -> usize {
+        self.shared
+            .accepting
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every accepted message: (envelope recipient, raw message), sorted.
@@ -606,6 +632,12 @@ impl Session {
         } else if too_big {
             "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
         } else {
+            if !self.shared.per_message.is_zero() {
+                use std::sync::atomic::Ordering::SeqCst;
+                self.shared.accepting.fetch_add(1, SeqCst);
+                tokio::time::sleep(self.shared.per_message).await;
+                self.shared.accepting.fetch_sub(1, SeqCst);
+            }
             let content = Bytes::from(content);
             self.shared.accepted.send_modify(|accepted| {
                 accepted.extend(

@@ -1,6 +1,9 @@
 //! The outbox relay and the consumer runner against real PostgreSQL and NATS JetStream:
 //! republished rows are dropped as duplicates, redelivered events change nothing twice,
-//! poison messages are parked as dead letters while others flow.
+//! poison messages are parked as dead letters while others flow. And when PostgreSQL goes
+//! away: events that arrive while it is down (a server of the test's own) are each applied
+//! once it is back (an unreachable database spends none of a message's deliveries), and a
+//! message whose dead letter cannot be stored is delivered again and parked later.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use cspr_platform::bus::consumer::{
 };
 use cspr_platform::bus::outbox::{EventMeta, Outbox, OutboxRelay};
 use cspr_platform::clock::SystemClock;
-use cspr_platform::testing;
+use cspr_platform::testing::{self, DEADLINE, PgCluster, wait_until};
 use cspr_proto::events::v1::{
     Actor, AgencyReportWaived, ReviewCreated, ReviewerAppointed, TermsOfReferenceSet, event::Body,
 };
@@ -21,11 +24,22 @@ use tokio_util::sync::CancellationToken;
 
 /// A database with the platform's tables and one table the test handler writes to.
 async fn database() -> (PgPool, String) {
-    let url = testing::service_config("platformtest").database_url;
+    database_on(&testing::server_url(), Duration::from_secs(3)).await
+}
+
+/// As [`database`], on the PostgreSQL server at `server_url`, its pool giving up on a
+/// connection after `acquire_timeout`.
+async fn database_on(server_url: &str, acquire_timeout: Duration) -> (PgPool, String) {
+    let url = cspr_platform::config::with_database_name(server_url, &testing::unique("t_"));
     cspr_platform::db::create_database_if_missing(&url)
         .await
         .expect("create");
-    let pool = cspr_platform::db::connect(&url, 5).await.expect("connect");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(acquire_timeout)
+        .connect(&url)
+        .await
+        .expect("connect");
     cspr_platform::db::migrate_platform(&pool)
         .await
         .expect("migrate");
@@ -172,17 +186,8 @@ async fn relayed_events_are_published_once_and_handled_once() {
 async fn poison_messages_are_parked_and_others_flow() {
     testing::init();
     let (pool, url) = database().await;
-    let platform = testing::platform_config(&testing::nats_url());
-    let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
-        .await
-        .expect("bus");
-    bus.ensure_stream("submissions").await.expect("stream");
-    let mut spec = ConsumerSpec::new("registry", "submissions");
-    spec.max_deliver = 3;
-    spec.retry_backoff = Duration::from_millis(50);
-    let runner = ConsumerRunner::new(pool.clone(), bus.clone(), spec, Arc::new(RecordingHandler));
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(runner.run(shutdown.clone()));
+    let consumer = Impatient::start(&pool).await;
+    let (platform, bus) = (&consumer.platform, &consumer.bus);
 
     // A message that is not an event at all, a handler that always fails, and good ones.
     let jetstream = bus.jetstream();
@@ -251,10 +256,8 @@ async fn poison_messages_are_parked_and_others_flow() {
         2
     );
 
-    shutdown.cancel();
-    running.await.expect("consumer stops");
+    consumer.drain_and_stop().await;
     pool.close().await;
-    testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
     testing::drop_database(&url).await;
 }
 
@@ -466,5 +469,184 @@ async fn a_consumer_keeping_reviews_applies_the_projection_before_its_handler() 
 
     pool.close().await;
     testing::delete_streams(&platform.nats_url, &platform.subject_prefix).await;
+    testing::drop_database(&url).await;
+}
+
+/// How long PostgreSQL stays down under [`impatient_runner`]: many times what a message's
+/// deliveries would last if each failed delivery counted.
+const OUTAGE: Duration = Duration::from_secs(10);
+
+/// A running consumer of the submissions stream, impatient: 3 deliveries, 2 s `ack_wait`,
+/// short retries (and the outage tests' pools give up on a connection after half a second),
+/// so a poison message is parked quickly, and an outage counted against the messages would
+/// exhaust them.
+struct Impatient {
+    /// The test's settings (its own subject prefix).
+    platform: cspr_platform::config::PlatformConfig,
+    bus: Bus,
+    shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<()>,
+}
+
+impl Impatient {
+    /// Starts it on `pool`, on a stream of its own.
+    async fn start(pool: &PgPool) -> Self {
+        let platform = testing::platform_config(&testing::nats_url());
+        let bus = Bus::connect(&platform.nats_url, &platform.subject_prefix, 1)
+            .await
+            .expect("bus");
+        bus.ensure_stream("submissions").await.expect("stream");
+        let mut spec = ConsumerSpec::new("registry", "submissions");
+        spec.max_deliver = 3;
+        spec.ack_wait = Duration::from_secs(2);
+        spec.retry_backoff = Duration::from_millis(50);
+        spec.concurrency = 2;
+        let runner =
+            ConsumerRunner::new(pool.clone(), bus.clone(), spec, Arc::new(RecordingHandler));
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(runner.run(shutdown.clone()));
+        Self {
+            platform,
+            bus,
+            shutdown,
+            running,
+        }
+    }
+
+    /// Publishes `event` as its producer would.
+    async fn publish(&self, event: &cspr_proto::events::v1::Event) {
+        testing::publish_event(&self.platform, event, &event.id).await;
+    }
+
+    /// Waits until it has nothing left pending, then stops it and removes its stream.
+    async fn drain_and_stop(self) {
+        wait_until("the consumer drained", DEADLINE, || async {
+            testing::consumer_pending(&self.bus, "registry", "submissions").await == Some(0)
+        })
+        .await;
+        self.shutdown.cancel();
+        self.running.await.expect("consumer stops");
+        testing::delete_streams(&self.platform.nats_url, &self.platform.subject_prefix).await;
+    }
+}
+
+/// An event of its own review, waiving `agency`'s report.
+fn waived_event(agency: &str) -> cspr_proto::events::v1::Event {
+    testing::foreign_event(
+        "southvale",
+        &uuid::Uuid::now_v7().to_string(),
+        waived(agency),
+    )
+}
+
+#[tokio::test]
+async fn events_consumed_while_postgresql_is_down_are_each_applied_once_it_is_back() {
+    testing::init();
+    let mut cluster = PgCluster::start().await;
+    let (pool, _url) = database_on(&cluster.server_url(), Duration::from_millis(500)).await;
+    let consumer = Impatient::start(&pool).await;
+
+    // Some events while the database is up, then PostgreSQL stops and more arrive.
+    let before: Vec<_> = (0..10)
+        .map(|n| waived_event(&format!("before-{n}")))
+        .collect();
+    for event in &before {
+        consumer.publish(event).await;
+    }
+    wait_until("the first events applied", DEADLINE, || async {
+        count(&pool, "SELECT count(*) FROM effects").await == 10
+    })
+    .await;
+    cluster.stop().await;
+    let during: Vec<_> = (0..6)
+        .map(|n| waived_event(&format!("during-{n}")))
+        .collect();
+    for event in &during {
+        consumer.publish(event).await;
+    }
+    tokio::time::sleep(OUTAGE).await;
+    cluster.start_again().await;
+
+    // Every event applied exactly once, none parked.
+    let all = (before.len() + during.len()) as i64;
+    let applied = testing::poll_until(DEADLINE, || async {
+        (count(&pool, "SELECT count(DISTINCT event_id) FROM effects").await == all).then_some(())
+    })
+    .await;
+    let lost = all - count(&pool, "SELECT count(DISTINCT event_id) FROM effects").await;
+    let doubled = count(
+        &pool,
+        "SELECT count(*) FROM (SELECT event_id FROM effects GROUP BY event_id HAVING count(*) > 1) d",
+    )
+    .await;
+    let parked = count(&pool, "SELECT count(*) FROM dead_letters").await;
+    eprintln!(
+        "PostgreSQL down {OUTAGE:?} while consuming: {all} events, {lost} lost, {doubled} doubled, {parked} parked"
+    );
+    assert!(
+        applied.is_some(),
+        "{lost} of {all} events never applied after the outage"
+    );
+    assert_eq!(doubled, 0, "no event applied twice");
+    assert_eq!(parked, 0, "an outage parks nothing");
+
+    consumer.drain_and_stop().await;
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_stored_is_delivered_again_and_parked_later() {
+    testing::init();
+    let (pool, url) = database_on(&testing::server_url(), Duration::from_millis(500)).await;
+    // Parking fails (not for want of a connection) until the test lifts the refusal; each
+    // refused attempt is counted by a sequence, which a rollback does not undo.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE park_attempts;
+         CREATE FUNCTION refuse_parking() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM nextval('park_attempts');
+             RAISE EXCEPTION 'parking refused by the test';
+         END $$;
+         CREATE TRIGGER refuse_parking BEFORE INSERT ON dead_letters
+             FOR EACH ROW EXECUTE FUNCTION refuse_parking();",
+    )
+    .execute(&pool)
+    .await
+    .expect("refusal installed");
+    let consumer = Impatient::start(&pool).await;
+
+    let poison = waived_event("poison");
+    consumer.publish(&poison).await;
+    // Its last allowed delivery failed and parking it was refused.
+    wait_until("a refused parking", DEADLINE, || async {
+        sqlx::query_scalar::<_, bool>("SELECT is_called FROM park_attempts")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(false)
+    })
+    .await;
+    sqlx::raw_sql("DROP TRIGGER refuse_parking ON dead_letters")
+        .execute(&pool)
+        .await
+        .expect("refusal lifted");
+
+    // Delivered again by JetStream, and parked this time.
+    wait_until("the poison message parked", DEADLINE, || async {
+        count(&pool, "SELECT count(*) FROM dead_letters").await == 1
+    })
+    .await;
+    let (event_id, deliveries): (Option<uuid::Uuid>, i64) =
+        sqlx::query_as("SELECT event_id, deliveries FROM dead_letters")
+            .fetch_one(&pool)
+            .await
+            .expect("dead letter");
+    assert_eq!(event_id.map(|id| id.to_string()), Some(poison.id.clone()));
+    assert!(
+        deliveries > 3,
+        "parked on a delivery after its last allowed one: {deliveries}"
+    );
+
+    consumer.drain_and_stop().await;
+    pool.close().await;
     testing::drop_database(&url).await;
 }

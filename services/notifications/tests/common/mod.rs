@@ -26,6 +26,9 @@ pub type TestNotifications = TestApp<NotificationsClient<Channel>, ()>;
 pub trait NotificationsTest {
     /// Starts the service sending to `target`.
     async fn start(target: MailTarget) -> Self;
+    /// As [`NotificationsTest::start`], its database on the PostgreSQL server at
+    /// `database_server_url` (a test's own [`testing::PgCluster`]).
+    async fn start_on(target: MailTarget, database_server_url: &str) -> Self;
     /// How many deliveries are planned.
     async fn delivery_count(&self) -> i64;
     /// Waits until the deliveries with `status` number `count`; returns them.
@@ -35,8 +38,14 @@ pub trait NotificationsTest {
 
 impl NotificationsTest for TestNotifications {
     async fn start(target: MailTarget) -> Self {
-        let setup = TestSetup::new(
+        Self::start_on(target, &testing::server_url()).await
+    }
+
+    async fn start_on(target: MailTarget, database_server_url: &str) -> Self {
+        let setup = TestSetup::on_servers(
             cspr_notifications::SERVICE_NAME,
+            &testing::nats_url(),
+            database_server_url,
             testing::date("2026-04-20"),
         )
         .await;

@@ -8,6 +8,16 @@
 //! decoded at all, it is parked in `dead_letters`, counted, and terminated, so it never
 //! blocks the others and is never silently dropped.
 //!
+//! An unreachable database is not the message's fault, and must not count against it: a
+//! handler that fails while PostgreSQL is out of reach (its error says the connection was
+//! lost, or the database does not answer a probe) keeps its message (progress acks hold
+//! off JetStream's redelivery), the runner stops pulling more, and the same message is
+//! handled again once the database answers. JetStream itself is told to deliver without
+//! limit: the runner, not JetStream, decides when a message has failed often enough to be
+//! parked, so every message ends handled, parked, or delivered again — a dead letter that
+//! cannot be stored (the database went away at that moment) is simply delivered again
+//! later, never dropped because JetStream ran out of deliveries.
+//!
 //! Messages are handled several at a time, in lanes keyed by review: one review's events
 //! keep the order JetStream delivered them in (a handler may rely on a review's creation
 //! before its terms of reference), while different reviews' events share the database's
@@ -29,6 +39,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Bus, BusError, trace};
+use crate::db;
 use crate::projection::reviews;
 
 /// A handler failed; the message will be retried (or parked after the last try).
@@ -45,6 +56,22 @@ impl From<sqlx::Error> for HandlerError {
 impl HandlerError {
     pub fn message(message: impl Into<String>) -> Self {
         Self(message.into().into())
+    }
+
+    /// Whether the handler failed because the database is out of reach: a [`sqlx::Error`]
+    /// anywhere in its cause chain that [`db::connection_lost`] says so.
+    pub fn connection_lost(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self.0.as_ref());
+        while let Some(error) = next {
+            if error
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(db::connection_lost)
+            {
+                return true;
+            }
+            next = error.source();
+        }
+        false
     }
 }
 
@@ -90,7 +117,10 @@ pub struct ConsumerSpec {
     pub source: &'static str,
     /// How long JetStream waits for an ack before redelivering.
     pub ack_wait: Duration,
-    /// Deliveries before a failing message is parked as a dead letter.
+    /// Deliveries before a failing message is parked as a dead letter. Failures while the
+    /// database is unreachable do not count: the message is held and handled again once it
+    /// is back. (JetStream itself delivers without limit, so a message whose dead letter
+    /// cannot be stored is delivered again, not dropped.)
     pub max_deliver: i64,
     /// First retry delay; doubled per delivery, capped at 60 s.
     pub retry_backoff: Duration,
@@ -176,6 +206,9 @@ pub struct ConsumerRunner<H> {
     bus: Bus,
     spec: ConsumerSpec,
     handler: Arc<H>,
+    /// True while a lane waits for the unreachable database: the dispatcher takes no more
+    /// messages meanwhile (they would only wait, their `ack_wait` running out).
+    database_down: tokio::sync::watch::Sender<bool>,
 }
 
 impl<H: EventHandler> ConsumerRunner<H> {
@@ -185,26 +218,28 @@ impl<H: EventHandler> ConsumerRunner<H> {
             bus,
             spec,
             handler,
+            database_down: tokio::sync::watch::Sender::new(false),
         }
     }
 
-    /// Creates the stream (if its owner has not yet) and the durable consumer.
+    /// Creates the stream (if its owner has not yet) and the durable consumer, or brings an
+    /// existing one's settings up to date (a consumer made by an older release with a
+    /// JetStream delivery limit loses it).
     pub async fn ensure_consumer(
         &self,
     ) -> Result<async_nats::jetstream::consumer::Consumer<pull::Config>, BusError> {
         let stream = self.bus.ensure_stream(self.spec.source).await?;
         let durable = self.bus.durable_name(self.spec.consumer);
         stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: self.spec.ack_wait,
-                    max_deliver: self.spec.max_deliver,
-                    ..Default::default()
-                },
-            )
+            .create_consumer(pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: self.spec.ack_wait,
+                // Without limit: the runner parks a message after `spec.max_deliver` failed
+                // deliveries itself, and only once the dead letter is stored.
+                max_deliver: -1,
+                ..Default::default()
+            })
             .await
             .map_err(|error| BusError::Consumer {
                 consumer: durable,
@@ -259,13 +294,19 @@ impl<H: EventHandler> ConsumerRunner<H> {
                     if shutdown.is_cancelled() {
                         break;
                     }
-                    self.process_decoded(&delivery.message, delivery.event)
+                    self.process_decoded(&delivery.message, delivery.event, shutdown)
                         .await;
                 }
             });
         }
+        let mut database_down = self.database_down.subscribe();
         let dispatch = async move {
             loop {
+                // No more messages while a lane waits for the database.
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = database_down.wait_for(|down| !*down) => {}
+                }
                 let next = tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     next = messages.next() => next,
@@ -291,17 +332,21 @@ impl<H: EventHandler> ConsumerRunner<H> {
         outcome
     }
 
-    /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter.
+    /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter. While
+    /// the database is unreachable it waits for it, however long that takes.
     pub async fn process(&self, message: &async_nats::jetstream::Message) -> Outcome {
         let event = Event::decode(message.payload.as_ref());
-        self.process_decoded(message, event).await
+        self.process_decoded(message, event, &CancellationToken::new())
+            .await
     }
 
-    /// [`Self::process`] for a message whose payload the dispatcher has already decoded.
+    /// [`Self::process`] for a message whose payload the dispatcher has already decoded;
+    /// `shutdown` ends a wait for the database (the message is then left for redelivery).
     async fn process_decoded(
         &self,
         message: &async_nats::jetstream::Message,
         decoded: Result<Event, prost::DecodeError>,
+        shutdown: &CancellationToken,
     ) -> Outcome {
         let (stream, stream_seq, delivered) = match message.info() {
             Ok(info) => (
@@ -345,35 +390,44 @@ impl<H: EventHandler> ConsumerRunner<H> {
         let started = std::time::Instant::now();
 
         let outcome = async {
+            let parked = Parked { message, stream: &stream, stream_seq, delivered };
             let event = match decoded {
                 Ok(event) => event,
                 Err(error) => {
                     let reason = format!("cannot decode event: {error}");
-                    return self.dead_letter(message, &stream, stream_seq, delivered, None, &reason).await;
+                    return self.dead_letter(&parked, None, &reason, shutdown).await;
                 }
             };
             let Ok(event_id) = event.id.parse::<Uuid>() else {
                 let reason = format!("event id {:?} is not a UUID", event.id);
-                return self.dead_letter(message, &stream, stream_seq, delivered, None, &reason).await;
+                return self.dead_letter(&parked, None, &reason, shutdown).await;
             };
-            match self.handle_once(event_id, &event).await {
-                Ok(outcome) => {
-                    if let Err(error) = message.ack().await {
-                        tracing::warn!(%error, "ack failed; the event will be redelivered and recognised");
+            loop {
+                match self.handle_once(event_id, &event).await {
+                    Ok(outcome) => {
+                        if let Err(error) = message.ack().await {
+                            tracing::warn!(%error, "ack failed; the event will be redelivered and recognised");
+                        }
+                        return outcome;
                     }
-                    outcome
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    if delivered >= self.spec.max_deliver {
-                        self.dead_letter(message, &stream, stream_seq, delivered, Some(event_id), &reason).await
-                    } else {
+                    Err(error) if self.database_lost(&error).await => {
+                        tracing::warn!(event_id = %event_id, event_type = %event.r#type, %error, "database unreachable; holding the event until it answers");
+                        if !self.wait_for_database(message, shutdown).await {
+                            // Shutting down: left unacknowledged, for redelivery.
+                            return Outcome::Retrying;
+                        }
+                    }
+                    Err(error) => {
+                        let reason = error.to_string();
+                        if delivered >= self.spec.max_deliver {
+                            return self.dead_letter(&parked, Some(event_id), &reason, shutdown).await;
+                        }
                         let delay = self.retry_delay(delivered);
                         tracing::warn!(event_id = %event_id, event_type = %event.r#type, delivered, error = %reason, retry_in = ?delay, "event handler failed");
                         if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
                             tracing::warn!(%error, "nak failed; ack_wait will redeliver");
                         }
-                        Outcome::Retrying
+                        return Outcome::Retrying;
                     }
                 }
             }
@@ -421,6 +475,59 @@ impl<H: EventHandler> ConsumerRunner<H> {
         Ok(Outcome::Handled)
     }
 
+    /// Whether a failure is the database's rather than the event's: the error says the
+    /// connection was lost, or the database does not answer now (a handler may have wrapped
+    /// the database's error in its own).
+    async fn database_lost(&self, error: &HandlerError) -> bool {
+        error.connection_lost() || !db::reachable(&self.pool).await
+    }
+
+    /// Waits until the database answers again, holding `message` meanwhile: a progress ack
+    /// every third of `ack_wait` keeps JetStream from redelivering it (which would spend a
+    /// delivery), and the dispatcher takes no more messages. Returns false if `shutdown`
+    /// came first.
+    async fn wait_for_database(
+        &self,
+        message: &async_nats::jetstream::Message,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        self.database_down.send_replace(true);
+        let keep_alive = (self.spec.ack_wait / 3).max(Duration::from_millis(100));
+        let hold = async {
+            loop {
+                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                    // NATS is away too: the message is redelivered later and recognised.
+                    tracing::debug!(%error, "progress ack failed");
+                }
+                tokio::time::sleep(keep_alive).await;
+            }
+        };
+        let probe = async {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                tokio::time::sleep(backoff).await;
+                if db::reachable(&self.pool).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        };
+        let back = tokio::select! {
+            _ = shutdown.cancelled() => false,
+            () = hold => false,
+            () = probe => true,
+        };
+        if back {
+            tracing::info!(
+                consumer = self.spec.consumer,
+                source = self.spec.source,
+                "database reachable again; consuming"
+            );
+            self.database_down.send_replace(false);
+        }
+        back
+    }
+
     fn retry_delay(&self, delivered: i64) -> Duration {
         let exponent = u32::try_from(delivered.saturating_sub(1))
             .unwrap_or(0)
@@ -430,16 +537,68 @@ impl<H: EventHandler> ConsumerRunner<H> {
         )
     }
 
+    /// Parks a message in `dead_letters`, then terminates it; if it cannot be stored, the
+    /// message is kept (the database being away: until it is back, then stored) or left to
+    /// JetStream to deliver again, never terminated unparked.
     async fn dead_letter(
         &self,
-        message: &async_nats::jetstream::Message,
-        stream: &str,
-        stream_seq: u64,
-        delivered: i64,
+        parked: &Parked<'_>,
         event_id: Option<Uuid>,
         reason: &str,
+        shutdown: &CancellationToken,
     ) -> Outcome {
-        let stored = sqlx::query(
+        loop {
+            match self.store_dead_letter(parked, event_id, reason).await {
+                Ok(()) => break,
+                Err(error) if db::connection_lost(&error) => {
+                    tracing::warn!(%error, "database unreachable; holding the dead letter until it answers");
+                    if !self.wait_for_database(parked.message, shutdown).await {
+                        return Outcome::Retrying;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot store dead letter; leaving message for redelivery");
+                    if let Err(error) = parked
+                        .message
+                        .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                        .await
+                    {
+                        tracing::warn!(%error, "nak failed; ack_wait will redeliver");
+                    }
+                    return Outcome::Retrying;
+                }
+            }
+        }
+        let Parked {
+            message,
+            stream_seq,
+            delivered,
+            ..
+        } = *parked;
+        tracing::error!(consumer = self.spec.consumer, subject = %message.subject, stream_seq, delivered, error = %reason, "event parked as dead letter");
+        crate::metrics::platform().dead_letters.add(
+            1,
+            &[opentelemetry::KeyValue::new("consumer", self.spec.consumer)],
+        );
+        if let Err(error) = message.ack_with(AckKind::Term).await {
+            tracing::warn!(%error, "term failed");
+        }
+        Outcome::DeadLettered
+    }
+
+    async fn store_dead_letter(
+        &self,
+        parked: &Parked<'_>,
+        event_id: Option<Uuid>,
+        reason: &str,
+    ) -> Result<(), sqlx::Error> {
+        let Parked {
+            message,
+            stream,
+            stream_seq,
+            delivered,
+        } = *parked;
+        sqlx::query(
             "INSERT INTO dead_letters (consumer, stream, stream_seq, subject, event_id, payload, deliveries, error)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (consumer, stream, stream_seq) DO NOTHING",
@@ -453,29 +612,18 @@ impl<H: EventHandler> ConsumerRunner<H> {
         .bind(delivered)
         .bind(reason)
         .execute(&self.pool)
-        .await;
-        match stored {
-            Ok(_) => {
-                tracing::error!(consumer = self.spec.consumer, subject = %message.subject, stream_seq, delivered, error = %reason, "event parked as dead letter");
-                crate::metrics::platform().dead_letters.add(
-                    1,
-                    &[opentelemetry::KeyValue::new("consumer", self.spec.consumer)],
-                );
-                if let Err(error) = message.ack_with(AckKind::Term).await {
-                    tracing::warn!(%error, "term failed");
-                }
-                Outcome::DeadLettered
-            }
-            Err(error) => {
-                // Could not park it: leave it to be redelivered rather than lose it.
-                tracing::error!(%error, "cannot store dead letter; leaving message for redelivery");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
-                    .await;
-                Outcome::Retrying
-            }
-        }
+        .await?;
+        Ok(())
     }
+}
+
+/// Where a message to park came from, as its dead letter records it.
+#[derive(Clone, Copy)]
+struct Parked<'a> {
+    message: &'a async_nats::jetstream::Message,
+    stream: &'a str,
+    stream_seq: u64,
+    delivered: i64,
 }
 
 /// Dead letters parked by `consumer`, for metrics and operator tooling.

@@ -136,11 +136,39 @@ impl TestSetup {
         platform: PlatformConfig,
         today: NaiveDate,
     ) -> Self {
+        Self::on(name, platform, &super::server_url(), today).await
+    }
+
+    /// As [`TestSetup::new`], on the NATS server at `nats_url` with the service's database
+    /// on the PostgreSQL server at `database_server_url` (e.g. a test's own
+    /// [`PgCluster`](super::PgCluster), which it stops and starts).
+    pub async fn on_servers(
+        name: &'static str,
+        nats_url: &str,
+        database_server_url: &str,
+        today: NaiveDate,
+    ) -> Self {
+        Self::on(
+            name,
+            super::platform_config(nats_url),
+            database_server_url,
+            today,
+        )
+        .await
+    }
+
+    async fn on(
+        name: &'static str,
+        platform: PlatformConfig,
+        database_server_url: &str,
+        today: NaiveDate,
+    ) -> Self {
         super::init();
         let clock = ManualClock::on(today);
         let shutdown = CancellationToken::new();
         let mut leftovers = Leftovers::new(&platform);
-        let context = super::context(name, &platform, &clock, &shutdown).await;
+        let context =
+            super::context_on(name, &platform, &clock, &shutdown, database_server_url).await;
         leftovers.database(&context.service.database_url);
         Self {
             name,
