@@ -34,19 +34,22 @@ async fn database_on(server_url: &str, acquire_timeout: Duration) -> (PgPool, St
     cspr_platform::db::create_database_if_missing(&url)
         .await
         .expect("create");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(5)
-        .acquire_timeout(acquire_timeout)
-        .connect(&url)
-        .await
-        .expect("connect");
-    cspr_platform::db::migrate_platform(&pool)
+    // Set up with the default patience (a loaded machine may take more than a short
+    // acquire timeout to open the first connection); the pool handed back is lazy.
+    let setup = PgPool::connect(&url).await.expect("connect");
+    cspr_platform::db::migrate_platform(&setup)
         .await
         .expect("migrate");
     sqlx::query("CREATE TABLE effects (event_id TEXT NOT NULL, agency TEXT NOT NULL)")
-        .execute(&pool)
+        .execute(&setup)
         .await
         .expect("effects table");
+    setup.close().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy(&url)
+        .expect("pool");
     (pool, url)
 }
 
@@ -597,7 +600,7 @@ async fn events_consumed_while_postgresql_is_down_are_each_applied_once_it_is_ba
 #[tokio::test]
 async fn a_dead_letter_that_cannot_be_stored_is_delivered_again_and_parked_later() {
     testing::init();
-    let (pool, url) = database_on(&testing::server_url(), Duration::from_millis(500)).await;
+    let (pool, url) = database().await;
     // Parking fails (not for want of a connection) until the test lifts the refusal; each
     // refused attempt is counted by a sequence, which a rollback does not undo.
     sqlx::raw_sql(
