@@ -34,6 +34,7 @@ use crate::server::ServiceContext;
 
 mod app;
 mod harness;
+mod pki;
 mod rpc;
 mod wait;
 
@@ -42,6 +43,7 @@ pub use app::{
     proto_date, swept_together,
 };
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
+pub use pki::TestPki;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
@@ -114,6 +116,7 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
         shutdown_drain: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),
         connections: ConnectionLimits::default(),
+        tls: None,
     }
 }
 
