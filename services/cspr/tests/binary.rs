@@ -346,31 +346,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let mail_dir = isolated.mail_dir.path().to_path_buf();
     let mut server = isolated.serve();
     isolated.wait_serving();
-    let token_for = |roles: &[&str], org: Option<&str>| {
-        let mut command = cspr();
-        command
-            .args([
-                "token",
-                "create",
-                "--partnership",
-                "southvale",
-                "--sub",
-                "someone",
-            ])
-            .env("CSPR_AUTH_HS256_SECRET", SECRET);
-        for role in roles {
-            command.args(["--role", role]);
-        }
-        if let Some(org) = org {
-            command.args(["--org", org]);
-        }
-        String::from_utf8(command.output().expect("token").stdout)
-            .expect("utf8")
-            .trim()
-            .to_string()
-    };
-    let admin = token_for(&["partnership_admin", "panel_chair"], None);
-    let police = token_for(&["agency"], Some("police"));
+    let admin = dev_token(&["partnership_admin", "panel_chair"], None);
+    let police = dev_token(&["agency"], Some("police"));
 
     // A review with terms of reference, set up over gRPC as the registry's users would.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -691,8 +668,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let _ = server.0.wait();
 }
 
-/// A development token from `cspr token create`.
-fn dev_token(role: &str, org: Option<&str>) -> String {
+/// A development token from `cspr token create` of the partnership "southvale".
+fn dev_token(roles: &[&str], org: Option<&str>) -> String {
     let mut command = cspr();
     command
         .args([
@@ -700,10 +677,13 @@ fn dev_token(role: &str, org: Option<&str>) -> String {
             "create",
             "--partnership",
             "southvale",
-            "--role",
-            role,
+            "--sub",
+            "someone",
         ])
         .env("CSPR_AUTH_HS256_SECRET", SECRET);
+    for role in roles {
+        command.args(["--role", role]);
+    }
     if let Some(org) = org {
         command.args(["--org", org]);
     }
@@ -754,8 +734,8 @@ fn serve_reads_the_tls_settings_and_client_commands_verify_the_server() {
             .success()
             .then_some(())
     });
-    let admin = dev_token("partnership_admin", None);
-    let other_agency = dev_token("agency", Some("health-east"));
+    let admin = dev_token(&["partnership_admin"], None);
+    let other_agency = dev_token(&["agency"], Some("health-east"));
     let review_list = |token: &str| {
         let mut command = cspr();
         command

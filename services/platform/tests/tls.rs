@@ -6,15 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::{RunningService, ServiceBuilder};
-use cspr_platform::testing::{self, EchoApi, PARTNERSHIP, TestPki, TestSetup};
+use cspr_platform::server::RunningService;
+use cspr_platform::testing::{
+    self, PARTNERSHIP, TestPki, TestSetup, echo_service as start, stop_echo_service as stop,
+};
 use cspr_platform::tls::ClientTls;
 use cspr_proto::bench::v1::EchoRequest;
 use cspr_proto::bench::v1::echo_client::EchoClient;
-use cspr_proto::bench::v1::echo_server::EchoServer;
-use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -31,29 +29,6 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const EMPTY_SETTINGS: [u8; 9] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0];
 /// Slack for a loaded machine on top of a timeout under test.
 const SLACK: Duration = Duration::from_secs(3);
-
-/// The echo service served with TLS (`configure`d further), SERVING.
-async fn start(configure: impl FnOnce(&mut PlatformConfig)) -> (TestSetup, RunningService) {
-    let mut setup = TestSetup::new(
-        "registry",
-        NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"),
-    )
-    .await;
-    configure(&mut setup.context.platform);
-    let running = ServiceBuilder::new(setup.context.clone(), EchoServer::new(EchoApi), || {
-        sqlx::migrate!("./migrations")
-    })
-    .start()
-    .await
-    .expect("starts");
-    assert!(running.wait_ready().await, "SERVING");
-    (setup, running)
-}
-
-async fn stop(setup: TestSetup, running: RunningService) {
-    setup.shutdown.cancel();
-    running.stopped().await.expect("stops");
-}
 
 /// A channel to the service at 127.0.0.1 with `tls`, or the connection error (the error's
 /// whole chain, as text).
@@ -272,14 +247,7 @@ async fn over_tls_the_handshake_timeout_bounds_tls_and_preface_and_a_call_keeps_
         "closed after {:?}",
         opened.elapsed()
     );
-    assert!(
-        watch.next().now_or_never().is_none(),
-        "the Watch stream is still open"
-    );
-    HealthClient::new(channel)
-        .check(HealthCheckRequest::default())
-        .await
-        .expect("answered on the Watch's connection");
+    testing::assert_watch_kept(&mut watch, channel).await;
 
     drop(watch);
     stop(setup, running).await;
