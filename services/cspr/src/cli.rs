@@ -76,6 +76,34 @@ pub(crate) struct ClientArgs {
     /// How to print: a table for people, JSON or CSV for scripts.
     #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
     pub(crate) output: Output,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+}
+
+/// TLS of a client command: how it verifies the server, and its own certificate for mutual
+/// TLS. Any of them makes a bare `host:port` address `https://`.
+#[derive(Debug, Args)]
+pub(crate) struct TlsArgs {
+    /// The CA certificate (PEM) the server's certificate must chain to. Without it an
+    /// https:// address is verified against the system's roots.
+    #[arg(long, global = true, env = "CSPR_TLS_CA", value_name = "PEM")]
+    pub(crate) ca: Option<std::path::PathBuf>,
+    /// A client certificate (PEM) for mutual TLS: an agency system's, naming its agency.
+    #[arg(long, global = true, env = "CSPR_TLS_CLIENT_CERT", value_name = "PEM")]
+    pub(crate) cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "CSPR_TLS_CLIENT_KEY", value_name = "PEM")]
+    pub(crate) key: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    pub(crate) fn client_tls(&self) -> cspr_platform::tls::ClientTls {
+        cspr_platform::tls::ClientTls {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 /// The review a command is about: the same `--review <ID>` in every command.
@@ -286,6 +314,8 @@ pub(crate) struct HealthArgs {
     /// The gRPC service to ask about (empty: the whole server).
     #[arg(long, default_value = "")]
     pub(crate) service: String,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
 }
 
 /// A service `serve` can run, or `all`.

@@ -65,14 +65,39 @@ pub(crate) async fn connect(args: &ClientArgs, target: Target) -> anyhow::Result
     let header: MetadataValue<_> = format!("Bearer {token}")
         .parse()
         .context("token is not valid header text")?;
-    let channel = tonic::transport::Endpoint::from_shared(crate::health::endpoint_url(&addr))
-        .context("invalid --addr")?
+    let channel = args
+        .tls
+        .client_tls()
+        .endpoint(&addr)?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(600))
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {addr}"))?;
+        .map_err(|error| cannot_connect(&addr, error))?;
     Ok(InterceptedService::new(channel, BearerToken(header)))
+}
+
+/// A connection that failed, with its whole cause (a certificate the client does not trust
+/// is named at the end of it).
+pub(crate) fn cannot_connect(addr: &str, error: tonic::transport::Error) -> anyhow::Error {
+    anyhow::Error::new(error).context(format!(
+        "cannot connect to {addr} (a TLS server needs https:// or --ca; a plaintext one, http://)"
+    ))
+}
+
+/// The causes of a failure that never reached the service (TLS refused, connection closed),
+/// which tonic keeps as the status's source under a bare "transport error".
+fn transport_cause(status: &Status) -> Option<String> {
+    let mut source = std::error::Error::source(status)?;
+    let mut causes = Vec::new();
+    loop {
+        causes.push(source.to_string());
+        match source.source() {
+            Some(next) => source = next,
+            None => break,
+        }
+    }
+    Some(causes.join(": "))
 }
 
 /// A date option (`YYYY-MM-DD`) as the proto's date.
@@ -102,6 +127,9 @@ fn code_in_words(code: tonic::Code) -> String {
 pub(crate) fn explain(status: Status) -> anyhow::Error {
     use tonic_types::StatusExt;
     let mut text = format!("{}: {}", code_in_words(status.code()), status.message());
+    if let Some(cause) = transport_cause(&status) {
+        text.push_str(&format!(" ({cause})"));
+    }
     if let Some(bad_request) = status.get_error_details().bad_request() {
         for violation in &bad_request.field_violations {
             text.push_str(&format!(

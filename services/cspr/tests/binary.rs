@@ -346,31 +346,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
     let mail_dir = isolated.mail_dir.path().to_path_buf();
     let mut server = isolated.serve();
     isolated.wait_serving();
-    let token_for = |roles: &[&str], org: Option<&str>| {
-        let mut command = cspr();
-        command
-            .args([
-                "token",
-                "create",
-                "--partnership",
-                "southvale",
-                "--sub",
-                "someone",
-            ])
-            .env("CSPR_AUTH_HS256_SECRET", SECRET);
-        for role in roles {
-            command.args(["--role", role]);
-        }
-        if let Some(org) = org {
-            command.args(["--org", org]);
-        }
-        String::from_utf8(command.output().expect("token").stdout)
-            .expect("utf8")
-            .trim()
-            .to_string()
-    };
-    let admin = token_for(&["partnership_admin", "panel_chair"], None);
-    let police = token_for(&["agency"], Some("police"));
+    let admin = dev_token(&["partnership_admin", "panel_chair"], None);
+    let police = dev_token(&["agency"], Some("police"));
 
     // A review with terms of reference, set up over gRPC as the registry's users would.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -689,4 +666,134 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         .args(["-TERM", &server.0.id().to_string()])
         .status();
     let _ = server.0.wait();
+}
+
+/// A development token from `cspr token create` of the partnership "southvale".
+fn dev_token(roles: &[&str], org: Option<&str>) -> String {
+    let mut command = cspr();
+    command
+        .args([
+            "token",
+            "create",
+            "--partnership",
+            "southvale",
+            "--sub",
+            "someone",
+        ])
+        .env("CSPR_AUTH_HS256_SECRET", SECRET);
+    for role in roles {
+        command.args(["--role", role]);
+    }
+    if let Some(org) = org {
+        command.args(["--org", org]);
+    }
+    let output = command.output().expect("token");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn serve_reads_the_tls_settings_and_client_commands_verify_the_server() {
+    // Arrange: the registry served with TLS and optional mutual TLS, from the env vars an
+    // operator sets, with certificates of the test's own CA.
+    let pki = testing::TestPki::new();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let database = testing::service_config("registry").database_url;
+    let prefix = testing::unique("bin");
+    let _server = Server(
+        cspr()
+            .args(["serve", "registry"])
+            .env("CSPR_AUTH_HS256_SECRET", SECRET)
+            .env("CSPR_NATS_URL", testing::nats_url())
+            .env("CSPR_SUBJECT_PREFIX", &prefix)
+            .env("CSPR_REGISTRY_ADDR", &addr)
+            .env("CSPR_REGISTRY_DATABASE_URL", &database)
+            .env("CSPR_TLS_CERT", pki.server().cert)
+            .env("CSPR_TLS_KEY", pki.server().key)
+            .env("CSPR_TLS_CLIENT_CA", pki.ca_file())
+            .env("CSPR_TLS_CLIENT_AUTH", "optional")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let ca = pki.ca_file();
+    let police = pki.agency_client("police-north");
+    let (cert, key) = (police.cert.expect("cert"), police.key.expect("key"));
+    testing::eventually_blocking("registry SERVING over TLS", testing::DEADLINE, || {
+        cspr()
+            .args(["health", "check", &addr, "--ca"])
+            .arg(&ca)
+            .output()
+            .expect("health runs")
+            .status
+            .success()
+            .then_some(())
+    });
+    let admin = dev_token(&["partnership_admin"], None);
+    let other_agency = dev_token(&["agency"], Some("health-east"));
+    let review_list = |token: &str| {
+        let mut command = cspr();
+        command
+            .args(["review", "list", "--addr", &addr])
+            .env("CSPR_TOKEN", token);
+        command
+    };
+
+    // Act
+    let trusted = review_list(&admin)
+        .arg("--ca")
+        .arg(&ca)
+        .output()
+        .expect("runs");
+    let system_roots = cspr()
+        .args(["review", "list", "--addr", &format!("https://{addr}")])
+        .env("CSPR_TOKEN", &admin)
+        .output()
+        .expect("runs");
+    let plaintext = review_list(&admin).output().expect("runs");
+    let wrong_agency = review_list(&other_agency)
+        .env("CSPR_TLS_CA", &ca)
+        .env("CSPR_TLS_CLIENT_CERT", &cert)
+        .env("CSPR_TLS_CLIENT_KEY", &key)
+        .output()
+        .expect("runs");
+
+    // Assert: with the CA the command is answered; without it the server's certificate is
+    // refused by name, and plaintext gets no answer; an agency token over another agency's
+    // certificate is refused as such.
+    assert!(trusted.status.success(), "{trusted:?}");
+    let stderr =
+        |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!system_roots.status.success());
+    assert!(
+        stderr(&system_roots).contains("invalid peer certificate: UnknownIssuer"),
+        "{}",
+        stderr(&system_roots)
+    );
+    assert!(!plaintext.status.success());
+    assert!(
+        stderr(&plaintext).contains("transport error"),
+        "{}",
+        stderr(&plaintext)
+    );
+    assert!(!wrong_agency.status.success());
+    assert!(
+        stderr(&wrong_agency).contains(
+            "permission denied: the token's org 'health-east' is not the client certificate's agency 'police-north'"
+        ),
+        "{}",
+        stderr(&wrong_agency)
+    );
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    drop(_server);
+    runtime.block_on(async {
+        testing::delete_streams(&testing::nats_url(), &prefix).await;
+        testing::drop_database(&database).await;
+    });
 }

@@ -399,6 +399,8 @@ pub struct PlatformConfig {
     pub connections: ConnectionLimits,
     /// How often gauges (serving, outbox backlog, consumer lag, business counts) are read.
     pub gauge_interval: Duration,
+    /// gRPC over TLS (and mutual TLS) when a certificate is configured; plaintext if `None`.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl PlatformConfig {
@@ -462,6 +464,7 @@ impl PlatformConfig {
             shutdown_grace,
             connections: ConnectionLimits::from_env(env)?,
             gauge_interval: env.duration_or("CSPR_GAUGE_INTERVAL", Duration::from_secs(15))?,
+            tls: crate::tls::ServerTls::from_env(env)?,
         })
     }
 }
@@ -566,6 +569,7 @@ impl fmt::Debug for PlatformConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("connections", &self.connections)
             .field("gauge_interval", &self.gauge_interval)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -12,6 +12,13 @@
 //! - no call has been open on it for the idle timeout;
 //! - shutdown's grace period is over ([`Connections::cut_off`]), whatever is open on it.
 //!
+//! Served over TLS ([`Connections::tls_incoming`]), the TLS handshake is done here, each in a
+//! task of its own, before the [`Connection`] wraps the TLS stream: the handshake timeout
+//! then bounds the TLS handshake and the (decrypted) HTTP/2 preface together, counted from
+//! the TCP accept, and the idle timeout and the cut-off work as over plain TCP. (tonic's own
+//! `tls_config` would put TLS *over* the wrapper, which would then count the TLS
+//! ClientHello as the preface.)
+//!
 //! [`Connections`] is also the [`CallHook`] that counts the calls open on each connection
 //! (the idle timeout) and keeps the list of calls in flight, so that what shutdown cuts off
 //! is logged by name.
@@ -29,8 +36,10 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
-use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
+use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming, TlsConnectInfo};
 
 use crate::call_hook::CallHook;
 use crate::config::ConnectionLimits;
@@ -123,12 +132,91 @@ impl Connections {
         let connections = self.clone();
         TcpIncoming::from(listener)
             .with_nodelay(Some(true))
-            .map(move |accepted| accepted.map(|stream| connections.accept(stream)))
+            .map(move |accepted| {
+                accepted.map(|stream| {
+                    let peer = stream.peer_addr().ok();
+                    connections.accept(stream, peer, Instant::now())
+                })
+            })
     }
 
-    fn accept(&self, stream: TcpStream) -> Connection {
-        let peer = stream.peer_addr().ok();
+    /// The listener's connections after their TLS handshake with `acceptor`. Handshakes run
+    /// in tasks of their own, so a slow one holds up no other; one that fails or does not
+    /// finish within the handshake timeout is dropped (and logged at debug). Accepting stops
+    /// (and the listener closes) when the server drops the stream.
+    pub(crate) fn tls_incoming(
+        &self,
+        listener: TcpListener,
+        acceptor: TlsAcceptor,
+    ) -> impl Stream<Item = io::Result<Connection<TlsStream<TcpStream>>>> + use<> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let connections = self.clone();
+        tokio::spawn(async move {
+            let mut accepting = TcpIncoming::from(listener).with_nodelay(Some(true));
+            loop {
+                let accepted = tokio::select! {
+                    _ = sender.closed() => return,
+                    accepted = accepting.next() => accepted,
+                };
+                let stream = match accepted {
+                    None => return,
+                    Some(Ok(stream)) => stream,
+                    // tonic's accept loop decides which errors end it, as without TLS.
+                    Some(Err(error)) => {
+                        if sender.send(Err(error)).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let connections = connections.clone();
+                let acceptor = acceptor.clone();
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    if let Some(connection) = connections.handshake(stream, acceptor).await {
+                        let _ = sender.send(Ok(connection)).await;
+                    }
+                });
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(receiver)
+    }
+
+    /// The TLS handshake of an accepted socket, within the handshake timeout (the preface
+    /// must then follow within what is left of it).
+    async fn handshake(
+        &self,
+        stream: TcpStream,
+        acceptor: TlsAcceptor,
+    ) -> Option<Connection<TlsStream<TcpStream>>> {
         let accepted = Instant::now();
+        let peer = stream.peer_addr().ok();
+        let timeout = self.inner.limits.handshake_timeout;
+        let handshake = tokio::time::timeout_at(accepted + timeout, acceptor.accept(stream));
+        let outcome = tokio::select! {
+            outcome = handshake => outcome,
+            _ = self.inner.closing.cancelled() => return None,
+        };
+        match outcome {
+            Ok(Ok(stream)) => Some(self.accept(stream, peer, accepted)),
+            Ok(Err(error)) => {
+                tracing::debug!(service = self.inner.service, ?peer, %error, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(
+                    service = self.inner.service,
+                    ?peer,
+                    ?timeout,
+                    "closing a connection: no TLS handshake within its timeout"
+                );
+                None
+            }
+        }
+    }
+
+    /// Wraps a socket (or TLS stream) accepted at `accepted` from `peer`.
+    fn accept<S>(&self, stream: S, peer: Option<SocketAddr>, accepted: Instant) -> Connection<S> {
         let activity = Arc::new(Activity {
             open_calls: AtomicUsize::new(0),
             idle_since: Mutex::new(accepted),
@@ -264,9 +352,10 @@ impl Drop for CallGuard {
     }
 }
 
-/// One accepted TCP connection; see the module docs for when it fails.
-pub(crate) struct Connection {
-    stream: TcpStream,
+/// One accepted TCP connection (`S`: the socket, or the TLS stream over it); see the module
+/// docs for when it fails.
+pub(crate) struct Connection<S = TcpStream> {
+    stream: S,
     peer: Option<SocketAddr>,
     activity: Arc<Activity>,
     connections: Connections,
@@ -278,7 +367,7 @@ pub(crate) struct Connection {
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// An error once shutdown's grace period is over. Only a connection about to wait
     /// (`waiting`: its socket was not ready) registers to be woken for it; a busy one looks
     /// at the flag, which is cheaper than the shared token's wake-up list on every read.
@@ -302,7 +391,7 @@ impl Connection {
     fn poll_closable<T>(
         &mut self,
         context: &mut Context<'_>,
-        poll: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+        poll: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         self.check_closing(context, false)?;
         let polled = poll(Pin::new(&mut self.stream), context);
@@ -347,7 +436,7 @@ impl Connection {
     }
 }
 
-impl AsyncRead for Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Connection<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -371,7 +460,7 @@ impl AsyncRead for Connection {
     }
 }
 
-impl AsyncWrite for Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Connection<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -405,16 +494,17 @@ impl AsyncWrite for Connection {
     }
 }
 
-impl Connected for Connection {
-    type ConnectInfo = TcpConnectInfo;
+impl<S: Connected> Connected for Connection<S> {
+    type ConnectInfo = S::ConnectInfo;
 
-    /// The socket's own, so `Request::remote_addr` works as without the wrapper.
+    /// The socket's own (over TLS, with the client's certificates), so `Request::remote_addr`
+    /// and `Request::peer_certs` work as without the wrapper.
     fn connect_info(&self) -> Self::ConnectInfo {
         self.stream.connect_info()
     }
 }
 
-impl Drop for Connection {
+impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
         let Some(peer) = self.peer else {
             return;
@@ -435,12 +525,17 @@ impl CallHook for Connections {
 
     /// Registers the call until its response body is dropped.
     fn start<B>(&self, request: &http::Request<B>) -> CallGuard {
-        // The plain socket's address. Served over TLS (tonic's `tls_config`), the request
-        // carries a `TlsConnectInfo<TcpConnectInfo>` instead, which must be looked at too:
-        // a call found on no connection keeps none from its idle timeout.
-        let peer = request
-            .extensions()
+        // The plain socket's address; served over TLS, the request carries a
+        // `TlsConnectInfo<TcpConnectInfo>` instead. A call found on no connection would keep
+        // none from its idle timeout.
+        let extensions = request.extensions();
+        let peer = extensions
             .get::<TcpConnectInfo>()
+            .or_else(|| {
+                extensions
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .map(TlsConnectInfo::get_ref)
+            })
             .and_then(TcpConnectInfo::remote_addr);
         self.open_call(request.uri().path(), peer)
     }

@@ -66,4 +66,5 @@ pub mod telemetry;
 pub mod testing;
 #[cfg(feature = "test-support")]
 mod testing_smtp;
+pub mod tls;
 pub mod values;

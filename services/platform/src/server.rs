@@ -24,6 +24,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -79,6 +80,8 @@ pub enum StartError {
     Failed(#[from] TaskFailure),
     #[error("cannot set up the service: {0}")]
     Setup(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What every service builds its handlers and background work from.
@@ -318,6 +321,12 @@ impl ServiceBuilder {
         S::Future: Send + 'static,
     {
         let server = server.limit_message_size(context.platform.max_message_bytes);
+        // The authenticator runs first; the client certificate is then checked against the
+        // principal it found.
+        let server = InterceptedService::new(
+            server,
+            crate::tls::AgencyCertificates::new(context.platform.tls.as_ref()),
+        );
         let routes = Routes::new(InterceptedService::new(
             server,
             context.authenticator.clone(),
@@ -422,6 +431,12 @@ impl ServiceBuilder {
             background,
         } = self;
         let addr = context.service.addr;
+        let tls = context
+            .platform
+            .tls
+            .as_ref()
+            .map(crate::tls::ServerTls::acceptor)
+            .transpose()?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
@@ -500,8 +515,20 @@ impl ServiceBuilder {
             .layer(crate::rpc_metrics::RpcMetricsLayer)
             // Inside the metrics, so that they record the code the client gets.
             .layer(CallHookLayer(SizeLimitStatus))
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(connections.incoming(listener), stop_accepting);
+            .add_routes(routes);
+        let serve: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> =
+            match tls.clone() {
+                Some(acceptor) => Box::pin(serve.serve_with_incoming_shutdown(
+                    connections.tls_incoming(listener, acceptor),
+                    stop_accepting,
+                )),
+                None => {
+                    Box::pin(serve.serve_with_incoming_shutdown(
+                        connections.incoming(listener),
+                        stop_accepting,
+                    ))
+                }
+            };
         let serve = {
             let over = stopping.clone().over();
             async move { connections.serve_until(over, serve).await }
@@ -511,7 +538,7 @@ impl ServiceBuilder {
             Lifetime::UntilShutdown,
             serve,
         ));
-        tracing::info!(service = context.name, addr = %local_addr, max_message_bytes, "listening (NOT_SERVING until ready)");
+        tracing::info!(service = context.name, addr = %local_addr, max_message_bytes, tls = tls.is_some(), mutual_tls = ?context.platform.tls.as_ref().and_then(|tls| tls.client_auth.as_ref()).map(|auth| if auth.required { "required" } else { "optional" }), "listening (NOT_SERVING until ready)");
 
         let (ready_sender, ready) = watch::channel(false);
         let starting = supervisor.clone();

@@ -42,6 +42,7 @@ mod app;
 mod harness;
 mod identity_provider;
 mod pg_cluster;
+mod pki;
 mod rpc;
 mod wait;
 
@@ -52,6 +53,7 @@ pub use app::{
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
 pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey};
 pub use pg_cluster::PgCluster;
+pub use pki::TestPki;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
@@ -105,6 +107,53 @@ impl cspr_proto::bench::v1::echo_server::Echo for EchoApi {
     }
 }
 
+/// The platform's own echo service (behind the authenticator, like every service) started
+/// with the test's platform settings `configure`d, SERVING: what the server's and TLS's
+/// tests run against.
+pub async fn echo_service(
+    configure: impl FnOnce(&mut PlatformConfig),
+) -> (TestSetup, crate::server::RunningService) {
+    let mut setup = TestSetup::new(
+        "registry",
+        chrono::NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"),
+    )
+    .await;
+    configure(&mut setup.context.platform);
+    let running = crate::server::ServiceBuilder::new(
+        setup.context.clone(),
+        cspr_proto::bench::v1::echo_server::EchoServer::new(EchoApi),
+        || sqlx::migrate!("./migrations"),
+    )
+    .start()
+    .await
+    .expect("starts");
+    assert!(running.wait_ready().await, "SERVING");
+    (setup, running)
+}
+
+/// Stops a service of [`echo_service`], which must stop cleanly.
+pub async fn stop_echo_service(setup: TestSetup, running: crate::server::RunningService) {
+    setup.shutdown.cancel();
+    running.stopped().await.expect("stops");
+}
+
+/// Asserts that a health Watch stream is still open and that a call on its connection
+/// (`channel`) is answered: a connection with a call open is not closed as idle.
+pub async fn assert_watch_kept(
+    watch: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+    channel: tonic::transport::Channel,
+) {
+    use futures::{FutureExt, StreamExt};
+    assert!(
+        watch.next().now_or_never().is_none(),
+        "the Watch stream is still open"
+    );
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("answered on the Watch's connection");
+}
+
 /// Platform settings for one test: unique subject prefix, test token key.
 pub fn platform_config(nats_url: &str) -> PlatformConfig {
     PlatformConfig {
@@ -126,6 +175,7 @@ pub fn platform_config(nats_url: &str) -> PlatformConfig {
         shutdown_drain: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),
         connections: ConnectionLimits::default(),
+        tls: None,
     }
 }
 

@@ -7,14 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use cspr_platform::config::PlatformConfig;
-use cspr_platform::server::{RunningService, ServiceBuilder};
-use cspr_platform::testing::{self, EchoApi, TestSetup};
+use cspr_platform::testing::{self, echo_service as start, stop_echo_service as stop};
 use cspr_proto::bench::v1::EchoRequest;
 use cspr_proto::bench::v1::echo_client::EchoClient;
-use cspr_proto::bench::v1::echo_server::EchoServer;
-use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -37,29 +32,6 @@ const PING: u8 = 0x6;
 const MAX_CONCURRENT_STREAMS: u16 = 0x3;
 /// Slack for a loaded machine on top of a timeout under test.
 const SLACK: Duration = Duration::from_secs(3);
-
-/// The echo service started with `configure`d platform settings, SERVING.
-async fn start(configure: impl FnOnce(&mut PlatformConfig)) -> (TestSetup, RunningService) {
-    let mut setup = TestSetup::new(
-        "registry",
-        NaiveDate::from_ymd_opt(2026, 4, 20).expect("date"),
-    )
-    .await;
-    configure(&mut setup.context.platform);
-    let running = ServiceBuilder::new(setup.context.clone(), EchoServer::new(EchoApi), || {
-        sqlx::migrate!("./migrations")
-    })
-    .start()
-    .await
-    .expect("starts");
-    assert!(running.wait_ready().await, "SERVING");
-    (setup, running)
-}
-
-async fn stop(setup: TestSetup, running: RunningService) {
-    setup.shutdown.cancel();
-    running.stopped().await.expect("stops");
-}
 
 /// Reads from `stream` until the server closes it (end of file or a reset), discarding
 /// what comes, and returns the frame types it read if the stream was HTTP/2; panics after
@@ -188,14 +160,7 @@ async fn a_connection_without_calls_is_closed_after_the_idle_timeout_one_with_a_
         "closed after {:?}",
         opened.elapsed()
     );
-    assert!(
-        watch.next().now_or_never().is_none(),
-        "the Watch stream is still open"
-    );
-    HealthClient::new(channel)
-        .check(HealthCheckRequest::default())
-        .await
-        .expect("answered");
+    testing::assert_watch_kept(&mut watch, channel).await;
 
     drop(watch);
     stop(setup, running).await;
