@@ -9,7 +9,7 @@ use cspr_platform::convert::{enum_filter, enum_to_proto, timestamp_to_proto};
 use cspr_platform::error::ServiceError;
 use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::proto_enum;
-use cspr_platform::values::uuid_field;
+use cspr_platform::values::{optional_filter, uuid_field};
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_server::Notifications;
 use sqlx::PgPool;
@@ -81,8 +81,7 @@ impl Notifications for NotificationsApi {
         let status = enum_filter(request.status, "status")?;
         let filter = DeliveryFilter {
             review_id,
-            recipient: Some(request.recipient.trim().to_string())
-                .filter(|recipient| !recipient.is_empty()),
+            recipient: optional_filter("recipient", &request.recipient, 320)?,
             status,
         };
         let (deliveries, next_page_token) = page

@@ -344,6 +344,17 @@ async fn a_refused_address_fails_alone_and_can_be_retried() {
         .list_deliveries(authed(pb::ListDeliveriesRequest::default(), &member))
         .await
         .refused(Code::PermissionDenied, "operators only");
+    // A filter PostgreSQL could not even compare (a NUL byte) is the caller's error.
+    client
+        .list_deliveries(authed(
+            pb::ListDeliveriesRequest {
+                recipient: "lead@agency.example\0".into(),
+                ..Default::default()
+            },
+            &operations,
+        ))
+        .await
+        .invalid(&["recipient"], "NUL in the recipient filter");
     let elsewhere = service.token_elsewhere("operations", None);
     client
         .get_delivery(authed(

@@ -286,14 +286,43 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// A database that is out of reach, however that shows (see [`crate::db::connection_lost`]:
 /// a call in flight when PostgreSQL stops, crashes or restarts, one made while it is down or
 /// starting up), is UNAVAILABLE, which clients retry; anything else is a fault of ours.
+///
+/// What PostgreSQL refuses because of the request's content rather than a fault of ours is
+/// the caller's to fix (see [`refused_by_database`]).
 impl From<sqlx::Error> for ServiceError {
     fn from(error: sqlx::Error) -> Self {
         if crate::db::connection_lost(&error) {
             tracing::debug!(%error, "database unreachable");
             Self::Unavailable("database unreachable".to_string())
+        } else if let Some(refused) = refused_by_database(&error) {
+            tracing::info!(%error, "the database refused the request's content");
+            refused
         } else {
             Self::Internal(Box::new(error))
         }
+    }
+}
+
+/// The last line of defence for text and uniqueness, behind every handler's own checks: a
+/// character PostgreSQL cannot store (a NUL byte, class 22021 `character_not_in_repertoire`,
+/// or 22P05 `untranslatable_character`) in any string that reaches a query is
+/// INVALID_ARGUMENT, and a unique constraint (23505) that a request runs into — e.g. two
+/// requests racing to the same identity after both passed the handler's own check — is
+/// ALREADY_EXISTS. Neither is INTERNAL: retrying the same request cannot succeed, and
+/// nothing is wrong with the service.
+pub fn refused_by_database(error: &sqlx::Error) -> Option<ServiceError> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    match database.code().as_deref() {
+        Some("22021" | "22P05") => Some(ServiceError::invalid(
+            "request",
+            "text contains a character that cannot be stored (such as a NUL byte)",
+        )),
+        Some("23505") => Some(ServiceError::AlreadyExists(
+            "the request conflicts with an existing record".to_string(),
+        )),
+        _ => None,
     }
 }
 

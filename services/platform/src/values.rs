@@ -107,6 +107,19 @@ pub fn optional_text(raw: &str, max_chars: usize) -> Result<String, ValueError> 
     Ok(text.to_string())
 }
 
+/// An optional filter of a list call: trimmed, empty means "no filter", otherwise checked
+/// as [`optional_text`] is (a length limit, no control characters such as NUL), so a filter
+/// that could never match is refused up front rather than by the database.
+pub fn optional_filter(
+    field: &str,
+    raw: &str,
+    max_chars: usize,
+) -> Result<Option<String>, ServiceError> {
+    let text = optional_text(raw, max_chars)
+        .map_err(|error| ServiceError::invalid(field, error.to_string()))?;
+    Ok(Some(text).filter(|text| !text.is_empty()))
+}
+
 /// A work email address (professionals only; families' contact details never reach the
 /// registry).
 #[derive(Debug, Clone, PartialEq, Eq)]

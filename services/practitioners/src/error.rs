@@ -14,6 +14,12 @@ pub enum PractitionersError {
     ConversationNotFound(String),
     #[error("practitioner {0} was not invited to this learning event")]
     NotInvited(String),
+    /// Confirming a practitioner under the name, role and agency another practitioner of the
+    /// review already has (the two would be one person twice).
+    #[error(
+        "practitioner {0} of this review already has this name, role and agency: confirm that one, or correct the details"
+    )]
+    IdentityTaken(uuid::Uuid),
     #[error(transparent)]
     Engagement(#[from] EngagementError),
     /// A platform code: a refusal (validation, roles), the database, a review the caller
@@ -28,6 +34,7 @@ cspr_platform::map_service_error!(PractitionersError, error => {
     | PractitionersError::ConversationNotFound(_) => {
         ServiceError::NotFound(error.to_string())
     }
+    PractitionersError::IdentityTaken(_) => ServiceError::AlreadyExists(error.to_string()),
     PractitionersError::NotInvited(_) => {
         ServiceError::invalid("attended_practitioner_ids", error.to_string())
     }

@@ -319,6 +319,21 @@ impl Store {
                 Self::practitioner_in(&mut *transaction, review.review_id, id, true)
                     .await?
                     .ok_or_else(|| PractitionersError::PractitionerNotFound(id.to_string()))?;
+                let taken: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM practitioners
+                     WHERE review_id = $1 AND id <> $2 AND agency_id = $3
+                       AND lower(name) = lower($4) AND lower(role) = lower($5)",
+                )
+                .bind(review.review_id)
+                .bind(id)
+                .bind(&registration.agency_id)
+                .bind(&registration.name)
+                .bind(&registration.role)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                if let Some(existing) = taken {
+                    return Err(PractitionersError::IdentityTaken(existing));
+                }
                 sqlx::query(
                     "UPDATE practitioners SET name = $3, role = $4, agency_id = $5, agency_name = $6, email = $7,
                          involvement_start = $8, involvement_end = $9, status = 'CONFIRMED', updated_at = $10

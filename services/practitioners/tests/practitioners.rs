@@ -129,6 +129,42 @@ async fn suggestions_come_from_chronologies_without_duplicates() {
     };
     assert_eq!(registered.email, "alex.smith@hv.southvale.example.org");
     assert_eq!(registered.agency_name, "Southvale Community Health Trust");
+
+    // Confirming Sam under Alex's identity would make one person two practitioners: refused
+    // with the reason, and nothing changes.
+    let sam = suggestions
+        .iter()
+        .find(|practitioner| practitioner.name == "Sam Jones")
+        .expect("sam");
+    let refused = client
+        .register_practitioner(authed(
+            pb::RegisterPractitionerRequest {
+                request_id: "confirm-sam-as-alex".into(),
+                review_id: review_id.clone(),
+                practitioner_id: sam.id.clone(),
+                name: "ALEX SMITH".into(),
+                role: "health visitor".into(),
+                agency_id: "health-visiting".into(),
+                agency_name: "Southvale Community Health Trust".into(),
+                email: "sam.jones@hv.southvale.example.org".into(),
+                involvement_start: date(2025, 1, 1),
+                involvement_end: date(2025, 12, 31),
+            },
+            &service.role_token("reviewer"),
+        ))
+        .await
+        .refused(Code::AlreadyExists, "another practitioner's identity");
+    assert!(
+        refused.message().contains(&alex.id) && refused.message().contains("name, role and agency"),
+        "{}",
+        refused.message()
+    );
+    let names: Vec<String> = listed(&service, &review_id, true)
+        .await
+        .into_iter()
+        .map(|practitioner| practitioner.name)
+        .collect();
+    assert_eq!(names, ["Alex Smith", "Pat Lee", "Sam Jones"]);
     service.stop().await;
 }
 
