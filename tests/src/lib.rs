@@ -18,6 +18,8 @@
 //! - `tests/postgres_outage.rs`: PostgreSQL (a server of the test's own, under the
 //!   consumers) stopped for 30 s while the registry's events reach them: every event
 //!   applied once, every email sent once.
+//! - `tests/hostile_text.rs`: a NUL byte in each string field of each request of every RPC
+//!   (built from the descriptors): never INTERNAL.
 //!
 //! The benchmark harness lives here too: `src/bin/cspr-bench.rs`, a binary run by hand
 //! (see `BENCHMARKS.md`), not part of `cargo test`.
