@@ -169,11 +169,10 @@ pub async fn spawn_stack_on(
     let notifications = cspr_notifications::start(
         notifications_context,
         NotificationsConfig {
-            target: mail,
             from: "CSPR reviews <no-reply@cspr.test>".into(),
-            retry: Default::default(),
             concurrency: MAIL_CONCURRENCY,
             poll_interval: Duration::from_millis(100),
+            ..NotificationsConfig::to(mail)
         },
     )
     .await

@@ -26,11 +26,27 @@ pub struct NotificationsConfig {
     pub concurrency: u32,
     /// Backstop poll of the sender when no notification wakes it.
     pub poll_interval: Duration,
+    /// How long a sender holds the deliveries it claimed (see
+    /// [`crate::sender::SenderSettings::claim`]).
+    pub claim: Duration,
 }
 
 impl NotificationsConfig {
+    /// The defaults (the README's), sending to `target`.
+    pub fn to(target: MailTarget) -> Self {
+        Self {
+            target,
+            from: "CSPR reviews <no-reply@cspr.localhost>".to_string(),
+            retry: RetryPolicy::default(),
+            concurrency: 32,
+            poll_interval: Duration::from_secs(1),
+            claim: Duration::from_secs(5 * 60),
+        }
+    }
+
     /// Reads `CSPR_SMTP_URL`, `CSPR_MAIL_FROM`, `CSPR_MAIL_DIR`, `CSPR_MAIL_MAX_ATTEMPTS`,
-    /// `CSPR_MAIL_RETRY_BASE`, `CSPR_MAIL_CONCURRENCY` (see the README).
+    /// `CSPR_MAIL_RETRY_BASE`, `CSPR_MAIL_CONCURRENCY`, `CSPR_MAIL_POLL_INTERVAL`,
+    /// `CSPR_MAIL_CLAIM` (see the README).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let target = match env.get("CSPR_SMTP_URL") {
             Some(url) => {
@@ -51,14 +67,13 @@ impl NotificationsConfig {
                 ),
             },
         };
-        let from = env
-            .get("CSPR_MAIL_FROM")
-            .unwrap_or_else(|| "CSPR reviews <no-reply@cspr.localhost>".to_string());
+        let defaults = Self::to(target);
+        let from = env.get("CSPR_MAIL_FROM").unwrap_or(defaults.from);
         from.parse::<lettre::message::Mailbox>().map_err(|error| {
             ConfigError::new("CSPR_MAIL_FROM", format!("not an address: {error}"))
         })?;
-        let defaults = RetryPolicy::default();
-        let max_attempts = env.u32_or("CSPR_MAIL_MAX_ATTEMPTS", defaults.max_attempts as u32)?;
+        let max_attempts =
+            env.u32_or("CSPR_MAIL_MAX_ATTEMPTS", defaults.retry.max_attempts as u32)?;
         if max_attempts == 0 {
             return Err(ConfigError::new(
                 "CSPR_MAIL_MAX_ATTEMPTS",
@@ -66,15 +81,26 @@ impl NotificationsConfig {
             ));
         }
         Ok(Self {
-            target,
             from,
             retry: RetryPolicy {
                 max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
-                base: env.duration_or("CSPR_MAIL_RETRY_BASE", defaults.base)?,
-                cap: defaults.cap,
+                base: env.duration_or("CSPR_MAIL_RETRY_BASE", defaults.retry.base)?,
+                cap: defaults.retry.cap,
             },
-            concurrency: env.u32_or("CSPR_MAIL_CONCURRENCY", 32)?.max(1),
-            poll_interval: env.duration_or("CSPR_MAIL_POLL_INTERVAL", Duration::from_secs(1))?,
+            concurrency: env
+                .u32_or("CSPR_MAIL_CONCURRENCY", defaults.concurrency)?
+                .max(1),
+            poll_interval: env.duration_or("CSPR_MAIL_POLL_INTERVAL", defaults.poll_interval)?,
+            claim: match env.duration_or("CSPR_MAIL_CLAIM", defaults.claim)? {
+                claim if claim < Duration::from_secs(1) => {
+                    return Err(ConfigError::new(
+                        "CSPR_MAIL_CLAIM",
+                        "must be at least 1s (longer than a send takes)",
+                    ));
+                }
+                claim => claim,
+            },
+            target: defaults.target,
         })
     }
 }

@@ -38,7 +38,7 @@ use crate::domain::Templates;
 use crate::events::{EventHandler, SOURCES};
 use crate::grpc::NotificationsApi;
 use crate::mailer::Mailer;
-use crate::sender::Sender;
+use crate::sender::{Sender, SenderSettings};
 
 /// The service name (database `cspr_notifications`, stream `<PREFIX>_NOTIFICATIONS`).
 pub const SERVICE_NAME: &str = "notifications";
@@ -59,10 +59,8 @@ pub fn sender(
         context.pool.clone(),
         mailer,
         from,
-        config.retry.clone(),
-        config.concurrency,
+        SenderSettings::from(config),
         Arc::clone(&context.clock),
-        config.poll_interval,
     ))
 }
 

@@ -9,7 +9,8 @@
 //! with PostgreSQL (stopped mid-batch) put every message of the batch back in the queue, and
 //! they went out twice. Now an outcome that cannot be recorded (the database is away) is
 //! kept in memory and recorded first once the database answers, before anything else is
-//! claimed; its delivery stays claimed meanwhile ([`CLAIM`]), so no replica sends it again.
+//! claimed; its delivery stays claimed meanwhile ([`SenderSettings::claim`]), so no replica
+//! sends it again.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -26,15 +27,50 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::config::NotificationsConfig;
 use crate::domain::RetryPolicy;
 use crate::mailer::{Mailer, SendError, build_message};
 use crate::store::{self, Attempt, DELIVERY_CHANNEL, DeliveryRecord};
 
-/// How long a claimed delivery is this sender's: far longer than a send can take (the SMTP
-/// transport gives up after 15 s per command), so no replica sends it while this one is
-/// still at it or holds its unrecorded outcome through a short outage; should this sender
-/// die instead, the delivery is tried again when the claim runs out.
-pub const CLAIM: Duration = Duration::from_secs(5 * 60);
+/// How a sender works through its queue (from [`NotificationsConfig`]).
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    /// Backoff and the number of attempts.
+    pub retry: RetryPolicy,
+    /// Deliveries claimed per pass, sent concurrently.
+    pub batch: u32,
+    /// Backstop poll when no notification wakes the sender.
+    pub poll: Duration,
+    /// How long a claimed delivery is this sender's (`CSPR_MAIL_CLAIM`, 5 minutes): far
+    /// longer than a send can take (the SMTP transport gives up after 15 s per command), so
+    /// no replica sends it while this one is still at it or holds its unrecorded outcome
+    /// through a short outage; should this sender die instead, its claimed deliveries are
+    /// tried again when the claim runs out — sooner with a shorter claim, at the risk of a
+    /// replica sending one a slow send still has in hand.
+    pub claim: Duration,
+}
+
+impl Default for SenderSettings {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            batch: 32,
+            poll: Duration::from_secs(1),
+            claim: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl From<&NotificationsConfig> for SenderSettings {
+    fn from(config: &NotificationsConfig) -> Self {
+        Self {
+            retry: config.retry.clone(),
+            batch: config.concurrency,
+            poll: config.poll_interval,
+            claim: config.claim,
+        }
+    }
+}
 
 /// The service's email instruments (defined in `cspr_platform::metrics`).
 struct EmailMetrics {
@@ -62,11 +98,8 @@ pub struct Sender {
     pool: PgPool,
     mailer: Mailer,
     from: Mailbox,
-    retry: RetryPolicy,
-    /// Deliveries per pass, sent concurrently.
-    batch: i64,
+    settings: SenderSettings,
     clock: Arc<dyn Clock>,
-    poll: Duration,
     /// Outcomes of sends that could not be recorded yet (the database was away): recorded
     /// before anything new is claimed, so their deliveries are neither sent again nor
     /// forgotten. Shared by clones of this sender.
@@ -89,7 +122,7 @@ impl std::fmt::Debug for Sender {
         formatter
             .debug_struct("Sender")
             .field("from", &self.from)
-            .field("batch", &self.batch)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -99,19 +132,15 @@ impl Sender {
         pool: PgPool,
         mailer: Mailer,
         from: Mailbox,
-        retry: RetryPolicy,
-        batch: u32,
+        settings: SenderSettings,
         clock: Arc<dyn Clock>,
-        poll: Duration,
     ) -> Self {
         Self {
             pool,
             mailer,
             from,
-            retry,
-            batch: i64::from(batch),
+            settings,
             clock,
-            poll,
             unrecorded: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -151,8 +180,10 @@ impl Sender {
     pub async fn send_due(&self) -> Result<usize, sqlx::Error> {
         self.record_unrecorded().await?;
         let now = self.clock.now();
-        let claim = chrono::Duration::from_std(CLAIM).unwrap_or(chrono::Duration::minutes(5));
-        let due = store::claim_due(&self.pool, now, now + claim, self.batch).await?;
+        let claim =
+            chrono::Duration::from_std(self.settings.claim).unwrap_or(chrono::Duration::minutes(5));
+        let due =
+            store::claim_due(&self.pool, now, now + claim, i64::from(self.settings.batch)).await?;
         let recorded = join_all(due.iter().map(|delivery| self.send_one(delivery, now))).await;
         match recorded.into_iter().find_map(Result::err) {
             Some(error) => Err(error),
@@ -199,7 +230,9 @@ impl Sender {
         };
         match (
             error.permanent,
-            self.retry.next_delay(attempts, rand::random::<f64>()),
+            self.settings
+                .retry
+                .next_delay(attempts, rand::random::<f64>()),
         ) {
             (false, Some(delay)) => {
                 metrics().retrying.add(1, &[]);
@@ -255,7 +288,7 @@ impl Sender {
 
     /// Sends until shutdown.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut wakeup = Wakeup::listen(&self.pool, DELIVERY_CHANNEL, self.poll).await;
+        let mut wakeup = Wakeup::listen(&self.pool, DELIVERY_CHANNEL, self.settings.poll).await;
         let mut backoff = Duration::from_millis(200);
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         loop {
@@ -269,7 +302,9 @@ impl Sender {
                 last_depth = Instant::now();
             }
             match self.send_due().await {
-                Ok(count) if count as i64 >= self.batch => backoff = Duration::from_millis(200),
+                Ok(count) if count >= self.settings.batch as usize => {
+                    backoff = Duration::from_millis(200)
+                }
                 Ok(_) => {
                     backoff = Duration::from_millis(200);
                     tokio::select! {

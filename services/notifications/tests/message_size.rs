@@ -4,7 +4,6 @@
 
 use chrono::NaiveDate;
 use cspr_notifications::config::{MailTarget, NotificationsConfig};
-use cspr_notifications::domain::RetryPolicy;
 use cspr_platform::clock::ManualClock;
 use cspr_platform::testing;
 use cspr_proto::notifications::v1 as pb;
@@ -29,13 +28,11 @@ async fn an_oversized_request_is_refused_with_the_size_error() {
     let database_url = context.service.database_url.clone();
     let mail_dir = std::env::temp_dir().join(testing::unique("mail"));
     let config = NotificationsConfig {
-        target: MailTarget::Files {
-            directory: mail_dir.clone(),
-        },
         from: "CSPR reviews <no-reply@cspr.test>".into(),
-        retry: RetryPolicy::default(),
         concurrency: 1,
-        poll_interval: std::time::Duration::from_secs(1),
+        ..NotificationsConfig::to(MailTarget::Files {
+            directory: mail_dir.clone(),
+        })
     };
     let running = cspr_notifications::start(context, config)
         .await

@@ -247,10 +247,12 @@ async fn every_email_arrives_once_after_an_smtp_outage() {
         cspr_notifications::mailer::Mailer::new(&MailTarget::Smtp { url: smtp.url() }, 8)
             .expect("mailer"),
         "CSPR reviews <no-reply@cspr.test>".parse().expect("from"),
-        Default::default(),
-        8,
+        cspr_notifications::sender::SenderSettings {
+            batch: 8,
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        },
         std::sync::Arc::new(service.clock.clone()),
-        Duration::from_millis(50),
     );
     let stop_replica = tokio_util::sync::CancellationToken::new();
     let replica_task = tokio::spawn(replica.run(stop_replica.clone()));

@@ -515,4 +515,4 @@ pub async fn publish_event(
 }
 
 /// The tests' SMTP server, in Rust and in-process (module `testing_smtp`).
-pub use crate::testing_smtp::{REFUSED_DOMAIN, Refusals, SmtpSink};
+pub use crate::testing_smtp::{REFUSED_DOMAIN, Refusals, SmtpSink, mail_header};

@@ -116,6 +116,8 @@ struct Accepted {
     recipient: String,
     /// The message as sent, dot-unstuffed (shared by its recipients' copies).
     content: Bytes,
+    /// When it was accepted (just before the reply to the end of DATA).
+    at: std::time::Instant,
 }
 
 /// What every session of one sink shares.
@@ -256,6 +258,22 @@ impl SmtpSink {
             .collect();
         messages.sort();
         messages
+    }
+
+    /// Every accepted message in the order it was accepted, with when: (when, raw message),
+    /// for a test that must tell what arrived just before something happened.
+    pub fn arrivals(&self) -> Vec<(std::time::Instant, String)> {
+        self.shared
+            .accepted
+            .borrow()
+            .iter()
+            .map(|accepted| {
+                (
+                    accepted.at,
+                    String::from_utf8_lossy(&accepted.content).into_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Waits until at least `count` messages arrived (or `timeout`), then a moment longer to
@@ -647,6 +665,7 @@ impl Session {
                         .map(|recipient| Accepted {
                             recipient,
                             content: content.clone(),
+                            at: std::time::Instant::now(),
                         }),
                 );
             });
@@ -673,6 +692,32 @@ fn parse_path<'a>(argument: &'a str, keyword: &str) -> Option<(&'a str, &'a str)
     let path = argument[keyword.len()..].trim_start().strip_prefix('<')?;
     let (address, parameters) = path.split_once('>')?;
     Some((address, parameters))
+}
+
+/// The header value `name` of a raw message (first occurrence, unfolded), e.g. the
+/// Message-ID that tells one email from a copy of another.
+pub fn mail_header(raw: &str, name: &str) -> Option<String> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut lines = raw.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return None;
+        }
+        if line.to_ascii_lowercase().starts_with(&prefix) {
+            let mut value = line[prefix.len()..].trim().to_string();
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    value.push(' ');
+                    value.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            return Some(value);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

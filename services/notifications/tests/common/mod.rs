@@ -50,7 +50,6 @@ impl NotificationsTest for TestNotifications {
         )
         .await;
         let config = NotificationsConfig {
-            target,
             from: "CSPR reviews <no-reply@cspr.test>".into(),
             retry: RetryPolicy {
                 max_attempts: 10,
@@ -59,6 +58,7 @@ impl NotificationsTest for TestNotifications {
             },
             concurrency: 16,
             poll_interval: Duration::from_millis(100),
+            ..NotificationsConfig::to(target)
         };
         setup
             .serve_app(
@@ -102,30 +102,8 @@ impl NotificationsTest for TestNotifications {
     }
 }
 
-/// The header value `name` of a raw message (first occurrence, unfolded).
-pub fn header(raw: &str, name: &str) -> Option<String> {
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    let mut lines = raw.lines().peekable();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            return None;
-        }
-        if line.to_ascii_lowercase().starts_with(&prefix) {
-            let mut value = line[prefix.len()..].trim().to_string();
-            while let Some(next) = lines.peek() {
-                if next.starts_with(' ') || next.starts_with('\t') {
-                    value.push(' ');
-                    value.push_str(next.trim());
-                    lines.next();
-                } else {
-                    break;
-                }
-            }
-            return Some(value);
-        }
-    }
-    None
-}
+/// The header value `name` of a raw message (the platform's, one copy for every suite).
+pub use cspr_platform::testing::mail_header as header;
 
 /// Undoes quoted-printable (soft line breaks and `=XX` escapes).
 fn decode_quoted_printable(encoded: &str) -> String {
