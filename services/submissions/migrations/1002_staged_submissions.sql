@@ -2,7 +2,8 @@
 -- short transaction, so a stream that waits for its client holds no transaction and no lock.
 -- When the stream ends cleanly, one transaction moves the entries into chronology_entries and
 -- deletes the stage. No foreign key to report_requests: a key check would take a share lock
--- on the request row for as long as the stage exists.
+-- on the request row for as long as the stage exists. (agency_reports rows are now written
+-- whole, with their version, by that last transaction.)
 CREATE TABLE staged_submissions (
     stage_id       UUID PRIMARY KEY,
     partnership_id TEXT NOT NULL,

@@ -68,7 +68,11 @@ impl StreamSlots {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut open = self.slots.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = open.get_mut(&self.caller) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -87,14 +91,19 @@ mod tests {
         let slots = StreamSlots::new(2);
         let first = slots.take("southvale", "police").expect("first");
         let second = slots.take("southvale", "police").expect("second");
-        assert!(slots.take("southvale", "police").is_none(), "over the limit");
+        assert!(
+            slots.take("southvale", "police").is_none(),
+            "over the limit"
+        );
         assert!(slots.take("southvale", "gp").is_some(), "another agency");
         assert!(
             slots.take("northmoor", "police").is_some(),
             "the same agency id in another partnership"
         );
         drop(first);
-        let third = slots.take("southvale", "police").expect("a place given back");
+        let third = slots
+            .take("southvale", "police")
+            .expect("a place given back");
         drop((second, third));
         assert_eq!(slots.open("southvale", "police"), 0);
         assert!(

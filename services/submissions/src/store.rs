@@ -692,11 +692,6 @@ impl SubmissionWriter {
         self.staged + self.pending.len() as i64
     }
 
-    /// The stage this submission's entries are kept in until it finishes.
-    pub fn stage_id(&self) -> Uuid {
-        self.stage_id
-    }
-
     pub async fn push(&mut self, entry: Entry) -> Result<(), SubmissionsError> {
         if !entry.practitioner_name.is_empty() {
             self.practitioners.insert((
@@ -742,12 +737,13 @@ impl SubmissionWriter {
             outcomes.push(entry.outcome);
         }
         let mut transaction = self.parts.pool.begin().await?;
-        let touched = sqlx::query("UPDATE staged_submissions SET touched_at = $2 WHERE stage_id = $1")
-            .bind(self.stage_id)
-            .bind(self.parts.clock.now())
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
+        let touched =
+            sqlx::query("UPDATE staged_submissions SET touched_at = $2 WHERE stage_id = $1")
+                .bind(self.stage_id)
+                .bind(self.parts.clock.now())
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
         if touched == 0 {
             self.done = true;
             return Err(SubmissionsError::StageDiscarded);

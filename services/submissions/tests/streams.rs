@@ -105,23 +105,34 @@ async fn silent_streams_hold_nothing_and_an_agency_has_at_most_four() {
         })
         .unzip();
     wait_until("eight of the twelve refused", DEADLINE, || async {
-        police_calls.iter().filter(|call| call.is_finished()).count() >= 8
+        police_calls
+            .iter()
+            .filter(|call| call.is_finished())
+            .count()
+            >= 8
     })
     .await;
-    let (refused, mut open): (Vec<Call>, Vec<Call>) =
-        police_calls.into_iter().partition(|call| call.is_finished());
+    let (refused, mut open): (Vec<Call>, Vec<Call>) = police_calls
+        .into_iter()
+        .partition(|call| call.is_finished());
     assert_eq!((refused.len(), open.len()), (8, 4));
     for call in refused {
-        let status = call.await.expect("call task").refused(
-            Code::ResourceExhausted,
-            "a fifth stream of one agency",
-        );
+        let status = call
+            .await
+            .expect("call task")
+            .refused(Code::ResourceExhausted, "a fifth stream of one agency");
         assert_says(&status, "already has 4 SubmitAgencyReport streams open");
         assert_says(&status, "CSPR_SUBMISSIONS_MAX_STREAMS_PER_AGENCY");
     }
     // Another agency still streams.
     let (gp_senders, gp_calls): (Vec<_>, Vec<_>) = (0..4)
-        .map(|index| silent_stream(&service, &gp, header(&format!("gp-{index}"), &review_id, "gp", 2)))
+        .map(|index| {
+            silent_stream(
+                &service,
+                &gp,
+                header(&format!("gp-{index}"), &review_id, "gp", 2),
+            )
+        })
         .unzip();
     wait_until("four streams of each agency staged", DEADLINE, || async {
         staged_of(&service, "police").await == 4 && staged_of(&service, "gp").await == 4

@@ -164,7 +164,11 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
         (0, 0),
         "nothing of the broken streams remains"
     );
-    assert_eq!(common::staged(&service).await, (0, 0), "their stages are gone");
+    assert_eq!(
+        common::staged(&service).await,
+        (0, 0),
+        "their stages are gone"
+    );
 
     // A whole submission afterwards is version 1: no version was used up.
     let entries: Vec<_> = (0..10)
