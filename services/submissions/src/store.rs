@@ -666,17 +666,6 @@ pub struct SubmissionWriter {
     done: bool,
 }
 
-impl std::fmt::Debug for SubmissionWriter {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("SubmissionWriter")
-            .field("stage_id", &self.stage_id)
-            .field("staged", &self.staged)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
-    }
-}
-
 fn text_bytes(entry: &Entry) -> usize {
     entry.time_of_day.len()
         + entry.service.len()
@@ -711,7 +700,7 @@ impl SubmissionWriter {
     }
 
     /// Stages the pending entries and touches the stage, in one short transaction.
-    pub async fn flush(&mut self) -> Result<(), SubmissionsError> {
+    async fn flush(&mut self) -> Result<(), SubmissionsError> {
         if self.pending.is_empty() {
             return Ok(());
         }
