@@ -229,6 +229,11 @@ pub enum ServiceError {
     /// No valid credentials.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The caller has used up a limit of its own (e.g. concurrent streams): the message says
+    /// which and how to change it. Other callers are unaffected; retrying once the caller's
+    /// own work has finished may work.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A dependency (database, bus) is unreachable; retrying later may work.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -265,6 +270,7 @@ impl ServiceError {
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -407,6 +413,15 @@ mod tests {
             .map(|violation| violation.field.as_str())
             .collect();
         assert_eq!(fields, ["child_alias", "incident_date"]);
+    }
+
+    #[test]
+    fn resource_exhausted_says_which_limit() {
+        let status = Status::from(ServiceError::ResourceExhausted(
+            "4 streams open (CSPR_X)".into(),
+        ));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "4 streams open (CSPR_X)");
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub enum SubmissionsError {
     RequestNotFound(String),
     #[error(transparent)]
     Decision(#[from] DecisionError),
+    /// The submission's staged entries are gone: the stage sweep took its stream for
+    /// abandoned (it went longer than `CSPR_SUBMISSIONS_STAGE_MAX_AGE` without a batch).
+    #[error(
+        "this submission's staged entries were discarded (no progress for longer than CSPR_SUBMISSIONS_STAGE_MAX_AGE); nothing was stored: send it again"
+    )]
+    StageDiscarded,
     /// A platform code: a refusal (validation, roles), the database, a review the caller
     /// may not see (see [`cspr_platform::map_service_error`]).
     #[error(transparent)]
@@ -21,4 +27,5 @@ cspr_platform::map_service_error!(SubmissionsError, error => {
     SubmissionsError::Decision(decision) => {
         ServiceError::FailedPrecondition(decision.to_string())
     }
+    SubmissionsError::StageDiscarded => ServiceError::FailedPrecondition(error.to_string()),
 });

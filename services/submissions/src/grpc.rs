@@ -24,6 +24,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
+use crate::admission::{StreamSlot, StreamSlots};
 use crate::domain::{self, ContentHasher, EntryInput, Limits, NarrativeInput, ReportStatus};
 use crate::error::SubmissionsError;
 use crate::store::{
@@ -119,19 +120,40 @@ fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
     }
 }
 
-/// The submissions gRPC handlers, over the service's store (which holds its clock) and the
-/// limits of a submission.
+/// The submissions gRPC handlers, over the service's store (which holds its clock), the
+/// limits of a submission and the count of each agency's open submission streams.
 #[derive(Debug, Clone)]
 pub struct SubmissionsApi {
     store: Store,
     limits: Arc<Limits>,
+    streams: Arc<StreamSlots>,
 }
 
 impl SubmissionsApi {
-    pub fn new(store: Store, limits: Limits) -> Self {
+    /// `max_streams_per_agency`: SubmitAgencyReport streams one agency may have open at once.
+    pub fn new(store: Store, limits: Limits, max_streams_per_agency: u32) -> Self {
         Self {
             store,
             limits: Arc::new(limits),
+            streams: StreamSlots::new(max_streams_per_agency),
+        }
+    }
+
+    /// A place for one more submission stream of the caller's agency, or RESOURCE_EXHAUSTED
+    /// saying the limit. A token without an agency takes none: its header is refused.
+    fn stream_slot(&self, principal: &Principal) -> Result<Option<StreamSlot>, ServiceError> {
+        let Some(agency_id) = principal.org.as_deref() else {
+            return Ok(None);
+        };
+        match self.streams.take(&principal.partnership, agency_id) {
+            Some(slot) => Ok(Some(slot)),
+            None => {
+                let limit = self.streams.limit();
+                tracing::warn!(partnership = %principal.partnership, agency_id, limit, "submission stream refused: the agency has its limit open");
+                Err(ServiceError::ResourceExhausted(format!(
+                    "agency {agency_id} already has {limit} SubmitAgencyReport streams open, the most one agency may have at once on a server (CSPR_SUBMISSIONS_MAX_STREAMS_PER_AGENCY); finish or cancel one, then retry"
+                )))
+            }
         }
     }
 
@@ -381,6 +403,8 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::SubmissionReceipt>, Status> {
         let (principal, mut stream) = caller(request)?;
         principal.require_any(&[Role::Agency])?;
+        // Held until the call ends, however it ends.
+        let _slot = self.stream_slot(&principal)?;
         let (header, start) = self.read_header(&principal, &mut stream).await?;
         let mut hasher = ContentHasher::new();
         hasher.add(&header.encode_to_vec());
@@ -405,7 +429,7 @@ impl AgencySubmissions for SubmissionsApi {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 // The client cancelled or the connection broke: the writer is dropped and
-                // its transaction rolled back.
+                // deletes its stage.
                 Err(status) => return Err(status),
             };
             let entry = match message.item {
@@ -451,7 +475,7 @@ impl AgencySubmissions for SubmissionsApi {
                 &self.limits,
             )
             .map_err(ServiceError::InvalidArgument)?;
-            writer.push(parsed).await.map_err(SubmissionsError::from)?;
+            writer.push(parsed).await?;
             index += 1;
         }
         if index as i64 != header.entry_count {

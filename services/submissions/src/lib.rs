@@ -8,15 +8,18 @@
 //! consumes the decisions to guard its move into overview drafting.
 //!
 //! # Layout
-//! - [`config`]: submission limits, reminder timing.
+//! - [`config`]: submission limits, streams per agency, stage clean-up, reminder timing.
+//! - [`admission`]: the count of each agency's open submission streams.
 //! - [`domain`]: report statuses and decisions, entry and narrative rules, content hash.
-//! - [`store`]: the only SQL; a submission is one transaction with batched entry inserts.
+//! - [`store`]: the only SQL; a submission's entries are staged in batches, each its own
+//!   short transaction, and moved into the report by one transaction at the end.
 //! - [`grpc`]: the `cspr.submissions.v1.AgencySubmissions` handlers (client- and
 //!   server-streaming).
 //! - [`events`]: the handler of the registry's events.
-//! - [`jobs`]: the due-soon / overdue reminder sweep.
+//! - [`jobs`]: the due-soon / overdue reminder sweep, the sweep of abandoned stages.
 //! - `migrations/`: the submissions database (versions from 1000).
 
+pub mod admission;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -34,7 +37,7 @@ use tonic::server::NamedService;
 use crate::config::SubmissionsConfig;
 use crate::events::EventHandler;
 use crate::grpc::SubmissionsApi;
-use crate::jobs::{ReminderSweep, ReportReminders};
+use crate::jobs::{AbandonedStages, ReminderSweep, ReportReminders, StageSweep};
 use crate::store::Store;
 
 /// The service name (database `cspr_submissions`, stream `<PREFIX>_SUBMISSIONS`).
@@ -42,20 +45,31 @@ pub const SERVICE_NAME: &str = "submissions";
 /// The gRPC service health reports on.
 pub const GRPC_NAME: &str = <AgencySubmissionsServer<SubmissionsApi> as NamedService>::NAME;
 
-/// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue gauge
-/// and the reminders.
+/// Starts the service: gRPC, the outbox relay, the registry consumer, the overdue gauge,
+/// the reminders and the stage sweep.
 pub async fn start(
     context: ServiceContext,
     config: SubmissionsConfig,
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
-    let api = SubmissionsApi::new(store.clone(), config.limits.clone());
+    let api = SubmissionsApi::new(
+        store.clone(),
+        config.limits.clone(),
+        config.max_streams_per_agency,
+    );
     let gauge_store = store.clone();
     let reminders = ReportReminders {
         store: store.clone(),
         due_soon_days: config.due_soon_days,
     };
     let sweep = ReminderSweep::new(reminders, config.sweep_interval);
+    let stage_sweep = StageSweep::new(
+        AbandonedStages {
+            store: store.clone(),
+            max_age: config.stage_max_age,
+        },
+        config.sweep_interval,
+    );
     ServiceBuilder::new(context, AgencySubmissionsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
@@ -69,6 +83,9 @@ pub async fn start(
         },
     )
     .job("report reminders", move |shutdown| sweep.run(shutdown))
+    .job("abandoned submission stages", move |shutdown| {
+        stage_sweep.run(shutdown)
+    })
     .start()
     .await
 }

@@ -1,10 +1,12 @@
 //! The submissions database: the only place with SQL.
 //!
-//! A submission runs in one transaction from its header to its last entry: the report row is
-//! written first (without a version), entries follow in batches (`INSERT … SELECT FROM
-//! UNNEST`), and only when the stream ends cleanly is the request locked, the request id
-//! claimed, the version assigned, the event and audit written and everything committed. A
-//! stream that breaks off drops the transaction, so nothing of it remains.
+//! A submission holds no transaction while its stream waits for the client: its entries are
+//! staged in batches (`INSERT … SELECT FROM UNNEST` into `staged_entries`), each in a short
+//! transaction of its own, under a stage id that takes no lock on the request. Only when the
+//! stream ends cleanly does one transaction lock the request, claim the request id, check
+//! the request again, write the report with its version, move the staged entries into
+//! `chronology_entries`, write the event and audit, and delete the stage. A stream that
+//! breaks off deletes its stage; the stage sweep deletes those of a process that died.
 
 use std::collections::BTreeSet;
 
@@ -13,20 +15,25 @@ use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::convert::date_to_proto;
 use cspr_platform::idempotency::{self, RequestKey};
-use cspr_platform::jobs::Page;
+use cspr_platform::jobs::{Page, next_page};
 use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::projection::reviews::Review;
 use cspr_platform::store::{DuePage, StoreParts, fetch_keyed};
 use cspr_proto::events::v1::{self as ev, Actor, event::Body};
-use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{self, Entry, Narrative, ReportStatus};
 use crate::error::SubmissionsError;
 
-/// Entries per INSERT: large enough to amortise round trips, small enough for one message.
-const BATCH: usize = 2_000;
+/// Entries staged per batch (one short transaction each): enough to amortise the round
+/// trip, few enough that a stream's memory stays small.
+const STAGE_BATCH: usize = 500;
+/// A batch is also staged once its text reaches this many bytes (entries may be long).
+const STAGE_BATCH_BYTES: usize = 1024 * 1024;
+/// While entries arrive, the stage is written (and so touched) at least this often.
+const STAGE_TOUCH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the service knows of a review: the common projection holds all it needs (the scope
 /// period bounds the chronology).
@@ -477,48 +484,68 @@ impl Store {
         Ok(updated)
     }
 
-    /// Starts a submission: checks the request allows it and writes the report row.
+    /// Starts a submission: checks the request allows it (a plain read: the check is made
+    /// again under the lock at the end) and opens its stage, in a statement of its own.
     pub async fn begin_submission(
         &self,
         principal: &Principal,
         start: SubmissionStart,
     ) -> Result<SubmissionWriter, SubmissionsError> {
-        let mut transaction = self.pool.begin().await?;
-        let request =
-            Self::fetch_request(&mut *transaction, start.review_id, &start.agency_id, false)
-                .await?
-                .ok_or_else(|| SubmissionsError::RequestNotFound(start.agency_id.clone()))?;
+        let request = Self::fetch_request(&self.pool, start.review_id, &start.agency_id, false)
+            .await?
+            .ok_or_else(|| SubmissionsError::RequestNotFound(start.agency_id.clone()))?;
         domain::may_submit(request.status())?;
-        let report_id = Uuid::now_v7();
+        let stage_id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO agency_reports (id, review_id, agency_id, version, status, author_name, author_role, summary,
-                 analysis_of_involvement, what_went_well, what_could_have_been_better, learning, entry_count,
-                 content_hash, submitted_at, submitted_by)
-             VALUES ($1, $2, $3, NULL, 'SUBMITTED', $4, $5, $6, $7, $8, $9, $10, 0, '', $11, $12)",
+            "INSERT INTO staged_submissions (stage_id, partnership_id, review_id, agency_id, started_at, touched_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
         )
-        .bind(report_id)
+        .bind(stage_id)
+        .bind(&principal.partnership)
         .bind(start.review_id)
         .bind(&start.agency_id)
-        .bind(&start.author_name)
-        .bind(&start.author_role)
-        .bind(&start.narrative.summary)
-        .bind(&start.narrative.analysis_of_involvement)
-        .bind(&start.narrative.what_went_well)
-        .bind(&start.narrative.what_could_have_been_better)
-        .bind(&start.narrative.learning)
         .bind(self.clock.now())
-        .bind(&principal.subject)
-        .execute(&mut *transaction)
+        .execute(&self.pool)
         .await?;
         Ok(SubmissionWriter {
-            transaction,
             parts: self.0.clone(),
-            report_id,
+            stage_id,
             start,
-            pending: Vec::with_capacity(BATCH),
-            written: 0,
+            pending: Vec::with_capacity(STAGE_BATCH),
+            pending_bytes: 0,
+            staged: 0,
+            last_write: tokio::time::Instant::now(),
             practitioners: BTreeSet::new(),
+            done: false,
         })
+    }
+
+    /// Deletes stages untouched since before `touched_before` (their stream's process
+    /// died), a page at a time, skipping any a stream is finishing right now. Returns the
+    /// last stage id of a full page (None when done) and how many were deleted.
+    pub async fn sweep_stages(
+        &self,
+        after: Option<Uuid>,
+        page_size: i64,
+        touched_before: DateTime<Utc>,
+    ) -> Result<Page, sqlx::Error> {
+        let mut deleted: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM staged_submissions WHERE stage_id IN (
+                 SELECT stage_id FROM staged_submissions
+                 WHERE touched_at < $1 AND ($2::uuid IS NULL OR stage_id > $2)
+                 ORDER BY stage_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING stage_id",
+        )
+        .bind(touched_before)
+        .bind(after)
+        .bind(page_size)
+        .fetch_all(&self.pool)
+        .await?;
+        deleted.sort();
+        for stage_id in &deleted {
+            tracing::info!(%stage_id, "abandoned submission stage deleted");
+        }
+        Ok((next_page(&deleted, page_size, |id| *id), deleted.len()))
     }
 
     /// The receipt of a stored submission.
@@ -614,47 +641,71 @@ async fn receipt_of(pool: &PgPool, report_id: Uuid) -> Result<Option<Receipt>, s
     }))
 }
 
-/// A submission being written: entries go to the database in batches inside one
-/// transaction; dropping the writer without [`SubmissionWriter::finish`] discards it all.
+/// A submission being received: its entries are staged in batches, each batch committed in
+/// its own short transaction, so that nothing is held in the database while the stream waits
+/// for its client; [`SubmissionWriter::finish`] moves them into the report in one
+/// transaction. Dropped without finishing (an error, a cancelled call), it deletes its stage.
 pub struct SubmissionWriter {
-    transaction: Transaction<'static, Postgres>,
-    /// The store's, for the events, the audit record and the time.
+    /// The store's, for the pool, the events, the audit record and the time.
     parts: StoreParts,
-    report_id: Uuid,
+    /// The stage's key in `staged_submissions` and `staged_entries`.
+    stage_id: Uuid,
     start: SubmissionStart,
-    /// Entries not yet written.
+    /// Entries received and not yet staged.
     pending: Vec<Entry>,
-    /// Entries written so far.
-    written: i64,
+    /// Their text, in bytes: a batch is also written once it is this large.
+    pending_bytes: usize,
+    /// Entries staged so far.
+    staged: i64,
+    /// When the stage was last written: a slow stream's stage is touched at least every
+    /// [`STAGE_TOUCH`] while entries arrive, so the sweep never takes it for abandoned.
+    last_write: tokio::time::Instant,
     /// Practitioners named (name, role), for the submitted event.
     practitioners: BTreeSet<(String, String)>,
+    /// The stage is gone (moved into the report, or deleted): nothing to clean up on drop.
+    done: bool,
+}
+
+fn text_bytes(entry: &Entry) -> usize {
+    entry.time_of_day.len()
+        + entry.service.len()
+        + entry.practitioner_name.len()
+        + entry.practitioner_role.len()
+        + entry.description.len()
+        + entry.outcome.len()
 }
 
 impl SubmissionWriter {
     /// Entries received so far.
     pub fn count(&self) -> i64 {
-        self.written + self.pending.len() as i64
+        self.staged + self.pending.len() as i64
     }
 
-    pub async fn push(&mut self, entry: Entry) -> Result<(), sqlx::Error> {
+    pub async fn push(&mut self, entry: Entry) -> Result<(), SubmissionsError> {
         if !entry.practitioner_name.is_empty() {
             self.practitioners.insert((
                 entry.practitioner_name.clone(),
                 entry.practitioner_role.clone(),
             ));
         }
+        self.pending_bytes += text_bytes(&entry);
         self.pending.push(entry);
-        if self.pending.len() >= BATCH {
+        if self.pending.len() >= STAGE_BATCH
+            || self.pending_bytes >= STAGE_BATCH_BYTES
+            || self.last_write.elapsed() >= STAGE_TOUCH
+        {
             self.flush().await?;
         }
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+    /// Stages the pending entries and touches the stage, in one short transaction.
+    async fn flush(&mut self) -> Result<(), SubmissionsError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let entries = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let count = entries.len();
         let mut seqs = Vec::with_capacity(count);
         let mut dates = Vec::with_capacity(count);
@@ -665,7 +716,7 @@ impl SubmissionWriter {
         let mut descriptions = Vec::with_capacity(count);
         let mut outcomes = Vec::with_capacity(count);
         for (offset, entry) in entries.into_iter().enumerate() {
-            seqs.push(i32::try_from(self.written + offset as i64 + 1).unwrap_or(i32::MAX));
+            seqs.push(i32::try_from(self.staged + offset as i64 + 1).unwrap_or(i32::MAX));
             dates.push(entry.occurred_on);
             times.push(entry.time_of_day);
             services.push(entry.service);
@@ -674,15 +725,26 @@ impl SubmissionWriter {
             descriptions.push(entry.description);
             outcomes.push(entry.outcome);
         }
+        let mut transaction = self.parts.pool.begin().await?;
+        let touched =
+            sqlx::query("UPDATE staged_submissions SET touched_at = $2 WHERE stage_id = $1")
+                .bind(self.stage_id)
+                .bind(self.parts.clock.now())
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        if touched == 0 {
+            self.done = true;
+            return Err(SubmissionsError::StageDiscarded);
+        }
         sqlx::query(
-            "INSERT INTO chronology_entries (report_id, seq, review_id, occurred_on, time_of_day, service,
+            "INSERT INTO staged_entries (stage_id, seq, occurred_on, time_of_day, service,
                  practitioner_name, practitioner_role, description, outcome)
-             SELECT $1, seq, $2, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome
-             FROM UNNEST($3::int[], $4::date[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+             SELECT $1, seq, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome
+             FROM UNNEST($2::int[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
                   AS t(seq, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome)",
         )
-        .bind(self.report_id)
-        .bind(self.start.review_id)
+        .bind(self.stage_id)
         .bind(&seqs)
         .bind(&dates)
         .bind(&times)
@@ -691,14 +753,18 @@ impl SubmissionWriter {
         .bind(&roles)
         .bind(&descriptions)
         .bind(&outcomes)
-        .execute(&mut *self.transaction)
+        .execute(&mut *transaction)
         .await?;
-        self.written += count as i64;
+        transaction.commit().await?;
+        self.staged += count as i64;
+        self.last_write = tokio::time::Instant::now();
         Ok(())
     }
 
-    /// The stream ended cleanly: assign the version, honour the request id, write the event
-    /// and audit, commit. A retry of a stored submission returns the first receipt.
+    /// The stream ended cleanly. In one transaction, under the request's row lock: honour
+    /// the request id (a retry of a stored submission returns the first receipt), check
+    /// again that the request takes a submission, write the report with its version, move
+    /// the staged entries into it, write the event and audit, delete the stage, commit.
     pub async fn finish(
         mut self,
         principal: &Principal,
@@ -707,34 +773,82 @@ impl SubmissionWriter {
         self.flush().await?;
         let review_id = self.start.review_id;
         let agency_id = self.start.agency_id.clone();
-        let request = Store::fetch_request(&mut *self.transaction, review_id, &agency_id, true)
+        let mut transaction = self.parts.pool.begin().await?;
+        // The stage first, locked: the sweep skips it from here on, or has deleted it.
+        let stage: Option<Uuid> = sqlx::query_scalar(
+            "SELECT stage_id FROM staged_submissions WHERE stage_id = $1 FOR UPDATE",
+        )
+        .bind(self.stage_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if stage.is_none() {
+            self.done = true;
+            return Err(SubmissionsError::StageDiscarded);
+        }
+        let request = Store::fetch_request(&mut *transaction, review_id, &agency_id, true)
             .await?
             .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id.clone()))?;
+        let report_id = Uuid::now_v7();
         // The content is known only once the stream ended, so the key is made here.
         let key = RequestKey {
             operation: "SubmitAgencyReport",
             request_id: self.start.request_id.clone(),
             fingerprint: content_hash.as_bytes().to_vec(),
         };
-        let replayed =
-            idempotency::claim_by(&mut self.transaction, principal, &key, self.report_id).await?;
+        let replayed = idempotency::claim_by(&mut transaction, principal, &key, report_id).await?;
         if let Some(existing) = replayed {
-            self.transaction.rollback().await?;
+            transaction.rollback().await?;
+            self.discard().await;
             return receipt_of(&self.parts.pool, existing)
                 .await?
                 .ok_or_else(|| SubmissionsError::RequestNotFound(agency_id));
         }
-        // Re-check under the lock: the panel may have decided while the stream ran.
+        // Checked again under the lock: the panel may have decided while the stream ran.
         domain::may_submit(request.status()).map_err(SubmissionsError::Decision)?;
         let version = request.latest_version + 1;
         let now = self.parts.clock.now();
-        sqlx::query("UPDATE agency_reports SET version = $2, entry_count = $3, content_hash = $4, submitted_at = $5 WHERE id = $1")
-            .bind(self.report_id)
-            .bind(version)
-            .bind(self.written)
-            .bind(&content_hash)
-            .bind(now)
-            .execute(&mut *self.transaction)
+        let start = &self.start;
+        sqlx::query(
+            "INSERT INTO agency_reports (id, review_id, agency_id, version, status, author_name, author_role, summary,
+                 analysis_of_involvement, what_went_well, what_could_have_been_better, learning, entry_count,
+                 content_hash, submitted_at, submitted_by)
+             VALUES ($1, $2, $3, $4, 'SUBMITTED', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(report_id)
+        .bind(review_id)
+        .bind(&agency_id)
+        .bind(version)
+        .bind(&start.author_name)
+        .bind(&start.author_role)
+        .bind(&start.narrative.summary)
+        .bind(&start.narrative.analysis_of_involvement)
+        .bind(&start.narrative.what_went_well)
+        .bind(&start.narrative.what_could_have_been_better)
+        .bind(&start.narrative.learning)
+        .bind(self.staged)
+        .bind(&content_hash)
+        .bind(now)
+        .bind(&principal.subject)
+        .execute(&mut *transaction)
+        .await?;
+        let moved = sqlx::query(
+            "INSERT INTO chronology_entries (report_id, seq, review_id, occurred_on, time_of_day, service,
+                 practitioner_name, practitioner_role, description, outcome)
+             SELECT $1, seq, $2, occurred_on, time_of_day, service, practitioner_name, practitioner_role, description, outcome
+             FROM staged_entries WHERE stage_id = $3",
+        )
+        .bind(report_id)
+        .bind(review_id)
+        .bind(self.stage_id)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if i64::try_from(moved).ok() != Some(self.staged) {
+            return Err(SubmissionsError::StageDiscarded);
+        }
+        sqlx::query("DELETE FROM staged_submissions WHERE stage_id = $1")
+            .bind(self.stage_id)
+            .execute(&mut *transaction)
             .await?;
         sqlx::query(
             "UPDATE report_requests SET status = 'SUBMITTED', latest_version = $3, decision_note = '', updated_at = $4
@@ -744,7 +858,7 @@ impl SubmissionWriter {
         .bind(&agency_id)
         .bind(version)
         .bind(now)
-        .execute(&mut *self.transaction)
+        .execute(&mut *transaction)
         .await?;
         let practitioners = std::mem::take(&mut self.practitioners)
             .into_iter()
@@ -757,13 +871,13 @@ impl SubmissionWriter {
         let body = Body::AgencyReportSubmitted(ev::AgencyReportSubmitted {
             agency_id: agency_id.clone(),
             version,
-            entry_count: self.written,
+            entry_count: self.staged,
             content_hash: content_hash.clone(),
             practitioners,
         });
         self.parts
             .record_command(
-                &mut self.transaction,
+                &mut transaction,
                 principal,
                 "SubmitAgencyReport",
                 review_id,
@@ -771,15 +885,49 @@ impl SubmissionWriter {
                 [body],
             )
             .await?;
-        self.transaction.commit().await?;
+        transaction.commit().await?;
+        self.done = true;
         Ok(Receipt {
             review_id,
             agency_id,
             version,
-            entry_count: self.written,
+            entry_count: self.staged,
             content_hash,
             submitted_at: now,
         })
+    }
+
+    /// Deletes the stage now (its entries go with it); a failure is left to the sweep.
+    async fn discard(&mut self) {
+        self.done = true;
+        delete_stage(&self.parts.pool, self.stage_id).await;
+    }
+}
+
+async fn delete_stage(pool: &PgPool, stage_id: Uuid) {
+    let deleted = sqlx::query("DELETE FROM staged_submissions WHERE stage_id = $1")
+        .bind(stage_id)
+        .execute(pool)
+        .await;
+    if let Err(error) = deleted {
+        tracing::warn!(%stage_id, %error, "submission stage not deleted; the stage sweep will");
+    }
+}
+
+/// A stream that ended without a receipt (refused, cancelled, cut off) leaves nothing: its
+/// stage is deleted in the background, as the handler that dropped it may itself have been
+/// dropped. Should that fail (or the process die first), the stage sweep deletes it.
+impl Drop for SubmissionWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.parts.pool.clone();
+        let stage_id = self.stage_id;
+        runtime.spawn(async move { delete_stage(&pool, stage_id).await });
     }
 }
 

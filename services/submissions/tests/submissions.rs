@@ -86,8 +86,8 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
     let review_id = service.review_with_agencies(&["police"]).await;
     let token = service.agency_token("police");
 
-    // The connection is cut after 2,500 entries: more than one ingest batch (2,000), so
-    // the service has written rows (uncommitted) that must go with the broken stream.
+    // The connection is cut after 2,500 entries: more than one staging batch (500), so the
+    // service has committed staged entries that must go with the broken stream.
     let (sender, receiver) = tokio::sync::mpsc::channel(3_000);
     sender
         .send(header("cut", &review_id, "police", 5_000))
@@ -109,16 +109,10 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
             ))
             .await
     });
-    // The table grows as soon as the first batch is inserted, committed or not.
     cspr_platform::testing::wait_until(
-        "the first ingest batch written",
+        "staged batches committed",
         cspr_platform::testing::DEADLINE,
-        || async {
-            sqlx::query_scalar::<_, i64>("SELECT pg_relation_size('chronology_entries')")
-                .fetch_one(service.store.pool())
-                .await
-                .is_ok_and(|size| size > 0)
-        },
+        || async { common::staged(&service).await.1 >= 2_000 },
     )
     .await;
     call.abort();
@@ -170,6 +164,11 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
         (0, 0),
         "nothing of the broken streams remains"
     );
+    assert_eq!(
+        common::staged(&service).await,
+        (0, 0),
+        "their stages are gone"
+    );
 
     // A whole submission afterwards is version 1: no version was used up.
     let entries: Vec<_> = (0..10)
@@ -187,9 +186,16 @@ async fn a_stream_that_breaks_off_or_ends_early_stores_nothing() {
     service.stop().await;
 }
 
-/// Waits until no other session holds a lock on the report tables: the broken
-/// submissions' transactions have ended (rolled back, or committed if the code were wrong).
+/// Waits until the broken submissions have deleted their stages and no other session holds
+/// a lock on the report tables (their transactions have ended, rolled back, or committed if
+/// the code were wrong).
 async fn wait_for_writers_to_finish(service: &TestSubmissions) {
+    cspr_platform::testing::wait_until(
+        "the broken submissions' stages deleted",
+        cspr_platform::testing::DEADLINE,
+        || async { common::staged(service).await == (0, 0) },
+    )
+    .await;
     cspr_platform::testing::wait_until(
         "the submission transactions to end",
         cspr_platform::testing::DEADLINE,

@@ -28,6 +28,8 @@ pub type TestSubmissions = TestApp<AgencySubmissionsClient<Channel>, Store>;
 pub trait SubmissionsTest {
     /// On `today` (YYYY-MM-DD).
     async fn start(today: &str) -> Self;
+    /// On `today`, with `config` (its reminder sweep left to the test).
+    async fn start_with(today: &str, config: SubmissionsConfig) -> Self;
     /// Publishes a registry event for `review_id` (by the partnership administrator) and
     /// waits until the service consumed it.
     async fn registry_event(&self, review_id: &str, body: Body) -> cspr_proto::events::v1::Event;
@@ -40,10 +42,14 @@ pub trait SubmissionsTest {
 
 impl SubmissionsTest for TestSubmissions {
     async fn start(today: &str) -> Self {
+        Self::start_with(today, SubmissionsConfig::default()).await
+    }
+
+    async fn start_with(today: &str, config: SubmissionsConfig) -> Self {
         let setup = TestSetup::new(cspr_submissions::SERVICE_NAME, date(today)).await;
         let config = SubmissionsConfig {
             sweep_interval: Duration::from_secs(3600),
-            ..SubmissionsConfig::default()
+            ..config
         };
         setup
             .serve_app(
@@ -202,4 +208,14 @@ pub async fn chronology(
         entries.push(entry?);
     }
     Ok(entries)
+}
+
+/// How many submissions are staged, and how many entries in them.
+pub async fn staged(service: &TestSubmissions) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM staged_submissions), (SELECT count(*) FROM staged_entries)",
+    )
+    .fetch_one(service.store.pool())
+    .await
+    .expect("staged")
 }
