@@ -8,122 +8,9 @@ use std::time::Duration;
 
 use cspr_platform::testing;
 
-const SECRET: &str = "binary-test-secret-0123456789";
+mod common;
 
-fn cspr() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cspr"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    command
-}
-
-/// A running `cspr serve all`, killed when dropped so that a failed test leaves no process
-/// holding database connections behind.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
-}
-
-/// What one `cspr serve all` of a test needs of its own: a port and a database per service,
-/// a subject prefix, a mail folder; cleaned up when dropped (after a failed test too).
-struct Isolated {
-    /// (service, address, database URL) for every service of the build.
-    services: Vec<(&'static str, String, String)>,
-    prefix: String,
-    mail_dir: tempfile::TempDir,
-}
-
-impl Isolated {
-    fn new() -> Self {
-        let services = cspr_platform::config::SERVICE_NAMES
-            .into_iter()
-            .map(|name| {
-                (
-                    name,
-                    format!("127.0.0.1:{}", free_port()),
-                    testing::service_config(name).database_url,
-                )
-            })
-            .collect();
-        Self {
-            services,
-            prefix: testing::unique("bin"),
-            mail_dir: tempfile::tempdir().expect("mail folder"),
-        }
-    }
-
-    fn addr(&self, service: &str) -> String {
-        self.services
-            .iter()
-            .find(|(name, _, _)| *name == service)
-            .map(|(_, addr, _)| addr.clone())
-            .unwrap_or_default()
-    }
-
-    /// `cspr serve all` with this isolation.
-    fn serve(&self) -> Server {
-        let mut command = cspr();
-        command
-            .args(["serve", "all"])
-            .env("CSPR_AUTH_HS256_SECRET", SECRET)
-            .env("CSPR_NATS_URL", testing::nats_url())
-            .env("CSPR_SUBJECT_PREFIX", &self.prefix)
-            .env("CSPR_MAIL_DIR", self.mail_dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (name, addr, database) in &self.services {
-            let upper = name.to_ascii_uppercase();
-            command
-                .env(format!("CSPR_{upper}_ADDR"), addr)
-                .env(format!("CSPR_{upper}_DATABASE_URL"), database);
-        }
-        Server(command.spawn().expect("serve starts"))
-    }
-
-    /// Waits until every service reports SERVING, as a container health check would.
-    fn wait_serving(&self) {
-        for (_, addr, _) in &self.services {
-            let health =
-                testing::eventually_blocking(&format!("{addr} SERVING"), testing::DEADLINE, || {
-                    let health = cspr()
-                        .args(["health", "check", addr])
-                        .output()
-                        .expect("health runs");
-                    health.status.success().then_some(health)
-                });
-            assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
-        }
-    }
-}
-
-impl Drop for Isolated {
-    fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Runtime::new() else {
-            return;
-        };
-        runtime.block_on(async {
-            testing::delete_streams(&testing::nats_url(), &self.prefix).await;
-            for (_, _, database) in &self.services {
-                testing::drop_database(database).await;
-            }
-        });
-    }
-}
+use common::{Isolated, SECRET, Server, cspr, dev_token};
 
 #[test]
 fn a_bad_setting_is_named_and_exits_non_zero() {
@@ -311,14 +198,14 @@ fn serve_token_review_and_a_clean_sigterm() {
 
     // SIGTERM: drains and exits 0.
     let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
+        .args(["-TERM", &server.pid()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let status = testing::eventually_blocking(
         "the process to exit after SIGTERM",
         Duration::from_secs(30),
-        || server.0.try_wait().expect("wait"),
+        || server.child().try_wait().expect("wait"),
     );
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
 }
@@ -662,37 +549,8 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
         "suggestions are not invited"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status();
-    let _ = server.0.wait();
-}
-
-/// A development token from `cspr token create` of the partnership "southvale".
-fn dev_token(roles: &[&str], org: Option<&str>) -> String {
-    let mut command = cspr();
-    command
-        .args([
-            "token",
-            "create",
-            "--partnership",
-            "southvale",
-            "--sub",
-            "someone",
-        ])
-        .env("CSPR_AUTH_HS256_SECRET", SECRET);
-    for role in roles {
-        command.args(["--role", role]);
-    }
-    if let Some(org) = org {
-        command.args(["--org", org]);
-    }
-    let output = command.output().expect("token");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
+    let _ = Command::new("kill").args(["-TERM", &server.pid()]).status();
+    let _ = server.child().wait();
 }
 
 #[test]
@@ -700,10 +558,10 @@ fn serve_reads_the_tls_settings_and_client_commands_verify_the_server() {
     // Arrange: the registry served with TLS and optional mutual TLS, from the env vars an
     // operator sets, with certificates of the test's own CA.
     let pki = testing::TestPki::new();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", testing::free_port());
     let database = testing::service_config("registry").database_url;
     let prefix = testing::unique("bin");
-    let _server = Server(
+    let _server = Server::spawn(
         cspr()
             .args(["serve", "registry"])
             .env("CSPR_AUTH_HS256_SECRET", SECRET)
@@ -717,9 +575,7 @@ fn serve_reads_the_tls_settings_and_client_commands_verify_the_server() {
             .env("CSPR_TLS_CLIENT_AUTH", "optional")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts"),
+            .stderr(Stdio::null()),
     );
     let ca = pki.ca_file();
     let police = pki.agency_client("police-north");

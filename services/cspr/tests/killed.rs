@@ -8,13 +8,17 @@
 //! so the receiving server can tell it is one.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cspr_platform::config::PlatformConfig;
 use cspr_platform::testing::{self, DEADLINE, SmtpSink, mail_header};
 use cspr_proto::events::v1::{AgencyReportRequested, event::Body};
 use cspr_proto::google::r#type::Date;
+
+use common::{Server, cspr};
 
 /// Emails in the burst.
 const EMAILS: usize = 200;
@@ -32,42 +36,29 @@ const CLAIM: Duration = Duration::from_secs(3);
 /// machine.
 const UNRECORDABLE: Duration = Duration::from_millis(500);
 
-/// The `cspr serve` process, killed when dropped so that a failed test leaves none behind.
-struct Serving(std::process::Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(platform: &PlatformConfig, addr: &str, database_url: &str, smtp_url: &str) -> Serving {
-    let child = Command::new(env!("CARGO_BIN_EXE_cspr"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["serve", "notifications"])
-        .env(
-            "CSPR_AUTH_HS256_SECRET",
-            std::str::from_utf8(testing::TEST_SECRET).expect("text"),
-        )
-        .env("CSPR_AUTH_ISSUER", "cspr-test")
-        .env("CSPR_NATS_URL", &platform.nats_url)
-        .env("CSPR_SUBJECT_PREFIX", &platform.subject_prefix)
-        .env("CSPR_NOTIFICATIONS_ADDR", addr)
-        .env("CSPR_NOTIFICATIONS_DATABASE_URL", database_url)
-        .env("CSPR_SMTP_URL", smtp_url)
-        .env("CSPR_MAIL_CONCURRENCY", CONCURRENCY.to_string())
-        .env(
-            "CSPR_MAIL_CLAIM",
-            humantime::format_duration(CLAIM).to_string(),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    Serving(child)
+fn serve(platform: &PlatformConfig, addr: &str, database_url: &str, smtp_url: &str) -> Server {
+    Server::spawn(
+        cspr()
+            .args(["serve", "notifications"])
+            .env(
+                "CSPR_AUTH_HS256_SECRET",
+                std::str::from_utf8(testing::TEST_SECRET).expect("text"),
+            )
+            .env("CSPR_AUTH_ISSUER", "cspr-test")
+            .env("CSPR_NATS_URL", &platform.nats_url)
+            .env("CSPR_SUBJECT_PREFIX", &platform.subject_prefix)
+            .env("CSPR_NOTIFICATIONS_ADDR", addr)
+            .env("CSPR_NOTIFICATIONS_DATABASE_URL", database_url)
+            .env("CSPR_SMTP_URL", smtp_url)
+            .env("CSPR_MAIL_CONCURRENCY", CONCURRENCY.to_string())
+            .env(
+                "CSPR_MAIL_CLAIM",
+                humantime::format_duration(CLAIM).to_string(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )
 }
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -118,9 +109,9 @@ async fn killed_mid_burst_and_restarted_every_email_arrives_once() {
         },
     )
     .await;
-    serving.0.kill().expect("SIGKILL");
+    serving.child().kill().expect("SIGKILL");
     let killed_at = Instant::now();
-    serving.0.wait().expect("reaped");
+    serving.child().wait().expect("reaped");
     let at_kill = smtp.arrivals().len();
 
     // Start it again on the same database and streams.

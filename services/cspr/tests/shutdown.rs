@@ -5,12 +5,15 @@
 //! a client never hangs up its Watch stream, logging what it cut off. Every review it
 //! acknowledged is stored once, and none it did not.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{Server, cspr};
 use cspr_platform::testing;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::CreateReviewRequest;
@@ -25,18 +28,6 @@ const DRAIN: Duration = Duration::from_secs(2);
 const GRACE: Duration = Duration::from_secs(6);
 /// Concurrent clients creating reviews, each on its own connection.
 const CLIENTS: usize = 4;
-
-/// The `cspr serve` process, killed when dropped so that a failed test leaves none behind.
-struct Serving(Option<std::process::Child>);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn endpoint(addr: &str) -> Endpoint {
     Endpoint::from_shared(format!("http://{addr}"))
@@ -137,34 +128,31 @@ async fn sigterm_under_load_drains_not_serving_finishes_calls_and_exits_within_t
     let database_url = testing::service_config("registry").database_url;
     let platform = testing::platform_config(&testing::nats_url());
     let prefix = platform.subject_prefix.clone();
-    let child = Command::new(env!("CARGO_BIN_EXE_cspr"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["serve", "registry"])
-        .env(
-            "CSPR_AUTH_HS256_SECRET",
-            std::str::from_utf8(testing::TEST_SECRET).expect("text"),
-        )
-        .env("CSPR_AUTH_ISSUER", "cspr-test")
-        .env("CSPR_NATS_URL", &platform.nats_url)
-        .env("CSPR_SUBJECT_PREFIX", &prefix)
-        .env("CSPR_REGISTRY_ADDR", &addr)
-        .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
-        .env(
-            "CSPR_SHUTDOWN_DRAIN",
-            humantime::format_duration(DRAIN).to_string(),
-        )
-        .env(
-            "CSPR_SHUTDOWN_GRACE",
-            humantime::format_duration(GRACE).to_string(),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut serving = Serving(Some(child));
-    let pid = serving.0.as_ref().map(|child| child.id()).expect("pid");
+    let mut serving = Server::spawn(
+        cspr()
+            .args(["serve", "registry"])
+            .env(
+                "CSPR_AUTH_HS256_SECRET",
+                std::str::from_utf8(testing::TEST_SECRET).expect("text"),
+            )
+            .env("CSPR_AUTH_ISSUER", "cspr-test")
+            .env("CSPR_NATS_URL", &platform.nats_url)
+            .env("CSPR_SUBJECT_PREFIX", &prefix)
+            .env("CSPR_REGISTRY_ADDR", &addr)
+            .env("CSPR_REGISTRY_DATABASE_URL", &database_url)
+            .env(
+                "CSPR_SHUTDOWN_DRAIN",
+                humantime::format_duration(DRAIN).to_string(),
+            )
+            .env(
+                "CSPR_SHUTDOWN_GRACE",
+                humantime::format_duration(GRACE).to_string(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let pid = serving.pid();
     testing::wait_serving(endpoint(&addr).connect_lazy(), cspr_registry::GRPC_NAME).await;
     let token = testing::token(
         &platform,
@@ -236,11 +224,11 @@ async fn sigterm_under_load_drains_not_serving_finishes_calls_and_exits_within_t
     let signalled_at = Instant::now();
     signalled.store(true, Ordering::SeqCst);
     let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let child = serving.0.take().expect("the process");
+    let child = serving.take();
     let exit = tokio::time::timeout(
         GRACE + Duration::from_secs(10),
         tokio::task::spawn_blocking(move || {

@@ -7,47 +7,41 @@
 //! test-support build (this test's) makes the task named by `CSPR_TEST_FAIL_TASK` panic on
 //! `SIGUSR1`.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::{Server, cspr};
 use cspr_platform::testing;
 use tokio_stream::StreamExt;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
-}
-
 #[tokio::test]
 async fn a_dead_consumer_turns_the_service_not_serving_and_serve_exits_non_zero() {
     // Arrange: `cspr serve actions`, its registry consumer marked for the fault.
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", testing::free_port());
     let database_url = testing::service_config("actions").database_url;
     let prefix = testing::unique("sup");
-    let server = Command::new(env!("CARGO_BIN_EXE_cspr"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["serve", "actions"])
-        .env(
-            "CSPR_AUTH_HS256_SECRET",
-            "supervision-test-secret-0123456789",
-        )
-        .env("CSPR_NATS_URL", testing::nats_url())
-        .env("CSPR_SUBJECT_PREFIX", &prefix)
-        .env("CSPR_ACTIONS_ADDR", &addr)
-        .env("CSPR_ACTIONS_DATABASE_URL", &database_url)
-        .env("CSPR_TEST_FAIL_TASK", "actions/consumer of registry")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let pid = server.id();
+    let mut server = Server::spawn(
+        cspr()
+            .args(["serve", "actions"])
+            .env(
+                "CSPR_AUTH_HS256_SECRET",
+                "supervision-test-secret-0123456789",
+            )
+            .env("CSPR_NATS_URL", testing::nats_url())
+            .env("CSPR_SUBJECT_PREFIX", &prefix)
+            .env("CSPR_ACTIONS_ADDR", &addr)
+            .env("CSPR_ACTIONS_DATABASE_URL", &database_url)
+            .env("CSPR_TEST_FAIL_TASK", "actions/consumer of registry")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let pid = server.pid();
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect_lazy();
@@ -65,7 +59,7 @@ async fn a_dead_consumer_turns_the_service_not_serving_and_serve_exits_non_zero(
 
     // Act: the consumer task dies.
     let signalled = Command::new("kill")
-        .args(["-USR1", &pid.to_string()])
+        .args(["-USR1", &pid])
         .status()
         .expect("kill");
     assert!(signalled.success());
@@ -80,9 +74,10 @@ async fn a_dead_consumer_turns_the_service_not_serving_and_serve_exits_non_zero(
     assert_eq!(next.status, ServingStatus::NotServing as i32);
     drop(statuses);
     drop(health);
+    let child = server.take();
     let output = tokio::time::timeout(
         Duration::from_secs(30),
-        tokio::task::spawn_blocking(move || server.wait_with_output()),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
     )
     .await
     .expect("serve exits")
