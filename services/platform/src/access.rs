@@ -7,6 +7,8 @@
 //! and pass plain values ([`ReviewFacts`]); nothing here reads a database, which keeps every
 //! rule unit-tested below.
 //!
+//! Which of these decisions each RPC takes is the table in [`rules`], which api.md shows.
+//!
 //! The role matrix is api.md's: the partnership and panel read everything of their
 //! partnership's reviews, the reviewer the reviews they are appointed to, an agency (claim
 //! `org`) only its own reports and actions, family liaison the family engagement (and the
@@ -15,6 +17,8 @@
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
+
+pub mod rules;
 use crate::error::ServiceError;
 
 /// What a service knows of the review a resource belongs to.
@@ -179,6 +183,15 @@ impl Work {
         }
     }
 
+    /// Who besides the appointed reviewer does this work.
+    pub const fn doers(self) -> &'static [Role] {
+        match self {
+            Work::OverviewReport => &[],
+            Work::PractitionerEngagement => &[Role::PartnershipAdmin],
+            Work::FamilyEngagement => &[Role::FamilyLiaison],
+        }
+    }
+
     fn refusal(self) -> &'static str {
         match self {
             Work::OverviewReport => {
@@ -295,13 +308,8 @@ pub fn reach(principal: &Principal, area: Area) -> Result<Reach, Denied> {
 /// Whether the caller may do `work` on this review.
 pub fn may_do(principal: &Principal, review: ReviewFacts<'_>, work: Work) -> Result<(), Denied> {
     same_partnership(principal, review)?;
-    let appointed = is_appointed_reviewer(principal, review.reviewer_subject);
-    let allowed = match work {
-        Work::OverviewReport => appointed,
-        Work::PractitionerEngagement => appointed || principal.has(Role::PartnershipAdmin),
-        Work::FamilyEngagement => appointed || principal.has(Role::FamilyLiaison),
-    };
-    if allowed {
+    if is_appointed_reviewer(principal, review.reviewer_subject) || has_any(principal, work.doers())
+    {
         Ok(())
     } else {
         Err(Denied::Forbidden(work.refusal()))
