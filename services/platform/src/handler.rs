@@ -8,11 +8,16 @@
 //! A read comes back as a [`ReviewRead`], which records the read with the same caller,
 //! action and area once the handler has read what it answers with.
 
+use uuid::Uuid;
+
+use crate::access::rules::Rule;
 use crate::access::{Access, Area, Work};
+use crate::audit::AuditEntry;
 use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::projection::reviews::{self, ReviewView};
 use crate::store::StoreParts;
+use crate::values::uuid_field;
 
 impl StoreParts {
     /// The review a request names in its `review_id` field ([`reviews::load_requested`]):
@@ -24,6 +29,63 @@ impl StoreParts {
         raw_review_id: &str,
     ) -> Result<V, ServiceError> {
         reviews::load_requested(&self.pool, &principal.partnership, raw_review_id).await
+    }
+
+    /// The review a request names, decided by the RPC's `rule` in its three steps
+    /// ([`crate::access::rules`]): the caller's roles before the review is loaded, then the
+    /// tenant (NOT_FOUND), then the review's facts; a refusal by roles or facts audited for
+    /// the rule's method. The read (for a read) is recorded once the handler has it
+    /// ([`ReviewRead::record`]).
+    pub async fn authorized_review<'a, V: ReviewView>(
+        &'a self,
+        principal: &'a Principal,
+        raw_review_id: &str,
+        rule: &'static Rule,
+    ) -> Result<ReviewRead<'a, V>, ServiceError> {
+        let review_id = uuid_field("review_id", raw_review_id)?;
+        let resource = |review_id: Uuid| {
+            rule.area().map_or_else(
+                || format!("reviews/{review_id}"),
+                |area| area.resource(review_id),
+            )
+        };
+        if let Err(denied) = rule.gate(principal) {
+            self.audit
+                .record_refusal(&AuditEntry {
+                    principal,
+                    action: rule.method,
+                    review_id: Some(review_id),
+                    resource: resource(review_id),
+                    outcome: denied.code(),
+                })
+                .await;
+            return Err(denied.into());
+        }
+        let review: V = reviews::load(&self.pool, &principal.partnership, review_id).await?;
+        let access = match rule.on_review(principal, review.common().facts()) {
+            Ok(access) => access,
+            Err(denied) => {
+                self.audit
+                    .record_refusal_on_review(
+                        principal,
+                        rule.method,
+                        review_id,
+                        resource(review_id),
+                        denied.code(),
+                    )
+                    .await;
+                return Err(denied.into());
+            }
+        };
+        Ok(ReviewRead {
+            review,
+            access,
+            parts: self,
+            principal,
+            area: rule.area(),
+            resource: resource(review_id),
+            action: rule.method,
+        })
     }
 
     /// [`StoreParts::requested_review`] for the caller to read `area` of it: the review and
@@ -42,12 +104,14 @@ impl StoreParts {
             .audit
             .read_checked(principal, review.common(), area, action)
             .await?;
+        let resource = area.resource(review.common().review_id);
         Ok(ReviewRead {
             review,
             access,
             parts: self,
             principal,
-            area,
+            area: Some(area),
+            resource,
             action,
         })
     }
@@ -79,7 +143,10 @@ pub struct ReviewRead<'a, V> {
     pub access: Access,
     parts: &'a StoreParts,
     principal: &'a Principal,
-    area: Area,
+    /// The area read, if the rule names one.
+    area: Option<Area>,
+    /// What the audit record of the read names (the area's resource, or the review's).
+    resource: String,
     action: &'a str,
 }
 
@@ -87,8 +154,12 @@ impl<V: ReviewView> ReviewRead<'_, V> {
     /// Records the read of the area (`reviews/<id>/<area>`): a read is answered only once its
     /// record is committed ([`crate::audit::AuditLog::record_read`]).
     pub async fn record(&self) -> Result<(), ServiceError> {
-        let review_id = self.review.common().review_id;
-        self.record_of(self.area.resource(review_id)).await
+        self.record_of(self.resource.clone()).await
+    }
+
+    /// The area read, if the rule names one.
+    pub fn area(&self) -> Option<Area> {
+        self.area
     }
 
     /// [`ReviewRead::record`] of one resource of the area (one member, one agency's report).
