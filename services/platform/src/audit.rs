@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::access::rules::Rule;
 use crate::access::{self, Access, Area, Denied, Work};
 use crate::auth::{Principal, Role};
 use crate::clock::Clock;
@@ -238,6 +239,30 @@ impl AuditLog {
                 review_id,
                 resource,
                 outcome: "PERMISSION_DENIED",
+            })
+            .await;
+        }
+        decision
+    }
+
+    /// Step 1 of an RPC's `rule` ([`crate::access::rules`]): the caller's roles, before
+    /// anything is loaded; a refusal audited first (outcome `PERMISSION_DENIED` on
+    /// `resource`, of the review if one is named).
+    pub async fn gate(
+        &self,
+        principal: &Principal,
+        rule: &Rule,
+        review_id: Option<Uuid>,
+        resource: String,
+    ) -> Result<(), Denied> {
+        let decision = rule.gate(principal);
+        if let Err(denied) = &decision {
+            self.record_refusal(&AuditEntry {
+                principal,
+                action: rule.method,
+                review_id,
+                resource,
+                outcome: denied.code(),
             })
             .await;
         }

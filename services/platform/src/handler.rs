@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::access::rules::Rule;
 use crate::access::{Access, Area, Work};
-use crate::audit::AuditEntry;
 use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::projection::reviews::{self, ReviewView};
@@ -49,18 +48,9 @@ impl StoreParts {
                 |area| area.resource(review_id),
             )
         };
-        if let Err(denied) = rule.gate(principal) {
-            self.audit
-                .record_refusal(&AuditEntry {
-                    principal,
-                    action: rule.method,
-                    review_id: Some(review_id),
-                    resource: resource(review_id),
-                    outcome: denied.code(),
-                })
-                .await;
-            return Err(denied.into());
-        }
+        self.audit
+            .gate(principal, rule, Some(review_id), resource(review_id))
+            .await?;
         let review: V = reviews::load(&self.pool, &principal.partnership, review_id).await?;
         let access = match rule.on_review(principal, review.common().facts()) {
             Ok(access) => access,

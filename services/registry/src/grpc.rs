@@ -108,11 +108,10 @@ impl RegistryApi {
         rule: &'static Rule,
         review_id: Option<Uuid>,
     ) -> Result<(), Status> {
-        if let Err(denied) = rule.gate(principal) {
-            self.audit_refusal(principal, rule.method, review_id).await;
-            return Err(denied.into());
-        }
-        Ok(())
+        let audit = self.store.audit_log();
+        Ok(audit
+            .gate(principal, rule, review_id, resource(review_id))
+            .await?)
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
