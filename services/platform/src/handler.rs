@@ -1,17 +1,19 @@
 //! The step the services' gRPC handlers on a review's resources take first, once they have
-//! their caller ([`crate::auth::caller`]): load the review the request names, in the caller's
-//! partnership, and decide what the caller may read of it or do on it, a refusal audited.
+//! their caller ([`crate::auth::caller`]): decide by the RPC's rule ([`crate::access::rules`])
+//! whether the caller may call it on the review the request names — the caller's roles
+//! before anything is loaded, then the review in the caller's partnership, then its facts —
+//! a refusal audited.
 //!
 //! Each service wrote this as two or three adapters of its own (load, then check and audit)
 //! called one after the other in every handler; here it is one call on the service's
-//! [`StoreParts`] (which its store dereferences to), for the service's [`Area`] or [`Work`].
-//! A read comes back as a [`ReviewRead`], which records the read with the same caller,
-//! action and area once the handler has read what it answers with.
+//! [`StoreParts`] (which its store dereferences to). It comes back as a [`ReviewRead`], which
+//! records the read with the same caller, action and area once the handler has read what it
+//! answers with.
 
 use uuid::Uuid;
 
 use crate::access::rules::Rule;
-use crate::access::{Access, Area, Work};
+use crate::access::{Access, Area};
 use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::projection::reviews::{self, ReviewView};
@@ -77,53 +79,9 @@ impl StoreParts {
             action: rule.method,
         })
     }
-
-    /// [`StoreParts::requested_review`] for the caller to read `area` of it: the review and
-    /// what the caller may see of it, or the refusal, audited for `action`
-    /// ([`crate::audit::AuditLog::read_checked`]). The read itself is recorded once the
-    /// handler has it ([`ReviewRead::record`]).
-    pub async fn review_to_read<'a, V: ReviewView>(
-        &'a self,
-        principal: &'a Principal,
-        raw_review_id: &str,
-        area: Area,
-        action: &'a str,
-    ) -> Result<ReviewRead<'a, V>, ServiceError> {
-        let review: V = self.requested_review(principal, raw_review_id).await?;
-        let access = self
-            .audit
-            .read_checked(principal, review.common(), area, action)
-            .await?;
-        let resource = area.resource(review.common().review_id);
-        Ok(ReviewRead {
-            review,
-            access,
-            parts: self,
-            principal,
-            area: Some(area),
-            resource,
-            action,
-        })
-    }
-
-    /// [`StoreParts::requested_review`] for the caller to do `work` on it: the review, or the
-    /// refusal, audited for `action` ([`crate::audit::AuditLog::may_do_checked`]).
-    pub async fn review_to_work_on<V: ReviewView>(
-        &self,
-        principal: &Principal,
-        raw_review_id: &str,
-        work: Work,
-        action: &str,
-    ) -> Result<V, ServiceError> {
-        let review: V = self.requested_review(principal, raw_review_id).await?;
-        self.audit
-            .may_do_checked(principal, review.common(), work, action)
-            .await?;
-        Ok(review)
-    }
 }
 
-/// A read of one review's area the caller is allowed ([`StoreParts::review_to_read`]), with
+/// A read of one review the caller is allowed ([`StoreParts::authorized_review`]), with
 /// what its audit record names: the caller, the action and the area.
 #[derive(Debug)]
 pub struct ReviewRead<'a, V> {

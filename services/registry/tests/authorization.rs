@@ -14,16 +14,15 @@ use tonic::Status;
 /// before the body is validated), its answer without the reply.
 macro_rules! minimal {
     ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {
-        $client
-            .$method(authed(
-                pb::$request {
-                    review_id: $review_id,
-                    ..Default::default()
-                },
-                &$token,
-            ))
-            .await
-            .map(drop)
+        {
+            // Some requests have no field but the review's.
+            #[allow(clippy::needless_update)]
+            let request = pb::$request {
+                review_id: $review_id,
+                ..Default::default()
+            };
+            $client.$method(authed(request, &$token)).await.map(drop)
+        }
     };
 }
 
