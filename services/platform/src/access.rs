@@ -14,6 +14,8 @@
 //! `org`) only its own reports and actions, family liaison the family engagement (and the
 //! review record), the auditor everything read-only with family data redacted.
 
+use std::borrow::Cow;
+
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
@@ -215,7 +217,7 @@ pub enum Denied {
     NotFound,
     /// The caller's roles or appointment do not allow this.
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Cow<'static, str>),
 }
 
 impl Denied {
@@ -285,7 +287,7 @@ pub fn read(principal: &Principal, review: ReviewFacts<'_>, area: Area) -> Resul
     {
         return Ok(Access::Agency(org.to_string()));
     }
-    Err(Denied::Forbidden(area.refusal()))
+    Err(Denied::Forbidden(area.refusal().into()))
 }
 
 /// What the caller may list of `area` across the partnership's reviews.
@@ -302,7 +304,7 @@ pub fn reach(principal: &Principal, area: Area) -> Result<Reach, Denied> {
     {
         return Ok(Reach::Agency(org.to_string()));
     }
-    Err(Denied::Forbidden(area.refusal()))
+    Err(Denied::Forbidden(area.refusal().into()))
 }
 
 /// Whether the caller may do `work` on this review.
@@ -312,7 +314,7 @@ pub fn may_do(principal: &Principal, review: ReviewFacts<'_>, work: Work) -> Res
     {
         Ok(())
     } else {
-        Err(Denied::Forbidden(work.refusal()))
+        Err(Denied::Forbidden(work.refusal().into()))
     }
 }
 
@@ -521,6 +523,6 @@ mod tests {
     #[test]
     fn refusals_name_their_code() {
         assert_eq!(Denied::NotFound.code(), "NOT_FOUND");
-        assert_eq!(Denied::Forbidden("no").code(), "PERMISSION_DENIED");
+        assert_eq!(Denied::Forbidden("no".into()).code(), "PERMISSION_DENIED");
     }
 }

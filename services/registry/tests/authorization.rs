@@ -13,17 +13,15 @@ use tonic::Status;
 /// A call of `method` with a minimal body naming the review (authorization is decided
 /// before the body is validated), its answer without the reply.
 macro_rules! minimal {
-    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {
-        {
-            // Some requests have no field but the review's.
-            #[allow(clippy::needless_update)]
-            let request = pb::$request {
-                review_id: $review_id,
-                ..Default::default()
-            };
-            $client.$method(authed(request, &$token)).await.map(drop)
-        }
-    };
+    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {{
+        // Some requests have no field but the review's.
+        #[allow(clippy::needless_update)]
+        let request = pb::$request {
+            review_id: $review_id,
+            ..Default::default()
+        };
+        $client.$method(authed(request, &$token)).await.map(drop)
+    }};
 }
 
 #[tokio::test]

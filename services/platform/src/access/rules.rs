@@ -14,6 +14,8 @@
 //! [`decide`] is the three steps at once on plain facts, which the matrix tests use to
 //! predict every answer; handlers take the steps as they load what they need.
 
+use std::borrow::Cow;
+
 use crate::auth::{Principal, Role};
 use crate::error::ServiceError;
 
@@ -42,18 +44,6 @@ pub const SERVICES: [&str; 6] = [
     FAMILY,
     ACTIONS,
     NOTIFICATIONS,
-];
-
-/// Every role, for tables and matrices that go through them all.
-pub const ROLES: [Role; 8] = [
-    Role::PartnershipAdmin,
-    Role::PanelChair,
-    Role::PanelMember,
-    Role::Reviewer,
-    Role::Agency,
-    Role::FamilyLiaison,
-    Role::Auditor,
-    Role::Operations,
 ];
 
 const ADMIN: &[Role] = &[Role::PartnershipAdmin];
@@ -397,19 +387,25 @@ impl Who {
                 roles
             }
         };
-        // In the order of [`ROLES`], once each: the table reads the same everywhere.
-        roles.sort_by_key(|role| ROLES.iter().position(|known| known == role));
+        // In the order of [`Role::ALL`], once each: the table reads the same everywhere.
+        roles.sort_by_key(|role| Role::ALL.iter().position(|known| known == role));
         roles.dedup();
         roles
     }
 
-    fn refusal(self) -> &'static str {
+    fn refusal(self) -> Cow<'static, str> {
         match self {
-            Who::Roles(_) => "this needs another role",
-            Who::Readers(area) | Who::WholeArea(area) => area.refusal(),
-            Who::Work(work) => work.refusal(),
-            Who::OwnAgency => "this is for an agency, on its own behalf",
-            Who::RolesOrOwnAgency(_) => "this needs another role, or being the owning agency",
+            Who::Readers(area) | Who::WholeArea(area) => area.refusal().into(),
+            Who::Work(work) => work.refusal().into(),
+            Who::Roles(_) | Who::OwnAgency | Who::RolesOrOwnAgency(_) => format!(
+                "this needs one of the roles: {}",
+                self.roles()
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
         }
     }
 }
@@ -437,20 +433,20 @@ impl Rule {
             Who::Roles(_) => Ok(Access::Full),
             Who::Readers(area) => super::read(principal, review, area),
             Who::WholeArea(area) => match super::read(principal, review, area)? {
-                Access::Agency(_) => Err(Denied::Forbidden(area.refusal())),
+                Access::Agency(_) => Err(Denied::Forbidden(area.refusal().into())),
                 access => Ok(access),
             },
             Who::Work(work) => super::may_do(principal, review, work).map(|()| Access::Full),
             Who::OwnAgency => own_agency(principal)
                 .map(|org| Access::Agency(org.to_string()))
-                .ok_or(Denied::Forbidden(self.who.refusal())),
+                .ok_or_else(|| Denied::Forbidden(self.who.refusal())),
             Who::RolesOrOwnAgency(roles) => {
                 if has_any(principal, roles) {
                     Ok(Access::Full)
                 } else {
                     own_agency(principal)
                         .map(|org| Access::Agency(org.to_string()))
-                        .ok_or(Denied::Forbidden(self.who.refusal()))
+                        .ok_or_else(|| Denied::Forbidden(self.who.refusal()))
                 }
             }
         }
@@ -465,10 +461,10 @@ impl Rule {
             Who::WholeArea(area) => match super::reach(principal, area)? {
                 Reach::Partnership => Ok(Reach::Partnership),
                 Reach::AppointedReviews(_) | Reach::Agency(_) => {
-                    Err(Denied::Forbidden(area.refusal()))
+                    Err(Denied::Forbidden(area.refusal().into()))
                 }
             },
-            Who::Work(work) => Err(Denied::Forbidden(work.refusal())),
+            Who::Work(work) => Err(Denied::Forbidden(work.refusal().into())),
             Who::OwnAgency | Who::RolesOrOwnAgency(_) => {
                 if let Who::RolesOrOwnAgency(roles) = self.who
                     && has_any(principal, roles)
@@ -477,7 +473,7 @@ impl Rule {
                 }
                 own_agency(principal)
                     .map(|org| Reach::Agency(org.to_string()))
-                    .ok_or(Denied::Forbidden(self.who.refusal()))
+                    .ok_or_else(|| Denied::Forbidden(self.who.refusal()))
             }
         }
     }
@@ -491,7 +487,7 @@ impl Rule {
             Access::Full | Access::Redacted => Ok(()),
             Access::Agency(own) if own == owner_agency => Ok(()),
             Access::Agency(_) if self.who == Who::OwnAgency => Err(Denied::Forbidden(
-                "an agency acts only on its own behalf (the token's org)",
+                "an agency acts only on its own behalf (the token's org)".into(),
             )),
             Access::Agency(_) => Err(Denied::NotFound),
         }
@@ -744,7 +740,7 @@ mod tests {
             ReviewFacts::new(PARTNERSHIP, Some("someone")),
         ];
         for rule in RULES {
-            for role in ROLES {
+            for role in Role::ALL {
                 let principal = caller(&[role], "someone", Some("police"));
                 let allowed_somewhere = reviews.iter().any(|review| {
                     decide(

@@ -53,7 +53,7 @@ impl Matrix<'_> {
     pub fn callers(&self, service: &TestService) -> Vec<Caller> {
         let mut shapes: Vec<(String, Vec<Role>, String, Option<String>)> =
             vec![("no role".into(), Vec::new(), "nobody".into(), None)];
-        for role in rules::ROLES {
+        for role in Role::ALL {
             match role {
                 Role::Reviewer => {
                     shapes.push((
