@@ -8,8 +8,6 @@ use crate::domain::ActionError;
 pub enum ActionsError {
     #[error("action {0}")]
     ActionNotFound(String),
-    #[error("an agency updates only the actions its organisation owns")]
-    NotOwner,
     #[error(transparent)]
     Action(#[from] ActionError),
     /// A platform code: a refusal (validation, roles), the database, a review the caller
@@ -20,7 +18,6 @@ pub enum ActionsError {
 
 cspr_platform::map_service_error!(ActionsError, error => {
     ActionsError::ActionNotFound(_) => ServiceError::NotFound(error.to_string()),
-    ActionsError::NotOwner => ServiceError::PermissionDenied(error.to_string()),
     ActionsError::Action(ActionError::VerifyThroughVerifyAction) => {
         ServiceError::invalid("status", error.to_string())
     }

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
-use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Role, caller};
+use cspr_platform::access::rules::{self, Rule};
+use cspr_platform::access::{Access, Reach};
+use cspr_platform::auth::caller;
 use cspr_platform::convert::{
     ProtoEnum, date_to_proto, enum_filter, enum_to_proto, future_date_field, timestamp_to_proto,
 };
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
+use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::proto_enum;
@@ -79,6 +81,11 @@ impl ActionsApi {
     }
 }
 
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::ACTIONS, method)
+}
+
 #[tonic::async_trait]
 impl ActionMonitoring for ActionsApi {
     async fn create_action(
@@ -86,11 +93,11 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::CreateActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
         let (principal, request) = caller(request)?;
-        principal.require_any(&[Role::PartnershipAdmin])?;
         let review: ReviewInfo = self
             .store
-            .requested_review(&principal, &request.review_id)
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("CreateAction")?)
+            .await?
+            .review;
         let mut violations = Violations::new();
         let today = self.store.clock.today();
         let request_key = RequestKey::field("CreateAction", &request.request_id, &request);
@@ -152,20 +159,18 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::UpdateActionProgressRequest>,
     ) -> Result<Response<pb::Action>, Status> {
         let (principal, request) = caller(request)?;
-        let owner = if principal.has(Role::PartnershipAdmin) {
-            None
-        } else {
-            match access::reach(&principal, Area::Actions)? {
-                Reach::Agency(org) => Some(org),
-                Reach::Partnership | Reach::AppointedReviews(_) => {
-                    return Err(ServiceError::PermissionDenied(
-                        "progress is recorded by the owning agency or the partnership admin".into(),
-                    )
-                    .into());
-                }
-            }
-        };
         let id = uuid_field("action_id", &request.action_id)?;
+        let rule = rule("UpdateActionProgress")?;
+        self.store
+            .audit_log()
+            .gate(&principal, rule, None, format!("actions/{id}"))
+            .await?;
+        // The partnership admin updates any action of the partnership, an agency only its
+        // own (another's is NOT_FOUND to it, as the store finds none it owns).
+        let owner = match rule.across(&principal)? {
+            Reach::Agency(org) => Some(org),
+            Reach::Partnership | Reach::AppointedReviews(_) => None,
+        };
         let mut violations = Violations::new();
         let status = ActionStatus::from_proto(request.status).ok_or_else(|| {
             FieldViolation::new(
@@ -209,8 +214,16 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::VerifyActionRequest>,
     ) -> Result<Response<pb::Action>, Status> {
         let (principal, request) = caller(request)?;
-        principal.require_any(&[Role::PartnershipAdmin])?;
         let id = uuid_field("action_id", &request.action_id)?;
+        self.store
+            .audit_log()
+            .gate(
+                &principal,
+                rule("VerifyAction")?,
+                None,
+                format!("actions/{id}"),
+            )
+            .await?;
         let note = optional_text(&request.note, 5_000)
             .map_err(|error| ServiceError::invalid("note", error.to_string()))?;
         let action = self.store.verify(&principal, id, note).await?;
@@ -222,20 +235,21 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let mut reach = access::reach(&principal, Area::Actions)?;
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
-        let review_id = match request.review_id.trim() {
+        let rule = rule("ListActions")?;
+        // Within one review the caller's access to it decides, not their reach.
+        let read: Option<ReviewRead<'_, ReviewInfo>> = match request.review_id.trim() {
             "" => None,
-            raw => {
-                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
-                // Within one review the caller's access to it decides, not their reach.
-                reach = match access::read(&principal, review.facts(), Area::Actions)? {
-                    Access::Agency(org) => Reach::Agency(org),
-                    Access::Full | Access::Redacted => Reach::Partnership,
-                };
-                Some(review.review_id)
-            }
+            raw => Some(self.store.authorized_review(&principal, raw, rule).await?),
         };
+        let reach = match &read {
+            None => rule.across(&principal)?,
+            Some(read) => match &read.access {
+                Access::Agency(org) => Reach::Agency(org.clone()),
+                Access::Full | Access::Redacted => Reach::Partnership,
+            },
+        };
+        let review_id = read.as_ref().map(|read| read.review.review_id);
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let owner_agency = match (&reach, request.owner_agency.trim()) {
             (Reach::Agency(own), "") => Some(own.clone()),
             (Reach::Agency(own), asked) if asked == own => Some(own.clone()),
@@ -276,16 +290,8 @@ impl ActionMonitoring for ActionsApi {
         for note in &notes {
             by_action.entry(note.action_id).or_default().push(note);
         }
-        if let Some(review_id) = review_id {
-            self.store
-                .audit_log()
-                .record_read(
-                    &principal,
-                    "ListActions",
-                    review_id,
-                    Area::Actions.resource(review_id),
-                )
-                .await?;
+        if let Some(read) = &read {
+            read.record().await?;
         }
         Ok(Response::new(pb::ListActionsResponse {
             actions: actions
@@ -309,29 +315,18 @@ impl ActionMonitoring for ActionsApi {
         request: Request<pb::GetActionPlanSummaryRequest>,
     ) -> Result<Response<pb::ActionPlanSummary>, Status> {
         let (principal, request) = caller(request)?;
-        let reach = access::reach(&principal, Area::Actions)?;
+        // The whole plan: across reviews only the partnership-wide readers, on one review
+        // not an agency's part (the rule refuses both).
+        let rule = rule("GetActionPlanSummary")?;
         let review_id = match request.review_id.trim() {
-            "" => match reach {
-                Reach::Partnership => None,
-                Reach::AppointedReviews(_) | Reach::Agency(_) => {
-                    return Err(ServiceError::PermissionDenied(
-                        "the partnership's summary is for partnership and panel roles; give the review_id of a review you may read"
-                            .into(),
-                    )
-                    .into());
-                }
-            },
+            "" => {
+                rule.across(&principal)?;
+                None
+            }
             raw => {
-                let review: ReviewInfo = self.store.requested_review(&principal, raw).await?;
-                match access::read(&principal, review.facts(), Area::Actions)? {
-                    Access::Full | Access::Redacted => Some(review.review_id),
-                    Access::Agency(_) => {
-                        return Err(ServiceError::PermissionDenied(
-                            "an agency sees only its own actions".into(),
-                        )
-                        .into());
-                    }
-                }
+                let read: ReviewRead<'_, ReviewInfo> =
+                    self.store.authorized_review(&principal, raw, rule).await?;
+                Some(read.review.review_id)
             }
         };
         let statuses = self

@@ -408,7 +408,7 @@ impl Store {
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         if owner.is_some_and(|owner| owner != action.owner_agency) {
-            return Err(ActionsError::NotOwner);
+            return Err(ActionsError::ActionNotFound(id.to_string()));
         }
         domain::may_update(action.status(), progress.status)?;
         let now = self.clock.now();

@@ -81,7 +81,7 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
             &service.agency_token("csc"),
         ))
         .await
-        .refused(Code::PermissionDenied, "another agency's action");
+        .refused(Code::NotFound, "another agency's action, hidden from it");
     let listed = client
         .list_actions(authed(
             pb::ListActionsRequest {

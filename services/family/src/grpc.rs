@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use chrono::DateTime;
-use cspr_platform::access::{Access, Area, Work};
+use cspr_platform::access::Access;
+use cspr_platform::access::rules::{self, Rule};
 use cspr_platform::auth::caller;
 use cspr_platform::convert::{
     ProtoEnum, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
@@ -31,11 +32,10 @@ proto_enum!(Relationship => pb::Relationship {
 });
 proto_enum!(RestrictionReason => pb::RestrictionReason { CriminalInvestigation, Trial, Other });
 
-/// The work every command of this service is: run by the appointed reviewer and family
-/// liaison.
-const WORK: Work = Work::FamilyEngagement;
-/// What the service's reads are of: the area its work writes to.
-const AREA: Area = WORK.area();
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::FAMILY, method)
+}
 
 /// The family gRPC handlers, over the service's store (which holds its clock) and the cipher
 /// of the personal fields.
@@ -143,10 +143,11 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::AddFamilyMemberRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "AddFamilyMember")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("AddFamilyMember")?)
+            .await?
+            .review;
         let member_id = Uuid::now_v7();
         let request_key = RequestKey::field("AddFamilyMember", &request.request_id, &request);
         let relationship = Relationship::from_proto(request.relationship)
@@ -259,7 +260,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .review_to_read(&principal, &request.review_id, AREA, "ListFamilyMembers")
+            .authorized_review(&principal, &request.review_id, rule("ListFamilyMembers")?)
             .await?;
         let review = &read.review;
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
@@ -294,7 +295,7 @@ impl FamilyEngagement for FamilyApi {
         let (principal, request) = caller(request)?;
         let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .review_to_read(&principal, &request.review_id, AREA, "GetFamilyMember")
+            .authorized_review(&principal, &request.review_id, rule("GetFamilyMember")?)
             .await?;
         let member_id = self.member_id(&request.member_id)?;
         let member = self
@@ -313,10 +314,11 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RestrictContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RestrictContact")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("RestrictContact")?)
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let reason = RestrictionReason::from_proto(request.reason).ok_or_else(|| {
             FieldViolation::new("reason", "required: CRIMINAL_INVESTIGATION, TRIAL or OTHER")
@@ -351,10 +353,11 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::LiftRestrictionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "LiftRestriction")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("LiftRestriction")?)
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let member = self.store.lift(&principal, &review, member_id).await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
@@ -365,10 +368,11 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContact")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("RecordContact")?)
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("RecordContact", &request.request_id, &request);
         let contacted_at = match &request.contacted_at {
@@ -408,10 +412,11 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordContributionRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RecordContribution")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("RecordContribution")?)
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("RecordContribution", &request.request_id, &request);
         let views = field("views", required_text(&request.views, 50_000));
@@ -437,10 +442,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::ConsultOnPublicationRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "ConsultOnPublication")
-            .await?;
+            .authorized_review(
+                &principal,
+                &request.review_id,
+                rule("ConsultOnPublication")?,
+            )
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let request_key = RequestKey::field("ConsultOnPublication", &request.request_id, &request)?;
         let response_due = future_date_field(
@@ -460,15 +470,15 @@ impl FamilyEngagement for FamilyApi {
         request: Request<pb::RecordPublicationResponseRequest>,
     ) -> Result<Response<pb::FamilyMember>, Status> {
         let (principal, request) = caller(request)?;
-        let review = self
+        let review: ReviewInfo = self
             .store
-            .review_to_work_on(
+            .authorized_review(
                 &principal,
                 &request.review_id,
-                WORK,
-                "RecordPublicationResponse",
+                rule("RecordPublicationResponse")?,
             )
-            .await?;
+            .await?
+            .review;
         let member_id = self.member_id(&request.member_id)?;
         let response = required_text(&request.response, 10_000)
             .map_err(|error| ServiceError::invalid("response", error.to_string()))?;

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use cspr_platform::access::rules::{self, Rule};
 use cspr_platform::audit::{AuditEntry, AuditLog};
-use cspr_platform::auth::{Role, caller};
+use cspr_platform::auth::caller;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{enum_filter, enum_to_proto, timestamp_to_proto};
 use cspr_platform::error::ServiceError;
@@ -17,7 +18,10 @@ use tonic::{Request, Response, Status};
 
 use crate::store::{self, DeliveryFilter, DeliveryRecord, DeliveryStatus};
 
-const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::NOTIFICATIONS, method)
+}
 
 proto_enum!(DeliveryStatus => pb::DeliveryStatus { Pending, Sent, Retrying, Failed });
 
@@ -65,10 +69,9 @@ impl Notifications for NotificationsApi {
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
         let (principal, request) = caller(request)?;
         self.audit
-            .require_any(
+            .gate(
                 &principal,
-                OPERATORS,
-                "ListDeliveries",
+                rule("ListDeliveries")?,
                 None,
                 "deliveries".into(),
             )
@@ -105,10 +108,9 @@ impl Notifications for NotificationsApi {
         let (principal, request) = caller(request)?;
         let id = uuid_field("delivery_id", &request.delivery_id)?;
         self.audit
-            .require_any(
+            .gate(
                 &principal,
-                OPERATORS,
-                "GetDelivery",
+                rule("GetDelivery")?,
                 None,
                 format!("deliveries/{id}"),
             )
@@ -128,13 +130,7 @@ impl Notifications for NotificationsApi {
         let id = uuid_field("delivery_id", &request.delivery_id)?;
         let resource = format!("deliveries/{id}");
         self.audit
-            .require_any(
-                &principal,
-                OPERATORS,
-                "RetryDelivery",
-                None,
-                resource.clone(),
-            )
+            .gate(&principal, rule("RetryDelivery")?, None, resource.clone())
             .await?;
         if let Some(delivery) = store::requeue_failed(&self.pool, &principal, id, self.clock.now())
             .await

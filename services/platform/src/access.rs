@@ -7,14 +7,20 @@
 //! and pass plain values ([`ReviewFacts`]); nothing here reads a database, which keeps every
 //! rule unit-tested below.
 //!
+//! Which of these decisions each RPC takes is the table in [`rules`], which api.md shows.
+//!
 //! The role matrix is api.md's: the partnership and panel read everything of their
 //! partnership's reviews, the reviewer the reviews they are appointed to, an agency (claim
 //! `org`) only its own reports and actions, family liaison the family engagement (and the
 //! review record), the auditor everything read-only with family data redacted.
 
+use std::borrow::Cow;
+
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
+
+pub mod rules;
 use crate::error::ServiceError;
 
 /// What a service knows of the review a resource belongs to.
@@ -179,6 +185,15 @@ impl Work {
         }
     }
 
+    /// Who besides the appointed reviewer does this work.
+    pub const fn doers(self) -> &'static [Role] {
+        match self {
+            Work::OverviewReport => &[],
+            Work::PractitionerEngagement => &[Role::PartnershipAdmin],
+            Work::FamilyEngagement => &[Role::FamilyLiaison],
+        }
+    }
+
     fn refusal(self) -> &'static str {
         match self {
             Work::OverviewReport => {
@@ -202,7 +217,7 @@ pub enum Denied {
     NotFound,
     /// The caller's roles or appointment do not allow this.
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Cow<'static, str>),
 }
 
 impl Denied {
@@ -272,7 +287,7 @@ pub fn read(principal: &Principal, review: ReviewFacts<'_>, area: Area) -> Resul
     {
         return Ok(Access::Agency(org.to_string()));
     }
-    Err(Denied::Forbidden(area.refusal()))
+    Err(Denied::Forbidden(area.refusal().into()))
 }
 
 /// What the caller may list of `area` across the partnership's reviews.
@@ -289,22 +304,17 @@ pub fn reach(principal: &Principal, area: Area) -> Result<Reach, Denied> {
     {
         return Ok(Reach::Agency(org.to_string()));
     }
-    Err(Denied::Forbidden(area.refusal()))
+    Err(Denied::Forbidden(area.refusal().into()))
 }
 
 /// Whether the caller may do `work` on this review.
 pub fn may_do(principal: &Principal, review: ReviewFacts<'_>, work: Work) -> Result<(), Denied> {
     same_partnership(principal, review)?;
-    let appointed = is_appointed_reviewer(principal, review.reviewer_subject);
-    let allowed = match work {
-        Work::OverviewReport => appointed,
-        Work::PractitionerEngagement => appointed || principal.has(Role::PartnershipAdmin),
-        Work::FamilyEngagement => appointed || principal.has(Role::FamilyLiaison),
-    };
-    if allowed {
+    if is_appointed_reviewer(principal, review.reviewer_subject) || has_any(principal, work.doers())
+    {
         Ok(())
     } else {
-        Err(Denied::Forbidden(work.refusal()))
+        Err(Denied::Forbidden(work.refusal().into()))
     }
 }
 
@@ -513,6 +523,6 @@ mod tests {
     #[test]
     fn refusals_name_their_code() {
         assert_eq!(Denied::NotFound.code(), "NOT_FOUND");
-        assert_eq!(Denied::Forbidden("no").code(), "PERMISSION_DENIED");
+        assert_eq!(Denied::Forbidden("no".into()).code(), "PERMISSION_DENIED");
     }
 }

@@ -12,11 +12,11 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::access::{self, Access, Area, Denied, Work};
-use crate::auth::{Principal, Role};
+use crate::access::Denied;
+use crate::access::rules::Rule;
+use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::ServiceError;
-use crate::projection::reviews::Review;
 
 /// One audited action.
 #[derive(Debug, Clone)]
@@ -219,25 +219,24 @@ impl AuditLog {
             .await?)
     }
 
-    /// [`Principal::require_any`], a refusal audited first (outcome `PERMISSION_DENIED` on
-    /// `resource`, of the review if one is named), so a handler checks a role and audits its
-    /// refusal in one step.
-    pub async fn require_any(
+    /// Step 1 of an RPC's `rule` ([`crate::access::rules`]): the caller's roles, before
+    /// anything is loaded; a refusal audited first (outcome `PERMISSION_DENIED` on
+    /// `resource`, of the review if one is named).
+    pub async fn gate(
         &self,
         principal: &Principal,
-        allowed: &[Role],
-        action: &str,
+        rule: &Rule,
         review_id: Option<Uuid>,
         resource: String,
-    ) -> Result<(), ServiceError> {
-        let decision = principal.require_any(allowed);
-        if decision.is_err() {
+    ) -> Result<(), Denied> {
+        let decision = rule.gate(principal);
+        if let Err(denied) = &decision {
             self.record_refusal(&AuditEntry {
                 principal,
-                action,
+                action: rule.method,
                 review_id,
                 resource,
-                outcome: "PERMISSION_DENIED",
+                outcome: denied.code(),
             })
             .await;
         }
@@ -269,57 +268,6 @@ impl AuditLog {
             outcome,
         })
         .await;
-    }
-
-    /// [`access::read`] of a review's `area`, a refusal audited first (on the area's
-    /// resource, outcome its code), so a handler checks and audits in one step.
-    pub async fn read_checked(
-        &self,
-        principal: &Principal,
-        review: &Review,
-        area: Area,
-        action: &str,
-    ) -> Result<Access, Denied> {
-        let decision = access::read(principal, review.facts(), area);
-        self.audit_denial(principal, review, area, action, &decision)
-            .await;
-        decision
-    }
-
-    /// [`access::may_do`] of `work` on a review, a refusal audited first like
-    /// [`AuditLog::read_checked`]'s (on the resource of the work's area).
-    pub async fn may_do_checked(
-        &self,
-        principal: &Principal,
-        review: &Review,
-        work: Work,
-        action: &str,
-    ) -> Result<(), Denied> {
-        let decision = access::may_do(principal, review.facts(), work);
-        self.audit_denial(principal, review, work.area(), action, &decision)
-            .await;
-        decision
-    }
-
-    async fn audit_denial<T>(
-        &self,
-        principal: &Principal,
-        review: &Review,
-        area: Area,
-        action: &str,
-        decision: &Result<T, Denied>,
-    ) {
-        if let Err(denied) = decision {
-            let resource = area.resource(review.review_id);
-            self.record_refusal_on_review(
-                principal,
-                action,
-                review.review_id,
-                resource,
-                denied.code(),
-            )
-            .await;
-        }
     }
 
     /// Records one read or refusal; returns once it is committed.

@@ -4,7 +4,7 @@
 //! The [`Authenticator`] is a tonic interceptor wrapped around each service (health and
 //! reflection stay open, as load balancers and tooling need them). A missing, expired or
 //! forged token is `UNAUTHENTICATED`; what a valid caller may do is decided in handlers by
-//! one-line role checks (`principal.require_any(&[Role::PartnershipAdmin])?`).
+//! the RPC's rule in [`crate::access::rules`].
 //!
 //! Keys: a development HS256 secret, one PEM public key, or the identity provider's
 //! published key set (JWKS, by URL or OpenID Connect discovery), fetched in the background
@@ -79,22 +79,6 @@ pub struct Principal {
 impl Principal {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
-    }
-
-    /// `PERMISSION_DENIED` unless the caller has one of `allowed`.
-    pub fn require_any(&self, allowed: &[Role]) -> Result<(), ServiceError> {
-        if allowed.iter().any(|role| self.has(*role)) {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(format!(
-                "this needs one of the roles: {}",
-                allowed
-                    .iter()
-                    .map(|role| role.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
     }
 
     /// The role names, for audit records.
@@ -405,7 +389,6 @@ mod tests {
         assert_eq!(principal.subject, "alice");
         assert_eq!(principal.partnership, "southvale");
         assert_eq!(principal.roles, vec![Role::PartnershipAdmin]);
-        assert!(principal.require_any(&[Role::Auditor]).is_err());
     }
 
     #[test]

@@ -1,18 +1,24 @@
 //! The step the services' gRPC handlers on a review's resources take first, once they have
-//! their caller ([`crate::auth::caller`]): load the review the request names, in the caller's
-//! partnership, and decide what the caller may read of it or do on it, a refusal audited.
+//! their caller ([`crate::auth::caller`]): decide by the RPC's rule ([`crate::access::rules`])
+//! whether the caller may call it on the review the request names — the caller's roles
+//! before anything is loaded, then the review in the caller's partnership, then its facts —
+//! a refusal audited.
 //!
 //! Each service wrote this as two or three adapters of its own (load, then check and audit)
 //! called one after the other in every handler; here it is one call on the service's
-//! [`StoreParts`] (which its store dereferences to), for the service's [`Area`] or [`Work`].
-//! A read comes back as a [`ReviewRead`], which records the read with the same caller,
-//! action and area once the handler has read what it answers with.
+//! [`StoreParts`] (which its store dereferences to). It comes back as a [`ReviewRead`], which
+//! records the read with the same caller, action and area once the handler has read what it
+//! answers with.
 
-use crate::access::{Access, Area, Work};
+use uuid::Uuid;
+
+use crate::access::rules::Rule;
+use crate::access::{Access, Area};
 use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::projection::reviews::{self, ReviewView};
 use crate::store::StoreParts;
+use crate::values::uuid_field;
 
 impl StoreParts {
     /// The review a request names in its `review_id` field ([`reviews::load_requested`]):
@@ -26,50 +32,56 @@ impl StoreParts {
         reviews::load_requested(&self.pool, &principal.partnership, raw_review_id).await
     }
 
-    /// [`StoreParts::requested_review`] for the caller to read `area` of it: the review and
-    /// what the caller may see of it, or the refusal, audited for `action`
-    /// ([`crate::audit::AuditLog::read_checked`]). The read itself is recorded once the
-    /// handler has it ([`ReviewRead::record`]).
-    pub async fn review_to_read<'a, V: ReviewView>(
+    /// The review a request names, decided by the RPC's `rule` in its three steps
+    /// ([`crate::access::rules`]): the caller's roles before the review is loaded, then the
+    /// tenant (NOT_FOUND), then the review's facts; a refusal by roles or facts audited for
+    /// the rule's method. The read (for a read) is recorded once the handler has it
+    /// ([`ReviewRead::record`]).
+    pub async fn authorized_review<'a, V: ReviewView>(
         &'a self,
         principal: &'a Principal,
         raw_review_id: &str,
-        area: Area,
-        action: &'a str,
+        rule: &'static Rule,
     ) -> Result<ReviewRead<'a, V>, ServiceError> {
-        let review: V = self.requested_review(principal, raw_review_id).await?;
-        let access = self
-            .audit
-            .read_checked(principal, review.common(), area, action)
+        let review_id = uuid_field("review_id", raw_review_id)?;
+        let resource = |review_id: Uuid| {
+            rule.area().map_or_else(
+                || format!("reviews/{review_id}"),
+                |area| area.resource(review_id),
+            )
+        };
+        self.audit
+            .gate(principal, rule, Some(review_id), resource(review_id))
             .await?;
+        let review: V = reviews::load(&self.pool, &principal.partnership, review_id).await?;
+        let access = match rule.on_review(principal, review.common().facts()) {
+            Ok(access) => access,
+            Err(denied) => {
+                self.audit
+                    .record_refusal_on_review(
+                        principal,
+                        rule.method,
+                        review_id,
+                        resource(review_id),
+                        denied.code(),
+                    )
+                    .await;
+                return Err(denied.into());
+            }
+        };
         Ok(ReviewRead {
             review,
             access,
             parts: self,
             principal,
-            area,
-            action,
+            area: rule.area(),
+            resource: resource(review_id),
+            action: rule.method,
         })
-    }
-
-    /// [`StoreParts::requested_review`] for the caller to do `work` on it: the review, or the
-    /// refusal, audited for `action` ([`crate::audit::AuditLog::may_do_checked`]).
-    pub async fn review_to_work_on<V: ReviewView>(
-        &self,
-        principal: &Principal,
-        raw_review_id: &str,
-        work: Work,
-        action: &str,
-    ) -> Result<V, ServiceError> {
-        let review: V = self.requested_review(principal, raw_review_id).await?;
-        self.audit
-            .may_do_checked(principal, review.common(), work, action)
-            .await?;
-        Ok(review)
     }
 }
 
-/// A read of one review's area the caller is allowed ([`StoreParts::review_to_read`]), with
+/// A read of one review the caller is allowed ([`StoreParts::authorized_review`]), with
 /// what its audit record names: the caller, the action and the area.
 #[derive(Debug)]
 pub struct ReviewRead<'a, V> {
@@ -79,7 +91,10 @@ pub struct ReviewRead<'a, V> {
     pub access: Access,
     parts: &'a StoreParts,
     principal: &'a Principal,
-    area: Area,
+    /// The area read, if the rule names one.
+    area: Option<Area>,
+    /// What the audit record of the read names (the area's resource, or the review's).
+    resource: String,
     action: &'a str,
 }
 
@@ -87,8 +102,12 @@ impl<V: ReviewView> ReviewRead<'_, V> {
     /// Records the read of the area (`reviews/<id>/<area>`): a read is answered only once its
     /// record is committed ([`crate::audit::AuditLog::record_read`]).
     pub async fn record(&self) -> Result<(), ServiceError> {
-        let review_id = self.review.common().review_id;
-        self.record_of(self.area.resource(review_id)).await
+        self.record_of(self.resource.clone()).await
+    }
+
+    /// The area read, if the rule names one.
+    pub fn area(&self) -> Option<Area> {
+        self.area
     }
 
     /// [`ReviewRead::record`] of one resource of the area (one member, one agency's report).

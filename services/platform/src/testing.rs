@@ -14,6 +14,8 @@
 //!   service's own events read back.
 //! - `rpc`: [`Reply`] and [`Refusal`], an RPC's expected outcome (a reply; a refusal with
 //!   its code or field violations) said in one call.
+//! - [`matrix`]: the authorization matrix of a service, every RPC × every shape of caller
+//!   checked against `access::rules`.
 //! - `wait`: [`eventually`] and [`wait_until`], waiting for a condition with a deadline
 //!   instead of sleeping.
 //! - `identity_provider`: [`OidcProvider`], a real OpenID provider (oidc-provider on
@@ -41,6 +43,7 @@ use crate::server::ServiceContext;
 mod app;
 mod harness;
 mod identity_provider;
+pub mod matrix;
 mod pg_cluster;
 mod pki;
 mod rpc;

@@ -1,12 +1,12 @@
 //! The `PractitionerEngagement` gRPC service: decode → authorize → domain → store.
 
 use chrono::{DateTime, Utc};
-use cspr_platform::access::{Area, Work};
+use cspr_platform::access::rules::{self, Rule};
 use cspr_platform::auth::caller;
 use cspr_platform::convert::{
     ProtoEnum, date_from_proto, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
 };
-use cspr_platform::error::{Field, FieldViolation, Violations, field};
+use cspr_platform::error::{Field, FieldViolation, ServiceError, Violations, field};
 use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::RequestKey;
 use cspr_platform::pagination::{PageRequest, TextCursor};
@@ -125,11 +125,10 @@ fn learning_record_to_proto(record: &LearningRecordRow) -> pb::LearningRecord {
     }
 }
 
-/// The work every command of this service is: run by the appointed reviewer and the
-/// partnership.
-const WORK: Work = Work::PractitionerEngagement;
-/// What the service's reads are of: the area its work writes to.
-const AREA: Area = WORK.area();
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::PRACTITIONERS, method)
+}
 
 /// The practitioners gRPC handlers, over the service's store (which holds its clock).
 #[derive(Debug, Clone)]
@@ -152,8 +151,13 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RegisterPractitioner")
-            .await?;
+            .authorized_review(
+                &principal,
+                &request.review_id,
+                rule("RegisterPractitioner")?,
+            )
+            .await?
+            .review;
         let mut violations = Violations::new();
         let request_key = RequestKey::field("RegisterPractitioner", &request.request_id, &request);
         let practitioner_id = match request.practitioner_id.trim() {
@@ -223,7 +227,7 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .review_to_read(&principal, &request.review_id, AREA, "ListPractitioners")
+            .authorized_review(&principal, &request.review_id, rule("ListPractitioners")?)
             .await?;
         let review = &read.review;
         let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
@@ -253,8 +257,9 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "DeferContact")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("DeferContact")?)
+            .await?
+            .review;
         let practitioner_id = field(
             "practitioner_id",
             uuid_field("practitioner_id", &request.practitioner_id)
@@ -297,8 +302,9 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "ReleaseContact")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("ReleaseContact")?)
+            .await?
+            .review;
         let practitioner_id = uuid_field("practitioner_id", &request.practitioner_id)?;
         let record = self
             .store
@@ -314,8 +320,13 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "ScheduleConversation")
-            .await?;
+            .authorized_review(
+                &principal,
+                &request.review_id,
+                rule("ScheduleConversation")?,
+            )
+            .await?
+            .review;
         let violations = Violations::new();
         let request_key = RequestKey::field("ScheduleConversation", &request.request_id, &request);
         let practitioner_id = field(
@@ -363,13 +374,13 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(
+            .authorized_review(
                 &principal,
                 &request.review_id,
-                WORK,
-                "ScheduleLearningEvent",
+                rule("ScheduleLearningEvent")?,
             )
-            .await?;
+            .await?
+            .review;
         let mut violations = Violations::new();
         let request_key = RequestKey::field("ScheduleLearningEvent", &request.request_id, &request);
         let scheduled_at = timestamp_field(
@@ -419,8 +430,9 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RecordAttendance")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("RecordAttendance")?)
+            .await?
+            .review;
         let learning_event_id = uuid_field("learning_event_id", &request.learning_event_id)?;
         let mut violations = Violations::new();
         let attended: Vec<Uuid> = request
@@ -451,8 +463,9 @@ impl PractitionerEngagement for PractitionersApi {
         let (principal, request) = caller(request)?;
         let review: ReviewInfo = self
             .store
-            .review_to_work_on(&principal, &request.review_id, WORK, "RecordLearning")
-            .await?;
+            .authorized_review(&principal, &request.review_id, rule("RecordLearning")?)
+            .await?
+            .review;
         let mut violations = Violations::new();
         let request_key = RequestKey::field("RecordLearning", &request.request_id, &request);
         let learning_event_id = match request.learning_event_id.trim() {

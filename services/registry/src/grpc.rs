@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use cspr_platform::access::{self, Area, Denied, ReviewFacts, Work};
+use cspr_platform::access::ReviewFacts;
+use cspr_platform::access::rules::{self, Rule};
 use cspr_platform::audit::AuditEntry;
-use cspr_platform::auth::{Principal, Role, caller};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
@@ -34,8 +35,10 @@ use crate::domain::values::{
 use crate::error::RegistryError;
 use crate::store::{ReviewFilter, Store};
 
-const ADMIN: &[Role] = &[Role::PartnershipAdmin];
-const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::REGISTRY, method)
+}
 
 /// Longest free texts accepted, in characters.
 const SHORT_TEXT: usize = 200;
@@ -97,18 +100,17 @@ impl RegistryApi {
         )))
     }
 
-    /// Role check that leaves an audit record when it refuses.
-    async fn authorize(
+    /// Step 1 of `rule` ([`rules`]): the caller's roles, before anything is loaded; a refusal
+    /// audited.
+    async fn gate(
         &self,
         principal: &Principal,
-        allowed: &[Role],
-        action: &str,
+        rule: &'static Rule,
         review_id: Option<Uuid>,
     ) -> Result<(), Status> {
-        let resource = resource(review_id);
         let audit = self.store.audit_log();
         Ok(audit
-            .require_any(principal, allowed, action, review_id, resource)
+            .gate(principal, rule, review_id, resource(review_id))
             .await?)
     }
 
@@ -125,69 +127,69 @@ impl RegistryApi {
             .await;
     }
 
-    /// Loads a review the caller may read, auditing the read.
-    async fn readable(
+    /// The review `id`, if `rule` allows the caller on it: roles, then the tenant
+    /// (NOT_FOUND), then the review's facts, a refusal audited. Commands call it before they
+    /// validate their body, so a caller who may not is told so whatever they send.
+    async fn authorized(
         &self,
         principal: &Principal,
+        rule: &'static Rule,
         id: Uuid,
-        action: &str,
     ) -> Result<Review, Status> {
+        self.gate(principal, rule, Some(id)).await?;
         let review = self
             .store
             .get(&principal.partnership, id)
             .await
             .map_err(RegistryError::from)?
             .ok_or_else(|| RegistryError::ReviewNotFound(id.to_string()))?;
-        if let Err(denied) = access::read(principal, facts(&review), Area::Review) {
-            self.audit_refusal(principal, action, Some(id)).await;
+        if let Err(denied) = rule.on_review(principal, facts(&review)) {
+            self.audit_refusal(principal, rule.method, Some(id)).await;
             return Err(denied.into());
         }
+        Ok(review)
+    }
+
+    /// Loads a review the caller may read, auditing the read.
+    async fn readable(
+        &self,
+        principal: &Principal,
+        rule: &'static Rule,
+        id: Uuid,
+    ) -> Result<Review, Status> {
+        let review = self.authorized(principal, rule, id).await?;
         self.store
-            .audit_access(principal, action, Some(id), "ok")
+            .audit_access(principal, rule.method, Some(id), "ok")
             .await
             .map_err(RegistryError::from)?;
         Ok(review)
     }
 
-    /// Runs a command on a review after a role check.
+    /// Runs a command on a review the caller was [`RegistryApi::authorized`] on. `rule` is
+    /// decided again on the locked review, before an idempotent replay is answered too (the
+    /// appointment may have changed since; a replay must not answer a caller the first
+    /// request would have refused).
     async fn command(
         &self,
         principal: &Principal,
-        allowed: &[Role],
-        action: &'static str,
+        rule: &'static Rule,
         id: Uuid,
         key: Option<(RequestKey, Uuid)>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
-        self.guarded_command(principal, allowed, action, id, key, |_| Ok(()), command)
-            .await
-    }
-
-    /// Runs a command on a review after a role check and `guard`, a check on the locked
-    /// review that runs before an idempotent replay is answered too (a replay must not
-    /// answer a caller the first request would have refused).
-    #[allow(clippy::too_many_arguments)]
-    async fn guarded_command(
-        &self,
-        principal: &Principal,
-        allowed: &[Role],
-        action: &'static str,
-        id: Uuid,
-        key: Option<(RequestKey, Uuid)>,
-        guard: impl FnOnce(&Review) -> Result<(), Denied>,
-        command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
-    ) -> Result<Response<pb::Review>, Status> {
-        self.authorize(principal, allowed, action, Some(id)).await?;
-        let guard =
-            |review: &Review| guard(review).map_err(|denied| RegistryError::Service(denied.into()));
+        let guard = |review: &Review| {
+            rule.on_review(principal, facts(review))
+                .map(drop)
+                .map_err(|denied| RegistryError::Service(denied.into()))
+        };
         match self
             .store
-            .update(principal, id, action, key, guard, command)
+            .update(principal, id, rule.method, key, guard, command)
             .await
         {
             Ok(review) => self.reply(&review),
             Err(RegistryError::Service(ServiceError::PermissionDenied(reason))) => {
-                self.audit_refusal(principal, action, Some(id)).await;
+                self.audit_refusal(principal, rule.method, Some(id)).await;
                 Err(ServiceError::PermissionDenied(reason).into())
             }
             Err(error) => Err(error.into()),
@@ -202,8 +204,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::CreateReviewRequest>,
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
-        self.authorize(&principal, ADMIN, "CreateReview", None)
-            .await?;
+        self.gate(&principal, rule("CreateReview")?, None).await?;
         let today = self.clock.today();
         let violations = Violations::new();
         let request_id = RequestKey::field("CreateReview", &request.request_id, &request);
@@ -252,7 +253,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        let review = self.readable(&principal, id, "GetReview").await?;
+        let review = self.readable(&principal, rule("GetReview")?, id).await?;
         self.reply(&review)
     }
 
@@ -261,7 +262,7 @@ impl ReviewRegistry for RegistryApi {
         request: Request<pb::ListReviewsRequest>,
     ) -> Result<Response<pb::ListReviewsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let reach = match access::reach(&principal, Area::Review) {
+        let reach = match rule("ListReviews")?.across(&principal) {
             Ok(reach) => reach,
             Err(denied) => {
                 self.audit_refusal(&principal, "ListReviews", None).await;
@@ -314,6 +315,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordNotificationSent")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let sent_on = past_date_field("sent_on", request.sent_on.as_ref(), self.clock.today());
         let reference = field(
@@ -321,14 +324,9 @@ impl ReviewRegistry for RegistryApi {
             optional_text(&request.national_panel_reference, 100),
         );
         let (sent_on, reference) = violations.finish_with((sent_on, reference))?;
-        self.command(
-            &principal,
-            ADMIN,
-            "RecordNotificationSent",
-            id,
-            None,
-            move |review| Ok(review.record_notification_sent(sent_on, reference)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_notification_sent(sent_on, reference)?)
+        })
         .await
     }
 
@@ -338,6 +336,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordDecision")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let decision = match pb::Decision::try_from(request.decision) {
             Ok(pb::Decision::LocalCspr) => Ok(Decision::LocalCspr),
@@ -355,14 +355,9 @@ impl ReviewRegistry for RegistryApi {
         let rationale = field("rationale", optional_text(&request.rationale, LONG_TEXT));
         let (decision, decided_on, rationale) =
             violations.finish_with((decision, decided_on, rationale))?;
-        self.command(
-            &principal,
-            DECIDERS,
-            "RecordDecision",
-            id,
-            None,
-            move |review| Ok(review.record_decision(decision, decided_on, rationale)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_decision(decision, decided_on, rationale)?)
+        })
         .await
     }
 
@@ -372,6 +367,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("AppointPanelMember")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let request_id = RequestKey::field("AppointPanelMember", &request.request_id, &request);
         let name = field("name", required_text(&request.name, SHORT_TEXT));
@@ -391,8 +388,6 @@ impl ReviewRegistry for RegistryApi {
         );
         let (request_id, name, email, organisation, role, statement) =
             violations.finish_with((request_id, name, email, organisation, role, statement))?;
-        self.authorize(&principal, ADMIN, "AppointPanelMember", Some(id))
-            .await?;
         let involved = self
             .store
             .is_involved_practitioner(id, email.as_str(), &name, &organisation)
@@ -402,28 +397,21 @@ impl ReviewRegistry for RegistryApi {
         let key = (request_id, member_id);
         let now = self.clock.now();
         let declares = request.declares_no_involvement;
-        self.command(
-            &principal,
-            ADMIN,
-            "AppointPanelMember",
-            id,
-            Some(key),
-            move |review| {
-                Ok(review.appoint_panel_member(
-                    member_id,
-                    NewPanelMember {
-                        name,
-                        email,
-                        organisation,
-                        role,
-                        independence_statement: statement,
-                    },
-                    declares,
-                    involved,
-                    now,
-                )?)
-            },
-        )
+        self.command(&principal, rule, id, Some(key), move |review| {
+            Ok(review.appoint_panel_member(
+                member_id,
+                NewPanelMember {
+                    name,
+                    email,
+                    organisation,
+                    role,
+                    independence_statement: statement,
+                },
+                declares,
+                involved,
+                now,
+            )?)
+        })
         .await
     }
 
@@ -433,6 +421,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("AppointReviewer")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let name = field("name", required_text(&request.name, SHORT_TEXT));
         let email = field("email", Email::parse(&request.email));
@@ -444,21 +434,14 @@ impl ReviewRegistry for RegistryApi {
         );
         let (name, email, subject, appointed_on) =
             violations.finish_with((name, email, subject, appointed_on))?;
-        self.command(
-            &principal,
-            ADMIN,
-            "AppointReviewer",
-            id,
-            None,
-            move |review| {
-                Ok(review.appoint_reviewer(Reviewer {
-                    name,
-                    email,
-                    subject,
-                    appointed_on,
-                })?)
-            },
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.appoint_reviewer(Reviewer {
+                name,
+                email,
+                subject,
+                appointed_on,
+            })?)
+        })
         .await
     }
 
@@ -468,6 +451,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("SetTermsOfReference")?;
+        self.authorized(&principal, rule, id).await?;
         let today = self.clock.today();
         let scope_start = date_field("scope_start", request.scope_start.as_ref());
         let scope_end = date_field("scope_end", request.scope_end.as_ref());
@@ -538,26 +523,19 @@ impl ReviewRegistry for RegistryApi {
         let (scope, lines, methodology, agencies, report_due_date) = Violations::new()
             .finish_with((scope, lines, methodology, agencies, report_due_date))?;
         let now = self.clock.now();
-        self.command(
-            &principal,
-            DECIDERS,
-            "SetTermsOfReference",
-            id,
-            None,
-            move |review| {
-                Ok(review.set_terms_of_reference(
-                    NewTermsOfReference {
-                        scope,
-                        key_lines_of_enquiry: lines,
-                        methodology,
-                        agencies_in_scope: agencies,
-                        report_due_date,
-                    },
-                    today,
-                    now,
-                )?)
-            },
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.set_terms_of_reference(
+                NewTermsOfReference {
+                    scope,
+                    key_lines_of_enquiry: lines,
+                    methodology,
+                    agencies_in_scope: agencies,
+                    report_due_date,
+                },
+                today,
+                now,
+            )?)
+        })
         .await
     }
 
@@ -567,11 +545,13 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("AdvanceStage")?;
+        self.authorized(&principal, rule, id).await?;
         let to = pb::Stage::try_from(request.to_stage)
             .ok()
             .and_then(stage_from_proto)
             .ok_or_else(|| ServiceError::invalid("to_stage", "required: the stage to move to"))?;
-        self.command(&principal, ADMIN, "AdvanceStage", id, None, move |review| {
+        self.command(&principal, rule, id, None, move |review| {
             Ok(review.advance(to)?)
         })
         .await
@@ -583,6 +563,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordParallelProcess")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let request_id = RequestKey::field("RecordParallelProcess", &request.request_id, &request);
         let kind = pb::ParallelProcessKind::try_from(request.kind)
@@ -604,25 +586,18 @@ impl ReviewRegistry for RegistryApi {
         let process_id = Uuid::now_v7();
         let key = (request_id, process_id);
         let today = self.clock.today();
-        self.command(
-            &principal,
-            ADMIN,
-            "RecordParallelProcess",
-            id,
-            Some(key),
-            move |review| {
-                Ok(review.record_parallel_process(
-                    ParallelProcess {
-                        id: process_id,
-                        kind,
-                        description,
-                        started_on,
-                        ended_on: None,
-                    },
-                    today,
-                )?)
-            },
-        )
+        self.command(&principal, rule, id, Some(key), move |review| {
+            Ok(review.record_parallel_process(
+                ParallelProcess {
+                    id: process_id,
+                    kind,
+                    description,
+                    started_on,
+                    ended_on: None,
+                },
+                today,
+            )?)
+        })
         .await
     }
 
@@ -632,6 +607,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("EndParallelProcess")?;
+        self.authorized(&principal, rule, id).await?;
         let violations = Violations::new();
         let process_id = field(
             "parallel_process_id",
@@ -644,14 +621,9 @@ impl ReviewRegistry for RegistryApi {
         let ended_on = date_field("ended_on", request.ended_on.as_ref());
         let (process_id, ended_on) = violations.finish_with((process_id, ended_on))?;
         let today = self.clock.today();
-        self.command(
-            &principal,
-            ADMIN,
-            "EndParallelProcess",
-            id,
-            None,
-            move |review| Ok(review.end_parallel_process(process_id, ended_on, today)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.end_parallel_process(process_id, ended_on, today)?)
+        })
         .await
     }
 
@@ -661,6 +633,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("SubmitOverviewReport")?;
+        self.authorized(&principal, rule, id).await?;
         let mut violations = Violations::new();
         let request_id = RequestKey::field("SubmitOverviewReport", &request.request_id, &request);
         let findings = field("findings", required_text(&request.findings, FINDINGS_TEXT));
@@ -691,15 +665,9 @@ impl ReviewRegistry for RegistryApi {
         let (request_id, findings) = violations.finish_with((request_id, findings))?;
         let key = (request_id, id);
         let now = self.clock.now();
-        self.guarded_command(
-            &principal,
-            &[Role::Reviewer],
-            "SubmitOverviewReport",
-            id,
-            Some(key),
-            |review| access::may_do(&principal, facts(review), Work::OverviewReport),
-            move |review| Ok(review.submit_overview_report(findings, recommendations, now)?),
-        )
+        self.command(&principal, rule, id, Some(key), move |review| {
+            Ok(review.submit_overview_report(findings, recommendations, now)?)
+        })
         .await
     }
 
@@ -709,6 +677,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("ApproveOverviewReport")?;
+        self.authorized(&principal, rule, id).await?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version being approved").into(),
@@ -716,14 +686,9 @@ impl ReviewRegistry for RegistryApi {
         }
         let now = self.clock.now();
         let approver = principal.subject.clone();
-        self.command(
-            &principal,
-            &[Role::PanelChair],
-            "ApproveOverviewReport",
-            id,
-            None,
-            move |review| Ok(review.approve_overview_report(request.version, &approver, now)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.approve_overview_report(request.version, &approver, now)?)
+        })
         .await
     }
 
@@ -733,18 +698,15 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("SchedulePublication")?;
+        self.authorized(&principal, rule, id).await?;
         let today = self.clock.today();
         let planned_on = future_date_field("planned_on", request.planned_on.as_ref(), today)?;
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        self.command(
-            &principal,
-            ADMIN,
-            "SchedulePublication",
-            id,
-            None,
-            move |review| Ok(review.schedule_publication(planned_on, &rules, &calendar, today)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.schedule_publication(planned_on, &rules, &calendar, today)?)
+        })
         .await
     }
 
@@ -754,19 +716,16 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordPrePublicationNotice")?;
+        self.authorized(&principal, rule, id).await?;
         let (sent_on,) = Violations::new().finish_with((past_date_field(
             "sent_on",
             request.sent_on.as_ref(),
             self.clock.today(),
         ),))?;
-        self.command(
-            &principal,
-            ADMIN,
-            "RecordPrePublicationNotice",
-            id,
-            None,
-            move |review| Ok(review.record_pre_publication_notice(sent_on)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_pre_publication_notice(sent_on)?)
+        })
         .await
     }
 
@@ -776,6 +735,8 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordPublication")?;
+        self.authorized(&principal, rule, id).await?;
         let today = self.clock.today();
         let mut violations = Violations::new();
         let outcome: Result<PublicationOutcome, Vec<FieldViolation>> = if request.published {
@@ -812,14 +773,9 @@ impl ReviewRegistry for RegistryApi {
         let (outcome,) = violations.finish_with((outcome,))?;
         let rules = Arc::clone(&self.rules);
         let calendar = Arc::clone(&self.calendar);
-        self.command(
-            &principal,
-            ADMIN,
-            "RecordPublication",
-            id,
-            None,
-            move |review| Ok(review.record_publication(outcome, &rules, &calendar, today)?),
-        )
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_publication(outcome, &rules, &calendar, today)?)
+        })
         .await
     }
 
@@ -829,7 +785,7 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Timeline>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        let review = self.readable(&principal, id, "GetTimeline").await?;
+        let review = self.readable(&principal, rule("GetTimeline")?, id).await?;
         let timeline = self.timeline(&review)?;
         Ok(Response::new(pb::Timeline {
             review_id: review.id.to_string(),
@@ -863,23 +819,9 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        self.authorize(
-            &principal,
-            &[Role::Auditor, Role::PartnershipAdmin],
-            "ListAuditRecords",
-            Some(id),
-        )
-        .await?;
+        self.authorized(&principal, rule("ListAuditRecords")?, id)
+            .await?;
         let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
-        if self
-            .store
-            .get(&principal.partnership, id)
-            .await
-            .map_err(RegistryError::from)?
-            .is_none()
-        {
-            return Err(RegistryError::ReviewNotFound(id.to_string()).into());
-        }
         let (records, next_page_token) = page
             .read(
                 |after, limit| {

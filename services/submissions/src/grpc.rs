@@ -4,8 +4,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cspr_platform::access::{self, Access, Area, Reach};
-use cspr_platform::auth::{Principal, Role, caller};
+use cspr_platform::access::rules::{self, Rule};
+use cspr_platform::access::{Access, Reach};
+use cspr_platform::auth::{Principal, caller};
 use cspr_platform::convert::{
     date_from_proto, date_to_proto, enum_to_proto, future_date_field, timestamp_to_proto,
 };
@@ -13,7 +14,6 @@ use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::MAX_REQUEST_ID;
 use cspr_platform::pagination::{Cursor, PageRequest};
-use cspr_platform::projection::reviews;
 use cspr_platform::proto_enum;
 use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
@@ -32,20 +32,13 @@ use crate::store::{
     SubmissionStart,
 };
 
-const DECIDERS: &[Role] = &[Role::PanelChair, Role::PartnershipAdmin];
-/// What the service's reads are of.
-const AREA: Area = Area::AgencyReports;
+/// The rule of one of this service's RPCs in the platform's table.
+fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
+    rules::lookup(rules::SUBMISSIONS, method)
+}
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Whether the caller's access to a review's reports covers this agency's.
-fn covers(access: &Access, agency_id: &str) -> bool {
-    match access {
-        Access::Full | Access::Redacted => true,
-        Access::Agency(own) => own == agency_id,
-    }
-}
 
 fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
     AgencyId::parse(raw)
@@ -157,33 +150,29 @@ impl SubmissionsApi {
         }
     }
 
-    /// The review, in the caller's partnership, or NOT_FOUND.
-    async fn review(&self, principal: &Principal, review_id: Uuid) -> Result<ReviewInfo, Status> {
-        reviews::load(self.store.pool(), &principal.partnership, review_id)
-            .await
-            .map_err(|error| ServiceError::from(error).into())
+    /// The review a panel decision is on, if the caller may decide ([`Rule`] of `method`),
+    /// before the body is validated.
+    async fn decision_on(
+        &self,
+        principal: &Principal,
+        raw_review_id: &str,
+        method: &str,
+    ) -> Result<Uuid, Status> {
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .authorized_review(principal, raw_review_id, rule(method)?)
+            .await?;
+        Ok(read.review.review_id)
     }
 
     async fn decide(
         &self,
         principal: &Principal,
-        review_id: &str,
+        review_id: Uuid,
         agency_id: &str,
         decision: PanelDecision,
     ) -> Result<Response<pb::ReportRequest>, Status> {
-        let review_id = uuid_field("review_id", review_id)?;
         let agency_id = agency_field("agency_id", agency_id)?;
-        self.review(principal, review_id).await?;
-        self.store
-            .audit_log()
-            .require_any(
-                principal,
-                DECIDERS,
-                "PanelDecision",
-                Some(review_id),
-                format!("reviews/{review_id}/reports/{agency_id}"),
-            )
-            .await?;
         let request = self
             .store
             .decide(principal, review_id, &agency_id, decision)
@@ -194,7 +183,6 @@ impl SubmissionsApi {
     /// Reads the header: first, exactly one, valid, the caller's own agency.
     async fn read_header(
         &self,
-        principal: &Principal,
         stream: &mut Streaming<pb::SubmitAgencyReportRequest>,
     ) -> Result<(pb::SubmissionHeader, SubmissionStart), Status> {
         let first = tokio::time::timeout(HEADER_TIMEOUT, stream.message())
@@ -262,13 +250,6 @@ impl SubmissionsApi {
         }
         let (request_id, review_id, agency_id, author_name, author_role) =
             violations.finish_with((request_id, review_id, agency_id, author_name, author_role))?;
-        if principal.org.as_deref() != Some(agency_id.as_str()) {
-            return Err(ServiceError::PermissionDenied(format!(
-                "this token is for agency {:?}; an agency submits only its own report",
-                principal.org.as_deref().unwrap_or_default()
-            ))
-            .into());
-        }
         Ok((
             header,
             SubmissionStart {
@@ -293,12 +274,11 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::RequestAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
-        principal.require_any(&[Role::PartnershipAdmin])?;
-        let review_id = field(
-            "review_id",
-            uuid_field("review_id", &request.review_id)
-                .map_err(|_| "required: the review id (UUID)"),
-        );
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .authorized_review(&principal, &request.review_id, rule("RequestAgencyReport")?)
+            .await?;
+        let review_id = read.review.review_id;
         let agency_id = field("agency_id", AgencyId::parse(&request.agency_id));
         let agency_name = field("agency_name", required_text(&request.agency_name, 200));
         let contact_email = field("contact_email", Email::parse(&request.contact_email));
@@ -307,9 +287,8 @@ impl AgencySubmissions for SubmissionsApi {
             request.due_date.as_ref(),
             self.store.clock.today(),
         );
-        let (review_id, agency_id, agency_name, contact_email, due_date) = Violations::new()
-            .finish_with((review_id, agency_id, agency_name, contact_email, due_date))?;
-        self.review(&principal, review_id).await?;
+        let (agency_id, agency_name, contact_email, due_date) =
+            Violations::new().finish_with((agency_id, agency_name, contact_email, due_date))?;
         let record = self
             .store
             .request_report(
@@ -331,16 +310,26 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::ListReportRequestsRequest>,
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
-        let review_id = match request.review_id.trim() {
+        let rule = rule("ListReportRequests")?;
+        // Within one review the caller's access to it decides, not their reach.
+        let read: Option<ReviewRead<'_, ReviewInfo>> = match request.review_id.trim() {
             "" => None,
-            raw => Some(uuid_field("review_id", raw)?),
+            raw => Some(self.store.authorized_review(&principal, raw, rule).await?),
         };
+        let reach = match &read {
+            None => rule.across(&principal)?,
+            Some(read) => match &read.access {
+                Access::Agency(own) => Reach::Agency(own.clone()),
+                Access::Full | Access::Redacted => Reach::Partnership,
+            },
+        };
+        let review_id = read.as_ref().map(|read| read.review.review_id);
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let mut agency_id = match request.agency_id.trim() {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        match access::reach(&principal, Area::AgencyReports)? {
+        match reach {
             Reach::Partnership => {}
             Reach::Agency(own) => {
                 if agency_id.as_ref().is_some_and(|asked| *asked != own) {
@@ -351,16 +340,9 @@ impl AgencySubmissions for SubmissionsApi {
                 }
                 agency_id = Some(own);
             }
+            // Only across reviews: on one review an appointed reviewer reads in full.
             Reach::AppointedReviews(_) => {
-                if review_id.is_none() {
-                    return Err(
-                        ServiceError::invalid("review_id", "required for a reviewer").into(),
-                    );
-                }
-                let _: ReviewRead<'_, ReviewInfo> = self
-                    .store
-                    .review_to_read(&principal, &request.review_id, AREA, "ListReportRequests")
-                    .await?;
+                return Err(ServiceError::invalid("review_id", "required for a reviewer").into());
             }
         }
         if review_id.is_none() && agency_id.is_none() {
@@ -380,15 +362,8 @@ impl AgencySubmissions for SubmissionsApi {
                 |record| Cursor::new(record.created_at, record.id),
             )
             .await?;
-        if let Some(review_id) = review_id {
-            self.store
-                .audit_log()
-                .record_read(
-                    &principal,
-                    "ListReportRequests",
-                    review_id,
-                    format!("reviews/{review_id}/requests"),
-                )
+        if let (Some(read), Some(review_id)) = (&read, review_id) {
+            read.record_of(format!("reviews/{review_id}/requests"))
                 .await?;
         }
         Ok(Response::new(pb::ListReportRequestsResponse {
@@ -402,13 +377,35 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<Streaming<pb::SubmitAgencyReportRequest>>,
     ) -> Result<Response<pb::SubmissionReceipt>, Status> {
         let (principal, mut stream) = caller(request)?;
-        principal.require_any(&[Role::Agency])?;
+        let rule = rule("SubmitAgencyReport")?;
+        self.store
+            .audit_log()
+            .gate(&principal, rule, None, "reports".into())
+            .await?;
         // Held until the call ends, however it ends.
         let _slot = self.stream_slot(&principal)?;
-        let (header, start) = self.read_header(&principal, &mut stream).await?;
+        // The review and the agency are in the header, the stream's first message.
+        let (header, start) = self.read_header(&mut stream).await?;
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .authorized_review(&principal, &header.review_id, rule)
+            .await?;
+        if let Err(denied) = rule.owner(&read.access, &start.agency_id) {
+            self.store
+                .audit_log()
+                .record_refusal_on_review(
+                    &principal,
+                    rule.method,
+                    start.review_id,
+                    format!("reviews/{}/reports/{}", start.review_id, start.agency_id),
+                    denied.code(),
+                )
+                .await;
+            return Err(denied.into());
+        }
+        let review = read.review;
         let mut hasher = ContentHasher::new();
         hasher.add(&header.encode_to_vec());
-        let review = self.review(&principal, start.review_id).await?;
         let scope = review.scope().ok_or_else(|| {
             ServiceError::FailedPrecondition(
                 "terms of reference not set for this review: there is no scope period yet".into(),
@@ -505,19 +502,20 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::GetAgencyReportRequest>,
     ) -> Result<Response<pb::AgencyReport>, Status> {
         let (principal, request) = caller(request)?;
-        let review_id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("GetAgencyReport")?;
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .authorized_review(&principal, &request.review_id, rule)
+            .await?;
+        let review_id = read.review.review_id;
         let agency_id = agency_field("agency_id", &request.agency_id)?;
         if request.version < 0 {
             return Err(
                 ServiceError::invalid("version", "0 for the latest, or a version number").into(),
             );
         }
-        let read: ReviewRead<'_, ReviewInfo> = self
-            .store
-            .review_to_read(&principal, &request.review_id, AREA, "GetAgencyReport")
-            .await?;
         let resource = format!("reviews/{review_id}/reports/{agency_id}");
-        if !covers(&read.access, &agency_id) {
+        if rule.owner(&read.access, &agency_id).is_err() {
             self.store
                 .audit_log()
                 .record_refusal_on_review(
@@ -551,12 +549,12 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::ListAgencyReportsRequest>,
     ) -> Result<Response<pb::ListAgencyReportsResponse>, Status> {
         let (principal, request) = caller(request)?;
-        let review_id = uuid_field("review_id", &request.review_id)?;
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let read: ReviewRead<'_, ReviewInfo> = self
             .store
-            .review_to_read(&principal, &request.review_id, AREA, "ListAgencyReports")
+            .authorized_review(&principal, &request.review_id, rule("ListAgencyReports")?)
             .await?;
+        let review_id = read.review.review_id;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let only_agency = match &read.access {
             Access::Full | Access::Redacted => None,
             Access::Agency(own) => Some(own.as_str()),
@@ -582,6 +580,9 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::AcceptAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
+        let review_id = self
+            .decision_on(&principal, &request.review_id, "AcceptAgencyReport")
+            .await?;
         if request.version <= 0 {
             return Err(
                 ServiceError::invalid("version", "required: the version the panel read").into(),
@@ -589,7 +590,7 @@ impl AgencySubmissions for SubmissionsApi {
         }
         self.decide(
             &principal,
-            &request.review_id,
+            review_id,
             &request.agency_id,
             PanelDecision::Accept {
                 version: request.version,
@@ -603,6 +604,9 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::ReturnAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
+        let review_id = self
+            .decision_on(&principal, &request.review_id, "ReturnAgencyReport")
+            .await?;
         let version = if request.version <= 0 {
             Err(FieldViolation::new(
                 "version",
@@ -615,7 +619,7 @@ impl AgencySubmissions for SubmissionsApi {
         let (_, missing) = Violations::new().finish_with((version, missing))?;
         self.decide(
             &principal,
-            &request.review_id,
+            review_id,
             &request.agency_id,
             PanelDecision::Return {
                 version: request.version,
@@ -630,11 +634,14 @@ impl AgencySubmissions for SubmissionsApi {
         request: Request<pb::WaiveAgencyReportRequest>,
     ) -> Result<Response<pb::ReportRequest>, Status> {
         let (principal, request) = caller(request)?;
+        let review_id = self
+            .decision_on(&principal, &request.review_id, "WaiveAgencyReport")
+            .await?;
         let reason = required_text(&request.reason, 10_000)
             .map_err(|error| ServiceError::invalid("reason", error.to_string()))?;
         self.decide(
             &principal,
-            &request.review_id,
+            review_id,
             &request.agency_id,
             PanelDecision::Waive { reason },
         )
@@ -650,36 +657,20 @@ impl AgencySubmissions for SubmissionsApi {
         use futures::StreamExt;
 
         let (principal, request) = caller(request)?;
-        let review_id = uuid_field("review_id", &request.review_id)?;
+        // The whole area: an agency's own part is not a combined chronology.
+        let read: ReviewRead<'_, ReviewInfo> = self
+            .store
+            .authorized_review(
+                &principal,
+                &request.review_id,
+                rule("StreamCombinedChronology")?,
+            )
+            .await?;
+        let review_id = read.review.review_id;
         let agency_id = match request.agency_id.trim() {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
-        let read: ReviewRead<'_, ReviewInfo> = self
-            .store
-            .review_to_read(
-                &principal,
-                &request.review_id,
-                AREA,
-                "StreamCombinedChronology",
-            )
-            .await?;
-        if read.access != Access::Full {
-            self.store
-                .audit_log()
-                .record_refusal_on_review(
-                    &principal,
-                    "StreamCombinedChronology",
-                    review_id,
-                    format!("reviews/{review_id}/chronology"),
-                    "PERMISSION_DENIED",
-                )
-                .await;
-            return Err(ServiceError::PermissionDenied(
-                "the combined chronology is for the panel, the partnership and the reviewer".into(),
-            )
-            .into());
-        }
         read.record_of(format!("reviews/{review_id}/chronology"))
             .await?;
         let rows = self

@@ -1,0 +1,196 @@
+//! The authorization matrix of the registry: every RPC × every shape of caller on a review
+//! with its reviewer appointed, each answer as `access::rules` predicts.
+
+mod common;
+
+use common::{RegistryTest, Reply, TestRegistry, authed, pdate};
+use cspr_platform::access::rules;
+use cspr_platform::testing::REVIEWER;
+use cspr_platform::testing::matrix::Matrix;
+use cspr_proto::registry::v1 as pb;
+use tonic::Status;
+
+/// A call of `method` with a minimal body naming the review (authorization is decided
+/// before the body is validated), its answer without the reply.
+macro_rules! minimal {
+    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {{
+        // Some requests have no field but the review's.
+        #[allow(clippy::needless_update)]
+        let request = pb::$request {
+            review_id: $review_id,
+            ..Default::default()
+        };
+        $client.$method(authed(request, &$token)).await.map(drop)
+    }};
+}
+
+#[tokio::test]
+async fn every_rpc_answers_every_caller_as_the_table_says() {
+    let registry = TestRegistry::start("2026-04-20").await;
+    let admin = registry.role_token("partnership_admin");
+    let mut client = registry.client.clone();
+    let review = client
+        .create_review(authed(
+            pb::CreateReviewRequest {
+                request_id: "matrix-review".into(),
+                child_alias: "Child M".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: pdate("2026-03-09"),
+                became_aware_on: pdate("2026-03-10"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("the seeded review");
+    client
+        .record_notification_sent(authed(
+            pb::RecordNotificationSentRequest {
+                review_id: review.id.clone(),
+                sent_on: pdate("2026-03-11"),
+                national_panel_reference: "NP-2026-0042".into(),
+            },
+            &admin,
+        ))
+        .await
+        .reply("notification sent");
+    client
+        .record_decision(authed(
+            pb::RecordDecisionRequest {
+                review_id: review.id.clone(),
+                decision: pb::Decision::LocalCspr as i32,
+                decided_on: pdate("2026-03-26"),
+                rationale: "Criteria met".into(),
+            },
+            &admin,
+        ))
+        .await
+        .reply("a local review decided: scoping");
+    let review = client
+        .appoint_reviewer(authed(
+            pb::AppointReviewerRequest {
+                review_id: review.id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla.oakes@reviewers.example.org".into(),
+                subject: REVIEWER.into(),
+                appointed_on: pdate("2026-03-26"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("its reviewer appointed");
+    let matrix = Matrix {
+        service: rules::REGISTRY,
+        own_agency: "police",
+        other_agency: "health",
+        owned_by_agency: &[],
+    };
+    let cases = matrix
+        .run(&registry, |method, token| {
+            let mut client = registry.client.clone();
+            let id = review.id.clone();
+            async move {
+                match method {
+                    "CreateReview" => client
+                        .create_review(authed(pb::CreateReviewRequest::default(), &token))
+                        .await
+                        .map(drop),
+                    "GetReview" => minimal!(client, get_review, GetReviewRequest, id, token),
+                    "ListReviews" => client
+                        .list_reviews(authed(pb::ListReviewsRequest::default(), &token))
+                        .await
+                        .map(drop),
+                    "RecordNotificationSent" => minimal!(
+                        client,
+                        record_notification_sent,
+                        RecordNotificationSentRequest,
+                        id,
+                        token
+                    ),
+                    "RecordDecision" => {
+                        minimal!(client, record_decision, RecordDecisionRequest, id, token)
+                    }
+                    "AppointPanelMember" => minimal!(
+                        client,
+                        appoint_panel_member,
+                        AppointPanelMemberRequest,
+                        id,
+                        token
+                    ),
+                    "AppointReviewer" => {
+                        minimal!(client, appoint_reviewer, AppointReviewerRequest, id, token)
+                    }
+                    "SetTermsOfReference" => minimal!(
+                        client,
+                        set_terms_of_reference,
+                        SetTermsOfReferenceRequest,
+                        id,
+                        token
+                    ),
+                    "AdvanceStage" => {
+                        minimal!(client, advance_stage, AdvanceStageRequest, id, token)
+                    }
+                    "RecordParallelProcess" => minimal!(
+                        client,
+                        record_parallel_process,
+                        RecordParallelProcessRequest,
+                        id,
+                        token
+                    ),
+                    "EndParallelProcess" => minimal!(
+                        client,
+                        end_parallel_process,
+                        EndParallelProcessRequest,
+                        id,
+                        token
+                    ),
+                    "SubmitOverviewReport" => minimal!(
+                        client,
+                        submit_overview_report,
+                        SubmitOverviewReportRequest,
+                        id,
+                        token
+                    ),
+                    "ApproveOverviewReport" => minimal!(
+                        client,
+                        approve_overview_report,
+                        ApproveOverviewReportRequest,
+                        id,
+                        token
+                    ),
+                    "SchedulePublication" => minimal!(
+                        client,
+                        schedule_publication,
+                        SchedulePublicationRequest,
+                        id,
+                        token
+                    ),
+                    "RecordPrePublicationNotice" => minimal!(
+                        client,
+                        record_pre_publication_notice,
+                        RecordPrePublicationNoticeRequest,
+                        id,
+                        token
+                    ),
+                    "RecordPublication" => minimal!(
+                        client,
+                        record_publication,
+                        RecordPublicationRequest,
+                        id,
+                        token
+                    ),
+                    "GetTimeline" => minimal!(client, get_timeline, GetTimelineRequest, id, token),
+                    "ListAuditRecords" => minimal!(
+                        client,
+                        list_audit_records,
+                        ListAuditRecordsRequest,
+                        id,
+                        token
+                    ),
+                    other => Err(Status::unimplemented(format!("no call for {other}"))),
+                }
+            }
+        })
+        .await;
+    assert_eq!(cases, 18 * 22, "every RPC × every caller");
+    registry.stop().await;
+}
