@@ -34,7 +34,7 @@ use jwks::{KeySet, ProviderKeys, VerifyingKey};
 crate::named_enum! {
     /// The roles of api.md. Unknown role names in a token are ignored (a newer issuer may know
     /// roles this version does not).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
     pub enum Role {
         /// Runs the review lifecycle, manages panel, agencies and actions.
         PartnershipAdmin => "partnership_admin",

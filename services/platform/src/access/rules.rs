@@ -578,7 +578,7 @@ pub fn markdown() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use prost::Message;
 
@@ -614,6 +614,74 @@ mod tests {
             }
         }
         methods
+    }
+
+    /// The roles a proto's comment promises for each RPC that says ("Roles: …", or
+    /// "Roles: as <Rpc>"), by (service, method).
+    fn promised_roles() -> BTreeMap<(String, String), BTreeSet<Role>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto/cspr");
+        let mut promised = BTreeMap::new();
+        for package in std::fs::read_dir(&root).expect("proto folder") {
+            let folder = package.expect("entry").path().join("v1");
+            for file in std::fs::read_dir(&folder).into_iter().flatten() {
+                let text = std::fs::read_to_string(file.expect("file").path()).expect("proto");
+                let package = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("package "))
+                    .map(|name| name.trim_end_matches(';').to_string())
+                    .unwrap_or_default();
+                let mut service = String::new();
+                let mut comment: Vec<&str> = Vec::new();
+                let mut by_method: BTreeMap<String, BTreeSet<Role>> = BTreeMap::new();
+                for line in text.lines().map(str::trim) {
+                    if let Some(name) = line.strip_prefix("service ") {
+                        service = format!("{package}.{}", name.trim_end_matches(" {"));
+                    } else if let Some(text) = line.strip_prefix("//") {
+                        comment.push(text.trim());
+                        continue;
+                    } else if let Some(rest) = line.strip_prefix("rpc ") {
+                        let method = rest.split('(').next().unwrap_or_default().to_string();
+                        let joined = comment.join(" ");
+                        if let Some((_, roles)) = joined.split_once("Roles:") {
+                            let roles = roles.trim();
+                            let named = match roles.strip_prefix("as ") {
+                                Some(other) => by_method
+                                    .get(other.split([' ', '.', ',']).next().unwrap_or_default())
+                                    .cloned()
+                                    .unwrap_or_default(),
+                                None => roles
+                                    .split(|character: char| {
+                                        !(character.is_ascii_lowercase() || character == '_')
+                                    })
+                                    .filter_map(Role::parse)
+                                    .collect(),
+                            };
+                            by_method.insert(method.clone(), named.clone());
+                            promised.insert((service.clone(), method), named);
+                        }
+                    }
+                    comment.clear();
+                }
+            }
+        }
+        promised
+    }
+
+    #[test]
+    fn the_roles_each_proto_comment_promises_are_the_tables() {
+        let promised = promised_roles();
+        assert!(promised.len() > 20, "the protos name roles: {promised:?}");
+        let mut wrong = Vec::new();
+        for ((service, method), roles) in &promised {
+            let rule = lookup(service, method).expect("a rule");
+            let table: BTreeSet<Role> = rule.who.roles().into_iter().collect();
+            if &table != roles {
+                wrong.push(format!(
+                    "{service}/{method}: the proto says {roles:?}, the table {table:?}"
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]
