@@ -541,6 +541,33 @@ mod tests {
         assert!(replay("token", token) > 0);
     }
 
+    /// The `token` property compares principals only for tokens that verify: the seeds
+    /// must include claims that do, under each mapping, or it would check little.
+    #[test]
+    fn token_seeds_include_claims_that_verify() {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/token");
+        for (seed, mapping, roles) in [
+            ("default_mapping", 0, vec![Role::PartnershipAdmin]),
+            ("provider_mapping", 1, vec![Role::Reviewer, Role::Agency]),
+        ] {
+            let claims: Map<String, Value> =
+                serde_json::from_slice(&std::fs::read(seeds.join(seed)).expect("a seed"))
+                    .expect("claims");
+            let token = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(TOKEN_SECRET),
+            )
+            .expect("signs");
+            let mapping = token_mappings()[mapping].clone();
+            let principal = Authenticator::new(&token_config(mapping))
+                .expect("an HS256 key")
+                .verify(&token)
+                .expect("the seed's claims verify");
+            assert_eq!(principal.roles, roles, "{seed}");
+        }
+    }
+
     #[test]
     fn page_token_inputs_hold() {
         assert!(replay("page_token", page_token) > 0);
