@@ -585,47 +585,58 @@ impl fmt::Debug for ServiceConfig {
     }
 }
 
-/// `url` with the password of its user info (`scheme://user:password@host`) and any
-/// `password=` query parameter (libpq's other way of giving it) replaced by `***`; each
-/// server of a comma-separated list is redacted.
+/// `url` with every password in it replaced by `***`: the password of a user info
+/// (`scheme://user:password@host`: from the first `:` to the last `@` of the authority) and
+/// the value of a `password=` query parameter (libpq's other way of giving it, up to the
+/// next `&` or `#`). `url` may be a comma-separated list of servers (NATS) or one URL whose
+/// password holds commas (PostgreSQL), so commas are not taken to end anything: an
+/// authority starts at the beginning and after every `://`, and runs to the next `/`, `?`
+/// or `#`. A password is hidden whichever way it is read; a server of a list written
+/// without `scheme://` after one with a password may be hidden with it.
 pub fn redact_password(url: &str) -> String {
-    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
+    let user_info_redacted = url
+        .split("://")
+        .map(|piece| {
+            let end = piece.find(['/', '?', '#']).unwrap_or(piece.len());
+            let (authority, tail) = piece.split_at(end);
+            let password = authority
+                .rfind('@')
+                .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)));
+            match password {
+                Some((colon, at)) => {
+                    format!("{}***{}{tail}", &authority[..=colon], &authority[at..])
+                }
+                None => piece.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("://");
+    redact_password_parameters(&user_info_redacted)
 }
 
-fn redact_one(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(at) => url.split_at(at + 3),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (user_info, host) = authority.split_at(at);
-            match user_info.split_once(':') {
-                Some((user, _password)) => format!("{user}:***{host}"),
-                None => authority.to_string(),
-            }
+/// Replaces the value of every `password=` parameter (after a `?` or `&`, any case).
+fn redact_password_parameters(url: &str) -> String {
+    const KEY: &str = "password=";
+    let mut redacted = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(at) = rest.find(['?', '&']) {
+        let (before, after) = rest.split_at(at + 1);
+        redacted.push_str(before);
+        rest = after;
+        if rest
+            .get(..KEY.len())
+            .is_some_and(|key| key.eq_ignore_ascii_case(KEY))
+        {
+            redacted.push_str(&rest[..KEY.len()]);
+            redacted.push_str("***");
+            let value_end = rest[KEY.len()..]
+                .find(['&', '#'])
+                .map_or(rest.len(), |end| KEY.len() + end);
+            rest = &rest[value_end..];
         }
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
-                        format!("{key}=***")
-                    }
-                    _ => pair.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            format!("{path}?{query}")
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}{authority}{tail}")
+    }
+    redacted.push_str(rest);
+    redacted
 }
 
 impl ServiceConfig {
@@ -792,6 +803,29 @@ mod tests {
             redact_password("nats://a:pw@n0:4222, nats://a:pw@n1:4222"),
             "nats://a:***@n0:4222, nats://a:***@n1:4222"
         );
+    }
+
+    /// Found by the `config` fuzz target (its input is kept in fuzz/regressions/config/):
+    /// the URL used to be cut at its commas first, so a password with a comma showed what
+    /// followed the comma.
+    #[test]
+    fn redaction_hides_passwords_with_commas() {
+        for (url, redacted) in [
+            (
+                "postgres://u@db/x?password=se,cret&sslmode=require",
+                "postgres://u@db/x?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:se,cr@t@db1:5432,db2:5432/x",
+                "postgres://u:***@db1:5432,db2:5432/x",
+            ),
+            (
+                "nats://a:p,w@n0:4222,nats://b:q,r@n1:4222",
+                "nats://a:***@n0:4222,nats://b:***@n1:4222",
+            ),
+        ] {
+            assert_eq!(redact_password(url), redacted);
+        }
     }
 
     #[test]
