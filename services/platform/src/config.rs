@@ -585,57 +585,50 @@ impl fmt::Debug for ServiceConfig {
     }
 }
 
-/// `url` with every password in it replaced by `***`: the password of a user info
-/// (`scheme://user:password@host`: from the first `:` to the last `@` of the authority) and
-/// the value of a `password=` query parameter (libpq's other way of giving it, up to the
-/// next `&` or `#`). `url` may be a comma-separated list of servers (NATS) or one URL whose
-/// password holds commas (PostgreSQL), so commas are not taken to end anything: an
-/// authority starts at the beginning and after every `://`, and runs to the next `/`, `?`
-/// or `#`. A password is hidden whichever way it is read; a server of a list written
-/// without `scheme://` after one with a password may be hidden with it.
+/// `url` with every password in it replaced by `***`: whatever any reading of it takes for
+/// a password. `url` may be one URL whose password holds commas (PostgreSQL reads it whole)
+/// or a comma-separated list of servers (NATS reads each on its own), so an authority is
+/// taken to start at the beginning, after every `://` and after every comma, and to run to
+/// the next `/`, `?` or `#`; in each, the password of its user info (from the first `:` to
+/// the last `@`) is hidden. So is the value of every `password=` parameter (libpq's other
+/// way of giving it, after `?` or `&`, up to the next `&` or `#`). A list whose later server
+/// is written without `scheme://` may show less than its passwords, never more.
 pub fn redact_password(url: &str) -> String {
-    let user_info_redacted = url
-        .split("://")
-        .map(|piece| {
-            let end = piece.find(['/', '?', '#']).unwrap_or(piece.len());
-            let (authority, tail) = piece.split_at(end);
-            let password = authority
-                .rfind('@')
-                .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)));
-            match password {
-                Some((colon, at)) => {
-                    format!("{}***{}{tail}", &authority[..=colon], &authority[at..])
-                }
-                None => piece.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("://");
-    redact_password_parameters(&user_info_redacted)
-}
-
-/// Replaces the value of every `password=` parameter (after a `?` or `&`, any case).
-fn redact_password_parameters(url: &str) -> String {
     const KEY: &str = "password=";
-    let mut redacted = String::with_capacity(url.len());
-    let mut rest = url;
-    while let Some(at) = rest.find(['?', '&']) {
-        let (before, after) = rest.split_at(at + 1);
-        redacted.push_str(before);
-        rest = after;
-        if rest
+    let mut hidden = vec![false; url.len()];
+    let authorities = std::iter::once(0)
+        .chain(url.match_indices("://").map(|(at, _)| at + 3))
+        .chain(url.match_indices(',').map(|(at, _)| at + 1));
+    for start in authorities {
+        let rest = &url[start..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            hidden[start + colon + 1..start + at].fill(true);
+        }
+    }
+    for (at, _) in url.match_indices(['?', '&']) {
+        let parameter = &url[at + 1..];
+        if parameter
             .get(..KEY.len())
             .is_some_and(|key| key.eq_ignore_ascii_case(KEY))
         {
-            redacted.push_str(&rest[..KEY.len()]);
-            redacted.push_str("***");
-            let value_end = rest[KEY.len()..]
-                .find(['&', '#'])
-                .map_or(rest.len(), |end| KEY.len() + end);
-            rest = &rest[value_end..];
+            let value = &parameter[KEY.len()..];
+            let from = at + 1 + KEY.len();
+            hidden[from..from + value.find(['&', '#']).unwrap_or(value.len())].fill(true);
         }
     }
-    redacted.push_str(rest);
+    let mut redacted = String::with_capacity(url.len());
+    let mut hiding = false;
+    for (index, character) in url.char_indices() {
+        if !hidden[index] {
+            redacted.push(character);
+        } else if !hiding {
+            redacted.push_str("***");
+        }
+        hiding = hidden[index];
+    }
     redacted
 }
 
@@ -805,9 +798,9 @@ mod tests {
         );
     }
 
-    /// Found by the `config` fuzz target (its input is kept in fuzz/regressions/config/):
+    /// Found by the `config` fuzz target (its inputs are kept in fuzz/regressions/config/):
     /// the URL used to be cut at its commas first, so a password with a comma showed what
-    /// followed the comma.
+    /// followed the comma; then a server without a scheme after a path kept its password.
     #[test]
     fn redaction_hides_passwords_with_commas() {
         for (url, redacted) in [
@@ -822,6 +815,11 @@ mod tests {
             (
                 "nats://a:p,w@n0:4222,nats://b:q,r@n1:4222",
                 "nats://a:***@n0:4222,nats://b:***@n1:4222",
+            ),
+            // A server without a scheme after one with a path (NATS reads it on its own).
+            (
+                "nats://a@n0:4222/x,:pw@n1:4222",
+                "nats://a@n0:4222/x,:***@n1:4222",
             ),
         ] {
             assert_eq!(redact_password(url), redacted);

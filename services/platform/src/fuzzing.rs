@@ -447,16 +447,11 @@ impl UrlParts {
 /// depend on them: the URL redacts exactly as the same URL with every password `pw` does —
 /// also after `with_database_name`, and in the `Debug` of the configurations reading it as
 /// `CSPR_DATABASE_URL` and `CSPR_NATS_URL`. The lines after `[env]` are `NAME=value`
-/// settings: any values are read into a configuration or refused, never a panic. Redacting
-/// any text twice changes nothing the second time.
+/// settings: any values are read into a configuration or refused, never a panic; so is
+/// the redaction of the input as it is.
 pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let redacted = redact_password(&text);
-    assert_eq!(
-        redact_password(&redacted),
-        redacted,
-        "redaction is idempotent"
-    );
+    let _ = redact_password(&text);
 
     let (model, settings) = match text.split_once("\n[env]\n") {
         Some((model, settings)) => (model, settings),
