@@ -3,60 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::NaiveDate;
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
+use cspr_submissions::report_file::{self, ReportSubmission};
 use futures::StreamExt;
-use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::cli::{ChronologyCommand, Client, ClientArgs, ReportCommand};
-use crate::client::{Target, connect, explain, proto_date};
+use crate::client::{Target, connect, explain};
 use crate::output::{Output, Printer, Row, date_text, enum_name, print_list, print_record};
-
-/// A report as a JSON file (field names as in the proto).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReportFile {
-    #[serde(default)]
-    request_id: Option<String>,
-    review_id: String,
-    agency_id: String,
-    author_name: String,
-    author_role: String,
-    narrative: NarrativeFile,
-    #[serde(default)]
-    entries: Vec<EntryFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NarrativeFile {
-    summary: String,
-    analysis_of_involvement: String,
-    #[serde(default)]
-    what_went_well: String,
-    #[serde(default)]
-    what_could_have_been_better: String,
-    learning: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntryFile {
-    occurred_on: NaiveDate,
-    #[serde(default)]
-    time_of_day: String,
-    service: String,
-    #[serde(default)]
-    practitioner_name: String,
-    #[serde(default)]
-    practitioner_role: String,
-    description: String,
-    #[serde(default)]
-    outcome: String,
-}
 
 impl Row for pb::SubmissionReceipt {
     const COLUMNS: &'static [&'static str] = &["REVIEW", "AGENCY", "VERSION", "ENTRIES", "SHA256"];
@@ -202,31 +157,13 @@ async fn submit(
     request_id: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let report: ReportFile = serde_json::from_slice(&bytes)
+    let mut submission = report_file::parse(&bytes)
         .with_context(|| format!("{} is not a report file", file.display()))?;
-    let request_id = request_id
-        .or(report.request_id.clone())
-        .unwrap_or_else(|| hex::encode(&Sha256::digest(&bytes)[..16]));
-    let total = report.entries.len() as u64;
-    let header = pb::SubmitAgencyReportRequest {
-        item: Some(pb::submit_agency_report_request::Item::Header(
-            pb::SubmissionHeader {
-                request_id,
-                review_id: report.review_id,
-                agency_id: report.agency_id,
-                author_name: report.author_name,
-                author_role: report.author_role,
-                narrative: Some(pb::Narrative {
-                    summary: report.narrative.summary,
-                    analysis_of_involvement: report.narrative.analysis_of_involvement,
-                    what_went_well: report.narrative.what_went_well,
-                    what_could_have_been_better: report.narrative.what_could_have_been_better,
-                    learning: report.narrative.learning,
-                }),
-                entry_count: total as i64,
-            },
-        )),
-    };
+    if let Some(request_id) = request_id {
+        submission.header.request_id = request_id;
+    }
+    let header = submission.header_message();
+    let total = submission.entries.len() as u64;
     let progress = indicatif::ProgressBar::new(total);
     progress.set_style(
         indicatif::ProgressStyle::with_template(
@@ -235,21 +172,9 @@ async fn submit(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let counter = progress.clone();
-    let entries = report.entries.into_iter().map(move |entry| {
+    let entries = submission.entries.into_iter().map(move |entry| {
         counter.inc(1);
-        pb::SubmitAgencyReportRequest {
-            item: Some(pb::submit_agency_report_request::Item::Entry(
-                pb::ChronologyEntry {
-                    occurred_on: proto_date(entry.occurred_on),
-                    time_of_day: entry.time_of_day,
-                    service: entry.service,
-                    practitioner_name: entry.practitioner_name,
-                    practitioner_role: entry.practitioner_role,
-                    description: entry.description,
-                    outcome: entry.outcome,
-                },
-            )),
-        }
+        ReportSubmission::entry_message(entry)
     });
     let messages = tokio_stream::iter(std::iter::once(header).chain(entries));
     let mut client = AgencySubmissionsClient::new(connect(args, Target::Submissions).await?);

@@ -585,47 +585,51 @@ impl fmt::Debug for ServiceConfig {
     }
 }
 
-/// `url` with the password of its user info (`scheme://user:password@host`) and any
-/// `password=` query parameter (libpq's other way of giving it) replaced by `***`; each
-/// server of a comma-separated list is redacted.
+/// `url` with every password in it replaced by `***`: whatever any reading of it takes for
+/// a password. `url` may be one URL whose password holds commas (PostgreSQL reads it whole)
+/// or a comma-separated list of servers (NATS reads each on its own), so an authority is
+/// taken to start at the beginning, after every `://` and after every comma, and to run to
+/// the next `/`, `?` or `#`; in each, the password of its user info (from the first `:` to
+/// the last `@`) is hidden. So is the value of every `password=` parameter (libpq's other
+/// way of giving it, after `?` or `&`, up to the next `&` or `#`). A list whose later server
+/// is written without `scheme://` may show less than its passwords, never more.
 pub fn redact_password(url: &str) -> String {
-    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
-}
-
-fn redact_one(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(at) => url.split_at(at + 3),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (user_info, host) = authority.split_at(at);
-            match user_info.split_once(':') {
-                Some((user, _password)) => format!("{user}:***{host}"),
-                None => authority.to_string(),
-            }
+    const KEY: &str = "password=";
+    let mut hidden = vec![false; url.len()];
+    let authorities = std::iter::once(0)
+        .chain(url.match_indices("://").map(|(at, _)| at + 3))
+        .chain(url.match_indices(',').map(|(at, _)| at + 1));
+    for start in authorities {
+        let rest = &url[start..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            hidden[start + colon + 1..start + at].fill(true);
         }
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
-                        format!("{key}=***")
-                    }
-                    _ => pair.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            format!("{path}?{query}")
+    }
+    for (at, _) in url.match_indices(['?', '&']) {
+        let parameter = &url[at + 1..];
+        if parameter
+            .get(..KEY.len())
+            .is_some_and(|key| key.eq_ignore_ascii_case(KEY))
+        {
+            let value = &parameter[KEY.len()..];
+            let from = at + 1 + KEY.len();
+            hidden[from..from + value.find(['&', '#']).unwrap_or(value.len())].fill(true);
         }
-        None => tail.to_string(),
-    };
-    format!("{scheme}{authority}{tail}")
+    }
+    let mut redacted = String::with_capacity(url.len());
+    let mut hiding = false;
+    for (index, character) in url.char_indices() {
+        if !hidden[index] {
+            redacted.push(character);
+        } else if !hiding {
+            redacted.push_str("***");
+        }
+        hiding = hidden[index];
+    }
+    redacted
 }
 
 impl ServiceConfig {
@@ -792,6 +796,34 @@ mod tests {
             redact_password("nats://a:pw@n0:4222, nats://a:pw@n1:4222"),
             "nats://a:***@n0:4222, nats://a:***@n1:4222"
         );
+    }
+
+    /// Found by the `config` fuzz target (its inputs are kept in fuzz/regressions/config/):
+    /// the URL used to be cut at its commas first, so a password with a comma showed what
+    /// followed the comma; then a server without a scheme after a path kept its password.
+    #[test]
+    fn redaction_hides_passwords_with_commas() {
+        for (url, redacted) in [
+            (
+                "postgres://u@db/x?password=se,cret&sslmode=require",
+                "postgres://u@db/x?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:se,cr@t@db1:5432,db2:5432/x",
+                "postgres://u:***@db1:5432,db2:5432/x",
+            ),
+            (
+                "nats://a:p,w@n0:4222,nats://b:q,r@n1:4222",
+                "nats://a:***@n0:4222,nats://b:***@n1:4222",
+            ),
+            // A server without a scheme after one with a path (NATS reads it on its own).
+            (
+                "nats://a@n0:4222/x,:pw@n1:4222",
+                "nats://a@n0:4222/x,:***@n1:4222",
+            ),
+        ] {
+            assert_eq!(redact_password(url), redacted);
+        }
     }
 
     #[test]

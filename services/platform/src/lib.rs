@@ -50,6 +50,9 @@ mod connections;
 pub mod convert;
 pub mod db;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod idempotency;
 pub mod jobs;

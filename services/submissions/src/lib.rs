@@ -17,6 +17,7 @@
 //!   server-streaming).
 //! - [`events`]: the handler of the registry's events.
 //! - [`jobs`]: the due-soon / overdue reminder sweep, the sweep of abandoned stages.
+//! - [`report_file`]: the agency report file (JSON) that `cspr report submit` reads.
 //! - `migrations/`: the submissions database (versions from 1000).
 
 pub mod admission;
@@ -24,8 +25,12 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod jobs;
+pub mod report_file;
 pub mod store;
 
 use cspr_platform::metrics::{self, GaugeSet};

@@ -75,6 +75,36 @@ impl HandlerError {
     }
 }
 
+/// A message's payload as the consumer takes it in: a `cspr.events.v1.Event` whose id is a
+/// UUID (the inbox and dead letters key on it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedEvent {
+    /// The event's id, parsed.
+    pub id: Uuid,
+    pub event: Event,
+}
+
+/// Why a payload is no event the consumer can take in: such a message is parked as a dead
+/// letter with this as its reason, never handed to a handler.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UndecodableEvent {
+    #[error("cannot decode event: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("event id {0:?} is not a UUID")]
+    EventId(String),
+}
+
+/// Decodes a JetStream message's payload into an event: what arrives on the bus comes from
+/// other processes, so any bytes are refused (never a panic) or decoded. A pure function, so
+/// the consumer and its fuzz target (`fuzz/`, `event_decode`) run the same code.
+pub fn decode(payload: &[u8]) -> Result<DecodedEvent, UndecodableEvent> {
+    let event = Event::decode(payload)?;
+    let Ok(id) = event.id.parse::<Uuid>() else {
+        return Err(UndecodableEvent::EventId(event.id));
+    };
+    Ok(DecodedEvent { id, event })
+}
+
 /// The review an event is about, or the handler error that parks a malformed event.
 pub fn review_id(event: &Event) -> Result<Uuid, HandlerError> {
     event.review_id.parse::<Uuid>().map_err(|_| {
@@ -166,7 +196,7 @@ const LANE_QUEUE: usize = 16;
 
 /// The lane of a message: by the review its event is about, so a review's events stay in
 /// order; lane 0 for anything without one (a message that cannot be decoded is parked there).
-fn lane_of(event: Option<&Event>, lanes: usize) -> usize {
+pub(crate) fn lane_of(event: Option<&Event>, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let Some(event) = event else {
         return 0;
@@ -185,7 +215,7 @@ struct Delivery {
     /// What JetStream delivered: acked, retried or parked by the worker.
     message: async_nats::jetstream::Message,
     /// Its payload decoded; an error parks the message as a dead letter.
-    event: Result<Event, prost::DecodeError>,
+    event: Result<DecodedEvent, UndecodableEvent>,
 }
 
 impl Outcome {
@@ -315,8 +345,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
                     None => return Err(consumer_error(&"message stream ended")),
                     Some(Err(error)) => return Err(consumer_error(&error)),
                     Some(Ok(message)) => {
-                        let event = Event::decode(message.payload.as_ref());
-                        let lane = lane_of(event.as_ref().ok(), lanes);
+                        let event = decode(message.payload.as_ref());
+                        let lane =
+                            lane_of(event.as_ref().ok().map(|decoded| &decoded.event), lanes);
                         if senders[lane]
                             .send(Delivery { message, event })
                             .await
@@ -335,7 +366,7 @@ impl<H: EventHandler> ConsumerRunner<H> {
     /// Handles one message: inbox check, handler, commit, ack — or retry / dead letter. While
     /// the database is unreachable it waits for it, however long that takes.
     pub async fn process(&self, message: &async_nats::jetstream::Message) -> Outcome {
-        let event = Event::decode(message.payload.as_ref());
+        let event = decode(message.payload.as_ref());
         self.process_decoded(message, event, &CancellationToken::new())
             .await
     }
@@ -345,7 +376,7 @@ impl<H: EventHandler> ConsumerRunner<H> {
     async fn process_decoded(
         &self,
         message: &async_nats::jetstream::Message,
-        decoded: Result<Event, prost::DecodeError>,
+        decoded: Result<DecodedEvent, UndecodableEvent>,
         shutdown: &CancellationToken,
     ) -> Outcome {
         let (stream, stream_seq, delivered) = match message.info() {
@@ -391,16 +422,12 @@ impl<H: EventHandler> ConsumerRunner<H> {
 
         let outcome = async {
             let parked = Parked { message, stream: &stream, stream_seq, delivered };
-            let event = match decoded {
-                Ok(event) => event,
+            let DecodedEvent { id: event_id, event } = match decoded {
+                Ok(decoded) => decoded,
                 Err(error) => {
-                    let reason = format!("cannot decode event: {error}");
+                    let reason = error.to_string();
                     return self.dead_letter(&parked, None, &reason, shutdown).await;
                 }
-            };
-            let Ok(event_id) = event.id.parse::<Uuid>() else {
-                let reason = format!("event id {:?} is not a UUID", event.id);
-                return self.dead_letter(&parked, None, &reason, shutdown).await;
             };
             loop {
                 match self.handle_once(event_id, &event).await {
@@ -666,9 +693,9 @@ mod tests {
 
     #[test]
     fn undecodable_messages_and_a_single_lane_use_lane_zero() {
-        let undecodable = Event::decode(&b"\xff\xff not protobuf"[..]);
-        assert!(undecodable.is_err());
-        assert_eq!(lane_of(undecodable.as_ref().ok(), 8), 0);
+        let undecodable = decode(&b"\xff\xff not protobuf"[..]);
+        assert!(matches!(undecodable, Err(UndecodableEvent::Protobuf(_))));
+        assert_eq!(lane_of(undecodable.as_ref().ok().map(|d| &d.event), 8), 0);
         assert_eq!(lane_of(Some(&event(&Uuid::new_v4().to_string())), 1), 0);
     }
 }

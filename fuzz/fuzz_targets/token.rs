@@ -1,0 +1,4 @@
+//! Fuzz target `token`: the property `cspr_platform::fuzzing::token` (its doc says what it checks).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cspr_platform::fuzzing::token(data));
