@@ -13,7 +13,7 @@ pub enum SubmissionsError {
     /// The submission's staged entries are gone: the stage sweep took its stream for
     /// abandoned (it went longer than `CSPR_SUBMISSIONS_STAGE_MAX_AGE` without a batch).
     #[error(
-        "this submission's staged entries were discarded (no progress for longer than CSPR_SUBMISSIONS_STAGE_MAX_AGE); nothing was stored: send it again"
+        "this submission's staged entries were discarded (no progress for longer than CSPR_SUBMISSIONS_STAGE_MAX_AGE, or the database restarted after a crash); nothing was stored: send it again"
     )]
     StageDiscarded,
     /// A platform code: a refusal (validation, roles), the database, a review the caller

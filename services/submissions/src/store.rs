@@ -530,11 +530,14 @@ impl Store {
         touched_before: DateTime<Utc>,
     ) -> Result<Page, sqlx::Error> {
         let mut deleted: Vec<Uuid> = sqlx::query_scalar(
-            "DELETE FROM staged_submissions WHERE stage_id IN (
-                 SELECT stage_id FROM staged_submissions
-                 WHERE touched_at < $1 AND ($2::uuid IS NULL OR stage_id > $2)
-                 ORDER BY stage_id LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING stage_id",
+            "WITH gone AS (
+                 DELETE FROM staged_submissions WHERE stage_id IN (
+                     SELECT stage_id FROM staged_submissions
+                     WHERE touched_at < $1 AND ($2::uuid IS NULL OR stage_id > $2)
+                     ORDER BY stage_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING stage_id),
+             entries AS (DELETE FROM staged_entries WHERE stage_id IN (SELECT stage_id FROM gone))
+             SELECT stage_id FROM gone",
         )
         .bind(touched_before)
         .bind(after)
@@ -846,7 +849,7 @@ impl SubmissionWriter {
         if i64::try_from(moved).ok() != Some(self.staged) {
             return Err(SubmissionsError::StageDiscarded);
         }
-        sqlx::query("DELETE FROM staged_submissions WHERE stage_id = $1")
+        sqlx::query(DELETE_STAGE)
             .bind(self.stage_id)
             .execute(&mut *transaction)
             .await?;
@@ -897,18 +900,19 @@ impl SubmissionWriter {
         })
     }
 
-    /// Deletes the stage now (its entries go with it); a failure is left to the sweep.
+    /// Deletes the stage and its entries now; a failure is left to the sweep.
     async fn discard(&mut self) {
         self.done = true;
         delete_stage(&self.parts.pool, self.stage_id).await;
     }
 }
 
+/// Deletes a stage with its entries (one statement: there is no cascade).
+const DELETE_STAGE: &str = "WITH entries AS (DELETE FROM staged_entries WHERE stage_id = $1)
+     DELETE FROM staged_submissions WHERE stage_id = $1";
+
 async fn delete_stage(pool: &PgPool, stage_id: Uuid) {
-    let deleted = sqlx::query("DELETE FROM staged_submissions WHERE stage_id = $1")
-        .bind(stage_id)
-        .execute(pool)
-        .await;
+    let deleted = sqlx::query(DELETE_STAGE).bind(stage_id).execute(pool).await;
     if let Err(error) = deleted {
         tracing::warn!(%stage_id, %error, "submission stage not deleted; the stage sweep will");
     }
