@@ -28,7 +28,7 @@ const DEVELOPMENT_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
 pub(crate) const PAGE_SIZE: i32 = 20;
 
 /// Every response: no inline script or style from anywhere but this site, no framing, no
-/// sniffing, and no referrer (review ids in URLs stay here).
+/// sniffing, no referrer (review ids in URLs stay here), and pages never cached.
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -44,6 +44,10 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         (header::X_FRAME_OPTIONS, "DENY"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Pages show case data: no browser or proxy keeps them (the assets say otherwise).
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }

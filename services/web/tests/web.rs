@@ -363,6 +363,12 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let cache = headers["cache-control"].to_str().expect("text");
+        if path.starts_with("/assets/") {
+            assert!(cache.starts_with("public"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "no-store", "{path}: pages are never cached");
+        }
     }
     site.stop().await;
 }
