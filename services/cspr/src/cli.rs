@@ -327,6 +327,8 @@ pub(crate) enum ServiceArg {
     Family,
     Actions,
     Notifications,
+    /// The web front end (HTTP, CSPR_WEB_ADDR); a client of the others, with no database.
+    Web,
     /// Every service of this build.
     All,
 }
@@ -341,6 +343,7 @@ impl ServiceArg {
             ServiceArg::Family => cspr_family::SERVICE_NAME,
             ServiceArg::Actions => cspr_actions::SERVICE_NAME,
             ServiceArg::Notifications => cspr_notifications::SERVICE_NAME,
+            ServiceArg::Web => cspr_web::SERVICE_NAME,
             ServiceArg::All => return None,
         })
     }
@@ -492,7 +495,9 @@ mod tests {
             .iter()
             .filter_map(|service| service.service_name())
             .collect();
-        assert_eq!(names, cspr_platform::config::SERVICE_NAMES.to_vec());
+        let mut expected = cspr_platform::config::SERVICE_NAMES.to_vec();
+        expected.push(cspr_web::SERVICE_NAME);
+        assert_eq!(names, expected, "the gRPC services, then the web front end");
         let refused = parse(&["serve", "nonsense"]).expect_err("refused");
         assert_eq!(refused.kind(), clap::error::ErrorKind::InvalidValue);
         assert!(refused.to_string().contains("notifications"), "{refused}");

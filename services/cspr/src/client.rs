@@ -38,21 +38,16 @@ pub(crate) enum Target {
 
 impl Target {
     fn address(self, args: &ClientArgs) -> String {
-        let (variable, default) = match self {
-            Target::Registry => ("CSPR_REGISTRY_URL", "http://127.0.0.1:50051"),
-            Target::Submissions => ("CSPR_SUBMISSIONS_URL", "http://127.0.0.1:50052"),
-            Target::Practitioners => ("CSPR_PRACTITIONERS_URL", "http://127.0.0.1:50053"),
-            Target::Family => ("CSPR_FAMILY_URL", "http://127.0.0.1:50054"),
-            Target::Actions => ("CSPR_ACTIONS_URL", "http://127.0.0.1:50055"),
+        let service = match self {
+            Target::Registry => "registry",
+            Target::Submissions => "submissions",
+            Target::Practitioners => "practitioners",
+            Target::Family => "family",
+            Target::Actions => "actions",
         };
-        args.addr
-            .clone()
-            .or_else(|| {
-                std::env::var(variable)
-                    .ok()
-                    .filter(|value| !value.is_empty())
-            })
-            .unwrap_or_else(|| default.to_string())
+        args.addr.clone().unwrap_or_else(|| {
+            cspr_platform::config::service_url(&cspr_platform::config::Env::process(), service)
+        })
     }
 }
 

@@ -15,9 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ServeArgs, ServiceArg};
 
-/// The services this build contains, in port order: the names of [`SERVICES`].
+/// The services this build contains: the gRPC services of [`SERVICES`] in port order, then
+/// the web front end (an HTTP client of them, with no database or bus of its own).
 pub(crate) fn available() -> Vec<&'static str> {
-    SERVICES.iter().map(|service| service.name).collect()
+    SERVICES
+        .iter()
+        .map(|service| service.name)
+        .chain([cspr_web::SERVICE_NAME])
+        .collect()
 }
 
 /// Resolves `all`; keeps the order given, without repeats. (Names were checked by clap:
@@ -115,6 +120,8 @@ const SERVICES: [Service; 6] = [
 struct Settings {
     platform: PlatformConfig,
     services: Vec<(ServiceConfig, Start)>,
+    /// The web front end's, when it is served.
+    web: Option<cspr_web::WebConfig>,
 }
 
 impl Settings {
@@ -129,7 +136,16 @@ impl Settings {
             let service_config = ServiceConfig::from_env(env, service.name, &platform)?;
             services.push((service_config, (service.read)(env)?));
         }
-        Ok(Self { platform, services })
+        let web = if names.contains(&cspr_web::SERVICE_NAME) {
+            Some(cspr_web::WebConfig::from_env(env)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            platform,
+            services,
+            web,
+        })
     }
 }
 
@@ -137,7 +153,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let names = resolve(&args.services);
     // Configuration is read completely before anything starts: a bad value names its
     // variable and exits with code 2.
-    let Settings { platform, services } = match Settings::from_env(&Env::process(), &names) {
+    let Settings {
+        platform,
+        services,
+        web,
+    } = match Settings::from_env(&Env::process(), &names) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("error: {error}");
@@ -177,23 +197,60 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // The web front end last: the services it calls are up (it connects lazily anyway).
+    let web = match web {
+        Some(config) => match cspr_web::start(config, shutdown.clone()).await {
+            Ok(web) => Some(web),
+            Err(error) => {
+                shutdown.cancel();
+                for service in running {
+                    let _ = service.stopped().await;
+                }
+                telemetry.shutdown();
+                return Err(error).context("starting the web front end");
+            }
+        },
+        None => None,
+    };
+    let web_ended = async {
+        match &web {
+            Some(web) => web.ended().await,
+            None => std::future::pending().await,
+        }
+    };
+
     // Until a signal, or until one service can no longer serve: a task of it ended or
     // panicked, so the process exits non-zero for an orchestrator to restart it rather than
     // run on half-dead.
-    let first_ended = futures::future::select_all(
-        running
-            .iter()
-            .map(|service| Box::pin(async move { (service.name, service.ended().await) })),
-    );
+    let first_ended = async {
+        if running.is_empty() {
+            // Only the web: select_all of nothing would panic.
+            return std::future::pending().await;
+        }
+        futures::future::select_all(
+            running
+                .iter()
+                .map(|service| Box::pin(async move { (service.name, service.ended().await) })),
+        )
+        .await
+        .0
+    };
     tokio::select! {
         _ = termination_signal() => tracing::info!("termination signal received"),
-        ((name, ending), _, _) = first_ended => match ending {
+        () = web_ended => tracing::error!(service = cspr_web::SERVICE_NAME, "the web front end stopped serving; shutting down the others"),
+        (name, ending) = first_ended => match ending {
             Ending::Failed(failure) => tracing::error!(service = name, task = %failure.task, cause = %failure.cause, "a service failed; shutting down the others"),
             Ending::Shutdown => tracing::warn!(service = name, "a service stopped; shutting down the others"),
         },
     }
     shutdown.cancel();
     let mut clean = true;
+    if let Some(web) = web
+        && let Err(error) = web.stopped().await
+    {
+        tracing::error!(service = cspr_web::SERVICE_NAME, %error, "web front end stopped with an error");
+        clean = false;
+    }
     for service in running {
         let name = service.name;
         if let Err(error) = service.stopped().await {
@@ -217,10 +274,12 @@ mod tests {
     #[test]
     fn all_expands_without_repeats_in_the_order_given() {
         assert_eq!(resolve(&[ServiceArg::All]), available());
+        let mut architecture = cspr_platform::config::SERVICE_NAMES.to_vec();
+        architecture.push(cspr_web::SERVICE_NAME);
         assert_eq!(
             available(),
-            cspr_platform::config::SERVICE_NAMES.to_vec(),
-            "every service of the architecture is in this build"
+            architecture,
+            "every service of the architecture is in this build, and the web front end"
         );
         let submissions_first = resolve(&[ServiceArg::Submissions, ServiceArg::All]);
         assert_eq!(submissions_first[0], "submissions");

@@ -50,10 +50,23 @@ fn serve_token_review_and_a_clean_sigterm() {
     // Arrange: every service of the build with its own databases, prefix and ports.
     let isolated = Isolated::new();
     let addr = isolated.addr("registry");
-    let mut server = isolated.serve();
+    // `all` includes the web front end; on a port of this test's own.
+    let web = format!("127.0.0.1:{}", testing::free_port());
+    let mut server = Server::spawn(isolated.serve_command().env("CSPR_WEB_ADDR", &web));
 
     // Act: wait for SERVING as a container health check would.
     isolated.wait_serving();
+    let sign_in = testing::eventually_blocking(
+        "the web front end to answer",
+        Duration::from_secs(30),
+        || http_get(&web, "/sign-in"),
+    );
+    assert!(sign_in.starts_with("HTTP/1.1 200"), "{sign_in}");
+    assert!(
+        sign_in.contains("Child Safeguarding Practice Reviews")
+            && sign_in.contains("This is a development sign-in"),
+        "the web's development sign-in: {sign_in}"
+    );
 
     let token = cspr()
         .args([
@@ -208,6 +221,20 @@ fn serve_token_review_and_a_clean_sigterm() {
         || server.child().try_wait().expect("wait"),
     );
     assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
+}
+
+/// A plain HTTP/1.1 GET's whole response, once the server accepts connections.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
 }
 
 /// Runs the binary with the client settings of a test stack.

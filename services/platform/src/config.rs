@@ -136,6 +136,19 @@ pub fn default_port(service: &str) -> Option<u16> {
         .map(|index| 50051 + index as u16)
 }
 
+/// Where a client (the `cspr` commands, the web front end) reaches `service`:
+/// `CSPR_<SERVICE>_URL`, else the service's local default port (`http://127.0.0.1:50051`
+/// for the registry …).
+pub fn service_url(env: &Env, service: &str) -> String {
+    env.get(&format!("CSPR_{}_URL", service.to_ascii_uppercase()))
+        .unwrap_or_else(|| {
+            format!(
+                "http://127.0.0.1:{}",
+                default_port(service).unwrap_or_default()
+            )
+        })
+}
+
 /// How tokens are verified.
 #[derive(Clone)]
 pub enum AuthKeys {
@@ -696,6 +709,14 @@ mod tests {
 
     fn base_env() -> Env {
         Env::isolated([("CSPR_AUTH_HS256_SECRET", "a-development-secret")])
+    }
+
+    #[test]
+    fn service_urls_come_from_their_variable_else_the_local_port() {
+        let env = Env::isolated([("CSPR_FAMILY_URL", "https://family.example:443")]);
+        assert_eq!(service_url(&env, "registry"), "http://127.0.0.1:50051");
+        assert_eq!(service_url(&env, "family"), "https://family.example:443");
+        assert_eq!(service_url(&env, "actions"), "http://127.0.0.1:50055");
     }
 
     #[test]

@@ -148,6 +148,8 @@ impl Isolated {
             .env("CSPR_NATS_URL", testing::nats_url())
             .env("CSPR_SUBJECT_PREFIX", &self.prefix)
             .env("CSPR_MAIL_DIR", self.mail_dir.path())
+            // `all` includes the web front end: a port of its own, never the shared 8080.
+            .env("CSPR_WEB_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

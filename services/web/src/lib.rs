@@ -1,0 +1,126 @@
+//! The cspr web front end: server-rendered GOV.UK pages for the people who run a review.
+//!
+//! It is a gRPC client of the services like any other, calling them with the signed-in
+//! user's bearer token (held in a server-side [`session`]): it owns no case data and reads no
+//! database, so every rule (roles, tenancy, validation) is the services' own, and a refusal
+//! is shown as a page a person understands ([`pages::PageError`]).
+
+mod assets;
+pub mod config;
+mod pages;
+mod session;
+mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub use config::WebConfig;
+
+/// The name `cspr serve` knows it by.
+pub const SERVICE_NAME: &str = "web";
+
+/// Why the web front end could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the registry's address: {0}")]
+    Registry(#[from] cspr_platform::tls::TlsError),
+}
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    pub(crate) config: WebConfig,
+    pub(crate) sessions: session::Sessions,
+    pub(crate) templates: views::Templates,
+    /// Connects lazily: the web starts (and shows "try again") while the registry is down.
+    pub(crate) registry: ReviewRegistryClient<Channel>,
+}
+
+/// The web front end, serving.
+#[derive(Debug)]
+pub struct RunningWeb {
+    /// Where it listens (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    ended: CancellationToken,
+}
+
+impl RunningWeb {
+    /// Resolves when the server stops: after shutdown, or when it failed.
+    pub async fn ended(&self) {
+        self.ended.cancelled().await;
+    }
+
+    /// Waits for the server to finish its open requests after shutdown.
+    pub async fn stopped(self) -> std::io::Result<()> {
+        match self.server.await {
+            Ok(outcome) => outcome,
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+}
+
+/// The router, on `config` (tests serve it themselves too).
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/reviews/{id}", get(pages::review))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route("/assets/{*path}", get(assets::serve))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(pages::security_headers))
+        .with_state(state)
+}
+
+/// Starts serving on `config.addr` until `shutdown` is cancelled.
+pub async fn start(config: WebConfig, shutdown: CancellationToken) -> Result<RunningWeb, WebError> {
+    let channel = config
+        .client_tls
+        .endpoint(&config.registry_url)?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(30))
+        .connect_lazy();
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| WebError::Listen {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| WebError::Listen {
+        addr: config.addr,
+        source,
+    })?;
+    let state = Arc::new(AppState {
+        sessions: session::Sessions::new(config.idle_timeout),
+        templates: views::Templates::new(),
+        registry: ReviewRegistryClient::new(channel),
+        config,
+    });
+    let app = router(state);
+    let ended = CancellationToken::new();
+    let done = ended.clone();
+    let server = tokio::spawn(async move {
+        let outcome = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        done.cancel();
+        outcome
+    });
+    tracing::info!(%addr, "web front end listening");
+    Ok(RunningWeb {
+        addr,
+        server,
+        ended,
+    })
+}

@@ -1,0 +1,221 @@
+//! The templates, and the proto messages as the pages show them.
+
+use cspr_proto::google::r#type::Date;
+use cspr_proto::registry::v1 as registry;
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+
+/// The page templates, compiled in; every one is HTML-escaped, whatever its name.
+pub(crate) struct Templates(Environment<'static>);
+
+impl Templates {
+    pub(crate) fn new() -> Self {
+        let mut environment = Environment::new();
+        environment.set_auto_escape_callback(|_| AutoEscape::Html);
+        for (name, source) in [
+            ("layout.html", include_str!("../templates/layout.html")),
+            ("error.html", include_str!("../templates/error.html")),
+            ("sign_in.html", include_str!("../templates/sign_in.html")),
+            (
+                "dashboard.html",
+                include_str!("../templates/dashboard.html"),
+            ),
+            ("review.html", include_str!("../templates/review.html")),
+        ] {
+            // The templates are part of the build: one that does not parse is a bug that
+            // every test would show at once.
+            environment
+                .add_template(name, source)
+                .unwrap_or_else(|error| panic!("template {name}: {error}"));
+        }
+        Self(environment)
+    }
+
+    /// `name` rendered with `context`.
+    pub(crate) fn render(
+        &self,
+        name: &str,
+        context: minijinja::Value,
+    ) -> Result<String, minijinja::Error> {
+        self.0.get_template(name)?.render(context)
+    }
+}
+
+/// An enum's proto name in words: `STAGE_RAPID_REVIEW` → "Rapid review".
+pub(crate) fn words(name: &str, prefix: &str) -> String {
+    let rest = name.strip_prefix(prefix).unwrap_or(name).replace('_', " ");
+    let lower = rest.to_lowercase();
+    let mut letters = lower.chars();
+    match letters.next() {
+        Some(first) => first.to_uppercase().chain(letters).collect(),
+        None => lower,
+    }
+}
+
+pub(crate) fn stage_words(stage: i32) -> String {
+    registry::Stage::try_from(stage)
+        .map(|stage| words(stage.as_str_name(), "STAGE_"))
+        .unwrap_or_default()
+}
+
+/// Every stage a review can be at, for the filter: (proto name, words).
+pub(crate) fn stages() -> Vec<StageOption> {
+    (1..)
+        .map_while(|value| registry::Stage::try_from(value).ok())
+        .map(|stage| StageOption {
+            value: stage.as_str_name(),
+            label: words(stage.as_str_name(), "STAGE_"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StageOption {
+    pub(crate) value: &'static str,
+    pub(crate) label: String,
+}
+
+/// A date as people in England write it: 9 March 2026.
+fn date(date: Option<&Date>) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let date = date?;
+    let month = MONTHS.get(usize::try_from(date.month).ok()?.checked_sub(1)?)?;
+    Some(format!("{} {month} {}", date.day, date.year))
+}
+
+/// A deadline as the pages show it, its status as a GOV.UK tag.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeadlineView {
+    pub(crate) kind: String,
+    pub(crate) due_on: Option<String>,
+    pub(crate) done_on: Option<String>,
+    pub(crate) status: String,
+    /// The tag's colour class.
+    pub(crate) tag: &'static str,
+}
+
+impl From<&registry::Deadline> for DeadlineView {
+    fn from(deadline: &registry::Deadline) -> Self {
+        let status = deadline.status();
+        let tag = match status {
+            registry::DeadlineStatus::Met => "govuk-tag--green",
+            registry::DeadlineStatus::AtRisk => "govuk-tag--yellow",
+            registry::DeadlineStatus::Missed => "govuk-tag--red",
+            registry::DeadlineStatus::Pending | registry::DeadlineStatus::Unspecified => {
+                "govuk-tag--grey"
+            }
+        };
+        Self {
+            kind: words(deadline.kind().as_str_name(), "DEADLINE_KIND_"),
+            due_on: date(deadline.due_on.as_ref()),
+            done_on: date(deadline.done_on.as_ref()),
+            status: words(status.as_str_name(), "DEADLINE_STATUS_").to_uppercase(),
+            tag,
+        }
+    }
+}
+
+/// A review's line on the dashboard, or its page.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReviewView {
+    pub(crate) id: String,
+    pub(crate) reference: String,
+    pub(crate) child_alias: String,
+    pub(crate) local_authority: String,
+    pub(crate) stage: String,
+    pub(crate) incident_date: Option<String>,
+    pub(crate) became_aware_on: Option<String>,
+    pub(crate) reviewer: Option<String>,
+    /// The next statutory deadline not yet met: the earliest due, started clocks only.
+    pub(crate) next: Option<DeadlineView>,
+    pub(crate) deadlines: Vec<DeadlineView>,
+}
+
+impl From<&registry::Review> for ReviewView {
+    fn from(review: &registry::Review) -> Self {
+        let next = review
+            .deadlines
+            .iter()
+            .filter(|deadline| {
+                deadline.due_on.is_some()
+                    && deadline.done_on.is_none()
+                    && deadline.status() != registry::DeadlineStatus::Met
+            })
+            .min_by_key(|deadline| {
+                deadline
+                    .due_on
+                    .as_ref()
+                    .map(|due| (due.year, due.month, due.day))
+            })
+            .map(DeadlineView::from);
+        Self {
+            id: review.id.clone(),
+            reference: review.reference.clone(),
+            child_alias: review.child_alias.clone(),
+            local_authority: review.local_authority.clone(),
+            stage: stage_words(review.stage),
+            incident_date: date(review.incident_date.as_ref()),
+            became_aware_on: date(review.became_aware_on.as_ref()),
+            reviewer: review
+                .reviewer
+                .as_ref()
+                .map(|reviewer| reviewer.name.clone()),
+            next,
+            deadlines: review.deadlines.iter().map(DeadlineView::from).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_as_words_and_dates_as_written() {
+        assert_eq!(
+            stage_words(registry::Stage::RapidReview as i32),
+            "Rapid review"
+        );
+        assert_eq!(
+            words("DEADLINE_STATUS_AT_RISK", "DEADLINE_STATUS_"),
+            "At risk"
+        );
+        assert_eq!(
+            date(Some(&Date {
+                year: 2026,
+                month: 3,
+                day: 9
+            }))
+            .as_deref(),
+            Some("9 March 2026")
+        );
+        assert_eq!(stages().len(), 12);
+        assert_eq!(stages()[0].value, "STAGE_NOTIFIED");
+    }
+
+    #[test]
+    fn every_template_escapes() {
+        let templates = Templates::new();
+        let html = templates
+            .render(
+                "error.html",
+                minijinja::context! { heading => "<script>x</script>", paragraphs => Vec::<String>::new() },
+            )
+            .expect("renders");
+        assert!(html.contains("&lt;script&gt;x&lt;"), "{html}");
+        assert!(!html.contains("<script>x"));
+    }
+}
