@@ -3,28 +3,12 @@
 
 mod common;
 
-use common::{FamilyTest, TestFamily, authed};
+use common::{FamilyTest, TestFamily};
 use cspr_platform::access::rules;
+use cspr_platform::minimal_call as minimal;
 use cspr_platform::testing::matrix::Matrix;
 use cspr_proto::family::v1 as pb;
 use tonic::Status;
-
-/// A call of `method` with a minimal body naming the review (authorization is decided
-/// before the body is validated), its answer without the reply.
-macro_rules! minimal {
-    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {
-        $client
-            .$method(authed(
-                pb::$request {
-                    review_id: $review_id,
-                    ..Default::default()
-                },
-                &$token,
-            ))
-            .await
-            .map(drop)
-    };
-}
 
 #[tokio::test]
 async fn every_rpc_answers_every_caller_as_the_table_says() {
@@ -43,45 +27,69 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
             async move {
                 match method {
                     "AddFamilyMember" => {
-                        minimal!(client, add_family_member, AddFamilyMemberRequest, id, token)
+                        minimal!(
+                            client,
+                            add_family_member,
+                            pb::AddFamilyMemberRequest,
+                            id,
+                            token
+                        )
                     }
                     "ListFamilyMembers" => minimal!(
                         client,
                         list_family_members,
-                        ListFamilyMembersRequest,
+                        pb::ListFamilyMembersRequest,
                         id,
                         token
                     ),
                     "GetFamilyMember" => {
-                        minimal!(client, get_family_member, GetFamilyMemberRequest, id, token)
+                        minimal!(
+                            client,
+                            get_family_member,
+                            pb::GetFamilyMemberRequest,
+                            id,
+                            token
+                        )
                     }
                     "RestrictContact" => {
-                        minimal!(client, restrict_contact, RestrictContactRequest, id, token)
+                        minimal!(
+                            client,
+                            restrict_contact,
+                            pb::RestrictContactRequest,
+                            id,
+                            token
+                        )
                     }
                     "LiftRestriction" => {
-                        minimal!(client, lift_restriction, LiftRestrictionRequest, id, token)
+                        minimal!(
+                            client,
+                            lift_restriction,
+                            pb::LiftRestrictionRequest,
+                            id,
+                            token
+                        )
                     }
                     "RecordContact" => {
-                        minimal!(client, record_contact, RecordContactRequest, id, token)
+                        minimal!(client, record_contact, pb::RecordContactRequest, id, token)
                     }
                     "RecordContribution" => minimal!(
                         client,
                         record_contribution,
-                        RecordContributionRequest,
+                        pb::RecordContributionRequest,
                         id,
                         token
                     ),
                     "ConsultOnPublication" => minimal!(
                         client,
                         consult_on_publication,
-                        ConsultOnPublicationRequest,
+                        pb::ConsultOnPublicationRequest,
                         id,
                         token
                     ),
                     "RecordPublicationResponse" => minimal!(
                         client,
                         record_publication_response,
-                        RecordPublicationResponseRequest,
+                        pb::RecordPublicationResponseRequest,
                         id,
                         token
                     ),

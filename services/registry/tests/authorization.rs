@@ -5,24 +5,11 @@ mod common;
 
 use common::{RegistryTest, Reply, TestRegistry, authed, pdate};
 use cspr_platform::access::rules;
+use cspr_platform::minimal_call as minimal;
 use cspr_platform::testing::REVIEWER;
 use cspr_platform::testing::matrix::Matrix;
 use cspr_proto::registry::v1 as pb;
 use tonic::Status;
-
-/// A call of `method` with a minimal body naming the review (authorization is decided
-/// before the body is validated), its answer without the reply.
-macro_rules! minimal {
-    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {{
-        // Some requests have no field but the review's.
-        #[allow(clippy::needless_update)]
-        let request = pb::$request {
-            review_id: $review_id,
-            ..Default::default()
-        };
-        $client.$method(authed(request, &$token)).await.map(drop)
-    }};
-}
 
 #[tokio::test]
 async fn every_rpc_answers_every_caller_as_the_table_says() {
@@ -94,7 +81,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         .create_review(authed(pb::CreateReviewRequest::default(), &token))
                         .await
                         .map(drop),
-                    "GetReview" => minimal!(client, get_review, GetReviewRequest, id, token),
+                    "GetReview" => minimal!(client, get_review, pb::GetReviewRequest, id, token),
                     "ListReviews" => client
                         .list_reviews(authed(pb::ListReviewsRequest::default(), &token))
                         .await
@@ -102,87 +89,101 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                     "RecordNotificationSent" => minimal!(
                         client,
                         record_notification_sent,
-                        RecordNotificationSentRequest,
+                        pb::RecordNotificationSentRequest,
                         id,
                         token
                     ),
                     "RecordDecision" => {
-                        minimal!(client, record_decision, RecordDecisionRequest, id, token)
+                        minimal!(
+                            client,
+                            record_decision,
+                            pb::RecordDecisionRequest,
+                            id,
+                            token
+                        )
                     }
                     "AppointPanelMember" => minimal!(
                         client,
                         appoint_panel_member,
-                        AppointPanelMemberRequest,
+                        pb::AppointPanelMemberRequest,
                         id,
                         token
                     ),
                     "AppointReviewer" => {
-                        minimal!(client, appoint_reviewer, AppointReviewerRequest, id, token)
+                        minimal!(
+                            client,
+                            appoint_reviewer,
+                            pb::AppointReviewerRequest,
+                            id,
+                            token
+                        )
                     }
                     "SetTermsOfReference" => minimal!(
                         client,
                         set_terms_of_reference,
-                        SetTermsOfReferenceRequest,
+                        pb::SetTermsOfReferenceRequest,
                         id,
                         token
                     ),
                     "AdvanceStage" => {
-                        minimal!(client, advance_stage, AdvanceStageRequest, id, token)
+                        minimal!(client, advance_stage, pb::AdvanceStageRequest, id, token)
                     }
                     "RecordParallelProcess" => minimal!(
                         client,
                         record_parallel_process,
-                        RecordParallelProcessRequest,
+                        pb::RecordParallelProcessRequest,
                         id,
                         token
                     ),
                     "EndParallelProcess" => minimal!(
                         client,
                         end_parallel_process,
-                        EndParallelProcessRequest,
+                        pb::EndParallelProcessRequest,
                         id,
                         token
                     ),
                     "SubmitOverviewReport" => minimal!(
                         client,
                         submit_overview_report,
-                        SubmitOverviewReportRequest,
+                        pb::SubmitOverviewReportRequest,
                         id,
                         token
                     ),
                     "ApproveOverviewReport" => minimal!(
                         client,
                         approve_overview_report,
-                        ApproveOverviewReportRequest,
+                        pb::ApproveOverviewReportRequest,
                         id,
                         token
                     ),
                     "SchedulePublication" => minimal!(
                         client,
                         schedule_publication,
-                        SchedulePublicationRequest,
+                        pb::SchedulePublicationRequest,
                         id,
                         token
                     ),
                     "RecordPrePublicationNotice" => minimal!(
                         client,
                         record_pre_publication_notice,
-                        RecordPrePublicationNoticeRequest,
+                        pb::RecordPrePublicationNoticeRequest,
                         id,
                         token
                     ),
                     "RecordPublication" => minimal!(
                         client,
                         record_publication,
-                        RecordPublicationRequest,
+                        pb::RecordPublicationRequest,
                         id,
                         token
                     ),
-                    "GetTimeline" => minimal!(client, get_timeline, GetTimelineRequest, id, token),
+                    "GetTimeline" => {
+                        minimal!(client, get_timeline, pb::GetTimelineRequest, id, token)
+                    }
                     "ListAuditRecords" => minimal!(
                         client,
                         list_audit_records,
-                        ListAuditRecordsRequest,
+                        pb::ListAuditRecordsRequest,
                         id,
                         token
                     ),

@@ -6,6 +6,7 @@ mod common;
 
 use common::{SubmissionsTest, TestSubmissions, authed, header, submit};
 use cspr_platform::access::rules;
+use cspr_platform::minimal_call as minimal;
 use cspr_platform::testing::matrix::Matrix;
 use cspr_platform::testing::unique;
 use cspr_proto::submissions::v1 as pb;
@@ -13,23 +14,6 @@ use tonic::Status;
 
 /// The agency whose report the review has.
 const POLICE: &str = "police";
-
-/// A call of `method` with a minimal body naming the review (authorization is decided
-/// before the body is validated), its answer without the reply.
-macro_rules! minimal {
-    ($client:expr, $method:ident, $request:ident, $review_id:expr, $token:expr) => {
-        $client
-            .$method(authed(
-                pb::$request {
-                    review_id: $review_id,
-                    ..Default::default()
-                },
-                &$token,
-            ))
-            .await
-            .map(drop)
-    };
-}
 
 #[tokio::test]
 async fn every_rpc_answers_every_caller_as_the_table_says() {
@@ -60,14 +44,14 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                     "RequestAgencyReport" => minimal!(
                         client,
                         request_agency_report,
-                        RequestAgencyReportRequest,
+                        pb::RequestAgencyReportRequest,
                         id,
                         token
                     ),
                     "ListReportRequests" => minimal!(
                         client,
                         list_report_requests,
-                        ListReportRequestsRequest,
+                        pb::ListReportRequestsRequest,
                         id,
                         token
                     ),
@@ -94,35 +78,35 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                     "ListAgencyReports" => minimal!(
                         client,
                         list_agency_reports,
-                        ListAgencyReportsRequest,
+                        pb::ListAgencyReportsRequest,
                         id,
                         token
                     ),
                     "AcceptAgencyReport" => minimal!(
                         client,
                         accept_agency_report,
-                        AcceptAgencyReportRequest,
+                        pb::AcceptAgencyReportRequest,
                         id,
                         token
                     ),
                     "ReturnAgencyReport" => minimal!(
                         client,
                         return_agency_report,
-                        ReturnAgencyReportRequest,
+                        pb::ReturnAgencyReportRequest,
                         id,
                         token
                     ),
                     "WaiveAgencyReport" => minimal!(
                         client,
                         waive_agency_report,
-                        WaiveAgencyReportRequest,
+                        pb::WaiveAgencyReportRequest,
                         id,
                         token
                     ),
                     "StreamCombinedChronology" => minimal!(
                         client,
                         stream_combined_chronology,
-                        StreamCombinedChronologyRequest,
+                        pb::StreamCombinedChronologyRequest,
                         id,
                         token
                     ),

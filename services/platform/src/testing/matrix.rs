@@ -177,3 +177,22 @@ impl Matrix<'_> {
         cases
     }
 }
+
+/// A call of `$method` with a minimal body naming the review (authorization is decided
+/// before the body is validated, so a matrix may send minimal bodies), its answer without the
+/// reply: `minimal_call!(client, get_review, pb::GetReviewRequest, review_id, token)`.
+#[macro_export]
+macro_rules! minimal_call {
+    ($client:expr, $method:ident, $($request:ident)::+, $review_id:expr, $token:expr) => {{
+        // Some requests have no field but the review's.
+        #[allow(clippy::needless_update)]
+        let request = $($request)::+ {
+            review_id: $review_id,
+            ..Default::default()
+        };
+        $client
+            .$method($crate::testing::authed(request, &$token))
+            .await
+            .map(drop)
+    }};
+}
