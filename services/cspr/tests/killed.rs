@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use cspr_platform::config::PlatformConfig;
 use cspr_platform::testing::{self, DEADLINE, SmtpSink, mail_header};
-use cspr_proto::events::v1::{AgencyReportRequested, event::Body};
-use cspr_proto::google::r#type::Date;
 
 use common::{Server, cspr};
 
@@ -61,10 +59,6 @@ fn serve(platform: &PlatformConfig, addr: &str, database_url: &str, smtp_url: &s
     )
 }
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_burst_and_restarted_every_email_arrives_once() {
     testing::init();
@@ -83,19 +77,8 @@ async fn killed_mid_burst_and_restarted_every_email_arrives_once() {
     // A burst of report requests, published as the submissions service would.
     let review = uuid::Uuid::now_v7().to_string();
     for n in 0..EMAILS {
-        let event = testing::foreign_event(
-            "southvale",
-            &review,
-            Body::AgencyReportRequested(AgencyReportRequested {
-                agency_id: format!("agency-{n}"),
-                agency_name: format!("Southvale agency {n}"),
-                contact_email: format!("lead@agency-{n}.southvale.example.org"),
-                due_date: date(2026, 5, 1),
-                review_reference: "SOUTHVALE-2026-001".into(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-            }),
-        );
+        let event =
+            testing::foreign_event("southvale", &review, testing::agency_report_requested(n));
         testing::publish_event(&platform, &event, &event.id).await;
     }
 

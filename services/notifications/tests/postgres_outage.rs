@@ -8,10 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{NotificationsTest, PARTNERSHIP, SmtpSink, TestNotifications, date, header};
+use common::{NotificationsTest, PARTNERSHIP, SmtpSink, TestNotifications, header};
 use cspr_notifications::config::MailTarget;
 use cspr_platform::testing::{self, DEADLINE, PgCluster};
-use cspr_proto::events::v1::{AgencyReportRequested, event::Body};
 
 /// Emails in the burst.
 const EMAILS: usize = 200;
@@ -22,18 +21,6 @@ const OUTAGE: Duration = Duration::from_secs(10);
 const SMTP_PACE: Duration = Duration::from_millis(500);
 /// PostgreSQL is stopped once this many emails are through and more are being accepted.
 const STOP_AFTER: usize = 40;
-
-fn requested(n: usize) -> Body {
-    Body::AgencyReportRequested(AgencyReportRequested {
-        agency_id: format!("agency-{n}"),
-        agency_name: format!("Southvale agency {n}"),
-        contact_email: format!("lead@agency-{n}.southvale.example.org"),
-        due_date: date(2026, 5, 1),
-        review_reference: "SOUTHVALE-2026-001".into(),
-        scope_start: date(2024, 9, 15),
-        scope_end: date(2026, 3, 9),
-    })
-}
 
 #[tokio::test]
 async fn postgresql_stopped_during_a_burst_of_emails_loses_none_and_doubles_none() {
@@ -46,7 +33,8 @@ async fn postgresql_stopped_during_a_burst_of_emails_loses_none_and_doubles_none
     // A burst of report requests, published as the submissions service would.
     let review = uuid::Uuid::now_v7().to_string();
     for n in 0..EMAILS {
-        let event = testing::foreign_event(PARTNERSHIP, &review, requested(n));
+        let event =
+            testing::foreign_event(PARTNERSHIP, &review, testing::agency_report_requested(n));
         service.service.publish(&event).await;
     }
     service

@@ -491,6 +491,24 @@ pub fn foreign_event(
     }
 }
 
+/// The `n`-th of a burst of report requests, as the submissions service publishes them
+/// (agency `agency-<n>`, its own contact address): the fault tests' load of emails.
+pub fn agency_report_requested(n: usize) -> cspr_proto::events::v1::event::Body {
+    use cspr_proto::google::r#type::Date;
+    let date = |year, month, day| Some(Date { year, month, day });
+    cspr_proto::events::v1::event::Body::AgencyReportRequested(
+        cspr_proto::events::v1::AgencyReportRequested {
+            agency_id: format!("agency-{n}"),
+            agency_name: format!("Southvale agency {n}"),
+            contact_email: format!("lead@agency-{n}.southvale.example.org"),
+            due_date: date(2026, 5, 1),
+            review_reference: "SOUTHVALE-2026-001".into(),
+            scope_start: date(2024, 9, 15),
+            scope_end: date(2026, 3, 9),
+        },
+    )
+}
+
 /// Publishes an event as its producing service would (on its stream, `Nats-Msg-Id` = the
 /// given message id, normally the event id).
 pub async fn publish_event(
