@@ -20,12 +20,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
         .create(&review_id, "R1", "police", proto_date(2026, 12, 1))
         .await
         .expect("the seeded action");
-    let matrix = Matrix {
-        service: rules::ACTIONS,
-        own_agency: "police",
-        other_agency: "health",
-        owned_by_agency: &["UpdateActionProgress"],
-    };
+    let matrix = Matrix::of(rules::ACTIONS).owning(&["UpdateActionProgress"]);
     let cases = matrix
         .run(&service, |method, token| {
             let mut client = service.client.clone();

@@ -14,12 +14,7 @@ use tonic::Status;
 async fn every_rpc_answers_every_caller_as_the_table_says() {
     let service = TestFamily::start().await;
     let review_id = service.review_with_reviewer().await;
-    let matrix = Matrix {
-        service: rules::FAMILY,
-        own_agency: "police",
-        other_agency: "health",
-        owned_by_agency: &[],
-    };
+    let matrix = Matrix::of(rules::FAMILY);
     let cases = matrix
         .run(&service, |method, token| {
             let mut client = service.client.clone();

@@ -39,12 +39,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
         .wait_for_status(pb::DeliveryStatus::Sent, 1)
         .await
         .remove(0);
-    let matrix = Matrix {
-        service: rules::NOTIFICATIONS,
-        own_agency: "police",
-        other_agency: "health",
-        owned_by_agency: &[],
-    };
+    let matrix = Matrix::of(rules::NOTIFICATIONS);
     let cases = matrix
         .run(&service, |method, token| {
             let mut client = service.client.clone();

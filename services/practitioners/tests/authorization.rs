@@ -13,12 +13,7 @@ use tonic::Status;
 async fn every_rpc_answers_every_caller_as_the_table_says() {
     let service = TestPractitioners::start().await;
     let review_id = service.review(true).await;
-    let matrix = Matrix {
-        service: rules::PRACTITIONERS,
-        own_agency: "police",
-        other_agency: "health",
-        owned_by_agency: &[],
-    };
+    let matrix = Matrix::of(rules::PRACTITIONERS);
     let cases = matrix
         .run(&service, |method, token| {
             let mut client = service.client.clone();

@@ -65,12 +65,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
         ))
         .await
         .reply("its reviewer appointed");
-    let matrix = Matrix {
-        service: rules::REGISTRY,
-        own_agency: "police",
-        other_agency: "health",
-        owned_by_agency: &[],
-    };
+    let matrix = Matrix::of(rules::REGISTRY);
     let cases = matrix
         .run(&registry, |method, token| {
             let mut client = registry.client.clone();

@@ -29,12 +29,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
     )
     .await
     .expect("the seeded report");
-    let matrix = Matrix {
-        service: rules::SUBMISSIONS,
-        own_agency: POLICE,
-        other_agency: "health",
-        owned_by_agency: &["SubmitAgencyReport", "GetAgencyReport"],
-    };
+    let matrix = Matrix::of(rules::SUBMISSIONS).owning(&["SubmitAgencyReport", "GetAgencyReport"]);
     let cases = matrix
         .run(&service, |method, token| {
             let mut client = service.client.clone();

@@ -48,6 +48,28 @@ pub struct Matrix<'a> {
     pub owned_by_agency: &'a [&'a str],
 }
 
+impl Matrix<'static> {
+    /// The matrix of `service`'s RPCs with the agencies every suite uses: `police` owning
+    /// what is seeded, `health` owning nothing, and no method naming an agency's resource
+    /// (see [`Matrix::owning`]).
+    pub fn of(service: &'static str) -> Self {
+        Self {
+            service,
+            own_agency: "police",
+            other_agency: "health",
+            owned_by_agency: &[],
+        }
+    }
+
+    /// The same, with `methods` naming a resource `police` owns.
+    pub fn owning(self, methods: &'static [&'static str]) -> Self {
+        Self {
+            owned_by_agency: methods,
+            ..self
+        }
+    }
+}
+
 impl Matrix<'_> {
     /// Every shape of caller, in both partnerships (22 shapes).
     pub fn callers(&self, service: &TestService) -> Vec<Caller> {
