@@ -28,6 +28,8 @@ mod claims;
 mod jwks;
 
 pub use jwks::KeySetStatus;
+// The tests' identity provider fetches its discovery document with the same client.
+#[cfg(feature = "test-support")]
 pub(crate) use jwks::http_client;
 use jwks::{KeySet, ProviderKeys, VerifyingKey};
 
