@@ -40,8 +40,15 @@ fn endpoint(addr: &str) -> Endpoint {
 #[derive(Default)]
 struct Load {
     acknowledged: BTreeSet<String>,
-    refused: BTreeMap<String, tonic::Code>,
+    refused: BTreeMap<String, Refused>,
     acknowledged_after_signal: usize,
+}
+
+/// How a call was refused: by the server, or by the client's own transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refused {
+    Server(tonic::Code, String),
+    Transport(tonic::Code, String),
 }
 
 /// Creates reviews one after another until a call is refused or `stop` is set.
@@ -87,7 +94,16 @@ async fn create_reviews(
                 load.acknowledged.insert(alias);
             }
             Err(status) => {
-                load.refused.insert(alias, status.code());
+                // A status the client's transport made (the connection went before an
+                // answer; it has the transport error as its source) says nothing of the
+                // server: such a call counts as never sent, which the checks of what was
+                // stored below hold it to. One the server sent has no source.
+                let code = if std::error::Error::source(&status).is_some() {
+                    Refused::Transport(status.code(), status.message().to_string())
+                } else {
+                    Refused::Server(status.code(), status.message().to_string())
+                };
+                load.refused.insert(alias, code);
                 break;
             }
         }
@@ -337,10 +353,12 @@ async fn sigterm_under_load_drains_not_serving_finishes_calls_and_exits_within_t
         "calls were served after SIGTERM, during the drain"
     );
     assert!(
-        refused
-            .values()
-            .all(|code| [tonic::Code::Unavailable, tonic::Code::Cancelled].contains(code)),
-        "refused as UNAVAILABLE or CANCELLED: {refused:?}"
+        refused.values().all(|refusal| match refusal {
+            Refused::Server(code, _) =>
+                [tonic::Code::Unavailable, tonic::Code::Cancelled].contains(code),
+            Refused::Transport(..) => true,
+        }),
+        "the server refused only as UNAVAILABLE or CANCELLED: {refused:?}"
     );
     let pool = sqlx::PgPool::connect(&database_url)
         .await
