@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use cspr_platform::convert::date_from_proto;
 
-use crate::domain::{self, EntryInput, Limits, NarrativeInput, ScopePeriod};
+use crate::domain::{self, Limits, NarrativeInput, ScopePeriod};
 use crate::report_file::{self, ReportFile};
 
 /// `report_file`: the agency report file ([`report_file::parse`]). Any bytes are a report
@@ -64,15 +64,7 @@ pub fn report_file(data: &[u8]) {
     for (index, entry) in submission.entries.iter().enumerate() {
         let _ = domain::parse_entry(
             index as u64,
-            EntryInput {
-                occurred_on: date_from_proto(entry.occurred_on.as_ref()),
-                time_of_day: &entry.time_of_day,
-                service: &entry.service,
-                practitioner_name: &entry.practitioner_name,
-                practitioner_role: &entry.practitioner_role,
-                description: &entry.description,
-                outcome: &entry.outcome,
-            },
+            crate::grpc::entry_input(entry),
             scope,
             &limits,
         );

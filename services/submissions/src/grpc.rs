@@ -457,21 +457,8 @@ impl AgencySubmissions for SubmissionsApi {
                 .into());
             }
             hasher.add(&entry.encode_to_vec());
-            let parsed = domain::parse_entry(
-                index,
-                EntryInput {
-                    occurred_on: date_from_proto(entry.occurred_on.as_ref()),
-                    time_of_day: &entry.time_of_day,
-                    service: &entry.service,
-                    practitioner_name: &entry.practitioner_name,
-                    practitioner_role: &entry.practitioner_role,
-                    description: &entry.description,
-                    outcome: &entry.outcome,
-                },
-                scope,
-                &self.limits,
-            )
-            .map_err(ServiceError::InvalidArgument)?;
+            let parsed = domain::parse_entry(index, entry_input(&entry), scope, &self.limits)
+                .map_err(ServiceError::InvalidArgument)?;
             writer.push(parsed).await?;
             index += 1;
         }
@@ -681,5 +668,19 @@ impl AgencySubmissions for SubmissionsApi {
             Err(error) => Err(Status::from(ServiceError::from(error))),
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// A streamed chronology entry as the domain's parser reads it (the stream and the fuzz
+/// target's property read entries the same way).
+pub(crate) fn entry_input(entry: &pb::ChronologyEntry) -> EntryInput<'_> {
+    EntryInput {
+        occurred_on: date_from_proto(entry.occurred_on.as_ref()),
+        time_of_day: &entry.time_of_day,
+        service: &entry.service,
+        practitioner_name: &entry.practitioner_name,
+        practitioner_role: &entry.practitioner_role,
+        description: &entry.description,
+        outcome: &entry.outcome,
     }
 }
