@@ -137,7 +137,17 @@ impl Settings {
             services.push((service_config, (service.read)(env)?));
         }
         let web = if names.contains(&cspr_web::SERVICE_NAME) {
-            Some(cspr_web::WebConfig::from_env(env)?)
+            let mut web = cspr_web::WebConfig::from_env(env)?;
+            // The services served beside it are where it calls them, unless told otherwise.
+            for (service, _) in &services {
+                let set = env
+                    .get(&format!("CSPR_{}_URL", service.name.to_ascii_uppercase()))
+                    .is_some();
+                if let (false, Some(url)) = (set, web.services.of_mut(service.name)) {
+                    *url = local_url(service.addr);
+                }
+            }
+            Some(web)
         } else {
             None
         };
@@ -147,6 +157,17 @@ impl Settings {
             web,
         })
     }
+}
+
+/// How a process reaches a server it runs itself on `addr`: over loopback when it listens
+/// on every interface.
+fn local_url(addr: std::net::SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -291,6 +312,29 @@ mod tests {
         assert_eq!(
             resolve(&[ServiceArg::Family, ServiceArg::Registry]),
             vec!["family", "registry"]
+        );
+    }
+
+    #[test]
+    fn the_web_calls_the_services_served_beside_it_unless_told() {
+        let env = Env::isolated([
+            ("CSPR_AUTH_HS256_SECRET", "a-test-secret-0123456789"),
+            ("CSPR_REGISTRY_ADDR", "0.0.0.0:6001"),
+            ("CSPR_FAMILY_ADDR", "127.0.0.2:6004"),
+            ("CSPR_ACTIONS_URL", "http://actions.example:50055"),
+        ]);
+        let names = resolve(&[ServiceArg::All]);
+        let settings = Settings::from_env(&env, &names).expect("settings");
+        let web = settings.web.expect("web served");
+        assert_eq!(web.services.registry, "http://127.0.0.1:6001");
+        assert_eq!(web.services.family, "http://127.0.0.2:6004");
+        assert_eq!(web.services.actions, "http://actions.example:50055");
+        assert_eq!(web.services.submissions, "http://127.0.0.1:50052");
+        let alone = Settings::from_env(&env, &resolve(&[ServiceArg::Web])).expect("settings");
+        assert_eq!(
+            alone.web.expect("web").services.registry,
+            "http://127.0.0.1:50051",
+            "the web alone calls the services where CSPR_<SERVICE>_URL (or its default) says"
         );
     }
 }

@@ -7,6 +7,45 @@ use std::time::Duration;
 use cspr_platform::config::{AuthConfig, ConfigError, Env, service_url};
 use cspr_platform::tls::ClientTls;
 
+/// Where the web calls each of the six services (`CSPR_REGISTRY_URL` …), as the `cspr`
+/// commands do: by default each service's local port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUrls {
+    pub registry: String,
+    pub submissions: String,
+    pub practitioners: String,
+    pub family: String,
+    pub actions: String,
+    pub notifications: String,
+}
+
+impl ServiceUrls {
+    pub fn from_env(env: &Env) -> Self {
+        Self {
+            registry: service_url(env, "registry"),
+            submissions: service_url(env, "submissions"),
+            practitioners: service_url(env, "practitioners"),
+            family: service_url(env, "family"),
+            actions: service_url(env, "actions"),
+            notifications: service_url(env, "notifications"),
+        }
+    }
+
+    /// The URL of `service`, by its name: `cspr serve all` points the web at the services
+    /// it serves beside it, unless `CSPR_<SERVICE>_URL` says otherwise.
+    pub fn of_mut(&mut self, service: &str) -> Option<&mut String> {
+        match service {
+            "registry" => Some(&mut self.registry),
+            "submissions" => Some(&mut self.submissions),
+            "practitioners" => Some(&mut self.practitioners),
+            "family" => Some(&mut self.family),
+            "actions" => Some(&mut self.actions),
+            "notifications" => Some(&mut self.notifications),
+            _ => None,
+        }
+    }
+}
+
 /// What the web front end needs to run.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -18,8 +57,8 @@ pub struct WebConfig {
     pub public_url: String,
     /// `CSPR_WEB_IDLE_TIMEOUT`: a session unused this long is signed out (default 30m).
     pub idle_timeout: Duration,
-    /// `CSPR_REGISTRY_URL`: the registry's gRPC address.
-    pub registry_url: String,
+    /// `CSPR_<SERVICE>_URL`: where each service's gRPC API is.
+    pub services: ServiceUrls,
     /// `CSPR_TLS_CA`, `CSPR_TLS_CLIENT_CERT`, `CSPR_TLS_CLIENT_KEY`: how the gRPC client
     /// verifies the services (and presents itself), as the `cspr` commands do.
     pub client_tls: ClientTls,
@@ -63,7 +102,7 @@ impl WebConfig {
             addr,
             public_url,
             idle_timeout,
-            registry_url: service_url(env, "registry"),
+            services: ServiceUrls::from_env(env),
             client_tls: ClientTls {
                 ca: env.get("CSPR_TLS_CA").map(Into::into),
                 cert: env.get("CSPR_TLS_CLIENT_CERT").map(Into::into),
@@ -88,7 +127,8 @@ mod tests {
         let config = WebConfig::from_env(&Env::isolated([("", "")])).expect("defaults");
         assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
         assert_eq!(config.idle_timeout, Duration::from_secs(1800));
-        assert_eq!(config.registry_url, "http://127.0.0.1:50051");
+        assert_eq!(config.services.registry, "http://127.0.0.1:50051");
+        assert_eq!(config.services.notifications, "http://127.0.0.1:50056");
         assert!(config.development_auth.is_none());
         assert!(!config.secure_cookies());
         let config = WebConfig::from_env(&Env::isolated([
@@ -101,7 +141,7 @@ mod tests {
         .expect("overrides");
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.idle_timeout, Duration::from_secs(300));
-        assert_eq!(config.registry_url, "http://registry:50051");
+        assert_eq!(config.services.registry, "http://registry:50051");
         assert!(config.development_auth.is_some());
         assert!(config.secure_cookies());
         let error = WebConfig::from_env(&Env::isolated([("CSPR_WEB_IDLE_TIMEOUT", "soon")]))

@@ -7,6 +7,7 @@
 
 mod assets;
 pub mod config;
+mod forms;
 mod pages;
 mod session;
 mod views;
@@ -15,8 +16,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
+use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
+use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
+use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
+use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -33,8 +39,8 @@ pub enum WebError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the registry's address: {0}")]
-    Registry(#[from] cspr_platform::tls::TlsError),
+    #[error("a service's address: {0}")]
+    Service(#[from] cspr_platform::tls::TlsError),
 }
 
 /// What every request handler shares.
@@ -42,8 +48,51 @@ pub(crate) struct AppState {
     pub(crate) config: WebConfig,
     pub(crate) sessions: session::Sessions,
     pub(crate) templates: views::Templates,
-    /// Connects lazily: the web starts (and shows "try again") while the registry is down.
+    pub(crate) services: Services,
+}
+
+/// A gRPC client of each service. Each connects lazily: the web starts (and shows "try
+/// again") while a service is down, and reconnects when it is back.
+#[derive(Clone)]
+pub(crate) struct Services {
     pub(crate) registry: ReviewRegistryClient<Channel>,
+    pub(crate) submissions: AgencySubmissionsClient<Channel>,
+    pub(crate) practitioners: PractitionerEngagementClient<Channel>,
+    pub(crate) family: FamilyEngagementClient<Channel>,
+    pub(crate) actions: ActionMonitoringClient<Channel>,
+    pub(crate) notifications: NotificationsClient<Channel>,
+}
+
+/// The largest message the web sends or accepts: a chronology page or a whole report.
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+impl Services {
+    fn connect(config: &WebConfig) -> Result<Self, WebError> {
+        let channel = |url: &str| -> Result<Channel, WebError> {
+            Ok(config
+                .client_tls
+                .endpoint(url)?
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .timeout(std::time::Duration::from_secs(30))
+                .connect_lazy())
+        };
+        let urls = &config.services;
+        Ok(Self {
+            registry: ReviewRegistryClient::new(channel(&urls.registry)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            submissions: AgencySubmissionsClient::new(channel(&urls.submissions)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            practitioners: PractitionerEngagementClient::new(channel(&urls.practitioners)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            family: FamilyEngagementClient::new(channel(&urls.family)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            actions: ActionMonitoringClient::new(channel(&urls.actions)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            notifications: NotificationsClient::new(channel(&urls.notifications)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        })
+    }
 }
 
 /// The web front end, serving.
@@ -72,11 +121,7 @@ impl RunningWeb {
 
 /// The router, on `config` (tests serve it themselves too).
 fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(pages::dashboard))
-        .route("/reviews/{id}", get(pages::review))
-        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
-        .route("/sign-out", post(pages::sign_out))
+    pages::routes()
         .route("/assets/{*path}", get(assets::serve))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(pages::security_headers))
@@ -85,12 +130,7 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// Starts serving on `config.addr` until `shutdown` is cancelled.
 pub async fn start(config: WebConfig, shutdown: CancellationToken) -> Result<RunningWeb, WebError> {
-    let channel = config
-        .client_tls
-        .endpoint(&config.registry_url)?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(30))
-        .connect_lazy();
+    let services = Services::connect(&config)?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| WebError::Listen {
@@ -104,7 +144,7 @@ pub async fn start(config: WebConfig, shutdown: CancellationToken) -> Result<Run
     let state = Arc::new(AppState {
         sessions: session::Sessions::new(config.idle_timeout),
         templates: views::Templates::new(),
-        registry: ReviewRegistryClient::new(channel),
+        services,
         config,
     });
     let app = router(state);

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cspr_platform::auth::{Principal, Role};
 use rand::RngCore;
 
 /// The session cookie's name.
@@ -18,7 +19,48 @@ pub(crate) struct User {
     pub(crate) name: String,
     pub(crate) partnership: String,
     pub(crate) roles: Vec<String>,
+    /// Their agency, for the agency role.
+    pub(crate) org: Option<String>,
     pub(crate) token: String,
+    /// The same as the services will see in the token, for deciding what to offer.
+    principal: Principal,
+}
+
+impl User {
+    pub(crate) fn new(
+        name: String,
+        partnership: String,
+        roles: &[String],
+        org: Option<String>,
+        token: String,
+    ) -> Self {
+        let principal = Principal {
+            subject: name.clone(),
+            partnership: partnership.clone(),
+            roles: roles.iter().filter_map(|role| Role::parse(role)).collect(),
+            org: org.clone(),
+            peer: None,
+        };
+        Self {
+            name,
+            partnership,
+            roles: principal
+                .roles
+                .iter()
+                .map(|role| role.as_str().to_string())
+                .collect(),
+            org,
+            token,
+            principal,
+        }
+    }
+
+    /// Whether the user's roles could be allowed `method` of `service` at all (the access
+    /// table's first step; the service still decides on the review's facts).
+    pub(crate) fn may(&self, service: &str, method: &str) -> bool {
+        cspr_platform::access::rules::lookup(service, method)
+            .is_ok_and(|rule| rule.gate(&self.principal).is_ok())
+    }
 }
 
 /// One browser's session: its CSRF token from the first page, a user once signed in.

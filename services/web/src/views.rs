@@ -12,16 +12,16 @@ impl Templates {
     pub(crate) fn new() -> Self {
         let mut environment = Environment::new();
         environment.set_auto_escape_callback(|_| AutoEscape::Html);
-        for (name, source) in [
+        let shared = [
             ("layout.html", include_str!("../templates/layout.html")),
+            ("macros.html", include_str!("../templates/macros.html")),
             ("error.html", include_str!("../templates/error.html")),
-            ("sign_in.html", include_str!("../templates/sign_in.html")),
-            (
-                "dashboard.html",
-                include_str!("../templates/dashboard.html"),
-            ),
-            ("review.html", include_str!("../templates/review.html")),
-        ] {
+        ];
+        for &(name, source) in shared.iter().chain(
+            crate::pages::TEMPLATES
+                .iter()
+                .flat_map(|templates| templates.iter()),
+        ) {
             // The templates are part of the build: one that does not parse is a bug that
             // every test would show at once.
             environment

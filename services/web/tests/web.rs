@@ -5,12 +5,14 @@
 
 use std::time::Duration;
 
+use cspr_platform::config::Env;
 use cspr_platform::testing::{self, PARTNERSHIP, Reply, TestApp, TestSetup, authed, date, pdate};
 use cspr_proto::registry::v1 as pb;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use cspr_registry::config::RegistryConfig;
 use cspr_registry::domain::deadlines::DeadlineRules;
 use cspr_registry::store::Store;
+use cspr_web::config::ServiceUrls;
 use cspr_web::{RunningWeb, WebConfig};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -34,7 +36,10 @@ fn web_config(registry_url: String, development_auth: bool, registry: &TestRegis
         addr: "127.0.0.1:0".parse().expect("address"),
         public_url: "http://localhost:8080".into(),
         idle_timeout: Duration::from_secs(1800),
-        registry_url,
+        services: ServiceUrls {
+            registry: registry_url,
+            ..ServiceUrls::from_env(&Env::isolated([("", "")]))
+        },
         client_tls: Default::default(),
         development_auth: development_auth.then(|| registry.platform.auth.clone()),
     }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod web;
+
 use std::process::{Command, Stdio};
 
 use cspr_platform::testing;

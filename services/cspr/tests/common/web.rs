@@ -1,0 +1,192 @@
+//! The web front end of a `cspr serve all`, driven over HTTP as a browser would (a cookie,
+//! the CSRF token of the session, redirects looked at): what the page suites share.
+//! The real-browser suite drives Chromium instead; this is for checking each page's
+//! answers and refusals quickly.
+
+use std::time::Duration;
+
+use cspr_platform::testing;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use super::{Isolated, Server};
+
+/// A whole deployment (`cspr serve all`, isolated) with its web front end on a port of its
+/// own, serving.
+pub struct Site {
+    pub isolated: Isolated,
+    pub server: Server,
+    /// The web's base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+}
+
+impl Site {
+    /// Starts `isolated` (after the test added its settings) and waits for every service
+    /// and the web.
+    pub fn start(isolated: Isolated) -> Self {
+        let port = testing::free_port();
+        let mut command = isolated.serve_command();
+        command.env("CSPR_WEB_ADDR", format!("127.0.0.1:{port}"));
+        let server = Server::spawn(&mut command);
+        isolated.wait_serving();
+        let base = format!("http://127.0.0.1:{port}");
+        testing::eventually_blocking("the web answers", testing::DEADLINE, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Self {
+            isolated,
+            server,
+            base,
+        }
+    }
+
+    /// The gRPC URL of `service`, for setting things up through the API.
+    pub fn grpc(&self, service: &str) -> String {
+        format!("http://{}", self.isolated.addr(service))
+    }
+}
+
+/// A page as the browser got it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    /// Where a redirect goes.
+    pub location: Option<String>,
+    pub html: String,
+}
+
+impl Page {
+    /// The page's HTML, after checking it is a 200.
+    pub fn ok(self) -> String {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.html);
+        self.html
+    }
+
+    /// Where the redirect goes, after checking it is one.
+    pub fn redirected(&self) -> &str {
+        assert!(
+            self.status.is_redirection(),
+            "expected a redirect, got {}: {}",
+            self.status,
+            self.html
+        );
+        self.location.as_deref().unwrap_or_default()
+    }
+}
+
+/// One person's browser: their session cookie and its CSRF token.
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+impl Browser {
+    /// A browser with no session yet.
+    pub fn new(site: &Site) -> Self {
+        // The tree's one TLS provider (reqwest is built without one of its own).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            base: site.base.clone(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// Signed in through the development sign-in page as `name` of "southvale".
+    pub async fn signed_in(site: &Site, name: &str, roles: &[&str], org: Option<&str>) -> Self {
+        let mut browser = Self::new(site);
+        browser.get("/sign-in").await.ok();
+        let mut fields = vec![
+            ("name", name.to_string()),
+            ("partnership", "southvale".to_string()),
+            ("org", org.unwrap_or_default().to_string()),
+        ];
+        fields.extend(roles.iter().map(|role| ("roles", role.to_string())));
+        let signed = browser.post("/sign-in", &fields).await;
+        assert_eq!(signed.redirected(), "/", "{}", signed.html);
+        // The signed-in session's own CSRF token, from its first page.
+        browser.get("/").await;
+        browser
+    }
+
+    /// GET `path`; the session's CSRF token is read from the page.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.page(request.send().await.expect("GET")).await
+    }
+
+    /// POST the form `fields` (with the session's CSRF token) to `path`.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, String)]) -> Page {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf_token", &self.csrf);
+        for (name, value) in fields {
+            body.append_pair(name, value);
+        }
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.finish());
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.page(request.send().await.expect("POST")).await
+    }
+
+    /// POST a multipart form (a file upload) with the session's CSRF token.
+    pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let form = form.text("csrf_token", self.csrf.clone());
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .multipart(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.page(request.send().await.expect("POST")).await
+    }
+
+    async fn page(&mut self, response: reqwest::Response) -> Page {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let value = value.to_str().unwrap_or_default();
+            if let Some(pair) = value.split(';').next()
+                && pair.starts_with("cspr_session=")
+            {
+                self.cookie = (pair != "cspr_session=").then(|| pair.to_string());
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let html = response.text().await.expect("body");
+        if let Some(csrf) = csrf_of(&html) {
+            self.csrf = csrf;
+        }
+        Page {
+            status,
+            location,
+            html,
+        }
+    }
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}

@@ -1,0 +1,123 @@
+//! The business unit's pages (partnership_admin): recording a serious incident, and the
+//! commands that move a review through its statutory process.
+
+use axum::extract::State;
+use axum::response::Response;
+use cspr_platform::access::rules::REGISTRY;
+use cspr_proto::registry::v1 as registry;
+use minijinja::context;
+
+use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other};
+use crate::AppState;
+use crate::forms::{Form, FormErrors};
+use crate::session::Session;
+
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
+    "admin/new_review.html",
+    include_str!("../../templates/admin/new_review.html"),
+)];
+
+/// A new idempotency key for a form: sent back with it, so submitting it twice (a double
+/// click, a resend after a timeout) is one command.
+pub(crate) fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The form's idempotency key as sent, or a new one when it is missing or not a key.
+pub(crate) fn request_id_of(form: &Form) -> String {
+    let sent = form.get("request_id");
+    match uuid::Uuid::parse_str(sent) {
+        Ok(_) => sent.to_string(),
+        Err(_) => request_id(),
+    }
+}
+
+fn new_review_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+) -> Result<Response, PageError> {
+    let page = render(
+        state,
+        "admin/new_review.html",
+        session,
+        context! {
+            form => form.values(),
+            errors => form.errors,
+            incident_date => form.date_parts("incident_date"),
+            became_aware_on => form.date_parts("became_aware_on"),
+            request_id,
+        },
+    )?;
+    Ok(super::with_status(page, !form.errors.is_empty()))
+}
+
+/// GET /reviews/new: the serious incident form.
+pub(crate) async fn new_review_form(State(state): Shared, signed: SignedIn) -> Response {
+    let outcome = signed
+        .may(REGISTRY, "CreateReview")
+        .and_then(|()| new_review_page(&state, &signed.session, &Form::default(), &request_id()));
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/new: opens the review, then shows it.
+pub(crate) async fn new_review(State(state): Shared, posted: Posted) -> Response {
+    let outcome = create_review(&state, &posted).await;
+    posted.finish(&state, outcome)
+}
+
+async fn create_review(state: &AppState, posted: &Posted) -> Result<Response, PageError> {
+    let mut form = Form {
+        fields: posted.form.fields.clone(),
+        errors: FormErrors::default(),
+    };
+    let request_id = request_id_of(&form);
+    let child_alias = form.required("child_alias", "Enter an alias for the child");
+    let local_authority = form.required("local_authority", "Enter the local authority");
+    let incident_date = form.date("incident_date", "the date of the incident", true);
+    let became_aware_on = form.date(
+        "became_aware_on",
+        "the date the partnership became aware",
+        true,
+    );
+    if !form.errors.is_empty() {
+        return new_review_page(state, &posted.session, &form, &request_id);
+    }
+    let mut client = state.services.registry.clone();
+    let created = client
+        .create_review(authed(
+            registry::CreateReviewRequest {
+                request_id: request_id.clone(),
+                child_alias,
+                local_authority,
+                incident_date,
+                became_aware_on,
+            },
+            &posted.user,
+        )?)
+        .await;
+    match created {
+        Ok(review) => Ok(see_other(&format!("/reviews/{}", review.into_inner().id))),
+        Err(status) => {
+            PageError::from(status).into_form_errors(&mut form.errors)?;
+            new_review_page(state, &posted.session, &form, &request_id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_keeps_its_request_id_and_a_bad_one_is_replaced() {
+        let kept = request_id();
+        let form = Form::parse(format!("request_id={kept}").as_bytes());
+        assert_eq!(request_id_of(&form), kept);
+        let form = Form::parse(b"request_id=not-a-key");
+        let replaced = request_id_of(&form);
+        assert_ne!(replaced, "not-a-key");
+        assert!(uuid::Uuid::parse_str(&replaced).is_ok());
+    }
+}

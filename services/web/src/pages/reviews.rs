@@ -1,0 +1,112 @@
+//! Everyone's start: the dashboard of reviews, and a review's page.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use cspr_proto::registry::v1 as registry;
+use minijinja::context;
+
+use super::{PageError, Shared, SignedIn, authed, render};
+use crate::AppState;
+use crate::forms::{field, form_fields};
+use crate::session::{Session, User};
+use crate::views::{self, ReviewView};
+
+/// Reviews on one dashboard page.
+pub(crate) const PAGE_SIZE: i32 = 20;
+
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
+    ("review.html", include_str!("../../templates/review.html")),
+];
+
+pub(crate) async fn dashboard(
+    State(state): Shared,
+    signed: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let outcome = dashboard_page(
+        &state,
+        &signed.session,
+        &signed.user,
+        query.as_deref().unwrap_or(""),
+    )
+    .await;
+    signed.finish(&state, outcome)
+}
+
+async fn dashboard_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    query: &str,
+) -> Result<Response, PageError> {
+    let query = form_fields(query.as_bytes());
+    let stage_name = field(&query, "stage");
+    let stage = registry::Stage::from_str_name(stage_name);
+    let page_token = field(&query, "page_token");
+    let mut client = state.services.registry.clone();
+    let response = client
+        .list_reviews(authed(
+            registry::ListReviewsRequest {
+                stage: stage.map(|stage| stage as i32).unwrap_or_default(),
+                page_size: PAGE_SIZE,
+                page_token: page_token.to_string(),
+                ..Default::default()
+            },
+            user,
+        )?)
+        .await?
+        .into_inner();
+    let stage_value = stage.map(|stage| stage.as_str_name()).unwrap_or_default();
+    let link = |token: &str| {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        if !stage_value.is_empty() {
+            url.append_pair("stage", stage_value);
+        }
+        if !token.is_empty() {
+            url.append_pair("page_token", token);
+        }
+        format!("/?{}", url.finish())
+    };
+    let next_page = (!response.next_page_token.is_empty()).then(|| link(&response.next_page_token));
+    let first_page = (!page_token.is_empty()).then(|| link(""));
+    let reviews: Vec<ReviewView> = response.reviews.iter().map(ReviewView::from).collect();
+    render(
+        state,
+        "dashboard.html",
+        session,
+        context! {
+            reviews,
+            stages => views::stages(),
+            stage => stage_value,
+            next_page,
+            first_page,
+        },
+    )
+}
+
+pub(crate) async fn review(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let SignedIn { session, user } = &signed;
+    let outcome = async {
+        let mut client = state.services.registry.clone();
+        let review = client
+            .get_review(authed(registry::GetReviewRequest { review_id: id }, user)?)
+            .await?
+            .into_inner();
+        render(
+            &state,
+            "review.html",
+            session,
+            context! { review => ReviewView::from(&review) },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
