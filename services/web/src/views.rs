@@ -76,7 +76,7 @@ pub(crate) struct StageOption {
 }
 
 /// A date as people in England write it: 9 March 2026.
-fn date(date: Option<&Date>) -> Option<String> {
+pub(crate) fn date(date: Option<&Date>) -> Option<String> {
     const MONTHS: [&str; 12] = [
         "January",
         "February",
