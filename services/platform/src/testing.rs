@@ -54,7 +54,7 @@ pub use app::{
     proto_date, swept_together,
 };
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
-pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey};
+pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey, npm_ci};
 pub use pg_cluster::PgCluster;
 pub use pki::TestPki;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};

@@ -70,7 +70,7 @@ impl OidcProvider {
     /// Starts the provider with one key of `alg` (RS256, ES256 or EdDSA), tokens for
     /// `resource`, and `clients`.
     pub async fn start(resource: &str, alg: &str, clients: Vec<OidcClient>) -> Self {
-        tokio::task::spawn_blocking(|| install(Path::new(SCRIPT_DIR)))
+        tokio::task::spawn_blocking(|| npm_ci(Path::new(SCRIPT_DIR)))
             .await
             .expect("npm install task");
         let log = std::env::temp_dir().join(super::unique("cspr-oidc-provider-"));
@@ -294,8 +294,9 @@ fn form_encode(value: &str) -> String {
 }
 
 /// `npm ci` in `dir` unless `node_modules` was installed from this very lock file; one
-/// process at a time (an exclusive lock on a file next to it).
-fn install(dir: &Path) {
+/// process at a time (an exclusive lock on a file next to it). The test tools that come from
+/// npm (this provider, the browser suite's axe-core) are installed this way.
+pub fn npm_ci(dir: &Path) {
     let lock = std::fs::File::create(dir.join(".npm-install.lock")).expect("npm lock file");
     lock.lock().expect("lock for npm ci");
     let marker = dir.join("node_modules").join(".cspr-installed");
