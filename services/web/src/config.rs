@@ -31,7 +31,20 @@ impl ServiceUrls {
         }
     }
 
-    /// The URL of `service`, by its name: `cspr serve all` points the web at the services
+    /// The URL of `service`, by its name.
+    pub fn of(&self, service: &str) -> Option<&str> {
+        match service {
+            "registry" => Some(&self.registry),
+            "submissions" => Some(&self.submissions),
+            "practitioners" => Some(&self.practitioners),
+            "family" => Some(&self.family),
+            "actions" => Some(&self.actions),
+            "notifications" => Some(&self.notifications),
+            _ => None,
+        }
+    }
+
+    /// The URL of `service`, by its name, to change: `cspr serve all` points the web at the services
     /// it serves beside it, unless `CSPR_<SERVICE>_URL` says otherwise.
     pub fn of_mut(&mut self, service: &str) -> Option<&mut String> {
         match service {
@@ -62,6 +75,9 @@ pub struct WebConfig {
     /// `CSPR_TLS_CA`, `CSPR_TLS_CLIENT_CERT`, `CSPR_TLS_CLIENT_KEY`: how the gRPC client
     /// verifies the services (and presents itself), as the `cspr` commands do.
     pub client_tls: ClientTls,
+    /// `CSPR_WEB_DASHBOARDS_URL`: where the operations page links for the dashboards
+    /// (Grafana; default `http://localhost:3000`, as the compose stack runs it).
+    pub dashboards_url: String,
     /// The development sign-in's token settings: only when `CSPR_AUTH_HS256_SECRET` is set,
     /// so a production deployment never offers a sign-in that mints tokens.
     pub development_auth: Option<AuthConfig>,
@@ -103,6 +119,9 @@ impl WebConfig {
             public_url,
             idle_timeout,
             services: ServiceUrls::from_env(env),
+            dashboards_url: env
+                .get("CSPR_WEB_DASHBOARDS_URL")
+                .unwrap_or_else(|| "http://localhost:3000".to_string()),
             client_tls: ClientTls {
                 ca: env.get("CSPR_TLS_CA").map(Into::into),
                 cert: env.get("CSPR_TLS_CLIENT_CERT").map(Into::into),

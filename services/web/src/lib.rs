@@ -25,6 +25,7 @@ use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
 
 pub use config::WebConfig;
 
@@ -61,6 +62,8 @@ pub(crate) struct Services {
     pub(crate) family: FamilyEngagementClient<Channel>,
     pub(crate) actions: ActionMonitoringClient<Channel>,
     pub(crate) notifications: NotificationsClient<Channel>,
+    /// Each service's standard gRPC health service, by name, for the operations page.
+    pub(crate) health: Vec<(&'static str, HealthClient<Channel>)>,
 }
 
 /// The largest message the web sends or accepts: a chronology page or a whole report.
@@ -77,7 +80,15 @@ impl Services {
                 .connect_lazy())
         };
         let urls = &config.services;
+        let health = cspr_platform::config::SERVICE_NAMES
+            .into_iter()
+            .map(|name| {
+                let url = urls.of(name).unwrap_or_default();
+                Ok((name, HealthClient::new(channel(url)?)))
+            })
+            .collect::<Result<Vec<_>, WebError>>()?;
         Ok(Self {
+            health,
             registry: ReviewRegistryClient::new(channel(&urls.registry)?)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             submissions: AgencySubmissionsClient::new(channel(&urls.submissions)?)

@@ -96,6 +96,13 @@ pub(crate) fn date(date: Option<&Date>) -> Option<String> {
     Some(format!("{} {month} {}", date.day, date.year))
 }
 
+/// A moment as the pages show it, in UTC: 2 December 2026, 18:54 UTC.
+pub(crate) fn time(time: Option<&prost_types::Timestamp>) -> Option<String> {
+    let time = time?;
+    let at = chrono::DateTime::from_timestamp(time.seconds, 0)?;
+    Some(at.format("%-d %B %Y, %H:%M UTC").to_string())
+}
+
 /// A deadline as the pages show it, its status as a GOV.UK tag.
 #[derive(Debug, Serialize)]
 pub(crate) struct DeadlineView {

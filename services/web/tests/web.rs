@@ -41,6 +41,7 @@ fn web_config(registry_url: String, development_auth: bool, registry: &TestRegis
             ..ServiceUrls::from_env(&Env::isolated([("", "")]))
         },
         client_tls: Default::default(),
+        dashboards_url: "http://localhost:3000".into(),
         development_auth: development_auth.then(|| registry.platform.auth.clone()),
     }
 }

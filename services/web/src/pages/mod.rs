@@ -3,6 +3,7 @@
 //! user and the CSRF token, and the security headers of every response.
 
 mod admin;
+mod operations;
 mod reviews;
 mod sign_in;
 
@@ -19,7 +20,7 @@ use minijinja::context;
 use serde::Serialize;
 use tonic::Code;
 
-use cspr_platform::access::rules::REGISTRY;
+use cspr_platform::access::rules::{NOTIFICATIONS, REGISTRY};
 
 use crate::AppState;
 use crate::forms::{Form, check_csrf};
@@ -41,11 +42,17 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             get(sign_in::sign_in_form).post(sign_in::sign_in),
         )
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/operations", get(operations::index))
+        .route("/operations/deliveries/{id}/retry", post(operations::retry))
 }
 
 /// Every page module's templates, by name: compiled in.
-pub(crate) const TEMPLATES: &[&[(&str, &str)]] =
-    &[admin::TEMPLATES, reviews::TEMPLATES, sign_in::TEMPLATES];
+pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
+    admin::TEMPLATES,
+    operations::TEMPLATES,
+    reviews::TEMPLATES,
+    sign_in::TEMPLATES,
+];
 
 /// A signed-in request: its session and user. Without one, the request goes to sign-in.
 pub(crate) struct SignedIn {
@@ -407,6 +414,7 @@ pub(crate) fn render(
             roles => user.roles.join(", "),
             org => user.org,
             may_record_incident => user.may(REGISTRY, "CreateReview"),
+            may_operate => user.may(NOTIFICATIONS, "ListDeliveries"),
         }
     });
     let html = state

@@ -1,0 +1,229 @@
+//! The operations page of the web front end in front of a whole `cspr serve all` with a real
+//! SMTP server: each service's health, the email deliveries (one refused for good by the
+//! server), retrying the failed one, and who may see the page.
+
+mod common;
+
+use common::web::{Browser, Site};
+use common::{Isolated, dev_token};
+use cspr_platform::testing::{self, REFUSED_DOMAIN, SmtpSink, authed};
+use cspr_proto::google::r#type::Date;
+use cspr_proto::notifications::v1 as notifications;
+use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
+use cspr_proto::registry::v1 as registry;
+use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use reqwest::StatusCode;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+/// A due date the real clock of `cspr serve` takes as in the future.
+fn in_sixty_days() -> Option<Date> {
+    use chrono::Datelike;
+    let due = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+    date(due.year(), due.month() as i32, due.day() as i32)
+}
+
+/// A review whose terms of reference ask two agencies for reports: two emails, the second
+/// to an address the SMTP server refuses for good.
+async fn review_asking_two_agencies(site: &Site) {
+    let admin = dev_token(&["partnership_admin"], None);
+    let chair = dev_token(&["panel_chair"], None);
+    let mut client = ReviewRegistryClient::connect(site.grpc("registry"))
+        .await
+        .expect("registry");
+    let id = client
+        .create_review(authed(
+            registry::CreateReviewRequest {
+                request_id: "operations-1".into(),
+                child_alias: "Child O".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: date(2026, 3, 9),
+                became_aware_on: date(2026, 3, 10),
+            },
+            &admin,
+        ))
+        .await
+        .expect("created")
+        .into_inner()
+        .id;
+    client
+        .record_notification_sent(authed(
+            registry::RecordNotificationSentRequest {
+                review_id: id.clone(),
+                sent_on: date(2026, 3, 11),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("notified");
+    client
+        .record_decision(authed(
+            registry::RecordDecisionRequest {
+                review_id: id.clone(),
+                decision: registry::Decision::LocalCspr as i32,
+                decided_on: date(2026, 3, 26),
+                rationale: String::new(),
+            },
+            &chair,
+        ))
+        .await
+        .expect("decided");
+    client
+        .set_terms_of_reference(authed(
+            registry::SetTermsOfReferenceRequest {
+                review_id: id.clone(),
+                scope_start: date(2024, 9, 15),
+                scope_end: date(2026, 3, 9),
+                key_lines_of_enquiry: vec!["Information sharing".into()],
+                methodology: "Systems approach".into(),
+                agencies_in_scope: vec![
+                    registry::Agency {
+                        id: "police".into(),
+                        name: "Southvale Police".into(),
+                        contact_email: "lead@police.southvale.example.org".into(),
+                    },
+                    registry::Agency {
+                        id: "health".into(),
+                        name: "Southvale Health".into(),
+                        contact_email: format!("lead@{REFUSED_DOMAIN}"),
+                    },
+                ],
+                report_due_date: in_sixty_days(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("terms set");
+}
+
+#[test]
+fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
+    testing::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let smtp = runtime.block_on(SmtpSink::start());
+    let mut isolated = Isolated::new();
+    isolated.env.push(("CSPR_SMTP_URL".to_string(), smtp.url()));
+    let site = Site::start(isolated);
+    runtime.block_on(async {
+        review_asking_two_agencies(&site).await;
+        let operations = dev_token(&["operations"], None);
+        let deliveries = NotificationsClient::connect(site.grpc("notifications"))
+            .await
+            .expect("notifications");
+        // The refused email is FAILED: a permanent refusal is not retried by itself.
+        let failed = testing::eventually("a failed delivery", testing::DEADLINE, || {
+            let mut deliveries = deliveries.clone();
+            let operations = operations.clone();
+            async move {
+                let listed = deliveries
+                    .list_deliveries(authed(
+                        notifications::ListDeliveriesRequest {
+                            status: notifications::DeliveryStatus::Failed as i32,
+                            ..Default::default()
+                        },
+                        &operations,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner();
+                listed.deliveries.into_iter().next()
+            }
+        })
+        .await;
+        let arrived = smtp.wait_for(1, testing::DEADLINE).await;
+        assert_eq!(arrived.len(), 1, "the police's email arrived");
+
+        let mut ops = Browser::signed_in(&site, "Olu Ops", &["operations"], None).await;
+        let page = ops.get("/operations").await.ok();
+        for service in cspr_platform::config::SERVICE_NAMES {
+            assert!(
+                page.contains(&format!(
+                    "{service}</th><td class=\"govuk-table__cell\"><strong class=\"govuk-tag govuk-tag--green\">Serving"
+                )),
+                "{service} serving: {page}"
+            );
+        }
+        assert!(page.contains("lead@police.southvale.example.org"), "{page}");
+        assert!(page.contains(&format!("lead@{REFUSED_DOMAIN}")), "{page}");
+        assert!(page.contains(">Failed<"), "{page}");
+        // Only failed ones, when asked: the sent one is not among them.
+        let only_failed = ops
+            .get("/operations?status=DELIVERY_STATUS_FAILED")
+            .await
+            .ok();
+        assert!(only_failed.contains(&format!("lead@{REFUSED_DOMAIN}")));
+        assert!(!only_failed.contains("lead@police.southvale.example.org"));
+        let retry = format!("/operations/deliveries/{}/retry", failed.id);
+        assert!(only_failed.contains(&retry), "{only_failed}");
+
+        // The SMTP server goes away first: the retried send then fails for now, not for
+        // good, so the delivery is seen out of FAILED (RETRYING) rather than failing again.
+        let mut smtp = smtp;
+        smtp.stop().await;
+        let retried = ops.post(&retry, &[]).await;
+        assert_eq!(retried.redirected(), "/operations?retried=1");
+        let page = ops.get("/operations?retried=1").await.ok();
+        assert!(page.contains("back in the queue"), "{page}");
+        testing::eventually("the retried delivery out of FAILED", testing::DEADLINE, || {
+            let mut deliveries = deliveries.clone();
+            let operations = operations.clone();
+            let id = failed.id.clone();
+            async move {
+                let delivery = deliveries
+                    .get_delivery(authed(
+                        notifications::GetDeliveryRequest { delivery_id: id },
+                        &operations,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner();
+                matches!(
+                    delivery.status(),
+                    notifications::DeliveryStatus::Retrying | notifications::DeliveryStatus::Pending
+                )
+                .then_some(())
+            }
+        })
+        .await;
+
+        // Retrying one that is not failed: the reason, in words, nothing changed.
+        let sent = testing::eventually("the sent delivery", testing::DEADLINE, || {
+            let mut deliveries = deliveries.clone();
+            let operations = operations.clone();
+            async move {
+                deliveries
+                    .list_deliveries(authed(
+                        notifications::ListDeliveriesRequest {
+                            status: notifications::DeliveryStatus::Sent as i32,
+                            ..Default::default()
+                        },
+                        &operations,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .deliveries
+                    .into_iter()
+                    .next()
+            }
+        })
+        .await;
+        let refused = ops
+            .post(&format!("/operations/deliveries/{}/retry", sent.id), &[])
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(refused.html.contains("This cannot be done now"));
+
+        // A panel member has no access to operations.
+        let mut member = Browser::signed_in(&site, "Pat Member", &["panel_member"], None).await;
+        let denied = member.get("/operations").await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    });
+}
