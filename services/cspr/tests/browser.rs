@@ -21,10 +21,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Signs in on the development sign-in page as `name` with `roles`.
 async fn sign_in(browser: &mut Chromium, site: &Site, name: &str, roles: &[&str]) {
     browser.open(&format!("{}/sign-in", site.base)).await;
-    if browser.url().await.ends_with("/sign-in") && browser.source().await.contains("Sign out") {
+    // Signed in already (the sign-in page sends a signed-in person on): sign out first.
+    if !browser.url().await.ends_with("/sign-in") {
         browser.click("form[action='/sign-out'] button").await;
+        browser.open(&format!("{}/sign-in", site.base)).await;
     }
-    browser.open(&format!("{}/sign-in", site.base)).await;
     browser.look(&format!("sign-in-{}", roles.join("-"))).await;
     browser.fill("#name", name).await;
     browser.fill("#partnership", "southvale").await;
@@ -74,6 +75,13 @@ fn a_review_is_walked_through_the_pages_in_a_browser() {
         browser.open(&site.base).await;
         let dashboard = browser.look("dashboard").await;
         assert!(dashboard.contains("Child W"), "{dashboard}");
+
+        // Operations look at the services' health and the email deliveries.
+        sign_in(&mut browser, &site, "Olu Ops", &["operations"]).await;
+        browser.open(&format!("{}/operations", site.base)).await;
+        let operations = browser.look("operations").await;
+        assert!(operations.contains("Email deliveries"), "{operations}");
+        assert_eq!(operations.matches("Serving").count(), 6, "{operations}");
 
         assert!(
             browser.violations.is_empty(),
