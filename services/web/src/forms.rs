@@ -77,14 +77,6 @@ impl Form {
         value
     }
 
-    /// Every value of `name` (checkboxes).
-    pub(crate) fn all(&self, name: &str) -> Vec<String> {
-        fields_named(&self.fields, name)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
-    }
-
     /// The date in `name-day`, `name-month`, `name-year` (the GOV.UK date input). `label`
     /// names it in messages ("the date of the incident"). `None` when it was left empty and
     /// is optional; a problem on `name` when it is wrong or required and missing.
@@ -130,17 +122,6 @@ pub(crate) struct DateParts {
     pub(crate) day: String,
     pub(crate) month: String,
     pub(crate) year: String,
-}
-
-impl DateParts {
-    pub(crate) fn of(date: Option<&Date>) -> Self {
-        date.map(|date| Self {
-            day: date.day.to_string(),
-            month: date.month.to_string(),
-            year: date.year.to_string(),
-        })
-        .unwrap_or_default()
-    }
 }
 
 /// A date from its day, month and year as typed, with the GOV.UK pattern's messages.
@@ -283,6 +264,6 @@ mod tests {
         assert_eq!(form.required("name", "Enter a name"), "Ann");
         assert_eq!(form.errors.list.len(), 1);
         assert_eq!(form.errors.by_field["reference"], "Enter a reference");
-        assert_eq!(form.all("roles"), vec!["a", "b"]);
+        assert_eq!(fields_named(&form.fields, "roles"), vec!["a", "b"]);
     }
 }
