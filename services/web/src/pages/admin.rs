@@ -12,6 +12,11 @@ use crate::AppState;
 use crate::forms::{Form, FormErrors};
 use crate::session::Session;
 
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::get;
+    axum::Router::new().route("/reviews/new", get(new_review_form).post(new_review))
+}
+
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
     "admin/new_review.html",
     include_str!("../../templates/admin/new_review.html"),

@@ -15,7 +15,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use minijinja::context;
 use serde::Serialize;
 use tonic::Code;
@@ -28,22 +27,13 @@ use crate::session::{self, Session, User};
 
 pub(crate) type Shared = State<Arc<AppState>>;
 
-/// Every page's route. Each module of pages adds its own.
+/// Every page's route: each module of pages brings its own.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(reviews::dashboard))
-        .route(
-            "/reviews/new",
-            get(admin::new_review_form).post(admin::new_review),
-        )
-        .route("/reviews/{id}", get(reviews::review))
-        .route(
-            "/sign-in",
-            get(sign_in::sign_in_form).post(sign_in::sign_in),
-        )
-        .route("/sign-out", post(sign_in::sign_out))
-        .route("/operations", get(operations::index))
-        .route("/operations/deliveries/{id}/retry", post(operations::retry))
+        .merge(sign_in::routes())
+        .merge(reviews::routes())
+        .merge(admin::routes())
+        .merge(operations::routes())
 }
 
 /// Every page module's templates, by name: compiled in.

@@ -18,6 +18,13 @@ use crate::AppState;
 use crate::forms::{field, form_fields};
 use crate::views;
 
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/operations", get(index))
+        .route("/operations/deliveries/{id}/retry", post(retry))
+}
+
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
     "operations/index.html",
     include_str!("../../templates/operations/index.html"),

@@ -14,6 +14,13 @@ use crate::views::{self, ReviewView};
 /// Reviews on one dashboard page.
 pub(crate) const PAGE_SIZE: i32 = 20;
 
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/", get(dashboard))
+        .route("/reviews/{id}", get(review))
+}
+
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     (
         "dashboard.html",

@@ -14,6 +14,13 @@ use crate::forms::{check_csrf, field, fields_named, form_fields};
 use crate::session::{self, Session, User};
 use crate::views;
 
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/sign-in", get(sign_in_form).post(sign_in))
+        .route("/sign-out", post(sign_out))
+}
+
 pub(crate) const TEMPLATES: &[(&str, &str)] =
     &[("sign_in.html", include_str!("../../templates/sign_in.html"))];
 
