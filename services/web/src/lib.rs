@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +55,7 @@ pub(crate) struct AppState {
 pub(crate) struct Services {
     pub(crate) registry: ReviewRegistryClient<Channel>,
     pub(crate) notifications: NotificationsClient<Channel>,
+    pub(crate) actions: ActionMonitoringClient<Channel>,
     /// Each service's standard gRPC health service, by name, for the operations page.
     pub(crate) health: Vec<(&'static str, HealthClient<Channel>)>,
 }
@@ -84,6 +86,8 @@ impl Services {
             registry: ReviewRegistryClient::new(channel(&urls.registry)?)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             notifications: NotificationsClient::new(channel(&urls.notifications)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            actions: ActionMonitoringClient::new(channel(&urls.actions)?)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         })
     }

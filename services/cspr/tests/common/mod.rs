@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
+pub mod walk;
 pub mod web;
 
 use std::process::{Command, Stdio};
@@ -224,6 +225,11 @@ fn wait_serving(addrs: &[(&'static str, String)]) {
 
 /// A development token from `cspr token create` of the partnership "southvale".
 pub fn dev_token(roles: &[&str], org: Option<&str>) -> String {
+    dev_token_as("someone", roles, org)
+}
+
+/// [`dev_token`] for the subject `sub` (e.g. an appointed reviewer's).
+pub fn dev_token_as(sub: &str, roles: &[&str], org: Option<&str>) -> String {
     let mut command = cspr();
     command
         .args([
@@ -232,7 +238,7 @@ pub fn dev_token(roles: &[&str], org: Option<&str>) -> String {
             "--partnership",
             "southvale",
             "--sub",
-            "someone",
+            sub,
         ])
         .env("CSPR_AUTH_HS256_SECRET", SECRET);
     for role in roles {

@@ -74,7 +74,8 @@ impl Page {
     }
 }
 
-/// One person's browser: their session cookie and its CSRF token.
+/// One person's browser: their session cookie and its CSRF token (a clone is another tab).
+#[derive(Clone)]
 pub struct Browser {
     http: reqwest::Client,
     base: String,

@@ -2,6 +2,7 @@
 //! as an extractor, a gRPC refusal shown as a person would want it, rendering with the
 //! user and the CSRF token, and the security headers of every response.
 
+mod actions;
 mod admin;
 mod operations;
 mod reviews;
@@ -19,7 +20,7 @@ use minijinja::context;
 use serde::Serialize;
 use tonic::Code;
 
-use cspr_platform::access::rules::{NOTIFICATIONS, REGISTRY};
+use cspr_platform::access::rules::{ACTIONS, NOTIFICATIONS, REGISTRY};
 
 use crate::AppState;
 use crate::forms::{Form, check_csrf};
@@ -34,10 +35,12 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(reviews::routes())
         .merge(admin::routes())
         .merge(operations::routes())
+        .merge(actions::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
+    actions::TEMPLATES,
     admin::TEMPLATES,
     operations::TEMPLATES,
     reviews::TEMPLATES,
@@ -405,6 +408,8 @@ pub(crate) fn render(
             org => user.org,
             may_record_incident => user.may(REGISTRY, "CreateReview"),
             may_operate => user.may(NOTIFICATIONS, "ListDeliveries"),
+            may_read_actions => user.may(ACTIONS, "ListActions"),
+            may_read_reviews => user.may(REGISTRY, "ListReviews"),
         }
     });
     let html = state
