@@ -28,9 +28,9 @@ mod claims;
 mod jwks;
 
 pub use jwks::KeySetStatus;
-// The tests' identity provider fetches its discovery document with the same client.
-#[cfg(feature = "test-support")]
-pub(crate) use jwks::http_client;
+// The HTTP client of every call to an identity provider (the web's OpenID Connect sign-in,
+// the tests' provider): the key fetches' own.
+pub use jwks::http_client;
 use jwks::{KeySet, ProviderKeys, VerifyingKey};
 
 crate::named_enum! {

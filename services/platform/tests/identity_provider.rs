@@ -36,6 +36,7 @@ fn auditor() -> OidcClient {
             "groups": ["cspr:auditor", "finance", "reviewer"],
             "tenant": {"partnership": "southvale"},
         }),
+        redirect_uris: Vec::new(),
     }
 }
 

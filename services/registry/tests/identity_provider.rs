@@ -27,6 +27,7 @@ fn clients() -> Vec<OidcClient> {
             "groups": [format!("cspr:{role}"), "staff"],
             "tenant": {"partnership": PARTNERSHIP},
         }),
+        redirect_uris: Vec::new(),
     };
     vec![
         client("case-system", "partnership_admin"),

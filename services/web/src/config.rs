@@ -81,6 +81,67 @@ pub struct WebConfig {
     /// The development sign-in's token settings: only when `CSPR_AUTH_HS256_SECRET` is set,
     /// so a production deployment never offers a sign-in that mints tokens.
     pub development_auth: Option<AuthConfig>,
+    /// Signing in with the partnership's identity provider, when `CSPR_WEB_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// Signing people in with OpenID Connect (authorization code with PKCE).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// `CSPR_WEB_OIDC_ISSUER`: the provider; its discovery document is
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// `CSPR_WEB_OIDC_CLIENT_ID`: the web's client at the provider (required).
+    pub client_id: String,
+    /// `CSPR_WEB_OIDC_CLIENT_SECRET`: its secret, for a confidential client (sent as
+    /// `client_secret_post`); unset for a public client, which PKCE alone protects.
+    pub client_secret: Option<String>,
+    /// `CSPR_WEB_OIDC_RESOURCE`: the resource indicator (RFC 8707) asked for, so the access
+    /// token is for the services (default: `CSPR_AUTH_AUDIENCE`, the audience they expect;
+    /// `none` sends none, for a provider that gives its audience otherwise).
+    pub resource: Option<String>,
+    /// `CSPR_WEB_OIDC_SCOPE`: the scopes asked for (default `openid`).
+    pub scope: String,
+    /// How the access token is verified: the services' own `CSPR_AUTH_*` settings (the
+    /// provider's JWKS and claim mapping), so the web sees the caller as they will.
+    pub verify: AuthConfig,
+}
+
+impl OidcConfig {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(issuer) = env.get("CSPR_WEB_OIDC_ISSUER") else {
+            return Ok(None);
+        };
+        let client_id = env.get("CSPR_WEB_OIDC_CLIENT_ID").ok_or_else(|| {
+            ConfigError::new(
+                "CSPR_WEB_OIDC_CLIENT_ID",
+                "required with CSPR_WEB_OIDC_ISSUER: the web's client id at the identity provider",
+            )
+        })?;
+        let verify = AuthConfig::from_env(env)?;
+        if matches!(verify.keys, cspr_platform::config::AuthKeys::Hs256Secret(_)) {
+            return Err(ConfigError::new(
+                "CSPR_WEB_OIDC_ISSUER",
+                "OpenID Connect sign-in verifies the provider's tokens with its keys: set \
+                 CSPR_AUTH_JWKS_URL or CSPR_AUTH_OIDC_DISCOVERY=true, not CSPR_AUTH_HS256_SECRET",
+            ));
+        }
+        let resource = match env.get("CSPR_WEB_OIDC_RESOURCE") {
+            Some(none) if none == "none" => None,
+            Some(resource) => Some(resource),
+            None => Some(verify.audience.clone()),
+        };
+        Ok(Some(Self {
+            issuer,
+            client_id,
+            client_secret: env.get("CSPR_WEB_OIDC_CLIENT_SECRET"),
+            resource,
+            scope: env
+                .get("CSPR_WEB_OIDC_SCOPE")
+                .unwrap_or_else(|| "openid".to_string()),
+            verify,
+        }))
+    }
 }
 
 impl WebConfig {
@@ -128,6 +189,7 @@ impl WebConfig {
                 key: env.get("CSPR_TLS_CLIENT_KEY").map(Into::into),
             },
             development_auth,
+            oidc: OidcConfig::from_env(env)?,
         })
     }
 
@@ -166,5 +228,46 @@ mod tests {
         let error = WebConfig::from_env(&Env::isolated([("CSPR_WEB_IDLE_TIMEOUT", "soon")]))
             .expect_err("refused");
         assert_eq!(error.variable, "CSPR_WEB_IDLE_TIMEOUT");
+    }
+
+    #[test]
+    fn openid_connect_needs_a_client_and_the_providers_keys() {
+        assert!(
+            WebConfig::from_env(&Env::isolated([("", "")]))
+                .expect("defaults")
+                .oidc
+                .is_none()
+        );
+        let provider = [
+            ("CSPR_WEB_OIDC_ISSUER", "https://id.example"),
+            ("CSPR_AUTH_OIDC_DISCOVERY", "true"),
+            ("CSPR_AUTH_ISSUER", "https://id.example"),
+            ("CSPR_AUTH_AUDIENCE", "urn:cspr"),
+        ];
+        let error = WebConfig::from_env(&Env::isolated(provider)).expect_err("no client");
+        assert_eq!(error.variable, "CSPR_WEB_OIDC_CLIENT_ID");
+        let with_client: Vec<_> = provider
+            .into_iter()
+            .chain([("CSPR_WEB_OIDC_CLIENT_ID", "cspr-web")])
+            .collect();
+        let oidc = WebConfig::from_env(&Env::isolated(with_client.clone()))
+            .expect("configured")
+            .oidc
+            .expect("oidc");
+        assert_eq!(oidc.client_id, "cspr-web");
+        assert_eq!(
+            oidc.resource.as_deref(),
+            Some("urn:cspr"),
+            "the services' audience"
+        );
+        assert_eq!(oidc.scope, "openid");
+        assert!(oidc.client_secret.is_none());
+        let development = [
+            ("CSPR_WEB_OIDC_ISSUER", "https://id.example"),
+            ("CSPR_WEB_OIDC_CLIENT_ID", "cspr-web"),
+            ("CSPR_AUTH_HS256_SECRET", "a-development-secret"),
+        ];
+        let error = WebConfig::from_env(&Env::isolated(development)).expect_err("no keys");
+        assert_eq!(error.variable, "CSPR_WEB_OIDC_ISSUER");
     }
 }

@@ -8,6 +8,7 @@
 mod assets;
 pub mod config;
 mod forms;
+mod oidc;
 mod pages;
 mod session;
 mod views;
@@ -39,6 +40,8 @@ pub enum WebError {
     },
     #[error("a service's address: {0}")]
     Service(#[from] cspr_platform::tls::TlsError),
+    #[error("OpenID Connect sign-in: {0}")]
+    Oidc(String),
 }
 
 /// What every request handler shares.
@@ -47,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: session::Sessions,
     pub(crate) templates: views::Templates,
     pub(crate) services: Services,
+    /// Signing in with the partnership's identity provider, where configured.
+    pub(crate) oidc: Option<oidc::Oidc>,
 }
 
 /// A gRPC client of each service. Each connects lazily: the web starts (and shows "try
@@ -139,7 +144,22 @@ pub async fn start(config: WebConfig, shutdown: CancellationToken) -> Result<Run
         addr: config.addr,
         source,
     })?;
+    let oidc = match &config.oidc {
+        Some(settings) => {
+            let authenticator = cspr_platform::auth::Authenticator::new(&settings.verify)
+                .map_err(|error| WebError::Oidc(error.to_string()))?;
+            let oidc = oidc::Oidc::new(settings.clone(), &config.public_url, authenticator)
+                .map_err(|error| WebError::Oidc(error.to_string()))?;
+            // The provider's keys, kept fresh as the services keep theirs.
+            if let Some(refresh) = oidc.authenticator().key_refresh(shutdown.clone()) {
+                tokio::spawn(refresh);
+            }
+            Some(oidc)
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
+        oidc,
         sessions: session::Sessions::new(config.idle_timeout),
         templates: views::Templates::new(),
         services,

@@ -55,6 +55,19 @@ impl User {
         }
     }
 
+    /// The person an identity provider's access token names, as the services verified it
+    /// would be (their name is their subject: what the audit trail records).
+    pub(crate) fn verified(principal: Principal, token: String) -> Self {
+        Self {
+            name: principal.subject.clone(),
+            partnership: principal.partnership.clone(),
+            roles: principal.role_names(),
+            org: principal.org.clone(),
+            token,
+            principal,
+        }
+    }
+
     /// Whether the user's roles could be allowed `method` of `service` at all (the access
     /// table's first step; the service still decides on the review's facts).
     pub(crate) fn may(&self, service: &str, method: &str) -> bool {
@@ -143,13 +156,18 @@ impl Sessions {
 
 /// The session id in a request's `Cookie` headers.
 pub(crate) fn cookie_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie_named(headers, COOKIE)
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers.
+pub(crate) fn cookie_named(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_string())
 }
 

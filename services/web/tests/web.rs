@@ -43,6 +43,7 @@ fn web_config(registry_url: String, development_auth: bool, registry: &TestRegis
         client_tls: Default::default(),
         dashboards_url: "http://localhost:3000".into(),
         development_auth: development_auth.then(|| registry.platform.auth.clone()),
+        oidc: None,
     }
 }
 
@@ -434,7 +435,7 @@ async fn without_the_development_secret_there_is_no_sign_in_to_use() {
     let form = site.get("/sign-in", None).await;
     let anonymous = session_cookie(form.headers()).expect("session");
     let body = form.text().await.expect("body");
-    assert!(body.contains("OpenID Connect) is not configured"), "{body}");
+    assert!(body.contains("This service has no sign-in configured"), "{body}");
     assert!(!body.contains("development sign-in:"), "{body}");
     assert!(!body.contains("name=\"csrf_token\""), "no form");
     site.stop().await;

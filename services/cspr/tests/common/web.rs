@@ -24,9 +24,19 @@ impl Site {
     /// Starts `isolated` (after the test added its settings) and waits for every service
     /// and the web.
     pub fn start(isolated: Isolated) -> Self {
-        let port = testing::free_port();
+        Self::start_on(isolated, testing::free_port(), |_| {})
+    }
+
+    /// [`Site::start`] with the web on `port`, after `configure` changed the command (e.g.
+    /// another way of signing in than the development one).
+    pub fn start_on(
+        isolated: Isolated,
+        port: u16,
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
         let mut command = isolated.serve_command();
         command.env("CSPR_WEB_ADDR", format!("127.0.0.1:{port}"));
+        configure(&mut command);
         let server = Server::spawn(&mut command);
         isolated.wait_serving();
         let base = format!("http://127.0.0.1:{port}");
@@ -79,7 +89,8 @@ impl Page {
 pub struct Browser {
     http: reqwest::Client,
     base: String,
-    cookie: Option<String>,
+    /// The cookies this site set, by name.
+    cookies: std::collections::BTreeMap<String, String>,
     csrf: String,
 }
 
@@ -95,7 +106,7 @@ impl Browser {
                 .build()
                 .expect("client"),
             base: site.base.clone(),
-            cookie: None,
+            cookies: std::collections::BTreeMap::new(),
             csrf: String::new(),
         }
     }
@@ -120,7 +131,7 @@ impl Browser {
     /// GET `path`; the session's CSRF token is read from the page.
     pub async fn get(&mut self, path: &str) -> Page {
         let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie() {
             request = request.header(COOKIE, cookie);
         }
         self.page(request.send().await.expect("GET")).await
@@ -138,7 +149,7 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body.finish());
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie() {
             request = request.header(COOKIE, cookie);
         }
         self.page(request.send().await.expect("POST")).await
@@ -151,7 +162,7 @@ impl Browser {
             .http
             .post(format!("{}{path}", self.base))
             .multipart(form);
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie() {
             request = request.header(COOKIE, cookie);
         }
         self.page(request.send().await.expect("POST")).await
@@ -160,10 +171,16 @@ impl Browser {
     async fn page(&mut self, response: reqwest::Response) -> Page {
         for value in response.headers().get_all(SET_COOKIE) {
             let value = value.to_str().unwrap_or_default();
-            if let Some(pair) = value.split(';').next()
-                && pair.starts_with("cspr_session=")
+            if let Some((name, cookie)) = value
+                .split(';')
+                .next()
+                .and_then(|pair| pair.split_once('='))
             {
-                self.cookie = (pair != "cspr_session=").then(|| pair.to_string());
+                if cookie.is_empty() || value.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), cookie.to_string());
+                }
             }
         }
         let status = response.status();
@@ -181,6 +198,24 @@ impl Browser {
             location,
             html,
         }
+    }
+}
+
+impl Browser {
+    /// The `Cookie` header: every cookie the site set (the tests do not check paths).
+    fn cookie(&self) -> Option<String> {
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// Whether the browser holds a session cookie.
+    pub fn has_session(&self) -> bool {
+        self.cookies.contains_key("cspr_session")
     }
 }
 

@@ -500,7 +500,7 @@ impl ProviderKeys {
 /// (`SSL_CERT_FILE`/`SSL_CERT_DIR` point elsewhere, e.g. at a private CA's). reqwest has
 /// no crypto provider of its own here (it would bring aws-lc), so every client of the
 /// platform is made by this function.
-pub(crate) fn http_client() -> Result<reqwest::Client, KeyError> {
+pub fn http_client() -> Result<reqwest::Client, KeyError> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _unparsable) = roots.add_parsable_certificates(native.certs);

@@ -1,6 +1,7 @@
 //! A real OpenID provider run by a test: panva's `oidc-provider` on Node.js
 //! (`tests/support/oidc-provider/provider.mjs`), issuing JWT access tokens with the
-//! client_credentials grant, on a free port, with an admin API to rotate its keys.
+//! client_credentials grant (systems) and the authorization code grant with PKCE (people,
+//! at its development login page), on a free port, with an admin API to rotate its keys.
 //!
 //! Its npm packages are installed by the first test that needs them (`npm ci` from the
 //! committed `package-lock.json` when `node_modules` is missing or older than the lock
@@ -31,6 +32,9 @@ pub struct OidcClient {
     pub secret: String,
     /// Put into every access token it gets (e.g. `{"groups": ["cspr:auditor"]}`).
     pub claims: Value,
+    /// Where a client that signs people in (authorization code) may send them back; empty
+    /// for a system's client (client credentials).
+    pub redirect_uris: Vec<String>,
 }
 
 /// Which key [`OidcProvider::sign`] signs with.
@@ -70,6 +74,17 @@ impl OidcProvider {
     /// Starts the provider with one key of `alg` (RS256, ES256 or EdDSA), tokens for
     /// `resource`, and `clients`.
     pub async fn start(resource: &str, alg: &str, clients: Vec<OidcClient>) -> Self {
+        Self::start_with_accounts(resource, alg, clients, json!({})).await
+    }
+
+    /// [`OidcProvider::start`] with people who sign in at its login page: `accounts` is
+    /// `{"<login>": {claims of their access tokens}}` (any password).
+    pub async fn start_with_accounts(
+        resource: &str,
+        alg: &str,
+        clients: Vec<OidcClient>,
+        accounts: Value,
+    ) -> Self {
         tokio::task::spawn_blocking(|| npm_ci(Path::new(SCRIPT_DIR)))
             .await
             .expect("npm install task");
@@ -78,7 +93,11 @@ impl OidcProvider {
         let client_list: Vec<Value> = clients
             .iter()
             .map(|client| {
-                json!({"client_id": client.id, "client_secret": client.secret, "claims": client.claims})
+                let mut entry = json!({"client_id": client.id, "client_secret": client.secret, "claims": client.claims});
+                if !client.redirect_uris.is_empty() {
+                    entry["redirect_uris"] = json!(client.redirect_uris);
+                }
+                entry
             })
             .collect();
         let mut child = Command::new(node())
@@ -87,6 +106,7 @@ impl OidcProvider {
             .env("OIDC_RESOURCE", resource)
             .env("OIDC_ALG", alg)
             .env("OIDC_CLIENTS", Value::Array(client_list).to_string())
+            .env("OIDC_ACCOUNTS", accounts.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -1,7 +1,7 @@
 //! Signing in (the development sign-in; OpenID Connect where configured) and out.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use cspr_platform::auth::{Role, TokenRequest, issue_development_token};
@@ -18,11 +18,18 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/sign-in", get(sign_in_form).post(sign_in))
+        .route("/sign-in/oidc", get(oidc_start))
+        .route(crate::oidc::CALLBACK_PATH, get(oidc_callback))
         .route("/sign-out", post(sign_out))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] =
-    &[("sign_in.html", include_str!("../../templates/sign_in.html"))];
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    ("sign_in.html", include_str!("../../templates/sign_in.html")),
+    (
+        "signed_in.html",
+        include_str!("../../templates/signed_in.html"),
+    ),
+];
 
 /// How long a development sign-in's token lives; the session's idle timeout ends it sooner.
 const DEVELOPMENT_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
@@ -46,6 +53,7 @@ fn sign_in_page(
     form: &SignInForm,
     checked: &[String],
     errors: &[SignInError],
+    failed: bool,
 ) -> Result<Response, PageError> {
     let roles: Vec<_> = Role::ALL
         .iter()
@@ -61,7 +69,14 @@ fn sign_in_page(
         state,
         "sign_in.html",
         session,
-        context! { development => state.config.development_auth.is_some(), form, roles, errors },
+        context! {
+            development => state.config.development_auth.is_some(),
+            oidc => state.oidc.is_some(),
+            failed,
+            form,
+            roles,
+            errors,
+        },
     )?;
     Ok(if errors.is_empty() {
         response
@@ -70,13 +85,18 @@ fn sign_in_page(
     })
 }
 
-pub(crate) async fn sign_in_form(State(state): Shared, headers: HeaderMap) -> Response {
+pub(crate) async fn sign_in_form(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let failed = query.is_some_and(|query| query.contains("failed"));
     let (session, new) = match current(&state, &headers) {
         Some(session) if session.user.is_some() => return Redirect::to("/").into_response(),
         Some(session) => (session, false),
         None => (state.sessions.create(None), true),
     };
-    let page = sign_in_page(&state, &session, &SignInForm::default(), &[], &[])
+    let page = sign_in_page(&state, &session, &SignInForm::default(), &[], &[], failed)
         .unwrap_or_else(|error| error.page(&state));
     if new {
         with_cookie(
@@ -139,7 +159,7 @@ fn sign_in_submitted(
         });
     }
     if !errors.is_empty() {
-        return sign_in_page(state, &session, &form, &roles, &errors);
+        return sign_in_page(state, &session, &form, &roles, &errors, false);
     }
     let token = issue_development_token(
         auth,
@@ -184,4 +204,73 @@ pub(crate) async fn sign_out(State(state): Shared, headers: HeaderMap, body: Byt
         }
         Err(error) => error.page(&state),
     }
+}
+
+/// GET /sign-in/oidc: off to the partnership's identity provider, with a new sign-in's
+/// state and PKCE challenge.
+async fn oidc_start(State(state): Shared) -> Response {
+    let Some(oidc) = &state.oidc else {
+        return PageError::NotFound.page(&state);
+    };
+    match oidc.start().await {
+        Ok((id, url)) => with_cookie(
+            Redirect::to(&url).into_response(),
+            crate::oidc::set_cookie(&id, state.config.secure_cookies()),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "an OpenID Connect sign-in could not start");
+            PageError::Unavailable.page(&state)
+        }
+    }
+}
+
+/// GET /sign-in/callback: the provider's answer. Its code is exchanged for an access token
+/// that is verified as the services will; then a new session. Anything else is "you were
+/// not signed in" (the cause is logged, never shown or put in a URL).
+async fn oidc_callback(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let secure = state.config.secure_cookies();
+    let Some(oidc) = &state.oidc else {
+        return PageError::NotFound.page(&state);
+    };
+    let query = form_fields(query.unwrap_or_default().as_bytes());
+    let outcome = match (
+        crate::oidc::cookie_id(&headers),
+        field(&query, "code"),
+        field(&query, "error"),
+    ) {
+        (_, _, error) if !error.is_empty() => Err(format!(
+            "the identity provider answered {error}: {}",
+            field(&query, "error_description")
+        )),
+        (Some(id), code, _) if !code.is_empty() => oidc
+            .finish(&id, field(&query, "state"), code)
+            .await
+            .map_err(|error| error.to_string()),
+        (None, _, _) => Err("no sign-in cookie came back with the answer".to_string()),
+        (Some(_), _, _) => Err("the answer has no code".to_string()),
+    };
+    let (token, principal) = match outcome {
+        Ok(signed) => signed,
+        Err(cause) => {
+            tracing::warn!(%cause, "an OpenID Connect sign-in failed");
+            return with_cookie(
+                Redirect::to("/sign-in?failed=1").into_response(),
+                crate::oidc::clear_cookie(secure),
+            );
+        }
+    };
+    let session = state
+        .sessions
+        .create(Some(User::verified(principal, token)));
+    // A page of this site that goes on to the dashboard: the browser arrived here from the
+    // provider's site, and a Strict cookie is not sent on a redirect chain that began
+    // elsewhere, but it is on a navigation this page starts.
+    let page = render(&state, "signed_in.html", &session, context! {})
+        .unwrap_or_else(|error| error.page(&state));
+    let page = with_cookie(page, session::set_cookie(&session.id, secure));
+    with_cookie(page, crate::oidc::clear_cookie(secure))
 }

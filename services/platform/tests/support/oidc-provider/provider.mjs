@@ -1,11 +1,18 @@
 // A real OpenID provider for cspr's tests: panva's oidc-provider (the certified OpenID
-// Connect implementation for Node.js), issuing JWT access tokens with the client_credentials
-// grant for one resource (RFC 8707), each client's tokens carrying cspr's claims under the
-// names the test gives (`groups`, a nested partnership...), as a real provider would.
+// Connect implementation for Node.js), issuing JWT access tokens for one resource (RFC 8707)
+// with the client_credentials grant (an agency's system), each client's tokens carrying
+// cspr's claims under the names the test gives (`groups`, a nested partnership...), as a
+// real provider would; and to people, with the authorization code grant and PKCE (S256,
+// required), signing in at the provider's own development login page (any login; the
+// account's claims are the test's).
 //
 // The test starts it (cspr_platform::testing::OidcProvider) with:
 //   OIDC_RESOURCE  the resource indicator, also the tokens' `aud`
-//   OIDC_CLIENTS   JSON [{ "client_id", "client_secret", "claims": { ...extra claims } }]
+//   OIDC_CLIENTS   JSON [{ "client_id", "client_secret", "claims": { ...extra claims },
+//                          "redirect_uris"?: [...] }]: a client with redirect URIs signs
+//                  people in (authorization code), one without is a system (client
+//                  credentials)
+//   OIDC_ACCOUNTS  JSON { "<login>": { ...claims of that person's access tokens } }
 //   OIDC_ALG       the first signing key's algorithm: RS256, ES256 or EdDSA
 // and reads one line of JSON on stdout once it listens on its free port:
 //   { "issuer": "http://127.0.0.1:<port>", "port": <port>, "kids": [...] }
@@ -26,9 +33,16 @@ import * as http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
 
+// stdout carries the one line the test reads, and the test stops reading after it: anything
+// the provider logs later (its interactions do) goes to stderr, the test's log file.
+console.log = console.error;
+console.info = console.error;
+process.stdout.on('error', () => {});
+
 const resource = process.env.OIDC_RESOURCE ?? 'urn:cspr:test';
 const clients = JSON.parse(process.env.OIDC_CLIENTS ?? '[]');
 const claimsOf = new Map(clients.map((client) => [client.client_id, client.claims ?? {}]));
+const accounts = JSON.parse(process.env.OIDC_ACCOUNTS ?? '{}');
 
 let keys = [];
 let signingAlg = null;
@@ -64,19 +78,23 @@ function generateKey(alg) {
 
 function build(issuer) {
   const provider = new Provider(issuer, {
-    clients: clients.map(({ client_id, client_secret }) => ({
+    clients: clients.map(({ client_id, client_secret, redirect_uris }) => ({
       client_id,
       client_secret,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
+      grant_types: redirect_uris ? ['authorization_code'] : ['client_credentials'],
+      redirect_uris: redirect_uris ?? [],
+      response_types: redirect_uris ? ['code'] : [],
       token_endpoint_auth_method: 'client_secret_post',
       // Unused (no ID tokens here), but it must name a key the provider still has.
       id_token_signed_response_alg: signingAlg,
     })),
     jwks: { keys: keys.map((key) => key.jwk) },
+    // Anyone may sign in at the development login page, as the login they type.
+    findAccount: (_ctx, id) => (accounts[id] ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
+    // Every authorization code must come with its PKCE verifier, confidential client or not.
+    pkce: { required: () => true },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -96,7 +114,7 @@ function build(issuer) {
         },
       },
     },
-    extraTokenClaims: (_ctx, token) => claimsOf.get(token.clientId),
+    extraTokenClaims: (_ctx, token) => (token.accountId ? accounts[token.accountId] : claimsOf.get(token.clientId)),
   });
   handler = provider.callback();
 }
