@@ -717,6 +717,55 @@ def first_difference(left, right, path="$"):
 
 # ------------------------------------------------------------------- k8s: checks
 
+def check_web_deployment(name: str, by_kind: dict[str, dict[str, dict]], documented: set[str], readme: str) -> None:
+    """The web front end: `serve web` on 8080 with HTTP probes, the six services' URLs at their
+    Services, a Service keeping a browser on one pod (sessions are in memory)."""
+    deployment = by_kind.get("Deployment", {}).get("cspr-web")
+    if deployment is None:
+        error("k8s", f"{name}: no Deployment cspr-web")
+        return
+    where = f"{name}: Deployment cspr-web"
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    if container.get("args") != ["serve", "web"]:
+        error("k8s", f"{where}: args {container.get('args')} != ['serve', 'web']")
+    if [p["containerPort"] for p in container.get("ports", [])] != [8080]:
+        error("k8s", f"{where}: container port is not 8080")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        http = container.get(probe, {}).get("httpGet", {})
+        if http.get("path") != "/healthz" or http.get("port") != 8080:
+            error("k8s", f"{where}: {probe} is not GET /healthz on 8080")
+    environment = {variable["name"]: variable.get("value") for variable in container.get("env", [])}
+    if environment.get("CSPR_WEB_ADDR") != "0.0.0.0:8080":
+        error("k8s", f"{where}: CSPR_WEB_ADDR must be 0.0.0.0:8080")
+    for service, port in SERVICES.items():
+        url = environment.get(f"CSPR_{service.upper()}_URL")
+        target = by_kind.get("Service", {}).get(f"cspr-{service}", {})
+        ports = [p["port"] for p in target.get("spec", {}).get("ports", [])]
+        if url != f"http://cspr-{service}:{port}" or port not in ports:
+            error("k8s", f"{where}: CSPR_{service.upper()}_URL is {url!r}, not the Service cspr-{service} on {port}")
+    for variable in environment:
+        generic = re.sub(r"^CSPR_(REGISTRY|SUBMISSIONS|PRACTITIONERS|FAMILY|ACTIONS|NOTIFICATIONS)_URL$",
+                         r"CSPR_<SERVICE>_URL", variable)
+        if variable.startswith("CSPR_") and generic not in documented and variable not in documented:
+            error("k8s", f"{where}: {variable} is not a variable of README.md's Configuration table")
+    security = container.get("securityContext", {})
+    if not (pod.get("securityContext", {}).get("runAsNonRoot") and security.get("readOnlyRootFilesystem")
+            and security.get("allowPrivilegeEscalation") is False):
+        error("k8s", f"{where}: must run as non-root, read-only root filesystem, no privilege escalation")
+    service_doc = by_kind.get("Service", {}).get("cspr-web", {})
+    if service_doc.get("spec", {}).get("selector") != deployment["spec"]["selector"]["matchLabels"]:
+        error("k8s", f"{name}: Service cspr-web does not select the web's pods")
+    if service_doc.get("spec", {}).get("sessionAffinity") != "ClientIP":
+        error("k8s", f"{name}: Service cspr-web must keep a browser on one pod (sessionAffinity: ClientIP)")
+    if "cspr-web" in by_kind.get("HorizontalPodAutoscaler", {}):
+        error("k8s", f"{name}: no autoscaler for cspr-web: a change of replicas moves browsers off their sessions")
+    for ingress in by_kind.get("Ingress", {}).values():
+        annotations = ingress["metadata"].get("annotations", {})
+        if annotations.get("nginx.ingress.kubernetes.io/affinity") != "cookie":
+            error("k8s", f"{name}: Ingress {ingress['metadata']['name']} without cookie affinity")
+
+
 def check_service_deployments(name: str, docs: list[dict], readme: str) -> None:
     start = len(errors)
     by_kind: dict[str, dict[str, dict]] = {}
@@ -783,6 +832,7 @@ def check_service_deployments(name: str, docs: list[dict], readme: str) -> None:
         service_doc = by_kind.get("Service", {}).get(f"cspr-{service}", {})
         if service_doc.get("spec", {}).get("selector") != selector:
             error("k8s", f"{name}: Service cspr-{service} does not select the Deployment's pods")
+    check_web_deployment(name, by_kind, documented, readme)
     nats = by_kind.get("StatefulSet", {}).get("nats")
     if nats is None:
         error("k8s", f"{name}: no StatefulSet nats")

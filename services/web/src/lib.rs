@@ -126,6 +126,10 @@ impl RunningWeb {
 fn router(state: Arc<AppState>) -> Router {
     pages::routes()
         .route("/assets/{*path}", get(assets::serve))
+        // For an orchestrator's HTTP probes: the web serves (it has no state of its own to
+        // be unready for; a service it calls being down is a "try again" page, not a reason
+        // to take the web out of the load balancer). No session is made.
+        .route("/healthz", get(|| async { "ok" }))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state)

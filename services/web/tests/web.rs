@@ -358,6 +358,19 @@ fn cspr_web_page_size() -> usize {
 }
 
 #[tokio::test]
+async fn the_health_probe_answers_without_making_a_session() {
+    let site = Site::start().await;
+    let response = site.get("/healthz", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        session_cookie(response.headers()).is_none(),
+        "a probe every few seconds must not fill the session table"
+    );
+    assert_eq!(response.text().await.expect("body"), "ok");
+    site.stop().await;
+}
+
+#[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let site = Site::start().await;
     for path in [
@@ -435,7 +448,10 @@ async fn without_the_development_secret_there_is_no_sign_in_to_use() {
     let form = site.get("/sign-in", None).await;
     let anonymous = session_cookie(form.headers()).expect("session");
     let body = form.text().await.expect("body");
-    assert!(body.contains("This service has no sign-in configured"), "{body}");
+    assert!(
+        body.contains("This service has no sign-in configured"),
+        "{body}"
+    );
     assert!(!body.contains("development sign-in:"), "{body}");
     assert!(!body.contains("name=\"csrf_token\""), "no form");
     site.stop().await;
