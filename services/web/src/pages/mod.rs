@@ -3,7 +3,9 @@
 //! user and the CSRF token, and the security headers of every response.
 
 mod admin;
+mod family;
 mod operations;
+mod reviewer;
 mod reviews;
 mod sign_in;
 
@@ -34,12 +36,16 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(reviews::routes())
         .merge(admin::routes())
         .merge(operations::routes())
+        .merge(reviewer::routes())
+        .merge(family::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     admin::TEMPLATES,
+    family::TEMPLATES,
     operations::TEMPLATES,
+    reviewer::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,
 ];
