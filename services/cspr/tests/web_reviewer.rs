@@ -437,6 +437,9 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
         .await;
         family_liaison_adds_restricts_and_records(&site, &mut isla, &id).await;
 
+        a_long_chronology_is_paged(&site, &mut isla, &id).await;
+        the_overview_report_is_checked_then_submitted(&site, &mut isla, &id).await;
+
         // A reviewer not appointed to it: none of it.
         let mut otto = Browser::signed_in(&site, "Otto Other", &["reviewer"], None).await;
         let none = otto.get("/reviewer").await.ok();
@@ -604,6 +607,42 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         assert!(list.contains(expected), "{expected}: {list}");
     }
 
+    // A conversation with Alex, with what to prepare; then its learning can be recorded.
+    let alex_id = id_between(
+        &confirmed[confirmed.find("Alex Smith").expect("Alex")..],
+        &format!("/reviews/{id}/practitioners/"),
+        "/conversation",
+    );
+    let conversation_path = format!("/reviews/{id}/practitioners/{alex_id}/conversation");
+    let form = isla.get(&conversation_path).await.ok();
+    assert!(
+        form.contains("Schedule a conversation with Alex Smith"),
+        "{form}"
+    );
+    let mut sent = fields(&[
+        ("request_id", &request_id(&form)),
+        ("time", "25:00"),
+        ("location", "Online"),
+        ("advance_information", "Your notes of the June home visit."),
+    ]);
+    sent.extend(date_fields("scheduled_at", in_days(14)));
+    let refused = post(isla, &conversation_path, sent.clone()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("href=\"#time\">Enter a time"),
+        "{}",
+        refused.html
+    );
+    sent[1].1 = "14:30".into();
+    let scheduled = post(isla, &conversation_path, sent).await;
+    assert!(
+        scheduled
+            .redirected()
+            .starts_with(&format!("/reviews/{id}/learning/conversation/")),
+        "{}",
+        scheduled.html
+    );
+
     // The learning event: Alex invited (Bea, deferred, is not offered).
     let event_path = format!("/reviews/{id}/learning-events/new");
     let form = isla.get(&event_path).await.ok();
@@ -666,6 +705,23 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     )
     .await;
     assert_eq!(done.redirected(), list_path, "{}", done.html);
+
+    // Bea's contact released: open again.
+    let released = post(
+        isla,
+        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(released.redirected(), list_path, "{}", released.html);
+    let list = isla.get(&list_path).await.ok();
+    assert!(!list.contains("Deferred"), "{list}");
+    assert!(
+        list.contains(&format!(
+            "/reviews/{id}/practitioners/{bea_id}/conversation"
+        )),
+        "{list}"
+    );
 }
 
 /// The family liaison adds a member reached through a professional, restricts contact
@@ -812,6 +868,47 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     );
     assert!(!member.contains("Lift the restriction"), "{member}");
 
+    // A contact logged, and the consultation on publication with its answer.
+    let contact_path = format!("{member_path}/contact");
+    let form = fay.get(&contact_path).await.ok();
+    let mut sent = fields(&[
+        ("request_id", &request_id(&form)),
+        ("time", "11:15"),
+        ("made_by", "Jo Keyworker"),
+        ("route", "known professional"),
+        (
+            "summary",
+            "Explained the review; Morgan will think about taking part.",
+        ),
+    ]);
+    sent.extend(date_fields(
+        "contacted_at",
+        ("1".into(), "12".into(), "2026".into()),
+    ));
+    let logged = post(&mut fay, &contact_path, sent).await;
+    assert_eq!(logged.redirected(), member_path, "{}", logged.html);
+    let consultation_path = format!("{member_path}/consultation");
+    let form = fay.get(&consultation_path).await.ok();
+    let mut sent = fields(&[("request_id", &request_id(&form))]);
+    sent.extend(date_fields("response_due", in_days(28)));
+    let consulted = post(&mut fay, &consultation_path, sent).await;
+    assert_eq!(consulted.redirected(), member_path, "{}", consulted.html);
+    let answered = post(
+        &mut fay,
+        &format!("{member_path}/response"),
+        fields(&[("response", "Content for it to be published without names.")]),
+    )
+    .await;
+    assert_eq!(answered.redirected(), member_path, "{}", answered.html);
+    let member = fay.get(&member_path).await.ok();
+    for expected in [
+        "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
+        "response due by",
+        "Their response: Content for it to be published without names.",
+    ] {
+        assert!(member.contains(expected), "{expected}: {member}");
+    }
+
     // The reviewer sees the member by name too.
     let list = isla.get(&family_path).await.ok();
     assert!(
@@ -836,4 +933,190 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         );
         assert!(!denied.html.contains("Morgan Reed"), "{}", denied.html);
     }
+}
+
+/// Police resubmit with 10,050 entries: the first page of 100 comes quickly, with a next
+/// page; the last page has the rest.
+async fn a_long_chronology_is_paged(site: &Site, isla: &mut Browser, id: &str) {
+    let mut messages = vec![submissions::SubmitAgencyReportRequest {
+        item: Some(submissions::submit_agency_report_request::Item::Header(
+            submissions::SubmissionHeader {
+                request_id: "police-2".into(),
+                review_id: id.to_string(),
+                agency_id: "police".into(),
+                author_name: "Sam Lead".into(),
+                author_role: "Safeguarding lead".into(),
+                narrative: Some(submissions::Narrative {
+                    summary: "Police summary, version 2.".into(),
+                    analysis_of_involvement: "What was done and why.".into(),
+                    learning: "Share information sooner.".into(),
+                    ..Default::default()
+                }),
+                entry_count: 10_050,
+            },
+        )),
+    }];
+    messages.extend((0..10_050).map(|n| {
+        entry(
+            (2025, 1 + (n / 28) % 12, 1 + n % 28),
+            &format!("Patrol {n}"),
+            "Pat Constable",
+            "Police officer",
+        )
+    }));
+    let token = dev_token(&["agency"], Some("police"));
+    AgencySubmissionsClient::connect(site.grpc("submissions"))
+        .await
+        .expect("submissions")
+        .max_encoding_message_size(16 * 1024 * 1024)
+        .submit_agency_report(authed(tokio_stream::iter(messages), &token))
+        .await
+        .expect("a long report submitted");
+    let path = format!("/reviews/{id}/chronology?agency=police");
+    let started = std::time::Instant::now();
+    let first = isla.get(&path).await.ok();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert!(first.contains("Entries 1 to 100"), "{first}");
+    assert_eq!(first.matches("<circle").count(), 100);
+    assert!(
+        first.contains("rel=\"next\"") && !first.contains("rel=\"prev\""),
+        "{first}"
+    );
+    let last = isla.get(&format!("{path}&page=101")).await.ok();
+    assert!(last.contains("Entries 10001 to 10050"), "{last}");
+    assert!(
+        last.contains("rel=\"prev\"") && !last.contains("rel=\"next\""),
+        "{last}"
+    );
+}
+
+/// The overview report: drafted, checked, refused before drafting, then submitted once
+/// the reports are accepted and the review has moved on.
+async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut Browser, id: &str) {
+    let overview_path = format!("/reviews/{id}/overview");
+    let form = isla.get(&overview_path).await.ok();
+    assert!(form.contains("Overview report"), "{form}");
+    let key = request_id(&form);
+    let refused = post(
+        isla,
+        &overview_path,
+        fields(&[
+            ("request_id", &key),
+            ("findings", ""),
+            ("text_1", "Share referrals"),
+        ]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    for expected in [
+        "href=\"#findings\">Enter the review&#x27;s findings",
+        "href=\"#ref_1\">Enter a reference for this recommendation",
+    ] {
+        assert!(
+            refused.html.contains(expected),
+            "{expected}: {}",
+            refused.html
+        );
+    }
+    let answers = fields(&[
+        ("request_id", &key),
+        ("findings", "Concerns about neglect were not shared."),
+        ("ref_1", "R1"),
+        ("text_1", "Agree an information-sharing protocol."),
+        ("ref_2", "R2"),
+        ("text_2", "Train staff on recognising neglect."),
+    ]);
+    let check = post(isla, &overview_path, answers.clone()).await.ok();
+    for expected in [
+        "Check your overview report before submitting it",
+        "Concerns about neglect were not shared.",
+        "R1",
+        "Agree an information-sharing protocol.",
+        "R2",
+        "Train staff on recognising neglect.",
+    ] {
+        assert!(check.contains(expected), "{expected}: {check}");
+    }
+    let mut change = answers.clone();
+    change.push(("change".into(), "yes".into()));
+    let again = post(isla, &overview_path, change).await.ok();
+    assert!(
+        again.contains("Train staff on recognising neglect.</textarea>"),
+        "{again}"
+    );
+    // Not at drafting yet: the registry's reason.
+    let submit_path = format!("{overview_path}/submit");
+    let early = post(isla, &submit_path, answers.clone()).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.html);
+    assert!(
+        early.html.contains("This cannot be done now"),
+        "{}",
+        early.html
+    );
+
+    // The panel accepts both reports; the review moves to overview drafting.
+    let admin = dev_token(&["partnership_admin"], None);
+    let chair = dev_token(&["panel_chair"], None);
+    let mut submissions_client = AgencySubmissionsClient::connect(site.grpc("submissions"))
+        .await
+        .expect("submissions");
+    for (agency, version) in [("police", 2), ("health", 1)] {
+        submissions_client
+            .accept_agency_report(authed(
+                submissions::AcceptAgencyReportRequest {
+                    review_id: id.to_string(),
+                    agency_id: agency.into(),
+                    version,
+                },
+                &chair,
+            ))
+            .await
+            .expect("accepted");
+    }
+    let registry_client = ReviewRegistryClient::connect(site.grpc("registry"))
+        .await
+        .expect("registry");
+    for stage in [
+        registry::Stage::Engagement,
+        registry::Stage::OverviewDrafting,
+    ] {
+        testing::eventually("the next stage", testing::DEADLINE, || {
+            let mut client = registry_client.clone();
+            let (id, admin) = (id.to_string(), admin.clone());
+            async move {
+                client
+                    .advance_stage(authed(
+                        registry::AdvanceStageRequest {
+                            review_id: id,
+                            to_stage: stage as i32,
+                        },
+                        &admin,
+                    ))
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+    let submitted = post(isla, &submit_path, answers).await;
+    assert_eq!(
+        submitted.redirected(),
+        format!("/reviews/{id}/workspace"),
+        "{}",
+        submitted.html
+    );
+    let workspace = isla.get(&format!("/reviews/{id}/workspace")).await.ok();
+    assert!(workspace.contains("Panel approval"), "{workspace}");
+    let form = isla.get(&overview_path).await.ok();
+    assert!(form.contains("Version 1 was submitted"), "{form}");
+    assert!(
+        form.contains("value=\"R2\""),
+        "the latest version to start from: {form}"
+    );
+
+    // Only the appointed reviewer writes it.
+    let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
+    let denied = pat.get(&overview_path).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
 }
