@@ -1119,4 +1119,7 @@ async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut B
     let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
     let denied = pat.get(&overview_path).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+    // The reviewer's list is a reviewer's: others have the dashboard.
+    let denied = pat.get("/reviewer").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
 }

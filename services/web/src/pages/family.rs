@@ -685,3 +685,63 @@ pub(crate) async fn action(
     .await;
     posted.finish(&state, outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_member_is_shown_as_withheld_and_a_route_in_words() {
+        let redacted = family::FamilyMember {
+            relationship: family::Relationship::Grandparent as i32,
+            redacted: true,
+            route: Some(family::family_member::Route::Direct(
+                family::DirectContact {
+                    contact_details: String::new(),
+                    reason: String::new(),
+                },
+            )),
+            ..Default::default()
+        };
+        let view = MemberView::from(&redacted);
+        assert_eq!(view.name, "Withheld");
+        assert_eq!(view.relationship, "Grandparent");
+        assert_eq!(view.route, "Directly");
+        assert!(!view.restricted);
+        let known = family::FamilyMember {
+            name: "Morgan Reed".into(),
+            route: Some(family::family_member::Route::KnownProfessional(
+                family::KnownProfessional {
+                    name: "Jo".into(),
+                    agency: "CSC".into(),
+                    email: "jo@csc.example.org".into(),
+                },
+            )),
+            restriction: Some(family::Restriction {
+                reason: family::RestrictionReason::Trial as i32,
+                detail: "Until the verdict".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let view = MemberView::from(&known);
+        assert_eq!(view.name, "Morgan Reed");
+        assert_eq!(view.route, "Through Jo, CSC (jo@csc.example.org)");
+        assert!(view.restricted && view.known_professional);
+        assert_eq!(view.restriction, "Trial: Until the verdict");
+    }
+
+    #[test]
+    fn only_the_known_actions_have_a_form() {
+        for name in [
+            "restrict",
+            "contact",
+            "contribution",
+            "consultation",
+            "response",
+        ] {
+            assert_eq!(Action::parse(name).map(Action::name).ok(), Some(name));
+        }
+        assert!(matches!(Action::parse("delete"), Err(PageError::NotFound)));
+    }
+}

@@ -225,6 +225,10 @@ pub(crate) fn moment(
 /// a reviewer with those only).
 pub(crate) async fn appointed_reviews(State(state): Shared, signed: SignedIn) -> Response {
     let outcome = async {
+        // Others' list of reviews is the dashboard: this page is the reviewer's own.
+        if !signed.user.roles.iter().any(|role| role == "reviewer") {
+            return Err(PageError::NoAccess);
+        }
         let mut client = state.services.registry.clone();
         let response = client
             .list_reviews(authed(
