@@ -563,6 +563,7 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         "alex@health.southvale.example.org",
         "Bea Witness",
         "1 January 2025 to 31 December 2025",
+        "Health visitor, Southvale Health",
     ] {
         assert!(confirmed.contains(expected), "{expected}: {list}");
     }
@@ -635,13 +636,14 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     );
     sent[1].1 = "14:30".into();
     let scheduled = post(isla, &conversation_path, sent).await;
+    let conversation = scheduled.redirected().to_string();
     assert!(
-        scheduled
-            .redirected()
-            .starts_with(&format!("/reviews/{id}/learning/conversation/")),
+        conversation.starts_with(&format!("/reviews/{id}/learning/conversation/")),
         "{}",
         scheduled.html
     );
+    let learning = isla.get(&conversation).await.ok();
+    assert!(learning.contains("the invitation sent"), "{learning}");
 
     // The learning event: Alex invited (Bea, deferred, is not offered).
     let event_path = format!("/reviews/{id}/learning-events/new");
@@ -829,9 +831,11 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "Restricted",
         "Criminal investigation: Police asked for no contact yet",
         "Lift the restriction",
+        "no contact, contribution or consultation can be recorded",
     ] {
         assert!(member.contains(expected), "{expected}: {member}");
     }
+    assert!(!member.contains("Record their contribution"), "{member}");
     let contribution_path = format!("{member_path}/contribution");
     let form = fay.get(&contribution_path).await.ok();
     let views = (

@@ -677,6 +677,8 @@ struct PractitionerView {
     name: String,
     role: String,
     agency_id: String,
+    /// The agency's name in the terms of reference (its id when not there).
+    agency_name: String,
     email: String,
     involvement: String,
     suggested: bool,
@@ -704,6 +706,7 @@ impl From<&practitioners::Practitioner> for PractitionerView {
             name: practitioner.name.clone(),
             role: practitioner.role.clone(),
             agency_id: practitioner.agency_id.clone(),
+            agency_name: practitioner.agency_id.clone(),
             email: practitioner.email.clone(),
             involvement,
             suggested: practitioner.status() == practitioners::PractitionerStatus::Suggested,
@@ -766,7 +769,14 @@ pub(crate) async fn practitioner_list(
         let listed = practitioners_of(&state, &signed.user, &id).await?;
         let (suggested, confirmed): (Vec<PractitionerView>, Vec<PractitionerView>) = listed
             .iter()
-            .map(PractitionerView::from)
+            .map(|practitioner| {
+                let mut view = PractitionerView::from(practitioner);
+                let name = agency_name_of(&review, &view.agency_id);
+                if !name.is_empty() {
+                    view.agency_name = name;
+                }
+                view
+            })
             .partition(|practitioner| practitioner.suggested);
         render(
             &state,
