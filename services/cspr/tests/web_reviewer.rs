@@ -674,6 +674,14 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         "value=\"",
         "\"",
     );
+    // Bea was not invited (deferred): the service refuses her, beside the checkboxes.
+    let refused = post(isla, &event, fields(&[("attended", &bea_id)])).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("href=\"#attended\""),
+        "{}",
+        refused.html
+    );
     let recorded = post(isla, &event, fields(&[("attended", &alex)])).await;
     let learning = recorded.redirected().to_string();
     assert!(learning.contains("/learning/event/"), "{learning}");
