@@ -45,6 +45,17 @@ fn in_days(days: u64) -> (String, String, String) {
     )
 }
 
+/// A day `days` before today, as (day, month, year).
+fn days_ago(days: u64) -> (String, String, String) {
+    use chrono::Datelike;
+    let day = chrono::Utc::now().date_naive() - chrono::Days::new(days);
+    (
+        day.day().to_string(),
+        day.month().to_string(),
+        day.year().to_string(),
+    )
+}
+
 fn in_days_date(days: u64) -> Option<Date> {
     let (day, month, year) = in_days(days);
     date(
@@ -893,10 +904,7 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
             "Explained the review; Morgan will think about taking part.",
         ),
     ]);
-    sent.extend(date_fields(
-        "contacted_at",
-        ("1".into(), "12".into(), "2026".into()),
-    ));
+    sent.extend(date_fields("contacted_at", days_ago(2)));
     let logged = post(&mut fay, &contact_path, sent).await;
     assert_eq!(logged.redirected(), member_path, "{}", logged.html);
     let consultation_path = format!("{member_path}/consultation");
