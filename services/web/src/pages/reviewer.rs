@@ -378,12 +378,16 @@ pub(crate) async fn agency_report(
 // ---------------------------------------------------------------------------------------
 // The combined chronology.
 
+/// The last page number the chronology is read to.
+const MAX_PAGE: usize = 1_000_000;
+
 /// What the chronology's filter asks for.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct ChronologyFilter {
     pub(crate) agency: String,
     /// Part of the practitioner's name, any case.
     pub(crate) practitioner: String,
+    practitioner_lower: String,
     pub(crate) from: Option<Date>,
     pub(crate) to: Option<Date>,
     /// Only accepted reports' entries (else the latest submitted too).
@@ -409,10 +413,16 @@ impl ChronologyFilter {
                 "The end date must be the same as or after the start date",
             );
         }
-        let page = form.get("page").parse::<usize>().unwrap_or(1).max(1);
+        // Past the millionth page there is nothing (and no arithmetic overflows).
+        let page = form
+            .get("page")
+            .parse::<usize>()
+            .unwrap_or(1)
+            .clamp(1, MAX_PAGE);
         Self {
             agency: form.get("agency").to_string(),
             practitioner: form.get("practitioner").to_string(),
+            practitioner_lower: form.get("practitioner").to_lowercase(),
             from,
             to,
             accepted_only: form.get("reports") == "accepted",
@@ -430,7 +440,7 @@ impl ChronologyFilter {
             && !inner
                 .practitioner_name
                 .to_lowercase()
-                .contains(&self.practitioner.to_lowercase())
+                .contains(&self.practitioner_lower)
         {
             return false;
         }
@@ -486,7 +496,7 @@ where
     S: futures::Stream<Item = Result<submissions::CombinedChronologyEntry, E>> + Unpin,
 {
     use futures::StreamExt;
-    let skip = (filter.page.max(1) - 1) * page_size;
+    let skip = (filter.page.max(1) - 1).saturating_mul(page_size);
     let mut skipped = 0;
     let mut page = Vec::new();
     while let Some(entry) = entries.next().await {
@@ -640,7 +650,7 @@ pub(crate) async fn chronology(
                 }
             })
             .collect();
-        let first_row = (filter.page - 1) * CHRONOLOGY_PAGE_SIZE + 1;
+        let first_row = (filter.page - 1) * CHRONOLOGY_PAGE_SIZE + 1; // page ≤ MAX_PAGE
         let page = render(
             &state,
             "reviewer/chronology.html",
@@ -1847,6 +1857,14 @@ mod tests {
             filter.link("r1", 2),
             "/reviews/r1/chronology?agency=police&practitioner=smith&from-day=5&from-month=1&from-year=2025&page=2"
         );
+        let mut huge = Form::parse(b"page=99999999999999999999999");
+        assert_eq!(
+            ChronologyFilter::parse(&mut huge).page,
+            1,
+            "not a number: the first"
+        );
+        let mut far = Form::parse(b"page=18446744073709551615");
+        assert_eq!(ChronologyFilter::parse(&mut far).page, MAX_PAGE);
         let mut backwards =
             Form::parse(b"from-day=5&from-month=1&from-year=2025&to-day=1&to-month=1&to-year=2025");
         ChronologyFilter::parse(&mut backwards);
