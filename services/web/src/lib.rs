@@ -6,6 +6,7 @@
 //! is shown as a page a person understands ([`pages::PageError`]).
 
 mod assets;
+mod chronology_svg;
 pub mod config;
 mod forms;
 mod oidc;
@@ -19,8 +20,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use cspr_proto::actions::v1::action_monitoring_client::ActionMonitoringClient;
+use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
+use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
@@ -61,6 +65,10 @@ pub(crate) struct Services {
     pub(crate) registry: ReviewRegistryClient<Channel>,
     pub(crate) notifications: NotificationsClient<Channel>,
     pub(crate) actions: ActionMonitoringClient<Channel>,
+    /// Agency reports and the combined chronology (a stream of up to tens of thousands).
+    pub(crate) submissions: AgencySubmissionsClient<Channel>,
+    pub(crate) practitioners: PractitionerEngagementClient<Channel>,
+    pub(crate) family: FamilyEngagementClient<Channel>,
     /// Each service's standard gRPC health service, by name, for the operations page.
     pub(crate) health: Vec<(&'static str, HealthClient<Channel>)>,
 }
@@ -94,6 +102,15 @@ impl Services {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             actions: ActionMonitoringClient::new(channel(&urls.actions)?)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            submissions: AgencySubmissionsClient::new(channel(&urls.submissions)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            practitioners: PractitionerEngagementClient::new(channel(&urls.practitioners)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            family: FamilyEngagementClient::new(channel(&urls.family)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
         })
     }
 }

@@ -4,7 +4,9 @@
 
 mod actions;
 mod admin;
+mod family;
 mod operations;
+mod reviewer;
 mod reviews;
 mod sign_in;
 
@@ -36,13 +38,17 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(admin::routes())
         .merge(operations::routes())
         .merge(actions::routes())
+        .merge(reviewer::routes())
+        .merge(family::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     actions::TEMPLATES,
     admin::TEMPLATES,
+    family::TEMPLATES,
     operations::TEMPLATES,
+    reviewer::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,
 ];

@@ -1,0 +1,1145 @@
+//! The independent reviewer's and the family liaison's pages of the web front end, over
+//! HTTP in front of a whole `cspr serve all`: the reviews a reviewer is appointed to, the
+//! combined chronology of two agencies' reports (table, filters, a lane per agency in the
+//! timeline), an agency's report, practitioners (a suggestion confirmed, one deferred as a
+//! police witness, a learning event with its attendance and learning), the family (a
+//! member added, restricted, a contribution refused then recorded), the overview report
+//! through check your answers, and who is refused.
+
+mod common;
+
+use common::web::{Browser, Page, Site};
+use common::{Isolated, dev_token};
+use cspr_platform::testing::{self, authed};
+use cspr_proto::family::v1 as family;
+use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
+use cspr_proto::google::r#type::Date;
+use cspr_proto::practitioners::v1 as practitioners;
+use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
+use cspr_proto::registry::v1 as registry;
+use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use cspr_proto::submissions::v1 as submissions;
+use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
+use reqwest::StatusCode;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+/// A day the real clock of `cspr serve` takes as in the future, as (day, month, year).
+fn in_days(days: u64) -> (String, String, String) {
+    use chrono::Datelike;
+    let due = chrono::Utc::now().date_naive() + chrono::Days::new(days);
+    (
+        due.day().to_string(),
+        due.month().to_string(),
+        due.year().to_string(),
+    )
+}
+
+/// A day `days` before today, as (day, month, year).
+fn days_ago(days: u64) -> (String, String, String) {
+    use chrono::Datelike;
+    let day = chrono::Utc::now().date_naive() - chrono::Days::new(days);
+    (
+        day.day().to_string(),
+        day.month().to_string(),
+        day.year().to_string(),
+    )
+}
+
+fn in_days_date(days: u64) -> Option<Date> {
+    let (day, month, year) = in_days(days);
+    date(
+        year.parse().expect("year"),
+        month.parse().expect("month"),
+        day.parse().expect("day"),
+    )
+}
+
+/// The date input `name`'s three fields.
+fn date_fields(name: &str, (day, month, year): (String, String, String)) -> Vec<(String, String)> {
+    vec![
+        (format!("{name}-day"), day),
+        (format!("{name}-month"), month),
+        (format!("{name}-year"), year),
+    ]
+}
+
+/// The form's hidden idempotency key.
+fn request_id(html: &str) -> String {
+    let marker = "name=\"request_id\" value=\"";
+    let start = html.find(marker).expect("request_id field") + marker.len();
+    html[start..start + 36].to_string()
+}
+
+/// The id in the first link of `html` of the form `{before}{id}{after}`.
+fn id_between(html: &str, before: &str, after: &str) -> String {
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} in {html}"))
+        + before.len();
+    let end = html[start..].find(after).expect("end of the id") + start;
+    html[start..end].to_string()
+}
+
+async fn post(browser: &mut Browser, path: &str, fields: Vec<(String, String)>) -> Page {
+    let fields: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    browser.post(path, &fields).await
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+fn entry(
+    (year, month, day): (i32, i32, i32),
+    service: &str,
+    practitioner: &str,
+    role: &str,
+) -> submissions::SubmitAgencyReportRequest {
+    submissions::SubmitAgencyReportRequest {
+        item: Some(submissions::submit_agency_report_request::Item::Entry(
+            submissions::ChronologyEntry {
+                occurred_on: date(year, month, day),
+                service: service.into(),
+                practitioner_name: practitioner.into(),
+                practitioner_role: role.into(),
+                description: format!("{service} with the family."),
+                outcome: "No further action".into(),
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+/// A review in information gathering whose reviewer is "Isla Oakes" (her sign-in name is
+/// her token's subject), with police and health reports submitted (two entries each).
+async fn review_with_two_reports(site: &Site) -> String {
+    let admin = dev_token(&["partnership_admin"], None);
+    let chair = dev_token(&["panel_chair"], None);
+    let mut client = ReviewRegistryClient::connect(site.grpc("registry"))
+        .await
+        .expect("registry");
+    let id = client
+        .create_review(authed(
+            registry::CreateReviewRequest {
+                request_id: "reviewer-1".into(),
+                child_alias: "Child R".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: date(2026, 3, 9),
+                became_aware_on: date(2026, 3, 10),
+            },
+            &admin,
+        ))
+        .await
+        .expect("created")
+        .into_inner()
+        .id;
+    client
+        .record_notification_sent(authed(
+            registry::RecordNotificationSentRequest {
+                review_id: id.clone(),
+                sent_on: date(2026, 3, 11),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("notified");
+    client
+        .record_decision(authed(
+            registry::RecordDecisionRequest {
+                review_id: id.clone(),
+                decision: registry::Decision::LocalCspr as i32,
+                decided_on: date(2026, 3, 26),
+                rationale: String::new(),
+            },
+            &chair,
+        ))
+        .await
+        .expect("decided");
+    client
+        .appoint_reviewer(authed(
+            registry::AppointReviewerRequest {
+                review_id: id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla@reviewers.example.org".into(),
+                subject: "Isla Oakes".into(),
+                appointed_on: date(2026, 3, 26),
+            },
+            &admin,
+        ))
+        .await
+        .expect("reviewer appointed");
+    client
+        .appoint_panel_member(authed(
+            registry::AppointPanelMemberRequest {
+                review_id: id.clone(),
+                request_id: "chair".into(),
+                name: "Tess Holroyd".into(),
+                email: "tess@panel.southvale.example.org".into(),
+                organisation: "Southvale Council".into(),
+                role: registry::PanelRole::Chair as i32,
+                declares_no_involvement: true,
+                independence_statement: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("chair appointed");
+    client
+        .set_terms_of_reference(authed(
+            registry::SetTermsOfReferenceRequest {
+                review_id: id.clone(),
+                scope_start: date(2024, 9, 15),
+                scope_end: date(2026, 3, 9),
+                key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
+                methodology: "Systems approach".into(),
+                agencies_in_scope: vec![
+                    registry::Agency {
+                        id: "police".into(),
+                        name: "Southvale Police".into(),
+                        contact_email: "lead@police.southvale.example.org".into(),
+                    },
+                    registry::Agency {
+                        id: "health".into(),
+                        name: "Southvale Health".into(),
+                        contact_email: "lead@health.southvale.example.org".into(),
+                    },
+                ],
+                report_due_date: in_days_date(60),
+            },
+            &admin,
+        ))
+        .await
+        .expect("terms set");
+    client
+        .advance_stage(authed(
+            registry::AdvanceStageRequest {
+                review_id: id.clone(),
+                to_stage: registry::Stage::InformationGathering as i32,
+            },
+            &admin,
+        ))
+        .await
+        .expect("information gathering");
+
+    let mut submissions_client = AgencySubmissionsClient::connect(site.grpc("submissions"))
+        .await
+        .expect("submissions");
+    // The report requests arrive in submissions after the terms of reference event.
+    testing::eventually("both report requests", testing::DEADLINE, || {
+        let mut client = submissions_client.clone();
+        let (id, admin) = (id.clone(), admin.clone());
+        async move {
+            let listed = client
+                .list_report_requests(authed(
+                    submissions::ListReportRequestsRequest {
+                        review_id: id,
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (listed.report_requests.len() == 2).then_some(())
+        }
+    })
+    .await;
+    for (agency, summary, entries) in [
+        (
+            "police",
+            "Police summary of involvement.",
+            vec![
+                entry(
+                    (2025, 6, 1),
+                    "Domestic incident call",
+                    "Pat Constable",
+                    "Police officer",
+                ),
+                entry(
+                    (2025, 7, 10),
+                    "Welfare check",
+                    "Pat Constable",
+                    "Police officer",
+                ),
+            ],
+        ),
+        (
+            "health",
+            "Health summary of involvement.",
+            vec![
+                entry((2025, 6, 15), "Home visit", "Alex Smith", "Health visitor"),
+                entry(
+                    (2025, 8, 20),
+                    "Clinic appointment",
+                    "Bea Witness",
+                    "Health visitor",
+                ),
+            ],
+        ),
+    ] {
+        let mut messages = vec![submissions::SubmitAgencyReportRequest {
+            item: Some(submissions::submit_agency_report_request::Item::Header(
+                submissions::SubmissionHeader {
+                    request_id: format!("{agency}-1"),
+                    review_id: id.clone(),
+                    agency_id: agency.into(),
+                    author_name: "Sam Lead".into(),
+                    author_role: "Safeguarding lead".into(),
+                    narrative: Some(submissions::Narrative {
+                        summary: summary.into(),
+                        analysis_of_involvement: "What was done and why.".into(),
+                        learning: "Share information sooner.".into(),
+                        ..Default::default()
+                    }),
+                    entry_count: entries.len() as i64,
+                },
+            )),
+        }];
+        messages.extend(entries);
+        let token = dev_token(&["agency"], Some(agency));
+        submissions_client
+            .submit_agency_report(authed(tokio_stream::iter(messages), &token))
+            .await
+            .expect("report submitted");
+    }
+    id
+}
+
+#[test]
+fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
+    testing::init();
+    let runtime = runtime();
+    let site = Site::start(Isolated::new());
+    runtime.block_on(async {
+        let id = review_with_two_reports(&site).await;
+        let mut isla = Browser::signed_in(&site, "Isla Oakes", &["reviewer"], None).await;
+
+        // Her reviews: this one, linking to its workspace.
+        let reviews = isla.get("/reviewer").await.ok();
+        assert!(reviews.contains("Child R"), "{reviews}");
+        let workspace_link = format!("/reviews/{id}/workspace");
+        assert!(reviews.contains(&workspace_link), "{reviews}");
+        let workspace = isla.get(&workspace_link).await.ok();
+        for expected in [
+            "Child R",
+            "Information gathering",
+            "Southvale Police",
+            "Southvale Health",
+            &format!("/reviews/{id}/agency-reports/police"),
+            &format!("/reviews/{id}/chronology"),
+            &format!("/reviews/{id}/practitioners"),
+            &format!("/reviews/{id}/family"),
+        ] {
+            assert!(workspace.contains(expected), "{expected}: {workspace}");
+        }
+
+        // The combined chronology: both agencies' entries, a lane each.
+        let chronology_path = format!("/reviews/{id}/chronology");
+        let chronology = isla.get(&chronology_path).await.ok();
+        for expected in [
+            "Combined chronology",
+            "Domestic incident call",
+            "Pat Constable (Police officer)",
+            "Home visit",
+            "Alex Smith (Health visitor)",
+            "1 June 2025",
+            "20 August 2025",
+            "<svg",
+        ] {
+            assert!(chronology.contains(expected), "{expected}: {chronology}");
+        }
+        assert_eq!(
+            chronology.matches("class=\"cspr-timeline__lane\"").count(),
+            2,
+            "{chronology}"
+        );
+        assert_eq!(chronology.matches("<circle").count(), 4, "{chronology}");
+        assert!(
+            !chronology.contains("style="),
+            "no inline style: {chronology}"
+        );
+        // In date order across agencies.
+        let police = chronology.find("Domestic incident call").expect("police");
+        let health = chronology.find("Home visit").expect("health");
+        assert!(police < health, "1 June before 15 June");
+
+        // The agency filter narrows it to one lane.
+        let police_only = isla
+            .get(&format!("{chronology_path}?agency=police"))
+            .await
+            .ok();
+        assert!(police_only.contains("Welfare check"), "{police_only}");
+        assert!(!police_only.contains("Home visit"), "{police_only}");
+        assert_eq!(
+            police_only.matches("class=\"cspr-timeline__lane\"").count(),
+            1,
+            "{police_only}"
+        );
+        // By practitioner, and by dates.
+        let smith = isla
+            .get(&format!("{chronology_path}?practitioner=smith"))
+            .await
+            .ok();
+        assert!(smith.contains("Home visit"), "{smith}");
+        assert!(!smith.contains("Welfare check"), "{smith}");
+        let later = isla
+            .get(&format!(
+                "{chronology_path}?from-day=1&from-month=7&from-year=2025"
+            ))
+            .await
+            .ok();
+        assert!(later.contains("Welfare check") && later.contains("Clinic appointment"));
+        assert!(!later.contains("Domestic incident call"), "{later}");
+        let wrong = isla
+            .get(&format!(
+                "{chronology_path}?from-day=40&from-month=7&from-year=2025"
+            ))
+            .await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.html);
+        assert!(
+            wrong
+                .html
+                .contains("href=\"#from\">From must be a real date")
+                || wrong
+                    .html
+                    .contains("href=\"#from\">The start date must be a real date"),
+            "{}",
+            wrong.html
+        );
+
+        // One agency's report.
+        let report = isla
+            .get(&format!("/reviews/{id}/agency-reports/police"))
+            .await
+            .ok();
+        for expected in [
+            "Southvale Police",
+            "Police summary of involvement.",
+            "Share information sooner.",
+            "Sam Lead, Safeguarding lead",
+            "Submitted",
+        ] {
+            assert!(report.contains(expected), "{expected}: {report}");
+        }
+
+        practitioners_are_confirmed_deferred_and_invited(
+            &site.grpc("practitioners"),
+            &mut isla,
+            &id,
+        )
+        .await;
+        family_liaison_adds_restricts_and_records(&site, &mut isla, &id).await;
+
+        a_long_chronology_is_paged(&site, &mut isla, &id).await;
+        the_overview_report_is_checked_then_submitted(&site, &mut isla, &id).await;
+
+        // A reviewer not appointed to it: none of it.
+        let mut otto = Browser::signed_in(&site, "Otto Other", &["reviewer"], None).await;
+        let none = otto.get("/reviewer").await.ok();
+        assert!(!none.contains("Child R"), "{none}");
+        assert!(none.contains("not appointed to any review"), "{none}");
+        for path in [
+            workspace_link.clone(),
+            chronology_path.clone(),
+            format!("/reviews/{id}/agency-reports/police"),
+            format!("/reviews/{id}/practitioners"),
+            format!("/reviews/{id}/family"),
+            format!("/reviews/{id}/overview"),
+        ] {
+            let refused = otto.get(&path).await;
+            assert!(
+                refused.status == StatusCode::FORBIDDEN || refused.status == StatusCode::NOT_FOUND,
+                "{path}: {} {}",
+                refused.status,
+                refused.html
+            );
+            assert!(
+                !refused.html.contains("Child R"),
+                "{path}: {}",
+                refused.html
+            );
+        }
+    });
+}
+
+/// Suggestions from the chronologies confirmed (one deferred as a police witness), a
+/// learning event scheduled with its attendance and learning recorded.
+async fn practitioners_are_confirmed_deferred_and_invited(
+    grpc: &str,
+    isla: &mut Browser,
+    id: &str,
+) {
+    let list_path = format!("/reviews/{id}/practitioners");
+    // The names in the chronologies arrive as suggestions over the bus.
+    let admin = dev_token(&["partnership_admin"], None);
+    let client = PractitionerEngagementClient::connect(grpc.to_string())
+        .await
+        .expect("practitioners");
+    testing::eventually("the suggestions", testing::DEADLINE, || {
+        let mut client = client.clone();
+        let (id, admin) = (id.to_string(), admin.clone());
+        async move {
+            let listed = client
+                .list_practitioners(authed(
+                    practitioners::ListPractitionersRequest {
+                        review_id: id,
+                        include_suggested: true,
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (listed.practitioners.len() >= 3).then_some(())
+        }
+    })
+    .await;
+    let list = isla.get(&list_path).await.ok();
+    assert!(
+        list.contains("Suggested from agency chronologies"),
+        "{list}"
+    );
+    for (name, email) in [
+        ("Alex Smith", "alex@health.southvale.example.org"),
+        ("Bea Witness", "bea@health.southvale.example.org"),
+    ] {
+        let list = isla.get(&list_path).await.ok();
+        let row = &list[list.find(name).expect("suggested")..];
+        let practitioner = id_between(row, &format!("/reviews/{id}/practitioners/"), "/confirm");
+        let confirm_path = format!("/reviews/{id}/practitioners/{practitioner}/confirm");
+        let form = isla.get(&confirm_path).await.ok();
+        assert!(form.contains("Confirm involvement"), "{form}");
+        assert!(
+            form.contains(&format!("value=\"{name}\"")),
+            "prefilled: {form}"
+        );
+        assert!(form.contains("value=\"Health visitor\""), "{form}");
+        // Nothing of the involvement given: the form says so, beside each field.
+        let mut sent = fields(&[
+            ("request_id", &request_id(&form)),
+            ("name", name),
+            ("role", "Health visitor"),
+            ("agency_id", "health"),
+            ("email", email),
+        ]);
+        let refused = post(isla, &confirm_path, sent.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused.html.contains(
+                "href=\"#involvement_start\">Enter the date they started working with the family"
+            ),
+            "{}",
+            refused.html
+        );
+        sent.extend(date_fields(
+            "involvement_start",
+            ("1".into(), "1".into(), "2025".into()),
+        ));
+        sent.extend(date_fields(
+            "involvement_end",
+            ("31".into(), "12".into(), "2025".into()),
+        ));
+        let confirmed = post(isla, &confirm_path, sent).await;
+        assert_eq!(
+            confirmed.redirected(),
+            list_path,
+            "{}: {}",
+            confirmed.status,
+            confirmed.html
+        );
+    }
+    let list = isla.get(&list_path).await.ok();
+    let confirmed = &list[list.find("id=\"confirmed\"").expect("confirmed table")..];
+    for expected in [
+        "Alex Smith",
+        "alex@health.southvale.example.org",
+        "Bea Witness",
+        "1 January 2025 to 31 December 2025",
+        "Health visitor, Southvale Health",
+    ] {
+        assert!(confirmed.contains(expected), "{expected}: {list}");
+    }
+
+    // Bea is a witness in a police investigation: contact waits.
+    let bea = &confirmed[confirmed.find("Bea Witness").expect("Bea")..];
+    let bea_id = id_between(
+        bea,
+        &format!("/reviews/{id}/practitioners/"),
+        "/conversation",
+    );
+    let defer_path = format!("/reviews/{id}/practitioners/{bea_id}/defer");
+    let form = isla.get(&defer_path).await.ok();
+    assert!(form.contains("Defer contact with Bea Witness"), "{form}");
+    let mut sent = fields(&[
+        ("reason", "DEFERRAL_REASON_POLICE_INVESTIGATION_WITNESS"),
+        ("detail", "Statement to be taken first"),
+        ("authorised_by", "Senior investigating officer"),
+    ]);
+    // A review date in the past: the service refuses it, beside the field.
+    let mut past = sent.clone();
+    past.extend(date_fields(
+        "review_date",
+        ("1".into(), "1".into(), "2025".into()),
+    ));
+    let refused = post(isla, &defer_path, past).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("href=\"#review_date\""),
+        "{}",
+        refused.html
+    );
+    sent.extend(date_fields("review_date", in_days(30)));
+    let deferred = post(isla, &defer_path, sent).await;
+    assert_eq!(deferred.redirected(), list_path, "{}", deferred.html);
+    let list = isla.get(&list_path).await.ok();
+    for expected in [
+        "Deferred",
+        "Police investigation witness: Statement to be taken first",
+        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+    ] {
+        assert!(list.contains(expected), "{expected}: {list}");
+    }
+
+    // A conversation with Alex, with what to prepare; then its learning can be recorded.
+    let alex_id = id_between(
+        &confirmed[confirmed.find("Alex Smith").expect("Alex")..],
+        &format!("/reviews/{id}/practitioners/"),
+        "/conversation",
+    );
+    let conversation_path = format!("/reviews/{id}/practitioners/{alex_id}/conversation");
+    let form = isla.get(&conversation_path).await.ok();
+    assert!(
+        form.contains("Schedule a conversation with Alex Smith"),
+        "{form}"
+    );
+    let mut sent = fields(&[
+        ("request_id", &request_id(&form)),
+        ("time", "25:00"),
+        ("location", "Online"),
+        ("advance_information", "Your notes of the June home visit."),
+    ]);
+    sent.extend(date_fields("scheduled_at", in_days(14)));
+    let refused = post(isla, &conversation_path, sent.clone()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("href=\"#time\">Enter a time"),
+        "{}",
+        refused.html
+    );
+    sent[1].1 = "14:30".into();
+    let scheduled = post(isla, &conversation_path, sent).await;
+    let conversation = scheduled.redirected().to_string();
+    assert!(
+        conversation.starts_with(&format!("/reviews/{id}/learning/conversation/")),
+        "{}",
+        scheduled.html
+    );
+    let learning = isla.get(&conversation).await.ok();
+    assert!(learning.contains("the invitation sent"), "{learning}");
+
+    // The learning event: Alex invited (Bea, deferred, is not offered).
+    let event_path = format!("/reviews/{id}/learning-events/new");
+    let form = isla.get(&event_path).await.ok();
+    assert!(form.contains("Schedule a learning event"), "{form}");
+    assert!(form.contains("Alex Smith, Health visitor"), "{form}");
+    assert!(!form.contains("Bea Witness"), "deferred: {form}");
+    let mut sent = fields(&[
+        ("request_id", &request_id(&form)),
+        ("time", "10:00"),
+        ("location", "Southvale Civic Centre, Room 2"),
+        (
+            "agenda",
+            "What helped and what hindered information sharing.",
+        ),
+    ]);
+    sent.extend(date_fields("scheduled_at", in_days(21)));
+    let scheduled = post(isla, &event_path, sent).await;
+    let event = scheduled.redirected().to_string();
+    assert!(
+        event.starts_with(&format!("/reviews/{id}/learning-events/")),
+        "{event}"
+    );
+    let attendance = isla.get(&event).await.ok();
+    assert!(attendance.contains("Who came?"), "{attendance}");
+    let alex = id_between(
+        &attendance[attendance.find("Alex Smith").expect("Alex") - 400..],
+        "value=\"",
+        "\"",
+    );
+    // Bea was not invited (deferred): the service refuses her, beside the checkboxes.
+    let refused = post(isla, &event, fields(&[("attended", &bea_id)])).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("href=\"#attended\""),
+        "{}",
+        refused.html
+    );
+    let recorded = post(isla, &event, fields(&[("attended", &alex)])).await;
+    let learning = recorded.redirected().to_string();
+    assert!(learning.contains("/learning/event/"), "{learning}");
+    let form = isla.get(&learning).await.ok();
+    assert!(form.contains("Information sharing"), "themes: {form}");
+    let refused = post(
+        isla,
+        &learning,
+        fields(&[("request_id", &request_id(&form)), ("description_1", "x")]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains("href=\"#theme_1\">Choose the theme of this learning"),
+        "{}",
+        refused.html
+    );
+    let done = post(
+        isla,
+        &learning,
+        fields(&[
+            ("request_id", &request_id(&form)),
+            ("theme_1", "LEARNING_THEME_INFORMATION_SHARING"),
+            (
+                "description_1",
+                "Health and police did not share the referral.",
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(done.redirected(), list_path, "{}", done.html);
+
+    // Bea's contact released: open again.
+    let released = post(
+        isla,
+        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(released.redirected(), list_path, "{}", released.html);
+    let list = isla.get(&list_path).await.ok();
+    assert!(!list.contains("Deferred"), "{list}");
+    assert!(
+        list.contains(&format!(
+            "/reviews/{id}/practitioners/{bea_id}/conversation"
+        )),
+        "{list}"
+    );
+}
+
+/// The family liaison adds a member reached through a professional, restricts contact
+/// (a contribution is then refused, with the reason), lifts it and records one; a panel
+/// member may not open the family pages.
+async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Browser, id: &str) {
+    let mut fay = Browser::signed_in(site, "Fay Liaison", &["family_liaison"], None).await;
+    let family_path = format!("/reviews/{id}/family");
+    // The family service learns of the review over the bus.
+    let admin = dev_token(&["partnership_admin"], None);
+    let client = FamilyEngagementClient::connect(site.grpc("family"))
+        .await
+        .expect("family");
+    testing::eventually(
+        "the review in the family service",
+        testing::DEADLINE,
+        || {
+            let mut client = client.clone();
+            let (id, admin) = (id.to_string(), admin.clone());
+            async move {
+                client
+                    .list_family_members(authed(
+                        family::ListFamilyMembersRequest {
+                            review_id: id,
+                            ..Default::default()
+                        },
+                        &admin,
+                    ))
+                    .await
+                    .ok()
+            }
+        },
+    )
+    .await;
+    let empty = fay.get(&family_path).await.ok();
+    assert!(empty.contains("No family member recorded yet"), "{empty}");
+    let add_path = format!("/reviews/{id}/family/new");
+    let form = fay.get(&add_path).await.ok();
+    let key = request_id(&form);
+    let refused = post(
+        &mut fay,
+        &add_path,
+        fields(&[("request_id", &key), ("name", "Morgan Reed")]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    for expected in [
+        "href=\"#relationship\">Choose how they are related to the child",
+        "href=\"#route\">Choose how to contact them",
+    ] {
+        assert!(
+            refused.html.contains(expected),
+            "{expected}: {}",
+            refused.html
+        );
+    }
+    let added = post(
+        &mut fay,
+        &add_path,
+        fields(&[
+            ("request_id", &key),
+            ("name", "Morgan Reed"),
+            ("relationship", "RELATIONSHIP_PARENT"),
+            (
+                "contact_decision_note",
+                "Contact after the strategy meeting.",
+            ),
+            ("route", "known_professional"),
+            ("known_professional.name", "Jo Keyworker"),
+            ("known_professional.agency", "Southvale Children's Services"),
+            ("known_professional.email", "jo@csc.southvale.example.org"),
+        ]),
+    )
+    .await;
+    let member_path = added.redirected().to_string();
+    assert!(
+        member_path.starts_with(&format!("{family_path}/")),
+        "{member_path}"
+    );
+    let member = fay.get(&member_path).await.ok();
+    for expected in [
+        "Morgan Reed",
+        "Parent",
+        "Contact after the strategy meeting.",
+        "Through Jo Keyworker, Southvale Children&#x27;s Services (jo@csc.southvale.example.org)",
+        "Open",
+    ] {
+        assert!(member.contains(expected), "{expected}: {member}");
+    }
+
+    // Restricted while the criminal investigation runs.
+    let restrict_path = format!("{member_path}/restrict");
+    let form = fay.get(&restrict_path).await.ok();
+    assert!(form.contains("Restrict contact"), "{form}");
+    let mut sent = fields(&[
+        ("reason", "RESTRICTION_REASON_CRIMINAL_INVESTIGATION"),
+        ("detail", "Police asked for no contact yet"),
+        ("authorised_by", "Senior investigating officer"),
+    ]);
+    sent.extend(date_fields("review_date", in_days(30)));
+    let restricted = post(&mut fay, &restrict_path, sent).await;
+    assert_eq!(restricted.redirected(), member_path, "{}", restricted.html);
+    let member = fay.get(&member_path).await.ok();
+    for expected in [
+        "Restricted",
+        "Criminal investigation: Police asked for no contact yet",
+        "Lift the restriction",
+        "no contact, contribution or consultation can be recorded",
+    ] {
+        assert!(member.contains(expected), "{expected}: {member}");
+    }
+    assert!(!member.contains("Record their contribution"), "{member}");
+    let contribution_path = format!("{member_path}/contribution");
+    let form = fay.get(&contribution_path).await.ok();
+    let views = (
+        "views",
+        "The health visitor listened; nobody explained the referral.",
+    );
+    let refused = post(
+        &mut fay,
+        &contribution_path,
+        fields(&[("request_id", &request_id(&form)), views]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+    assert!(
+        refused.html.contains("This cannot be done now"),
+        "{}",
+        refused.html
+    );
+
+    // Lifted, the contribution is recorded.
+    let lifted = post(&mut fay, &format!("{member_path}/lift"), Vec::new()).await;
+    assert_eq!(lifted.redirected(), member_path, "{}", lifted.html);
+    let recorded = post(
+        &mut fay,
+        &contribution_path,
+        fields(&[("request_id", &request_id(&form)), views]),
+    )
+    .await;
+    assert_eq!(recorded.redirected(), member_path, "{}", recorded.html);
+    let member = fay.get(&member_path).await.ok();
+    assert!(
+        member.contains("Contributions</dt><dd class=\"govuk-summary-list__value\">1<"),
+        "{member}"
+    );
+    assert!(!member.contains("Lift the restriction"), "{member}");
+
+    // A contact logged, and the consultation on publication with its answer.
+    let contact_path = format!("{member_path}/contact");
+    let form = fay.get(&contact_path).await.ok();
+    let mut sent = fields(&[
+        ("request_id", &request_id(&form)),
+        ("time", "11:15"),
+        ("made_by", "Jo Keyworker"),
+        ("route", "known professional"),
+        (
+            "summary",
+            "Explained the review; Morgan will think about taking part.",
+        ),
+    ]);
+    sent.extend(date_fields("contacted_at", days_ago(2)));
+    let logged = post(&mut fay, &contact_path, sent).await;
+    assert_eq!(logged.redirected(), member_path, "{}", logged.html);
+    let consultation_path = format!("{member_path}/consultation");
+    let form = fay.get(&consultation_path).await.ok();
+    let mut sent = fields(&[("request_id", &request_id(&form))]);
+    sent.extend(date_fields("response_due", in_days(28)));
+    let consulted = post(&mut fay, &consultation_path, sent).await;
+    assert_eq!(consulted.redirected(), member_path, "{}", consulted.html);
+    let answered = post(
+        &mut fay,
+        &format!("{member_path}/response"),
+        fields(&[("response", "Content for it to be published without names.")]),
+    )
+    .await;
+    assert_eq!(answered.redirected(), member_path, "{}", answered.html);
+    let member = fay.get(&member_path).await.ok();
+    for expected in [
+        "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
+        "response due by",
+        "Their response: Content for it to be published without names.",
+    ] {
+        assert!(member.contains(expected), "{expected}: {member}");
+    }
+
+    // The reviewer sees the member by name too.
+    let list = isla.get(&family_path).await.ok();
+    assert!(
+        list.contains("Morgan Reed") && list.contains("Parent"),
+        "{list}"
+    );
+
+    // A panel member may not open the family pages.
+    let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
+    for path in [family_path.clone(), member_path.clone(), add_path.clone()] {
+        let denied = pat.get(&path).await;
+        assert_eq!(
+            denied.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            denied.html
+        );
+        assert!(
+            denied.html.contains("You do not have access"),
+            "{}",
+            denied.html
+        );
+        assert!(!denied.html.contains("Morgan Reed"), "{}", denied.html);
+    }
+}
+
+/// Police resubmit with 10,050 entries: the first page of 100 comes quickly, with a next
+/// page; the last page has the rest.
+async fn a_long_chronology_is_paged(site: &Site, isla: &mut Browser, id: &str) {
+    let mut messages = vec![submissions::SubmitAgencyReportRequest {
+        item: Some(submissions::submit_agency_report_request::Item::Header(
+            submissions::SubmissionHeader {
+                request_id: "police-2".into(),
+                review_id: id.to_string(),
+                agency_id: "police".into(),
+                author_name: "Sam Lead".into(),
+                author_role: "Safeguarding lead".into(),
+                narrative: Some(submissions::Narrative {
+                    summary: "Police summary, version 2.".into(),
+                    analysis_of_involvement: "What was done and why.".into(),
+                    learning: "Share information sooner.".into(),
+                    ..Default::default()
+                }),
+                entry_count: 10_050,
+            },
+        )),
+    }];
+    messages.extend((0..10_050).map(|n| {
+        entry(
+            (2025, 1 + (n / 28) % 12, 1 + n % 28),
+            &format!("Patrol {n}"),
+            "Pat Constable",
+            "Police officer",
+        )
+    }));
+    let token = dev_token(&["agency"], Some("police"));
+    AgencySubmissionsClient::connect(site.grpc("submissions"))
+        .await
+        .expect("submissions")
+        .max_encoding_message_size(16 * 1024 * 1024)
+        .submit_agency_report(authed(tokio_stream::iter(messages), &token))
+        .await
+        .expect("a long report submitted");
+    let path = format!("/reviews/{id}/chronology?agency=police");
+    let started = std::time::Instant::now();
+    let first = isla.get(&path).await.ok();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert!(first.contains("Entries 1 to 100"), "{first}");
+    assert_eq!(first.matches("<circle").count(), 100);
+    assert!(
+        first.contains("rel=\"next\"") && !first.contains("rel=\"prev\""),
+        "{first}"
+    );
+    let last = isla.get(&format!("{path}&page=101")).await.ok();
+    assert!(last.contains("Entries 10001 to 10050"), "{last}");
+    assert!(
+        last.contains("rel=\"prev\"") && !last.contains("rel=\"next\""),
+        "{last}"
+    );
+}
+
+/// The overview report: drafted, checked, refused before drafting, then submitted once
+/// the reports are accepted and the review has moved on.
+async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut Browser, id: &str) {
+    let overview_path = format!("/reviews/{id}/overview");
+    let form = isla.get(&overview_path).await.ok();
+    assert!(form.contains("Overview report"), "{form}");
+    let key = request_id(&form);
+    let refused = post(
+        isla,
+        &overview_path,
+        fields(&[
+            ("request_id", &key),
+            ("findings", ""),
+            ("text_1", "Share referrals"),
+        ]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    for expected in [
+        "href=\"#findings\">Enter the review&#x27;s findings",
+        "href=\"#ref_1\">Enter a reference for this recommendation",
+    ] {
+        assert!(
+            refused.html.contains(expected),
+            "{expected}: {}",
+            refused.html
+        );
+    }
+    let answers = fields(&[
+        ("request_id", &key),
+        ("findings", "Concerns about neglect were not shared."),
+        ("ref_1", "R1"),
+        ("text_1", "Agree an information-sharing protocol."),
+        ("ref_2", "R2"),
+        ("text_2", "Train staff on recognising neglect."),
+    ]);
+    let check = post(isla, &overview_path, answers.clone()).await.ok();
+    for expected in [
+        "Check your overview report before submitting it",
+        "Concerns about neglect were not shared.",
+        "R1",
+        "Agree an information-sharing protocol.",
+        "R2",
+        "Train staff on recognising neglect.",
+    ] {
+        assert!(check.contains(expected), "{expected}: {check}");
+    }
+    let mut change = answers.clone();
+    change.push(("change".into(), "yes".into()));
+    let again = post(isla, &overview_path, change).await.ok();
+    assert!(
+        again.contains("Train staff on recognising neglect.</textarea>"),
+        "{again}"
+    );
+    // Not at drafting yet: the registry's reason.
+    let submit_path = format!("{overview_path}/submit");
+    let early = post(isla, &submit_path, answers.clone()).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.html);
+    assert!(
+        early.html.contains("This cannot be done now"),
+        "{}",
+        early.html
+    );
+
+    // The panel accepts both reports; the review moves to overview drafting.
+    let admin = dev_token(&["partnership_admin"], None);
+    let chair = dev_token(&["panel_chair"], None);
+    let mut submissions_client = AgencySubmissionsClient::connect(site.grpc("submissions"))
+        .await
+        .expect("submissions");
+    for (agency, version) in [("police", 2), ("health", 1)] {
+        submissions_client
+            .accept_agency_report(authed(
+                submissions::AcceptAgencyReportRequest {
+                    review_id: id.to_string(),
+                    agency_id: agency.into(),
+                    version,
+                },
+                &chair,
+            ))
+            .await
+            .expect("accepted");
+    }
+    let registry_client = ReviewRegistryClient::connect(site.grpc("registry"))
+        .await
+        .expect("registry");
+    for stage in [
+        registry::Stage::Engagement,
+        registry::Stage::OverviewDrafting,
+    ] {
+        testing::eventually("the next stage", testing::DEADLINE, || {
+            let mut client = registry_client.clone();
+            let (id, admin) = (id.to_string(), admin.clone());
+            async move {
+                client
+                    .advance_stage(authed(
+                        registry::AdvanceStageRequest {
+                            review_id: id,
+                            to_stage: stage as i32,
+                        },
+                        &admin,
+                    ))
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+    let submitted = post(isla, &submit_path, answers).await;
+    assert_eq!(
+        submitted.redirected(),
+        format!("/reviews/{id}/workspace"),
+        "{}",
+        submitted.html
+    );
+    let workspace = isla.get(&format!("/reviews/{id}/workspace")).await.ok();
+    assert!(workspace.contains("Panel approval"), "{workspace}");
+    let form = isla.get(&overview_path).await.ok();
+    assert!(form.contains("Version 1 was submitted"), "{form}");
+    assert!(
+        form.contains("value=\"R2\""),
+        "the latest version to start from: {form}"
+    );
+
+    // Only the appointed reviewer writes it.
+    let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
+    let denied = pat.get(&overview_path).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+    // The reviewer's list is a reviewer's: others have the dashboard.
+    let denied = pat.get("/reviewer").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+}

@@ -1,0 +1,1922 @@
+//! The independent reviewer's workspace: the reviews they are appointed to, each review's
+//! combined chronology (a table and a timeline picture, filtered and paged), each agency's
+//! report, the practitioners (confirming suggestions, holding contact back, conversations,
+//! the learning event, its attendance and learning by theme) and the overview report.
+//! The services decide who may see what: these pages only ask them.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use cspr_platform::access::rules::{PRACTITIONERS, REGISTRY, SUBMISSIONS};
+use cspr_proto::google::r#type::Date;
+use cspr_proto::practitioners::v1 as practitioners;
+use cspr_proto::registry::v1 as registry;
+use cspr_proto::submissions::v1 as submissions;
+use minijinja::context;
+use serde::Serialize;
+
+use super::admin::{request_id, request_id_of};
+use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use crate::AppState;
+use crate::chronology_svg::{self, TimelineEntry};
+use crate::forms::{DateParts, Form, FormErrors, fields_named};
+use crate::session::{Session, User};
+use crate::views::{self, ReviewView};
+
+/// Chronology entries on one page.
+pub(crate) const CHRONOLOGY_PAGE_SIZE: usize = 100;
+
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/reviewer", get(appointed_reviews))
+        .route("/reviews/{id}/workspace", get(workspace))
+        .route("/reviews/{id}/chronology", get(chronology))
+        .route("/reviews/{id}/agency-reports/{agency}", get(agency_report))
+        .route("/reviews/{id}/practitioners", get(practitioner_list))
+        .route(
+            "/reviews/{id}/practitioners/new",
+            get(register_form).post(register),
+        )
+        .route(
+            "/reviews/{id}/practitioners/{practitioner}/confirm",
+            get(confirm_form).post(confirm),
+        )
+        .route(
+            "/reviews/{id}/practitioners/{practitioner}/defer",
+            get(defer_form).post(defer),
+        )
+        .route(
+            "/reviews/{id}/practitioners/{practitioner}/release",
+            post(release),
+        )
+        .route(
+            "/reviews/{id}/practitioners/{practitioner}/conversation",
+            get(conversation_form).post(conversation),
+        )
+        .route(
+            "/reviews/{id}/learning-events/new",
+            get(learning_event_form).post(learning_event),
+        )
+        .route(
+            "/reviews/{id}/learning-events/{event}",
+            get(attendance_form).post(attendance),
+        )
+        .route(
+            "/reviews/{id}/learning/{kind}/{source}",
+            get(learning_form).post(learning),
+        )
+        .route(
+            "/reviews/{id}/overview",
+            get(overview_form).post(overview_check),
+        )
+        .route("/reviews/{id}/overview/submit", post(overview_submit))
+}
+
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "reviewer/reviews.html",
+        include_str!("../../templates/reviewer/reviews.html"),
+    ),
+    (
+        "reviewer/workspace.html",
+        include_str!("../../templates/reviewer/workspace.html"),
+    ),
+    (
+        "reviewer/chronology.html",
+        include_str!("../../templates/reviewer/chronology.html"),
+    ),
+    (
+        "reviewer/agency_report.html",
+        include_str!("../../templates/reviewer/agency_report.html"),
+    ),
+    (
+        "reviewer/practitioners.html",
+        include_str!("../../templates/reviewer/practitioners.html"),
+    ),
+    (
+        "reviewer/practitioner_form.html",
+        include_str!("../../templates/reviewer/practitioner_form.html"),
+    ),
+    (
+        "reviewer/defer.html",
+        include_str!("../../templates/reviewer/defer.html"),
+    ),
+    (
+        "reviewer/conversation.html",
+        include_str!("../../templates/reviewer/conversation.html"),
+    ),
+    (
+        "reviewer/learning_event.html",
+        include_str!("../../templates/reviewer/learning_event.html"),
+    ),
+    (
+        "reviewer/attendance.html",
+        include_str!("../../templates/reviewer/attendance.html"),
+    ),
+    (
+        "reviewer/learning.html",
+        include_str!("../../templates/reviewer/learning.html"),
+    ),
+    (
+        "reviewer/overview.html",
+        include_str!("../../templates/reviewer/overview.html"),
+    ),
+    (
+        "reviewer/overview_check.html",
+        include_str!("../../templates/reviewer/overview_check.html"),
+    ),
+];
+
+/// The review, as the registry lets the user see it (its refusal is the page's).
+pub(crate) async fn review_of(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<registry::Review, PageError> {
+    let mut client = state.services.registry.clone();
+    Ok(client
+        .get_review(authed(
+            registry::GetReviewRequest {
+                review_id: id.to_string(),
+            },
+            user,
+        )?)
+        .await?
+        .into_inner())
+}
+
+/// Every date input of a form (fields `NAME-day` …) by NAME, as typed, for the template.
+pub(crate) fn date_inputs(form: &Form) -> BTreeMap<String, DateParts> {
+    form.fields
+        .iter()
+        .filter_map(|(key, _)| key.strip_suffix("-day"))
+        .map(|name| (name.to_string(), form.date_parts(name)))
+        .collect()
+}
+
+/// A form page: `template` with what was sent, its problems (a 400 when there are any),
+/// its idempotency key and the review; `extra` is the page's own.
+pub(crate) fn form_page(
+    state: &AppState,
+    session: &Session,
+    template: &str,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    extra: minijinja::Value,
+) -> Result<Response, PageError> {
+    let page = render(
+        state,
+        template,
+        session,
+        context! {
+            form => form.values(),
+            errors => form.errors,
+            dates => date_inputs(form),
+            request_id,
+            review => ReviewView::from(review),
+            ..extra
+        },
+    )?;
+    Ok(with_status(page, !form.errors.is_empty()))
+}
+
+/// A copy of what was posted, with no problems found yet.
+pub(crate) fn posted_form(posted: &Posted) -> Form {
+    Form {
+        fields: posted.form.fields.clone(),
+        errors: FormErrors::default(),
+    }
+}
+
+/// A moment from a date input and an "HH:MM" field, in UTC.
+pub(crate) fn moment(
+    form: &mut Form,
+    name: &str,
+    label: &str,
+    time_field: &str,
+) -> Option<prost_types::Timestamp> {
+    let day = form.date(name, label, true);
+    let time = form.get(time_field).to_string();
+    let parsed = chrono::NaiveTime::parse_from_str(&time, "%H:%M").ok();
+    if parsed.is_none() {
+        form.errors
+            .add(time_field, "Enter a time as hours and minutes, like 14:30");
+    }
+    let day = day?;
+    let date = chrono::NaiveDate::from_ymd_opt(
+        day.year,
+        u32::try_from(day.month).ok()?,
+        u32::try_from(day.day).ok()?,
+    )?;
+    let at = date.and_time(parsed?).and_utc();
+    Some(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The reviews the reviewer is appointed to, and a review's workspace.
+
+/// GET /reviewer: the reviews the signed-in reviewer is appointed to (the registry answers
+/// a reviewer with those only).
+pub(crate) async fn appointed_reviews(State(state): Shared, signed: SignedIn) -> Response {
+    let outcome = async {
+        // Others' list of reviews is the dashboard: this page is the reviewer's own.
+        if !signed.user.roles.iter().any(|role| role == "reviewer") {
+            return Err(PageError::NoAccess);
+        }
+        let mut client = state.services.registry.clone();
+        let response = client
+            .list_reviews(authed(
+                registry::ListReviewsRequest {
+                    page_size: 200,
+                    ..Default::default()
+                },
+                &signed.user,
+            )?)
+            .await?
+            .into_inner();
+        let reviews: Vec<ReviewView> = response.reviews.iter().map(ReviewView::from).collect();
+        render(
+            &state,
+            "reviewer/reviews.html",
+            &signed.session,
+            context! { reviews },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+#[derive(Debug, Serialize)]
+struct ReportRequestView {
+    agency_id: String,
+    agency_name: String,
+    status: String,
+    due_date: Option<String>,
+    latest_version: i32,
+}
+
+/// GET /reviews/{id}/workspace: the review and what the reviewer works on.
+pub(crate) async fn workspace(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &signed.user, &id).await?;
+        let mut requests = Vec::new();
+        if signed.user.may(SUBMISSIONS, "ListReportRequests") {
+            let mut client = state.services.submissions.clone();
+            let listed = client
+                .list_report_requests(authed(
+                    submissions::ListReportRequestsRequest {
+                        review_id: id.clone(),
+                        page_size: 200,
+                        ..Default::default()
+                    },
+                    &signed.user,
+                )?)
+                .await;
+            match listed {
+                Ok(listed) => {
+                    requests = listed
+                        .into_inner()
+                        .report_requests
+                        .iter()
+                        .map(|request| ReportRequestView {
+                            agency_id: request.agency_id.clone(),
+                            agency_name: request.agency_name.clone(),
+                            status: report_status(request.status),
+                            due_date: views::date(request.due_date.as_ref()),
+                            latest_version: request.latest_version,
+                        })
+                        .collect();
+                }
+                Err(status) if status.code() == tonic::Code::PermissionDenied => {}
+                Err(status) => return Err(status.into()),
+            }
+        }
+        let user = &signed.user;
+        render(
+            &state,
+            "reviewer/workspace.html",
+            &signed.session,
+            context! {
+                review => ReviewView::from(&review),
+                requests,
+                may_chronology => user.may(SUBMISSIONS, "StreamCombinedChronology"),
+                may_practitioners => user.may(PRACTITIONERS, "ListPractitioners"),
+                may_family => user.may(cspr_platform::access::rules::FAMILY, "AddFamilyMember"),
+                may_overview => user.may(REGISTRY, "SubmitOverviewReport"),
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+fn report_status(status: i32) -> String {
+    submissions::ReportStatus::try_from(status)
+        .map(|status| views::words(status.as_str_name(), "REPORT_STATUS_"))
+        .unwrap_or_default()
+}
+
+/// GET /reviews/{id}/agency-reports/{agency}: the latest version of one agency's report.
+pub(crate) async fn agency_report(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, agency)): Path<(String, String)>,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &signed.user, &id).await?;
+        let mut client = state.services.submissions.clone();
+        let report = client
+            .get_agency_report(authed(
+                submissions::GetAgencyReportRequest {
+                    review_id: id.clone(),
+                    agency_id: agency.clone(),
+                    version: 0,
+                },
+                &signed.user,
+            )?)
+            .await?
+            .into_inner();
+        let narrative = report.narrative.clone().unwrap_or_default();
+        render(
+            &state,
+            "reviewer/agency_report.html",
+            &signed.session,
+            context! {
+                review => ReviewView::from(&review),
+                agency_id => report.agency_id,
+                agency_name => report.agency_name,
+                version => report.version,
+                author_name => report.author_name,
+                author_role => report.author_role,
+                status => report_status(report.status),
+                decision_note => report.decision_note,
+                entry_count => report.entry_count,
+                submitted => views::time(report.submit_time.as_ref()),
+                content_hash => report.content_hash,
+                summary => narrative.summary,
+                analysis => narrative.analysis_of_involvement,
+                went_well => narrative.what_went_well,
+                could_be_better => narrative.what_could_have_been_better,
+                learning => narrative.learning,
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+// ---------------------------------------------------------------------------------------
+// The combined chronology.
+
+/// The last page number the chronology is read to.
+const MAX_PAGE: usize = 1_000_000;
+
+/// What the chronology's filter asks for.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct ChronologyFilter {
+    pub(crate) agency: String,
+    /// Part of the practitioner's name, any case.
+    pub(crate) practitioner: String,
+    practitioner_lower: String,
+    pub(crate) from: Option<Date>,
+    pub(crate) to: Option<Date>,
+    /// Only accepted reports' entries (else the latest submitted too).
+    pub(crate) accepted_only: bool,
+    /// 1 for the first.
+    pub(crate) page: usize,
+}
+
+fn ordinal(date: &Date) -> (i32, i32, i32) {
+    (date.year, date.month, date.day)
+}
+
+impl ChronologyFilter {
+    /// The filter in a query string; its problems on `form.errors`.
+    pub(crate) fn parse(form: &mut Form) -> Self {
+        let from = form.date("from", "the start date", false);
+        let to = form.date("to", "the end date", false);
+        if let (Some(from), Some(to)) = (&from, &to)
+            && ordinal(from) > ordinal(to)
+        {
+            form.errors.add(
+                "to",
+                "The end date must be the same as or after the start date",
+            );
+        }
+        // Past the millionth page there is nothing (and no arithmetic overflows).
+        let page = form
+            .get("page")
+            .parse::<usize>()
+            .unwrap_or(1)
+            .clamp(1, MAX_PAGE);
+        Self {
+            agency: form.get("agency").to_string(),
+            practitioner: form.get("practitioner").to_string(),
+            practitioner_lower: form.get("practitioner").to_lowercase(),
+            from,
+            to,
+            accepted_only: form.get("reports") == "accepted",
+            page,
+        }
+    }
+
+    /// Whether the stream's `entry` is one the filter asks for (the agency is asked of the
+    /// service itself).
+    pub(crate) fn matches(&self, entry: &submissions::CombinedChronologyEntry) -> bool {
+        let Some(inner) = entry.entry.as_ref() else {
+            return false;
+        };
+        if !self.practitioner.is_empty()
+            && !inner
+                .practitioner_name
+                .to_lowercase()
+                .contains(&self.practitioner_lower)
+        {
+            return false;
+        }
+        let day = inner.occurred_on.as_ref().map(ordinal);
+        if let Some(from) = &self.from
+            && day.is_none_or(|day| day < ordinal(from))
+        {
+            return false;
+        }
+        if let Some(to) = &self.to
+            && day.is_none_or(|day| day > ordinal(to))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// This filter's query string at `page`.
+    pub(crate) fn link(&self, review_id: &str, page: usize) -> String {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        if !self.agency.is_empty() {
+            url.append_pair("agency", &self.agency);
+        }
+        if !self.practitioner.is_empty() {
+            url.append_pair("practitioner", &self.practitioner);
+        }
+        for (name, date) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(date) = date {
+                url.append_pair(&format!("{name}-day"), &date.day.to_string());
+                url.append_pair(&format!("{name}-month"), &date.month.to_string());
+                url.append_pair(&format!("{name}-year"), &date.year.to_string());
+            }
+        }
+        if self.accepted_only {
+            url.append_pair("reports", "accepted");
+        }
+        if page > 1 {
+            url.append_pair("page", &page.to_string());
+        }
+        format!("/reviews/{review_id}/chronology?{}", url.finish())
+    }
+}
+
+/// One page of the entries `filter` asks for, read from `entries` in order: the earlier
+/// pages' are skipped, reading stops once the page is full and one more is known to exist
+/// (so the first page of a long chronology is quick). Whether there is a next page too.
+pub(crate) async fn page_of<S, E>(
+    entries: &mut S,
+    filter: &ChronologyFilter,
+    page_size: usize,
+) -> Result<(Vec<submissions::CombinedChronologyEntry>, bool), E>
+where
+    S: futures::Stream<Item = Result<submissions::CombinedChronologyEntry, E>> + Unpin,
+{
+    use futures::StreamExt;
+    let skip = (filter.page.max(1) - 1).saturating_mul(page_size);
+    let mut skipped = 0;
+    let mut page = Vec::new();
+    while let Some(entry) = entries.next().await {
+        let entry = entry?;
+        if !filter.matches(&entry) {
+            continue;
+        }
+        if skipped < skip {
+            skipped += 1;
+            continue;
+        }
+        if page.len() == page_size {
+            return Ok((page, true));
+        }
+        page.push(entry);
+    }
+    Ok((page, false))
+}
+
+#[derive(Debug, Serialize)]
+struct EntryView {
+    date: Option<String>,
+    time_of_day: String,
+    agency_name: String,
+    service: String,
+    practitioner: String,
+    description: String,
+    outcome: String,
+    report_status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct OptionView {
+    value: String,
+    label: String,
+}
+
+fn days_since_epoch(date: Option<&Date>) -> Option<i64> {
+    let date = date?;
+    let day = chrono::NaiveDate::from_ymd_opt(
+        date.year,
+        u32::try_from(date.month).ok()?,
+        u32::try_from(date.day).ok()?,
+    )?;
+    Some(
+        day.signed_duration_since(chrono::NaiveDate::default())
+            .num_days(),
+    )
+}
+
+/// GET /reviews/{id}/chronology: the combined chronology, filtered and paged, as a table
+/// and a timeline with a lane per agency.
+pub(crate) async fn chronology(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &signed.user, &id).await?;
+        let mut form = Form::parse(query.as_deref().unwrap_or_default().as_bytes());
+        let filter = ChronologyFilter::parse(&mut form);
+        let mut agencies = vec![OptionView {
+            value: String::new(),
+            label: "All agencies".into(),
+        }];
+        if let Some(terms) = &review.terms_of_reference {
+            agencies.extend(terms.agencies_in_scope.iter().map(|agency| OptionView {
+                value: agency.id.clone(),
+                label: agency.name.clone(),
+            }));
+        }
+        let (entries, more) = if form.errors.is_empty() {
+            let mut client = state.services.submissions.clone();
+            let mut stream = client
+                .stream_combined_chronology(authed(
+                    submissions::StreamCombinedChronologyRequest {
+                        review_id: id.clone(),
+                        include_pending: !filter.accepted_only,
+                        agency_id: filter.agency.clone(),
+                    },
+                    &signed.user,
+                )?)
+                .await?
+                .into_inner();
+            // Dropping the stream once the page is full cancels the rest of it.
+            page_of(&mut stream, &filter, CHRONOLOGY_PAGE_SIZE).await?
+        } else {
+            (Vec::new(), false)
+        };
+        let timeline: Vec<TimelineEntry> = entries
+            .iter()
+            .filter_map(|entry| {
+                let inner = entry.entry.as_ref()?;
+                Some(TimelineEntry {
+                    lane: entry.agency_name.clone(),
+                    day: days_since_epoch(inner.occurred_on.as_ref())?,
+                    title: format!(
+                        "{}, {}: {}",
+                        views::date(inner.occurred_on.as_ref()).unwrap_or_default(),
+                        entry.agency_name,
+                        inner.service
+                    ),
+                })
+            })
+            .collect();
+        let layout = chronology_svg::layout(&timeline);
+        let first = entries
+            .first()
+            .and_then(|entry| entry.entry.as_ref())
+            .and_then(|inner| views::date(inner.occurred_on.as_ref()))
+            .unwrap_or_default();
+        let last = entries
+            .last()
+            .and_then(|entry| entry.entry.as_ref())
+            .and_then(|inner| views::date(inner.occurred_on.as_ref()))
+            .unwrap_or_default();
+        let svg = chronology_svg::render(
+            &layout,
+            &first,
+            &last,
+            &format!(
+                "Timeline of the {} entries on this page, a lane for each of {} agencies",
+                entries.len(),
+                layout.lanes.len()
+            ),
+        );
+        let rows: Vec<EntryView> = entries
+            .iter()
+            .map(|entry| {
+                let inner = entry.entry.clone().unwrap_or_default();
+                let practitioner = match (
+                    inner.practitioner_name.is_empty(),
+                    inner.practitioner_role.is_empty(),
+                ) {
+                    (false, false) => {
+                        format!("{} ({})", inner.practitioner_name, inner.practitioner_role)
+                    }
+                    (false, true) => inner.practitioner_name.clone(),
+                    (true, _) => inner.practitioner_role.clone(),
+                };
+                EntryView {
+                    date: views::date(inner.occurred_on.as_ref()),
+                    time_of_day: inner.time_of_day,
+                    agency_name: entry.agency_name.clone(),
+                    service: inner.service,
+                    practitioner,
+                    description: inner.description,
+                    outcome: inner.outcome,
+                    report_status: report_status(entry.report_status),
+                }
+            })
+            .collect();
+        let first_row = (filter.page - 1) * CHRONOLOGY_PAGE_SIZE + 1; // page ≤ MAX_PAGE
+        let page = render(
+            &state,
+            "reviewer/chronology.html",
+            &signed.session,
+            context! {
+                review => ReviewView::from(&review),
+                form => form.values(),
+                errors => form.errors,
+                dates => date_inputs(&form),
+                agencies,
+                agency => filter.agency,
+                reports => if filter.accepted_only { "accepted" } else { "all" },
+                rows,
+                first_row,
+                last_row => first_row + entries.len().saturating_sub(1),
+                page_number => filter.page,
+                previous_page => (filter.page > 1).then(|| filter.link(&id, filter.page - 1)),
+                next_page => more.then(|| filter.link(&id, filter.page + 1)),
+                svg => minijinja::Value::from_safe_string(svg),
+            },
+        )?;
+        Ok(with_status(page, !form.errors.is_empty()))
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+// ---------------------------------------------------------------------------------------
+// Practitioners.
+
+#[derive(Debug, Serialize)]
+struct PractitionerView {
+    id: String,
+    name: String,
+    role: String,
+    agency_id: String,
+    /// The agency's name in the terms of reference (its id when not there).
+    agency_name: String,
+    email: String,
+    involvement: String,
+    suggested: bool,
+    deferred: bool,
+    deferral: String,
+}
+
+fn deferral_words(reason: i32) -> String {
+    practitioners::DeferralReason::try_from(reason)
+        .map(|reason| views::words(reason.as_str_name(), "DEFERRAL_REASON_"))
+        .unwrap_or_default()
+}
+
+impl From<&practitioners::Practitioner> for PractitionerView {
+    fn from(practitioner: &practitioners::Practitioner) -> Self {
+        let involvement = match (
+            views::date(practitioner.involvement_start.as_ref()),
+            views::date(practitioner.involvement_end.as_ref()),
+        ) {
+            (Some(start), Some(end)) => format!("{start} to {end}"),
+            _ => String::new(),
+        };
+        Self {
+            id: practitioner.id.clone(),
+            name: practitioner.name.clone(),
+            role: practitioner.role.clone(),
+            agency_id: practitioner.agency_id.clone(),
+            agency_name: practitioner.agency_id.clone(),
+            email: practitioner.email.clone(),
+            involvement,
+            suggested: practitioner.status() == practitioners::PractitionerStatus::Suggested,
+            deferred: practitioner.deferral.is_some(),
+            deferral: practitioner
+                .deferral
+                .as_ref()
+                .map(|deferral| {
+                    let mut words = deferral_words(deferral.reason);
+                    if !deferral.detail.is_empty() {
+                        words = format!("{words}: {}", deferral.detail);
+                    }
+                    if let Some(review) = views::date(deferral.review_date.as_ref()) {
+                        words = format!("{words} (look again by {review})");
+                    }
+                    words
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+async fn practitioners_of(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<Vec<practitioners::Practitioner>, PageError> {
+    let mut client = state.services.practitioners.clone();
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .list_practitioners(authed(
+                practitioners::ListPractitionersRequest {
+                    review_id: id.to_string(),
+                    include_suggested: true,
+                    page_size: 500,
+                    page_token,
+                },
+                user,
+            )?)
+            .await?
+            .into_inner();
+        all.extend(response.practitioners);
+        if response.next_page_token.is_empty() || all.len() >= 5_000 {
+            return Ok(all);
+        }
+        page_token = response.next_page_token;
+    }
+}
+
+/// GET /reviews/{id}/practitioners: confirmed and suggested practitioners.
+pub(crate) async fn practitioner_list(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &signed.user, &id).await?;
+        let listed = practitioners_of(&state, &signed.user, &id).await?;
+        let (suggested, confirmed): (Vec<PractitionerView>, Vec<PractitionerView>) = listed
+            .iter()
+            .map(|practitioner| {
+                let mut view = PractitionerView::from(practitioner);
+                let name = agency_name_of(&review, &view.agency_id);
+                if !name.is_empty() {
+                    view.agency_name = name;
+                }
+                view
+            })
+            .partition(|practitioner| practitioner.suggested);
+        render(
+            &state,
+            "reviewer/practitioners.html",
+            &signed.session,
+            context! {
+                review => ReviewView::from(&review),
+                suggested,
+                confirmed,
+                may_write => signed.user.may(PRACTITIONERS, "RegisterPractitioner"),
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+fn agency_options(review: &registry::Review) -> Vec<OptionView> {
+    let mut options = vec![OptionView {
+        value: String::new(),
+        label: "Choose the agency".into(),
+    }];
+    if let Some(terms) = &review.terms_of_reference {
+        options.extend(terms.agencies_in_scope.iter().map(|agency| OptionView {
+            value: agency.id.clone(),
+            label: agency.name.clone(),
+        }));
+    }
+    options
+}
+
+fn agency_name_of(review: &registry::Review, agency_id: &str) -> String {
+    review
+        .terms_of_reference
+        .as_ref()
+        .and_then(|terms| terms.agencies_in_scope.iter().find(|a| a.id == agency_id))
+        .map(|agency| agency.name.clone())
+        .unwrap_or_default()
+}
+
+fn practitioner_form_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    practitioner: Option<&str>,
+) -> Result<Response, PageError> {
+    let action = match practitioner {
+        Some(practitioner) => format!(
+            "/reviews/{}/practitioners/{practitioner}/confirm",
+            review.id
+        ),
+        None => format!("/reviews/{}/practitioners/new", review.id),
+    };
+    form_page(
+        state,
+        session,
+        "reviewer/practitioner_form.html",
+        form,
+        request_id,
+        review,
+        context! {
+            action,
+            confirming => practitioner.is_some(),
+            agencies => agency_options(review),
+        },
+    )
+}
+
+/// GET /reviews/{id}/practitioners/new.
+pub(crate) async fn register_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "RegisterPractitioner")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        practitioner_form_page(
+            &state,
+            &signed.session,
+            &Form::default(),
+            &request_id(),
+            &review,
+            None,
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// GET /reviews/{id}/practitioners/{practitioner}/confirm: the suggestion's name, role
+/// and agency, for the reviewer to complete.
+pub(crate) async fn confirm_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, practitioner)): Path<(String, String)>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "RegisterPractitioner")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let listed = practitioners_of(&state, &signed.user, &id).await?;
+        let found = listed
+            .iter()
+            .find(|listed| listed.id == practitioner)
+            .ok_or(PageError::NotFound)?;
+        let form = Form {
+            fields: vec![
+                ("name".into(), found.name.clone()),
+                ("role".into(), found.role.clone()),
+                ("agency_id".into(), found.agency_id.clone()),
+                ("email".into(), found.email.clone()),
+            ],
+            errors: FormErrors::default(),
+        };
+        practitioner_form_page(
+            &state,
+            &signed.session,
+            &form,
+            &request_id(),
+            &review,
+            Some(&practitioner),
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/practitioners/new.
+pub(crate) async fn register(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = register_practitioner(&state, &posted, &id, None).await;
+    posted.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/practitioners/{practitioner}/confirm.
+pub(crate) async fn confirm(
+    State(state): Shared,
+    Path((id, practitioner)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = register_practitioner(&state, &posted, &id, Some(&practitioner)).await;
+    posted.finish(&state, outcome)
+}
+
+async fn register_practitioner(
+    state: &AppState,
+    posted: &Posted,
+    id: &str,
+    practitioner: Option<&str>,
+) -> Result<Response, PageError> {
+    let review = review_of(state, &posted.user, id).await?;
+    let mut form = posted_form(posted);
+    let request_id = request_id_of(&form);
+    let name = form.required("name", "Enter the practitioner's name");
+    let role = form.required("role", "Enter the practitioner's job title");
+    let agency_id = form.required("agency_id", "Choose the practitioner's agency");
+    let email = form.required("email", "Enter the practitioner's work email address");
+    let involvement_start = form.date(
+        "involvement_start",
+        "the date they started working with the family",
+        true,
+    );
+    let involvement_end = form.date(
+        "involvement_end",
+        "the date they stopped working with the family",
+        true,
+    );
+    if !form.errors.is_empty() {
+        return practitioner_form_page(
+            state,
+            &posted.session,
+            &form,
+            &request_id,
+            &review,
+            practitioner,
+        );
+    }
+    let mut client = state.services.practitioners.clone();
+    let registered = client
+        .register_practitioner(authed(
+            practitioners::RegisterPractitionerRequest {
+                request_id: request_id.clone(),
+                review_id: id.to_string(),
+                practitioner_id: practitioner.unwrap_or_default().to_string(),
+                agency_name: agency_name_of(&review, &agency_id),
+                name,
+                role,
+                agency_id,
+                email,
+                involvement_start,
+                involvement_end,
+            },
+            &posted.user,
+        )?)
+        .await;
+    match registered {
+        Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
+        Err(status) => {
+            PageError::from(status).into_form_errors(&mut form.errors)?;
+            practitioner_form_page(
+                state,
+                &posted.session,
+                &form,
+                &request_id,
+                &review,
+                practitioner,
+            )
+        }
+    }
+}
+
+fn defer_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    review: &registry::Review,
+    practitioner: &practitioners::Practitioner,
+) -> Result<Response, PageError> {
+    let reasons = [
+        (
+            practitioners::DeferralReason::PoliceInvestigationWitness,
+            "A witness in a police investigation",
+        ),
+        (practitioners::DeferralReason::Other, "Another reason"),
+    ]
+    .into_iter()
+    .map(|(reason, label)| OptionView {
+        value: reason.as_str_name().to_string(),
+        label: label.to_string(),
+    })
+    .collect::<Vec<_>>();
+    form_page(
+        state,
+        session,
+        "reviewer/defer.html",
+        form,
+        "",
+        review,
+        context! {
+            practitioner => PractitionerView::from(practitioner),
+            reasons,
+        },
+    )
+}
+
+async fn practitioner_of(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    practitioner: &str,
+) -> Result<practitioners::Practitioner, PageError> {
+    practitioners_of(state, user, id)
+        .await?
+        .into_iter()
+        .find(|listed| listed.id == practitioner)
+        .ok_or(PageError::NotFound)
+}
+
+/// GET /reviews/{id}/practitioners/{practitioner}/defer: hold contact back.
+pub(crate) async fn defer_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, practitioner)): Path<(String, String)>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "DeferContact")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let found = practitioner_of(&state, &signed.user, &id, &practitioner).await?;
+        defer_page(&state, &signed.session, &Form::default(), &review, &found)
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/practitioners/{practitioner}/defer.
+pub(crate) async fn defer(
+    State(state): Shared,
+    Path((id, practitioner)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let found = practitioner_of(&state, &posted.user, &id, &practitioner).await?;
+        let mut form = posted_form(&posted);
+        let reason = practitioners::DeferralReason::from_str_name(form.get("reason"));
+        if reason.is_none() {
+            form.errors.add("reason", "Choose why contact is held back");
+        }
+        let detail = form.get("detail").to_string();
+        let authorised_by = form.required("authorised_by", "Enter who authorised it");
+        let review_date = form.date("review_date", "the date to look at it again", true);
+        if !form.errors.is_empty() {
+            return defer_page(&state, &posted.session, &form, &review, &found);
+        }
+        let mut client = state.services.practitioners.clone();
+        let deferred = client
+            .defer_contact(authed(
+                practitioners::DeferContactRequest {
+                    review_id: id.clone(),
+                    practitioner_id: practitioner.clone(),
+                    reason: reason.map(|reason| reason as i32).unwrap_or_default(),
+                    detail,
+                    authorised_by,
+                    review_date,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match deferred {
+            Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                defer_page(&state, &posted.session, &form, &review, &found)
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/practitioners/{practitioner}/release: contact may go ahead.
+pub(crate) async fn release(
+    State(state): Shared,
+    Path((id, practitioner)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut client = state.services.practitioners.clone();
+        client
+            .release_contact(authed(
+                practitioners::ReleaseContactRequest {
+                    review_id: id.clone(),
+                    practitioner_id: practitioner,
+                },
+                &posted.user,
+            )?)
+            .await?;
+        Ok(see_other(&format!("/reviews/{id}/practitioners")))
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+fn conversation_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    practitioner: &practitioners::Practitioner,
+) -> Result<Response, PageError> {
+    form_page(
+        state,
+        session,
+        "reviewer/conversation.html",
+        form,
+        request_id,
+        review,
+        context! { practitioner => PractitionerView::from(practitioner) },
+    )
+}
+
+/// GET /reviews/{id}/practitioners/{practitioner}/conversation.
+pub(crate) async fn conversation_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, practitioner)): Path<(String, String)>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "ScheduleConversation")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let found = practitioner_of(&state, &signed.user, &id, &practitioner).await?;
+        conversation_page(
+            &state,
+            &signed.session,
+            &Form::default(),
+            &request_id(),
+            &review,
+            &found,
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/practitioners/{practitioner}/conversation: the invitation goes out;
+/// then the learning from it can be recorded.
+pub(crate) async fn conversation(
+    State(state): Shared,
+    Path((id, practitioner)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let found = practitioner_of(&state, &posted.user, &id, &practitioner).await?;
+        let mut form = posted_form(&posted);
+        let request_id = request_id_of(&form);
+        let scheduled_at = moment(&mut form, "scheduled_at", "the day", "time");
+        let location = form.required("location", "Enter where it will be, or the online link");
+        let advance_information = form.required(
+            "advance_information",
+            "Enter what the practitioner should prepare",
+        );
+        if !form.errors.is_empty() {
+            return conversation_page(&state, &posted.session, &form, &request_id, &review, &found);
+        }
+        let mut client = state.services.practitioners.clone();
+        let scheduled = client
+            .schedule_conversation(authed(
+                practitioners::ScheduleConversationRequest {
+                    request_id: request_id.clone(),
+                    review_id: id.clone(),
+                    practitioner_id: practitioner.clone(),
+                    scheduled_at,
+                    location,
+                    advance_information,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match scheduled {
+            Ok(conversation) => Ok(see_other(&format!(
+                "/reviews/{id}/learning/conversation/{}",
+                conversation.into_inner().id
+            ))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                conversation_page(&state, &posted.session, &form, &request_id, &review, &found)
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+#[derive(Debug, Serialize)]
+struct ChoiceView {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+fn learning_event_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    listed: &[practitioners::Practitioner],
+) -> Result<Response, PageError> {
+    let removed = fields_named(&form.fields, "remove");
+    let confirmed: Vec<ChoiceView> = listed
+        .iter()
+        .filter(|p| {
+            p.status() == practitioners::PractitionerStatus::Confirmed && p.deferral.is_none()
+        })
+        .map(|p| ChoiceView {
+            value: p.id.clone(),
+            label: format!("{}, {}", p.name, p.role),
+            checked: removed.contains(&p.id.as_str()),
+        })
+        .collect();
+    form_page(
+        state,
+        session,
+        "reviewer/learning_event.html",
+        form,
+        request_id,
+        review,
+        context! { confirmed },
+    )
+}
+
+/// GET /reviews/{id}/learning-events/new.
+pub(crate) async fn learning_event_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "ScheduleLearningEvent")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let listed = practitioners_of(&state, &signed.user, &id).await?;
+        learning_event_page(
+            &state,
+            &signed.session,
+            &Form::default(),
+            &request_id(),
+            &review,
+            &listed,
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/learning-events/new: to the event's attendance.
+pub(crate) async fn learning_event(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let listed = practitioners_of(&state, &posted.user, &id).await?;
+        let mut form = posted_form(&posted);
+        let request_id = request_id_of(&form);
+        let scheduled_at = moment(&mut form, "scheduled_at", "the day of the event", "time");
+        let location = form.required("location", "Enter where it will be, or the online link");
+        let agenda = form.required("agenda", "Enter the agenda");
+        let remove: Vec<String> = fields_named(&form.fields, "remove")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if !form.errors.is_empty() {
+            return learning_event_page(
+                &state,
+                &posted.session,
+                &form,
+                &request_id,
+                &review,
+                &listed,
+            );
+        }
+        let mut client = state.services.practitioners.clone();
+        let scheduled = client
+            .schedule_learning_event(authed(
+                practitioners::ScheduleLearningEventRequest {
+                    request_id: request_id.clone(),
+                    review_id: id.clone(),
+                    scheduled_at,
+                    location,
+                    agenda,
+                    add_practitioner_ids: Vec::new(),
+                    remove_practitioner_ids: remove,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match scheduled {
+            Ok(event) => Ok(see_other(&format!(
+                "/reviews/{id}/learning-events/{}",
+                event.into_inner().id
+            ))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                learning_event_page(
+                    &state,
+                    &posted.session,
+                    &form,
+                    &request_id,
+                    &review,
+                    &listed,
+                )
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+fn attendance_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    review: &registry::Review,
+    event: &str,
+    listed: &[practitioners::Practitioner],
+) -> Result<Response, PageError> {
+    let attended = fields_named(&form.fields, "attended");
+    let confirmed: Vec<ChoiceView> = listed
+        .iter()
+        .filter(|p| p.status() == practitioners::PractitionerStatus::Confirmed)
+        .map(|p| ChoiceView {
+            value: p.id.clone(),
+            label: format!("{}, {}", p.name, p.role),
+            checked: attended.contains(&p.id.as_str()),
+        })
+        .collect();
+    form_page(
+        state,
+        session,
+        "reviewer/attendance.html",
+        form,
+        "",
+        review,
+        context! { confirmed, event },
+    )
+}
+
+/// GET /reviews/{id}/learning-events/{event}: who came.
+pub(crate) async fn attendance_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, event)): Path<(String, String)>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "RecordAttendance")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let listed = practitioners_of(&state, &signed.user, &id).await?;
+        attendance_page(
+            &state,
+            &signed.session,
+            &Form::default(),
+            &review,
+            &event,
+            &listed,
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/learning-events/{event}: then the learning from it.
+pub(crate) async fn attendance(
+    State(state): Shared,
+    Path((id, event)): Path<(String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let listed = practitioners_of(&state, &posted.user, &id).await?;
+        let mut form = posted_form(&posted);
+        let attended: Vec<String> = fields_named(&form.fields, "attended")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut client = state.services.practitioners.clone();
+        let recorded = client
+            .record_attendance(authed(
+                practitioners::RecordAttendanceRequest {
+                    review_id: id.clone(),
+                    learning_event_id: event.clone(),
+                    attended_practitioner_ids: attended,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match recorded {
+            Ok(_) => Ok(see_other(&format!("/reviews/{id}/learning/event/{event}"))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                // The service names the list; the checkboxes' first box is its field.
+                if let Some(error) = form.errors.list.first_mut() {
+                    error.field = "attended".into();
+                }
+                let first = form.errors.list.first().cloned();
+                if let Some(first) = first {
+                    form.errors
+                        .by_field
+                        .insert("attended".into(), first.message);
+                }
+                attendance_page(&state, &posted.session, &form, &review, &event, &listed)
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+/// How many learning points one form offers.
+const LEARNING_ROWS: usize = 5;
+
+fn themes() -> Vec<OptionView> {
+    let mut options = vec![OptionView {
+        value: String::new(),
+        label: "Choose a theme".into(),
+    }];
+    options.extend(
+        (1..)
+            .map_while(|value| practitioners::LearningTheme::try_from(value).ok())
+            .map(|theme| OptionView {
+                value: theme.as_str_name().to_string(),
+                label: views::words(theme.as_str_name(), "LEARNING_THEME_"),
+            }),
+    );
+    options
+}
+
+fn learning_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    kind: &str,
+    source: &str,
+) -> Result<Response, PageError> {
+    form_page(
+        state,
+        session,
+        "reviewer/learning.html",
+        form,
+        request_id,
+        review,
+        context! {
+            kind,
+            source,
+            themes => themes(),
+            rows => (1..=LEARNING_ROWS).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// GET /reviews/{id}/learning/{event|conversation}/{source}: learning by theme.
+pub(crate) async fn learning_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path((id, kind, source)): Path<(String, String, String)>,
+) -> Response {
+    let outcome = async {
+        signed.may(PRACTITIONERS, "RecordLearning")?;
+        if kind != "event" && kind != "conversation" {
+            return Err(PageError::NotFound);
+        }
+        let review = review_of(&state, &signed.user, &id).await?;
+        learning_page(
+            &state,
+            &signed.session,
+            &Form::default(),
+            &request_id(),
+            &review,
+            &kind,
+            &source,
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/learning/{event|conversation}/{source}.
+pub(crate) async fn learning(
+    State(state): Shared,
+    Path((id, kind, source)): Path<(String, String, String)>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        if kind != "event" && kind != "conversation" {
+            return Err(PageError::NotFound);
+        }
+        let review = review_of(&state, &posted.user, &id).await?;
+        let mut form = posted_form(&posted);
+        let request_id = request_id_of(&form);
+        let mut points = Vec::new();
+        for row in 1..=LEARNING_ROWS {
+            let theme = form.get(&format!("theme_{row}")).to_string();
+            let description = form.get(&format!("description_{row}")).to_string();
+            if theme.is_empty() && description.is_empty() {
+                continue;
+            }
+            let Some(parsed) = practitioners::LearningTheme::from_str_name(&theme) else {
+                form.errors
+                    .add(&format!("theme_{row}"), "Choose the theme of this learning");
+                continue;
+            };
+            if description.is_empty() {
+                form.errors.add(
+                    &format!("description_{row}"),
+                    "Enter what was learnt about the system",
+                );
+                continue;
+            }
+            points.push(practitioners::LearningPoint {
+                theme: parsed as i32,
+                description,
+            });
+        }
+        if points.is_empty() && form.errors.is_empty() {
+            form.errors
+                .add("theme_1", "Enter at least one learning point");
+        }
+        if !form.errors.is_empty() {
+            return learning_page(
+                &state,
+                &posted.session,
+                &form,
+                &request_id,
+                &review,
+                &kind,
+                &source,
+            );
+        }
+        let (learning_event_id, conversation_id) = if kind == "event" {
+            (source.clone(), String::new())
+        } else {
+            (String::new(), source.clone())
+        };
+        let mut client = state.services.practitioners.clone();
+        let recorded = client
+            .record_learning(authed(
+                practitioners::RecordLearningRequest {
+                    request_id: request_id.clone(),
+                    review_id: id.clone(),
+                    learning_event_id,
+                    conversation_id,
+                    points,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match recorded {
+            Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                learning_page(
+                    &state,
+                    &posted.session,
+                    &form,
+                    &request_id,
+                    &review,
+                    &kind,
+                    &source,
+                )
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+// ---------------------------------------------------------------------------------------
+// The overview report: drafted, checked, submitted.
+
+/// How many recommendation rows the form offers.
+const RECOMMENDATION_ROWS: usize = 8;
+
+#[derive(Debug, Serialize)]
+struct RecommendationRow {
+    index: usize,
+    reference: String,
+    text: String,
+}
+
+fn recommendation_rows(form: &Form) -> Vec<RecommendationRow> {
+    (1..=RECOMMENDATION_ROWS)
+        .map(|index| RecommendationRow {
+            index,
+            reference: form.get(&format!("ref_{index}")).to_string(),
+            text: form.get(&format!("text_{index}")).to_string(),
+        })
+        .collect()
+}
+
+/// The overview report as the form sent it: its findings and filled-in recommendations,
+/// problems on `form`.
+fn overview_of(form: &mut Form) -> (String, Vec<registry::Recommendation>) {
+    let findings = form.required("findings", "Enter the review's findings");
+    let mut recommendations = Vec::new();
+    let mut refs = Vec::new();
+    for row in recommendation_rows(form) {
+        match (row.reference.is_empty(), row.text.is_empty()) {
+            (true, true) => continue,
+            (true, false) => {
+                form.errors.add(
+                    &format!("ref_{}", row.index),
+                    "Enter a reference for this recommendation, like R1",
+                );
+            }
+            (false, true) => {
+                form.errors
+                    .add(&format!("text_{}", row.index), "Enter the recommendation");
+            }
+            (false, false) => {
+                if refs.contains(&row.reference) {
+                    form.errors.add(
+                        &format!("ref_{}", row.index),
+                        "Each recommendation's reference must be different",
+                    );
+                }
+                refs.push(row.reference.clone());
+                recommendations.push(registry::Recommendation {
+                    r#ref: row.reference,
+                    text: row.text,
+                });
+            }
+        }
+    }
+    if recommendations.is_empty() && form.errors.is_empty() {
+        form.errors
+            .add("ref_1", "Enter at least one recommendation");
+    }
+    (findings, recommendations)
+}
+
+fn overview_page(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+) -> Result<Response, PageError> {
+    let latest = review.overview_report.as_ref().map(|report| {
+        context! {
+            version => report.version,
+            submitted => views::time(report.submit_time.as_ref()),
+            approved => views::time(report.approve_time.as_ref()),
+        }
+    });
+    form_page(
+        state,
+        session,
+        "reviewer/overview.html",
+        form,
+        request_id,
+        review,
+        context! {
+            rows => recommendation_rows(form),
+            latest,
+        },
+    )
+}
+
+/// GET /reviews/{id}/overview: the draft, starting from the latest version submitted.
+pub(crate) async fn overview_form(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = async {
+        signed.may(REGISTRY, "SubmitOverviewReport")?;
+        let review = review_of(&state, &signed.user, &id).await?;
+        let mut form = Form::default();
+        if let Some(report) = &review.overview_report {
+            form.fields
+                .push(("findings".into(), report.findings.clone()));
+            for (index, recommendation) in report.recommendations.iter().enumerate() {
+                form.fields
+                    .push((format!("ref_{}", index + 1), recommendation.r#ref.clone()));
+                form.fields
+                    .push((format!("text_{}", index + 1), recommendation.text.clone()));
+            }
+        }
+        overview_page(&state, &signed.session, &form, &request_id(), &review)
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/overview: check your answers (or, with `change`, the form again).
+pub(crate) async fn overview_check(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let mut form = posted_form(&posted);
+        let request_id = request_id_of(&form);
+        if form.get("change") == "yes" {
+            return overview_page(&state, &posted.session, &form, &request_id, &review);
+        }
+        let (findings, recommendations) = overview_of(&mut form);
+        if !form.errors.is_empty() {
+            return overview_page(&state, &posted.session, &form, &request_id, &review);
+        }
+        let recommendations: Vec<_> = recommendations
+            .iter()
+            .map(|r| context! { reference => r.r#ref, text => r.text })
+            .collect();
+        let hidden: Vec<(String, String)> = form
+            .fields
+            .iter()
+            .filter(|(key, value)| {
+                key != "csrf_token" && key != "request_id" && !value.trim().is_empty()
+            })
+            .cloned()
+            .collect();
+        render(
+            &state,
+            "reviewer/overview_check.html",
+            &posted.session,
+            context! {
+                review => ReviewView::from(&review),
+                findings,
+                recommendations,
+                hidden,
+                request_id,
+            },
+        )
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+/// POST /reviews/{id}/overview/submit: the version goes to the panel.
+pub(crate) async fn overview_submit(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let review = review_of(&state, &posted.user, &id).await?;
+        let mut form = posted_form(&posted);
+        let request_id = request_id_of(&form);
+        let (findings, recommendations) = overview_of(&mut form);
+        if !form.errors.is_empty() {
+            return overview_page(&state, &posted.session, &form, &request_id, &review);
+        }
+        let mut client = state.services.registry.clone();
+        let submitted = client
+            .submit_overview_report(authed(
+                registry::SubmitOverviewReportRequest {
+                    review_id: id.clone(),
+                    request_id: request_id.clone(),
+                    findings,
+                    recommendations,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match submitted {
+            Ok(_) => Ok(see_other(&format!("/reviews/{id}/workspace"))),
+            Err(status) => {
+                PageError::from(status).into_form_errors(&mut form.errors)?;
+                overview_page(&state, &posted.session, &form, &request_id, &review)
+            }
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(agency: &str, name: &str, day: i32) -> submissions::CombinedChronologyEntry {
+        submissions::CombinedChronologyEntry {
+            agency_id: agency.into(),
+            agency_name: agency.into(),
+            entry: Some(submissions::ChronologyEntry {
+                occurred_on: Some(Date {
+                    year: 2025,
+                    month: 1,
+                    day,
+                }),
+                practitioner_name: name.into(),
+                service: "Visit".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_filter_reads_its_query_and_matches_practitioner_and_dates() {
+        let mut form =
+            Form::parse(b"agency=police&practitioner=smith&from-day=5&from-month=1&from-year=2025");
+        let filter = ChronologyFilter::parse(&mut form);
+        assert!(form.errors.is_empty());
+        assert_eq!(filter.agency, "police");
+        assert_eq!(filter.page, 1);
+        assert!(filter.matches(&entry("police", "Jo Smith", 5)));
+        assert!(
+            !filter.matches(&entry("police", "Jo Smith", 4)),
+            "before from"
+        );
+        assert!(
+            !filter.matches(&entry("police", "Al Jones", 9)),
+            "another name"
+        );
+        assert_eq!(
+            filter.link("r1", 2),
+            "/reviews/r1/chronology?agency=police&practitioner=smith&from-day=5&from-month=1&from-year=2025&page=2"
+        );
+        let mut huge = Form::parse(b"page=99999999999999999999999");
+        assert_eq!(
+            ChronologyFilter::parse(&mut huge).page,
+            1,
+            "not a number: the first"
+        );
+        let mut far = Form::parse(b"page=18446744073709551615");
+        assert_eq!(ChronologyFilter::parse(&mut far).page, MAX_PAGE);
+        let mut backwards =
+            Form::parse(b"from-day=5&from-month=1&from-year=2025&to-day=1&to-month=1&to-year=2025");
+        ChronologyFilter::parse(&mut backwards);
+        assert!(backwards.errors.by_field.contains_key("to"));
+    }
+
+    #[tokio::test]
+    async fn a_page_is_taken_from_its_offset_and_reading_stops_once_it_is_full() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let read = Arc::new(AtomicUsize::new(0));
+        let counter = read.clone();
+        let entries = futures::stream::iter((1..=10_000).map(move |n| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(entry("police", "", 1 + n % 28))
+        }));
+        let mut entries = Box::pin(entries);
+        let filter = ChronologyFilter {
+            page: 2,
+            ..Default::default()
+        };
+        let (page, more) = page_of(&mut entries, &filter, 100).await.expect("page");
+        assert_eq!(page.len(), 100);
+        assert!(more);
+        assert_eq!(
+            read.load(Ordering::SeqCst),
+            201,
+            "200 to fill, one to know of more"
+        );
+        let last = ChronologyFilter {
+            page: 100,
+            ..Default::default()
+        };
+        let mut rest = Box::pin(futures::stream::iter(
+            (0..9_950).map(|_| Ok::<_, ()>(entry("police", "", 1))),
+        ));
+        let (page, more) = page_of(&mut rest, &last, 100).await.expect("page");
+        assert_eq!(page.len(), 50);
+        assert!(!more);
+    }
+
+    #[test]
+    fn recommendations_need_a_reference_and_text_and_unique_references() {
+        let mut form =
+            Form::parse(b"findings=F&ref_1=R1&text_1=Do+this&ref_2=R1&text_2=That&text_3=x");
+        let (findings, recommendations) = overview_of(&mut form);
+        assert_eq!(findings, "F");
+        assert_eq!(recommendations.len(), 2);
+        assert!(form.errors.by_field.contains_key("ref_2"));
+        assert!(form.errors.by_field.contains_key("ref_3"));
+        let mut empty = Form::parse(b"findings=F");
+        overview_of(&mut empty);
+        assert!(empty.errors.by_field.contains_key("ref_1"));
+    }
+}
