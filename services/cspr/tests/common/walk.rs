@@ -74,6 +74,11 @@ impl Walk {
     /// A review decided for a local CSPR, its chair and reviewer appointed and its terms of
     /// reference set asking [`AGENCIES`] for reports (due in 30 days), at ENGAGEMENT.
     pub async fn engaged(site: &Site) -> Self {
+        Self::engaged_with(site, "Child Q", &AGENCIES).await
+    }
+
+    /// [`Walk::engaged`] for the child `alias`, asking `agencies` (id, name) for reports.
+    pub async fn engaged_with(site: &Site, alias: &str, agencies: &[(&str, &str)]) -> Self {
         let people = People::new();
         let mut registry = ReviewRegistryClient::connect(site.grpc("registry"))
             .await
@@ -86,7 +91,7 @@ impl Walk {
             .create_review(authed(
                 registry::CreateReviewRequest {
                     request_id: uuid_like(),
-                    child_alias: "Child Q".into(),
+                    child_alias: alias.into(),
                     local_authority: "Southvale Council".into(),
                     incident_date: day(-12),
                     became_aware_on: day(-11),
@@ -157,7 +162,7 @@ impl Walk {
                     scope_end: day(-12),
                     key_lines_of_enquiry: vec!["Information sharing".into()],
                     methodology: "Systems approach".into(),
-                    agencies_in_scope: AGENCIES
+                    agencies_in_scope: agencies
                         .iter()
                         .map(|(agency, name)| registry::Agency {
                             id: (*agency).into(),
@@ -194,6 +199,86 @@ impl Walk {
             ))
             .await
             .unwrap_or_else(|status| panic!("to {stage:?}: {status:?}"));
+    }
+
+    /// Waits until the submissions service holds a report request for each of `agencies`
+    /// (they come over the bus from the terms of reference).
+    pub async fn report_requests(&self, agencies: usize) {
+        let (submissions, id, admin) = (
+            self.submissions.clone(),
+            self.id.clone(),
+            self.people.admin.clone(),
+        );
+        testing::eventually("the report requests", testing::DEADLINE, || {
+            let (mut submissions, id, admin) = (submissions.clone(), id.clone(), admin.clone());
+            async move {
+                let listed = submissions
+                    .list_report_requests(authed(
+                        submissions::ListReportRequestsRequest {
+                            review_id: id,
+                            ..Default::default()
+                        },
+                        &admin,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner();
+                (listed.report_requests.len() >= agencies).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// `agency`'s report, streamed as its system would: `summary` as the narrative's summary
+    /// and `entries` (date, description) by one practitioner.
+    pub async fn submit_report(
+        &mut self,
+        agency: &str,
+        summary: &str,
+        entries: &[(Option<Date>, &str)],
+    ) -> submissions::SubmissionReceipt {
+        let header = submissions::SubmitAgencyReportRequest {
+            item: Some(submissions::submit_agency_report_request::Item::Header(
+                submissions::SubmissionHeader {
+                    request_id: uuid_like(),
+                    review_id: self.id.clone(),
+                    agency_id: agency.into(),
+                    author_name: "Sam Lead".into(),
+                    author_role: "Safeguarding lead".into(),
+                    narrative: Some(submissions::Narrative {
+                        summary: summary.into(),
+                        analysis_of_involvement: "What was done and why.".into(),
+                        learning: "Share information sooner.".into(),
+                        ..Default::default()
+                    }),
+                    entry_count: i64::try_from(entries.len()).expect("count"),
+                },
+            )),
+        };
+        let messages = std::iter::once(header).chain(entries.iter().map(|(on, description)| {
+            submissions::SubmitAgencyReportRequest {
+                item: Some(submissions::submit_agency_report_request::Item::Entry(
+                    submissions::ChronologyEntry {
+                        occurred_on: *on,
+                        service: "Home visit".into(),
+                        practitioner_name: "Pat Constable".into(),
+                        practitioner_role: "Police officer".into(),
+                        description: (*description).into(),
+                        outcome: "No further action".into(),
+                        ..Default::default()
+                    },
+                )),
+            }
+        }));
+        let token = dev_token_as("agency-system", &["agency"], Some(agency));
+        self.submissions
+            .submit_agency_report(authed(
+                tokio_stream::iter(messages.collect::<Vec<_>>()),
+                &token,
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("{agency}'s report: {status:?}"))
+            .into_inner()
     }
 
     /// The review as the business unit sees it.
