@@ -23,6 +23,7 @@ mod footprint;
 mod ingest;
 mod read;
 mod scale;
+mod web;
 
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ const CHANNELS: usize = 4;
 const INSERT_BATCH: usize = 2_000;
 
 const USAGE: &str =
-    "usage: cspr-bench <read|ingest|events|email|scale|footprint|all> [--quick] [--json PATH]
+    "usage: cspr-bench <read|ingest|events|email|scale|web|footprint|all> [--quick] [--json PATH]
 
 Scenarios:
   read    GetReview and a ListReviews page at concurrency 64, beside a bare tonic echo
@@ -56,6 +57,9 @@ Scenarios:
   scale   10,000 reviews, 1,000,000 chronology entries and 20,000 actions seeded, then
           p99 of ListReviews pages, GetTimeline, StreamCombinedChronology's first entry
           and ListActions with filters; checks the hot tables saw no sequential scan.
+  web     the web front end's dashboard with 10,000 reviews and a chronology page of a
+          review with 10,000 entries, 16 browsers at once, beside a bare axum server
+          answering a page of the same size.
   footprint
           six `cspr serve <service>` processes (built if needed): start-up to SERVING,
           cold and warm; each one's memory idle and under load.
@@ -84,6 +88,9 @@ struct Size {
     scale_entries: usize,
     scale_entries_per_report: usize,
     scale_actions: usize,
+    /// Web scenario: reviews on the dashboard, entries in the chronology.
+    web_reviews: usize,
+    web_entries: usize,
 }
 
 impl Size {
@@ -103,6 +110,8 @@ impl Size {
                 scale_entries: 20_000,
                 scale_entries_per_report: 1_000,
                 scale_actions: 500,
+                web_reviews: 200,
+                web_entries: 1_000,
             }
         } else {
             Self {
@@ -119,6 +128,8 @@ impl Size {
                 scale_entries: 1_000_000,
                 scale_entries_per_report: 1_000,
                 scale_actions: 20_000,
+                web_reviews: 10_000,
+                web_entries: 10_000,
             }
         }
     }
@@ -191,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{USAGE}");
                 return Ok(());
             }
-            "read" | "ingest" | "events" | "email" | "scale" | "footprint" | "all"
+            "read" | "ingest" | "events" | "email" | "scale" | "web" | "footprint" | "all"
                 if scenario.is_none() =>
             {
                 scenario = Some(arg)
@@ -236,6 +247,8 @@ async fn main() -> anyhow::Result<()> {
         "scale_reviews": size.scale_reviews,
         "scale_entries": size.scale_entries,
         "scale_actions": size.scale_actions,
+        "web_reviews": size.web_reviews,
+        "web_entries": size.web_entries,
     });
     eprintln!("settings: {settings}");
     eprintln!("starting the six services in-process…");
@@ -261,6 +274,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if scenario == "scale" || scenario == "all" {
             rows.extend(scale::scale(&stack, size).await?);
+        }
+        if scenario == "web" || scenario == "all" {
+            rows.extend(web::web(&stack, size).await?);
         }
         if scenario == "email" || scenario == "all" {
             rows.push(email::email(&stack, size, &sink, cspr_tests::MAIL_CONCURRENCY).await?);
