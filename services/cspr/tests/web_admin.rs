@@ -86,6 +86,15 @@ fn the_business_unit_records_a_serious_incident_once() {
         assert!(review.starts_with("/reviews/"), "{review}");
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Child W"), "{page}");
+        // The statutory timeline as a picture: the notification's marker, due and pending.
+        assert!(page.contains("<svg "), "{page}");
+        assert!(page.contains("<title id=\"timeline-title\">Statutory timeline</title>"));
+        assert!(
+            page.contains("class=\"deadline\" data-status=\"DEADLINE_STATUS_"),
+            "{page}"
+        );
+        assert!(page.contains("Notification: due "), "{page}");
+        assert!(page.contains("Record the notification to the national Panel"));
         // Sent again (a double click, a resend): the same review, not a second.
         let again = admin.post("/reviews/new", &fields).await;
         assert_eq!(again.redirected(), review);

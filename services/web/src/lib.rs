@@ -10,6 +10,7 @@ pub mod config;
 mod forms;
 mod pages;
 mod session;
+mod timeline;
 mod views;
 
 use std::net::SocketAddr;

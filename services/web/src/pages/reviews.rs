@@ -6,10 +6,10 @@ use cspr_proto::registry::v1 as registry;
 use minijinja::context;
 
 use super::{PageError, Shared, SignedIn, authed, render};
-use crate::AppState;
 use crate::forms::{field, form_fields};
 use crate::session::{Session, User};
 use crate::views::{self, ReviewView};
+use crate::{AppState, timeline};
 
 /// Reviews on one dashboard page.
 pub(crate) const PAGE_SIZE: i32 = 20;
@@ -103,15 +103,35 @@ pub(crate) async fn review(
     let SignedIn { session, user } = &signed;
     let outcome = async {
         let mut client = state.services.registry.clone();
-        let review = client
-            .get_review(authed(registry::GetReviewRequest { review_id: id }, user)?)
-            .await?
-            .into_inner();
+        let mut timelines = state.services.registry.clone();
+        let (review, timeline) = tokio::join!(
+            client.get_review(authed(
+                registry::GetReviewRequest {
+                    review_id: id.clone()
+                },
+                user
+            )?),
+            timelines.get_timeline(authed(
+                registry::GetTimelineRequest {
+                    review_id: id.clone()
+                },
+                user
+            )?),
+        );
+        let review = review?.into_inner();
+        let timeline = timeline?.into_inner();
+        let picture = timeline::svg(&timeline, timeline::today());
         render(
             &state,
             "review.html",
             session,
-            context! { review => ReviewView::from(&review) },
+            context! {
+                review => ReviewView::from(&review),
+                timeline => minijinja::Value::from_safe_string(picture),
+                projected_completion => views::date(timeline.projected_completion.as_ref()),
+                parallel_process_days => timeline.parallel_process_days,
+                commands => super::admin::commands(user, &review),
+            },
         )
     }
     .await;

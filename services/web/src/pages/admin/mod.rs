@@ -19,7 +19,7 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
 
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
     "admin/new_review.html",
-    include_str!("../../templates/admin/new_review.html"),
+    include_str!("../../../templates/admin/new_review.html"),
 )];
 
 /// A new idempotency key for a form: sent back with it, so submitting it twice (a double
@@ -109,6 +109,129 @@ async fn create_review(state: &AppState, posted: &Posted) -> Result<Response, Pa
             new_review_page(state, &posted.session, &form, &request_id)
         }
     }
+}
+
+/// A command of the review page: the page's path under the review, its words, and the
+/// RPC that decides who may use it.
+struct Command {
+    path: &'static str,
+    label: &'static str,
+    service: &'static str,
+    method: &'static str,
+    /// Whether it can be done at the review's stage (the registry decides; the page only
+    /// leaves out what cannot apply).
+    applies: fn(registry::Stage) -> bool,
+}
+
+fn open(stage: registry::Stage) -> bool {
+    !matches!(
+        stage,
+        registry::Stage::NotProceeding | registry::Stage::Closed
+    )
+}
+
+fn scoping_on(stage: registry::Stage) -> bool {
+    open(stage) && stage as i32 >= registry::Stage::Scoping as i32
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        path: "notification",
+        label: "Record the notification to the national Panel",
+        service: REGISTRY,
+        method: "RecordNotificationSent",
+        applies: |stage| stage == registry::Stage::Notified,
+    },
+    Command {
+        path: "decision",
+        label: "Record the rapid review decision",
+        service: REGISTRY,
+        method: "RecordDecision",
+        applies: |stage| stage == registry::Stage::RapidReview,
+    },
+    Command {
+        path: "panel-member",
+        label: "Appoint a panel member",
+        service: REGISTRY,
+        method: "AppointPanelMember",
+        applies: open,
+    },
+    Command {
+        path: "reviewer",
+        label: "Appoint the independent reviewer",
+        service: REGISTRY,
+        method: "AppointReviewer",
+        applies: scoping_on,
+    },
+    Command {
+        path: "terms-of-reference",
+        label: "Set the terms of reference",
+        service: REGISTRY,
+        method: "SetTermsOfReference",
+        applies: |stage| {
+            matches!(
+                stage,
+                registry::Stage::Scoping
+                    | registry::Stage::InformationGathering
+                    | registry::Stage::Engagement
+            )
+        },
+    },
+    Command {
+        path: "advance",
+        label: "Move the review to its next stage",
+        service: REGISTRY,
+        method: "AdvanceStage",
+        applies: open,
+    },
+    Command {
+        path: "parallel-processes",
+        label: "Record or end a parallel process",
+        service: REGISTRY,
+        method: "RecordParallelProcess",
+        applies: open,
+    },
+    Command {
+        path: "publication-plan",
+        label: "Plan the publication date",
+        service: REGISTRY,
+        method: "SchedulePublication",
+        applies: |stage| stage == registry::Stage::PrePublication,
+    },
+    Command {
+        path: "pre-publication-notice",
+        label: "Record the pre-publication notice",
+        service: REGISTRY,
+        method: "RecordPrePublicationNotice",
+        applies: |stage| stage == registry::Stage::PrePublication,
+    },
+    Command {
+        path: "publication",
+        label: "Record publication",
+        service: REGISTRY,
+        method: "RecordPublication",
+        applies: |stage| stage == registry::Stage::PrePublication,
+    },
+];
+
+/// A link of the review page to one of its command pages.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct CommandLink {
+    pub(crate) href: String,
+    pub(crate) label: &'static str,
+}
+
+/// The command pages `user` may use on `review` at its stage, as links.
+pub(crate) fn commands(user: &crate::session::User, review: &registry::Review) -> Vec<CommandLink> {
+    let stage = review.stage();
+    COMMANDS
+        .iter()
+        .filter(|command| (command.applies)(stage) && user.may(command.service, command.method))
+        .map(|command| CommandLink {
+            href: format!("/reviews/{}/{}", review.id, command.path),
+            label: command.label,
+        })
+        .collect()
 }
 
 #[cfg(test)]
