@@ -128,3 +128,293 @@ fn the_business_unit_records_a_serious_incident_once() {
 fn uuid_like() -> String {
     "6f1c3f0e-8a7b-4c1d-9e2f-0a1b2c3d4e5f".to_string()
 }
+
+/// A date `days` from today, as the three fields of a GOV.UK date input named `name`.
+fn date_fields(name: &str, days: i64) -> Vec<(String, String)> {
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    use chrono::Datelike;
+    vec![
+        (format!("{name}-day"), date.day().to_string()),
+        (format!("{name}-month"), date.month().to_string()),
+        (format!("{name}-year"), date.year().to_string()),
+    ]
+}
+
+fn fields(pairs: &[(String, String)]) -> Vec<(&str, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect()
+}
+
+/// The hidden fields of a "check your answers" page, to send as its button would.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    let marker = "<input type=\"hidden\" name=\"";
+    while let Some(start) = rest.find(marker) {
+        rest = &rest[start + marker.len()..];
+        let name_end = rest.find('"').expect("name");
+        let name = rest[..name_end].to_string();
+        let value_marker = "value=\"";
+        let value_start = rest.find(value_marker).expect("value") + value_marker.len();
+        let value_end = value_start + rest[value_start..].find('"').expect("value end");
+        let value = rest[value_start..value_end].replace("&#x2f;", "/");
+        if name != "csrf_token" {
+            found.push((name, value));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
+    testing::init();
+    let runtime = runtime();
+    let site = Site::start(Isolated::new());
+    runtime.block_on(async {
+        let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
+        let form = admin.get("/reviews/new").await.ok();
+        let mut incident = vec![
+            ("request_id".to_string(), request_id(&form)),
+            ("child_alias".to_string(), "Child T".to_string()),
+            ("local_authority".to_string(), "Southvale Council".to_string()),
+        ];
+        incident.extend(date_fields("incident_date", -20));
+        incident.extend(date_fields("became_aware_on", -3));
+        let created = admin.post("/reviews/new", &fields(&incident)).await;
+        let review = created.redirected().to_string();
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Child T"), "{page}");
+
+        // The notification: a date before the partnership became aware is refused beside
+        // its field; then recorded, the review is at the rapid review.
+        let notification = format!("{review}/notification");
+        assert!(page.contains(&format!("href=\"{}\"", notification.replace('/', "&#x2f;"))));
+        let form = admin.get(&notification).await.ok();
+        assert!(form.contains("Record the notification to the national Panel"));
+        let early = date_fields("sent_on", -10);
+        let refused = admin.post(&notification, &fields(&early)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#sent_on\">Must not be before the local authority became aware"),
+            "{}",
+            refused.html
+        );
+        let mut sent = date_fields("sent_on", -1);
+        sent.push(("national_panel_reference".into(), "NP-2026-77".into()));
+        assert_eq!(admin.post(&notification, &fields(&sent)).await.redirected(), review);
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Rapid review"), "{page}");
+        assert!(page.contains("Record the rapid review decision"), "{page}");
+
+        // The decision: nothing chosen is a problem; chosen, the answers to check first
+        // (nothing is recorded yet), then recorded.
+        let decision = format!("{review}/decision");
+        let refused = admin
+            .post(&decision, &fields(&date_fields("decided_on", 0)))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.html.contains("href=\"#decision\">Select whether a local review will be held"));
+        let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
+        decided.extend(date_fields("decided_on", 0));
+        let check = admin.post(&decision, &fields(&decided)).await.ok();
+        assert!(check.contains("Check the rapid review decision before recording it"), "{check}");
+        assert!(check.contains("Hold a local child safeguarding practice review"));
+        assert!(check.contains("cannot be changed"));
+        assert!(admin.get(&review).await.ok().contains("Rapid review"), "not yet recorded");
+        let answers = hidden_fields(&check);
+        assert!(answers.iter().any(|(name, value)| name == "decision" && value == "DECISION_LOCAL_CSPR"));
+        let confirmed = admin
+            .post(&format!("{decision}/confirm"), &fields(&answers))
+            .await;
+        assert_eq!(confirmed.redirected(), review, "{}", confirmed.html);
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Scoping"), "{page}");
+
+        // Too early to move on: the registry's reason, as a 409, naming what is missing.
+        let advance = format!("{review}/advance");
+        let form = admin.get(&advance).await.ok();
+        assert!(form.contains("value=\"STAGE_INFORMATION_GATHERING\""), "{form}");
+        let too_early = admin
+            .post(&advance, &[("to_stage", "STAGE_INFORMATION_GATHERING".into())])
+            .await;
+        assert_eq!(too_early.status, StatusCode::CONFLICT, "{}", too_early.html);
+        for expected in [
+            "This cannot be done now",
+            "terms of reference not set",
+            "no independent reviewer appointed",
+            "no panel chair appointed",
+        ] {
+            assert!(too_early.html.contains(expected), "{expected}: {}", too_early.html);
+        }
+
+        // A panel member: the independence declaration is required.
+        let panel = format!("{review}/panel-member");
+        let form = admin.get(&panel).await.ok();
+        let key = request_id(&form);
+        let mut member = vec![
+            ("request_id", key.clone()),
+            ("name", "Cara Chair".to_string()),
+            ("email", "cara.chair@southvale.example".to_string()),
+            ("organisation", "Southvale Health".to_string()),
+            ("role", "PANEL_ROLE_CHAIR".to_string()),
+        ];
+        let refused = admin.post(&panel, &member).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.html.contains(
+            "href=\"#declares_no_involvement\">The panel member must declare they were not directly involved in the case"
+        ), "{}", refused.html);
+        assert_eq!(request_id(&refused.html), key);
+        member.push(("declares_no_involvement", "yes".to_string()));
+        member.push(("independence_statement", "I had no part in the case.".to_string()));
+        assert_eq!(admin.post(&panel, &member).await.redirected(), review);
+        // Sent twice: one member (the same request id).
+        assert_eq!(admin.post(&panel, &member).await.redirected(), review);
+        let form = admin.get(&panel).await.ok();
+        assert_eq!(form.matches("Cara Chair").count(), 1, "{form}");
+        assert!(form.contains("Southvale Health"));
+
+        // The reviewer.
+        let mut reviewer = vec![
+            ("name".to_string(), "Rita Reviewer".to_string()),
+            ("email".to_string(), "rita@reviews.example".to_string()),
+            ("subject".to_string(), "Rita Reviewer".to_string()),
+        ];
+        reviewer.extend(date_fields("appointed_on", 0));
+        assert_eq!(
+            admin.post(&format!("{review}/reviewer"), &fields(&reviewer)).await.redirected(),
+            review
+        );
+        assert!(admin.get(&review).await.ok().contains("Rita Reviewer"));
+
+        // The terms of reference: two agencies in rows 1 and 4 of six, the rest empty.
+        let terms = format!("{review}/terms-of-reference");
+        let form = admin.get(&terms).await.ok();
+        assert!(form.contains("id=\"agency_email_5\""), "six rows: {form}");
+        let mut set = vec![
+            ("key_lines_of_enquiry".to_string(), "Was the risk recognised?\nDid agencies share information?".to_string()),
+            ("methodology".to_string(), "Systems approach with a learning event".to_string()),
+            ("agency_id_0".to_string(), "police".to_string()),
+            ("agency_name_0".to_string(), "Southvale Police".to_string()),
+            ("agency_email_0".to_string(), "reports@police.example".to_string()),
+            ("agency_id_3".to_string(), "health".to_string()),
+            ("agency_name_3".to_string(), "Southvale Health Trust".to_string()),
+            ("agency_email_3".to_string(), "not-an-email".to_string()),
+        ];
+        set.extend(date_fields("scope_start", -400));
+        set.extend(date_fields("scope_end", -20));
+        set.extend(date_fields("report_due_date", 30));
+        // The registry refuses the row's email: beside it in row 4, not row 2.
+        let refused = admin.post(&terms, &fields(&set)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(refused.html.contains("href=\"#agency_email_3\""), "{}", refused.html);
+        assert!(refused.html.contains("value=\"Southvale Health Trust\""));
+        set[7].1 = "reports@health.example".to_string();
+        let done = admin.post(&terms, &fields(&set)).await;
+        assert_eq!(done.redirected(), review, "{}", done.html);
+
+        // The report requests come over the bus: the tracker shows both, outstanding.
+        let reports = format!("{review}/reports");
+        let admin = std::sync::Arc::new(tokio::sync::Mutex::new(admin));
+        let tracker = testing::eventually("both report requests", std::time::Duration::from_secs(30), || {
+            let admin = admin.clone();
+            let reports = reports.clone();
+            async move {
+                let page = admin.lock().await.get(&reports).await.ok();
+                (page.contains("Southvale Police") && page.contains("Southvale Health Trust"))
+                    .then_some(page)
+            }
+        })
+        .await;
+        assert!(tracker.contains("reports@health.example"), "{tracker}");
+        assert_eq!(tracker.matches(">Outstanding</strong>").count(), 2, "{tracker}");
+        let mut admin = std::sync::Arc::into_inner(admin).expect("one").into_inner();
+
+        // The timeline: notification and rapid review met, the six-month clock running,
+        // its projected completion and today.
+        let page = admin.get(&review).await.ok();
+        assert!(
+            page.matches("data-status=\"DEADLINE_STATUS_MET\"").count() >= 2,
+            "{page}"
+        );
+        assert!(page.contains("<title>Completion: due "), "{page}");
+        assert!(page.contains("class=\"projected\""), "{page}");
+        assert!(page.contains("class=\"today\""), "{page}");
+        assert!(page.contains("Notification: due "), "{page}");
+
+        // The audit trail lists every command, and the refused one.
+        // Reads are audited too (each look at the review is two: the review and its
+        // timeline), so the trail runs past its first page of 50: followed by its links.
+        for _ in 0..12 {
+            admin.get(&review).await.ok();
+        }
+        let mut audit = String::new();
+        let mut next = Some(format!("{review}/audit"));
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            let page = admin.get(&path).await.ok();
+            pages += 1;
+            assert!(pages < 20, "too many pages");
+            let marker = "class=\"govuk-link govuk-pagination__link\" href=\"";
+            next = page
+                .match_indices(marker)
+                .map(|(at, _)| &page[at + marker.len()..])
+                .map(|rest| &rest[..rest.find('"').expect("href end")])
+                .map(|href| href.replace("&#x2f;", "/").replace("&amp;", "&"))
+                .find(|href| href.contains("page_token"));
+            if pages > 1 {
+                assert!(page.contains("First page"), "{page}");
+            }
+            audit.push_str(&page);
+        }
+        assert!(pages > 1, "more than one page of 50: {audit}");
+        for action in [
+            "CreateReview",
+            "RecordNotificationSent",
+            "RecordDecision",
+            "AppointPanelMember",
+            "AppointReviewer",
+            "SetTermsOfReference",
+        ] {
+            assert!(audit.contains(&format!(">{action}<")), "{action}: {audit}");
+        }
+        assert!(audit.contains("Ann Admin"), "{audit}");
+
+        // Now it moves on.
+        assert_eq!(
+            admin
+                .post(&advance, &[("to_stage", "STAGE_INFORMATION_GATHERING".into())])
+                .await
+                .redirected(),
+            review
+        );
+        assert!(admin.get(&review).await.ok().contains("Information gathering"));
+        let first = admin.get(&format!("{review}/audit")).await.ok();
+        assert!(first.contains("rel=\"next\""), "{first}");
+
+        // A panel member sees the review but none of the business unit's commands.
+        let mut member = Browser::signed_in(&site, "Pat Member", &["panel_member"], None).await;
+        let page = member.get(&review).await.ok();
+        assert!(page.contains("Child T"));
+        assert!(!page.contains("/advance"), "{page}");
+        for path in ["notification", "advance", "terms-of-reference", "panel-member", "audit"] {
+            let denied = member.get(&format!("{review}/{path}")).await;
+            assert_eq!(denied.status, StatusCode::FORBIDDEN, "{path}");
+            assert!(denied.html.contains("You do not have access"), "{path}");
+        }
+        let denied = member
+            .post(&advance, &[("to_stage", "STAGE_ENGAGEMENT".into())])
+            .await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+
+        // The dashboard's filters are the registry's: nothing here is overdue.
+        let overdue = admin.get("/?overdue=yes").await.ok();
+        assert!(!overdue.contains("Child T"), "{overdue}");
+        assert!(overdue.contains("with a deadline missed"), "{overdue}");
+        let all = admin.get("/?at_risk=&stage=STAGE_INFORMATION_GATHERING").await.ok();
+        assert!(all.contains("Child T"), "{all}");
+    });
+}

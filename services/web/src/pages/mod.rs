@@ -39,6 +39,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     admin::TEMPLATES,
+    admin::commands::TEMPLATES,
+    admin::records::TEMPLATES,
     operations::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,

@@ -54,6 +54,9 @@ async fn dashboard_page(
     let stage_name = field(&query, "stage");
     let stage = registry::Stage::from_str_name(stage_name);
     let page_token = field(&query, "page_token");
+    // The registry's own filters (ListReviewsRequest): every page of them, not this one.
+    let at_risk = field(&query, "at_risk") == "yes";
+    let overdue = field(&query, "overdue") == "yes";
     let mut client = state.services.registry.clone();
     let response = client
         .list_reviews(authed(
@@ -61,7 +64,8 @@ async fn dashboard_page(
                 stage: stage.map(|stage| stage as i32).unwrap_or_default(),
                 page_size: PAGE_SIZE,
                 page_token: page_token.to_string(),
-                ..Default::default()
+                at_risk_only: at_risk,
+                overdue_only: overdue,
             },
             user,
         )?)
@@ -72,6 +76,12 @@ async fn dashboard_page(
         let mut url = form_urlencoded::Serializer::new(String::new());
         if !stage_value.is_empty() {
             url.append_pair("stage", stage_value);
+        }
+        if at_risk {
+            url.append_pair("at_risk", "yes");
+        }
+        if overdue {
+            url.append_pair("overdue", "yes");
         }
         if !token.is_empty() {
             url.append_pair("page_token", token);
@@ -89,6 +99,9 @@ async fn dashboard_page(
             reviews,
             stages => views::stages(),
             stage => stage_value,
+            at_risk,
+            overdue,
+            filtered => stage.is_some() || at_risk || overdue,
             next_page,
             first_page,
         },

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use cspr_platform::access::rules::REGISTRY;
+use cspr_platform::access::rules::{REGISTRY, SUBMISSIONS};
 use cspr_proto::registry::v1 as registry;
 use minijinja::context;
 
@@ -12,9 +12,20 @@ use crate::AppState;
 use crate::forms::{Form, FormErrors};
 use crate::session::Session;
 
+pub(crate) mod commands;
+pub(crate) mod records;
+
 pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
     use axum::routing::get;
-    axum::Router::new().route("/reviews/new", get(new_review_form).post(new_review))
+    axum::Router::new()
+        .route("/reviews/new", get(new_review_form).post(new_review))
+        .merge(commands::routes())
+        .merge(records::routes())
+}
+
+/// A review's page.
+pub(crate) fn review_path(id: &str) -> String {
+    format!("/reviews/{id}")
 }
 
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
@@ -211,6 +222,20 @@ const COMMANDS: &[Command] = &[
         service: REGISTRY,
         method: "RecordPublication",
         applies: |stage| stage == registry::Stage::PrePublication,
+    },
+    Command {
+        path: "reports",
+        label: "Agency reports: who was asked, and where each stands",
+        service: SUBMISSIONS,
+        method: "ListReportRequests",
+        applies: |stage| stage as i32 >= registry::Stage::Scoping as i32,
+    },
+    Command {
+        path: "audit",
+        label: "Audit trail",
+        service: REGISTRY,
+        method: "ListAuditRecords",
+        applies: |_| true,
     },
 ];
 
