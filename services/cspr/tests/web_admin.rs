@@ -418,3 +418,173 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(all.contains("Child T"), "{all}");
     });
 }
+
+#[test]
+fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_before_it_is_sent() {
+    testing::init();
+    let runtime = runtime();
+    let site = Site::start(Isolated::new());
+    runtime.block_on(async {
+        let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
+        let form = admin.get("/reviews/new").await.ok();
+        let mut incident = vec![
+            ("request_id".to_string(), request_id(&form)),
+            ("child_alias".to_string(), "Child P".to_string()),
+            (
+                "local_authority".to_string(),
+                "Southvale Council".to_string(),
+            ),
+        ];
+        incident.extend(date_fields("incident_date", -30));
+        incident.extend(date_fields("became_aware_on", -8));
+        let review = admin
+            .post("/reviews/new", &fields(&incident))
+            .await
+            .redirected()
+            .to_string();
+
+        // A criminal investigation: recorded once (however often sent), drawn as a span.
+        let processes = format!("{review}/parallel-processes");
+        let form = admin.get(&processes).await.ok();
+        assert!(form.contains("No parallel process is recorded"), "{form}");
+        let refused = admin
+            .post(&processes, &[("request_id", request_id(&form))])
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#kind\">Select the kind of process")
+        );
+        assert!(
+            refused
+                .html
+                .contains("href=\"#started_on\">Enter the date it started")
+        );
+        let mut process = vec![
+            ("request_id".to_string(), request_id(&form)),
+            (
+                "kind".to_string(),
+                "PARALLEL_PROCESS_KIND_CRIMINAL_INVESTIGATION".to_string(),
+            ),
+            (
+                "description".to_string(),
+                "Police investigation".to_string(),
+            ),
+        ];
+        process.extend(date_fields("started_on", -5));
+        for _ in 0..2 {
+            assert_eq!(
+                admin.post(&processes, &fields(&process)).await.redirected(),
+                processes
+            );
+        }
+        let list = admin.get(&processes).await.ok();
+        assert_eq!(list.matches("Police investigation").count(), 1, "{list}");
+        assert!(list.contains("Ongoing"), "{list}");
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("class=\"parallel\""), "{page}");
+        assert!(page.contains("Criminal investigation: from "), "{page}");
+        assert!(page.contains(" ongoing."), "{page}");
+
+        // Its end: not before it started (beside the date), then recorded.
+        let end = list.find("&#x2f;end\"").expect("end link") + "&#x2f;end".len();
+        let start = list[..end].rfind("href=\"").expect("href") + "href=\"".len();
+        let end_path = list[start..end].replace("&#x2f;", "/");
+        assert!(end_path.ends_with("/end"), "{end_path}");
+        let form = admin.get(&end_path).await.ok();
+        assert!(
+            form.contains("Record the end of the criminal investigation"),
+            "{form}"
+        );
+        let refused = admin
+            .post(&end_path, &fields(&date_fields("ended_on", -6)))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#ended_on\">Must not be before it started"),
+            "{}",
+            refused.html
+        );
+        assert_eq!(
+            admin
+                .post(&end_path, &fields(&date_fields("ended_on", -1)))
+                .await
+                .redirected(),
+            processes
+        );
+        let list = admin.get(&processes).await.ok();
+        assert!(!list.contains("Ongoing"), "{list}");
+        assert!(!list.contains("Record its end"), "{list}");
+
+        // The decision: checked, then changed (the form comes back filled in), then a
+        // decision against a review without its rationale is refused.
+        let mut sent = date_fields("sent_on", -7);
+        sent.push(("national_panel_reference".into(), String::new()));
+        admin
+            .post(&format!("{review}/notification"), &fields(&sent))
+            .await
+            .redirected();
+        let decision = format!("{review}/decision");
+        let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
+        decided.extend(date_fields("decided_on", 0));
+        let check = admin.post(&decision, &fields(&decided)).await.ok();
+        let mut answers = hidden_fields(&check);
+        answers.push(("change".into(), "yes".into()));
+        let changed = admin
+            .post(&format!("{decision}/confirm"), &fields(&answers))
+            .await
+            .ok();
+        assert!(
+            changed.contains("Record the rapid review decision"),
+            "{changed}"
+        );
+        assert!(
+            changed.contains("value=\"DECISION_LOCAL_CSPR\" checked"),
+            "{changed}"
+        );
+        assert!(!changed.contains("There is a problem"));
+        let mut against = vec![("decision".to_string(), "DECISION_NO_LOCAL_CSPR".to_string())];
+        against.extend(date_fields("decided_on", 0));
+        let refused = admin.post(&decision, &fields(&against)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#rationale\">Enter the rationale for not holding a local review")
+        );
+        against.push((
+            "rationale".into(),
+            "Single-agency learning is enough".into(),
+        ));
+        let check = admin.post(&decision, &fields(&against)).await.ok();
+        assert!(
+            check.contains("Single-agency learning is enough"),
+            "{check}"
+        );
+        let confirmed = admin
+            .post(
+                &format!("{decision}/confirm"),
+                &fields(&hidden_fields(&check)),
+            )
+            .await;
+        assert_eq!(confirmed.redirected(), review);
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Not proceeding"), "{page}");
+        // An ended review has no commands left, and the decision cannot be sent again.
+        assert!(
+            !page.contains("Move the review to its next stage"),
+            "{page}"
+        );
+        let again = admin
+            .post(
+                &format!("{decision}/confirm"),
+                &fields(&hidden_fields(&check)),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
+        assert!(again.html.contains("This cannot be done now"));
+    });
+}
