@@ -8,6 +8,7 @@ use common::Isolated;
 use common::web::{Browser, Site};
 use cspr_platform::testing;
 use reqwest::StatusCode;
+use std::time::Duration;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -147,6 +148,17 @@ fn fields(pairs: &[(String, String)]) -> Vec<(&str, String)> {
         .collect()
 }
 
+/// An attribute's value as a browser reads it.
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// The hidden fields of a "check your answers" page, to send as its button would.
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -159,7 +171,7 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
         let value_marker = "value=\"";
         let value_start = rest.find(value_marker).expect("value") + value_marker.len();
         let value_end = value_start + rest[value_start..].find('"').expect("value end");
-        let value = rest[value_start..value_end].replace("&#x2f;", "/");
+        let value = unescape(&rest[value_start..value_end]);
         if name != "csrf_token" {
             found.push((name, value));
         }
@@ -586,5 +598,337 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
             .await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
         assert!(again.html.contains("This cannot be done now"));
+    });
+}
+
+fn proto_date(days: i64) -> Option<cspr_proto::google::r#type::Date> {
+    use chrono::Datelike;
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    Some(cspr_proto::google::r#type::Date {
+        year: date.year(),
+        month: date.month() as i32,
+        day: date.day() as i32,
+    })
+}
+
+/// A review taken to PRE_PUBLICATION through the API (its one agency report waived, the
+/// overview report submitted and approved): the id.
+async fn review_at_pre_publication(site: &Site) -> String {
+    use cspr_platform::testing::authed;
+    use cspr_proto::registry::v1 as registry;
+    use cspr_proto::submissions::v1 as submissions;
+    // Development tokens are all of the subject "someone": the reviewer is appointed as it.
+    let admin = common::dev_token(&["partnership_admin"], None);
+    let chair = common::dev_token(&["panel_chair"], None);
+    let reviewer = common::dev_token(&["reviewer"], None);
+    let mut client =
+        registry::review_registry_client::ReviewRegistryClient::connect(site.grpc("registry"))
+            .await
+            .expect("registry");
+    let submissions_client =
+        submissions::agency_submissions_client::AgencySubmissionsClient::connect(
+            site.grpc("submissions"),
+        )
+        .await
+        .expect("submissions");
+    let id = client
+        .create_review(authed(
+            registry::CreateReviewRequest {
+                request_id: "publication-1".into(),
+                child_alias: "Child U".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: proto_date(-60),
+                became_aware_on: proto_date(-50),
+            },
+            &admin,
+        ))
+        .await
+        .expect("created")
+        .into_inner()
+        .id;
+    client
+        .record_notification_sent(authed(
+            registry::RecordNotificationSentRequest {
+                review_id: id.clone(),
+                sent_on: proto_date(-49),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("notified");
+    client
+        .record_decision(authed(
+            registry::RecordDecisionRequest {
+                review_id: id.clone(),
+                decision: registry::Decision::LocalCspr as i32,
+                decided_on: proto_date(-40),
+                rationale: String::new(),
+            },
+            &chair,
+        ))
+        .await
+        .expect("decided");
+    client
+        .appoint_panel_member(authed(
+            registry::AppointPanelMemberRequest {
+                review_id: id.clone(),
+                request_id: "chair".into(),
+                name: "Tess Holroyd".into(),
+                email: "tess@panel.southvale.example.org".into(),
+                organisation: "Southvale Police".into(),
+                role: registry::PanelRole::Chair as i32,
+                declares_no_involvement: true,
+                independence_statement: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("chair");
+    client
+        .appoint_reviewer(authed(
+            registry::AppointReviewerRequest {
+                review_id: id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla@reviewers.example.org".into(),
+                subject: "someone".into(),
+                appointed_on: proto_date(-39),
+            },
+            &admin,
+        ))
+        .await
+        .expect("reviewer");
+    client
+        .set_terms_of_reference(authed(
+            registry::SetTermsOfReferenceRequest {
+                review_id: id.clone(),
+                scope_start: proto_date(-400),
+                scope_end: proto_date(-60),
+                key_lines_of_enquiry: vec!["Information sharing".into()],
+                methodology: "Systems approach".into(),
+                agencies_in_scope: vec![registry::Agency {
+                    id: "police".into(),
+                    name: "Southvale Police".into(),
+                    contact_email: "lead@police.southvale.example.org".into(),
+                }],
+                report_due_date: proto_date(30),
+            },
+            &admin,
+        ))
+        .await
+        .expect("terms set");
+    for stage in [
+        registry::Stage::InformationGathering,
+        registry::Stage::Engagement,
+    ] {
+        client
+            .advance_stage(authed(
+                registry::AdvanceStageRequest {
+                    review_id: id.clone(),
+                    to_stage: stage as i32,
+                },
+                &admin,
+            ))
+            .await
+            .expect("advance");
+    }
+    // The report request comes over the bus; its waiver goes back the same way.
+    testing::eventually("the police report waived", Duration::from_secs(30), || {
+        let mut submissions_client = submissions_client.clone();
+        let (id, chair) = (id.clone(), chair.clone());
+        async move {
+            submissions_client
+                .waive_agency_report(authed(
+                    submissions::WaiveAgencyReportRequest {
+                        review_id: id,
+                        agency_id: "police".into(),
+                        reason: "No involvement".into(),
+                    },
+                    &chair,
+                ))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    testing::eventually("overview drafting", Duration::from_secs(30), || {
+        let mut client = client.clone();
+        let (id, admin) = (id.clone(), admin.clone());
+        async move {
+            client
+                .advance_stage(authed(
+                    registry::AdvanceStageRequest {
+                        review_id: id,
+                        to_stage: registry::Stage::OverviewDrafting as i32,
+                    },
+                    &admin,
+                ))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    client
+        .submit_overview_report(authed(
+            registry::SubmitOverviewReportRequest {
+                review_id: id.clone(),
+                request_id: "overview".into(),
+                findings: "Concerns were not shared.".into(),
+                recommendations: vec![registry::Recommendation {
+                    r#ref: "R1".into(),
+                    text: "Agree an information-sharing protocol.".into(),
+                }],
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("overview");
+    client
+        .approve_overview_report(authed(
+            registry::ApproveOverviewReportRequest {
+                review_id: id.clone(),
+                version: 1,
+            },
+            &chair,
+        ))
+        .await
+        .expect("approved");
+    id
+}
+
+#[test]
+fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
+    testing::init();
+    let runtime = runtime();
+    let site = Site::start(Isolated::new());
+    runtime.block_on(async {
+        let id = review_at_pre_publication(&site).await;
+        let review = format!("/reviews/{id}");
+        let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Pre publication"), "{page}");
+        for link in [
+            "Plan the publication date",
+            "Record the pre-publication notice",
+            "Record publication",
+        ] {
+            assert!(page.contains(link), "{link}: {page}");
+        }
+        assert!(!page.contains("Set the terms of reference"), "{page}");
+
+        // Too soon for the notice to be sent 7 working days before: the registry's reason.
+        let plan = format!("{review}/publication-plan");
+        let refused = admin
+            .post(&plan, &fields(&date_fields("planned_on", 2)))
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(
+            refused.html.contains("working days before publication"),
+            "{}",
+            refused.html
+        );
+        assert_eq!(
+            admin
+                .post(&plan, &fields(&date_fields("planned_on", 28)))
+                .await
+                .redirected(),
+            review
+        );
+        let form = admin.get(&plan).await.ok();
+        assert!(form.contains("Planned now for "), "{form}");
+
+        // Publication before the notice: refused at the check's confirmation.
+        let publication = format!("{review}/publication");
+        let mut published = vec![
+            ("published".to_string(), "yes".to_string()),
+            (
+                "location".to_string(),
+                "https://southvale.example/cspr/child-u".to_string(),
+            ),
+        ];
+        // Not in the future (the registry's rule): today.
+        published.extend(date_fields("published_on", 0));
+        let refused = admin
+            .post(&publication, &[("published", "yes".into())])
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#published_on\">Enter the date of publication")
+        );
+        assert!(
+            refused
+                .html
+                .contains("href=\"#location\">Enter where the report is published")
+        );
+        let check = admin.post(&publication, &fields(&published)).await.ok();
+        assert!(
+            check.contains("Check the publication before recording it"),
+            "{check}"
+        );
+        assert!(
+            check.contains("https:&#x2f;&#x2f;southvale.example&#x2f;cspr&#x2f;child-u"),
+            "{check}"
+        );
+        let confirm = format!("{publication}/confirm");
+        let refused = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(
+            refused
+                .html
+                .contains("The pre-publication notice to the national Panel"),
+            "{}",
+            refused.html
+        );
+
+        // The notice, then publication too soon after it, then on the planned day.
+        let notice = format!("{review}/pre-publication-notice");
+        let refused = admin.post(&notice, &[]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#sent_on\">Enter the date the notice was sent")
+        );
+        assert_eq!(
+            admin
+                .post(&notice, &fields(&date_fields("sent_on", 0)))
+                .await
+                .redirected(),
+            review
+        );
+        // Published today, the day of the notice: too soon after it.
+        let check = admin.post(&publication, &fields(&published)).await.ok();
+        let refused = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(
+            refused
+                .html
+                .contains("working days after the pre-publication notice"),
+            "{}",
+            refused.html
+        );
+        // The decision not to publish, with its justification: checked, then recorded.
+        let not_published = [
+            ("published", "no".to_string()),
+            (
+                "not_published_justification",
+                "Publishing would identify the child's siblings".to_string(),
+            ),
+        ];
+        let check = admin.post(&publication, &not_published).await.ok();
+        assert!(
+            hidden_fields(&check).contains(&(
+                "not_published_justification".into(),
+                "Publishing would identify the child's siblings".into()
+            )),
+            "{check}"
+        );
+        let done = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        assert_eq!(done.redirected(), review, "{}", done.html);
+        let page = admin.get(&review).await.ok();
+        assert!(page.contains("Published"), "{page}");
+        assert!(!page.contains("Record publication"), "{page}");
     });
 }
