@@ -288,6 +288,34 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         let form = admin.get(&panel).await.ok();
         assert_eq!(form.matches("Cara Chair").count(), 1, "{form}");
         assert!(form.contains("Southvale Health"));
+        // A second chair, and the chair again as a member: each refusal beside its field.
+        let second = [
+            ("request_id", request_id(&form)),
+            ("name", "Dan Deputy".to_string()),
+            ("email", "dan@southvale.example".to_string()),
+            ("organisation", "Southvale Police".to_string()),
+            ("role", "PANEL_ROLE_CHAIR".to_string()),
+            ("declares_no_involvement", "yes".to_string()),
+        ];
+        let refused = admin.post(&panel, &second).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused
+                .html
+                .contains("href=\"#role\">The panel already has a chair."),
+            "{}",
+            refused.html
+        );
+        let mut again = second.to_vec();
+        again[2].1 = "cara.chair@southvale.example".into();
+        again[4].1 = "PANEL_ROLE_MEMBER".into();
+        let refused = admin.post(&panel, &again).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused.html.contains("href=\"#email\">Cara.chair@southvale.example is already on the panel."),
+            "{}",
+            refused.html
+        );
 
         // The reviewer.
         let mut reviewer = vec![
@@ -448,12 +476,45 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
             ),
         ];
         incident.extend(date_fields("incident_date", -30));
-        incident.extend(date_fields("became_aware_on", -8));
+        incident.extend(date_fields("became_aware_on", -15));
         let review = admin
             .post("/reviews/new", &fields(&incident))
             .await
             .redirected()
             .to_string();
+        // Another, aware a week ago: its notification is due about today, so at risk.
+        let form = admin.get("/reviews/new").await.ok();
+        let mut recent = vec![
+            ("request_id".to_string(), request_id(&form)),
+            ("child_alias".to_string(), "Child R".to_string()),
+            (
+                "local_authority".to_string(),
+                "Southvale Council".to_string(),
+            ),
+        ];
+        recent.extend(date_fields("incident_date", -9));
+        recent.extend(date_fields("became_aware_on", -7));
+        admin
+            .post("/reviews/new", &fields(&recent))
+            .await
+            .redirected();
+        // The dashboard's filters are the registry's (ListReviewsRequest's own).
+        let overdue = admin.get("/?overdue=yes").await.ok();
+        assert!(overdue.contains("Child P"), "{overdue}");
+        assert!(!overdue.contains("Child R"), "{overdue}");
+        assert!(
+            overdue.contains(
+                "id=\"overdue\" name=\"overdue\" type=\"checkbox\" value=\"yes\" checked"
+            )
+        );
+        let at_risk = admin.get("/?at_risk=yes").await.ok();
+        assert!(at_risk.contains("Child R"), "{at_risk}");
+        assert!(!at_risk.contains("Child P"), "{at_risk}");
+        let both = admin.get("/?at_risk=yes&overdue=yes").await.ok();
+        assert!(
+            both.contains("No reviews with a deadline at risk and missed"),
+            "{both}"
+        );
 
         // A criminal investigation: recorded once (however often sent), drawn as a span.
         let processes = format!("{review}/parallel-processes");
@@ -533,7 +594,7 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
 
         // The decision: checked, then changed (the form comes back filled in), then a
         // decision against a review without its rationale is refused.
-        let mut sent = date_fields("sent_on", -7);
+        let mut sent = date_fields("sent_on", -14);
         sent.push(("national_panel_reference".into(), String::new()));
         admin
             .post(&format!("{review}/notification"), &fields(&sent))

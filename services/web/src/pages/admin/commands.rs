@@ -582,11 +582,17 @@ async fn panel_member(State(state): Shared, Path(id): Path<String>, posted: Post
                 .await;
             match result {
                 Ok(_) => return Ok(see_other(&review_path(&id))),
-                // The registry's independence rules (an involved practitioner, already on
-                // the panel, a second chair): beside the email, where they can be fixed.
-                Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                // The registry's panel rules, beside the field that can fix them: an
+                // involved practitioner or someone already on the panel (their email), a
+                // second chair (the role). Any other refusal (the review has ended) is its
+                // page.
+                Err(status)
+                    if status.code() == tonic::Code::FailedPrecondition
+                        && panel_field(status.message(), form.get("email")).is_some() =>
+                {
+                    let field = panel_field(status.message(), form.get("email")).unwrap_or("email");
                     form.errors
-                        .add("email", &crate::pages::sentence(status.message()));
+                        .add(field, &crate::pages::sentence(status.message()));
                 }
                 Err(status) => {
                     PageError::from(status).into_form_errors(&mut form.errors)?;
@@ -606,6 +612,17 @@ async fn panel_member(State(state): Shared, Path(id): Path<String>, posted: Post
     }
     .await;
     posted.finish(&state, outcome)
+}
+
+/// The field of the panel member form a refusal of the registry is about, if any.
+pub(crate) fn panel_field(message: &str, email: &str) -> Option<&'static str> {
+    if !email.is_empty() && message.to_lowercase().contains(&email.to_lowercase()) {
+        Some("email")
+    } else if message.contains("already has a chair") {
+        Some("role")
+    } else {
+        None
+    }
 }
 
 // ---- Reviewer ----------------------------------------------------------------------
@@ -1422,6 +1439,25 @@ mod tests {
             "key_lines_of_enquiry"
         );
         assert_eq!(terms_field("scope_end", &[]), "scope_end");
+    }
+
+    #[test]
+    fn a_panel_refusal_is_put_beside_the_field_that_fixes_it() {
+        assert_eq!(
+            panel_field("Ann@x.org is already on the panel", "ann@x.org"),
+            Some("email")
+        );
+        assert_eq!(
+            panel_field("the panel already has a chair", "b@x.org"),
+            Some("role")
+        );
+        assert_eq!(
+            panel_field(
+                "appointing a panel member is not possible at CLOSED",
+                "b@x.org"
+            ),
+            None
+        );
     }
 
     #[test]
