@@ -218,6 +218,8 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         let mut sent = date_fields("sent_on", -1);
         sent.push(("national_panel_reference".into(), "NP-2026-77".into()));
         assert_eq!(admin.post(&notification, &fields(&sent)).await.redirected(), review);
+        // Sent again (a resend): the notification recorded, not a refusal.
+        assert_eq!(admin.post(&notification, &fields(&sent)).await.redirected(), review);
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Rapid review"), "{page}");
         assert!(page.contains("Record the rapid review decision"), "{page}");
@@ -646,7 +648,8 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
         assert_eq!(confirmed.redirected(), review);
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Not proceeding"), "{page}");
-        // An ended review has no commands left, and the decision cannot be sent again.
+        // An ended review has no commands left. The same decision sent again (a double
+        // click) is the one recorded; a different one is refused with the reason.
         assert!(
             !page.contains("Move the review to its next stage"),
             "{page}"
@@ -657,8 +660,19 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
                 &fields(&hidden_fields(&check)),
             )
             .await;
-        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
-        assert!(again.html.contains("This cannot be done now"));
+        assert_eq!(again.redirected(), review, "{}", again.html);
+        let mut other = hidden_fields(&check);
+        other.retain(|(name, _)| name != "rationale");
+        other.push(("rationale".into(), "Another reason".into()));
+        let refused = admin
+            .post(&format!("{decision}/confirm"), &fields(&other))
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(
+            refused.html.contains("This cannot be done now"),
+            "{}",
+            refused.html
+        );
     });
 }
 
@@ -988,6 +1002,8 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         );
         let done = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
         assert_eq!(done.redirected(), review, "{}", done.html);
+        let again = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        assert_eq!(again.redirected(), review, "{}", again.html);
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Published"), "{page}");
         assert!(!page.contains("Record publication"), "{page}");

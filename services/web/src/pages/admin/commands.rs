@@ -282,8 +282,22 @@ async fn notification(State(state): Shared, Path(id): Path<String>, posted: Post
                     &posted.user,
                 )?)
                 .await;
-            if answered(result, &mut form)?.is_some() {
-                return Ok(see_other(&review_path(&id)));
+            match answered(result, &mut form) {
+                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
+                Ok(None) => {}
+                // Sent twice (a double click, a resend): the first one did it.
+                Err(PageError::Refused(reason)) => {
+                    let review = load(&state, &posted.user, &id).await?;
+                    if review
+                        .notification
+                        .as_ref()
+                        .is_some_and(|notification| notification.sent_on == sent_on)
+                    {
+                        return Ok(see_other(&review_path(&id)));
+                    }
+                    return Err(PageError::Refused(reason));
+                }
+                Err(other) => return Err(other),
             }
         }
         again(
@@ -461,19 +475,34 @@ async fn decision(State(state): Shared, Path(id): Path<String>, posted: Posted) 
         let checked = read_decision(&mut form);
         if let (Some((decision, decided_on, rationale)), false) = (checked, change) {
             let mut client = state.services.registry.clone();
+            let sent = registry::RapidReviewDecision {
+                decision: decision as i32,
+                decided_on: Some(decided_on),
+                rationale,
+            };
             let result = client
                 .record_decision(authed(
                     registry::RecordDecisionRequest {
                         review_id: id.clone(),
-                        decision: decision as i32,
-                        decided_on: Some(decided_on),
-                        rationale,
+                        decision: sent.decision,
+                        decided_on: sent.decided_on,
+                        rationale: sent.rationale.clone(),
                     },
                     &posted.user,
                 )?)
                 .await;
-            if answered(result, &mut form)?.is_some() {
-                return Ok(see_other(&review_path(&id)));
+            match answered(result, &mut form) {
+                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
+                Ok(None) => {}
+                // Sent twice: the first one recorded this very decision.
+                Err(PageError::Refused(reason)) => {
+                    let review = load(&state, &posted.user, &id).await?;
+                    if review.decision.as_ref() == Some(&sent) {
+                        return Ok(see_other(&review_path(&id)));
+                    }
+                    return Err(PageError::Refused(reason));
+                }
+                Err(other) => return Err(other),
             }
         }
         if change {
@@ -1302,6 +1331,20 @@ fn read_publication(form: &mut Form) -> Option<registry::RecordPublicationReques
     form.errors.is_empty().then_some(request)
 }
 
+/// Whether the publication recorded is the one `request` asks for (a resend of it).
+fn same_publication(
+    recorded: &registry::Publication,
+    request: &registry::RecordPublicationRequest,
+) -> bool {
+    recorded.outcome_recorded
+        && recorded.published == request.published
+        && if request.published {
+            recorded.published_on == request.published_on && recorded.location == request.location
+        } else {
+            recorded.not_published_justification == request.not_published_justification
+        }
+}
+
 async fn publication_check(
     State(state): Shared,
     Path(id): Path<String>,
@@ -1376,13 +1419,27 @@ async fn publication(State(state): Shared, Path(id): Path<String>, posted: Poste
                 .record_publication(authed(
                     registry::RecordPublicationRequest {
                         review_id: id.clone(),
-                        ..request
+                        ..request.clone()
                     },
                     &posted.user,
                 )?)
                 .await;
-            if answered(result, &mut form)?.is_some() {
-                return Ok(see_other(&review_path(&id)));
+            match answered(result, &mut form) {
+                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
+                Ok(None) => {}
+                // Sent twice: the first one recorded this very outcome.
+                Err(PageError::Refused(reason)) => {
+                    let review = load(&state, &posted.user, &id).await?;
+                    if review
+                        .publication
+                        .as_ref()
+                        .is_some_and(|recorded| same_publication(recorded, &request))
+                    {
+                        return Ok(see_other(&review_path(&id)));
+                    }
+                    return Err(PageError::Refused(reason));
+                }
+                Err(other) => return Err(other),
             }
         }
         if change {
