@@ -385,6 +385,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(page.contains("<title>Completion: due "), "{page}");
         assert!(page.contains("class=\"projected\""), "{page}");
         assert!(page.contains("class=\"today\""), "{page}");
+        assert!(!page.contains("style="), "no inline style (CSP): {page}");
         assert!(page.contains("Notification: due "), "{page}");
 
         // The audit trail lists every command, and the refused one.
@@ -436,6 +437,15 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(admin.get(&review).await.ok().contains("Information gathering"));
         let first = admin.get(&format!("{review}/audit")).await.ok();
         assert!(first.contains("rel=\"next\""), "{first}");
+
+        // An auditor reads the trail, and has none of the commands.
+        let mut auditor = Browser::signed_in(&site, "Alex Auditor", &["auditor"], None).await;
+        let page = auditor.get(&review).await.ok();
+        assert!(page.contains("Audit trail"), "{page}");
+        assert!(!page.contains("Appoint a panel member"), "{page}");
+        let trail = auditor.get(&format!("{review}/audit")).await.ok();
+        assert!(trail.contains(">CreateReview<"), "{trail}");
+        assert!(trail.contains("Ann Admin"), "{trail}");
 
         // A panel member sees the review but none of the business unit's commands.
         let mut member = Browser::signed_in(&site, "Pat Member", &["panel_member"], None).await;
