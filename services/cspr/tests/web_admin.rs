@@ -386,6 +386,15 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(page.contains("class=\"projected\""), "{page}");
         assert!(page.contains("class=\"today\""), "{page}");
         assert!(!page.contains("style="), "no inline style (CSP): {page}");
+        // What was recorded, in words.
+        for expected in [
+            "(reference NP-2026-77)",
+            "A local review will be held",
+            "Cara Chair, Southvale Health (chair)",
+            "Agencies: Southvale Police, Southvale Health Trust",
+        ] {
+            assert!(page.contains(expected), "{expected}: {page}");
+        }
         assert!(page.contains("Notification: due "), "{page}");
 
         // The audit trail lists every command, and the refused one.

@@ -144,6 +144,7 @@ pub(crate) async fn review(
                 projected_completion => views::date(timeline.projected_completion.as_ref()),
                 parallel_process_days => timeline.parallel_process_days,
                 commands => super::admin::commands(user, &review),
+                details => super::admin::details(&review),
             },
         )
     }

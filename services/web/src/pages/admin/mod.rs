@@ -259,6 +259,56 @@ pub(crate) fn commands(user: &crate::session::User, review: &registry::Review) -
         .collect()
 }
 
+/// What the business unit has recorded on a review, for its page: the notification, the
+/// decision, the panel and the terms of reference.
+pub(crate) fn details(review: &registry::Review) -> minijinja::Value {
+    use crate::views::{date, words};
+    let notification = review.notification.as_ref().map(|notification| {
+        context! {
+            sent_on => date(notification.sent_on.as_ref()),
+            reference => notification.national_panel_reference,
+        }
+    });
+    let decision = review.decision.as_ref().map(|decision| {
+        context! {
+            decision => match decision.decision() {
+                registry::Decision::LocalCspr => "A local review will be held",
+                registry::Decision::NoLocalCspr => "No local review",
+                registry::Decision::Unspecified => "",
+            },
+            decided_on => date(decision.decided_on.as_ref()),
+            rationale => decision.rationale,
+        }
+    });
+    let panel: Vec<minijinja::Value> = review
+        .panel
+        .iter()
+        .map(|member| {
+            context! {
+                name => member.name,
+                organisation => member.organisation,
+                role => words(member.role().as_str_name(), "PANEL_ROLE_"),
+            }
+        })
+        .collect();
+    let terms = review.terms_of_reference.as_ref().map(|terms| {
+        context! {
+            version => terms.version,
+            scope_start => date(terms.scope_start.as_ref()),
+            scope_end => date(terms.scope_end.as_ref()),
+            report_due_date => date(terms.report_due_date.as_ref()),
+            agencies => terms.agencies_in_scope.iter().map(|agency| agency.name.clone()).collect::<Vec<_>>().join(", "),
+        }
+    });
+    context! {
+        notification,
+        decision,
+        panel,
+        terms,
+        outstanding => review.outstanding_agency_reports.join(", "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
