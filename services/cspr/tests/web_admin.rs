@@ -470,6 +470,11 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
             .post(&advance, &[("to_stage", "STAGE_ENGAGEMENT".into())])
             .await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
+        // Nor is a check page shown to someone who could not confirm it.
+        let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
+        decided.extend(date_fields("decided_on", 0));
+        let denied = member.post(&format!("{review}/decision"), &fields(&decided)).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
 
         // The dashboard's filters are the registry's: nothing here is overdue.
         let overdue = admin.get("/?overdue=yes").await.ok();

@@ -160,12 +160,16 @@ fn answered<T>(
     }
 }
 
-/// The posted form, to check.
-fn posted_form(posted: &Posted) -> Form {
-    Form {
+/// The posted form, to check; refused before anything is checked when the user's roles may
+/// never use `method` (a check page is not shown to someone who could not confirm it).
+fn posted_form(posted: &Posted, method: &str) -> Result<Form, PageError> {
+    if !posted.user.may(REGISTRY, method) {
+        return Err(PageError::NoAccess);
+    }
+    Ok(Form {
         fields: posted.form.fields.clone(),
         errors: FormErrors::default(),
-    }
+    })
 }
 
 /// A GET of a command's form: refused before the review is read when the user's roles may
@@ -268,7 +272,7 @@ async fn notification_form(
 
 async fn notification(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordNotificationSent")?;
         let sent_on = form.date("sent_on", "the date the notification was sent", true);
         if form.errors.is_empty() {
             let mut client = state.services.registry.clone();
@@ -416,7 +420,7 @@ fn check_page(
 
 async fn decision_check(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordDecision")?;
         let checked = read_decision(&mut form);
         let review = load(&state, &posted.user, &id).await?;
         let Some((decision, decided_on, rationale)) = checked else {
@@ -470,7 +474,7 @@ async fn decision_check(State(state): Shared, Path(id): Path<String>, posted: Po
 
 async fn decision(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordDecision")?;
         let change = form.get("change") == "yes";
         let checked = read_decision(&mut form);
         if let (Some((decision, decided_on, rationale)), false) = (checked, change) {
@@ -572,7 +576,7 @@ async fn panel_member_form(
 
 async fn panel_member(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "AppointPanelMember")?;
         let request_id = request_id_of(&form);
         let name = form.required("name", "Enter the panel member's name");
         let email = form.required("email", "Enter the panel member's email address");
@@ -679,7 +683,7 @@ async fn reviewer_form(State(state): Shared, Path(id): Path<String>, signed: Sig
 
 async fn reviewer(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "AppointReviewer")?;
         let name = form.required("name", "Enter the reviewer's name");
         let email = form.required("email", "Enter the reviewer's email address");
         let subject = form.required("subject", "Enter the reviewer's sign-in identity");
@@ -822,7 +826,7 @@ pub(crate) fn terms_field(field: &str, rows: &[usize]) -> String {
 
 async fn terms(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "SetTermsOfReference")?;
         let scope_start = form.date("scope_start", "the start of the period under review", true);
         let scope_end = form.date("scope_end", "the end of the period under review", true);
         let lines: Vec<String> = form
@@ -943,7 +947,7 @@ async fn advance_form(State(state): Shared, Path(id): Path<String>, signed: Sign
 
 async fn advance(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "AdvanceStage")?;
         let to_stage = registry::Stage::from_str_name(form.get("to_stage"))
             .filter(|stage| *stage != registry::Stage::Unspecified);
         match to_stage {
@@ -1031,7 +1035,7 @@ async fn parallel_form(State(state): Shared, Path(id): Path<String>, signed: Sig
 
 async fn parallel(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordParallelProcess")?;
         let request_id = request_id_of(&form);
         let kind = registry::ParallelProcessKind::from_str_name(form.get("kind"))
             .filter(|kind| *kind != registry::ParallelProcessKind::Unspecified);
@@ -1113,7 +1117,7 @@ async fn end_parallel(
     posted: Posted,
 ) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "EndParallelProcess")?;
         let ended_on = form.date("ended_on", "the date it ended", true);
         if form.errors.is_empty() {
             let mut client = state.services.registry.clone();
@@ -1176,13 +1180,14 @@ async fn schedule_form(State(state): Shared, Path(id): Path<String>, signed: Sig
 async fn one_date<T>(
     state: &AppState,
     posted: &Posted,
+    method: &str,
     id: &str,
     name: &'static str,
     label: &str,
     template: &str,
     send: impl AsyncFnOnce(Date) -> Result<tonic::Response<T>, tonic::Status>,
 ) -> Result<Response, PageError> {
-    let mut form = posted_form(posted);
+    let mut form = posted_form(posted, method)?;
     if let Some(date) = form.date(name, label, true)
         && answered(send(date).await, &mut form)?.is_some()
     {
@@ -1214,6 +1219,7 @@ async fn schedule(State(state): Shared, Path(id): Path<String>, posted: Posted) 
         one_date(
             &state,
             &posted,
+            "SchedulePublication",
             &id,
             "planned_on",
             "the planned publication date",
@@ -1262,6 +1268,7 @@ async fn notice(State(state): Shared, Path(id): Path<String>, posted: Posted) ->
         one_date(
             &state,
             &posted,
+            "RecordPrePublicationNotice",
             &id,
             "sent_on",
             "the date the notice was sent",
@@ -1351,7 +1358,7 @@ async fn publication_check(
     posted: Posted,
 ) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordPublication")?;
         let checked = read_publication(&mut form);
         let review = load(&state, &posted.user, &id).await?;
         let Some(request) = checked else {
@@ -1410,7 +1417,7 @@ async fn publication_check(
 
 async fn publication(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
-        let mut form = posted_form(&posted);
+        let mut form = posted_form(&posted, "RecordPublication")?;
         let change = form.get("change") == "yes";
         let checked = read_publication(&mut form);
         if let (Some(request), false) = (checked, change) {
