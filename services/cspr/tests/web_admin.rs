@@ -357,6 +357,8 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         set[7].1 = "reports@health.example".to_string();
         let done = admin.post(&terms, &fields(&set)).await;
         assert_eq!(done.redirected(), review, "{}", done.html);
+        // Sent again: not a second version (which would ask the agencies again).
+        assert_eq!(admin.post(&terms, &fields(&set)).await.redirected(), review);
 
         // The report requests come over the bus: the tracker shows both, outstanding.
         let reports = format!("{review}/reports");
@@ -388,6 +390,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(!page.contains("style="), "no inline style (CSP): {page}");
         // What was recorded, in words.
         for expected in [
+            "Version 1:",
             "(reference NP-2026-77)",
             "A local review will be held",
             "Cara Chair, Southvale Health (chair)",

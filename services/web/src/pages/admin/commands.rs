@@ -824,6 +824,19 @@ pub(crate) fn terms_field(field: &str, rows: &[usize]) -> String {
     field.to_string()
 }
 
+/// Whether `terms` are what `request` sets (a resend of them).
+pub(crate) fn same_terms(
+    terms: &registry::TermsOfReference,
+    request: &registry::SetTermsOfReferenceRequest,
+) -> bool {
+    terms.scope_start == request.scope_start
+        && terms.scope_end == request.scope_end
+        && terms.key_lines_of_enquiry == request.key_lines_of_enquiry
+        && terms.methodology == request.methodology
+        && terms.agencies_in_scope == request.agencies_in_scope
+        && terms.report_due_date == request.report_due_date
+}
+
 async fn terms(State(state): Shared, Path(id): Path<String>, posted: Posted) -> Response {
     let outcome = async {
         let mut form = posted_form(&posted, "SetTermsOfReference")?;
@@ -853,20 +866,28 @@ async fn terms(State(state): Shared, Path(id): Path<String>, posted: Posted) -> 
         let report_due_date = form.date("report_due_date", "the date agency reports are due", true);
         if form.errors.is_empty() {
             let rows: Vec<usize> = agencies.iter().map(|(row, _)| *row).collect();
+            let request = registry::SetTermsOfReferenceRequest {
+                review_id: id.clone(),
+                scope_start,
+                scope_end,
+                key_lines_of_enquiry: lines,
+                methodology,
+                agencies_in_scope: agencies.into_iter().map(|(_, agency)| agency).collect(),
+                report_due_date,
+            };
+            // Every setting is a new version that asks the agencies again: the same terms
+            // sent twice (a double click, a resend) are not revised a second time.
+            let review = load(&state, &posted.user, &id).await?;
+            if review
+                .terms_of_reference
+                .as_ref()
+                .is_some_and(|terms| same_terms(terms, &request))
+            {
+                return Ok(see_other(&review_path(&id)));
+            }
             let mut client = state.services.registry.clone();
             let result = client
-                .set_terms_of_reference(authed(
-                    registry::SetTermsOfReferenceRequest {
-                        review_id: id.clone(),
-                        scope_start,
-                        scope_end,
-                        key_lines_of_enquiry: lines,
-                        methodology,
-                        agencies_in_scope: agencies.into_iter().map(|(_, agency)| agency).collect(),
-                        report_due_date,
-                    },
-                    &posted.user,
-                )?)
+                .set_terms_of_reference(authed(request, &posted.user)?)
                 .await;
             match result {
                 Ok(_) => return Ok(see_other(&review_path(&id))),
