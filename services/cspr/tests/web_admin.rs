@@ -938,6 +938,7 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         );
         let form = admin.get(&plan).await.ok();
         assert!(form.contains("Planned now for "), "{form}");
+        assert!(admin.get(&review).await.ok().contains("Planned for "));
 
         // Publication before the notice: refused at the check's confirmation.
         let publication = format!("{review}/publication");
@@ -1031,8 +1032,16 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         assert_eq!(done.redirected(), review, "{}", done.html);
         let again = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
         assert_eq!(again.redirected(), review, "{}", again.html);
+        // Published (and then, as the action plan's service reacts, monitoring actions).
         let page = admin.get(&review).await.ok();
-        assert!(page.contains("Published"), "{page}");
+        assert!(
+            page.contains("Not published: Publishing would identify the child&#x27;s siblings"),
+            "{page}"
+        );
+        assert!(
+            page.contains(">Published<") || page.contains(">Action monitoring<"),
+            "{page}"
+        );
         assert!(!page.contains("Record publication"), "{page}");
     });
 }

@@ -300,11 +300,27 @@ pub(crate) fn details(review: &registry::Review) -> minijinja::Value {
             agencies => terms.agencies_in_scope.iter().map(|agency| agency.name.clone()).collect::<Vec<_>>().join(", "),
         }
     });
+    let publication = review.publication.as_ref().map(|publication| {
+        context! {
+            planned_on => date(publication.planned_on.as_ref()),
+            notice_sent_on => date(publication.notice_sent_on.as_ref()),
+            outcome => publication.outcome_recorded.then(|| if publication.published {
+                format!(
+                    "Published {} at {}",
+                    date(publication.published_on.as_ref()).unwrap_or_default(),
+                    publication.location
+                )
+            } else {
+                format!("Not published: {}", publication.not_published_justification)
+            }),
+        }
+    });
     context! {
         notification,
         decision,
         panel,
         terms,
+        publication,
         outstanding => review.outstanding_agency_reports.join(", "),
     }
 }
