@@ -1,6 +1,11 @@
 //! The business unit's pages of the web front end, over HTTP in front of a whole
 //! `cspr serve all`: recording a serious incident (the GOV.UK error summary, the date
-//! input's messages, one review however often the form is sent), and who is refused.
+//! input's messages, one review however often the form is sent); the command pages that
+//! walk a review through its process (the decision and publication through "check your
+//! answers", the panel's independence declaration, terms of reference with several agency
+//! rows, the registry's refusals beside their fields or as a 409 with its reason); the
+//! statutory timeline drawn as an SVG; the agency report requests arriving over the bus;
+//! the paged audit trail; the dashboard's filters; and who is refused (403).
 
 mod common;
 
