@@ -329,6 +329,71 @@ pub(crate) fn details(review: &registry::Review) -> minijinja::Value {
 mod tests {
     use super::*;
 
+    fn user(roles: &[&str]) -> crate::session::User {
+        let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
+        crate::session::User::new(
+            "Someone".into(),
+            "southvale".into(),
+            &roles,
+            None,
+            "token".into(),
+        )
+    }
+
+    fn links(roles: &[&str], stage: registry::Stage) -> Vec<String> {
+        let review = registry::Review {
+            id: "r1".into(),
+            stage: stage as i32,
+            ..Default::default()
+        };
+        commands(&user(roles), &review)
+            .into_iter()
+            .map(|link| link.href)
+            .collect()
+    }
+
+    #[test]
+    fn the_review_page_offers_the_commands_of_its_stage_that_the_roles_may_use() {
+        let admin = links(&["partnership_admin"], registry::Stage::Notified);
+        assert!(
+            admin.contains(&"/reviews/r1/notification".to_string()),
+            "{admin:?}"
+        );
+        assert!(!admin.contains(&"/reviews/r1/decision".to_string()));
+        assert!(admin.contains(&"/reviews/r1/audit".to_string()));
+        let scoping = links(&["partnership_admin"], registry::Stage::Scoping);
+        for path in [
+            "panel-member",
+            "reviewer",
+            "terms-of-reference",
+            "advance",
+            "reports",
+        ] {
+            assert!(
+                scoping.contains(&format!("/reviews/r1/{path}")),
+                "{path}: {scoping:?}"
+            );
+        }
+        assert!(!scoping.contains(&"/reviews/r1/publication".to_string()));
+        // A chair records the decision and sets terms, but appoints nobody.
+        let chair = links(&["panel_chair"], registry::Stage::RapidReview);
+        assert_eq!(chair, vec!["/reviews/r1/decision".to_string()]);
+        // A panel member has nothing to do here but read the reports.
+        let member = links(&["panel_member"], registry::Stage::InformationGathering);
+        assert_eq!(member, vec!["/reviews/r1/reports".to_string()]);
+        let auditor = links(&["auditor"], registry::Stage::Closed);
+        assert!(
+            auditor.contains(&"/reviews/r1/audit".to_string()),
+            "{auditor:?}"
+        );
+        // An ended review: nothing to command.
+        let ended = links(&["partnership_admin"], registry::Stage::NotProceeding);
+        assert!(
+            !ended.iter().any(|href| href.ends_with("/advance")),
+            "{ended:?}"
+        );
+    }
+
     #[test]
     fn a_form_keeps_its_request_id_and_a_bad_one_is_replaced() {
         let kept = request_id();
