@@ -37,6 +37,15 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
         let plan = format!("/reviews/{id}/actions");
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
 
+        // The review's page leads to its plan (and to what else the role may see).
+        let review = admin.get(&format!("/reviews/{id}")).await.ok();
+        for link in [
+            "Action plan</a>",
+            "Audit trail</a>",
+            "Combined chronology</a>",
+        ] {
+            assert!(review.contains(link), "{link}: {review}");
+        }
         let empty = admin.get(&plan).await.ok();
         assert!(empty.contains("Action plan"), "{empty}");
         assert!(empty.contains("No actions"), "{empty}");
@@ -227,6 +236,12 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
 
         // A panel member reads the plan but may not add to it.
         let mut member = Browser::signed_in(&site, "Mo Member", &["panel_member"], None).await;
+        let review = member.get(&format!("/reviews/{id}")).await.ok();
+        assert!(review.contains("Action plan</a>"), "{review}");
+        assert!(
+            !review.contains("Audit trail</a>"),
+            "not the panel's: {review}"
+        );
         assert!(
             member
                 .get(&plan)

@@ -12,6 +12,7 @@ mod forms;
 mod oidc;
 mod pages;
 mod session;
+mod timeline;
 mod views;
 
 use std::net::SocketAddr;

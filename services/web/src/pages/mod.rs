@@ -47,6 +47,8 @@ pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     actions::TEMPLATES,
     admin::TEMPLATES,
     family::TEMPLATES,
+    admin::commands::TEMPLATES,
+    admin::records::TEMPLATES,
     operations::TEMPLATES,
     reviewer::TEMPLATES,
     reviews::TEMPLATES,

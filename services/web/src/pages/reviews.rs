@@ -2,14 +2,16 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
+use cspr_platform::access::rules::{ACTIONS, FAMILY, PRACTITIONERS, REGISTRY, SUBMISSIONS};
 use cspr_proto::registry::v1 as registry;
 use minijinja::context;
+use serde::Serialize;
 
 use super::{PageError, Shared, SignedIn, authed, render};
-use crate::AppState;
 use crate::forms::{field, form_fields};
 use crate::session::{Session, User};
 use crate::views::{self, ReviewView};
+use crate::{AppState, timeline};
 
 /// Reviews on one dashboard page.
 pub(crate) const PAGE_SIZE: i32 = 20;
@@ -54,6 +56,9 @@ async fn dashboard_page(
     let stage_name = field(&query, "stage");
     let stage = registry::Stage::from_str_name(stage_name);
     let page_token = field(&query, "page_token");
+    // The registry's own filters (ListReviewsRequest): every page of them, not this one.
+    let at_risk = field(&query, "at_risk") == "yes";
+    let overdue = field(&query, "overdue") == "yes";
     let mut client = state.services.registry.clone();
     let response = client
         .list_reviews(authed(
@@ -61,7 +66,8 @@ async fn dashboard_page(
                 stage: stage.map(|stage| stage as i32).unwrap_or_default(),
                 page_size: PAGE_SIZE,
                 page_token: page_token.to_string(),
-                ..Default::default()
+                at_risk_only: at_risk,
+                overdue_only: overdue,
             },
             user,
         )?)
@@ -72,6 +78,12 @@ async fn dashboard_page(
         let mut url = form_urlencoded::Serializer::new(String::new());
         if !stage_value.is_empty() {
             url.append_pair("stage", stage_value);
+        }
+        if at_risk {
+            url.append_pair("at_risk", "yes");
+        }
+        if overdue {
+            url.append_pair("overdue", "yes");
         }
         if !token.is_empty() {
             url.append_pair("page_token", token);
@@ -89,10 +101,68 @@ async fn dashboard_page(
             reviews,
             stages => views::stages(),
             stage => stage_value,
+            at_risk,
+            overdue,
+            filtered => stage.is_some() || at_risk || overdue,
             next_page,
             first_page,
         },
     )
+}
+
+/// The pages of a review other than its own, each for the users whose roles could reach
+/// what it shows: (path under the review, label, service, method the page needs).
+const REVIEW_PAGES: &[(&str, &str, &str, &str)] = &[
+    (
+        "workspace",
+        "Reviewer's workspace",
+        SUBMISSIONS,
+        "ListReportRequests",
+    ),
+    (
+        "reports",
+        "Agency report requests",
+        SUBMISSIONS,
+        "ListReportRequests",
+    ),
+    (
+        "chronology",
+        "Combined chronology",
+        SUBMISSIONS,
+        "StreamCombinedChronology",
+    ),
+    (
+        "practitioners",
+        "Practitioners",
+        PRACTITIONERS,
+        "ListPractitioners",
+    ),
+    ("family", "Family", FAMILY, "ListFamilyMembers"),
+    (
+        "overview",
+        "Overview report",
+        REGISTRY,
+        "SubmitOverviewReport",
+    ),
+    ("actions", "Action plan", ACTIONS, "ListActions"),
+    ("audit", "Audit trail", REGISTRY, "ListAuditRecords"),
+];
+
+#[derive(Debug, Serialize)]
+struct PageLink {
+    href: String,
+    label: &'static str,
+}
+
+fn review_pages(user: &User, review_id: &str) -> Vec<PageLink> {
+    REVIEW_PAGES
+        .iter()
+        .filter(|(_, _, service, method)| user.may(service, method))
+        .map(|(path, label, _, _)| PageLink {
+            href: format!("/reviews/{review_id}/{path}"),
+            label,
+        })
+        .collect()
 }
 
 pub(crate) async fn review(
@@ -103,15 +173,37 @@ pub(crate) async fn review(
     let SignedIn { session, user } = &signed;
     let outcome = async {
         let mut client = state.services.registry.clone();
-        let review = client
-            .get_review(authed(registry::GetReviewRequest { review_id: id }, user)?)
-            .await?
-            .into_inner();
+        let mut timelines = state.services.registry.clone();
+        let (review, timeline) = tokio::join!(
+            client.get_review(authed(
+                registry::GetReviewRequest {
+                    review_id: id.clone()
+                },
+                user
+            )?),
+            timelines.get_timeline(authed(
+                registry::GetTimelineRequest {
+                    review_id: id.clone()
+                },
+                user
+            )?),
+        );
+        let review = review?.into_inner();
+        let timeline = timeline?.into_inner();
+        let picture = timeline::svg(&timeline, timeline::today());
         render(
             &state,
             "review.html",
             session,
-            context! { review => ReviewView::from(&review) },
+            context! {
+                review => ReviewView::from(&review),
+                timeline => minijinja::Value::from_safe_string(picture),
+                projected_completion => views::date(timeline.projected_completion.as_ref()),
+                parallel_process_days => timeline.parallel_process_days,
+                commands => super::admin::commands(user, &review),
+                pages => review_pages(user, &review.id),
+                details => super::admin::details(&review),
+            },
         )
     }
     .await;

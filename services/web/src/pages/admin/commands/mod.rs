@@ -1,0 +1,306 @@
+//! The commands that move a review through its statutory process, one form page each: a
+//! GET shows the form (refused at once to a role that may not use it), a POST checks what
+//! was typed, sends the command and goes back to the review; a refusal naming fields is
+//! shown beside them, any other (the review is not at that stage, a guard does not hold) as
+//! the 409 page with the registry's reason. The two that cannot be undone (the rapid
+//! review's decision, publication) ask the user to check their answers first.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use cspr_platform::access::rules::REGISTRY;
+use cspr_proto::google::r#type::Date;
+use cspr_proto::registry::v1 as registry;
+use minijinja::{Value, context};
+use serde::Serialize;
+
+use super::{request_id_of, review_path};
+use crate::AppState;
+use crate::forms::{DateParts, Form, FormErrors};
+use crate::pages::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use crate::session::{Session, User};
+use crate::views::{self, ReviewView, words};
+
+mod progress;
+mod publication;
+mod rapid_review;
+mod scoping;
+
+use progress::*;
+use publication::*;
+use rapid_review::*;
+use scoping::*;
+
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/reviews/{id}/notification",
+            get(notification_form).post(notification),
+        )
+        .route(
+            "/reviews/{id}/decision",
+            get(decision_form).post(decision_check),
+        )
+        .route("/reviews/{id}/decision/confirm", post(decision))
+        .route(
+            "/reviews/{id}/panel-member",
+            get(panel_member_form).post(panel_member),
+        )
+        .route("/reviews/{id}/reviewer", get(reviewer_form).post(reviewer))
+        .route(
+            "/reviews/{id}/terms-of-reference",
+            get(terms_form).post(terms),
+        )
+        .route("/reviews/{id}/advance", get(advance_form).post(advance))
+        .route(
+            "/reviews/{id}/parallel-processes",
+            get(parallel_form).post(parallel),
+        )
+        .route(
+            "/reviews/{id}/parallel-processes/{process}/end",
+            get(end_parallel_form).post(end_parallel),
+        )
+        .route(
+            "/reviews/{id}/publication-plan",
+            get(schedule_form).post(schedule),
+        )
+        .route(
+            "/reviews/{id}/pre-publication-notice",
+            get(notice_form).post(notice),
+        )
+        .route(
+            "/reviews/{id}/publication",
+            get(publication_form).post(publication_check),
+        )
+        .route("/reviews/{id}/publication/confirm", post(publication))
+}
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$((concat!("admin/", $name), include_str!(concat!("../../../../templates/admin/", $name)))),*]
+    };
+}
+
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "notification.html",
+    "decision.html",
+    "check.html",
+    "panel_member.html",
+    "reviewer.html",
+    "terms_of_reference.html",
+    "advance.html",
+    "parallel_processes.html",
+    "end_parallel_process.html",
+    "publication_plan.html",
+    "pre_publication_notice.html",
+    "publication.html",
+];
+
+/// How many agency rows the terms of reference form has (empty ones are ignored).
+pub(crate) const AGENCY_ROWS: usize = 6;
+
+/// The review, as the signed-in user may see it.
+async fn load(state: &AppState, user: &User, id: &str) -> Result<registry::Review, PageError> {
+    let mut client = state.services.registry.clone();
+    Ok(client
+        .get_review(authed(
+            registry::GetReviewRequest {
+                review_id: id.to_string(),
+            },
+            user,
+        )?)
+        .await?
+        .into_inner())
+}
+
+/// A value and its words, for radios and selects.
+#[derive(Debug, Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    hint: Option<&'static str>,
+}
+
+/// A command's form page: the review it is about, what was typed, its problems, the date
+/// inputs' parts and the idempotency key, with the page's own `extra`.
+fn page(
+    state: &AppState,
+    session: &Session,
+    template: &str,
+    review: &registry::Review,
+    form: &Form,
+    dates: &[&str],
+    extra: Value,
+) -> Result<Response, PageError> {
+    let date_parts: BTreeMap<&str, DateParts> = dates
+        .iter()
+        .map(|name| (*name, form.date_parts(name)))
+        .collect();
+    let rendered = render(
+        state,
+        template,
+        session,
+        context! {
+            review => ReviewView::from(review),
+            review_id => review.id,
+            form => form.values(),
+            errors => form.errors,
+            dates => date_parts,
+            request_id => request_id_of(form),
+            ..extra
+        },
+    )?;
+    Ok(with_status(rendered, !form.errors.is_empty()))
+}
+
+/// A command's answer: `Some` when done; `None` when the registry named fields (now in
+/// `form.errors`); any other refusal as its page.
+fn answered<T>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    form: &mut Form,
+) -> Result<Option<T>, PageError> {
+    match result {
+        Ok(response) => Ok(Some(response.into_inner())),
+        Err(status) => {
+            PageError::from(status).into_form_errors(&mut form.errors)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The posted form, to check; refused before anything is checked when the user's roles may
+/// never use `method` (a check page is not shown to someone who could not confirm it).
+fn posted_form(posted: &Posted, method: &str) -> Result<Form, PageError> {
+    if !posted.user.may(REGISTRY, method) {
+        return Err(PageError::NoAccess);
+    }
+    Ok(Form {
+        fields: posted.form.fields.clone(),
+        errors: FormErrors::default(),
+    })
+}
+
+/// A GET of a command's form: refused before the review is read when the user's roles may
+/// never use `method`.
+async fn form_get(
+    state: &AppState,
+    signed: &SignedIn,
+    id: &str,
+    method: &str,
+    template: &str,
+    dates: &[&str],
+    extra: impl Fn(&registry::Review, &mut Form) -> Value,
+) -> Result<Response, PageError> {
+    signed.may(REGISTRY, method)?;
+    let review = load(state, &signed.user, id).await?;
+    let mut form = Form::default();
+    let extra = extra(&review, &mut form);
+    page(
+        state,
+        &signed.session,
+        template,
+        &review,
+        &form,
+        dates,
+        extra,
+    )
+}
+
+/// The form of a POST shown again (with its problems) on the review.
+async fn again(
+    state: &AppState,
+    posted: &Posted,
+    id: &str,
+    template: &str,
+    form: &Form,
+    dates: &[&str],
+    extra: impl Fn(&registry::Review) -> Value,
+) -> Result<Response, PageError> {
+    let review = load(state, &posted.user, id).await?;
+    let extra = extra(&review);
+    page(
+        state,
+        &posted.session,
+        template,
+        &review,
+        form,
+        dates,
+        extra,
+    )
+}
+
+fn no_extra(_: &registry::Review) -> Value {
+    context! {}
+}
+
+fn date_value(date: Option<&Date>) -> DateParts {
+    date.map(|date| DateParts {
+        day: date.day.to_string(),
+        month: date.month.to_string(),
+        year: date.year.to_string(),
+    })
+    .unwrap_or_default()
+}
+
+/// Puts `date` into the form as its three parts (a form filled from the review).
+fn fill_date(form: &mut Form, name: &str, date: Option<&Date>) {
+    let parts = date_value(date);
+    for (part, value) in [
+        ("day", parts.day),
+        ("month", parts.month),
+        ("year", parts.year),
+    ] {
+        form.fields.push((format!("{name}-{part}"), value));
+    }
+}
+
+fn fill(form: &mut Form, name: &str, value: &str) {
+    form.fields.push((name.to_string(), value.to_string()));
+}
+
+/// The fields of a checked form, to send again from its check page.
+fn hidden(form: &Form) -> Vec<(String, String)> {
+    form.fields
+        .iter()
+        .filter(|(name, _)| name != "csrf_token" && name != "change")
+        .cloned()
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    key: &'static str,
+    value: String,
+}
+
+/// The "check your answers" page of a command that cannot be undone.
+#[allow(clippy::too_many_arguments)]
+fn check_page(
+    state: &AppState,
+    session: &Session,
+    review: &registry::Review,
+    form: &Form,
+    heading: &str,
+    rows: Vec<Row>,
+    action: &str,
+    warning: &str,
+    button: &str,
+) -> Result<Response, PageError> {
+    render(
+        state,
+        "admin/check.html",
+        session,
+        context! {
+            review => ReviewView::from(review),
+            review_id => review.id,
+            heading,
+            rows,
+            hidden => hidden(form),
+            action,
+            warning,
+            button,
+        },
+    )
+}

@@ -1,0 +1,252 @@
+//! The rapid review: the notification to the national Panel, and its decision (checked
+//! before it is sent).
+
+use super::*;
+
+// ---- Notification ------------------------------------------------------------------
+
+pub(super) async fn notification_form(
+    State(state): Shared,
+    Path(id): Path<String>,
+    signed: SignedIn,
+) -> Response {
+    let outcome = form_get(
+        &state,
+        &signed,
+        &id,
+        "RecordNotificationSent",
+        "admin/notification.html",
+        &["sent_on"],
+        |_, _| context! {},
+    )
+    .await;
+    signed.finish(&state, outcome)
+}
+
+pub(super) async fn notification(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut form = posted_form(&posted, "RecordNotificationSent")?;
+        let sent_on = form.date("sent_on", "the date the notification was sent", true);
+        if form.errors.is_empty() {
+            let mut client = state.services.registry.clone();
+            let result = client
+                .record_notification_sent(authed(
+                    registry::RecordNotificationSentRequest {
+                        review_id: id.clone(),
+                        sent_on,
+                        national_panel_reference: form.get("national_panel_reference").into(),
+                    },
+                    &posted.user,
+                )?)
+                .await;
+            match answered(result, &mut form) {
+                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
+                Ok(None) => {}
+                // Sent twice (a double click, a resend): the first one did it.
+                Err(PageError::Refused(reason)) => {
+                    let review = load(&state, &posted.user, &id).await?;
+                    if review
+                        .notification
+                        .as_ref()
+                        .is_some_and(|notification| notification.sent_on == sent_on)
+                    {
+                        return Ok(see_other(&review_path(&id)));
+                    }
+                    return Err(PageError::Refused(reason));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        again(
+            &state,
+            &posted,
+            &id,
+            "admin/notification.html",
+            &form,
+            &["sent_on"],
+            no_extra,
+        )
+        .await
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+// ---- Decision (check your answers) -------------------------------------------------
+
+pub(super) fn decisions() -> Vec<Choice> {
+    vec![
+        Choice {
+            value: registry::Decision::LocalCspr.as_str_name().into(),
+            label: "Hold a local child safeguarding practice review".into(),
+            hint: Some("The review moves to scoping and the six-month clock starts."),
+        },
+        Choice {
+            value: registry::Decision::NoLocalCspr.as_str_name().into(),
+            label: "Do not hold a local review".into(),
+            hint: Some("The review closes as not proceeding. Give the rationale."),
+        },
+    ]
+}
+
+pub(super) fn decision_extra(_: &registry::Review) -> Value {
+    context! { decisions => decisions() }
+}
+
+pub(super) async fn decision_form(
+    State(state): Shared,
+    Path(id): Path<String>,
+    signed: SignedIn,
+) -> Response {
+    let outcome = form_get(
+        &state,
+        &signed,
+        &id,
+        "RecordDecision",
+        "admin/decision.html",
+        &["decided_on"],
+        |review, _| decision_extra(review),
+    )
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// The decision as typed, checked: `None` when something is wrong (in `form.errors`).
+pub(super) fn read_decision(form: &mut Form) -> Option<(registry::Decision, Date, String)> {
+    let decision = registry::Decision::from_str_name(form.get("decision"))
+        .filter(|decision| *decision != registry::Decision::Unspecified);
+    if decision.is_none() {
+        form.errors
+            .add("decision", "Select whether a local review will be held");
+    }
+    let decided_on = form.date("decided_on", "the date of the decision", true);
+    let rationale = form.get("rationale").to_string();
+    if decision == Some(registry::Decision::NoLocalCspr) && rationale.is_empty() {
+        form.errors.add(
+            "rationale",
+            "Enter the rationale for not holding a local review",
+        );
+    }
+    Some((decision?, decided_on?, rationale)).filter(|_| form.errors.is_empty())
+}
+
+pub(super) async fn decision_check(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut form = posted_form(&posted, "RecordDecision")?;
+        let checked = read_decision(&mut form);
+        let review = load(&state, &posted.user, &id).await?;
+        let Some((decision, decided_on, rationale)) = checked else {
+            return page(
+                &state,
+                &posted.session,
+                "admin/decision.html",
+                &review,
+                &form,
+                &["decided_on"],
+                decision_extra(&review),
+            );
+        };
+        let label = decisions()
+            .into_iter()
+            .find(|choice| choice.value == decision.as_str_name())
+            .map(|choice| choice.label)
+            .unwrap_or_default();
+        check_page(
+            &state,
+            &posted.session,
+            &review,
+            &form,
+            "Check the rapid review decision before recording it",
+            vec![
+                Row {
+                    key: "Decision",
+                    value: label,
+                },
+                Row {
+                    key: "Date of the decision",
+                    value: views::date(Some(&decided_on)).unwrap_or_default(),
+                },
+                Row {
+                    key: "Rationale",
+                    value: if rationale.is_empty() {
+                        "None given".into()
+                    } else {
+                        rationale
+                    },
+                },
+            ],
+            &format!("/reviews/{id}/decision/confirm"),
+            "Once recorded, the decision cannot be changed: it moves the review on.",
+            "Record the decision",
+        )
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+pub(super) async fn decision(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut form = posted_form(&posted, "RecordDecision")?;
+        let change = form.get("change") == "yes";
+        let checked = read_decision(&mut form);
+        if let (Some((decision, decided_on, rationale)), false) = (checked, change) {
+            let mut client = state.services.registry.clone();
+            let sent = registry::RapidReviewDecision {
+                decision: decision as i32,
+                decided_on: Some(decided_on),
+                rationale,
+            };
+            let result = client
+                .record_decision(authed(
+                    registry::RecordDecisionRequest {
+                        review_id: id.clone(),
+                        decision: sent.decision,
+                        decided_on: sent.decided_on,
+                        rationale: sent.rationale.clone(),
+                    },
+                    &posted.user,
+                )?)
+                .await;
+            match answered(result, &mut form) {
+                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
+                Ok(None) => {}
+                // Sent twice: the first one recorded this very decision.
+                Err(PageError::Refused(reason)) => {
+                    let review = load(&state, &posted.user, &id).await?;
+                    if review.decision.as_ref() == Some(&sent) {
+                        return Ok(see_other(&review_path(&id)));
+                    }
+                    return Err(PageError::Refused(reason));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if change {
+            form.errors = FormErrors::default();
+        }
+        again(
+            &state,
+            &posted,
+            &id,
+            "admin/decision.html",
+            &form,
+            &["decided_on"],
+            decision_extra,
+        )
+        .await
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
