@@ -10,6 +10,7 @@ pub mod config;
 mod forms;
 mod pages;
 mod session;
+mod upload;
 mod views;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use axum::Router;
 use axum::routing::get;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
+use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
@@ -54,6 +56,9 @@ pub(crate) struct AppState {
 pub(crate) struct Services {
     pub(crate) registry: ReviewRegistryClient<Channel>,
     pub(crate) notifications: NotificationsClient<Channel>,
+    /// Agency reports: the agency's uploads (a whole report in one stream) and the panel's
+    /// decisions.
+    pub(crate) submissions: AgencySubmissionsClient<Channel>,
     /// Each service's standard gRPC health service, by name, for the operations page.
     pub(crate) health: Vec<(&'static str, HealthClient<Channel>)>,
 }
@@ -85,6 +90,9 @@ impl Services {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             notifications: NotificationsClient::new(channel(&urls.notifications)?)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            submissions: AgencySubmissionsClient::new(channel(&urls.submissions)?)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
         })
     }
 }

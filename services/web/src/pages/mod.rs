@@ -3,6 +3,7 @@
 //! user and the CSRF token, and the security headers of every response.
 
 mod admin;
+mod agency;
 mod operations;
 mod reviews;
 mod sign_in;
@@ -33,12 +34,14 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(sign_in::routes())
         .merge(reviews::routes())
         .merge(admin::routes())
+        .merge(agency::routes())
         .merge(operations::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     admin::TEMPLATES,
+    agency::TEMPLATES,
     operations::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,
