@@ -289,5 +289,125 @@ async fn panel_decides(
     member: &mut Browser,
     good: &str,
 ) {
-    let _ = (site, id, police, member, good);
+    let mut chair = Browser::signed_in(site, "Tess Chair", &["panel_chair"], None).await;
+    let reports = chair.get(&format!("/panel/reviews/{id}")).await.ok();
+    assert_contains(
+        &reports,
+        &[
+            "Southvale Police",
+            "Southvale Health Trust",
+            "Submitted",
+            "by Sam Lead",
+        ],
+    );
+    let report_path = format!("/panel/reviews/{id}/agencies/police");
+    let report = chair.get(&report_path).await.ok();
+    assert_contains(
+        &report,
+        &[
+            "Two contacts.",
+            "Officers attended twice.",
+            "Sam Lead, Safeguarding lead",
+            "Chronology (version 1)",
+            "10 January 2025",
+            "Alex Smith (Officer)",
+            "Visited, concerns noted",
+            "1 May 2025",
+            "Called the school",
+            "Accept the report",
+            "Return the report",
+        ],
+    );
+
+    // Returning needs what is missing.
+    let refused = chair
+        .post(
+            &format!("{report_path}/return"),
+            &[("version", "1".into()), ("missing", " ".into())],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert_contains(
+        &refused.html,
+        &["href=\"#missing\">Enter what is missing or must change"],
+    );
+    let returned = chair
+        .post(
+            &format!("{report_path}/return"),
+            &[
+                ("version", "1".into()),
+                ("missing", "Add the March visits.".into()),
+            ],
+        )
+        .await;
+    assert_eq!(returned.redirected(), report_path);
+    // It is no longer awaiting the panel: accepting now is refused, in words.
+    let late = chair
+        .post(&format!("{report_path}/accept"), &[("version", "1".into())])
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.html);
+    assert_contains(
+        &late.html,
+        &["This cannot be done now", "not awaiting the panel"],
+    );
+
+    // The agency sees why, and sends a new version.
+    let list = police.get("/agency").await.ok();
+    assert_contains(
+        &list,
+        &["Returned", "The panel said: Add the March visits."],
+    );
+    let path = format!("/agency/reviews/{id}");
+    let page = police.get(&path).await.ok();
+    assert_contains(
+        &page,
+        &[
+            "The panel returned version 1: Add the March visits.",
+            "Send a new version",
+            "name=\"based_on\" value=\"1\"",
+        ],
+    );
+    let more = format!("{good}2025-03-02,14:00,Home visit,Alex Smith,Officer,March visit,\n");
+    let sent = police
+        .post_multipart(&path, upload(1, "Three contacts.", &more))
+        .await;
+    assert_eq!(sent.redirected(), path);
+    let stored = police_report(site, id).await.expect("stored");
+    assert_eq!((stored.version, stored.entry_count), (2, 3));
+
+    // A panel member reads it but gets no decision forms, and a post is refused.
+    let read = member.get(&report_path).await.ok();
+    assert_contains(
+        &read,
+        &["Three contacts.", "Chronology (version 2)", "March visit"],
+    );
+    assert!(!read.contains("/accept"), "{read}");
+    assert!(!read.contains("Waive the report"), "{read}");
+    let forbidden = member
+        .post(&format!("{report_path}/accept"), &[("version", "2".into())])
+        .await;
+    assert_eq!(
+        forbidden.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        forbidden.html
+    );
+    assert_eq!(
+        police_report(site, id).await.expect("stored").status,
+        submissions::ReportStatus::Submitted as i32
+    );
+
+    // The chair accepts version 2.
+    let accepted = chair
+        .post(&format!("{report_path}/accept"), &[("version", "2".into())])
+        .await;
+    assert_eq!(accepted.redirected(), report_path);
+    assert_eq!(
+        police_report(site, id).await.expect("stored").status,
+        submissions::ReportStatus::Accepted as i32
+    );
+    let after = chair.get(&report_path).await.ok();
+    assert_contains(&after, &["Accepted"]);
+    assert!(!after.contains("Accept the report"), "{after}");
+    assert_contains(&police.get("/agency").await.ok(), &["Accepted"]);
 }

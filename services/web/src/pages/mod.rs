@@ -5,6 +5,7 @@
 mod admin;
 mod agency;
 mod operations;
+mod panel;
 mod reviews;
 mod sign_in;
 
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(admin::routes())
         .merge(agency::routes())
         .merge(operations::routes())
+        .merge(panel::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
@@ -43,6 +45,7 @@ pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     admin::TEMPLATES,
     agency::TEMPLATES,
     operations::TEMPLATES,
+    panel::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,
 ];
