@@ -411,3 +411,218 @@ async fn panel_decides(
     assert!(!after.contains("Accept the report"), "{after}");
     assert_contains(&police.get("/agency").await.ok(), &["Accepted"]);
 }
+
+/// The reviewer's overview report submitted twice, on a review walked to panel approval
+/// (both agency reports waived).
+async fn review_with_two_overview_versions(site: &Site) -> String {
+    let id = review_with_terms(site).await;
+    let admin = dev_token(&["partnership_admin"], None);
+    let chair = dev_token(&["panel_chair"], None);
+    let reviewer = dev_token(&["reviewer"], None);
+    let mut registry_client = ReviewRegistryClient::connect(site.grpc("registry"))
+        .await
+        .expect("registry");
+    registry_client
+        .appoint_panel_member(authed(
+            registry::AppointPanelMemberRequest {
+                review_id: id.clone(),
+                request_id: "chair".into(),
+                name: "Tess Holroyd".into(),
+                email: "tess@panel.southvale.example.org".into(),
+                organisation: "Southvale Police".into(),
+                role: registry::PanelRole::Chair as i32,
+                declares_no_involvement: true,
+                independence_statement: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("chair");
+    registry_client
+        .appoint_reviewer(authed(
+            registry::AppointReviewerRequest {
+                review_id: id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla@reviewers.example.org".into(),
+                // The development tokens' subject.
+                subject: "someone".into(),
+                appointed_on: day(2026, 3, 26),
+            },
+            &admin,
+        ))
+        .await
+        .expect("reviewer");
+    for stage in [
+        registry::Stage::InformationGathering,
+        registry::Stage::Engagement,
+    ] {
+        registry_client
+            .advance_stage(authed(
+                registry::AdvanceStageRequest {
+                    review_id: id.clone(),
+                    to_stage: stage as i32,
+                },
+                &admin,
+            ))
+            .await
+            .expect("advance");
+    }
+    for agency in ["police", "health"] {
+        testing::eventually("the report request, waived", testing::DEADLINE, || {
+            let (url, chair, id) = (site.grpc("submissions"), chair.clone(), id.clone());
+            async move {
+                let mut client = AgencySubmissionsClient::connect(url).await.ok()?;
+                client
+                    .waive_agency_report(authed(
+                        submissions::WaiveAgencyReportRequest {
+                            review_id: id,
+                            agency_id: agency.into(),
+                            reason: "No involvement".into(),
+                        },
+                        &chair,
+                    ))
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+    // The registry learns of the waivers over the bus.
+    testing::eventually("overview drafting", testing::DEADLINE, || {
+        let mut client = registry_client.clone();
+        let (admin, id) = (admin.clone(), id.clone());
+        async move {
+            client
+                .advance_stage(authed(
+                    registry::AdvanceStageRequest {
+                        review_id: id,
+                        to_stage: registry::Stage::OverviewDrafting as i32,
+                    },
+                    &admin,
+                ))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    for (key, findings, second) in [
+        (
+            "overview-1",
+            "Concerns about neglect were not shared.",
+            "Audit the neglect toolkit.",
+        ),
+        (
+            "overview-2",
+            "Concerns about neglect were not shared with the school <quickly>.",
+            "Train staff on the neglect toolkit.",
+        ),
+    ] {
+        registry_client
+            .submit_overview_report(authed(
+                registry::SubmitOverviewReportRequest {
+                    review_id: id.clone(),
+                    request_id: key.into(),
+                    findings: findings.into(),
+                    recommendations: vec![
+                        registry::Recommendation {
+                            r#ref: "R1".into(),
+                            text: "Agree an information-sharing protocol.".into(),
+                        },
+                        registry::Recommendation {
+                            r#ref: "R2".into(),
+                            text: second.into(),
+                        },
+                    ],
+                },
+                &reviewer,
+            ))
+            .await
+            .expect("overview");
+    }
+    id
+}
+
+#[test]
+fn the_chair_approves_the_overview_report_seeing_what_changed() {
+    testing::init();
+    let runtime = runtime();
+    let site = Site::start(Isolated::new());
+    runtime.block_on(async {
+        let id = review_with_two_overview_versions(&site).await;
+        let path = format!("/panel/reviews/{id}/overview");
+        let mut chair = Browser::signed_in(&site, "Tess Chair", &["panel_chair"], None).await;
+        let page = chair.get(&path).await.ok();
+        assert_contains(
+            &page,
+            &[
+                "Overview report, version 2",
+                "What changed since version 1",
+                // Escaped, inside the insertion.
+                "&lt;quickly&gt;",
+                "<ins>",
+                "<del>",
+                "<del>R2: Audit the neglect toolkit.</del>",
+                "<ins>R2: Train staff on the neglect toolkit.</ins>",
+                "R1: Agree an information-sharing protocol.",
+                "/overview/check?version=2",
+            ],
+        );
+        assert!(!page.contains("<quickly>"), "{page}");
+
+        // A panel member sees the comparison but may not approve.
+        let mut member = Browser::signed_in(&site, "Pat Member", &["panel_member"], None).await;
+        let read = member.get(&path).await.ok();
+        assert!(read.contains("What changed since version 1"), "{read}");
+        assert!(!read.contains("/overview/check"), "{read}");
+        assert_eq!(
+            member.get(&format!("{path}/check?version=2")).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let refused = member
+            .post(&format!("{path}/approve"), &[("version", "2".into())])
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+
+        // An old version is not the one to approve.
+        let stale = chair.get(&format!("{path}/check?version=1")).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.html);
+        assert_contains(&stale.html, &["Version 1 is not the latest version (2)"]);
+        let check = chair.get(&format!("{path}/check?version=2")).await.ok();
+        assert_contains(
+            &check,
+            &[
+                "Check before you approve the overview report",
+                "cannot be undone",
+                "name=\"version\" value=\"2\"",
+            ],
+        );
+        // The service refuses approving a version that is not the latest, in words.
+        let wrong = chair
+            .post(&format!("{path}/approve"), &[("version", "1".into())])
+            .await;
+        assert_eq!(wrong.status, StatusCode::CONFLICT, "{}", wrong.html);
+        let approved = chair
+            .post(&format!("{path}/approve"), &[("version", "2".into())])
+            .await;
+        assert_eq!(approved.redirected(), path);
+        let review = ReviewRegistryClient::connect(site.grpc("registry"))
+            .await
+            .expect("registry")
+            .get_review(authed(
+                registry::GetReviewRequest {
+                    review_id: id.clone(),
+                },
+                &dev_token(&["partnership_admin"], None),
+            ))
+            .await
+            .expect("review")
+            .into_inner();
+        assert_eq!(review.stage, registry::Stage::PrePublication as i32);
+        let report = review.overview_report.expect("report");
+        assert_eq!(report.version, 2);
+        assert!(report.approve_time.is_some());
+        let after = chair.get(&path).await.ok();
+        assert!(!after.contains("/overview/check"), "{after}");
+        assert!(!after.contains("Not yet"), "the approval is shown: {after}");
+    });
+}

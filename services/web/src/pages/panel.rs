@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use cspr_platform::access::rules::SUBMISSIONS;
+use cspr_platform::access::rules::{REGISTRY, SUBMISSIONS};
+use cspr_proto::registry::v1 as registry;
 use cspr_proto::submissions::v1 as submissions;
 use futures::StreamExt;
 use minijinja::context;
@@ -30,6 +31,12 @@ pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
             post(return_report),
         )
         .route("/panel/reviews/{id}/agencies/{agency}/waive", post(waive))
+        .route("/panel/reviews/{id}/overview", get(overview))
+        .route("/panel/reviews/{id}/overview/check", get(overview_check))
+        .route(
+            "/panel/reviews/{id}/overview/approve",
+            post(approve_overview),
+        )
 }
 
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[
@@ -40,6 +47,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     (
         "panel/report.html",
         include_str!("../../templates/panel/report.html"),
+    ),
+    (
+        "panel/overview.html",
+        include_str!("../../templates/panel/overview.html"),
+    ),
+    (
+        "panel/overview_check.html",
+        include_str!("../../templates/panel/overview_check.html"),
     ),
 ];
 
@@ -402,4 +417,267 @@ async fn waive(
 ) -> Response {
     let outcome = decide(&state, &posted, &id, &agency, "WaiveAgencyReport").await;
     posted.finish(&state, outcome)
+}
+
+/// A piece of a comparison: text both versions have, or only the old, or only the new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct DiffPart {
+    /// "same", "deleted" or "inserted".
+    pub(crate) kind: &'static str,
+    pub(crate) text: String,
+}
+
+/// What changed from `old` to `new`, word by word (`by_line`: line by line), as the parts
+/// the page shows in turn (deleted as <del>, inserted as <ins>, the text escaped).
+pub(crate) fn diff(old: &str, new: &str, by_line: bool) -> Vec<DiffPart> {
+    use similar::{ChangeTag, TextDiff};
+    let diff = if by_line {
+        TextDiff::from_lines(old, new)
+    } else {
+        TextDiff::from_words(old, new)
+    };
+    let mut parts: Vec<DiffPart> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let kind = match change.tag() {
+            ChangeTag::Equal => "same",
+            ChangeTag::Delete => "deleted",
+            ChangeTag::Insert => "inserted",
+        };
+        match parts.last_mut() {
+            // Word by word, a run of one kind is one part; line by line, each line is one.
+            Some(last) if last.kind == kind && !by_line => last.text.push_str(change.value()),
+            _ => parts.push(DiffPart {
+                kind,
+                text: change.value().to_string(),
+            }),
+        }
+    }
+    parts
+}
+
+/// The recommendations as the comparison reads them: one a line.
+fn recommendations_text(report: &registry::OverviewReport) -> String {
+    report
+        .recommendations
+        .iter()
+        .map(|recommendation| format!("{}: {}\n", recommendation.r#ref, recommendation.text))
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct OverviewView {
+    version: i32,
+    findings: String,
+    recommendations: Vec<(String, String)>,
+    submitted_at: Option<String>,
+    approved_at: Option<String>,
+}
+
+impl OverviewView {
+    fn of(report: &registry::OverviewReport) -> Self {
+        Self {
+            version: report.version,
+            findings: report.findings.clone(),
+            recommendations: report
+                .recommendations
+                .iter()
+                .map(|recommendation| (recommendation.r#ref.clone(), recommendation.text.clone()))
+                .collect(),
+            submitted_at: views::time(report.submit_time.as_ref()),
+            approved_at: views::time(report.approve_time.as_ref()),
+        }
+    }
+}
+
+/// The review and its latest overview report (else not found: nothing to approve yet).
+async fn latest_overview(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<(registry::Review, registry::OverviewReport), PageError> {
+    let mut client = state.services.registry.clone();
+    let review = client
+        .get_review(authed(
+            registry::GetReviewRequest {
+                review_id: id.to_string(),
+            },
+            user,
+        )?)
+        .await?
+        .into_inner();
+    let report = review.overview_report.clone().ok_or(PageError::NotFound)?;
+    Ok((review, report))
+}
+
+/// Whether the chair may approve `report` now: their roles, the stage, not yet approved.
+fn approvable(user: &User, review: &registry::Review, report: &registry::OverviewReport) -> bool {
+    user.may(REGISTRY, "ApproveOverviewReport")
+        && review.stage == registry::Stage::PanelApproval as i32
+        && report.approve_time.is_none()
+}
+
+/// GET /panel/reviews/{id}/overview: the latest version, with what changed since the one
+/// before.
+async fn overview(State(state): Shared, signed: SignedIn, Path(id): Path<String>) -> Response {
+    let outcome = async {
+        signed.may(REGISTRY, "GetOverviewReport")?;
+        let (review, report) = latest_overview(&state, &signed.user, &id).await?;
+        let previous = if report.version > 1 {
+            let mut client = state.services.registry.clone();
+            Some(
+                client
+                    .get_overview_report(authed(
+                        registry::GetOverviewReportRequest {
+                            review_id: id.clone(),
+                            version: report.version - 1,
+                        },
+                        &signed.user,
+                    )?)
+                    .await?
+                    .into_inner(),
+            )
+        } else {
+            None
+        };
+        let changes = previous.as_ref().map(|previous| {
+            context! {
+                version => previous.version,
+                findings => diff(&previous.findings, &report.findings, false),
+                recommendations => diff(
+                    &recommendations_text(previous),
+                    &recommendations_text(&report),
+                    true,
+                ),
+            }
+        });
+        render(
+            &state,
+            "panel/overview.html",
+            &signed.session,
+            context! {
+                review_id => id,
+                reference => review.reference,
+                stage => views::stage_words(review.stage),
+                report => OverviewView::of(&report),
+                changes,
+                may_approve => approvable(&signed.user, &review, &report),
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// The `version` of a query string, when it is a number.
+fn version_in(uri: &axum::http::Uri) -> Option<i32> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "version")
+        .and_then(|(_, value)| value.trim().parse().ok())
+}
+
+/// GET /panel/reviews/{id}/overview/check?version=N: check your answers before approving.
+async fn overview_check(
+    State(state): Shared,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let outcome = async {
+        signed.may(REGISTRY, "ApproveOverviewReport")?;
+        let (review, report) = latest_overview(&state, &signed.user, &id).await?;
+        let asked = version_in(&uri).unwrap_or(report.version);
+        if asked != report.version {
+            return Err(PageError::Refused(format!(
+                "version {asked} is not the latest version ({}): read the latest first",
+                report.version
+            )));
+        }
+        if !approvable(&signed.user, &review, &report) {
+            return Err(PageError::Refused(
+                "the overview report is not awaiting the panel's approval".into(),
+            ));
+        }
+        render(
+            &state,
+            "panel/overview_check.html",
+            &signed.session,
+            context! {
+                review_id => id,
+                reference => review.reference,
+                report => OverviewView::of(&report),
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// POST /panel/reviews/{id}/overview/approve: the chair approves the version they read.
+async fn approve_overview(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        if !posted.user.may(REGISTRY, "ApproveOverviewReport") {
+            return Err(PageError::NoAccess);
+        }
+        let mut client = state.services.registry.clone();
+        client
+            .approve_overview_report(authed(
+                registry::ApproveOverviewReportRequest {
+                    review_id: id.clone(),
+                    version: version_of(&posted.form),
+                },
+                &posted.user,
+            )?)
+            .await?;
+        Ok(see_other(&format!("/panel/reviews/{id}/overview")))
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_diff_marks_what_was_deleted_and_inserted() {
+        let parts = diff(
+            "Concerns were not shared.",
+            "Concerns were never shared <b>.",
+            false,
+        );
+        let kinds: Vec<(&str, &str)> = parts.iter().map(|p| (p.kind, p.text.as_str())).collect();
+        assert_eq!(kinds[0], ("same", "Concerns were "));
+        assert_eq!(kinds[1], ("deleted", "not"));
+        assert!(kinds.contains(&("inserted", "<b>.")), "{kinds:?}");
+        // Each side is the text it came from.
+        let side = |skip: &str| -> String {
+            parts
+                .iter()
+                .filter(|part| part.kind != skip)
+                .map(|part| part.text.as_str())
+                .collect()
+        };
+        assert_eq!(side("inserted"), "Concerns were not shared.");
+        assert_eq!(side("deleted"), "Concerns were never shared <b>.");
+        let lines = diff("R1: a\nR2: b\n", "R1: a\nR2: c\n", true);
+        assert_eq!(
+            lines[0],
+            DiffPart {
+                kind: "same",
+                text: "R1: a\n".into()
+            }
+        );
+        assert_eq!(lines[1].kind, "deleted");
+        assert_eq!(
+            lines[2],
+            DiffPart {
+                kind: "inserted",
+                text: "R2: c\n".into()
+            }
+        );
+    }
 }
