@@ -71,6 +71,8 @@ pub(crate) struct RequestView {
     pub(crate) waived: bool,
     /// Whether the agency may submit (a new version) now.
     pub(crate) open: bool,
+    /// Past its due date with nothing awaiting the panel (requested or returned).
+    pub(crate) overdue: bool,
 }
 
 /// A report status in words with its GOV.UK tag colour.
@@ -92,6 +94,9 @@ impl RequestView {
         use submissions::ReportStatus as S;
         let (status, tag) = status_view(request.status);
         let kind = S::try_from(request.status).unwrap_or(S::Unspecified);
+        let today = chrono::Utc::now().date_naive();
+        let overdue = matches!(kind, S::Requested | S::Returned)
+            && date_from_proto(request.due_date.as_ref()).is_ok_and(|due| due < today);
         Self {
             review_id: request.review_id.clone(),
             review_reference: request.review_reference.clone(),
@@ -108,6 +113,7 @@ impl RequestView {
             returned: kind == S::Returned,
             waived: kind == S::Waived,
             open: matches!(kind, S::Requested | S::Submitted | S::Returned),
+            overdue,
         }
     }
 }
@@ -479,5 +485,36 @@ mod tests {
             ["Row 4, column date: outside the scope", "Required."]
         );
         assert_eq!(errors.list[1].field, "summary");
+    }
+
+    #[test]
+    fn a_request_past_its_due_date_is_overdue_until_sent() {
+        use cspr_proto::google::r#type::Date;
+        let mut request = submissions::ReportRequest {
+            status: submissions::ReportStatus::Requested as i32,
+            due_date: Some(Date {
+                year: 2020,
+                month: 1,
+                day: 31,
+            }),
+            ..Default::default()
+        };
+        let view = RequestView::of(&request);
+        assert!(view.overdue && view.open);
+        assert_eq!(
+            (view.status.as_str(), view.tag),
+            ("Requested", "govuk-tag--blue")
+        );
+        assert_eq!(view.due_date.as_deref(), Some("31 January 2020"));
+        request.status = submissions::ReportStatus::Submitted as i32;
+        assert!(!RequestView::of(&request).overdue);
+        request.status = submissions::ReportStatus::Returned as i32;
+        assert!(RequestView::of(&request).returned && RequestView::of(&request).overdue);
+        request.due_date = Some(Date {
+            year: 2999,
+            month: 1,
+            day: 1,
+        });
+        assert!(!RequestView::of(&request).overdue);
     }
 }
