@@ -231,6 +231,16 @@ fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
             ],
         );
         assert!(police_report(&site, &id).await.is_none(), "nothing stored");
+        // An upload whose CSRF token is not the session's (the form's comes first) is refused.
+        let forged = police
+            .post_multipart(
+                &path,
+                reqwest::multipart::Form::new()
+                    .text("csrf_token", "forged")
+                    .text("based_on", "0"),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.html);
 
         // The corrected file is stored; the same upload again is not a second version.
         let good = format!(
@@ -410,6 +420,38 @@ async fn panel_decides(
     assert_contains(&after, &["Accepted"]);
     assert!(!after.contains("Accept the report"), "{after}");
     assert_contains(&police.get("/agency").await.ok(), &["Accepted"]);
+
+    // The health trust sent nothing: the chair waives it, with the reason, required.
+    let health_path = format!("/panel/reviews/{id}/agencies/health");
+    let health = chair.get(&health_path).await.ok();
+    assert_contains(&health, &["Nothing has been sent yet", "Waive the report"]);
+    assert!(!health.contains("Accept the report"), "{health}");
+    let refused = chair
+        .post(
+            &format!("{health_path}/waive"),
+            &[("reason", String::new())],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert_contains(
+        &refused.html,
+        &["href=\"#reason\">Enter why the report is not needed"],
+    );
+    let waived = chair
+        .post(
+            &format!("{health_path}/waive"),
+            &[("reason", "No contact with the family.".into())],
+        )
+        .await;
+    assert_eq!(waived.redirected(), health_path);
+    assert_contains(
+        &chair.get(&health_path).await.ok(),
+        &["Waived: No contact with the family."],
+    );
+    let forbidden = member
+        .post(&format!("{health_path}/waive"), &[("reason", "x".into())])
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 }
 
 /// The reviewer's overview report submitted twice, on a review walked to panel approval
