@@ -44,6 +44,7 @@ pub mod auth;
 pub mod bus;
 pub mod calendar;
 mod call_hook;
+pub mod chronology;
 pub mod clock;
 pub mod config;
 mod connections;

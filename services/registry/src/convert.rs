@@ -6,7 +6,8 @@ use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    Decision, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation, Review,
+    Decision, OverviewReport, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation,
+    Review,
 };
 use crate::domain::stage::Stage;
 
@@ -90,6 +91,22 @@ pub fn deadline_to_proto(deadline: &Deadline) -> pb::Deadline {
         status: deadline_status_to_proto(deadline.status) as i32,
         done_on: deadline.done_on.map(date_to_proto),
         working_days_left: i32::try_from(deadline.working_days_left).unwrap_or(i32::MAX),
+    }
+}
+
+/// One version of the overview report.
+pub fn overview_to_proto(report: &OverviewReport) -> pb::OverviewReport {
+    pb::OverviewReport {
+        version: report.version,
+        findings: report.findings.clone(),
+        recommendations: report
+            .recommendations
+            .iter()
+            .map(recommendation_to_proto)
+            .collect(),
+        submit_time: Some(timestamp_to_proto(report.submitted_at)),
+        approve_time: report.approved_at.map(timestamp_to_proto),
+        approved_by: report.approved_by.clone().unwrap_or_default(),
     }
 }
 
@@ -199,21 +216,7 @@ pub fn review_to_proto(
                 process_to_proto(process, impact)
             })
             .collect(),
-        overview_report: review
-            .overview_report
-            .as_ref()
-            .map(|report| pb::OverviewReport {
-                version: report.version,
-                findings: report.findings.clone(),
-                recommendations: report
-                    .recommendations
-                    .iter()
-                    .map(recommendation_to_proto)
-                    .collect(),
-                submit_time: Some(timestamp_to_proto(report.submitted_at)),
-                approve_time: report.approved_at.map(timestamp_to_proto),
-                approved_by: report.approved_by.clone().unwrap_or_default(),
-            }),
+        overview_report: review.overview_report.as_ref().map(overview_to_proto),
         publication: Some(pb::Publication {
             planned_on: review.publication.planned_on.map(date_to_proto),
             notice_due_by: review.publication.notice_due_by.map(date_to_proto),

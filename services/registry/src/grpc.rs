@@ -692,6 +692,47 @@ impl ReviewRegistry for RegistryApi {
         .await
     }
 
+    async fn get_overview_report(
+        &self,
+        request: Request<pb::GetOverviewReportRequest>,
+    ) -> Result<Response<pb::OverviewReport>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        if request.version < 0 {
+            return Err(
+                ServiceError::invalid("version", "0 for the latest, else 1 or more").into(),
+            );
+        }
+        let review = self
+            .readable(&principal, rule("GetOverviewReport")?, id)
+            .await?;
+        let Some(latest) = review.overview_report.as_ref().map(|report| report.version) else {
+            return Err(ServiceError::FailedPrecondition(
+                "no overview report has been submitted yet".into(),
+            )
+            .into());
+        };
+        if request.version > latest {
+            return Err(ServiceError::invalid(
+                "version",
+                format!(
+                    "there is no version {} (the latest is {latest})",
+                    request.version
+                ),
+            )
+            .into());
+        }
+        let report = self
+            .store
+            .overview_report(id, request.version)
+            .await
+            .map_err(RegistryError::from)?
+            .ok_or_else(|| {
+                ServiceError::FailedPrecondition("no overview report has been submitted yet".into())
+            })?;
+        Ok(Response::new(crate::convert::overview_to_proto(&report)))
+    }
+
     async fn schedule_publication(
         &self,
         request: Request<pb::SchedulePublicationRequest>,

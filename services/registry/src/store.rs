@@ -365,6 +365,43 @@ impl Store {
         Self::fetch_one(&mut connection, partnership_id, review_id, false).await
     }
 
+    /// One version of a review's overview report (0: the latest), when there is one.
+    pub async fn overview_report(
+        &self,
+        review_id: Uuid,
+        version: i32,
+    ) -> Result<Option<OverviewReport>, sqlx::Error> {
+        type Row = (
+            i32,
+            String,
+            sqlx::types::Json<Vec<Recommendation>>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT version, findings, recommendations, submitted_at, approved_at, approved_by
+             FROM overview_reports WHERE review_id = $1 AND ($2 = 0 OR version = $2)
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(review_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(version, findings, recommendations, submitted_at, approved_at, approved_by)| {
+                OverviewReport {
+                    version,
+                    findings,
+                    recommendations: recommendations.0,
+                    submitted_at,
+                    approved_at,
+                    approved_by,
+                }
+            },
+        ))
+    }
+
     /// A page of reviews, newest first, after `after`.
     pub async fn list(
         &self,

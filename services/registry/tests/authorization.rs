@@ -151,6 +151,13 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "GetOverviewReport" => minimal!(
+                        client,
+                        get_overview_report,
+                        pb::GetOverviewReportRequest,
+                        id,
+                        token
+                    ),
                     "SchedulePublication" => minimal!(
                         client,
                         schedule_publication,
@@ -187,6 +194,6 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
             }
         })
         .await;
-    assert_eq!(cases, 18 * 22, "every RPC × every caller");
+    assert_eq!(cases, 19 * 22, "every RPC × every caller");
     registry.stop().await;
 }

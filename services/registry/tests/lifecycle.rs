@@ -358,6 +358,14 @@ async fn a_review_runs_from_notification_to_closure() {
             },
         ],
     };
+    let version = |version: i32| pb::GetOverviewReportRequest {
+        review_id: id.clone(),
+        version,
+    };
+    client
+        .get_overview_report(authed(version(0), &chair))
+        .await
+        .refused(Code::FailedPrecondition, "nothing submitted yet");
     client
         .submit_overview_report(authed(report("ov-x"), &other_reviewer))
         .await
@@ -375,11 +383,43 @@ async fn a_review_runs_from_notification_to_closure() {
             Code::PermissionDenied,
             "a replay by a reviewer not appointed",
         );
+    // A second version; every version stays readable, for the chair to compare.
+    let mut revised = report("ov-2");
+    revised.findings = "Information about neglect was not shared between health, \
+        education and children's social care."
+        .into();
+    let review = client
+        .submit_overview_report(authed(revised, &reviewer))
+        .await
+        .reply("second version");
+    assert_eq!(review.overview_report.as_ref().map(|r| r.version), Some(2));
+    let first = client
+        .get_overview_report(authed(version(1), &chair))
+        .await
+        .reply("version 1");
+    assert_eq!(first.version, 1);
+    assert!(first.findings.contains("between health and children's"));
+    assert_eq!(first.recommendations.len(), 2);
+    assert!(first.submit_time.is_some() && first.approve_time.is_none());
+    let latest = client
+        .get_overview_report(authed(version(0), &reviewer))
+        .await
+        .reply("the latest, for the appointed reviewer too");
+    assert_eq!(latest.version, 2);
+    assert!(latest.findings.contains("education"));
+    client
+        .get_overview_report(authed(version(3), &chair))
+        .await
+        .refused(Code::InvalidArgument, "no version 3");
+    client
+        .get_overview_report(authed(version(1), &other_reviewer))
+        .await
+        .refused(Code::PermissionDenied, "not the appointed reviewer");
     let review = client
         .approve_overview_report(authed(
             pb::ApproveOverviewReportRequest {
                 review_id: id.clone(),
-                version: 1,
+                version: 2,
             },
             &chair,
         ))
@@ -582,6 +622,7 @@ async fn a_review_runs_from_notification_to_closure() {
         "parallel_process_ended",
         "overview_report_submitted",
         "stage_changed",
+        "overview_report_submitted",
         "overview_report_approved",
         "stage_changed",
         "publication_scheduled",

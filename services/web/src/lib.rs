@@ -13,6 +13,7 @@ mod oidc;
 mod pages;
 mod session;
 mod timeline;
+mod upload;
 mod views;
 
 use std::net::SocketAddr;

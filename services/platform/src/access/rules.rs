@@ -152,6 +152,12 @@ pub static RULES: &[Rule] = &[
         Who::Roles(CHAIR),
         Resource,
     ),
+    rule(
+        REGISTRY,
+        "GetOverviewReport",
+        Who::Readers(Area::Review),
+        Resource,
+    ),
     rule(REGISTRY, "SchedulePublication", Who::Roles(ADMIN), Resource),
     rule(
         REGISTRY,

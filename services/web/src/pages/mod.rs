@@ -4,8 +4,10 @@
 
 mod actions;
 mod admin;
+mod agency;
 mod family;
 mod operations;
+mod panel;
 mod reviewer;
 mod reviews;
 mod sign_in;
@@ -36,20 +38,24 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(sign_in::routes())
         .merge(reviews::routes())
         .merge(admin::routes())
+        .merge(agency::routes())
         .merge(operations::routes())
         .merge(actions::routes())
         .merge(reviewer::routes())
         .merge(family::routes())
+        .merge(panel::routes())
 }
 
 /// Every page module's templates, by name: compiled in.
 pub(crate) const TEMPLATES: &[&[(&str, &str)]] = &[
     actions::TEMPLATES,
     admin::TEMPLATES,
-    family::TEMPLATES,
     admin::commands::TEMPLATES,
     admin::records::TEMPLATES,
+    agency::TEMPLATES,
+    family::TEMPLATES,
     operations::TEMPLATES,
+    panel::TEMPLATES,
     reviewer::TEMPLATES,
     reviews::TEMPLATES,
     sign_in::TEMPLATES,
