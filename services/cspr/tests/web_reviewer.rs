@@ -890,6 +890,46 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "{member}"
     );
     assert!(!member.contains("Lift the restriction"), "{member}");
+    // What they said, as the family service returned it, with who recorded it and when.
+    let recorded_on = chrono::Utc::now().format("%-d %B %Y").to_string();
+    for expected in [
+        "<p class=\"govuk-body\">The health visitor listened; nobody explained the referral.</p>",
+        &format!("Recorded {recorded_on}, "),
+        " by Fay Liaison</h3>",
+        "No contact logged yet.",
+    ] {
+        assert!(member.contains(expected), "{expected}: {member}");
+    }
+
+    // A contribution that looks like markup is shown as text, never run.
+    let form = fay.get(&contribution_path).await.ok();
+    let recorded = post(
+        &mut fay,
+        &contribution_path,
+        fields(&[
+            ("request_id", &request_id(&form)),
+            ("views", "<script>alert(\"family\")</script>"),
+        ]),
+    )
+    .await;
+    assert_eq!(recorded.redirected(), member_path, "{}", recorded.html);
+    let member = fay.get(&member_path).await.ok();
+    assert!(
+        member.contains(
+            "<p class=\"govuk-body\">&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;</p>"
+        ),
+        "{member}"
+    );
+    assert!(!member.contains("<script>alert"), "{member}");
+    let newest = member.find("&lt;script&gt;alert").expect("the newest");
+    let first = member
+        .find("The health visitor listened; nobody explained the referral.")
+        .expect("the first");
+    assert!(newest < first, "newest first: {member}");
+    assert!(
+        member.contains("Contributions</dt><dd class=\"govuk-summary-list__value\">2<"),
+        "{member}"
+    );
 
     // A contact logged, and the consultation on publication with its answer.
     let contact_path = format!("{member_path}/contact");
@@ -921,20 +961,37 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     .await;
     assert_eq!(answered.redirected(), member_path, "{}", answered.html);
     let member = fay.get(&member_path).await.ok();
+    let contacted_on = (chrono::Utc::now() - chrono::Days::new(2))
+        .format("%-d %B %Y, 11:15 UTC")
+        .to_string();
     for expected in [
         "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
         "response due by",
         "Their response: Content for it to be published without names.",
+        // The contact log's row: when, how, by whom, what passed.
+        &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
+        "<td class=\"govuk-table__cell\">known professional</td>",
+        "<td class=\"govuk-table__cell\">Jo Keyworker</td>",
+        "<td class=\"govuk-table__cell\">Explained the review; Morgan will think about taking part.</td>",
     ] {
         assert!(member.contains(expected), "{expected}: {member}");
     }
+    assert!(!member.contains("No contact logged yet."), "{member}");
 
-    // The reviewer sees the member by name too.
+    // The reviewer sees the member by name too, and what they said.
     let list = isla.get(&family_path).await.ok();
     assert!(
         list.contains("Morgan Reed") && list.contains("Parent"),
         "{list}"
     );
+    let seen = isla.get(&member_path).await.ok();
+    for expected in [
+        "The health visitor listened; nobody explained the referral.",
+        "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
+        "Explained the review; Morgan will think about taking part.",
+    ] {
+        assert!(seen.contains(expected), "{expected}: {seen}");
+    }
 
     // A panel member may not open the family pages.
     let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
@@ -951,7 +1008,11 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
             "{}",
             denied.html
         );
-        assert!(!denied.html.contains("Morgan Reed"), "{}", denied.html);
+        assert!(
+            !denied.html.contains("Morgan Reed") && !denied.html.contains("nobody explained"),
+            "{}",
+            denied.html
+        );
     }
 }
 

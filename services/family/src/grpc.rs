@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::crypto::FieldCipher;
 use crate::domain::{Relationship, RestrictionReason};
 use crate::error::FamilyError;
-use crate::store::{MemberRow, NewMember, ReviewInfo, Route, Store};
+use crate::store::{HISTORY_LIMIT, MemberRow, NewMember, ReviewInfo, Route, Store};
 
 proto_enum!(Relationship => pb::Relationship {
     Parent, Carer, StepParent, Sibling, Grandparent, AuntUncle, OtherExtendedFamily
@@ -128,7 +128,56 @@ impl FamilyApi {
             redacted: !full,
             create_time: Some(timestamp_to_proto(member.created_at)),
             update_time: Some(timestamp_to_proto(member.updated_at)),
+            // Only GetFamilyMember fills them, for a caller who sees family data in clear.
+            contacts: Vec::new(),
+            contributions: Vec::new(),
         })
+    }
+
+    /// The member's contact log and contributions (the latest, newest first), opened: only
+    /// for a caller whose view is `Full`; anyone else gets none (redacted).
+    async fn history(
+        &self,
+        member: &MemberRow,
+        view: &Access,
+    ) -> Result<(Vec<pb::Contact>, Vec<pb::Contribution>), Status> {
+        if *view != Access::Full {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (contacts, contributions) = futures::try_join!(
+            self.store.contacts(member.id, HISTORY_LIMIT),
+            self.store.contributions(member.id, HISTORY_LIMIT),
+        )
+        .map_err(FamilyError::from)?;
+        let contacts = contacts
+            .into_iter()
+            .map(|contact| -> Result<pb::Contact, Status> {
+                Ok(pb::Contact {
+                    id: contact.id.to_string(),
+                    contact_time: Some(timestamp_to_proto(contact.contacted_at)),
+                    made_by: contact.made_by,
+                    route: contact.route,
+                    summary: self.open(
+                        member.id,
+                        "contact_summary",
+                        Some(&contact.summary_sealed),
+                    )?,
+                    record_time: Some(timestamp_to_proto(contact.created_at)),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let contributions = contributions
+            .into_iter()
+            .map(|contribution| -> Result<pb::Contribution, Status> {
+                Ok(pb::Contribution {
+                    id: contribution.id.to_string(),
+                    views: self.open(contribution.id, "views", Some(&contribution.views_sealed))?,
+                    record_time: Some(timestamp_to_proto(contribution.created_at)),
+                    recorded_by: contribution.recorded_by,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((contacts, contributions))
     }
 
     fn member_id(&self, raw: &str) -> Result<Uuid, Status> {
@@ -304,9 +353,13 @@ impl FamilyEngagement for FamilyApi {
             .await
             .map_err(FamilyError::from)?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
+        let (contacts, contributions) = self.history(&member, &read.access).await?;
         read.record_of(format!("family-members/{member_id}"))
             .await?;
-        Ok(Response::new(self.to_proto(&member, &read.access)?))
+        let mut reply = self.to_proto(&member, &read.access)?;
+        reply.contacts = contacts;
+        reply.contributions = contributions;
+        Ok(Response::new(reply))
     }
 
     async fn restrict_contact(

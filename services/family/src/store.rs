@@ -75,6 +75,29 @@ const MEMBER_COLUMNS: &str = "m.id, m.review_id, m.relationship, m.name_sealed, 
     (SELECT count(*) FROM family_contacts c WHERE c.member_id = m.id) AS contact_count,
     (SELECT count(*) FROM family_contributions k WHERE k.member_id = m.id) AS contribution_count";
 
+/// A contact in the log as stored (the summary sealed under the member's id).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub id: Uuid,
+    pub contacted_at: DateTime<Utc>,
+    pub made_by: String,
+    pub route: String,
+    pub summary_sealed: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A contribution as stored (the views sealed under the contribution's own id).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContributionRow {
+    pub id: Uuid,
+    pub views_sealed: Vec<u8>,
+    pub recorded_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How many contacts and contributions a member's record carries (the latest).
+pub const HISTORY_LIMIT: i64 = 100;
+
 /// How to reach a member.
 #[derive(Debug, Clone)]
 pub enum Route {
@@ -166,6 +189,38 @@ impl Store {
         member_id: Uuid,
     ) -> Result<Option<MemberRow>, sqlx::Error> {
         Self::member_in(&self.pool, review_id, member_id, false).await
+    }
+
+    /// The member's contact log, newest first (when made, then when logged), at most `limit`.
+    pub async fn contacts(
+        &self,
+        member_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<ContactRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, contacted_at, made_by, route, summary_sealed, created_at FROM family_contacts
+             WHERE member_id = $1 ORDER BY contacted_at DESC, created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(member_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The member's contributions, newest first, at most `limit`.
+    pub async fn contributions(
+        &self,
+        member_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<ContributionRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, views_sealed, recorded_by, created_at FROM family_contributions
+             WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(member_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn list(
@@ -456,13 +511,15 @@ impl Store {
         views_sealed: Vec<u8>,
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
+        let recorded_by = principal.subject.clone();
         self.with_member(principal, review, member_id, "RecordContribution", Some(&key), move |connection, member, now| {
             Box::pin(async move {
                 domain::may_contact(member.restriction())?;
-                sqlx::query("INSERT INTO family_contributions (id, member_id, views_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO family_contributions (id, member_id, views_sealed, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(contribution_id)
                     .bind(member.id)
                     .bind(&views_sealed)
+                    .bind(&recorded_by)
                     .bind(now)
                     .execute(&mut *connection)
                     .await?;

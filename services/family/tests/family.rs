@@ -226,6 +226,49 @@ async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
         ))
         .await
         .expect("contribution");
+    client
+        .record_contact(authed(
+            pb::RecordContactRequest {
+                request_id: "contact".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                contacted_at: Some(prost_types::Timestamp {
+                    seconds: 1_776_600_000,
+                    nanos: 0,
+                }),
+                made_by: "Dana Reed (health visitor)".into(),
+                route: "known professional".into(),
+                summary: format!("{seeded} agreed to talk to the reviewer."),
+            },
+            &service.role_token("family_liaison"),
+        ))
+        .await
+        .expect("contact");
+    // What was sealed opens again for the reviewer, word for word.
+    let read = client
+        .get_family_member(authed(
+            pb::GetFamilyMemberRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+            },
+            &service.role_token("reviewer"),
+        ))
+        .await
+        .reply("get");
+    assert_eq!(
+        read.contributions
+            .iter()
+            .map(|contribution| contribution.views.as_str())
+            .collect::<Vec<_>>(),
+        [format!("{seeded} says the family felt unheard.")]
+    );
+    assert_eq!(
+        read.contacts
+            .iter()
+            .map(|contact| contact.summary.as_str())
+            .collect::<Vec<_>>(),
+        [format!("{seeded} agreed to talk to the reviewer.")]
+    );
 
     // Read the tables directly: no personal text in clear anywhere.
     let rows: Vec<(Vec<u8>, Vec<u8>)> =
@@ -245,10 +288,35 @@ async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
             .all(|(name, note)| !contains(name) && !contains(note)),
         "names and notes are sealed"
     );
+    assert_eq!(views.len(), 1);
     assert!(
-        views.iter().all(|sealed| !contains(sealed)),
+        views.iter().all(|sealed| !contains(sealed)
+            && !sealed
+                .windows(b"unheard".len())
+                .any(|window| window == b"unheard")),
         "contributions are sealed"
     );
+    let summaries: Vec<Vec<u8>> = sqlx::query_scalar("SELECT summary_sealed FROM family_contacts")
+        .fetch_all(service.store.pool())
+        .await
+        .expect("contacts");
+    assert_eq!(summaries.len(), 1);
+    assert!(
+        summaries.iter().all(|sealed| !contains(sealed)),
+        "contact summaries are sealed"
+    );
+    for table in ["family_contributions", "family_contacts"] {
+        let dump: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT string_agg(t::text, ' ') FROM {table} t"
+        )))
+        .fetch_one(service.store.pool())
+        .await
+        .expect("dump");
+        assert!(
+            !dump.contains("Quillon") && !dump.contains("unheard") && !dump.contains("agreed"),
+            "{table} holds the text in clear"
+        );
+    }
     let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM family_members t")
         .fetch_one(service.store.pool())
         .await
@@ -508,5 +576,214 @@ async fn the_role_matrix_of_every_rpc() {
     assert!(trail.iter().any(
         |record| record.action == "ListFamilyMembers" && record.outcome == "PERMISSION_DENIED"
     ));
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_contact_log_and_contributions_are_read_in_clear_only_by_those_who_may() {
+    captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review_with_reviewer().await;
+    let member = service.add_member(&review_id, "Avery Ledger", false).await;
+    let mut client = service.client.clone();
+    let liaison = service.role_token("family_liaison");
+    let reviewer = service.role_token("reviewer");
+    let contribution = |request_id: &str, views: &str| pb::RecordContributionRequest {
+        request_id: request_id.into(),
+        review_id: review_id.clone(),
+        member_id: member.id.clone(),
+        views: views.into(),
+    };
+    let contact = |request_id: &str, seconds: i64, summary: &str| pb::RecordContactRequest {
+        request_id: request_id.into(),
+        review_id: review_id.clone(),
+        member_id: member.id.clone(),
+        contacted_at: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        made_by: "Dana Reed (health visitor)".into(),
+        route: "known professional".into(),
+        summary: summary.into(),
+    };
+    let recorded = client
+        .record_contribution(authed(
+            contribution("first", "School did not hear our worries."),
+            &liaison,
+        ))
+        .await
+        .reply("first contribution");
+    assert!(
+        recorded.contributions.is_empty() && recorded.contacts.is_empty(),
+        "a command's answer stays light"
+    );
+    service
+        .clock
+        .set_date(cspr_platform::testing::date("2026-04-21"));
+    client
+        .record_contribution(authed(
+            contribution("second", "The health visitor listened to us."),
+            &reviewer,
+        ))
+        .await
+        .reply("second contribution");
+    // Logged out of order: the log is by when the contact was made.
+    client
+        .record_contact(authed(
+            contact(
+                "later",
+                1_776_500_000,
+                "They would like to meet the reviewer.",
+            ),
+            &liaison,
+        ))
+        .await
+        .reply("later contact");
+    client
+        .record_contact(authed(
+            contact("earlier", 1_776_400_000, "Explained the review."),
+            &liaison,
+        ))
+        .await
+        .reply("earlier contact");
+
+    let get = |token: String| {
+        let mut client = service.client.clone();
+        let request = pb::GetFamilyMemberRequest {
+            review_id: review_id.clone(),
+            member_id: member.id.clone(),
+        };
+        async move {
+            client
+                .get_family_member(authed(request, &token))
+                .await
+                .reply("get")
+        }
+    };
+    for token in [reviewer.clone(), liaison.clone()] {
+        let got = get(token).await;
+        assert!(!got.redacted);
+        let views: Vec<&str> = got
+            .contributions
+            .iter()
+            .map(|contribution| contribution.views.as_str())
+            .collect();
+        assert_eq!(
+            views,
+            [
+                "The health visitor listened to us.",
+                "School did not hear our worries."
+            ],
+            "newest first, in clear"
+        );
+        let by: Vec<&str> = got
+            .contributions
+            .iter()
+            .map(|contribution| contribution.recorded_by.as_str())
+            .collect();
+        assert_eq!(by, [common::REVIEWER, "fay-liaison"]);
+        let recorded: Vec<i64> = got
+            .contributions
+            .iter()
+            .map(|contribution| {
+                contribution
+                    .record_time
+                    .as_ref()
+                    .map_or(0, |time| time.seconds)
+            })
+            .collect();
+        assert!(
+            recorded[0] > recorded[1] && recorded[1] > 0,
+            "when each was recorded: {recorded:?}"
+        );
+        let summaries: Vec<(&str, i64, &str, &str)> = got
+            .contacts
+            .iter()
+            .map(|contact| {
+                (
+                    contact.summary.as_str(),
+                    contact.contact_time.as_ref().map_or(0, |time| time.seconds),
+                    contact.made_by.as_str(),
+                    contact.route.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summaries,
+            [
+                (
+                    "They would like to meet the reviewer.",
+                    1_776_500_000,
+                    "Dana Reed (health visitor)",
+                    "known professional"
+                ),
+                (
+                    "Explained the review.",
+                    1_776_400_000,
+                    "Dana Reed (health visitor)",
+                    "known professional"
+                ),
+            ]
+        );
+        assert!(
+            got.contacts
+                .iter()
+                .all(|contact| contact.record_time.is_some())
+        );
+    }
+
+    // Those who read members redacted get neither the log nor the contributions.
+    for role in [
+        "partnership_admin",
+        "panel_member",
+        "panel_chair",
+        "auditor",
+    ] {
+        let got = get(service.role_token(role)).await;
+        assert!(got.redacted, "{role}");
+        assert!(got.contacts.is_empty(), "{role} contacts");
+        assert!(got.contributions.is_empty(), "{role} contributions");
+        assert_eq!(
+            (got.contact_count, got.contribution_count),
+            (2, 2),
+            "{role} counts"
+        );
+    }
+    // The list stays light, even for the reviewer.
+    let listed = client
+        .list_family_members(authed(
+            pb::ListFamilyMembersRequest {
+                review_id: review_id.clone(),
+                ..Default::default()
+            },
+            &reviewer,
+        ))
+        .await
+        .reply("list");
+    assert_eq!(listed.members.len(), 1);
+    assert!(listed.members[0].contributions.is_empty() && listed.members[0].contacts.is_empty());
+    assert_eq!(listed.members[0].contribution_count, 2);
+
+    // At most the 100 latest of each; the counts are the whole.
+    for index in 0..100 {
+        client
+            .record_contribution(authed(
+                contribution(&format!("bulk-{index}"), &format!("Bulk view {index}")),
+                &liaison,
+            ))
+            .await
+            .reply("bulk contribution");
+    }
+    let got = get(reviewer.clone()).await;
+    assert_eq!(got.contribution_count, 102);
+    assert_eq!(got.contributions.len(), 100);
+    assert_eq!(got.contributions[0].views, "Bulk view 99");
+    assert_eq!(got.contributions[99].views, "Bulk view 0");
+
+    // Each read is audited, as before.
+    let trail = service.audit_trail(&review_id, 500).await;
+    assert!(trail.iter().any(|record| record.action == "GetFamilyMember"
+        && record.actor == common::REVIEWER
+        && record.outcome == "ok"));
+    assert!(trail.iter().any(|record| record.action == "GetFamilyMember"
+        && record.actor == "wren"
+        && record.outcome == "ok"));
     service.stop().await;
 }

@@ -72,6 +72,36 @@ struct MemberView {
     contact_count: i32,
     contribution_count: i32,
     consultation: Option<ConsultationView>,
+    /// The contact log the service gave (the latest, newest first; none when redacted).
+    contacts: Vec<ContactView>,
+    /// Their contributions likewise.
+    contributions: Vec<ContributionView>,
+}
+
+/// One row of the contact log.
+#[derive(Debug, Serialize)]
+struct ContactView {
+    when: String,
+    route: String,
+    made_by: String,
+    summary: String,
+}
+
+/// One contribution: their views, in paragraphs as written, when and by whom recorded.
+#[derive(Debug, Serialize)]
+struct ContributionView {
+    paragraphs: Vec<String>,
+    recorded: String,
+    recorded_by: String,
+}
+
+/// Text as its writer broke it into lines, without the blank ones.
+fn paragraphs(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -154,6 +184,25 @@ impl From<&family::FamilyMember> for MemberView {
                     responded: consultation.responded,
                     response: consultation.response.clone(),
                 }),
+            contacts: member
+                .contacts
+                .iter()
+                .map(|contact| ContactView {
+                    when: views::time(contact.contact_time.as_ref()).unwrap_or_default(),
+                    route: contact.route.clone(),
+                    made_by: contact.made_by.clone(),
+                    summary: contact.summary.clone(),
+                })
+                .collect(),
+            contributions: member
+                .contributions
+                .iter()
+                .map(|contribution| ContributionView {
+                    paragraphs: paragraphs(&contribution.views),
+                    recorded: views::time(contribution.record_time.as_ref()).unwrap_or_default(),
+                    recorded_by: contribution.recorded_by.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -729,6 +778,75 @@ mod tests {
         assert_eq!(view.route, "Through Jo, CSC (jo@csc.example.org)");
         assert!(view.restricted && view.known_professional);
         assert_eq!(view.restriction, "Trial: Until the verdict");
+    }
+
+    #[test]
+    fn the_contact_log_and_contributions_are_shown_as_text() {
+        let member = family::FamilyMember {
+            name: "Morgan Reed".into(),
+            contact_count: 1,
+            contribution_count: 3,
+            contacts: vec![family::Contact {
+                contact_time: Some(prost_types::Timestamp {
+                    seconds: 1_776_600_000,
+                    nanos: 0,
+                }),
+                made_by: "Jo <b>Keyworker</b>".into(),
+                route: "known professional".into(),
+                summary: "Explained the review.".into(),
+                ..Default::default()
+            }],
+            contributions: vec![family::Contribution {
+                views: "First line.\n\n  <script>alert(\"family\")</script>  \n".into(),
+                record_time: Some(prost_types::Timestamp {
+                    seconds: 1_776_600_000,
+                    nanos: 0,
+                }),
+                recorded_by: "Fay Liaison".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let view = MemberView::from(&member);
+        assert_eq!(
+            view.contributions[0].paragraphs,
+            ["First line.", "<script>alert(\"family\")</script>"]
+        );
+        assert_eq!(view.contacts[0].when, "19 April 2026, 12:00 UTC");
+        let html = crate::views::Templates::new()
+            .render(
+                "family/member.html",
+                context! {
+                    review => ReviewView::from(&registry::Review::default()),
+                    member => view,
+                },
+            )
+            .expect("renders");
+        for expected in [
+            "<td class=\"govuk-table__cell\">Explained the review.</td>",
+            "Jo &lt;b&gt;Keyworker&lt;&#x2f;b&gt;",
+            "<p class=\"govuk-body\">First line.</p>",
+            "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
+            "Recorded 19 April 2026, 12:00 UTC by Fay Liaison",
+            "The latest 1 of 3 contributions, newest first.",
+        ] {
+            assert!(html.contains(expected), "{expected}: {html}");
+        }
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+
+        let empty = MemberView::from(&family::FamilyMember::default());
+        let html = crate::views::Templates::new()
+            .render(
+                "family/member.html",
+                context! {
+                    review => ReviewView::from(&registry::Review::default()),
+                    member => empty,
+                },
+            )
+            .expect("renders");
+        assert!(html.contains("No contact logged yet."), "{html}");
+        assert!(html.contains("No contribution recorded yet."), "{html}");
     }
 
     #[test]
