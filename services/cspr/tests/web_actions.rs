@@ -139,6 +139,11 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
 
         // The owner agency's lead sees it among their actions and records progress.
         let mut csc = Browser::signed_in(&site, "Chris Lead", &["agency"], Some("csc")).await;
+        assert_eq!(
+            csc.get("/").await.redirected(),
+            "/agency",
+            "an agency lead starts at their report requests"
+        );
         let own = csc.get("/actions").await.ok();
         assert!(own.contains("Agree and launch a neglect"), "{own}");
         let page = csc.get(&created).await.ok();

@@ -123,8 +123,17 @@ impl Browser {
         fields.extend(roles.iter().map(|role| ("roles", role.to_string())));
         let signed = browser.post("/sign-in", &fields).await;
         assert_eq!(signed.redirected(), "/", "{}", signed.html);
-        // The signed-in session's own CSRF token, from its first page.
-        browser.get("/").await;
+        // The signed-in session's own CSRF token, from its first page (an agency lead's and
+        // the operations team's are their own pages).
+        let home = browser.get("/").await;
+        if let Some(elsewhere) = home
+            .status
+            .is_redirection()
+            .then_some(home.location)
+            .flatten()
+        {
+            browser.get(&elsewhere).await;
+        }
         browser
     }
 

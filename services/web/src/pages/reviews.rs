@@ -46,12 +46,32 @@ pub(crate) async fn dashboard(
     signed.finish(&state, outcome)
 }
 
+/// Where a signed-in person starts when the reviews dashboard is not for them (everyone
+/// lands on `/` after signing in): an agency lead at their report requests, the operations
+/// team at the services' health. `None`: the dashboard (or, for a role that may read no
+/// reviews, the registry's refusal as "no access").
+fn home_elsewhere(user: &User) -> Option<&'static str> {
+    use cspr_platform::access::rules::NOTIFICATIONS;
+    if user.may(REGISTRY, "ListReviews") {
+        None
+    } else if user.may(SUBMISSIONS, "SubmitAgencyReport") {
+        Some("/agency")
+    } else if user.may(NOTIFICATIONS, "ListDeliveries") {
+        Some("/operations")
+    } else {
+        None
+    }
+}
+
 async fn dashboard_page(
     state: &AppState,
     session: &Session,
     user: &User,
     query: &str,
 ) -> Result<Response, PageError> {
+    if let Some(home) = home_elsewhere(user) {
+        return Ok(super::see_other(home));
+    }
     let query = form_fields(query.as_bytes());
     let stage_name = field(&query, "stage");
     let stage = registry::Stage::from_str_name(stage_name);
@@ -208,4 +228,40 @@ pub(crate) async fn review(
     }
     .await;
     signed.finish(&state, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agency_lead_and_operations_start_on_their_own_pages() {
+        let user = |roles: &[&str], org: Option<&str>| {
+            let roles: Vec<String> = roles.iter().map(|role| role.to_string()).collect();
+            User::new(
+                "Someone".into(),
+                "southvale".into(),
+                &roles,
+                org.map(str::to_string),
+                "token".into(),
+            )
+        };
+        assert_eq!(
+            home_elsewhere(&user(&["agency"], Some("police"))),
+            Some("/agency")
+        );
+        assert_eq!(
+            home_elsewhere(&user(&["operations"], None)),
+            Some("/operations")
+        );
+        for role in [
+            "partnership_admin",
+            "panel_chair",
+            "panel_member",
+            "reviewer",
+            "auditor",
+        ] {
+            assert_eq!(home_elsewhere(&user(&[role], None)), None, "{role}");
+        }
+    }
 }
