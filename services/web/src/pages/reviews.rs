@@ -131,41 +131,68 @@ async fn dashboard_page(
 }
 
 /// The pages of a review other than its own, each for the users whose roles could reach
-/// what it shows: (path under the review, label, service, method the page needs).
+/// what it shows: (path, `{id}` the review's, label, service, method the page needs).
 const REVIEW_PAGES: &[(&str, &str, &str, &str)] = &[
     (
-        "workspace",
+        "/reviews/{id}/workspace",
         "Reviewer's workspace",
         SUBMISSIONS,
         "ListReportRequests",
     ),
     (
-        "reports",
+        "/reviews/{id}/reports",
         "Agency report requests",
         SUBMISSIONS,
         "ListReportRequests",
     ),
     (
-        "chronology",
+        "/panel/reviews/{id}",
+        "Agency reports: accept, return or waive",
+        SUBMISSIONS,
+        "ListAgencyReports",
+    ),
+    (
+        "/reviews/{id}/chronology",
         "Combined chronology",
         SUBMISSIONS,
         "StreamCombinedChronology",
     ),
     (
-        "practitioners",
+        "/reviews/{id}/practitioners",
         "Practitioners",
         PRACTITIONERS,
         "ListPractitioners",
     ),
-    ("family", "Family", FAMILY, "ListFamilyMembers"),
     (
-        "overview",
-        "Overview report",
+        "/reviews/{id}/family",
+        "Family",
+        FAMILY,
+        "ListFamilyMembers",
+    ),
+    (
+        "/reviews/{id}/overview",
+        "Write the overview report",
         REGISTRY,
         "SubmitOverviewReport",
     ),
-    ("actions", "Action plan", ACTIONS, "ListActions"),
-    ("audit", "Audit trail", REGISTRY, "ListAuditRecords"),
+    (
+        "/panel/reviews/{id}/overview",
+        "Overview report: what changed, approval",
+        REGISTRY,
+        "GetOverviewReport",
+    ),
+    (
+        "/reviews/{id}/actions",
+        "Action plan",
+        ACTIONS,
+        "ListActions",
+    ),
+    (
+        "/reviews/{id}/audit",
+        "Audit trail",
+        REGISTRY,
+        "ListAuditRecords",
+    ),
 ];
 
 #[derive(Debug, Serialize)]
@@ -179,7 +206,7 @@ fn review_pages(user: &User, review_id: &str) -> Vec<PageLink> {
         .iter()
         .filter(|(_, _, service, method)| user.may(service, method))
         .map(|(path, label, _, _)| PageLink {
-            href: format!("/reviews/{review_id}/{path}"),
+            href: path.replace("{id}", review_id),
             label,
         })
         .collect()
