@@ -253,6 +253,31 @@ impl Chromium {
         .await;
     }
 
+    /// Presses the button in the page's main content whose text is `text` (not the header's
+    /// sign-out).
+    pub async fn press(&self, text: &str) {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({
+                    "using": "xpath",
+                    "value": format!("//main//button[normalize-space(.)='{text}']"),
+                })),
+            )
+            .await;
+        let element = found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no button {text}: {found}"))
+            .to_string();
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     /// Runs `script` in the page (WebDriver's, not the page's: the page's CSP does not
     /// apply to it).
     pub async fn script(&self, script: &str, args: Value) -> Value {
