@@ -110,38 +110,12 @@ impl Walker {
 
     /// Presses the button `button` and waits for the page it leads to.
     async fn press(&self, button: &str) {
-        self.mark().await;
         self.browser.press(button).await;
-        self.arrived().await;
     }
 
     /// Clicks what `css` matches and waits for the page it leads to.
     async fn submit(&self, css: &str) {
-        self.mark().await;
-        self.browser.click(css).await;
-        self.arrived().await;
-    }
-
-    /// Marks the page the browser shows, so that [`Self::arrived`] can tell the next one.
-    async fn mark(&self) {
-        self.browser
-            .script("window.cspr_walk_left = true;", json!([]))
-            .await;
-    }
-
-    /// Waits until the browser shows a new page (not the marked one), loaded.
-    async fn arrived(&self) {
-        let browser = &self.browser;
-        testing::eventually("the next page", testing::DEADLINE, || async move {
-            let state = browser
-                .script(
-                    "return window.cspr_walk_left ? 'old' : document.readyState;",
-                    json!([]),
-                )
-                .await;
-            (state.as_str() == Some("complete")).then_some(())
-        })
-        .await;
+        self.browser.submit(css).await;
     }
 
     /// The address of the first link whose address ends with `ending` in the table row
@@ -219,9 +193,9 @@ fn a_whole_review_is_walked_through_the_pages_in_a_browser() {
         w.sign_in("Ann Admin", &["partnership_admin"], None).await;
         let dashboard = w.browser.look("dashboard-empty").await;
         assert!(dashboard.contains("Reviews"), "{dashboard}");
-        w.mark().await;
+        w.browser.mark().await;
         w.browser.click_link("Record a serious incident").await;
-        w.arrived().await;
+        w.browser.arrived().await;
         w.browser.look("record-incident").await;
         w.fill("child_alias", "Child K").await;
         w.fill("local_authority", "Southvale Council").await;
@@ -736,20 +710,7 @@ fn a_whole_review_is_walked_through_the_pages_in_a_browser() {
                     "Audit shows concerns shared within 24 hours.".into(),
                 )
                 .await;
-                browser
-                    .script("window.cspr_walk_left = true;", json!([]))
-                    .await;
                 browser.press("Add the action").await;
-                testing::eventually("the next page", testing::DEADLINE, || async move {
-                    let state = browser
-                        .script(
-                            "return window.cspr_walk_left ? 'old' : document.readyState;",
-                            json!([]),
-                        )
-                        .await;
-                    (state.as_str() == Some("complete")).then_some(())
-                })
-                .await;
                 let url = browser.url().await;
                 let path = url.split("/reviews/").nth(1).map(|rest| format!("/reviews/{rest}"));
                 match path {
