@@ -23,7 +23,7 @@ async fn sign_in(browser: &mut Chromium, site: &Site, name: &str, roles: &[&str]
     browser.open(&format!("{}/sign-in", site.base)).await;
     // Signed in already (the sign-in page sends a signed-in person on): sign out first.
     if !browser.url().await.ends_with("/sign-in") {
-        browser.click("form[action='/sign-out'] button").await;
+        browser.submit("form[action='/sign-out'] button").await;
         browser.open(&format!("{}/sign-in", site.base)).await;
     }
     browser.look(&format!("sign-in-{}", roles.join("-"))).await;
@@ -32,7 +32,7 @@ async fn sign_in(browser: &mut Chromium, site: &Site, name: &str, roles: &[&str]
     for role in roles {
         browser.click(&format!("#role-{role}")).await;
     }
-    browser.click("form[action='/sign-in'] button").await;
+    browser.submit("form[action='/sign-in'] button").await;
 }
 
 #[test]
@@ -47,12 +47,14 @@ fn a_review_is_walked_through_the_pages_in_a_browser() {
         sign_in(&mut browser, &site, "Ann Admin", &["partnership_admin"]).await;
         let dashboard = browser.look("dashboard-empty").await;
         assert!(dashboard.contains("Reviews"), "{dashboard}");
+        browser.mark().await;
         browser.click_link("Record a serious incident").await;
+        browser.arrived().await;
         browser.look("record-incident").await;
         browser.fill("#child_alias", "Child W").await;
         browser.fill("#local_authority", "Southvale Council").await;
         browser.fill("#incident_date", "9").await;
-        browser.click("form[action='/reviews/new'] button").await;
+        browser.submit("form[action='/reviews/new'] button").await;
         let refused = browser.look("record-incident-errors").await;
         assert!(refused.contains("There is a problem"), "{refused}");
         assert!(
@@ -64,7 +66,7 @@ fn a_review_is_walked_through_the_pages_in_a_browser() {
         browser.fill("#became_aware_on", "10").await;
         browser.fill("#became_aware_on-month", "3").await;
         browser.fill("#became_aware_on-year", "2026").await;
-        browser.click("form[action='/reviews/new'] button").await;
+        browser.submit("form[action='/reviews/new'] button").await;
         let review = browser.look("review").await;
         assert!(review.contains("Child W"), "{review}");
         assert!(

@@ -253,6 +253,61 @@ impl Chromium {
         .await;
     }
 
+    /// Clicks what `css` matches (a form's button, a link) and waits for the page it leads
+    /// to: a click returns before the browser has the next page.
+    pub async fn submit(&self, css: &str) {
+        self.mark().await;
+        self.click(css).await;
+        self.arrived().await;
+    }
+
+    /// Marks the page the browser shows, so that [`Self::arrived`] can tell the next one.
+    pub async fn mark(&self) {
+        self.script("window.cspr_test_left = true;", json!([]))
+            .await;
+    }
+
+    /// Waits until the browser shows a page other than the one [`Self::mark`]ed, loaded.
+    pub async fn arrived(&self) {
+        testing::eventually("the next page", testing::DEADLINE, || async move {
+            let state = self
+                .script(
+                    "return window.cspr_test_left ? 'old' : document.readyState;",
+                    json!([]),
+                )
+                .await;
+            (state.as_str() == Some("complete")).then_some(())
+        })
+        .await;
+    }
+
+    /// Presses the button in the page's main content whose text is `text` (not the header's
+    /// sign-out), and waits for the page it leads to.
+    pub async fn press(&self, text: &str) {
+        self.mark().await;
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({
+                    "using": "xpath",
+                    "value": format!("//main//button[normalize-space(.)='{text}']"),
+                })),
+            )
+            .await;
+        let element = found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no button {text}: {found}"))
+            .to_string();
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+        self.arrived().await;
+    }
+
     /// Runs `script` in the page (WebDriver's, not the page's: the page's CSP does not
     /// apply to it).
     pub async fn script(&self, script: &str, args: Value) -> Value {
