@@ -132,6 +132,7 @@ pub(crate) async fn chronology(args: Client<ChronologyCommand>) -> anyhow::Resul
             review_id: review.id,
             include_pending,
             agency_id: agency.unwrap_or_default(),
+            limit: 0,
         })
         .await
         .map_err(explain)?

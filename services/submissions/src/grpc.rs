@@ -658,15 +658,26 @@ impl AgencySubmissions for SubmissionsApi {
             "" => None,
             raw => Some(agency_field("agency_id", raw)?),
         };
+        let limit = match usize::try_from(request.limit) {
+            Ok(0) => usize::MAX,
+            Ok(limit) => limit,
+            Err(_) => {
+                return Err(ServiceError::invalid("limit", "must not be negative").into());
+            }
+        };
         read.record_of(format!("reviews/{review_id}/chronology"))
             .await?;
         let rows = self
             .store
             .stream_chronology(review_id, request.include_pending, agency_id);
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rows).map(|row| match row {
-            Ok(row) => Ok(chronology_to_proto(row)),
-            Err(error) => Err(Status::from(ServiceError::from(error))),
-        });
+        // Past the limit the stream ends; the store's reader stops at its next send (the
+        // receiver is gone) and its read-only transaction rolls back.
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rows)
+            .take(limit)
+            .map(|row| match row {
+                Ok(row) => Ok(chronology_to_proto(row)),
+                Err(error) => Err(Status::from(ServiceError::from(error))),
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 }

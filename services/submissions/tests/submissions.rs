@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{
-    Refusal, Reply, SubmissionsTest, TestSubmissions, assert_says, authed, chronology, entry,
-    header, submit, swept_together,
+    Refusal, Reply, SubmissionsTest, TestSubmissions, assert_says, authed, chronology,
+    chronology_limited, entry, header, submit, swept_together,
 };
 use cspr_proto::submissions::v1 as pb;
 use cspr_submissions::jobs::ReportReminders;
@@ -587,6 +587,20 @@ async fn the_combined_chronology_merges_agencies_in_date_order() {
         2,
         "both agencies, each entry with its agency"
     );
+    // A page's worth: the stream ends by itself after the first 301, in the same order.
+    let first = chronology_limited(&mut client, &chair, &review_id, true, 301)
+        .await
+        .expect("limited");
+    assert_eq!(first.len(), 301);
+    assert_eq!(
+        first,
+        all[..301],
+        "the first entries of the same chronology"
+    );
+    let refused = chronology_limited(&mut client, &chair, &review_id, true, -1)
+        .await
+        .expect_err("a negative limit");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
     service.stop().await;
 }
 

@@ -191,6 +191,17 @@ pub async fn chronology(
     review_id: &str,
     include_pending: bool,
 ) -> Result<Vec<pb::CombinedChronologyEntry>, tonic::Status> {
+    chronology_limited(client, token, review_id, include_pending, 0).await
+}
+
+/// The combined chronology's first `limit` entries (0: all), read to the stream's end.
+pub async fn chronology_limited(
+    client: &mut AgencySubmissionsClient<Channel>,
+    token: &str,
+    review_id: &str,
+    include_pending: bool,
+    limit: i32,
+) -> Result<Vec<pb::CombinedChronologyEntry>, tonic::Status> {
     use futures::StreamExt;
     let mut stream = client
         .stream_combined_chronology(authed(
@@ -198,6 +209,7 @@ pub async fn chronology(
                 review_id: review_id.to_string(),
                 include_pending,
                 agency_id: String::new(),
+                limit,
             },
             token,
         ))

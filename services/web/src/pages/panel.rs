@@ -252,6 +252,7 @@ async fn report_page(
                     review_id: id.to_string(),
                     include_pending: true,
                     agency_id: agency.to_string(),
+                    limit: 0,
                 },
                 user,
             )?)

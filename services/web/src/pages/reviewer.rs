@@ -432,6 +432,18 @@ impl ChronologyFilter {
 
     /// Whether the stream's `entry` is one the filter asks for (the agency is asked of the
     /// service itself).
+    /// How many entries to ask the service for, for page `self.page` of `page_size`: the
+    /// pages before it, this one and one more (to know there is a next page), when every
+    /// filter is the service's own; all of them (0) when the web filters too (practitioner,
+    /// dates), as it cannot know how many it will skip.
+    pub(crate) fn limit(&self, page_size: usize) -> i32 {
+        if !self.practitioner.is_empty() || self.from.is_some() || self.to.is_some() {
+            return 0;
+        }
+        let wanted = self.page.max(1).saturating_mul(page_size).saturating_add(1);
+        i32::try_from(wanted).unwrap_or(0)
+    }
+
     pub(crate) fn matches(&self, entry: &submissions::CombinedChronologyEntry) -> bool {
         let Some(inner) = entry.entry.as_ref() else {
             return false;
@@ -499,9 +511,14 @@ where
     let skip = (filter.page.max(1) - 1).saturating_mul(page_size);
     let mut skipped = 0;
     let mut page = Vec::new();
+    let mut more = false;
+    // Read to the end of the stream, never cancel it: asked with [`ChronologyFilter::limit`]
+    // the service ends it one entry after the page; with the filters the web applies itself
+    // it is the whole chronology (a cancelled stream per page would, under load, make the
+    // HTTP/2 connection to the service give up).
     while let Some(entry) = entries.next().await {
         let entry = entry?;
-        if !filter.matches(&entry) {
+        if more || !filter.matches(&entry) {
             continue;
         }
         if skipped < skip {
@@ -509,11 +526,12 @@ where
             continue;
         }
         if page.len() == page_size {
-            return Ok((page, true));
+            more = true;
+            continue;
         }
         page.push(entry);
     }
-    Ok((page, false))
+    Ok((page, more))
 }
 
 #[derive(Debug, Serialize)]
@@ -577,12 +595,12 @@ pub(crate) async fn chronology(
                         review_id: id.clone(),
                         include_pending: !filter.accepted_only,
                         agency_id: filter.agency.clone(),
+                        limit: filter.limit(CHRONOLOGY_PAGE_SIZE),
                     },
                     &signed.user,
                 )?)
                 .await?
                 .into_inner();
-            // Dropping the stream once the page is full cancels the rest of it.
             page_of(&mut stream, &filter, CHRONOLOGY_PAGE_SIZE).await?
         } else {
             (Vec::new(), false)
@@ -1872,28 +1890,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_page_is_taken_from_its_offset_and_reading_stops_once_it_is_full() {
+    async fn a_page_is_taken_from_its_offset_and_the_service_asked_for_no_more() {
+        use futures::StreamExt;
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
         let read = Arc::new(AtomicUsize::new(0));
         let counter = read.clone();
-        let entries = futures::stream::iter((1..=10_000).map(move |n| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, ()>(entry("police", "", 1 + n % 28))
-        }));
-        let mut entries = Box::pin(entries);
         let filter = ChronologyFilter {
             page: 2,
             ..Default::default()
         };
+        assert_eq!(filter.limit(100), 201, "two pages and one to know of more");
+        // The service ends the stream at the limit; the page reads it to its end.
+        let limit = usize::try_from(filter.limit(100)).expect("limit");
+        let entries = futures::stream::iter((1..=10_000).map(move |n| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(entry("police", "", 1 + n % 28))
+        }))
+        .take(limit);
+        let mut entries = Box::pin(entries);
         let (page, more) = page_of(&mut entries, &filter, 100).await.expect("page");
         assert_eq!(page.len(), 100);
         assert!(more);
-        assert_eq!(
-            read.load(Ordering::SeqCst),
-            201,
-            "200 to fill, one to know of more"
+        assert_eq!(read.load(Ordering::SeqCst), 201, "nothing past the limit");
+        assert!(
+            entries.next().await.is_none(),
+            "read to the end, not cancelled"
         );
+        // A filter the web applies itself: every entry is asked for, and read.
+        let filtered = ChronologyFilter {
+            practitioner: "pat".into(),
+            practitioner_lower: "pat".into(),
+            ..Default::default()
+        };
+        assert_eq!(filtered.limit(100), 0);
         let last = ChronologyFilter {
             page: 100,
             ..Default::default()

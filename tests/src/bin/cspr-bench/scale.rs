@@ -173,6 +173,8 @@ pub(crate) async fn scale(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>>
                 review_id: ids[n % ids.len()].clone(),
                 include_pending: true,
                 agency_id: String::new(),
+                // The first entry is what is measured: the stream ends after it.
+                limit: 1,
             },
             &token,
         );
