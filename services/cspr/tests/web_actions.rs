@@ -7,24 +7,9 @@ mod common;
 
 use common::Isolated;
 use common::walk::Walk;
-use common::web::{Browser, Site};
+use common::web::{Browser, Site, date_parts, request_id, runtime};
 use cspr_platform::testing;
 use reqwest::StatusCode;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The form's hidden idempotency key.
-fn request_id(html: &str) -> String {
-    let marker = "name=\"request_id\" value=\"";
-    let start = html.find(marker).expect("request_id field") + marker.len();
-    html[start..start + 36].to_string()
-}
 
 #[test]
 fn an_action_is_added_progressed_with_evidence_and_verified() {
@@ -89,7 +74,7 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
 
         // The actions service learns of the approval over the bus: the same form (the same
         // key) is sent until it is taken, and it makes one action.
-        let due = walk_due();
+        let due = date_parts(60);
         let fields = vec![
             ("request_id", key.clone()),
             ("recommendation_ref", "R1".to_string()),
@@ -259,14 +244,4 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
             StatusCode::FORBIDDEN
         );
     });
-}
-
-/// A due date 60 days on, as the form's day, month and year.
-fn walk_due() -> (String, String, String) {
-    let date = common::walk::day(60).expect("date");
-    (
-        date.day.to_string(),
-        date.month.to_string(),
-        date.year.to_string(),
-    )
 }
