@@ -11,7 +11,7 @@ mod common;
 
 use common::Isolated;
 use common::walk::{Setup, Walk, agency};
-use common::web::{Browser, Site, date_fields, request_id, runtime};
+use common::web::{Browser, Site, assert_contains, date_fields, pairs, request_id, runtime};
 use cspr_platform::testing;
 use reqwest::StatusCode;
 
@@ -41,20 +41,17 @@ fn the_business_unit_records_a_serious_incident_once() {
             )
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        for expected in [
-            "There is a problem",
-            "href=\"#child_alias\">Enter an alias for the child",
-            "href=\"#incident_date\">The date of the incident must include a month and a year",
-            "href=\"#became_aware_on\">Enter the date the partnership became aware",
-            "value=\"Southvale Council\"",
-            "govuk-form-group--error",
-        ] {
-            assert!(
-                refused.html.contains(expected),
-                "{expected}: {}",
-                refused.html
-            );
-        }
+        assert_contains(
+            &refused.html,
+            &[
+                "There is a problem",
+                "href=\"#child_alias\">Enter an alias for the child",
+                "href=\"#incident_date\">The date of the incident must include a month and a year",
+                "href=\"#became_aware_on\">Enter the date the partnership became aware",
+                "value=\"Southvale Council\"",
+                "govuk-form-group--error",
+            ],
+        );
         assert_eq!(
             request_id(&refused.html),
             key,
@@ -151,6 +148,25 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The incident form filled in for `alias`: the incident and the partnership's awareness
+/// `incident` and `aware` days from today, with the form's own idempotency key.
+async fn incident_form(
+    admin: &mut Browser,
+    alias: &str,
+    incident: i64,
+    aware: i64,
+) -> Vec<(String, String)> {
+    let form = admin.get("/reviews/new").await.ok();
+    let mut fields = pairs(&[
+        ("request_id", &request_id(&form)),
+        ("child_alias", alias),
+        ("local_authority", "Southvale Council"),
+    ]);
+    fields.extend(date_fields("incident_date", incident));
+    fields.extend(date_fields("became_aware_on", aware));
+    fields
+}
+
 #[test]
 fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
     testing::init();
@@ -158,14 +174,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
-        let form = admin.get("/reviews/new").await.ok();
-        let mut incident = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child T".to_string()),
-            ("local_authority".to_string(), "Southvale Council".to_string()),
-        ];
-        incident.extend(date_fields("incident_date", -20));
-        incident.extend(date_fields("became_aware_on", -3));
+        let incident = incident_form(&mut admin, "Child T", -20, -3).await;
         let created = admin.post_pairs("/reviews/new", &incident).await;
         let review = created.redirected().to_string();
         let page = admin.get(&review).await.ok();
@@ -228,14 +237,15 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
             .post(&advance, &[("to_stage", "STAGE_INFORMATION_GATHERING".into())])
             .await;
         assert_eq!(too_early.status, StatusCode::CONFLICT, "{}", too_early.html);
-        for expected in [
+        assert_contains(
+            &too_early.html,
+            &[
             "This cannot be done now",
             "terms of reference not set",
             "no independent reviewer appointed",
             "no panel chair appointed",
-        ] {
-            assert!(too_early.html.contains(expected), "{expected}: {}", too_early.html);
-        }
+            ],
+        );
 
         // A panel member: the independence declaration is required.
         let panel = format!("{review}/panel-member");
@@ -361,15 +371,16 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(page.contains("class=\"today\""), "{page}");
         assert!(!page.contains("style="), "no inline style (CSP): {page}");
         // What was recorded, in words.
-        for expected in [
+        assert_contains(
+            &page,
+            &[
             "Version 1:",
             "(reference NP-2026-77)",
             "A local review will be held",
             "Cara Chair, Southvale Health (chair)",
             "Agencies: Southvale Police, Southvale Health Trust",
-        ] {
-            assert!(page.contains(expected), "{expected}: {page}");
-        }
+            ],
+        );
         assert!(page.contains("Notification: due "), "{page}");
 
         // The audit trail lists every command, and the refused one.
@@ -467,34 +478,14 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
-        let form = admin.get("/reviews/new").await.ok();
-        let mut incident = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child P".to_string()),
-            (
-                "local_authority".to_string(),
-                "Southvale Council".to_string(),
-            ),
-        ];
-        incident.extend(date_fields("incident_date", -30));
-        incident.extend(date_fields("became_aware_on", -15));
+        let incident = incident_form(&mut admin, "Child P", -30, -15).await;
         let review = admin
             .post_pairs("/reviews/new", &incident)
             .await
             .redirected()
             .to_string();
         // Another, aware a week ago: its notification is due about today, so at risk.
-        let form = admin.get("/reviews/new").await.ok();
-        let mut recent = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child R".to_string()),
-            (
-                "local_authority".to_string(),
-                "Southvale Council".to_string(),
-            ),
-        ];
-        recent.extend(date_fields("incident_date", -9));
-        recent.extend(date_fields("became_aware_on", -7));
+        let recent = incident_form(&mut admin, "Child R", -9, -7).await;
         admin.post_pairs("/reviews/new", &recent).await.redirected();
         // The dashboard's filters are the registry's (ListReviewsRequest's own).
         let overdue = admin.get("/?overdue=yes").await.ok();
@@ -688,13 +679,14 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Pre publication"), "{page}");
-        for link in [
-            "Plan the publication date",
-            "Record the pre-publication notice",
-            "Record publication",
-        ] {
-            assert!(page.contains(link), "{link}: {page}");
-        }
+        assert_contains(
+            &page,
+            &[
+                "Plan the publication date",
+                "Record the pre-publication notice",
+                "Record publication",
+            ],
+        );
         assert!(!page.contains("Set the terms of reference"), "{page}");
 
         // Too soon for the notice to be sent 7 working days before: the registry's reason.

@@ -9,7 +9,7 @@ mod common;
 
 use common::Isolated;
 use common::walk::{Dates, Setup, Walk, agency};
-use common::web::{Browser, Site, runtime};
+use common::web::{Browser, Site, assert_contains, runtime};
 use cspr_platform::testing;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as registry;
@@ -65,12 +65,6 @@ fn upload(based_on: i32, summary: &str, csv: &str) -> reqwest::multipart::Form {
                 .mime_str("text/csv")
                 .expect("mime"),
         )
-}
-
-fn assert_contains(page: &str, expected: &[&str]) {
-    for text in expected {
-        assert!(page.contains(text), "{text:?} not in {page}");
-    }
 }
 
 #[test]

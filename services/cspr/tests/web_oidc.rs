@@ -6,7 +6,7 @@
 mod common;
 
 use common::Isolated;
-use common::web::{Browser, Site, runtime};
+use common::web::{Browser, Site, assert_contains, runtime};
 use cspr_platform::testing::{self, OidcClient, OidcProvider};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -76,14 +76,15 @@ fn a_person_signs_in_at_the_partnerships_identity_provider() {
             authorize.starts_with(&format!("{issuer}/auth?")),
             "{authorize}"
         );
-        for part in [
-            "code_challenge_method=S256",
-            "code_challenge=",
-            "state=",
-            "resource=",
-        ] {
-            assert!(authorize.contains(part), "{part}: {authorize}");
-        }
+        assert_contains(
+            &authorize,
+            &[
+                "code_challenge_method=S256",
+                "code_challenge=",
+                "state=",
+                "resource=",
+            ],
+        );
 
         // At the provider's own pages, as the person: log in, agree, and be sent back. The
         // provider's client keeps the provider's cookies and stops at the web.

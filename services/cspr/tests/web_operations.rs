@@ -12,6 +12,7 @@ use cspr_proto::notifications::v1 as notifications;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use cspr_proto::registry::v1 as registry;
 use reqwest::StatusCode;
+use tonic::transport::Channel;
 
 /// A review whose terms of reference ask two agencies for reports: two emails, the second
 /// to an address the SMTP server refuses for good. No one appointed (no other email).
@@ -33,6 +34,38 @@ async fn review_asking_two_agencies(site: &Site) {
     .await;
 }
 
+/// The first delivery at `status`, once there is one.
+async fn first_delivery(
+    deliveries: &NotificationsClient<Channel>,
+    operations: &str,
+    status: notifications::DeliveryStatus,
+) -> notifications::Delivery {
+    testing::eventually(
+        &format!("a delivery at {status:?}"),
+        testing::DEADLINE,
+        || {
+            let mut deliveries = deliveries.clone();
+            async move {
+                deliveries
+                    .list_deliveries(authed(
+                        notifications::ListDeliveriesRequest {
+                            status: status as i32,
+                            ..Default::default()
+                        },
+                        operations,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .deliveries
+                    .into_iter()
+                    .next()
+            }
+        },
+    )
+    .await
+}
+
 #[test]
 fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
     testing::init();
@@ -48,24 +81,11 @@ fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
             .await
             .expect("notifications");
         // The refused email is FAILED: a permanent refusal is not retried by itself.
-        let failed = testing::eventually("a failed delivery", testing::DEADLINE, || {
-            let mut deliveries = deliveries.clone();
-            let operations = operations.clone();
-            async move {
-                let listed = deliveries
-                    .list_deliveries(authed(
-                        notifications::ListDeliveriesRequest {
-                            status: notifications::DeliveryStatus::Failed as i32,
-                            ..Default::default()
-                        },
-                        &operations,
-                    ))
-                    .await
-                    .ok()?
-                    .into_inner();
-                listed.deliveries.into_iter().next()
-            }
-        })
+        let failed = first_delivery(
+            &deliveries,
+            &operations,
+            notifications::DeliveryStatus::Failed,
+        )
         .await;
         let arrived = smtp.wait_for(1, testing::DEADLINE).await;
         assert_eq!(arrived.len(), 1, "the police's email arrived");
@@ -124,26 +144,11 @@ fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
         .await;
 
         // Retrying one that is not failed: the reason, in words, nothing changed.
-        let sent = testing::eventually("the sent delivery", testing::DEADLINE, || {
-            let mut deliveries = deliveries.clone();
-            let operations = operations.clone();
-            async move {
-                deliveries
-                    .list_deliveries(authed(
-                        notifications::ListDeliveriesRequest {
-                            status: notifications::DeliveryStatus::Sent as i32,
-                            ..Default::default()
-                        },
-                        &operations,
-                    ))
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .deliveries
-                    .into_iter()
-                    .next()
-            }
-        })
+        let sent = first_delivery(
+            &deliveries,
+            &operations,
+            notifications::DeliveryStatus::Sent,
+        )
         .await;
         let refused = ops
             .post(&format!("/operations/deliveries/{}/retry", sent.id), &[])

@@ -10,7 +10,8 @@ mod common;
 
 use common::walk::{self, Dates, Setup, Walk, agency};
 use common::web::{
-    Browser, Site, date_fields, date_fields_on, id_between, pairs, request_id, runtime,
+    Browser, Site, assert_contains, date_fields, date_fields_on, id_between, pairs, request_id,
+    runtime,
 };
 use common::{Isolated, dev_token};
 use cspr_platform::testing::{self, authed};
@@ -111,34 +112,36 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
         let workspace_link = format!("/reviews/{id}/workspace");
         assert!(reviews.contains(&workspace_link), "{reviews}");
         let workspace = isla.get(&workspace_link).await.ok();
-        for expected in [
-            "Child R",
-            "Information gathering",
-            "Southvale Police",
-            "Southvale Health",
-            &format!("/reviews/{id}/agency-reports/police"),
-            &format!("/reviews/{id}/chronology"),
-            &format!("/reviews/{id}/practitioners"),
-            &format!("/reviews/{id}/family"),
-        ] {
-            assert!(workspace.contains(expected), "{expected}: {workspace}");
-        }
+        assert_contains(
+            &workspace,
+            &[
+                "Child R",
+                "Information gathering",
+                "Southvale Police",
+                "Southvale Health",
+                &format!("/reviews/{id}/agency-reports/police"),
+                &format!("/reviews/{id}/chronology"),
+                &format!("/reviews/{id}/practitioners"),
+                &format!("/reviews/{id}/family"),
+            ],
+        );
 
         // The combined chronology: both agencies' entries, a lane each.
         let chronology_path = format!("/reviews/{id}/chronology");
         let chronology = isla.get(&chronology_path).await.ok();
-        for expected in [
-            "Combined chronology",
-            "Domestic incident call",
-            "Pat Constable (Police officer)",
-            "Home visit",
-            "Alex Smith (Health visitor)",
-            "1 June 2025",
-            "20 August 2025",
-            "<svg",
-        ] {
-            assert!(chronology.contains(expected), "{expected}: {chronology}");
-        }
+        assert_contains(
+            &chronology,
+            &[
+                "Combined chronology",
+                "Domestic incident call",
+                "Pat Constable (Police officer)",
+                "Home visit",
+                "Alex Smith (Health visitor)",
+                "1 June 2025",
+                "20 August 2025",
+                "<svg",
+            ],
+        );
         assert_eq!(
             chronology.matches("class=\"cspr-timeline__lane\"").count(),
             2,
@@ -203,15 +206,16 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
             .get(&format!("/reviews/{id}/agency-reports/police"))
             .await
             .ok();
-        for expected in [
-            "Southvale Police",
-            "Police summary of involvement.",
-            "Share information sooner.",
-            "Sam Lead, Safeguarding lead",
-            "Submitted",
-        ] {
-            assert!(report.contains(expected), "{expected}: {report}");
-        }
+        assert_contains(
+            &report,
+            &[
+                "Southvale Police",
+                "Police summary of involvement.",
+                "Share information sooner.",
+                "Sam Lead, Safeguarding lead",
+                "Submitted",
+            ],
+        );
 
         practitioners_are_confirmed_deferred_and_invited(
             &site.grpc("practitioners"),
@@ -336,15 +340,16 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     }
     let list = isla.get(&list_path).await.ok();
     let confirmed = &list[list.find("id=\"confirmed\"").expect("confirmed table")..];
-    for expected in [
-        "Alex Smith",
-        "alex@health.southvale.example.org",
-        "Bea Witness",
-        "1 January 2025 to 31 December 2025",
-        "Health visitor, Southvale Health",
-    ] {
-        assert!(confirmed.contains(expected), "{expected}: {list}");
-    }
+    assert_contains(
+        confirmed,
+        &[
+            "Alex Smith",
+            "alex@health.southvale.example.org",
+            "Bea Witness",
+            "1 January 2025 to 31 December 2025",
+            "Health visitor, Southvale Health",
+        ],
+    );
 
     // Bea is a witness in a police investigation: contact waits.
     let bea = &confirmed[confirmed.find("Bea Witness").expect("Bea")..];
@@ -375,13 +380,14 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     let deferred = isla.post_pairs(&defer_path, &sent).await;
     assert_eq!(deferred.redirected(), list_path, "{}", deferred.html);
     let list = isla.get(&list_path).await.ok();
-    for expected in [
-        "Deferred",
-        "Police investigation witness: Statement to be taken first",
-        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
-    ] {
-        assert!(list.contains(expected), "{expected}: {list}");
-    }
+    assert_contains(
+        &list,
+        &[
+            "Deferred",
+            "Police investigation witness: Statement to be taken first",
+            &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+        ],
+    );
 
     // A conversation with Alex, with what to prepare; then its learning can be recorded.
     let alex_id = id_between(
@@ -557,16 +563,13 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
-    for expected in [
-        "href=\"#relationship\">Choose how they are related to the child",
-        "href=\"#route\">Choose how to contact them",
-    ] {
-        assert!(
-            refused.html.contains(expected),
-            "{expected}: {}",
-            refused.html
-        );
-    }
+    assert_contains(
+        &refused.html,
+        &[
+            "href=\"#relationship\">Choose how they are related to the child",
+            "href=\"#route\">Choose how to contact them",
+        ],
+    );
     let added = fay
         .post_pairs(
             &add_path,
@@ -591,15 +594,16 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "{member_path}"
     );
     let member = fay.get(&member_path).await.ok();
-    for expected in [
-        "Morgan Reed",
-        "Parent",
-        "Contact after the strategy meeting.",
-        "Through Jo Keyworker, Southvale Children&#x27;s Services (jo@csc.southvale.example.org)",
-        "Open",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Morgan Reed",
+            "Parent",
+            "Contact after the strategy meeting.",
+            "Through Jo Keyworker, Southvale Children&#x27;s Services (jo@csc.southvale.example.org)",
+            "Open",
+        ],
+    );
 
     // Restricted while the criminal investigation runs.
     let restrict_path = format!("{member_path}/restrict");
@@ -614,14 +618,15 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     let restricted = fay.post_pairs(&restrict_path, &sent).await;
     assert_eq!(restricted.redirected(), member_path, "{}", restricted.html);
     let member = fay.get(&member_path).await.ok();
-    for expected in [
-        "Restricted",
-        "Criminal investigation: Police asked for no contact yet",
-        "Lift the restriction",
-        "no contact, contribution or consultation can be recorded",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Restricted",
+            "Criminal investigation: Police asked for no contact yet",
+            "Lift the restriction",
+            "no contact, contribution or consultation can be recorded",
+        ],
+    );
     assert!(!member.contains("Record their contribution"), "{member}");
     let contribution_path = format!("{member_path}/contribution");
     let form = fay.get(&contribution_path).await.ok();
@@ -660,14 +665,15 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     assert!(!member.contains("Lift the restriction"), "{member}");
     // What they said, as the family service returned it, with who recorded it and when.
     let recorded_on = chrono::Utc::now().format("%-d %B %Y").to_string();
-    for expected in [
-        "<p class=\"govuk-body\">The health visitor listened; nobody explained the referral.</p>",
-        &format!("Recorded {recorded_on}, "),
-        " by Fay Liaison</h3>",
-        "No contact logged yet.",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "<p class=\"govuk-body\">The health visitor listened; nobody explained the referral.</p>",
+            &format!("Recorded {recorded_on}, "),
+            " by Fay Liaison</h3>",
+            "No contact logged yet.",
+        ],
+    );
 
     // A contribution that looks like markup is shown as text, never run.
     let form = fay.get(&contribution_path).await.ok();
@@ -732,18 +738,19 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     let contacted_on = (chrono::Utc::now() - chrono::Days::new(2))
         .format("%-d %B %Y, 11:15 UTC")
         .to_string();
-    for expected in [
-        "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
-        "response due by",
-        "Their response: Content for it to be published without names.",
-        // The contact log's row: when, how, by whom, what passed.
-        &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
-        "<td class=\"govuk-table__cell\">known professional</td>",
-        "<td class=\"govuk-table__cell\">Jo Keyworker</td>",
-        "<td class=\"govuk-table__cell\">Explained the review; Morgan will think about taking part.</td>",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
+            "response due by",
+            "Their response: Content for it to be published without names.",
+            // The contact log's row: when, how, by whom, what passed.
+            &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
+            "<td class=\"govuk-table__cell\">known professional</td>",
+            "<td class=\"govuk-table__cell\">Jo Keyworker</td>",
+            "<td class=\"govuk-table__cell\">Explained the review; Morgan will think about taking part.</td>",
+        ],
+    );
     assert!(!member.contains("No contact logged yet."), "{member}");
 
     // The reviewer sees the member by name too, and what they said.
@@ -753,13 +760,14 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "{list}"
     );
     let seen = isla.get(&member_path).await.ok();
-    for expected in [
-        "The health visitor listened; nobody explained the referral.",
-        "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
-        "Explained the review; Morgan will think about taking part.",
-    ] {
-        assert!(seen.contains(expected), "{expected}: {seen}");
-    }
+    assert_contains(
+        &seen,
+        &[
+            "The health visitor listened; nobody explained the referral.",
+            "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
+            "Explained the review; Morgan will think about taking part.",
+        ],
+    );
 
     // A panel member may not open the family pages.
     let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
@@ -840,16 +848,13 @@ async fn the_overview_report_is_checked_then_submitted(
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
-    for expected in [
-        "href=\"#findings\">Enter the review&#x27;s findings",
-        "href=\"#ref_1\">Enter a reference for this recommendation",
-    ] {
-        assert!(
-            refused.html.contains(expected),
-            "{expected}: {}",
-            refused.html
-        );
-    }
+    assert_contains(
+        &refused.html,
+        &[
+            "href=\"#findings\">Enter the review&#x27;s findings",
+            "href=\"#ref_1\">Enter a reference for this recommendation",
+        ],
+    );
     let answers = pairs(&[
         ("request_id", &key),
         ("findings", "Concerns about neglect were not shared."),
@@ -859,16 +864,17 @@ async fn the_overview_report_is_checked_then_submitted(
         ("text_2", "Train staff on recognising neglect."),
     ]);
     let check = isla.post_pairs(&overview_path, &answers.clone()).await.ok();
-    for expected in [
-        "Check your overview report before submitting it",
-        "Concerns about neglect were not shared.",
-        "R1",
-        "Agree an information-sharing protocol.",
-        "R2",
-        "Train staff on recognising neglect.",
-    ] {
-        assert!(check.contains(expected), "{expected}: {check}");
-    }
+    assert_contains(
+        &check,
+        &[
+            "Check your overview report before submitting it",
+            "Concerns about neglect were not shared.",
+            "R1",
+            "Agree an information-sharing protocol.",
+            "R2",
+            "Train staff on recognising neglect.",
+        ],
+    );
     let mut change = answers.clone();
     change.push(("change".into(), "yes".into()));
     let again = isla.post_pairs(&overview_path, &change).await.ok();

@@ -309,3 +309,10 @@ pub fn pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect()
 }
+
+/// Checks that `page` has each of `expected`.
+pub fn assert_contains(page: &str, expected: &[&str]) {
+    for text in expected {
+        assert!(page.contains(text), "{text:?} not in {page}");
+    }
+}
