@@ -240,10 +240,10 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert_contains(
             &too_early.html,
             &[
-            "This cannot be done now",
-            "terms of reference not set",
-            "no independent reviewer appointed",
-            "no panel chair appointed",
+                "This cannot be done now",
+                "terms of reference not set",
+                "no independent reviewer appointed",
+                "no panel chair appointed",
             ],
         );
 
@@ -374,11 +374,11 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert_contains(
             &page,
             &[
-            "Version 1:",
-            "(reference NP-2026-77)",
-            "A local review will be held",
-            "Cara Chair, Southvale Health (chair)",
-            "Agencies: Southvale Police, Southvale Health Trust",
+                "Version 1:",
+                "(reference NP-2026-77)",
+                "A local review will be held",
+                "Cara Chair, Southvale Health (chair)",
+                "Agencies: Southvale Police, Southvale Health Trust",
             ],
         );
         assert!(page.contains("Notification: due "), "{page}");

@@ -8,12 +8,12 @@
 
 mod common;
 
+use common::Isolated;
 use common::walk::{self, Dates, Setup, Walk, agency};
 use common::web::{
     Browser, Site, assert_contains, date_fields, date_fields_on, id_between, pairs, request_id,
     runtime,
 };
-use common::{Isolated, dev_token};
 use cspr_platform::testing::{self, authed};
 use cspr_proto::family::v1 as family;
 use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
@@ -217,13 +217,8 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
             ],
         );
 
-        practitioners_are_confirmed_deferred_and_invited(
-            &site.grpc("practitioners"),
-            &mut isla,
-            &id,
-        )
-        .await;
-        family_liaison_adds_restricts_and_records(&site, &mut isla, &id).await;
+        practitioners_are_confirmed_deferred_and_invited(&site, &walk, &mut isla).await;
+        family_liaison_adds_restricts_and_records(&site, &walk, &mut isla).await;
 
         a_long_chronology_is_paged(&mut walk, &mut isla).await;
         the_overview_report_is_checked_then_submitted(&site, &mut walk, &mut isla).await;
@@ -260,14 +255,15 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
 /// Suggestions from the chronologies confirmed (one deferred as a police witness), a
 /// learning event scheduled with its attendance and learning recorded.
 async fn practitioners_are_confirmed_deferred_and_invited(
-    grpc: &str,
+    site: &Site,
+    walk: &Walk,
     isla: &mut Browser,
-    id: &str,
 ) {
+    let id = &walk.id;
     let list_path = format!("/reviews/{id}/practitioners");
     // The names in the chronologies arrive as suggestions over the bus.
-    let admin = dev_token(&["partnership_admin"], None);
-    let client = PractitionerEngagementClient::connect(grpc.to_string())
+    let admin = &walk.people.admin;
+    let client = PractitionerEngagementClient::connect(site.grpc("practitioners"))
         .await
         .expect("practitioners");
     testing::eventually("the suggestions", testing::DEADLINE, || {
@@ -522,11 +518,12 @@ async fn practitioners_are_confirmed_deferred_and_invited(
 /// The family liaison adds a member reached through a professional, restricts contact
 /// (a contribution is then refused, with the reason), lifts it and records one; a panel
 /// member may not open the family pages.
-async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Browser, id: &str) {
+async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isla: &mut Browser) {
+    let id = &walk.id;
     let mut fay = Browser::signed_in(site, "Fay Liaison", &["family_liaison"], None).await;
     let family_path = format!("/reviews/{id}/family");
     // The family service learns of the review over the bus.
-    let admin = dev_token(&["partnership_admin"], None);
+    let admin = &walk.people.admin;
     let client = FamilyEngagementClient::connect(site.grpc("family"))
         .await
         .expect("family");
