@@ -7,24 +7,9 @@ mod common;
 
 use common::Isolated;
 use common::walk::Walk;
-use common::web::{Browser, Site};
+use common::web::{Browser, Site, assert_contains, date_parts, request_id, runtime};
 use cspr_platform::testing;
 use reqwest::StatusCode;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The form's hidden idempotency key.
-fn request_id(html: &str) -> String {
-    let marker = "name=\"request_id\" value=\"";
-    let start = html.find(marker).expect("request_id field") + marker.len();
-    html[start..start + 36].to_string()
-}
 
 #[test]
 fn an_action_is_added_progressed_with_evidence_and_verified() {
@@ -39,13 +24,14 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
 
         // The review's page leads to its plan (and to what else the role may see).
         let review = admin.get(&format!("/reviews/{id}")).await.ok();
-        for link in [
-            "Action plan</a>",
-            "Audit trail</a>",
-            "Combined chronology</a>",
-        ] {
-            assert!(review.contains(link), "{link}: {review}");
-        }
+        assert_contains(
+            &review,
+            &[
+                "Action plan</a>",
+                "Audit trail</a>",
+                "Combined chronology</a>",
+            ],
+        );
         let empty = admin.get(&plan).await.ok();
         assert!(empty.contains("Action plan"), "{empty}");
         assert!(empty.contains("No actions"), "{empty}");
@@ -74,22 +60,19 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
             )
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
-        for expected in [
-            "href=\"#recommendation_ref\">Choose the recommendation the action answers",
-            "href=\"#owner_agency\">Choose the agency that owns the action",
-            "href=\"#due_date\">The date the action is due must include a month and a year",
-            ">Launch a protocol</textarea>",
-        ] {
-            assert!(
-                refused.html.contains(expected),
-                "{expected}: {}",
-                refused.html
-            );
-        }
+        assert_contains(
+            &refused.html,
+            &[
+                "href=\"#recommendation_ref\">Choose the recommendation the action answers",
+                "href=\"#owner_agency\">Choose the agency that owns the action",
+                "href=\"#due_date\">The date the action is due must include a month and a year",
+                ">Launch a protocol</textarea>",
+            ],
+        );
 
         // The actions service learns of the approval over the bus: the same form (the same
         // key) is sent until it is taken, and it makes one action.
-        let due = walk_due();
+        let due = date_parts(60);
         let fields = vec![
             ("request_id", key.clone()),
             ("recommendation_ref", "R1".to_string()),
@@ -178,13 +161,14 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
             .await;
         assert_eq!(done.redirected(), created, "{}", done.html);
         let page = csc.get(&created).await.ok();
-        for expected in [
-            "Completed",
-            "Protocol launched in all teams",
-            "Audit of 40 cases: concerns shared within 24 hours in 38.",
-        ] {
-            assert!(page.contains(expected), "{expected}: {page}");
-        }
+        assert_contains(
+            &page,
+            &[
+                "Completed",
+                "Protocol launched in all teams",
+                "Audit of 40 cases: concerns shared within 24 hours in 38.",
+            ],
+        );
         // An agency cannot verify its own evidence.
         let refused = csc
             .post(
@@ -259,14 +243,4 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
             StatusCode::FORBIDDEN
         );
     });
-}
-
-/// A due date 60 days on, as the form's day, month and year.
-fn walk_due() -> (String, String, String) {
-    let date = common::walk::day(60).expect("date");
-    (
-        date.day.to_string(),
-        date.month.to_string(),
-        date.year.to_string(),
-    )
 }

@@ -10,25 +10,10 @@
 mod common;
 
 use common::Isolated;
-use common::web::{Browser, Site};
+use common::walk::{Setup, Walk, agency};
+use common::web::{Browser, Site, assert_contains, date_fields, pairs, request_id, runtime};
 use cspr_platform::testing;
 use reqwest::StatusCode;
-use std::time::Duration;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The form's hidden idempotency key.
-fn request_id(html: &str) -> String {
-    let marker = "name=\"request_id\" value=\"";
-    let start = html.find(marker).expect("request_id field") + marker.len();
-    html[start..start + 36].to_string()
-}
 
 #[test]
 fn the_business_unit_records_a_serious_incident_once() {
@@ -56,20 +41,17 @@ fn the_business_unit_records_a_serious_incident_once() {
             )
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        for expected in [
-            "There is a problem",
-            "href=\"#child_alias\">Enter an alias for the child",
-            "href=\"#incident_date\">The date of the incident must include a month and a year",
-            "href=\"#became_aware_on\">Enter the date the partnership became aware",
-            "value=\"Southvale Council\"",
-            "govuk-form-group--error",
-        ] {
-            assert!(
-                refused.html.contains(expected),
-                "{expected}: {}",
-                refused.html
-            );
-        }
+        assert_contains(
+            &refused.html,
+            &[
+                "There is a problem",
+                "href=\"#child_alias\">Enter an alias for the child",
+                "href=\"#incident_date\">The date of the incident must include a month and a year",
+                "href=\"#became_aware_on\">Enter the date the partnership became aware",
+                "value=\"Southvale Council\"",
+                "govuk-form-group--error",
+            ],
+        );
         assert_eq!(
             request_id(&refused.html),
             key,
@@ -135,24 +117,6 @@ fn uuid_like() -> String {
     "6f1c3f0e-8a7b-4c1d-9e2f-0a1b2c3d4e5f".to_string()
 }
 
-/// A date `days` from today, as the three fields of a GOV.UK date input named `name`.
-fn date_fields(name: &str, days: i64) -> Vec<(String, String)> {
-    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
-    use chrono::Datelike;
-    vec![
-        (format!("{name}-day"), date.day().to_string()),
-        (format!("{name}-month"), date.month().to_string()),
-        (format!("{name}-year"), date.year().to_string()),
-    ]
-}
-
-fn fields(pairs: &[(String, String)]) -> Vec<(&str, String)> {
-    pairs
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.clone()))
-        .collect()
-}
-
 /// An attribute's value as a browser reads it.
 fn unescape(html: &str) -> String {
     html.replace("&#x2f;", "/")
@@ -184,6 +148,25 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The incident form filled in for `alias`: the incident and the partnership's awareness
+/// `incident` and `aware` days from today, with the form's own idempotency key.
+async fn incident_form(
+    admin: &mut Browser,
+    alias: &str,
+    incident: i64,
+    aware: i64,
+) -> Vec<(String, String)> {
+    let form = admin.get("/reviews/new").await.ok();
+    let mut fields = pairs(&[
+        ("request_id", &request_id(&form)),
+        ("child_alias", alias),
+        ("local_authority", "Southvale Council"),
+    ]);
+    fields.extend(date_fields("incident_date", incident));
+    fields.extend(date_fields("became_aware_on", aware));
+    fields
+}
+
 #[test]
 fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
     testing::init();
@@ -191,15 +174,8 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
-        let form = admin.get("/reviews/new").await.ok();
-        let mut incident = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child T".to_string()),
-            ("local_authority".to_string(), "Southvale Council".to_string()),
-        ];
-        incident.extend(date_fields("incident_date", -20));
-        incident.extend(date_fields("became_aware_on", -3));
-        let created = admin.post("/reviews/new", &fields(&incident)).await;
+        let incident = incident_form(&mut admin, "Child T", -20, -3).await;
+        let created = admin.post_pairs("/reviews/new", &incident).await;
         let review = created.redirected().to_string();
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Child T"), "{page}");
@@ -211,7 +187,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         let form = admin.get(&notification).await.ok();
         assert!(form.contains("Record the notification to the national Panel"));
         let early = date_fields("sent_on", -10);
-        let refused = admin.post(&notification, &fields(&early)).await;
+        let refused = admin.post_pairs(&notification, &early).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
         assert!(
             refused
@@ -222,9 +198,9 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         );
         let mut sent = date_fields("sent_on", -1);
         sent.push(("national_panel_reference".into(), "NP-2026-77".into()));
-        assert_eq!(admin.post(&notification, &fields(&sent)).await.redirected(), review);
+        assert_eq!(admin.post_pairs(&notification, &sent).await.redirected(), review);
         // Sent again (a resend): the notification recorded, not a refusal.
-        assert_eq!(admin.post(&notification, &fields(&sent)).await.redirected(), review);
+        assert_eq!(admin.post_pairs(&notification, &sent).await.redirected(), review);
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Rapid review"), "{page}");
         assert!(page.contains("Record the rapid review decision"), "{page}");
@@ -233,13 +209,13 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         // (nothing is recorded yet), then recorded.
         let decision = format!("{review}/decision");
         let refused = admin
-            .post(&decision, &fields(&date_fields("decided_on", 0)))
+            .post_pairs(&decision, &date_fields("decided_on", 0))
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(refused.html.contains("href=\"#decision\">Select whether a local review will be held"));
         let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
         decided.extend(date_fields("decided_on", 0));
-        let check = admin.post(&decision, &fields(&decided)).await.ok();
+        let check = admin.post_pairs(&decision, &decided).await.ok();
         assert!(check.contains("Check the rapid review decision before recording it"), "{check}");
         assert!(check.contains("Hold a local child safeguarding practice review"));
         assert!(check.contains("cannot be changed"));
@@ -247,7 +223,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         let answers = hidden_fields(&check);
         assert!(answers.iter().any(|(name, value)| name == "decision" && value == "DECISION_LOCAL_CSPR"));
         let confirmed = admin
-            .post(&format!("{decision}/confirm"), &fields(&answers))
+            .post_pairs(&format!("{decision}/confirm"), &answers)
             .await;
         assert_eq!(confirmed.redirected(), review, "{}", confirmed.html);
         let page = admin.get(&review).await.ok();
@@ -261,14 +237,15 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
             .post(&advance, &[("to_stage", "STAGE_INFORMATION_GATHERING".into())])
             .await;
         assert_eq!(too_early.status, StatusCode::CONFLICT, "{}", too_early.html);
-        for expected in [
-            "This cannot be done now",
-            "terms of reference not set",
-            "no independent reviewer appointed",
-            "no panel chair appointed",
-        ] {
-            assert!(too_early.html.contains(expected), "{expected}: {}", too_early.html);
-        }
+        assert_contains(
+            &too_early.html,
+            &[
+                "This cannot be done now",
+                "terms of reference not set",
+                "no independent reviewer appointed",
+                "no panel chair appointed",
+            ],
+        );
 
         // A panel member: the independence declaration is required.
         let panel = format!("{review}/panel-member");
@@ -332,7 +309,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         ];
         reviewer.extend(date_fields("appointed_on", 0));
         assert_eq!(
-            admin.post(&format!("{review}/reviewer"), &fields(&reviewer)).await.redirected(),
+            admin.post_pairs(&format!("{review}/reviewer"), &reviewer).await.redirected(),
             review
         );
         assert!(admin.get(&review).await.ok().contains("Rita Reviewer"));
@@ -355,15 +332,15 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         set.extend(date_fields("scope_end", -20));
         set.extend(date_fields("report_due_date", 30));
         // The registry refuses the row's email: beside it in row 4, not row 2.
-        let refused = admin.post(&terms, &fields(&set)).await;
+        let refused = admin.post_pairs(&terms, &set).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
         assert!(refused.html.contains("href=\"#agency_email_3\""), "{}", refused.html);
         assert!(refused.html.contains("value=\"Southvale Health Trust\""));
         set[7].1 = "reports@health.example".to_string();
-        let done = admin.post(&terms, &fields(&set)).await;
+        let done = admin.post_pairs(&terms, &set).await;
         assert_eq!(done.redirected(), review, "{}", done.html);
         // Sent again: not a second version (which would ask the agencies again).
-        assert_eq!(admin.post(&terms, &fields(&set)).await.redirected(), review);
+        assert_eq!(admin.post_pairs(&terms, &set).await.redirected(), review);
 
         // The report requests come over the bus: the tracker shows both, outstanding.
         let reports = format!("{review}/reports");
@@ -394,15 +371,16 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(page.contains("class=\"today\""), "{page}");
         assert!(!page.contains("style="), "no inline style (CSP): {page}");
         // What was recorded, in words.
-        for expected in [
-            "Version 1:",
-            "(reference NP-2026-77)",
-            "A local review will be held",
-            "Cara Chair, Southvale Health (chair)",
-            "Agencies: Southvale Police, Southvale Health Trust",
-        ] {
-            assert!(page.contains(expected), "{expected}: {page}");
-        }
+        assert_contains(
+            &page,
+            &[
+                "Version 1:",
+                "(reference NP-2026-77)",
+                "A local review will be held",
+                "Cara Chair, Southvale Health (chair)",
+                "Agencies: Southvale Police, Southvale Health Trust",
+            ],
+        );
         assert!(page.contains("Notification: due "), "{page}");
 
         // The audit trail lists every command, and the refused one.
@@ -481,7 +459,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         // Nor is a check page shown to someone who could not confirm it.
         let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
         decided.extend(date_fields("decided_on", 0));
-        let denied = member.post(&format!("{review}/decision"), &fields(&decided)).await;
+        let denied = member.post_pairs(&format!("{review}/decision"), &decided).await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.html);
 
         // The dashboard's filters are the registry's: nothing here is overdue.
@@ -500,38 +478,15 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
-        let form = admin.get("/reviews/new").await.ok();
-        let mut incident = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child P".to_string()),
-            (
-                "local_authority".to_string(),
-                "Southvale Council".to_string(),
-            ),
-        ];
-        incident.extend(date_fields("incident_date", -30));
-        incident.extend(date_fields("became_aware_on", -15));
+        let incident = incident_form(&mut admin, "Child P", -30, -15).await;
         let review = admin
-            .post("/reviews/new", &fields(&incident))
+            .post_pairs("/reviews/new", &incident)
             .await
             .redirected()
             .to_string();
         // Another, aware a week ago: its notification is due about today, so at risk.
-        let form = admin.get("/reviews/new").await.ok();
-        let mut recent = vec![
-            ("request_id".to_string(), request_id(&form)),
-            ("child_alias".to_string(), "Child R".to_string()),
-            (
-                "local_authority".to_string(),
-                "Southvale Council".to_string(),
-            ),
-        ];
-        recent.extend(date_fields("incident_date", -9));
-        recent.extend(date_fields("became_aware_on", -7));
-        admin
-            .post("/reviews/new", &fields(&recent))
-            .await
-            .redirected();
+        let recent = incident_form(&mut admin, "Child R", -9, -7).await;
+        admin.post_pairs("/reviews/new", &recent).await.redirected();
         // The dashboard's filters are the registry's (ListReviewsRequest's own).
         let overdue = admin.get("/?overdue=yes").await.ok();
         assert!(overdue.contains("Child P"), "{overdue}");
@@ -582,7 +537,7 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
         process.extend(date_fields("started_on", -5));
         for _ in 0..2 {
             assert_eq!(
-                admin.post(&processes, &fields(&process)).await.redirected(),
+                admin.post_pairs(&processes, &process).await.redirected(),
                 processes
             );
         }
@@ -605,7 +560,7 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
             "{form}"
         );
         let refused = admin
-            .post(&end_path, &fields(&date_fields("ended_on", -6)))
+            .post_pairs(&end_path, &date_fields("ended_on", -6))
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
         assert!(
@@ -617,7 +572,7 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
         );
         assert_eq!(
             admin
-                .post(&end_path, &fields(&date_fields("ended_on", -1)))
+                .post_pairs(&end_path, &date_fields("ended_on", -1))
                 .await
                 .redirected(),
             processes
@@ -631,17 +586,17 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
         let mut sent = date_fields("sent_on", -14);
         sent.push(("national_panel_reference".into(), String::new()));
         admin
-            .post(&format!("{review}/notification"), &fields(&sent))
+            .post_pairs(&format!("{review}/notification"), &sent)
             .await
             .redirected();
         let decision = format!("{review}/decision");
         let mut decided = vec![("decision".to_string(), "DECISION_LOCAL_CSPR".to_string())];
         decided.extend(date_fields("decided_on", 0));
-        let check = admin.post(&decision, &fields(&decided)).await.ok();
+        let check = admin.post_pairs(&decision, &decided).await.ok();
         let mut answers = hidden_fields(&check);
         answers.push(("change".into(), "yes".into()));
         let changed = admin
-            .post(&format!("{decision}/confirm"), &fields(&answers))
+            .post_pairs(&format!("{decision}/confirm"), &answers)
             .await
             .ok();
         assert!(
@@ -655,7 +610,7 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
         assert!(!changed.contains("There is a problem"));
         let mut against = vec![("decision".to_string(), "DECISION_NO_LOCAL_CSPR".to_string())];
         against.extend(date_fields("decided_on", 0));
-        let refused = admin.post(&decision, &fields(&against)).await;
+        let refused = admin.post_pairs(&decision, &against).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(
             refused
@@ -666,16 +621,13 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
             "rationale".into(),
             "Single-agency learning is enough".into(),
         ));
-        let check = admin.post(&decision, &fields(&against)).await.ok();
+        let check = admin.post_pairs(&decision, &against).await.ok();
         assert!(
             check.contains("Single-agency learning is enough"),
             "{check}"
         );
         let confirmed = admin
-            .post(
-                &format!("{decision}/confirm"),
-                &fields(&hidden_fields(&check)),
-            )
+            .post_pairs(&format!("{decision}/confirm"), &hidden_fields(&check))
             .await;
         assert_eq!(confirmed.redirected(), review);
         let page = admin.get(&review).await.ok();
@@ -687,17 +639,14 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
             "{page}"
         );
         let again = admin
-            .post(
-                &format!("{decision}/confirm"),
-                &fields(&hidden_fields(&check)),
-            )
+            .post_pairs(&format!("{decision}/confirm"), &hidden_fields(&check))
             .await;
         assert_eq!(again.redirected(), review, "{}", again.html);
         let mut other = hidden_fields(&check);
         other.retain(|(name, _)| name != "rationale");
         other.push(("rationale".into(), "Another reason".into()));
         let refused = admin
-            .post(&format!("{decision}/confirm"), &fields(&other))
+            .post_pairs(&format!("{decision}/confirm"), &other)
             .await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
         assert!(
@@ -708,199 +657,15 @@ fn parallel_processes_are_spans_on_the_timeline_and_a_decision_can_be_changed_be
     });
 }
 
-fn proto_date(days: i64) -> Option<cspr_proto::google::r#type::Date> {
-    use chrono::Datelike;
-    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
-    Some(cspr_proto::google::r#type::Date {
-        year: date.year(),
-        month: date.month() as i32,
-        day: date.day() as i32,
-    })
-}
-
 /// A review taken to PRE_PUBLICATION through the API (its one agency report waived, the
 /// overview report submitted and approved): the id.
 async fn review_at_pre_publication(site: &Site) -> String {
-    use cspr_platform::testing::authed;
-    use cspr_proto::registry::v1 as registry;
-    use cspr_proto::submissions::v1 as submissions;
-    // Development tokens are all of the subject "someone": the reviewer is appointed as it.
-    let admin = common::dev_token(&["partnership_admin"], None);
-    let chair = common::dev_token(&["panel_chair"], None);
-    let reviewer = common::dev_token(&["reviewer"], None);
-    let mut client =
-        registry::review_registry_client::ReviewRegistryClient::connect(site.grpc("registry"))
-            .await
-            .expect("registry");
-    let submissions_client =
-        submissions::agency_submissions_client::AgencySubmissionsClient::connect(
-            site.grpc("submissions"),
-        )
-        .await
-        .expect("submissions");
-    let id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "publication-1".into(),
-                child_alias: "Child U".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: proto_date(-60),
-                became_aware_on: proto_date(-50),
-            },
-            &admin,
-        ))
-        .await
-        .expect("created")
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: proto_date(-49),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: proto_date(-40),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await
-        .expect("decided");
-    client
-        .appoint_panel_member(authed(
-            registry::AppointPanelMemberRequest {
-                review_id: id.clone(),
-                request_id: "chair".into(),
-                name: "Tess Holroyd".into(),
-                email: "tess@panel.southvale.example.org".into(),
-                organisation: "Southvale Police".into(),
-                role: registry::PanelRole::Chair as i32,
-                declares_no_involvement: true,
-                independence_statement: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("chair");
-    client
-        .appoint_reviewer(authed(
-            registry::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla@reviewers.example.org".into(),
-                subject: "someone".into(),
-                appointed_on: proto_date(-39),
-            },
-            &admin,
-        ))
-        .await
-        .expect("reviewer");
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: proto_date(-400),
-                scope_end: proto_date(-60),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![registry::Agency {
-                    id: "police".into(),
-                    name: "Southvale Police".into(),
-                    contact_email: "lead@police.southvale.example.org".into(),
-                }],
-                report_due_date: proto_date(30),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms set");
-    for stage in [
-        registry::Stage::InformationGathering,
-        registry::Stage::Engagement,
-    ] {
-        client
-            .advance_stage(authed(
-                registry::AdvanceStageRequest {
-                    review_id: id.clone(),
-                    to_stage: stage as i32,
-                },
-                &admin,
-            ))
-            .await
-            .expect("advance");
-    }
-    // The report request comes over the bus; its waiver goes back the same way.
-    testing::eventually("the police report waived", Duration::from_secs(30), || {
-        let mut submissions_client = submissions_client.clone();
-        let (id, chair) = (id.clone(), chair.clone());
-        async move {
-            submissions_client
-                .waive_agency_report(authed(
-                    submissions::WaiveAgencyReportRequest {
-                        review_id: id,
-                        agency_id: "police".into(),
-                        reason: "No involvement".into(),
-                    },
-                    &chair,
-                ))
-                .await
-                .ok()
-        }
-    })
-    .await;
-    testing::eventually("overview drafting", Duration::from_secs(30), || {
-        let mut client = client.clone();
-        let (id, admin) = (id.clone(), admin.clone());
-        async move {
-            client
-                .advance_stage(authed(
-                    registry::AdvanceStageRequest {
-                        review_id: id,
-                        to_stage: registry::Stage::OverviewDrafting as i32,
-                    },
-                    &admin,
-                ))
-                .await
-                .ok()
-        }
-    })
-    .await;
-    client
-        .submit_overview_report(authed(
-            registry::SubmitOverviewReportRequest {
-                review_id: id.clone(),
-                request_id: "overview".into(),
-                findings: "Concerns were not shared.".into(),
-                recommendations: vec![registry::Recommendation {
-                    r#ref: "R1".into(),
-                    text: "Agree an information-sharing protocol.".into(),
-                }],
-            },
-            &reviewer,
-        ))
-        .await
-        .expect("overview");
-    client
-        .approve_overview_report(authed(
-            registry::ApproveOverviewReportRequest {
-                review_id: id.clone(),
-                version: 1,
-            },
-            &chair,
-        ))
-        .await
-        .expect("approved");
-    id
+    let setup = Setup {
+        alias: "Child U".into(),
+        agencies: vec![agency("police", "Southvale Police")],
+        ..Setup::default()
+    };
+    Walk::approved_from(site, setup).await.id
 }
 
 #[test]
@@ -914,20 +679,19 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         let mut admin = Browser::signed_in(&site, "Ann Admin", &["partnership_admin"], None).await;
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Pre publication"), "{page}");
-        for link in [
-            "Plan the publication date",
-            "Record the pre-publication notice",
-            "Record publication",
-        ] {
-            assert!(page.contains(link), "{link}: {page}");
-        }
+        assert_contains(
+            &page,
+            &[
+                "Plan the publication date",
+                "Record the pre-publication notice",
+                "Record publication",
+            ],
+        );
         assert!(!page.contains("Set the terms of reference"), "{page}");
 
         // Too soon for the notice to be sent 7 working days before: the registry's reason.
         let plan = format!("{review}/publication-plan");
-        let refused = admin
-            .post(&plan, &fields(&date_fields("planned_on", 2)))
-            .await;
+        let refused = admin.post_pairs(&plan, &date_fields("planned_on", 2)).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
         assert!(
             refused.html.contains("working days before publication"),
@@ -936,7 +700,7 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         );
         assert_eq!(
             admin
-                .post(&plan, &fields(&date_fields("planned_on", 28)))
+                .post_pairs(&plan, &date_fields("planned_on", 28))
                 .await
                 .redirected(),
             review
@@ -970,7 +734,7 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
                 .html
                 .contains("href=\"#location\">Enter where the report is published")
         );
-        let check = admin.post(&publication, &fields(&published)).await.ok();
+        let check = admin.post_pairs(&publication, &published).await.ok();
         assert!(
             check.contains("Check the publication before recording it"),
             "{check}"
@@ -980,7 +744,7 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
             "{check}"
         );
         let confirm = format!("{publication}/confirm");
-        let refused = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        let refused = admin.post_pairs(&confirm, &hidden_fields(&check)).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
         assert!(
             refused
@@ -1001,14 +765,14 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
         );
         assert_eq!(
             admin
-                .post(&notice, &fields(&date_fields("sent_on", 0)))
+                .post_pairs(&notice, &date_fields("sent_on", 0))
                 .await
                 .redirected(),
             review
         );
         // Published today, the day of the notice: too soon after it.
-        let check = admin.post(&publication, &fields(&published)).await.ok();
-        let refused = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        let check = admin.post_pairs(&publication, &published).await.ok();
+        let refused = admin.post_pairs(&confirm, &hidden_fields(&check)).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
         assert!(
             refused
@@ -1033,9 +797,9 @@ fn publication_is_planned_noticed_and_recorded_after_its_answers_are_checked() {
             )),
             "{check}"
         );
-        let done = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        let done = admin.post_pairs(&confirm, &hidden_fields(&check)).await;
         assert_eq!(done.redirected(), review, "{}", done.html);
-        let again = admin.post(&confirm, &fields(&hidden_fields(&check))).await;
+        let again = admin.post_pairs(&confirm, &hidden_fields(&check)).await;
         assert_eq!(again.redirected(), review, "{}", again.html);
         // Published (and then, as the action plan's service reacts, monitoring actions).
         let page = admin.get(&review).await.ok();

@@ -7,128 +7,42 @@
 
 mod common;
 
-use common::web::{Browser, Site};
-use common::{Isolated, dev_token};
-use cspr_platform::testing::{self, authed};
+use common::Isolated;
+use common::walk::{Dates, Setup, Walk, agency};
+use common::web::{Browser, Site, assert_contains, runtime};
+use cspr_platform::testing;
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as registry;
-use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use cspr_proto::submissions::v1 as submissions;
-use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use reqwest::StatusCode;
-use tonic::transport::Channel;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn day(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// A review at its terms of reference (scope 2024-09-15 to 2026-03-09), asking the police
-/// and the health trust for reports.
-async fn review_with_terms(site: &Site) -> String {
-    let admin = dev_token(&["partnership_admin", "panel_chair"], None);
-    let mut client = ReviewRegistryClient::connect(site.grpc("registry"))
-        .await
-        .expect("registry");
-    let id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "agency-suite".into(),
-                child_alias: "Child Q".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: day(2026, 3, 9),
-                became_aware_on: day(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("review")
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: day(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: day(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("decided");
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: day(2024, 9, 15),
-                scope_end: day(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![
-                    registry::Agency {
-                        id: "police".into(),
-                        name: "Southvale Police".into(),
-                        contact_email: "lead@police.example.org".into(),
-                    },
-                    registry::Agency {
-                        id: "health".into(),
-                        name: "Southvale Health Trust".into(),
-                        contact_email: "lead@health.example.org".into(),
-                    },
-                ],
-                report_due_date: day(2099, 5, 1),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms");
-    id
-}
-
-async fn submissions_client(site: &Site) -> AgencySubmissionsClient<Channel> {
-    AgencySubmissionsClient::connect(site.grpc("submissions"))
-        .await
-        .expect("submissions")
-}
-
-/// The police report's latest version as the service has it (None before any).
-async fn police_report(site: &Site, id: &str) -> Option<submissions::AgencyReport> {
-    let admin = dev_token(&["partnership_admin"], None);
-    match submissions_client(site)
-        .await
-        .get_agency_report(authed(
-            submissions::GetAgencyReportRequest {
-                review_id: id.into(),
-                agency_id: "police".into(),
-                version: 0,
-            },
-            &admin,
-        ))
-        .await
-    {
-        Ok(report) => Some(report.into_inner()),
-        Err(status) if status.code() == tonic::Code::NotFound => None,
-        Err(status) => panic!("get agency report: {status:?}"),
-    }
+/// A review at its terms of reference (scope 2024-09-15 to 2026-03-09, reports due on 1 May
+/// 2099), asking the police and the health trust for reports: at SCOPING unless `appoint`ed
+/// (then at ENGAGEMENT).
+async fn review_with_terms(site: &Site, appoint: bool) -> Walk {
+    let stage = if appoint {
+        registry::Stage::Engagement
+    } else {
+        registry::Stage::Scoping
+    };
+    Walk::set_up(
+        site,
+        Setup {
+            agencies: vec![
+                agency("police", "Southvale Police"),
+                agency("health", "Southvale Health Trust"),
+            ],
+            dates: Dates::march_2026(Some(Date {
+                year: 2099,
+                month: 5,
+                day: 1,
+            })),
+            appoint,
+            stage,
+            ..Setup::default()
+        },
+    )
+    .await
 }
 
 const HEADER: &str = "date,time,service,practitioner_name,practitioner_role,description,outcome\n";
@@ -153,44 +67,20 @@ fn upload(based_on: i32, summary: &str, csv: &str) -> reqwest::multipart::Form {
         )
 }
 
-fn assert_contains(page: &str, expected: &[&str]) {
-    for text in expected {
-        assert!(page.contains(text), "{text:?} not in {page}");
-    }
-}
-
 #[test]
 fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
     testing::init();
     let runtime = runtime();
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
-        let id = review_with_terms(&site).await;
+        let mut walk = review_with_terms(&site, false).await;
+        let id = walk.id.clone();
         let path = format!("/agency/reviews/{id}");
         let mut police =
             Browser::signed_in(&site, "Sam Lead", &["agency"], Some("police")).await;
 
         // The requests arrive from the registry's terms of reference event.
-        let admin = dev_token(&["partnership_admin"], None);
-        testing::eventually("both report requests", testing::DEADLINE, || {
-            let (url, admin, id) = (site.grpc("submissions"), admin.clone(), id.clone());
-            async move {
-                let mut client = AgencySubmissionsClient::connect(url).await.ok()?;
-                let listed = client
-                    .list_report_requests(authed(
-                        submissions::ListReportRequestsRequest {
-                            review_id: id,
-                            ..Default::default()
-                        },
-                        &admin,
-                    ))
-                    .await
-                    .ok()?
-                    .into_inner();
-                (listed.report_requests.len() == 2).then_some(())
-            }
-        })
-        .await;
+        walk.report_requests(2).await;
         let list = police.get("/agency").await.ok();
         assert!(list.contains(&id), "{list}");
         assert_contains(&list, &["1 May 2099", "Requested", "govuk-tag--blue"]);
@@ -230,7 +120,7 @@ fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
                 "Two contacts.",
             ],
         );
-        assert!(police_report(&site, &id).await.is_none(), "nothing stored");
+        assert!(walk.agency_report("police").await.is_none(), "nothing stored");
         // An upload whose CSRF token is not the session's (the form's comes first) is refused.
         let forged = police
             .post_multipart(
@@ -253,7 +143,7 @@ fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
                 .await;
             assert_eq!(sent.redirected(), path);
         }
-        let report = police_report(&site, &id).await.expect("stored");
+        let report = walk.agency_report("police").await.expect("stored");
         assert_eq!(report.version, 1);
         assert_eq!(report.entry_count, 2);
         assert_eq!(report.author_name, "Sam Lead");
@@ -281,12 +171,12 @@ fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
             .post_multipart(&path, upload(0, "Not ours.", &good))
             .await;
         assert_eq!(posted.status, StatusCode::NOT_FOUND, "{}", posted.html);
-        assert_eq!(police_report(&site, &id).await.expect("stored").version, 1);
+        assert_eq!(walk.agency_report("police").await.expect("stored").version, 1);
         // Someone who is no agency's has no agency pages.
         let mut member = Browser::signed_in(&site, "Pat Member", &["panel_member"], None).await;
         assert_eq!(member.get("/agency").await.status, StatusCode::FORBIDDEN);
 
-        panel_decides(&site, &id, &mut police, &mut member, &good).await;
+        panel_decides(&site, &mut walk, &mut police, &mut member, &good).await;
     });
 }
 
@@ -294,11 +184,12 @@ fn an_agency_uploads_its_report_and_the_panel_returns_then_accepts_it() {
 /// chair accepts; a panel member reads but may not decide.
 async fn panel_decides(
     site: &Site,
-    id: &str,
+    walk: &mut Walk,
     police: &mut Browser,
     member: &mut Browser,
     good: &str,
 ) {
+    let id = walk.id.clone();
     let mut chair = Browser::signed_in(site, "Tess Chair", &["panel_chair"], None).await;
     let reports = chair.get(&format!("/panel/reviews/{id}")).await.ok();
     assert_contains(
@@ -382,7 +273,7 @@ async fn panel_decides(
         .post_multipart(&path, upload(1, "Three contacts.", &more))
         .await;
     assert_eq!(sent.redirected(), path);
-    let stored = police_report(site, id).await.expect("stored");
+    let stored = walk.agency_report("police").await.expect("stored");
     assert_eq!((stored.version, stored.entry_count), (2, 3));
 
     // A panel member reads it but gets no decision forms, and a post is refused.
@@ -403,7 +294,7 @@ async fn panel_decides(
         forbidden.html
     );
     assert_eq!(
-        police_report(site, id).await.expect("stored").status,
+        walk.agency_report("police").await.expect("stored").status,
         submissions::ReportStatus::Submitted as i32
     );
 
@@ -413,7 +304,7 @@ async fn panel_decides(
         .await;
     assert_eq!(accepted.redirected(), report_path);
     assert_eq!(
-        police_report(site, id).await.expect("stored").status,
+        walk.agency_report("police").await.expect("stored").status,
         submissions::ReportStatus::Accepted as i32
     );
     let after = chair.get(&report_path).await.ok();
@@ -456,132 +347,29 @@ async fn panel_decides(
 
 /// The reviewer's overview report submitted twice, on a review walked to panel approval
 /// (both agency reports waived).
-async fn review_with_two_overview_versions(site: &Site) -> String {
-    let id = review_with_terms(site).await;
-    let admin = dev_token(&["partnership_admin"], None);
-    let chair = dev_token(&["panel_chair"], None);
-    let reviewer = dev_token(&["reviewer"], None);
-    let mut registry_client = ReviewRegistryClient::connect(site.grpc("registry"))
-        .await
-        .expect("registry");
-    registry_client
-        .appoint_panel_member(authed(
-            registry::AppointPanelMemberRequest {
-                review_id: id.clone(),
-                request_id: "chair".into(),
-                name: "Tess Holroyd".into(),
-                email: "tess@panel.southvale.example.org".into(),
-                organisation: "Southvale Police".into(),
-                role: registry::PanelRole::Chair as i32,
-                declares_no_involvement: true,
-                independence_statement: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("chair");
-    registry_client
-        .appoint_reviewer(authed(
-            registry::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla@reviewers.example.org".into(),
-                // The development tokens' subject.
-                subject: "someone".into(),
-                appointed_on: day(2026, 3, 26),
-            },
-            &admin,
-        ))
-        .await
-        .expect("reviewer");
-    for stage in [
-        registry::Stage::InformationGathering,
-        registry::Stage::Engagement,
-    ] {
-        registry_client
-            .advance_stage(authed(
-                registry::AdvanceStageRequest {
-                    review_id: id.clone(),
-                    to_stage: stage as i32,
-                },
-                &admin,
-            ))
-            .await
-            .expect("advance");
-    }
-    for agency in ["police", "health"] {
-        testing::eventually("the report request, waived", testing::DEADLINE, || {
-            let (url, chair, id) = (site.grpc("submissions"), chair.clone(), id.clone());
-            async move {
-                let mut client = AgencySubmissionsClient::connect(url).await.ok()?;
-                client
-                    .waive_agency_report(authed(
-                        submissions::WaiveAgencyReportRequest {
-                            review_id: id,
-                            agency_id: agency.into(),
-                            reason: "No involvement".into(),
-                        },
-                        &chair,
-                    ))
-                    .await
-                    .ok()
-            }
-        })
-        .await;
-    }
-    // The registry learns of the waivers over the bus.
-    testing::eventually("overview drafting", testing::DEADLINE, || {
-        let mut client = registry_client.clone();
-        let (admin, id) = (admin.clone(), id.clone());
-        async move {
-            client
-                .advance_stage(authed(
-                    registry::AdvanceStageRequest {
-                        review_id: id,
-                        to_stage: registry::Stage::OverviewDrafting as i32,
-                    },
-                    &admin,
-                ))
-                .await
-                .ok()
-        }
-    })
-    .await;
-    for (key, findings, second) in [
+async fn review_with_two_overview_versions(site: &Site) -> Walk {
+    let mut walk = review_with_terms(site, true).await;
+    walk.waived_to_drafting().await;
+    for (findings, second) in [
         (
-            "overview-1",
             "Concerns about neglect were not shared.",
             "Audit the neglect toolkit.",
         ),
         (
-            "overview-2",
             "Concerns about neglect were not shared with the school <quickly>.",
             "Train staff on the neglect toolkit.",
         ),
     ] {
-        registry_client
-            .submit_overview_report(authed(
-                registry::SubmitOverviewReportRequest {
-                    review_id: id.clone(),
-                    request_id: key.into(),
-                    findings: findings.into(),
-                    recommendations: vec![
-                        registry::Recommendation {
-                            r#ref: "R1".into(),
-                            text: "Agree an information-sharing protocol.".into(),
-                        },
-                        registry::Recommendation {
-                            r#ref: "R2".into(),
-                            text: second.into(),
-                        },
-                    ],
-                },
-                &reviewer,
-            ))
-            .await
-            .expect("overview");
+        walk.submit_overview(
+            findings,
+            &[
+                ("R1", "Agree an information-sharing protocol."),
+                ("R2", second),
+            ],
+        )
+        .await;
     }
-    id
+    walk
 }
 
 #[test]
@@ -590,7 +378,8 @@ fn the_chair_approves_the_overview_report_seeing_what_changed() {
     let runtime = runtime();
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
-        let id = review_with_two_overview_versions(&site).await;
+        let mut walk = review_with_two_overview_versions(&site).await;
+        let id = walk.id.clone();
         let path = format!("/panel/reviews/{id}/overview");
         let mut chair = Browser::signed_in(&site, "Tess Chair", &["panel_chair"], None).await;
         let page = chair.get(&path).await.ok();
@@ -647,18 +436,7 @@ fn the_chair_approves_the_overview_report_seeing_what_changed() {
             .post(&format!("{path}/approve"), &[("version", "2".into())])
             .await;
         assert_eq!(approved.redirected(), path);
-        let review = ReviewRegistryClient::connect(site.grpc("registry"))
-            .await
-            .expect("registry")
-            .get_review(authed(
-                registry::GetReviewRequest {
-                    review_id: id.clone(),
-                },
-                &dev_token(&["partnership_admin"], None),
-            ))
-            .await
-            .expect("review")
-            .into_inner();
+        let review = walk.review().await;
         assert_eq!(review.stage, registry::Stage::PrePublication as i32);
         let report = review.overview_report.expect("report");
         assert_eq!(report.version, 2);

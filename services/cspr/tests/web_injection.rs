@@ -8,7 +8,7 @@ mod common;
 
 use common::Isolated;
 use common::walk::{REVIEWER, Walk, day};
-use common::web::{Browser, Site};
+use common::web::{Browser, Site, runtime};
 use cspr_platform::testing;
 
 const ALIAS: &str = "Child <script>alert(\"alias\")</script>";
@@ -29,11 +29,7 @@ fn shown_as_text(path: &str, page: &str, expected: &[&str]) {
 #[test]
 fn what_is_typed_is_shown_as_text_on_every_page() {
     testing::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
         let mut walk = Walk::engaged_with(&site, ALIAS, &[("police", "Southvale Police")]).await;

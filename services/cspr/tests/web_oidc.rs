@@ -6,7 +6,7 @@
 mod common;
 
 use common::Isolated;
-use common::web::{Browser, Site};
+use common::web::{Browser, Site, assert_contains, runtime};
 use cspr_platform::testing::{self, OidcClient, OidcProvider};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -32,11 +32,7 @@ fn form_action(issuer: &str, html: &str) -> String {
 #[test]
 fn a_person_signs_in_at_the_partnerships_identity_provider() {
     testing::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let port = testing::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let provider = runtime.block_on(OidcProvider::start_with_accounts(
@@ -80,14 +76,15 @@ fn a_person_signs_in_at_the_partnerships_identity_provider() {
             authorize.starts_with(&format!("{issuer}/auth?")),
             "{authorize}"
         );
-        for part in [
-            "code_challenge_method=S256",
-            "code_challenge=",
-            "state=",
-            "resource=",
-        ] {
-            assert!(authorize.contains(part), "{part}: {authorize}");
-        }
+        assert_contains(
+            &authorize,
+            &[
+                "code_challenge_method=S256",
+                "code_challenge=",
+                "state=",
+                "resource=",
+            ],
+        );
 
         // At the provider's own pages, as the person: log in, agree, and be sent back. The
         // provider's client keeps the provider's cookies and stops at the web.

@@ -4,109 +4,72 @@
 
 mod common;
 
-use common::web::{Browser, Site};
+use common::walk::{Dates, Setup, Walk, agency, day};
+use common::web::{Browser, Site, runtime};
 use common::{Isolated, dev_token};
 use cspr_platform::testing::{self, REFUSED_DOMAIN, SmtpSink, authed};
-use cspr_proto::google::r#type::Date;
 use cspr_proto::notifications::v1 as notifications;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use cspr_proto::registry::v1 as registry;
-use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use reqwest::StatusCode;
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// A due date the real clock of `cspr serve` takes as in the future.
-fn in_sixty_days() -> Option<Date> {
-    use chrono::Datelike;
-    let due = chrono::Utc::now().date_naive() + chrono::Days::new(60);
-    date(due.year(), due.month() as i32, due.day() as i32)
-}
+use tonic::transport::Channel;
 
 /// A review whose terms of reference ask two agencies for reports: two emails, the second
-/// to an address the SMTP server refuses for good.
+/// to an address the SMTP server refuses for good. No one appointed (no other email).
 async fn review_asking_two_agencies(site: &Site) {
-    let admin = dev_token(&["partnership_admin"], None);
-    let chair = dev_token(&["panel_chair"], None);
-    let mut client = ReviewRegistryClient::connect(site.grpc("registry"))
-        .await
-        .expect("registry");
-    let id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "operations-1".into(),
-                child_alias: "Child O".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("created")
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await
-        .expect("decided");
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["Information sharing".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![
-                    registry::Agency {
-                        id: "police".into(),
-                        name: "Southvale Police".into(),
-                        contact_email: "lead@police.southvale.example.org".into(),
-                    },
-                    registry::Agency {
-                        id: "health".into(),
-                        name: "Southvale Health".into(),
-                        contact_email: format!("lead@{REFUSED_DOMAIN}"),
-                    },
-                ],
-                report_due_date: in_sixty_days(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms set");
+    let refused = registry::Agency {
+        contact_email: format!("lead@{REFUSED_DOMAIN}"),
+        ..agency("health", "Southvale Health")
+    };
+    Walk::set_up(
+        site,
+        Setup {
+            alias: "Child O".into(),
+            agencies: vec![agency("police", "Southvale Police"), refused],
+            dates: Dates::march_2026(day(60)),
+            appoint: false,
+            stage: registry::Stage::Scoping,
+        },
+    )
+    .await;
+}
+
+/// The first delivery at `status`, once there is one.
+async fn first_delivery(
+    deliveries: &NotificationsClient<Channel>,
+    operations: &str,
+    status: notifications::DeliveryStatus,
+) -> notifications::Delivery {
+    testing::eventually(
+        &format!("a delivery at {status:?}"),
+        testing::DEADLINE,
+        || {
+            let mut deliveries = deliveries.clone();
+            async move {
+                deliveries
+                    .list_deliveries(authed(
+                        notifications::ListDeliveriesRequest {
+                            status: status as i32,
+                            ..Default::default()
+                        },
+                        operations,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .deliveries
+                    .into_iter()
+                    .next()
+            }
+        },
+    )
+    .await
 }
 
 #[test]
 fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
     testing::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let smtp = runtime.block_on(SmtpSink::start());
     let mut isolated = Isolated::new();
     isolated.env.push(("CSPR_SMTP_URL".to_string(), smtp.url()));
@@ -118,24 +81,11 @@ fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
             .await
             .expect("notifications");
         // The refused email is FAILED: a permanent refusal is not retried by itself.
-        let failed = testing::eventually("a failed delivery", testing::DEADLINE, || {
-            let mut deliveries = deliveries.clone();
-            let operations = operations.clone();
-            async move {
-                let listed = deliveries
-                    .list_deliveries(authed(
-                        notifications::ListDeliveriesRequest {
-                            status: notifications::DeliveryStatus::Failed as i32,
-                            ..Default::default()
-                        },
-                        &operations,
-                    ))
-                    .await
-                    .ok()?
-                    .into_inner();
-                listed.deliveries.into_iter().next()
-            }
-        })
+        let failed = first_delivery(
+            &deliveries,
+            &operations,
+            notifications::DeliveryStatus::Failed,
+        )
         .await;
         let arrived = smtp.wait_for(1, testing::DEADLINE).await;
         assert_eq!(arrived.len(), 1, "the police's email arrived");
@@ -194,26 +144,11 @@ fn operations_see_health_and_deliveries_and_retry_a_failed_email() {
         .await;
 
         // Retrying one that is not failed: the reason, in words, nothing changed.
-        let sent = testing::eventually("the sent delivery", testing::DEADLINE, || {
-            let mut deliveries = deliveries.clone();
-            let operations = operations.clone();
-            async move {
-                deliveries
-                    .list_deliveries(authed(
-                        notifications::ListDeliveriesRequest {
-                            status: notifications::DeliveryStatus::Sent as i32,
-                            ..Default::default()
-                        },
-                        &operations,
-                    ))
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .deliveries
-                    .into_iter()
-                    .next()
-            }
-        })
+        let sent = first_delivery(
+            &deliveries,
+            &operations,
+            notifications::DeliveryStatus::Sent,
+        )
         .await;
         let refused = ops
             .post(&format!("/operations/deliveries/{}/retry", sent.id), &[])

@@ -8,8 +8,12 @@
 
 mod common;
 
-use common::web::{Browser, Page, Site};
-use common::{Isolated, dev_token};
+use common::Isolated;
+use common::walk::{self, Dates, Setup, Walk, agency};
+use common::web::{
+    Browser, Site, assert_contains, date_fields, date_fields_on, id_between, pairs, request_id,
+    runtime,
+};
 use cspr_platform::testing::{self, authed};
 use cspr_proto::family::v1 as family;
 use cspr_proto::family::v1::family_engagement_client::FamilyEngagementClient;
@@ -17,251 +21,43 @@ use cspr_proto::google::r#type::Date;
 use cspr_proto::practitioners::v1 as practitioners;
 use cspr_proto::practitioners::v1::practitioner_engagement_client::PractitionerEngagementClient;
 use cspr_proto::registry::v1 as registry;
-use cspr_proto::registry::v1::review_registry_client::ReviewRegistryClient;
 use cspr_proto::submissions::v1 as submissions;
-use cspr_proto::submissions::v1::agency_submissions_client::AgencySubmissionsClient;
 use reqwest::StatusCode;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// A day the real clock of `cspr serve` takes as in the future, as (day, month, year).
-fn in_days(days: u64) -> (String, String, String) {
-    use chrono::Datelike;
-    let due = chrono::Utc::now().date_naive() + chrono::Days::new(days);
-    (
-        due.day().to_string(),
-        due.month().to_string(),
-        due.year().to_string(),
-    )
-}
-
-/// A day `days` before today, as (day, month, year).
-fn days_ago(days: u64) -> (String, String, String) {
-    use chrono::Datelike;
-    let day = chrono::Utc::now().date_naive() - chrono::Days::new(days);
-    (
-        day.day().to_string(),
-        day.month().to_string(),
-        day.year().to_string(),
-    )
-}
-
-fn in_days_date(days: u64) -> Option<Date> {
-    let (day, month, year) = in_days(days);
-    date(
-        year.parse().expect("year"),
-        month.parse().expect("month"),
-        day.parse().expect("day"),
-    )
-}
-
-/// The date input `name`'s three fields.
-fn date_fields(name: &str, (day, month, year): (String, String, String)) -> Vec<(String, String)> {
-    vec![
-        (format!("{name}-day"), day),
-        (format!("{name}-month"), month),
-        (format!("{name}-year"), year),
-    ]
-}
-
-/// The form's hidden idempotency key.
-fn request_id(html: &str) -> String {
-    let marker = "name=\"request_id\" value=\"";
-    let start = html.find(marker).expect("request_id field") + marker.len();
-    html[start..start + 36].to_string()
-}
-
-/// The id in the first link of `html` of the form `{before}{id}{after}`.
-fn id_between(html: &str, before: &str, after: &str) -> String {
-    let start = html
-        .find(before)
-        .unwrap_or_else(|| panic!("{before} in {html}"))
-        + before.len();
-    let end = html[start..].find(after).expect("end of the id") + start;
-    html[start..end].to_string()
-}
-
-async fn post(browser: &mut Browser, path: &str, fields: Vec<(String, String)>) -> Page {
-    let fields: Vec<(&str, String)> = fields
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.clone()))
-        .collect();
-    browser.post(path, &fields).await
-}
-
-fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect()
-}
-
+/// A chronology entry of `service` "with the family" on (year, month, day).
 fn entry(
     (year, month, day): (i32, i32, i32),
     service: &str,
     practitioner: &str,
     role: &str,
-) -> submissions::SubmitAgencyReportRequest {
-    submissions::SubmitAgencyReportRequest {
-        item: Some(submissions::submit_agency_report_request::Item::Entry(
-            submissions::ChronologyEntry {
-                occurred_on: date(year, month, day),
-                service: service.into(),
-                practitioner_name: practitioner.into(),
-                practitioner_role: role.into(),
-                description: format!("{service} with the family."),
-                outcome: "No further action".into(),
-                ..Default::default()
-            },
-        )),
-    }
+) -> submissions::ChronologyEntry {
+    walk::entry(
+        Some(Date { year, month, day }),
+        service,
+        (practitioner, role),
+        &format!("{service} with the family."),
+    )
 }
 
 /// A review in information gathering whose reviewer is "Isla Oakes" (her sign-in name is
 /// her token's subject), with police and health reports submitted (two entries each).
-async fn review_with_two_reports(site: &Site) -> String {
-    let admin = dev_token(&["partnership_admin"], None);
-    let chair = dev_token(&["panel_chair"], None);
-    let mut client = ReviewRegistryClient::connect(site.grpc("registry"))
-        .await
-        .expect("registry");
-    let id = client
-        .create_review(authed(
-            registry::CreateReviewRequest {
-                request_id: "reviewer-1".into(),
-                child_alias: "Child R".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: date(2026, 3, 9),
-                became_aware_on: date(2026, 3, 10),
-            },
-            &admin,
-        ))
-        .await
-        .expect("created")
-        .into_inner()
-        .id;
-    client
-        .record_notification_sent(authed(
-            registry::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: date(2026, 3, 11),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .expect("notified");
-    client
-        .record_decision(authed(
-            registry::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: registry::Decision::LocalCspr as i32,
-                decided_on: date(2026, 3, 26),
-                rationale: String::new(),
-            },
-            &chair,
-        ))
-        .await
-        .expect("decided");
-    client
-        .appoint_reviewer(authed(
-            registry::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla@reviewers.example.org".into(),
-                subject: "Isla Oakes".into(),
-                appointed_on: date(2026, 3, 26),
-            },
-            &admin,
-        ))
-        .await
-        .expect("reviewer appointed");
-    client
-        .appoint_panel_member(authed(
-            registry::AppointPanelMemberRequest {
-                review_id: id.clone(),
-                request_id: "chair".into(),
-                name: "Tess Holroyd".into(),
-                email: "tess@panel.southvale.example.org".into(),
-                organisation: "Southvale Council".into(),
-                role: registry::PanelRole::Chair as i32,
-                declares_no_involvement: true,
-                independence_statement: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("chair appointed");
-    client
-        .set_terms_of_reference(authed(
-            registry::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: date(2024, 9, 15),
-                scope_end: date(2026, 3, 9),
-                key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![
-                    registry::Agency {
-                        id: "police".into(),
-                        name: "Southvale Police".into(),
-                        contact_email: "lead@police.southvale.example.org".into(),
-                    },
-                    registry::Agency {
-                        id: "health".into(),
-                        name: "Southvale Health".into(),
-                        contact_email: "lead@health.southvale.example.org".into(),
-                    },
-                ],
-                report_due_date: in_days_date(60),
-            },
-            &admin,
-        ))
-        .await
-        .expect("terms set");
-    client
-        .advance_stage(authed(
-            registry::AdvanceStageRequest {
-                review_id: id.clone(),
-                to_stage: registry::Stage::InformationGathering as i32,
-            },
-            &admin,
-        ))
-        .await
-        .expect("information gathering");
-
-    let mut submissions_client = AgencySubmissionsClient::connect(site.grpc("submissions"))
-        .await
-        .expect("submissions");
-    // The report requests arrive in submissions after the terms of reference event.
-    testing::eventually("both report requests", testing::DEADLINE, || {
-        let mut client = submissions_client.clone();
-        let (id, admin) = (id.clone(), admin.clone());
-        async move {
-            let listed = client
-                .list_report_requests(authed(
-                    submissions::ListReportRequestsRequest {
-                        review_id: id,
-                        ..Default::default()
-                    },
-                    &admin,
-                ))
-                .await
-                .ok()?
-                .into_inner();
-            (listed.report_requests.len() == 2).then_some(())
-        }
-    })
+async fn review_with_two_reports(site: &Site) -> Walk {
+    let mut walk = Walk::set_up(
+        site,
+        Setup {
+            alias: "Child R".into(),
+            agencies: vec![
+                agency("police", "Southvale Police"),
+                agency("health", "Southvale Health"),
+            ],
+            dates: Dates::march_2026(walk::day(60)),
+            appoint: true,
+            stage: registry::Stage::InformationGathering,
+        },
+    )
     .await;
+    // The report requests arrive in submissions after the terms of reference event.
+    walk.report_requests(2).await;
     for (agency, summary, entries) in [
         (
             "police",
@@ -295,32 +91,9 @@ async fn review_with_two_reports(site: &Site) -> String {
             ],
         ),
     ] {
-        let mut messages = vec![submissions::SubmitAgencyReportRequest {
-            item: Some(submissions::submit_agency_report_request::Item::Header(
-                submissions::SubmissionHeader {
-                    request_id: format!("{agency}-1"),
-                    review_id: id.clone(),
-                    agency_id: agency.into(),
-                    author_name: "Sam Lead".into(),
-                    author_role: "Safeguarding lead".into(),
-                    narrative: Some(submissions::Narrative {
-                        summary: summary.into(),
-                        analysis_of_involvement: "What was done and why.".into(),
-                        learning: "Share information sooner.".into(),
-                        ..Default::default()
-                    }),
-                    entry_count: entries.len() as i64,
-                },
-            )),
-        }];
-        messages.extend(entries);
-        let token = dev_token(&["agency"], Some(agency));
-        submissions_client
-            .submit_agency_report(authed(tokio_stream::iter(messages), &token))
-            .await
-            .expect("report submitted");
+        walk.submit_entries(agency, summary, entries).await;
     }
-    id
+    walk
 }
 
 #[test]
@@ -329,7 +102,8 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
     let runtime = runtime();
     let site = Site::start(Isolated::new());
     runtime.block_on(async {
-        let id = review_with_two_reports(&site).await;
+        let mut walk = review_with_two_reports(&site).await;
+        let id = walk.id.clone();
         let mut isla = Browser::signed_in(&site, "Isla Oakes", &["reviewer"], None).await;
 
         // Her reviews: this one, linking to its workspace.
@@ -338,34 +112,36 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
         let workspace_link = format!("/reviews/{id}/workspace");
         assert!(reviews.contains(&workspace_link), "{reviews}");
         let workspace = isla.get(&workspace_link).await.ok();
-        for expected in [
-            "Child R",
-            "Information gathering",
-            "Southvale Police",
-            "Southvale Health",
-            &format!("/reviews/{id}/agency-reports/police"),
-            &format!("/reviews/{id}/chronology"),
-            &format!("/reviews/{id}/practitioners"),
-            &format!("/reviews/{id}/family"),
-        ] {
-            assert!(workspace.contains(expected), "{expected}: {workspace}");
-        }
+        assert_contains(
+            &workspace,
+            &[
+                "Child R",
+                "Information gathering",
+                "Southvale Police",
+                "Southvale Health",
+                &format!("/reviews/{id}/agency-reports/police"),
+                &format!("/reviews/{id}/chronology"),
+                &format!("/reviews/{id}/practitioners"),
+                &format!("/reviews/{id}/family"),
+            ],
+        );
 
         // The combined chronology: both agencies' entries, a lane each.
         let chronology_path = format!("/reviews/{id}/chronology");
         let chronology = isla.get(&chronology_path).await.ok();
-        for expected in [
-            "Combined chronology",
-            "Domestic incident call",
-            "Pat Constable (Police officer)",
-            "Home visit",
-            "Alex Smith (Health visitor)",
-            "1 June 2025",
-            "20 August 2025",
-            "<svg",
-        ] {
-            assert!(chronology.contains(expected), "{expected}: {chronology}");
-        }
+        assert_contains(
+            &chronology,
+            &[
+                "Combined chronology",
+                "Domestic incident call",
+                "Pat Constable (Police officer)",
+                "Home visit",
+                "Alex Smith (Health visitor)",
+                "1 June 2025",
+                "20 August 2025",
+                "<svg",
+            ],
+        );
         assert_eq!(
             chronology.matches("class=\"cspr-timeline__lane\"").count(),
             2,
@@ -430,26 +206,22 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
             .get(&format!("/reviews/{id}/agency-reports/police"))
             .await
             .ok();
-        for expected in [
-            "Southvale Police",
-            "Police summary of involvement.",
-            "Share information sooner.",
-            "Sam Lead, Safeguarding lead",
-            "Submitted",
-        ] {
-            assert!(report.contains(expected), "{expected}: {report}");
-        }
+        assert_contains(
+            &report,
+            &[
+                "Southvale Police",
+                "Police summary of involvement.",
+                "Share information sooner.",
+                "Sam Lead, Safeguarding lead",
+                "Submitted",
+            ],
+        );
 
-        practitioners_are_confirmed_deferred_and_invited(
-            &site.grpc("practitioners"),
-            &mut isla,
-            &id,
-        )
-        .await;
-        family_liaison_adds_restricts_and_records(&site, &mut isla, &id).await;
+        practitioners_are_confirmed_deferred_and_invited(&site, &walk, &mut isla).await;
+        family_liaison_adds_restricts_and_records(&site, &walk, &mut isla).await;
 
-        a_long_chronology_is_paged(&site, &mut isla, &id).await;
-        the_overview_report_is_checked_then_submitted(&site, &mut isla, &id).await;
+        a_long_chronology_is_paged(&mut walk, &mut isla).await;
+        the_overview_report_is_checked_then_submitted(&site, &mut walk, &mut isla).await;
 
         // A reviewer not appointed to it: none of it.
         let mut otto = Browser::signed_in(&site, "Otto Other", &["reviewer"], None).await;
@@ -483,14 +255,15 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
 /// Suggestions from the chronologies confirmed (one deferred as a police witness), a
 /// learning event scheduled with its attendance and learning recorded.
 async fn practitioners_are_confirmed_deferred_and_invited(
-    grpc: &str,
+    site: &Site,
+    walk: &Walk,
     isla: &mut Browser,
-    id: &str,
 ) {
+    let id = &walk.id;
     let list_path = format!("/reviews/{id}/practitioners");
     // The names in the chronologies arrive as suggestions over the bus.
-    let admin = dev_token(&["partnership_admin"], None);
-    let client = PractitionerEngagementClient::connect(grpc.to_string())
+    let admin = &walk.people.admin;
+    let client = PractitionerEngagementClient::connect(site.grpc("practitioners"))
         .await
         .expect("practitioners");
     testing::eventually("the suggestions", testing::DEADLINE, || {
@@ -534,14 +307,14 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         );
         assert!(form.contains("value=\"Health visitor\""), "{form}");
         // Nothing of the involvement given: the form says so, beside each field.
-        let mut sent = fields(&[
+        let mut sent = pairs(&[
             ("request_id", &request_id(&form)),
             ("name", name),
             ("role", "Health visitor"),
             ("agency_id", "health"),
             ("email", email),
         ]);
-        let refused = post(isla, &confirm_path, sent.clone()).await;
+        let refused = isla.post_pairs(&confirm_path, &sent.clone()).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
         assert!(
             refused.html.contains(
@@ -550,15 +323,9 @@ async fn practitioners_are_confirmed_deferred_and_invited(
             "{}",
             refused.html
         );
-        sent.extend(date_fields(
-            "involvement_start",
-            ("1".into(), "1".into(), "2025".into()),
-        ));
-        sent.extend(date_fields(
-            "involvement_end",
-            ("31".into(), "12".into(), "2025".into()),
-        ));
-        let confirmed = post(isla, &confirm_path, sent).await;
+        sent.extend(date_fields_on("involvement_start", (1, 1, 2025)));
+        sent.extend(date_fields_on("involvement_end", (31, 12, 2025)));
+        let confirmed = isla.post_pairs(&confirm_path, &sent).await;
         assert_eq!(
             confirmed.redirected(),
             list_path,
@@ -569,15 +336,16 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     }
     let list = isla.get(&list_path).await.ok();
     let confirmed = &list[list.find("id=\"confirmed\"").expect("confirmed table")..];
-    for expected in [
-        "Alex Smith",
-        "alex@health.southvale.example.org",
-        "Bea Witness",
-        "1 January 2025 to 31 December 2025",
-        "Health visitor, Southvale Health",
-    ] {
-        assert!(confirmed.contains(expected), "{expected}: {list}");
-    }
+    assert_contains(
+        confirmed,
+        &[
+            "Alex Smith",
+            "alex@health.southvale.example.org",
+            "Bea Witness",
+            "1 January 2025 to 31 December 2025",
+            "Health visitor, Southvale Health",
+        ],
+    );
 
     // Bea is a witness in a police investigation: contact waits.
     let bea = &confirmed[confirmed.find("Bea Witness").expect("Bea")..];
@@ -589,35 +357,33 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     let defer_path = format!("/reviews/{id}/practitioners/{bea_id}/defer");
     let form = isla.get(&defer_path).await.ok();
     assert!(form.contains("Defer contact with Bea Witness"), "{form}");
-    let mut sent = fields(&[
+    let mut sent = pairs(&[
         ("reason", "DEFERRAL_REASON_POLICE_INVESTIGATION_WITNESS"),
         ("detail", "Statement to be taken first"),
         ("authorised_by", "Senior investigating officer"),
     ]);
     // A review date in the past: the service refuses it, beside the field.
     let mut past = sent.clone();
-    past.extend(date_fields(
-        "review_date",
-        ("1".into(), "1".into(), "2025".into()),
-    ));
-    let refused = post(isla, &defer_path, past).await;
+    past.extend(date_fields_on("review_date", (1, 1, 2025)));
+    let refused = isla.post_pairs(&defer_path, &past).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
     assert!(
         refused.html.contains("href=\"#review_date\""),
         "{}",
         refused.html
     );
-    sent.extend(date_fields("review_date", in_days(30)));
-    let deferred = post(isla, &defer_path, sent).await;
+    sent.extend(date_fields("review_date", 30));
+    let deferred = isla.post_pairs(&defer_path, &sent).await;
     assert_eq!(deferred.redirected(), list_path, "{}", deferred.html);
     let list = isla.get(&list_path).await.ok();
-    for expected in [
-        "Deferred",
-        "Police investigation witness: Statement to be taken first",
-        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
-    ] {
-        assert!(list.contains(expected), "{expected}: {list}");
-    }
+    assert_contains(
+        &list,
+        &[
+            "Deferred",
+            "Police investigation witness: Statement to be taken first",
+            &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+        ],
+    );
 
     // A conversation with Alex, with what to prepare; then its learning can be recorded.
     let alex_id = id_between(
@@ -631,14 +397,14 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         form.contains("Schedule a conversation with Alex Smith"),
         "{form}"
     );
-    let mut sent = fields(&[
+    let mut sent = pairs(&[
         ("request_id", &request_id(&form)),
         ("time", "25:00"),
         ("location", "Online"),
         ("advance_information", "Your notes of the June home visit."),
     ]);
-    sent.extend(date_fields("scheduled_at", in_days(14)));
-    let refused = post(isla, &conversation_path, sent.clone()).await;
+    sent.extend(date_fields("scheduled_at", 14));
+    let refused = isla.post_pairs(&conversation_path, &sent.clone()).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
     assert!(
         refused.html.contains("href=\"#time\">Enter a time"),
@@ -646,7 +412,7 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         refused.html
     );
     sent[1].1 = "14:30".into();
-    let scheduled = post(isla, &conversation_path, sent).await;
+    let scheduled = isla.post_pairs(&conversation_path, &sent).await;
     let conversation = scheduled.redirected().to_string();
     assert!(
         conversation.starts_with(&format!("/reviews/{id}/learning/conversation/")),
@@ -662,7 +428,7 @@ async fn practitioners_are_confirmed_deferred_and_invited(
     assert!(form.contains("Schedule a learning event"), "{form}");
     assert!(form.contains("Alex Smith, Health visitor"), "{form}");
     assert!(!form.contains("Bea Witness"), "deferred: {form}");
-    let mut sent = fields(&[
+    let mut sent = pairs(&[
         ("request_id", &request_id(&form)),
         ("time", "10:00"),
         ("location", "Southvale Civic Centre, Room 2"),
@@ -671,8 +437,8 @@ async fn practitioners_are_confirmed_deferred_and_invited(
             "What helped and what hindered information sharing.",
         ),
     ]);
-    sent.extend(date_fields("scheduled_at", in_days(21)));
-    let scheduled = post(isla, &event_path, sent).await;
+    sent.extend(date_fields("scheduled_at", 21));
+    let scheduled = isla.post_pairs(&event_path, &sent).await;
     let event = scheduled.redirected().to_string();
     assert!(
         event.starts_with(&format!("/reviews/{id}/learning-events/")),
@@ -686,24 +452,28 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         "\"",
     );
     // Bea was not invited (deferred): the service refuses her, beside the checkboxes.
-    let refused = post(isla, &event, fields(&[("attended", &bea_id)])).await;
+    let refused = isla
+        .post_pairs(&event, &pairs(&[("attended", &bea_id)]))
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
     assert!(
         refused.html.contains("href=\"#attended\""),
         "{}",
         refused.html
     );
-    let recorded = post(isla, &event, fields(&[("attended", &alex)])).await;
+    let recorded = isla
+        .post_pairs(&event, &pairs(&[("attended", &alex)]))
+        .await;
     let learning = recorded.redirected().to_string();
     assert!(learning.contains("/learning/event/"), "{learning}");
     let form = isla.get(&learning).await.ok();
     assert!(form.contains("Information sharing"), "themes: {form}");
-    let refused = post(
-        isla,
-        &learning,
-        fields(&[("request_id", &request_id(&form)), ("description_1", "x")]),
-    )
-    .await;
+    let refused = isla
+        .post_pairs(
+            &learning,
+            &pairs(&[("request_id", &request_id(&form)), ("description_1", "x")]),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
     assert!(
         refused
@@ -712,28 +482,28 @@ async fn practitioners_are_confirmed_deferred_and_invited(
         "{}",
         refused.html
     );
-    let done = post(
-        isla,
-        &learning,
-        fields(&[
-            ("request_id", &request_id(&form)),
-            ("theme_1", "LEARNING_THEME_INFORMATION_SHARING"),
-            (
-                "description_1",
-                "Health and police did not share the referral.",
-            ),
-        ]),
-    )
-    .await;
+    let done = isla
+        .post_pairs(
+            &learning,
+            &pairs(&[
+                ("request_id", &request_id(&form)),
+                ("theme_1", "LEARNING_THEME_INFORMATION_SHARING"),
+                (
+                    "description_1",
+                    "Health and police did not share the referral.",
+                ),
+            ]),
+        )
+        .await;
     assert_eq!(done.redirected(), list_path, "{}", done.html);
 
     // Bea's contact released: open again.
-    let released = post(
-        isla,
-        &format!("/reviews/{id}/practitioners/{bea_id}/release"),
-        Vec::new(),
-    )
-    .await;
+    let released = isla
+        .post_pairs(
+            &format!("/reviews/{id}/practitioners/{bea_id}/release"),
+            &[],
+        )
+        .await;
     assert_eq!(released.redirected(), list_path, "{}", released.html);
     let list = isla.get(&list_path).await.ok();
     assert!(!list.contains("Deferred"), "{list}");
@@ -748,11 +518,12 @@ async fn practitioners_are_confirmed_deferred_and_invited(
 /// The family liaison adds a member reached through a professional, restricts contact
 /// (a contribution is then refused, with the reason), lifts it and records one; a panel
 /// member may not open the family pages.
-async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Browser, id: &str) {
+async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isla: &mut Browser) {
+    let id = &walk.id;
     let mut fay = Browser::signed_in(site, "Fay Liaison", &["family_liaison"], None).await;
     let family_path = format!("/reviews/{id}/family");
     // The family service learns of the review over the bus.
-    let admin = dev_token(&["partnership_admin"], None);
+    let admin = &walk.people.admin;
     let client = FamilyEngagementClient::connect(site.grpc("family"))
         .await
         .expect("family");
@@ -782,78 +553,77 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     let add_path = format!("/reviews/{id}/family/new");
     let form = fay.get(&add_path).await.ok();
     let key = request_id(&form);
-    let refused = post(
-        &mut fay,
-        &add_path,
-        fields(&[("request_id", &key), ("name", "Morgan Reed")]),
-    )
-    .await;
+    let refused = fay
+        .post_pairs(
+            &add_path,
+            &pairs(&[("request_id", &key), ("name", "Morgan Reed")]),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
-    for expected in [
-        "href=\"#relationship\">Choose how they are related to the child",
-        "href=\"#route\">Choose how to contact them",
-    ] {
-        assert!(
-            refused.html.contains(expected),
-            "{expected}: {}",
-            refused.html
-        );
-    }
-    let added = post(
-        &mut fay,
-        &add_path,
-        fields(&[
-            ("request_id", &key),
-            ("name", "Morgan Reed"),
-            ("relationship", "RELATIONSHIP_PARENT"),
-            (
-                "contact_decision_note",
-                "Contact after the strategy meeting.",
-            ),
-            ("route", "known_professional"),
-            ("known_professional.name", "Jo Keyworker"),
-            ("known_professional.agency", "Southvale Children's Services"),
-            ("known_professional.email", "jo@csc.southvale.example.org"),
-        ]),
-    )
-    .await;
+    assert_contains(
+        &refused.html,
+        &[
+            "href=\"#relationship\">Choose how they are related to the child",
+            "href=\"#route\">Choose how to contact them",
+        ],
+    );
+    let added = fay
+        .post_pairs(
+            &add_path,
+            &pairs(&[
+                ("request_id", &key),
+                ("name", "Morgan Reed"),
+                ("relationship", "RELATIONSHIP_PARENT"),
+                (
+                    "contact_decision_note",
+                    "Contact after the strategy meeting.",
+                ),
+                ("route", "known_professional"),
+                ("known_professional.name", "Jo Keyworker"),
+                ("known_professional.agency", "Southvale Children's Services"),
+                ("known_professional.email", "jo@csc.southvale.example.org"),
+            ]),
+        )
+        .await;
     let member_path = added.redirected().to_string();
     assert!(
         member_path.starts_with(&format!("{family_path}/")),
         "{member_path}"
     );
     let member = fay.get(&member_path).await.ok();
-    for expected in [
-        "Morgan Reed",
-        "Parent",
-        "Contact after the strategy meeting.",
-        "Through Jo Keyworker, Southvale Children&#x27;s Services (jo@csc.southvale.example.org)",
-        "Open",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Morgan Reed",
+            "Parent",
+            "Contact after the strategy meeting.",
+            "Through Jo Keyworker, Southvale Children&#x27;s Services (jo@csc.southvale.example.org)",
+            "Open",
+        ],
+    );
 
     // Restricted while the criminal investigation runs.
     let restrict_path = format!("{member_path}/restrict");
     let form = fay.get(&restrict_path).await.ok();
     assert!(form.contains("Restrict contact"), "{form}");
-    let mut sent = fields(&[
+    let mut sent = pairs(&[
         ("reason", "RESTRICTION_REASON_CRIMINAL_INVESTIGATION"),
         ("detail", "Police asked for no contact yet"),
         ("authorised_by", "Senior investigating officer"),
     ]);
-    sent.extend(date_fields("review_date", in_days(30)));
-    let restricted = post(&mut fay, &restrict_path, sent).await;
+    sent.extend(date_fields("review_date", 30));
+    let restricted = fay.post_pairs(&restrict_path, &sent).await;
     assert_eq!(restricted.redirected(), member_path, "{}", restricted.html);
     let member = fay.get(&member_path).await.ok();
-    for expected in [
-        "Restricted",
-        "Criminal investigation: Police asked for no contact yet",
-        "Lift the restriction",
-        "no contact, contribution or consultation can be recorded",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Restricted",
+            "Criminal investigation: Police asked for no contact yet",
+            "Lift the restriction",
+            "no contact, contribution or consultation can be recorded",
+        ],
+    );
     assert!(!member.contains("Record their contribution"), "{member}");
     let contribution_path = format!("{member_path}/contribution");
     let form = fay.get(&contribution_path).await.ok();
@@ -861,12 +631,12 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "views",
         "The health visitor listened; nobody explained the referral.",
     );
-    let refused = post(
-        &mut fay,
-        &contribution_path,
-        fields(&[("request_id", &request_id(&form)), views]),
-    )
-    .await;
+    let refused = fay
+        .post_pairs(
+            &contribution_path,
+            &pairs(&[("request_id", &request_id(&form)), views]),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
     assert!(
         refused.html.contains("This cannot be done now"),
@@ -875,14 +645,14 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     );
 
     // Lifted, the contribution is recorded.
-    let lifted = post(&mut fay, &format!("{member_path}/lift"), Vec::new()).await;
+    let lifted = fay.post_pairs(&format!("{member_path}/lift"), &[]).await;
     assert_eq!(lifted.redirected(), member_path, "{}", lifted.html);
-    let recorded = post(
-        &mut fay,
-        &contribution_path,
-        fields(&[("request_id", &request_id(&form)), views]),
-    )
-    .await;
+    let recorded = fay
+        .post_pairs(
+            &contribution_path,
+            &pairs(&[("request_id", &request_id(&form)), views]),
+        )
+        .await;
     assert_eq!(recorded.redirected(), member_path, "{}", recorded.html);
     let member = fay.get(&member_path).await.ok();
     assert!(
@@ -892,26 +662,27 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     assert!(!member.contains("Lift the restriction"), "{member}");
     // What they said, as the family service returned it, with who recorded it and when.
     let recorded_on = chrono::Utc::now().format("%-d %B %Y").to_string();
-    for expected in [
-        "<p class=\"govuk-body\">The health visitor listened; nobody explained the referral.</p>",
-        &format!("Recorded {recorded_on}, "),
-        " by Fay Liaison</h3>",
-        "No contact logged yet.",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "<p class=\"govuk-body\">The health visitor listened; nobody explained the referral.</p>",
+            &format!("Recorded {recorded_on}, "),
+            " by Fay Liaison</h3>",
+            "No contact logged yet.",
+        ],
+    );
 
     // A contribution that looks like markup is shown as text, never run.
     let form = fay.get(&contribution_path).await.ok();
-    let recorded = post(
-        &mut fay,
-        &contribution_path,
-        fields(&[
-            ("request_id", &request_id(&form)),
-            ("views", "<script>alert(\"family\")</script>"),
-        ]),
-    )
-    .await;
+    let recorded = fay
+        .post_pairs(
+            &contribution_path,
+            &pairs(&[
+                ("request_id", &request_id(&form)),
+                ("views", "<script>alert(\"family\")</script>"),
+            ]),
+        )
+        .await;
     assert_eq!(recorded.redirected(), member_path, "{}", recorded.html);
     let member = fay.get(&member_path).await.ok();
     assert!(
@@ -934,7 +705,7 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
     // A contact logged, and the consultation on publication with its answer.
     let contact_path = format!("{member_path}/contact");
     let form = fay.get(&contact_path).await.ok();
-    let mut sent = fields(&[
+    let mut sent = pairs(&[
         ("request_id", &request_id(&form)),
         ("time", "11:15"),
         ("made_by", "Jo Keyworker"),
@@ -944,38 +715,39 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
             "Explained the review; Morgan will think about taking part.",
         ),
     ]);
-    sent.extend(date_fields("contacted_at", days_ago(2)));
-    let logged = post(&mut fay, &contact_path, sent).await;
+    sent.extend(date_fields("contacted_at", -2));
+    let logged = fay.post_pairs(&contact_path, &sent).await;
     assert_eq!(logged.redirected(), member_path, "{}", logged.html);
     let consultation_path = format!("{member_path}/consultation");
     let form = fay.get(&consultation_path).await.ok();
-    let mut sent = fields(&[("request_id", &request_id(&form))]);
-    sent.extend(date_fields("response_due", in_days(28)));
-    let consulted = post(&mut fay, &consultation_path, sent).await;
+    let mut sent = pairs(&[("request_id", &request_id(&form))]);
+    sent.extend(date_fields("response_due", 28));
+    let consulted = fay.post_pairs(&consultation_path, &sent).await;
     assert_eq!(consulted.redirected(), member_path, "{}", consulted.html);
-    let answered = post(
-        &mut fay,
-        &format!("{member_path}/response"),
-        fields(&[("response", "Content for it to be published without names.")]),
-    )
-    .await;
+    let answered = fay
+        .post_pairs(
+            &format!("{member_path}/response"),
+            &pairs(&[("response", "Content for it to be published without names.")]),
+        )
+        .await;
     assert_eq!(answered.redirected(), member_path, "{}", answered.html);
     let member = fay.get(&member_path).await.ok();
     let contacted_on = (chrono::Utc::now() - chrono::Days::new(2))
         .format("%-d %B %Y, 11:15 UTC")
         .to_string();
-    for expected in [
-        "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
-        "response due by",
-        "Their response: Content for it to be published without names.",
-        // The contact log's row: when, how, by whom, what passed.
-        &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
-        "<td class=\"govuk-table__cell\">known professional</td>",
-        "<td class=\"govuk-table__cell\">Jo Keyworker</td>",
-        "<td class=\"govuk-table__cell\">Explained the review; Morgan will think about taking part.</td>",
-    ] {
-        assert!(member.contains(expected), "{expected}: {member}");
-    }
+    assert_contains(
+        &member,
+        &[
+            "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
+            "response due by",
+            "Their response: Content for it to be published without names.",
+            // The contact log's row: when, how, by whom, what passed.
+            &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
+            "<td class=\"govuk-table__cell\">known professional</td>",
+            "<td class=\"govuk-table__cell\">Jo Keyworker</td>",
+            "<td class=\"govuk-table__cell\">Explained the review; Morgan will think about taking part.</td>",
+        ],
+    );
     assert!(!member.contains("No contact logged yet."), "{member}");
 
     // The reviewer sees the member by name too, and what they said.
@@ -985,13 +757,14 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
         "{list}"
     );
     let seen = isla.get(&member_path).await.ok();
-    for expected in [
-        "The health visitor listened; nobody explained the referral.",
-        "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
-        "Explained the review; Morgan will think about taking part.",
-    ] {
-        assert!(seen.contains(expected), "{expected}: {seen}");
-    }
+    assert_contains(
+        &seen,
+        &[
+            "The health visitor listened; nobody explained the referral.",
+            "&lt;script&gt;alert(&quot;family&quot;)&lt;&#x2f;script&gt;",
+            "Explained the review; Morgan will think about taking part.",
+        ],
+    );
 
     // A panel member may not open the family pages.
     let mut pat = Browser::signed_in(site, "Pat Member", &["panel_member"], None).await;
@@ -1018,41 +791,18 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, isla: &mut Brows
 
 /// Police resubmit with 10,050 entries: the first page of 100 comes quickly, with a next
 /// page; the last page has the rest.
-async fn a_long_chronology_is_paged(site: &Site, isla: &mut Browser, id: &str) {
-    let mut messages = vec![submissions::SubmitAgencyReportRequest {
-        item: Some(submissions::submit_agency_report_request::Item::Header(
-            submissions::SubmissionHeader {
-                request_id: "police-2".into(),
-                review_id: id.to_string(),
-                agency_id: "police".into(),
-                author_name: "Sam Lead".into(),
-                author_role: "Safeguarding lead".into(),
-                narrative: Some(submissions::Narrative {
-                    summary: "Police summary, version 2.".into(),
-                    analysis_of_involvement: "What was done and why.".into(),
-                    learning: "Share information sooner.".into(),
-                    ..Default::default()
-                }),
-                entry_count: 10_050,
-            },
-        )),
-    }];
-    messages.extend((0..10_050).map(|n| {
+async fn a_long_chronology_is_paged(walk: &mut Walk, isla: &mut Browser) {
+    let entries = (0..10_050).map(|n| {
         entry(
             (2025, 1 + (n / 28) % 12, 1 + n % 28),
             &format!("Patrol {n}"),
             "Pat Constable",
             "Police officer",
         )
-    }));
-    let token = dev_token(&["agency"], Some("police"));
-    AgencySubmissionsClient::connect(site.grpc("submissions"))
-        .await
-        .expect("submissions")
-        .max_encoding_message_size(16 * 1024 * 1024)
-        .submit_agency_report(authed(tokio_stream::iter(messages), &token))
-        .await
-        .expect("a long report submitted");
+    });
+    walk.submit_entries("police", "Police summary, version 2.", entries.collect())
+        .await;
+    let id = &walk.id;
     let path = format!("/reviews/{id}/chronology?agency=police");
     let started = std::time::Instant::now();
     let first = isla.get(&path).await.ok();
@@ -1074,33 +824,35 @@ async fn a_long_chronology_is_paged(site: &Site, isla: &mut Browser, id: &str) {
 
 /// The overview report: drafted, checked, refused before drafting, then submitted once
 /// the reports are accepted and the review has moved on.
-async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut Browser, id: &str) {
+async fn the_overview_report_is_checked_then_submitted(
+    site: &Site,
+    walk: &mut Walk,
+    isla: &mut Browser,
+) {
+    let id = walk.id.clone();
     let overview_path = format!("/reviews/{id}/overview");
     let form = isla.get(&overview_path).await.ok();
     assert!(form.contains("Overview report"), "{form}");
     let key = request_id(&form);
-    let refused = post(
-        isla,
-        &overview_path,
-        fields(&[
-            ("request_id", &key),
-            ("findings", ""),
-            ("text_1", "Share referrals"),
-        ]),
-    )
-    .await;
+    let refused = isla
+        .post_pairs(
+            &overview_path,
+            &pairs(&[
+                ("request_id", &key),
+                ("findings", ""),
+                ("text_1", "Share referrals"),
+            ]),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
-    for expected in [
-        "href=\"#findings\">Enter the review&#x27;s findings",
-        "href=\"#ref_1\">Enter a reference for this recommendation",
-    ] {
-        assert!(
-            refused.html.contains(expected),
-            "{expected}: {}",
-            refused.html
-        );
-    }
-    let answers = fields(&[
+    assert_contains(
+        &refused.html,
+        &[
+            "href=\"#findings\">Enter the review&#x27;s findings",
+            "href=\"#ref_1\">Enter a reference for this recommendation",
+        ],
+    );
+    let answers = pairs(&[
         ("request_id", &key),
         ("findings", "Concerns about neglect were not shared."),
         ("ref_1", "R1"),
@@ -1108,27 +860,28 @@ async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut B
         ("ref_2", "R2"),
         ("text_2", "Train staff on recognising neglect."),
     ]);
-    let check = post(isla, &overview_path, answers.clone()).await.ok();
-    for expected in [
-        "Check your overview report before submitting it",
-        "Concerns about neglect were not shared.",
-        "R1",
-        "Agree an information-sharing protocol.",
-        "R2",
-        "Train staff on recognising neglect.",
-    ] {
-        assert!(check.contains(expected), "{expected}: {check}");
-    }
+    let check = isla.post_pairs(&overview_path, &answers.clone()).await.ok();
+    assert_contains(
+        &check,
+        &[
+            "Check your overview report before submitting it",
+            "Concerns about neglect were not shared.",
+            "R1",
+            "Agree an information-sharing protocol.",
+            "R2",
+            "Train staff on recognising neglect.",
+        ],
+    );
     let mut change = answers.clone();
     change.push(("change".into(), "yes".into()));
-    let again = post(isla, &overview_path, change).await.ok();
+    let again = isla.post_pairs(&overview_path, &change).await.ok();
     assert!(
         again.contains("Train staff on recognising neglect.</textarea>"),
         "{again}"
     );
     // Not at drafting yet: the registry's reason.
     let submit_path = format!("{overview_path}/submit");
-    let early = post(isla, &submit_path, answers.clone()).await;
+    let early = isla.post_pairs(&submit_path, &answers.clone()).await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.html);
     assert!(
         early.html.contains("This cannot be done now"),
@@ -1137,50 +890,26 @@ async fn the_overview_report_is_checked_then_submitted(site: &Site, isla: &mut B
     );
 
     // The panel accepts both reports; the review moves to overview drafting.
-    let admin = dev_token(&["partnership_admin"], None);
-    let chair = dev_token(&["panel_chair"], None);
-    let mut submissions_client = AgencySubmissionsClient::connect(site.grpc("submissions"))
-        .await
-        .expect("submissions");
     for (agency, version) in [("police", 2), ("health", 1)] {
-        submissions_client
+        walk.submissions
             .accept_agency_report(authed(
                 submissions::AcceptAgencyReportRequest {
-                    review_id: id.to_string(),
+                    review_id: id.clone(),
                     agency_id: agency.into(),
                     version,
                 },
-                &chair,
+                &walk.people.chair,
             ))
             .await
             .expect("accepted");
     }
-    let registry_client = ReviewRegistryClient::connect(site.grpc("registry"))
-        .await
-        .expect("registry");
     for stage in [
         registry::Stage::Engagement,
         registry::Stage::OverviewDrafting,
     ] {
-        testing::eventually("the next stage", testing::DEADLINE, || {
-            let mut client = registry_client.clone();
-            let (id, admin) = (id.to_string(), admin.clone());
-            async move {
-                client
-                    .advance_stage(authed(
-                        registry::AdvanceStageRequest {
-                            review_id: id,
-                            to_stage: stage as i32,
-                        },
-                        &admin,
-                    ))
-                    .await
-                    .ok()
-            }
-        })
-        .await;
+        walk.advance_eventually(stage).await;
     }
-    let submitted = post(isla, &submit_path, answers).await;
+    let submitted = isla.post_pairs(&submit_path, &answers).await;
     assert_eq!(
         submitted.redirected(),
         format!("/reviews/{id}/workspace"),

@@ -62,6 +62,8 @@ pub struct Walk {
     pub people: People,
     pub registry: ReviewRegistryClient<Channel>,
     pub submissions: AgencySubmissionsClient<Channel>,
+    /// The ids of the agencies its terms of reference ask for reports.
+    pub agencies: Vec<String>,
 }
 
 /// The agencies the walk's terms of reference ask: (id, name).
@@ -70,31 +72,126 @@ pub const AGENCIES: [(&str, &str); 2] = [
     ("csc", "Southvale Children's Social Care"),
 ];
 
+/// An agency asked for a report, its lead at `lead@{id}.southvale.example.org`.
+pub fn agency(id: &str, name: &str) -> registry::Agency {
+    registry::Agency {
+        id: id.into(),
+        name: name.into(),
+        contact_email: format!("lead@{id}.southvale.example.org"),
+    }
+}
+
+/// The dates a walk records, as the protos write them.
+pub struct Dates {
+    pub incident: Option<Date>,
+    pub became_aware: Option<Date>,
+    pub notified: Option<Date>,
+    pub decided: Option<Date>,
+    pub reviewer_appointed: Option<Date>,
+    pub scope_start: Option<Date>,
+    pub scope_end: Option<Date>,
+    pub report_due: Option<Date>,
+}
+
+impl Dates {
+    /// Counted back and on from today: the incident 12 days ago, reports due in 30 days.
+    pub fn around_today() -> Self {
+        Self {
+            incident: day(-12),
+            became_aware: day(-11),
+            notified: day(-10),
+            decided: day(-2),
+            reviewer_appointed: day(-1),
+            scope_start: day(-400),
+            scope_end: day(-12),
+            report_due: day(30),
+        }
+    }
+
+    /// An incident on 9 March 2026 (decided on the 26th), the scope 15 September 2024 to
+    /// 9 March 2026 (a chronology of 2025 falls in it), reports due on `report_due`.
+    pub fn march_2026(report_due: Option<Date>) -> Self {
+        let on = |year, month, day| Some(Date { year, month, day });
+        Self {
+            incident: on(2026, 3, 9),
+            became_aware: on(2026, 3, 10),
+            notified: on(2026, 3, 11),
+            decided: on(2026, 3, 26),
+            reviewer_appointed: on(2026, 3, 26),
+            scope_start: on(2024, 9, 15),
+            scope_end: on(2026, 3, 9),
+            report_due,
+        }
+    }
+}
+
+/// What a walk sets up, and how far it goes.
+pub struct Setup {
+    pub alias: String,
+    pub agencies: Vec<registry::Agency>,
+    pub dates: Dates,
+    /// Whether the chair and the reviewer are appointed (before the terms of reference);
+    /// without them the review stays at SCOPING.
+    pub appoint: bool,
+    /// The stage to stop at: SCOPING, INFORMATION_GATHERING or ENGAGEMENT.
+    pub stage: registry::Stage,
+}
+
+impl Default for Setup {
+    /// The child "Child Q", [`AGENCIES`] asked, [`Dates::around_today`], chair and reviewer
+    /// appointed, at ENGAGEMENT.
+    fn default() -> Self {
+        Self {
+            alias: "Child Q".into(),
+            agencies: AGENCIES.iter().map(|(id, name)| agency(id, name)).collect(),
+            dates: Dates::around_today(),
+            appoint: true,
+            stage: registry::Stage::Engagement,
+        }
+    }
+}
+
 impl Walk {
     /// A review decided for a local CSPR, its chair and reviewer appointed and its terms of
     /// reference set asking [`AGENCIES`] for reports (due in 30 days), at ENGAGEMENT.
     pub async fn engaged(site: &Site) -> Self {
-        Self::engaged_with(site, "Child Q", &AGENCIES).await
+        Self::set_up(site, Setup::default()).await
     }
 
     /// [`Walk::engaged`] for the child `alias`, asking `agencies` (id, name) for reports.
     pub async fn engaged_with(site: &Site, alias: &str, agencies: &[(&str, &str)]) -> Self {
+        Self::set_up(
+            site,
+            Setup {
+                alias: alias.into(),
+                agencies: agencies.iter().map(|(id, name)| agency(id, name)).collect(),
+                ..Setup::default()
+            },
+        )
+        .await
+    }
+
+    /// A review recorded, notified and decided for a local CSPR, (if `setup.appoint`) its
+    /// chair and reviewer appointed, its terms of reference set asking `setup.agencies`,
+    /// and moved on to `setup.stage`.
+    pub async fn set_up(site: &Site, setup: Setup) -> Self {
         let people = People::new();
         let mut registry = ReviewRegistryClient::connect(site.grpc("registry"))
             .await
             .expect("registry");
         let submissions = AgencySubmissionsClient::connect(site.grpc("submissions"))
             .await
-            .expect("submissions");
-        let admin = &people.admin;
+            .expect("submissions")
+            .max_encoding_message_size(16 * 1024 * 1024);
+        let (admin, dates) = (&people.admin, &setup.dates);
         let id = registry
             .create_review(authed(
                 registry::CreateReviewRequest {
                     request_id: uuid_like(),
-                    child_alias: alias.into(),
+                    child_alias: setup.alias.clone(),
                     local_authority: "Southvale Council".into(),
-                    incident_date: day(-12),
-                    became_aware_on: day(-11),
+                    incident_date: dates.incident,
+                    became_aware_on: dates.became_aware,
                 },
                 admin,
             ))
@@ -106,7 +203,7 @@ impl Walk {
             .record_notification_sent(authed(
                 registry::RecordNotificationSentRequest {
                     review_id: id.clone(),
-                    sent_on: day(-10),
+                    sent_on: dates.notified,
                     ..Default::default()
                 },
                 admin,
@@ -118,59 +215,55 @@ impl Walk {
                 registry::RecordDecisionRequest {
                     review_id: id.clone(),
                     decision: registry::Decision::LocalCspr as i32,
-                    decided_on: day(-2),
+                    decided_on: dates.decided,
                     rationale: String::new(),
                 },
                 &people.chair,
             ))
             .await
             .expect("decided");
-        registry
-            .appoint_panel_member(authed(
-                registry::AppointPanelMemberRequest {
-                    review_id: id.clone(),
-                    request_id: uuid_like(),
-                    name: "Tess Holroyd".into(),
-                    email: "tess@panel.southvale.example.org".into(),
-                    organisation: "Southvale Health".into(),
-                    role: registry::PanelRole::Chair as i32,
-                    declares_no_involvement: true,
-                    independence_statement: String::new(),
-                },
-                admin,
-            ))
-            .await
-            .expect("chair");
-        registry
-            .appoint_reviewer(authed(
-                registry::AppointReviewerRequest {
-                    review_id: id.clone(),
-                    name: REVIEWER.into(),
-                    email: "isla@reviewers.example.org".into(),
-                    subject: REVIEWER.into(),
-                    appointed_on: day(-1),
-                },
-                admin,
-            ))
-            .await
-            .expect("reviewer");
+        if setup.appoint {
+            registry
+                .appoint_panel_member(authed(
+                    registry::AppointPanelMemberRequest {
+                        review_id: id.clone(),
+                        request_id: uuid_like(),
+                        name: "Tess Holroyd".into(),
+                        email: "tess@panel.southvale.example.org".into(),
+                        organisation: "Southvale Health".into(),
+                        role: registry::PanelRole::Chair as i32,
+                        declares_no_involvement: true,
+                        independence_statement: String::new(),
+                    },
+                    admin,
+                ))
+                .await
+                .expect("chair");
+            registry
+                .appoint_reviewer(authed(
+                    registry::AppointReviewerRequest {
+                        review_id: id.clone(),
+                        name: REVIEWER.into(),
+                        email: "isla@reviewers.example.org".into(),
+                        subject: REVIEWER.into(),
+                        appointed_on: dates.reviewer_appointed,
+                    },
+                    admin,
+                ))
+                .await
+                .expect("reviewer");
+        }
+        let agencies = setup.agencies.iter().map(|a| a.id.clone()).collect();
         registry
             .set_terms_of_reference(authed(
                 registry::SetTermsOfReferenceRequest {
                     review_id: id.clone(),
-                    scope_start: day(-400),
-                    scope_end: day(-12),
+                    scope_start: dates.scope_start,
+                    scope_end: dates.scope_end,
                     key_lines_of_enquiry: vec!["Information sharing".into()],
                     methodology: "Systems approach".into(),
-                    agencies_in_scope: agencies
-                        .iter()
-                        .map(|(agency, name)| registry::Agency {
-                            id: (*agency).into(),
-                            name: (*name).into(),
-                            contact_email: format!("lead@{agency}.southvale.example.org"),
-                        })
-                        .collect(),
-                    report_due_date: day(30),
+                    agencies_in_scope: setup.agencies,
+                    report_due_date: dates.report_due,
                 },
                 admin,
             ))
@@ -181,9 +274,16 @@ impl Walk {
             people,
             registry,
             submissions,
+            agencies,
         };
-        walk.advance(registry::Stage::InformationGathering).await;
-        walk.advance(registry::Stage::Engagement).await;
+        for stage in [
+            registry::Stage::InformationGathering,
+            registry::Stage::Engagement,
+        ] {
+            if stage as i32 <= setup.stage as i32 {
+                walk.advance(stage).await;
+            }
+        }
         walk
     }
 
@@ -199,6 +299,33 @@ impl Walk {
             ))
             .await
             .unwrap_or_else(|status| panic!("to {stage:?}: {status:?}"));
+    }
+
+    /// On to `stage` once the registry allows it (it learns of reports accepted or waived
+    /// over the bus).
+    pub async fn advance_eventually(&self, stage: registry::Stage) {
+        let registry = self.registry.clone();
+        let (id, admin) = (self.id.clone(), self.people.admin.clone());
+        testing::eventually(
+            &format!("the review at {stage:?}"),
+            testing::DEADLINE,
+            || {
+                let (mut registry, id, admin) = (registry.clone(), id.clone(), admin.clone());
+                async move {
+                    registry
+                        .advance_stage(authed(
+                            registry::AdvanceStageRequest {
+                                review_id: id,
+                                to_stage: stage as i32,
+                            },
+                            &admin,
+                        ))
+                        .await
+                        .ok()
+                }
+            },
+        )
+        .await;
     }
 
     /// Waits until the submissions service holds a report request for each of `agencies`
@@ -230,12 +357,31 @@ impl Walk {
     }
 
     /// `agency`'s report, streamed as its system would: `summary` as the narrative's summary
-    /// and `entries` (date, description) by one practitioner.
+    /// and `entries` (date, description) of home visits by one police officer.
     pub async fn submit_report(
         &mut self,
         agency: &str,
         summary: &str,
         entries: &[(Option<Date>, &str)],
+    ) -> submissions::SubmissionReceipt {
+        let entries = entries.iter().map(|(on, description)| {
+            entry(
+                *on,
+                "Home visit",
+                ("Pat Constable", "Police officer"),
+                description,
+            )
+        });
+        self.submit_entries(agency, summary, entries.collect())
+            .await
+    }
+
+    /// [`Walk::submit_report`] of chronology entries as they are.
+    pub async fn submit_entries(
+        &mut self,
+        agency: &str,
+        summary: &str,
+        entries: Vec<submissions::ChronologyEntry>,
     ) -> submissions::SubmissionReceipt {
         let header = submissions::SubmitAgencyReportRequest {
             item: Some(submissions::submit_agency_report_request::Item::Header(
@@ -255,18 +401,10 @@ impl Walk {
                 },
             )),
         };
-        let messages = std::iter::once(header).chain(entries.iter().map(|(on, description)| {
+        let messages = std::iter::once(header).chain(entries.into_iter().map(|entry| {
             submissions::SubmitAgencyReportRequest {
                 item: Some(submissions::submit_agency_report_request::Item::Entry(
-                    submissions::ChronologyEntry {
-                        occurred_on: *on,
-                        service: "Home visit".into(),
-                        practitioner_name: "Pat Constable".into(),
-                        practitioner_role: "Police officer".into(),
-                        description: (*description).into(),
-                        outcome: "No further action".into(),
-                        ..Default::default()
-                    },
+                    entry,
                 )),
             }
         }));
@@ -279,6 +417,26 @@ impl Walk {
             .await
             .unwrap_or_else(|status| panic!("{agency}'s report: {status:?}"))
             .into_inner()
+    }
+
+    /// `agency`'s latest report as the service has it (None before any).
+    pub async fn agency_report(&mut self, agency: &str) -> Option<submissions::AgencyReport> {
+        match self
+            .submissions
+            .get_agency_report(authed(
+                submissions::GetAgencyReportRequest {
+                    review_id: self.id.clone(),
+                    agency_id: agency.into(),
+                    version: 0,
+                },
+                &self.people.admin,
+            ))
+            .await
+        {
+            Ok(report) => Some(report.into_inner()),
+            Err(status) if status.code() == tonic::Code::NotFound => None,
+            Err(status) => panic!("{agency}'s report: {status:?}"),
+        }
     }
 
     /// The review as the business unit sees it.
@@ -295,22 +453,21 @@ impl Walk {
             .into_inner()
     }
 
-    /// [`Walk::engaged`], every agency's report waived by the chair (once its request has
-    /// come over the bus), the overview report (findings, recommendation R1) submitted and
-    /// approved: the review's recommendations can take actions.
-    pub async fn approved(site: &Site) -> Self {
-        let walk = Self::engaged(site).await;
-        for (agency, _) in AGENCIES {
-            let submissions = walk.submissions.clone();
-            let (id, chair) = (walk.id.clone(), walk.people.chair.clone());
+    /// Every agency's report waived by the chair (once its request has come over the bus),
+    /// then the review on to OVERVIEW_DRAFTING (once the registry knows of the waivers).
+    pub async fn waived_to_drafting(&self) {
+        for agency in &self.agencies {
+            let submissions = self.submissions.clone();
+            let (id, chair) = (self.id.clone(), self.people.chair.clone());
             testing::eventually("the report request, to waive it", testing::DEADLINE, || {
                 let (mut submissions, id, chair) = (submissions.clone(), id.clone(), chair.clone());
+                let agency = agency.clone();
                 async move {
                     submissions
                         .waive_agency_report(authed(
                             submissions::WaiveAgencyReportRequest {
                                 review_id: id,
-                                agency_id: agency.into(),
+                                agency_id: agency,
                                 reason: "No involvement with the family".into(),
                             },
                             &chair,
@@ -321,46 +478,49 @@ impl Walk {
             })
             .await;
         }
-        // The registry learns of the waivers over the bus before drafting may start.
-        let registry = walk.registry.clone();
-        let (id, admin) = (walk.id.clone(), walk.people.admin.clone());
-        testing::eventually(
-            "drafting, once the waivers are known",
-            testing::DEADLINE,
-            || {
-                let (mut registry, id, admin) = (registry.clone(), id.clone(), admin.clone());
-                async move {
-                    registry
-                        .advance_stage(authed(
-                            registry::AdvanceStageRequest {
-                                review_id: id,
-                                to_stage: registry::Stage::OverviewDrafting as i32,
-                            },
-                            &admin,
-                        ))
-                        .await
-                        .ok()
-                }
-            },
-        )
-        .await;
-        let mut registry = walk.registry.clone();
-        registry
+        self.advance_eventually(registry::Stage::OverviewDrafting)
+            .await;
+    }
+
+    /// The reviewer's overview report: `findings` and `recommendations` (ref, text).
+    pub async fn submit_overview(&mut self, findings: &str, recommendations: &[(&str, &str)]) {
+        self.registry
             .submit_overview_report(authed(
                 registry::SubmitOverviewReportRequest {
-                    review_id: walk.id.clone(),
+                    review_id: self.id.clone(),
                     request_id: uuid_like(),
-                    findings: "Concerns about neglect were not shared between agencies.".into(),
-                    recommendations: vec![registry::Recommendation {
-                        r#ref: "R1".into(),
-                        text: "Agree an information-sharing protocol.".into(),
-                    }],
+                    findings: findings.into(),
+                    recommendations: recommendations
+                        .iter()
+                        .map(|(r#ref, text)| registry::Recommendation {
+                            r#ref: (*r#ref).into(),
+                            text: (*text).into(),
+                        })
+                        .collect(),
                 },
-                &walk.people.reviewer,
+                &self.people.reviewer,
             ))
             .await
             .expect("overview report");
-        registry
+    }
+
+    /// [`Walk::engaged`], every agency's report waived, the overview report (findings,
+    /// recommendation R1) submitted and approved: the review's recommendations can take
+    /// actions.
+    pub async fn approved(site: &Site) -> Self {
+        Self::approved_from(site, Setup::default()).await
+    }
+
+    /// [`Walk::approved`] from the review `setup` makes (at ENGAGEMENT): at PRE_PUBLICATION.
+    pub async fn approved_from(site: &Site, setup: Setup) -> Self {
+        let mut walk = Self::set_up(site, setup).await;
+        walk.waived_to_drafting().await;
+        walk.submit_overview(
+            "Concerns about neglect were not shared between agencies.",
+            &[("R1", "Agree an information-sharing protocol.")],
+        )
+        .await;
+        walk.registry
             .approve_overview_report(authed(
                 registry::ApproveOverviewReportRequest {
                     review_id: walk.id.clone(),
@@ -371,6 +531,24 @@ impl Walk {
             .await
             .expect("approved");
         walk
+    }
+}
+
+/// A chronology entry: `service` on `on` by `practitioner` (name, role), its description.
+pub fn entry(
+    on: Option<Date>,
+    service: &str,
+    (practitioner, role): (&str, &str),
+    description: &str,
+) -> submissions::ChronologyEntry {
+    submissions::ChronologyEntry {
+        occurred_on: on,
+        service: service.into(),
+        practitioner_name: practitioner.into(),
+        practitioner_role: role.into(),
+        description: description.into(),
+        outcome: "No further action".into(),
+        ..Default::default()
     }
 }
 

@@ -164,6 +164,15 @@ impl Browser {
         self.page(request.send().await.expect("POST")).await
     }
 
+    /// [`Browser::post`] of fields built at run time (names as owned strings).
+    pub async fn post_pairs(&mut self, path: &str, fields: &[(String, String)]) -> Page {
+        let fields: Vec<(&str, String)> = fields
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        self.post(path, &fields).await
+    }
+
     /// POST a multipart form (a file upload) with the session's CSRF token.
     pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
         let form = form.text("csrf_token", self.csrf.clone());
@@ -234,4 +243,76 @@ fn csrf_of(html: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')?;
     Some(html[start..start + end].to_string())
+}
+
+/// The runtime a page suite drives its browsers and gRPC set-up on (`cspr serve all` runs
+/// in its own process).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The form's hidden idempotency key.
+pub fn request_id(html: &str) -> String {
+    let marker = "name=\"request_id\" value=\"";
+    let start = html.find(marker).expect("request_id field") + marker.len();
+    html[start..start + 36].to_string()
+}
+
+/// The id in the first link of `html` of the form `{before}{id}{after}`.
+pub fn id_between(html: &str, before: &str, after: &str) -> String {
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} in {html}"))
+        + before.len();
+    let end = html[start..].find(after).expect("end of the id") + start;
+    html[start..end].to_string()
+}
+
+/// A day `days` from today (negative: ago), as a GOV.UK date input's (day, month, year).
+pub fn date_parts(days: i64) -> (String, String, String) {
+    use chrono::Datelike;
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    (
+        date.day().to_string(),
+        date.month().to_string(),
+        date.year().to_string(),
+    )
+}
+
+/// A date `days` from today, as the three fields of a GOV.UK date input named `name`.
+pub fn date_fields(name: &str, days: i64) -> Vec<(String, String)> {
+    let (day, month, year) = date_parts(days);
+    date_fields_on(name, (day, month, year))
+}
+
+/// The date input `name`'s three fields for the date (day, month, year).
+pub fn date_fields_on(
+    name: &str,
+    (day, month, year): (impl ToString, impl ToString, impl ToString),
+) -> Vec<(String, String)> {
+    vec![
+        (format!("{name}-day"), day.to_string()),
+        (format!("{name}-month"), month.to_string()),
+        (format!("{name}-year"), year.to_string()),
+    ]
+}
+
+/// Form fields from literals, to extend with [`date_fields`] and send with
+/// [`Browser::post_pairs`].
+pub fn pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// Checks that `page` has each of `expected`.
+pub fn assert_contains(page: &str, expected: &[&str]) {
+    for text in expected {
+        assert!(page.contains(text), "{text:?} not in {page}");
+    }
 }
