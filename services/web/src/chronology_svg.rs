@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::svg::escape;
+
 /// Width of the whole picture, in user units (it scales to its container).
 pub(crate) const WIDTH: f64 = 960.0;
 /// Room on the left for each lane's agency name.
@@ -102,22 +104,6 @@ pub(crate) fn layout(entries: &[TimelineEntry]) -> Layout {
     }
 }
 
-/// Text for XML: escaped, so an agency's words cannot become markup.
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// The picture's markup; `first` and `last` are the span's dates in words, `description`
 /// what it shows (its accessible name).
 pub(crate) fn render(layout: &Layout, first: &str, last: &str, description: &str) -> String {
@@ -127,15 +113,15 @@ pub(crate) fn render(layout: &Layout, first: &str, last: &str, description: &str
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="cspr-timeline" viewBox="0 0 {w} {h}" width="100%" role="img" aria-labelledby="timeline-title"><title id="timeline-title">{description}</title>"#,
         w = layout.width,
         h = layout.height,
-        description = escaped(description),
+        description = escape(description),
     );
     if layout.span.is_some() {
         let _ = write!(
             svg,
             r##"<text x="{LABEL_WIDTH}" y="18" font-size="13" fill="#505a5f">{}</text><text x="{}" y="18" font-size="13" fill="#505a5f" text-anchor="end">{}</text>"##,
-            escaped(first),
+            escape(first),
             WIDTH - RIGHT_PAD,
-            escaped(last),
+            escape(last),
         );
     }
     for (index, lane) in layout.lanes.iter().enumerate() {
@@ -146,7 +132,7 @@ pub(crate) fn render(layout: &Layout, first: &str, last: &str, description: &str
             top = lane.y - LANE_HEIGHT / 2.0,
             w = layout.width,
             text_y = lane.y + 5.0,
-            label = escaped(&lane.label),
+            label = escape(&lane.label),
             y = lane.y,
             x2 = WIDTH - RIGHT_PAD,
         );
@@ -157,7 +143,7 @@ pub(crate) fn render(layout: &Layout, first: &str, last: &str, description: &str
             r##"<circle cx="{:.1}" cy="{}" r="{RADIUS}" fill="#1d70b8" stroke="#0b0c0c" stroke-width="1"><title>{}</title></circle>"##,
             mark.x,
             mark.y,
-            escaped(&mark.title),
+            escape(&mark.title),
         );
     }
     svg.push_str("</svg>");

@@ -12,6 +12,7 @@ mod forms;
 mod oidc;
 mod pages;
 mod session;
+mod svg;
 mod timeline;
 mod upload;
 mod views;

@@ -10,6 +10,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as registry;
 
+use crate::svg::escape;
 use crate::views::words;
 
 /// The picture's width in SVG units (it scales to its container).
@@ -97,22 +98,6 @@ impl Scale {
 /// The y of the middle of row `index`.
 pub(crate) fn row_y(index: usize) -> f64 {
     AXIS_HEIGHT + ROW_HEIGHT * index as f64 + ROW_HEIGHT / 2.0
-}
-
-/// Text for XML: the five characters that matter escaped.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 fn date_words(date: NaiveDate) -> String {

@@ -75,6 +75,22 @@ pub(crate) struct StageOption {
     pub(crate) label: String,
 }
 
+/// One option of a select or one radio: its value and its words (every page's lists of
+/// choices are these, so the macros see one shape).
+#[derive(Debug, Serialize)]
+pub(crate) struct OptionView {
+    pub(crate) value: String,
+    pub(crate) label: String,
+}
+
+/// A checkbox: an option that may already be ticked.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChoiceView {
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) checked: bool,
+}
+
 /// A date as people in England write it: 9 March 2026.
 pub(crate) fn date(date: Option<&Date>) -> Option<String> {
     const MONTHS: [&str; 12] = [

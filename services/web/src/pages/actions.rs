@@ -16,9 +16,12 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::admin::{request_id, request_id_of};
-use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use super::{
+    PageError, Posted, Shared, SignedIn, authed, commanded, posted_form, render, review_of,
+    see_other, with_status,
+};
 use crate::AppState;
-use crate::forms::{Form, FormErrors, field, form_fields};
+use crate::forms::{Form, field, form_fields};
 use crate::session::{Session, User};
 use crate::views::{self, words};
 
@@ -39,19 +42,10 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/reviews/{id}/actions/{action}/verify", post(verify))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "actions/list.html",
-        include_str!("../../templates/actions/list.html"),
-    ),
-    (
-        "actions/new.html",
-        include_str!("../../templates/actions/new.html"),
-    ),
-    (
-        "actions/action.html",
-        include_str!("../../templates/actions/action.html"),
-    ),
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "actions/list.html",
+    "actions/new.html",
+    "actions/action.html",
 ];
 
 /// Actions on one page.
@@ -323,24 +317,6 @@ async fn list_page(
     )
 }
 
-/// The review an action is added to: its approved recommendations and agencies in scope.
-async fn review_of(
-    state: &AppState,
-    user: &User,
-    review_id: &str,
-) -> Result<registry::Review, PageError> {
-    let mut client = state.services.registry.clone();
-    Ok(client
-        .get_review(authed(
-            registry::GetReviewRequest {
-                review_id: review_id.to_string(),
-            },
-            user,
-        )?)
-        .await?
-        .into_inner())
-}
-
 fn new_action_page(
     state: &AppState,
     session: &Session,
@@ -428,10 +404,7 @@ async fn create_action(
         return Err(PageError::NoAccess);
     }
     let review = review_of(state, &posted.user, review_id).await?;
-    let mut form = Form {
-        fields: posted.form.fields.clone(),
-        errors: FormErrors::default(),
-    };
+    let mut form = posted_form(posted);
     let request_id = request_id_of(&form);
     let recommendation_ref = form.required(
         "recommendation_ref",
@@ -446,8 +419,9 @@ async fn create_action(
     let due_date = form.date("due_date", "the date the action is due", true);
     let measure_of_success =
         form.required("measure_of_success", "Enter how success will be judged");
+    let again = |form: &Form| new_action_page(state, &posted.session, &review, form, &request_id);
     if !form.errors.is_empty() {
-        return new_action_page(state, &posted.session, &review, &form, &request_id);
+        return again(&form);
     }
     let mut client = state.services.actions.clone();
     let created = client
@@ -465,16 +439,12 @@ async fn create_action(
             &posted.user,
         )?)
         .await;
-    match created {
-        Ok(action) => Ok(see_other(&format!(
-            "/reviews/{review_id}/actions/{}",
-            action.into_inner().id
-        ))),
-        Err(status) => {
-            PageError::from(status).into_form_errors(&mut form.errors)?;
-            new_action_page(state, &posted.session, &review, &form, &request_id)
-        }
-    }
+    commanded(
+        created,
+        &mut form,
+        |action| format!("/reviews/{review_id}/actions/{}", action.id),
+        again,
+    )
 }
 
 /// The action `action_id` of the review, as the user may see it (NOT_FOUND otherwise).
@@ -582,10 +552,7 @@ async fn record_progress(
 ) -> Response {
     let outcome = async {
         let action = find_action(&state, &posted.user, &id, &action_id).await?;
-        let mut form = Form {
-            fields: posted.form.fields.clone(),
-            errors: FormErrors::default(),
-        };
+        let mut form = posted_form(&posted);
         let status = actions::ActionStatus::from_str_name(form.get("status"))
             .filter(|status| PROGRESS_STATUSES.contains(status));
         if status.is_none() {
@@ -598,8 +565,10 @@ async fn record_progress(
         }
         let note = form.required("note", "Enter a note of the progress made");
         let evidence_of_impact = form.get("evidence_of_impact").to_string();
+        let again =
+            |form: &Form| action_page_of(&state, &posted.session, &posted.user, &action, form);
         let (Some(status), true) = (status, form.errors.is_empty()) else {
-            return action_page_of(&state, &posted.session, &posted.user, &action, &form);
+            return again(&form);
         };
         let mut client = state.services.actions.clone();
         let updated = client
@@ -614,13 +583,12 @@ async fn record_progress(
                 &posted.user,
             )?)
             .await;
-        match updated {
-            Ok(_) => Ok(see_other(&format!("/reviews/{id}/actions/{action_id}"))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                action_page_of(&state, &posted.session, &posted.user, &action, &form)
-            }
-        }
+        commanded(
+            updated,
+            &mut form,
+            |_| format!("/reviews/{id}/actions/{action_id}"),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
@@ -637,10 +605,7 @@ async fn verify(
             return Err(PageError::NoAccess);
         }
         let action = find_action(&state, &posted.user, &id, &action_id).await?;
-        let mut form = Form {
-            fields: posted.form.fields.clone(),
-            errors: FormErrors::default(),
-        };
+        let mut form = posted_form(&posted);
         let note = form.required("verify_note", "Enter what the partnership checked");
         if !form.errors.is_empty() {
             return action_page_of(&state, &posted.session, &posted.user, &action, &form);

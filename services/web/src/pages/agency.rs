@@ -35,16 +35,8 @@ pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
         )
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "agency/requests.html",
-        include_str!("../../templates/agency/requests.html"),
-    ),
-    (
-        "agency/upload.html",
-        include_str!("../../templates/agency/upload.html"),
-    ),
-];
+pub(crate) const TEMPLATES: &[(&str, &str)] =
+    templates!["agency/requests.html", "agency/upload.html",];
 
 /// The largest upload (narrative and spreadsheet): what one gRPC message may carry.
 const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
@@ -129,7 +121,9 @@ fn agency_of(signed: &SignedIn) -> Result<String, PageError> {
         .ok_or(PageError::NoAccess)
 }
 
-async fn list_requests(
+/// Every report request of a review (`agency_id` empty) or of an agency (`review_id` empty),
+/// page by page up to a thousand: the agency's and the panel's pages list them this one way.
+pub(crate) async fn list_requests(
     state: &AppState,
     user: &User,
     review_id: &str,

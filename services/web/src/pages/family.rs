@@ -13,12 +13,15 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::admin::{request_id, request_id_of};
-use super::reviewer::{form_page, moment, posted_form, review_of};
-use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other};
+use super::reviewer::{form_page, moment};
+use super::{
+    PageError, Posted, Shared, SignedIn, authed, commanded, posted_form, render, review_of,
+    see_other,
+};
 use crate::AppState;
 use crate::forms::Form;
 use crate::session::Session;
-use crate::views::{self, ReviewView};
+use crate::views::{self, OptionView, ReviewView};
 
 pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
     use axum::routing::{get, post};
@@ -33,23 +36,11 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         )
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "family/members.html",
-        include_str!("../../templates/family/members.html"),
-    ),
-    (
-        "family/add.html",
-        include_str!("../../templates/family/add.html"),
-    ),
-    (
-        "family/member.html",
-        include_str!("../../templates/family/member.html"),
-    ),
-    (
-        "family/action.html",
-        include_str!("../../templates/family/action.html"),
-    ),
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "family/members.html",
+    "family/add.html",
+    "family/member.html",
+    "family/action.html",
 ];
 
 /// The family pages are for those who do the family engagement (the service's rule for
@@ -258,12 +249,6 @@ pub(crate) async fn members(
     signed.finish(&state, outcome)
 }
 
-#[derive(Debug, Serialize)]
-struct OptionView {
-    value: String,
-    label: String,
-}
-
 fn relationships() -> Vec<OptionView> {
     (1..)
         .map_while(|value| family::Relationship::try_from(value).ok())
@@ -375,8 +360,9 @@ pub(crate) async fn add(State(state): Shared, Path(id): Path<String>, posted: Po
         };
         let request_contact = form.get("request_contact") == "yes";
         let contact_purpose = form.get("contact_purpose").to_string();
+        let again = |form: &Form| add_page(&state, &posted.session, form, &request_id, &review);
         if !form.errors.is_empty() {
-            return add_page(&state, &posted.session, &form, &request_id, &review);
+            return again(&form);
         }
         let mut client = state.services.family.clone();
         let added = client
@@ -394,16 +380,12 @@ pub(crate) async fn add(State(state): Shared, Path(id): Path<String>, posted: Po
                 &posted.user,
             )?)
             .await;
-        match added {
-            Ok(member) => Ok(see_other(&format!(
-                "/reviews/{id}/family/{}",
-                member.into_inner().id
-            ))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                add_page(&state, &posted.session, &form, &request_id, &review)
-            }
-        }
+        commanded(
+            added,
+            &mut form,
+            |member| format!("/reviews/{id}/family/{}", member.id),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
@@ -723,13 +705,12 @@ pub(crate) async fn action(
                     .await
             }
         };
-        match done {
-            Ok(_) => Ok(see_other(&format!("/reviews/{id}/family/{member}"))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                again(&form)
-            }
-        }
+        commanded(
+            done,
+            &mut form,
+            |_| format!("/reviews/{id}/family/{member}"),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)

@@ -2,6 +2,14 @@
 //! as an extractor, a gRPC refusal shown as a person would want it, rendering with the
 //! user and the CSRF token, and the security headers of every response.
 
+/// A page module's templates: each by its name under `templates/` and its text, read into
+/// the binary at build time (one way for every module, so a name and its file cannot differ).
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $name)))),*]
+    };
+}
+
 mod actions;
 mod admin;
 mod agency;
@@ -162,6 +170,63 @@ pub(crate) fn with_status(page: Response, has_errors: bool) -> Response {
 /// After a command: to `path`, as a GET (so reloading the page does not send it again).
 pub(crate) fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
+}
+
+/// The review, as the registry lets the user see it (its refusal is the page's). Every page
+/// about one review reads it this one way, so the registry alone decides who sees it.
+pub(crate) async fn review_of(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<cspr_proto::registry::v1::Review, PageError> {
+    let mut client = state.services.registry.clone();
+    Ok(client
+        .get_review(authed(
+            cspr_proto::registry::v1::GetReviewRequest {
+                review_id: id.to_string(),
+            },
+            user,
+        )?)
+        .await?
+        .into_inner())
+}
+
+/// A copy of what was posted, with no problems found yet (the form a POST checks).
+pub(crate) fn posted_form(posted: &Posted) -> Form {
+    Form {
+        fields: posted.form.fields.clone(),
+        errors: crate::forms::FormErrors::default(),
+    }
+}
+
+/// A command's answer: `Some` when done; `None` when the service named fields (now in
+/// `form.errors`); any other refusal as its page.
+pub(crate) fn answered<T>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    form: &mut Form,
+) -> Result<Option<T>, PageError> {
+    match result {
+        Ok(response) => Ok(Some(response.into_inner())),
+        Err(status) => {
+            PageError::from(status).into_form_errors(&mut form.errors)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The end of every command form's POST, one way: done, to the page `done` names (a GET,
+/// POST-redirect-GET); refused naming fields, the form `again` with them beside the fields;
+/// refused otherwise, that refusal's page.
+pub(crate) fn commanded<T>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    form: &mut Form,
+    done: impl FnOnce(T) -> String,
+    again: impl FnOnce(&Form) -> Result<Response, PageError>,
+) -> Result<Response, PageError> {
+    match answered(result, form)? {
+        Some(answer) => Ok(see_other(&done(answer))),
+        None => again(form),
+    }
 }
 
 /// Every response: no inline script or style from anywhere but this site, no framing, no

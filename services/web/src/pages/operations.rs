@@ -25,10 +25,7 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/operations/deliveries/{id}/retry", post(retry))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
-    "operations/index.html",
-    include_str!("../../templates/operations/index.html"),
-)];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["operations/index.html",];
 
 /// Deliveries on one page.
 const PAGE_SIZE: i32 = 25;

@@ -13,10 +13,13 @@ use futures::StreamExt;
 use minijinja::context;
 use serde::Serialize;
 
-use super::agency::{RequestView, status_view};
-use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use super::agency::{RequestView, list_requests, status_view};
+use super::{
+    PageError, Posted, Shared, SignedIn, authed, posted_form, render, review_of, see_other,
+    with_status,
+};
 use crate::AppState;
-use crate::forms::{Form, FormErrors};
+use crate::forms::Form;
 use crate::session::{Session, User};
 use crate::views;
 
@@ -39,23 +42,11 @@ pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
         )
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "panel/reports.html",
-        include_str!("../../templates/panel/reports.html"),
-    ),
-    (
-        "panel/report.html",
-        include_str!("../../templates/panel/report.html"),
-    ),
-    (
-        "panel/overview.html",
-        include_str!("../../templates/panel/overview.html"),
-    ),
-    (
-        "panel/overview_check.html",
-        include_str!("../../templates/panel/overview_check.html"),
-    ),
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "panel/reports.html",
+    "panel/report.html",
+    "panel/overview.html",
+    "panel/overview_check.html",
 ];
 
 /// The latest version of an agency's report as the panel reads it.
@@ -127,35 +118,6 @@ fn entry_view(entry: &submissions::ChronologyEntry) -> EntryView {
     }
 }
 
-async fn requests_of(
-    state: &AppState,
-    user: &User,
-    review_id: &str,
-) -> Result<Vec<submissions::ReportRequest>, PageError> {
-    let mut client = state.services.submissions.clone();
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_report_requests(authed(
-                submissions::ListReportRequestsRequest {
-                    review_id: review_id.to_string(),
-                    agency_id: String::new(),
-                    page_size: 200,
-                    page_token,
-                },
-                user,
-            )?)
-            .await?
-            .into_inner();
-        all.extend(page.report_requests);
-        if page.next_page_token.is_empty() || all.len() >= 1000 {
-            return Ok(all);
-        }
-        page_token = page.next_page_token;
-    }
-}
-
 /// A row of the review's reports: the request, with its latest report when there is one.
 #[derive(Debug, Serialize)]
 struct RowView {
@@ -168,7 +130,7 @@ struct RowView {
 async fn reports(State(state): Shared, signed: SignedIn, Path(id): Path<String>) -> Response {
     let outcome = async {
         signed.may(SUBMISSIONS, "ListAgencyReports")?;
-        let requests = requests_of(&state, &signed.user, &id).await?;
+        let requests = list_requests(&state, &signed.user, &id, "").await?;
         let mut client = state.services.submissions.clone();
         let listed = client
             .list_agency_reports(authed(
@@ -221,7 +183,7 @@ async fn report_page(
     if !user.may(SUBMISSIONS, "ListAgencyReports") {
         return Err(PageError::NoAccess);
     }
-    let request = requests_of(state, user, id)
+    let request = list_requests(state, user, id, "")
         .await?
         .into_iter()
         .find(|request| request.agency_id == agency)
@@ -327,10 +289,7 @@ async fn decide(
     if !posted.user.may(SUBMISSIONS, method) {
         return Err(PageError::NoAccess);
     }
-    let mut form = Form {
-        fields: posted.form.fields.clone(),
-        errors: FormErrors::default(),
-    };
+    let mut form = posted_form(posted);
     let mut client = state.services.submissions.clone();
     let user = &posted.user;
     let outcome = match method {
@@ -496,16 +455,7 @@ async fn latest_overview(
     user: &User,
     id: &str,
 ) -> Result<(registry::Review, registry::OverviewReport), PageError> {
-    let mut client = state.services.registry.clone();
-    let review = client
-        .get_review(authed(
-            registry::GetReviewRequest {
-                review_id: id.to_string(),
-            },
-            user,
-        )?)
-        .await?
-        .into_inner();
+    let review = review_of(state, user, id).await?;
     let report = review.overview_report.clone().ok_or(PageError::NotFound)?;
     Ok((review, report))
 }

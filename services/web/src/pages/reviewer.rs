@@ -17,12 +17,15 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::admin::{request_id, request_id_of};
-use super::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use super::{
+    PageError, Posted, Shared, SignedIn, authed, commanded, posted_form, render, review_of,
+    see_other, with_status,
+};
 use crate::AppState;
 use crate::chronology_svg::{self, TimelineEntry};
 use crate::forms::{DateParts, Form, FormErrors, fields_named};
 use crate::session::{Session, User};
-use crate::views::{self, ReviewView};
+use crate::views::{self, ChoiceView, OptionView, ReviewView};
 
 /// Chronology entries on one page.
 pub(crate) const CHRONOLOGY_PAGE_SIZE: usize = 100;
@@ -74,78 +77,21 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/reviews/{id}/overview/submit", post(overview_submit))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "reviewer/reviews.html",
-        include_str!("../../templates/reviewer/reviews.html"),
-    ),
-    (
-        "reviewer/workspace.html",
-        include_str!("../../templates/reviewer/workspace.html"),
-    ),
-    (
-        "reviewer/chronology.html",
-        include_str!("../../templates/reviewer/chronology.html"),
-    ),
-    (
-        "reviewer/agency_report.html",
-        include_str!("../../templates/reviewer/agency_report.html"),
-    ),
-    (
-        "reviewer/practitioners.html",
-        include_str!("../../templates/reviewer/practitioners.html"),
-    ),
-    (
-        "reviewer/practitioner_form.html",
-        include_str!("../../templates/reviewer/practitioner_form.html"),
-    ),
-    (
-        "reviewer/defer.html",
-        include_str!("../../templates/reviewer/defer.html"),
-    ),
-    (
-        "reviewer/conversation.html",
-        include_str!("../../templates/reviewer/conversation.html"),
-    ),
-    (
-        "reviewer/learning_event.html",
-        include_str!("../../templates/reviewer/learning_event.html"),
-    ),
-    (
-        "reviewer/attendance.html",
-        include_str!("../../templates/reviewer/attendance.html"),
-    ),
-    (
-        "reviewer/learning.html",
-        include_str!("../../templates/reviewer/learning.html"),
-    ),
-    (
-        "reviewer/overview.html",
-        include_str!("../../templates/reviewer/overview.html"),
-    ),
-    (
-        "reviewer/overview_check.html",
-        include_str!("../../templates/reviewer/overview_check.html"),
-    ),
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "reviewer/reviews.html",
+    "reviewer/workspace.html",
+    "reviewer/chronology.html",
+    "reviewer/agency_report.html",
+    "reviewer/practitioners.html",
+    "reviewer/practitioner_form.html",
+    "reviewer/defer.html",
+    "reviewer/conversation.html",
+    "reviewer/learning_event.html",
+    "reviewer/attendance.html",
+    "reviewer/learning.html",
+    "reviewer/overview.html",
+    "reviewer/overview_check.html",
 ];
-
-/// The review, as the registry lets the user see it (its refusal is the page's).
-pub(crate) async fn review_of(
-    state: &AppState,
-    user: &User,
-    id: &str,
-) -> Result<registry::Review, PageError> {
-    let mut client = state.services.registry.clone();
-    Ok(client
-        .get_review(authed(
-            registry::GetReviewRequest {
-                review_id: id.to_string(),
-            },
-            user,
-        )?)
-        .await?
-        .into_inner())
-}
 
 /// Every date input of a form (fields `NAME-day` …) by NAME, as typed, for the template.
 pub(crate) fn date_inputs(form: &Form) -> BTreeMap<String, DateParts> {
@@ -181,14 +127,6 @@ pub(crate) fn form_page(
         },
     )?;
     Ok(with_status(page, !form.errors.is_empty()))
-}
-
-/// A copy of what was posted, with no problems found yet.
-pub(crate) fn posted_form(posted: &Posted) -> Form {
-    Form {
-        fields: posted.form.fields.clone(),
-        errors: FormErrors::default(),
-    }
 }
 
 /// A moment from a date input and an "HH:MM" field, in UTC.
@@ -544,12 +482,6 @@ struct EntryView {
     description: String,
     outcome: String,
     report_status: String,
-}
-
-#[derive(Debug, Serialize)]
-struct OptionView {
-    value: String,
-    label: String,
 }
 
 fn days_since_epoch(date: Option<&Date>) -> Option<i64> {
@@ -977,15 +909,18 @@ async fn register_practitioner(
         "the date they stopped working with the family",
         true,
     );
-    if !form.errors.is_empty() {
-        return practitioner_form_page(
+    let again = |form: &Form| {
+        practitioner_form_page(
             state,
             &posted.session,
-            &form,
+            form,
             &request_id,
             &review,
             practitioner,
-        );
+        )
+    };
+    if !form.errors.is_empty() {
+        return again(&form);
     }
     let mut client = state.services.practitioners.clone();
     let registered = client
@@ -1005,20 +940,12 @@ async fn register_practitioner(
             &posted.user,
         )?)
         .await;
-    match registered {
-        Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
-        Err(status) => {
-            PageError::from(status).into_form_errors(&mut form.errors)?;
-            practitioner_form_page(
-                state,
-                &posted.session,
-                &form,
-                &request_id,
-                &review,
-                practitioner,
-            )
-        }
-    }
+    commanded(
+        registered,
+        &mut form,
+        |_| format!("/reviews/{id}/practitioners"),
+        again,
+    )
 }
 
 fn defer_page(
@@ -1101,8 +1028,9 @@ pub(crate) async fn defer(
         let detail = form.get("detail").to_string();
         let authorised_by = form.required("authorised_by", "Enter who authorised it");
         let review_date = form.date("review_date", "the date to look at it again", true);
+        let again = |form: &Form| defer_page(&state, &posted.session, form, &review, &found);
         if !form.errors.is_empty() {
-            return defer_page(&state, &posted.session, &form, &review, &found);
+            return again(&form);
         }
         let mut client = state.services.practitioners.clone();
         let deferred = client
@@ -1118,13 +1046,12 @@ pub(crate) async fn defer(
                 &posted.user,
             )?)
             .await;
-        match deferred {
-            Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                defer_page(&state, &posted.session, &form, &review, &found)
-            }
-        }
+        commanded(
+            deferred,
+            &mut form,
+            |_| format!("/reviews/{id}/practitioners"),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
@@ -1213,8 +1140,11 @@ pub(crate) async fn conversation(
             "advance_information",
             "Enter what the practitioner should prepare",
         );
+        let again = |form: &Form| {
+            conversation_page(&state, &posted.session, form, &request_id, &review, &found)
+        };
         if !form.errors.is_empty() {
-            return conversation_page(&state, &posted.session, &form, &request_id, &review, &found);
+            return again(&form);
         }
         let mut client = state.services.practitioners.clone();
         let scheduled = client
@@ -1230,26 +1160,35 @@ pub(crate) async fn conversation(
                 &posted.user,
             )?)
             .await;
-        match scheduled {
-            Ok(conversation) => Ok(see_other(&format!(
-                "/reviews/{id}/learning/conversation/{}",
-                conversation.into_inner().id
-            ))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                conversation_page(&state, &posted.session, &form, &request_id, &review, &found)
-            }
-        }
+        commanded(
+            scheduled,
+            &mut form,
+            |conversation| format!("/reviews/{id}/learning/conversation/{}", conversation.id),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
 }
 
-#[derive(Debug, Serialize)]
-struct ChoiceView {
-    value: String,
-    label: String,
-    checked: bool,
+/// The confirmed practitioners (those `also` keeps) as checkboxes named `field`, ticked as
+/// the form had them: the learning event's and its attendance's lists are built one way.
+fn confirmed_choices(
+    listed: &[practitioners::Practitioner],
+    form: &Form,
+    field: &str,
+    also: impl Fn(&practitioners::Practitioner) -> bool,
+) -> Vec<ChoiceView> {
+    let ticked = fields_named(&form.fields, field);
+    listed
+        .iter()
+        .filter(|p| p.status() == practitioners::PractitionerStatus::Confirmed && also(p))
+        .map(|p| ChoiceView {
+            value: p.id.clone(),
+            label: format!("{}, {}", p.name, p.role),
+            checked: ticked.contains(&p.id.as_str()),
+        })
+        .collect()
 }
 
 fn learning_event_page(
@@ -1260,18 +1199,7 @@ fn learning_event_page(
     review: &registry::Review,
     listed: &[practitioners::Practitioner],
 ) -> Result<Response, PageError> {
-    let removed = fields_named(&form.fields, "remove");
-    let confirmed: Vec<ChoiceView> = listed
-        .iter()
-        .filter(|p| {
-            p.status() == practitioners::PractitionerStatus::Confirmed && p.deferral.is_none()
-        })
-        .map(|p| ChoiceView {
-            value: p.id.clone(),
-            label: format!("{}, {}", p.name, p.role),
-            checked: removed.contains(&p.id.as_str()),
-        })
-        .collect();
+    let confirmed = confirmed_choices(listed, form, "remove", |p| p.deferral.is_none());
     form_page(
         state,
         session,
@@ -1324,15 +1252,11 @@ pub(crate) async fn learning_event(
             .into_iter()
             .map(str::to_string)
             .collect();
+        let again = |form: &Form| {
+            learning_event_page(&state, &posted.session, form, &request_id, &review, &listed)
+        };
         if !form.errors.is_empty() {
-            return learning_event_page(
-                &state,
-                &posted.session,
-                &form,
-                &request_id,
-                &review,
-                &listed,
-            );
+            return again(&form);
         }
         let mut client = state.services.practitioners.clone();
         let scheduled = client
@@ -1349,23 +1273,12 @@ pub(crate) async fn learning_event(
                 &posted.user,
             )?)
             .await;
-        match scheduled {
-            Ok(event) => Ok(see_other(&format!(
-                "/reviews/{id}/learning-events/{}",
-                event.into_inner().id
-            ))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                learning_event_page(
-                    &state,
-                    &posted.session,
-                    &form,
-                    &request_id,
-                    &review,
-                    &listed,
-                )
-            }
-        }
+        commanded(
+            scheduled,
+            &mut form,
+            |event| format!("/reviews/{id}/learning-events/{}", event.id),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
@@ -1379,16 +1292,7 @@ fn attendance_page(
     event: &str,
     listed: &[practitioners::Practitioner],
 ) -> Result<Response, PageError> {
-    let attended = fields_named(&form.fields, "attended");
-    let confirmed: Vec<ChoiceView> = listed
-        .iter()
-        .filter(|p| p.status() == practitioners::PractitionerStatus::Confirmed)
-        .map(|p| ChoiceView {
-            value: p.id.clone(),
-            label: format!("{}, {}", p.name, p.role),
-            checked: attended.contains(&p.id.as_str()),
-        })
-        .collect();
+    let confirmed = confirmed_choices(listed, form, "attended", |_| true);
     form_page(
         state,
         session,
@@ -1581,16 +1485,19 @@ pub(crate) async fn learning(
             form.errors
                 .add("theme_1", "Enter at least one learning point");
         }
-        if !form.errors.is_empty() {
-            return learning_page(
+        let again = |form: &Form| {
+            learning_page(
                 &state,
                 &posted.session,
-                &form,
+                form,
                 &request_id,
                 &review,
                 &kind,
                 &source,
-            );
+            )
+        };
+        if !form.errors.is_empty() {
+            return again(&form);
         }
         let (learning_event_id, conversation_id) = if kind == "event" {
             (source.clone(), String::new())
@@ -1610,21 +1517,12 @@ pub(crate) async fn learning(
                 &posted.user,
             )?)
             .await;
-        match recorded {
-            Ok(_) => Ok(see_other(&format!("/reviews/{id}/practitioners"))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                learning_page(
-                    &state,
-                    &posted.session,
-                    &form,
-                    &request_id,
-                    &review,
-                    &kind,
-                    &source,
-                )
-            }
-        }
+        commanded(
+            recorded,
+            &mut form,
+            |_| format!("/reviews/{id}/practitioners"),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)
@@ -1805,8 +1703,10 @@ pub(crate) async fn overview_submit(
         let mut form = posted_form(&posted);
         let request_id = request_id_of(&form);
         let (findings, recommendations) = overview_of(&mut form);
+        let again =
+            |form: &Form| overview_page(&state, &posted.session, form, &request_id, &review);
         if !form.errors.is_empty() {
-            return overview_page(&state, &posted.session, &form, &request_id, &review);
+            return again(&form);
         }
         let mut client = state.services.registry.clone();
         let submitted = client
@@ -1820,13 +1720,12 @@ pub(crate) async fn overview_submit(
                 &posted.user,
             )?)
             .await;
-        match submitted {
-            Ok(_) => Ok(see_other(&format!("/reviews/{id}/workspace"))),
-            Err(status) => {
-                PageError::from(status).into_form_errors(&mut form.errors)?;
-                overview_page(&state, &posted.session, &form, &request_id, &review)
-            }
-        }
+        commanded(
+            submitted,
+            &mut form,
+            |_| format!("/reviews/{id}/workspace"),
+            again,
+        )
     }
     .await;
     posted.finish(&state, outcome)

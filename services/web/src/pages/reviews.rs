@@ -23,13 +23,7 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/reviews/{id}", get(review))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "dashboard.html",
-        include_str!("../../templates/dashboard.html"),
-    ),
-    ("review.html", include_str!("../../templates/review.html")),
-];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["dashboard.html", "review.html",];
 
 pub(crate) async fn dashboard(
     State(state): Shared,

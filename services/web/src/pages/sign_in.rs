@@ -23,13 +23,7 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/sign-out", post(sign_out))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    ("sign_in.html", include_str!("../../templates/sign_in.html")),
-    (
-        "signed_in.html",
-        include_str!("../../templates/signed_in.html"),
-    ),
-];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["sign_in.html", "signed_in.html",];
 
 /// How long a development sign-in's token lives; the session's idle timeout ends it sooner.
 const DEVELOPMENT_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);

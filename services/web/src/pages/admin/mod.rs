@@ -28,10 +28,7 @@ pub(crate) fn review_path(id: &str) -> String {
     format!("/reviews/{id}")
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[(
-    "admin/new_review.html",
-    include_str!("../../../templates/admin/new_review.html"),
-)];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["admin/new_review.html",];
 
 /// A new idempotency key for a form: sent back with it, so submitting it twice (a double
 /// click, a resend after a timeout) is one command.

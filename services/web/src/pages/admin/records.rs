@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::forms::{field, form_fields};
-use crate::pages::{PageError, Shared, SignedIn, authed, render};
+use crate::pages::{Shared, SignedIn, authed, render, review_of};
 use crate::timeline;
 use crate::views::{self, ReviewView};
 
@@ -24,16 +24,7 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/reviews/{id}/audit", get(audit))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "admin/reports.html",
-        include_str!("../../../templates/admin/reports.html"),
-    ),
-    (
-        "admin/audit.html",
-        include_str!("../../../templates/admin/audit.html"),
-    ),
-];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["admin/reports.html", "admin/audit.html",];
 
 /// Audit records on one page.
 pub(crate) const AUDIT_PAGE_SIZE: i32 = 50;
@@ -74,30 +65,11 @@ struct ReportRow {
     note: String,
 }
 
-async fn load_review(
-    state: &AppState,
-    user: &crate::session::User,
-    id: &str,
-) -> Result<registry::Review, PageError> {
-    Ok(state
-        .services
-        .registry
-        .clone()
-        .get_review(authed(
-            registry::GetReviewRequest {
-                review_id: id.to_string(),
-            },
-            user,
-        )?)
-        .await?
-        .into_inner())
-}
-
 /// GET /reviews/{id}/reports: the agency report requests of the review, with their status.
 async fn reports(State(state): Shared, Path(id): Path<String>, signed: SignedIn) -> Response {
     let outcome = async {
         signed.may(SUBMISSIONS, "ListReportRequests")?;
-        let review = load_review(&state, &signed.user, &id).await?;
+        let review = review_of(&state, &signed.user, &id).await?;
         let mut requests = Vec::new();
         let mut page_token = String::new();
         for _ in 0..MAX_REPORT_PAGES {
@@ -185,7 +157,7 @@ async fn audit(
         signed.may(REGISTRY, "ListAuditRecords")?;
         let query = form_fields(query.as_deref().unwrap_or("").as_bytes());
         let page_token = field(&query, "page_token").to_string();
-        let review = load_review(&state, &signed.user, &id).await?;
+        let review = review_of(&state, &signed.user, &id).await?;
         let page = state
             .services
             .registry

@@ -18,9 +18,30 @@ use serde::Serialize;
 use super::{request_id_of, review_path};
 use crate::AppState;
 use crate::forms::{DateParts, Form, FormErrors};
-use crate::pages::{PageError, Posted, Shared, SignedIn, authed, render, see_other, with_status};
+use crate::pages::{
+    PageError, Posted, Shared, SignedIn, answered, authed, render, review_of, see_other,
+    with_status,
+};
 use crate::session::{Session, User};
 use crate::views::{self, ReviewView, words};
+
+/// A command's GET handler that is only its form: `name` shows `template` (refused at once to
+/// a role that may never use `method`) with the date inputs `dates` and the page's own
+/// `extra`. Every plain form page of the commands is written this one way.
+macro_rules! get_form {
+    ($(#[$attr:meta])* $name:ident: $method:literal, $template:literal, $dates:expr, $extra:expr) => {
+        $(#[$attr])*
+        pub(super) async fn $name(
+            State(state): Shared,
+            Path(id): Path<String>,
+            signed: SignedIn,
+        ) -> Response {
+            let outcome =
+                form_get(&state, &signed, &id, $method, $template, $dates, $extra).await;
+            signed.finish(&state, outcome)
+        }
+    };
+}
 
 mod progress;
 mod publication;
@@ -77,43 +98,24 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         .route("/reviews/{id}/publication/confirm", post(publication))
 }
 
-macro_rules! templates {
-    ($($name:literal),* $(,)?) => {
-        &[$((concat!("admin/", $name), include_str!(concat!("../../../../templates/admin/", $name)))),*]
-    };
-}
-
 pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
-    "notification.html",
-    "decision.html",
-    "check.html",
-    "panel_member.html",
-    "reviewer.html",
-    "terms_of_reference.html",
-    "advance.html",
-    "parallel_processes.html",
-    "end_parallel_process.html",
-    "publication_plan.html",
-    "pre_publication_notice.html",
-    "publication.html",
+    "admin/command.html",
+    "admin/notification.html",
+    "admin/decision.html",
+    "admin/check.html",
+    "admin/panel_member.html",
+    "admin/reviewer.html",
+    "admin/terms_of_reference.html",
+    "admin/advance.html",
+    "admin/parallel_processes.html",
+    "admin/end_parallel_process.html",
+    "admin/publication_plan.html",
+    "admin/pre_publication_notice.html",
+    "admin/publication.html",
 ];
 
 /// How many agency rows the terms of reference form has (empty ones are ignored).
 pub(crate) const AGENCY_ROWS: usize = 6;
-
-/// The review, as the signed-in user may see it.
-async fn load(state: &AppState, user: &User, id: &str) -> Result<registry::Review, PageError> {
-    let mut client = state.services.registry.clone();
-    Ok(client
-        .get_review(authed(
-            registry::GetReviewRequest {
-                review_id: id.to_string(),
-            },
-            user,
-        )?)
-        .await?
-        .into_inner())
-}
 
 /// A value and its words, for radios and selects.
 #[derive(Debug, Serialize)]
@@ -155,31 +157,13 @@ fn page(
     Ok(with_status(rendered, !form.errors.is_empty()))
 }
 
-/// A command's answer: `Some` when done; `None` when the registry named fields (now in
-/// `form.errors`); any other refusal as its page.
-fn answered<T>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    form: &mut Form,
-) -> Result<Option<T>, PageError> {
-    match result {
-        Ok(response) => Ok(Some(response.into_inner())),
-        Err(status) => {
-            PageError::from(status).into_form_errors(&mut form.errors)?;
-            Ok(None)
-        }
-    }
-}
-
 /// The posted form, to check; refused before anything is checked when the user's roles may
 /// never use `method` (a check page is not shown to someone who could not confirm it).
 fn posted_form(posted: &Posted, method: &str) -> Result<Form, PageError> {
     if !posted.user.may(REGISTRY, method) {
         return Err(PageError::NoAccess);
     }
-    Ok(Form {
-        fields: posted.form.fields.clone(),
-        errors: FormErrors::default(),
-    })
+    Ok(crate::pages::posted_form(posted))
 }
 
 /// A GET of a command's form: refused before the review is read when the user's roles may
@@ -194,7 +178,7 @@ async fn form_get(
     extra: impl Fn(&registry::Review, &mut Form) -> Value,
 ) -> Result<Response, PageError> {
     signed.may(REGISTRY, method)?;
-    let review = load(state, &signed.user, id).await?;
+    let review = review_of(state, &signed.user, id).await?;
     let mut form = Form::default();
     let extra = extra(&review, &mut form);
     page(
@@ -218,7 +202,7 @@ async fn again(
     dates: &[&str],
     extra: impl Fn(&registry::Review) -> Value,
 ) -> Result<Response, PageError> {
-    let review = load(state, &posted.user, id).await?;
+    let review = review_of(state, &posted.user, id).await?;
     let extra = extra(&review);
     page(
         state,
@@ -273,6 +257,33 @@ fn hidden(form: &Form) -> Vec<(String, String)> {
 struct Row {
     key: &'static str,
     value: String,
+}
+
+/// The answer to a command that cannot be undone, sent from its check page: done, back to
+/// the review; a refusal naming fields, `None` (the form again, with them); refused as not
+/// possible now, still done when the review already holds what was sent (`already`: a
+/// double submit, whose first recorded this very outcome), else that refusal. The rapid
+/// review's decision and publication are confirmed this one way.
+async fn confirmed<T>(
+    state: &AppState,
+    posted: &Posted,
+    id: &str,
+    result: Result<tonic::Response<T>, tonic::Status>,
+    form: &mut Form,
+    already: impl FnOnce(&registry::Review) -> bool,
+) -> Result<Option<Response>, PageError> {
+    match answered(result, form) {
+        Ok(Some(_)) => Ok(Some(see_other(&review_path(id)))),
+        Ok(None) => Ok(None),
+        Err(PageError::Refused(reason)) => {
+            let review = review_of(state, &posted.user, id).await?;
+            if already(&review) {
+                return Ok(Some(see_other(&review_path(id))));
+            }
+            Err(PageError::Refused(reason))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The "check your answers" page of a command that cannot be undone.

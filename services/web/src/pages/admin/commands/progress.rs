@@ -35,22 +35,9 @@ pub(super) fn advance_extra(review: &registry::Review) -> Value {
     context! { stages, only }
 }
 
-pub(super) async fn advance_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "AdvanceStage",
-        "admin/advance.html",
-        &[],
-        |review, _| advance_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    advance_form: "AdvanceStage", "admin/advance.html", &[],
+    |review, _| advance_extra(review)
 }
 
 pub(super) async fn advance(

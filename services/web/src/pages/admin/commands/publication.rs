@@ -14,22 +14,9 @@ pub(super) fn publication_extra(review: &registry::Review) -> Value {
     }
 }
 
-pub(super) async fn schedule_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "SchedulePublication",
-        "admin/publication_plan.html",
-        &["planned_on"],
-        |review, _| publication_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    schedule_form: "SchedulePublication", "admin/publication_plan.html", &["planned_on"],
+    |review, _| publication_extra(review)
 }
 
 /// A command of one date (the publication plan, the notice): sent, or the form again.
@@ -101,22 +88,9 @@ pub(super) async fn schedule(
     posted.finish(&state, outcome)
 }
 
-pub(super) async fn notice_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "RecordPrePublicationNotice",
-        "admin/pre_publication_notice.html",
-        &["sent_on"],
-        |review, _| publication_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    notice_form: "RecordPrePublicationNotice", "admin/pre_publication_notice.html", &["sent_on"],
+    |review, _| publication_extra(review)
 }
 
 pub(super) async fn notice(
@@ -160,22 +134,9 @@ pub(super) async fn notice(
 
 // ---- Publication (check your answers) ----------------------------------------------
 
-pub(super) async fn publication_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "RecordPublication",
-        "admin/publication.html",
-        &["published_on"],
-        |review, _| publication_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    publication_form: "RecordPublication", "admin/publication.html", &["published_on"],
+    |review, _| publication_extra(review)
 }
 
 /// Publication as typed, checked: `None` when something is wrong.
@@ -229,7 +190,7 @@ pub(super) async fn publication_check(
     let outcome = async {
         let mut form = posted_form(&posted, "RecordPublication")?;
         let checked = read_publication(&mut form);
-        let review = load(&state, &posted.user, &id).await?;
+        let review = review_of(&state, &posted.user, &id).await?;
         let Some(request) = checked else {
             return page(
                 &state,
@@ -304,22 +265,14 @@ pub(super) async fn publication(
                     &posted.user,
                 )?)
                 .await;
-            match answered(result, &mut form) {
-                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
-                Ok(None) => {}
-                // Sent twice: the first one recorded this very outcome.
-                Err(PageError::Refused(reason)) => {
-                    let review = load(&state, &posted.user, &id).await?;
-                    if review
-                        .publication
-                        .as_ref()
-                        .is_some_and(|recorded| same_publication(recorded, &request))
-                    {
-                        return Ok(see_other(&review_path(&id)));
-                    }
-                    return Err(PageError::Refused(reason));
-                }
-                Err(other) => return Err(other),
+            let done = confirmed(&state, &posted, &id, result, &mut form, |review| {
+                review
+                    .publication
+                    .as_ref()
+                    .is_some_and(|recorded| same_publication(recorded, &request))
+            });
+            if let Some(done) = done.await? {
+                return Ok(done);
             }
         }
         if change {

@@ -5,22 +5,9 @@ use super::*;
 
 // ---- Notification ------------------------------------------------------------------
 
-pub(super) async fn notification_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "RecordNotificationSent",
-        "admin/notification.html",
-        &["sent_on"],
-        |_, _| context! {},
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    notification_form: "RecordNotificationSent", "admin/notification.html", &["sent_on"],
+    |_, _| context! {}
 }
 
 pub(super) async fn notification(
@@ -48,7 +35,7 @@ pub(super) async fn notification(
                 Ok(None) => {}
                 // Sent twice (a double click, a resend): the first one did it.
                 Err(PageError::Refused(reason)) => {
-                    let review = load(&state, &posted.user, &id).await?;
+                    let review = review_of(&state, &posted.user, &id).await?;
                     if review
                         .notification
                         .as_ref()
@@ -97,22 +84,9 @@ pub(super) fn decision_extra(_: &registry::Review) -> Value {
     context! { decisions => decisions() }
 }
 
-pub(super) async fn decision_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "RecordDecision",
-        "admin/decision.html",
-        &["decided_on"],
-        |review, _| decision_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    decision_form: "RecordDecision", "admin/decision.html", &["decided_on"],
+    |review, _| decision_extra(review)
 }
 
 /// The decision as typed, checked: `None` when something is wrong (in `form.errors`).
@@ -142,7 +116,7 @@ pub(super) async fn decision_check(
     let outcome = async {
         let mut form = posted_form(&posted, "RecordDecision")?;
         let checked = read_decision(&mut form);
-        let review = load(&state, &posted.user, &id).await?;
+        let review = review_of(&state, &posted.user, &id).await?;
         let Some((decision, decided_on, rationale)) = checked else {
             return page(
                 &state,
@@ -219,18 +193,11 @@ pub(super) async fn decision(
                     &posted.user,
                 )?)
                 .await;
-            match answered(result, &mut form) {
-                Ok(Some(_)) => return Ok(see_other(&review_path(&id))),
-                Ok(None) => {}
-                // Sent twice: the first one recorded this very decision.
-                Err(PageError::Refused(reason)) => {
-                    let review = load(&state, &posted.user, &id).await?;
-                    if review.decision.as_ref() == Some(&sent) {
-                        return Ok(see_other(&review_path(&id)));
-                    }
-                    return Err(PageError::Refused(reason));
-                }
-                Err(other) => return Err(other),
+            let done = confirmed(&state, &posted, &id, result, &mut form, |review| {
+                review.decision.as_ref() == Some(&sent)
+            });
+            if let Some(done) = done.await? {
+                return Ok(done);
             }
         }
         if change {

@@ -32,22 +32,9 @@ pub(super) fn panel_extra(review: &registry::Review) -> Value {
     context! { roles, panel }
 }
 
-pub(super) async fn panel_member_form(
-    State(state): Shared,
-    Path(id): Path<String>,
-    signed: SignedIn,
-) -> Response {
-    let outcome = form_get(
-        &state,
-        &signed,
-        &id,
-        "AppointPanelMember",
-        "admin/panel_member.html",
-        &[],
-        |review, _| panel_extra(review),
-    )
-    .await;
-    signed.finish(&state, outcome)
+get_form! {
+    panel_member_form: "AppointPanelMember", "admin/panel_member.html", &[],
+    |review, _| panel_extra(review)
 }
 
 pub(super) async fn panel_member(
@@ -373,7 +360,7 @@ pub(super) async fn terms(
             };
             // Every setting is a new version that asks the agencies again: the same terms
             // sent twice (a double click, a resend) are not revised a second time.
-            let review = load(&state, &posted.user, &id).await?;
+            let review = review_of(&state, &posted.user, &id).await?;
             if review
                 .terms_of_reference
                 .as_ref()
