@@ -47,6 +47,7 @@ pub mod matrix;
 mod pg_cluster;
 mod pki;
 mod rpc;
+mod tools;
 mod wait;
 
 pub use app::{
@@ -54,10 +55,11 @@ pub use app::{
     proto_date, swept_together,
 };
 pub use harness::{Leftovers, TestService, TestSetup, consumer_pending, settled, wait_settled};
-pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey, npm_ci};
+pub use identity_provider::{OidcClient, OidcProvider, ProviderStats, SigningKey};
 pub use pg_cluster::PgCluster;
 pub use pki::TestPki;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
+pub use tools::{debian_packages, npm_ci};
 pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
 
 /// The HS256 secret test tokens are signed with.

@@ -3,10 +3,10 @@
 //! tests already carry), with a screenshot and an axe-core accessibility check of every
 //! page it is asked to look at.
 //!
-//! `tests/run` installs `chromium` and `chromium-driver` where they are missing; without
-//! them this panics saying so (no test skips silently). `CSPR_TEST_CHROMEDRIVER` and
-//! `CSPR_TEST_CHROMIUM` name other binaries than `/usr/bin/chromedriver` and
-//! `/usr/bin/chromium`.
+//! The first suite to start one installs Debian's `chromium` and `chromium-driver` where
+//! they are missing (`cspr_platform::testing::debian_packages`); if that fails it panics
+//! saying so (no test skips silently). `CSPR_TEST_CHROMEDRIVER` and `CSPR_TEST_CHROMIUM`
+//! name other binaries than `/usr/bin/chromedriver` and `/usr/bin/chromium`.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -52,12 +52,14 @@ impl Chromium {
             .unwrap_or_else(|_| "/usr/bin/chromedriver".to_string());
         let chromium =
             std::env::var("CSPR_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
-        for binary in [&chromedriver, &chromium] {
-            assert!(
-                Path::new(binary).exists(),
-                "{binary} is missing: the browser suite needs Debian's chromium and \
-                 chromium-driver (tests/run installs them)"
-            );
+        {
+            let binaries = [chromedriver.clone(), chromium.clone()];
+            tokio::task::spawn_blocking(move || {
+                let binaries: Vec<&str> = binaries.iter().map(String::as_str).collect();
+                testing::debian_packages(&["chromium", "chromium-driver"], &binaries);
+            })
+            .await
+            .expect("installing chromium");
         }
         tokio::task::spawn_blocking(|| testing::npm_ci(Path::new(TOOLS_DIR)))
             .await

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
+use super::tools::npm_ci;
 use crate::config::{AuthConfig, AuthKeys, ClaimMapping, JwksConfig, JwksSource};
 
 /// The provider's folder: script, package.json, package-lock.json.
@@ -311,32 +312,4 @@ fn form_encode(value: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
-}
-
-/// `npm ci` in `dir` unless `node_modules` was installed from this very lock file; one
-/// process at a time (an exclusive lock on a file next to it). The test tools that come from
-/// npm (this provider, the browser suite's axe-core) are installed this way.
-pub fn npm_ci(dir: &Path) {
-    let lock = std::fs::File::create(dir.join(".npm-install.lock")).expect("npm lock file");
-    lock.lock().expect("lock for npm ci");
-    let marker = dir.join("node_modules").join(".cspr-installed");
-    let wanted = std::fs::read(dir.join("package-lock.json")).expect("package-lock.json");
-    if std::fs::read(&marker).is_ok_and(|installed| installed == wanted) {
-        return;
-    }
-    let npm = std::env::var("CSPR_TEST_NPM").unwrap_or_else(|_| "npm".to_string());
-    let output = std::process::Command::new(&npm)
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|error| panic!("{npm} ci: {error} (install Node.js and npm)"));
-    if !output.status.success() {
-        panic!(
-            "{npm} ci in {} failed: {}{}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    std::fs::write(&marker, wanted).expect("install marker");
 }
