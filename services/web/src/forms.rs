@@ -36,15 +36,10 @@ pub(crate) fn fields_named<'a>(fields: &'a [(String, String)], name: &str) -> Ve
 
 /// The form's CSRF token is the session's: a form from elsewhere cannot act as the user.
 pub(crate) fn check_csrf(session: &Session, fields: &[(String, String)]) -> Result<(), PageError> {
-    let sent = field(fields, "csrf_token").as_bytes();
-    let expected = session.csrf.as_bytes();
-    // Same length always (64 hex digits); compared without an early exit.
-    let same = sent.len() == expected.len()
-        && sent
-            .iter()
-            .zip(expected)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0;
+    let same = crate::session::same_secret(
+        field(fields, "csrf_token").as_bytes(),
+        session.csrf.as_bytes(),
+    );
     if same { Ok(()) } else { Err(PageError::Csrf) }
 }
 

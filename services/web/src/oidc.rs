@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cspr_platform::auth::{Authenticator, Principal};
-use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::config::OidcConfig;
+use crate::session::{random_token, same_secret};
 
 /// The cookie of a sign-in in progress.
 pub(crate) const COOKIE: &str = "cspr_oidc";
@@ -69,13 +69,6 @@ pub(crate) struct Oidc {
     pending: Mutex<HashMap<String, Pending>>,
     /// Verifies the access token as the services will.
     authenticator: Authenticator,
-}
-
-/// 256 random bits, base64url: the state, the PKCE verifier and the cookie's id.
-fn random() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The PKCE challenge of `verifier` (S256).
@@ -150,7 +143,7 @@ impl Oidc {
     /// A new sign-in: the cookie id it is kept under, and where to send the browser.
     pub(crate) async fn start(&self) -> Result<(String, String), OidcError> {
         let discovery = self.discovery().await?;
-        let (id, state, verifier) = (random(), random(), random());
+        let (id, state, verifier) = (random_token(), random_token(), random_token());
         let mut url = reqwest::Url::parse(&discovery.authorization_endpoint)
             .map_err(|error| OidcError::Provider(format!("authorization_endpoint: {error}")))?;
         {
@@ -191,7 +184,7 @@ impl Oidc {
     ) -> Result<(String, Principal), OidcError> {
         let waiting = self.pending().remove(id).ok_or(OidcError::NotWaiting)?;
         if waiting.started.elapsed() >= PENDING_FOR
-            || !constant_time_eq(waiting.state.as_bytes(), state.as_bytes())
+            || !same_secret(waiting.state.as_bytes(), state.as_bytes())
         {
             return Err(OidcError::NotWaiting);
         }
@@ -242,10 +235,6 @@ impl Oidc {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
 /// The `Set-Cookie` of a sign-in in progress: Lax (it must come back with the provider's
 /// cross-site redirect), only to the callback, gone after the time allowed.
 pub(crate) fn set_cookie(id: &str, secure: bool) -> String {
@@ -278,8 +267,6 @@ mod tests {
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk"),
             "bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68g"
         );
-        assert_ne!(random(), random());
-        assert_eq!(random().len(), 43, "256 bits, base64url without padding");
     }
 
     #[test]
@@ -289,8 +276,8 @@ mod tests {
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
         assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.ends_with("; Secure"), "{cookie}");
-        assert!(constant_time_eq(b"same", b"same"));
-        assert!(!constant_time_eq(b"same", b"diff"));
-        assert!(!constant_time_eq(b"same", b"longer"));
+        assert!(same_secret(b"same", b"same"));
+        assert!(!same_secret(b"same", b"diff"));
+        assert!(!same_secret(b"same", b"longer"));
     }
 }

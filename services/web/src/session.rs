@@ -92,9 +92,9 @@ pub(crate) struct Sessions {
     idle_timeout: Duration,
 }
 
-/// 256 random bits, hex: session ids and CSRF tokens (ThreadRng is a CSPRNG seeded from
-/// the operating system).
-fn random_token() -> String {
+/// 256 random bits, hex: session ids, CSRF tokens, and a sign-in's OpenID Connect state and
+/// PKCE verifier (ThreadRng is a CSPRNG seeded from the operating system).
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
@@ -152,6 +152,17 @@ impl Sessions {
     pub(crate) fn remove(&self, id: &str) {
         self.lock().remove(id);
     }
+}
+
+/// Whether two secrets are the same, compared without an early exit (a CSRF token, an
+/// OpenID Connect state): how long the comparison takes says nothing of where they differ.
+pub(crate) fn same_secret(sent: &[u8], expected: &[u8]) -> bool {
+    sent.len() == expected.len()
+        && sent
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 /// The session id in a request's `Cookie` headers.
