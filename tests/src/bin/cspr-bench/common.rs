@@ -50,18 +50,20 @@ pub(crate) async fn channels(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
     Ok(channels)
 }
 
-/// Runs `call` from `concurrency` tasks over `channels`: a warm-up, then `size.measure`
-/// of recorded calls. `call` gets a channel and a number unique to the call. Returns calls
-/// per second and the latency histogram (µs).
-pub(crate) async fn drive<F, Fut>(
-    channels: &[Channel],
+/// Runs `call` from `concurrency` tasks over `channels` (gRPC channels, or an HTTP client
+/// for the web's pages): a warm-up, then `size.measure` of recorded calls. `call` gets a
+/// channel and a number unique to the call. Returns calls per second and the latency
+/// histogram (µs).
+pub(crate) async fn drive<C, F, Fut>(
+    channels: &[C],
     size: Size,
     concurrency: usize,
     call: F,
 ) -> anyhow::Result<(f64, Histogram<u64>)>
 where
-    F: Fn(Channel, usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
     let call = Arc::new(call);
     let started = Instant::now();

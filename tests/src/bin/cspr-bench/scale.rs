@@ -184,8 +184,8 @@ pub(crate) async fn scale(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>>
                 .await?
                 .into_inner();
             match stream.next().await {
-                Some(entry) => entry.map(|_| ()),
-                None => Err(tonic::Status::data_loss("an empty chronology")),
+                Some(entry) => Ok(entry.map(drop)?),
+                None => Err(tonic::Status::data_loss("an empty chronology").into()),
             }
         }
     })

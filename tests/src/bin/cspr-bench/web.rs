@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use cspr_tests::Stack;
@@ -13,7 +12,7 @@ use cspr_web::config::{ServiceUrls, WebConfig};
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{Services, Setup, seed_reviews, wait_for_quiet_bus};
+use crate::common::{Services, Setup, drive, seed_reviews, wait_for_quiet_bus};
 use crate::{Latency, Row, Size, ingest, verdict};
 
 /// Concurrent browsers (the figure).
@@ -73,10 +72,10 @@ pub(crate) async fn web(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
             "web: {measure}: {} bytes, at concurrency {CONCURRENCY}…",
             page.len()
         );
-        let (rate, histogram) = drive(&http, &url, Some(&cookie), size).await?;
+        let (rate, histogram) = browse(&http, &url, Some(&cookie), size).await?;
         let (bare_addr, bare) = spawn_bare(page.clone()).await?;
         let bare_url = format!("http://{bare_addr}/");
-        let (ceiling, ceiling_histogram) = drive(&http, &bare_url, None, size).await?;
+        let (ceiling, ceiling_histogram) = browse(&http, &bare_url, None, size).await?;
         bare.abort();
         let latency = Latency::of(&histogram);
         results.push(Row {
@@ -181,38 +180,23 @@ async fn get(
 
 /// `CONCURRENCY` browsers asking for `url` one page after another: the rate over the
 /// measured time and each page's latency (µs).
-async fn drive(
+async fn browse(
     http: &reqwest::Client,
     url: &str,
     cookie: Option<&str>,
     size: Size,
 ) -> anyhow::Result<(f64, Histogram<u64>)> {
-    let started = Instant::now();
-    let record_from = started + size.warmup;
-    let stop_at = record_from + size.measure;
-    let mut tasks = Vec::with_capacity(CONCURRENCY);
-    for _ in 0..CONCURRENCY {
-        let (http, url, cookie) = (http.clone(), url.to_string(), cookie.map(str::to_string));
-        tasks.push(tokio::spawn(async move {
-            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            loop {
-                let sent = Instant::now();
-                if sent >= stop_at {
-                    break;
-                }
-                get(&http, &url, cookie.as_deref()).await?;
-                if sent >= record_from {
-                    histogram.saturating_record(sent.elapsed().as_micros() as u64);
-                }
-            }
-            anyhow::Ok(histogram)
-        }));
-    }
-    let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for task in tasks {
-        merged.add(task.await??)?;
-    }
-    Ok((merged.len() as f64 / size.measure.as_secs_f64(), merged))
+    let (url, cookie) = (Arc::new(url.to_string()), cookie.map(str::to_string));
+    drive(
+        std::slice::from_ref(http),
+        size,
+        CONCURRENCY,
+        move |http, _| {
+            let (url, cookie) = (url.clone(), cookie.clone());
+            async move { get(&http, &url, cookie.as_deref()).await.map(drop) }
+        },
+    )
+    .await
 }
 
 /// A bare axum server answering `page` (as HTML) at every path.
