@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use cspr_platform::access::Reach;
 use cspr_platform::access::rules::{self, Rule};
-use cspr_platform::access::{Access, Reach};
 use cspr_platform::auth::caller;
 use cspr_platform::convert::{
     ProtoEnum, date_to_proto, enum_filter, enum_to_proto, future_date_field, timestamp_to_proto,
@@ -236,18 +236,10 @@ impl ActionMonitoring for ActionsApi {
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let rule = rule("ListActions")?;
-        // Within one review the caller's access to it decides, not their reach.
-        let read: Option<ReviewRead<'_, ReviewInfo>> = match request.review_id.trim() {
-            "" => None,
-            raw => Some(self.store.authorized_review(&principal, raw, rule).await?),
-        };
-        let reach = match &read {
-            None => rule.across(&principal)?,
-            Some(read) => match &read.access {
-                Access::Agency(org) => Reach::Agency(org.clone()),
-                Access::Full | Access::Redacted => Reach::Partnership,
-            },
-        };
+        let (read, reach) = self
+            .store
+            .review_or_reach::<ReviewInfo>(&principal, &request.review_id, rule)
+            .await?;
         let review_id = read.as_ref().map(|read| read.review.review_id);
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let owner_agency = match (&reach, request.owner_agency.trim()) {

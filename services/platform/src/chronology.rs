@@ -82,8 +82,9 @@ pub fn parse_narrative(
     }
 }
 
-/// One chronology entry, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One chronology entry, checked; also the row the submissions service stores and reads
+/// back, so what is checked and what is stored cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entry {
     pub occurred_on: NaiveDate,
     /// "HH:MM" or empty.
@@ -93,6 +94,20 @@ pub struct Entry {
     pub practitioner_role: String,
     pub description: String,
     pub outcome: String,
+}
+
+impl From<Entry> for cspr_proto::submissions::v1::ChronologyEntry {
+    fn from(entry: Entry) -> Self {
+        Self {
+            occurred_on: Some(crate::convert::date_to_proto(entry.occurred_on)),
+            time_of_day: entry.time_of_day,
+            service: entry.service,
+            practitioner_name: entry.practitioner_name,
+            practitioner_role: entry.practitioner_role,
+            description: entry.description,
+            outcome: entry.outcome,
+        }
+    }
 }
 
 /// The raw entry as received (its date already read from the protobuf).

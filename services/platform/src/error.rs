@@ -25,6 +25,23 @@ impl FieldViolation {
             description: description.into(),
         }
     }
+
+    /// The violations an INVALID_ARGUMENT carries in its `BadRequest` details, in order —
+    /// how a client of the services (the web's forms, the tests) reads back what
+    /// [`ServiceError`] wrote.
+    pub fn all_in(status: &Status) -> Vec<FieldViolation> {
+        status
+            .get_error_details()
+            .bad_request()
+            .map(|bad_request| {
+                bad_request
+                    .field_violations
+                    .iter()
+                    .map(|violation| FieldViolation::new(&violation.field, &violation.description))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Collects field violations while a request is parsed, so a caller learns every problem at

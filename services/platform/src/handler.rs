@@ -13,7 +13,7 @@
 use uuid::Uuid;
 
 use crate::access::rules::Rule;
-use crate::access::{Access, Area};
+use crate::access::{Access, Area, Reach};
 use crate::auth::Principal;
 use crate::error::ServiceError;
 use crate::projection::reviews::{self, ReviewView};
@@ -78,6 +78,33 @@ impl StoreParts {
             resource: resource(review_id),
             action: rule.method,
         })
+    }
+}
+
+impl StoreParts {
+    /// For a list that may name one review or none (`review_id` empty): with a review, the
+    /// caller's access to it decides ([`StoreParts::authorized_review`]), not their reach
+    /// across reviews — an agency sees its own part, everyone else the review's whole
+    /// list; without one, the rule's reach across the partnership's reviews
+    /// ([`Rule::across`]).
+    pub async fn review_or_reach<'a, V: ReviewView>(
+        &'a self,
+        principal: &'a Principal,
+        raw_review_id: &str,
+        rule: &'static Rule,
+    ) -> Result<(Option<ReviewRead<'a, V>>, Reach), ServiceError> {
+        let read: Option<ReviewRead<'a, V>> = match raw_review_id.trim() {
+            "" => None,
+            raw => Some(self.authorized_review(principal, raw, rule).await?),
+        };
+        let reach = match &read {
+            None => rule.across(principal)?,
+            Some(read) => match &read.access {
+                Access::Agency(own) => Reach::Agency(own.clone()),
+                Access::Full | Access::Redacted => Reach::Partnership,
+            },
+        };
+        Ok((read, reach))
     }
 }
 

@@ -101,15 +101,7 @@ fn chronology_to_proto(row: ChronologyRow) -> pb::CombinedChronologyEntry {
         agency_name: row.agency_name,
         version: row.version,
         report_status: status_to_proto(&row.report_status),
-        entry: Some(pb::ChronologyEntry {
-            occurred_on: Some(date_to_proto(row.entry.occurred_on)),
-            time_of_day: row.entry.time_of_day,
-            service: row.entry.service,
-            practitioner_name: row.entry.practitioner_name,
-            practitioner_role: row.entry.practitioner_role,
-            description: row.entry.description,
-            outcome: row.entry.outcome,
-        }),
+        entry: Some(row.entry.into()),
     }
 }
 
@@ -311,18 +303,10 @@ impl AgencySubmissions for SubmissionsApi {
     ) -> Result<Response<pb::ListReportRequestsResponse>, Status> {
         let (principal, request) = caller(request)?;
         let rule = rule("ListReportRequests")?;
-        // Within one review the caller's access to it decides, not their reach.
-        let read: Option<ReviewRead<'_, ReviewInfo>> = match request.review_id.trim() {
-            "" => None,
-            raw => Some(self.store.authorized_review(&principal, raw, rule).await?),
-        };
-        let reach = match &read {
-            None => rule.across(&principal)?,
-            Some(read) => match &read.access {
-                Access::Agency(own) => Reach::Agency(own.clone()),
-                Access::Full | Access::Redacted => Reach::Partnership,
-            },
-        };
+        let (read, reach) = self
+            .store
+            .review_or_reach::<ReviewInfo>(&principal, &request.review_id, rule)
+            .await?;
         let review_id = read.as_ref().map(|read| read.review.review_id);
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
         let mut agency_id = match request.agency_id.trim() {

@@ -114,19 +114,7 @@ pub struct ChronologyRow {
     pub agency_name: String,
     pub version: i32,
     pub report_status: String,
-    pub entry: StoredEntry,
-}
-
-/// A chronology entry as stored, as the chronology's cursor reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StoredEntry {
-    pub occurred_on: NaiveDate,
-    pub time_of_day: String,
-    pub service: String,
-    pub practitioner_name: String,
-    pub practitioner_role: String,
-    pub description: String,
-    pub outcome: String,
+    pub entry: Entry,
 }
 
 /// An agency to ask for a report.
@@ -950,7 +938,7 @@ struct ChronologyReport {
 struct CursorEntry {
     report_id: Uuid,
     #[sqlx(flatten)]
-    entry: StoredEntry,
+    entry: Entry,
 }
 
 /// Rows fetched from the chronology cursor at a time: a few first, so the first entry

@@ -4,11 +4,10 @@
 //! entry): every bad row is named by its row and column, and nothing is sent unless every
 //! row is valid. Pure: no I/O.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use cspr_platform::chronology::{EntryInput, Limits, parse_entry};
 use cspr_platform::convert::DateError;
 use cspr_platform::projection::reviews::ScopePeriod;
-use cspr_proto::google::r#type::Date;
 use cspr_proto::submissions::v1 as submissions;
 use sha2::{Digest, Sha256};
 
@@ -82,14 +81,6 @@ fn read_date(text: &str) -> Result<NaiveDate, Option<DateError>> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
         .map_err(|_| None)
-}
-
-fn proto_date(date: NaiveDate) -> Date {
-    Date {
-        year: date.year(),
-        month: date.month() as i32,
-        day: date.day() as i32,
-    }
 }
 
 /// The message of a rule's refusal, for a person ("required" → "enter a value").
@@ -200,15 +191,7 @@ pub(crate) fn parse_chronology(
             outcome: cell(6),
         };
         match parse_entry(index, input, scope, limits) {
-            Ok(entry) => entries.push(submissions::ChronologyEntry {
-                occurred_on: Some(proto_date(entry.occurred_on)),
-                time_of_day: entry.time_of_day,
-                service: entry.service,
-                practitioner_name: entry.practitioner_name,
-                practitioner_role: entry.practitioner_role,
-                description: entry.description,
-                outcome: entry.outcome,
-            }),
+            Ok(entry) => entries.push(entry.into()),
             Err(violations) => {
                 for violation in violations {
                     let field = violation.field.rsplit('.').next().unwrap_or_default();
@@ -273,6 +256,8 @@ pub(crate) fn messages(
 
 #[cfg(test)]
 mod tests {
+    use cspr_proto::google::r#type::Date;
+
     use super::*;
 
     fn day(year: i32, month: u32, day: u32) -> NaiveDate {

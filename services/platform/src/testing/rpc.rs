@@ -66,18 +66,10 @@ pub fn assert_says(status: &Status, text: &str) {
 
 /// The field paths of an INVALID_ARGUMENT's violations.
 pub fn violated_fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::error::FieldViolation::all_in(status)
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect()
 }
 
 /// A request with `authorization: Bearer <token>`.

@@ -314,27 +314,20 @@ pub(crate) fn sentence(text: &str) -> String {
 
 impl From<tonic::Status> for PageError {
     fn from(status: tonic::Status) -> Self {
-        use tonic_types::StatusExt;
+        use cspr_platform::error::FieldViolation;
         match status.code() {
             Code::Unauthenticated => Self::SignIn,
             Code::PermissionDenied => Self::NoAccess,
             Code::NotFound => Self::NotFound,
             Code::Unavailable | Code::DeadlineExceeded => Self::Unavailable,
             Code::InvalidArgument => Self::Invalid(
-                status
-                    .get_error_details()
-                    .bad_request()
-                    .map(|bad_request| {
-                        bad_request
-                            .field_violations
-                            .iter()
-                            .map(|violation| FieldError {
-                                field: violation.field.clone(),
-                                description: violation.description.clone(),
-                            })
-                            .collect()
+                FieldViolation::all_in(&status)
+                    .into_iter()
+                    .map(|violation| FieldError {
+                        field: violation.field,
+                        description: violation.description,
                     })
-                    .unwrap_or_default(),
+                    .collect(),
             ),
             Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => {
                 Self::Refused(status.message().to_string())
