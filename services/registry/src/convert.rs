@@ -231,5 +231,9 @@ pub fn review_to_proto(
         outstanding_agency_reports: review.outstanding_agency_reports(),
         create_time: Some(timestamp_to_proto(review.created_at)),
         update_time: Some(timestamp_to_proto(review.updated_at)),
+        next_stages: crate::domain::stage::next_stages(review.stage)
+            .into_iter()
+            .map(|stage| stage_to_proto(stage) as i32)
+            .collect(),
     }
 }

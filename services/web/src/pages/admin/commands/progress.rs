@@ -4,27 +4,9 @@ use super::*;
 
 // ---- Advance stage -----------------------------------------------------------------
 
-/// The stages that may follow `stage` (the registry's lifecycle).
-pub(crate) fn next_stages(stage: registry::Stage) -> Vec<registry::Stage> {
-    use registry::Stage as S;
-    match stage {
-        S::Notified => vec![S::RapidReview],
-        S::RapidReview => vec![S::Scoping, S::NotProceeding],
-        S::Scoping => vec![S::InformationGathering],
-        S::InformationGathering => vec![S::Engagement],
-        S::Engagement => vec![S::OverviewDrafting],
-        S::OverviewDrafting => vec![S::PanelApproval],
-        S::PanelApproval => vec![S::PrePublication],
-        S::PrePublication => vec![S::Published],
-        S::Published => vec![S::ActionMonitoring],
-        S::ActionMonitoring => vec![S::Closed],
-        S::NotProceeding | S::Closed | S::Unspecified => vec![],
-    }
-}
-
 pub(super) fn advance_extra(review: &registry::Review) -> Value {
-    let stages: Vec<Choice> = next_stages(review.stage())
-        .into_iter()
+    let stages: Vec<Choice> = review
+        .next_stages()
         .map(|stage| Choice {
             value: stage.as_str_name().into(),
             label: words(stage.as_str_name(), "STAGE_"),
@@ -255,18 +237,4 @@ pub(super) async fn end_parallel(
     }
     .await;
     posted.finish(&state, outcome)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_next_stage_follows_the_lifecycle() {
-        assert_eq!(
-            next_stages(registry::Stage::RapidReview),
-            vec![registry::Stage::Scoping, registry::Stage::NotProceeding]
-        );
-        assert!(next_stages(registry::Stage::Closed).is_empty());
-    }
 }
