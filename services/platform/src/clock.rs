@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 /// Tells the time. Services hold an `Arc<dyn Clock>`.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -16,13 +16,15 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// The real clock.
+/// The real clock, to the microsecond: PostgreSQL keeps timestamps to the microsecond, so
+/// an instant a service answers with when it stores something is the instant it answers
+/// with when it reads it back (a retry's receipt is the first one, digit for digit).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 
@@ -61,5 +63,20 @@ impl Clock for ManualClock {
             .now
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Timelike;
+
+    use super::*;
+
+    #[test]
+    fn the_system_clock_tells_time_as_postgresql_keeps_it() {
+        for _ in 0..100 {
+            let now = SystemClock.now();
+            assert_eq!(now.nanosecond() % 1_000, 0, "{now:?} has nanoseconds");
+        }
     }
 }
