@@ -75,6 +75,11 @@ async fn a_review_runs_from_notification_to_closure() {
         .reply("notification");
     assert_eq!(stage(&review), pb::Stage::RapidReview);
     assert_eq!(
+        review.next_stages().collect::<Vec<_>>(),
+        [pb::Stage::Scoping, pb::Stage::NotProceeding],
+        "what the lifecycle allows next, for the web's advance form"
+    );
+    assert_eq!(
         deadline(&review.deadlines, pb::DeadlineKind::RapidReview).due_on,
         pdate("2026-04-01"),
         "15 working days from the notification"
@@ -274,6 +279,24 @@ async fn a_review_runs_from_notification_to_closure() {
         .await
         .refused(Code::FailedPrecondition, "reports outstanding");
     assert_says(&refused, "police, gp");
+    // The overview report waits for the reports, and says so in words the reviewer acts on.
+    let early = |request_id: &str| pb::SubmitOverviewReportRequest {
+        review_id: id.clone(),
+        request_id: request_id.into(),
+        findings: "Too early.".into(),
+        recommendations: vec![pb::Recommendation {
+            r#ref: "R1".into(),
+            text: "Too early.".into(),
+        }],
+    };
+    let refused = client
+        .submit_overview_report(authed(early("ov-early"), &reviewer))
+        .await
+        .refused(Code::FailedPrecondition, "reports outstanding");
+    assert_says(
+        &refused,
+        "the overview report can be submitted once every agency report is accepted or waived; still outstanding: police, gp",
+    );
 
     // The submissions service's decisions arrive as events.
     registry
@@ -307,6 +330,14 @@ async fn a_review_runs_from_notification_to_closure() {
     assert!(
         outstanding.is_empty(),
         "decisions not projected: {outstanding:?}"
+    );
+    let refused = client
+        .submit_overview_report(authed(early("ov-early-2"), &reviewer))
+        .await
+        .refused(Code::FailedPrecondition, "still at engagement");
+    assert_says(
+        &refused,
+        "the overview report can be submitted once the review has moved on to overview drafting (it is at engagement)",
     );
     client
         .advance_stage(advance(pb::Stage::OverviewDrafting))
@@ -528,6 +559,7 @@ async fn a_review_runs_from_notification_to_closure() {
         .await
         .reply("get");
     assert_eq!(stage(&review), pb::Stage::Closed);
+    assert!(review.next_stages.is_empty(), "nothing follows CLOSED");
 
     // The timeline: every deadline met.
     let timeline = client

@@ -207,7 +207,7 @@ pub enum Change {
 pub enum ReviewError {
     #[error(transparent)]
     Stage(#[from] StageError),
-    #[error("{action} is not possible at stage {stage}")]
+    #[error("{action} is not possible while the review is at {}", .stage.words())]
     WrongStage { action: &'static str, stage: Stage },
     #[error("{0}")]
     Rule(String),
@@ -625,6 +625,21 @@ impl Review {
         recommendations: Vec<Recommendation>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, ReviewError> {
+        if !self.stage.is_terminal() && !self.stage.is_at_least(Stage::OverviewDrafting) {
+            // What the reviewer can act on: the reports still awaited, or the move to drafting.
+            let outstanding = self.outstanding_agency_reports();
+            return Err(ReviewError::Rule(if outstanding.is_empty() {
+                format!(
+                    "the overview report can be submitted once the review has moved on to overview drafting (it is at {})",
+                    self.stage.words()
+                )
+            } else {
+                format!(
+                    "the overview report can be submitted once every agency report is accepted or waived; still outstanding: {}",
+                    outstanding.join(", ")
+                )
+            }));
+        }
         self.require_stage(
             "submitting the overview report",
             &[Stage::OverviewDrafting, Stage::PanelApproval],

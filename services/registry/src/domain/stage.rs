@@ -23,6 +23,11 @@ cspr_platform::named_enum! {
 }
 
 impl Stage {
+    /// The stage in words, for messages people read ("information gathering").
+    pub fn words(self) -> String {
+        self.as_str().to_lowercase().replace('_', " ")
+    }
+
     /// Whether the review has ended.
     pub fn is_terminal(self) -> bool {
         matches!(self, Stage::NotProceeding | Stage::Closed)

@@ -452,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             panel_field(
-                "appointing a panel member is not possible at CLOSED",
+                "appointing a panel member is not possible while the review is at closed",
                 "b@x.org"
             ),
             None
