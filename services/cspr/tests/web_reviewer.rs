@@ -720,6 +720,10 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isl
     assert_eq!(logged.redirected(), member_path, "{}", logged.html);
     let consultation_path = format!("{member_path}/consultation");
     let form = fay.get(&consultation_path).await.ok();
+    assert!(
+        form.contains("Their known professional is emailed"),
+        "{form}"
+    );
     let mut sent = pairs(&[("request_id", &request_id(&form))]);
     sent.extend(date_fields("response_due", 28));
     let consulted = fay.post_pairs(&consultation_path, &sent).await;
@@ -739,7 +743,7 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isl
         &member,
         &[
             "Contacts logged</dt><dd class=\"govuk-summary-list__value\">1<",
-            "response due by",
+            "through their known professional, response due by",
             "Their response: Content for it to be published without names.",
             // The contact log's row: when, how, by whom, what passed.
             &format!("<td class=\"govuk-table__cell\">{contacted_on}</td>"),
@@ -749,6 +753,44 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isl
         ],
     );
     assert!(!member.contains("No contact logged yet."), "{member}");
+
+    // A member with no known professional is asked directly, by the family liaison.
+    let form = fay.get(&add_path).await.ok();
+    let added = fay
+        .post_pairs(
+            &add_path,
+            &pairs(&[
+                ("request_id", &request_id(&form)),
+                ("name", "Sam Reed"),
+                ("relationship", "RELATIONSHIP_SIBLING"),
+                ("contact_decision_note", "Over 18; asked to be contacted."),
+                ("route", "direct"),
+                ("direct.contact_details", "07700 900456"),
+                ("direct.reason", "No professional works with Sam"),
+            ]),
+        )
+        .await;
+    let direct_path = added.redirected().to_string();
+    let form = fay.get(&format!("{direct_path}/consultation")).await.ok();
+    assert_contains(
+        &form,
+        &[
+            "you ask them yourself, through their direct contact",
+            "07700 900456",
+            "Record that you asked them",
+        ],
+    );
+    let mut sent = pairs(&[("request_id", &request_id(&form))]);
+    sent.extend(date_fields("response_due", 28));
+    let consulted = fay
+        .post_pairs(&format!("{direct_path}/consultation"), &sent)
+        .await;
+    assert_eq!(consulted.redirected(), direct_path, "{}", consulted.html);
+    let member = fay.get(&direct_path).await.ok();
+    assert!(
+        member.contains("directly, by the family liaison, response due by"),
+        "{member}"
+    );
 
     // The reviewer sees the member by name too, and what they said.
     let list = isla.get(&family_path).await.ok();

@@ -122,6 +122,7 @@ impl FamilyApi {
                         response_due: member.consultation_due.map(date_to_proto),
                         response: clear("response", member.response_sealed.as_deref())?,
                         responded: member.response_sealed.is_some(),
+                        direct: member.route != "KNOWN_PROFESSIONAL",
                     })
                 })
                 .transpose()?,

@@ -543,9 +543,8 @@ impl Store {
         self.with_member(principal, review, member_id, "ConsultOnPublication", Some(&key), move |connection, member, now| {
             Box::pin(async move {
                 domain::may_contact(member.restriction())?;
-                if member.route != "KNOWN_PROFESSIONAL" {
-                    return Err(ContactError::NoKnownProfessional.into());
-                }
+                // A member with direct contact is asked by the family liaison themselves.
+                let direct = member.route != "KNOWN_PROFESSIONAL";
                 sqlx::query("UPDATE family_members SET consultation_sent_at = $2, consultation_due = $3, response_sealed = NULL WHERE id = $1")
                     .bind(member.id)
                     .bind(now)
@@ -560,6 +559,7 @@ impl Store {
                     professional_email: member.professional_email.clone(),
                     response_due: Some(date_to_proto(response_due)),
                     review_reference: reference,
+                    direct,
                 })])
             })
         })

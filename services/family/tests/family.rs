@@ -206,6 +206,90 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
 }
 
 #[tokio::test]
+async fn a_member_with_direct_contact_is_consulted_on_publication_by_the_liaison() {
+    captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review_with_reviewer().await;
+    let mut client = service.client.clone();
+    let liaison = service.role_token("family_liaison");
+    let member = client
+        .add_family_member(authed(
+            pb::AddFamilyMemberRequest {
+                request_id: "add-direct".into(),
+                review_id: review_id.clone(),
+                relationship: pb::Relationship::Parent as i32,
+                name: "Robin Directline".into(),
+                contact_decision_note: "Wants to be asked directly.".into(),
+                route: Some(pb::add_family_member_request::Route::Direct(
+                    pb::DirectContact {
+                        contact_details: "07700 900123".into(),
+                        reason: "No professional is working with the family now".into(),
+                    },
+                )),
+                request_contact: false,
+                contact_purpose: String::new(),
+            },
+            &liaison,
+        ))
+        .await
+        .reply("added");
+    let consulted = client
+        .consult_on_publication(authed(
+            pb::ConsultOnPublicationRequest {
+                request_id: "consult-direct".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                response_due: date(2026, 7, 1),
+            },
+            &liaison,
+        ))
+        .await
+        .reply("a direct route is a route");
+    let consultation = consulted
+        .publication_consultation
+        .expect("the consultation is recorded");
+    assert!(consultation.direct && !consultation.responded);
+    // On the bus: that it happened, directly, with no one to email and no contact details.
+    let events = service.published(2).await;
+    let sent = events
+        .iter()
+        .find_map(|(_, event)| match &event.body {
+            Some(cspr_proto::events::v1::event::Body::PublicationConsultationSent(sent)) => {
+                Some(sent.clone())
+            }
+            _ => None,
+        })
+        .expect("PublicationConsultationSent published");
+    assert!(sent.direct, "{sent:?}");
+    assert!(sent.professional_email.is_empty() && sent.professional_name.is_empty());
+    assert_eq!(sent.relationship, "parent");
+    for (_, event) in &events {
+        let bytes = prost::Message::encode_to_vec(event);
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("07700 900123"),
+            "contact details on the bus: {event:?}"
+        );
+    }
+    let answered = client
+        .record_publication_response(authed(
+            pb::RecordPublicationResponseRequest {
+                review_id,
+                member_id: member.id,
+                response: "Agrees, as long as the school is not named.".into(),
+            },
+            &liaison,
+        ))
+        .await
+        .reply("response");
+    assert!(
+        answered
+            .publication_consultation
+            .is_some_and(|consultation| consultation.responded && consultation.direct)
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
     let logs = captured_logs();
     let service = TestFamily::start().await;

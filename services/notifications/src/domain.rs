@@ -343,6 +343,8 @@ pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<Planne
                 "family_member_id": contact.family_member_id,
             })),
         )],
+        // The family liaison asks a member with direct contact themselves.
+        Body::PublicationConsultationSent(consultation) if consultation.direct => vec![],
         Body::PublicationConsultationSent(consultation) => vec![email(
             Template::PublicationConsultation,
             &consultation.professional_email,
@@ -728,6 +730,21 @@ mod tests {
                 .text
                 .contains("do not forward this email to the family")
         );
+    }
+
+    #[test]
+    fn a_direct_consultation_is_made_by_the_liaison_and_emails_no_one() {
+        let event = event(Body::PublicationConsultationSent(
+            PublicationConsultationSent {
+                family_member_id: "fm-2".into(),
+                relationship: "parent".into(),
+                response_due: date(2026, 7, 1),
+                review_reference: "SOUTHVALE-2026-001".into(),
+                direct: true,
+                ..Default::default()
+            },
+        ));
+        assert!(plan(&event, "SOUTHVALE-2026-001", None).is_empty());
     }
 
     #[test]

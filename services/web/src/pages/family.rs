@@ -101,6 +101,8 @@ struct ConsultationView {
     response_due: Option<String>,
     responded: bool,
     response: String,
+    /// Asked directly by the family liaison, not through a professional.
+    direct: bool,
 }
 
 fn relationship_words(value: i32) -> String {
@@ -174,6 +176,7 @@ impl From<&family::FamilyMember> for MemberView {
                     response_due: views::date(consultation.response_due.as_ref()),
                     responded: consultation.responded,
                     response: consultation.response.clone(),
+                    direct: consultation.direct,
                 }),
             contacts: member
                 .contacts
