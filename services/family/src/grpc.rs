@@ -126,6 +126,8 @@ impl FamilyApi {
                     })
                 })
                 .transpose()?,
+            held_reason: held_reason(member),
+            held_requests: member.held_kinds.clone(),
             redacted: !full,
             create_time: Some(timestamp_to_proto(member.created_at)),
             update_time: Some(timestamp_to_proto(member.updated_at)),
@@ -549,4 +551,16 @@ impl FamilyEngagement for FamilyApi {
 enum RouteInput {
     Professional(String, String, String),
     Direct(String, String),
+}
+
+/// Why a member's requests wait, for the family liaison (no one is named: the professional's
+/// name is in the member's route).
+fn held_reason(member: &MemberRow) -> String {
+    if member.held_kinds.is_empty() {
+        return String::new();
+    }
+    "Requests through their known professional are held: the professional's own contact in \
+     this review is deferred (for example as a police witness). They are sent when the \
+     deferral is released."
+        .to_string()
 }

@@ -53,11 +53,11 @@ pub async fn start(
 ) -> Result<RunningService, StartError> {
     let store = Store::new(StoreParts::new(&context));
     let api = FamilyApi::new(store.clone(), Arc::new(config.cipher));
-    let sweep = RestrictionSweep::new(store, config.sweep_interval);
+    let sweep = RestrictionSweep::new(store.clone(), config.sweep_interval);
     ServiceBuilder::new(context, FamilyEngagementServer::new(api), || {
         sqlx::migrate!("./migrations")
     })
-    .consumes_keeping_reviews(&["registry"], EventHandler)
+    .consumes_keeping_reviews(&["registry", "practitioners"], EventHandler(store))
     .job("restriction review sweep", move |shutdown| {
         sweep.run(shutdown)
     })

@@ -54,6 +54,8 @@ pub struct MemberRow {
     pub updated_at: DateTime<Utc>,
     pub contact_count: i64,
     pub contribution_count: i64,
+    /// The kinds of the requests held for the member ([`HeldKind`]), oldest first.
+    pub held_kinds: Vec<String>,
 }
 
 impl MemberRow {
@@ -73,7 +75,8 @@ const MEMBER_COLUMNS: &str = "m.id, m.review_id, m.relationship, m.name_sealed, 
     m.restriction_reason, m.restriction_detail_sealed, m.restriction_authorised_by, m.restriction_review_date,
     m.restricted_at, m.consultation_sent_at, m.consultation_due, m.response_sealed, m.created_at, m.updated_at,
     (SELECT count(*) FROM family_contacts c WHERE c.member_id = m.id) AS contact_count,
-    (SELECT count(*) FROM family_contributions k WHERE k.member_id = m.id) AS contribution_count";
+    (SELECT count(*) FROM family_contributions k WHERE k.member_id = m.id) AS contribution_count,
+    ARRAY(SELECT h.kind FROM held_requests h WHERE h.member_id = m.id ORDER BY h.held_at, h.id) AS held_kinds";
 
 /// A contact in the log as stored (the summary sealed under the member's id).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -372,7 +375,7 @@ impl Store {
             else {
                 return Err(ContactError::NoKnownProfessional.into());
             };
-            bodies.push(Body::FamilyContactRequested(ev::FamilyContactRequested {
+            let requested = Body::FamilyContactRequested(ev::FamilyContactRequested {
                 family_member_id: member.id.to_string(),
                 relationship: member
                     .relationship
@@ -385,7 +388,18 @@ impl Store {
                 professional_agency: agency.clone(),
                 purpose: purpose.clone(),
                 review_reference: review.reference.clone(),
-            }));
+            });
+            if let Some(requested) = hold_if_deferred(
+                &mut transaction,
+                (review, member.id, email),
+                HeldKind::Contact,
+                requested,
+                now,
+            )
+            .await?
+            {
+                bodies.push(requested);
+            }
         }
         self.record_command(
             &mut transaction,
@@ -540,8 +554,10 @@ impl Store {
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
         let reference = review.reference.clone();
+        let review_ids = review.clone();
         self.with_member(principal, review, member_id, "ConsultOnPublication", Some(&key), move |connection, member, now| {
             Box::pin(async move {
+                let review = &review_ids;
                 domain::may_contact(member.restriction())?;
                 // A member with direct contact is asked by the family liaison themselves.
                 let direct = member.route != "KNOWN_PROFESSIONAL";
@@ -552,7 +568,7 @@ impl Store {
                     .execute(&mut *connection)
                     .await?;
                 let relationship = member.relationship().map(Relationship::in_words).unwrap_or("a family member");
-                Ok(vec![Body::PublicationConsultationSent(ev::PublicationConsultationSent {
+                let sent = Body::PublicationConsultationSent(ev::PublicationConsultationSent {
                     family_member_id: member.id.to_string(),
                     relationship: relationship.trim_start_matches("a ").trim_start_matches("an ").to_string(),
                     professional_name: member.professional_name.clone(),
@@ -560,7 +576,14 @@ impl Store {
                     response_due: Some(date_to_proto(response_due)),
                     review_reference: reference,
                     direct,
-                })])
+                });
+                if direct {
+                    return Ok(vec![sent]);
+                }
+                Ok(hold_if_deferred(connection, (review, member.id, &member.professional_email), HeldKind::Consultation, sent, now)
+                    .await?
+                    .into_iter()
+                    .collect())
             })
         })
         .await
@@ -619,4 +642,165 @@ fn restriction_review_due(member_id: Uuid, review_date: NaiveDate) -> Body {
         family_member_id: member_id.to_string(),
         review_date: Some(date_to_proto(review_date)),
     })
+}
+
+// ---- requests held while the known professional's own contact is deferred
+
+/// A request to approach a member that can be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldKind {
+    /// The request to the known professional to approach them (AddFamilyMember).
+    Contact,
+    /// The consultation on publication (ConsultOnPublication).
+    Consultation,
+}
+
+impl HeldKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldKind::Contact => "CONTACT",
+            HeldKind::Consultation => "CONSULTATION",
+        }
+    }
+}
+
+/// `body`, to publish now, unless the member's known professional (`email`) is, in this
+/// review, a practitioner whose own contact is deferred: then it is kept in
+/// `held_requests` (published when the deferral is released) and `None` comes back.
+async fn hold_if_deferred(
+    connection: &mut PgConnection,
+    (review, member_id, email): (&ReviewInfo, Uuid, &str),
+    kind: HeldKind,
+    body: Body,
+    now: DateTime<Utc>,
+) -> Result<Option<Body>, sqlx::Error> {
+    let deferred: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM review_practitioners
+                        WHERE review_id = $1 AND lower(email) = lower($2) AND deferred)",
+    )
+    .bind(review.review_id)
+    .bind(email)
+    .fetch_one(&mut *connection)
+    .await?;
+    if !deferred {
+        return Ok(Some(body));
+    }
+    let event = ev::Event {
+        body: Some(body),
+        ..Default::default()
+    };
+    sqlx::query(
+        "INSERT INTO held_requests (id, member_id, partnership_id, kind, event, held_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(member_id)
+    .bind(&review.partnership_id)
+    .bind(kind.as_str())
+    .bind(prost::Message::encode_to_vec(&event))
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(None)
+}
+
+impl Store {
+    /// PractitionerRegistered: who the practitioner is, to match a known professional.
+    pub async fn record_practitioner(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        practitioner_id: Uuid,
+        email: &str,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO review_practitioners (review_id, practitioner_id, email, name)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (review_id, practitioner_id) DO UPDATE SET email = $3, name = $4",
+        )
+        .bind(review_id)
+        .bind(practitioner_id)
+        .bind(email.trim())
+        .bind(name.trim())
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
+    /// ContactDeferred: requests through this practitioner are held from now on.
+    pub async fn defer_practitioner(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        practitioner_id: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE review_practitioners SET deferred = TRUE WHERE review_id = $1 AND practitioner_id = $2",
+        )
+        .bind(review_id)
+        .bind(practitioner_id)
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
+    /// ContactReleased: the practitioner's contact is no longer deferred; unless another
+    /// deferred practitioner of the review has the same email, the requests held for the
+    /// members they are the known professional of are taken out, oldest first, with the
+    /// partnership each is published for.
+    pub async fn release_practitioner(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        practitioner_id: Uuid,
+    ) -> Result<Vec<(String, Body)>, sqlx::Error> {
+        let email: Option<String> = sqlx::query_scalar(
+            "UPDATE review_practitioners SET deferred = FALSE
+             WHERE review_id = $1 AND practitioner_id = $2 RETURNING email",
+        )
+        .bind(review_id)
+        .bind(practitioner_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        let Some(email) = email else {
+            return Ok(vec![]);
+        };
+        let rows: Vec<(String, Vec<u8>, DateTime<Utc>, Uuid)> = sqlx::query_as(
+            "DELETE FROM held_requests h USING family_members m
+             WHERE h.member_id = m.id AND m.review_id = $1 AND lower(m.professional_email) = lower($2)
+               AND NOT EXISTS (SELECT 1 FROM review_practitioners p
+                               WHERE p.review_id = $1 AND lower(p.email) = lower($2) AND p.deferred)
+             RETURNING h.partnership_id, h.event, h.held_at, h.id",
+        )
+        .bind(review_id)
+        .bind(&email)
+        .fetch_all(&mut *connection)
+        .await?;
+        let mut rows = rows;
+        rows.sort_by_key(|(_, _, held_at, id)| (*held_at, *id));
+        Ok(rows
+            .into_iter()
+            .filter_map(|(partnership, event, _, _)| {
+                <ev::Event as prost::Message>::decode(event.as_slice())
+                    .ok()
+                    .and_then(|event| event.body)
+                    .map(|body| (partnership, body))
+            })
+            .collect())
+    }
+
+    /// Publishes a released request as the service itself.
+    pub async fn publish_released(
+        &self,
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        partnership_id: &str,
+        body: Body,
+    ) -> Result<(), sqlx::Error> {
+        let meta = cspr_platform::bus::outbox::EventMeta::system(
+            partnership_id,
+            review_id,
+            "system:held-family-requests",
+        );
+        self.outbox.enqueue(connection, &meta, body).await?;
+        Ok(())
+    }
 }

@@ -290,6 +290,120 @@ async fn a_member_with_direct_contact_is_consulted_on_publication_by_the_liaison
 }
 
 #[tokio::test]
+async fn requests_through_a_professional_whose_contact_is_deferred_wait_for_the_release() {
+    use cspr_proto::events::v1::{self as ev, event::Body};
+    captured_logs();
+    let service = TestFamily::start().await;
+    let review_id = service.review_with_reviewer().await;
+    let mut client = service.client.clone();
+    let liaison = service.role_token("family_liaison");
+    // The member's known professional (add_member's Dana Reed) is, in this review, a police
+    // witness whose own contact the reviewer has deferred.
+    let dana = uuid::Uuid::now_v7().to_string();
+    service
+        .deliver_body(
+            &review_id,
+            Body::PractitionerRegistered(ev::PractitionerRegistered {
+                practitioner_id: dana.clone(),
+                agency_id: "health-visiting".into(),
+                email: "Dana.Reed@hv.southvale.example.org".into(),
+                name: "Dana Reed".into(),
+                role: "Health visitor".into(),
+                agency_name: "Southvale Community Health Trust".into(),
+            }),
+        )
+        .await;
+    service
+        .deliver_body(
+            &review_id,
+            Body::ContactDeferred(ev::ContactDeferred {
+                practitioner_id: dana.clone(),
+                reason: "POLICE_INVESTIGATION_WITNESS".into(),
+                review_date: date(2026, 6, 1),
+            }),
+        )
+        .await;
+
+    let member = service
+        .add_member(&review_id, "Morgan Heldline", true)
+        .await;
+    assert_eq!(member.held_requests, ["CONTACT"]);
+    assert!(
+        member.held_reason.contains("deferred"),
+        "{}",
+        member.held_reason
+    );
+    let consulted = client
+        .consult_on_publication(authed(
+            pb::ConsultOnPublicationRequest {
+                request_id: "consult-held".into(),
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                response_due: date(2026, 7, 1),
+            },
+            &liaison,
+        ))
+        .await
+        .reply("consultation held");
+    assert_eq!(consulted.held_requests, ["CONTACT", "CONSULTATION"]);
+    let asked = |events: &[(String, cspr_proto::events::v1::Event)]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|(_, event)| {
+                matches!(
+                    event.body,
+                    Some(Body::FamilyContactRequested(_) | Body::PublicationConsultationSent(_))
+                )
+            })
+            .map(|(_, event)| event.r#type.clone())
+            .collect()
+    };
+    let so_far = service.published(1).await;
+    assert_eq!(
+        so_far
+            .iter()
+            .map(|(_, event)| event.r#type.as_str())
+            .collect::<Vec<_>>(),
+        ["family_member_added"],
+        "nothing reaches the professional while their contact is deferred"
+    );
+
+    // The reviewer releases Dana: both requests go, in the order they were made.
+    service
+        .deliver_body(
+            &review_id,
+            Body::ContactReleased(ev::ContactReleased {
+                practitioner_id: dana,
+            }),
+        )
+        .await;
+    let events = service.published(3).await;
+    assert_eq!(
+        asked(&events),
+        ["family_contact_requested", "publication_consultation_sent"]
+    );
+    for (_, event) in &events[1..] {
+        assert_eq!(
+            event.actor.as_ref().map(|actor| actor.subject.as_str()),
+            Some("system:held-family-requests")
+        );
+    }
+    let read = client
+        .get_family_member(authed(
+            pb::GetFamilyMemberRequest {
+                review_id,
+                member_id: member.id,
+            },
+            &liaison,
+        ))
+        .await
+        .reply("get");
+    assert!(read.held_requests.is_empty() && read.held_reason.is_empty());
+    assert!(read.publication_consultation.is_some());
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn personal_data_is_ciphertext_at_rest_and_absent_from_events_and_logs() {
     let logs = captured_logs();
     let service = TestFamily::start().await;

@@ -63,6 +63,10 @@ struct MemberView {
     contact_count: i32,
     contribution_count: i32,
     consultation: Option<ConsultationView>,
+    /// Why requests to approach them wait (their professional's contact is deferred), and
+    /// which, in words; empty when none do.
+    held_reason: String,
+    held: Vec<&'static str>,
     /// The contact log the service gave (the latest, newest first; none when redacted).
     contacts: Vec<ContactView>,
     /// Their contributions likewise.
@@ -178,6 +182,16 @@ impl From<&family::FamilyMember> for MemberView {
                     response: consultation.response.clone(),
                     direct: consultation.direct,
                 }),
+            held_reason: member.held_reason.clone(),
+            held: member
+                .held_requests
+                .iter()
+                .map(|kind| match kind.as_str() {
+                    "CONTACT" => "the request to approach them",
+                    "CONSULTATION" => "the consultation on publication",
+                    _ => "a request",
+                })
+                .collect(),
             contacts: member
                 .contacts
                 .iter()
@@ -762,6 +776,41 @@ mod tests {
         assert_eq!(view.route, "Through Jo, CSC (jo@csc.example.org)");
         assert!(view.restricted && view.known_professional);
         assert_eq!(view.restriction, "Trial: Until the verdict");
+    }
+
+    #[test]
+    fn held_requests_are_explained_to_the_liaison() {
+        let member = family::FamilyMember {
+            name: "Morgan Reed".into(),
+            held_requests: vec!["CONTACT".into(), "CONSULTATION".into()],
+            held_reason: "Requests through their known professional are held.".into(),
+            ..Default::default()
+        };
+        let html = crate::views::Templates::new()
+            .render(
+                "family/member.html",
+                context! {
+                    review => ReviewView::from(&registry::Review::default()),
+                    member => MemberView::from(&member),
+                },
+            )
+            .expect("renders");
+        assert!(
+            html.contains(
+                "Requests through their known professional are held. Waiting: the request to approach them, the consultation on publication."
+            ),
+            "{html}"
+        );
+        let none = crate::views::Templates::new()
+            .render(
+                "family/member.html",
+                context! {
+                    review => ReviewView::from(&registry::Review::default()),
+                    member => MemberView::from(&family::FamilyMember::default()),
+                },
+            )
+            .expect("renders");
+        assert!(!none.contains("Waiting:"), "{none}");
     }
 
     #[test]
