@@ -259,6 +259,13 @@ impl Alerts {
         Ok(())
     }
 
+    /// Counts `raised` alerts raised in the page's transaction by the service's own
+    /// [`Outbox::raise_once`] (the registry raises a review's deadline alerts with one
+    /// function for its sweep and its commands).
+    pub fn count(&mut self, raised: usize) {
+        self.raised += raised;
+    }
+
     /// Commits the page; returns how many alerts it raised.
     pub async fn commit(self) -> Result<usize, sqlx::Error> {
         self.transaction.commit().await?;

@@ -766,9 +766,55 @@ impl Store {
         for body in events::bodies(review, changes, &timeline, &self.rules, today) {
             self.outbox.enqueue(connection, &meta, body).await?;
         }
+        // A change that puts a deadline at risk or past due is alerted now, not at the next
+        // sweep.
+        self.raise_deadline_alerts(connection, review, &timeline, "system:deadline-alerts")
+            .await?;
         self.audit_review_command(connection, principal, action, review.id)
             .await?;
         Ok(())
+    }
+
+    /// Raises the at-risk and missed alerts of `timeline`, each once per review, deadline
+    /// and due date however many sweeps, replicas and commands see it (the `deadline_alerts`
+    /// row decides): from the sweep as the days pass, and at once from a command whose
+    /// change puts a deadline at risk or past due. `system` names who raised it. Returns how
+    /// many were raised now.
+    async fn raise_deadline_alerts(
+        &self,
+        connection: &mut PgConnection,
+        review: &Review,
+        timeline: &Timeline,
+        system: &str,
+    ) -> Result<usize, sqlx::Error> {
+        let mut raised = 0;
+        for deadline in &timeline.deadlines {
+            let (Some(due_on), alert) = (deadline.due_on, deadline.status) else {
+                continue;
+            };
+            let alert = match alert {
+                DeadlineStatus::AtRisk => "AT_RISK",
+                DeadlineStatus::Missed if deadline.done_on.is_none() => "MISSED",
+                _ => continue,
+            };
+            let record_alert = sqlx::query(
+                "INSERT INTO deadline_alerts (review_id, kind, alert, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(review.id)
+            .bind(deadline.kind.as_str())
+            .bind(alert)
+            .bind(due_on);
+            let meta = EventMeta::system(&review.partnership_id, review.id, system);
+            let body = events::deadline_alert(review, deadline, alert == "MISSED");
+            if self
+                .outbox
+                .raise_once(&mut *connection, record_alert, &meta, body)
+                .await?
+            {
+                raised += 1;
+            }
+        }
+        Ok(raised)
     }
 
     async fn refresh_deadlines(
@@ -895,27 +941,15 @@ impl Store {
                 }
             };
             Self::refresh_deadlines(alerts.connection(), review.id, &timeline).await?;
-            for deadline in &timeline.deadlines {
-                let (Some(due_on), alert) = (deadline.due_on, deadline.status) else {
-                    continue;
-                };
-                let alert = match alert {
-                    DeadlineStatus::AtRisk => "AT_RISK",
-                    DeadlineStatus::Missed if deadline.done_on.is_none() => "MISSED",
-                    _ => continue,
-                };
-                let record_alert = sqlx::query(
-                    "INSERT INTO deadline_alerts (review_id, kind, alert, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            let raised = self
+                .raise_deadline_alerts(
+                    alerts.connection(),
+                    review,
+                    &timeline,
+                    "system:deadline-sweep",
                 )
-                .bind(review.id)
-                .bind(deadline.kind.as_str())
-                .bind(alert)
-                .bind(due_on);
-                let meta =
-                    EventMeta::system(&review.partnership_id, review.id, "system:deadline-sweep");
-                let body = events::deadline_alert(review, deadline, alert == "MISSED");
-                alerts.raise_once(record_alert, &meta, body).await?;
-            }
+                .await?;
+            alerts.count(raised);
         }
         let raised = alerts.commit().await?;
         Ok((next_page(&reviews, page_size, |review| review.id), raised))

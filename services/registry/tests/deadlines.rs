@@ -121,3 +121,45 @@ async fn alerts_are_raised_once_across_replicas() {
     );
     registry.stop().await;
 }
+
+#[tokio::test]
+async fn a_command_that_puts_a_deadline_at_risk_alerts_at_once() {
+    // Aware Tuesday 2026-03-10, notification due Tuesday 2026-03-17; recorded on Monday
+    // 2026-03-16, one working day before: at risk from the moment it is recorded.
+    let registry = TestRegistry::start("2026-03-16").await;
+    let mut client = registry.client.clone();
+    let admin = registry.role_token("partnership_admin");
+    client
+        .create_review(authed(
+            pb::CreateReviewRequest {
+                request_id: "late".into(),
+                child_alias: "Child Q".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: pdate("2026-03-09"),
+                became_aware_on: pdate("2026-03-10"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("create");
+    // No sweep has run: the command raised it.
+    let events = registry.published(2).await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.r#type.as_str())
+        .collect();
+    assert_eq!(types, ["review_created", "deadline_at_risk"]);
+    assert_eq!(
+        events[1]
+            .1
+            .actor
+            .as_ref()
+            .map(|actor| actor.subject.as_str()),
+        Some("system:deadline-alerts")
+    );
+    // The sweep does not raise it a second time.
+    let sweep =
+        cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));
+    assert_eq!(sweep.sweep_once().await.expect("sweep"), 0);
+    registry.stop().await;
+}

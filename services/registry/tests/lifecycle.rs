@@ -651,6 +651,9 @@ async fn a_review_runs_from_notification_to_closure() {
         "stage_changed",
         "stage_changed",
         "parallel_process_started",
+        // The process pushes the projected completion past the six months: the completion
+        // deadline is at risk from that command, alerted at once (not at the next sweep).
+        "deadline_at_risk",
         "parallel_process_ended",
         "overview_report_submitted",
         "stage_changed",
