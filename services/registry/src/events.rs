@@ -232,6 +232,17 @@ impl consumer::EventHandler for EventHandler {
             }
             _ => None,
         };
+        if let Body::AgencyReportSubmitted(report) = consumed.body {
+            // The people its chronology names are involved too (panel independence), though
+            // the reviewer may never register them as practitioners.
+            store::record_named_practitioners(
+                consumed.connection,
+                review_id(consumed.event)?,
+                &report.agency_id,
+                &report.practitioners,
+            )
+            .await?;
+        }
         if let Some((agency_id, status)) = report_status {
             store::record_agency_report_status(
                 consumed.connection,

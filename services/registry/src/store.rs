@@ -978,6 +978,42 @@ pub async fn record_agency_report_status(
     Ok(())
 }
 
+/// Consumer side: the practitioners an agency's chronology names (AgencyReportSubmitted),
+/// involved in the case as much as a registered practitioner is: kept by name and agency
+/// (its id, and its name from the latest terms of reference), without an email, for the
+/// panel independence check's name-and-organisation match. A name named again is kept once.
+pub async fn record_named_practitioners(
+    connection: &mut PgConnection,
+    review_id: Uuid,
+    agency_id: &str,
+    named: &[cspr_proto::events::v1::NamedPractitioner],
+) -> Result<(), sqlx::Error> {
+    let names: Vec<&str> = named
+        .iter()
+        .map(|practitioner| practitioner.name.trim())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO involved_practitioners (review_id, practitioner_id, agency_id, email, name, agency_name)
+         SELECT $1, 'chronology:' || $2 || ':' || lower(n), $2, '', n,
+                COALESCE((SELECT a->>'name'
+                          FROM terms_of_reference t, jsonb_array_elements(t.document->'agencies_in_scope') a
+                          WHERE t.review_id = $1 AND a->>'id' = $2
+                          ORDER BY t.version DESC LIMIT 1), '')
+         FROM UNNEST($3::text[]) AS n
+         ON CONFLICT (review_id, practitioner_id) DO NOTHING",
+    )
+    .bind(review_id)
+    .bind(agency_id)
+    .bind(&names)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Consumer side: a practitioner involved in the case (panel independence check).
 pub async fn record_involved_practitioner(
     connection: &mut PgConnection,

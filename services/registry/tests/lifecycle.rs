@@ -252,6 +252,39 @@ async fn a_review_runs_from_notification_to_closure() {
         vec!["police".to_string(), "gp".to_string()]
     );
 
+    // A person the police chronology names (never registered as a practitioner) cannot join
+    // the panel either: matched on name and organisation, the agency's name or its id.
+    registry
+        .deliver_body(
+            &id,
+            Body::AgencyReportSubmitted(cspr_proto::events::v1::AgencyReportSubmitted {
+                agency_id: "police".into(),
+                version: 1,
+                entry_count: 3,
+                content_hash: "hash".into(),
+                practitioners: vec![cspr_proto::events::v1::NamedPractitioner {
+                    name: "Casey Named".into(),
+                    role: "Police constable".into(),
+                    agency_id: "police".into(),
+                }],
+            }),
+        )
+        .await;
+    for organisation in ["Southvale Police", "police"] {
+        let mut named = appoint(
+            &format!("panel-casey-{organisation}"),
+            "casey named",
+            "casey@elsewhere.example.org",
+            pb::PanelRole::Member,
+        );
+        named.organisation = organisation.into();
+        let refused = client
+            .appoint_panel_member(authed(named, &admin))
+            .await
+            .refused(Code::FailedPrecondition, "named in a chronology");
+        assert_says(&refused, "practitioner involved");
+    }
+
     let advance = |to: pb::Stage| {
         authed(
             pb::AdvanceStageRequest {
