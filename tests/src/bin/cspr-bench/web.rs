@@ -78,6 +78,12 @@ pub(crate) async fn web(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
         let (ceiling, ceiling_histogram) = browse(&http, &bare_url, None, size).await?;
         bare.abort();
         let latency = Latency::of(&histogram);
+        // Each page's figures as soon as they are measured: a later page that fails (the
+        // chronology page has answered 503 on a loaded machine) does not lose them.
+        eprintln!(
+            "web: {measure}: {rate:.0} pages/s (ceiling {ceiling:.0}), p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+            latency.p50, latency.p99, latency.p999
+        );
         results.push(Row {
             scenario: "web",
             measure,
