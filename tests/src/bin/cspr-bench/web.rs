@@ -38,6 +38,15 @@ pub(crate) async fn web(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
     ));
     ingest::submit_report(&services, &review, 0, rows).await?;
     wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
+    // The registry's tables as autovacuum leaves them a while after a bulk load: right
+    // after the seeding they have no statistics, and the planner took the partnership's
+    // 10,001 reviews for 16 rows, read them all and sorted them for each page (about 20 ms
+    // of PostgreSQL per dashboard page; BENCHMARKS.md, "Reads after issue 17's changes").
+    if let Some(url) = stack.database_url("registry") {
+        let pool = sqlx::PgPool::connect(url).await?;
+        sqlx::query("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    }
 
     let shutdown = CancellationToken::new();
     let web = cspr_web::start(web_config(stack), shutdown.clone())
