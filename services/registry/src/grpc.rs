@@ -69,6 +69,21 @@ fn facts(review: &Review) -> ReviewFacts<'_> {
     }
 }
 
+/// A read's reply, built while the read's audit record is committed: the reply is answered
+/// only once the record is durable, as it always was, but building it (or, for a list,
+/// running its query) no longer waits for the group commit. `audit` is polled first, so its
+/// record is on its way to the writer before `reply` runs. Should `reply` fail after the
+/// record was written, the record stands: the caller was allowed the read and asked for it.
+async fn audited<T>(
+    audit: impl Future<Output = Result<(), sqlx::Error>>,
+    reply: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let (audited, reply) = futures::future::join(audit, reply).await;
+    let reply = reply?;
+    audited.map_err(RegistryError::from)?;
+    Ok(reply)
+}
+
 impl RegistryApi {
     pub fn new(
         store: Store,
@@ -148,6 +163,24 @@ impl RegistryApi {
             return Err(denied.into());
         }
         Ok(review)
+    }
+
+    /// Answers a read of the review `id` the caller may read with what `reply` makes of it,
+    /// built while the read's audit record is committed ([`audited`]).
+    async fn read_review<T>(
+        &self,
+        principal: &Principal,
+        rule: &'static Rule,
+        id: Uuid,
+        reply: impl FnOnce(&Review) -> Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
+        let review = self.authorized(principal, rule, id).await?;
+        let audit = self
+            .store
+            .audit_access(principal, rule.method, Some(id), "ok");
+        audited(audit, async { reply(&review) })
+            .await
+            .map(Response::new)
     }
 
     /// Loads a review the caller may read, auditing the read.
@@ -253,8 +286,11 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Review>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        let review = self.readable(&principal, rule("GetReview")?, id).await?;
-        self.reply(&review)
+        self.read_review(&principal, rule("GetReview")?, id, |review| {
+            let timeline = self.timeline(review)?;
+            Ok(review_to_proto(review, &timeline, &self.rules))
+        })
+        .await
     }
 
     async fn list_reviews(
@@ -285,28 +321,32 @@ impl ReviewRegistry for RegistryApi {
             overdue_only: request.overdue_only,
             at_risk_only: request.at_risk_only,
         };
-        let (reviews, next_page_token) = page
-            .read(
-                |after, limit| {
-                    self.store
-                        .list(&principal.partnership, &filter, after, limit)
-                },
-                |review| Cursor::new(review.created_at, review.id),
-            )
-            .await?;
-        self.store
-            .audit_access(&principal, "ListReviews", None, "ok")
-            .await
-            .map_err(RegistryError::from)?;
-        let mut page = Vec::with_capacity(reviews.len());
-        for review in &reviews {
-            let timeline = self.timeline(review)?;
-            page.push(review_to_proto(review, &timeline, &self.rules));
-        }
-        Ok(Response::new(pb::ListReviewsResponse {
-            reviews: page,
-            next_page_token,
-        }))
+        // The caller may list (the reach above), so the read's record is committed while
+        // the page is read and built, not after.
+        let audit = self
+            .store
+            .audit_access(&principal, "ListReviews", None, "ok");
+        let reply = async {
+            let (reviews, next_page_token) = page
+                .read(
+                    |after, limit| {
+                        self.store
+                            .list(&principal.partnership, &filter, after, limit)
+                    },
+                    |review| Cursor::new(review.created_at, review.id),
+                )
+                .await?;
+            let mut page = Vec::with_capacity(reviews.len());
+            for review in &reviews {
+                let timeline = self.timeline(review)?;
+                page.push(review_to_proto(review, &timeline, &self.rules));
+            }
+            Ok(pb::ListReviewsResponse {
+                reviews: page,
+                next_page_token,
+            })
+        };
+        audited(audit, reply).await.map(Response::new)
     }
 
     async fn record_notification_sent(
@@ -826,32 +866,34 @@ impl ReviewRegistry for RegistryApi {
     ) -> Result<Response<pb::Timeline>, Status> {
         let (principal, request) = caller(request)?;
         let id = uuid_field("review_id", &request.review_id)?;
-        let review = self.readable(&principal, rule("GetTimeline")?, id).await?;
-        let timeline = self.timeline(&review)?;
-        Ok(Response::new(pb::Timeline {
-            review_id: review.id.to_string(),
-            deadlines: timeline.deadlines.iter().map(deadline_to_proto).collect(),
-            parallel_process_days: i32::try_from(timeline.parallel_process_days)
-                .unwrap_or(i32::MAX),
-            projected_completion: timeline.projected_completion.map(date_to_proto),
-            as_of: Some(date_to_proto(timeline.as_of)),
-            parallel_processes: review
-                .parallel_processes
-                .iter()
-                .map(|process| {
-                    process_to_proto(
-                        process,
-                        deadlines::days_impact(
-                            &review,
-                            process.started_on,
-                            process.ended_on,
-                            &self.rules,
-                            timeline.as_of,
-                        ),
-                    )
-                })
-                .collect(),
-        }))
+        self.read_review(&principal, rule("GetTimeline")?, id, |review| {
+            let timeline = self.timeline(review)?;
+            Ok(pb::Timeline {
+                review_id: review.id.to_string(),
+                deadlines: timeline.deadlines.iter().map(deadline_to_proto).collect(),
+                parallel_process_days: i32::try_from(timeline.parallel_process_days)
+                    .unwrap_or(i32::MAX),
+                projected_completion: timeline.projected_completion.map(date_to_proto),
+                as_of: Some(date_to_proto(timeline.as_of)),
+                parallel_processes: review
+                    .parallel_processes
+                    .iter()
+                    .map(|process| {
+                        process_to_proto(
+                            process,
+                            deadlines::days_impact(
+                                review,
+                                process.started_on,
+                                process.ended_on,
+                                &self.rules,
+                                timeline.as_of,
+                            ),
+                        )
+                    })
+                    .collect(),
+            })
+        })
+        .await
     }
 
     async fn list_audit_records(

@@ -19,6 +19,7 @@ use cspr_platform::metrics::Readings;
 use cspr_platform::pagination::Cursor;
 use cspr_platform::store::{StoreParts, fetch_keyed};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
@@ -102,7 +103,6 @@ const REVIEW_COLUMNS: &str = "id, partnership_id, reference, child_alias, local_
 #[derive(serde::Deserialize)]
 struct PanelRow {
     id: Uuid,
-    review_id: Uuid,
     name: String,
     email: String,
     organisation: String,
@@ -114,7 +114,6 @@ struct PanelRow {
 #[derive(serde::Deserialize)]
 struct ProcessRow {
     id: Uuid,
-    review_id: Uuid,
     kind: String,
     description: String,
     started_on: NaiveDate,
@@ -123,36 +122,65 @@ struct ProcessRow {
 
 #[derive(serde::Deserialize)]
 struct OverviewRow {
-    review_id: Uuid,
     version: i32,
     findings: String,
-    recommendations: sqlx::types::Json<Vec<Recommendation>>,
+    recommendations: Vec<Recommendation>,
     submitted_at: DateTime<Utc>,
     approved_at: Option<DateTime<Utc>>,
     approved_by: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
-struct TermsRow {
-    review_id: Uuid,
-    document: TermsOfReference,
-}
-
-#[derive(serde::Deserialize)]
-struct DecisionRow {
-    review_id: Uuid,
+struct StatusRow {
     agency_id: String,
     status: String,
 }
 
-/// Everything a page of reviews holds, one JSON array per table.
-type ChildRows = (
-    sqlx::types::Json<Vec<PanelRow>>,
-    sqlx::types::Json<Vec<TermsRow>>,
-    sqlx::types::Json<Vec<ProcessRow>>,
-    sqlx::types::Json<Vec<OverviewRow>>,
-    sqlx::types::Json<Vec<DecisionRow>>,
-);
+/// One review's children, each table as a JSON column (NULL when it has no rows): the
+/// columns of [`CHILD_COLUMNS`].
+#[derive(sqlx::FromRow, Default)]
+struct ChildColumns {
+    panel: Option<Json<Vec<PanelRow>>>,
+    terms: Option<Json<TermsOfReference>>,
+    processes: Option<Json<Vec<ProcessRow>>>,
+    overview: Option<Json<OverviewRow>>,
+    statuses: Option<Json<Vec<StatusRow>>>,
+}
+
+/// A review's five child tables as [`ChildColumns`], for the review `r` of the statement's
+/// `FROM`: a read of reviews selects them beside [`REVIEW_COLUMNS`], so that a review and
+/// everything it holds come back in one round trip (reads are dominated by round trips to
+/// PostgreSQL: BENCHMARKS.md, "read"). Each is an index lookup by `review_id`.
+const CHILD_COLUMNS: &str = "(SELECT json_agg(p ORDER BY p.appointed_at, p.id) FROM
+       (SELECT id, name, email, organisation, role, independence_statement, appointed_at
+        FROM panel_members WHERE review_id = r.id) p) AS panel,
+    (SELECT document FROM terms_of_reference WHERE review_id = r.id
+     ORDER BY version DESC LIMIT 1) AS terms,
+    (SELECT json_agg(x ORDER BY x.started_on, x.id) FROM
+       (SELECT id, kind, description, started_on, ended_on
+        FROM parallel_processes WHERE review_id = r.id) x) AS processes,
+    (SELECT to_json(o) FROM
+       (SELECT version, findings, recommendations, submitted_at, approved_at, approved_by
+        FROM overview_reports WHERE review_id = r.id ORDER BY version DESC LIMIT 1) o) AS overview,
+    (SELECT json_agg(d) FROM
+       (SELECT agency_id, status FROM agency_report_statuses WHERE review_id = r.id) d) AS statuses";
+
+/// A review's row with its children, as one statement reads them.
+#[derive(sqlx::FromRow)]
+struct ReviewWithChildren {
+    #[sqlx(flatten)]
+    row: ReviewRow,
+    #[sqlx(flatten)]
+    children: ChildColumns,
+}
+
+/// The children of the review `id`, read after its row (a locked read).
+#[derive(sqlx::FromRow)]
+struct ChildrenOf {
+    id: Uuid,
+    #[sqlx(flatten)]
+    children: ChildColumns,
+}
 
 fn corrupt(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} {value:?} in the registry database").into())
@@ -174,195 +202,184 @@ impl Store {
         self.clock.now()
     }
 
-    /// Reviews by id with everything they hold, in the order of `ids`.
+    /// The reviews of `rows` (already read, and locked by the caller's transaction) with
+    /// everything they hold, in the order of `rows`: one more statement, after the lock, so
+    /// that the children are read as the lock holder's transaction sees them.
     async fn load_reviews(
         connection: &mut PgConnection,
         rows: Vec<ReviewRow>,
     ) -> Result<Vec<Review>, sqlx::Error> {
-        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        if ids.is_empty() {
+        if rows.is_empty() {
             return Ok(Vec::new());
         }
-        // One round trip for all five tables: reads are dominated by round trips to
-        // PostgreSQL (BENCHMARKS.md, "read").
-        let (panel, terms, processes, overviews, decisions): ChildRows = sqlx::query_as(
-            "SELECT
-               (SELECT coalesce(json_agg(p ORDER BY p.appointed_at, p.id), '[]') FROM
-                  (SELECT id, review_id, name, email, organisation, role, independence_statement, appointed_at
-                   FROM panel_members WHERE review_id = ANY($1)) p),
-               (SELECT coalesce(json_agg(t), '[]') FROM
-                  (SELECT DISTINCT ON (review_id) review_id, document FROM terms_of_reference
-                   WHERE review_id = ANY($1) ORDER BY review_id, version DESC) t),
-               (SELECT coalesce(json_agg(x ORDER BY x.started_on, x.id), '[]') FROM
-                  (SELECT id, review_id, kind, description, started_on, ended_on FROM parallel_processes
-                   WHERE review_id = ANY($1)) x),
-               (SELECT coalesce(json_agg(o), '[]') FROM
-                  (SELECT DISTINCT ON (review_id) review_id, version, findings, recommendations,
-                          submitted_at, approved_at, approved_by
-                   FROM overview_reports WHERE review_id = ANY($1) ORDER BY review_id, version DESC) o),
-               (SELECT coalesce(json_agg(d), '[]') FROM
-                  (SELECT review_id, agency_id, status FROM agency_report_statuses
-                   WHERE review_id = ANY($1)) d)",
-        )
-        .bind(&ids)
-        .fetch_one(&mut *connection)
-        .await?;
-        let (panel, terms, processes, overviews, decisions) =
-            (panel.0, terms.0, processes.0, overviews.0, decisions.0);
-
-        let mut panel_by_review: HashMap<Uuid, Vec<PanelMember>> = HashMap::new();
-        for row in panel {
-            let role =
-                PanelRole::parse(&row.role).ok_or_else(|| corrupt("panel role", &row.role))?;
-            let email = Email::parse(&row.email).map_err(|_| corrupt("email", &row.email))?;
-            panel_by_review
-                .entry(row.review_id)
-                .or_default()
-                .push(PanelMember {
-                    id: row.id,
-                    name: row.name,
-                    email,
-                    organisation: row.organisation,
-                    role,
-                    independence_statement: row.independence_statement,
-                    appointed_at: row.appointed_at,
-                });
-        }
-        let mut terms_by_review: HashMap<Uuid, TermsOfReference> = terms
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let sql = format!("SELECT r.id, {CHILD_COLUMNS} FROM UNNEST($1::uuid[]) AS r(id)");
+        let children: Vec<ChildrenOf> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&ids)
+            .fetch_all(&mut *connection)
+            .await?;
+        let mut children: HashMap<Uuid, ChildColumns> = children
             .into_iter()
-            .map(|row| (row.review_id, row.document))
+            .map(|of| (of.id, of.children))
             .collect();
-        let mut processes_by_review: HashMap<Uuid, Vec<ParallelProcess>> = HashMap::new();
-        for row in processes {
-            let kind = ParallelProcessKind::parse(&row.kind)
-                .ok_or_else(|| corrupt("process kind", &row.kind))?;
-            processes_by_review
-                .entry(row.review_id)
-                .or_default()
-                .push(ParallelProcess {
-                    id: row.id,
-                    kind,
-                    description: row.description,
-                    started_on: row.started_on,
-                    ended_on: row.ended_on,
-                });
-        }
-        let mut overview_by_review: HashMap<Uuid, OverviewReport> = overviews
-            .into_iter()
+        rows.into_iter()
             .map(|row| {
-                (
-                    row.review_id,
-                    OverviewReport {
-                        version: row.version,
-                        findings: row.findings,
-                        recommendations: row.recommendations.0,
-                        submitted_at: row.submitted_at,
-                        approved_at: row.approved_at,
-                        approved_by: row.approved_by,
-                    },
-                )
+                let of = children.remove(&row.id).unwrap_or_default();
+                Self::assemble(row, of)
             })
-            .collect();
-        let mut statuses_by_review: HashMap<Uuid, BTreeMap<String, AgencyReportStatus>> =
-            HashMap::new();
-        for row in decisions {
-            let status = AgencyReportStatus::parse(&row.status)
-                .ok_or_else(|| corrupt("agency report status", &row.status))?;
-            statuses_by_review
-                .entry(row.review_id)
-                .or_default()
-                .insert(row.agency_id, status);
-        }
-
-        let mut reviews = Vec::with_capacity(rows.len());
-        for row in rows {
-            let stage = Stage::parse(&row.stage).ok_or_else(|| corrupt("stage", &row.stage))?;
-            let decision = match (row.decision.as_deref(), row.decided_on) {
-                (Some(name), Some(decided_on)) => Some(RapidReviewDecision {
-                    decision: Decision::parse(name).ok_or_else(|| corrupt("decision", name))?,
-                    decided_on,
-                    rationale: row.decision_rationale,
-                }),
-                _ => None,
-            };
-            let reviewer = match (
-                row.reviewer_name,
-                row.reviewer_email,
-                row.reviewer_subject,
-                row.reviewer_appointed_on,
-            ) {
-                (Some(name), Some(email), Some(subject), Some(appointed_on)) => Some(Reviewer {
-                    name,
-                    email: Email::parse(&email).map_err(|_| corrupt("email", &email))?,
-                    subject,
-                    appointed_on,
-                }),
-                _ => None,
-            };
-            reviews.push(Review {
-                id: row.id,
-                partnership_id: row.partnership_id,
-                reference: row.reference,
-                child_alias: row.child_alias,
-                local_authority: row.local_authority,
-                incident_date: row.incident_date,
-                became_aware_on: row.became_aware_on,
-                stage,
-                notification: row.notification_sent_on.map(|sent_on| Notification {
-                    sent_on,
-                    national_panel_reference: row.national_panel_reference,
-                }),
-                decision,
-                panel: panel_by_review.remove(&row.id).unwrap_or_default(),
-                reviewer,
-                terms_of_reference: terms_by_review.remove(&row.id),
-                parallel_processes: processes_by_review.remove(&row.id).unwrap_or_default(),
-                overview_report: overview_by_review.remove(&row.id),
-                publication: Publication {
-                    planned_on: row.publication_planned_on,
-                    notice_due_by: row.notice_due_by,
-                    notice_sent_on: row.notice_sent_on,
-                    outcome_recorded_on: row.outcome_recorded_on,
-                    published: row.published,
-                    published_on: row.published_on,
-                    location: row.publication_location,
-                    not_published_justification: row.not_published_justification,
-                },
-                agency_report_statuses: statuses_by_review.remove(&row.id).unwrap_or_default(),
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-                action_plan_active: row.action_plan_active,
-                action_plan_completed: row.action_plan_completed,
-            });
-        }
-        Ok(reviews)
+            .collect()
     }
 
-    async fn fetch_one(
+    /// A review from its row and its children's columns.
+    fn assemble(row: ReviewRow, children: ChildColumns) -> Result<Review, sqlx::Error> {
+        let panel = children
+            .panel
+            .map_or_else(Vec::new, |panel| panel.0)
+            .into_iter()
+            .map(|member| {
+                let role = PanelRole::parse(&member.role)
+                    .ok_or_else(|| corrupt("panel role", &member.role))?;
+                let email =
+                    Email::parse(&member.email).map_err(|_| corrupt("email", &member.email))?;
+                Ok(PanelMember {
+                    id: member.id,
+                    name: member.name,
+                    email,
+                    organisation: member.organisation,
+                    role,
+                    independence_statement: member.independence_statement,
+                    appointed_at: member.appointed_at,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let parallel_processes = children
+            .processes
+            .map_or_else(Vec::new, |processes| processes.0)
+            .into_iter()
+            .map(|process| {
+                let kind = ParallelProcessKind::parse(&process.kind)
+                    .ok_or_else(|| corrupt("process kind", &process.kind))?;
+                Ok(ParallelProcess {
+                    id: process.id,
+                    kind,
+                    description: process.description,
+                    started_on: process.started_on,
+                    ended_on: process.ended_on,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let overview_report = children.overview.map(|overview| {
+            let overview = overview.0;
+            OverviewReport {
+                version: overview.version,
+                findings: overview.findings,
+                recommendations: overview.recommendations,
+                submitted_at: overview.submitted_at,
+                approved_at: overview.approved_at,
+                approved_by: overview.approved_by,
+            }
+        });
+        let mut agency_report_statuses = BTreeMap::new();
+        for row in children
+            .statuses
+            .map_or_else(Vec::new, |statuses| statuses.0)
+        {
+            let status = AgencyReportStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("agency report status", &row.status))?;
+            agency_report_statuses.insert(row.agency_id, status);
+        }
+
+        let stage = Stage::parse(&row.stage).ok_or_else(|| corrupt("stage", &row.stage))?;
+        let decision = match (row.decision.as_deref(), row.decided_on) {
+            (Some(name), Some(decided_on)) => Some(RapidReviewDecision {
+                decision: Decision::parse(name).ok_or_else(|| corrupt("decision", name))?,
+                decided_on,
+                rationale: row.decision_rationale,
+            }),
+            _ => None,
+        };
+        let reviewer = match (
+            row.reviewer_name,
+            row.reviewer_email,
+            row.reviewer_subject,
+            row.reviewer_appointed_on,
+        ) {
+            (Some(name), Some(email), Some(subject), Some(appointed_on)) => Some(Reviewer {
+                name,
+                email: Email::parse(&email).map_err(|_| corrupt("email", &email))?,
+                subject,
+                appointed_on,
+            }),
+            _ => None,
+        };
+        Ok(Review {
+            id: row.id,
+            partnership_id: row.partnership_id,
+            reference: row.reference,
+            child_alias: row.child_alias,
+            local_authority: row.local_authority,
+            incident_date: row.incident_date,
+            became_aware_on: row.became_aware_on,
+            stage,
+            notification: row.notification_sent_on.map(|sent_on| Notification {
+                sent_on,
+                national_panel_reference: row.national_panel_reference,
+            }),
+            decision,
+            panel,
+            reviewer,
+            terms_of_reference: children.terms.map(|terms| terms.0),
+            parallel_processes,
+            overview_report,
+            publication: Publication {
+                planned_on: row.publication_planned_on,
+                notice_due_by: row.notice_due_by,
+                notice_sent_on: row.notice_sent_on,
+                outcome_recorded_on: row.outcome_recorded_on,
+                published: row.published,
+                published_on: row.published_on,
+                location: row.publication_location,
+                not_published_justification: row.not_published_justification,
+            },
+            agency_report_statuses,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            action_plan_active: row.action_plan_active,
+            action_plan_completed: row.action_plan_completed,
+        })
+    }
+
+    /// The review `review_id` of the partnership, locked `FOR UPDATE` for the rest of the
+    /// command's transaction on `connection`.
+    async fn fetch_locked(
         connection: &mut PgConnection,
         partnership_id: &str,
         review_id: Uuid,
-        lock: bool,
     ) -> Result<Option<Review>, sqlx::Error> {
         let select =
             format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = $1 AND partnership_id = $2");
         let keys = (review_id, partnership_id);
         let row: Option<ReviewRow> =
-            fetch_keyed(&mut *connection, &select, keys, lock.then_some("reviews")).await?;
+            fetch_keyed(&mut *connection, &select, keys, Some("reviews")).await?;
         match row {
             Some(row) => Ok(Self::load_reviews(connection, vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
 
-    /// One review of the partnership.
+    /// One review of the partnership, with everything it holds, in one statement.
     pub async fn get(
         &self,
         partnership_id: &str,
         review_id: Uuid,
     ) -> Result<Option<Review>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        Self::fetch_one(&mut connection, partnership_id, review_id, false).await
+        let select = format!(
+            "SELECT {REVIEW_COLUMNS}, {CHILD_COLUMNS} FROM reviews r WHERE id = $1 AND partnership_id = $2"
+        );
+        let row: Option<ReviewWithChildren> =
+            fetch_keyed(&self.pool, &select, (review_id, partnership_id), None).await?;
+        row.map(|row| Self::assemble(row.row, row.children))
+            .transpose()
     }
 
     /// One version of a review's overview report (0: the latest), when there is one.
@@ -402,7 +419,18 @@ impl Store {
         ))
     }
 
-    /// A page of reviews, newest first, after `after`.
+    /// A page of reviews, newest first, after `after`, with everything they hold, in one
+    /// statement.
+    ///
+    /// The statement names only the filters given, and the page size as a number, so that
+    /// each combination is its own prepared statement whose one generic plan is the index
+    /// scan of its filter. With `($2 IS NULL OR stage = $2)` and `LIMIT $8` the generic plan
+    /// could not choose `reviews_by_stage` and was costed for a tenth of the table, so
+    /// PostgreSQL planned the statement anew on every call (BENCHMARKS.md, "Reads after
+    /// issue 17's changes"). The page size is at most [`PageRequest`]'s maximum plus one, so
+    /// there are few such statements per connection.
+    ///
+    /// [`PageRequest`]: cspr_platform::pagination::PageRequest
     pub async fn list(
         &self,
         partnership_id: &str,
@@ -410,30 +438,51 @@ impl Store {
         after: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Review>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
+        let mut conditions = String::from("partnership_id = $1");
+        let mut parameter = 1;
+        let mut next = || {
+            parameter += 1;
+            parameter
+        };
+        if filter.stage.is_some() {
+            conditions += &format!(" AND stage = ${}", next());
+        }
+        if filter.reviewer_subject.is_some() {
+            conditions += &format!(" AND reviewer_subject = ${}", next());
+        }
+        if filter.overdue_only {
+            conditions += " AND EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'MISSED')";
+        }
+        if filter.at_risk_only {
+            conditions += " AND EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'AT_RISK')";
+        }
+        if after.is_some() {
+            let (at, id) = (next(), next());
+            conditions += &format!(" AND (created_at, id) < (${at}, ${id})");
+        }
+        // The page first, then its children: the subquery's LIMIT keeps the child lookups
+        // to the page's rows whatever plan the page takes.
         let sql = format!(
-            "SELECT {REVIEW_COLUMNS} FROM reviews r
-             WHERE partnership_id = $1
-               AND ($2::text IS NULL OR stage = $2)
-               AND ($3::text IS NULL OR reviewer_subject = $3)
-               AND (NOT $4 OR EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'MISSED'))
-               AND (NOT $5 OR EXISTS (SELECT 1 FROM review_deadlines d WHERE d.review_id = r.id AND d.status = 'AT_RISK'))
-               AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7))
-             ORDER BY created_at DESC, id DESC
-             LIMIT $8"
+            "SELECT *, {CHILD_COLUMNS} FROM
+               (SELECT {REVIEW_COLUMNS} FROM reviews r WHERE {conditions}
+                ORDER BY created_at DESC, id DESC LIMIT {limit}) r
+             ORDER BY created_at DESC, id DESC"
         );
-        let rows: Vec<ReviewRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(partnership_id)
-            .bind(filter.stage.map(Stage::as_str))
-            .bind(filter.reviewer_subject.as_deref())
-            .bind(filter.overdue_only)
-            .bind(filter.at_risk_only)
-            .bind(after.map(|cursor| cursor.at))
-            .bind(after.map(|cursor| cursor.id))
-            .bind(limit)
-            .fetch_all(&mut *connection)
-            .await?;
-        Self::load_reviews(&mut connection, rows).await
+        let mut query =
+            sqlx::query_as::<_, ReviewWithChildren>(sqlx::AssertSqlSafe(sql)).bind(partnership_id);
+        if let Some(stage) = filter.stage {
+            query = query.bind(stage.as_str());
+        }
+        if let Some(subject) = filter.reviewer_subject.as_deref() {
+            query = query.bind(subject);
+        }
+        if let Some(cursor) = after {
+            query = query.bind(cursor.at).bind(cursor.id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|row| Self::assemble(row.row, row.children))
+            .collect()
     }
 
     /// Whether `email` is recorded as a practitioner involved in the review.
@@ -532,7 +581,7 @@ impl Store {
         command: impl FnOnce(&mut Review) -> Result<Vec<Change>, RegistryError>,
     ) -> Result<Review, RegistryError> {
         let mut transaction = self.pool.begin().await?;
-        let review = Self::fetch_one(&mut transaction, &principal.partnership, review_id, true)
+        let review = Self::fetch_locked(&mut transaction, &principal.partnership, review_id)
             .await?
             .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
         guard(&review)?;
@@ -595,8 +644,7 @@ impl Store {
             .bind(partnership_id)
             .execute(&mut *connection)
             .await?;
-        let Some(review) = Self::fetch_one(connection, partnership_id, review_id, true).await?
-        else {
+        let Some(review) = Self::fetch_locked(connection, partnership_id, review_id).await? else {
             return Ok(());
         };
         if !completed && review.stage == Stage::Published {

@@ -38,6 +38,15 @@ pub(crate) async fn web(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
     ));
     ingest::submit_report(&services, &review, 0, rows).await?;
     wait_for_quiet_bus(&stack.platform.subject_prefix).await?;
+    // The registry's tables as autovacuum leaves them a while after a bulk load: right
+    // after the seeding they have no statistics, and the planner took the partnership's
+    // 10,001 reviews for 16 rows, read them all and sorted them for each page (about 20 ms
+    // of PostgreSQL per dashboard page; BENCHMARKS.md, "Reads after issue 17's changes").
+    if let Some(url) = stack.database_url("registry") {
+        let pool = sqlx::PgPool::connect(url).await?;
+        sqlx::query("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    }
 
     let shutdown = CancellationToken::new();
     let web = cspr_web::start(web_config(stack), shutdown.clone())
@@ -78,6 +87,12 @@ pub(crate) async fn web(stack: &Stack, size: Size) -> anyhow::Result<Vec<Row>> {
         let (ceiling, ceiling_histogram) = browse(&http, &bare_url, None, size).await?;
         bare.abort();
         let latency = Latency::of(&histogram);
+        // Each page's figures as soon as they are measured: a later page that fails (the
+        // chronology page has answered 503 on a loaded machine) does not lose them.
+        eprintln!(
+            "web: {measure}: {rate:.0} pages/s (ceiling {ceiling:.0}), p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+            latency.p50, latency.p99, latency.p999
+        );
         results.push(Row {
             scenario: "web",
             measure,
