@@ -651,9 +651,12 @@ impl AgencySubmissions for SubmissionsApi {
         };
         read.record_of(format!("reviews/{review_id}/chronology"))
             .await?;
-        let rows = self
-            .store
-            .stream_chronology(review_id, request.include_pending, agency_id);
+        let rows = self.store.stream_chronology(
+            review_id,
+            request.include_pending,
+            agency_id,
+            (limit != usize::MAX).then_some(limit),
+        );
         // Past the limit the stream ends; the store's reader stops at its next send (the
         // receiver is gone) and its read-only transaction rolls back.
         let stream = tokio_stream::wrappers::ReceiverStream::new(rows)

@@ -335,17 +335,28 @@ impl Store {
     /// The cursor is planned for its first rows (`cursor_tuple_fraction`).
     /// Both reads share one snapshot (REPEATABLE READ), so a report accepted meanwhile is
     /// either wholly in or wholly out.
+    ///
+    /// `limit` (None: all) is how many entries the caller will take: the cursor fetches no
+    /// more than that, so a page of 100 reads 100 rows, not a round of 500.
     pub fn stream_chronology(
         &self,
         review_id: Uuid,
         include_pending: bool,
         agency_id: Option<String>,
+        limit: Option<usize>,
     ) -> tokio::sync::mpsc::Receiver<Result<ChronologyRow, sqlx::Error>> {
-        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+        let (sender, receiver) = tokio::sync::mpsc::channel(limit.unwrap_or(256).clamp(1, 256));
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            let streamed =
-                stream_chronology_into(&pool, review_id, include_pending, agency_id, &sender).await;
+            let streamed = stream_chronology_into(
+                &pool,
+                review_id,
+                include_pending,
+                agency_id,
+                limit,
+                &sender,
+            )
+            .await;
             if let Err(error) = streamed {
                 let _ = sender.send(Err(error)).await;
             }
@@ -952,8 +963,10 @@ async fn stream_chronology_into(
     review_id: Uuid,
     include_pending: bool,
     agency_id: Option<String>,
+    limit: Option<usize>,
     sender: &tokio::sync::mpsc::Sender<Result<ChronologyRow, sqlx::Error>>,
 ) -> Result<(), sqlx::Error> {
+    let mut remaining = limit.map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
     let mut transaction = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *transaction)
@@ -999,15 +1012,16 @@ async fn stream_chronology_into(
     .bind(&ids)
     .execute(&mut *transaction)
     .await?;
-    let mut fetch = CHRONOLOGY_FIRST_FETCH;
-    loop {
+    let mut fetch = CHRONOLOGY_FIRST_FETCH.min(remaining);
+    while fetch > 0 {
         let batch: Vec<CursorEntry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "FETCH {fetch} FROM chronology"
         )))
         .fetch_all(&mut *transaction)
         .await?;
         let last = batch.len() < fetch as usize;
-        fetch = CHRONOLOGY_FETCH;
+        remaining -= batch.len() as i64;
+        fetch = CHRONOLOGY_FETCH.min(remaining);
         for entry in batch {
             let Some(report) = reports.get(&entry.report_id) else {
                 continue;
