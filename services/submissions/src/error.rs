@@ -6,7 +6,7 @@ use crate::domain::DecisionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmissionsError {
-    #[error("no report was requested from agency {0} for this review")]
+    #[error("report request of agency {0} in this review")]
     RequestNotFound(String),
     #[error(transparent)]
     Decision(#[from] DecisionError),

@@ -314,7 +314,7 @@ async fn agencies_see_and_submit_only_their_own() {
     )
     .await
     .refused(Code::PermissionDenied, "gp as police");
-    client
+    let refused = client
         .get_agency_report(authed(
             pb::GetAgencyReportRequest {
                 review_id: review_id.clone(),
@@ -325,6 +325,11 @@ async fn agencies_see_and_submit_only_their_own() {
         ))
         .await
         .refused(Code::NotFound, "gp reads police");
+    // Said as a person reads it, not "no report was requested … for this review not found".
+    assert_eq!(
+        refused.message(),
+        "report request of agency police in this review not found"
+    );
     let own = client
         .list_agency_reports(authed(
             pb::ListAgencyReportsRequest {
