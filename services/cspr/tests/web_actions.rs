@@ -119,6 +119,19 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
             "one action however often sent: {listed}"
         );
         assert!(listed.contains("Not started"), "{listed}");
+        // The owner by the name the terms of reference give it, not its id.
+        assert!(
+            listed.contains(
+                "<td class=\"govuk-table__cell\">Southvale Children&#x27;s Social Care</td>"
+            ),
+            "{listed}"
+        );
+        let action_page = admin.get(&created).await.ok();
+        assert!(
+            action_page
+                .contains("Southvale Children&#x27;s Social Care (lead@csc.southvale.example.org)"),
+            "{action_page}"
+        );
 
         // The owner agency's lead sees it among their actions and records progress.
         let mut csc = Browser::signed_in(&site, "Chris Lead", &["agency"], Some("csc")).await;

@@ -64,6 +64,9 @@ struct ActionView {
     recommendation_ref: String,
     description: String,
     owner_agency: String,
+    /// The owner agency's name in the review's terms of reference, where the user may read
+    /// the review (the action itself names the agency by id).
+    owner_agency_name: String,
     owner_email: String,
     due_date: Option<String>,
     measure_of_success: String,
@@ -102,6 +105,39 @@ fn status_tag(status: actions::ActionStatus) -> &'static str {
     }
 }
 
+/// The names of the agencies in a review's terms of reference, by id: for the roles that may
+/// read the review; none otherwise, or when the review cannot be read now (the pages then
+/// show the agency's id, as the action names it).
+async fn agency_names(
+    state: &AppState,
+    user: &User,
+    review_id: &str,
+) -> std::collections::HashMap<String, String> {
+    if !user.may(REGISTRY, "GetReview") {
+        return Default::default();
+    }
+    match review_of(state, user, review_id).await {
+        Ok(review) => review
+            .terms_of_reference
+            .into_iter()
+            .flat_map(|terms| terms.agencies_in_scope)
+            .map(|agency| (agency.id, agency.name))
+            .collect(),
+        Err(_) => Default::default(),
+    }
+}
+
+impl ActionView {
+    /// The view, with its owner's name from `names` (by agency id).
+    fn named(action: &actions::Action, names: &std::collections::HashMap<String, String>) -> Self {
+        let mut view = Self::from(action);
+        if let Some(name) = names.get(&action.owner_agency) {
+            view.owner_agency_name = name.clone();
+        }
+        view
+    }
+}
+
 impl From<&actions::Action> for ActionView {
     fn from(action: &actions::Action) -> Self {
         let status = action.status();
@@ -112,6 +148,7 @@ impl From<&actions::Action> for ActionView {
             recommendation_ref: action.recommendation_ref.clone(),
             description: action.description.clone(),
             owner_agency: action.owner_agency.clone(),
+            owner_agency_name: String::new(),
             owner_email: action.owner_email.clone(),
             due_date: views::date(action.due_date.as_ref()),
             measure_of_success: action.measure_of_success.clone(),
@@ -291,7 +328,15 @@ async fn list_page(
     let next_page =
         (!listed.next_page_token.is_empty()).then(|| filters.link(&path, &listed.next_page_token));
     let first_page = (!filters.page_token.is_empty()).then(|| filters.link(&path, ""));
-    let list: Vec<ActionView> = listed.actions.iter().map(ActionView::from).collect();
+    let names = match review_id {
+        Some(id) => agency_names(state, user, id).await,
+        None => Default::default(),
+    };
+    let list: Vec<ActionView> = listed
+        .actions
+        .iter()
+        .map(|action| ActionView::named(action, &names))
+        .collect();
     render(
         state,
         "actions/list.html",
@@ -489,10 +534,10 @@ fn action_page_of(
     state: &AppState,
     session: &Session,
     user: &User,
-    action: &actions::Action,
+    (action, names): (&actions::Action, &std::collections::HashMap<String, String>),
     form: &Form,
 ) -> Result<Response, PageError> {
-    let view = ActionView::from(action);
+    let view = ActionView::named(action, names);
     let status = action.status();
     let may_verify = user.may(ACTIONS, "VerifyAction")
         && status == actions::ActionStatus::Completed
@@ -532,11 +577,12 @@ async fn action_page(
 ) -> Response {
     let outcome = async {
         let action = find_action(&state, &signed.user, &id, &action_id).await?;
+        let names = agency_names(&state, &signed.user, &id).await;
         action_page_of(
             &state,
             &signed.session,
             &signed.user,
-            &action,
+            (&action, &names),
             &Form::default(),
         )
     }
@@ -552,6 +598,7 @@ async fn record_progress(
 ) -> Response {
     let outcome = async {
         let action = find_action(&state, &posted.user, &id, &action_id).await?;
+        let names = agency_names(&state, &posted.user, &id).await;
         let mut form = posted_form(&posted);
         let status = actions::ActionStatus::from_str_name(form.get("status"))
             .filter(|status| PROGRESS_STATUSES.contains(status));
@@ -565,8 +612,15 @@ async fn record_progress(
         }
         let note = form.required("note", "Enter a note of the progress made");
         let evidence_of_impact = form.get("evidence_of_impact").to_string();
-        let again =
-            |form: &Form| action_page_of(&state, &posted.session, &posted.user, &action, form);
+        let again = |form: &Form| {
+            action_page_of(
+                &state,
+                &posted.session,
+                &posted.user,
+                (&action, &names),
+                form,
+            )
+        };
         let (Some(status), true) = (status, form.errors.is_empty()) else {
             return again(&form);
         };
@@ -608,7 +662,14 @@ async fn verify(
         let mut form = posted_form(&posted);
         let note = form.required("verify_note", "Enter what the partnership checked");
         if !form.errors.is_empty() {
-            return action_page_of(&state, &posted.session, &posted.user, &action, &form);
+            let names = agency_names(&state, &posted.user, &id).await;
+            return action_page_of(
+                &state,
+                &posted.session,
+                &posted.user,
+                (&action, &names),
+                &form,
+            );
         }
         let mut client = state.services.actions.clone();
         client
