@@ -294,11 +294,20 @@ async fn chronology_names_become_invitations_for_the_eligible() {
 
     // The registry refuses Alex on the panel once it has heard of them.
     stack.settle().await;
-    let heard: i64 = sqlx::query_scalar("SELECT count(*) FROM involved_practitioners")
-        .fetch_one(stack.pool("registry"))
-        .await
-        .expect("count");
-    assert_eq!(heard, 3, "the registry heard of the three practitioners");
+    // Each of the three twice: named by the agency's chronology, and registered.
+    let heard: (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE practitioner_id LIKE 'chronology:%'),
+                count(*) FILTER (WHERE practitioner_id NOT LIKE 'chronology:%')
+         FROM involved_practitioners",
+    )
+    .fetch_one(stack.pool("registry"))
+    .await
+    .expect("count");
+    assert_eq!(
+        heard,
+        (3, 3),
+        "the registry heard of the three practitioners from the chronology and their registrations"
+    );
     let refused = registry_client
         .appoint_panel_member(authed(
             registry::AppointPanelMemberRequest {
