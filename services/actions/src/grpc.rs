@@ -242,23 +242,7 @@ impl ActionMonitoring for ActionsApi {
             .await?;
         let review_id = read.as_ref().map(|read| read.review.review_id);
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
-        let owner_agency = match (&reach, request.owner_agency.trim()) {
-            (Reach::Agency(own), "") => Some(own.clone()),
-            (Reach::Agency(own), asked) if asked == own => Some(own.clone()),
-            (Reach::Agency(_), _) => {
-                return Err(ServiceError::PermissionDenied(
-                    "an agency sees only its own actions".into(),
-                )
-                .into());
-            }
-            (Reach::Partnership | Reach::AppointedReviews(_), "") => None,
-            (Reach::Partnership | Reach::AppointedReviews(_), asked) => Some(
-                AgencyId::parse(asked)
-                    .map_err(|error| ServiceError::invalid("owner_agency", error.to_string()))?
-                    .as_str()
-                    .to_string(),
-            ),
-        };
+        let owner_agency = reach.agency_filter("owner_agency", &request.owner_agency, "actions")?;
         let status = enum_filter(request.status, "status")?;
         let filter = ActionFilter {
             review_id,

@@ -22,6 +22,7 @@ use crate::auth::{Principal, Role};
 
 pub mod rules;
 use crate::error::ServiceError;
+use crate::values::agency_field;
 
 /// What a service knows of the review a resource belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +162,30 @@ impl Reach {
             Reach::Partnership | Reach::Agency(_) => None,
         }
     }
+
+    /// The agency a list is narrowed to, from the request's `field` (`asked`, empty for
+    /// none) and this reach: an agency's caller is narrowed to its own agency whatever it
+    /// asks, and asking for another is PERMISSION_DENIED ("an agency sees only its own
+    /// {what}"); anyone else gets what they asked. What is asked is checked as an agency id
+    /// on `field` first (INVALID_ARGUMENT).
+    pub fn agency_filter(
+        &self,
+        field: &str,
+        asked: &str,
+        what: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let asked = match asked.trim() {
+            "" => None,
+            raw => Some(agency_field(field, raw)?),
+        };
+        match self {
+            Reach::Agency(own) if asked.as_ref().is_some_and(|asked| asked != own) => Err(
+                ServiceError::PermissionDenied(format!("an agency sees only its own {what}")),
+            ),
+            Reach::Agency(own) => Ok(Some(own.clone())),
+            Reach::Partnership | Reach::AppointedReviews(_) => Ok(asked),
+        }
+    }
 }
 
 /// Work on a review that only some callers may do, whatever their roles allow elsewhere.
@@ -173,13 +198,15 @@ pub enum Work {
     PractitionerEngagement,
     /// Family members, contacts, contributions: the appointed reviewer and family liaison.
     FamilyEngagement,
+    /// Answering the partnership's requests for information: the appointed reviewer alone.
+    InformationAnswer,
 }
 
 impl Work {
     /// The area of a review this work writes to.
     pub const fn area(self) -> Area {
         match self {
-            Work::OverviewReport => Area::Review,
+            Work::OverviewReport | Work::InformationAnswer => Area::Review,
             Work::PractitionerEngagement => Area::Practitioners,
             Work::FamilyEngagement => Area::Family,
         }
@@ -188,7 +215,7 @@ impl Work {
     /// Who besides the appointed reviewer does this work.
     pub const fn doers(self) -> &'static [Role] {
         match self {
-            Work::OverviewReport => &[],
+            Work::OverviewReport | Work::InformationAnswer => &[],
             Work::PractitionerEngagement => &[Role::PartnershipAdmin],
             Work::FamilyEngagement => &[Role::FamilyLiaison],
         }
@@ -198,6 +225,9 @@ impl Work {
         match self {
             Work::OverviewReport => {
                 "only the reviewer appointed to this review can submit its overview report"
+            }
+            Work::InformationAnswer => {
+                "only the reviewer appointed to this review can answer the partnership's requests for information"
             }
             Work::PractitionerEngagement => {
                 "practitioner engagement is run by the reviewer appointed to the review and the partnership"
@@ -524,5 +554,52 @@ mod tests {
     fn refusals_name_their_code() {
         assert_eq!(Denied::NotFound.code(), "NOT_FOUND");
         assert_eq!(Denied::Forbidden("no".into()).code(), "PERMISSION_DENIED");
+    }
+
+    #[test]
+    fn an_agency_list_is_narrowed_to_the_callers_agency() {
+        let police = Reach::Agency("police".into());
+        assert_eq!(
+            police.agency_filter("agency_id", "", "reports").unwrap(),
+            Some("police".into())
+        );
+        assert_eq!(
+            police
+                .agency_filter("agency_id", " police ", "reports")
+                .unwrap(),
+            Some("police".into())
+        );
+        let other = police
+            .agency_filter("agency_id", "health", "reports")
+            .unwrap_err();
+        assert!(
+            matches!(&other, ServiceError::PermissionDenied(message) if message == "an agency sees only its own reports")
+        );
+        let invalid = police
+            .agency_filter("agency_id", "no such!", "reports")
+            .unwrap_err();
+        assert!(
+            matches!(invalid, ServiceError::InvalidArgument(_)),
+            "{invalid:?}"
+        );
+        for reach in [Reach::Partnership, Reach::AppointedReviews("r".into())] {
+            assert_eq!(
+                reach.agency_filter("owner_agency", "", "actions").unwrap(),
+                None
+            );
+            assert_eq!(
+                reach
+                    .agency_filter("owner_agency", "health", "actions")
+                    .unwrap(),
+                Some("health".into())
+            );
+            let invalid = reach
+                .agency_filter("owner_agency", "no such!", "actions")
+                .unwrap_err();
+            assert!(
+                matches!(invalid, ServiceError::InvalidArgument(_)),
+                "{invalid:?}"
+            );
+        }
     }
 }

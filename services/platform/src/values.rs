@@ -209,6 +209,14 @@ pub fn future(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, ValueError
     }
 }
 
+/// [`AgencyId::parse`] for a request field that is parsed on its own, refused as
+/// `INVALID_ARGUMENT`; the id as its normal string.
+pub fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
+    AgencyId::parse(raw)
+        .map(|id| id.as_str().to_string())
+        .map_err(|error| ServiceError::invalid(field, error.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

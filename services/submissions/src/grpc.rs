@@ -15,7 +15,7 @@ use cspr_platform::handler::ReviewRead;
 use cspr_platform::idempotency::MAX_REQUEST_ID;
 use cspr_platform::pagination::{Cursor, PageRequest};
 use cspr_platform::proto_enum;
-use cspr_platform::values::{AgencyId, Email, required_text, uuid_field};
+use cspr_platform::values::{AgencyId, Email, agency_field, required_text, uuid_field};
 use cspr_proto::submissions::v1 as pb;
 use cspr_proto::submissions::v1::agency_submissions_server::AgencySubmissions;
 use cspr_proto::submissions::v1::submit_agency_report_request::Item;
@@ -36,15 +36,10 @@ use crate::store::{
 fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
     rules::lookup(rules::SUBMISSIONS, method)
 }
+
 /// How long a submission may wait for its header, and then between messages.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn agency_field(field: &str, raw: &str) -> Result<String, ServiceError> {
-    AgencyId::parse(raw)
-        .map(|id| id.as_str().to_string())
-        .map_err(|error| ServiceError::invalid(field, error.to_string()))
-}
 
 proto_enum!(ReportStatus => pb::ReportStatus { Requested, Submitted, Accepted, Returned, Waived });
 
@@ -309,26 +304,11 @@ impl AgencySubmissions for SubmissionsApi {
             .await?;
         let review_id = read.as_ref().map(|read| read.review.review_id);
         let page = PageRequest::parse(request.page_size, &request.page_token, 50, 200)?;
-        let mut agency_id = match request.agency_id.trim() {
-            "" => None,
-            raw => Some(agency_field("agency_id", raw)?),
-        };
-        match reach {
-            Reach::Partnership => {}
-            Reach::Agency(own) => {
-                if agency_id.as_ref().is_some_and(|asked| *asked != own) {
-                    return Err(ServiceError::PermissionDenied(
-                        "an agency sees only its own report requests".into(),
-                    )
-                    .into());
-                }
-                agency_id = Some(own);
-            }
-            // Only across reviews: on one review an appointed reviewer reads in full.
-            Reach::AppointedReviews(_) => {
-                return Err(ServiceError::invalid("review_id", "required for a reviewer").into());
-            }
+        // Only across reviews: on one review an appointed reviewer reads in full.
+        if let Reach::AppointedReviews(_) = reach {
+            return Err(ServiceError::invalid("review_id", "required for a reviewer").into());
         }
+        let agency_id = reach.agency_filter("agency_id", &request.agency_id, "report requests")?;
         if review_id.is_none() && agency_id.is_none() {
             return Err(ServiceError::invalid("review_id", "give review_id or agency_id").into());
         }
