@@ -500,16 +500,25 @@ async fn a_nats_node_lost_during_traffic_loses_and_doubles_nothing() {
     let jetstream = cluster.jetstream().await;
     for service in cspr_platform::config::SERVICE_NAMES {
         let name = cspr_platform::bus::stream_name(&prefix, service);
-        let info = jetstream
-            .get_stream(&name)
-            .await
-            .unwrap_or_else(|error| panic!("stream {name}: {error}"))
-            .get_info()
-            .await
-            .expect("stream info");
+        // A stream just created elects its leader within moments; on a loaded machine the
+        // election can still be under way when the stack reports it is up.
+        let (info, placement) = testing::eventually(
+            &format!("{name} has a leader"),
+            testing::DEADLINE,
+            || async {
+                let info = jetstream
+                    .get_stream(&name)
+                    .await
+                    .unwrap_or_else(|error| panic!("stream {name}: {error}"))
+                    .get_info()
+                    .await
+                    .expect("stream info");
+                let placement = info.cluster.clone().expect("clustered stream");
+                placement.leader.is_some().then_some((info, placement))
+            },
+        )
+        .await;
         assert_eq!(info.config.num_replicas, 3, "{name} is replicated");
-        let placement = info.cluster.expect("clustered stream");
-        assert!(placement.leader.is_some(), "{name} has a leader");
         assert_eq!(
             placement.replicas.len(),
             2,
