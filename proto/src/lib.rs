@@ -107,6 +107,8 @@ impl events::v1::event::Body {
             Body::ReviewClosed(_) => "review_closed",
             Body::DeadlineAtRisk(_) => "deadline_at_risk",
             Body::DeadlineMissed(_) => "deadline_missed",
+            Body::InformationRequestedFromReviewer(_) => "information_requested_from_reviewer",
+            Body::InformationRequestAnswered(_) => "information_request_answered",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -192,7 +194,9 @@ impl events::v1::event::Body {
             | Body::ReviewPublished(_)
             | Body::ReviewClosed(_)
             | Body::DeadlineAtRisk(_)
-            | Body::DeadlineMissed(_) => "registry",
+            | Body::DeadlineMissed(_)
+            | Body::InformationRequestedFromReviewer(_)
+            | Body::InformationRequestAnswered(_) => "registry",
         }
     }
 }

@@ -222,6 +222,7 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
 
         a_long_chronology_is_paged(&mut walk, &mut isla).await;
         the_overview_report_is_checked_then_submitted(&site, &mut walk, &mut isla).await;
+        the_partnership_asks_and_the_reviewer_answers(&site, &walk, &mut isla).await;
 
         // A reviewer not appointed to it: none of it.
         let mut otto = Browser::signed_in(&site, "Otto Other", &["reviewer"], None).await;
@@ -250,6 +251,153 @@ fn the_reviewer_works_on_their_review_and_the_family_liaison_on_the_family() {
             );
         }
     });
+}
+
+/// The business unit asks the reviewer for information in writing (a bad form first), the
+/// reviewer is emailed and answers from the workspace, the business unit's mailbox is told,
+/// and the review shows both, dated; another reviewer cannot answer.
+async fn the_partnership_asks_and_the_reviewer_answers(
+    site: &Site,
+    walk: &Walk,
+    isla: &mut Browser,
+) {
+    let id = &walk.id;
+    let mut ann = Browser::signed_in(site, "Ann Admin", &["partnership_admin"], None).await;
+    let path = format!("/reviews/{id}/information-requests");
+    let review_page = ann.get(&format!("/reviews/{id}")).await.ok();
+    assert!(
+        review_page.replace("&#x2f;", "/").contains(&path)
+            && review_page.contains("Ask the reviewer for information"),
+        "{review_page}"
+    );
+    let form = ann.get(&path).await.ok();
+    assert_contains(
+        &form,
+        &[
+            "Nothing has been asked of the reviewer yet",
+            "Ask the reviewer",
+        ],
+    );
+    let key = request_id(&form);
+    let mut fields = pairs(&[
+        ("request_id", &key),
+        ("question", " "),
+        ("reply_to_email", ""),
+    ]);
+    fields.extend(date_fields("respond_by", -1));
+    let refused = ann.post_pairs(&path, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains("Enter what you are asking the reviewer"),
+        "{}",
+        refused.html
+    );
+    // The day is the registry's to check: a day past is refused beside its field.
+    let mut fields = pairs(&[("request_id", &key), ("question", "Anything?")]);
+    fields.extend(date_fields("respond_by", -1));
+    let refused = ann.post_pairs(&path, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains("Must not be before today") && refused.html.contains("#respond_by"),
+        "{}",
+        refused.html
+    );
+    let question = "When will the analysis of the police chronology be ready?";
+    let mut fields = pairs(&[
+        ("request_id", &key),
+        ("question", question),
+        ("reply_to_email", "business.unit@southvale.example.org"),
+    ]);
+    fields.extend(date_fields("respond_by", 7));
+    assert_eq!(ann.post_pairs(&path, &fields).await.redirected(), path);
+    let asked = ann.get(&path).await.ok();
+    assert_contains(
+        &asked,
+        &[question, "Awaiting answer", "Not answered yet", "Ann Admin"],
+    );
+    let review_page = ann.get(&format!("/reviews/{id}")).await.ok();
+    assert!(
+        review_page.contains("1 asked: 1 awaiting an answer"),
+        "{review_page}"
+    );
+
+    // The reviewer is emailed that a request awaits (without the question), and answers.
+    let mail_dir = site.isolated.mail_dir.path().to_path_buf();
+    // The emails of `to` whose subject has `subject`, with quoted-printable's soft line
+    // breaks taken out so that a phrase of the body reads whole.
+    let mail_to = |to: &str, subject: &str| {
+        testing::files_in(&mail_dir)
+            .into_iter()
+            .map(|file| std::fs::read_to_string(file).expect("eml"))
+            .filter(|mail| {
+                testing::mail_header(mail, "To").is_some_and(|value| value.contains(to))
+                    && testing::mail_header(mail, "Subject")
+                        .is_some_and(|value| value.contains(subject))
+            })
+            .map(|mail| mail.replace("=\r\n", "").replace("=\n", ""))
+            .collect::<Vec<_>>()
+    };
+    let to_isla = testing::eventually_blocking("the reviewer's email", testing::DEADLINE, || {
+        mail_to("isla@reviewers.example.org", "asks you for information")
+            .into_iter()
+            .next()
+    });
+    assert!(to_isla.contains("answer it in writing"), "{to_isla}");
+    assert!(!to_isla.contains("police chronology"), "{to_isla}");
+    let workspace = isla
+        .get(&format!("/reviews/{id}/workspace"))
+        .await
+        .ok()
+        .replace("&#x2f;", "/");
+    assert!(workspace.contains(question), "{workspace}");
+    let request = id_between(
+        &workspace,
+        &format!("href=\"/reviews/{id}/information-requests/"),
+        "/answer\"",
+    );
+    let answer_path = format!("/reviews/{id}/information-requests/{request}/answer");
+    let mut otto = Browser::signed_in(site, "Otto Other", &["reviewer"], None).await;
+    let refused = otto
+        .post(
+            &answer_path,
+            &[("answer", "Not mine to answer.".to_string())],
+        )
+        .await;
+    assert!(
+        refused.status == StatusCode::FORBIDDEN || refused.status == StatusCode::NOT_FOUND,
+        "{}: {}",
+        refused.status,
+        refused.html
+    );
+    let answer_form = isla.get(&answer_path).await.ok();
+    assert!(answer_form.contains(question), "{answer_form}");
+    let empty = isla.post(&answer_path, &[("answer", String::new())]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(empty.html.contains("Enter your answer"), "{}", empty.html);
+    let answer = "The analysis will be ready by the end of next week.";
+    assert_eq!(
+        isla.post(&answer_path, &[("answer", answer.to_string())])
+            .await
+            .redirected(),
+        format!("/reviews/{id}/workspace")
+    );
+    let answered = ann.get(&path).await.ok();
+    assert_contains(&answered, &[answer, "Answered"]);
+    let again = isla.get(&answer_path).await.ok();
+    assert!(again.contains("You answered this request on"), "{again}");
+    let to_unit =
+        testing::eventually_blocking("the business unit's email", testing::DEADLINE, || {
+            mail_to(
+                "business.unit@southvale.example.org",
+                "reviewer answered your request",
+            )
+            .into_iter()
+            .next()
+        });
+    assert!(to_unit.contains("by the day asked for"), "{to_unit}");
+    assert!(!to_unit.contains("end of next week"), "{to_unit}");
 }
 
 /// Suggestions from the chronologies confirmed (one deferred as a police witness), a

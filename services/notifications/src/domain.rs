@@ -30,10 +30,12 @@ pub enum Template {
     ActionAssigned,
     ActionDueSoon,
     ActionOverdue,
+    InformationRequested,
+    InformationAnswered,
 }
 
 impl Template {
-    pub const ALL: [Template; 15] = [
+    pub const ALL: [Template; 17] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -49,6 +51,8 @@ impl Template {
         Template::ActionAssigned,
         Template::ActionDueSoon,
         Template::ActionOverdue,
+        Template::InformationRequested,
+        Template::InformationAnswered,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +72,8 @@ impl Template {
             Template::ActionAssigned => "action_assigned",
             Template::ActionDueSoon => "action_due_soon",
             Template::ActionOverdue => "action_overdue",
+            Template::InformationRequested => "information_requested",
+            Template::InformationAnswered => "information_answered",
         }
     }
 
@@ -99,6 +105,10 @@ impl Template {
             Template::ActionAssigned => include_str!("../templates/action_assigned.txt"),
             Template::ActionDueSoon => include_str!("../templates/action_due_soon.txt"),
             Template::ActionOverdue => include_str!("../templates/action_overdue.txt"),
+            Template::InformationRequested => {
+                include_str!("../templates/information_requested.txt")
+            }
+            Template::InformationAnswered => include_str!("../templates/information_answered.txt"),
         }
     }
 
@@ -129,6 +139,12 @@ impl Template {
             Template::ActionAssigned => include_str!("../templates/action_assigned.html"),
             Template::ActionDueSoon => include_str!("../templates/action_due_soon.html"),
             Template::ActionOverdue => include_str!("../templates/action_overdue.html"),
+            Template::InformationRequested => {
+                include_str!("../templates/information_requested.html")
+            }
+            Template::InformationAnswered => {
+                include_str!("../templates/information_answered.html")
+            }
         }
     }
 }
@@ -385,6 +401,25 @@ pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<Planne
                 "due_date": date_text(&action.due_date),
             })),
         )],
+        Body::InformationRequestedFromReviewer(asked) => vec![email(
+            Template::InformationRequested,
+            &asked.reviewer_email,
+            base(json!({
+                "review_reference": if asked.review_reference.is_empty() { reference } else { &asked.review_reference },
+                "name": asked.reviewer_name,
+                "respond_by": date_text(&asked.respond_by),
+            })),
+        )],
+        Body::InformationRequestAnswered(answered) => vec![email(
+            Template::InformationAnswered,
+            &answered.reply_to_email,
+            base(json!({
+                "review_reference": if answered.review_reference.is_empty() { reference } else { &answered.review_reference },
+                "respond_by": date_text(&answered.respond_by),
+                "answered_on": when_text(&answered.answer_time),
+                "late": answered.late,
+            })),
+        )],
         _ => Vec::new(),
     };
     planned
@@ -513,7 +548,8 @@ mod tests {
     use super::*;
     use cspr_proto::events::v1::{
         ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
-        DeadlineMissed, FamilyContactRequested, Invitee, LearningEventScheduled,
+        DeadlineMissed, FamilyContactRequested, InformationRequestAnswered,
+        InformationRequestedFromReviewer, Invitee, LearningEventScheduled,
         PublicationConsultationSent,
     };
 
@@ -591,6 +627,18 @@ mod tests {
             }),
             Body::ActionOverdue(ActionOverdue {
                 owner_email: "owner@example.org".into(),
+                ..Default::default()
+            }),
+            Body::InformationRequestedFromReviewer(InformationRequestedFromReviewer {
+                reviewer_email: "isla@reviewers.example.org".into(),
+                reviewer_name: "Isla Oakes".into(),
+                respond_by: date(2026, 6, 12),
+                ..Default::default()
+            }),
+            Body::InformationRequestAnswered(InformationRequestAnswered {
+                reply_to_email: "business.unit@southvale.example.org".into(),
+                respond_by: date(2026, 6, 12),
+                late: true,
                 ..Default::default()
             }),
         ];

@@ -15,7 +15,8 @@ use common::{
 use cspr_notifications::config::MailTarget;
 use cspr_proto::events::v1::{
     AgencyReportRequested, AgencyReportReturned, DeadlineAtRisk, DeadlineMissed,
-    PanelMemberAppointed, ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
+    InformationRequestAnswered, InformationRequestedFromReviewer, PanelMemberAppointed,
+    ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
 };
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
@@ -128,8 +129,40 @@ async fn each_kind_of_event_emails_each_recipient_once() {
             }),
         )
         .await;
+    // The partnership asks the reviewer for information; the answer is announced to the
+    // request's reply address (late), and to nobody when it has none.
+    service
+        .deliver_body(
+            &review,
+            Body::InformationRequestedFromReviewer(InformationRequestedFromReviewer {
+                information_request_id: "i1".into(),
+                respond_by: date(2026, 6, 12),
+                reviewer_name: "Isla Oakes".into(),
+                reviewer_email: "isla@reviewers.example.org".into(),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+    for (id, reply_to) in [("i1", "business.unit@southvale.example.org"), ("i2", "")] {
+        service
+            .deliver_body(
+                &review,
+                Body::InformationRequestAnswered(InformationRequestAnswered {
+                    information_request_id: id.into(),
+                    respond_by: date(2026, 6, 12),
+                    answer_time: Some(prost_types::Timestamp {
+                        seconds: 1_781_690_400, // 2026-06-17 10:00 UTC
+                        nanos: 0,
+                    }),
+                    reply_to_email: reply_to.into(),
+                    review_reference: reference.clone(),
+                    late: true,
+                }),
+            )
+            .await;
+    }
 
-    let messages = smtp.wait_for(9, Duration::from_secs(30)).await;
+    let messages = smtp.wait_for(11, Duration::from_secs(30)).await;
     let subjects: BTreeMap<String, Vec<String>> =
         messages
             .iter()
@@ -140,7 +173,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
                     .push(header(raw, "Subject").unwrap_or_default());
                 by_recipient
             });
-    assert_eq!(messages.len(), 9, "{subjects:#?}");
+    assert_eq!(messages.len(), 11, "{subjects:#?}");
     let police: Vec<_> = messages
         .iter()
         .filter(|(recipient, _)| recipient == "lead@police.southvale.example.org")
@@ -174,7 +207,31 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         3,
         "requested, due soon, overdue"
     );
-    assert_eq!(subjects["isla@reviewers.example.org"].len(), 1);
+    let mut to_reviewer = subjects["isla@reviewers.example.org"].clone();
+    to_reviewer.sort();
+    assert_eq!(
+        to_reviewer,
+        vec![
+            "The partnership asks you for information on review SOUTHVALE-2026-001: please answer by Friday 12 June 2026".to_string(),
+            "You have been appointed independent reviewer of review SOUTHVALE-2026-001".to_string(),
+        ],
+        "asked, appointed"
+    );
+    let answered = messages
+        .iter()
+        .find(|(recipient, _)| recipient == "business.unit@southvale.example.org")
+        .expect("the answer announced");
+    assert_eq!(
+        header(&answered.1, "Subject").as_deref(),
+        Some(
+            "The reviewer answered your request for information on review SOUTHVALE-2026-001 (after Friday 12 June 2026)"
+        )
+    );
+    assert!(
+        plain_text(&answered.1).contains("after the day asked for"),
+        "{}",
+        plain_text(&answered.1)
+    );
     assert_eq!(
         subjects["tess@panel.southvale.example.org"].len(),
         3,
@@ -188,7 +245,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         .expect("the returned email");
     assert!(plain_text(&returned.1).contains("Entries for 2025 are missing."));
 
-    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 9);
+    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 11);
     smtp.stop().await;
     service.stop().await;
 }

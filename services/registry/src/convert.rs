@@ -1,13 +1,14 @@
 //! Domain values to and from the registry's protobuf types (used by the gRPC API and the
 //! events alike).
 
-use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
+use cspr_platform::convert::{ProtoEnum, date_to_proto, timestamp_to_proto};
+use cspr_platform::proto_enum;
 use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    Decision, OverviewReport, PanelRole, ParallelProcess, ParallelProcessKind, Recommendation,
-    Review,
+    Decision, InformationRequest, InformationRequestStatus, OverviewReport, PanelRole,
+    ParallelProcess, ParallelProcessKind, Recommendation, Review,
 };
 use crate::domain::stage::Stage;
 
@@ -128,6 +129,36 @@ pub fn process_to_proto(process: &ParallelProcess, days_impact: i64) -> pb::Para
     }
 }
 
+proto_enum!(InformationRequestStatus => pb::InformationRequestStatus {
+    Open, Overdue, Answered, AnsweredLate
+});
+
+/// A request for information with its status on `today`.
+pub fn information_request_to_proto(
+    request: &InformationRequest,
+    today: chrono::NaiveDate,
+) -> pb::InformationRequest {
+    let answer = request.answer.as_ref();
+    pb::InformationRequest {
+        id: request.id.to_string(),
+        question: request.question.clone(),
+        requested_by: request.requested_by.clone(),
+        request_time: Some(timestamp_to_proto(request.requested_at)),
+        respond_by: Some(date_to_proto(request.respond_by)),
+        reply_to_email: request
+            .reply_to
+            .as_ref()
+            .map(|email| email.as_str().to_string())
+            .unwrap_or_default(),
+        answer: answer.map(|answer| answer.text.clone()).unwrap_or_default(),
+        answered_by: answer
+            .map(|answer| answer.answered_by.clone())
+            .unwrap_or_default(),
+        answer_time: answer.map(|answer| timestamp_to_proto(answer.answered_at)),
+        status: request.status(today).to_proto(),
+    }
+}
+
 pub fn agency_to_proto(agency: &crate::domain::review::Agency) -> pb::Agency {
     pb::Agency {
         id: agency.id.clone(),
@@ -215,6 +246,11 @@ pub fn review_to_proto(
                 );
                 process_to_proto(process, impact)
             })
+            .collect(),
+        information_requests: review
+            .information_requests
+            .iter()
+            .map(|request| information_request_to_proto(request, timeline.as_of))
             .collect(),
         overview_report: review.overview_report.as_ref().map(overview_to_proto),
         publication: Some(pb::Publication {

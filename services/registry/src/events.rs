@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
-use cspr_platform::convert::date_to_proto;
+use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
 use cspr_proto::events::v1::{self as ev, event::Body};
 
 use crate::convert::{
@@ -139,6 +139,46 @@ pub fn bodies(
                         today,
                     ))
                     .unwrap_or(i32::MAX),
+                })
+            }
+            Change::InformationRequested(request_id) => {
+                let (Some(request), Some(reviewer)) = (
+                    review
+                        .information_requests
+                        .iter()
+                        .find(|request| request.id == *request_id),
+                    &review.reviewer,
+                ) else {
+                    continue;
+                };
+                Body::InformationRequestedFromReviewer(ev::InformationRequestedFromReviewer {
+                    information_request_id: request.id.to_string(),
+                    respond_by: Some(date_to_proto(request.respond_by)),
+                    reviewer_name: reviewer.name.clone(),
+                    reviewer_email: reviewer.email.as_str().to_string(),
+                    review_reference: review.reference.clone(),
+                })
+            }
+            Change::InformationRequestAnswered(request_id) => {
+                let Some((request, answer)) = review
+                    .information_requests
+                    .iter()
+                    .find(|request| request.id == *request_id)
+                    .and_then(|request| Some((request, request.answer.as_ref()?)))
+                else {
+                    continue;
+                };
+                Body::InformationRequestAnswered(ev::InformationRequestAnswered {
+                    information_request_id: request.id.to_string(),
+                    respond_by: Some(date_to_proto(request.respond_by)),
+                    answer_time: Some(timestamp_to_proto(answer.answered_at)),
+                    reply_to_email: request
+                        .reply_to
+                        .as_ref()
+                        .map(|email| email.as_str().to_string())
+                        .unwrap_or_default(),
+                    review_reference: review.reference.clone(),
+                    late: request.answered_late(),
                 })
             }
             Change::OverviewReportSubmitted => {

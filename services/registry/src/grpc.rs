@@ -26,8 +26,8 @@ use crate::convert::{
 };
 use crate::domain::deadlines::{self, DeadlineRules, Timeline};
 use crate::domain::review::{
-    Decision, NewPanelMember, NewReview, NewTermsOfReference, PanelRole, ParallelProcess,
-    PublicationOutcome, Recommendation, Review, ReviewError, Reviewer,
+    Answer, Decision, InformationRequest, NewPanelMember, NewReview, NewTermsOfReference,
+    PanelRole, ParallelProcess, PublicationOutcome, Recommendation, Review, ReviewError, Reviewer,
 };
 use crate::domain::values::{
     AgencyId, ChildAlias, Email, ScopePeriod, optional_text, recommendation_ref, required_text,
@@ -44,6 +44,8 @@ fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
 const SHORT_TEXT: usize = 200;
 const LONG_TEXT: usize = 5_000;
 const FINDINGS_TEXT: usize = 200_000;
+/// A question to the reviewer, or their answer.
+const EXCHANGE_TEXT: usize = 10_000;
 
 /// The registry's gRPC handlers.
 #[derive(Debug, Clone)]
@@ -663,6 +665,81 @@ impl ReviewRegistry for RegistryApi {
         let today = self.clock.today();
         self.command(&principal, rule, id, None, move |review| {
             Ok(review.end_parallel_process(process_id, ended_on, today)?)
+        })
+        .await
+    }
+
+    async fn request_information_from_reviewer(
+        &self,
+        request: Request<pb::RequestInformationFromReviewerRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RequestInformationFromReviewer")?;
+        self.authorized(&principal, rule, id).await?;
+        let violations = Violations::new();
+        let request_id = RequestKey::field(
+            "RequestInformationFromReviewer",
+            &request.request_id,
+            &request,
+        );
+        let question = field("question", required_text(&request.question, EXCHANGE_TEXT));
+        let respond_by = date_field("respond_by", request.respond_by.as_ref());
+        let reply_to = match request.reply_to_email.trim() {
+            "" => Ok(None),
+            raw => field("reply_to_email", Email::parse(raw)).map(Some),
+        };
+        let (request_id, question, respond_by, reply_to) =
+            violations.finish_with((request_id, question, respond_by, reply_to))?;
+        let information_request_id = Uuid::now_v7();
+        let key = (request_id, information_request_id);
+        let now = self.clock.now();
+        let today = self.clock.today();
+        let requested_by = principal.subject.clone();
+        self.command(&principal, rule, id, Some(key), move |review| {
+            Ok(review.request_information(
+                InformationRequest {
+                    id: information_request_id,
+                    question,
+                    requested_by,
+                    requested_at: now,
+                    respond_by,
+                    reply_to,
+                    answer: None,
+                },
+                today,
+            )?)
+        })
+        .await
+    }
+
+    async fn answer_information_request(
+        &self,
+        request: Request<pb::AnswerInformationRequestRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("AnswerInformationRequest")?;
+        self.authorized(&principal, rule, id).await?;
+        let violations = Violations::new();
+        let information_request_id = field(
+            "information_request_id",
+            request
+                .information_request_id
+                .trim()
+                .parse::<Uuid>()
+                .map_err(|_| "not an information request id (UUID)"),
+        );
+        let answer = field("answer", required_text(&request.answer, EXCHANGE_TEXT));
+        let (information_request_id, text) =
+            violations.finish_with((information_request_id, answer))?;
+        let answer = Answer {
+            text,
+            answered_by: principal.subject.clone(),
+            answered_at: self.clock.now(),
+        };
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.answer_information_request(information_request_id, answer)?)
         })
         .await
     }

@@ -24,9 +24,9 @@ use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    AgencyReportStatus, Change, Decision, Notification, OverviewReport, PanelMember, PanelRole,
-    ParallelProcess, ParallelProcessKind, Publication, RapidReviewDecision, Recommendation, Review,
-    ReviewError, Reviewer, TermsOfReference,
+    AgencyReportStatus, Answer, Change, Decision, InformationRequest, Notification, OverviewReport,
+    PanelMember, PanelRole, ParallelProcess, ParallelProcessKind, Publication, RapidReviewDecision,
+    Recommendation, Review, ReviewError, Reviewer, TermsOfReference,
 };
 use crate::domain::stage::Stage;
 use crate::domain::values::Email;
@@ -121,6 +121,19 @@ struct ProcessRow {
 }
 
 #[derive(serde::Deserialize)]
+struct InformationRow {
+    id: Uuid,
+    question: String,
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+    respond_by: NaiveDate,
+    reply_to: Option<String>,
+    answer: Option<String>,
+    answered_by: Option<String>,
+    answered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(serde::Deserialize)]
 struct OverviewRow {
     version: i32,
     findings: String,
@@ -143,11 +156,12 @@ struct ChildColumns {
     panel: Option<Json<Vec<PanelRow>>>,
     terms: Option<Json<TermsOfReference>>,
     processes: Option<Json<Vec<ProcessRow>>>,
+    information: Option<Json<Vec<InformationRow>>>,
     overview: Option<Json<OverviewRow>>,
     statuses: Option<Json<Vec<StatusRow>>>,
 }
 
-/// A review's five child tables as [`ChildColumns`], for the review `r` of the statement's
+/// A review's six child tables as [`ChildColumns`], for the review `r` of the statement's
 /// `FROM`: a read of reviews selects them beside [`REVIEW_COLUMNS`], so that a review and
 /// everything it holds come back in one round trip (reads are dominated by round trips to
 /// PostgreSQL: BENCHMARKS.md, "read"). Each is an index lookup by `review_id`.
@@ -159,6 +173,9 @@ const CHILD_COLUMNS: &str = "(SELECT json_agg(p ORDER BY p.appointed_at, p.id) F
     (SELECT json_agg(x ORDER BY x.started_on, x.id) FROM
        (SELECT id, kind, description, started_on, ended_on
         FROM parallel_processes WHERE review_id = r.id) x) AS processes,
+    (SELECT json_agg(i ORDER BY i.requested_at, i.id) FROM
+       (SELECT id, question, requested_by, requested_at, respond_by, reply_to, answer, answered_by, answered_at
+        FROM information_requests WHERE review_id = r.id) i) AS information,
     (SELECT to_json(o) FROM
        (SELECT version, findings, recommendations, submitted_at, approved_at, approved_by
         FROM overview_reports WHERE review_id = r.id ORDER BY version DESC LIMIT 1) o) AS overview,
@@ -268,6 +285,34 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let information_requests = children
+            .information
+            .map_or_else(Vec::new, |requests| requests.0)
+            .into_iter()
+            .map(|request| {
+                let reply_to = request
+                    .reply_to
+                    .map(|email| Email::parse(&email).map_err(|_| corrupt("email", &email)))
+                    .transpose()?;
+                let answer = match (request.answer, request.answered_by, request.answered_at) {
+                    (Some(text), Some(answered_by), Some(answered_at)) => Some(Answer {
+                        text,
+                        answered_by,
+                        answered_at,
+                    }),
+                    _ => None,
+                };
+                Ok(InformationRequest {
+                    id: request.id,
+                    question: request.question,
+                    requested_by: request.requested_by,
+                    requested_at: request.requested_at,
+                    respond_by: request.respond_by,
+                    reply_to,
+                    answer,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let overview_report = children.overview.map(|overview| {
             let overview = overview.0;
             OverviewReport {
@@ -330,6 +375,7 @@ impl Store {
             reviewer,
             terms_of_reference: children.terms.map(|terms| terms.0),
             parallel_processes,
+            information_requests,
             overview_report,
             publication: Publication {
                 planned_on: row.publication_planned_on,
@@ -765,6 +811,33 @@ impl Store {
                         .bind(&process.description)
                         .bind(process.started_on)
                         .bind(process.ended_on)
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                Change::InformationRequested(request_id)
+                | Change::InformationRequestAnswered(request_id) => {
+                    if let Some(request) = review
+                        .information_requests
+                        .iter()
+                        .find(|request| request.id == *request_id)
+                    {
+                        let answer = request.answer.as_ref();
+                        sqlx::query(
+                            "INSERT INTO information_requests (id, review_id, question, requested_by, requested_at, respond_by, reply_to, answer, answered_by, answered_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             ON CONFLICT (id) DO UPDATE SET answer = EXCLUDED.answer, answered_by = EXCLUDED.answered_by, answered_at = EXCLUDED.answered_at",
+                        )
+                        .bind(request.id)
+                        .bind(review.id)
+                        .bind(&request.question)
+                        .bind(&request.requested_by)
+                        .bind(request.requested_at)
+                        .bind(request.respond_by)
+                        .bind(request.reply_to.as_ref().map(Email::as_str))
+                        .bind(answer.map(|answer| answer.text.as_str()))
+                        .bind(answer.map(|answer| answer.answered_by.as_str()))
+                        .bind(answer.map(|answer| answer.answered_at))
                         .execute(&mut *connection)
                         .await?;
                     }

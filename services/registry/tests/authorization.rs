@@ -189,11 +189,25 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "RequestInformationFromReviewer" => minimal!(
+                        client,
+                        request_information_from_reviewer,
+                        pb::RequestInformationFromReviewerRequest,
+                        id,
+                        token
+                    ),
+                    "AnswerInformationRequest" => minimal!(
+                        client,
+                        answer_information_request,
+                        pb::AnswerInformationRequestRequest,
+                        id,
+                        token
+                    ),
                     other => Err(Status::unimplemented(format!("no call for {other}"))),
                 }
             }
         })
         .await;
-    assert_eq!(cases, 19 * 22, "every RPC × every caller");
+    assert_eq!(cases, 21 * 22, "every RPC × every caller");
     registry.stop().await;
 }

@@ -744,3 +744,296 @@ async fn a_review_runs_from_notification_to_closure() {
 
     registry.stop().await;
 }
+
+/// The partnership's requests to the reviewer for information: in writing, to the
+/// appointed reviewer only, answered once, timestamped both ways, with their status on the
+/// review and an event each (the question and answer stay off the bus).
+#[tokio::test]
+async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_record() {
+    let registry = TestRegistry::start("2026-03-11").await;
+    let admin = registry.role_token("partnership_admin");
+    let chair = registry.role_token("panel_chair");
+    let reviewer = registry.token_as(&["reviewer"], "isla-reviewer");
+    let other_reviewer = registry.token_as(&["reviewer"], "someone-else");
+    let mut client = registry.client.clone();
+    let review = client
+        .create_review(authed(
+            pb::CreateReviewRequest {
+                request_id: "sin-child-r".into(),
+                child_alias: "Child R".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: pdate("2026-03-09"),
+                became_aware_on: pdate("2026-03-10"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("create");
+    let id = review.id.clone();
+    let ask = |request_id: &str, question: &str, respond_by: &str| {
+        pb::RequestInformationFromReviewerRequest {
+            review_id: id.clone(),
+            request_id: request_id.into(),
+            question: question.into(),
+            respond_by: pdate(respond_by),
+            reply_to_email: "business.unit@southvale.example.org".into(),
+        }
+    };
+
+    // No reviewer yet: nobody to ask.
+    let refused = client
+        .request_information_from_reviewer(authed(
+            ask("info-0", "When can you start?", "2026-03-20"),
+            &admin,
+        ))
+        .await
+        .refused(Code::FailedPrecondition, "no reviewer yet");
+    assert_says(&refused, "no reviewer is appointed to this review yet");
+
+    client
+        .record_notification_sent(authed(
+            pb::RecordNotificationSentRequest {
+                review_id: id.clone(),
+                sent_on: pdate("2026-03-11"),
+                national_panel_reference: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .reply("notification");
+    client
+        .record_decision(authed(
+            pb::RecordDecisionRequest {
+                review_id: id.clone(),
+                decision: pb::Decision::LocalCspr as i32,
+                decided_on: pdate("2026-03-11"),
+                rationale: "Criteria met".into(),
+            },
+            &chair,
+        ))
+        .await
+        .reply("decision");
+    client
+        .appoint_reviewer(authed(
+            pb::AppointReviewerRequest {
+                review_id: id.clone(),
+                name: "Isla Oakes".into(),
+                email: "isla.oakes@reviewers.example.org".into(),
+                subject: "isla-reviewer".into(),
+                appointed_on: pdate("2026-03-11"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("reviewer");
+
+    // What is asked is checked: a question, a day not past, an email if one is given.
+    let mut bad = ask("info-bad", " ", "2026-03-10");
+    bad.reply_to_email = "not an email".into();
+    let refused = client
+        .request_information_from_reviewer(authed(bad, &admin))
+        .await
+        .refused(Code::InvalidArgument, "bad request");
+    assert_eq!(
+        common::violated_fields(&refused),
+        vec!["question", "reply_to_email"],
+        "{refused:?}"
+    );
+    let refused = client
+        .request_information_from_reviewer(authed(
+            ask("info-past", "Where is the draft?", "2026-03-10"),
+            &admin,
+        ))
+        .await
+        .refused(Code::InvalidArgument, "a day already past");
+    assert_says(&refused, "must not be before today");
+    // The reviewer does not ask themselves.
+    client
+        .request_information_from_reviewer(authed(
+            ask("info-own", "Anything?", "2026-03-20"),
+            &reviewer,
+        ))
+        .await
+        .refused(Code::PermissionDenied, "a reviewer cannot ask");
+
+    let asked = client
+        .request_information_from_reviewer(authed(
+            ask(
+                "info-1",
+                "When will the chronology analysis be ready?",
+                "2026-03-20",
+            ),
+            &admin,
+        ))
+        .await
+        .reply("asked");
+    assert_eq!(asked.information_requests.len(), 1);
+    let first = asked.information_requests[0].clone();
+    assert_eq!(
+        first.question,
+        "When will the chronology analysis be ready?"
+    );
+    assert_eq!(first.requested_by, "alice-admin");
+    assert_eq!(first.respond_by, pdate("2026-03-20"));
+    assert_eq!(first.reply_to_email, "business.unit@southvale.example.org");
+    assert_eq!(first.status(), pb::InformationRequestStatus::Open);
+    assert!(first.answer.is_empty() && first.answer_time.is_none());
+    assert!(first.request_time.is_some());
+    // A retry with the same request id is the first request, not a second.
+    let retried = client
+        .request_information_from_reviewer(authed(
+            ask(
+                "info-1",
+                "When will the chronology analysis be ready?",
+                "2026-03-20",
+            ),
+            &admin,
+        ))
+        .await
+        .reply("retried");
+    assert_eq!(retried.information_requests.len(), 1);
+    let second = client
+        .request_information_from_reviewer(authed(
+            pb::RequestInformationFromReviewerRequest {
+                reply_to_email: String::new(),
+                ..ask("info-2", "Have you met the family yet?", "2026-03-13")
+            },
+            &chair,
+        ))
+        .await
+        .reply("the chair asks too")
+        .information_requests[1]
+        .clone();
+    assert_eq!(second.requested_by, "tess-chair");
+
+    // Only the appointed reviewer answers, with an answer, to a request of this review.
+    let answer =
+        |request: &pb::InformationRequest, text: &str| pb::AnswerInformationRequestRequest {
+            review_id: id.clone(),
+            information_request_id: request.id.clone(),
+            answer: text.into(),
+        };
+    client
+        .answer_information_request(authed(answer(&first, "Next week."), &other_reviewer))
+        .await
+        .refused(Code::PermissionDenied, "another reviewer");
+    client
+        .answer_information_request(authed(answer(&first, "Next week."), &admin))
+        .await
+        .refused(Code::PermissionDenied, "the business unit does not answer");
+    let refused = client
+        .answer_information_request(authed(answer(&first, "  "), &reviewer))
+        .await
+        .refused(Code::InvalidArgument, "no answer");
+    assert_eq!(common::violated_fields(&refused), vec!["answer"]);
+    let mut unknown = answer(&first, "Next week.");
+    unknown.information_request_id = "0190a0a0-0000-7000-8000-000000000000".into();
+    let refused = client
+        .answer_information_request(authed(unknown, &reviewer))
+        .await
+        .refused(Code::InvalidArgument, "no such request");
+    assert_says(&refused, "no such information request on this review");
+
+    // Answered on time; the second one late (after the day asked for), then overdue shows.
+    registry
+        .clock
+        .set_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 16).expect("date"));
+    let review = client
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: id.clone(),
+            },
+            &chair,
+        ))
+        .await
+        .reply("read");
+    assert_eq!(
+        review.information_requests[1].status(),
+        pb::InformationRequestStatus::Overdue
+    );
+    let answered = client
+        .answer_information_request(authed(
+            answer(&first, "The analysis will be ready on 19 March."),
+            &reviewer,
+        ))
+        .await
+        .reply("answered");
+    let first = &answered.information_requests[0];
+    assert_eq!(first.answer, "The analysis will be ready on 19 March.");
+    assert_eq!(first.answered_by, "isla-reviewer");
+    assert_eq!(
+        first.answer_time.as_ref().map(|time| time.seconds),
+        Some(
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 16)
+                .and_then(|day| day.and_hms_opt(12, 0, 0))
+                .expect("noon")
+                .and_utc()
+                .timestamp()
+        )
+    );
+    assert_eq!(first.status(), pb::InformationRequestStatus::Answered);
+    let refused = client
+        .answer_information_request(authed(answer(first, "Again."), &reviewer))
+        .await
+        .refused(Code::FailedPrecondition, "answered once");
+    assert_says(
+        &refused,
+        "this request was already answered on 16 March 2026 at 12:00 UTC",
+    );
+    let answered = client
+        .answer_information_request(authed(answer(&second, "Yes, on 12 March."), &reviewer))
+        .await
+        .reply("answered late");
+    assert_eq!(
+        answered.information_requests[1].status(),
+        pb::InformationRequestStatus::AnsweredLate
+    );
+
+    // An event each, with neither the question nor the answer on the bus.
+    let events = registry.published_within(10, Duration::from_secs(20)).await;
+    let of = |kind: &str| -> Vec<Body> {
+        events
+            .iter()
+            .filter(|(_, event)| event.r#type == kind)
+            .filter_map(|(_, event)| event.body.clone())
+            .collect()
+    };
+    let asked = of("information_requested_from_reviewer");
+    assert_eq!(asked.len(), 2, "one event per request, the retry none");
+    let Body::InformationRequestedFromReviewer(asked) = &asked[0] else {
+        panic!("information_requested_from_reviewer has its body");
+    };
+    assert_eq!(asked.reviewer_email, "isla.oakes@reviewers.example.org");
+    assert_eq!(asked.respond_by, pdate("2026-03-20"));
+    assert_eq!(asked.review_reference, review.reference);
+    let answered = of("information_request_answered");
+    assert_eq!(answered.len(), 2);
+    let lates: Vec<(String, bool)> = answered
+        .iter()
+        .filter_map(|body| match body {
+            Body::InformationRequestAnswered(answered) => {
+                Some((answered.reply_to_email.clone(), answered.late))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lates,
+        vec![
+            ("business.unit@southvale.example.org".to_string(), false),
+            (String::new(), true)
+        ]
+    );
+    for (_, event) in &events {
+        let bytes = prost::Message::encode_to_vec(event);
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["chronology analysis", "ready on 19 March", "met the family"] {
+            assert!(
+                !text.contains(secret),
+                "{secret:?} is on the bus in {}",
+                event.r#type
+            );
+        }
+    }
+    registry.stop().await;
+}

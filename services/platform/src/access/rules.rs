@@ -179,6 +179,18 @@ pub static RULES: &[Rule] = &[
         Resource,
     ),
     rule(
+        REGISTRY,
+        "RequestInformationFromReviewer",
+        Who::Roles(DECIDERS),
+        Resource,
+    ),
+    rule(
+        REGISTRY,
+        "AnswerInformationRequest",
+        Who::Work(Work::InformationAnswer),
+        Resource,
+    ),
+    rule(
         SUBMISSIONS,
         "RequestAgencyReport",
         Who::Roles(ADMIN),

@@ -102,6 +102,61 @@ pub struct ParallelProcess {
     pub ended_on: Option<NaiveDate>,
 }
 
+/// A request of the partnership to the reviewer for information, in writing, and the
+/// reviewer's answer: timestamped both ways, so the time a reviewer takes is on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InformationRequest {
+    pub id: Uuid,
+    pub question: String,
+    /// The `sub` of who asked.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub respond_by: NaiveDate,
+    /// Where the answer is announced, if anywhere.
+    pub reply_to: Option<Email>,
+    pub answer: Option<Answer>,
+}
+
+/// The reviewer's answer to an [`InformationRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub text: String,
+    /// The `sub` of the reviewer who answered.
+    pub answered_by: String,
+    pub answered_at: DateTime<Utc>,
+}
+
+cspr_platform::named_enum! {
+    /// Where an information request stands on a day.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum InformationRequestStatus {
+        Open => "OPEN",
+        Overdue => "OVERDUE",
+        Answered => "ANSWERED",
+        AnsweredLate => "ANSWERED_LATE",
+    }
+}
+
+impl InformationRequest {
+    /// Its status on `today`: open until the day asked for has passed, overdue after; once
+    /// answered, late if the answer came after that day (by its UTC date).
+    pub fn status(&self, today: NaiveDate) -> InformationRequestStatus {
+        match &self.answer {
+            Some(_) if self.answered_late() => InformationRequestStatus::AnsweredLate,
+            Some(_) => InformationRequestStatus::Answered,
+            None if today > self.respond_by => InformationRequestStatus::Overdue,
+            None => InformationRequestStatus::Open,
+        }
+    }
+
+    /// Answered, after the day asked for (by the answer's UTC date).
+    pub fn answered_late(&self) -> bool {
+        self.answer
+            .as_ref()
+            .is_some_and(|answer| answer.answered_at.date_naive() > self.respond_by)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub reference: String,
@@ -170,6 +225,8 @@ pub struct Review {
     pub reviewer: Option<Reviewer>,
     pub terms_of_reference: Option<TermsOfReference>,
     pub parallel_processes: Vec<ParallelProcess>,
+    /// The partnership's requests to the reviewer, oldest first.
+    pub information_requests: Vec<InformationRequest>,
     pub overview_report: Option<OverviewReport>,
     pub publication: Publication,
     /// Agency id → status of its report; agencies in scope without one are outstanding.
@@ -194,6 +251,8 @@ pub enum Change {
     StageChanged { from: Stage, to: Stage },
     ParallelProcessStarted(Uuid),
     ParallelProcessEnded(Uuid),
+    InformationRequested(Uuid),
+    InformationRequestAnswered(Uuid),
     OverviewReportSubmitted,
     OverviewReportApproved,
     PublicationScheduled,
@@ -295,6 +354,7 @@ impl Review {
             reviewer: None,
             terms_of_reference: None,
             parallel_processes: Vec::new(),
+            information_requests: Vec::new(),
             overview_report: None,
             publication: Publication::default(),
             agency_report_statuses: BTreeMap::new(),
@@ -619,6 +679,54 @@ impl Review {
         Ok(vec![Change::ParallelProcessEnded(id)])
     }
 
+    /// The partnership asks the appointed reviewer for information, to be answered by
+    /// `request.respond_by` (not before `today`).
+    pub fn request_information(
+        &mut self,
+        request: InformationRequest,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("asking the reviewer for information")?;
+        if self.reviewer.is_none() {
+            return Err(ReviewError::Rule(
+                "no reviewer is appointed to this review yet: appoint one before asking them for information".into(),
+            ));
+        }
+        if request.respond_by < today {
+            return Err(field("respond_by", "must not be before today"));
+        }
+        let id = request.id;
+        self.information_requests.push(request);
+        Ok(vec![Change::InformationRequested(id)])
+    }
+
+    /// The appointed reviewer answers request `id`, once.
+    pub fn answer_information_request(
+        &mut self,
+        id: Uuid,
+        answer: Answer,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_open("answering an information request")?;
+        let request = self
+            .information_requests
+            .iter_mut()
+            .find(|request| request.id == id)
+            .ok_or_else(|| {
+                field(
+                    "information_request_id",
+                    "no such information request on this review",
+                )
+            })?;
+        if let Some(given) = &request.answer {
+            return Err(ReviewError::Rule(format!(
+                "this request was already answered on {}",
+                given.answered_at.format("%-d %B %Y at %H:%M UTC")
+            )));
+        }
+        request.answer = Some(answer);
+        Ok(vec![Change::InformationRequestAnswered(id)])
+    }
+
     pub fn submit_overview_report(
         &mut self,
         findings: String,
@@ -775,5 +883,154 @@ impl Review {
         let mut changes = vec![Change::Published];
         self.move_to(Stage::Published, &mut changes)?;
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::ChildAlias;
+    use chrono::TimeZone;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
+        Utc.from_utc_datetime(&naive)
+    }
+
+    fn review() -> Review {
+        let input = NewReview {
+            child_alias: ChildAlias::parse("Child Q").expect("alias"),
+            local_authority: "Southvale Council".into(),
+            incident_date: date("2026-03-09"),
+            became_aware_on: date("2026-03-10"),
+        };
+        Review::open(
+            Uuid::nil(),
+            "southvale".into(),
+            "SOUTHVALE-2026-001".into(),
+            input,
+            at("2026-03-10 09:00"),
+        )
+        .expect("opens")
+        .0
+    }
+
+    fn request(respond_by: &str) -> InformationRequest {
+        InformationRequest {
+            id: Uuid::now_v7(),
+            question: "When will the draft be ready?".into(),
+            requested_by: "bu-lead".into(),
+            requested_at: at("2026-06-01 10:00"),
+            respond_by: date(respond_by),
+            reply_to: None,
+            answer: None,
+        }
+    }
+
+    fn answer(on: &str) -> Answer {
+        Answer {
+            text: "By the end of the month.".into(),
+            answered_by: "isla".into(),
+            answered_at: at(on),
+        }
+    }
+
+    #[test]
+    fn information_is_asked_of_an_appointed_reviewer_by_a_day_not_past() {
+        let mut review = review();
+        let today = date("2026-06-01");
+        let refused = review.request_information(request("2026-06-12"), today);
+        assert!(
+            matches!(&refused, Err(ReviewError::Rule(message)) if message.starts_with("no reviewer is appointed")),
+            "{refused:?}"
+        );
+        review.reviewer = Some(Reviewer {
+            name: "Isla Oakes".into(),
+            email: Email::parse("isla@reviewers.example.org").expect("email"),
+            subject: "isla".into(),
+            appointed_on: date("2026-04-01"),
+        });
+        let past = review.request_information(request("2026-05-31"), today);
+        assert!(
+            matches!(
+                past,
+                Err(ReviewError::Field {
+                    field: "respond_by",
+                    ..
+                })
+            ),
+            "{past:?}"
+        );
+        let asked = request("2026-06-12");
+        let id = asked.id;
+        assert_eq!(
+            review.request_information(asked, today),
+            Ok(vec![Change::InformationRequested(id)])
+        );
+        assert_eq!(review.information_requests.len(), 1);
+    }
+
+    #[test]
+    fn a_request_is_answered_once_and_its_status_follows_the_day_asked_for() {
+        let mut review = review();
+        review.reviewer = Some(Reviewer {
+            name: "Isla Oakes".into(),
+            email: Email::parse("isla@reviewers.example.org").expect("email"),
+            subject: "isla".into(),
+            appointed_on: date("2026-04-01"),
+        });
+        let asked = request("2026-06-12");
+        let id = asked.id;
+        review
+            .request_information(asked, date("2026-06-01"))
+            .expect("asked");
+        let open = &review.information_requests[0];
+        assert_eq!(
+            open.status(date("2026-06-12")),
+            InformationRequestStatus::Open
+        );
+        assert_eq!(
+            open.status(date("2026-06-13")),
+            InformationRequestStatus::Overdue
+        );
+
+        let unknown = review.answer_information_request(Uuid::nil(), answer("2026-06-10 12:00"));
+        assert!(
+            matches!(
+                unknown,
+                Err(ReviewError::Field {
+                    field: "information_request_id",
+                    ..
+                })
+            ),
+            "{unknown:?}"
+        );
+        assert_eq!(
+            review.answer_information_request(id, answer("2026-06-13 08:30")),
+            Ok(vec![Change::InformationRequestAnswered(id)])
+        );
+        let answered = &review.information_requests[0];
+        assert_eq!(
+            answered.status(date("2026-06-20")),
+            InformationRequestStatus::AnsweredLate
+        );
+        let again = review.answer_information_request(id, answer("2026-06-14 08:30"));
+        assert_eq!(
+            again,
+            Err(ReviewError::Rule(
+                "this request was already answered on 13 June 2026 at 08:30 UTC".into()
+            ))
+        );
+
+        let mut on_time = request("2026-06-12");
+        on_time.answer = Some(answer("2026-06-12 23:59"));
+        assert_eq!(
+            on_time.status(date("2026-07-01")),
+            InformationRequestStatus::Answered
+        );
     }
 }

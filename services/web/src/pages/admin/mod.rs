@@ -200,6 +200,13 @@ const COMMANDS: &[Command] = &[
         applies: open,
     },
     Command {
+        path: "information-requests",
+        label: "Ask the reviewer for information",
+        service: REGISTRY,
+        method: "RequestInformationFromReviewer",
+        applies: scoping_on,
+    },
+    Command {
         path: "publication-plan",
         label: "Plan the publication date",
         service: REGISTRY,
@@ -318,8 +325,35 @@ pub(crate) fn details(review: &registry::Review) -> minijinja::Value {
         panel,
         terms,
         publication,
+        information => information_summary(review),
         outstanding => review.outstanding_agency_reports.join(", "),
     }
+}
+
+/// "3 asked: 1 awaiting an answer (1 overdue), 1 answered late", or nothing when none was.
+fn information_summary(review: &registry::Review) -> Option<String> {
+    use registry::InformationRequestStatus as S;
+    let requests = &review.information_requests;
+    if requests.is_empty() {
+        return None;
+    }
+    let count = |wanted: &[S]| {
+        requests
+            .iter()
+            .filter(|request| wanted.contains(&request.status()))
+            .count()
+    };
+    let awaiting = count(&[S::Open, S::Overdue, S::Unspecified]);
+    let overdue = count(&[S::Overdue]);
+    let late = count(&[S::AnsweredLate]);
+    let mut parts = vec![format!("{awaiting} awaiting an answer")];
+    if overdue > 0 {
+        parts[0].push_str(&format!(" ({overdue} overdue)"));
+    }
+    if late > 0 {
+        parts.push(format!("{late} answered late"));
+    }
+    Some(format!("{} asked: {}", requests.len(), parts.join(", ")))
 }
 
 #[cfg(test)]
@@ -365,6 +399,7 @@ mod tests {
             "terms-of-reference",
             "advance",
             "reports",
+            "information-requests",
         ] {
             assert!(
                 scoping.contains(&format!("/reviews/r1/{path}")),

@@ -43,11 +43,14 @@ macro_rules! get_form {
     };
 }
 
+mod information;
 mod progress;
 mod publication;
 mod rapid_review;
 mod scoping;
 
+pub(crate) use information::information_rows;
+use information::{answer, answer_form, ask, ask_form};
 use progress::*;
 use publication::*;
 use rapid_review::*;
@@ -84,6 +87,14 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
             get(end_parallel_form).post(end_parallel),
         )
         .route(
+            "/reviews/{id}/information-requests",
+            get(ask_form).post(ask),
+        )
+        .route(
+            "/reviews/{id}/information-requests/{request}/answer",
+            get(answer_form).post(answer),
+        )
+        .route(
             "/reviews/{id}/publication-plan",
             get(schedule_form).post(schedule),
         )
@@ -112,6 +123,8 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
     "admin/publication_plan.html",
     "admin/pre_publication_notice.html",
     "admin/publication.html",
+    "admin/information_requests.html",
+    "reviewer/information_answer.html",
 ];
 
 /// How many agency rows the terms of reference form has (empty ones are ignored).
