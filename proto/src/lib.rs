@@ -109,6 +109,7 @@ impl events::v1::event::Body {
             Body::DeadlineMissed(_) => "deadline_missed",
             Body::InformationRequestedFromReviewer(_) => "information_requested_from_reviewer",
             Body::InformationRequestAnswered(_) => "information_request_answered",
+            Body::PanelMemberFoundInvolved(_) => "panel_member_found_involved",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -196,7 +197,8 @@ impl events::v1::event::Body {
             | Body::DeadlineAtRisk(_)
             | Body::DeadlineMissed(_)
             | Body::InformationRequestedFromReviewer(_)
-            | Body::InformationRequestAnswered(_) => "registry",
+            | Body::InformationRequestAnswered(_)
+            | Body::PanelMemberFoundInvolved(_) => "registry",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The notifications service's own settings: where mail goes and how patiently.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ pub struct NotificationsConfig {
     /// How long a sender holds the deliveries it claimed (see
     /// [`crate::sender::SenderSettings::claim`]).
     pub claim: Duration,
+    /// Each partnership's business unit mailbox (partnership id → address), for what the
+    /// business unit must hear of (a panel member found involved in the case); a
+    /// partnership without one is not emailed those.
+    pub business_units: BTreeMap<String, String>,
 }
 
 impl NotificationsConfig {
@@ -41,12 +46,13 @@ impl NotificationsConfig {
             concurrency: 32,
             poll_interval: Duration::from_secs(1),
             claim: Duration::from_secs(5 * 60),
+            business_units: BTreeMap::new(),
         }
     }
 
     /// Reads `CSPR_SMTP_URL`, `CSPR_MAIL_FROM`, `CSPR_MAIL_DIR`, `CSPR_MAIL_MAX_ATTEMPTS`,
     /// `CSPR_MAIL_RETRY_BASE`, `CSPR_MAIL_CONCURRENCY`, `CSPR_MAIL_POLL_INTERVAL`,
-    /// `CSPR_MAIL_CLAIM` (see the README).
+    /// `CSPR_MAIL_CLAIM`, `CSPR_BUSINESS_UNIT_EMAILS` (see the README).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let target = match env.get("CSPR_SMTP_URL") {
             Some(url) => {
@@ -100,14 +106,86 @@ impl NotificationsConfig {
                 }
                 claim => claim,
             },
+            business_units: business_units(env.get("CSPR_BUSINESS_UNIT_EMAILS"))?,
             target: defaults.target,
         })
     }
 }
 
+/// `CSPR_BUSINESS_UNIT_EMAILS`: `partnership=address`, comma-separated (e.g.
+/// `southvale=safeguarding.bu@southvale.example.org,northmoor=bu@northmoor.example.org`).
+fn business_units(raw: Option<String>) -> Result<BTreeMap<String, String>, ConfigError> {
+    let error = |message: String| ConfigError::new("CSPR_BUSINESS_UNIT_EMAILS", message);
+    let mut units = BTreeMap::new();
+    for pair in raw.iter().flat_map(|raw| raw.split(',')) {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((partnership, address)) = pair.split_once('=') else {
+            return Err(error(format!("{pair:?} is not partnership=address")));
+        };
+        let (partnership, address) = (partnership.trim(), address.trim());
+        if partnership.is_empty() {
+            return Err(error(format!("{pair:?} names no partnership")));
+        }
+        address.parse::<lettre::Address>().map_err(|parse| {
+            error(format!(
+                "{address:?} (for {partnership}) is not an address: {parse}"
+            ))
+        })?;
+        if units
+            .insert(partnership.to_string(), address.to_string())
+            .is_some()
+        {
+            return Err(error(format!("{partnership} is given twice")));
+        }
+    }
+    Ok(units)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn business_units_are_read_per_partnership_and_checked() {
+        let config = NotificationsConfig::from_env(&Env::isolated([(
+            "CSPR_BUSINESS_UNIT_EMAILS",
+            " southvale = bu@southvale.example.org ,northmoor=bu@northmoor.example.org",
+        )]))
+        .expect("valid");
+        assert_eq!(
+            config.business_units,
+            BTreeMap::from([
+                (
+                    "northmoor".to_string(),
+                    "bu@northmoor.example.org".to_string()
+                ),
+                (
+                    "southvale".to_string(),
+                    "bu@southvale.example.org".to_string()
+                ),
+            ])
+        );
+        assert!(
+            NotificationsConfig::from_env(&Env::isolated([("CSPR_MAIL_DIR", "/tmp/mail")]))
+                .expect("valid")
+                .business_units
+                .is_empty()
+        );
+        for (raw, says) in [
+            ("southvale", "is not partnership=address"),
+            ("=bu@southvale.example.org", "names no partnership"),
+            ("southvale=not an address", "is not an address"),
+            ("southvale=a@b.example,southvale=c@d.example", "given twice"),
+        ] {
+            let error =
+                NotificationsConfig::from_env(&Env::isolated([("CSPR_BUSINESS_UNIT_EMAILS", raw)]))
+                    .expect_err(raw);
+            assert!(error.to_string().contains(says), "{raw}: {error}");
+        }
+    }
 
     #[test]
     fn without_smtp_mail_goes_to_files() {

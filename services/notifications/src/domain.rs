@@ -32,10 +32,11 @@ pub enum Template {
     ActionOverdue,
     InformationRequested,
     InformationAnswered,
+    PanelMemberFoundInvolved,
 }
 
 impl Template {
-    pub const ALL: [Template; 17] = [
+    pub const ALL: [Template; 18] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -53,6 +54,7 @@ impl Template {
         Template::ActionOverdue,
         Template::InformationRequested,
         Template::InformationAnswered,
+        Template::PanelMemberFoundInvolved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +76,7 @@ impl Template {
             Template::ActionOverdue => "action_overdue",
             Template::InformationRequested => "information_requested",
             Template::InformationAnswered => "information_answered",
+            Template::PanelMemberFoundInvolved => "panel_member_found_involved",
         }
     }
 
@@ -109,6 +112,9 @@ impl Template {
                 include_str!("../templates/information_requested.txt")
             }
             Template::InformationAnswered => include_str!("../templates/information_answered.txt"),
+            Template::PanelMemberFoundInvolved => {
+                include_str!("../templates/panel_member_found_involved.txt")
+            }
         }
     }
 
@@ -144,6 +150,9 @@ impl Template {
             }
             Template::InformationAnswered => {
                 include_str!("../templates/information_answered.html")
+            }
+            Template::PanelMemberFoundInvolved => {
+                include_str!("../templates/panel_member_found_involved.html")
             }
         }
     }
@@ -227,9 +236,19 @@ fn deadline_name(kind: i32) -> &'static str {
     }
 }
 
-/// The emails `event` causes. `chair` is the review's panel chair, when known (deadline
-/// alerts go to them).
-pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<PlannedEmail> {
+/// Who a review's emails may go to besides the people its events name: its panel chair
+/// (deadline alerts), learnt from earlier events, and its partnership's business unit
+/// (panel independence), from the deployment's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known<'a> {
+    pub chair: Option<&'a Chair>,
+    pub business_unit: Option<&'a str>,
+}
+
+/// The emails `event` causes, to the people it names and those `known` of its review; an
+/// email to someone not known (no chair yet, no business unit configured) is not planned.
+pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEmail> {
+    let chair = known.chair;
     let Some(body) = &event.body else {
         return Vec::new();
     };
@@ -401,6 +420,21 @@ pub fn plan(event: &Event, reference: &str, chair: Option<&Chair>) -> Vec<Planne
                 "due_date": date_text(&action.due_date),
             })),
         )],
+        Body::PanelMemberFoundInvolved(found) => known
+            .business_unit
+            .map(|business_unit| {
+                vec![email(
+                    Template::PanelMemberFoundInvolved,
+                    business_unit,
+                    base(json!({
+                        "review_reference": if found.review_reference.is_empty() { reference } else { &found.review_reference },
+                        "name": found.name,
+                        "organisation": found.organisation,
+                        "found": found.found,
+                    })),
+                )]
+            })
+            .unwrap_or_default(),
         Body::InformationRequestedFromReviewer(asked) => vec![email(
             Template::InformationRequested,
             &asked.reviewer_email,
@@ -550,7 +584,7 @@ mod tests {
         ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
         DeadlineMissed, FamilyContactRequested, InformationRequestAnswered,
         InformationRequestedFromReviewer, Invitee, LearningEventScheduled,
-        PublicationConsultationSent,
+        PanelMemberFoundInvolved, PublicationConsultationSent,
     };
 
     fn event(body: Body) -> Event {
@@ -575,6 +609,10 @@ mod tests {
         let chair = Chair {
             name: "Tess Holroyd".into(),
             email: "tess@panel.example.org".into(),
+        };
+        let known = Known {
+            chair: Some(&chair),
+            business_unit: Some("business.unit@southvale.example.org"),
         };
         let bodies = [
             Body::AgencyReportRequested(AgencyReportRequested {
@@ -635,6 +673,12 @@ mod tests {
                 respond_by: date(2026, 6, 12),
                 ..Default::default()
             }),
+            Body::PanelMemberFoundInvolved(PanelMemberFoundInvolved {
+                name: "Tess Holroyd".into(),
+                organisation: "Southvale Police".into(),
+                found: "named in Southvale Police's chronology".into(),
+                ..Default::default()
+            }),
             Body::InformationRequestAnswered(InformationRequestAnswered {
                 reply_to_email: "business.unit@southvale.example.org".into(),
                 respond_by: date(2026, 6, 12),
@@ -662,7 +706,7 @@ mod tests {
                 }
                 _ => {}
             }
-            let planned = plan(&event, "SOUTHVALE-2026-001", Some(&chair));
+            let planned = plan(&event, "SOUTHVALE-2026-001", &known);
             assert_eq!(planned.len(), 1, "{}", event.r#type);
             let rendered = templates
                 .render(planned[0].template, &planned[0].facts)
@@ -691,7 +735,7 @@ mod tests {
             scope_start: date(2024, 9, 15),
             scope_end: date(2026, 3, 9),
         }));
-        let planned = plan(&event, "", None);
+        let planned = plan(&event, "", &Known::default());
         assert_eq!(planned[0].recipient, "lead@police.example.org");
         let rendered = templates
             .render(planned[0].template, &planned[0].facts)
@@ -740,7 +784,7 @@ mod tests {
             key_lines_of_enquiry: vec!["How was neglect recognised?".into()],
             review_reference: "SOUTHVALE-2026-001".into(),
         }));
-        let planned = plan(&event, "SOUTHVALE-2026-001", None);
+        let planned = plan(&event, "SOUTHVALE-2026-001", &Known::default());
         let rendered = templates
             .render(planned[0].template, &planned[0].facts)
             .expect("renders");
@@ -767,7 +811,7 @@ mod tests {
             purpose: "To hear their view of the support the family received.".into(),
             review_reference: "SOUTHVALE-2026-001".into(),
         }));
-        let planned = plan(&event, "SOUTHVALE-2026-001", None);
+        let planned = plan(&event, "SOUTHVALE-2026-001", &Known::default());
         assert_eq!(planned[0].recipient, "dana@hv.example.org");
         let rendered = templates
             .render(planned[0].template, &planned[0].facts)
@@ -792,7 +836,7 @@ mod tests {
                 ..Default::default()
             },
         ));
-        assert!(plan(&event, "SOUTHVALE-2026-001", None).is_empty());
+        assert!(plan(&event, "SOUTHVALE-2026-001", &Known::default()).is_empty());
     }
 
     #[test]
@@ -814,7 +858,7 @@ mod tests {
             ],
             ..Default::default()
         }));
-        let recipients: Vec<_> = plan(&event, "REF", None)
+        let recipients: Vec<_> = plan(&event, "REF", &Known::default())
             .into_iter()
             .map(|planned| planned.recipient)
             .collect();
@@ -824,7 +868,7 @@ mod tests {
     #[test]
     fn alerts_without_a_known_chair_send_nothing() {
         let event = event(Body::DeadlineMissed(Default::default()));
-        assert!(plan(&event, "REF", None).is_empty());
+        assert!(plan(&event, "REF", &Known::default()).is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (which template to whom), rendered, and written as deliveries in the consumer's
 //! transaction — the unique (event, recipient, template) key makes redelivery harmless.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cspr_platform::bus::consumer::{self, Consumed, HandlerError};
@@ -12,7 +13,7 @@ use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1::PanelRole;
 use uuid::Uuid;
 
-use crate::domain::{self, Chair, Templates};
+use crate::domain::{self, Chair, Known, Templates};
 use crate::store::{self, NewDelivery};
 
 /// The producers whose events cause emails.
@@ -30,11 +31,21 @@ pub struct EventHandler {
     templates: Arc<Templates>,
     /// Stamps the deliveries.
     clock: Arc<dyn Clock>,
+    /// Each partnership's business unit mailbox.
+    business_units: Arc<BTreeMap<String, String>>,
 }
 
 impl EventHandler {
-    pub fn new(templates: Arc<Templates>, clock: Arc<dyn Clock>) -> Self {
-        Self { templates, clock }
+    pub fn new(
+        templates: Arc<Templates>,
+        clock: Arc<dyn Clock>,
+        business_units: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            templates,
+            clock,
+            business_units: Arc::new(business_units),
+        }
     }
 }
 
@@ -64,7 +75,14 @@ impl consumer::EventHandler for EventHandler {
             Some(review_id) => store::review_facts(consumed.connection, review_id).await?,
             None => (String::new(), None),
         };
-        let planned = domain::plan(consumed.event, &reference, chair.as_ref());
+        let known = Known {
+            chair: chair.as_ref(),
+            business_unit: self
+                .business_units
+                .get(&consumed.event.partnership_id)
+                .map(String::as_str),
+        };
+        let planned = domain::plan(consumed.event, &reference, &known);
         if planned.is_empty() {
             return Ok(());
         }

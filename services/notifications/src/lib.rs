@@ -77,7 +77,11 @@ pub async fn start(
         Arc::clone(&context.clock),
         context.audit.clone(),
     );
-    let handler = EventHandler::new(templates, Arc::clone(&context.clock));
+    let handler = EventHandler::new(
+        templates,
+        Arc::clone(&context.clock),
+        config.business_units.clone(),
+    );
     ServiceBuilder::new(context, NotificationsServer::new(api), || {
         sqlx::migrate!("./migrations")
     })

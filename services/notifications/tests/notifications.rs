@@ -16,7 +16,7 @@ use cspr_notifications::config::MailTarget;
 use cspr_proto::events::v1::{
     AgencyReportRequested, AgencyReportReturned, DeadlineAtRisk, DeadlineMissed,
     InformationRequestAnswered, InformationRequestedFromReviewer, PanelMemberAppointed,
-    ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
+    PanelMemberFoundInvolved, ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
 };
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
@@ -162,7 +162,21 @@ async fn each_kind_of_event_emails_each_recipient_once() {
             .await;
     }
 
-    let messages = smtp.wait_for(11, Duration::from_secs(30)).await;
+    // A panel member found involved in the case: the business unit is told.
+    service
+        .deliver_body(
+            &review,
+            Body::PanelMemberFoundInvolved(PanelMemberFoundInvolved {
+                panel_member_id: "m1".into(),
+                name: "Tess Holroyd".into(),
+                organisation: "Southvale Police".into(),
+                found: "named in Southvale Police's chronology".into(),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
+
+    let messages = smtp.wait_for(12, Duration::from_secs(30)).await;
     let subjects: BTreeMap<String, Vec<String>> =
         messages
             .iter()
@@ -173,7 +187,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
                     .push(header(raw, "Subject").unwrap_or_default());
                 by_recipient
             });
-    assert_eq!(messages.len(), 11, "{subjects:#?}");
+    assert_eq!(messages.len(), 12, "{subjects:#?}");
     let police: Vec<_> = messages
         .iter()
         .filter(|(recipient, _)| recipient == "lead@police.southvale.example.org")
@@ -217,10 +231,24 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         ],
         "asked, appointed"
     );
-    let answered = messages
-        .iter()
-        .find(|(recipient, _)| recipient == "business.unit@southvale.example.org")
-        .expect("the answer announced");
+    let to_unit = |subject: &str| {
+        messages
+            .iter()
+            .find(|(recipient, raw)| {
+                recipient == common::BUSINESS_UNIT
+                    && header(raw, "Subject").is_some_and(|value| value.starts_with(subject))
+            })
+            .unwrap_or_else(|| panic!("{subject:?} to the business unit: {subjects:#?}"))
+    };
+    let found = to_unit("Panel independence");
+    assert_eq!(
+        header(&found.1, "Subject").as_deref(),
+        Some(
+            "Panel independence on review SOUTHVALE-2026-001: Tess Holroyd was found involved in the case"
+        )
+    );
+    assert!(plain_text(&found.1).contains("named in Southvale Police's chronology"));
+    let answered = to_unit("The reviewer answered");
     assert_eq!(
         header(&answered.1, "Subject").as_deref(),
         Some(
@@ -245,7 +273,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         .expect("the returned email");
     assert!(plain_text(&returned.1).contains("Entries for 2025 are missing."));
 
-    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 11);
+    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 12);
     smtp.stop().await;
     service.stop().await;
 }

@@ -208,6 +208,7 @@ pub fn review_to_proto(
                 role: panel_role_to_proto(member.role) as i32,
                 independence_statement: member.independence_statement.clone(),
                 appoint_time: Some(timestamp_to_proto(member.appointed_at)),
+                found_involved: member.found_involved.clone().unwrap_or_default(),
             })
             .collect(),
         reviewer: review.reviewer.as_ref().map(|reviewer| pb::Reviewer {

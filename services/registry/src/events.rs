@@ -71,6 +71,19 @@ pub fn bodies(
                     review_reference: review.reference.clone(),
                 })
             }
+            Change::PanelMemberFoundInvolved(member_id) => {
+                let Some(member) = review.panel.iter().find(|member| member.id == *member_id)
+                else {
+                    continue;
+                };
+                Body::PanelMemberFoundInvolved(ev::PanelMemberFoundInvolved {
+                    panel_member_id: member.id.to_string(),
+                    name: member.name.clone(),
+                    organisation: member.organisation.clone(),
+                    found: member.found_involved.clone().unwrap_or_default(),
+                    review_reference: review.reference.clone(),
+                })
+            }
             Change::ReviewerAppointed => {
                 let Some(reviewer) = &review.reviewer else {
                     continue;
@@ -282,6 +295,8 @@ impl consumer::EventHandler for EventHandler {
                 &report.practitioners,
             )
             .await?;
+            self.panel_independence(&mut *consumed.connection, consumed.event)
+                .await?;
         }
         if let Some((agency_id, status)) = report_status {
             store::record_agency_report_status(
@@ -314,7 +329,24 @@ impl consumer::EventHandler for EventHandler {
                 practitioner,
             )
             .await?;
+            self.panel_independence(&mut *consumed.connection, consumed.event)
+                .await?;
         }
         Ok(())
+    }
+}
+
+impl EventHandler {
+    /// After learning of more practitioners involved in the case: flags the members of the
+    /// panel who turn out to be among them (and tells the business unit, by the event).
+    async fn panel_independence(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        event: &ev::Event,
+    ) -> Result<(), HandlerError> {
+        self.0
+            .flag_involved_panel_members(connection, &event.partnership_id, review_id(event)?)
+            .await
+            .map_err(|error| HandlerError(Box::new(error)))
     }
 }

@@ -109,6 +109,7 @@ struct PanelRow {
     role: String,
     independence_statement: String,
     appointed_at: DateTime<Utc>,
+    found_involved: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -166,7 +167,7 @@ struct ChildColumns {
 /// everything it holds come back in one round trip (reads are dominated by round trips to
 /// PostgreSQL: BENCHMARKS.md, "read"). Each is an index lookup by `review_id`.
 const CHILD_COLUMNS: &str = "(SELECT json_agg(p ORDER BY p.appointed_at, p.id) FROM
-       (SELECT id, name, email, organisation, role, independence_statement, appointed_at
+       (SELECT id, name, email, organisation, role, independence_statement, appointed_at, found_involved
         FROM panel_members WHERE review_id = r.id) p) AS panel,
     (SELECT document FROM terms_of_reference WHERE review_id = r.id
      ORDER BY version DESC LIMIT 1) AS terms,
@@ -266,6 +267,7 @@ impl Store {
                     role,
                     independence_statement: member.independence_statement,
                     appointed_at: member.appointed_at,
+                    found_involved: member.found_involved,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -531,7 +533,6 @@ impl Store {
             .collect()
     }
 
-    /// Whether `email` is recorded as a practitioner involved in the review.
     /// Whether a person is recorded as a practitioner involved in the review: the same
     /// email, or the same name with the same organisation (agency name or id).
     pub async fn is_involved_practitioner(
@@ -713,6 +714,54 @@ impl Store {
         Ok(())
     }
 
+    /// Consumer side, after more practitioners involved in the case were recorded: the
+    /// members of the review's panel not flagged yet who match one of them (the same email;
+    /// or the same name and organisation, the agency's name or id) are flagged with how
+    /// ([`Review::flag_involved_panel_members`]), with their events, as the system.
+    pub async fn flag_involved_panel_members(
+        &self,
+        connection: &mut PgConnection,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<(), RegistryError> {
+        let found: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT DISTINCT ON (m.id) m.id,
+                    CASE WHEN p.practitioner_id LIKE 'chronology:%'
+                         THEN 'named in ' || COALESCE(NULLIF(p.agency_name, ''), p.agency_id) || '''s chronology'
+                         ELSE 'registered as a practitioner involved in the case ('
+                              || COALESCE(NULLIF(p.agency_name, ''), p.agency_id) || ')'
+                    END
+             FROM panel_members m
+             JOIN involved_practitioners p ON p.review_id = m.review_id
+              AND ((lower(p.email) = lower(m.email) AND p.email <> '')
+                   OR (lower(p.name) = lower(m.name)
+                       AND (lower(p.agency_name) = lower(m.organisation) OR lower(p.agency_id) = lower(m.organisation))))
+             WHERE m.review_id = $1 AND m.found_involved IS NULL
+             ORDER BY m.id, p.practitioner_id LIKE 'chronology:%', p.practitioner_id",
+        )
+        .bind(review_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let Some(review) = Self::fetch_locked(connection, partnership_id, review_id).await? else {
+            return Ok(());
+        };
+        let system = Principal {
+            subject: "system:panel-independence".into(),
+            partnership: partnership_id.to_string(),
+            roles: vec![],
+            org: None,
+            peer: None,
+        };
+        self.apply_locked(connection, &system, "PanelIndependence", review, |review| {
+            Ok(review.flag_involved_panel_members(&found))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Writes what a command changed.
     async fn persist(
         &self,
@@ -780,6 +829,16 @@ impl Store {
                         .bind(member.appointed_at)
                         .execute(&mut *connection)
                         .await?;
+                    }
+                }
+                Change::PanelMemberFoundInvolved(member_id) => {
+                    if let Some(member) = review.panel.iter().find(|member| member.id == *member_id)
+                    {
+                        sqlx::query("UPDATE panel_members SET found_involved = $2 WHERE id = $1")
+                            .bind(member.id)
+                            .bind(&member.found_involved)
+                            .execute(&mut *connection)
+                            .await?;
                     }
                 }
                 Change::TermsOfReferenceSet => {

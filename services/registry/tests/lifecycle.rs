@@ -1037,3 +1037,156 @@ async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_recor
     }
     registry.stop().await;
 }
+
+/// Panel independence after appointment: a member later named in an agency's chronology
+/// (by name and agency), or registered as a practitioner (by email), is flagged on the
+/// review once, with an event for the business unit's email.
+#[tokio::test]
+async fn a_panel_member_found_involved_later_is_flagged_once() {
+    let registry = TestRegistry::start("2026-03-11").await;
+    let admin = registry.role_token("partnership_admin");
+    let chair = registry.role_token("panel_chair");
+    let mut client = registry.client.clone();
+    let review = client
+        .create_review(authed(
+            pb::CreateReviewRequest {
+                request_id: "sin-child-s".into(),
+                child_alias: "Child S".into(),
+                local_authority: "Southvale Council".into(),
+                incident_date: pdate("2026-03-09"),
+                became_aware_on: pdate("2026-03-10"),
+            },
+            &admin,
+        ))
+        .await
+        .reply("create");
+    let id = review.id.clone();
+    for (request_id, name, email, organisation, role) in [
+        (
+            "panel-pat",
+            "Pat Constable",
+            "pat.constable@panel.southvale.example.org",
+            "police",
+            pb::PanelRole::Member,
+        ),
+        (
+            "panel-dee",
+            "Dee Harper",
+            "dee.harper@health.southvale.example.org",
+            "Southvale Community Health Trust",
+            pb::PanelRole::Chair,
+        ),
+        (
+            "panel-sam",
+            "Sam Clear",
+            "sam.clear@council.southvale.example.org",
+            "Southvale Council",
+            pb::PanelRole::Member,
+        ),
+    ] {
+        client
+            .appoint_panel_member(authed(
+                pb::AppointPanelMemberRequest {
+                    review_id: id.clone(),
+                    request_id: request_id.into(),
+                    name: name.into(),
+                    email: email.into(),
+                    organisation: organisation.into(),
+                    role: role as i32,
+                    independence_statement: "I was not involved in the case.".into(),
+                    declares_no_involvement: true,
+                },
+                &admin,
+            ))
+            .await
+            .reply(request_id);
+    }
+
+    // Police's chronology names Pat Constable, twice over two versions: one flag.
+    for version in [1, 2] {
+        registry
+            .deliver_body(
+                &id,
+                Body::AgencyReportSubmitted(cspr_proto::events::v1::AgencyReportSubmitted {
+                    agency_id: "police".into(),
+                    version,
+                    entry_count: 2,
+                    content_hash: format!("hash-{version}"),
+                    practitioners: vec![cspr_proto::events::v1::NamedPractitioner {
+                        name: "pat constable".into(),
+                        role: "Police constable".into(),
+                        agency_id: "police".into(),
+                    }],
+                }),
+            )
+            .await;
+    }
+    // Dee Harper registers as a practitioner of the health trust, by her work email.
+    registry
+        .deliver_body(
+            &id,
+            Body::PractitionerRegistered(PractitionerRegistered {
+                practitioner_id: "p-dee".into(),
+                agency_id: "health".into(),
+                email: "Dee.Harper@health.southvale.example.org".into(),
+                name: "D. Harper".into(),
+                role: "Named nurse".into(),
+                agency_name: "Southvale Community Health Trust".into(),
+            }),
+        )
+        .await;
+
+    let review = client
+        .get_review(authed(
+            pb::GetReviewRequest {
+                review_id: id.clone(),
+            },
+            &chair,
+        ))
+        .await
+        .reply("read");
+    let found: Vec<(&str, &str)> = review
+        .panel
+        .iter()
+        .map(|member| (member.name.as_str(), member.found_involved.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("Pat Constable", "named in police's chronology"),
+            (
+                "Dee Harper",
+                "registered as a practitioner involved in the case (Southvale Community Health Trust)"
+            ),
+            ("Sam Clear", ""),
+        ]
+    );
+
+    // Created, three appointed, two flagged.
+    let events = registry.published_within(6, Duration::from_secs(20)).await;
+    let flagged: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|(_, event)| match &event.body {
+            Some(Body::PanelMemberFoundInvolved(found)) => {
+                Some((found.name.clone(), found.found.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        vec![
+            (
+                "Pat Constable".to_string(),
+                "named in police's chronology".to_string()
+            ),
+            (
+                "Dee Harper".to_string(),
+                "registered as a practitioner involved in the case (Southvale Community Health Trust)"
+                    .to_string()
+            ),
+        ],
+        "each member flagged once"
+    );
+    registry.stop().await;
+}

@@ -14,6 +14,9 @@ use cspr_proto::notifications::v1 as pb;
 use cspr_proto::notifications::v1::notifications_client::NotificationsClient;
 use tonic::transport::Channel;
 
+/// The business unit mailbox of [`PARTNERSHIP`] in the service's settings.
+pub const BUSINESS_UNIT: &str = "business.unit@southvale.example.org";
+
 pub use testing::{
     PARTNERSHIP, REVIEW_REFERENCE, Refusal, Reply, SmtpSink, authed, files_in, proto_date as date,
 };
@@ -58,6 +61,7 @@ impl NotificationsTest for TestNotifications {
             },
             concurrency: 16,
             poll_interval: Duration::from_millis(100),
+            business_units: [(PARTNERSHIP.to_string(), BUSINESS_UNIT.to_string())].into(),
             ..NotificationsConfig::to(target)
         };
         setup

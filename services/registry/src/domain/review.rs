@@ -62,6 +62,8 @@ pub struct PanelMember {
     pub role: PanelRole,
     pub independence_statement: String,
     pub appointed_at: DateTime<Utc>,
+    /// How the member was found involved in the case after their appointment, if they were.
+    pub found_involved: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +248,7 @@ pub enum Change {
     NotificationSent,
     DecisionRecorded,
     PanelMemberAppointed(Uuid),
+    PanelMemberFoundInvolved(Uuid),
     ReviewerAppointed,
     TermsOfReferenceSet,
     StageChanged { from: Stage, to: Stage },
@@ -550,8 +553,30 @@ impl Review {
             role: member.role,
             independence_statement: member.independence_statement,
             appointed_at: now,
+            found_involved: None,
         });
         Ok(vec![Change::PanelMemberAppointed(id)])
+    }
+
+    /// Members of the panel found involved in the case after their appointment (`found`:
+    /// member id and how): each flagged once, the first finding kept. Nothing on an ended
+    /// review, whose panel no longer sits.
+    pub fn flag_involved_panel_members(&mut self, found: &[(Uuid, String)]) -> Vec<Change> {
+        if self.stage.is_terminal() {
+            return Vec::new();
+        }
+        let mut changes = Vec::new();
+        for (member_id, how) in found {
+            if let Some(member) = self
+                .panel
+                .iter_mut()
+                .find(|member| member.id == *member_id && member.found_involved.is_none())
+            {
+                member.found_involved = Some(how.clone());
+                changes.push(Change::PanelMemberFoundInvolved(member.id));
+            }
+        }
+        changes
     }
 
     pub fn appoint_reviewer(&mut self, reviewer: Reviewer) -> Result<Vec<Change>, ReviewError> {

@@ -292,6 +292,7 @@ pub(crate) fn details(review: &registry::Review) -> minijinja::Value {
                 name => member.name,
                 organisation => member.organisation,
                 role => words(member.role().as_str_name(), "PANEL_ROLE_"),
+                found_involved => (!member.found_involved.is_empty()).then_some(&member.found_involved),
             }
         })
         .collect();
@@ -424,6 +425,57 @@ mod tests {
             !ended.iter().any(|href| href.ends_with("/advance")),
             "{ended:?}"
         );
+    }
+
+    #[test]
+    fn the_panel_shows_a_member_found_involved_and_the_requests_are_summed_up() {
+        use registry::InformationRequestStatus as S;
+        let request = |status: S| registry::InformationRequest {
+            status: status as i32,
+            ..Default::default()
+        };
+        let review = registry::Review {
+            panel: vec![
+                registry::PanelMember {
+                    name: "Pat Constable".into(),
+                    found_involved: "named in Southvale Police's chronology".into(),
+                    ..Default::default()
+                },
+                registry::PanelMember {
+                    name: "Sam Clear".into(),
+                    ..Default::default()
+                },
+            ],
+            information_requests: vec![
+                request(S::Open),
+                request(S::Overdue),
+                request(S::AnsweredLate),
+                request(S::Answered),
+            ],
+            ..Default::default()
+        };
+        let details = details(&review);
+        let panel = details.get_attr("panel").expect("panel");
+        let found = |index: usize| {
+            panel
+                .get_item(&minijinja::Value::from(index))
+                .and_then(|member| member.get_attr("found_involved"))
+                .expect("member")
+        };
+        assert_eq!(
+            found(0).to_string(),
+            "named in Southvale Police's chronology"
+        );
+        assert!(found(1).is_none(), "{}", found(1));
+        assert_eq!(
+            details
+                .get_attr("information")
+                .expect("summary")
+                .to_string(),
+            "4 asked: 2 awaiting an answer (1 overdue), 1 answered late"
+        );
+        let none = super::details(&registry::Review::default());
+        assert!(none.get_attr("information").expect("summary").is_none());
     }
 
     #[test]
