@@ -110,6 +110,8 @@ impl events::v1::event::Body {
             Body::InformationRequestedFromReviewer(_) => "information_requested_from_reviewer",
             Body::InformationRequestAnswered(_) => "information_request_answered",
             Body::PanelMemberFoundInvolved(_) => "panel_member_found_involved",
+            Body::RapidReviewRecorded(_) => "rapid_review_recorded",
+            Body::PanelResponseRecorded(_) => "panel_response_recorded",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -198,7 +200,9 @@ impl events::v1::event::Body {
             | Body::DeadlineMissed(_)
             | Body::InformationRequestedFromReviewer(_)
             | Body::InformationRequestAnswered(_)
-            | Body::PanelMemberFoundInvolved(_) => "registry",
+            | Body::PanelMemberFoundInvolved(_)
+            | Body::RapidReviewRecorded(_)
+            | Body::PanelResponseRecorded(_) => "registry",
         }
     }
 }

@@ -205,6 +205,30 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert!(page.contains("Rapid review"), "{page}");
         assert!(page.contains("Record the rapid review decision"), "{page}");
 
+        // The rapid review as a record: the agencies are needed; recorded, not yet sent, so
+        // there is no Panel response to record.
+        let rapid = format!("{review}/rapid-review");
+        assert!(page.contains(&format!("href=\"{}\"", rapid.replace('/', "&#x2f;"))), "{page}");
+        let form = admin.get(&rapid).await.ok();
+        assert!(form.contains("When was the rapid review meeting held?"), "{form}");
+        let mut record = date_fields("meeting_on", -1);
+        record.push(("learning".into(), "Neglect was not recognised early.".into()));
+        let refused = admin.post_pairs(&rapid, &record).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(
+            refused.html.contains("href=\"#contributing_agencies\">Enter the agencies that contributed"),
+            "{}",
+            refused.html
+        );
+        record.push((
+            "contributing_agencies".into(),
+            "Southvale Police\r\n\r\nSouthvale Health\r\n".into(),
+        ));
+        assert_eq!(admin.post_pairs(&rapid, &record).await.redirected(), rapid);
+        let recorded = admin.get(&rapid).await.ok();
+        assert!(recorded.contains("Southvale Police\nSouthvale Health"), "{recorded}");
+        assert!(!recorded.contains("Record the national Panel"), "{recorded}");
+
         // The decision: nothing chosen is a problem; chosen, the answers to check first
         // (nothing is recorded yet), then recorded.
         let decision = format!("{review}/decision");
@@ -228,6 +252,45 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
         assert_eq!(confirmed.redirected(), review, "{}", confirmed.html);
         let page = admin.get(&review).await.ok();
         assert!(page.contains("Scoping"), "{page}");
+
+        // Sent to the national Panel with the decision; its response recorded.
+        record.extend(date_fields("sent_to_panel_on", 0));
+        assert_eq!(admin.post_pairs(&rapid, &record).await.redirected(), rapid);
+        let sent = admin.get(&rapid).await.ok();
+        let respond = format!("{review}/panel-response");
+        assert!(
+            sent.contains(&format!("href=\"{}\"", respond.replace('/', "&#x2f;")))
+                && sent.contains("Record the national Panel's response"),
+            "{sent}"
+        );
+        let refused = admin.post_pairs(&respond, &date_fields("received_on", 0)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.html.contains("href=\"#kind\">Select what the Panel answered"), "{}", refused.html);
+        let mut response = vec![("kind".to_string(), "PANEL_RESPONSE_KIND_AGREES".to_string())];
+        response.extend(date_fields("received_on", 0));
+        assert_eq!(admin.post_pairs(&respond, &response).await.redirected(), rapid);
+        let answered = admin.get(&rapid).await.ok();
+        assert!(answered.contains("The Panel agrees with the decision"), "{answered}");
+
+        // The partnership's rapid reviews of the year: this one became a local review.
+        let year = chrono::Datelike::year(&(chrono::Utc::now().date_naive() - chrono::Duration::days(1)));
+        let dashboard = admin.get("/").await.ok();
+        assert!(dashboard.contains("Rapid reviews this year"), "{dashboard}");
+        let summary = admin.get(&format!("/reports/rapid-reviews?year={year}")).await.ok();
+        let count_of = |label: &str| {
+            let start = summary.find(label).unwrap_or_else(|| panic!("{label} in {summary}"));
+            let cell = &summary[start..];
+            let open = cell.find("numeric\">").expect("count cell") + "numeric\">".len();
+            let close = cell[open..].find('<').expect("end of the cell") + open;
+            cell[open..close].to_string()
+        };
+        assert_eq!(count_of("Notified to the national Panel"), "1");
+        assert_eq!(count_of("Became local reviews"), "1");
+        assert_eq!(count_of("The Panel agreed"), "1");
+        assert_eq!(count_of("Awaiting the decision"), "0");
+        let mut panel_member = Browser::signed_in(&site, "Pam Member", &["panel_member"], None).await;
+        let refused = panel_member.get("/reports/rapid-reviews").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
 
         // Too early to move on: the registry's reason, as a 409, naming what is missing.
         let advance = format!("{review}/advance");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use cspr_platform::config::{ConfigError, Env};
 
-use crate::domain::deadlines::DeadlineRules;
+use crate::domain::deadlines::{DeadlineRules, RapidReviewClock};
 
 /// Registry settings, read once at start-up.
 #[derive(Debug, Clone)]
@@ -28,6 +28,15 @@ impl RegistryConfig {
                 "CSPR_RULE_RAPID_REVIEW_WORKING_DAYS",
                 defaults.rapid_review_working_days,
             )?,
+            rapid_review_from: match env.get("CSPR_RULE_RAPID_REVIEW_FROM") {
+                None => defaults.rapid_review_from,
+                Some(raw) => RapidReviewClock::parse(raw.trim()).ok_or_else(|| {
+                    ConfigError::new(
+                        "CSPR_RULE_RAPID_REVIEW_FROM",
+                        format!("{raw:?}: give notification or aware"),
+                    )
+                })?,
+            },
             completion_months: env
                 .u32_or("CSPR_RULE_COMPLETION_MONTHS", defaults.completion_months)?,
             pre_publication_working_days: env.u32_or(
@@ -56,5 +65,38 @@ impl RegistryConfig {
             sweep_interval: env
                 .duration_or("CSPR_REGISTRY_SWEEP_INTERVAL", Duration::from_secs(300))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rapid_review_clock_is_a_setting() {
+        let from = |raw: &str| {
+            RegistryConfig::from_env(&Env::isolated([("CSPR_RULE_RAPID_REVIEW_FROM", raw)]))
+                .map(|config| config.rules.rapid_review_from)
+        };
+        assert_eq!(
+            from("aware").expect("aware"),
+            RapidReviewClock::BecomingAware
+        );
+        assert_eq!(
+            from(" notification ").expect("notification"),
+            RapidReviewClock::Notification
+        );
+        let error = from("decision").expect_err("not a clock");
+        assert!(
+            error.to_string().contains("give notification or aware"),
+            "{error}"
+        );
+        let defaults =
+            RegistryConfig::from_env(&Env::isolated([("CSPR_REGISTRY_SWEEP_INTERVAL", "5m")]))
+                .expect("defaults");
+        assert_eq!(
+            defaults.rules.rapid_review_from,
+            RapidReviewClock::Notification
+        );
     }
 }

@@ -7,8 +7,8 @@ use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    Decision, InformationRequest, InformationRequestStatus, OverviewReport, PanelRole,
-    ParallelProcess, ParallelProcessKind, Recommendation, Review,
+    Decision, InformationRequest, InformationRequestStatus, OverviewReport, PanelResponseKind,
+    PanelRole, ParallelProcess, ParallelProcessKind, RapidReview, Recommendation, Review,
 };
 use crate::domain::stage::Stage;
 
@@ -129,6 +129,26 @@ pub fn process_to_proto(process: &ParallelProcess, days_impact: i64) -> pb::Para
     }
 }
 
+proto_enum!(PanelResponseKind => pb::PanelResponseKind { Agrees, AsksForMore, NationalReview });
+
+/// The rapid review's record as the API shows it.
+pub fn rapid_review_to_proto(record: &RapidReview) -> pb::RapidReview {
+    pb::RapidReview {
+        meeting_on: Some(date_to_proto(record.meeting_on)),
+        contributing_agencies: record.contributing_agencies.clone(),
+        learning: record.learning.clone(),
+        sent_to_panel_on: record.sent_to_panel_on.map(date_to_proto),
+        panel_response: record
+            .panel_response
+            .as_ref()
+            .map(|response| pb::PanelResponse {
+                kind: response.kind.to_proto(),
+                received_on: Some(date_to_proto(response.received_on)),
+                note: response.note.clone(),
+            }),
+    }
+}
+
 proto_enum!(InformationRequestStatus => pb::InformationRequestStatus {
     Open, Overdue, Answered, AnsweredLate
 });
@@ -197,6 +217,7 @@ pub fn review_to_proto(
                 decided_on: Some(date_to_proto(decision.decided_on)),
                 rationale: decision.rationale.clone(),
             }),
+        rapid_review: review.rapid_review.as_ref().map(rapid_review_to_proto),
         panel: review
             .panel
             .iter()

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use cspr_platform::bus::consumer::{self, Consumed, HandlerError, review_id};
-use cspr_platform::convert::{date_to_proto, timestamp_to_proto};
+use cspr_platform::convert::{ProtoEnum, date_to_proto, timestamp_to_proto};
 use cspr_proto::events::v1::{self as ev, event::Body};
 
 use crate::convert::{
@@ -69,6 +69,30 @@ pub fn bodies(
                     organisation: member.organisation.clone(),
                     role: panel_role_to_proto(member.role) as i32,
                     review_reference: review.reference.clone(),
+                })
+            }
+            Change::RapidReviewRecorded => {
+                let Some(record) = &review.rapid_review else {
+                    continue;
+                };
+                Body::RapidReviewRecorded(ev::RapidReviewRecorded {
+                    meeting_on: Some(date_to_proto(record.meeting_on)),
+                    contributing_agency_count: i32::try_from(record.contributing_agencies.len())
+                        .unwrap_or(i32::MAX),
+                    sent_to_panel_on: record.sent_to_panel_on.map(date_to_proto),
+                })
+            }
+            Change::PanelResponseRecorded => {
+                let Some(response) = review
+                    .rapid_review
+                    .as_ref()
+                    .and_then(|record| record.panel_response.as_ref())
+                else {
+                    continue;
+                };
+                Body::PanelResponseRecorded(ev::PanelResponseRecorded {
+                    kind: response.kind.to_proto(),
+                    received_on: Some(date_to_proto(response.received_on)),
                 })
             }
             Change::PanelMemberFoundInvolved(member_id) => {

@@ -9,8 +9,8 @@ use cspr_platform::auth::{Principal, caller};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
-    date_field, date_to_proto, future_date_field, optional_date_from_proto, past_date_field,
-    timestamp_to_proto,
+    ProtoEnum, date_field, date_to_proto, future_date_field, optional_date_from_proto,
+    past_date_field, timestamp_to_proto,
 };
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
@@ -27,7 +27,8 @@ use crate::convert::{
 use crate::domain::deadlines::{self, DeadlineRules, Timeline};
 use crate::domain::review::{
     Answer, Decision, InformationRequest, NewPanelMember, NewReview, NewTermsOfReference,
-    PanelRole, ParallelProcess, PublicationOutcome, Recommendation, Review, ReviewError, Reviewer,
+    PanelResponse, PanelResponseKind, PanelRole, ParallelProcess, PublicationOutcome, RapidReview,
+    Recommendation, Review, ReviewError, Reviewer,
 };
 use crate::domain::values::{
     AgencyId, ChildAlias, Email, ScopePeriod, optional_text, recommendation_ref, required_text,
@@ -667,6 +668,124 @@ impl ReviewRegistry for RegistryApi {
             Ok(review.end_parallel_process(process_id, ended_on, today)?)
         })
         .await
+    }
+
+    async fn record_rapid_review(
+        &self,
+        request: Request<pb::RecordRapidReviewRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordRapidReview")?;
+        self.authorized(&principal, rule, id).await?;
+        let mut violations = Violations::new();
+        let meeting_on = date_field("meeting_on", request.meeting_on.as_ref());
+        let mut agencies = Vec::new();
+        for (index, raw) in request.contributing_agencies.iter().enumerate() {
+            if let Some(agency) = violations.check(
+                &format!("contributing_agencies[{index}]"),
+                required_text(raw, SHORT_TEXT),
+            ) {
+                agencies.push(agency);
+            }
+        }
+        if request.contributing_agencies.is_empty() {
+            violations.add(
+                "contributing_agencies",
+                "required: the agencies that contributed to the rapid review",
+            );
+        }
+        let learning = field("learning", required_text(&request.learning, LONG_TEXT));
+        let sent_to_panel_on = field(
+            "sent_to_panel_on",
+            optional_date_from_proto(request.sent_to_panel_on.as_ref()),
+        );
+        let (meeting_on, learning, sent_to_panel_on) =
+            violations.finish_with((meeting_on, learning, sent_to_panel_on))?;
+        let today = self.clock.today();
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_rapid_review(
+                RapidReview {
+                    meeting_on,
+                    contributing_agencies: agencies,
+                    learning,
+                    sent_to_panel_on,
+                    panel_response: None,
+                },
+                today,
+            )?)
+        })
+        .await
+    }
+
+    async fn record_panel_response(
+        &self,
+        request: Request<pb::RecordPanelResponseRequest>,
+    ) -> Result<Response<pb::Review>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordPanelResponse")?;
+        self.authorized(&principal, rule, id).await?;
+        let violations = Violations::new();
+        let kind = PanelResponseKind::from_proto(request.kind).ok_or_else(|| {
+            FieldViolation::new("kind", "required: AGREES, ASKS_FOR_MORE or NATIONAL_REVIEW")
+        });
+        let received_on = date_field("received_on", request.received_on.as_ref());
+        let note = field("note", optional_text(&request.note, LONG_TEXT));
+        let (kind, received_on, note) = violations.finish_with((kind, received_on, note))?;
+        let today = self.clock.today();
+        self.command(&principal, rule, id, None, move |review| {
+            Ok(review.record_panel_response(
+                PanelResponse {
+                    kind,
+                    received_on,
+                    note,
+                },
+                today,
+            )?)
+        })
+        .await
+    }
+
+    async fn summarize_rapid_reviews(
+        &self,
+        request: Request<pb::SummarizeRapidReviewsRequest>,
+    ) -> Result<Response<pb::RapidReviewSummary>, Status> {
+        let (principal, request) = caller(request)?;
+        self.gate(&principal, rule("SummarizeRapidReviews")?, None)
+            .await?;
+        let violations = Violations::new();
+        let from = field("from", optional_date_from_proto(request.from.as_ref()));
+        let to = field("to", optional_date_from_proto(request.to.as_ref()));
+        let (from, to) = violations.finish_with((from, to))?;
+        let to = to.unwrap_or_else(|| self.clock.today());
+        if from.is_some_and(|from| from > to) {
+            return Err(ServiceError::invalid("to", "must not be before from").into());
+        }
+        let audit = self
+            .store
+            .audit_access(&principal, "SummarizeRapidReviews", None, "ok");
+        let reply = async {
+            let counts = self
+                .store
+                .rapid_review_summary(&principal.partnership, from, to)
+                .await
+                .map_err(RegistryError::from)?;
+            let count = |value: i64| i32::try_from(value).unwrap_or(i32::MAX);
+            Ok(Response::new(pb::RapidReviewSummary {
+                notified: count(counts.notified),
+                rapid_reviews_recorded: count(counts.rapid_reviews_recorded),
+                became_local_reviews: count(counts.became_local_reviews),
+                not_proceeding: count(counts.not_proceeding),
+                awaiting_decision: count(counts.awaiting_decision),
+                sent_to_panel: count(counts.sent_to_panel),
+                panel_agrees: count(counts.panel_agrees),
+                panel_asks_for_more: count(counts.panel_asks_for_more),
+                panel_national_review: count(counts.panel_national_review),
+                awaiting_panel_response: count(counts.awaiting_panel_response),
+            }))
+        };
+        audited(audit, reply).await
     }
 
     async fn request_information_from_reviewer(

@@ -25,8 +25,8 @@ use uuid::Uuid;
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::review::{
     AgencyReportStatus, Answer, Change, Decision, InformationRequest, Notification, OverviewReport,
-    PanelMember, PanelRole, ParallelProcess, ParallelProcessKind, Publication, RapidReviewDecision,
-    Recommendation, Review, ReviewError, Reviewer, TermsOfReference,
+    PanelMember, PanelRole, ParallelProcess, ParallelProcessKind, Publication, RapidReview,
+    RapidReviewDecision, Recommendation, Review, ReviewError, Reviewer, TermsOfReference,
 };
 use crate::domain::stage::Stage;
 use crate::domain::values::Email;
@@ -92,13 +92,15 @@ struct ReviewRow {
     updated_at: DateTime<Utc>,
     action_plan_active: bool,
     action_plan_completed: bool,
+    rapid_review: Option<Json<RapidReview>>,
 }
 
 const REVIEW_COLUMNS: &str = "id, partnership_id, reference, child_alias, local_authority, incident_date, became_aware_on, stage,
     notification_sent_on, national_panel_reference, decision, decided_on, decision_rationale,
     reviewer_name, reviewer_email, reviewer_subject, reviewer_appointed_on,
     publication_planned_on, notice_due_by, notice_sent_on, outcome_recorded_on, published, published_on,
-    publication_location, not_published_justification, created_at, updated_at, action_plan_active, action_plan_completed";
+    publication_location, not_published_justification, created_at, updated_at, action_plan_active, action_plan_completed,
+    rapid_review";
 
 #[derive(serde::Deserialize)]
 struct PanelRow {
@@ -148,6 +150,21 @@ struct OverviewRow {
 struct StatusRow {
     agency_id: String,
     status: String,
+}
+
+/// The counts of SummarizeRapidReviews ([`Store::rapid_review_summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct RapidReviewCounts {
+    pub notified: i64,
+    pub rapid_reviews_recorded: i64,
+    pub became_local_reviews: i64,
+    pub not_proceeding: i64,
+    pub awaiting_decision: i64,
+    pub sent_to_panel: i64,
+    pub panel_agrees: i64,
+    pub panel_asks_for_more: i64,
+    pub panel_national_review: i64,
+    pub awaiting_panel_response: i64,
 }
 
 /// One review's children, each table as a JSON column (NULL when it has no rows): the
@@ -373,6 +390,7 @@ impl Store {
                 national_panel_reference: row.national_panel_reference,
             }),
             decision,
+            rapid_review: row.rapid_review.map(|record| record.0),
             panel,
             reviewer,
             terms_of_reference: children.terms.map(|terms| terms.0),
@@ -714,6 +732,37 @@ impl Store {
         Ok(())
     }
 
+    /// SummarizeRapidReviews: the counts over the partnership's reviews whose notification
+    /// was sent from `from` (or the first) to `to`, both days included.
+    pub async fn rapid_review_summary(
+        &self,
+        partnership_id: &str,
+        from: Option<NaiveDate>,
+        to: NaiveDate,
+    ) -> Result<RapidReviewCounts, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT count(*) AS notified,
+                    count(*) FILTER (WHERE rapid_review IS NOT NULL) AS rapid_reviews_recorded,
+                    count(*) FILTER (WHERE decision = 'LOCAL_CSPR') AS became_local_reviews,
+                    count(*) FILTER (WHERE decision = 'NO_LOCAL_CSPR') AS not_proceeding,
+                    count(*) FILTER (WHERE decision IS NULL) AS awaiting_decision,
+                    count(*) FILTER (WHERE rapid_review->>'sent_to_panel_on' IS NOT NULL) AS sent_to_panel,
+                    count(*) FILTER (WHERE rapid_review->'panel_response'->>'kind' = 'AGREES') AS panel_agrees,
+                    count(*) FILTER (WHERE rapid_review->'panel_response'->>'kind' = 'ASKS_FOR_MORE') AS panel_asks_for_more,
+                    count(*) FILTER (WHERE rapid_review->'panel_response'->>'kind' = 'NATIONAL_REVIEW') AS panel_national_review,
+                    count(*) FILTER (WHERE rapid_review->>'sent_to_panel_on' IS NOT NULL
+                                       AND jsonb_typeof(rapid_review->'panel_response') IS DISTINCT FROM 'object') AS awaiting_panel_response
+             FROM reviews
+             WHERE partnership_id = $1 AND notification_sent_on >= COALESCE($2, '-infinity'::date)
+               AND notification_sent_on <= $3",
+        )
+        .bind(partnership_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// Consumer side, after more practitioners involved in the case were recorded: the
     /// members of the review's panel not flagged yet who match one of them (the same email;
     /// or the same name and organisation, the agency's name or id) are flagged with how
@@ -778,7 +827,7 @@ impl Store {
                 reviewer_name = $8, reviewer_email = $9, reviewer_subject = $10, reviewer_appointed_on = $11,
                 publication_planned_on = $12, notice_due_by = $13, notice_sent_on = $14, outcome_recorded_on = $15,
                 published = $16, published_on = $17, publication_location = $18, not_published_justification = $19,
-                updated_at = $20
+                updated_at = $20, rapid_review = $21
              WHERE id = $1",
         )
         .bind(review.id)
@@ -807,6 +856,7 @@ impl Store {
         .bind(&review.publication.location)
         .bind(&review.publication.not_published_justification)
         .bind(review.updated_at)
+        .bind(review.rapid_review.as_ref().map(Json))
         .execute(&mut *connection)
         .await?;
 

@@ -189,6 +189,27 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "RecordRapidReview" => minimal!(
+                        client,
+                        record_rapid_review,
+                        pb::RecordRapidReviewRequest,
+                        id,
+                        token
+                    ),
+                    "RecordPanelResponse" => minimal!(
+                        client,
+                        record_panel_response,
+                        pb::RecordPanelResponseRequest,
+                        id,
+                        token
+                    ),
+                    "SummarizeRapidReviews" => client
+                        .summarize_rapid_reviews(authed(
+                            pb::SummarizeRapidReviewsRequest::default(),
+                            &token,
+                        ))
+                        .await
+                        .map(drop),
                     "RequestInformationFromReviewer" => minimal!(
                         client,
                         request_information_from_reviewer,
@@ -208,6 +229,6 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
             }
         })
         .await;
-    assert_eq!(cases, 21 * 22, "every RPC × every caller");
+    assert_eq!(cases, 24 * 22, "every RPC × every caller");
     registry.stop().await;
 }

@@ -1190,3 +1190,293 @@ async fn a_panel_member_found_involved_later_is_flagged_once() {
     );
     registry.stop().await;
 }
+
+/// The rapid review as a record and the national Panel's response, on three reviews of
+/// the partnership, summed up: how many rapid reviews became local reviews.
+#[tokio::test]
+async fn rapid_reviews_are_recorded_and_summed_up() {
+    let registry = TestRegistry::start("2026-04-20").await;
+    let admin = registry.role_token("partnership_admin");
+    let chair = registry.role_token("panel_chair");
+    let auditor = registry.role_token("auditor");
+    let member = registry.role_token("panel_member");
+    let mut client = registry.client.clone();
+    let mut ids = Vec::new();
+    for (alias, notified, decision) in [
+        ("Child T", "2026-03-12", Some(pb::Decision::LocalCspr)),
+        ("Child U", "2026-03-13", Some(pb::Decision::NoLocalCspr)),
+        ("Child V", "2026-04-14", None),
+    ] {
+        let review = client
+            .create_review(authed(
+                pb::CreateReviewRequest {
+                    request_id: format!("sin-{alias}"),
+                    child_alias: alias.into(),
+                    local_authority: "Southvale Council".into(),
+                    incident_date: pdate("2026-03-09"),
+                    became_aware_on: pdate("2026-03-10"),
+                },
+                &admin,
+            ))
+            .await
+            .reply("create");
+        let id = review.id.clone();
+        // Nothing to record before the notification.
+        let early = client
+            .record_rapid_review(authed(
+                pb::RecordRapidReviewRequest {
+                    review_id: id.clone(),
+                    meeting_on: pdate("2026-03-20"),
+                    contributing_agencies: vec!["Southvale Police".into()],
+                    learning: "Early.".into(),
+                    sent_to_panel_on: None,
+                },
+                &admin,
+            ))
+            .await
+            .refused(Code::FailedPrecondition, "before the notification");
+        assert_says(&early, "not possible while the review is at notified");
+        client
+            .record_notification_sent(authed(
+                pb::RecordNotificationSentRequest {
+                    review_id: id.clone(),
+                    sent_on: pdate(notified),
+                    national_panel_reference: String::new(),
+                },
+                &admin,
+            ))
+            .await
+            .reply("notified");
+        ids.push((id, decision));
+    }
+    let (local, _) = &ids[0];
+    let (not_local, _) = &ids[1];
+
+    // What is recorded is checked: agencies, learning, dates in order.
+    let refused = client
+        .record_rapid_review(authed(
+            pb::RecordRapidReviewRequest {
+                review_id: local.clone(),
+                meeting_on: pdate("2026-03-20"),
+                contributing_agencies: vec![],
+                learning: " ".into(),
+                sent_to_panel_on: pdate("2026-03-19"),
+            },
+            &chair,
+        ))
+        .await
+        .refused(Code::InvalidArgument, "bad record");
+    assert_eq!(
+        common::violated_fields(&refused),
+        vec!["learning", "contributing_agencies"]
+    );
+    let refused = client
+        .record_rapid_review(authed(
+            pb::RecordRapidReviewRequest {
+                review_id: local.clone(),
+                meeting_on: pdate("2026-03-20"),
+                contributing_agencies: vec!["Southvale Police".into()],
+                learning: "Neglect was not recognised.".into(),
+                sent_to_panel_on: pdate("2026-03-19"),
+            },
+            &chair,
+        ))
+        .await
+        .refused(Code::InvalidArgument, "sent before the meeting");
+    assert_says(&refused, "must not be before the rapid review meeting");
+    client
+        .record_rapid_review(authed(
+            pb::RecordRapidReviewRequest {
+                review_id: local.clone(),
+                meeting_on: pdate("2026-03-20"),
+                contributing_agencies: vec!["Southvale Police".into()],
+                learning: "Neglect was not recognised.".into(),
+                sent_to_panel_on: pdate("2026-03-19"),
+            },
+            &member,
+        ))
+        .await
+        .refused(Code::PermissionDenied, "a panel member does not record it");
+    // No response before the rapid review is sent.
+    let refused = client
+        .record_panel_response(authed(
+            pb::RecordPanelResponseRequest {
+                review_id: local.clone(),
+                kind: pb::PanelResponseKind::Agrees as i32,
+                received_on: pdate("2026-04-01"),
+                note: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .refused(Code::FailedPrecondition, "not sent yet");
+    assert_says(&refused, "not recorded as sent to the national Panel");
+
+    // Both decided reviews: recorded, decided, sent; the Panel agrees with one and asks
+    // more of the other. The third awaits its decision with no record.
+    for ((id, decision), response) in ids.iter().take(2).zip([
+        pb::PanelResponseKind::Agrees,
+        pb::PanelResponseKind::AsksForMore,
+    ]) {
+        client
+            .record_rapid_review(authed(
+                pb::RecordRapidReviewRequest {
+                    review_id: id.clone(),
+                    meeting_on: pdate("2026-03-24"),
+                    contributing_agencies: vec![
+                        "Southvale Police".into(),
+                        "Southvale Health".into(),
+                    ],
+                    learning: "Neglect was not recognised early enough.".into(),
+                    sent_to_panel_on: None,
+                },
+                &chair,
+            ))
+            .await
+            .reply("recorded");
+        client
+            .record_decision(authed(
+                pb::RecordDecisionRequest {
+                    review_id: id.clone(),
+                    decision: decision.expect("decided") as i32,
+                    decided_on: pdate("2026-03-26"),
+                    rationale: "Criteria considered.".into(),
+                },
+                &chair,
+            ))
+            .await
+            .reply("decided");
+        // Sent with the decision, after it (NOT_PROCEEDING too: the Panel still answers).
+        let sent = client
+            .record_rapid_review(authed(
+                pb::RecordRapidReviewRequest {
+                    review_id: id.clone(),
+                    meeting_on: pdate("2026-03-24"),
+                    contributing_agencies: vec![
+                        "Southvale Police".into(),
+                        "Southvale Health".into(),
+                    ],
+                    learning: "Neglect was not recognised early enough.".into(),
+                    sent_to_panel_on: pdate("2026-03-27"),
+                },
+                &admin,
+            ))
+            .await
+            .reply("sent");
+        assert_eq!(
+            sent.rapid_review.as_ref().and_then(|r| r.sent_to_panel_on),
+            pdate("2026-03-27")
+        );
+        let answered = client
+            .record_panel_response(authed(
+                pb::RecordPanelResponseRequest {
+                    review_id: id.clone(),
+                    kind: response as i32,
+                    received_on: pdate("2026-04-10"),
+                    note: "Letter from the Panel.".into(),
+                },
+                &admin,
+            ))
+            .await
+            .reply("the Panel answered");
+        let record = answered.rapid_review.expect("the record");
+        assert_eq!(record.contributing_agencies.len(), 2);
+        assert_eq!(
+            record.panel_response.map(|response| response.kind()),
+            Some(response)
+        );
+    }
+    assert_eq!(
+        client
+            .get_review(authed(
+                pb::GetReviewRequest {
+                    review_id: not_local.clone()
+                },
+                &chair
+            ))
+            .await
+            .reply("read")
+            .stage(),
+        pb::Stage::NotProceeding
+    );
+
+    let summary = |from: Option<&str>, to: Option<&str>| pb::SummarizeRapidReviewsRequest {
+        from: from.and_then(pdate),
+        to: to.and_then(pdate),
+    };
+    let all = client
+        .summarize_rapid_reviews(authed(summary(None, None), &auditor))
+        .await
+        .reply("summary");
+    assert_eq!(
+        all,
+        pb::RapidReviewSummary {
+            notified: 3,
+            rapid_reviews_recorded: 2,
+            became_local_reviews: 1,
+            not_proceeding: 1,
+            awaiting_decision: 1,
+            sent_to_panel: 2,
+            panel_agrees: 1,
+            panel_asks_for_more: 1,
+            panel_national_review: 0,
+            awaiting_panel_response: 0,
+        }
+    );
+    let march = client
+        .summarize_rapid_reviews(authed(
+            summary(Some("2026-03-13"), Some("2026-03-31")),
+            &admin,
+        ))
+        .await
+        .reply("March from the 13th");
+    assert_eq!(
+        (
+            march.notified,
+            march.became_local_reviews,
+            march.not_proceeding
+        ),
+        (1, 0, 1)
+    );
+    let refused = client
+        .summarize_rapid_reviews(authed(
+            summary(Some("2026-04-01"), Some("2026-03-01")),
+            &admin,
+        ))
+        .await
+        .refused(Code::InvalidArgument, "a period backwards");
+    assert_eq!(common::violated_fields(&refused), vec!["to"]);
+    client
+        .summarize_rapid_reviews(authed(summary(None, None), &member))
+        .await
+        .refused(Code::PermissionDenied, "a panel member");
+
+    // The outbox relays the last events a moment after the commands: read until the two
+    // responses are there, then count.
+    let count = |events: &[(String, cspr_proto::events::v1::Event)], kind: &str| {
+        events
+            .iter()
+            .filter(|(_, event)| event.r#type == kind)
+            .count()
+    };
+    let events = cspr_platform::testing::eventually(
+        "the rapid review events",
+        cspr_platform::testing::DEADLINE,
+        || async {
+            let events = registry.published_within(1, Duration::from_secs(1)).await;
+            (count(&events, "panel_response_recorded") >= 2).then_some(events)
+        },
+    )
+    .await;
+    assert_eq!(count(&events, "rapid_review_recorded"), 4);
+    assert_eq!(count(&events, "panel_response_recorded"), 2);
+    for (_, event) in &events {
+        let bytes = prost::Message::encode_to_vec(event);
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("not recognised"),
+            "the learning is not on the bus: {}",
+            event.r#type
+        );
+    }
+    registry.stop().await;
+}

@@ -50,6 +50,7 @@ const ADMIN: &[Role] = &[Role::PartnershipAdmin];
 const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
 const CHAIR: &[Role] = &[Role::PanelChair];
 const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::PartnershipAdmin];
+const REPORT_READERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair, Role::Auditor];
 const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
 
 /// Who may call an RPC.
@@ -177,6 +178,19 @@ pub static RULES: &[Rule] = &[
         "ListAuditRecords",
         Who::Roles(AUDIT_READERS),
         Resource,
+    ),
+    rule(
+        REGISTRY,
+        "RecordRapidReview",
+        Who::Roles(DECIDERS),
+        Resource,
+    ),
+    rule(REGISTRY, "RecordPanelResponse", Who::Roles(ADMIN), Resource),
+    rule(
+        REGISTRY,
+        "SummarizeRapidReviews",
+        Who::Roles(REPORT_READERS),
+        Partnership,
     ),
     rule(
         REGISTRY,

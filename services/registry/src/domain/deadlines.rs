@@ -11,8 +11,12 @@ use cspr_platform::calendar::{OutsideCalendar, WorkingDayCalendar};
 pub struct DeadlineRules {
     /// Notification to the national Panel, from becoming aware (working days).
     pub notification_working_days: u32,
-    /// Rapid review to the Panel with the decision, from the notification (working days).
+    /// Rapid review to the Panel with the decision (working days), from
+    /// [`DeadlineRules::rapid_review_from`].
     pub rapid_review_working_days: u32,
+    /// What starts the rapid review's clock: the notification (the default), or becoming
+    /// aware of the incident, as some partnerships read the guidance.
+    pub rapid_review_from: RapidReviewClock,
     /// Local CSPR completed and published, from the decision (calendar months).
     pub completion_months: u32,
     /// Pre-publication notice, before the publication (working days).
@@ -25,11 +29,23 @@ pub struct DeadlineRules {
     pub completion_at_risk_days: u32,
 }
 
+cspr_platform::named_enum! {
+    /// The event that starts the rapid review's clock.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum RapidReviewClock {
+        /// The serious incident notification was sent to the national Panel.
+        Notification => "notification",
+        /// The local authority became aware of the incident.
+        BecomingAware => "aware",
+    }
+}
+
 impl Default for DeadlineRules {
     fn default() -> Self {
         Self {
             notification_working_days: 5,
             rapid_review_working_days: 15,
+            rapid_review_from: RapidReviewClock::Notification,
             completion_months: 6,
             pre_publication_working_days: 7,
             keep_public_months: 12,
@@ -92,7 +108,8 @@ pub fn notification_due(
     calendar.add_working_days(became_aware_on, rules.notification_working_days)
 }
 
-/// The day the rapid review is due.
+/// The day the rapid review is due, from the day its clock started
+/// ([`DeadlineRules::rapid_review_from`]).
 pub fn rapid_review_due(
     notification_sent_on: NaiveDate,
     rules: &DeadlineRules,
@@ -235,7 +252,11 @@ pub fn timeline(
     });
 
     let decision_done = review.decision.as_ref().map(|decision| decision.decided_on);
-    deadlines.push(match notification_done {
+    let rapid_review_start = match rules.rapid_review_from {
+        RapidReviewClock::Notification => notification_done,
+        RapidReviewClock::BecomingAware => Some(review.became_aware_on),
+    };
+    deadlines.push(match rapid_review_start {
         Some(sent_on) => {
             let due_on = rapid_review_due(sent_on, rules, calendar)?;
             let (status, left) = working_day_status(calendar, rules, today, due_on, decision_done);
@@ -371,6 +392,27 @@ mod tests {
             .find(|deadline| deadline.kind == kind)
             .cloned()
             .expect("deadline present")
+    }
+
+    #[test]
+    fn the_rapid_review_clock_can_start_on_becoming_aware() {
+        let calendar = WorkingDayCalendar::england_and_wales();
+        let rules = DeadlineRules {
+            rapid_review_from: RapidReviewClock::BecomingAware,
+            ..DeadlineRules::default()
+        };
+        // Aware Tuesday 2026-03-10: 15 working days → Tuesday 2026-03-31 (three weeks, no
+        // bank holiday between), known before any notification is sent.
+        let review = review("2026-03-10");
+        let timeline = timeline(&review, &rules, &calendar, date("2026-03-11")).expect("timeline");
+        assert_eq!(
+            find(&timeline, DeadlineKind::RapidReview).due_on,
+            Some(date("2026-03-31"))
+        );
+        assert_eq!(
+            RapidReviewClock::parse("aware"),
+            Some(RapidReviewClock::BecomingAware)
+        );
     }
 
     #[test]

@@ -40,6 +40,36 @@ cspr_platform::named_enum! {
     }
 }
 
+cspr_platform::named_enum! {
+    /// What the national Panel answered to a rapid review.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum PanelResponseKind {
+        Agrees => "AGREES",
+        AsksForMore => "ASKS_FOR_MORE",
+        NationalReview => "NATIONAL_REVIEW",
+    }
+}
+
+/// The national Panel's response to a rapid review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanelResponse {
+    pub kind: PanelResponseKind,
+    pub received_on: NaiveDate,
+    pub note: String,
+}
+
+/// The rapid review as a record (stored as one document): its meeting, who contributed,
+/// the learning so far, when it went to the national Panel and what the Panel answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RapidReview {
+    pub meeting_on: NaiveDate,
+    pub contributing_agencies: Vec<String>,
+    pub learning: String,
+    pub sent_to_panel_on: Option<NaiveDate>,
+    pub panel_response: Option<PanelResponse>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub sent_on: NaiveDate,
@@ -223,6 +253,8 @@ pub struct Review {
     pub stage: Stage,
     pub notification: Option<Notification>,
     pub decision: Option<RapidReviewDecision>,
+    /// The rapid review's record, once recorded.
+    pub rapid_review: Option<RapidReview>,
     pub panel: Vec<PanelMember>,
     pub reviewer: Option<Reviewer>,
     pub terms_of_reference: Option<TermsOfReference>,
@@ -247,6 +279,8 @@ pub enum Change {
     Created,
     NotificationSent,
     DecisionRecorded,
+    RapidReviewRecorded,
+    PanelResponseRecorded,
     PanelMemberAppointed(Uuid),
     PanelMemberFoundInvolved(Uuid),
     ReviewerAppointed,
@@ -353,6 +387,7 @@ impl Review {
             stage: Stage::Notified,
             notification: None,
             decision: None,
+            rapid_review: None,
             panel: Vec::new(),
             reviewer: None,
             terms_of_reference: None,
@@ -704,6 +739,107 @@ impl Review {
         Ok(vec![Change::ParallelProcessEnded(id)])
     }
 
+    /// The rapid review's record, from RAPID_REVIEW on and after the decision too (a review
+    /// decided NOT_PROCEEDING still goes to the national Panel), until the review is closed.
+    fn require_rapid_review_stage(&self, action: &'static str) -> Result<(), ReviewError> {
+        if matches!(self.stage, Stage::Notified | Stage::Closed) {
+            return Err(ReviewError::WrongStage {
+                action,
+                stage: self.stage,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records (or replaces) the rapid review's record; a Panel response already recorded
+    /// is kept, so the day it was sent must stay.
+    pub fn record_rapid_review(
+        &mut self,
+        mut record: RapidReview,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_rapid_review_stage("recording the rapid review")?;
+        if let Some(notification) = &self.notification
+            && record.meeting_on < notification.sent_on
+        {
+            return Err(field(
+                "meeting_on",
+                format!(
+                    "must not be before the notification was sent ({})",
+                    notification.sent_on.format("%-d %B %Y")
+                ),
+            ));
+        }
+        if record.meeting_on > today {
+            return Err(field("meeting_on", "must not be in the future"));
+        }
+        if let Some(sent_on) = record.sent_to_panel_on {
+            if sent_on < record.meeting_on {
+                return Err(field(
+                    "sent_to_panel_on",
+                    "must not be before the rapid review meeting",
+                ));
+            }
+            if sent_on > today {
+                return Err(field("sent_to_panel_on", "must not be in the future"));
+            }
+        }
+        let kept = self
+            .rapid_review
+            .as_ref()
+            .and_then(|existing| existing.panel_response.clone());
+        if let Some(response) = &kept {
+            match record.sent_to_panel_on {
+                None => {
+                    return Err(ReviewError::Rule(
+                        "the national Panel's response is recorded, so the day the rapid review was sent to it is needed".into(),
+                    ));
+                }
+                Some(sent_on) if sent_on > response.received_on => {
+                    return Err(field(
+                        "sent_to_panel_on",
+                        "must not be after the national Panel's response was received",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        record.panel_response = kept;
+        self.rapid_review = Some(record);
+        Ok(vec![Change::RapidReviewRecorded])
+    }
+
+    /// Records (or replaces) the national Panel's response to the rapid review.
+    pub fn record_panel_response(
+        &mut self,
+        response: PanelResponse,
+        today: NaiveDate,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_rapid_review_stage("recording the national Panel's response")?;
+        let Some(sent_on) = self
+            .rapid_review
+            .as_ref()
+            .and_then(|record| record.sent_to_panel_on)
+        else {
+            return Err(ReviewError::Rule(
+                "the rapid review is not recorded as sent to the national Panel yet: record the day it was sent first".into(),
+            ));
+        };
+        if response.received_on < sent_on {
+            return Err(field(
+                "received_on",
+                "must not be before the rapid review was sent to the national Panel",
+            ));
+        }
+        if response.received_on > today {
+            return Err(field("received_on", "must not be in the future"));
+        }
+        if let Some(record) = &mut self.rapid_review {
+            record.panel_response = Some(response);
+        }
+        Ok(vec![Change::PanelResponseRecorded])
+    }
+
     /// The partnership asks the appointed reviewer for information, to be answered by
     /// `request.respond_by` (not before `today`).
     pub fn request_information(
@@ -997,6 +1133,101 @@ mod tests {
             Ok(vec![Change::InformationRequested(id)])
         );
         assert_eq!(review.information_requests.len(), 1);
+    }
+
+    fn rapid_review(meeting: &str, sent: Option<&str>) -> RapidReview {
+        RapidReview {
+            meeting_on: date(meeting),
+            contributing_agencies: vec!["Southvale Police".into(), "Southvale Health".into()],
+            learning: "Information about neglect was not shared.".into(),
+            sent_to_panel_on: sent.map(date),
+            panel_response: None,
+        }
+    }
+
+    #[test]
+    fn the_rapid_review_is_recorded_in_order_and_the_panel_responds_after_it_was_sent() {
+        let mut review = review();
+        let today = date("2026-03-30");
+        let early = review.record_rapid_review(rapid_review("2026-03-20", None), today);
+        assert!(
+            matches!(early, Err(ReviewError::WrongStage { .. })),
+            "{early:?}"
+        );
+        review.stage = Stage::RapidReview;
+        review.notification = Some(Notification {
+            sent_on: date("2026-03-12"),
+            national_panel_reference: String::new(),
+        });
+        let before = review.record_rapid_review(rapid_review("2026-03-11", None), today);
+        assert_eq!(
+            before,
+            Err(ReviewError::Field {
+                field: "meeting_on",
+                message: "must not be before the notification was sent (12 March 2026)".into()
+            })
+        );
+        let sent_first =
+            review.record_rapid_review(rapid_review("2026-03-20", Some("2026-03-19")), today);
+        assert!(
+            matches!(
+                sent_first,
+                Err(ReviewError::Field {
+                    field: "sent_to_panel_on",
+                    ..
+                })
+            ),
+            "{sent_first:?}"
+        );
+        review
+            .record_rapid_review(rapid_review("2026-03-20", None), today)
+            .expect("recorded");
+        let response = PanelResponse {
+            kind: PanelResponseKind::Agrees,
+            received_on: date("2026-03-27"),
+            note: String::new(),
+        };
+        let unsent = review.record_panel_response(response.clone(), today);
+        assert!(matches!(unsent, Err(ReviewError::Rule(_))), "{unsent:?}");
+        review
+            .record_rapid_review(rapid_review("2026-03-20", Some("2026-03-24")), today)
+            .expect("sent");
+        assert_eq!(
+            review.record_panel_response(response.clone(), today),
+            Ok(vec![Change::PanelResponseRecorded])
+        );
+        // Recording the rapid review again keeps the response, and its order.
+        review
+            .record_rapid_review(rapid_review("2026-03-21", Some("2026-03-25")), today)
+            .expect("replaced");
+        assert_eq!(
+            review
+                .rapid_review
+                .as_ref()
+                .and_then(|record| record.panel_response.clone()),
+            Some(response)
+        );
+        let unsent_now = review.record_rapid_review(rapid_review("2026-03-21", None), today);
+        assert!(
+            matches!(unsent_now, Err(ReviewError::Rule(_))),
+            "{unsent_now:?}"
+        );
+        let after =
+            review.record_rapid_review(rapid_review("2026-03-21", Some("2026-03-28")), today);
+        assert!(matches!(after, Err(ReviewError::Field { .. })), "{after:?}");
+        // A review decided NOT_PROCEEDING still records the Panel's answer; a closed one not.
+        review.stage = Stage::NotProceeding;
+        assert!(
+            review
+                .record_rapid_review(rapid_review("2026-03-21", Some("2026-03-25")), today)
+                .is_ok()
+        );
+        review.stage = Stage::Closed;
+        assert!(
+            review
+                .record_rapid_review(rapid_review("2026-03-21", Some("2026-03-25")), today)
+                .is_err()
+        );
     }
 
     #[test]

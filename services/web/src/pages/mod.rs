@@ -482,6 +482,7 @@ pub(crate) fn render(
             may_operate => user.may(NOTIFICATIONS, "ListDeliveries"),
             may_read_actions => user.may(ACTIONS, "ListActions"),
             may_read_reviews => user.may(REGISTRY, "ListReviews"),
+            may_summarize_rapid_reviews => user.may(REGISTRY, "SummarizeRapidReviews"),
         }
     });
     let html = state

@@ -158,6 +158,13 @@ const COMMANDS: &[Command] = &[
         applies: |stage| stage == registry::Stage::RapidReview,
     },
     Command {
+        path: "rapid-review",
+        label: "Record the rapid review and the national Panel's response",
+        service: REGISTRY,
+        method: "RecordRapidReview",
+        applies: |stage| !matches!(stage, registry::Stage::Notified | registry::Stage::Closed),
+    },
+    Command {
         path: "panel-member",
         label: "Appoint a panel member",
         service: REGISTRY,
@@ -410,7 +417,13 @@ mod tests {
         assert!(!scoping.contains(&"/reviews/r1/publication".to_string()));
         // A chair records the decision and sets terms, but appoints nobody.
         let chair = links(&["panel_chair"], registry::Stage::RapidReview);
-        assert_eq!(chair, vec!["/reviews/r1/decision".to_string()]);
+        assert_eq!(
+            chair,
+            vec![
+                "/reviews/r1/decision".to_string(),
+                "/reviews/r1/rapid-review".to_string()
+            ]
+        );
         // A panel member has nothing to do here but read the reports.
         let member = links(&["panel_member"], registry::Stage::InformationGathering);
         assert_eq!(member, vec!["/reviews/r1/reports".to_string()]);

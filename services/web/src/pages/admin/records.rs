@@ -6,6 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::NaiveDate;
 use cspr_platform::access::rules::{REGISTRY, SUBMISSIONS};
+use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1 as registry;
 use cspr_proto::submissions::v1 as submissions;
 use minijinja::context;
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::forms::{field, form_fields};
-use crate::pages::{Shared, SignedIn, authed, render, review_of};
+use crate::pages::{PageError, Shared, SignedIn, authed, render, review_of};
 use crate::timeline;
 use crate::views::{self, ReviewView};
 
@@ -22,9 +23,14 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
     axum::Router::new()
         .route("/reviews/{id}/reports", get(reports))
         .route("/reviews/{id}/audit", get(audit))
+        .route("/reports/rapid-reviews", get(rapid_reviews))
 }
 
-pub(crate) const TEMPLATES: &[(&str, &str)] = templates!["admin/reports.html", "admin/audit.html",];
+pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
+    "admin/reports.html",
+    "admin/audit.html",
+    "admin/rapid_reviews.html",
+];
 
 /// Audit records on one page.
 pub(crate) const AUDIT_PAGE_SIZE: i32 = 50;
@@ -201,6 +207,70 @@ async fn audit(
                 rows,
                 next_page,
                 first_page,
+            },
+        )
+    }
+    .await;
+    signed.finish(&state, outcome)
+}
+
+/// GET /reports/rapid-reviews?year=YYYY: how the partnership's rapid reviews went, for the
+/// reviews notified to the national Panel in a calendar year (this year unless asked).
+async fn rapid_reviews(
+    State(state): Shared,
+    signed: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let outcome = async {
+        signed.may(REGISTRY, "SummarizeRapidReviews")?;
+        let query = form_fields(query.as_deref().unwrap_or("").as_bytes());
+        let this_year = chrono::Datelike::year(&timeline::today());
+        let year = match field(&query, "year").trim() {
+            "" => this_year,
+            raw => raw
+                .parse::<i32>()
+                .ok()
+                .filter(|year| (2000..=this_year + 1).contains(year))
+                .ok_or(PageError::NotFound)?,
+        };
+        let day = |month, day| Date { year, month, day };
+        let summary = state
+            .services
+            .registry
+            .clone()
+            .summarize_rapid_reviews(authed(
+                registry::SummarizeRapidReviewsRequest {
+                    from: Some(day(1, 1)),
+                    to: Some(day(12, 31)),
+                },
+                &signed.user,
+            )?)
+            .await?
+            .into_inner();
+        let rows = [
+            ("Notified to the national Panel", summary.notified),
+            ("Rapid review recorded", summary.rapid_reviews_recorded),
+            ("Became local reviews", summary.became_local_reviews),
+            ("Decided not to hold a local review", summary.not_proceeding),
+            ("Awaiting the decision", summary.awaiting_decision),
+            ("Sent to the national Panel", summary.sent_to_panel),
+            ("The Panel agreed", summary.panel_agrees),
+            ("The Panel asked for more", summary.panel_asks_for_more),
+            ("The Panel will hold a national review", summary.panel_national_review),
+            ("Awaiting the Panel's response", summary.awaiting_panel_response),
+        ]
+        .into_iter()
+        .map(|(label, count)| context! { label, count })
+        .collect::<Vec<_>>();
+        render(
+            &state,
+            "admin/rapid_reviews.html",
+            &signed.session,
+            context! {
+                year,
+                rows,
+                previous => format!("/reports/rapid-reviews?year={}", year - 1),
+                next => (year < this_year).then(|| format!("/reports/rapid-reviews?year={}", year + 1)),
             },
         )
     }

@@ -69,6 +69,14 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
         )
         .route("/reviews/{id}/decision/confirm", post(decision))
         .route(
+            "/reviews/{id}/rapid-review",
+            get(rapid_review_form).post(rapid_review),
+        )
+        .route(
+            "/reviews/{id}/panel-response",
+            get(panel_response_form).post(panel_response),
+        )
+        .route(
             "/reviews/{id}/panel-member",
             get(panel_member_form).post(panel_member),
         )
@@ -124,6 +132,8 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
     "admin/pre_publication_notice.html",
     "admin/publication.html",
     "admin/information_requests.html",
+    "admin/rapid_review.html",
+    "admin/panel_response.html",
     "reviewer/information_answer.html",
 ];
 

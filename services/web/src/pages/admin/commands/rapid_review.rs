@@ -217,3 +217,202 @@ pub(super) async fn decision(
     .await;
     posted.finish(&state, outcome)
 }
+
+// ---- The rapid review's record and the national Panel's response --------------------
+
+pub(super) const RAPID_REVIEW_DATES: &[&str] = &["meeting_on", "sent_to_panel_on"];
+
+/// The record as it stands and the Panel's response, for the record's page.
+pub(super) fn rapid_review_extra(user: &User) -> impl Fn(&registry::Review) -> Value + '_ {
+    move |review| {
+        let response = review
+            .rapid_review
+            .as_ref()
+            .and_then(|record| record.panel_response.as_ref())
+            .map(|response| {
+                context! {
+                    kind => panel_response_words(response.kind()),
+                    received_on => views::date(response.received_on.as_ref()),
+                    note => response.note,
+                }
+            });
+        let sent = review
+            .rapid_review
+            .as_ref()
+            .is_some_and(|record| record.sent_to_panel_on.is_some());
+        context! {
+            recorded => review.rapid_review.is_some(),
+            response,
+            response_href => (sent && user.may(REGISTRY, "RecordPanelResponse"))
+                .then(|| format!("/reviews/{}/panel-response", review.id)),
+        }
+    }
+}
+
+fn panel_response_words(kind: registry::PanelResponseKind) -> &'static str {
+    match kind {
+        registry::PanelResponseKind::Agrees => "The Panel agrees with the decision",
+        registry::PanelResponseKind::AsksForMore => "The Panel asks for more",
+        registry::PanelResponseKind::NationalReview => "The Panel will hold a national review",
+        registry::PanelResponseKind::Unspecified => "",
+    }
+}
+
+pub(super) async fn rapid_review_form(
+    State(state): Shared,
+    Path(id): Path<String>,
+    signed: SignedIn,
+) -> Response {
+    let user = signed.user.clone();
+    let extra = rapid_review_extra(&user);
+    let outcome = form_get(
+        &state,
+        &signed,
+        &id,
+        "RecordRapidReview",
+        "admin/rapid_review.html",
+        RAPID_REVIEW_DATES,
+        |review, form| {
+            // A correction starts from the record as it is.
+            if let Some(record) = &review.rapid_review {
+                fill_date(form, "meeting_on", record.meeting_on.as_ref());
+                fill_date(form, "sent_to_panel_on", record.sent_to_panel_on.as_ref());
+                fill(
+                    form,
+                    "contributing_agencies",
+                    &record.contributing_agencies.join("\n"),
+                );
+                fill(form, "learning", &record.learning);
+            }
+            extra(review)
+        },
+    )
+    .await;
+    signed.finish(&state, outcome)
+}
+
+pub(super) async fn rapid_review(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut form = posted_form(&posted, "RecordRapidReview")?;
+        let meeting_on = form.date("meeting_on", "the day of the rapid review meeting", true);
+        let contributing_agencies: Vec<String> = form
+            .get("contributing_agencies")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_string)
+            .collect();
+        if contributing_agencies.is_empty() {
+            form.errors.add(
+                "contributing_agencies",
+                "Enter the agencies that contributed, one a line",
+            );
+        }
+        let learning = form.required("learning", "Enter the learning identified so far");
+        let sent_to_panel_on = form.date(
+            "sent_to_panel_on",
+            "the day it was sent to the national Panel",
+            false,
+        );
+        if form.errors.is_empty() {
+            let mut client = state.services.registry.clone();
+            let result = client
+                .record_rapid_review(authed(
+                    registry::RecordRapidReviewRequest {
+                        review_id: id.clone(),
+                        meeting_on,
+                        contributing_agencies,
+                        learning,
+                        sent_to_panel_on,
+                    },
+                    &posted.user,
+                )?)
+                .await;
+            if answered(result, &mut form)?.is_some() {
+                return Ok(see_other(&format!("/reviews/{id}/rapid-review")));
+            }
+        }
+        again(
+            &state,
+            &posted,
+            &id,
+            "admin/rapid_review.html",
+            &form,
+            RAPID_REVIEW_DATES,
+            rapid_review_extra(&posted.user),
+        )
+        .await
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
+
+pub(super) fn panel_response_extra(_: &registry::Review) -> Value {
+    let kinds: Vec<Choice> = [
+        registry::PanelResponseKind::Agrees,
+        registry::PanelResponseKind::AsksForMore,
+        registry::PanelResponseKind::NationalReview,
+    ]
+    .into_iter()
+    .map(|kind| Choice {
+        value: kind.as_str_name().into(),
+        label: panel_response_words(kind).into(),
+        hint: None,
+    })
+    .collect();
+    context! { kinds }
+}
+
+get_form! {
+    panel_response_form: "RecordPanelResponse", "admin/panel_response.html", &["received_on"],
+    |review, _| panel_response_extra(review)
+}
+
+pub(super) async fn panel_response(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        let mut form = posted_form(&posted, "RecordPanelResponse")?;
+        let kind = registry::PanelResponseKind::from_str_name(form.get("kind"))
+            .filter(|kind| *kind != registry::PanelResponseKind::Unspecified);
+        if kind.is_none() {
+            form.errors.add("kind", "Select what the Panel answered");
+        }
+        let received_on = form.date("received_on", "the day the response was received", true);
+        if let (true, Some(kind)) = (form.errors.is_empty(), kind) {
+            let mut client = state.services.registry.clone();
+            let result = client
+                .record_panel_response(authed(
+                    registry::RecordPanelResponseRequest {
+                        review_id: id.clone(),
+                        kind: kind as i32,
+                        received_on,
+                        note: form.get("note").trim().to_string(),
+                    },
+                    &posted.user,
+                )?)
+                .await;
+            if answered(result, &mut form)?.is_some() {
+                return Ok(see_other(&format!("/reviews/{id}/rapid-review")));
+            }
+        }
+        again(
+            &state,
+            &posted,
+            &id,
+            "admin/panel_response.html",
+            &form,
+            &["received_on"],
+            panel_response_extra,
+        )
+        .await
+    }
+    .await;
+    posted.finish(&state, outcome)
+}
