@@ -15,19 +15,7 @@ async fn alerts_are_raised_once_across_replicas() {
     let registry = TestRegistry::start("2026-03-11").await;
     let mut client = registry.client.clone();
     let admin = registry.role_token("partnership_admin");
-    let review = client
-        .create_review(authed(
-            pb::CreateReviewRequest {
-                request_id: "sweep".into(),
-                child_alias: "Child Q".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: pdate("2026-03-09"),
-                became_aware_on: pdate("2026-03-10"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("create");
+    let review = common::created(&mut client, &admin, "sweep", "Child Q").await;
     let second_replica = registry.store.clone();
     let sweep =
         cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));

@@ -756,19 +756,7 @@ async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_recor
     let reviewer = registry.token_as(&["reviewer"], "isla-reviewer");
     let other_reviewer = registry.token_as(&["reviewer"], "someone-else");
     let mut client = registry.client.clone();
-    let review = client
-        .create_review(authed(
-            pb::CreateReviewRequest {
-                request_id: "sin-child-r".into(),
-                child_alias: "Child R".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: pdate("2026-03-09"),
-                became_aware_on: pdate("2026-03-10"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("create");
+    let review = common::created(&mut client, &admin, "sin-child-r", "Child R").await;
     let id = review.id.clone();
     let ask = |request_id: &str, question: &str, respond_by: &str| {
         pb::RequestInformationFromReviewerRequest {
@@ -1047,19 +1035,7 @@ async fn a_panel_member_found_involved_later_is_flagged_once() {
     let admin = registry.role_token("partnership_admin");
     let chair = registry.role_token("panel_chair");
     let mut client = registry.client.clone();
-    let review = client
-        .create_review(authed(
-            pb::CreateReviewRequest {
-                request_id: "sin-child-s".into(),
-                child_alias: "Child S".into(),
-                local_authority: "Southvale Council".into(),
-                incident_date: pdate("2026-03-09"),
-                became_aware_on: pdate("2026-03-10"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("create");
+    let review = common::created(&mut client, &admin, "sin-child-s", "Child S").await;
     let id = review.id.clone();
     for (request_id, name, email, organisation, role) in [
         (
@@ -1207,19 +1183,7 @@ async fn rapid_reviews_are_recorded_and_summed_up() {
         ("Child U", "2026-03-13", Some(pb::Decision::NoLocalCspr)),
         ("Child V", "2026-04-14", None),
     ] {
-        let review = client
-            .create_review(authed(
-                pb::CreateReviewRequest {
-                    request_id: format!("sin-{alias}"),
-                    child_alias: alias.into(),
-                    local_authority: "Southvale Council".into(),
-                    incident_date: pdate("2026-03-09"),
-                    became_aware_on: pdate("2026-03-10"),
-                },
-                &admin,
-            ))
-            .await
-            .reply("create");
+        let review = common::created(&mut client, &admin, &format!("sin-{alias}"), alias).await;
         let id = review.id.clone();
         // Nothing to record before the notification.
         let early = client

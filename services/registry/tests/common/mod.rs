@@ -57,3 +57,27 @@ impl RegistryTest for TestRegistry {
             .await
     }
 }
+
+/// A CreateReview of Southvale Council's `alias` (incident 9 March 2026, aware the 10th).
+pub fn new_review(request_id: &str, alias: &str) -> cspr_proto::registry::v1::CreateReviewRequest {
+    cspr_proto::registry::v1::CreateReviewRequest {
+        request_id: request_id.into(),
+        child_alias: alias.into(),
+        local_authority: "Southvale Council".into(),
+        incident_date: pdate("2026-03-09"),
+        became_aware_on: pdate("2026-03-10"),
+    }
+}
+
+/// [`new_review`] created by `token`'s holder.
+pub async fn created(
+    client: &mut ReviewRegistryClient<Channel>,
+    token: &str,
+    request_id: &str,
+    alias: &str,
+) -> cspr_proto::registry::v1::Review {
+    client
+        .create_review(authed(new_review(request_id, alias), token))
+        .await
+        .reply("create")
+}
