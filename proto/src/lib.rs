@@ -112,6 +112,7 @@ impl events::v1::event::Body {
             Body::PanelMemberFoundInvolved(_) => "panel_member_found_involved",
             Body::RapidReviewRecorded(_) => "rapid_review_recorded",
             Body::PanelResponseRecorded(_) => "panel_response_recorded",
+            Body::InformationRequestOverdue(_) => "information_request_overdue",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -202,7 +203,8 @@ impl events::v1::event::Body {
             | Body::InformationRequestAnswered(_)
             | Body::PanelMemberFoundInvolved(_)
             | Body::RapidReviewRecorded(_)
-            | Body::PanelResponseRecorded(_) => "registry",
+            | Body::PanelResponseRecorded(_)
+            | Body::InformationRequestOverdue(_) => "registry",
         }
     }
 }

@@ -32,11 +32,12 @@ pub enum Template {
     ActionOverdue,
     InformationRequested,
     InformationAnswered,
+    InformationOverdue,
     PanelMemberFoundInvolved,
 }
 
 impl Template {
-    pub const ALL: [Template; 18] = [
+    pub const ALL: [Template; 19] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -54,6 +55,7 @@ impl Template {
         Template::ActionOverdue,
         Template::InformationRequested,
         Template::InformationAnswered,
+        Template::InformationOverdue,
         Template::PanelMemberFoundInvolved,
     ];
 
@@ -76,6 +78,7 @@ impl Template {
             Template::ActionOverdue => "action_overdue",
             Template::InformationRequested => "information_requested",
             Template::InformationAnswered => "information_answered",
+            Template::InformationOverdue => "information_overdue",
             Template::PanelMemberFoundInvolved => "panel_member_found_involved",
         }
     }
@@ -112,6 +115,7 @@ impl Template {
                 include_str!("../templates/information_requested.txt")
             }
             Template::InformationAnswered => include_str!("../templates/information_answered.txt"),
+            Template::InformationOverdue => include_str!("../templates/information_overdue.txt"),
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.txt")
             }
@@ -151,6 +155,7 @@ impl Template {
             Template::InformationAnswered => {
                 include_str!("../templates/information_answered.html")
             }
+            Template::InformationOverdue => include_str!("../templates/information_overdue.html"),
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.html")
             }
@@ -444,6 +449,15 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
                 "respond_by": date_text(&asked.respond_by),
             })),
         )],
+        Body::InformationRequestOverdue(overdue) => vec![email(
+            Template::InformationOverdue,
+            &overdue.reviewer_email,
+            base(json!({
+                "review_reference": if overdue.review_reference.is_empty() { reference } else { &overdue.review_reference },
+                "name": overdue.reviewer_name,
+                "respond_by": date_text(&overdue.respond_by),
+            })),
+        )],
         Body::InformationRequestAnswered(answered) => vec![email(
             Template::InformationAnswered,
             &answered.reply_to_email,
@@ -583,8 +597,8 @@ mod tests {
     use cspr_proto::events::v1::{
         ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
         DeadlineMissed, FamilyContactRequested, InformationRequestAnswered,
-        InformationRequestedFromReviewer, Invitee, LearningEventScheduled,
-        PanelMemberFoundInvolved, PublicationConsultationSent,
+        InformationRequestOverdue, InformationRequestedFromReviewer, Invitee,
+        LearningEventScheduled, PanelMemberFoundInvolved, PublicationConsultationSent,
     };
 
     fn event(body: Body) -> Event {
@@ -668,6 +682,12 @@ mod tests {
                 ..Default::default()
             }),
             Body::InformationRequestedFromReviewer(InformationRequestedFromReviewer {
+                reviewer_email: "isla@reviewers.example.org".into(),
+                reviewer_name: "Isla Oakes".into(),
+                respond_by: date(2026, 6, 12),
+                ..Default::default()
+            }),
+            Body::InformationRequestOverdue(InformationRequestOverdue {
                 reviewer_email: "isla@reviewers.example.org".into(),
                 reviewer_name: "Isla Oakes".into(),
                 respond_by: date(2026, 6, 12),

@@ -15,8 +15,9 @@ use common::{
 use cspr_notifications::config::MailTarget;
 use cspr_proto::events::v1::{
     AgencyReportRequested, AgencyReportReturned, DeadlineAtRisk, DeadlineMissed,
-    InformationRequestAnswered, InformationRequestedFromReviewer, PanelMemberAppointed,
-    PanelMemberFoundInvolved, ReportDueSoon, ReportOverdue, ReviewerAppointed, event::Body,
+    InformationRequestAnswered, InformationRequestOverdue, InformationRequestedFromReviewer,
+    PanelMemberAppointed, PanelMemberFoundInvolved, ReportDueSoon, ReportOverdue,
+    ReviewerAppointed, event::Body,
 };
 use cspr_proto::notifications::v1 as pb;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
@@ -143,6 +144,18 @@ async fn each_kind_of_event_emails_each_recipient_once() {
             }),
         )
         .await;
+    service
+        .deliver_body(
+            &review,
+            Body::InformationRequestOverdue(InformationRequestOverdue {
+                information_request_id: "i1".into(),
+                respond_by: date(2026, 6, 12),
+                reviewer_name: "Isla Oakes".into(),
+                reviewer_email: "isla@reviewers.example.org".into(),
+                review_reference: reference.clone(),
+            }),
+        )
+        .await;
     for (id, reply_to) in [("i1", "business.unit@southvale.example.org"), ("i2", "")] {
         service
             .deliver_body(
@@ -176,7 +189,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         )
         .await;
 
-    let messages = smtp.wait_for(12, Duration::from_secs(30)).await;
+    let messages = smtp.wait_for(13, Duration::from_secs(30)).await;
     let subjects: BTreeMap<String, Vec<String>> =
         messages
             .iter()
@@ -187,7 +200,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
                     .push(header(raw, "Subject").unwrap_or_default());
                 by_recipient
             });
-    assert_eq!(messages.len(), 12, "{subjects:#?}");
+    assert_eq!(messages.len(), 13, "{subjects:#?}");
     let police: Vec<_> = messages
         .iter()
         .filter(|(recipient, _)| recipient == "lead@police.southvale.example.org")
@@ -226,10 +239,11 @@ async fn each_kind_of_event_emails_each_recipient_once() {
     assert_eq!(
         to_reviewer,
         vec![
+            "Reminder: the partnership's request for information on review SOUTHVALE-2026-001 was wanted by Friday 12 June 2026".to_string(),
             "The partnership asks you for information on review SOUTHVALE-2026-001: please answer by Friday 12 June 2026".to_string(),
             "You have been appointed independent reviewer of review SOUTHVALE-2026-001".to_string(),
         ],
-        "asked, appointed"
+        "reminded, asked, appointed"
     );
     let to_unit = |subject: &str| {
         messages
@@ -273,7 +287,7 @@ async fn each_kind_of_event_emails_each_recipient_once() {
         .expect("the returned email");
     assert!(plain_text(&returned.1).contains("Entries for 2025 are missing."));
 
-    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 12);
+    assert_eq!(service.deliveries(pb::DeliveryStatus::Sent).await.len(), 13);
     smtp.stop().await;
     service.stop().await;
 }

@@ -11,7 +11,7 @@ use crate::convert::{
     process_kind_to_proto, recommendation_to_proto, stage_to_proto,
 };
 use crate::domain::deadlines::{self, Deadline, DeadlineKind, DeadlineRules, Timeline};
-use crate::domain::review::{AgencyReportStatus, Change, Review};
+use crate::domain::review::{AgencyReportStatus, Change, InformationRequest, Review};
 use crate::store;
 
 fn due(timeline: &Timeline, kind: DeadlineKind) -> Option<cspr_proto::google::r#type::Date> {
@@ -265,6 +265,21 @@ pub fn bodies(
 }
 
 /// The event for a deadline entering its at-risk window or being missed.
+/// The reminder to the reviewer of a request for information past the day asked for (none
+/// without a reviewer to remind).
+pub fn information_overdue(review: &Review, request: &InformationRequest) -> Option<Body> {
+    let reviewer = review.reviewer.as_ref()?;
+    Some(Body::InformationRequestOverdue(
+        ev::InformationRequestOverdue {
+            information_request_id: request.id.to_string(),
+            respond_by: Some(date_to_proto(request.respond_by)),
+            reviewer_name: reviewer.name.clone(),
+            reviewer_email: reviewer.email.as_str().to_string(),
+            review_reference: review.reference.clone(),
+        },
+    ))
+}
+
 pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Body {
     if missed {
         Body::DeadlineMissed(ev::DeadlineMissed {

@@ -24,9 +24,10 @@ use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::review::{
-    AgencyReportStatus, Answer, Change, Decision, InformationRequest, Notification, OverviewReport,
-    PanelMember, PanelRole, ParallelProcess, ParallelProcessKind, Publication, RapidReview,
-    RapidReviewDecision, Recommendation, Review, ReviewError, Reviewer, TermsOfReference,
+    AgencyReportStatus, Answer, Change, Decision, InformationRequest, InformationRequestStatus,
+    Notification, OverviewReport, PanelMember, PanelRole, ParallelProcess, ParallelProcessKind,
+    Publication, RapidReview, RapidReviewDecision, Recommendation, Review, ReviewError, Reviewer,
+    TermsOfReference,
 };
 use crate::domain::stage::Stage;
 use crate::domain::values::Email;
@@ -1036,6 +1037,27 @@ impl Store {
             .bind(due_on);
             let meta = EventMeta::system(&review.partnership_id, review.id, system);
             let body = events::deadline_alert(review, deadline, alert == "MISSED");
+            if self
+                .outbox
+                .raise_once(&mut *connection, record_alert, &meta, body)
+                .await?
+            {
+                raised += 1;
+            }
+        }
+        // A request for information past the day asked for: the reviewer is reminded, once.
+        for request in &review.information_requests {
+            if request.status(timeline.as_of) != InformationRequestStatus::Overdue {
+                continue;
+            }
+            let Some(body) = events::information_overdue(review, request) else {
+                continue;
+            };
+            let record_alert = sqlx::query(
+                "INSERT INTO information_request_alerts (request_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
+            .bind(request.id);
+            let meta = EventMeta::system(&review.partnership_id, review.id, system);
             if self
                 .outbox
                 .raise_once(&mut *connection, record_alert, &meta, body)

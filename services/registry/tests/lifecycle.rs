@@ -968,6 +968,12 @@ async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_recor
         &refused,
         "this request was already answered on 16 March 2026 at 12:00 UTC",
     );
+    // The second is overdue: its reminder was raised with the command that found it so (the
+    // first one's answer), and the sweep raises it no second time.
+    let sweep =
+        cspr_registry::jobs::DeadlineSweep::new(registry.store.clone(), Duration::from_secs(3600));
+    sweep.sweep_once().await.expect("sweep");
+    sweep.sweep_once().await.expect("sweep again");
     let answered = client
         .answer_information_request(authed(answer(&second, "Yes, on 12 March."), &reviewer))
         .await
@@ -994,6 +1000,22 @@ async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_recor
     assert_eq!(asked.reviewer_email, "isla.oakes@reviewers.example.org");
     assert_eq!(asked.respond_by, pdate("2026-03-20"));
     assert_eq!(asked.review_reference, review.reference);
+    let overdue: Vec<Body> = of("information_request_overdue");
+    assert_eq!(
+        overdue.len(),
+        1,
+        "one reminder, for the second request only"
+    );
+    let Body::InformationRequestOverdue(overdue) = &overdue[0] else {
+        panic!("information_request_overdue has its body");
+    };
+    assert_eq!(
+        (
+            overdue.information_request_id.as_str(),
+            overdue.reviewer_email.as_str()
+        ),
+        (second.id.as_str(), "isla.oakes@reviewers.example.org")
+    );
     let answered = of("information_request_answered");
     assert_eq!(answered.len(), 2);
     let lates: Vec<(String, bool)> = answered

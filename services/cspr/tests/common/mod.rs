@@ -208,11 +208,16 @@ impl Replica {
     }
 }
 
+/// How long a whole `cspr serve all` may take to report SERVING: seven databases migrated
+/// and eight servers started, while a suite's other tests start theirs on the same two
+/// cores (four at once took more than 30 s in CI, 2026-12-04).
+const STARTUP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Waits until each address reports SERVING through `cspr health check`.
 fn wait_serving(addrs: &[(&'static str, String)]) {
     for (_, addr) in addrs {
         let health =
-            testing::eventually_blocking(&format!("{addr} SERVING"), testing::DEADLINE, || {
+            testing::eventually_blocking(&format!("{addr} SERVING"), STARTUP_DEADLINE, || {
                 let health = cspr()
                     .args(["health", "check", addr])
                     .output()
