@@ -60,7 +60,9 @@ pub use pg_cluster::PgCluster;
 pub use pki::TestPki;
 pub use rpc::{Refusal, Reply, assert_says, authed, violated_fields};
 pub use tools::{debian_packages, npm_ci};
-pub use wait::{DEADLINE, eventually, eventually_blocking, poll_until, wait_until};
+pub use wait::{
+    DEADLINE, eventually, eventually_blocking, eventually_blocking_every, poll_until, wait_until,
+};
 
 /// The HS256 secret test tokens are signed with.
 pub const TEST_SECRET: &[u8] = b"test-secret-for-cspr-integration-tests";

@@ -213,17 +213,25 @@ impl Replica {
 /// cores (four at once took more than 30 s in CI, 2026-12-04).
 const STARTUP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// How often a start-up is probed: each probe is a `cspr health check` process, and four
+/// suites probing 40 times a second took much of the CPU the start-ups needed.
+const STARTUP_PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Waits until each address reports SERVING through `cspr health check`.
 fn wait_serving(addrs: &[(&'static str, String)]) {
     for (_, addr) in addrs {
-        let health =
-            testing::eventually_blocking(&format!("{addr} SERVING"), STARTUP_DEADLINE, || {
+        let health = testing::eventually_blocking_every(
+            &format!("{addr} SERVING"),
+            STARTUP_DEADLINE,
+            STARTUP_PROBE_EVERY,
+            || {
                 let health = cspr()
                     .args(["health", "check", addr])
                     .output()
                     .expect("health runs");
                 health.status.success().then_some(health)
-            });
+            },
+        );
         assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
     }
 }

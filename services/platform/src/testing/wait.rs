@@ -62,6 +62,18 @@ where
 pub fn eventually_blocking<T>(
     what: &str,
     deadline: Duration,
+    probe: impl FnMut() -> Option<T>,
+) -> T {
+    eventually_blocking_every(what, deadline, POLL, probe)
+}
+
+/// [`eventually_blocking`] probing every `interval`: for a probe that costs something
+/// itself (e.g. one that starts a process), where probing 40 times a second would take the
+/// CPU from what it waits for.
+pub fn eventually_blocking_every<T>(
+    what: &str,
+    deadline: Duration,
+    interval: Duration,
     mut probe: impl FnMut() -> Option<T>,
 ) -> T {
     let give_up_at = std::time::Instant::now() + deadline;
@@ -72,6 +84,6 @@ pub fn eventually_blocking<T>(
         if std::time::Instant::now() >= give_up_at {
             panic!("gave up after {deadline:?} waiting for {what}");
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(interval);
     }
 }
