@@ -268,6 +268,14 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
         }
         facts
     };
+    // The reference an event names, else the one of the review's projection.
+    let reference_of = |named: &str| {
+        if named.is_empty() {
+            reference.to_string()
+        } else {
+            named.to_string()
+        }
+    };
     let email = |template, recipient: &str, facts| PlannedEmail {
         template,
         recipient: recipient.trim().to_string(),
@@ -278,7 +286,7 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
             Template::ReportRequested,
             &requested.contact_email,
             base(json!({
-                "review_reference": if requested.review_reference.is_empty() { reference } else { &requested.review_reference },
+                "review_reference": reference_of(&requested.review_reference),
                 "agency_id": requested.agency_id,
                 "agency_name": requested.agency_name,
                 "due_date": date_text(&requested.due_date),
@@ -432,7 +440,7 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
                     Template::PanelMemberFoundInvolved,
                     business_unit,
                     base(json!({
-                        "review_reference": if found.review_reference.is_empty() { reference } else { &found.review_reference },
+                        "review_reference": reference_of(&found.review_reference),
                         "name": found.name,
                         "organisation": found.organisation,
                         "found": found.found,
@@ -444,7 +452,7 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
             Template::InformationRequested,
             &asked.reviewer_email,
             base(json!({
-                "review_reference": if asked.review_reference.is_empty() { reference } else { &asked.review_reference },
+                "review_reference": reference_of(&asked.review_reference),
                 "name": asked.reviewer_name,
                 "respond_by": date_text(&asked.respond_by),
             })),
@@ -453,7 +461,7 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
             Template::InformationOverdue,
             &overdue.reviewer_email,
             base(json!({
-                "review_reference": if overdue.review_reference.is_empty() { reference } else { &overdue.review_reference },
+                "review_reference": reference_of(&overdue.review_reference),
                 "name": overdue.reviewer_name,
                 "respond_by": date_text(&overdue.respond_by),
             })),
@@ -462,7 +470,7 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
             Template::InformationAnswered,
             &answered.reply_to_email,
             base(json!({
-                "review_reference": if answered.review_reference.is_empty() { reference } else { &answered.review_reference },
+                "review_reference": reference_of(&answered.review_reference),
                 "respond_by": date_text(&answered.respond_by),
                 "answered_on": when_text(&answered.answer_time),
                 "late": answered.late,

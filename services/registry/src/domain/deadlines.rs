@@ -111,11 +111,11 @@ pub fn notification_due(
 /// The day the rapid review is due, from the day its clock started
 /// ([`DeadlineRules::rapid_review_from`]).
 pub fn rapid_review_due(
-    notification_sent_on: NaiveDate,
+    clock_started_on: NaiveDate,
     rules: &DeadlineRules,
     calendar: &WorkingDayCalendar,
 ) -> Result<NaiveDate, OutsideCalendar> {
-    calendar.add_working_days(notification_sent_on, rules.rapid_review_working_days)
+    calendar.add_working_days(clock_started_on, rules.rapid_review_working_days)
 }
 
 /// The day a local CSPR is due to be completed and published.
@@ -257,8 +257,8 @@ pub fn timeline(
         RapidReviewClock::BecomingAware => Some(review.became_aware_on),
     };
     deadlines.push(match rapid_review_start {
-        Some(sent_on) => {
-            let due_on = rapid_review_due(sent_on, rules, calendar)?;
+        Some(started_on) => {
+            let due_on = rapid_review_due(started_on, rules, calendar)?;
             let (status, left) = working_day_status(calendar, rules, today, due_on, decision_done);
             Deadline {
                 kind: DeadlineKind::RapidReview,

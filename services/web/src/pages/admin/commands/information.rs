@@ -21,24 +21,31 @@ pub(crate) fn information_rows(review: &registry::Review, answer_links: bool) ->
     review
         .information_requests
         .iter()
-        .map(|request| {
-            let (status, tag) = status_tag(request.status());
-            context! {
-                id => request.id,
-                question => request.question,
-                requested_by => request.requested_by,
-                asked_at => views::time(request.request_time.as_ref()),
-                respond_by => views::date(request.respond_by.as_ref()),
-                status,
-                tag,
-                answer => request.answer,
-                answered_at => views::time(request.answer_time.as_ref()),
-                answer_href => (answer_links && request.answer_time.is_none()).then(|| format!(
-                    "/reviews/{}/information-requests/{}/answer", review.id, request.id
-                )),
-            }
-        })
+        .map(|request| information_row(review, request, answer_links))
         .collect()
+}
+
+/// One request of [`information_rows`].
+fn information_row(
+    review: &registry::Review,
+    request: &registry::InformationRequest,
+    answer_link: bool,
+) -> Value {
+    let (status, tag) = status_tag(request.status());
+    context! {
+        id => request.id,
+        question => request.question,
+        requested_by => request.requested_by,
+        asked_at => views::time(request.request_time.as_ref()),
+        respond_by => views::date(request.respond_by.as_ref()),
+        status,
+        tag,
+        answer => request.answer,
+        answered_at => views::time(request.answer_time.as_ref()),
+        answer_href => (answer_link && request.answer_time.is_none()).then(|| format!(
+            "/reviews/{}/information-requests/{}/answer", review.id, request.id
+        )),
+    }
 }
 
 fn ask_extra(review: &registry::Review) -> Value {
@@ -94,11 +101,11 @@ pub(super) async fn ask(State(state): Shared, Path(id): Path<String>, posted: Po
 
 fn answer_extra(request: &str) -> impl Fn(&registry::Review) -> Value + '_ {
     move |review| {
-        let found = information_rows(review, false)
-            .into_iter()
-            .zip(&review.information_requests)
-            .find(|(_, candidate)| candidate.id == request)
-            .map(|(row, _)| row);
+        let found = review
+            .information_requests
+            .iter()
+            .find(|candidate| candidate.id == request)
+            .map(|found| information_row(review, found, false));
         context! { request_id_answered => request, request => found }
     }
 }
