@@ -113,6 +113,9 @@ impl events::v1::event::Body {
             Body::RapidReviewRecorded(_) => "rapid_review_recorded",
             Body::PanelResponseRecorded(_) => "panel_response_recorded",
             Body::InformationRequestOverdue(_) => "information_request_overdue",
+            Body::PanelMeetingScheduled(_) => "panel_meeting_scheduled",
+            Body::PanelMeetingCancelled(_) => "panel_meeting_cancelled",
+            Body::PanelMeetingRecorded(_) => "panel_meeting_recorded",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -204,7 +207,10 @@ impl events::v1::event::Body {
             | Body::PanelMemberFoundInvolved(_)
             | Body::RapidReviewRecorded(_)
             | Body::PanelResponseRecorded(_)
-            | Body::InformationRequestOverdue(_) => "registry",
+            | Body::InformationRequestOverdue(_)
+            | Body::PanelMeetingScheduled(_)
+            | Body::PanelMeetingCancelled(_)
+            | Body::PanelMeetingRecorded(_) => "registry",
         }
     }
 }

@@ -1,8 +1,8 @@
 //! What to send, to whom, and when to try again — free of I/O.
 //!
 //! [`plan`] turns one event into the emails it causes (template, recipient, the facts the
-//! template needs); [`Templates`] renders them (subject, plain text, HTML) from the files in
-//! `templates/`; [`RetryPolicy`] spaces out attempts.
+//! template needs, a panel meeting's calendar entry); [`Templates`] renders them (subject,
+//! plain text, HTML) from the files in `templates/`; [`RetryPolicy`] spaces out attempts.
 
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use cspr_proto::events::v1::{Event, event::Body};
 use cspr_proto::google::r#type::Date;
 use cspr_proto::registry::v1::{DeadlineKind, PanelRole};
 use serde_json::{Value, json};
+
+use crate::calendar::{Attendee, Meeting, Method};
 
 /// Every email the service sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,10 +36,12 @@ pub enum Template {
     InformationAnswered,
     InformationOverdue,
     PanelMemberFoundInvolved,
+    PanelMeetingInvitation,
+    PanelMeetingCancelled,
 }
 
 impl Template {
-    pub const ALL: [Template; 19] = [
+    pub const ALL: [Template; 21] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -57,6 +61,8 @@ impl Template {
         Template::InformationAnswered,
         Template::InformationOverdue,
         Template::PanelMemberFoundInvolved,
+        Template::PanelMeetingInvitation,
+        Template::PanelMeetingCancelled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +86,8 @@ impl Template {
             Template::InformationAnswered => "information_answered",
             Template::InformationOverdue => "information_overdue",
             Template::PanelMemberFoundInvolved => "panel_member_found_involved",
+            Template::PanelMeetingInvitation => "panel_meeting_invitation",
+            Template::PanelMeetingCancelled => "panel_meeting_cancelled",
         }
     }
 
@@ -118,6 +126,12 @@ impl Template {
             Template::InformationOverdue => include_str!("../templates/information_overdue.txt"),
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.txt")
+            }
+            Template::PanelMeetingInvitation => {
+                include_str!("../templates/panel_meeting_invitation.txt")
+            }
+            Template::PanelMeetingCancelled => {
+                include_str!("../templates/panel_meeting_cancelled.txt")
             }
         }
     }
@@ -159,6 +173,12 @@ impl Template {
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.html")
             }
+            Template::PanelMeetingInvitation => {
+                include_str!("../templates/panel_meeting_invitation.html")
+            }
+            Template::PanelMeetingCancelled => {
+                include_str!("../templates/panel_meeting_cancelled.html")
+            }
         }
     }
 }
@@ -171,6 +191,8 @@ pub struct PlannedEmail {
     pub recipient: String,
     /// The facts the template shows.
     pub facts: Value,
+    /// A panel meeting's calendar entry to send with it (the same for every invitee).
+    pub calendar: Option<Meeting>,
 }
 
 /// The chair of a review's panel, as learnt from earlier events.
@@ -198,14 +220,40 @@ fn date_text(date: &Option<Date>) -> String {
         .unwrap_or_else(|| "(not set)".to_string())
 }
 
-/// "Tuesday 12 May 2026 at 10:00 (UK time)", for meetings.
+/// An event's time as an instant (to the second), if it has a valid one.
+fn instant(timestamp: &Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    timestamp
+        .as_ref()
+        .and_then(|timestamp| chrono::DateTime::from_timestamp(timestamp.seconds, 0))
+}
+
+/// "Tuesday 12 May 2026 at 10:00" (UK time), for meetings.
 fn when_text(timestamp: &Option<prost_types::Timestamp>) -> String {
-    let Some(timestamp) = timestamp else {
-        return "(to be confirmed)".to_string();
-    };
-    let Some(instant) = chrono::DateTime::from_timestamp(timestamp.seconds, 0) else {
-        return "(to be confirmed)".to_string();
-    };
+    match instant(timestamp) {
+        Some(instant) => {
+            let local = uk_time(instant);
+            format!("{} at {}", long_date(local.date()), local.format("%H:%M"))
+        }
+        None => "(to be confirmed)".to_string(),
+    }
+}
+
+/// When a meeting that starts at `start` ends: "12:30" (UK time) on the same day, else as
+/// [`when_text`].
+fn until_text(
+    start: &Option<prost_types::Timestamp>,
+    end: &Option<prost_types::Timestamp>,
+) -> String {
+    match (instant(start), instant(end)) {
+        (Some(start), Some(end)) if uk_time(start).date() == uk_time(end).date() => {
+            uk_time(end).format("%H:%M").to_string()
+        }
+        _ => when_text(end),
+    }
+}
+
+/// The UK clock time of `instant`.
+fn uk_time(instant: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
     // Meetings are in England: show UK clock time (BST from the last Sunday of March to the
     // last Sunday of October, 01:00 UTC).
     let year = instant.year();
@@ -226,8 +274,41 @@ fn when_text(timestamp: &Option<prost_types::Timestamp>) -> String {
     } else {
         0
     };
-    let local = instant.naive_utc() + chrono::Duration::hours(offset_hours);
-    format!("{} at {}", long_date(local.date()), local.format("%H:%M"))
+    instant.naive_utc() + chrono::Duration::hours(offset_hours)
+}
+
+/// What the panel meeting events both tell.
+struct PanelMeetingFacts<'a> {
+    meeting_id: &'a str,
+    review_reference: String,
+    start_time: &'a Option<prost_types::Timestamp>,
+    end_time: &'a Option<prost_types::Timestamp>,
+    location: &'a str,
+    sequence: i32,
+    invitees: &'a [cspr_proto::events::v1::MeetingInvitee],
+}
+
+impl PanelMeetingFacts<'_> {
+    /// The calendar entry's content, when the event gives the meeting's start and end.
+    fn calendar(&self, method: Method) -> Option<Meeting> {
+        Some(Meeting {
+            meeting_id: self.meeting_id.to_string(),
+            review_reference: self.review_reference.clone(),
+            start: instant(self.start_time)?,
+            end: instant(self.end_time)?,
+            location: self.location.to_string(),
+            sequence: u32::try_from(self.sequence).unwrap_or(0),
+            method,
+            attendees: self
+                .invitees
+                .iter()
+                .map(|invitee| Attendee {
+                    name: invitee.name.clone(),
+                    email: invitee.email.clone(),
+                })
+                .collect(),
+        })
+    }
 }
 
 fn deadline_name(kind: i32) -> &'static str {
@@ -280,6 +361,31 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
         template,
         recipient: recipient.trim().to_string(),
         facts,
+        calendar: None,
+    };
+    // A panel meeting's invitation, change or cancellation: to each invitee, every one
+    // with the same calendar entry.
+    let meeting_emails = |template, method, meeting: PanelMeetingFacts<'_>| {
+        let calendar = meeting.calendar(method);
+        meeting
+            .invitees
+            .iter()
+            .map(|invitee| PlannedEmail {
+                calendar: calendar.clone(),
+                ..email(
+                    template,
+                    &invitee.email,
+                    base(json!({
+                        "review_reference": meeting.review_reference,
+                        "name": invitee.name,
+                        "when": when_text(meeting.start_time),
+                        "until": until_text(meeting.start_time, meeting.end_time),
+                        "location": meeting.location,
+                        "changed": meeting.sequence > 0,
+                    })),
+                )
+            })
+            .collect::<Vec<_>>()
     };
     let planned = match body {
         Body::AgencyReportRequested(requested) => vec![email(
@@ -476,6 +582,34 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
                 "late": answered.late,
             })),
         )],
+        Body::PanelMeetingScheduled(scheduled) => meeting_emails(
+            Template::PanelMeetingInvitation,
+            Method::Request,
+            PanelMeetingFacts {
+                meeting_id: &scheduled.meeting_id,
+                review_reference: reference_of(&scheduled.review_reference),
+                start_time: &scheduled.start_time,
+                end_time: &scheduled.end_time,
+                location: &scheduled.location,
+                sequence: scheduled.sequence,
+                invitees: &scheduled.invitees,
+            },
+        ),
+        Body::PanelMeetingCancelled(cancelled) => meeting_emails(
+            Template::PanelMeetingCancelled,
+            Method::Cancel,
+            PanelMeetingFacts {
+                meeting_id: &cancelled.meeting_id,
+                review_reference: reference_of(&cancelled.review_reference),
+                start_time: &cancelled.start_time,
+                end_time: &cancelled.end_time,
+                location: &cancelled.location,
+                sequence: cancelled.sequence,
+                invitees: &cancelled.invitees,
+            },
+        ),
+        // The record of a meeting held (its minutes stay in the registry) emails no one.
+        Body::PanelMeetingRecorded(_) => Vec::new(),
         _ => Vec::new(),
     };
     planned
@@ -606,7 +740,8 @@ mod tests {
         ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
         DeadlineMissed, FamilyContactRequested, InformationRequestAnswered,
         InformationRequestOverdue, InformationRequestedFromReviewer, Invitee,
-        LearningEventScheduled, PanelMemberFoundInvolved, PublicationConsultationSent,
+        LearningEventScheduled, MeetingInvitee, PanelMeetingCancelled, PanelMeetingRecorded,
+        PanelMeetingScheduled, PanelMemberFoundInvolved, PublicationConsultationSent,
     };
 
     fn event(body: Body) -> Event {
@@ -623,6 +758,30 @@ mod tests {
 
     fn date(year: i32, month: i32, day: i32) -> Option<Date> {
         Some(Date { year, month, day })
+    }
+
+    fn timestamp(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    /// 2026-05-12 10:00 to 12:30 UTC (11:00 to 13:30 in BST), at Southvale House.
+    fn meeting_scheduled(sequence: i32, invitees: Vec<MeetingInvitee>) -> PanelMeetingScheduled {
+        PanelMeetingScheduled {
+            meeting_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            review_reference: "SOUTHVALE-2026-001".into(),
+            start_time: timestamp(1_778_580_000),
+            end_time: timestamp(1_778_589_000),
+            location: "Southvale House, room 2".into(),
+            sequence,
+            invitees,
+        }
+    }
+
+    fn invitee(name: &str, email: &str) -> MeetingInvitee {
+        MeetingInvitee {
+            name: name.into(),
+            email: email.into(),
+        }
     }
 
     #[test]
@@ -711,6 +870,19 @@ mod tests {
                 reply_to_email: "business.unit@southvale.example.org".into(),
                 respond_by: date(2026, 6, 12),
                 late: true,
+                ..Default::default()
+            }),
+            Body::PanelMeetingScheduled(meeting_scheduled(
+                0,
+                vec![invitee("Tess Holroyd", "tess@panel.example.org")],
+            )),
+            Body::PanelMeetingCancelled(PanelMeetingCancelled {
+                meeting_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+                start_time: timestamp(1_778_580_000),
+                end_time: timestamp(1_778_589_000),
+                location: "Online".into(),
+                sequence: 2,
+                invitees: vec![invitee("Isla Oakes", "isla@reviewers.example.org")],
                 ..Default::default()
             }),
         ];
@@ -891,6 +1063,152 @@ mod tests {
             .map(|planned| planned.recipient)
             .collect();
         assert_eq!(recipients, ["a@x.example.org", "b@x.example.org"]);
+    }
+
+    #[test]
+    fn panel_meetings_invite_each_invitee_with_one_calendar_entry() {
+        let templates = Templates::load().expect("templates");
+        let invitees = vec![
+            invitee("Tess Holroyd", "tess@panel.example.org"),
+            invitee("Isla Oakes", " isla@reviewers.example.org "),
+            invitee("No address", ""),
+        ];
+        let planned = plan(
+            &event(Body::PanelMeetingScheduled(meeting_scheduled(
+                0,
+                invitees.clone(),
+            ))),
+            "REF",
+            &Known::default(),
+        );
+        let recipients: Vec<_> = planned
+            .iter()
+            .map(|email| email.recipient.as_str())
+            .collect();
+        assert_eq!(
+            recipients,
+            ["tess@panel.example.org", "isla@reviewers.example.org"]
+        );
+        let calendar = planned[0].calendar.clone().expect("a calendar entry");
+        assert_eq!(
+            planned[1].calendar.as_ref(),
+            Some(&calendar),
+            "the same for everyone"
+        );
+        assert_eq!(calendar.method, Method::Request);
+        assert_eq!(calendar.sequence, 0);
+        assert_eq!(
+            calendar.attendees.len(),
+            3,
+            "every invitee (the entry leaves out one without an address)"
+        );
+        assert_eq!(calendar.start.to_rfc3339(), "2026-05-12T10:00:00+00:00");
+        let rendered = templates
+            .render(planned[1].template, &planned[1].facts)
+            .expect("renders");
+        assert_eq!(
+            rendered.subject,
+            "Invitation: panel meeting for review SOUTHVALE-2026-001, Tuesday 12 May 2026 at 11:00"
+        );
+        for shown in [
+            "Dear Isla Oakes,",
+            "When: Tuesday 12 May 2026 at 11:00 to 13:30 (UK time)",
+            "Where: Southvale House, room 2",
+            "The agenda and papers are in cspr.",
+            "adds it to your calendar",
+        ] {
+            assert!(rendered.text.contains(shown), "{shown}: {}", rendered.text);
+        }
+        assert!(rendered.html.contains("The agenda and papers are in cspr."));
+
+        // A change says so.
+        let changed = plan(
+            &event(Body::PanelMeetingScheduled(meeting_scheduled(
+                1,
+                invitees.clone(),
+            ))),
+            "REF",
+            &Known::default(),
+        );
+        assert_eq!(
+            changed[0].calendar.as_ref().map(|entry| entry.sequence),
+            Some(1)
+        );
+        let rendered = templates
+            .render(changed[0].template, &changed[0].facts)
+            .expect("renders");
+        assert_eq!(
+            rendered.subject,
+            "Changed: panel meeting for review SOUTHVALE-2026-001, now Tuesday 12 May 2026 at 11:00"
+        );
+        assert!(
+            rendered.text.contains("has changed")
+                && rendered
+                    .text
+                    .contains("updates the meeting in your calendar")
+        );
+        assert!(rendered.html.contains("has changed"));
+
+        // A cancellation cancels the same entry.
+        let cancelled = plan(
+            &event(Body::PanelMeetingCancelled(PanelMeetingCancelled {
+                meeting_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+                review_reference: String::new(),
+                start_time: timestamp(1_778_580_000),
+                end_time: timestamp(1_778_589_000),
+                location: "Online".into(),
+                sequence: 2,
+                invitees,
+            })),
+            "SOUTHVALE-2026-001",
+            &Known::default(),
+        );
+        assert_eq!(cancelled.len(), 2);
+        let entry = cancelled[0].calendar.clone().expect("a calendar entry");
+        assert_eq!((entry.method, entry.sequence), (Method::Cancel, 2));
+        assert_eq!(entry.meeting_id, calendar.meeting_id);
+        let rendered = templates
+            .render(cancelled[0].template, &cancelled[0].facts)
+            .expect("renders");
+        assert_eq!(
+            rendered.subject,
+            "Cancelled: panel meeting for review SOUTHVALE-2026-001, Tuesday 12 May 2026 at 11:00"
+        );
+        assert!(rendered.text.contains("is cancelled"), "{}", rendered.text);
+
+        // Its record emails no one.
+        assert!(
+            plan(
+                &event(Body::PanelMeetingRecorded(PanelMeetingRecorded::default())),
+                "REF",
+                &Known::default()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_meeting_without_its_times_is_emailed_without_a_calendar_entry() {
+        let mut scheduled = meeting_scheduled(0, vec![invitee("Tess", "tess@panel.example.org")]);
+        scheduled.end_time = None;
+        let planned = plan(
+            &event(Body::PanelMeetingScheduled(scheduled)),
+            "REF",
+            &Known::default(),
+        );
+        assert_eq!(planned.len(), 1);
+        assert!(planned[0].calendar.is_none());
+    }
+
+    #[test]
+    fn a_meeting_over_midnight_ends_on_its_own_day() {
+        assert_eq!(
+            until_text(
+                &timestamp(1_778_580_000),
+                &timestamp(1_778_580_000 + 86_400)
+            ),
+            "Wednesday 13 May 2026 at 11:00"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Events in, deliveries out: every event of the services that produce emails is planned
-//! (which template to whom), rendered, and written as deliveries in the consumer's
-//! transaction — the unique (event, recipient, template) key makes redelivery harmless.
+//! (which template to whom), rendered (with a panel meeting's calendar entry), and written
+//! as deliveries in the consumer's transaction — the unique (event, recipient, template) key
+//! makes redelivery harmless.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use cspr_proto::events::v1::event::Body;
 use cspr_proto::registry::v1::PanelRole;
 use uuid::Uuid;
 
+use crate::calendar::{self, Organizer};
 use crate::domain::{self, Chair, Known, Templates};
 use crate::store::{self, NewDelivery};
 
@@ -33,6 +35,8 @@ pub struct EventHandler {
     clock: Arc<dyn Clock>,
     /// Each partnership's business unit mailbox.
     business_units: Arc<BTreeMap<String, String>>,
+    /// The ORGANIZER of the calendar entries: the From mailbox.
+    organizer: Arc<Organizer>,
 }
 
 impl EventHandler {
@@ -40,11 +44,13 @@ impl EventHandler {
         templates: Arc<Templates>,
         clock: Arc<dyn Clock>,
         business_units: BTreeMap<String, String>,
+        organizer: Organizer,
     ) -> Self {
         Self {
             templates,
             clock,
             business_units: Arc::new(business_units),
+            organizer: Arc::new(organizer),
         }
     }
 }
@@ -90,6 +96,13 @@ impl consumer::EventHandler for EventHandler {
             HandlerError::message(format!("event id {:?} is not a UUID", consumed.event.id))
         })?;
         let trace_headers = trace::current_headers();
+        // The entry's DTSTAMP: when the change happened.
+        let stamp = consumed
+            .event
+            .occurred_at
+            .as_ref()
+            .and_then(|at| chrono::DateTime::from_timestamp(at.seconds, 0))
+            .unwrap_or_else(|| self.clock.now());
         for email in planned {
             let rendered = self
                 .templates
@@ -99,6 +112,12 @@ impl consumer::EventHandler for EventHandler {
                 .as_str()
                 .unwrap_or(&reference)
                 .to_string();
+            let calendar = email.calendar.as_ref().map(|meeting| {
+                (
+                    meeting.method,
+                    calendar::entry(meeting, &self.organizer, stamp),
+                )
+            });
             let inserted = store::insert_delivery(
                 consumed.connection,
                 &NewDelivery {
@@ -112,6 +131,7 @@ impl consumer::EventHandler for EventHandler {
                     subject: rendered.subject,
                     body_text: rendered.text,
                     body_html: rendered.html,
+                    calendar,
                     trace_headers: trace_headers.clone(),
                     now: self.clock.now(),
                 },

@@ -155,12 +155,17 @@ impl Sender {
         );
         trace::continue_trace(&span, &delivery.trace_headers.0);
         async {
+            let calendar = delivery.calendar_part().map_err(|message| SendError {
+                permanent: true,
+                message,
+            })?;
             let message = build_message(
                 &self.from,
                 &delivery.recipient,
                 &delivery.subject,
                 &delivery.body_text,
                 &delivery.body_html,
+                calendar,
                 &delivery.id.to_string(),
             )?;
             let started = Instant::now();

@@ -9,6 +9,7 @@ use cspr_platform::pagination::Cursor;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::calendar::Method;
 use crate::domain::Chair;
 
 /// The channel a new delivery's commit wakes the sender on.
@@ -38,6 +39,8 @@ pub struct NewDelivery {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// A panel meeting's calendar entry (iCalendar text) and its method.
+    pub calendar: Option<(Method, String)>,
     pub trace_headers: HashMap<String, String>,
     pub now: DateTime<Utc>,
 }
@@ -63,10 +66,29 @@ pub struct DeliveryRecord {
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub trace_headers: sqlx::types::Json<HashMap<String, String>>,
+    /// The calendar entry sent with it, if any (`calendar_method` is then its method).
+    pub calendar: Option<String>,
+    pub calendar_method: Option<String>,
+}
+
+impl DeliveryRecord {
+    /// The calendar entry to send with it and its method; an unknown method is an error.
+    pub fn calendar_part(&self) -> Result<Option<(Method, &str)>, String> {
+        match (&self.calendar, &self.calendar_method) {
+            (None, _) => Ok(None),
+            (Some(text), method) => {
+                let method = method.as_deref().unwrap_or_default();
+                Method::from_name(method)
+                    .map(|method| Some((method, text.as_str())))
+                    .ok_or_else(|| format!("unknown calendar method {method:?}"))
+            }
+        }
+    }
 }
 
 const DELIVERY_COLUMNS: &str = "id, event_id, event_type, template, recipient, partnership_id, review_id, review_reference,
-    subject, body_text, body_html, status, attempts, next_attempt_at, last_error, sent_at, created_at, trace_headers";
+    subject, body_text, body_html, status, attempts, next_attempt_at, last_error, sent_at, created_at, trace_headers,
+    calendar, calendar_method";
 
 /// Filters of ListDeliveries.
 #[derive(Debug, Clone, Default)]
@@ -138,8 +160,9 @@ pub async fn insert_delivery(
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO deliveries (id, event_id, event_type, template, recipient, partnership_id, review_id, review_reference,
-             subject, body_text, body_html, status, attempts, next_attempt_at, created_at, trace_headers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'PENDING', 0, $12, $12, $13)
+             subject, body_text, body_html, status, attempts, next_attempt_at, created_at, trace_headers,
+             calendar, calendar_method)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'PENDING', 0, $12, $12, $13, $14, $15)
          ON CONFLICT (event_id, recipient, template) DO NOTHING",
     )
     .bind(Uuid::now_v7())
@@ -155,6 +178,8 @@ pub async fn insert_delivery(
     .bind(&delivery.body_html)
     .bind(delivery.now)
     .bind(sqlx::types::Json(&delivery.trace_headers))
+    .bind(delivery.calendar.as_ref().map(|(_, text)| text.as_str()))
+    .bind(delivery.calendar.as_ref().map(|(method, _)| method.as_str()))
     .execute(&mut *connection)
     .await?
     .rows_affected()

@@ -1,7 +1,9 @@
 //! Emails against a real SMTP server (the platform's, run by the test): one per recipient for each
 //! kind of event with the right facts, none twice on redelivery, every one after an SMTP
 //! outage (with a second sender racing as a replica would), a refused address failing
-//! alone, and `.eml` files when no SMTP server is configured.
+//! alone, `.eml` files when no SMTP server is configured, and a panel meeting's calendar
+//! entry (iMIP) to each invitee once per change, read with independent MIME and iCalendar
+//! parsers.
 
 mod common;
 
@@ -622,6 +624,418 @@ async fn practitioners_families_and_action_owners_are_emailed_too() {
         |(recipient, raw)| recipient == "owner@csc.southvale.example.org"
             && plain_text(raw).contains("Wednesday 30 September 2026")
     ));
+    smtp.stop().await;
+    service.stop().await;
+}
+
+/// A received panel meeting email, read with parsers of the test's own: its MIME parts
+/// (mail-parser) and the calendar entry in its `text/calendar` part (ical).
+struct MeetingEmail {
+    subject: String,
+    text: String,
+    html: String,
+    /// The calendar part's `method=` parameter.
+    part_method: String,
+    /// The calendar part as received.
+    entry: String,
+    calendar: ical::parser::ical::component::IcalCalendar,
+}
+
+impl MeetingEmail {
+    fn read(raw: &str) -> Self {
+        use mail_parser::{MimeHeaders, PartType};
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .expect("a MIME message");
+        let root = message.content_type().expect("a Content-Type");
+        assert_eq!(
+            (root.ctype(), root.subtype()),
+            ("multipart", Some("alternative")),
+            "{raw}"
+        );
+        // The leaves in order: plain text, HTML, then the calendar (RFC 6047 §2.4).
+        let leaves: Vec<_> = message
+            .parts
+            .iter()
+            .filter(|part| !matches!(part.body, PartType::Multipart(_)))
+            .collect();
+        let kinds: Vec<_> = leaves
+            .iter()
+            .map(|part| {
+                let content_type = part.content_type().expect("a part's Content-Type");
+                format!(
+                    "{}/{}",
+                    content_type.ctype(),
+                    content_type.subtype().unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(kinds, ["text/plain", "text/html", "text/calendar"], "{raw}");
+        let content = |index: usize| {
+            leaves[index]
+                .text_contents()
+                .expect("a text part")
+                .to_string()
+        };
+        let calendar_type = leaves[2].content_type().expect("the calendar's type");
+        assert!(
+            calendar_type
+                .attribute("charset")
+                .is_some_and(|charset| charset.eq_ignore_ascii_case("utf-8")),
+            "{raw}"
+        );
+        let entry = content(2);
+        let mut calendars: Vec<_> =
+            ical::IcalParser::new(std::io::BufReader::new(entry.as_bytes()))
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|error| panic!("{error}: {entry}"));
+        assert_eq!(calendars.len(), 1, "one VCALENDAR: {entry}");
+        let calendar = calendars.remove(0);
+        assert_eq!(calendar.events.len(), 1, "one VEVENT: {entry}");
+        Self {
+            subject: message.subject().unwrap_or_default().to_string(),
+            text: content(0),
+            html: content(1),
+            part_method: calendar_type
+                .attribute("method")
+                .unwrap_or_default()
+                .to_string(),
+            entry,
+            calendar,
+        }
+    }
+
+    /// The values of the VCALENDAR's properties `name`.
+    fn calendar_values(&self, name: &str) -> Vec<String> {
+        values(&self.calendar.properties, name)
+    }
+
+    /// The values of the VEVENT's properties `name`.
+    fn event_values(&self, name: &str) -> Vec<String> {
+        values(&self.calendar.events[0].properties, name)
+    }
+
+    /// The VEVENT's only property `name`, as text (RFC 5545 §3.3.11 escapes undone).
+    fn event_text(&self, name: &str) -> String {
+        let values = self.event_values(name);
+        assert_eq!(values.len(), 1, "one {name}: {}", self.entry);
+        unescape(&values[0])
+    }
+
+    fn event_properties(&self, name: &str) -> Vec<&ical::property::Property> {
+        self.calendar.events[0]
+            .properties
+            .iter()
+            .filter(|property| property.name == name)
+            .collect()
+    }
+}
+
+fn values(properties: &[ical::property::Property], name: &str) -> Vec<String> {
+    properties
+        .iter()
+        .filter(|property| property.name == name)
+        .map(|property| property.value.clone().unwrap_or_default())
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    let mut unescaped = String::new();
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        match (character, character == '\\') {
+            (_, true) => match characters.next() {
+                Some('n' | 'N') => unescaped.push('\n'),
+                Some(other) => unescaped.push(other),
+                None => {}
+            },
+            (character, false) => unescaped.push(character),
+        }
+    }
+    unescaped
+}
+
+fn parameter<'a>(property: &'a ical::property::Property, name: &str) -> Option<&'a str> {
+    property
+        .params
+        .as_ref()?
+        .iter()
+        .find(|(key, _)| key == name)
+        .and_then(|(_, values)| values.first())
+        .map(String::as_str)
+}
+
+#[tokio::test]
+async fn a_panel_meeting_sends_each_invitee_one_calendar_entry_per_change() {
+    use chrono::{DateTime, Utc};
+    use cspr_proto::events::v1::{MeetingInvitee, PanelMeetingCancelled, PanelMeetingScheduled};
+
+    // The SMTP server is away at first: every email is sent on its retry, from what the
+    // delivery stored.
+    let mut smtp = SmtpSink::start().await;
+    let service = TestNotifications::start(MailTarget::Smtp { url: smtp.url() }).await;
+    smtp.stop().await;
+    let review = service.create_review().await;
+    let meeting_id = uuid::Uuid::now_v7().to_string();
+    let at = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .expect("a time")
+            .with_timezone(&Utc)
+    };
+    let timestamp = |instant: DateTime<Utc>| {
+        Some(prost_types::Timestamp {
+            seconds: instant.timestamp(),
+            nanos: 0,
+        })
+    };
+    let invitees = vec![
+        MeetingInvitee {
+            name: "Tess Holroyd".into(),
+            email: "tess@panel.southvale.example.org".into(),
+        },
+        MeetingInvitee {
+            name: "Isla Oakes".into(),
+            email: "isla@reviewers.example.org".into(),
+        },
+    ];
+    let (first_start, first_end) = (at("2026-05-12T10:00:00Z"), at("2026-05-12T12:00:00Z"));
+    let (moved_start, moved_end) = (at("2026-05-19T13:00:00Z"), at("2026-05-19T15:30:00Z"));
+    let first_place = "Southvale House, room 2; ground floor";
+    let moved_place = "Online: https://meet.example.org/southvale-panel";
+    let occurred = [
+        at("2026-04-20T09:00:00Z"),
+        at("2026-04-20T10:00:00Z"),
+        at("2026-04-20T11:00:00Z"),
+    ];
+    let with_time = |body: Body, occurred_at: DateTime<Utc>| {
+        let mut event = service.event(&review, body);
+        event.occurred_at = timestamp(occurred_at);
+        event
+    };
+    let scheduled = |sequence, start, end, location: &str| {
+        Body::PanelMeetingScheduled(PanelMeetingScheduled {
+            meeting_id: meeting_id.clone(),
+            review_reference: "SOUTHVALE-2026-001".into(),
+            start_time: timestamp(start),
+            end_time: timestamp(end),
+            location: location.into(),
+            sequence,
+            invitees: invitees.clone(),
+        })
+    };
+    let events = [
+        with_time(
+            scheduled(0, first_start, first_end, first_place),
+            occurred[0],
+        ),
+        with_time(
+            scheduled(1, moved_start, moved_end, moved_place),
+            occurred[1],
+        ),
+        with_time(
+            Body::PanelMeetingCancelled(PanelMeetingCancelled {
+                meeting_id: meeting_id.clone(),
+                review_reference: "SOUTHVALE-2026-001".into(),
+                start_time: timestamp(moved_start),
+                end_time: timestamp(moved_end),
+                location: moved_place.into(),
+                sequence: 2,
+                invitees: invitees.clone(),
+            }),
+            occurred[2],
+        ),
+    ];
+    for event in &events {
+        service.deliver(event).await;
+    }
+    // The change and the cancellation again, with the same event ids (past JetStream's
+    // duplicate window), as a redelivery or a republish from the outbox would bring them.
+    service.redeliver(&events[1]).await;
+    service.redeliver(&events[2]).await;
+    assert_eq!(
+        service.delivery_count().await,
+        6,
+        "one per invitee and change"
+    );
+    service
+        .wait_for_status(pb::DeliveryStatus::Retrying, 6)
+        .await;
+    assert!(smtp.messages().is_empty());
+    smtp.restart().await;
+    service
+        .clock
+        .set_date(cspr_platform::testing::date("2026-04-21"));
+
+    let messages = smtp.wait_for(6, Duration::from_secs(60)).await;
+    assert_eq!(messages.len(), 6, "none twice");
+    service.wait_for_status(pb::DeliveryStatus::Sent, 6).await;
+    let stored: BTreeMap<(String, String), String> = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT recipient, calendar_method, calendar FROM deliveries WHERE calendar IS NOT NULL",
+    )
+    .fetch_all(service.pool())
+    .await
+    .expect("the stored entries")
+    .into_iter()
+    .map(|(recipient, method, entry)| {
+        let sequence = entry
+            .lines()
+            .find_map(|line| line.strip_prefix("SEQUENCE:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        ((recipient, format!("{method} {sequence}")), entry)
+    })
+    .collect();
+    assert_eq!(stored.len(), 6);
+
+    let utc = |instant: DateTime<Utc>| instant.format("%Y%m%dT%H%M%SZ").to_string();
+    let mut uids = std::collections::BTreeSet::new();
+    for invitee in &invitees {
+        let mut received: Vec<MeetingEmail> = messages
+            .iter()
+            .filter(|(recipient, _)| recipient == &invitee.email)
+            .map(|(_, raw)| MeetingEmail::read(raw))
+            .collect();
+        assert_eq!(
+            received.len(),
+            3,
+            "{}: invited, changed, cancelled",
+            invitee.email
+        );
+        received.sort_by_key(|email| email.event_values("SEQUENCE"));
+        for (index, email) in received.iter().enumerate() {
+            let method = if index == 2 { "CANCEL" } else { "REQUEST" };
+            let (start, end, place) = if index == 0 {
+                (first_start, first_end, first_place)
+            } else {
+                (moved_start, moved_end, moved_place)
+            };
+            assert_eq!(email.event_values("SEQUENCE"), [index.to_string()]);
+            assert_eq!(email.calendar_values("METHOD"), [method]);
+            assert_eq!(email.part_method, method, "the part's method= parameter");
+            assert_eq!(email.calendar_values("VERSION"), ["2.0"]);
+            assert_eq!(
+                email.calendar_values("PRODID"),
+                ["-//cspr//panel meetings//EN"]
+            );
+            uids.extend(email.event_values("UID"));
+            assert_eq!(email.event_values("DTSTAMP"), [utc(occurred[index])]);
+            assert_eq!(email.event_values("DTSTART"), [utc(start)]);
+            assert_eq!(email.event_values("DTEND"), [utc(end)]);
+            assert_eq!(email.event_text("LOCATION"), place);
+            assert_eq!(
+                email.event_text("SUMMARY"),
+                "Panel meeting: SOUTHVALE-2026-001"
+            );
+            assert_eq!(
+                email.event_values("STATUS"),
+                [if index == 2 { "CANCELLED" } else { "CONFIRMED" }]
+            );
+            let organizer = email.event_properties("ORGANIZER");
+            assert_eq!(organizer.len(), 1);
+            assert_eq!(
+                organizer[0].value.as_deref(),
+                Some("mailto:no-reply@cspr.test")
+            );
+            assert_eq!(parameter(organizer[0], "CN"), Some("CSPR reviews"));
+            // Both invitees in every copy, each asked to respond.
+            let attendees: Vec<_> = email
+                .event_properties("ATTENDEE")
+                .into_iter()
+                .map(|attendee| {
+                    assert_eq!(parameter(attendee, "ROLE"), Some("REQ-PARTICIPANT"));
+                    assert_eq!(parameter(attendee, "PARTSTAT"), Some("NEEDS-ACTION"));
+                    assert_eq!(parameter(attendee, "RSVP"), Some("TRUE"));
+                    (
+                        parameter(attendee, "CN").unwrap_or_default().to_string(),
+                        attendee.value.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                attendees,
+                invitees
+                    .iter()
+                    .map(|invitee| (invitee.name.clone(), format!("mailto:{}", invitee.email)))
+                    .collect::<Vec<_>>()
+            );
+            // The email: UK time, the place, the pointer to the papers — and no agenda in
+            // any part (the registry keeps it; only the pointer to it is sent).
+            assert!(
+                email.text.contains(&format!("Where: {place}")),
+                "{}",
+                email.text
+            );
+            assert!(email.text.contains("The agenda and papers are in cspr."));
+            assert!(email.html.contains("The agenda and papers are in cspr."));
+            let calendar_text: Vec<String> = email
+                .calendar
+                .properties
+                .iter()
+                .chain(&email.calendar.events[0].properties)
+                .map(|property| unescape(property.value.as_deref().unwrap_or_default()))
+                .collect();
+            for part in [&email.text, &email.html, &calendar_text.join("\n")] {
+                assert!(
+                    !part
+                        .replace("The agenda and papers are in cspr.", "")
+                        .to_lowercase()
+                        .contains("agenda"),
+                    "{part}"
+                );
+            }
+            assert_eq!(
+                email
+                    .event_text("DESCRIPTION")
+                    .contains("The agenda and papers are in cspr."),
+                index < 2
+            );
+            // What was sent is what the delivery stored (so a retry sends the same).
+            let key = (invitee.email.clone(), format!("{method} {index}"));
+            assert_eq!(
+                email.entry.replace("\r\n", "\n").trim_end(),
+                stored[&key].replace("\r\n", "\n").trim_end(),
+            );
+        }
+        assert!(
+            received[0].subject.starts_with("Invitation: panel meeting for review SOUTHVALE-2026-001, Tuesday 12 May 2026 at 11:00"),
+            "{}",
+            received[0].subject
+        );
+        assert!(
+            received[0]
+                .text
+                .contains("When: Tuesday 12 May 2026 at 11:00 to 13:00 (UK time)")
+        );
+        assert_eq!(
+            received[1].subject,
+            "Changed: panel meeting for review SOUTHVALE-2026-001, now Tuesday 19 May 2026 at 14:00"
+        );
+        assert!(
+            received[1].text.contains("has changed"),
+            "{}",
+            received[1].text
+        );
+        assert!(
+            received[1]
+                .text
+                .contains("When: Tuesday 19 May 2026 at 14:00 to 16:30 (UK time)")
+        );
+        assert_eq!(
+            received[2].subject,
+            "Cancelled: panel meeting for review SOUTHVALE-2026-001, Tuesday 19 May 2026 at 14:00"
+        );
+        assert!(
+            received[2]
+                .text
+                .contains(&format!("Dear {},", invitee.name))
+        );
+    }
+    assert_eq!(
+        uids.into_iter().collect::<Vec<_>>(),
+        [format!("{meeting_id}@cspr")],
+        "one calendar entry, updated"
+    );
     smtp.stop().await;
     service.stop().await;
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use cspr_proto::google::r#type::Date;
 
-use crate::error::{Field, ServiceError, field};
+use crate::error::{Field, FieldViolation, ServiceError, field};
 use crate::values::{future, past_or_today};
 
 /// A `google.type.Date` that is not a whole valid date.
@@ -56,6 +56,19 @@ pub fn past_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Fie
 /// [`date_field`] of something planned (a due date, a review date): after `today`.
 pub fn future_date_field(name: &str, date: Option<&Date>, today: NaiveDate) -> Field<NaiveDate> {
     date_field(name, date).and_then(|date| field(name, future(date, today)))
+}
+
+/// A request's required time field, refused on `name` when unset or out of range.
+pub fn timestamp_field(
+    name: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+) -> Field<DateTime<Utc>> {
+    let timestamp = timestamp.ok_or_else(|| FieldViolation::new(name, "required"))?;
+    DateTime::from_timestamp(
+        timestamp.seconds,
+        u32::try_from(timestamp.nanos).unwrap_or(0),
+    )
+    .ok_or_else(|| FieldViolation::new(name, "not a valid time"))
 }
 
 /// A service's domain enum that one of its proto enums mirrors, value for value by name (the

@@ -35,12 +35,7 @@ fn timestamp_field(
     timestamp: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
 ) -> Field<DateTime<Utc>> {
-    let timestamp = timestamp.ok_or_else(|| FieldViolation::new(field, "required"))?;
-    let instant = DateTime::from_timestamp(
-        timestamp.seconds,
-        u32::try_from(timestamp.nanos).unwrap_or(0),
-    )
-    .ok_or_else(|| FieldViolation::new(field, "not a valid time"))?;
+    let instant = cspr_platform::convert::timestamp_field(field, timestamp)?;
     if instant <= now {
         return Err(FieldViolation::new(field, "must be in the future"));
     }

@@ -6,6 +6,7 @@ use cspr_platform::proto_enum;
 use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
+use crate::domain::meeting::{CarriedOut, DecisionKind, MeetingStatus, PanelMeeting, carried_out};
 use crate::domain::review::{
     Decision, InformationRequest, InformationRequestStatus, OverviewReport, PanelResponseKind,
     PanelRole, ParallelProcess, ParallelProcessKind, RapidReview, Recommendation, Review,
@@ -293,5 +294,65 @@ pub fn review_to_proto(
             .into_iter()
             .map(|stage| stage_to_proto(stage) as i32)
             .collect(),
+    }
+}
+
+proto_enum!(DecisionKind => pb::PanelDecisionKind {
+    TermsAgreed, ReportsAccepted, ReportApproved, Other
+});
+proto_enum!(MeetingStatus => pb::PanelMeetingStatus { Scheduled, Held, Cancelled });
+
+/// A panel meeting as the API shows it, each decision linked to what carried it out among
+/// the review's `commands` (oldest first).
+pub fn meeting_to_proto(meeting: &PanelMeeting, commands: &[CarriedOut]) -> pb::PanelMeeting {
+    let arrangements = &meeting.arrangements;
+    pb::PanelMeeting {
+        id: meeting.id.to_string(),
+        start_time: Some(timestamp_to_proto(arrangements.starts_at)),
+        end_time: Some(timestamp_to_proto(arrangements.ends_at)),
+        location: arrangements.location.clone(),
+        agenda: arrangements.agenda.clone(),
+        status: meeting.status().to_proto(),
+        sequence: meeting.sequence,
+        cancel_reason: meeting.cancel_reason.clone().unwrap_or_default(),
+        record: meeting
+            .record
+            .as_ref()
+            .map(|record| pb::PanelMeetingRecord {
+                attendance: record.attendance.clone(),
+                apologies: record.apologies.clone(),
+                minutes: record.minutes.clone(),
+                decisions: record
+                    .decisions
+                    .iter()
+                    .map(|decision| pb::PanelMeetingDecision {
+                        kind: decision.kind.to_proto(),
+                        text: decision.text.clone(),
+                        carried_out_by: carried_out(decision.kind, record.recorded_at, commands)
+                            .into_iter()
+                            .map(|command| pb::CommandLink {
+                                service: command.service.to_string(),
+                                action: command.action,
+                                actor: command.actor,
+                                time: Some(timestamp_to_proto(command.at)),
+                                detail: command.detail,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                action_points: record
+                    .action_points
+                    .iter()
+                    .map(|point| pb::ActionPoint {
+                        text: point.text.clone(),
+                        owner: point.owner.clone(),
+                        due_on: Some(date_to_proto(point.due_on)),
+                    })
+                    .collect(),
+                recorded_by: record.recorded_by.clone(),
+                record_time: Some(timestamp_to_proto(record.recorded_at)),
+            }),
+        scheduled_by: meeting.scheduled_by.clone(),
+        update_time: Some(timestamp_to_proto(meeting.updated_at)),
     }
 }

@@ -12,6 +12,9 @@ pub enum RegistryError {
     /// No such review in the caller's partnership.
     #[error("review {0} not found")]
     ReviewNotFound(String),
+    /// No such panel meeting of the review.
+    #[error("panel meeting {0} not found")]
+    MeetingNotFound(String),
     /// A platform code: a refusal (validation, roles), the database (see
     /// [`cspr_platform::map_service_error`]).
     #[error(transparent)]
@@ -27,4 +30,7 @@ cspr_platform::map_service_error!(RegistryError, error => {
     }
     RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
     RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
+    RegistryError::MeetingNotFound(id) => {
+        ServiceError::NotFound(format!("panel meeting {id} of this review"))
+    }
 });

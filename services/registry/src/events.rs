@@ -11,6 +11,7 @@ use crate::convert::{
     process_kind_to_proto, recommendation_to_proto, stage_to_proto,
 };
 use crate::domain::deadlines::{self, Deadline, DeadlineKind, DeadlineRules, Timeline};
+use crate::domain::meeting::{MeetingChange, PanelMeeting};
 use crate::domain::review::{AgencyReportStatus, Change, InformationRequest, Review};
 use crate::store;
 
@@ -258,13 +259,71 @@ pub fn bodies(
             Change::Closed(stage) => Body::ReviewClosed(ev::ReviewClosed {
                 final_stage: stage_to_proto(*stage) as i32,
             }),
+            Change::PanelMeeting(meeting, change) => meeting_body(review, meeting, *change),
         };
         bodies.push(body);
     }
     bodies
 }
 
-/// The event for a deadline entering its at-risk window or being missed.
+/// The event of a meeting's change: the invitation, its update or its cancellation to the
+/// panel and the reviewer as they are now (a member appointed later is invited by the next
+/// change), or the record's summary. Neither the agenda nor the minutes go on the bus.
+fn meeting_body(review: &Review, meeting: &PanelMeeting, change: MeetingChange) -> Body {
+    let arrangements = &meeting.arrangements;
+    let invitees = || {
+        review
+            .panel
+            .iter()
+            .map(|member| (member.name.clone(), member.email.as_str().to_string()))
+            .chain(
+                review
+                    .reviewer
+                    .iter()
+                    .map(|reviewer| (reviewer.name.clone(), reviewer.email.as_str().to_string())),
+            )
+            .map(|(name, email)| ev::MeetingInvitee { name, email })
+            .collect()
+    };
+    let start_time = Some(timestamp_to_proto(arrangements.starts_at));
+    let end_time = Some(timestamp_to_proto(arrangements.ends_at));
+    match change {
+        MeetingChange::Scheduled | MeetingChange::Changed => {
+            Body::PanelMeetingScheduled(ev::PanelMeetingScheduled {
+                meeting_id: meeting.id.to_string(),
+                review_reference: review.reference.clone(),
+                start_time,
+                end_time,
+                location: arrangements.location.clone(),
+                sequence: meeting.sequence,
+                invitees: invitees(),
+            })
+        }
+        MeetingChange::Cancelled => Body::PanelMeetingCancelled(ev::PanelMeetingCancelled {
+            meeting_id: meeting.id.to_string(),
+            review_reference: review.reference.clone(),
+            start_time,
+            end_time,
+            location: arrangements.location.clone(),
+            sequence: meeting.sequence,
+            invitees: invitees(),
+        }),
+        MeetingChange::Recorded => Body::PanelMeetingRecorded(ev::PanelMeetingRecorded {
+            meeting_id: meeting.id.to_string(),
+            start_time,
+            decisions: meeting
+                .record
+                .iter()
+                .flat_map(|record| &record.decisions)
+                .map(|decision| decision.kind.to_proto())
+                .collect(),
+            action_points: meeting.record.as_ref().map_or(0, |record| {
+                i32::try_from(record.action_points.len()).unwrap_or(i32::MAX)
+            }),
+        }),
+    }
+}
+
 /// The reminder to the reviewer of a request for information past the day asked for (none
 /// without a reviewer to remind).
 pub fn information_overdue(review: &Review, request: &InformationRequest) -> Option<Body> {
@@ -280,6 +339,7 @@ pub fn information_overdue(review: &Review, request: &InformationRequest) -> Opt
     ))
 }
 
+/// The event for a deadline entering its at-risk window or being missed.
 pub fn deadline_alert(review: &Review, deadline: &Deadline, missed: bool) -> Body {
     if missed {
         Body::DeadlineMissed(ev::DeadlineMissed {
@@ -338,12 +398,32 @@ impl consumer::EventHandler for EventHandler {
                 .await?;
         }
         if let Some((agency_id, status)) = report_status {
+            // When and by whom, as the submissions service did it: a panel's "reports
+            // accepted" decision links to it.
+            let changed_at = consumed
+                .event
+                .occurred_at
+                .as_ref()
+                .and_then(|at| {
+                    chrono::DateTime::from_timestamp(
+                        at.seconds,
+                        u32::try_from(at.nanos).unwrap_or(0),
+                    )
+                })
+                .unwrap_or_else(|| self.0.now());
+            let changed_by = consumed
+                .event
+                .actor
+                .as_ref()
+                .map(|actor| actor.subject.as_str())
+                .unwrap_or_default();
             store::record_agency_report_status(
                 consumed.connection,
                 review_id(consumed.event)?,
                 agency_id,
                 status,
-                self.0.now(),
+                changed_at,
+                changed_by,
             )
             .await?;
             return Ok(());

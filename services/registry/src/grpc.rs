@@ -9,8 +9,8 @@ use cspr_platform::auth::{Principal, caller};
 use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
-    ProtoEnum, date_field, date_to_proto, future_date_field, optional_date_from_proto,
-    past_date_field, timestamp_to_proto,
+    ProtoEnum, date_field, date_from_proto, date_to_proto, future_date_field,
+    optional_date_from_proto, past_date_field, timestamp_field, timestamp_to_proto,
 };
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
@@ -22,11 +22,15 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::convert::{
-    deadline_to_proto, process_kind_from_proto, process_to_proto, review_to_proto, stage_from_proto,
+    deadline_to_proto, meeting_to_proto, process_kind_from_proto, process_to_proto,
+    review_to_proto, stage_from_proto,
 };
 use crate::domain::deadlines::{self, DeadlineRules, Timeline};
+use crate::domain::meeting::{
+    ActionPoint, Arrangements, DecisionKind, MeetingDecision, MeetingRecord, PanelMeeting,
+};
 use crate::domain::review::{
-    Answer, Decision, InformationRequest, NewPanelMember, NewReview, NewTermsOfReference,
+    Answer, Change, Decision, InformationRequest, NewPanelMember, NewReview, NewTermsOfReference,
     PanelResponse, PanelResponseKind, PanelRole, ParallelProcess, PublicationOutcome, RapidReview,
     Recommendation, Review, ReviewError, Reviewer,
 };
@@ -34,7 +38,17 @@ use crate::domain::values::{
     AgencyId, ChildAlias, Email, ScopePeriod, optional_text, recommendation_ref, required_text,
 };
 use crate::error::RegistryError;
-use crate::store::{ReviewFilter, Store};
+use crate::store::{MeetingTarget, ReviewFilter, Store};
+
+/// A request's `meeting_id`.
+fn meeting_id_field(raw: &str) -> cspr_platform::error::Field<Uuid> {
+    field(
+        "meeting_id",
+        raw.trim()
+            .parse::<Uuid>()
+            .map_err(|_| "not a panel meeting id (UUID)"),
+    )
+}
 
 /// The rule of one of this service's RPCs in the platform's table.
 fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
@@ -43,6 +57,8 @@ fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
 
 /// Longest free texts accepted, in characters.
 const SHORT_TEXT: usize = 200;
+/// A meeting's place or link, an agenda item.
+const PLACE_TEXT: usize = 500;
 const LONG_TEXT: usize = 5_000;
 const FINDINGS_TEXT: usize = 200_000;
 /// A question to the reviewer, or their answer.
@@ -231,6 +247,80 @@ impl RegistryApi {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+impl RegistryApi {
+    /// [`RegistryApi::command`] for a command on one of the review's panel meetings
+    /// ([`Store::update_meeting`]), answered with the meeting as the command left it.
+    async fn meeting_command(
+        &self,
+        principal: &Principal,
+        rule: &'static Rule,
+        id: Uuid,
+        target: MeetingTarget,
+        command: impl FnOnce(&Review, Option<PanelMeeting>) -> Result<Vec<Change>, RegistryError>,
+    ) -> Result<Response<pb::PanelMeeting>, Status> {
+        let guard = |review: &Review| {
+            rule.on_review(principal, facts(review))
+                .map(drop)
+                .map_err(|denied| RegistryError::Service(denied.into()))
+        };
+        match self
+            .store
+            .update_meeting(principal, id, rule.method, target, guard, command)
+            .await
+        {
+            Ok(meeting) => Ok(Response::new(
+                self.meeting_reply(principal, &meeting).await?,
+            )),
+            Err(RegistryError::Service(ServiceError::PermissionDenied(reason))) => {
+                self.audit_refusal(principal, rule.method, Some(id)).await;
+                Err(ServiceError::PermissionDenied(reason).into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A meeting as the API shows it: a held one's decisions with what carried them out.
+    async fn meeting_reply(
+        &self,
+        principal: &Principal,
+        meeting: &PanelMeeting,
+    ) -> Result<pb::PanelMeeting, Status> {
+        let commands = match &meeting.record {
+            Some(_) => self
+                .store
+                .carried_out(&principal.partnership, meeting.review_id)
+                .await
+                .map_err(RegistryError::from)?,
+            None => Vec::new(),
+        };
+        Ok(meeting_to_proto(meeting, &commands))
+    }
+}
+
+/// Checks a request's list of texts: each item required and at most `max_chars`, at most
+/// `max_items` of them and, when `required`, at least one.
+fn text_list(
+    violations: &mut Violations,
+    name: &str,
+    items: &[String],
+    (max_items, max_chars): (usize, usize),
+    required: bool,
+) -> Vec<String> {
+    if required && items.is_empty() {
+        violations.add(name, "required: at least one");
+    }
+    if items.len() > max_items {
+        violations.add(name, format!("at most {max_items} items"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, raw)| {
+            violations.check(&format!("{name}[{index}]"), required_text(raw, max_chars))
+        })
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -861,6 +951,211 @@ impl ReviewRegistry for RegistryApi {
             Ok(review.answer_information_request(information_request_id, answer)?)
         })
         .await
+    }
+
+    async fn schedule_panel_meeting(
+        &self,
+        request: Request<pb::SchedulePanelMeetingRequest>,
+    ) -> Result<Response<pb::PanelMeeting>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("SchedulePanelMeeting")?;
+        self.authorized(&principal, rule, id).await?;
+        let mut violations = Violations::new();
+        let starts_at = timestamp_field("start_time", request.start_time.as_ref());
+        let ends_at = timestamp_field("end_time", request.end_time.as_ref());
+        let location = field("location", required_text(&request.location, PLACE_TEXT));
+        let agenda = text_list(
+            &mut violations,
+            "agenda",
+            &request.agenda,
+            (50, PLACE_TEXT),
+            true,
+        );
+        let target = match request.meeting_id.trim() {
+            "" => RequestKey::field("SchedulePanelMeeting", &request.request_id, &request)
+                .map(|key| MeetingTarget::New(key, Uuid::now_v7())),
+            raw => field(
+                "meeting_id",
+                raw.parse::<Uuid>()
+                    .map_err(|_| "not a panel meeting id (UUID)"),
+            )
+            .map(MeetingTarget::Existing),
+        };
+        let (target, starts_at, ends_at, location) =
+            violations.finish_with((target, starts_at, ends_at, location))?;
+        let arrangements = Arrangements {
+            starts_at,
+            ends_at,
+            location,
+            agenda,
+        };
+        let now = self.clock.now();
+        let scheduled_by = principal.subject.clone();
+        let new_id = match &target {
+            MeetingTarget::New(_, meeting_id) => Some(*meeting_id),
+            MeetingTarget::Existing(_) => None,
+        };
+        self.meeting_command(&principal, rule, id, target, move |review, meeting| {
+            Ok(match (meeting, new_id) {
+                (Some(meeting), _) => meeting.change(review, arrangements, now)?,
+                (None, Some(new_id)) => {
+                    PanelMeeting::schedule(review, new_id, arrangements, scheduled_by, now)?
+                }
+                (None, None) => Vec::new(),
+            })
+        })
+        .await
+    }
+
+    async fn cancel_panel_meeting(
+        &self,
+        request: Request<pb::CancelPanelMeetingRequest>,
+    ) -> Result<Response<pb::PanelMeeting>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("CancelPanelMeeting")?;
+        self.authorized(&principal, rule, id).await?;
+        let meeting_id = meeting_id_field(&request.meeting_id);
+        let reason = field("reason", required_text(&request.reason, LONG_TEXT));
+        let (meeting_id, reason) = Violations::new().finish_with((meeting_id, reason))?;
+        let now = self.clock.now();
+        self.meeting_command(
+            &principal,
+            rule,
+            id,
+            MeetingTarget::Existing(meeting_id),
+            move |review, meeting| match meeting {
+                Some(meeting) => Ok(meeting.cancel(review, reason, now)?),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn record_panel_meeting(
+        &self,
+        request: Request<pb::RecordPanelMeetingRequest>,
+    ) -> Result<Response<pb::PanelMeeting>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("RecordPanelMeeting")?;
+        self.authorized(&principal, rule, id).await?;
+        let mut violations = Violations::new();
+        let meeting_id = meeting_id_field(&request.meeting_id);
+        let attendance = text_list(
+            &mut violations,
+            "attendance",
+            &request.attendance,
+            (100, SHORT_TEXT),
+            true,
+        );
+        let apologies = text_list(
+            &mut violations,
+            "apologies",
+            &request.apologies,
+            (100, SHORT_TEXT),
+            false,
+        );
+        let minutes = field("minutes", required_text(&request.minutes, FINDINGS_TEXT));
+        if request.decisions.len() > 100 {
+            violations.add("decisions", "at most 100 decisions");
+        }
+        let mut decisions = Vec::new();
+        for (index, decision) in request.decisions.iter().enumerate() {
+            let kind = DecisionKind::from_proto(decision.kind);
+            if kind.is_none() {
+                violations.add(
+                    format!("decisions[{index}].kind"),
+                    "required: TERMS_AGREED, REPORTS_ACCEPTED, REPORT_APPROVED or OTHER",
+                );
+            }
+            let text = violations.check(
+                &format!("decisions[{index}].text"),
+                required_text(&decision.text, LONG_TEXT),
+            );
+            if let (Some(kind), Some(text)) = (kind, text) {
+                decisions.push(MeetingDecision { kind, text });
+            }
+        }
+        if request.action_points.len() > 100 {
+            violations.add("action_points", "at most 100 action points");
+        }
+        let mut action_points = Vec::new();
+        for (index, point) in request.action_points.iter().enumerate() {
+            let text = violations.check(
+                &format!("action_points[{index}].text"),
+                required_text(&point.text, LONG_TEXT),
+            );
+            let owner = violations.check(
+                &format!("action_points[{index}].owner"),
+                required_text(&point.owner, SHORT_TEXT),
+            );
+            let due_on = violations.check(
+                &format!("action_points[{index}].due_on"),
+                date_from_proto(point.due_on.as_ref()),
+            );
+            if let (Some(text), Some(owner), Some(due_on)) = (text, owner, due_on) {
+                action_points.push(ActionPoint {
+                    text,
+                    owner,
+                    due_on,
+                });
+            }
+        }
+        let (meeting_id, minutes) = violations.finish_with((meeting_id, minutes))?;
+        let record = MeetingRecord {
+            attendance,
+            apologies,
+            minutes,
+            decisions,
+            action_points,
+            recorded_by: principal.subject.clone(),
+            recorded_at: self.clock.now(),
+        };
+        self.meeting_command(
+            &principal,
+            rule,
+            id,
+            MeetingTarget::Existing(meeting_id),
+            move |_, meeting| match meeting {
+                Some(meeting) => Ok(meeting.record(record)?),
+                None => Ok(Vec::new()),
+            },
+        )
+        .await
+    }
+
+    async fn list_panel_meetings(
+        &self,
+        request: Request<pb::ListPanelMeetingsRequest>,
+    ) -> Result<Response<pb::ListPanelMeetingsResponse>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        self.readable(&principal, rule("ListPanelMeetings")?, id)
+            .await?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 20, 100)?;
+        let (meetings, next_page_token) = page
+            .read(
+                |after, limit| self.store.meetings(id, after, limit),
+                |meeting| Cursor::new(meeting.arrangements.starts_at, meeting.id),
+            )
+            .await?;
+        let commands = if meetings.iter().any(|meeting| meeting.record.is_some()) {
+            self.store
+                .carried_out(&principal.partnership, id)
+                .await
+                .map_err(RegistryError::from)?
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(pb::ListPanelMeetingsResponse {
+            meetings: meetings
+                .iter()
+                .map(|meeting| meeting_to_proto(meeting, &commands))
+                .collect(),
+            next_page_token,
+        }))
     }
 
     async fn submit_overview_report(

@@ -23,6 +23,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
+use crate::domain::meeting::{Arrangements, CarriedOut, MeetingRecord, PanelMeeting};
 use crate::domain::review::{
     AgencyReportStatus, Answer, Change, Decision, InformationRequest, InformationRequestStatus,
     Notification, OverviewReport, PanelMember, PanelRole, ParallelProcess, ParallelProcessKind,
@@ -122,6 +123,51 @@ struct ProcessRow {
     description: String,
     started_on: NaiveDate,
     ended_on: Option<NaiveDate>,
+}
+
+/// Which meeting a meeting command is on.
+#[derive(Debug)]
+pub enum MeetingTarget {
+    /// A new meeting with this id, unless the key was used before.
+    New(RequestKey, Uuid),
+    Existing(Uuid),
+}
+
+const MEETING_COLUMNS: &str = "id, review_id, starts_at, ends_at, location, agenda, sequence, cancel_reason, record, scheduled_by, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct MeetingRow {
+    id: Uuid,
+    review_id: Uuid,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    location: String,
+    agenda: Json<Vec<String>>,
+    sequence: i32,
+    cancel_reason: Option<String>,
+    record: Option<Json<MeetingRecord>>,
+    scheduled_by: String,
+    updated_at: DateTime<Utc>,
+}
+
+impl MeetingRow {
+    fn into_meeting(self) -> PanelMeeting {
+        PanelMeeting {
+            id: self.id,
+            review_id: self.review_id,
+            arrangements: Arrangements {
+                starts_at: self.starts_at,
+                ends_at: self.ends_at,
+                location: self.location,
+                agenda: self.agenda.0,
+            },
+            sequence: self.sequence,
+            cancel_reason: self.cancel_reason,
+            record: self.record.map(|record| record.0),
+            scheduled_by: self.scheduled_by,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -666,6 +712,143 @@ impl Store {
         Ok(review)
     }
 
+    /// Runs a command on a meeting of the review `review_id` (a new one when `meeting_id` is
+    /// None), on the locked review and the locked meeting, like [`Store::update`]: `command`
+    /// gets the review and the meeting as they stand and returns the changes, each carrying
+    /// the meeting as it leaves it. Returns the meeting as it is after: the command's, the
+    /// one a replayed `key` created, or (a change that changed nothing) the stored one.
+    pub async fn update_meeting(
+        &self,
+        principal: &Principal,
+        review_id: Uuid,
+        action: &'static str,
+        target: MeetingTarget,
+        guard: impl FnOnce(&Review) -> Result<(), RegistryError>,
+        command: impl FnOnce(&Review, Option<PanelMeeting>) -> Result<Vec<Change>, RegistryError>,
+    ) -> Result<PanelMeeting, RegistryError> {
+        let mut transaction = self.pool.begin().await?;
+        let review = Self::fetch_locked(&mut transaction, &principal.partnership, review_id)
+            .await?
+            .ok_or_else(|| RegistryError::ReviewNotFound(review_id.to_string()))?;
+        guard(&review)?;
+        let (meeting_id, existing) = match target {
+            MeetingTarget::New(key, meeting_id) => {
+                if let Some(first) =
+                    idempotency::claim_by(&mut transaction, principal, &key, meeting_id).await?
+                {
+                    let meeting = Self::meeting_locked(&mut transaction, review_id, first)
+                        .await?
+                        .ok_or_else(|| RegistryError::MeetingNotFound(first.to_string()))?;
+                    transaction.rollback().await?;
+                    return Ok(meeting);
+                }
+                (meeting_id, None)
+            }
+            MeetingTarget::Existing(meeting_id) => {
+                let meeting = Self::meeting_locked(&mut transaction, review_id, meeting_id)
+                    .await?
+                    .ok_or_else(|| RegistryError::MeetingNotFound(meeting_id.to_string()))?;
+                (meeting_id, Some(meeting))
+            }
+        };
+        let unchanged = existing.clone();
+        let changes = command(&review, existing)?;
+        let after = changes.iter().rev().find_map(|change| match change {
+            Change::PanelMeeting(meeting, _) if meeting.id == meeting_id => {
+                Some((**meeting).clone())
+            }
+            _ => None,
+        });
+        let review = self
+            .apply_locked(&mut transaction, principal, action, review, move |_| {
+                Ok(changes)
+            })
+            .await?;
+        drop(review);
+        transaction.commit().await?;
+        after
+            .or(unchanged)
+            .ok_or_else(|| RegistryError::MeetingNotFound(meeting_id.to_string()))
+    }
+
+    async fn meeting_locked(
+        connection: &mut PgConnection,
+        review_id: Uuid,
+        meeting_id: Uuid,
+    ) -> Result<Option<PanelMeeting>, sqlx::Error> {
+        let row: Option<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEETING_COLUMNS} FROM panel_meetings WHERE id = $1 AND review_id = $2 FOR UPDATE"
+        )))
+        .bind(meeting_id)
+        .bind(review_id)
+        .fetch_optional(connection)
+        .await?;
+        Ok(row.map(MeetingRow::into_meeting))
+    }
+
+    /// One page of a review's meetings, earliest start first, after `after` (start, id).
+    pub async fn meetings(
+        &self,
+        review_id: Uuid,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<PanelMeeting>, sqlx::Error> {
+        let (after_at, after_id) = match after {
+            Some(cursor) => (Some(cursor.at), Some(cursor.id)),
+            None => (None, None),
+        };
+        let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEETING_COLUMNS} FROM panel_meetings
+             WHERE review_id = $1 AND ($2::timestamptz IS NULL OR (starts_at, id) > ($2, $3))
+             ORDER BY starts_at, id LIMIT $4"
+        )))
+        .bind(review_id)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(MeetingRow::into_meeting).collect())
+    }
+
+    /// The commands a panel's decisions can be carried out by on the review, oldest first:
+    /// the registry's own from its audit trail (successful ones), the agencies' report
+    /// decisions from the submissions events it keeps.
+    pub async fn carried_out(
+        &self,
+        partnership_id: &str,
+        review_id: Uuid,
+    ) -> Result<Vec<CarriedOut>, sqlx::Error> {
+        let rows: Vec<(String, String, String, DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT 'registry', action, actor, at, '' FROM audit_records
+              WHERE partnership_id = $1 AND review_id = $2 AND outcome = 'ok'
+                AND action IN ('SetTermsOfReference', 'ApproveOverviewReport')
+             UNION ALL
+             SELECT 'submissions', CASE status WHEN 'WAIVED' THEN 'WaiveAgencyReport' ELSE 'AcceptAgencyReport' END,
+                    coalesce(changed_by, ''), updated_at, agency_id
+               FROM agency_report_statuses WHERE review_id = $2 AND status IN ('ACCEPTED', 'WAIVED')
+             ORDER BY 4",
+        )
+        .bind(partnership_id)
+        .bind(review_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(service, action, actor, at, detail)| CarriedOut {
+                service: if service == "registry" {
+                    "registry"
+                } else {
+                    "submissions"
+                },
+                action,
+                actor,
+                at,
+                detail,
+            })
+            .collect())
+    }
+
     /// The common middle of a command on a locked review: apply, persist, deadlines, events,
     /// audit — on the caller's transaction.
     async fn apply_locked(
@@ -970,6 +1153,29 @@ impl Store {
                         .await?;
                     }
                 }
+                Change::PanelMeeting(meeting, _) => {
+                    let arrangements = &meeting.arrangements;
+                    sqlx::query(
+                        "INSERT INTO panel_meetings (id, review_id, starts_at, ends_at, location, agenda, sequence, cancel_reason, record, scheduled_by, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                         ON CONFLICT (id) DO UPDATE SET starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+                             location = EXCLUDED.location, agenda = EXCLUDED.agenda, sequence = EXCLUDED.sequence,
+                             cancel_reason = EXCLUDED.cancel_reason, record = EXCLUDED.record, updated_at = EXCLUDED.updated_at",
+                    )
+                    .bind(meeting.id)
+                    .bind(review.id)
+                    .bind(arrangements.starts_at)
+                    .bind(arrangements.ends_at)
+                    .bind(&arrangements.location)
+                    .bind(Json(&arrangements.agenda))
+                    .bind(meeting.sequence)
+                    .bind(&meeting.cancel_reason)
+                    .bind(meeting.record.as_ref().map(Json))
+                    .bind(&meeting.scheduled_by)
+                    .bind(meeting.updated_at)
+                    .execute(&mut *connection)
+                    .await?;
+                }
                 _ => {}
             }
         }
@@ -1216,15 +1422,17 @@ pub async fn record_agency_report_status(
     agency_id: &str,
     status: AgencyReportStatus,
     updated_at: DateTime<Utc>,
+    changed_by: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO agency_report_statuses (review_id, agency_id, status, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (review_id, agency_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at",
+        "INSERT INTO agency_report_statuses (review_id, agency_id, status, updated_at, changed_by) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (review_id, agency_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, changed_by = EXCLUDED.changed_by",
     )
     .bind(review_id)
     .bind(agency_id)
     .bind(status.as_str())
     .bind(updated_at)
+    .bind(changed_by)
     .execute(connection)
     .await?;
     Ok(())

@@ -224,11 +224,39 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "SchedulePanelMeeting" => minimal!(
+                        client,
+                        schedule_panel_meeting,
+                        pb::SchedulePanelMeetingRequest,
+                        id,
+                        token
+                    ),
+                    "CancelPanelMeeting" => minimal!(
+                        client,
+                        cancel_panel_meeting,
+                        pb::CancelPanelMeetingRequest,
+                        id,
+                        token
+                    ),
+                    "RecordPanelMeeting" => minimal!(
+                        client,
+                        record_panel_meeting,
+                        pb::RecordPanelMeetingRequest,
+                        id,
+                        token
+                    ),
+                    "ListPanelMeetings" => minimal!(
+                        client,
+                        list_panel_meetings,
+                        pb::ListPanelMeetingsRequest,
+                        id,
+                        token
+                    ),
                     other => Err(Status::unimplemented(format!("no call for {other}"))),
                 }
             }
         })
         .await;
-    assert_eq!(cases, 24 * 22, "every RPC × every caller");
+    assert_eq!(cases, 28 * 22, "every RPC × every caller");
     registry.stop().await;
 }

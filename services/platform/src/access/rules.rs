@@ -205,6 +205,30 @@ pub static RULES: &[Rule] = &[
         Resource,
     ),
     rule(
+        REGISTRY,
+        "SchedulePanelMeeting",
+        Who::Roles(DECIDERS),
+        Resource,
+    ),
+    rule(
+        REGISTRY,
+        "CancelPanelMeeting",
+        Who::Roles(DECIDERS),
+        Resource,
+    ),
+    rule(
+        REGISTRY,
+        "RecordPanelMeeting",
+        Who::Roles(DECIDERS),
+        Resource,
+    ),
+    rule(
+        REGISTRY,
+        "ListPanelMeetings",
+        Who::Readers(Area::Review),
+        Resource,
+    ),
+    rule(
         SUBMISSIONS,
         "RequestAgencyReport",
         Who::Roles(ADMIN),

@@ -2,6 +2,7 @@
 //! commands, statutory deadlines, and the parsers that admit input.
 
 pub mod deadlines;
+pub mod meeting;
 pub mod review;
 pub mod stage;
 pub mod values;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::deadlines::{self, DeadlineRules};
+use super::meeting::{MeetingChange, PanelMeeting};
 use super::stage::{self, Stage, StageError, StageFacts};
 use super::values::{AgencyId, ChildAlias, Email, ScopePeriod};
 use cspr_platform::calendar::{OutsideCalendar, WorkingDayCalendar};
@@ -285,7 +286,10 @@ pub enum Change {
     PanelMemberFoundInvolved(Uuid),
     ReviewerAppointed,
     TermsOfReferenceSet,
-    StageChanged { from: Stage, to: Stage },
+    StageChanged {
+        from: Stage,
+        to: Stage,
+    },
     ParallelProcessStarted(Uuid),
     ParallelProcessEnded(Uuid),
     InformationRequested(Uuid),
@@ -296,6 +300,8 @@ pub enum Change {
     PrePublicationNoticeRecorded,
     Published,
     Closed(Stage),
+    /// A panel meeting, as the command left it (meetings are kept beside the review).
+    PanelMeeting(Box<PanelMeeting>, MeetingChange),
 }
 
 /// A command the review's state does not allow.
@@ -475,7 +481,7 @@ impl Review {
         }
     }
 
-    fn require_open(&self, action: &'static str) -> Result<(), ReviewError> {
+    pub(crate) fn require_open(&self, action: &'static str) -> Result<(), ReviewError> {
         if self.stage.is_terminal() {
             Err(ReviewError::WrongStage {
                 action,
