@@ -10,9 +10,22 @@ use serde::Serialize;
 use crate::pages::PageError;
 use crate::session::Session;
 
-/// A form's fields, repeated names kept (checkboxes).
+/// A form's fields, repeated names kept (checkboxes), each line break a line feed.
 pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
+    form_urlencoded::parse(body)
+        .into_owned()
+        .map(|(name, value)| (name, line_feeds(value)))
+        .collect()
+}
+
+/// A textarea's line breaks as the services take them: a browser sends each as CR LF, and
+/// a carriage return is a control character the services refuse in free text.
+fn line_feeds(value: String) -> String {
+    if value.contains('\r') {
+        value.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        value
+    }
 }
 
 /// The first value sent as `name`, trimmed; empty when not sent.
@@ -249,6 +262,12 @@ mod tests {
             parse_date(&parts("x", "1", "2026"), "the date", true),
             Err("The date must be a real date".into())
         );
+    }
+
+    #[test]
+    fn a_browsers_line_breaks_are_line_feeds() {
+        let form = Form::parse(b"minutes=One%0D%0ATwo%0DThree%0AFour");
+        assert_eq!(form.get("minutes"), "One\nTwo\nThree\nFour");
     }
 
     #[test]

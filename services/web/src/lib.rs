@@ -14,6 +14,7 @@ mod pages;
 mod session;
 mod svg;
 mod timeline;
+mod uk_time;
 mod upload;
 mod views;
 

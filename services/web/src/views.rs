@@ -119,6 +119,30 @@ pub(crate) fn time(time: Option<&prost_types::Timestamp>) -> Option<String> {
     Some(at.format("%-d %B %Y, %H:%M UTC").to_string())
 }
 
+/// A protobuf moment as chrono's, `None` when unset or out of range.
+pub(crate) fn utc(time: Option<&prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = time?;
+    chrono::DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
+}
+
+/// A moment in UK time (GMT or BST, as the clocks show it): 11 March 2026 12:00.
+pub(crate) fn uk_time(time: Option<&prost_types::Timestamp>) -> Option<String> {
+    let local = crate::uk_time::to_local(utc(time)?);
+    Some(local.format("%-d %B %Y %H:%M").to_string())
+}
+
+/// The day of a moment in UK time, with its weekday: Thursday 15 July 2027.
+pub(crate) fn uk_day(time: Option<&prost_types::Timestamp>) -> Option<String> {
+    let local = crate::uk_time::to_local(utc(time)?);
+    Some(local.format("%A %-d %B %Y").to_string())
+}
+
+/// The time of day of a moment in UK time: 14:30.
+pub(crate) fn uk_clock(time: Option<&prost_types::Timestamp>) -> Option<String> {
+    let local = crate::uk_time::to_local(utc(time)?);
+    Some(local.format("%H:%M").to_string())
+}
+
 /// A deadline as the pages show it, its status as a GOV.UK tag.
 #[derive(Debug, Serialize)]
 pub(crate) struct DeadlineView {
@@ -227,6 +251,24 @@ mod tests {
         );
         assert_eq!(stages().len(), 12);
         assert_eq!(stages()[0].value, "STAGE_NOTIFIED");
+    }
+
+    #[test]
+    fn moments_in_uk_time_are_as_the_clocks_show_them() {
+        let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        // 2027-07-15 09:00 UTC is 10:00 BST; 2026-03-11 12:00 UTC is 12:00 GMT.
+        let summer = at(1_815_642_000);
+        assert_eq!(
+            uk_day(summer.as_ref()).as_deref(),
+            Some("Thursday 15 July 2027")
+        );
+        assert_eq!(uk_clock(summer.as_ref()).as_deref(), Some("10:00"));
+        let winter = at(1_773_230_400);
+        assert_eq!(
+            uk_time(winter.as_ref()).as_deref(),
+            Some("11 March 2026 12:00")
+        );
+        assert_eq!(uk_time(None), None);
     }
 
     #[test]

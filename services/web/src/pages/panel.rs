@@ -164,7 +164,11 @@ async fn reports(State(state): Shared, signed: SignedIn, Path(id): Path<String>)
             &state,
             "panel/reports.html",
             &signed.session,
-            context! { review_id => id, rows },
+            context! {
+                review_id => id,
+                rows,
+                may_meetings => signed.user.may(REGISTRY, "ListPanelMeetings"),
+            },
         )
     }
     .await;

@@ -251,6 +251,7 @@ pub(crate) async fn workspace(
                 may_practitioners => user.may(PRACTITIONERS, "ListPractitioners"),
                 may_family => user.may(cspr_platform::access::rules::FAMILY, "AddFamilyMember"),
                 may_overview => user.may(REGISTRY, "SubmitOverviewReport"),
+                may_meetings => user.may(REGISTRY, "ListPanelMeetings"),
                 information => crate::pages::admin::commands::information_rows(
                     &review,
                     user.may(REGISTRY, "AnswerInformationRequest"),

@@ -176,6 +176,12 @@ const REVIEW_PAGES: &[(&str, &str, &str, &str)] = &[
         "GetOverviewReport",
     ),
     (
+        "/reviews/{id}/meetings",
+        "Panel meetings",
+        REGISTRY,
+        "ListPanelMeetings",
+    ),
+    (
         "/reviews/{id}/actions",
         "Action plan",
         ACTIONS,

@@ -207,6 +207,13 @@ const COMMANDS: &[Command] = &[
         applies: open,
     },
     Command {
+        path: "meetings",
+        label: "Panel meetings: schedule, change, cancel or record one",
+        service: REGISTRY,
+        method: "SchedulePanelMeeting",
+        applies: open,
+    },
+    Command {
         path: "information-requests",
         label: "Ask the reviewer for information",
         service: REGISTRY,
@@ -408,6 +415,7 @@ mod tests {
             "advance",
             "reports",
             "information-requests",
+            "meetings",
         ] {
             assert!(
                 scoping.contains(&format!("/reviews/r1/{path}")),
@@ -421,12 +429,20 @@ mod tests {
             chair,
             vec![
                 "/reviews/r1/decision".to_string(),
-                "/reviews/r1/rapid-review".to_string()
+                "/reviews/r1/rapid-review".to_string(),
+                "/reviews/r1/meetings".to_string(),
             ]
         );
-        // A panel member has nothing to do here but read the reports.
+        // A panel member has nothing to do here but read the reports (the meetings are
+        // among the review's pages for them to read, not a command).
         let member = links(&["panel_member"], registry::Stage::InformationGathering);
         assert_eq!(member, vec!["/reviews/r1/reports".to_string()]);
+        // Meetings are scheduled from the notification on, while the review is open.
+        let notified = links(&["partnership_admin"], registry::Stage::Notified);
+        assert!(
+            notified.contains(&"/reviews/r1/meetings".to_string()),
+            "{notified:?}"
+        );
         let auditor = links(&["auditor"], registry::Stage::Closed);
         assert!(
             auditor.contains(&"/reviews/r1/audit".to_string()),
@@ -435,9 +451,13 @@ mod tests {
         // An ended review: nothing to command.
         let ended = links(&["partnership_admin"], registry::Stage::NotProceeding);
         assert!(
-            !ended.iter().any(|href| href.ends_with("/advance")),
+            !ended
+                .iter()
+                .any(|href| href.ends_with("/advance") || href.ends_with("/meetings")),
             "{ended:?}"
         );
+        let closed = links(&["panel_chair"], registry::Stage::Closed);
+        assert_eq!(closed, vec!["/reviews/r1/reports".to_string()]);
     }
 
     #[test]

@@ -44,6 +44,7 @@ macro_rules! get_form {
 }
 
 mod information;
+mod meetings;
 mod progress;
 mod publication;
 mod rapid_review;
@@ -51,6 +52,10 @@ mod scoping;
 
 pub(crate) use information::information_rows;
 use information::{answer, answer_form, ask, ask_form};
+use meetings::{
+    cancel_meeting, cancel_meeting_form, change_meeting, change_meeting_form, meetings,
+    record_meeting, record_meeting_form, schedule_meeting, schedule_meeting_form,
+};
 use progress::*;
 use publication::*;
 use rapid_review::*;
@@ -115,6 +120,23 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<AppState>> {
             get(publication_form).post(publication_check),
         )
         .route("/reviews/{id}/publication/confirm", post(publication))
+        .route("/reviews/{id}/meetings", get(meetings))
+        .route(
+            "/reviews/{id}/meetings/new",
+            get(schedule_meeting_form).post(schedule_meeting),
+        )
+        .route(
+            "/reviews/{id}/meetings/{meeting}/change",
+            get(change_meeting_form).post(change_meeting),
+        )
+        .route(
+            "/reviews/{id}/meetings/{meeting}/cancel",
+            get(cancel_meeting_form).post(cancel_meeting),
+        )
+        .route(
+            "/reviews/{id}/meetings/{meeting}/record",
+            get(record_meeting_form).post(record_meeting),
+        )
 }
 
 pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
@@ -135,6 +157,11 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
     "admin/rapid_review.html",
     "admin/panel_response.html",
     "reviewer/information_answer.html",
+    "admin/meetings.html",
+    "admin/meeting.html",
+    "admin/meeting_cancel.html",
+    "admin/meeting_record.html",
+    "admin/meeting_summary.html",
 ];
 
 /// How many agency rows the terms of reference form has (empty ones are ignored).
