@@ -116,6 +116,7 @@ impl events::v1::event::Body {
             Body::PanelMeetingScheduled(_) => "panel_meeting_scheduled",
             Body::PanelMeetingCancelled(_) => "panel_meeting_cancelled",
             Body::PanelMeetingRecorded(_) => "panel_meeting_recorded",
+            Body::OverviewReportCommented(_) => "overview_report_commented",
             Body::AgencyReportAccepted(_) => "agency_report_accepted",
             Body::AgencyReportWaived(_) => "agency_report_waived",
             Body::AgencyReportRequested(_) => "agency_report_requested",
@@ -210,7 +211,8 @@ impl events::v1::event::Body {
             | Body::InformationRequestOverdue(_)
             | Body::PanelMeetingScheduled(_)
             | Body::PanelMeetingCancelled(_)
-            | Body::PanelMeetingRecorded(_) => "registry",
+            | Body::PanelMeetingRecorded(_)
+            | Body::OverviewReportCommented(_) => "registry",
         }
     }
 }

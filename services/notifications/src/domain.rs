@@ -35,13 +35,14 @@ pub enum Template {
     InformationRequested,
     InformationAnswered,
     InformationOverdue,
+    OverviewCommented,
     PanelMemberFoundInvolved,
     PanelMeetingInvitation,
     PanelMeetingCancelled,
 }
 
 impl Template {
-    pub const ALL: [Template; 21] = [
+    pub const ALL: [Template; 22] = [
         Template::ReportRequested,
         Template::ReportDueSoon,
         Template::ReportOverdue,
@@ -60,6 +61,7 @@ impl Template {
         Template::InformationRequested,
         Template::InformationAnswered,
         Template::InformationOverdue,
+        Template::OverviewCommented,
         Template::PanelMemberFoundInvolved,
         Template::PanelMeetingInvitation,
         Template::PanelMeetingCancelled,
@@ -85,6 +87,7 @@ impl Template {
             Template::InformationRequested => "information_requested",
             Template::InformationAnswered => "information_answered",
             Template::InformationOverdue => "information_overdue",
+            Template::OverviewCommented => "overview_commented",
             Template::PanelMemberFoundInvolved => "panel_member_found_involved",
             Template::PanelMeetingInvitation => "panel_meeting_invitation",
             Template::PanelMeetingCancelled => "panel_meeting_cancelled",
@@ -124,6 +127,7 @@ impl Template {
             }
             Template::InformationAnswered => include_str!("../templates/information_answered.txt"),
             Template::InformationOverdue => include_str!("../templates/information_overdue.txt"),
+            Template::OverviewCommented => include_str!("../templates/overview_commented.txt"),
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.txt")
             }
@@ -170,6 +174,7 @@ impl Template {
                 include_str!("../templates/information_answered.html")
             }
             Template::InformationOverdue => include_str!("../templates/information_overdue.html"),
+            Template::OverviewCommented => include_str!("../templates/overview_commented.html"),
             Template::PanelMemberFoundInvolved => {
                 include_str!("../templates/panel_member_found_involved.html")
             }
@@ -308,6 +313,23 @@ impl PanelMeetingFacts<'_> {
                 })
                 .collect(),
         })
+    }
+}
+
+/// A section of the overview report, as a comment names it, in words.
+fn section_words(section: &str) -> String {
+    match section {
+        "summary" => "the summary".into(),
+        "standards_met" => "whether expected standards of practice were met".into(),
+        "policies_followed" => "whether policies and procedures were followed".into(),
+        "working_together" => "how organisations work together".into(),
+        "good_practice" => "good practice".into(),
+        "learning" => "the learning".into(),
+        "recommendations" => "the recommendations".into(),
+        other => match other.strip_prefix("enquiry:") {
+            Some(number) => format!("the findings on key line of enquiry {number}"),
+            None => format!("the section {other:?}"),
+        },
     }
 }
 
@@ -563,6 +585,16 @@ pub fn plan(event: &Event, reference: &str, known: &Known<'_>) -> Vec<PlannedEma
                 "respond_by": date_text(&asked.respond_by),
             })),
         )],
+        Body::OverviewReportCommented(commented) => vec![email(
+            Template::OverviewCommented,
+            &commented.reviewer_email,
+            base(json!({
+                "review_reference": reference_of(&commented.review_reference),
+                "name": commented.reviewer_name,
+                "version": commented.version,
+                "section": section_words(&commented.section),
+            })),
+        )],
         Body::InformationRequestOverdue(overdue) => vec![email(
             Template::InformationOverdue,
             &overdue.reviewer_email,
@@ -740,8 +772,9 @@ mod tests {
         ActionAssigned, ActionDueSoon, ActionOverdue, AgencyReportRequested, ConversationScheduled,
         DeadlineMissed, FamilyContactRequested, InformationRequestAnswered,
         InformationRequestOverdue, InformationRequestedFromReviewer, Invitee,
-        LearningEventScheduled, MeetingInvitee, PanelMeetingCancelled, PanelMeetingRecorded,
-        PanelMeetingScheduled, PanelMemberFoundInvolved, PublicationConsultationSent,
+        LearningEventScheduled, MeetingInvitee, OverviewReportCommented, PanelMeetingCancelled,
+        PanelMeetingRecorded, PanelMeetingScheduled, PanelMemberFoundInvolved,
+        PublicationConsultationSent,
     };
 
     fn event(body: Body) -> Event {
@@ -858,6 +891,13 @@ mod tests {
                 reviewer_email: "isla@reviewers.example.org".into(),
                 reviewer_name: "Isla Oakes".into(),
                 respond_by: date(2026, 6, 12),
+                ..Default::default()
+            }),
+            Body::OverviewReportCommented(OverviewReportCommented {
+                reviewer_email: "isla@reviewers.example.org".into(),
+                reviewer_name: "Isla Oakes".into(),
+                version: 1,
+                section: "enquiry:2".into(),
                 ..Default::default()
             }),
             Body::PanelMemberFoundInvolved(PanelMemberFoundInvolved {
@@ -1037,6 +1077,36 @@ mod tests {
             },
         ));
         assert!(plan(&event, "SOUTHVALE-2026-001", &Known::default()).is_empty());
+    }
+
+    #[test]
+    fn a_comment_on_the_overview_report_tells_the_reviewer_which_section_without_the_comment() {
+        let event = event(Body::OverviewReportCommented(OverviewReportCommented {
+            comment_id: "c1".into(),
+            version: 2,
+            section: "enquiry:3".into(),
+            reviewer_name: "Isla Oakes".into(),
+            reviewer_email: "isla@reviewers.example.org".into(),
+            review_reference: "SOUTHVALE-2026-001".into(),
+        }));
+        let planned = plan(&event, "REF", &Known::default());
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].recipient, "isla@reviewers.example.org");
+        let rendered = Templates::load()
+            .expect("templates")
+            .render(planned[0].template, &planned[0].facts)
+            .expect("renders");
+        assert_eq!(
+            rendered.subject,
+            "The panel commented on version 2 of the overview report of review SOUTHVALE-2026-001"
+        );
+        assert!(
+            rendered
+                .text
+                .contains("has commented on the findings on key line of enquiry 3 in version 2"),
+            "{}",
+            rendered.text
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use cspr_proto::registry::v1 as pb;
 
 use crate::domain::deadlines::{Deadline, DeadlineKind, DeadlineStatus, Timeline};
 use crate::domain::meeting::{CarriedOut, DecisionKind, MeetingStatus, PanelMeeting, carried_out};
+use crate::domain::overview::OverviewComment;
 use crate::domain::review::{
     Decision, InformationRequest, InformationRequestStatus, OverviewReport, PanelResponseKind,
     PanelRole, ParallelProcess, ParallelProcessKind, RapidReview, Recommendation, Review,
@@ -97,7 +98,14 @@ pub fn deadline_to_proto(deadline: &Deadline) -> pb::Deadline {
 }
 
 /// One version of the overview report.
-pub fn overview_to_proto(report: &OverviewReport) -> pb::OverviewReport {
+/// A version of the report as the API shows it, with the review's comments on it and the
+/// versions before it, and the review's latest version.
+pub fn overview_to_proto(
+    report: &OverviewReport,
+    comments: &[OverviewComment],
+    latest_version: i32,
+) -> pb::OverviewReport {
+    let sections = &report.sections;
     pb::OverviewReport {
         version: report.version,
         findings: report.findings.clone(),
@@ -109,6 +117,38 @@ pub fn overview_to_proto(report: &OverviewReport) -> pb::OverviewReport {
         submit_time: Some(timestamp_to_proto(report.submitted_at)),
         approve_time: report.approved_at.map(timestamp_to_proto),
         approved_by: report.approved_by.clone().unwrap_or_default(),
+        enquiry_findings: sections
+            .enquiries
+            .iter()
+            .map(|given| pb::EnquiryFindings {
+                line_of_enquiry: given.line_of_enquiry.clone(),
+                findings: given.findings.clone(),
+            })
+            .collect(),
+        standards_met: sections.standards_met.clone(),
+        policies_followed: sections.policies_followed.clone(),
+        working_together: sections.working_together.clone(),
+        good_practice: sections.good_practice.clone(),
+        learning: sections.learning.clone(),
+        comments: comments
+            .iter()
+            .filter(|comment| comment.version <= report.version)
+            .map(|comment| pb::OverviewComment {
+                id: comment.id.to_string(),
+                version: comment.version,
+                section: comment.section.clone(),
+                text: comment.text.clone(),
+                author: comment.author.clone(),
+                comment_time: Some(timestamp_to_proto(comment.at)),
+                answer: comment
+                    .answer
+                    .as_ref()
+                    .map(|answer| answer.text.clone())
+                    .unwrap_or_default(),
+                answered_in_version: comment.answer.as_ref().map_or(0, |answer| answer.version),
+            })
+            .collect(),
+        latest_version,
     }
 }
 
@@ -116,6 +156,7 @@ pub fn recommendation_to_proto(recommendation: &Recommendation) -> pb::Recommend
     pb::Recommendation {
         r#ref: recommendation.reference.clone(),
         text: recommendation.text.clone(),
+        addressed_to: recommendation.addressed_to.clone(),
     }
 }
 
@@ -275,7 +316,10 @@ pub fn review_to_proto(
             .iter()
             .map(|request| information_request_to_proto(request, timeline.as_of))
             .collect(),
-        overview_report: review.overview_report.as_ref().map(overview_to_proto),
+        overview_report: review
+            .overview_report
+            .as_ref()
+            .map(|report| overview_to_proto(report, &review.overview_comments, report.version)),
         publication: Some(pb::Publication {
             planned_on: review.publication.planned_on.map(date_to_proto),
             notice_due_by: review.publication.notice_due_by.map(date_to_proto),

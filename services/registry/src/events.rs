@@ -229,6 +229,27 @@ pub fn bodies(
                         .unwrap_or(i32::MAX),
                 })
             }
+            Change::OverviewCommented(comment_id) => {
+                let (Some(comment), Some(reviewer)) = (
+                    review
+                        .overview_comments
+                        .iter()
+                        .find(|comment| comment.id == *comment_id),
+                    &review.reviewer,
+                ) else {
+                    continue;
+                };
+                Body::OverviewReportCommented(ev::OverviewReportCommented {
+                    comment_id: comment.id.to_string(),
+                    version: comment.version,
+                    section: comment.section.clone(),
+                    reviewer_name: reviewer.name.clone(),
+                    reviewer_email: reviewer.email.as_str().to_string(),
+                    review_reference: review.reference.clone(),
+                })
+            }
+            // The answers show with the version they came with (its OverviewReportSubmitted).
+            Change::OverviewCommentAnswered(_) => continue,
             Change::OverviewReportApproved => {
                 let Some(report) = &review.overview_report else {
                     continue;

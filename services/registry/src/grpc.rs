@@ -29,10 +29,11 @@ use crate::domain::deadlines::{self, DeadlineRules, Timeline};
 use crate::domain::meeting::{
     ActionPoint, Arrangements, DecisionKind, MeetingDecision, MeetingRecord, PanelMeeting,
 };
+use crate::domain::overview::{EnquiryFindings, OverviewComment, ReportSections};
 use crate::domain::review::{
     Answer, Change, Decision, InformationRequest, NewPanelMember, NewReview, NewTermsOfReference,
-    PanelResponse, PanelResponseKind, PanelRole, ParallelProcess, PublicationOutcome, RapidReview,
-    Recommendation, Review, ReviewError, Reviewer,
+    OverviewReport, PanelResponse, PanelResponseKind, PanelRole, ParallelProcess,
+    PublicationOutcome, RapidReview, Recommendation, ReportDraft, Review, ReviewError, Reviewer,
 };
 use crate::domain::values::{
     AgencyId, ChildAlias, Email, ScopePeriod, optional_text, recommendation_ref, required_text,
@@ -250,6 +251,18 @@ impl RegistryApi {
 }
 
 impl RegistryApi {
+    /// Version `version` (0: the latest) of the review's overview report.
+    async fn version_of(&self, id: Uuid, version: i32) -> Result<OverviewReport, Status> {
+        Ok(self
+            .store
+            .overview_report(id, version)
+            .await
+            .map_err(RegistryError::from)?
+            .ok_or_else(|| {
+                ServiceError::FailedPrecondition("no overview report has been submitted yet".into())
+            })?)
+    }
+
     /// [`RegistryApi::command`] for a command on one of the review's panel meetings
     /// ([`Store::update_meeting`]), answered with the meeting as the command left it.
     async fn meeting_command(
@@ -1183,6 +1196,13 @@ impl ReviewRegistry for RegistryApi {
                 &format!("recommendations[{index}].text"),
                 required_text(&recommendation.text, LONG_TEXT),
             );
+            let addressed_to = text_list(
+                &mut violations,
+                &format!("recommendations[{index}].addressed_to"),
+                &recommendation.addressed_to,
+                (100, SHORT_TEXT),
+                false,
+            );
             if let (Some(reference), Some(text)) = (reference, text) {
                 if !seen.insert(reference.clone()) {
                     violations.add(
@@ -1190,14 +1210,91 @@ impl ReviewRegistry for RegistryApi {
                         "duplicate reference",
                     );
                 }
-                recommendations.push(Recommendation { reference, text });
+                recommendations.push(Recommendation {
+                    reference,
+                    text,
+                    addressed_to,
+                });
             }
         }
-        let (request_id, findings) = violations.finish_with((request_id, findings))?;
+        let mut enquiries = Vec::with_capacity(request.enquiry_findings.len());
+        for (index, given) in request.enquiry_findings.iter().enumerate() {
+            let line = violations.check(
+                &format!("enquiry_findings[{index}].line_of_enquiry"),
+                required_text(&given.line_of_enquiry, LONG_TEXT),
+            );
+            let findings = violations.check(
+                &format!("enquiry_findings[{index}].findings"),
+                required_text(&given.findings, FINDINGS_TEXT),
+            );
+            if let (Some(line_of_enquiry), Some(findings)) = (line, findings) {
+                enquiries.push(EnquiryFindings {
+                    line_of_enquiry,
+                    findings,
+                });
+            }
+        }
+        let section = |name: &str, text: &str| field(name, required_text(text, FINDINGS_TEXT));
+        let standards_met = section("standards_met", &request.standards_met);
+        let policies_followed = section("policies_followed", &request.policies_followed);
+        let working_together = section("working_together", &request.working_together);
+        let good_practice = section("good_practice", &request.good_practice);
+        let learning = section("learning", &request.learning);
+        if request.answers.len() > 500 {
+            violations.add("answers", "at most 500 answers");
+        }
+        let mut answers = Vec::with_capacity(request.answers.len());
+        for (index, answer) in request.answers.iter().enumerate() {
+            let comment_id = violations.check(
+                &format!("answers[{index}].comment_id"),
+                answer
+                    .comment_id
+                    .trim()
+                    .parse::<Uuid>()
+                    .map_err(|_| "not a comment id (UUID)"),
+            );
+            let text = violations.check(
+                &format!("answers[{index}].answer"),
+                required_text(&answer.answer, EXCHANGE_TEXT),
+            );
+            if let (Some(comment_id), Some(text)) = (comment_id, text) {
+                answers.push((comment_id, text));
+            }
+        }
+        let (
+            request_id,
+            summary,
+            standards_met,
+            policies_followed,
+            working_together,
+            good_practice,
+            learning,
+        ) = violations.finish_with((
+            request_id,
+            findings,
+            standards_met,
+            policies_followed,
+            working_together,
+            good_practice,
+            learning,
+        ))?;
+        let draft = ReportDraft {
+            summary,
+            sections: ReportSections {
+                enquiries,
+                standards_met,
+                policies_followed,
+                working_together,
+                good_practice,
+                learning,
+            },
+            recommendations,
+            answers,
+        };
         let key = (request_id, id);
         let now = self.clock.now();
         self.command(&principal, rule, id, Some(key), move |review| {
-            Ok(review.submit_overview_report(findings, recommendations, now)?)
+            Ok(review.submit_overview_report(draft, now)?)
         })
         .await
     }
@@ -1253,15 +1350,73 @@ impl ReviewRegistry for RegistryApi {
             )
             .into());
         }
-        let report = self
+        let report = self.version_of(id, request.version).await?;
+        Ok(Response::new(crate::convert::overview_to_proto(
+            &report,
+            &review.overview_comments,
+            latest,
+        )))
+    }
+
+    async fn comment_on_overview_report(
+        &self,
+        request: Request<pb::CommentOnOverviewReportRequest>,
+    ) -> Result<Response<pb::OverviewReport>, Status> {
+        let (principal, request) = caller(request)?;
+        let id = uuid_field("review_id", &request.review_id)?;
+        let rule = rule("CommentOnOverviewReport")?;
+        let review = self.authorized(&principal, rule, id).await?;
+        let latest = review
+            .overview_report
+            .as_ref()
+            .map_or(0, |report| report.version);
+        let version = if (1..=latest).contains(&request.version) {
+            Ok(request.version)
+        } else if latest == 0 {
+            Err(FieldViolation::new(
+                "version",
+                "no overview report has been submitted yet",
+            ))
+        } else {
+            Err(FieldViolation::new(
+                "version",
+                format!("1 to {latest}, the latest"),
+            ))
+        };
+        let section = field("section", required_text(&request.section, SHORT_TEXT));
+        let text = field("text", required_text(&request.text, EXCHANGE_TEXT));
+        let (version, section, text) = Violations::new().finish_with((version, section, text))?;
+        let report = self.version_of(id, version).await?;
+        let comment = OverviewComment {
+            id: Uuid::now_v7(),
+            version,
+            section,
+            text,
+            author: principal.subject.clone(),
+            at: self.clock.now(),
+            answer: None,
+        };
+        let guard = |review: &Review| {
+            rule.on_review(&principal, facts(review))
+                .map(drop)
+                .map_err(|denied| RegistryError::Service(denied.into()))
+        };
+        let review = self
             .store
-            .overview_report(id, request.version)
-            .await
-            .map_err(RegistryError::from)?
-            .ok_or_else(|| {
-                ServiceError::FailedPrecondition("no overview report has been submitted yet".into())
-            })?;
-        Ok(Response::new(crate::convert::overview_to_proto(&report)))
+            .update(&principal, id, rule.method, None, guard, move |review| {
+                Ok(review.comment_on_overview_report(&report, comment)?)
+            })
+            .await?;
+        let commented = review
+            .overview_report
+            .as_ref()
+            .map_or(version, |report| report.version);
+        let report = self.version_of(id, version).await?;
+        Ok(Response::new(crate::convert::overview_to_proto(
+            &report,
+            &review.overview_comments,
+            commented,
+        )))
     }
 
     async fn schedule_publication(

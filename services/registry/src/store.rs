@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::domain::deadlines::{self, DeadlineRules, DeadlineStatus, Timeline};
 use crate::domain::meeting::{Arrangements, CarriedOut, MeetingRecord, PanelMeeting};
+use crate::domain::overview::{CommentAnswer, OverviewComment, ReportSections};
 use crate::domain::review::{
     AgencyReportStatus, Answer, Change, Decision, InformationRequest, InformationRequestStatus,
     Notification, OverviewReport, PanelMember, PanelRole, ParallelProcess, ParallelProcessKind,
@@ -187,10 +188,55 @@ struct InformationRow {
 struct OverviewRow {
     version: i32,
     findings: String,
+    /// NULL for a version from before reports had sections.
+    sections: Option<ReportSections>,
     recommendations: Vec<Recommendation>,
     submitted_at: DateTime<Utc>,
     approved_at: Option<DateTime<Utc>>,
     approved_by: Option<String>,
+}
+
+impl OverviewRow {
+    fn into_report(self) -> OverviewReport {
+        OverviewReport {
+            version: self.version,
+            findings: self.findings,
+            sections: self.sections.unwrap_or_default(),
+            recommendations: self.recommendations,
+            submitted_at: self.submitted_at,
+            approved_at: self.approved_at,
+            approved_by: self.approved_by,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CommentRow {
+    id: Uuid,
+    version: i32,
+    section: String,
+    text: String,
+    author: String,
+    at: DateTime<Utc>,
+    answer: Option<String>,
+    answered_in_version: Option<i32>,
+}
+
+impl CommentRow {
+    fn into_comment(self) -> OverviewComment {
+        OverviewComment {
+            id: self.id,
+            version: self.version,
+            section: self.section,
+            text: self.text,
+            author: self.author,
+            at: self.at,
+            answer: match (self.answer, self.answered_in_version) {
+                (Some(text), Some(version)) => Some(CommentAnswer { text, version }),
+                _ => None,
+            },
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -223,10 +269,11 @@ struct ChildColumns {
     processes: Option<Json<Vec<ProcessRow>>>,
     information: Option<Json<Vec<InformationRow>>>,
     overview: Option<Json<OverviewRow>>,
+    comments: Option<Json<Vec<CommentRow>>>,
     statuses: Option<Json<Vec<StatusRow>>>,
 }
 
-/// A review's six child tables as [`ChildColumns`], for the review `r` of the statement's
+/// A review's seven child tables as [`ChildColumns`], for the review `r` of the statement's
 /// `FROM`: a read of reviews selects them beside [`REVIEW_COLUMNS`], so that a review and
 /// everything it holds come back in one round trip (reads are dominated by round trips to
 /// PostgreSQL: BENCHMARKS.md, "read"). Each is an index lookup by `review_id`.
@@ -242,8 +289,11 @@ const CHILD_COLUMNS: &str = "(SELECT json_agg(p ORDER BY p.appointed_at, p.id) F
        (SELECT id, question, requested_by, requested_at, respond_by, reply_to, answer, answered_by, answered_at
         FROM information_requests WHERE review_id = r.id) i) AS information,
     (SELECT to_json(o) FROM
-       (SELECT version, findings, recommendations, submitted_at, approved_at, approved_by
+       (SELECT version, findings, sections, recommendations, submitted_at, approved_at, approved_by
         FROM overview_reports WHERE review_id = r.id ORDER BY version DESC LIMIT 1) o) AS overview,
+    (SELECT json_agg(c ORDER BY c.at, c.id) FROM
+       (SELECT id, version, section, text, author, at, answer, answered_in_version
+        FROM overview_comments WHERE review_id = r.id) c) AS comments,
     (SELECT json_agg(d) FROM
        (SELECT agency_id, status FROM agency_report_statuses WHERE review_id = r.id) d) AS statuses";
 
@@ -379,17 +429,13 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let overview_report = children.overview.map(|overview| {
-            let overview = overview.0;
-            OverviewReport {
-                version: overview.version,
-                findings: overview.findings,
-                recommendations: overview.recommendations,
-                submitted_at: overview.submitted_at,
-                approved_at: overview.approved_at,
-                approved_by: overview.approved_by,
-            }
-        });
+        let overview_report = children.overview.map(|overview| overview.0.into_report());
+        let overview_comments = children
+            .comments
+            .map_or_else(Vec::new, |comments| comments.0)
+            .into_iter()
+            .map(CommentRow::into_comment)
+            .collect();
         let mut agency_report_statuses = BTreeMap::new();
         for row in children
             .statuses
@@ -444,6 +490,7 @@ impl Store {
             parallel_processes,
             information_requests,
             overview_report,
+            overview_comments,
             publication: Publication {
                 planned_on: row.publication_planned_on,
                 notice_due_by: row.notice_due_by,
@@ -501,35 +548,17 @@ impl Store {
         review_id: Uuid,
         version: i32,
     ) -> Result<Option<OverviewReport>, sqlx::Error> {
-        type Row = (
-            i32,
-            String,
-            sqlx::types::Json<Vec<Recommendation>>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            Option<String>,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT version, findings, recommendations, submitted_at, approved_at, approved_by
-             FROM overview_reports WHERE review_id = $1 AND ($2 = 0 OR version = $2)
-             ORDER BY version DESC LIMIT 1",
+        let row: Option<(Json<OverviewRow>,)> = sqlx::query_as(
+            "SELECT to_json(o) FROM
+               (SELECT version, findings, sections, recommendations, submitted_at, approved_at, approved_by
+                FROM overview_reports WHERE review_id = $1 AND ($2 = 0 OR version = $2)
+                ORDER BY version DESC LIMIT 1) o",
         )
         .bind(review_id)
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(
-            |(version, findings, recommendations, submitted_at, approved_at, approved_by)| {
-                OverviewReport {
-                    version,
-                    findings,
-                    recommendations: recommendations.0,
-                    submitted_at,
-                    approved_at,
-                    approved_by,
-                }
-            },
-        ))
+        Ok(row.map(|(row,)| row.0.into_report()))
     }
 
     /// A page of reviews, newest first, after `after`, with everything they hold, in one
@@ -1138,8 +1167,8 @@ impl Store {
                 Change::OverviewReportSubmitted | Change::OverviewReportApproved => {
                     if let Some(report) = &review.overview_report {
                         sqlx::query(
-                            "INSERT INTO overview_reports (review_id, version, findings, recommendations, submitted_at, approved_at, approved_by)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                            "INSERT INTO overview_reports (review_id, version, findings, recommendations, submitted_at, approved_at, approved_by, sections)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                              ON CONFLICT (review_id, version) DO UPDATE SET approved_at = EXCLUDED.approved_at, approved_by = EXCLUDED.approved_by",
                         )
                         .bind(review.id)
@@ -1149,6 +1178,33 @@ impl Store {
                         .bind(report.submitted_at)
                         .bind(report.approved_at)
                         .bind(&report.approved_by)
+                        .bind(sqlx::types::Json(&report.sections))
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                Change::OverviewCommented(comment_id)
+                | Change::OverviewCommentAnswered(comment_id) => {
+                    if let Some(comment) = review
+                        .overview_comments
+                        .iter()
+                        .find(|comment| comment.id == *comment_id)
+                    {
+                        let answer = comment.answer.as_ref();
+                        sqlx::query(
+                            "INSERT INTO overview_comments (id, review_id, version, section, text, author, at, answer, answered_in_version)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             ON CONFLICT (id) DO UPDATE SET answer = EXCLUDED.answer, answered_in_version = EXCLUDED.answered_in_version",
+                        )
+                        .bind(comment.id)
+                        .bind(review.id)
+                        .bind(comment.version)
+                        .bind(&comment.section)
+                        .bind(&comment.text)
+                        .bind(&comment.author)
+                        .bind(comment.at)
+                        .bind(answer.map(|answer| answer.text.as_str()))
+                        .bind(answer.map(|answer| answer.version))
                         .execute(&mut *connection)
                         .await?;
                     }

@@ -252,11 +252,18 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "CommentOnOverviewReport" => minimal!(
+                        client,
+                        comment_on_overview_report,
+                        pb::CommentOnOverviewReportRequest,
+                        id,
+                        token
+                    ),
                     other => Err(Status::unimplemented(format!("no call for {other}"))),
                 }
             }
         })
         .await;
-    assert_eq!(cases, 28 * 22, "every RPC × every caller");
+    assert_eq!(cases, 29 * 22, "every RPC × every caller");
     registry.stop().await;
 }

@@ -313,15 +313,8 @@ async fn a_review_runs_from_notification_to_closure() {
         .refused(Code::FailedPrecondition, "reports outstanding");
     assert_says(&refused, "police, gp");
     // The overview report waits for the reports, and says so in words the reviewer acts on.
-    let early = |request_id: &str| pb::SubmitOverviewReportRequest {
-        review_id: id.clone(),
-        request_id: request_id.into(),
-        findings: "Too early.".into(),
-        recommendations: vec![pb::Recommendation {
-            r#ref: "R1".into(),
-            text: "Too early.".into(),
-        }],
-    };
+    const LINES: [&str; 1] = ["How well did agencies share information about neglect?"];
+    let early = |request_id: &str| common::overview_report(&id, request_id, &LINES);
     let refused = client
         .submit_overview_report(authed(early("ov-early"), &reviewer))
         .await
@@ -406,8 +399,6 @@ async fn a_review_runs_from_notification_to_closure() {
 
     // Overview report: only the appointed reviewer.
     let report = |request_id: &str| pb::SubmitOverviewReportRequest {
-        review_id: id.clone(),
-        request_id: request_id.into(),
         findings:
             "Information about neglect was not shared between health and children's social care."
                 .into(),
@@ -415,12 +406,15 @@ async fn a_review_runs_from_notification_to_closure() {
             pb::Recommendation {
                 r#ref: "R1".into(),
                 text: "Agree a neglect information-sharing protocol.".into(),
+                addressed_to: vec!["police".into(), "gp".into()],
             },
             pb::Recommendation {
                 r#ref: "R2".into(),
                 text: "Audit use of the neglect toolkit.".into(),
+                addressed_to: vec![],
             },
         ],
+        ..common::overview_report(&id, request_id, &LINES)
     };
     let version = |version: i32| pb::GetOverviewReportRequest {
         review_id: id.clone(),

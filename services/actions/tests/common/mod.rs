@@ -67,10 +67,12 @@ impl ActionsTest for TestActions {
                     Recommendation {
                         r#ref: "R1".into(),
                         text: "Agree an information-sharing protocol.".into(),
+                        addressed_to: vec![],
                     },
                     Recommendation {
                         r#ref: "R2".into(),
                         text: "Audit the neglect toolkit.".into(),
+                        addressed_to: vec![],
                     },
                 ],
             }),

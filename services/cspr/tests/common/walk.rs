@@ -482,8 +482,25 @@ impl Walk {
             .await;
     }
 
-    /// The reviewer's overview report: `findings` and `recommendations` (ref, text).
+    /// The reviewer's overview report: `findings` as the summary, findings on each key line
+    /// of enquiry of the terms, every other section answered, and `recommendations` (ref,
+    /// text) addressed to the partnership.
     pub async fn submit_overview(&mut self, findings: &str, recommendations: &[(&str, &str)]) {
+        let lines = self
+            .registry
+            .get_review(authed(
+                registry::GetReviewRequest {
+                    review_id: self.id.clone(),
+                },
+                &self.people.reviewer,
+            ))
+            .await
+            .expect("the review")
+            .into_inner()
+            .terms_of_reference
+            .map(|terms| terms.key_lines_of_enquiry)
+            .unwrap_or_default();
+        let answered = |what: &str| format!("{what}: see the findings.");
         self.registry
             .submit_overview_report(authed(
                 registry::SubmitOverviewReportRequest {
@@ -495,8 +512,22 @@ impl Walk {
                         .map(|(r#ref, text)| registry::Recommendation {
                             r#ref: (*r#ref).into(),
                             text: (*text).into(),
+                            addressed_to: vec!["partnership".into()],
                         })
                         .collect(),
+                    enquiry_findings: lines
+                        .into_iter()
+                        .map(|line_of_enquiry| registry::EnquiryFindings {
+                            findings: format!("On {line_of_enquiry}: {findings}"),
+                            line_of_enquiry,
+                        })
+                        .collect(),
+                    standards_met: answered("Standards"),
+                    policies_followed: answered("Policies"),
+                    working_together: answered("Working together"),
+                    good_practice: answered("Good practice"),
+                    learning: answered("Learning"),
+                    answers: vec![],
                 },
                 &self.people.reviewer,
             ))

@@ -49,6 +49,7 @@ pub const SERVICES: [&str; 6] = [
 const ADMIN: &[Role] = &[Role::PartnershipAdmin];
 const DECIDERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair];
 const CHAIR: &[Role] = &[Role::PanelChair];
+const PANEL: &[Role] = &[Role::PanelChair, Role::PanelMember];
 const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::PartnershipAdmin];
 const REPORT_READERS: &[Role] = &[Role::PartnershipAdmin, Role::PanelChair, Role::Auditor];
 const OPERATORS: &[Role] = &[Role::Operations, Role::PartnershipAdmin];
@@ -157,6 +158,12 @@ pub static RULES: &[Rule] = &[
         REGISTRY,
         "GetOverviewReport",
         Who::Readers(Area::Review),
+        Resource,
+    ),
+    rule(
+        REGISTRY,
+        "CommentOnOverviewReport",
+        Who::Roles(PANEL),
         Resource,
     ),
     rule(REGISTRY, "SchedulePublication", Who::Roles(ADMIN), Resource),

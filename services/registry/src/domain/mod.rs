@@ -3,6 +3,7 @@
 
 pub mod deadlines;
 pub mod meeting;
+pub mod overview;
 pub mod review;
 pub mod stage;
 pub mod values;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::deadlines::{self, DeadlineRules};
 use super::meeting::{MeetingChange, PanelMeeting};
+use super::overview::{CommentAnswer, OverviewComment, ReportSections, SECTIONS};
 use super::stage::{self, Stage, StageError, StageFacts};
 use super::values::{AgencyId, ChildAlias, Email, ScopePeriod};
 use cspr_platform::calendar::{OutsideCalendar, WorkingDayCalendar};
@@ -194,12 +195,18 @@ impl InformationRequest {
 pub struct Recommendation {
     pub reference: String,
     pub text: String,
+    /// The agencies (ids in the terms of reference) or `partnership` it is addressed to;
+    /// empty in reports from before recommendations were addressed.
+    #[serde(default)]
+    pub addressed_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverviewReport {
     pub version: i32,
+    /// The summary.
     pub findings: String,
+    pub sections: ReportSections,
     pub recommendations: Vec<Recommendation>,
     pub submitted_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
@@ -263,6 +270,8 @@ pub struct Review {
     /// The partnership's requests to the reviewer, oldest first.
     pub information_requests: Vec<InformationRequest>,
     pub overview_report: Option<OverviewReport>,
+    /// The panel's comments on every version of the overview report, oldest first.
+    pub overview_comments: Vec<OverviewComment>,
     pub publication: Publication,
     /// Agency id → status of its report; agencies in scope without one are outstanding.
     pub agency_report_statuses: BTreeMap<String, AgencyReportStatus>,
@@ -295,6 +304,10 @@ pub enum Change {
     InformationRequested(Uuid),
     InformationRequestAnswered(Uuid),
     OverviewReportSubmitted,
+    /// A panel member commented on a section of a version.
+    OverviewCommented(Uuid),
+    /// The reviewer answered a comment with the version just submitted.
+    OverviewCommentAnswered(Uuid),
     OverviewReportApproved,
     PublicationScheduled,
     PrePublicationNoticeRecorded,
@@ -329,6 +342,19 @@ fn field(field: &'static str, message: impl Into<String>) -> ReviewError {
         field,
         message: message.into(),
     }
+}
+
+/// Who a recommendation may be addressed to besides the agencies in scope.
+pub const PARTNERSHIP_ADDRESSEE: &str = "partnership";
+
+/// A version of the overview report as the reviewer submits it.
+#[derive(Debug, Clone)]
+pub struct ReportDraft {
+    pub summary: String,
+    pub sections: ReportSections,
+    pub recommendations: Vec<Recommendation>,
+    /// Answers to open comments on earlier versions: (comment id, answer).
+    pub answers: Vec<(Uuid, String)>,
 }
 
 /// The validated input of CreateReview.
@@ -400,6 +426,7 @@ impl Review {
             parallel_processes: Vec::new(),
             information_requests: Vec::new(),
             overview_report: None,
+            overview_comments: Vec::new(),
             publication: Publication::default(),
             agency_report_statuses: BTreeMap::new(),
             created_at: now,
@@ -894,10 +921,13 @@ impl Review {
         Ok(vec![Change::InformationRequestAnswered(id)])
     }
 
+    /// The reviewer submits a version of the overview report: its sections must give
+    /// findings on every key line of enquiry of the terms of reference, its recommendations
+    /// be addressed to agencies in scope (or the partnership), and `answers` answer open
+    /// comments on earlier versions.
     pub fn submit_overview_report(
         &mut self,
-        findings: String,
-        recommendations: Vec<Recommendation>,
+        draft: ReportDraft,
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, ReviewError> {
         if !self.stage.is_terminal() && !self.stage.is_at_least(Stage::OverviewDrafting) {
@@ -919,23 +949,100 @@ impl Review {
             "submitting the overview report",
             &[Stage::OverviewDrafting, Stage::PanelApproval],
         )?;
+        let lines = self
+            .terms_of_reference
+            .as_ref()
+            .map(|terms| terms.key_lines_of_enquiry.clone())
+            .unwrap_or_default();
+        let sections = draft.sections.answering(&lines)?;
+        let agencies: Vec<&str> = self
+            .terms_of_reference
+            .iter()
+            .flat_map(|terms| &terms.agencies_in_scope)
+            .map(|agency| agency.id.as_str())
+            .collect();
+        for (index, recommendation) in draft.recommendations.iter().enumerate() {
+            if let Some(unknown) = recommendation.addressed_to.iter().find(|addressee| {
+                addressee.as_str() != PARTNERSHIP_ADDRESSEE
+                    && !agencies.contains(&addressee.as_str())
+            }) {
+                return Err(field(
+                    "recommendations",
+                    format!(
+                        "[{index}]: {unknown:?} is neither an agency in the terms of reference ({}) nor \"{PARTNERSHIP_ADDRESSEE}\"",
+                        agencies.join(", ")
+                    ),
+                ));
+            }
+        }
         let version = self
             .overview_report
             .as_ref()
             .map_or(1, |report| report.version + 1);
+        let mut answered = Vec::with_capacity(draft.answers.len());
+        for (index, (comment_id, text)) in draft.answers.into_iter().enumerate() {
+            let comment = self
+                .overview_comments
+                .iter_mut()
+                .find(|comment| comment.id == comment_id)
+                .ok_or_else(|| {
+                    field(
+                        "answers",
+                        format!("[{index}]: no comment {comment_id} on this review's report"),
+                    )
+                })?;
+            if let Some(answer) = &comment.answer {
+                return Err(field(
+                    "answers",
+                    format!(
+                        "[{index}]: comment {comment_id} was answered in version {}",
+                        answer.version
+                    ),
+                ));
+            }
+            comment.answer = Some(CommentAnswer { text, version });
+            answered.push(Change::OverviewCommentAnswered(comment_id));
+        }
         self.overview_report = Some(OverviewReport {
             version,
-            findings,
-            recommendations,
+            findings: draft.summary,
+            sections,
+            recommendations: draft.recommendations,
             submitted_at: now,
             approved_at: None,
             approved_by: None,
         });
         let mut changes = vec![Change::OverviewReportSubmitted];
+        changes.extend(answered);
         if self.stage == Stage::OverviewDrafting {
             self.move_to(Stage::PanelApproval, &mut changes)?;
         }
         Ok(changes)
+    }
+
+    /// A panel member comments on `section` of `report` (one of this review's versions)
+    /// while the panel considers the report.
+    pub fn comment_on_overview_report(
+        &mut self,
+        report: &OverviewReport,
+        comment: OverviewComment,
+    ) -> Result<Vec<Change>, ReviewError> {
+        self.require_stage("commenting on the overview report", &[Stage::PanelApproval])?;
+        if !report.sections.has_section(&comment.section) {
+            return Err(field(
+                "section",
+                format!(
+                    "version {} has no section {:?}: one of {}, or enquiry:1 to enquiry:{}",
+                    report.version,
+                    comment.section,
+                    SECTIONS.join(", "),
+                    report.sections.enquiries.len()
+                ),
+            ));
+        }
+        let id = comment.id;
+        self.overview_comments.push(comment);
+        Ok(vec![Change::OverviewCommented(id)])
     }
 
     pub fn approve_overview_report(

@@ -81,3 +81,37 @@ pub async fn created(
         .await
         .reply("create")
 }
+
+/// A complete SubmitOverviewReport of `review_id`: findings on each of `lines` (the terms'
+/// key lines of enquiry), the three questions, good practice and learning answered, and one
+/// recommendation R1 to the partnership.
+pub fn overview_report(
+    review_id: &str,
+    request_id: &str,
+    lines: &[&str],
+) -> cspr_proto::registry::v1::SubmitOverviewReportRequest {
+    use cspr_proto::registry::v1 as pb;
+    pb::SubmitOverviewReportRequest {
+        review_id: review_id.into(),
+        request_id: request_id.into(),
+        findings: "Information about neglect was not shared in time.".into(),
+        recommendations: vec![pb::Recommendation {
+            r#ref: "R1".into(),
+            text: "Agree a neglect information-sharing protocol.".into(),
+            addressed_to: vec!["partnership".into()],
+        }],
+        enquiry_findings: lines
+            .iter()
+            .map(|line| pb::EnquiryFindings {
+                line_of_enquiry: (*line).into(),
+                findings: format!("Findings on: {line}"),
+            })
+            .collect(),
+        standards_met: "Mostly, but not in the health visiting service.".into(),
+        policies_followed: "The neglect strategy was not followed.".into(),
+        working_together: "Health and social care did not share concerns.".into(),
+        good_practice: "The school's designated lead acted quickly.".into(),
+        learning: "Neglect needs a shared picture over time.".into(),
+        answers: vec![],
+    }
+}
