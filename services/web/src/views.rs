@@ -52,6 +52,36 @@ pub(crate) fn words(name: &str, prefix: &str) -> String {
     }
 }
 
+/// A section of the overview report as a comment names it (`enquiry:2`, `learning`), in
+/// words, the lines of enquiry by their text in `review`'s terms of reference.
+pub(crate) fn report_section_words(section: &str, review: &registry::Review) -> String {
+    match section {
+        "summary" => "Summary".into(),
+        "standards_met" => "Were the expected standards of practice met?".into(),
+        "policies_followed" => "Were policies and procedures followed?".into(),
+        "working_together" => "What can be learned about the way organisations work together?".into(),
+        "good_practice" => "Good practice".into(),
+        "learning" => "Learning".into(),
+        "recommendations" => "Recommendations".into(),
+        other => {
+            let line = other
+                .strip_prefix("enquiry:")
+                .and_then(|number| number.parse::<usize>().ok())
+                .and_then(|number| {
+                    review
+                        .terms_of_reference
+                        .as_ref()?
+                        .key_lines_of_enquiry
+                        .get(number.checked_sub(1)?)
+                });
+            match line {
+                Some(line) => format!("Findings: {line}"),
+                None => other.to_string(),
+            }
+        }
+    }
+}
+
 pub(crate) fn stage_words(stage: i32) -> String {
     registry::Stage::try_from(stage)
         .map(|stage| words(stage.as_str_name(), "STAGE_"))

@@ -40,6 +40,10 @@ pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
             "/panel/reviews/{id}/overview/approve",
             post(approve_overview),
         )
+        .route(
+            "/panel/reviews/{id}/overview/comment",
+            post(comment_on_overview),
+        )
 }
 
 pub(crate) const TEMPLATES: &[(&str, &str)] = templates![
@@ -424,33 +428,168 @@ fn recommendations_text(report: &registry::OverviewReport) -> String {
     report
         .recommendations
         .iter()
-        .map(|recommendation| format!("{}: {}\n", recommendation.r#ref, recommendation.text))
+        .map(|recommendation| {
+            let to = if recommendation.addressed_to.is_empty() {
+                String::new()
+            } else {
+                format!(" (to {})", recommendation.addressed_to.join(", "))
+            };
+            format!("{}: {}{to}\n", recommendation.r#ref, recommendation.text)
+        })
         .collect()
+}
+
+/// The sections of a version (beside its summary), as (comment section, heading, text), in
+/// the report's order.
+fn sections_of(report: &registry::OverviewReport) -> Vec<(String, String, String)> {
+    let mut sections: Vec<(String, String, String)> = report
+        .enquiry_findings
+        .iter()
+        .enumerate()
+        .map(|(index, given)| {
+            (
+                format!("enquiry:{}", index + 1),
+                format!("Findings: {}", given.line_of_enquiry),
+                given.findings.clone(),
+            )
+        })
+        .collect();
+    for (section, heading, text) in [
+        (
+            "standards_met",
+            "Were the expected standards of practice met?",
+            &report.standards_met,
+        ),
+        (
+            "policies_followed",
+            "Were policies and procedures followed?",
+            &report.policies_followed,
+        ),
+        (
+            "working_together",
+            "What can be learned about the way organisations work together?",
+            &report.working_together,
+        ),
+        ("good_practice", "Good practice", &report.good_practice),
+        ("learning", "Learning", &report.learning),
+    ] {
+        if !text.is_empty() {
+            sections.push((section.into(), heading.into(), text.clone()));
+        }
+    }
+    sections
+}
+
+#[derive(Debug, Serialize)]
+struct SectionView {
+    section: String,
+    heading: String,
+    text: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CommentView {
+    version: i32,
+    section: String,
+    text: String,
+    author: String,
+    at: Option<String>,
+    answer: String,
+    answered_in_version: i32,
 }
 
 #[derive(Debug, Serialize)]
 struct OverviewView {
     version: i32,
+    latest_version: i32,
     findings: String,
-    recommendations: Vec<(String, String)>,
+    sections: Vec<SectionView>,
+    recommendations: Vec<(String, String, String)>,
+    comments: Vec<CommentView>,
     submitted_at: Option<String>,
     approved_at: Option<String>,
 }
 
 impl OverviewView {
-    fn of(report: &registry::OverviewReport) -> Self {
+    fn of(report: &registry::OverviewReport, review: &registry::Review) -> Self {
+        let agency_name = |id: &str| {
+            review
+                .terms_of_reference
+                .iter()
+                .flat_map(|terms| &terms.agencies_in_scope)
+                .find(|agency| agency.id == id)
+                .map_or_else(
+                    || {
+                        if id == "partnership" {
+                            "the safeguarding partnership".to_string()
+                        } else {
+                            id.to_string()
+                        }
+                    },
+                    |agency| agency.name.clone(),
+                )
+        };
         Self {
             version: report.version,
+            latest_version: report.latest_version.max(report.version),
             findings: report.findings.clone(),
+            sections: sections_of(report)
+                .into_iter()
+                .map(|(section, heading, text)| SectionView {
+                    section,
+                    heading,
+                    text,
+                })
+                .collect(),
             recommendations: report
                 .recommendations
                 .iter()
-                .map(|recommendation| (recommendation.r#ref.clone(), recommendation.text.clone()))
+                .map(|recommendation| {
+                    (
+                        recommendation.r#ref.clone(),
+                        recommendation.text.clone(),
+                        recommendation
+                            .addressed_to
+                            .iter()
+                            .map(|id| agency_name(id))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                })
+                .collect(),
+            comments: report
+                .comments
+                .iter()
+                .map(|comment| CommentView {
+                    version: comment.version,
+                    section: views::report_section_words(&comment.section, review),
+                    text: comment.text.clone(),
+                    author: comment.author.clone(),
+                    at: views::time(comment.comment_time.as_ref()),
+                    answer: comment.answer.clone(),
+                    answered_in_version: comment.answered_in_version,
+                })
                 .collect(),
             submitted_at: views::time(report.submit_time.as_ref()),
             approved_at: views::time(report.approve_time.as_ref()),
         }
     }
+}
+
+/// The sections a panel member may comment on in `report`: (value, label) for the select.
+fn commentable(report: &registry::OverviewReport) -> Vec<minijinja::Value> {
+    std::iter::once(("summary".to_string(), "Summary".to_string()))
+        .chain(
+            sections_of(report)
+                .into_iter()
+                .map(|(section, heading, _)| (section, heading)),
+        )
+        .chain(std::iter::once((
+            "recommendations".to_string(),
+            "Recommendations".to_string(),
+        )))
+        .map(|(value, label)| context! { value, label })
+        .collect()
 }
 
 /// The review and its latest overview report (else not found: nothing to approve yet).
@@ -472,55 +611,128 @@ fn approvable(user: &User, review: &registry::Review, report: &registry::Overvie
 }
 
 /// GET /panel/reviews/{id}/overview: the latest version, with what changed since the one
-/// before.
+/// before, and the panel's comments.
 async fn overview(State(state): Shared, signed: SignedIn, Path(id): Path<String>) -> Response {
     let outcome = async {
         signed.may(REGISTRY, "GetOverviewReport")?;
-        let (review, report) = latest_overview(&state, &signed.user, &id).await?;
-        let previous = if report.version > 1 {
-            let mut client = state.services.registry.clone();
-            Some(
-                client
-                    .get_overview_report(authed(
-                        registry::GetOverviewReportRequest {
-                            review_id: id.clone(),
-                            version: report.version - 1,
-                        },
-                        &signed.user,
-                    )?)
-                    .await?
-                    .into_inner(),
-            )
-        } else {
-            None
-        };
-        let changes = previous.as_ref().map(|previous| {
-            context! {
-                version => previous.version,
-                findings => diff(&previous.findings, &report.findings, false),
-                recommendations => diff(
-                    &recommendations_text(previous),
-                    &recommendations_text(&report),
-                    true,
-                ),
-            }
-        });
-        render(
-            &state,
-            "panel/overview.html",
-            &signed.session,
-            context! {
-                review_id => id,
-                reference => review.reference,
-                stage => views::stage_words(review.stage),
-                report => OverviewView::of(&report),
-                changes,
-                may_approve => approvable(&signed.user, &review, &report),
-            },
-        )
+        overview_page(&state, &signed.session, &signed.user, &id, &Form::default()).await
     }
     .await;
     signed.finish(&state, outcome)
+}
+
+/// The panel's overview page, with `form` (a comment being written) and its errors.
+async fn overview_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    id: &str,
+    form: &Form,
+) -> Result<Response, PageError> {
+    let (review, report) = latest_overview(state, user, id).await?;
+    let mut client = state.services.registry.clone();
+    // The latest version as the report reads it, with the panel's comments.
+    let report = client
+        .get_overview_report(authed(
+            registry::GetOverviewReportRequest {
+                review_id: id.to_string(),
+                version: report.version,
+            },
+            user,
+        )?)
+        .await?
+        .into_inner();
+    let previous = if report.version > 1 {
+        Some(
+            client
+                .get_overview_report(authed(
+                    registry::GetOverviewReportRequest {
+                        review_id: id.to_string(),
+                        version: report.version - 1,
+                    },
+                    user,
+                )?)
+                .await?
+                .into_inner(),
+        )
+    } else {
+        None
+    };
+    let sections_text = |report: &registry::OverviewReport| -> String {
+        sections_of(report)
+            .into_iter()
+            .map(|(_, heading, text)| format!("{heading}\n{text}\n"))
+            .collect()
+    };
+    let changes = previous.as_ref().map(|previous| {
+        context! {
+            version => previous.version,
+            findings => diff(&previous.findings, &report.findings, false),
+            sections => diff(&sections_text(previous), &sections_text(&report), true),
+            recommendations => diff(
+                &recommendations_text(previous),
+                &recommendations_text(&report),
+                true,
+            ),
+        }
+    });
+    let may_comment = user.may(REGISTRY, "CommentOnOverviewReport")
+        && review.stage == registry::Stage::PanelApproval as i32;
+    let page = render(
+        state,
+        "panel/overview.html",
+        session,
+        context! {
+            review_id => id,
+            reference => review.reference,
+            stage => views::stage_words(review.stage),
+            report => OverviewView::of(&report, &review),
+            sections => commentable(&report),
+            changes,
+            may_approve => approvable(user, &review, &report),
+            may_comment,
+            form => form.values(),
+            errors => form.errors,
+        },
+    )?;
+    Ok(super::with_status(page, !form.errors.is_empty()))
+}
+
+/// POST /panel/reviews/{id}/overview/comment: a comment on a section of the latest version.
+async fn comment_on_overview(
+    State(state): Shared,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let outcome = async {
+        if !posted.user.may(REGISTRY, "CommentOnOverviewReport") {
+            return Err(PageError::NoAccess);
+        }
+        let mut form = posted_form(&posted);
+        let section = form.required("section", "Choose the section you comment on");
+        let text = form.required("text", "Enter your comment");
+        if !form.errors.is_empty() {
+            return overview_page(&state, &posted.session, &posted.user, &id, &form).await;
+        }
+        let mut client = state.services.registry.clone();
+        let commented = client
+            .comment_on_overview_report(authed(
+                registry::CommentOnOverviewReportRequest {
+                    review_id: id.clone(),
+                    version: version_of(&form),
+                    section,
+                    text,
+                },
+                &posted.user,
+            )?)
+            .await;
+        match super::answered(commented, &mut form)? {
+            Some(_) => Ok(see_other(&format!("/panel/reviews/{id}/overview#comments"))),
+            None => overview_page(&state, &posted.session, &posted.user, &id, &form).await,
+        }
+    }
+    .await;
+    posted.finish(&state, outcome)
 }
 
 /// The `version` of a query string, when it is a number.
@@ -559,7 +771,7 @@ async fn overview_check(
             context! {
                 review_id => id,
                 reference => review.reference,
-                report => OverviewView::of(&report),
+                report => OverviewView::of(&report, &review),
             },
         )
     }

@@ -1544,25 +1544,154 @@ struct RecommendationRow {
     index: usize,
     reference: String,
     text: String,
+    /// Who it may be addressed to, each checked or not: the agencies of the terms of
+    /// reference and the partnership.
+    addressees: Vec<Addressee>,
 }
 
-fn recommendation_rows(form: &Form) -> Vec<RecommendationRow> {
+#[derive(Debug, Serialize)]
+struct Addressee {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+/// Who a recommendation may be addressed to: (value, label).
+fn addressees_of(review: &registry::Review) -> Vec<(String, String)> {
+    review
+        .terms_of_reference
+        .iter()
+        .flat_map(|terms| &terms.agencies_in_scope)
+        .map(|agency| (agency.id.clone(), agency.name.clone()))
+        .chain(std::iter::once((
+            "partnership".to_string(),
+            "The safeguarding partnership".to_string(),
+        )))
+        .collect()
+}
+
+fn recommendation_rows(form: &Form, review: &registry::Review) -> Vec<RecommendationRow> {
+    let addressees = addressees_of(review);
     (1..=RECOMMENDATION_ROWS)
-        .map(|index| RecommendationRow {
-            index,
-            reference: form.get(&format!("ref_{index}")).to_string(),
-            text: form.get(&format!("text_{index}")).to_string(),
+        .map(|index| {
+            let checked = crate::forms::fields_named(&form.fields, &format!("to_{index}"));
+            RecommendationRow {
+                index,
+                reference: form.get(&format!("ref_{index}")).to_string(),
+                text: form.get(&format!("text_{index}")).to_string(),
+                addressees: addressees
+                    .iter()
+                    .map(|(value, label)| Addressee {
+                        value: value.clone(),
+                        label: label.clone(),
+                        checked: checked.contains(&value.as_str()),
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }
 
-/// The overview report as the form sent it: its findings and filled-in recommendations,
-/// problems on `form`.
-fn overview_of(form: &mut Form) -> (String, Vec<registry::Recommendation>) {
-    let findings = form.required("findings", "Enter the review's findings");
+/// The terms' key lines of enquiry, each with the form's field for its findings.
+#[derive(Debug, Serialize)]
+struct EnquiryRow {
+    field: String,
+    line: String,
+    findings: String,
+}
+
+fn enquiry_rows(form: &Form, review: &registry::Review) -> Vec<EnquiryRow> {
+    review
+        .terms_of_reference
+        .iter()
+        .flat_map(|terms| &terms.key_lines_of_enquiry)
+        .enumerate()
+        .map(|(index, line)| {
+            let field = format!("enquiry_{}", index + 1);
+            EnquiryRow {
+                findings: form.get(&field).to_string(),
+                field,
+                line: line.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The report's sections besides the summary and the lines of enquiry, in order:
+/// (field, heading, hint).
+const SECTIONS: [(&str, &str, &str); 5] = [
+    (
+        "standards_met",
+        "Were the expected standards of practice met?",
+        "What practice was expected, and whether it happened",
+    ),
+    (
+        "policies_followed",
+        "Were policies and procedures followed?",
+        "The local and national procedures that applied, and whether they were followed",
+    ),
+    (
+        "working_together",
+        "What can be learned about the way organisations work together?",
+        "How the agencies shared information and acted together",
+    ),
+    (
+        "good_practice",
+        "Good practice",
+        "The areas of success the review found",
+    ),
+    ("learning", "Learning", "What the partnership should learn"),
+];
+
+/// A panel comment not yet answered, with the form's field for its answer.
+#[derive(Debug, Serialize)]
+struct OpenComment {
+    field: String,
+    version: i32,
+    section: String,
+    text: String,
+    author: String,
+    answer: String,
+}
+
+fn open_comments(form: &Form, review: &registry::Review) -> Vec<OpenComment> {
+    review
+        .overview_report
+        .iter()
+        .flat_map(|report| &report.comments)
+        .filter(|comment| comment.answered_in_version == 0)
+        .map(|comment| {
+            let field = format!("answer_{}", comment.id);
+            OpenComment {
+                answer: form.get(&field).to_string(),
+                field,
+                version: comment.version,
+                section: views::report_section_words(&comment.section, review),
+                text: comment.text.clone(),
+                author: comment.author.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The overview report as the form sent it, problems on `form`.
+fn overview_of(form: &mut Form, review: &registry::Review) -> registry::SubmitOverviewReportRequest {
+    let findings = form.required("findings", "Enter the summary of the review's findings");
+    let enquiry_findings = enquiry_rows(form, review)
+        .into_iter()
+        .map(|row| registry::EnquiryFindings {
+            findings: form.required(&row.field, "Enter the findings on this line of enquiry"),
+            line_of_enquiry: row.line,
+        })
+        .collect();
+    let mut section = |field: &str, heading: &str| {
+        form.required(field, &format!("Answer \u{201c}{heading}\u{201d}"))
+    };
+    let [standards_met, policies_followed, working_together, good_practice, learning] =
+        SECTIONS.map(|(field, heading, _)| section(field, heading));
     let mut recommendations = Vec::new();
     let mut refs = Vec::new();
-    for row in recommendation_rows(form) {
+    for row in recommendation_rows(form, review) {
         match (row.reference.is_empty(), row.text.is_empty()) {
             (true, true) => continue,
             (true, false) => {
@@ -1586,6 +1715,12 @@ fn overview_of(form: &mut Form) -> (String, Vec<registry::Recommendation>) {
                 recommendations.push(registry::Recommendation {
                     r#ref: row.reference,
                     text: row.text,
+                    addressed_to: row
+                        .addressees
+                        .into_iter()
+                        .filter(|addressee| addressee.checked)
+                        .map(|addressee| addressee.value)
+                        .collect(),
                 });
             }
         }
@@ -1594,7 +1729,26 @@ fn overview_of(form: &mut Form) -> (String, Vec<registry::Recommendation>) {
         form.errors
             .add("ref_1", "Enter at least one recommendation");
     }
-    (findings, recommendations)
+    let answers = open_comments(form, review)
+        .into_iter()
+        .filter(|comment| !comment.answer.trim().is_empty())
+        .map(|comment| registry::CommentAnswer {
+            comment_id: comment.field.trim_start_matches("answer_").to_string(),
+            answer: comment.answer,
+        })
+        .collect();
+    registry::SubmitOverviewReportRequest {
+        findings,
+        recommendations,
+        enquiry_findings,
+        standards_met,
+        policies_followed,
+        working_together,
+        good_practice,
+        learning,
+        answers,
+        ..Default::default()
+    }
 }
 
 fn overview_page(
@@ -1611,6 +1765,12 @@ fn overview_page(
             approved => views::time(report.approve_time.as_ref()),
         }
     });
+    let sections: Vec<_> = SECTIONS
+        .iter()
+        .map(|(field, heading, hint)| {
+            context! { field => field, heading => heading, hint => hint, value => form.get(field) }
+        })
+        .collect();
     form_page(
         state,
         session,
@@ -1619,7 +1779,10 @@ fn overview_page(
         request_id,
         review,
         context! {
-            rows => recommendation_rows(form),
+            rows => recommendation_rows(form, review),
+            enquiries => enquiry_rows(form, review),
+            sections,
+            comments => open_comments(form, review),
             latest,
         },
     )
@@ -1638,11 +1801,33 @@ pub(crate) async fn overview_form(
         if let Some(report) = &review.overview_report {
             form.fields
                 .push(("findings".into(), report.findings.clone()));
+            for row in enquiry_rows(&form, &review) {
+                if let Some(given) = report
+                    .enquiry_findings
+                    .iter()
+                    .find(|given| given.line_of_enquiry == row.line)
+                {
+                    form.fields.push((row.field, given.findings.clone()));
+                }
+            }
+            for (field, text) in [
+                ("standards_met", &report.standards_met),
+                ("policies_followed", &report.policies_followed),
+                ("working_together", &report.working_together),
+                ("good_practice", &report.good_practice),
+                ("learning", &report.learning),
+            ] {
+                form.fields.push((field.into(), text.clone()));
+            }
             for (index, recommendation) in report.recommendations.iter().enumerate() {
                 form.fields
                     .push((format!("ref_{}", index + 1), recommendation.r#ref.clone()));
                 form.fields
                     .push((format!("text_{}", index + 1), recommendation.text.clone()));
+                for addressee in &recommendation.addressed_to {
+                    form.fields
+                        .push((format!("to_{}", index + 1), addressee.clone()));
+                }
             }
         }
         overview_page(&state, &signed.session, &form, &request_id(), &review)
@@ -1664,14 +1849,33 @@ pub(crate) async fn overview_check(
         if form.get("change") == "yes" {
             return overview_page(&state, &posted.session, &form, &request_id, &review);
         }
-        let (findings, recommendations) = overview_of(&mut form);
+        let draft = overview_of(&mut form, &review);
         if !form.errors.is_empty() {
             return overview_page(&state, &posted.session, &form, &request_id, &review);
         }
-        let recommendations: Vec<_> = recommendations
+        let names = addressees_of(&review);
+        let recommendations: Vec<_> = draft
+            .recommendations
             .iter()
-            .map(|r| context! { reference => r.r#ref, text => r.text })
+            .map(|r| {
+                let addressed: Vec<&str> = r
+                    .addressed_to
+                    .iter()
+                    .filter_map(|id| {
+                        names
+                            .iter()
+                            .find(|(value, _)| value == id)
+                            .map(|(_, label)| label.as_str())
+                    })
+                    .collect();
+                context! { reference => r.r#ref, text => r.text, addressed => addressed.join(", ") }
+            })
             .collect();
+        let sections: Vec<_> = SECTIONS
+            .iter()
+            .map(|(field, heading, _)| context! { heading => heading, text => form.get(field) })
+            .collect();
+        let comments = open_comments(&form, &review);
         let hidden: Vec<(String, String)> = form
             .fields
             .iter()
@@ -1686,7 +1890,12 @@ pub(crate) async fn overview_check(
             &posted.session,
             context! {
                 review => ReviewView::from(&review),
-                findings,
+                findings => draft.findings,
+                enquiries => draft.enquiry_findings.iter().map(|given| {
+                    context! { line => given.line_of_enquiry, findings => given.findings }
+                }).collect::<Vec<_>>(),
+                sections,
+                comments,
                 recommendations,
                 hidden,
                 request_id,
@@ -1707,7 +1916,7 @@ pub(crate) async fn overview_submit(
         let review = review_of(&state, &posted.user, &id).await?;
         let mut form = posted_form(&posted);
         let request_id = request_id_of(&form);
-        let (findings, recommendations) = overview_of(&mut form);
+        let draft = overview_of(&mut form, &review);
         let again =
             |form: &Form| overview_page(&state, &posted.session, form, &request_id, &review);
         if !form.errors.is_empty() {
@@ -1719,8 +1928,7 @@ pub(crate) async fn overview_submit(
                 registry::SubmitOverviewReportRequest {
                     review_id: id.clone(),
                     request_id: request_id.clone(),
-                    findings,
-                    recommendations,
+                    ..draft
                 },
                 &posted.user,
             )?)
@@ -1840,17 +2048,71 @@ mod tests {
         assert!(!more);
     }
 
+    /// A review whose terms have two lines of enquiry and the police in scope.
+    fn review_with_terms() -> registry::Review {
+        registry::Review {
+            terms_of_reference: Some(registry::TermsOfReference {
+                key_lines_of_enquiry: vec!["Sharing?".into(), "Voice?".into()],
+                agencies_in_scope: vec![registry::Agency {
+                    id: "police".into(),
+                    name: "Southvale Police".into(),
+                    contact_email: String::new(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    const SECTIONS_FILLED: &[u8] = b"&enquiry_1=E1&enquiry_2=E2&standards_met=S&policies_followed=P&working_together=W&good_practice=G&learning=L";
+
     #[test]
     fn recommendations_need_a_reference_and_text_and_unique_references() {
-        let mut form =
-            Form::parse(b"findings=F&ref_1=R1&text_1=Do+this&ref_2=R1&text_2=That&text_3=x");
-        let (findings, recommendations) = overview_of(&mut form);
-        assert_eq!(findings, "F");
-        assert_eq!(recommendations.len(), 2);
+        let review = review_with_terms();
+        let mut body =
+            b"findings=F&ref_1=R1&text_1=Do+this&to_1=police&to_1=partnership&ref_2=R1&text_2=That&text_3=x".to_vec();
+        body.extend_from_slice(SECTIONS_FILLED);
+        let mut form = Form::parse(&body);
+        let draft = overview_of(&mut form, &review);
+        assert_eq!(draft.findings, "F");
+        assert_eq!(draft.recommendations.len(), 2);
+        assert_eq!(
+            draft.recommendations[0].addressed_to,
+            vec!["police", "partnership"]
+        );
         assert!(form.errors.by_field.contains_key("ref_2"));
         assert!(form.errors.by_field.contains_key("ref_3"));
-        let mut empty = Form::parse(b"findings=F");
-        overview_of(&mut empty);
+        let mut body = b"findings=F".to_vec();
+        body.extend_from_slice(SECTIONS_FILLED);
+        let mut empty = Form::parse(&body);
+        overview_of(&mut empty, &review);
         assert!(empty.errors.by_field.contains_key("ref_1"));
+    }
+
+    #[test]
+    fn every_line_of_enquiry_and_section_is_asked_for() {
+        let review = review_with_terms();
+        let mut form = Form::parse(b"findings=F&enquiry_1=E1&ref_1=R1&text_1=T");
+        let draft = overview_of(&mut form, &review);
+        let mut missing: Vec<&str> = form.errors.by_field.keys().map(String::as_str).collect();
+        missing.sort_unstable();
+        assert_eq!(
+            missing,
+            vec![
+                "enquiry_2",
+                "good_practice",
+                "learning",
+                "policies_followed",
+                "standards_met",
+                "working_together"
+            ]
+        );
+        assert_eq!(
+            draft.enquiry_findings[0],
+            registry::EnquiryFindings {
+                line_of_enquiry: "Sharing?".into(),
+                findings: "E1".into()
+            }
+        );
     }
 }
