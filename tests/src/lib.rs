@@ -370,6 +370,7 @@ impl Stack {
                 methodology: "Systems approach".into(),
                 agencies_in_scope: agencies,
                 report_due_date: suite_date(5, 1),
+                based_on_version: None,
             },
             &admin,
         ))

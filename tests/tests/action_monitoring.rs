@@ -154,7 +154,20 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
                 recommendations: vec![registry::Recommendation {
                     r#ref: "R1".into(),
                     text: "Agree an information-sharing protocol.".into(),
+                    addressed_to: vec!["partnership".into()],
                 }],
+                // The terms' one line of enquiry (cspr_tests' set_terms), and every section.
+                enquiry_findings: vec![registry::EnquiryFindings {
+                    line_of_enquiry: "Information sharing".into(),
+                    findings: "Concerns about neglect were not shared.".into(),
+                }],
+                standards_met: "Not in health visiting.".into(),
+                policies_followed: "The neglect strategy was not followed.".into(),
+                working_together: "Concerns stayed within each agency.".into(),
+                good_practice: "The school acted the same day.".into(),
+                learning: "Neglect needs a shared picture over time.".into(),
+                answers: vec![],
+                based_on_version: None,
             },
             &reviewer,
         ))

@@ -372,6 +372,7 @@ async fn review_to_terms_of_reference(
         methodology: "Systems approach".into(),
         agencies_in_scope: AGENCIES.iter().map(|id| agency(id)).collect(),
         report_due_date: date(2026, 5, 1),
+        based_on_version: None,
     };
     let (set, _) = call("SetTermsOfReference", retried, async || {
         client

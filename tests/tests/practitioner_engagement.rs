@@ -99,6 +99,7 @@ async fn chronology_names_become_invitations_for_the_eligible() {
                     contact_email: "lead@hv.southvale.example.org".into(),
                 }],
                 report_due_date: date(2026, 5, 1),
+                based_on_version: None,
             },
             &admin,
         ))

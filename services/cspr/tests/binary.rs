@@ -322,6 +322,7 @@ fn an_agency_report_from_a_file_and_the_chronology_as_csv() {
                         contact_email: "lead@police.example.org".into(),
                     }],
                     report_due_date: day(2099, 5, 1),
+                    based_on_version: None,
                 },
                 &admin,
             ))

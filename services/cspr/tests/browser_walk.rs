@@ -590,6 +590,20 @@ fn a_whole_review_is_walked_through_the_pages_in_a_browser() {
         w.visit(&format!("{review}/overview"), "overview-draft").await;
         w.fill("findings", "Concerns about bruising were not shared.")
             .await;
+        // Findings on each key line of enquiry of the terms, and the three questions.
+        w.fill("enquiry_1", "The risk was seen by the school, not by health.")
+            .await;
+        w.fill("enquiry_2", "Police and health did not share the bruising.")
+            .await;
+        for (field, text) in [
+            ("standards_met", "Not in the health visiting service."),
+            ("policies_followed", "The bruising protocol was not followed."),
+            ("working_together", "Concerns stayed within each agency."),
+            ("good_practice", "The school's designated lead acted the same day."),
+            ("learning", "Bruising in a baby who is not mobile is a red flag."),
+        ] {
+            w.fill(field, text).await;
+        }
         w.fill("ref_1", "R1").await;
         w.fill("text_1", "Agree an information-sharing protocol.").await;
         w.press("Continue").await;
@@ -598,10 +612,14 @@ fn a_whole_review_is_walked_through_the_pages_in_a_browser() {
             check.contains("Check your overview report before submitting it"),
             "{check}"
         );
-        assert!(
-            check.contains("Agree an information-sharing protocol."),
-            "{check}"
-        );
+        for expected in [
+            "Agree an information-sharing protocol.",
+            "Did agencies share information?",
+            "Police and health did not share the bruising.",
+            "The school's designated lead acted the same day.",
+        ] {
+            assert!(check.contains(expected), "{expected}: {check}");
+        }
         w.press("Submit the overview report").await;
         assert_eq!(w.path().await, format!("{review}/workspace"));
         let workspace = w.browser.look("overview-submitted").await;
@@ -612,10 +630,13 @@ fn a_whole_review_is_walked_through_the_pages_in_a_browser() {
         let overview = w
             .visit(&format!("{panel}/overview"), "panel-overview")
             .await;
-        assert!(
-            overview.contains("Concerns about bruising were not shared."),
-            "{overview}"
-        );
+        for expected in [
+            "Concerns about bruising were not shared.",
+            "Findings: Was the risk recognised?",
+            "Bruising in a baby who is not mobile is a red flag.",
+        ] {
+            assert!(overview.contains(expected), "{expected}: {overview}");
+        }
         w.visit(&format!("{panel}/overview/check?version=1"), "panel-overview-check")
             .await;
         w.press("Approve the overview report").await;

@@ -90,6 +90,7 @@ async fn review_with_terms(
                     })
                     .collect(),
                 report_due_date: in_sixty_days(),
+                based_on_version: None,
             },
             admin,
         ))

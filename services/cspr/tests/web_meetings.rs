@@ -361,6 +361,7 @@ fn the_business_unit_schedules_changes_cancels_and_records_panel_meetings() {
                     methodology: "Systems approach, agreed by the panel".into(),
                     agencies_in_scope: terms.agencies_in_scope,
                     report_due_date: terms.report_due_date,
+                    based_on_version: None,
                 },
                 &walk.people.chair,
             ))

@@ -1038,13 +1038,23 @@ async fn the_overview_report_is_checked_then_submitted(
     assert_contains(
         &refused.html,
         &[
-            "href=\"#findings\">Enter the review&#x27;s findings",
+            "href=\"#findings\">Enter the summary of the review&#x27;s findings",
+            "href=\"#enquiry_1\">Enter the findings on this line of enquiry",
             "href=\"#ref_1\">Enter a reference for this recommendation",
         ],
     );
     let answers = pairs(&[
         ("request_id", &key),
         ("findings", "Concerns about neglect were not shared."),
+        ("enquiry_1", "Health did not tell social care what it saw."),
+        ("standards_met", "Not in the health visiting service."),
+        (
+            "policies_followed",
+            "The neglect strategy was not followed.",
+        ),
+        ("working_together", "Concerns stayed within each agency."),
+        ("good_practice", "The school acted the same day."),
+        ("learning", "Neglect needs a shared picture over time."),
         ("ref_1", "R1"),
         ("text_1", "Agree an information-sharing protocol."),
         ("ref_2", "R2"),

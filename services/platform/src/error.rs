@@ -243,6 +243,11 @@ pub enum ServiceError {
     /// The caller's roles do not allow this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The command was made against a version of a document (terms of reference, an
+    /// overview report draft) that is no longer the latest: someone else changed it since.
+    /// The message names the current version; reading it and trying again may work.
+    #[error("{0}")]
+    Aborted(String),
     /// No valid credentials.
     #[error("{0}")]
     Unauthenticated(String),
@@ -286,6 +291,7 @@ impl ServiceError {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Aborted(_) => Code::Aborted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,

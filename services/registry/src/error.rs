@@ -28,6 +28,9 @@ cspr_platform::map_service_error!(RegistryError, error => {
     RegistryError::Review(ReviewError::Calendar(outside)) => {
         ServiceError::invalid("date", outside.to_string())
     }
+    RegistryError::Review(stale @ ReviewError::Stale { .. }) => {
+        ServiceError::Aborted(stale.to_string())
+    }
     RegistryError::Review(other) => ServiceError::FailedPrecondition(other.to_string()),
     RegistryError::ReviewNotFound(id) => ServiceError::NotFound(format!("review {id}")),
     RegistryError::MeetingNotFound(id) => {

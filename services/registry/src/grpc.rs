@@ -668,6 +668,7 @@ impl ReviewRegistry for RegistryApi {
         let report_due_date = date_field("report_due_date", request.report_due_date.as_ref());
         let (scope, lines, methodology, agencies, report_due_date) = Violations::new()
             .finish_with((scope, lines, methodology, agencies, report_due_date))?;
+        let based_on_version = request.based_on_version;
         let now = self.clock.now();
         self.command(&principal, rule, id, None, move |review| {
             Ok(review.set_terms_of_reference(
@@ -677,6 +678,7 @@ impl ReviewRegistry for RegistryApi {
                     methodology,
                     agencies_in_scope: agencies,
                     report_due_date,
+                    based_on_version,
                 },
                 today,
                 now,
@@ -1290,6 +1292,7 @@ impl ReviewRegistry for RegistryApi {
             },
             recommendations,
             answers,
+            based_on_version: request.based_on_version,
         };
         let key = (request_id, id);
         let now = self.clock.now();

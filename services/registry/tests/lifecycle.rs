@@ -242,6 +242,7 @@ async fn a_review_runs_from_notification_to_closure() {
                     },
                 ],
                 report_due_date: pdate("2026-05-01"),
+                based_on_version: None,
             },
             &chair,
         ))

@@ -288,6 +288,7 @@ async fn panel_meetings_are_scheduled_changed_cancelled_and_recorded_with_their_
                     contact_email: "safeguarding.lead@police.southvale.example.org".into(),
                 }],
                 report_due_date: pdate("2026-05-01"),
+                based_on_version: None,
             },
             &chair,
         ))

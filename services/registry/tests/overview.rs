@@ -85,24 +85,40 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
         name: name.into(),
         contact_email: format!("lead@{id}.southvale.example.org"),
     };
+    let terms = |based_on_version: Option<i32>| pb::SetTermsOfReferenceRequest {
+        review_id: id.clone(),
+        scope_start: pdate("2024-09-15"),
+        scope_end: pdate("2026-03-09"),
+        key_lines_of_enquiry: LINES.iter().map(|line| (*line).into()).collect(),
+        methodology: "Systems approach".into(),
+        agencies_in_scope: vec![
+            agency("police", "Southvale Police"),
+            agency("csc", "Southvale Children's Services"),
+        ],
+        report_due_date: pdate("2026-05-01"),
+        based_on_version,
+    };
     client
-        .set_terms_of_reference(authed(
-            pb::SetTermsOfReferenceRequest {
-                review_id: id.clone(),
-                scope_start: pdate("2024-09-15"),
-                scope_end: pdate("2026-03-09"),
-                key_lines_of_enquiry: LINES.iter().map(|line| (*line).into()).collect(),
-                methodology: "Systems approach".into(),
-                agencies_in_scope: vec![
-                    agency("police", "Southvale Police"),
-                    agency("csc", "Southvale Children's Services"),
-                ],
-                report_due_date: pdate("2026-05-01"),
-            },
-            &chair,
-        ))
+        .set_terms_of_reference(authed(terms(Some(0)), &chair))
         .await
         .reply("terms");
+    // Two people revise the terms from version 1: the second is told the first got there.
+    let revised = client
+        .set_terms_of_reference(authed(terms(Some(1)), &admin))
+        .await
+        .reply("revised");
+    assert_eq!(
+        revised.terms_of_reference.map(|terms| terms.version),
+        Some(2)
+    );
+    let refused = client
+        .set_terms_of_reference(authed(terms(Some(1)), &chair))
+        .await
+        .refused(Code::Aborted, "made from an old version");
+    assert_says(
+        &refused,
+        "the terms of reference were changed since version 1, which this was made from: the current version is 2",
+    );
     for agency_id in ["police", "csc"] {
         registry
             .deliver_body(
@@ -284,6 +300,7 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
         .refused(Code::InvalidArgument, "no such comment");
     assert_says(&refused, "on this review's report");
     let mut second = common::overview_report(&id, "ov-2", &LINES);
+    second.based_on_version = Some(1);
     second.answers = vec![pb::CommentAnswer {
         comment_id: open.id.clone(),
         answer: "Added what the child said to the school nurse.".into(),
@@ -302,6 +319,17 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
     assert_eq!(
         (answered.answer.as_str(), answered.answered_in_version),
         ("Added what the child said to the school nurse.", 2)
+    );
+    // A draft made from version 1 in another session, submitted after version 2, is told so.
+    let mut crossing = common::overview_report(&id, "ov-crossing", &LINES);
+    crossing.based_on_version = Some(1);
+    let refused = client
+        .submit_overview_report(authed(crossing, &reviewer))
+        .await
+        .refused(Code::Aborted, "another version since");
+    assert_says(
+        &refused,
+        "the overview report was changed since version 1, which this was made from: the current version is 2",
     );
     // Answered once.
     let mut again = common::overview_report(&id, "ov-3", &LINES);

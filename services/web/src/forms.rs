@@ -72,6 +72,13 @@ impl Form {
     }
 
     /// The value of `name`, trimmed ("" when not sent).
+    /// Replaces every value of `name` with `value` (e.g. the version a form was made from,
+    /// once the user has seen a newer one).
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
+        self.fields.retain(|(field, _)| field != name);
+        self.fields.push((name.to_string(), value.to_string()));
+    }
+
     pub(crate) fn get(&self, name: &str) -> &str {
         field(&self.fields, name)
     }

@@ -59,7 +59,9 @@ pub(crate) fn report_section_words(section: &str, review: &registry::Review) -> 
         "summary" => "Summary".into(),
         "standards_met" => "Were the expected standards of practice met?".into(),
         "policies_followed" => "Were policies and procedures followed?".into(),
-        "working_together" => "What can be learned about the way organisations work together?".into(),
+        "working_together" => {
+            "What can be learned about the way organisations work together?".into()
+        }
         "good_practice" => "Good practice".into(),
         "learning" => "Learning".into(),
         "recommendations" => "Recommendations".into(),

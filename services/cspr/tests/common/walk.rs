@@ -264,6 +264,7 @@ impl Walk {
                     methodology: "Systems approach".into(),
                     agencies_in_scope: setup.agencies,
                     report_due_date: dates.report_due,
+                    based_on_version: None,
                 },
                 admin,
             ))
@@ -528,6 +529,7 @@ impl Walk {
                     good_practice: answered("Good practice"),
                     learning: answered("Learning"),
                     answers: vec![],
+                    based_on_version: None,
                 },
                 &self.people.reviewer,
             ))

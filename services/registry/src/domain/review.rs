@@ -335,6 +335,32 @@ pub enum ReviewError {
     },
     #[error(transparent)]
     Calendar(#[from] OutsideCalendar),
+    /// A document was changed by someone else since the version the command was made from.
+    #[error(
+        "{what} changed since version {given}, which this was made from: the current version is {current}"
+    )]
+    Stale {
+        what: &'static str,
+        given: i32,
+        current: i32,
+    },
+}
+
+/// Refuses a command made from version `given` of a document whose current version is
+/// `current` (0: none yet), when the caller said which (`given` is None: no check).
+pub fn require_current(
+    what: &'static str,
+    given: Option<i32>,
+    current: i32,
+) -> Result<(), ReviewError> {
+    match given {
+        Some(given) if given != current => Err(ReviewError::Stale {
+            what,
+            given,
+            current,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn field(field: &'static str, message: impl Into<String>) -> ReviewError {
@@ -355,6 +381,8 @@ pub struct ReportDraft {
     pub recommendations: Vec<Recommendation>,
     /// Answers to open comments on earlier versions: (comment id, answer).
     pub answers: Vec<(Uuid, String)>,
+    /// The version the draft was made from (0: none), when the reviewer's client says.
+    pub based_on_version: Option<i32>,
 }
 
 /// The validated input of CreateReview.
@@ -384,6 +412,9 @@ pub struct NewTermsOfReference {
     pub methodology: String,
     pub agencies_in_scope: Vec<(AgencyId, String, Email)>,
     pub report_due_date: NaiveDate,
+    /// The version of the terms this revision was made from (0: none), when the client
+    /// says.
+    pub based_on_version: Option<i32>,
 }
 
 /// The validated input of RecordPublication.
@@ -681,6 +712,13 @@ impl Review {
                 Stage::Engagement,
             ],
         )?;
+        require_current(
+            "the terms of reference were",
+            terms.based_on_version,
+            self.terms_of_reference
+                .as_ref()
+                .map_or(0, |current| current.version),
+        )?;
         if terms.report_due_date <= today {
             return Err(field("report_due_date", "must be in the future"));
         }
@@ -948,6 +986,13 @@ impl Review {
         self.require_stage(
             "submitting the overview report",
             &[Stage::OverviewDrafting, Stage::PanelApproval],
+        )?;
+        require_current(
+            "the overview report was",
+            draft.based_on_version,
+            self.overview_report
+                .as_ref()
+                .map_or(0, |report| report.version),
         )?;
         let lines = self
             .terms_of_reference

@@ -113,5 +113,6 @@ pub fn overview_report(
         good_practice: "The school's designated lead acted quickly.".into(),
         learning: "Neglect needs a shared picture over time.".into(),
         answers: vec![],
+        based_on_version: None,
     }
 }

@@ -1675,7 +1675,10 @@ fn open_comments(form: &Form, review: &registry::Review) -> Vec<OpenComment> {
 }
 
 /// The overview report as the form sent it, problems on `form`.
-fn overview_of(form: &mut Form, review: &registry::Review) -> registry::SubmitOverviewReportRequest {
+fn overview_of(
+    form: &mut Form,
+    review: &registry::Review,
+) -> registry::SubmitOverviewReportRequest {
     let findings = form.required("findings", "Enter the summary of the review's findings");
     let enquiry_findings = enquiry_rows(form, review)
         .into_iter()
@@ -1687,8 +1690,13 @@ fn overview_of(form: &mut Form, review: &registry::Review) -> registry::SubmitOv
     let mut section = |field: &str, heading: &str| {
         form.required(field, &format!("Answer \u{201c}{heading}\u{201d}"))
     };
-    let [standards_met, policies_followed, working_together, good_practice, learning] =
-        SECTIONS.map(|(field, heading, _)| section(field, heading));
+    let [
+        standards_met,
+        policies_followed,
+        working_together,
+        good_practice,
+        learning,
+    ] = SECTIONS.map(|(field, heading, _)| section(field, heading));
     let mut recommendations = Vec::new();
     let mut refs = Vec::new();
     for row in recommendation_rows(form, review) {
@@ -1747,6 +1755,7 @@ fn overview_of(form: &mut Form, review: &registry::Review) -> registry::SubmitOv
         good_practice,
         learning,
         answers,
+        based_on_version: form.get("based_on_version").parse::<i32>().ok(),
         ..Default::default()
     }
 }
@@ -1758,6 +1767,39 @@ fn overview_page(
     request_id: &str,
     review: &registry::Review,
 ) -> Result<Response, PageError> {
+    overview_page_with(state, session, form, request_id, review, None)
+}
+
+/// [`overview_page`], with what the registry said when the draft was made from a version
+/// that is no longer the latest (`stale`): the latest version is shown beside the form.
+fn overview_page_with(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    review: &registry::Review,
+    stale: Option<&str>,
+) -> Result<Response, PageError> {
+    let stale = stale.map(|message| {
+        let theirs = review.overview_report.as_ref().map(|report| {
+            context! {
+                version => report.version,
+                submitted => views::time(report.submit_time.as_ref()),
+                findings => report.findings,
+                sections => report.enquiry_findings.iter().map(|given| {
+                    context! { heading => given.line_of_enquiry, text => given.findings }
+                }).chain(SECTIONS.iter().zip([
+                    &report.standards_met,
+                    &report.policies_followed,
+                    &report.working_together,
+                    &report.good_practice,
+                    &report.learning,
+                ]).map(|((_, heading, _), text)| context! { heading => heading, text => text }))
+                .collect::<Vec<_>>(),
+            }
+        });
+        context! { message => crate::pages::sentence(message), theirs }
+    });
     let latest = review.overview_report.as_ref().map(|report| {
         context! {
             version => report.version,
@@ -1784,6 +1826,7 @@ fn overview_page(
             sections,
             comments => open_comments(form, review),
             latest,
+            stale,
         },
     )
 }
@@ -1798,6 +1841,16 @@ pub(crate) async fn overview_form(
         signed.may(REGISTRY, "SubmitOverviewReport")?;
         let review = review_of(&state, &signed.user, &id).await?;
         let mut form = Form::default();
+        // The version this draft is made from: another submitted meanwhile (another
+        // session) is then not overwritten unseen.
+        form.fields.push((
+            "based_on_version".into(),
+            review
+                .overview_report
+                .as_ref()
+                .map_or(0, |report| report.version)
+                .to_string(),
+        ));
         if let Some(report) = &review.overview_report {
             form.fields
                 .push(("findings".into(), report.findings.clone()));
@@ -1933,6 +1986,28 @@ pub(crate) async fn overview_submit(
                 &posted.user,
             )?)
             .await;
+        if let Err(status) = &submitted
+            && status.code() == tonic::Code::Aborted
+        {
+            // Another version was submitted since this draft began: the latest beside the
+            // draft, and the draft now made from it (sent again, it follows it on purpose).
+            let review = review_of(&state, &posted.user, &id).await?;
+            let latest = review
+                .overview_report
+                .as_ref()
+                .map_or(0, |report| report.version);
+            form.set("based_on_version", &latest.to_string());
+            let mut page = overview_page_with(
+                &state,
+                &posted.session,
+                &form,
+                &request_id,
+                &review,
+                Some(status.message()),
+            )?;
+            *page.status_mut() = axum::http::StatusCode::CONFLICT;
+            return Ok(page);
+        }
         commanded(
             submitted,
             &mut form,

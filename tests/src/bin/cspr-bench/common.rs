@@ -333,6 +333,7 @@ impl Setup {
                     methodology: "Systems approach".into(),
                     agencies_in_scope: (0..agencies).map(agency).collect(),
                     report_due_date: date(self.dates.report_due),
+                    based_on_version: None,
                 },
                 &self.admin,
             ))

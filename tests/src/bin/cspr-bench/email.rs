@@ -210,6 +210,7 @@ async fn lettre_ceiling(
                     &subject,
                     &text,
                     &html,
+                    None,
                     &uuid::Uuid::new_v4().to_string(),
                 )
                 .map_err(|error| anyhow::anyhow!(error.message))?;

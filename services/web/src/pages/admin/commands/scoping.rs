@@ -204,6 +204,29 @@ pub(super) fn terms_extra(_: &registry::Review) -> Value {
     context! { rows => (0..AGENCY_ROWS).collect::<Vec<_>>() }
 }
 
+/// The terms as someone else set them while the user was editing: shown beside the form
+/// the user sent, with the registry's `message`.
+fn stale_terms(review: &registry::Review, message: &str) -> Value {
+    let theirs = review.terms_of_reference.as_ref().map(|terms| {
+        context! {
+            version => terms.version,
+            lines => terms.key_lines_of_enquiry,
+            methodology => terms.methodology,
+            agencies => terms
+                .agencies_in_scope
+                .iter()
+                .map(|agency| format!("{} ({}), {}", agency.name, agency.id, agency.contact_email))
+                .collect::<Vec<_>>(),
+            due => crate::views::date(terms.report_due_date.as_ref()),
+            set => crate::views::time(terms.set_time.as_ref()),
+        }
+    });
+    context! {
+        rows => (0..AGENCY_ROWS).collect::<Vec<_>>(),
+        stale => context! { message => crate::pages::sentence(message), theirs },
+    }
+}
+
 pub(super) async fn terms_form(
     State(state): Shared,
     Path(id): Path<String>,
@@ -217,7 +240,17 @@ pub(super) async fn terms_form(
         "admin/terms_of_reference.html",
         TERMS_DATES,
         |review, form| {
-            // A revision starts from the terms as they are.
+            // A revision starts from the terms as they are, and says which version it was
+            // made from (a revision by someone else meanwhile is then not overwritten).
+            fill(
+                form,
+                "based_on_version",
+                &review
+                    .terms_of_reference
+                    .as_ref()
+                    .map_or(0, |terms| terms.version)
+                    .to_string(),
+            );
             if let Some(terms) = &review.terms_of_reference {
                 fill_date(form, "scope_start", terms.scope_start.as_ref());
                 fill_date(form, "scope_end", terms.scope_end.as_ref());
@@ -357,6 +390,7 @@ pub(super) async fn terms(
                 methodology,
                 agencies_in_scope: agencies.into_iter().map(|(_, agency)| agency).collect(),
                 report_due_date,
+                based_on_version: form.get("based_on_version").parse::<i32>().ok(),
             };
             // Every setting is a new version that asks the agencies again: the same terms
             // sent twice (a double click, a resend) are not revised a second time.
@@ -374,6 +408,32 @@ pub(super) async fn terms(
                 .await;
             match result {
                 Ok(_) => return Ok(see_other(&review_path(&id))),
+                // Changed by someone else since the form was opened: their version beside
+                // the user's, and the form now made from theirs (sent again, it replaces
+                // it on purpose).
+                Err(status) if status.code() == tonic::Code::Aborted => {
+                    let review = review_of(&state, &posted.user, &id).await?;
+                    let current = review
+                        .terms_of_reference
+                        .as_ref()
+                        .map_or(0, |terms| terms.version);
+                    form.set("based_on_version", &current.to_string());
+                    let message = status.message().to_string();
+                    return again(
+                        &state,
+                        &posted,
+                        &id,
+                        "admin/terms_of_reference.html",
+                        &form,
+                        TERMS_DATES,
+                        move |review| stale_terms(review, &message),
+                    )
+                    .await
+                    .map(|mut page| {
+                        *page.status_mut() = axum::http::StatusCode::CONFLICT;
+                        page
+                    });
+                }
                 Err(status) => match PageError::from(status) {
                     PageError::Invalid(fields) if !fields.is_empty() => {
                         for field in fields {
