@@ -313,6 +313,7 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
                 note: "Protocol launched".into(),
                 evidence_of_impact: "Audit of 40 cases: concerns shared within 24 hours in 38."
                     .into(),
+                based_on_version: None,
             },
             &agency,
         ))
@@ -338,6 +339,7 @@ async fn an_overdue_action_is_chased_once_and_its_verification_lets_the_review_c
             actions::VerifyActionRequest {
                 action_id: action.id.clone(),
                 note: "Audit checked".into(),
+                based_on_version: None,
             },
             &admin,
         ))

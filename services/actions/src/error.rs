@@ -21,5 +21,8 @@ cspr_platform::map_service_error!(ActionsError, error => {
     ActionsError::Action(ActionError::VerifyThroughVerifyAction) => {
         ServiceError::invalid("status", error.to_string())
     }
+    ActionsError::Action(stale @ ActionError::Stale { .. }) => {
+        ServiceError::Aborted(stale.to_string())
+    }
     ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),
 });

@@ -67,6 +67,7 @@ impl ActionsApi {
             verified_by: action.verified_by.clone(),
             create_time: Some(timestamp_to_proto(action.created_at)),
             update_time: Some(timestamp_to_proto(action.updated_at)),
+            version: action.version,
         }
     }
 
@@ -203,6 +204,7 @@ impl ActionMonitoring for ActionsApi {
                     cancel_reason,
                     note,
                     evidence_of_impact: evidence,
+                    based_on_version: request.based_on_version,
                 },
             )
             .await?;
@@ -226,7 +228,10 @@ impl ActionMonitoring for ActionsApi {
             .await?;
         let note = optional_text(&request.note, 5_000)
             .map_err(|error| ServiceError::invalid("note", error.to_string()))?;
-        let action = self.store.verify(&principal, id, note).await?;
+        let action = self
+            .store
+            .verify(&principal, id, note, request.based_on_version)
+            .await?;
         self.reply(&action).await
     }
 

@@ -50,6 +50,8 @@ pub struct ActionRow {
     pub verified_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, one more with each change.
+    pub version: i32,
     pub reference: String,
 }
 
@@ -70,7 +72,7 @@ pub struct NoteRow {
 
 const ACTION_COLUMNS: &str = "a.id, a.review_id, a.partnership_id, a.recommendation_ref, a.description, a.owner_agency,
     a.owner_email, a.due_date, a.measure_of_success, a.status, a.cancel_reason, a.evidence_of_impact, a.verified_at,
-    a.verified_by, a.created_at, a.updated_at, r.reference";
+    a.verified_by, a.created_at, a.updated_at, a.version, r.reference";
 
 /// Filters of ListActions.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +103,8 @@ pub struct Progress {
     pub cancel_reason: String,
     pub note: String,
     pub evidence_of_impact: String,
+    /// The version the update was made from, when the caller says.
+    pub based_on_version: Option<i32>,
 }
 
 cspr_platform::service_store! {
@@ -411,10 +415,12 @@ impl Store {
             return Err(ActionsError::ActionNotFound(id.to_string()));
         }
         domain::may_update(action.status(), progress.status)?;
+        domain::require_current(progress.based_on_version, action.version)?;
         let now = self.clock.now();
         sqlx::query(
             "UPDATE actions SET status = $2, cancel_reason = $3,
-                 evidence_of_impact = CASE WHEN $4 = '' THEN evidence_of_impact ELSE $4 END, updated_at = $5
+                 evidence_of_impact = CASE WHEN $4 = '' THEN evidence_of_impact ELSE $4 END, updated_at = $5,
+                 version = version + 1
              WHERE id = $1",
         )
         .bind(id)
@@ -452,14 +458,16 @@ impl Store {
         principal: &Principal,
         id: Uuid,
         note: String,
+        based_on_version: Option<i32>,
     ) -> Result<ActionRow, ActionsError> {
         let mut transaction = self.pool.begin().await?;
         let action = Self::action_in(&mut *transaction, &principal.partnership, id, true)
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         domain::may_verify(action.status(), &action.evidence_of_impact)?;
+        domain::require_current(based_on_version, action.version)?;
         let now = self.clock.now();
-        sqlx::query("UPDATE actions SET status = 'VERIFIED', verified_at = $2, verified_by = $3, updated_at = $2 WHERE id = $1")
+        sqlx::query("UPDATE actions SET status = 'VERIFIED', verified_at = $2, verified_by = $3, updated_at = $2, version = version + 1 WHERE id = $1")
             .bind(id)
             .bind(now)
             .bind(&principal.subject)

@@ -23,6 +23,7 @@ fn progress(
         cancel_reason: String::new(),
         note: "Progress".into(),
         evidence_of_impact: evidence.into(),
+        based_on_version: None,
     }
 }
 
@@ -107,6 +108,7 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
             pb::VerifyActionRequest {
                 action_id: csc.id.clone(),
                 note: String::new(),
+                based_on_version: None,
             },
             &service.role_token("partnership_admin"),
         ))
@@ -118,6 +120,7 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
             pb::VerifyActionRequest {
                 action_id: csc.id.clone(),
                 note: String::new(),
+                based_on_version: None,
             },
             &service.agency_token("csc"),
         ))
@@ -149,6 +152,7 @@ async fn agencies_update_their_own_and_only_the_partnership_verifies_with_eviden
             pb::VerifyActionRequest {
                 action_id: csc.id.clone(),
                 note: "Audit checked".into(),
+                based_on_version: None,
             },
             &service.role_token("partnership_admin"),
         ))
@@ -388,5 +392,88 @@ async fn a_reviewer_reads_the_actions_of_the_reviews_they_are_appointed_to_only(
     let listed_ids: Vec<&str> = listed.actions.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(listed_ids, [own.id.as_str()]);
     assert_eq!(summary.total, 1);
+    service.stop().await;
+}
+
+/// Two people update the same action from the same version: the second is told the first
+/// got there (ABORTED, naming the current version) instead of overwriting it; an update
+/// without a version is not checked.
+#[tokio::test]
+async fn an_update_made_from_a_version_since_changed_is_aborted() {
+    let service = TestActions::start().await;
+    let review_id = service.approved_review().await;
+    let action = service
+        .create(&review_id, "R1", "csc", date(2026, 9, 30))
+        .await
+        .expect("created");
+    assert_eq!(action.version, 1);
+    let mut client = service.client.clone();
+    let from = |version: i32, status: pb::ActionStatus, evidence: &str| {
+        let mut request = progress(&action.id, status, evidence);
+        request.based_on_version = Some(version);
+        request
+    };
+    let first = client
+        .update_action_progress(authed(
+            from(1, pb::ActionStatus::InProgress, ""),
+            &service.agency_token("csc"),
+        ))
+        .await
+        .reply("the first update");
+    assert_eq!(first.version, 2);
+    let refused = client
+        .update_action_progress(authed(
+            from(1, pb::ActionStatus::Completed, "Audit shows it"),
+            &service.role_token("partnership_admin"),
+        ))
+        .await
+        .refused(Code::Aborted, "made from version 1");
+    assert_says(
+        &refused,
+        "this action was changed since version 1, which this was made from: the current version is 2",
+    );
+    let completed = client
+        .update_action_progress(authed(
+            from(2, pb::ActionStatus::Completed, "Audit shows it"),
+            &service.role_token("partnership_admin"),
+        ))
+        .await
+        .reply("made from the current version");
+    assert_eq!(completed.version, 3);
+    let unchecked = client
+        .update_action_progress(authed(
+            progress(&action.id, pb::ActionStatus::Completed, ""),
+            &service.agency_token("csc"),
+        ))
+        .await
+        .reply("no version given: not checked");
+    assert_eq!(unchecked.version, 4);
+    let stale = client
+        .verify_action(authed(
+            pb::VerifyActionRequest {
+                action_id: action.id.clone(),
+                note: "Checked".into(),
+                based_on_version: Some(3),
+            },
+            &service.role_token("partnership_admin"),
+        ))
+        .await
+        .refused(Code::Aborted, "verified from an old version");
+    assert_says(&stale, "the current version is 4");
+    let verified = client
+        .verify_action(authed(
+            pb::VerifyActionRequest {
+                action_id: action.id.clone(),
+                note: "Checked".into(),
+                based_on_version: Some(4),
+            },
+            &service.role_token("partnership_admin"),
+        ))
+        .await
+        .reply("verified");
+    assert_eq!(
+        (verified.status, verified.version),
+        (pb::ActionStatus::Verified as i32, 5)
+    );
     service.stop().await;
 }

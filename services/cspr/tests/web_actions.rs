@@ -145,6 +145,45 @@ fn an_action_is_added_progressed_with_evidence_and_verified() {
         let page = csc.get(&created).await.ok();
         assert!(page.contains("Record progress"), "{page}");
         assert!(!page.contains("Verify the evidence"), "{page}");
+        // Edits that cross: the business unit records progress while the lead has the page
+        // open at version 1; the lead's update is shown the action as it is now, with what
+        // they typed kept, and is not recorded.
+        assert!(
+            page.contains("name=\"based_on_version\" value=\"1\""),
+            "{page}"
+        );
+        let theirs = admin
+            .post(
+                &format!("{created}/progress"),
+                &[
+                    ("based_on_version", "1".into()),
+                    ("status", "ACTION_STATUS_IN_PROGRESS".into()),
+                    ("note", "The business unit chased the draft protocol".into()),
+                ],
+            )
+            .await;
+        assert_eq!(theirs.redirected(), created, "{}", theirs.html);
+        let crossed = csc
+            .post(
+                &format!("{created}/progress"),
+                &[
+                    ("based_on_version", "1".into()),
+                    ("status", "ACTION_STATUS_IN_PROGRESS".into()),
+                    ("note", "Drafting the protocol with health".into()),
+                ],
+            )
+            .await;
+        assert_eq!(crossed.status, StatusCode::CONFLICT, "{}", crossed.html);
+        assert_contains(
+            &crossed.html,
+            &[
+                "Changed by someone else since you opened it",
+                "This action was changed since version 1, which this was made from: the current version is 2.",
+                "The business unit chased the draft protocol",
+                "Drafting the protocol with health</textarea>",
+                "name=\"based_on_version\" value=\"2\"",
+            ],
+        );
         let missing = csc
             .post(
                 &format!("{created}/progress"),

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::admin::{request_id, request_id_of};
 use super::{
     PageError, Posted, Shared, SignedIn, authed, commanded, posted_form, render, review_of,
-    see_other, with_status,
+    with_status,
 };
 use crate::AppState;
 use crate::forms::{Form, field, form_fields};
@@ -537,6 +537,20 @@ fn action_page_of(
     (action, names): (&actions::Action, &std::collections::HashMap<String, String>),
     form: &Form,
 ) -> Result<Response, PageError> {
+    action_page_with(state, session, user, (action, names), form, None)
+}
+
+/// [`action_page_of`], with what the service said when the form was made from a version
+/// of the action someone else has since changed (`stale`): the page shows the action as it
+/// is now beside what the user sent.
+fn action_page_with(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    (action, names): (&actions::Action, &std::collections::HashMap<String, String>),
+    form: &Form,
+    stale: Option<&str>,
+) -> Result<Response, PageError> {
     let view = ActionView::named(action, names);
     let status = action.status();
     let may_verify = user.may(ACTIONS, "VerifyAction")
@@ -562,11 +576,54 @@ fn action_page_of(
             may_read_review => user.may(REGISTRY, "GetReview"),
             statuses => status_options(&PROGRESS_STATUSES),
             selected,
+            // The version the forms are made from: the one shown.
+            version => action.version,
+            stale => stale.map(crate::pages::sentence),
             form => form.values(),
             errors => form.errors,
         },
     )?;
     Ok(with_status(page, !form.errors.is_empty()))
+}
+
+/// The answer to an update of the action: done, to its page; ABORTED (someone else changed
+/// it since the page was read), its page as it is now with the user's entries kept and a
+/// banner saying so (409); refused otherwise, as every form is.
+async fn updated<T>(
+    state: &AppState,
+    posted: &Posted,
+    (id, action_id): (&str, &str),
+    result: Result<tonic::Response<T>, tonic::Status>,
+    form: &mut Form,
+    again: impl FnOnce(&Form) -> Result<Response, PageError>,
+) -> Result<Response, PageError> {
+    if let Err(status) = &result
+        && status.code() == tonic::Code::Aborted
+    {
+        let current = find_action(state, &posted.user, id, action_id).await?;
+        let names = agency_names(state, &posted.user, id).await;
+        let mut page = action_page_with(
+            state,
+            &posted.session,
+            &posted.user,
+            (&current, &names),
+            form,
+            Some(status.message()),
+        )?;
+        *page.status_mut() = axum::http::StatusCode::CONFLICT;
+        return Ok(page);
+    }
+    commanded(
+        result,
+        form,
+        |_| format!("/reviews/{id}/actions/{action_id}"),
+        again,
+    )
+}
+
+/// The version a posted form was made from (its hidden field).
+fn based_on(form: &Form) -> Option<i32> {
+    form.get("based_on_version").parse().ok()
 }
 
 /// GET /reviews/{id}/actions/{action}: the action, its progress, and what may be done.
@@ -625,7 +682,7 @@ async fn record_progress(
             return again(&form);
         };
         let mut client = state.services.actions.clone();
-        let updated = client
+        let result = client
             .update_action_progress(authed(
                 actions::UpdateActionProgressRequest {
                     action_id: action.id.clone(),
@@ -633,16 +690,12 @@ async fn record_progress(
                     cancel_reason,
                     note,
                     evidence_of_impact,
+                    based_on_version: based_on(&form),
                 },
                 &posted.user,
             )?)
             .await;
-        commanded(
-            updated,
-            &mut form,
-            |_| format!("/reviews/{id}/actions/{action_id}"),
-            again,
-        )
+        updated(&state, &posted, (&id, &action_id), result, &mut form, again).await
     }
     .await;
     posted.finish(&state, outcome)
@@ -672,16 +725,27 @@ async fn verify(
             );
         }
         let mut client = state.services.actions.clone();
-        client
+        let result = client
             .verify_action(authed(
                 actions::VerifyActionRequest {
                     action_id: action.id.clone(),
                     note,
+                    based_on_version: based_on(&form),
                 },
                 &posted.user,
             )?)
-            .await?;
-        Ok(see_other(&format!("/reviews/{id}/actions/{action_id}")))
+            .await;
+        let names = agency_names(&state, &posted.user, &id).await;
+        let again = |form: &Form| {
+            action_page_of(
+                &state,
+                &posted.session,
+                &posted.user,
+                (&action, &names),
+                form,
+            )
+        };
+        updated(&state, &posted, (&id, &action_id), result, &mut form, again).await
     }
     .await;
     posted.finish(&state, outcome)
