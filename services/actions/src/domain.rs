@@ -37,19 +37,8 @@ pub enum ActionError {
     #[error("verification needs evidence of impact: record what shows practice changed first")]
     NoEvidence,
     /// Changed by someone else since the version the update was made from.
-    #[error(
-        "this action was changed since version {given}, which this was made from: the current version is {current}"
-    )]
-    Stale { given: i32, current: i32 },
-}
-
-/// Refuses an update made from version `given` of an action now at `current`, when the
-/// caller said which (`given` is None: no check).
-pub fn require_current(given: Option<i32>, current: i32) -> Result<(), ActionError> {
-    match given {
-        Some(given) if given != current => Err(ActionError::Stale { given, current }),
-        _ => Ok(()),
-    }
+    #[error("this action was {0}")]
+    Stale(#[from] cspr_platform::error::Stale),
 }
 
 /// Whether an update may move an action from `current` to `next`.

@@ -21,7 +21,7 @@ cspr_platform::map_service_error!(ActionsError, error => {
     ActionsError::Action(ActionError::VerifyThroughVerifyAction) => {
         ServiceError::invalid("status", error.to_string())
     }
-    ActionsError::Action(stale @ ActionError::Stale { .. }) => {
+    ActionsError::Action(stale @ ActionError::Stale(_)) => {
         ServiceError::Aborted(stale.to_string())
     }
     ActionsError::Action(action) => ServiceError::FailedPrecondition(action.to_string()),

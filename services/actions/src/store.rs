@@ -415,7 +415,8 @@ impl Store {
             return Err(ActionsError::ActionNotFound(id.to_string()));
         }
         domain::may_update(action.status(), progress.status)?;
-        domain::require_current(progress.based_on_version, action.version)?;
+        cspr_platform::error::require_current(progress.based_on_version, action.version)
+            .map_err(domain::ActionError::from)?;
         let now = self.clock.now();
         sqlx::query(
             "UPDATE actions SET status = $2, cancel_reason = $3,
@@ -465,7 +466,8 @@ impl Store {
             .await?
             .ok_or_else(|| ActionsError::ActionNotFound(id.to_string()))?;
         domain::may_verify(action.status(), &action.evidence_of_impact)?;
-        domain::require_current(based_on_version, action.version)?;
+        cspr_platform::error::require_current(based_on_version, action.version)
+            .map_err(domain::ActionError::from)?;
         let now = self.clock.now();
         sqlx::query("UPDATE actions SET status = 'VERIFIED', verified_at = $2, verified_by = $3, updated_at = $2, version = version + 1 WHERE id = $1")
             .bind(id)

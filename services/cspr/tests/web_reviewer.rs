@@ -760,6 +760,55 @@ async fn family_liaison_adds_restricts_and_records(site: &Site, walk: &Walk, isl
         ("authorised_by", "Senior investigating officer"),
     ]);
     sent.extend(date_fields("review_date", 30));
+    // Edits that cross: the form is made from version 1 of the record; meanwhile the
+    // reviewer restricts and lifts contact (version 3), so Fay's restriction is shown the
+    // record as it is now, not recorded; sent again from version 3, it is.
+    assert!(
+        form.contains("name=\"based_on_version\" value=\"1\""),
+        "{form}"
+    );
+    let member_id = member_path.rsplit('/').next().expect("the member id");
+    let mut meanwhile = client.clone();
+    meanwhile
+        .restrict_contact(authed(
+            family::RestrictContactRequest {
+                review_id: id.clone(),
+                member_id: member_id.into(),
+                reason: family::RestrictionReason::Other as i32,
+                detail: "Briefly, while the police were asked".into(),
+                authorised_by: "Isla Oakes".into(),
+                review_date: common::walk::day(10),
+                based_on_version: Some(1),
+            },
+            &walk.people.reviewer,
+        ))
+        .await
+        .expect("restricted meanwhile");
+    meanwhile
+        .lift_restriction(authed(
+            family::LiftRestrictionRequest {
+                review_id: id.clone(),
+                member_id: member_id.into(),
+                based_on_version: Some(2),
+            },
+            &walk.people.reviewer,
+        ))
+        .await
+        .expect("lifted meanwhile");
+    sent.push(("based_on_version".into(), "1".into()));
+    let crossed = fay.post_pairs(&restrict_path, &sent).await;
+    assert_eq!(crossed.status, StatusCode::CONFLICT, "{}", crossed.html);
+    assert_contains(
+        &crossed.html,
+        &[
+            "Changed by someone else since you opened it",
+            "This family member&#x27;s record was changed since version 1, which this was made from: the current version is 3.",
+            "value=\"Senior investigating officer\"",
+            "name=\"based_on_version\" value=\"3\"",
+        ],
+    );
+    sent.retain(|(name, _)| name != "based_on_version");
+    sent.push(("based_on_version".into(), "3".into()));
     let restricted = fay.post_pairs(&restrict_path, &sent).await;
     assert_eq!(restricted.redirected(), member_path, "{}", restricted.html);
     let member = fay.get(&member_path).await.ok();

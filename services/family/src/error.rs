@@ -16,6 +16,9 @@ pub enum FamilyError {
     Contact(#[from] ContactError),
     #[error("a personal field could not be sealed or opened: {0}")]
     Seal(#[from] SealError),
+    /// Changed by someone else since the version the command was made from.
+    #[error("this family member's record was {0}")]
+    Stale(cspr_platform::error::Stale),
     /// A platform code: a refusal (validation, roles), the database, a review the caller
     /// may not see (see [`cspr_platform::map_service_error`]).
     #[error(transparent)]
@@ -28,4 +31,5 @@ cspr_platform::map_service_error!(FamilyError, error => {
         ServiceError::FailedPrecondition(error.to_string())
     }
     FamilyError::Seal(seal) => ServiceError::internal(seal),
+    FamilyError::Stale(_) => ServiceError::Aborted(error.to_string()),
 });

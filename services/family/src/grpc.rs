@@ -131,6 +131,7 @@ impl FamilyApi {
             redacted: !full,
             create_time: Some(timestamp_to_proto(member.created_at)),
             update_time: Some(timestamp_to_proto(member.updated_at)),
+            version: member.version,
             // Only GetFamilyMember fills them, for a caller who sees family data in clear.
             contacts: Vec::new(),
             contributions: Vec::new(),
@@ -399,6 +400,7 @@ impl FamilyEngagement for FamilyApi {
                 detail_sealed,
                 authorised_by,
                 review_date,
+                request.based_on_version,
             )
             .await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
@@ -415,7 +417,10 @@ impl FamilyEngagement for FamilyApi {
             .await?
             .review;
         let member_id = self.member_id(&request.member_id)?;
-        let member = self.store.lift(&principal, &review, member_id).await?;
+        let member = self
+            .store
+            .lift(&principal, &review, member_id, request.based_on_version)
+            .await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }
 
@@ -541,7 +546,13 @@ impl FamilyEngagement for FamilyApi {
         let response_sealed = self.seal(member_id, "response", &response)?;
         let member = self
             .store
-            .record_response(&principal, &review, member_id, response_sealed)
+            .record_response(
+                &principal,
+                &review,
+                member_id,
+                response_sealed,
+                request.based_on_version,
+            )
             .await?;
         Ok(Response::new(self.to_proto(&member, &Access::Full)?))
     }

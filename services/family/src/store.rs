@@ -28,6 +28,32 @@ cspr_platform::review_columns! {
 /// What the service knows of a review.
 pub type ReviewInfo = ReviewWith<FamilyFacts>;
 
+/// What a command on a member checks before it changes anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemberGuard<'a> {
+    /// A retry of this request answers the member as it is, changing nothing.
+    pub key: Option<&'a RequestKey>,
+    /// The member's version the command was made from, when the caller says: another's
+    /// change since is ABORTED, not overwritten.
+    pub based_on_version: Option<i32>,
+}
+
+impl<'a> MemberGuard<'a> {
+    pub fn keyed(key: &'a RequestKey) -> Self {
+        Self {
+            key: Some(key),
+            based_on_version: None,
+        }
+    }
+
+    pub fn made_from(based_on_version: Option<i32>) -> Self {
+        Self {
+            key: None,
+            based_on_version,
+        }
+    }
+}
+
 /// A family member as stored (personal fields sealed).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
@@ -52,6 +78,8 @@ pub struct MemberRow {
     pub response_sealed: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when added, one more with each change.
+    pub version: i32,
     pub contact_count: i64,
     pub contribution_count: i64,
     /// The kinds of the requests held for the member ([`HeldKind`]), oldest first.
@@ -73,7 +101,7 @@ impl MemberRow {
 const MEMBER_COLUMNS: &str = "m.id, m.review_id, m.relationship, m.name_sealed, m.decision_note_sealed, m.route,
     m.professional_name, m.professional_agency, m.professional_email, m.direct_contact_sealed, m.direct_reason_sealed,
     m.restriction_reason, m.restriction_detail_sealed, m.restriction_authorised_by, m.restriction_review_date,
-    m.restricted_at, m.consultation_sent_at, m.consultation_due, m.response_sealed, m.created_at, m.updated_at,
+    m.restricted_at, m.consultation_sent_at, m.consultation_due, m.response_sealed, m.created_at, m.updated_at, m.version,
     (SELECT count(*) FROM family_contacts c WHERE c.member_id = m.id) AS contact_count,
     (SELECT count(*) FROM family_contributions k WHERE k.member_id = m.id) AS contribution_count,
     ARRAY(SELECT h.kind FROM held_requests h WHERE h.member_id = m.id ORDER BY h.held_at, h.id) AS held_kinds";
@@ -256,7 +284,7 @@ impl Store {
         review: &ReviewInfo,
         member_id: Uuid,
         action: &'static str,
-        key: Option<&RequestKey>,
+        guard: MemberGuard<'_>,
         change: F,
     ) -> Result<MemberRow, FamilyError>
     where
@@ -268,7 +296,7 @@ impl Store {
             -> futures::future::BoxFuture<'c, Result<Vec<Body>, FamilyError>>,
     {
         let mut transaction = self.pool.begin().await?;
-        if let Some(key) = key
+        if let Some(key) = guard.key
             && idempotency::claim_by(&mut transaction, principal, key, member_id)
                 .await?
                 .is_some()
@@ -282,13 +310,17 @@ impl Store {
         let member = Self::member_in(&mut *transaction, review.review_id, member_id, true)
             .await?
             .ok_or_else(|| FamilyError::MemberNotFound(member_id.to_string()))?;
+        cspr_platform::error::require_current(guard.based_on_version, member.version)
+            .map_err(FamilyError::Stale)?;
         let now = self.clock.now();
         let bodies = change(&mut transaction, &member, now).await?;
-        sqlx::query("UPDATE family_members SET updated_at = $2 WHERE id = $1")
-            .bind(member_id)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
+        sqlx::query(
+            "UPDATE family_members SET updated_at = $2, version = version + 1 WHERE id = $1",
+        )
+        .bind(member_id)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
         self.record_command(
             &mut transaction,
             principal,
@@ -427,8 +459,9 @@ impl Store {
         detail_sealed: Vec<u8>,
         authorised_by: String,
         review_date: NaiveDate,
+        based_on_version: Option<i32>,
     ) -> Result<MemberRow, FamilyError> {
-        self.with_member(principal, review, member_id, "RestrictContact", None, move |connection, member, now| {
+        self.with_member(principal, review, member_id, "RestrictContact", MemberGuard::made_from(based_on_version), move |connection, member, now| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE family_members SET restriction_reason = $2, restriction_detail_sealed = $3,
@@ -458,8 +491,9 @@ impl Store {
         principal: &Principal,
         review: &ReviewInfo,
         member_id: Uuid,
+        based_on_version: Option<i32>,
     ) -> Result<MemberRow, FamilyError> {
-        self.with_member(principal, review, member_id, "LiftRestriction", None, |connection, member, _now| {
+        self.with_member(principal, review, member_id, "LiftRestriction", MemberGuard::made_from(based_on_version), |connection, member, _now| {
             Box::pin(async move {
                 if member.restriction().is_none() {
                     return Err(ContactError::NotRestricted.into());
@@ -492,7 +526,7 @@ impl Store {
         summary_sealed: Vec<u8>,
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
-        self.with_member(principal, review, member_id, "RecordContact", Some(&key), move |connection, member, now| {
+        self.with_member(principal, review, member_id, "RecordContact", MemberGuard::keyed(&key), move |connection, member, now| {
             Box::pin(async move {
                 domain::may_contact(member.restriction())?;
                 sqlx::query(
@@ -526,7 +560,7 @@ impl Store {
         key: RequestKey,
     ) -> Result<MemberRow, FamilyError> {
         let recorded_by = principal.subject.clone();
-        self.with_member(principal, review, member_id, "RecordContribution", Some(&key), move |connection, member, now| {
+        self.with_member(principal, review, member_id, "RecordContribution", MemberGuard::keyed(&key), move |connection, member, now| {
             Box::pin(async move {
                 domain::may_contact(member.restriction())?;
                 sqlx::query("INSERT INTO family_contributions (id, member_id, views_sealed, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -555,7 +589,7 @@ impl Store {
     ) -> Result<MemberRow, FamilyError> {
         let reference = review.reference.clone();
         let review_ids = review.clone();
-        self.with_member(principal, review, member_id, "ConsultOnPublication", Some(&key), move |connection, member, now| {
+        self.with_member(principal, review, member_id, "ConsultOnPublication", MemberGuard::keyed(&key), move |connection, member, now| {
             Box::pin(async move {
                 let review = &review_ids;
                 domain::may_contact(member.restriction())?;
@@ -595,13 +629,14 @@ impl Store {
         review: &ReviewInfo,
         member_id: Uuid,
         response_sealed: Vec<u8>,
+        based_on_version: Option<i32>,
     ) -> Result<MemberRow, FamilyError> {
         self.with_member(
             principal,
             review,
             member_id,
             "RecordPublicationResponse",
-            None,
+            MemberGuard::made_from(based_on_version),
             move |connection, member, _now| {
                 Box::pin(async move {
                     if member.consultation_sent_at.is_none() {

@@ -64,6 +64,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
                 detail: "Awaiting the police's agreement".into(),
                 authorised_by: "Senior investigating officer".into(),
                 review_date: date(2026, 6, 1),
+                based_on_version: None,
             },
             &liaison,
         ))
@@ -120,6 +121,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
             pb::LiftRestrictionRequest {
                 review_id: review_id.clone(),
                 member_id: member.id.clone(),
+                based_on_version: None,
             },
             &liaison,
         ))
@@ -167,6 +169,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
                 review_id: review_id.clone(),
                 member_id: member.id.clone(),
                 response: "They agree to publication if the child is not identifiable.".into(),
+                based_on_version: None,
             },
             &liaison,
         ))
@@ -189,6 +192,7 @@ async fn contact_waits_while_restricted_and_resumes_after_lifting() {
                 detail: String::new(),
                 authorised_by: "CPS".into(),
                 review_date: date(2026, 4, 25),
+                based_on_version: None,
             },
             &liaison,
         ))
@@ -276,6 +280,7 @@ async fn a_member_with_direct_contact_is_consulted_on_publication_by_the_liaison
                 review_id,
                 member_id: member.id,
                 response: "Agrees, as long as the school is not named.".into(),
+                based_on_version: None,
             },
             &liaison,
         ))
@@ -664,6 +669,7 @@ async fn the_role_matrix_of_every_rpc() {
                         detail: String::new(),
                         authorised_by: "x".into(),
                         review_date: date(2027, 1, 1),
+                        based_on_version: None,
                     },
                     &token,
                 ))
@@ -674,6 +680,7 @@ async fn the_role_matrix_of_every_rpc() {
                     pb::LiftRestrictionRequest {
                         review_id: review_id.clone(),
                         member_id: member.id.clone(),
+                        based_on_version: None,
                     },
                     &token,
                 ))
@@ -715,6 +722,7 @@ async fn the_role_matrix_of_every_rpc() {
                         review_id: review_id.clone(),
                         member_id: member.id.clone(),
                         response: "Agrees".into(),
+                        based_on_version: None,
                     },
                     &token,
                 ))
@@ -983,5 +991,72 @@ async fn the_contact_log_and_contributions_are_read_in_clear_only_by_those_who_m
     assert!(trail.iter().any(|record| record.action == "GetFamilyMember"
         && record.actor == "wren"
         && record.outcome == "ok"));
+    service.stop().await;
+}
+
+/// The reviewer and the family liaison change the same member's record from the same
+/// version: the second is told the first got there (ABORTED, naming the current version)
+/// instead of overwriting it; every change, an append too, makes a new version.
+#[tokio::test]
+async fn a_change_made_from_a_version_since_changed_is_aborted() {
+    let service = TestFamily::start().await;
+    let review_id = service.review_with_reviewer().await;
+    let member = service
+        .add_member(&review_id, "Morgan Versioned", false)
+        .await;
+    assert_eq!(member.version, 1);
+    let mut client = service.client.clone();
+    let liaison = service.role_token("family_liaison");
+    let restrict = |based_on_version: Option<i32>| pb::RestrictContactRequest {
+        review_id: review_id.clone(),
+        member_id: member.id.clone(),
+        reason: pb::RestrictionReason::Trial as i32,
+        detail: "Until the trial ends".into(),
+        authorised_by: "Crown Prosecution Service".into(),
+        review_date: date(2026, 9, 1),
+        based_on_version,
+    };
+    let restricted = client
+        .restrict_contact(authed(restrict(Some(1)), &liaison))
+        .await
+        .reply("restricted from version 1");
+    assert_eq!(restricted.version, 2);
+    let refused = client
+        .restrict_contact(authed(restrict(Some(1)), &liaison))
+        .await
+        .refused(Code::Aborted, "made from version 1");
+    assert_says(
+        &refused,
+        "this family member's record was changed since version 1, which this was made from: the current version is 2",
+    );
+    let refused = client
+        .lift_restriction(authed(
+            pb::LiftRestrictionRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                based_on_version: Some(1),
+            },
+            &liaison,
+        ))
+        .await
+        .refused(Code::Aborted, "lifted from version 1");
+    assert_says(&refused, "the current version is 2");
+    let lifted = client
+        .lift_restriction(authed(
+            pb::LiftRestrictionRequest {
+                review_id: review_id.clone(),
+                member_id: member.id.clone(),
+                based_on_version: Some(2),
+            },
+            &liaison,
+        ))
+        .await
+        .reply("lifted from the current version");
+    assert_eq!((lifted.version, lifted.restriction.is_none()), (3, true));
+    let unchecked = client
+        .restrict_contact(authed(restrict(None), &liaison))
+        .await
+        .reply("no version given: not checked");
+    assert_eq!(unchecked.version, 4);
     service.stop().await;
 }

@@ -224,6 +224,29 @@ macro_rules! map_service_error {
     };
 }
 
+/// A command made from version `given` of a document (terms of reference, an overview
+/// report draft, an action, a family member's record) that someone else has since changed
+/// to version `current`: each service says which document ("the terms of reference were
+/// …") and answers ABORTED ([`ServiceError::Aborted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "changed since version {given}, which this was made from: the current version is {current}"
+)]
+pub struct Stale {
+    pub given: i32,
+    pub current: i32,
+}
+
+/// Refuses a command made from version `given` of a document now at `current` (0: none
+/// yet), when the caller said which; `given` None is not checked (a client that does not
+/// track versions).
+pub fn require_current(given: Option<i32>, current: i32) -> Result<(), Stale> {
+    match given {
+        Some(given) if given != current => Err(Stale { given, current }),
+        _ => Ok(()),
+    }
+}
+
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -336,31 +336,22 @@ pub enum ReviewError {
     #[error(transparent)]
     Calendar(#[from] OutsideCalendar),
     /// A document was changed by someone else since the version the command was made from.
-    #[error(
-        "{what} changed since version {given}, which this was made from: the current version is {current}"
-    )]
+    #[error("{what} {stale}")]
     Stale {
         what: &'static str,
-        given: i32,
-        current: i32,
+        stale: cspr_platform::error::Stale,
     },
 }
 
-/// Refuses a command made from version `given` of a document whose current version is
-/// `current` (0: none yet), when the caller said which (`given` is None: no check).
+/// Refuses a command made from version `given` of `what` ("the terms of reference were")
+/// now at `current` (0: none yet), when the caller said which.
 pub fn require_current(
     what: &'static str,
     given: Option<i32>,
     current: i32,
 ) -> Result<(), ReviewError> {
-    match given {
-        Some(given) if given != current => Err(ReviewError::Stale {
-            what,
-            given,
-            current,
-        }),
-        _ => Ok(()),
-    }
+    cspr_platform::error::require_current(given, current)
+        .map_err(|stale| ReviewError::Stale { what, stale })
 }
 
 fn field(field: &'static str, message: impl Into<String>) -> ReviewError {

@@ -444,6 +444,7 @@ pub(crate) async fn member(
             context! {
                 review => ReviewView::from(&review),
                 member => MemberView::from(&found),
+                version => found.version,
             },
         )
     }
@@ -464,6 +465,7 @@ pub(crate) async fn lift(
                 family::LiftRestrictionRequest {
                     review_id: id.clone(),
                     member_id: member.clone(),
+                    based_on_version: posted_form(&posted).get("based_on_version").parse().ok(),
                 },
                 &posted.user,
             )?)
@@ -526,6 +528,29 @@ fn action_page(
     member: &family::FamilyMember,
     action: Action,
 ) -> Result<Response, PageError> {
+    action_page_with(
+        state,
+        session,
+        form,
+        request_id,
+        (review, member),
+        action,
+        None,
+    )
+}
+
+/// [`action_page`], with what the service said when the form was made from a version of
+/// the member's record someone else has since changed (`stale`): the record as it is now is
+/// shown above what the user entered.
+fn action_page_with(
+    state: &AppState,
+    session: &Session,
+    form: &Form,
+    request_id: &str,
+    (review, member): (&registry::Review, &family::FamilyMember),
+    action: Action,
+    stale: Option<&str>,
+) -> Result<Response, PageError> {
     let reasons: Vec<OptionView> = [
         (
             family::RestrictionReason::CriminalInvestigation,
@@ -559,12 +584,20 @@ fn action_page(
         review,
         context! {
             member => MemberView::from(member),
+            // The version the form is made from: the one shown when it was opened.
+            version => member.version,
+            stale => stale.map(crate::pages::sentence),
             action => action.name(),
             heading => action.heading(),
             reasons,
             contact_routes,
         },
     )
+}
+
+/// The version a posted form was made from (its hidden field).
+fn based_on(form: &Form) -> Option<i32> {
+    form.get("based_on_version").parse().ok()
 }
 
 /// GET /reviews/{id}/family/{member}/{action}.
@@ -639,6 +672,7 @@ pub(crate) async fn action(
                             detail,
                             authorised_by,
                             review_date,
+                            based_on_version: based_on(&form),
                         },
                         &posted.user,
                     )?)
@@ -716,12 +750,32 @@ pub(crate) async fn action(
                             review_id,
                             member_id,
                             response,
+                            based_on_version: based_on(&form),
                         },
                         &posted.user,
                     )?)
                     .await
             }
         };
+        if let Err(status) = &done
+            && status.code() == tonic::Code::Aborted
+        {
+            // Changed by someone else since the form was opened: the record as it is now
+            // above what the user entered, the form now made from it.
+            let current = member_of(&state, &posted.user, &id, &member).await?;
+            form.set("based_on_version", &current.version.to_string());
+            let mut page = action_page_with(
+                &state,
+                &posted.session,
+                &form,
+                &request_id,
+                (&review, &current),
+                action,
+                Some(status.message()),
+            )?;
+            *page.status_mut() = axum::http::StatusCode::CONFLICT;
+            return Ok(page);
+        }
         commanded(
             done,
             &mut form,
