@@ -89,6 +89,18 @@ fn rule(method: &str) -> Result<&'static Rule, ServiceError> {
 
 #[tonic::async_trait]
 impl ActionMonitoring for ActionsApi {
+    async fn list_audit_records(
+        &self,
+        request: Request<cspr_proto::registry::v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<cspr_proto::registry::v1::ListAuditRecordsResponse>, Status> {
+        let (principal, request) = caller(request)?;
+        let page = self
+            .store
+            .list_audit_records(&principal, &request, rule("ListAuditRecords")?)
+            .await?;
+        Ok(Response::new(page))
+    }
+
     async fn create_action(
         &self,
         request: Request<pb::CreateActionRequest>,

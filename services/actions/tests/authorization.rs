@@ -79,11 +79,21 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         ))
                         .await
                         .map(drop),
+                    "ListAuditRecords" => client
+                        .list_audit_records(authed(
+                            cspr_proto::registry::v1::ListAuditRecordsRequest {
+                                review_id,
+                                ..Default::default()
+                            },
+                            &token,
+                        ))
+                        .await
+                        .map(drop),
                     other => Err(Status::unimplemented(format!("no call for {other}"))),
                 }
             }
         })
         .await;
-    assert_eq!(cases, 5 * 22, "every RPC × every caller");
+    assert_eq!(cases, 6 * 22, "every RPC × every caller");
     service.stop().await;
 }

@@ -465,7 +465,7 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
                 .map(|(at, _)| &page[at + marker.len()..])
                 .map(|rest| &rest[..rest.find('"').expect("href end")])
                 .map(|href| href.replace("&#x2f;", "/").replace("&amp;", "&"))
-                .find(|href| href.contains("page_token"));
+                .find(|href| href.contains("/audit?registry="));
             if pages > 1 {
                 assert!(page.contains("First page"), "{page}");
             }
@@ -483,6 +483,11 @@ fn the_business_unit_walks_a_review_from_incident_to_information_gathering() {
             assert!(audit.contains(&format!(">{action}<")), "{action}: {audit}");
         }
         assert!(audit.contains("Ann Admin"), "{audit}");
+        // The whole trail: the agency reports service's too (the tracker's reads of it).
+        assert!(
+            audit.contains(">submissions<") && audit.contains(">ListReportRequests<"),
+            "{audit}"
+        );
 
         // Now it moves on.
         assert_eq!(

@@ -191,6 +191,18 @@ impl FamilyApi {
 
 #[tonic::async_trait]
 impl FamilyEngagement for FamilyApi {
+    async fn list_audit_records(
+        &self,
+        request: Request<cspr_proto::registry::v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<cspr_proto::registry::v1::ListAuditRecordsResponse>, Status> {
+        let (principal, request) = caller(request)?;
+        let page = self
+            .store
+            .list_audit_records(&principal, &request, rule("ListAuditRecords")?)
+            .await?;
+        Ok(Response::new(page))
+    }
+
     async fn add_family_member(
         &self,
         request: Request<pb::AddFamilyMemberRequest>,

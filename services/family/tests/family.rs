@@ -1058,5 +1058,55 @@ async fn a_change_made_from_a_version_since_changed_is_aborted() {
         .await
         .reply("no version given: not checked");
     assert_eq!(unchecked.version, 4);
+
+    // The family service's own trail of the review, in the registry's shape, a page at a
+    // time: every command above, with its outcome.
+    let auditor = service.role_token("auditor");
+    let list = |page_token: String| cspr_proto::registry::v1::ListAuditRecordsRequest {
+        review_id: review_id.clone(),
+        page_size: 2,
+        page_token,
+    };
+    let mut actions = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_audit_records(authed(list(token), &auditor))
+            .await
+            .reply("a page of the trail");
+        assert!(page.records.len() <= 2);
+        actions.extend(
+            page.records
+                .iter()
+                .map(|record| (record.action.clone(), record.outcome.clone())),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let done: Vec<&str> = actions
+        .iter()
+        .filter(|(_, outcome)| outcome == "ok")
+        .map(|(action, _)| action.as_str())
+        .filter(|action| *action != "ListAuditRecords")
+        .collect();
+    assert_eq!(
+        done,
+        vec![
+            "AddFamilyMember",
+            "RestrictContact",
+            "LiftRestriction",
+            "RestrictContact"
+        ],
+        "{actions:?}"
+    );
+    client
+        .list_audit_records(authed(list(String::new()), &liaison))
+        .await
+        .refused(
+            Code::PermissionDenied,
+            "the liaison does not read the trail",
+        );
     service.stop().await;
 }

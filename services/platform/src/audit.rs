@@ -126,6 +126,52 @@ pub async fn list_for_review(
     .await
 }
 
+/// One page of review `review_id`'s audit trail in this service's database, oldest first,
+/// as every service's ListAuditRecords answers it (page size 1..500, 0 meaning 100; the
+/// token is the last record's time and id). The caller was authorized; the read is not
+/// recorded here.
+pub async fn page(
+    pool: &PgPool,
+    partnership_id: &str,
+    review_id: Uuid,
+    request: &cspr_proto::registry::v1::ListAuditRecordsRequest,
+) -> Result<cspr_proto::registry::v1::ListAuditRecordsResponse, ServiceError> {
+    use crate::pagination::{Cursor, PageRequest};
+    let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
+    let (records, next_page_token) = page
+        .read(
+            |after, limit| async move {
+                let mut connection = pool.acquire().await?;
+                list_for_review(
+                    &mut connection,
+                    partnership_id,
+                    review_id,
+                    after.map(|cursor: Cursor| (cursor.at, cursor.id)),
+                    limit,
+                )
+                .await
+            },
+            |record| Cursor::new(record.at, record.id),
+        )
+        .await?;
+    Ok(cspr_proto::registry::v1::ListAuditRecordsResponse {
+        records: records
+            .into_iter()
+            .map(|record| cspr_proto::registry::v1::AuditRecord {
+                id: record.id.to_string(),
+                time: Some(crate::convert::timestamp_to_proto(record.at)),
+                actor: record.actor,
+                actor_roles: record.actor_roles,
+                action: record.action,
+                resource: record.resource,
+                outcome: record.outcome,
+                peer: record.peer.unwrap_or_default(),
+            })
+            .collect(),
+        next_page_token,
+    })
+}
+
 /// The most read audits one group commit writes.
 const GROUP: usize = 512;
 

@@ -82,6 +82,27 @@ impl StoreParts {
 }
 
 impl StoreParts {
+    /// ListAuditRecords of a service on its review projection, the same in every one: the
+    /// caller decided by `rule`, a page of the service's own trail
+    /// ([`crate::audit::page`]), the read recorded.
+    pub async fn list_audit_records(
+        &self,
+        principal: &Principal,
+        request: &cspr_proto::registry::v1::ListAuditRecordsRequest,
+        rule: &'static Rule,
+    ) -> Result<cspr_proto::registry::v1::ListAuditRecordsResponse, ServiceError> {
+        let read: ReviewRead<'_, reviews::Review> = self
+            .authorized_review(principal, &request.review_id, rule)
+            .await?;
+        let review_id = read.review.common().review_id;
+        let page =
+            crate::audit::page(&self.pool, &principal.partnership, review_id, request).await?;
+        read.record().await?;
+        Ok(page)
+    }
+}
+
+impl StoreParts {
     /// For a list that may name one review or none (`review_id` empty): with a review, the
     /// caller's access to it decides ([`StoreParts::authorized_review`]), not their reach
     /// across reviews — an agency sees its own part, everyone else the review's whole

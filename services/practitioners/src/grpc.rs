@@ -139,6 +139,18 @@ impl PractitionersApi {
 
 #[tonic::async_trait]
 impl PractitionerEngagement for PractitionersApi {
+    async fn list_audit_records(
+        &self,
+        request: Request<cspr_proto::registry::v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<cspr_proto::registry::v1::ListAuditRecordsResponse>, Status> {
+        let (principal, request) = caller(request)?;
+        let page = self
+            .store
+            .list_audit_records(&principal, &request, rule("ListAuditRecords")?)
+            .await?;
+        Ok(Response::new(page))
+    }
+
     async fn register_practitioner(
         &self,
         request: Request<pb::RegisterPractitionerRequest>,

@@ -10,7 +10,7 @@ use cspr_platform::calendar::WorkingDayCalendar;
 use cspr_platform::clock::Clock;
 use cspr_platform::convert::{
     ProtoEnum, date_field, date_from_proto, date_to_proto, future_date_field,
-    optional_date_from_proto, past_date_field, timestamp_field, timestamp_to_proto,
+    optional_date_from_proto, past_date_field, timestamp_field,
 };
 use cspr_platform::error::{FieldViolation, ServiceError, Violations, field};
 use cspr_platform::idempotency::RequestKey;
@@ -1553,35 +1553,13 @@ impl ReviewRegistry for RegistryApi {
         let id = uuid_field("review_id", &request.review_id)?;
         self.authorized(&principal, rule("ListAuditRecords")?, id)
             .await?;
-        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 500)?;
-        let (records, next_page_token) = page
-            .read(
-                |after, limit| {
-                    self.store
-                        .audit_records(&principal.partnership, id, after, limit)
-                },
-                |record| Cursor::new(record.at, record.id),
-            )
-            .await?;
+        let page =
+            cspr_platform::audit::page(self.store.pool(), &principal.partnership, id, &request)
+                .await?;
         self.store
             .audit_access(&principal, "ListAuditRecords", Some(id), "ok")
             .await
             .map_err(RegistryError::from)?;
-        Ok(Response::new(pb::ListAuditRecordsResponse {
-            records: records
-                .into_iter()
-                .map(|record| pb::AuditRecord {
-                    id: record.id.to_string(),
-                    time: Some(timestamp_to_proto(record.at)),
-                    actor: record.actor,
-                    actor_roles: record.actor_roles,
-                    action: record.action,
-                    resource: record.resource,
-                    outcome: record.outcome,
-                    peer: record.peer.unwrap_or_default(),
-                })
-                .collect(),
-            next_page_token,
-        }))
+        Ok(Response::new(page))
     }
 }

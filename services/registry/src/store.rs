@@ -9,7 +9,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cspr_platform::audit::{self, AuditEntry};
+use cspr_platform::audit::AuditEntry;
 use cspr_platform::auth::Principal;
 use cspr_platform::bus::outbox::{self, EventMeta};
 use cspr_platform::calendar::WorkingDayCalendar;
@@ -1404,25 +1404,6 @@ impl Store {
                 outcome,
             })
             .await
-    }
-
-    /// A page of a review's audit trail.
-    pub async fn audit_records(
-        &self,
-        partnership_id: &str,
-        review_id: Uuid,
-        after: Option<Cursor>,
-        limit: i64,
-    ) -> Result<Vec<audit::AuditRecord>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        audit::list_for_review(
-            &mut connection,
-            partnership_id,
-            review_id,
-            after.map(|cursor| (cursor.at, cursor.id)),
-            limit,
-        )
-        .await
     }
 
     /// One page of the deadline sweep: open reviews after `after_id` not locked by another

@@ -256,6 +256,18 @@ type ChronologyStream =
 
 #[tonic::async_trait]
 impl AgencySubmissions for SubmissionsApi {
+    async fn list_audit_records(
+        &self,
+        request: Request<cspr_proto::registry::v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<cspr_proto::registry::v1::ListAuditRecordsResponse>, Status> {
+        let (principal, request) = caller(request)?;
+        let page = self
+            .store
+            .list_audit_records(&principal, &request, rule("ListAuditRecords")?)
+            .await?;
+        Ok(Response::new(page))
+    }
+
     async fn request_agency_report(
         &self,
         request: Request<pb::RequestAgencyReportRequest>,

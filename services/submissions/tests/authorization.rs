@@ -105,11 +105,18 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
                         id,
                         token
                     ),
+                    "ListAuditRecords" => minimal!(
+                        client,
+                        list_audit_records,
+                        cspr_proto::registry::v1::ListAuditRecordsRequest,
+                        id,
+                        token
+                    ),
                     other => Err(Status::unimplemented(format!("no call for {other}"))),
                 }
             }
         })
         .await;
-    assert_eq!(cases, 9 * 22, "every RPC × every caller");
+    assert_eq!(cases, 10 * 22, "every RPC × every caller");
     service.stop().await;
 }

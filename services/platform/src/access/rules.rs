@@ -369,6 +369,30 @@ pub static RULES: &[Rule] = &[
         Who::Roles(OPERATORS),
         Resource,
     ),
+    rule(
+        SUBMISSIONS,
+        "ListAuditRecords",
+        Who::Roles(AUDIT_READERS),
+        Resource,
+    ),
+    rule(
+        PRACTITIONERS,
+        "ListAuditRecords",
+        Who::Roles(AUDIT_READERS),
+        Resource,
+    ),
+    rule(
+        FAMILY,
+        "ListAuditRecords",
+        Who::Roles(AUDIT_READERS),
+        Resource,
+    ),
+    rule(
+        ACTIONS,
+        "ListAuditRecords",
+        Who::Roles(AUDIT_READERS),
+        Resource,
+    ),
 ];
 
 const PRACTITIONER_WORK: Who = Who::Work(Work::PractitionerEngagement);

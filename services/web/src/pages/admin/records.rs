@@ -1,6 +1,6 @@
 //! What a review's records say: the agency report requests (from the submissions service,
 //! which asks each agency in the terms of reference), and the audit trail of every command
-//! on the review (the registry's, paged).
+//! and read on the review (every service's, joined, paged).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -145,6 +145,8 @@ async fn reports(State(state): Shared, Path(id): Path<String>, signed: SignedIn)
 #[derive(Debug, Serialize)]
 struct AuditRow {
     time: Option<String>,
+    /// Which service's trail it is from ("registry", "family", …).
+    service: &'static str,
     actor: String,
     roles: String,
     action: String,
@@ -152,7 +154,51 @@ struct AuditRow {
     ok: bool,
 }
 
-/// GET /reviews/{id}/audit: the review's audit trail, oldest first, a page at a time.
+/// The services whose trails make a review's, in the order a tie in time is shown.
+const TRAILS: [&str; 5] = [
+    "registry",
+    "submissions",
+    "practitioners",
+    "family",
+    "actions",
+];
+
+/// One page of `service`'s trail of the review (`page_token` empty: the first).
+async fn trail_page(
+    state: &AppState,
+    user: &crate::session::User,
+    service: &str,
+    request: registry::ListAuditRecordsRequest,
+) -> Result<registry::ListAuditRecordsResponse, PageError> {
+    let services = &state.services;
+    let request = authed(request, user)?;
+    let page = match service {
+        "registry" => services.registry.clone().list_audit_records(request).await,
+        "submissions" => {
+            services
+                .submissions
+                .clone()
+                .list_audit_records(request)
+                .await
+        }
+        "practitioners" => {
+            services
+                .practitioners
+                .clone()
+                .list_audit_records(request)
+                .await
+        }
+        "family" => services.family.clone().list_audit_records(request).await,
+        _ => services.actions.clone().list_audit_records(request).await,
+    }?;
+    Ok(page.into_inner())
+}
+
+/// GET /reviews/{id}/audit: the review's whole audit trail, every service's (the registry,
+/// submissions, practitioners, family, actions), a page at a time: each page holds the next
+/// records of every service that has more, oldest first. The query carries each service's
+/// next page token (`<service>=…`); a page after the first names only the services that
+/// had more.
 async fn audit(
     State(state): Shared,
     Path(id): Path<String>,
@@ -162,41 +208,64 @@ async fn audit(
     let outcome = async {
         signed.may(REGISTRY, "ListAuditRecords")?;
         let query = form_fields(query.as_deref().unwrap_or("").as_bytes());
-        let page_token = field(&query, "page_token").to_string();
+        let first = query.is_empty();
         let review = review_of(&state, &signed.user, &id).await?;
-        let page = state
-            .services
-            .registry
-            .clone()
-            .list_audit_records(authed(
+        let mut rows: Vec<(prost_types::Timestamp, usize, AuditRow)> = Vec::new();
+        // Each service's next page token (the serializer is not Send: built at the end).
+        let mut next: Vec<(&str, String)> = Vec::new();
+        let mut unreadable = Vec::new();
+        for (order, service) in TRAILS.iter().enumerate() {
+            let token = field(&query, service).to_string();
+            if !first && token.is_empty() {
+                continue;
+            }
+            let page = trail_page(
+                &state,
+                &signed.user,
+                service,
                 registry::ListAuditRecordsRequest {
                     review_id: id.clone(),
                     page_size: AUDIT_PAGE_SIZE,
-                    page_token: page_token.clone(),
+                    page_token: token,
                 },
-                &signed.user,
-            )?)
-            .await?
-            .into_inner();
-        let rows: Vec<AuditRow> = page
-            .records
-            .iter()
-            .map(|record| AuditRow {
-                time: views::time(record.time.as_ref()),
-                actor: record.actor.clone(),
-                roles: record.actor_roles.join(", "),
-                action: record.action.clone(),
-                outcome: record.outcome.clone(),
-                ok: record.outcome == "ok",
-            })
-            .collect();
-        let link = |token: &str| {
+            )
+            .await;
+            let page = match page {
+                Ok(page) => page,
+                // One service out of reach: the others' trails still show, saying so.
+                Err(PageError::Unavailable) => {
+                    unreadable.push(*service);
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            for record in page.records {
+                rows.push((
+                    record.time.unwrap_or_default(),
+                    order,
+                    AuditRow {
+                        time: views::time(record.time.as_ref()),
+                        service,
+                        actor: record.actor.clone(),
+                        roles: record.actor_roles.join(", "),
+                        action: record.action.clone(),
+                        ok: record.outcome == "ok",
+                        outcome: record.outcome,
+                    },
+                ));
+            }
+            if !page.next_page_token.is_empty() {
+                next.push((service, page.next_page_token));
+            }
+        }
+        rows.sort_by_key(|(time, order, _)| (time.seconds, time.nanos, *order));
+        let rows: Vec<AuditRow> = rows.into_iter().map(|(_, _, row)| row).collect();
+        let next_page = (!next.is_empty()).then(|| {
             let mut url = form_urlencoded::Serializer::new(String::new());
-            url.append_pair("page_token", token);
+            url.extend_pairs(next);
             format!("/reviews/{id}/audit?{}", url.finish())
-        };
-        let next_page = (!page.next_page_token.is_empty()).then(|| link(&page.next_page_token));
-        let first_page = (!page_token.is_empty()).then(|| format!("/reviews/{id}/audit"));
+        });
+        let first_page = (!first).then(|| format!("/reviews/{id}/audit"));
         render(
             &state,
             "admin/audit.html",
@@ -205,6 +274,7 @@ async fn audit(
                 review => ReviewView::from(&review),
                 review_id => review.id,
                 rows,
+                unreadable,
                 next_page,
                 first_page,
             },
