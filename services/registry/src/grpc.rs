@@ -41,6 +41,19 @@ use crate::domain::values::{
 use crate::error::RegistryError;
 use crate::store::{MeetingTarget, ReviewFilter, Store};
 
+/// `rule` decided again on the locked review, before a command runs on it (the review may
+/// have changed since the caller was authorized: a new reviewer appointed).
+fn decided_again<'a>(
+    principal: &'a Principal,
+    rule: &'static Rule,
+) -> impl FnOnce(&Review) -> Result<(), RegistryError> + 'a {
+    move |review: &Review| {
+        rule.on_review(principal, facts(review))
+            .map(drop)
+            .map_err(|denied| RegistryError::Service(denied.into()))
+    }
+}
+
 /// A request's `meeting_id`.
 fn meeting_id_field(raw: &str) -> cspr_platform::error::Field<Uuid> {
     field(
@@ -230,11 +243,7 @@ impl RegistryApi {
         key: Option<(RequestKey, Uuid)>,
         command: impl FnOnce(&mut Review) -> Result<Vec<crate::domain::review::Change>, RegistryError>,
     ) -> Result<Response<pb::Review>, Status> {
-        let guard = |review: &Review| {
-            rule.on_review(principal, facts(review))
-                .map(drop)
-                .map_err(|denied| RegistryError::Service(denied.into()))
-        };
+        let guard = decided_again(principal, rule);
         match self
             .store
             .update(principal, id, rule.method, key, guard, command)
@@ -273,11 +282,7 @@ impl RegistryApi {
         target: MeetingTarget,
         command: impl FnOnce(&Review, Option<PanelMeeting>) -> Result<Vec<Change>, RegistryError>,
     ) -> Result<Response<pb::PanelMeeting>, Status> {
-        let guard = |review: &Review| {
-            rule.on_review(principal, facts(review))
-                .map(drop)
-                .map_err(|denied| RegistryError::Service(denied.into()))
-        };
+        let guard = decided_again(principal, rule);
         match self
             .store
             .update_meeting(principal, id, rule.method, target, guard, command)
@@ -1399,11 +1404,7 @@ impl ReviewRegistry for RegistryApi {
             at: self.clock.now(),
             answer: None,
         };
-        let guard = |review: &Review| {
-            rule.on_review(&principal, facts(review))
-                .map(drop)
-                .map_err(|denied| RegistryError::Service(denied.into()))
-        };
+        let guard = decided_again(&principal, rule);
         let review = self
             .store
             .update(&principal, id, rule.method, None, guard, move |review| {

@@ -773,42 +773,8 @@ async fn the_partnership_asks_the_reviewer_in_writing_and_the_answer_is_on_recor
         .refused(Code::FailedPrecondition, "no reviewer yet");
     assert_says(&refused, "no reviewer is appointed to this review yet");
 
-    client
-        .record_notification_sent(authed(
-            pb::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: pdate("2026-03-11"),
-                national_panel_reference: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .reply("notification");
-    client
-        .record_decision(authed(
-            pb::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: pb::Decision::LocalCspr as i32,
-                decided_on: pdate("2026-03-11"),
-                rationale: "Criteria met".into(),
-            },
-            &chair,
-        ))
-        .await
-        .reply("decision");
-    client
-        .appoint_reviewer(authed(
-            pb::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla.oakes@reviewers.example.org".into(),
-                subject: "isla-reviewer".into(),
-                appointed_on: pdate("2026-03-11"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("reviewer");
+    common::decided_local(&mut client, (&admin, &chair), &id).await;
+    common::isla_appointed(&mut client, &admin, &id).await;
 
     // What is asked is checked: a question, a day not past, an email if one is given.
     let mut bad = ask("info-bad", " ", "2026-03-10");

@@ -32,29 +32,7 @@ async fn panel_meetings_are_scheduled_changed_cancelled_and_recorded_with_their_
     let mut client = registry.client.clone();
     let review = common::created(&mut client, &admin, "sin-child-m", "Child M").await;
     let id = review.id.clone();
-    client
-        .record_notification_sent(authed(
-            pb::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: pdate("2026-03-11"),
-                national_panel_reference: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .reply("notification");
-    client
-        .record_decision(authed(
-            pb::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: pb::Decision::LocalCspr as i32,
-                decided_on: pdate("2026-03-11"),
-                rationale: "Criteria met".into(),
-            },
-            &chair,
-        ))
-        .await
-        .reply("decision");
+    common::decided_local(&mut client, (&admin, &chair), &id).await;
     for (request_id, name, email, role) in [
         (
             "panel-tess",
@@ -86,19 +64,7 @@ async fn panel_meetings_are_scheduled_changed_cancelled_and_recorded_with_their_
             .await
             .reply("panel member");
     }
-    client
-        .appoint_reviewer(authed(
-            pb::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla.oakes@reviewers.example.org".into(),
-                subject: "isla-reviewer".into(),
-                appointed_on: pdate("2026-03-11"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("reviewer");
+    common::isla_appointed(&mut client, &admin, &id).await;
 
     let schedule = |request_id: &str, meeting_id: &str, start: &str, end: &str, place: &str| {
         pb::SchedulePanelMeetingRequest {

@@ -28,29 +28,7 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
     let mut client = registry.client.clone();
     let review = common::created(&mut client, &admin, "sin-child-o", "Child O").await;
     let id = review.id.clone();
-    client
-        .record_notification_sent(authed(
-            pb::RecordNotificationSentRequest {
-                review_id: id.clone(),
-                sent_on: pdate("2026-03-11"),
-                national_panel_reference: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .reply("notification");
-    client
-        .record_decision(authed(
-            pb::RecordDecisionRequest {
-                review_id: id.clone(),
-                decision: pb::Decision::LocalCspr as i32,
-                decided_on: pdate("2026-03-11"),
-                rationale: "Criteria met".into(),
-            },
-            &chair,
-        ))
-        .await
-        .reply("decision");
+    common::decided_local(&mut client, (&admin, &chair), &id).await;
     client
         .appoint_panel_member(authed(
             pb::AppointPanelMemberRequest {
@@ -67,19 +45,7 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
         ))
         .await
         .reply("chair");
-    client
-        .appoint_reviewer(authed(
-            pb::AppointReviewerRequest {
-                review_id: id.clone(),
-                name: "Isla Oakes".into(),
-                email: "isla.oakes@reviewers.example.org".into(),
-                subject: "isla-reviewer".into(),
-                appointed_on: pdate("2026-03-11"),
-            },
-            &admin,
-        ))
-        .await
-        .reply("reviewer");
+    common::isla_appointed(&mut client, &admin, &id).await;
     let agency = |id: &str, name: &str| pb::Agency {
         id: id.into(),
         name: name.into(),

@@ -116,3 +116,54 @@ pub fn overview_report(
         based_on_version: None,
     }
 }
+
+/// Review `id` notified on 11 March 2026 (by `admin`) and decided a local CSPR the same day
+/// (by `chair`): at SCOPING.
+pub async fn decided_local(
+    client: &mut ReviewRegistryClient<Channel>,
+    (admin, chair): (&str, &str),
+    id: &str,
+) {
+    use cspr_proto::registry::v1 as pb;
+    client
+        .record_notification_sent(authed(
+            pb::RecordNotificationSentRequest {
+                review_id: id.into(),
+                sent_on: pdate("2026-03-11"),
+                national_panel_reference: String::new(),
+            },
+            admin,
+        ))
+        .await
+        .reply("notification");
+    client
+        .record_decision(authed(
+            pb::RecordDecisionRequest {
+                review_id: id.into(),
+                decision: pb::Decision::LocalCspr as i32,
+                decided_on: pdate("2026-03-11"),
+                rationale: "Criteria met".into(),
+            },
+            chair,
+        ))
+        .await
+        .reply("decision");
+}
+
+/// Isla Oakes (`isla-reviewer`, isla.oakes@reviewers.example.org) appointed reviewer of
+/// review `id` on 11 March 2026 by `admin`.
+pub async fn isla_appointed(client: &mut ReviewRegistryClient<Channel>, admin: &str, id: &str) {
+    client
+        .appoint_reviewer(authed(
+            cspr_proto::registry::v1::AppointReviewerRequest {
+                review_id: id.into(),
+                name: "Isla Oakes".into(),
+                email: "isla.oakes@reviewers.example.org".into(),
+                subject: "isla-reviewer".into(),
+                appointed_on: pdate("2026-03-11"),
+            },
+            admin,
+        ))
+        .await
+        .reply("reviewer");
+}

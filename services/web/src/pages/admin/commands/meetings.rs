@@ -579,6 +579,51 @@ get_form! {
     |review, _| context! { back => meetings_path(&review.id), ..schedule_extra(review) }
 }
 
+/// What a posted schedule or change form came to.
+enum Arranged {
+    /// Scheduled or changed: to the list.
+    Done(Response),
+    /// The form again, with its problems (`refused`: the registry's reason, not a field).
+    Again { refused: bool },
+}
+
+/// Sends the arrangements of a posted schedule (`request_id`, no meeting) or change (a
+/// meeting, no `request_id`) form, its problems on `form`.
+async fn arranged(
+    state: &AppState,
+    posted: &Posted,
+    id: &str,
+    (request_id, meeting_id): (String, String),
+    form: &mut Form,
+) -> Result<Arranged, PageError> {
+    let Some(arrangements) = read_arrangements(form) else {
+        return Ok(Arranged::Again { refused: false });
+    };
+    let mut client = state.services.registry.clone();
+    let result = client
+        .schedule_panel_meeting(authed(
+            registry::SchedulePanelMeetingRequest {
+                review_id: id.to_string(),
+                request_id,
+                meeting_id,
+                start_time: Some(arrangements.start_time),
+                end_time: Some(arrangements.end_time),
+                location: arrangements.location,
+                agenda: arrangements.agenda,
+            },
+            &posted.user,
+        )?)
+        .await;
+    Ok(match answer(result, form, arrangements_field)? {
+        Answer::Done => Arranged::Done(see_other(&meetings_path(id))),
+        Answer::Invalid => Arranged::Again { refused: false },
+        Answer::Refused(reason) => {
+            refused_on(form, &reason);
+            Arranged::Again { refused: true }
+        }
+    })
+}
+
 /// POST /reviews/{id}/meetings/new: schedules the meeting (the invitations go out), then
 /// the list.
 pub(super) async fn schedule_meeting(
@@ -588,32 +633,12 @@ pub(super) async fn schedule_meeting(
 ) -> Response {
     let outcome = async {
         let mut form = posted_form(&posted, "SchedulePanelMeeting")?;
-        let mut refused = false;
-        if let Some(arrangements) = read_arrangements(&mut form) {
-            let mut client = state.services.registry.clone();
-            let result = client
-                .schedule_panel_meeting(authed(
-                    registry::SchedulePanelMeetingRequest {
-                        review_id: id.clone(),
-                        request_id: request_id_of(&form),
-                        meeting_id: String::new(),
-                        start_time: Some(arrangements.start_time),
-                        end_time: Some(arrangements.end_time),
-                        location: arrangements.location,
-                        agenda: arrangements.agenda,
-                    },
-                    &posted.user,
-                )?)
-                .await;
-            match answer(result, &mut form, arrangements_field)? {
-                Answer::Done => return Ok(see_other(&meetings_path(&id))),
-                Answer::Invalid => {}
-                Answer::Refused(reason) => {
-                    refused_on(&mut form, &reason);
-                    refused = true;
-                }
-            }
-        }
+        let request_id = request_id_of(&form);
+        let refused =
+            match arranged(&state, &posted, &id, (request_id, String::new()), &mut form).await? {
+                Arranged::Done(done) => return Ok(done),
+                Arranged::Again { refused } => refused,
+            };
         let review = review_of(&state, &posted.user, &id).await?;
         meeting_page(
             &state,
@@ -669,32 +694,18 @@ pub(super) async fn change_meeting(
 ) -> Response {
     let outcome = async {
         let mut form = posted_form(&posted, "SchedulePanelMeeting")?;
-        let mut refused = false;
-        if let Some(arrangements) = read_arrangements(&mut form) {
-            let mut client = state.services.registry.clone();
-            let result = client
-                .schedule_panel_meeting(authed(
-                    registry::SchedulePanelMeetingRequest {
-                        review_id: id.clone(),
-                        request_id: String::new(),
-                        meeting_id: meeting.clone(),
-                        start_time: Some(arrangements.start_time),
-                        end_time: Some(arrangements.end_time),
-                        location: arrangements.location,
-                        agenda: arrangements.agenda,
-                    },
-                    &posted.user,
-                )?)
-                .await;
-            match answer(result, &mut form, arrangements_field)? {
-                Answer::Done => return Ok(see_other(&meetings_path(&id))),
-                Answer::Invalid => {}
-                Answer::Refused(reason) => {
-                    refused_on(&mut form, &reason);
-                    refused = true;
-                }
-            }
-        }
+        let refused = match arranged(
+            &state,
+            &posted,
+            &id,
+            (String::new(), meeting.clone()),
+            &mut form,
+        )
+        .await?
+        {
+            Arranged::Done(done) => return Ok(done),
+            Arranged::Again { refused } => refused,
+        };
         let review = review_of(&state, &posted.user, &id).await?;
         let found = meeting_of(&state, &posted.user, &id, &meeting).await?;
         meeting_page(
