@@ -247,6 +247,22 @@ pub fn require_current(given: Option<i32>, current: i32) -> Result<(), Stale> {
     }
 }
 
+/// A refusal's status code as audit records store outcomes ("FAILED_PRECONDITION"), for
+/// the codes that answer what the caller asked (not a service's own failure, which is
+/// logged, not audited): None for the others.
+pub fn refusal_name(code: Code) -> Option<&'static str> {
+    Some(match code {
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        _ => return None,
+    })
+}
+
 /// The shared error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

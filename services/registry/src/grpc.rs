@@ -163,6 +163,18 @@ impl RegistryApi {
     }
 
     async fn audit_refusal(&self, principal: &Principal, action: &str, review_id: Option<Uuid>) {
+        self.audit_refused(principal, action, review_id, "PERMISSION_DENIED")
+            .await;
+    }
+
+    /// Audits a command refused with `outcome` (a status code's name).
+    async fn audit_refused(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Option<Uuid>,
+        outcome: &str,
+    ) {
         self.store
             .audit_log()
             .record_refusal(&AuditEntry {
@@ -170,9 +182,27 @@ impl RegistryApi {
                 action,
                 review_id,
                 resource: resource(review_id),
-                outcome: "PERMISSION_DENIED",
+                outcome,
             })
             .await;
+    }
+
+    /// A command's refusal by the review's state or rules (FAILED_PRECONDITION, ABORTED,
+    /// INVALID_ARGUMENT found on the review, a meeting NOT_FOUND): audited with its code,
+    /// then answered.
+    async fn refused(
+        &self,
+        principal: &Principal,
+        action: &str,
+        review_id: Uuid,
+        error: RegistryError,
+    ) -> Status {
+        let status: Status = error.into();
+        if let Some(outcome) = cspr_platform::error::refusal_name(status.code()) {
+            self.audit_refused(principal, action, Some(review_id), outcome)
+                .await;
+        }
+        status
     }
 
     /// The review `id`, if `rule` allows the caller on it: roles, then the tenant
@@ -254,7 +284,7 @@ impl RegistryApi {
                 self.audit_refusal(principal, rule.method, Some(id)).await;
                 Err(ServiceError::PermissionDenied(reason).into())
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(self.refused(principal, rule.method, id, error).await),
         }
     }
 }
@@ -295,7 +325,7 @@ impl RegistryApi {
                 self.audit_refusal(principal, rule.method, Some(id)).await;
                 Err(ServiceError::PermissionDenied(reason).into())
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(self.refused(principal, rule.method, id, error).await),
         }
     }
 

@@ -297,6 +297,38 @@ async fn a_report_answers_every_line_of_enquiry_and_the_panels_comments_are_answ
         &refused,
         "the overview report was changed since version 1, which this was made from: the current version is 2",
     );
+    // The review's trail has the refusals with their codes, not only the commands done.
+    let auditor = registry.role_token("auditor");
+    let trail = client
+        .list_audit_records(authed(
+            pb::ListAuditRecordsRequest {
+                review_id: id.clone(),
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &auditor,
+        ))
+        .await
+        .reply("the trail")
+        .records;
+    let submitted: Vec<&str> = trail
+        .iter()
+        .filter(|record| record.action == "SubmitOverviewReport")
+        .map(|record| record.outcome.as_str())
+        .collect();
+    assert_eq!(
+        submitted,
+        vec![
+            "FAILED_PRECONDITION",
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+            "ok",
+            "INVALID_ARGUMENT",
+            "ok",
+            "ABORTED"
+        ],
+        "a line not answered, a line or an agency the terms do not have, version 1, an unknown comment, version 2, the crossing draft: {trail:?}"
+    );
     // Answered once.
     let mut again = common::overview_report(&id, "ov-3", &LINES);
     again.answers = vec![pb::CommentAnswer {
