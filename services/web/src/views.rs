@@ -52,18 +52,55 @@ pub(crate) fn words(name: &str, prefix: &str) -> String {
     }
 }
 
+/// The overview report's sections besides the summary, the lines of enquiry and the
+/// recommendations, in order: (field, as the services and the forms name it; heading; the
+/// form's hint).
+pub(crate) const REPORT_SECTIONS: [(&str, &str, &str); 5] = [
+    (
+        "standards_met",
+        "Were the expected standards of practice met?",
+        "What practice was expected, and whether it happened",
+    ),
+    (
+        "policies_followed",
+        "Were policies and procedures followed?",
+        "The local and national procedures that applied, and whether they were followed",
+    ),
+    (
+        "working_together",
+        "What can be learned about the way organisations work together?",
+        "How the agencies shared information and acted together",
+    ),
+    (
+        "good_practice",
+        "Good practice",
+        "The areas of success the review found",
+    ),
+    ("learning", "Learning", "What the partnership should learn"),
+];
+
+/// A version's text of each of [`REPORT_SECTIONS`], in their order.
+pub(crate) fn report_section_texts(report: &registry::OverviewReport) -> [&String; 5] {
+    [
+        &report.standards_met,
+        &report.policies_followed,
+        &report.working_together,
+        &report.good_practice,
+        &report.learning,
+    ]
+}
+
 /// A section of the overview report as a comment names it (`enquiry:2`, `learning`), in
 /// words, the lines of enquiry by their text in `review`'s terms of reference.
 pub(crate) fn report_section_words(section: &str, review: &registry::Review) -> String {
+    if let Some((_, heading, _)) = REPORT_SECTIONS
+        .iter()
+        .find(|(field, _, _)| *field == section)
+    {
+        return (*heading).to_string();
+    }
     match section {
         "summary" => "Summary".into(),
-        "standards_met" => "Were the expected standards of practice met?".into(),
-        "policies_followed" => "Were policies and procedures followed?".into(),
-        "working_together" => {
-            "What can be learned about the way organisations work together?".into()
-        }
-        "good_practice" => "Good practice".into(),
-        "learning" => "Learning".into(),
         "recommendations" => "Recommendations".into(),
         other => {
             let line = other

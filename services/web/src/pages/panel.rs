@@ -454,27 +454,12 @@ fn sections_of(report: &registry::OverviewReport) -> Vec<(String, String, String
             )
         })
         .collect();
-    for (section, heading, text) in [
-        (
-            "standards_met",
-            "Were the expected standards of practice met?",
-            &report.standards_met,
-        ),
-        (
-            "policies_followed",
-            "Were policies and procedures followed?",
-            &report.policies_followed,
-        ),
-        (
-            "working_together",
-            "What can be learned about the way organisations work together?",
-            &report.working_together,
-        ),
-        ("good_practice", "Good practice", &report.good_practice),
-        ("learning", "Learning", &report.learning),
-    ] {
+    for ((section, heading, _), text) in views::REPORT_SECTIONS
+        .iter()
+        .zip(views::report_section_texts(report))
+    {
         if !text.is_empty() {
-            sections.push((section.into(), heading.into(), text.clone()));
+            sections.push(((*section).into(), (*heading).into(), text.clone()));
         }
     }
     sections
@@ -629,19 +614,9 @@ async fn overview_page(
     id: &str,
     form: &Form,
 ) -> Result<Response, PageError> {
+    // The review carries its latest version whole: sections, comments, latest_version.
     let (review, report) = latest_overview(state, user, id).await?;
     let mut client = state.services.registry.clone();
-    // The latest version as the report reads it, with the panel's comments.
-    let report = client
-        .get_overview_report(authed(
-            registry::GetOverviewReportRequest {
-                review_id: id.to_string(),
-                version: report.version,
-            },
-            user,
-        )?)
-        .await?
-        .into_inner();
     let previous = if report.version > 1 {
         Some(
             client

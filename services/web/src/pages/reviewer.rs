@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::chronology_svg::{self, TimelineEntry};
 use crate::forms::{DateParts, Form, FormErrors, fields_named};
 use crate::session::{Session, User};
+use crate::views::REPORT_SECTIONS as SECTIONS;
 use crate::views::{self, ChoiceView, OptionView, ReviewView};
 
 /// Chronology entries on one page.
@@ -1617,32 +1618,6 @@ fn enquiry_rows(form: &Form, review: &registry::Review) -> Vec<EnquiryRow> {
         .collect()
 }
 
-/// The report's sections besides the summary and the lines of enquiry, in order:
-/// (field, heading, hint).
-const SECTIONS: [(&str, &str, &str); 5] = [
-    (
-        "standards_met",
-        "Were the expected standards of practice met?",
-        "What practice was expected, and whether it happened",
-    ),
-    (
-        "policies_followed",
-        "Were policies and procedures followed?",
-        "The local and national procedures that applied, and whether they were followed",
-    ),
-    (
-        "working_together",
-        "What can be learned about the way organisations work together?",
-        "How the agencies shared information and acted together",
-    ),
-    (
-        "good_practice",
-        "Good practice",
-        "The areas of success the review found",
-    ),
-    ("learning", "Learning", "What the partnership should learn"),
-];
-
 /// A panel comment not yet answered, with the form's field for its answer.
 #[derive(Debug, Serialize)]
 struct OpenComment {
@@ -1788,13 +1763,8 @@ fn overview_page_with(
                 findings => report.findings,
                 sections => report.enquiry_findings.iter().map(|given| {
                     context! { heading => given.line_of_enquiry, text => given.findings }
-                }).chain(SECTIONS.iter().zip([
-                    &report.standards_met,
-                    &report.policies_followed,
-                    &report.working_together,
-                    &report.good_practice,
-                    &report.learning,
-                ]).map(|((_, heading, _), text)| context! { heading => heading, text => text }))
+                }).chain(SECTIONS.iter().zip(views::report_section_texts(report))
+                    .map(|((_, heading, _), text)| context! { heading => heading, text => text }))
                 .collect::<Vec<_>>(),
             }
         });
@@ -1863,14 +1833,8 @@ pub(crate) async fn overview_form(
                     form.fields.push((row.field, given.findings.clone()));
                 }
             }
-            for (field, text) in [
-                ("standards_met", &report.standards_met),
-                ("policies_followed", &report.policies_followed),
-                ("working_together", &report.working_together),
-                ("good_practice", &report.good_practice),
-                ("learning", &report.learning),
-            ] {
-                form.fields.push((field.into(), text.clone()));
+            for ((field, _, _), text) in SECTIONS.iter().zip(views::report_section_texts(report)) {
+                form.fields.push(((*field).into(), text.clone()));
             }
             for (index, recommendation) in report.recommendations.iter().enumerate() {
                 form.fields
